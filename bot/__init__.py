@@ -1,0 +1,1 @@
+"""The surfaces of aiusage: the Slack app, the HTTP API and the command line."""

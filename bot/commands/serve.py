@@ -1,0 +1,33 @@
+"""`aiusage serve`: the HTTP server (Slack endpoint, ingestion API, health, metrics)."""
+
+from __future__ import annotations
+
+import argparse
+
+import uvicorn
+
+from bot.app import build_services, create_http_app
+from bot.settings import Settings
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    serve = commands.add_parser("serve", help="run the HTTP server and the scheduler")
+    serve.add_argument("--host", help="listen address (default AIUSAGE_HOST)")
+    serve.add_argument("--port", type=int, help="listen port (default AIUSAGE_PORT)")
+    serve.set_defaults(run=run_serve)
+
+
+def run_serve(args: argparse.Namespace, settings: Settings) -> int:
+    services = build_services(settings)
+    services.db.upgrade()
+    app = create_http_app(services)
+    # uvicorn finishes in-flight requests on SIGTERM, so an acknowledged event is committed.
+    uvicorn.run(
+        app,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        log_level="info",
+        access_log=False,
+        timeout_graceful_shutdown=20,
+    )
+    return 0

@@ -1,0 +1,1 @@
+"""Where usage comes in: the events API, OpenTelemetry, and vendors' usage reports."""

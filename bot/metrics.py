@@ -1,0 +1,68 @@
+"""Prometheus metrics, in a registry of the app's own so tests and apps never share one."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.events = Counter(
+            "aiusage_events",
+            "Usage events received, by integration and outcome.",
+            ["integration", "outcome"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "aiusage_http_request_duration_seconds",
+            "HTTP request latency, by route and status.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+
+    def count_events(self, integration: str, accepted: int, duplicates: int, rejected: int) -> None:
+        for outcome, n in (
+            ("accepted", accepted),
+            ("duplicate", duplicates),
+            ("rejected", rejected),
+        ):
+            if n:
+                self.events.labels(integration, outcome).inc(n)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class LatencyMiddleware:
+    """Times every HTTP request; labels by route template, not raw path, to bound cardinality."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            route: Any = scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            self.metrics.latency.labels(scope["method"], path, str(status)).observe(
+                time.perf_counter() - started
+            )

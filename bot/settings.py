@@ -1,0 +1,82 @@
+"""The one settings object, read from the environment and `.env` once at start-up."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from jobs.schedule import check_cron
+
+CommaList = Annotated[tuple[str, ...], NoDecode]
+
+
+class Settings(BaseSettings):
+    """Every knob the contract names, typed; the aliases are the environment variables."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", populate_by_name=True, frozen=True
+    )
+
+    slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")
+    slack_app_token: SecretStr | None = Field(None, alias="SLACK_APP_TOKEN")
+    slack_api_url: str = Field("https://slack.com/api/", alias="SLACK_API_URL")
+    database_url: str = Field("sqlite:///aiusage.db", alias="AIUSAGE_DATABASE_URL")
+    host: str = Field("127.0.0.1", alias="AIUSAGE_HOST")
+    port: int = Field(3000, alias="AIUSAGE_PORT", ge=1, le=65535)
+    admins: CommaList = Field((), alias="AIUSAGE_ADMINS")
+    workspace_admins: bool = Field(True, alias="AIUSAGE_WORKSPACE_ADMINS")
+    award_channels: CommaList = Field((), alias="AIUSAGE_AWARD_CHANNELS")
+    award_schedule: str = Field("0 9 * * mon", alias="AIUSAGE_AWARD_SCHEDULE")
+    timezone: ZoneInfo = Field(ZoneInfo("UTC"), alias="AIUSAGE_TIMEZONE")
+
+    @field_validator("admins", "award_channels", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("timezone", mode="before")
+    @classmethod
+    def _zone(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                return ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown IANA time zone {value!r}") from None
+        return value
+
+    @field_validator("award_schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        check_cron(value)
+        return value
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _trailing_slash(cls, value: str) -> str:
+        return value if value.endswith("/") else value + "/"
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message is one line naming the variable."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = str(error["loc"][0]) if error["loc"] else "settings"
+        name = _env_name(field)
+        message = error["msg"].removeprefix("Value error, ")
+        raise SettingsError(f"{name}: {message}") from None
+
+
+def _env_name(field: str) -> str:
+    info = Settings.model_fields.get(field)
+    return info.alias if info and info.alias else field

@@ -1,0 +1,1 @@
+"""Scheduled work (weekly awards, integrity scans) and the pure rules behind it."""

@@ -1,0 +1,88 @@
+"""The database handle: one engine, tuned per dialect, with read and write transactions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib.resources import files
+from zoneinfo import ZoneInfo
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, create_engine, event, text
+from sqlalchemy.engine import Engine, make_url
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+class Database:
+    """Owns the engine and the time zone that local days are computed in."""
+
+    def __init__(self, url: str, tz: ZoneInfo, *, schema: str | None = None) -> None:
+        self.url = make_url(url)
+        self.tz = tz
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        self.engine = _make_engine(url, self.is_sqlite, schema)
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction; on SQLite it takes the write lock up front so concurrent
+        writers queue on the busy timeout instead of failing on a lock upgrade."""
+        with self.engine.connect() as conn:
+            conn.execution_options(aiusage_write=True)
+            with conn.begin():
+                yield conn
+
+    def ping(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            return False
+
+    def upgrade(self) -> None:
+        """Apply every pending migration."""
+        with self.engine.begin() as conn:
+            command.upgrade(alembic_config(conn), "head")
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def alembic_config(conn: Connection | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(files("storage") / "migrations"))
+    cfg.attributes["connection"] = conn
+    return cfg
+
+
+def _make_engine(url: str, is_sqlite: bool, schema: str | None) -> Engine:
+    if not is_sqlite:
+        connect_args = {"options": f"-csearch_path={schema}"} if schema else {}
+        return create_engine(url, pool_pre_ping=True, pool_size=10, connect_args=connect_args)
+
+    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        # Let SQLAlchemy's "begin" event emit BEGIN itself, so writers can ask for IMMEDIATE.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get("aiusage_write")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine

@@ -1,0 +1,93 @@
+"""Integrations and their API keys. Keys are stored only as SHA-256 hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from storage.db import Database
+from storage.models import IntegrationRow
+from storage.records import Integration
+
+KEY_PREFIX = "aiu"
+
+
+class IntegrationExists(Exception):
+    pass
+
+
+def create_integration(db: Database, name: str, now: datetime) -> tuple[Integration, str]:
+    """Register an integration; returns it with its API key, which is never stored."""
+    key_id = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    try:
+        with db.write() as conn:
+            conn.execute(
+                IntegrationRow.__table__.insert().values(
+                    name=name, key_id=key_id, key_hash=_hash(secret), created_at=now
+                )
+            )
+    except IntegrityError:
+        raise IntegrationExists(name) from None
+    found = get_integration(db, name)
+    assert found is not None
+    return found, f"{KEY_PREFIX}_{key_id}_{secret}"
+
+
+def authenticate(db: Database, api_key: str) -> Integration | None:
+    """The active integration this key belongs to, or None."""
+    prefix, _, rest = api_key.partition("_")
+    key_id, _, secret = rest.partition("_")
+    if prefix != KEY_PREFIX or not key_id or not secret:
+        return None
+    with db.read() as conn:
+        row = conn.execute(
+            select(IntegrationRow).where(IntegrationRow.key_id == key_id)
+        ).one_or_none()
+    if row is None or not hmac.compare_digest(row.key_hash, _hash(secret)):
+        return None
+    integration = _record(row)
+    return integration if integration.active else None
+
+
+def list_integrations(db: Database) -> list[Integration]:
+    with db.read() as conn:
+        rows = conn.execute(select(IntegrationRow).order_by(IntegrationRow.name)).all()
+    return [_record(row) for row in rows]
+
+
+def get_integration(db: Database, name: str) -> Integration | None:
+    with db.read() as conn:
+        row = conn.execute(select(IntegrationRow).where(IntegrationRow.name == name)).one_or_none()
+    return _record(row) if row else None
+
+
+def revoke_integration(db: Database, name: str, now: datetime) -> bool:
+    """Revoke by name; False if there is no such active integration."""
+    with db.write() as conn:
+        result = conn.execute(
+            update(IntegrationRow)
+            .where(IntegrationRow.name == name, IntegrationRow.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+    return result.rowcount == 1
+
+
+def _hash(secret: str) -> str:
+    # The secret is 256 random bits, so a fast hash is enough; no salt or stretching needed.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _record(row) -> Integration:  # type: ignore[no-untyped-def]
+    return Integration(
+        id=row.id,
+        name=row.name,
+        created_at=row.created_at,
+        revoked_at=row.revoked_at,
+        last_event_at=row.last_event_at,
+    )

@@ -1,0 +1,27 @@
+"""Alembic environment: runs on the connection the application hands it."""
+
+from alembic import context
+from sqlalchemy import create_engine
+
+from storage.models import Base
+
+config = context.config
+connection = config.attributes.get("connection")
+
+
+def _run(conn) -> None:  # type: ignore[no-untyped-def]
+    context.configure(
+        connection=conn,
+        target_metadata=Base.metadata,
+        render_as_batch=conn.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if connection is not None:
+    _run(connection)
+else:  # the alembic command line, for writing new migrations
+    with create_engine(config.get_main_option("sqlalchemy.url")).connect() as conn:
+        _run(conn)

@@ -1,0 +1,252 @@
+"""Table definitions. Timestamps are stored in UTC and always come back time-zone aware."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Rejects naive datetimes on the way in; makes every value aware UTC on the way out."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class IntegrationRow(Base):
+    """A tool integration and the hash of its API key."""
+
+    __tablename__ = "integrations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    key_id: Mapped[str] = mapped_column(String(32), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_event_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class PersonRow(Base):
+    """A person as Slack knows them; email is lower-cased."""
+
+    __tablename__ = "people"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slack_user_id: Mapped[str | None] = mapped_column(String(32), unique=True)
+    email: Mapped[str | None] = mapped_column(String(320), unique=True)
+    display_name: Mapped[str | None] = mapped_column(String(255))
+    tz: Mapped[str | None] = mapped_column(String(64))
+    is_workspace_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    slack_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class IdentityRow(Base):
+    """A name some source uses for a person (Slack ID, email, vendor login); usage hangs off
+    identities, so linking one to a person makes all its past usage count at once."""
+
+    __tablename__ = "identities"
+    __table_args__ = (UniqueConstraint("kind", "value"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    value: Mapped[str] = mapped_column(String(320))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
+    linked_by: Mapped[str | None] = mapped_column(String(64))
+    linked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    lookup_attempted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class EventRow(Base):
+    """One usage event as received; unique per integration and event_id."""
+
+    __tablename__ = "usage_events"
+    __table_args__ = (
+        UniqueConstraint("integration_id", "event_id"),
+        Index("ix_usage_events_identity_time", "identity_id", "occurred_at"),
+        Index("ix_usage_events_day", "day"),
+    )
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    integration_id: Mapped[int] = mapped_column(ForeignKey("integrations.id"))
+    event_id: Mapped[str] = mapped_column(String(128))
+    identity_id: Mapped[int] = mapped_column(ForeignKey("identities.id"))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    day: Mapped[date] = mapped_column(Date)
+    tool: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str | None] = mapped_column(String(128))
+    requests: Mapped[int] = mapped_column(BigInteger)
+    input_tokens: Mapped[int] = mapped_column(BigInteger)
+    output_tokens: Mapped[int] = mapped_column(BigInteger)
+    suggestions_shown: Mapped[int | None] = mapped_column(BigInteger)
+    suggestions_accepted: Mapped[int | None] = mapped_column(BigInteger)
+    lines_accepted: Mapped[int | None] = mapped_column(BigInteger)
+    cost_usd: Mapped[float | None] = mapped_column(Float)
+    attributes: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class DailyRow(Base):
+    """The rollup every question is answered from: per identity, local day, tool, kind and
+    origin. Events add to the `events` origin; a vendor report owns its own origin and
+    replaces its figures on re-import."""
+
+    __tablename__ = "usage_daily"
+    __table_args__ = (
+        UniqueConstraint("identity_id", "day", "tool", "kind", "origin"),
+        Index("ix_usage_daily_day", "day"),
+    )
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    identity_id: Mapped[int] = mapped_column(ForeignKey("identities.id"))
+    day: Mapped[date] = mapped_column(Date)
+    tool: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    origin: Mapped[str] = mapped_column(String(128))
+    requests: Mapped[int] = mapped_column(BigInteger)
+    input_tokens: Mapped[int] = mapped_column(BigInteger)
+    output_tokens: Mapped[int] = mapped_column(BigInteger)
+    suggestions_shown: Mapped[int | None] = mapped_column(BigInteger)
+    suggestions_accepted: Mapped[int | None] = mapped_column(BigInteger)
+    lines_accepted: Mapped[int | None] = mapped_column(BigInteger)
+    cost_usd: Mapped[float | None] = mapped_column(Float)
+    events: Mapped[int] = mapped_column(BigInteger)
+
+
+class IntegrityFlagRow(Base):
+    """A signal that a person's week looks scripted or wasteful; seen by admins only."""
+
+    __tablename__ = "integrity_flags"
+    __table_args__ = (UniqueConstraint("person_id", "week_start", "signal"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    week_start: Mapped[date] = mapped_column(Date, index=True)
+    signal: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(String(500))
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AwardRow(Base):
+    """A badge won: one per category and week."""
+
+    __tablename__ = "awards"
+    __table_args__ = (UniqueConstraint("week_start", "category"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    week_start: Mapped[date] = mapped_column(Date)
+    category: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PostRow(Base):
+    """A claim on one Slack post (an award week or an announcement) to one channel, taken
+    before posting and completed with the message ts, so nothing is posted twice."""
+
+    __tablename__ = "posts"
+    __table_args__ = (UniqueConstraint("post_key", "channel"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    post_key: Mapped[str] = mapped_column(String(128))
+    channel: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))  # claimed | posted | failed
+    claimed_by: Mapped[str] = mapped_column(String(64))
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ts: Mapped[str | None] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(String(200))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class LeaderboardStateRow(Base):
+    """The single row saying whether the leaderboard is active or retired, and since when."""
+
+    __tablename__ = "leaderboard_state"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))  # active | retired
+    announcement: Mapped[str | None] = mapped_column(Text)
+    changed_by: Mapped[str | None] = mapped_column(String(32))
+    changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resume_week: Mapped[date | None] = mapped_column(Date)
+
+
+class RetirementRow(Base):
+    """A retirement an admin asked for; the confirm button carries only its id."""
+
+    __tablename__ = "retirements"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    announcement: Mapped[str] = mapped_column(Text)
+    requested_by: Mapped[str] = mapped_column(String(32))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(16))  # pending | confirmed | cancelled
+    decided_by: Mapped[str | None] = mapped_column(String(32))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class AuditRow(Base):
+    """Who did what, when, with what outcome."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+class OtlpSeriesRow(Base):
+    """The last value seen of a cumulative OpenTelemetry series, to count only increases."""
+
+    __tablename__ = "otlp_series"
+    __table_args__ = (UniqueConstraint("integration_id", "series_key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    integration_id: Mapped[int] = mapped_column(ForeignKey("integrations.id"))
+    series_key: Mapped[str] = mapped_column(String(64))
+    start_time_unix_nano: Mapped[int] = mapped_column(BigInteger)
+    last_time_unix_nano: Mapped[int] = mapped_column(BigInteger)
+    last_value: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class MetaRow(Base):
+    """Small facts about the database itself, such as the zone its local days were cut in."""
+
+    __tablename__ = "meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

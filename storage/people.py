@@ -1,0 +1,161 @@
+"""People and the identities (Slack IDs, emails, vendor logins) their usage arrives under."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import Connection, select, tuple_, update
+
+from storage.db import Database
+from storage.dialect import insert_ignore
+from storage.models import IdentityRow, PersonRow
+from storage.records import Person
+
+IdentityKey = tuple[str, str]  # (kind, value): ("slack", "U123"), ("email", "a@b.c"), ...
+
+
+def resolve_identities(
+    conn: Connection, keys: Iterable[IdentityKey], now: datetime
+) -> dict[IdentityKey, int]:
+    """Ids for these identities, creating any not seen before. A Slack ID brings its person
+    into being; an email is linked to the person who already has it, if anyone does."""
+    wanted = sorted(set(keys))  # a fixed order keeps concurrent writers from deadlocking
+    if not wanted:
+        return {}
+    found = _find(conn, wanted)
+    missing = [key for key in wanted if key not in found]
+    if missing:
+        conn.execute(
+            insert_ignore(conn, IdentityRow),
+            [{"kind": k, "value": v, "created_at": now} for k, v in missing],
+        )
+        found = _find(conn, wanted)
+    unlinked = [key for key, (_, person_id) in found.items() if person_id is None]
+    for kind, value in unlinked:
+        if kind == "slack":
+            person_id = ensure_person(conn, value, now)
+        elif kind == "email":
+            person_id = conn.scalar(select(PersonRow.id).where(PersonRow.email == value))
+        else:
+            person_id = None
+        if person_id is not None:
+            _link(conn, found[(kind, value)][0], person_id, "auto", now)
+    return {key: identity_id for key, (identity_id, _) in found.items()}
+
+
+def ensure_person(conn: Connection, slack_user_id: str, now: datetime) -> int:
+    """The person with this Slack ID, created on first sight."""
+    conn.execute(
+        insert_ignore(conn, PersonRow),
+        {
+            "slack_user_id": slack_user_id,
+            "created_at": now,
+            "is_workspace_admin": False,
+            "opted_out": False,
+        },
+    )
+    person_id = conn.scalar(select(PersonRow.id).where(PersonRow.slack_user_id == slack_user_id))
+    assert person_id is not None
+    conn.execute(
+        insert_ignore(conn, IdentityRow),
+        {"kind": "slack", "value": slack_user_id, "created_at": now},
+    )
+    conn.execute(
+        update(IdentityRow)
+        .where(
+            IdentityRow.kind == "slack",
+            IdentityRow.value == slack_user_id,
+            IdentityRow.person_id.is_(None),
+        )
+        .values(person_id=person_id, linked_by="auto", linked_at=now)
+    )
+    return person_id
+
+
+def get_person(db: Database, slack_user_id: str) -> Person | None:
+    with db.read() as conn:
+        row = conn.execute(
+            select(PersonRow).where(PersonRow.slack_user_id == slack_user_id)
+        ).one_or_none()
+    return _person(row) if row else None
+
+
+def _find(conn: Connection, keys: list[IdentityKey]) -> dict[IdentityKey, tuple[int, int | None]]:
+    found: dict[IdentityKey, tuple[int, int | None]] = {}
+    for chunk_start in range(0, len(keys), 500):
+        chunk = keys[chunk_start : chunk_start + 500]
+        rows = conn.execute(
+            select(
+                IdentityRow.id, IdentityRow.kind, IdentityRow.value, IdentityRow.person_id
+            ).where(tuple_(IdentityRow.kind, IdentityRow.value).in_(chunk))
+        )
+        for identity_id, kind, value, person_id in rows:
+            found[(kind, value)] = (identity_id, person_id)
+    return found
+
+
+def _link(conn: Connection, identity_id: int, person_id: int, by: str, now: datetime) -> None:
+    conn.execute(
+        update(IdentityRow)
+        .where(IdentityRow.id == identity_id)
+        .values(person_id=person_id, linked_by=by, linked_at=now)
+    )
+
+
+def _person(row) -> Person:  # type: ignore[no-untyped-def]
+    return Person(
+        id=row.id,
+        slack_user_id=row.slack_user_id,
+        email=row.email,
+        display_name=row.display_name,
+        tz=row.tz,
+        opted_out=row.opted_out,
+    )
+
+
+def link_identity(
+    db: Database, kind: str, value: str, slack_user_id: str, by: str, now: datetime
+) -> int:
+    """Make an identity count as this Slack user's, from its first event on; returns the
+    person id. Re-linking moves it."""
+    with db.write() as conn:
+        person_id = ensure_person(conn, slack_user_id, now)
+        [identity_id] = resolve_identities(conn, [(kind, value)], now).values()
+        _link(conn, identity_id, person_id, by, now)
+    return person_id
+
+
+def link_email(db: Database, email: str, slack_user_id: str, now: datetime) -> int:
+    """Record that Slack knows this email as this user, and count the email's usage as theirs."""
+    email = email.lower()
+    with db.write() as conn:
+        person_id = ensure_person(conn, slack_user_id, now)
+        conn.execute(
+            update(PersonRow)
+            .where(PersonRow.email == email, PersonRow.id != person_id)
+            .values(email=None)
+        )
+        conn.execute(update(PersonRow).where(PersonRow.id == person_id).values(email=email))
+    return link_identity(db, "email", email, slack_user_id, "slack-lookup", now)
+
+
+def unlinked_emails(db: Database, limit: int = 100) -> list[str]:
+    """Emails seen in usage that no Slack user has been found for yet, oldest attempt first."""
+    with db.read() as conn:
+        rows = conn.execute(
+            select(IdentityRow.value)
+            .where(IdentityRow.kind == "email", IdentityRow.person_id.is_(None))
+            .order_by(IdentityRow.lookup_attempted_at.nulls_first(), IdentityRow.id)
+            .limit(limit)
+        )
+        return list(rows.scalars())
+
+
+def note_lookup_attempt(db: Database, email: str, now: datetime) -> None:
+    with db.write() as conn:
+        conn.execute(
+            update(IdentityRow)
+            .where(IdentityRow.kind == "email", IdentityRow.value == email.lower())
+            .values(lookup_attempted_at=now)
+        )

@@ -1,0 +1,108 @@
+"""Fixtures shared by every test: databases, settings, the app and its HTTP client."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import psycopg
+import pytest
+from starlette.testclient import TestClient
+
+from bot.app import build_services, create_http_app
+from bot.services import Services
+from bot.settings import Settings, load_settings
+from storage.db import Database
+from storage.integrations import create_integration
+
+PG_ADMIN_URL = os.environ.get("AIUSAGE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+_pg_reachable: bool | None = None
+
+
+def postgres_reachable() -> bool:
+    global _pg_reachable
+    if _pg_reachable is None:
+        try:
+            psycopg.connect(PG_ADMIN_URL, connect_timeout=3).close()
+            _pg_reachable = True
+        except psycopg.OperationalError:
+            _pg_reachable = False
+    return _pg_reachable
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file, or a PostgreSQL schema of its own."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'aiusage.db'}"
+        return
+    if not postgres_reachable():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is required under CI=true but {PG_ADMIN_URL} is unreachable")
+        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    try:
+        base = PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://", 1)
+        yield f"{base}?options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture
+def timezone() -> ZoneInfo:
+    """The configured zone; override in a module to test another."""
+    return ZoneInfo("UTC")
+
+
+@pytest.fixture
+def settings(database_url: str, timezone: ZoneInfo, monkeypatch, tmp_path) -> Settings:
+    """Settings as an operator would give them, read through the environment."""
+    monkeypatch.chdir(tmp_path)  # no stray .env from the developer's checkout
+    for name in list(os.environ):
+        if name.startswith(("AIUSAGE_", "SLACK_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AIUSAGE_DATABASE_URL", database_url)
+    monkeypatch.setenv("AIUSAGE_TIMEZONE", timezone.key)
+    return load_settings()
+
+
+@pytest.fixture
+def db(settings: Settings) -> Iterator[Database]:
+    """The migrated database the app uses."""
+    database = Database(settings.database_url, settings.timezone)
+    database.upgrade()
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def now() -> datetime:
+    return datetime(2026, 11, 18, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def services(settings: Settings, db: Database, now: datetime) -> Services:
+    """The app's services with a clock fixed at `now`."""
+    built = build_services(settings, clock=lambda: now)
+    built.db = db
+    return built
+
+
+@pytest.fixture
+def client(services: Services) -> Iterator[TestClient]:
+    """An HTTP client speaking to the real ASGI app."""
+    with TestClient(create_http_app(services)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def api_key(db: Database, now: datetime) -> str:
+    """The key of a fresh integration named `claude-code`."""
+    _, key = create_integration(db, "claude-code", now)
+    return key

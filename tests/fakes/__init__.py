@@ -1,0 +1,1 @@
+"""Fakes of the far side only: Slack's Web API served over loopback HTTP."""

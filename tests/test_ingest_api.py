@@ -1,0 +1,191 @@
+"""POST /api/v1/events: what integrations send, and what they are told back."""
+
+from __future__ import annotations
+
+import gzip
+from datetime import date
+
+import orjson
+
+from storage.integrations import revoke_integration
+from storage.usage import daily_usage
+from tests.builders import bearer, event
+
+
+def post(client, key, body, **kwargs):
+    return client.post("/api/v1/events", json=body, headers=bearer(key), **kwargs)
+
+
+def test_a_single_event_is_accepted_and_counted(client, api_key, db):
+    response = post(client, api_key, event(input_tokens=120, output_tokens=30))
+    assert response.status_code == 200
+    assert response.json() == {"accepted": 1, "duplicates": 0, "rejected": []}
+    [day] = daily_usage(db, date(2026, 11, 18), date(2026, 11, 18))
+    assert (day.tool, day.kind, day.totals.tokens, day.totals.requests) == (
+        "claude-code",
+        "agent",
+        150,
+        1,
+    )
+
+
+def test_a_batch_keeps_good_events_and_names_the_bad_ones(client, api_key, db):
+    batch = [
+        event(event_id="good-1"),
+        event(event_id="bad-future", occurred_at="2026-11-18T12:06:00Z"),
+        "not an object",
+        event(event_id="bad-accept", suggestions_shown=1, suggestions_accepted=2),
+        event(event_id="good-2"),
+    ]
+    answer = post(client, api_key, {"events": batch}).json()
+    assert answer["accepted"] == 2
+    assert [(r["index"], r["event_id"]) for r in answer["rejected"]] == [
+        (1, "bad-future"),
+        (2, None),
+        (3, "bad-accept"),
+    ]
+    assert "future" in answer["rejected"][0]["error"]
+    assert "suggestions_accepted" in answer["rejected"][2]["error"]
+
+
+def test_each_field_rule_is_explained(client, api_key):
+    cases = {
+        "naive-time": ({"occurred_at": "2026-11-18T12:00:00"}, "occurred_at"),
+        "negative": ({"input_tokens": -1}, "input_tokens"),
+        "string-number": ({"requests": "3"}, "requests"),
+        "bad-kind": ({"kind": "vibes"}, "kind"),
+        "no-user": ({"user": {}}, "slack_user_id or email"),
+        "unknown-field": ({"inputTokens": 5}, "inputTokens: is not a known field"),
+        "nested-attributes": ({"attributes": {"a": {"b": 1}}}, "attributes"),
+        "long-tool": ({"tool": "x" * 65}, "tool"),
+    }
+    batch = [event(event_id=name, **fields) for name, (fields, _) in cases.items()]
+    rejected = post(client, api_key, {"events": batch}).json()["rejected"]
+    assert [r["event_id"] for r in rejected] == list(cases)
+    for r in rejected:
+        assert cases[r["event_id"]][1] in r["error"], r
+
+
+def test_a_resent_event_is_a_duplicate_not_a_second_event(client, api_key, db):
+    first = post(client, api_key, {"events": [event(event_id="a"), event(event_id="b")]})
+    again = post(client, api_key, {"events": [event(event_id="b"), event(event_id="c")]})
+    assert first.json()["accepted"] == 2
+    assert again.json() == {"accepted": 1, "duplicates": 1, "rejected": []}
+    [day] = daily_usage(db, date(2026, 11, 18), date(2026, 11, 18))
+    assert day.totals.events == 3
+
+
+def test_the_same_event_twice_in_one_batch_counts_once(client, api_key, db):
+    answer = post(client, api_key, {"events": [event(event_id="x"), event(event_id="x")]}).json()
+    assert answer == {"accepted": 1, "duplicates": 1, "rejected": []}
+
+
+def test_event_ids_are_scoped_to_their_integration(client, api_key, db, now):
+    from storage.integrations import create_integration
+
+    _, other_key = create_integration(db, "copilot", now)
+    post(client, api_key, event(event_id="shared"))
+    assert post(client, other_key, event(event_id="shared")).json()["accepted"] == 1
+
+
+def test_keys_that_are_missing_wrong_or_revoked_get_401(client, api_key, db, now):
+    assert client.post("/api/v1/events", json=event()).status_code == 401
+    assert post(client, "aiu_nothing_here", event()).status_code == 401
+    tampered = api_key[:-2] + ("AA" if not api_key.endswith("AA") else "BB")
+    assert post(client, tampered, event()).status_code == 401
+    assert post(client, api_key, event()).status_code == 200
+    revoke_integration(db, "claude-code", now)
+    response = post(client, api_key, event())
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+def test_bodies_that_are_not_json_or_not_the_shape_store_nothing(client, api_key, db):
+    headers = {**bearer(api_key), "Content-Type": "application/json"}
+    not_json = client.post("/api/v1/events", content=b"{nope", headers=headers)
+    assert not_json.status_code == 400
+    assert "not valid JSON" in not_json.json()["error"]
+    for body, status in [
+        ([event()], 422),
+        ({"events": []}, 422),
+        ({"events": [event()] * 1001}, 422),
+        ({"events": [event()], "extra": 1}, 422),
+        ({"events": "lots"}, 422),
+    ]:
+        response = post(client, api_key, body)
+        assert response.status_code == status, body
+        assert response.json()["error"]
+    assert daily_usage(db, date(2026, 1, 1), date(2026, 12, 31)) == []
+
+
+def test_a_body_over_one_mebibyte_is_413(client, api_key):
+    big = {"events": [event(attributes={"pad": "x" * 250, "n": i}) for i in range(1000)]}
+    big["events"][0]["model"] = "m" * 100
+    body = orjson.dumps(big) + b" " * (1024 * 1024)
+    headers = {**bearer(api_key), "Content-Type": "application/json"}
+    assert client.post("/api/v1/events", content=body, headers=headers).status_code == 413
+
+
+def test_offsets_other_than_utc_land_on_the_right_day(client, api_key, db):
+    # 2026-11-17 23:30 at -05:00 is 04:30 UTC on the 18th: the zone here is UTC.
+    answer = post(client, api_key, event(occurred_at="2026-11-17T23:30:00-05:00")).json()
+    assert answer["accepted"] == 1
+    [day] = daily_usage(db, date(2026, 11, 1), date(2026, 11, 30))
+    assert day.day == date(2026, 11, 18)
+
+
+def test_unicode_survives_the_round_trip(client, api_key, db):
+    answer = post(
+        client,
+        api_key,
+        event(event_id="é-✓-漢字", tool="outil-é", attributes={"note": "naïve 🚀"}),
+    ).json()
+    assert answer["accepted"] == 1
+    [day] = daily_usage(db, date(2026, 11, 18), date(2026, 11, 18))
+    assert day.tool == "outil-é"
+
+
+def test_tool_defaults_to_the_integration_name(client, api_key, db):
+    body = event()
+    del body["tool"]
+    post(client, api_key, body)
+    [day] = daily_usage(db, date(2026, 11, 18), date(2026, 11, 18))
+    assert day.tool == "claude-code"
+
+
+def test_hundreds_of_events_for_one_person_and_day_sum_exactly(client, api_key, db):
+    batch = [
+        event(
+            event_id=f"e{i}",
+            input_tokens=i,
+            output_tokens=1,
+            suggestions_shown=2,
+            suggestions_accepted=i % 2,
+            cost_usd=0.01,
+        )
+        for i in range(1000)
+    ]
+    assert post(client, api_key, {"events": batch}).json()["accepted"] == 1000
+    [day] = daily_usage(db, date(2026, 11, 18), date(2026, 11, 18))
+    assert day.totals.requests == 1000
+    assert day.totals.input_tokens == sum(range(1000))
+    assert day.totals.output_tokens == 1000
+    assert day.totals.suggestions_shown == 2000
+    assert day.totals.suggestions_accepted == 500
+    assert round(day.totals.cost_usd, 6) == 10.0
+
+
+def test_an_email_without_a_slack_user_is_kept_until_the_person_is_known(client, api_key, db, now):
+    from storage.people import link_email
+
+    post(client, api_key, event(user={"email": "Dana@Example.com"}))
+    assert daily_usage(db, date(2026, 11, 18), date(2026, 11, 18)) == []
+    link_email(db, "dana@example.com", "UDANA", now)
+    [day] = daily_usage(db, date(2026, 11, 18), date(2026, 11, 18))
+    assert day.totals.requests == 1
+
+
+def test_gzip_bodies_are_refused_clearly_when_not_declared(client, api_key):
+    body = gzip.compress(orjson.dumps(event()))
+    headers = {**bearer(api_key), "Content-Type": "application/json"}
+    assert client.post("/api/v1/events", content=body, headers=headers).status_code == 400
