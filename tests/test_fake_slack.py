@@ -1,0 +1,44 @@
+"""The fake Slack behaves like the real one where the app depends on it."""
+
+from __future__ import annotations
+
+import pytest
+from slack_sdk.errors import SlackApiError
+
+from bot.settings import load_settings
+from bot.slack_client import make_web_client
+from tests.fakes.slack_api import FakeSlack
+
+
+@pytest.fixture
+def fake():
+    server = FakeSlack().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def web(fake, monkeypatch):
+    monkeypatch.setenv("SLACK_API_URL", fake.api_url)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
+    return make_web_client(load_settings())
+
+
+def test_a_429_is_waited_out_and_posted_once(fake, web):
+    fake.fail("chat.postMessage", status=429, retry_after=1)
+    response = web.chat_postMessage(channel="CAWARDS", text="hi")
+    assert response["ok"]
+    assert len(fake.calls_to("chat.postMessage")) == 2
+    assert len(fake.messages["CAWARDS"]) == 1
+
+
+def test_a_dropped_connection_is_retried(fake, web):
+    fake.fail("users.info", drop_connection=True)
+    fake.add_user("UALICE", email="alice@example.com")
+    assert web.users_info(user="UALICE")["user"]["id"] == "UALICE"
+
+
+def test_slack_errors_surface_as_exceptions(fake, web):
+    with pytest.raises(SlackApiError) as caught:
+        web.chat_postMessage(channel="CNOPE", text="hi")
+    assert caught.value.response["error"] == "channel_not_found"
