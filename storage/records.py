@@ -95,3 +95,17 @@ class DailyUsage:
     tool: str
     kind: str
     totals: Totals
+
+
+@dataclass(frozen=True, slots=True)
+class PersonPeriod:
+    """One person's usage over a span of days: the input to stats, rankings and awards."""
+
+    person_id: int
+    slack_user_id: str | None
+    display_name: str | None
+    opted_out: bool
+    totals: Totals
+    active_days: int
+    tools: frozenset[str]
+    kinds: frozenset[str]

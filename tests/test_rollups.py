@@ -1,0 +1,91 @@
+"""The daily rollup: exact sums, local days in the configured zone (DST included), people."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from storage.events import record_events
+from storage.integrations import create_integration
+from storage.people import link_identity
+from storage.records import UsageEvent, UserRef
+from storage.stats import person_periods
+from storage.usage import daily_usage
+
+ALICE = UserRef(slack_user_id="UALICE")
+
+
+def usage(event_id: str, at: datetime, user: UserRef = ALICE, **fields) -> UsageEvent:
+    return UsageEvent(event_id=event_id, user=user, occurred_at=at, tool="kiro", **fields)
+
+
+@pytest.fixture
+def integration(db, now):
+    found, _ = create_integration(db, "kiro", now)
+    return found
+
+
+@pytest.fixture
+def timezone():
+    return ZoneInfo("Europe/Berlin")
+
+
+def test_days_are_cut_in_the_configured_zone(db, integration, now):
+    # 23:30 UTC on 17 Nov is 00:30 on 18 Nov in Berlin (UTC+1 in November).
+    record_events(db, integration.id, [usage("a", datetime(2026, 11, 17, 23, 30, tzinfo=UTC))], now)
+    assert [d.day for d in daily_usage(db, date(2026, 11, 1), date(2026, 11, 30))] == [
+        date(2026, 11, 18)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("moment", "local_day"),
+    [
+        # Spring forward: 2026-03-29 01:00 UTC becomes 03:00 CEST.
+        (datetime(2026, 3, 28, 22, 59, tzinfo=UTC), date(2026, 3, 28)),
+        (datetime(2026, 3, 28, 23, 0, tzinfo=UTC), date(2026, 3, 29)),
+        (datetime(2026, 3, 29, 21, 59, tzinfo=UTC), date(2026, 3, 29)),
+        (datetime(2026, 3, 29, 22, 0, tzinfo=UTC), date(2026, 3, 30)),
+        # Fall back: 2026-10-25 01:00 UTC becomes 02:00 CET.
+        (datetime(2026, 10, 24, 21, 59, tzinfo=UTC), date(2026, 10, 24)),
+        (datetime(2026, 10, 24, 22, 0, tzinfo=UTC), date(2026, 10, 25)),
+        (datetime(2026, 10, 25, 22, 59, tzinfo=UTC), date(2026, 10, 25)),
+        (datetime(2026, 10, 25, 23, 0, tzinfo=UTC), date(2026, 10, 26)),
+    ],
+)
+def test_dst_days_have_their_true_length(db, integration, now, moment, local_day):
+    record_events(db, integration.id, [usage("e", moment)], now)
+    [day] = daily_usage(db, date(2026, 1, 1), date(2026, 12, 31))
+    assert day.day == local_day
+
+
+def test_nullable_figures_stay_null_until_someone_reports_them(db, integration, now):
+    at = datetime(2026, 11, 18, 9, tzinfo=UTC)
+    record_events(db, integration.id, [usage("a", at), usage("b", at)], now)
+    [day] = daily_usage(db, date(2026, 11, 18), date(2026, 11, 18))
+    assert day.totals.suggestions_shown is None and day.totals.cost_usd is None
+    record_events(
+        db, integration.id, [usage("c", at, suggestions_shown=4, suggestions_accepted=1)], now
+    )
+    [day] = daily_usage(db, date(2026, 11, 18), date(2026, 11, 18))
+    assert (day.totals.suggestions_shown, day.totals.suggestions_accepted) == (4, 1)
+    assert day.totals.requests == 3
+
+
+def test_person_periods_sum_across_identities_and_count_active_days(db, integration, now):
+    dana = UserRef(email="dana@example.com")
+    events = [
+        usage("a", datetime(2026, 11, 16, 9, tzinfo=UTC), input_tokens=10),
+        usage("b", datetime(2026, 11, 17, 9, tzinfo=UTC), input_tokens=5, kind="chat"),
+        usage("c", datetime(2026, 11, 17, 10, tzinfo=UTC), user=dana, input_tokens=7),
+    ]
+    record_events(db, integration.id, events, now)
+    [alice] = person_periods(db, date(2026, 11, 16), date(2026, 11, 22))
+    assert (alice.slack_user_id, alice.active_days, alice.totals.input_tokens) == ("UALICE", 2, 15)
+    assert alice.kinds == {"other", "chat"}
+
+    link_identity(db, "email", "dana@example.com", "UALICE", "admin", now)
+    [alice] = person_periods(db, date(2026, 11, 16), date(2026, 11, 22))
+    assert alice.totals.input_tokens == 22
