@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 
 import uvicorn
 
@@ -18,6 +19,9 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run_serve(args: argparse.Namespace, settings: Settings) -> int:
+    # uvicorn drains in-flight requests on SIGTERM, then re-raises the signal; landing it
+    # here makes a requested stop exit 0, as supervisors expect of a clean shutdown.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     services = build_services(settings)
     services.db.upgrade()
     app = create_http_app(services)
@@ -31,3 +35,7 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
         timeout_graceful_shutdown=20,
     )
     return 0
+
+
+def _exit_cleanly(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)

@@ -1,0 +1,98 @@
+"""The `aiusage` command line: what operators and their scripts rely on."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.cli import main
+from tests.builders import bearer, event
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_db_upgrade_creates_the_schema(settings, capsys):
+    code, out, _ = run(capsys, "db", "upgrade")
+    assert code == 0
+    assert "up to date" in out
+
+
+def test_create_prints_the_key_once_alone_on_the_last_line(settings, client, capsys):
+    code, out, _ = run(capsys, "integrations", "create", "kiro")
+    assert code == 0
+    key = out.strip().splitlines()[-1]
+    assert key.startswith("aiu_") and " " not in key
+    response = client.post("/api/v1/events", json=event(), headers=bearer(key))
+    assert response.status_code == 200
+
+
+def test_create_refuses_a_duplicate_or_bad_name(settings, capsys):
+    run(capsys, "integrations", "create", "kiro")
+    code, _, err = run(capsys, "integrations", "create", "kiro")
+    assert code == 1 and "already exists" in err
+    code, _, err = run(capsys, "integrations", "create", "Bad Name!")
+    assert code == 2 and "names are" in err
+
+
+def test_list_shows_state_but_never_keys(settings, capsys):
+    _, created, _ = run(capsys, "integrations", "create", "copilot")
+    key = created.strip().splitlines()[-1]
+    run(capsys, "integrations", "create", "cursor")
+    run(capsys, "integrations", "revoke", "cursor")
+    code, out, _ = run(capsys, "integrations", "list")
+    assert code == 0
+    assert "copilot" in out and "active" in out
+    assert "cursor" in out and "revoked" in out
+    assert key not in out
+
+
+def test_a_revoked_key_is_refused_at_once(settings, client, capsys):
+    _, created, _ = run(capsys, "integrations", "create", "copilot")
+    key = created.strip().splitlines()[-1]
+    code, _, _ = run(capsys, "integrations", "revoke", "copilot")
+    assert code == 0
+    assert client.post("/api/v1/events", json=event(), headers=bearer(key)).status_code == 401
+    code, _, err = run(capsys, "integrations", "revoke", "copilot")
+    assert code == 1 and "no active integration" in err
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("AIUSAGE_PORT", "eighty", "AIUSAGE_PORT"),
+        ("AIUSAGE_PORT", "70000", "AIUSAGE_PORT"),
+        ("AIUSAGE_TIMEZONE", "Mars/Olympus", "AIUSAGE_TIMEZONE: unknown IANA time zone"),
+        ("AIUSAGE_AWARD_SCHEDULE", "every monday", "AIUSAGE_AWARD_SCHEDULE: expected 5"),
+        ("AIUSAGE_AWARD_SCHEDULE", "0 25 * * mon", "AIUSAGE_AWARD_SCHEDULE: invalid cron"),
+        ("AIUSAGE_WORKSPACE_ADMINS", "perhaps", "AIUSAGE_WORKSPACE_ADMINS"),
+    ],
+)
+def test_a_malformed_setting_stops_with_one_line_naming_it(
+    settings, monkeypatch, capsys, variable, value, message
+):
+    monkeypatch.setenv(variable, value)
+    code, out, err = run(capsys, "db", "upgrade")
+    assert code == 2
+    assert out == ""
+    assert err.count("\n") == 1
+    assert err.startswith(f"aiusage: {message}")
+
+
+def test_settings_come_from_a_dotenv_file_too(settings, tmp_path, monkeypatch):
+    from bot.settings import load_settings
+
+    (tmp_path / ".env").write_text("AIUSAGE_AWARD_CHANNELS=C1, C2\nAIUSAGE_ADMINS=UADMIN\n")
+    loaded = load_settings()
+    assert loaded.award_channels == ("C1", "C2")
+    assert loaded.admins == ("UADMIN",)
+
+
+def test_help_is_on_every_command(capsys):
+    for argv in (["--help"], ["integrations", "--help"], ["integrations", "create", "--help"]):
+        with pytest.raises(SystemExit) as exited:
+            main(argv)
+        assert exited.value.code == 0
+    assert "usage: aiusage integrations create" in capsys.readouterr().out

@@ -1,0 +1,73 @@
+"""`aiusage serve` as operators run it: a real process on a real port, stopped by SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import httpx
+
+from storage.db import Database
+from storage.usage import daily_usage
+from tests.builders import bearer, event
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def aiusage(*args: str, env: dict[str, str], **kwargs) -> subprocess.CompletedProcess:
+    script = Path(sys.executable).with_name("aiusage")
+    return subprocess.run([str(script), *args], env=env, capture_output=True, text=True, **kwargs)
+
+
+def test_serve_migrates_accepts_events_and_stops_cleanly_on_sigterm(settings, tmp_path):
+    env = {**os.environ, "AIUSAGE_DATABASE_URL": settings.database_url}
+    created = aiusage("integrations", "create", "claude-code", env=env, check=True)
+    key = created.stdout.strip().splitlines()[-1]
+    port = free_port()
+    server = subprocess.Popen(
+        [str(Path(sys.executable).with_name("aiusage")), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "server did not come up"
+            time.sleep(0.1)
+        at = "2026-01-05T10:00:00Z"
+        batch = {"events": [event(event_id=f"s{i}", occurred_at=at) for i in range(50)]}
+        answer = httpx.post(f"{base}/api/v1/events", json=batch, headers=bearer(key)).json()
+        assert answer["accepted"] == 50
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=20) == 0
+    finally:
+        if server.poll() is None:
+            server.kill()
+    report = aiusage("integrations", "list", env=env, check=True)
+    assert "claude-code" in report.stdout
+    # What was acknowledged is there after the stop.
+
+    database = Database(settings.database_url, settings.timezone)
+    try:
+        [day] = daily_usage(database, date(2026, 1, 5), date(2026, 1, 5))
+        assert day.totals.events == 50
+    finally:
+        database.dispose()
