@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from importlib.resources import files
 from zoneinfo import ZoneInfo
 
@@ -23,6 +24,11 @@ class Database:
         self.tz = tz
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self.engine = _make_engine(url, self.is_sqlite, schema)
+        # Identity ids never change once made, so ingestion can skip looking them up.
+        self.identity_ids: dict[tuple[str, str], int] = {}
+        self._write_mutex: AbstractContextManager[object] = (
+            threading.Lock() if self.is_sqlite else nullcontext()
+        )
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -31,9 +37,10 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """A write transaction; on SQLite it takes the write lock up front so concurrent
-        writers queue on the busy timeout instead of failing on a lock upgrade."""
-        with self.engine.connect() as conn:
+        """A write transaction. On SQLite it takes the write lock up front (BEGIN IMMEDIATE)
+        so writers queue rather than fail on a lock upgrade; threads of this process queue
+        on a mutex first, which wakes them at once where SQLite's busy handler would sleep."""
+        with self._write_mutex, self.engine.connect() as conn:
             conn.execution_options(aiusage_write=True)
             with conn.begin():
                 yield conn

@@ -6,18 +6,16 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, update
+from sqlalchemy import Connection, update
 
+from storage.bulk import DAILY_KEY, NULLABLE_SUMS, insert_new_events, upsert_daily
 from storage.db import Database
-from storage.dialect import insert, insert_ignore
-from storage.models import DailyRow, EventRow, IntegrationRow
+from storage.models import IntegrationRow
 from storage.people import IdentityKey, resolve_identities
 from storage.records import RecordResult, UsageEvent, UserRef
 
 EVENTS_ORIGIN = "events"
-NULLABLE_SUMS = ("suggestions_shown", "suggestions_accepted", "lines_accepted", "cost_usd")
 SUMS = ("requests", "input_tokens", "output_tokens", *NULLABLE_SUMS, "events")
-DAILY_KEY = ("identity_id", "day", "tool", "kind", "origin")
 
 
 def identity_key(user: UserRef) -> IdentityKey:
@@ -42,15 +40,15 @@ def record_events(
     if not first_seen:
         return RecordResult(duplicates=repeats)
 
+    keys = {identity_key(events[i].user) for i in first_seen.values()}
+    identities = {key: db.identity_ids[key] for key in keys if key in db.identity_ids}
     with db.write() as conn:
-        identities = resolve_identities(
-            conn, (identity_key(events[i].user) for i in first_seen.values()), now
-        )
+        identities.update(resolve_identities(conn, keys - identities.keys(), now))
         rows = [
             _event_row(integration_id, events[i], identities, db, now)
             for _, i in sorted(first_seen.items())
         ]
-        stored = _insert_new(conn, rows)
+        stored = insert_new_events(conn, rows)
         add_to_daily(conn, [row for row in rows if row["event_id"] in stored], EVENTS_ORIGIN)
         if stored:
             conn.execute(
@@ -58,6 +56,7 @@ def record_events(
                 .where(IntegrationRow.id == integration_id)
                 .values(last_event_at=now)
             )
+    db.identity_ids.update(identities)  # only once committed: the rows surely exist
 
     accepted = sorted(first_seen[event_id] for event_id in stored)
     duplicates = sorted(repeats + [i for e, i in first_seen.items() if e not in stored])
@@ -81,31 +80,8 @@ def add_to_daily(conn: Connection, rows: Sequence[dict[str, Any]], origin: str) 
         for name in NULLABLE_SUMS:
             if row[name] is not None:
                 acc[name] = row[name] if acc[name] is None else acc[name] + row[name]
-    if not totals:
-        return
-    stmt = insert(conn, DailyRow)
-    table = DailyRow.__table__.c
-    stmt = stmt.on_conflict_do_update(
-        index_elements=list(DAILY_KEY),
-        set_={
-            name: (
-                # keep "nobody reported this" as NULL until someone does
-                func.coalesce(table[name] + stmt.excluded[name], table[name], stmt.excluded[name])
-                if name in NULLABLE_SUMS
-                else table[name] + stmt.excluded[name]
-            )
-            for name in SUMS
-        },
-    )
-    conn.execute(stmt, [totals[key] for key in sorted(totals)])
-
-
-def _insert_new(conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
-    """Insert, skipping event_ids already stored; returns the event_ids that went in."""
-    if not rows:
-        return set()
-    stmt = insert_ignore(conn, EventRow).returning(EventRow.event_id)
-    return set(conn.execute(stmt, rows).scalars())
+    # A fixed order keeps concurrent PostgreSQL writers from deadlocking on rollup rows.
+    upsert_daily(conn, [totals[key] for key in sorted(totals)], replace=False)
 
 
 def _event_row(

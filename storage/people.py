@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import Connection, select, tuple_, update
+from sqlalchemy import Connection, bindparam, select, tuple_, update
 
 from storage.db import Database
 from storage.dialect import insert_ignore
@@ -32,16 +32,47 @@ def resolve_identities(
         )
         found = _find(conn, wanted)
     unlinked = [key for key, (_, person_id) in found.items() if person_id is None]
-    for kind, value in unlinked:
-        if kind == "slack":
-            person_id = ensure_person(conn, value, now)
-        elif kind == "email":
-            person_id = conn.scalar(select(PersonRow.id).where(PersonRow.email == value))
-        else:
-            person_id = None
-        if person_id is not None:
-            _link(conn, found[(kind, value)][0], person_id, "auto", now)
+    if unlinked:
+        _link_to_known_people(conn, [(found[key][0], *key) for key in unlinked], now)
     return {key: identity_id for key, (identity_id, _) in found.items()}
+
+
+def _link_to_known_people(
+    conn: Connection, unlinked: list[tuple[int, str, str]], now: datetime
+) -> None:
+    """Link new identities in bulk: a Slack ID to its person (created now if need be), an
+    email to the person who has it. Vendor logins wait for a link by email or an admin."""
+    slack_ids = sorted(value for _, kind, value in unlinked if kind == "slack")
+    emails = sorted(value for _, kind, value in unlinked if kind == "email")
+    if slack_ids:
+        conn.execute(
+            insert_ignore(conn, PersonRow),
+            [
+                {"slack_user_id": v, "created_at": now, "is_workspace_admin": False,
+                 "opted_out": False}
+                for v in slack_ids
+            ],
+        )  # fmt: skip
+    people: dict[tuple[str, str], int] = {}
+    for column, kind, values in ((PersonRow.slack_user_id, "slack", slack_ids),
+                                 (PersonRow.email, "email", emails)):  # fmt: skip
+        for start in range(0, len(values), 500):
+            rows = conn.execute(
+                select(column, PersonRow.id).where(column.in_(values[start : start + 500]))
+            )
+            people.update({(kind, value): person_id for value, person_id in rows})
+    links = [
+        {"identity": identity_id, "person": people[(kind, value)]}
+        for identity_id, kind, value in unlinked
+        if (kind, value) in people
+    ]
+    if links:
+        conn.execute(
+            update(IdentityRow)
+            .where(IdentityRow.id == bindparam("identity"))
+            .values(person_id=bindparam("person"), linked_by="auto", linked_at=now),
+            links,
+        )
 
 
 def ensure_person(conn: Connection, slack_user_id: str, now: datetime) -> int:

@@ -1,0 +1,230 @@
+"""Ingest throughput: the HTTP API (a real `aiusage serve` process) against the ceiling of
+plain `sqlite3.executemany` into an equivalent schema, plus PostgreSQL and server memory.
+
+    python bench/ingest.py                 # 200,000 events, SQLite and PostgreSQL
+    python bench/ingest.py --events 20000  # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import orjson
+import psycopg
+
+AIUSAGE = str(Path(sys.executable).with_name("aiusage"))
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+TOOLS = ("claude-code", "copilot", "kiro")
+KINDS = ("agent", "chat", "inline_suggestion")
+
+
+def make_events(n: int) -> list[dict]:
+    start = datetime(2026, 11, 9, 8, tzinfo=UTC)
+    return [
+        {
+            "event_id": f"bench-{i}",
+            "user": {"slack_user_id": f"U{i % 2000:05d}"},
+            "occurred_at": (start + timedelta(seconds=i * 3)).isoformat(),
+            "tool": TOOLS[i % 3],
+            "kind": KINDS[i % 3],
+            "model": "model-a",
+            "input_tokens": 100 + i % 50,
+            "output_tokens": 20 + i % 7,
+            "suggestions_shown": 3,
+            "suggestions_accepted": i % 4 % 3,
+            "cost_usd": 0.0012,
+        }
+        for i in range(n)
+    ]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def through_api(database_url: str, bodies: list[bytes], clients: int) -> tuple[float, float]:
+    """Events per second through a real server, and the server's peak RSS in MB."""
+    env = {**os.environ, "AIUSAGE_DATABASE_URL": database_url}
+    created = subprocess.run(
+        [AIUSAGE, "integrations", "create", "bench"], env=env, capture_output=True, text=True
+    )
+    key = created.stdout.strip().splitlines()[-1]
+    port = free_port()
+    server = subprocess.Popen(
+        [AIUSAGE, "serve", "--port", str(port)], env=env, stderr=subprocess.DEVNULL
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                if httpx.get(f"{base}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+        accepted = [0] * clients
+
+        def send(worker: int) -> None:
+            with httpx.Client(base_url=base, headers=headers, timeout=60) as http:
+                for body in bodies[worker::clients]:
+                    response = http.post("/api/v1/events", content=body)
+                    response.raise_for_status()
+                    accepted[worker] += response.json()["accepted"]
+
+        threads = [threading.Thread(target=send, args=(w,)) for w in range(clients)]
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - started
+        total = sum(accepted)
+        assert total == sum(len(orjson.loads(b)["events"]) for b in bodies), total
+        return total / elapsed, peak_rss_mb(server.pid)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+CEILING_SCHEMA = """
+CREATE TABLE usage_events (
+  id INTEGER PRIMARY KEY, integration_id INTEGER NOT NULL, event_id TEXT NOT NULL,
+  identity_id INTEGER NOT NULL, occurred_at TEXT NOT NULL, day TEXT NOT NULL, tool TEXT NOT NULL,
+  kind TEXT NOT NULL, model TEXT, requests INTEGER NOT NULL, input_tokens INTEGER NOT NULL,
+  output_tokens INTEGER NOT NULL, suggestions_shown INTEGER, suggestions_accepted INTEGER,
+  lines_accepted INTEGER, cost_usd REAL, attributes TEXT, received_at TEXT NOT NULL,
+  UNIQUE (integration_id, event_id));
+CREATE INDEX ix_identity_time ON usage_events (identity_id, occurred_at);
+CREATE INDEX ix_day ON usage_events (day);
+CREATE TABLE usage_daily (
+  id INTEGER PRIMARY KEY, identity_id INTEGER NOT NULL, day TEXT NOT NULL, tool TEXT NOT NULL,
+  kind TEXT NOT NULL, origin TEXT NOT NULL, requests INTEGER NOT NULL,
+  input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL, suggestions_shown INTEGER,
+  suggestions_accepted INTEGER, lines_accepted INTEGER, cost_usd REAL, events INTEGER NOT NULL,
+  UNIQUE (identity_id, day, tool, kind, origin));
+CREATE INDEX ix_daily_day ON usage_daily (day);
+"""
+
+
+def ceiling(events: list[dict], batch: int) -> float:
+    """Plain sqlite3 with the same pragmas, unique keys and rollup: no HTTP, no validation."""
+    with tempfile.TemporaryDirectory() as tmp:
+        conn = sqlite3.connect(Path(tmp) / "ceiling.db", isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.executescript(CEILING_SCHEMA)
+        identities = {f"U{i:05d}": i + 1 for i in range(2000)}
+        now = datetime.now(UTC).isoformat()
+        started = time.perf_counter()
+        for offset in range(0, len(events), batch):
+            chunk = events[offset : offset + batch]
+            rows = [
+                (1, e["event_id"], identities[e["user"]["slack_user_id"]], e["occurred_at"],
+                 e["occurred_at"][:10], e["tool"], e["kind"], e["model"], 1, e["input_tokens"],
+                 e["output_tokens"], e["suggestions_shown"], e["suggestions_accepted"], None,
+                 e["cost_usd"], None, now)
+                for e in chunk
+            ]  # fmt: skip
+            daily: dict[tuple, list] = defaultdict(lambda: [0, 0, 0, 0, 0, 0.0, 0])
+            for r in rows:
+                acc = daily[(r[2], r[4], r[5], r[6], "events")]
+                for i, v in enumerate((1, r[9], r[10], r[11], r[12], r[14], 1)):
+                    acc[i] += v
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany(
+                "INSERT INTO usage_events (integration_id, event_id, identity_id, occurred_at, "
+                "day, tool, kind, model, requests, input_tokens, output_tokens, "
+                "suggestions_shown, suggestions_accepted, lines_accepted, cost_usd, attributes, "
+                "received_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                "ON CONFLICT DO NOTHING",
+                rows,
+            )
+            conn.executemany(
+                "INSERT INTO usage_daily (identity_id, day, tool, kind, origin, requests, "
+                "input_tokens, output_tokens, suggestions_shown, suggestions_accepted, cost_usd, "
+                "events) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO UPDATE SET "
+                "requests = requests + excluded.requests, "
+                "input_tokens = input_tokens + excluded.input_tokens, "
+                "output_tokens = output_tokens + excluded.output_tokens, "
+                "suggestions_shown = suggestions_shown + excluded.suggestions_shown, "
+                "suggestions_accepted = suggestions_accepted + excluded.suggestions_accepted, "
+                "cost_usd = cost_usd + excluded.cost_usd, events = events + excluded.events",
+                [(*key, *acc) for key, acc in daily.items()],
+            )
+            conn.execute("COMMIT")
+        elapsed = time.perf_counter() - started
+        conn.close()
+        return len(events) / elapsed
+
+
+def postgres_url() -> tuple[str, str] | None:
+    try:
+        psycopg.connect(PG_ADMIN, connect_timeout=3).close()
+    except psycopg.OperationalError:
+        return None
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    url = PG_ADMIN.replace("postgresql://", "postgresql+psycopg://")
+    return f"{url}?options=-csearch_path%3D{schema}", schema
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--clients", type=int, default=2)
+    args = parser.parse_args()
+
+    events = make_events(args.events)
+    bodies = [
+        orjson.dumps({"events": events[i : i + args.batch]})
+        for i in range(0, len(events), args.batch)
+    ]
+    print(f"{args.events:,} events in batches of {args.batch}, {args.clients} client threads")
+    ceiling_rate = ceiling(events, args.batch)
+    print(f"ceiling  sqlite3.executemany      {ceiling_rate:>10,.0f} events/s")
+    with tempfile.TemporaryDirectory() as tmp:
+        rate, rss = through_api(f"sqlite:///{tmp}/api.db", bodies, args.clients)
+    print(
+        f"API      SQLite                   {rate:>10,.0f} events/s  "
+        f"ratio {rate / ceiling_rate:.2f}  server peak RSS {rss:.0f} MB"
+    )
+    found = postgres_url()
+    if found is None:
+        print("API      PostgreSQL               (not reachable, skipped)")
+        return
+    url, schema = found
+    try:
+        rate, rss = through_api(url, bodies, args.clients)
+        print(f"API      PostgreSQL               {rate:>10,.0f} events/s  "
+              f"server peak RSS {rss:.0f} MB")  # fmt: skip
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,161 @@
+"""The two statements on the ingest hot path, written per dialect for speed: PostgreSQL
+takes whole columns as arrays through `unnest`, SQLite takes `executemany`. Everything else
+goes through SQLAlchemy Core."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from datetime import UTC, date
+from operator import itemgetter
+from typing import Any
+
+from sqlalchemy import Connection
+
+EVENT_COLUMNS = (
+    ("integration_id", "int8"),
+    ("event_id", "text"),
+    ("identity_id", "int8"),
+    ("occurred_at", "timestamptz"),
+    ("day", "date"),
+    ("tool", "text"),
+    ("kind", "text"),
+    ("model", "text"),
+    ("requests", "int8"),
+    ("input_tokens", "int8"),
+    ("output_tokens", "int8"),
+    ("suggestions_shown", "int8"),
+    ("suggestions_accepted", "int8"),
+    ("lines_accepted", "int8"),
+    ("cost_usd", "float8"),
+    ("attributes", "json"),
+    ("received_at", "timestamptz"),
+)
+DAILY_KEY = ("identity_id", "day", "tool", "kind", "origin")
+DAILY_COLUMNS = (
+    ("identity_id", "int8"),
+    ("day", "date"),
+    ("tool", "text"),
+    ("kind", "text"),
+    ("origin", "text"),
+    ("requests", "int8"),
+    ("input_tokens", "int8"),
+    ("output_tokens", "int8"),
+    ("suggestions_shown", "int8"),
+    ("suggestions_accepted", "int8"),
+    ("lines_accepted", "int8"),
+    ("cost_usd", "float8"),
+    ("events", "int8"),
+)
+NULLABLE_SUMS = ("suggestions_shown", "suggestions_accepted", "lines_accepted", "cost_usd")
+
+
+def insert_new_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> set[str]:
+    """Insert event rows, skipping (integration_id, event_id) pairs already stored; returns
+    the event_ids that went in. Callers hold the write lock (SQLite) or rely on RETURNING."""
+    if not rows:
+        return set()
+    names = [name for name, _ in EVENT_COLUMNS]
+    if conn.dialect.name == "postgresql":
+        staged = _pg_stage(conn, "usage_events", EVENT_COLUMNS, rows)
+        found = conn.exec_driver_sql(
+            f"INSERT INTO usage_events ({', '.join(names)}) SELECT {', '.join(names)} "
+            f"FROM {staged} ON CONFLICT (integration_id, event_id) DO NOTHING RETURNING event_id"
+        )
+        return {row[0] for row in found}
+    before = conn.exec_driver_sql("SELECT coalesce(max(id), 0) FROM usage_events").scalar()
+    sql = (
+        f"INSERT INTO usage_events ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "
+        "ON CONFLICT (integration_id, event_id) DO NOTHING"
+    )
+    cursor = conn.exec_driver_sql(sql, _sqlite_rows(rows, EVENT_COLUMNS))
+    if cursor.rowcount == len(rows):
+        return {row["event_id"] for row in rows}
+    # Some were already there. The write lock is ours, so every row past `before` is ours.
+    found = conn.exec_driver_sql("SELECT event_id FROM usage_events WHERE id > ?", (before,))
+    return {row[0] for row in found}
+
+
+def upsert_daily(conn: Connection, rows: Sequence[dict[str, Any]], *, replace: bool) -> None:
+    """Write rollup rows keyed by DAILY_KEY (each key once). Adds to what is there, keeping
+    NULL for figures nobody reported; with `replace`, the new figures win instead."""
+    if not rows:
+        return
+    names = [name for name, _ in DAILY_COLUMNS]
+    sums = [name for name in names if name not in DAILY_KEY]
+    if replace:
+        updates = [f"{name} = excluded.{name}" for name in sums]
+    else:
+        updates = [
+            f"{n} = coalesce(usage_daily.{n} + excluded.{n}, usage_daily.{n}, excluded.{n})"
+            if n in NULLABLE_SUMS
+            else f"{n} = usage_daily.{n} + excluded.{n}"
+            for n in sums
+        ]
+    conflict = f"ON CONFLICT ({', '.join(DAILY_KEY)}) DO UPDATE SET {', '.join(updates)}"
+    if conn.dialect.name == "postgresql":
+        staged = _pg_stage(conn, "usage_daily", DAILY_COLUMNS, rows)
+        conn.exec_driver_sql(
+            f"INSERT INTO usage_daily ({', '.join(names)}) SELECT {', '.join(names)} "
+            f"FROM {staged} {conflict}"
+        )
+        return
+    sql = (
+        f"INSERT INTO usage_daily ({', '.join(names)}) "
+        f"VALUES ({', '.join('?' * len(names))}) {conflict}"
+    )
+    conn.exec_driver_sql(sql, _sqlite_rows(rows, DAILY_COLUMNS))
+
+
+def _pg_stage(
+    conn: Connection,
+    table: str,
+    columns: Sequence[tuple[str, str]],
+    rows: Sequence[dict[str, Any]],
+) -> str:
+    """COPY rows into a session-local staging table emptied at commit; returns its name.
+    COPY runs in psycopg's C code, where big parameter lists are dumped in Python."""
+    staged = f"staged_{table}"
+    names = ", ".join(name for name, _ in columns)
+    conn.exec_driver_sql(
+        f"CREATE TEMP TABLE IF NOT EXISTS {staged} ON COMMIT DELETE ROWS AS "
+        f"SELECT {names} FROM {table} WITH NO DATA"
+    )
+    take = itemgetter(*(name for name, _ in columns))
+    json_at = [i for i, (_, kind) in enumerate(columns) if kind == "json"]
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY {staged} ({names}) FROM STDIN") as copy:
+        for row in rows:
+            values = take(row)
+            if json_at:
+                values = list(values)
+                for i in json_at:
+                    values[i] = None if values[i] is None else json.dumps(values[i])
+            copy.write_row(values)
+    return staged
+
+
+def _sqlite_rows(
+    rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]]
+) -> list[tuple[Any, ...]]:
+    """Rows as tuples, in the text forms SQLAlchemy's SQLite DateTime, Date and JSON types
+    write and read back."""
+    take = itemgetter(*(name for name, _ in columns))
+    convert = [
+        (i, _SQLITE_FORMS[kind]) for i, (_, kind) in enumerate(columns) if kind in _SQLITE_FORMS
+    ]
+    out = []
+    for row in rows:
+        values = list(take(row))
+        for i, form in convert:
+            if values[i] is not None:
+                values[i] = form(values[i])
+        out.append(tuple(values))
+    return out
+
+
+_SQLITE_FORMS: dict[str, Callable[[Any], Any]] = {
+    "timestamptz": lambda v: f"{v.astimezone(UTC):%Y-%m-%d %H:%M:%S.%f}",
+    "date": date.isoformat,
+    "json": json.dumps,
+}
