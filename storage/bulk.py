@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from datetime import UTC, date
+from datetime import UTC, date, datetime
 from operator import itemgetter
 from typing import Any
 
@@ -50,27 +50,32 @@ DAILY_COLUMNS = (
 NULLABLE_SUMS = ("suggestions_shown", "suggestions_accepted", "lines_accepted", "cost_usd")
 
 
-def insert_new_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> set[str]:
-    """Insert event rows, skipping (integration_id, event_id) pairs already stored; returns
-    the event_ids that went in. Callers hold the write lock (SQLite) or rely on RETURNING."""
-    if not rows:
+def prepare_events(dialect: str, rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """Event rows as the tuples `insert_new_events` writes, ready before any lock is taken."""
+    return _tuples(dialect, rows, EVENT_COLUMNS)
+
+
+def insert_new_events(conn: Connection, prepared: Sequence[tuple[Any, ...]]) -> set[str]:
+    """Insert prepared event rows, skipping (integration_id, event_id) pairs already stored;
+    returns the event_ids that went in. On SQLite the caller holds the write lock."""
+    if not prepared:
         return set()
-    names = [name for name, _ in EVENT_COLUMNS]
+    names = ", ".join(name for name, _ in EVENT_COLUMNS)
     if conn.dialect.name == "postgresql":
-        staged = _pg_stage(conn, "usage_events", EVENT_COLUMNS, rows)
+        staged = _pg_stage(conn, "usage_events", EVENT_COLUMNS, prepared)
         found = conn.exec_driver_sql(
-            f"INSERT INTO usage_events ({', '.join(names)}) SELECT {', '.join(names)} "
-            f"FROM {staged} ON CONFLICT (integration_id, event_id) DO NOTHING RETURNING event_id"
+            f"INSERT INTO usage_events ({names}) SELECT {names} FROM {staged} "
+            "ON CONFLICT (integration_id, event_id) DO NOTHING RETURNING event_id"
         )
         return {row[0] for row in found}
     before = conn.exec_driver_sql("SELECT coalesce(max(id), 0) FROM usage_events").scalar()
-    sql = (
-        f"INSERT INTO usage_events ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "
-        "ON CONFLICT (integration_id, event_id) DO NOTHING"
+    cursor = conn.exec_driver_sql(
+        f"INSERT INTO usage_events ({names}) VALUES ({', '.join('?' * len(EVENT_COLUMNS))}) "
+        "ON CONFLICT (integration_id, event_id) DO NOTHING",
+        list(prepared),
     )
-    cursor = conn.exec_driver_sql(sql, _sqlite_rows(rows, EVENT_COLUMNS))
-    if cursor.rowcount == len(rows):
-        return {row["event_id"] for row in rows}
+    if cursor.rowcount == len(prepared):
+        return {row[_EVENT_ID] for row in prepared}
     # Some were already there. The write lock is ours, so every row past `before` is ours.
     found = conn.exec_driver_sql("SELECT event_id FROM usage_events WHERE id > ?", (before,))
     return {row[0] for row in found}
@@ -93,8 +98,9 @@ def upsert_daily(conn: Connection, rows: Sequence[dict[str, Any]], *, replace: b
             for n in sums
         ]
     conflict = f"ON CONFLICT ({', '.join(DAILY_KEY)}) DO UPDATE SET {', '.join(updates)}"
+    prepared = _tuples(conn.dialect.name, rows, DAILY_COLUMNS)
     if conn.dialect.name == "postgresql":
-        staged = _pg_stage(conn, "usage_daily", DAILY_COLUMNS, rows)
+        staged = _pg_stage(conn, "usage_daily", DAILY_COLUMNS, prepared)
         conn.exec_driver_sql(
             f"INSERT INTO usage_daily ({', '.join(names)}) SELECT {', '.join(names)} "
             f"FROM {staged} {conflict}"
@@ -104,14 +110,14 @@ def upsert_daily(conn: Connection, rows: Sequence[dict[str, Any]], *, replace: b
         f"INSERT INTO usage_daily ({', '.join(names)}) "
         f"VALUES ({', '.join('?' * len(names))}) {conflict}"
     )
-    conn.exec_driver_sql(sql, _sqlite_rows(rows, DAILY_COLUMNS))
+    conn.exec_driver_sql(sql, prepared)
 
 
 def _pg_stage(
     conn: Connection,
     table: str,
     columns: Sequence[tuple[str, str]],
-    rows: Sequence[dict[str, Any]],
+    prepared: Sequence[tuple[Any, ...]],
 ) -> str:
     """COPY rows into a session-local staging table emptied at commit; returns its name.
     COPY runs in psycopg's C code, where big parameter lists are dumped in Python."""
@@ -121,29 +127,23 @@ def _pg_stage(
         f"CREATE TEMP TABLE IF NOT EXISTS {staged} ON COMMIT DELETE ROWS AS "
         f"SELECT {names} FROM {table} WITH NO DATA"
     )
-    take = itemgetter(*(name for name, _ in columns))
-    json_at = [i for i, (_, kind) in enumerate(columns) if kind == "json"]
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     with cursor.copy(f"COPY {staged} ({names}) FROM STDIN") as copy:
-        for row in rows:
-            values = take(row)
-            if json_at:
-                values = list(values)
-                for i in json_at:
-                    values[i] = None if values[i] is None else json.dumps(values[i])
-            copy.write_row(values)
+        for row in prepared:
+            copy.write_row(row)
     return staged
 
 
-def _sqlite_rows(
-    rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]]
+def _tuples(
+    dialect: str, rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]]
 ) -> list[tuple[Any, ...]]:
-    """Rows as tuples, in the text forms SQLAlchemy's SQLite DateTime, Date and JSON types
-    write and read back."""
+    """Rows as tuples in column order. JSON goes as text; on SQLite, datetimes and dates go
+    in the text forms SQLAlchemy's SQLite types write and read back."""
+    forms = _SQLITE_FORMS if dialect == "sqlite" else {"json": json.dumps}
     take = itemgetter(*(name for name, _ in columns))
-    convert = [
-        (i, _SQLITE_FORMS[kind]) for i, (_, kind) in enumerate(columns) if kind in _SQLITE_FORMS
-    ]
+    convert = [(i, forms[kind]) for i, (_, kind) in enumerate(columns) if kind in forms]
+    if not convert:
+        return [take(row) for row in rows]
     out = []
     for row in rows:
         values = list(take(row))
@@ -154,8 +154,15 @@ def _sqlite_rows(
     return out
 
 
+def _sqlite_datetime(value: datetime) -> str:
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat(" ", "microseconds")[:26]  # drop the "+00:00"
+
+
 _SQLITE_FORMS: dict[str, Callable[[Any], Any]] = {
-    "timestamptz": lambda v: f"{v.astimezone(UTC):%Y-%m-%d %H:%M:%S.%f}",
+    "timestamptz": _sqlite_datetime,
     "date": date.isoformat,
     "json": json.dumps,
 }
+_EVENT_ID = [name for name, _ in EVENT_COLUMNS].index("event_id")

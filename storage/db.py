@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from datetime import datetime
 from importlib.resources import files
 from zoneinfo import ZoneInfo
 
@@ -22,10 +23,12 @@ class Database:
     def __init__(self, url: str, tz: ZoneInfo, *, schema: str | None = None) -> None:
         self.url = make_url(url)
         self.tz = tz
-        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        self.dialect = self.url.get_backend_name()
+        self.is_sqlite = self.dialect == "sqlite"
         self.engine = _make_engine(url, self.is_sqlite, schema)
         # Identity ids never change once made, so ingestion can skip looking them up.
         self.identity_ids: dict[tuple[str, str], int] = {}
+        self.last_event_noted: dict[int, datetime] = {}
         self._write_mutex: AbstractContextManager[object] = (
             threading.Lock() if self.is_sqlite else nullcontext()
         )

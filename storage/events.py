@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, update
 
-from storage.bulk import DAILY_KEY, NULLABLE_SUMS, insert_new_events, upsert_daily
+from storage.bulk import (
+    DAILY_KEY,
+    NULLABLE_SUMS,
+    insert_new_events,
+    prepare_events,
+    upsert_daily,
+)
 from storage.db import Database
 from storage.models import IntegrationRow
 from storage.people import IdentityKey, resolve_identities
 from storage.records import RecordResult, UsageEvent, UserRef
 
 EVENTS_ORIGIN = "events"
+LAST_EVENT_RESOLUTION = timedelta(seconds=30)
 SUMS = ("requests", "input_tokens", "output_tokens", *NULLABLE_SUMS, "events")
 
 
@@ -40,23 +47,21 @@ def record_events(
     if not first_seen:
         return RecordResult(duplicates=repeats)
 
-    keys = {identity_key(events[i].user) for i in first_seen.values()}
-    identities = {key: db.identity_ids[key] for key in keys if key in db.identity_ids}
+    identities = _identity_ids(db, {identity_key(events[i].user) for i in first_seen.values()}, now)
+    rows = [
+        _event_row(integration_id, events[i], identities, db, now)
+        for _, i in sorted(first_seen.items())
+    ]
+    # Everything that needs no database is done before the write lock is taken.
+    prepared = prepare_events(db.dialect, rows)
+    daily = rollup(rows, EVENTS_ORIGIN)
     with db.write() as conn:
-        identities.update(resolve_identities(conn, keys - identities.keys(), now))
-        rows = [
-            _event_row(integration_id, events[i], identities, db, now)
-            for _, i in sorted(first_seen.items())
-        ]
-        stored = insert_new_events(conn, rows)
-        add_to_daily(conn, [row for row in rows if row["event_id"] in stored], EVENTS_ORIGIN)
-        if stored:
-            conn.execute(
-                update(IntegrationRow)
-                .where(IntegrationRow.id == integration_id)
-                .values(last_event_at=now)
-            )
-    db.identity_ids.update(identities)  # only once committed: the rows surely exist
+        stored = insert_new_events(conn, prepared)
+        if len(stored) < len(rows):
+            daily = rollup([row for row in rows if row["event_id"] in stored], EVENTS_ORIGIN)
+        upsert_daily(conn, daily, replace=False)
+    if stored:
+        _note_last_event(db, integration_id, now)
 
     accepted = sorted(first_seen[event_id] for event_id in stored)
     duplicates = sorted(repeats + [i for e, i in first_seen.items() if e not in stored])
@@ -64,7 +69,13 @@ def record_events(
 
 
 def add_to_daily(conn: Connection, rows: Sequence[dict[str, Any]], origin: str) -> None:
-    """Add event-shaped rows to the daily rollup, summing first so each key is one upsert."""
+    """Add event-shaped rows to the daily rollup under `origin`."""
+    upsert_daily(conn, rollup(rows, origin), replace=False)
+
+
+def rollup(rows: Sequence[dict[str, Any]], origin: str) -> list[dict[str, Any]]:
+    """Sum event-shaped rows per daily key, in key order: one upsert per key, and a fixed
+    order that keeps concurrent PostgreSQL writers from deadlocking on rollup rows."""
     totals: dict[tuple[Any, ...], dict[str, Any]] = {}
     for row in rows:
         key = (row["identity_id"], row["day"], row["tool"], row["kind"], origin)
@@ -80,8 +91,34 @@ def add_to_daily(conn: Connection, rows: Sequence[dict[str, Any]], origin: str) 
         for name in NULLABLE_SUMS:
             if row[name] is not None:
                 acc[name] = row[name] if acc[name] is None else acc[name] + row[name]
-    # A fixed order keeps concurrent PostgreSQL writers from deadlocking on rollup rows.
-    upsert_daily(conn, [totals[key] for key in sorted(totals)], replace=False)
+    return [totals[key] for key in sorted(totals)]
+
+
+def _identity_ids(db: Database, keys: set[IdentityKey], now: datetime) -> dict[IdentityKey, int]:
+    identities = {key: db.identity_ids[key] for key in keys if key in db.identity_ids}
+    missing = keys - identities.keys()
+    if missing:
+        # Its own short transaction: an identity made for a batch that then fails is harmless.
+        with db.write() as conn:
+            found = resolve_identities(conn, missing, now)
+        db.identity_ids.update(found)
+        identities.update(found)
+    return identities
+
+
+def _note_last_event(db: Database, integration_id: int, now: datetime) -> None:
+    # Outside the batch's transaction and at most every half minute: one hot row updated by
+    # every batch would make concurrent PostgreSQL writers queue on its lock.
+    last = db.last_event_noted.get(integration_id)
+    if last is not None and now - last < LAST_EVENT_RESOLUTION:
+        return
+    db.last_event_noted[integration_id] = now
+    with db.write() as conn:
+        conn.execute(
+            update(IntegrationRow)
+            .where(IntegrationRow.id == integration_id)
+            .values(last_event_at=now)
+        )
 
 
 def _event_row(

@@ -99,6 +99,7 @@ class EventIn(BaseModel):
 class EventBatchIn(BaseModel):
     """A batch of 1 to 1,000 events."""
 
+    model_config = ConfigDict(extra="forbid")
     events: list[EventIn] = Field(min_length=1, max_length=MAX_BATCH)
 
 
@@ -127,6 +128,16 @@ class BadBody(Exception):
 
 def parse_body(body: bytes, *, default_tool: str, now: datetime) -> ParsedBatch:
     """Turn a request body into valid events plus named rejections for the bad items."""
+    context = {"now": now}
+    try:
+        # The common case, a batch with nothing wrong, validates in one call; anything else
+        # takes the item-by-item path below, which names each bad item.
+        batch = EventBatchIn.model_validate_json(body, context=context)
+    except ValidationError:
+        pass
+    else:
+        events = [_to_record(event, default_tool) for event in batch.events]
+        return ParsedBatch(events, list(range(len(events))), [])
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -135,7 +146,6 @@ def parse_body(body: bytes, *, default_tool: str, now: datetime) -> ParsedBatch:
     events: list[UsageEvent] = []
     positions: list[int] = []
     rejected: list[Rejection] = []
-    context = {"now": now}
     for index, item in enumerate(items):
         try:
             parsed = EventIn.model_validate(item, context=context)
