@@ -111,3 +111,40 @@ class PersonPeriod:
     active_days: int
     tools: frozenset[str]
     kinds: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class LeaderboardState:
+    """Whether the public leaderboard and awards run, and who last changed that."""
+
+    status: str  # active | retired
+    announcement: str | None
+    changed_by: str | None
+    changed_at: datetime | None
+    resume_week: date | None  # restored: awards start again with this week
+
+    @property
+    def retired(self) -> bool:
+        return self.status == "retired"
+
+
+@dataclass(frozen=True, slots=True)
+class Retirement:
+    """A retirement an admin asked for; pending until confirmed or cancelled."""
+
+    id: int
+    announcement: str
+    requested_by: str
+    requested_at: datetime
+    status: str  # pending | confirmed | cancelled
+    decided_by: str | None
+    decided_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    at: datetime
+    actor: str
+    action: str
+    outcome: str
+    detail: str | None

@@ -96,3 +96,19 @@ def test_help_is_on_every_command(capsys):
             main(argv)
         assert exited.value.code == 0
     assert "usage: aiusage integrations create" in capsys.readouterr().out
+
+
+def test_audit_lists_entries_in_the_configured_zone(settings, db, now, capsys, monkeypatch):
+    from datetime import timedelta
+
+    from storage.admin import record_audit
+
+    monkeypatch.setenv("AIUSAGE_TIMEZONE", "America/New_York")
+    record_audit(db, "UADMIN", "retire", "refused", now - timedelta(days=3), "not an admin")
+    record_audit(db, "UADMIN", "retire", "done", now, "Bye.")
+    code, out, _ = run(capsys, "audit")
+    assert code == 0
+    assert "WHEN (America/New_York)" in out
+    assert "2026-11-18 07:00:00" in out  # noon UTC
+    code, out, _ = run(capsys, "audit", "--since", "2026-11-17")
+    assert "refused" not in out and "done" in out

@@ -1,0 +1,137 @@
+"""Leaderboard state, pending retirements and the audit log. Nothing here deletes usage."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import insert, select, update
+
+from storage.db import Database
+from storage.models import AuditRow, LeaderboardStateRow, RetirementRow
+from storage.records import AuditEntry, LeaderboardState, Retirement
+
+STATE_ID = 1
+
+
+def leaderboard_state(db: Database) -> LeaderboardState:
+    with db.read() as conn:
+        row = conn.execute(
+            select(LeaderboardStateRow).where(LeaderboardStateRow.id == STATE_ID)
+        ).one()
+    return LeaderboardState(
+        status=row.status,
+        announcement=row.announcement,
+        changed_by=row.changed_by,
+        changed_at=row.changed_at,
+        resume_week=row.resume_week,
+    )
+
+
+def request_retirement(db: Database, announcement: str, by: str, now: datetime) -> Retirement:
+    """Store a pending retirement; the confirm button carries only its id."""
+    with db.write() as conn:
+        retirement_id = conn.execute(
+            insert(RetirementRow)
+            .values(announcement=announcement, requested_by=by, requested_at=now, status="pending")
+            .returning(RetirementRow.id)
+        ).scalar_one()
+    found = get_retirement(db, retirement_id)
+    assert found is not None
+    return found
+
+
+def get_retirement(db: Database, retirement_id: int) -> Retirement | None:
+    with db.read() as conn:
+        row = conn.execute(
+            select(RetirementRow).where(RetirementRow.id == retirement_id)
+        ).one_or_none()
+    return _retirement(row) if row else None
+
+
+def confirm_retirement(
+    db: Database, retirement_id: int, by: str, now: datetime
+) -> Retirement | None:
+    """Confirm a pending retirement and retire the leaderboard, atomically. Returns it only
+    to the one caller that confirmed it: a second click, or a second admin, gets None."""
+    with db.write() as conn:
+        claimed = conn.execute(
+            update(RetirementRow)
+            .where(RetirementRow.id == retirement_id, RetirementRow.status == "pending")
+            .values(status="confirmed", decided_by=by, decided_at=now)
+        ).rowcount
+        if claimed != 1:
+            return None
+        announcement = conn.scalar(
+            select(RetirementRow.announcement).where(RetirementRow.id == retirement_id)
+        )
+        conn.execute(
+            update(LeaderboardStateRow)
+            .where(LeaderboardStateRow.id == STATE_ID)
+            .values(
+                status="retired",
+                announcement=announcement,
+                changed_by=by,
+                changed_at=now,
+                resume_week=None,
+            )
+        )
+    return get_retirement(db, retirement_id)
+
+
+def cancel_retirement(db: Database, retirement_id: int, by: str, now: datetime) -> bool:
+    """Cancel a pending retirement; False if it was already confirmed or cancelled."""
+    with db.write() as conn:
+        return (
+            conn.execute(
+                update(RetirementRow)
+                .where(RetirementRow.id == retirement_id, RetirementRow.status == "pending")
+                .values(status="cancelled", decided_by=by, decided_at=now)
+            ).rowcount
+            == 1
+        )
+
+
+def restore_leaderboard(db: Database, by: str, now: datetime, resume_week: date) -> bool:
+    """Bring the leaderboard back, awards from `resume_week` on; False if it was not retired."""
+    with db.write() as conn:
+        return (
+            conn.execute(
+                update(LeaderboardStateRow)
+                .where(LeaderboardStateRow.id == STATE_ID, LeaderboardStateRow.status == "retired")
+                .values(status="active", changed_by=by, changed_at=now, resume_week=resume_week)
+            ).rowcount
+            == 1
+        )
+
+
+def record_audit(
+    db: Database, actor: str, action: str, outcome: str, now: datetime, detail: str | None = None
+) -> None:
+    with db.write() as conn:
+        conn.execute(
+            insert(AuditRow).values(
+                at=now, actor=actor, action=action, outcome=outcome, detail=detail
+            )
+        )
+
+
+def audit_log(db: Database, since: datetime | None = None) -> list[AuditEntry]:
+    """Entries oldest first, from `since` on."""
+    stmt = select(AuditRow).order_by(AuditRow.at, AuditRow.id)
+    if since is not None:
+        stmt = stmt.where(AuditRow.at >= since)
+    with db.read() as conn:
+        rows = conn.execute(stmt).all()
+    return [AuditEntry(r.at, r.actor, r.action, r.outcome, r.detail) for r in rows]
+
+
+def _retirement(row) -> Retirement:  # type: ignore[no-untyped-def]
+    return Retirement(
+        id=row.id,
+        announcement=row.announcement,
+        requested_by=row.requested_by,
+        requested_at=row.requested_at,
+        status=row.status,
+        decided_by=row.decided_by,
+        decided_at=row.decided_at,
+    )

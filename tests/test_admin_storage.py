@@ -1,0 +1,77 @@
+"""Retirement state in storage: confirmed once, reversible, nothing deleted, all audited."""
+
+from __future__ import annotations
+
+import threading
+from datetime import date, timedelta
+
+from storage.admin import (
+    audit_log,
+    cancel_retirement,
+    confirm_retirement,
+    leaderboard_state,
+    record_audit,
+    request_retirement,
+    restore_leaderboard,
+)
+from storage.db import Database
+
+
+def test_the_leaderboard_starts_active(db):
+    assert not leaderboard_state(db).retired
+
+
+def test_a_confirmed_retirement_retires_with_who_when_and_why(db, now):
+    pending = request_retirement(db, "Thanks, all.", "UADMIN", now)
+    assert not leaderboard_state(db).retired
+    confirmed = confirm_retirement(db, pending.id, "UADMIN2", now)
+    assert confirmed is not None and confirmed.status == "confirmed"
+    state = leaderboard_state(db)
+    assert (state.status, state.announcement, state.changed_by, state.changed_at) == (
+        "retired",
+        "Thanks, all.",
+        "UADMIN2",
+        now,
+    )
+
+
+def test_only_the_first_of_two_concurrent_confirms_wins(settings, db, now):
+    pending = request_retirement(db, "Bye.", "UADMIN", now)
+    results = []
+    barrier = threading.Barrier(2)
+
+    def click(admin: str) -> None:
+        own = Database(settings.database_url, settings.timezone)
+        barrier.wait()
+        results.append(confirm_retirement(own, pending.id, admin, now))
+        own.dispose()
+
+    threads = [threading.Thread(target=click, args=(a,)) for a in ("UA", "UB")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(r is None for r in results) == [False, True]
+
+
+def test_a_cancelled_retirement_cannot_be_confirmed(db, now):
+    pending = request_retirement(db, "Bye.", "UADMIN", now)
+    assert cancel_retirement(db, pending.id, "UADMIN", now)
+    assert confirm_retirement(db, pending.id, "UADMIN", now) is None
+    assert not cancel_retirement(db, pending.id, "UADMIN", now)
+    assert not leaderboard_state(db).retired
+
+
+def test_restore_only_undoes_a_retirement(db, now):
+    assert not restore_leaderboard(db, "UADMIN", now, date(2026, 11, 23))
+    confirm_retirement(db, request_retirement(db, "Bye.", "UADMIN", now).id, "UADMIN", now)
+    assert restore_leaderboard(db, "UADMIN", now, date(2026, 11, 23))
+    state = leaderboard_state(db)
+    assert (state.status, state.resume_week) == ("active", date(2026, 11, 23))
+
+
+def test_the_audit_log_lists_entries_oldest_first_from_a_date(db, now):
+    record_audit(db, "UADMIN", "retire", "refused", now - timedelta(days=2), "not an admin")
+    record_audit(db, "UADMIN", "retire", "done", now, "Bye.")
+    assert [e.outcome for e in audit_log(db)] == ["refused", "done"]
+    assert [e.outcome for e in audit_log(db, since=now - timedelta(hours=1))] == ["done"]
