@@ -6,7 +6,7 @@ import argparse
 
 import uvicorn
 
-from bot.app import build_services, create_http_app
+from bot.app import build_scheduler, build_services, create_http_app
 from bot.settings import Settings
 
 
@@ -20,7 +20,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     services = build_services(settings)
     services.db.upgrade()
-    app = create_http_app(services)
+    app = create_http_app(services, build_scheduler(services))
     # uvicorn finishes in-flight requests on SIGTERM, so an acknowledged event is committed.
     uvicorn.run(
         app,

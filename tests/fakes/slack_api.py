@@ -35,6 +35,7 @@ class Failure:
     retry_after: int | None
     drop_connection: bool
     times: int
+    apply: bool = False
 
 
 @dataclass
@@ -121,13 +122,15 @@ class FakeSlack:
         channel: str | None = None,
         drop_connection: bool = False,
         times: int = 1,
+        apply: bool = False,
     ) -> None:
         """Make the next `times` calls to `method` (for `channel`, if given) fail this way:
         an HTTP status (429 with `retry_after`, 500...), a Slack `error` with ok=false, or a
-        connection dropped without an answer."""
+        connection dropped without an answer. With `apply`, the call takes effect first (a
+        message is posted) and only the answer fails, as when Slack errs after posting."""
         with self._lock:
             self._failures.append(
-                Failure(method, channel, status, error, retry_after, drop_connection, times)
+                Failure(method, channel, status, error, retry_after, drop_connection, times, apply)
             )
 
     # -- reading what the app did --------------------------------------------------------------
@@ -158,6 +161,8 @@ class FakeSlack:
             self.calls.append(Call(method, params, headers))
             failure = self._take_failure(method, params)
         if failure is not None:
+            if failure.apply:
+                self._call_api(method, params)
             if failure.drop_connection:
                 request.close_connection = True
                 request.connection.close()
@@ -177,9 +182,11 @@ class FakeSlack:
         if method != "auth.test" and not headers.get("authorization", "").startswith("Bearer x"):
             self._send(request, 200, {"ok": False, "error": "not_authed"})
             return
+        self._send(request, 200, self._call_api(method, params))
+
+    def _call_api(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         handler = getattr(self, "_api_" + method.replace(".", "_"), None)
-        body = handler(params) if handler else {"ok": False, "error": "unknown_method"}
-        self._send(request, 200, body)
+        return handler(params) if handler else {"ok": False, "error": "unknown_method"}
 
     def _take_failure(self, method: str, params: dict[str, Any]) -> Failure | None:
         for failure in self._failures:
