@@ -14,7 +14,7 @@ from jobs.integrity import Activity, IntegrityRules, integrity_flags
 from jobs.posting import ChannelResult, Notifier, Post, deliver
 from jobs.schedule import first_fire_at
 from jobs.weeks import Week, current_week, last_complete_week
-from storage.awards import store_awards, week_awards
+from storage.awards import active_days_history, store_awards, week_awards
 from storage.db import Database
 from storage.integrity import event_moments, replace_flags, week_flags
 from storage.leaderboard import leaderboard_state
@@ -103,12 +103,10 @@ def candidates(db: Database, week: Week, history_weeks: int) -> list[Candidate]:
 def with_history(
     db: Database, week: Week, periods: Sequence[PersonPeriod], history_weeks: int
 ) -> list[Candidate]:
-    history: dict[int, list[int]] = defaultdict(lambda: [0] * history_weeks)
-    for back in range(1, history_weeks + 1):
-        earlier = week.previous(back)
-        for p in person_periods(db, earlier.start, earlier.end):
-            history[p.person_id][back - 1] = p.active_days
-    return [Candidate(p, tuple(history[p.person_id])) for p in periods]
+    earlier = [week.previous(back).start for back in range(1, history_weeks + 1)]
+    history = active_days_history(db, earlier)
+    none = (0,) * history_weeks
+    return [Candidate(p, tuple(history.get(p.person_id, none))) for p in periods]
 
 
 def decide_week(

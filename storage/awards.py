@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, case, func, select
 
 from storage.db import Database
 from storage.dialect import insert_ignore
-from storage.models import AwardRow, PersonRow
+from storage.models import AwardRow, DailyRow, IdentityRow, PersonRow
 from storage.records import Award, NewAward
 
 
@@ -51,6 +51,35 @@ def awards_for(db: Database, person_id: int) -> list[Award]:
             .order_by(AwardRow.week_start.desc(), AwardRow.id)
         ).all()
     return [_award(row) for row in rows]
+
+
+def active_days_history(db: Database, week_starts: Sequence[date]) -> dict[int, list[int]]:
+    """Per person, the number of active days in each of the given weeks (Monday dates), in
+    the order given; one grouped query instead of a full per-person read per week."""
+    if not week_starts:
+        return {}
+    index = case(
+        *[
+            (DailyRow.day.between(start, start + timedelta(days=6)), i)
+            for i, start in enumerate(week_starts)
+        ],
+        else_=-1,
+    ).label("week_index")
+    stmt = (
+        select(IdentityRow.person_id, index, func.count(func.distinct(DailyRow.day)))
+        .join(IdentityRow, IdentityRow.id == DailyRow.identity_id)
+        .where(
+            DailyRow.day.between(min(week_starts), max(week_starts) + timedelta(days=6)),
+            IdentityRow.person_id.is_not(None),
+        )
+        .group_by(IdentityRow.person_id, index)
+    )
+    history: dict[int, list[int]] = {}
+    with db.read() as conn:
+        for person_id, week_index, days in conn.execute(stmt):
+            if week_index >= 0:
+                history.setdefault(person_id, [0] * len(week_starts))[week_index] = int(days)
+    return history
 
 
 def _week(conn: Connection, week_start: date) -> list[Award]:

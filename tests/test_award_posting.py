@@ -17,7 +17,7 @@ from bot.settings import SettingsError, load_settings
 from jobs.awards import decide_week, post_key, post_week, scheduled_awards
 from jobs.posting import Post
 from jobs.weeks import Week
-from storage.awards import awards_for, store_awards, week_awards
+from storage.awards import active_days_history, awards_for, store_awards, week_awards
 from storage.db import Database
 from storage.events import record_events
 from storage.integrations import create_integration
@@ -350,3 +350,16 @@ def test_a_bad_award_rules_file_stops_start_up_with_one_line(settings, monkeypat
     with pytest.raises(SettingsError) as caught:
         load_settings()
     assert str(caught.value).startswith("AIUSAGE_AWARD_RULES: unknown award category 'volume'")
+
+
+def test_active_days_history_counts_days_per_earlier_week(db, now):
+    integration, _ = create_integration(db, "kiro", now)
+    events = [
+        usage("UALICE", MONDAY - timedelta(days=7) + timedelta(days=d, hours=9), d)
+        for d in range(3)
+    ] + [usage("UALICE", MONDAY - timedelta(days=14, hours=-9), 10, requests=2)]
+    events.append(usage("UALICE", MONDAY - timedelta(days=14, hours=-15), 11))
+    record_events(db, integration.id, events, now)
+    alice = get_person(db, "UALICE").id
+    starts = [WEEK.previous(1).start, WEEK.previous(2).start, WEEK.previous(3).start]
+    assert active_days_history(db, starts) == {alice: [3, 1, 0]}
