@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
-from jobs.award_rules import AwardPost, AwardRules, Candidate, build_post, decide_awards
+from jobs.award_rules import AwardRules, Candidate, build_post, decide_awards
 from jobs.integrity import Activity, IntegrityRules, integrity_flags
 from jobs.posting import ChannelResult, Notifier, Post, deliver
 from jobs.schedule import first_fire_at
 from jobs.weeks import Week, current_week, last_complete_week
-from storage.awards import active_days_history, store_awards, week_awards
+from storage.awards import active_days_history, people_by_id, store_awards, week_awards
 from storage.db import Database
 from storage.integrity import event_moments, replace_flags, week_flags
 from storage.leaderboard import leaderboard_state
@@ -47,9 +47,6 @@ class WeekDecision:
     flags: list[IntegrityFlag]
     stored: bool
     names: dict[int, str]
-
-    def post(self, rules: AwardRules) -> AwardPost:
-        return build_post(self.week.label, self.week.start, self.week.end, self.awards, rules)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,24 +113,28 @@ def decide_week(
     from fresh integrity flags, and stored (with the flags) when `store` is set."""
     stored = week_awards(db, week.start)
     if stored:
-        return WeekDecision(week, stored, week_flags(db, week.start), True, {})
+        flags = week_flags(db, week.start)
+        return WeekDecision(week, stored, flags, True, _names(db, flags))
     cands = candidates(db, week, config.rules.history_weeks)
     flags = scan_integrity(db, week, config, now) if store else compute_flags(db, week, config)
     winners = decide_awards(cands, config.rules, {f.person_id for f in flags})
-    names = {
-        c.period.person_id: c.period.slack_user_id or c.period.display_name or ""
-        for c in cands
-        if c.period.person_id in {f.person_id for f in flags}
-    }
     if store:
         awards = store_awards(
             db, week.start, [NewAward(w.person_id, w.category, w.reason) for w in winners], now
         )
-        return WeekDecision(week, awards, flags, True, names)
-    awards = [
-        Award(w.person_id, w.slack_user_id, week.start, w.category, w.reason, now) for w in winners
-    ]
-    return WeekDecision(week, awards, flags, False, names)
+    else:
+        awards = [
+            Award(w.person_id, w.slack_user_id, week.start, w.category, w.reason, now)
+            for w in winners
+        ]
+    return WeekDecision(week, awards, flags, store, _names(db, flags))
+
+
+def public_awards(db: Database, awards: Sequence[Award]) -> list[Award]:
+    """The awards that may be posted: someone who opted out after the week was decided is
+    left out of the post (their badge stays theirs)."""
+    people = people_by_id(db, [a.person_id for a in awards])
+    return [a for a in awards if a.person_id in people and not people[a.person_id].opted_out]
 
 
 def post_week(
@@ -152,11 +153,12 @@ def post_week(
     if week.end >= current_week(clock(), config.tz).start:
         return PostReport(week, refused=f"{week.label} is not over yet")
     decision = decide_week(db, week, config, clock(), store=True)
-    if not decision.awards:
+    awards = public_awards(db, decision.awards)
+    if not awards:
         return PostReport(week, refused=f"nobody met the badge thresholds in {week.label}")
-    post = Post(post_key(week), decision.post(config.rules))
-    results = deliver(db, notifier, post, config.channels, clock)
-    return PostReport(week, results=results, winners=len(decision.awards))
+    data = build_post(week.label, week.start, week.end, awards, config.rules)
+    results = deliver(db, notifier, Post(post_key(week), data), config.channels, clock)
+    return PostReport(week, results=results, winners=len(awards))
 
 
 def scheduled_awards(
@@ -193,6 +195,14 @@ def scan_current_week(db: Database, config: AwardConfig, now: datetime) -> None:
     week = current_week(now, config.tz)
     flags = scan_integrity(db, week, config, now)
     log.info("integrity scan %s: %d flag(s)", week.label, len(flags))
+
+
+def _names(db: Database, flags: Sequence[IntegrityFlag]) -> dict[int, str]:
+    people = people_by_id(db, [f.person_id for f in flags])
+    return {
+        pid: person.slack_user_id or person.display_name or person.email or ""
+        for pid, person in people.items()
+    }
 
 
 def _by_person(moments: Sequence[EventMoment]) -> dict[int, list[EventMoment]]:

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, case, func, select
 from storage.db import Database
 from storage.dialect import insert_ignore
 from storage.models import AwardRow, DailyRow, IdentityRow, PersonRow
-from storage.records import Award, NewAward
+from storage.records import Award, NewAward, Person
 
 
 def store_awards(
@@ -80,6 +80,25 @@ def active_days_history(db: Database, week_starts: Sequence[date]) -> dict[int, 
             if week_index >= 0:
                 history.setdefault(person_id, [0] * len(week_starts))[week_index] = int(days)
     return history
+
+
+def people_by_id(db: Database, person_ids: Sequence[int]) -> dict[int, Person]:
+    """The people with these ids: who to name in a post, and who has opted out since."""
+    if not person_ids:
+        return {}
+    with db.read() as conn:
+        rows = conn.execute(select(PersonRow).where(PersonRow.id.in_(sorted(set(person_ids)))))
+        return {
+            row.id: Person(
+                id=row.id,
+                slack_user_id=row.slack_user_id,
+                email=row.email,
+                display_name=row.display_name,
+                tz=row.tz,
+                opted_out=row.opted_out,
+            )
+            for row in rows
+        }
 
 
 def _week(conn: Connection, week_start: date) -> list[Award]:

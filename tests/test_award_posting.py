@@ -14,6 +14,7 @@ from starlette.testclient import TestClient
 from bot.app import award_config, build_scheduler, build_services, create_http_app, slack_notifier
 from bot.cli import main
 from bot.settings import SettingsError, load_settings
+from jobs.award_rules import build_post
 from jobs.awards import decide_week, post_key, post_week, scheduled_awards
 from jobs.posting import Post
 from jobs.weeks import Week
@@ -22,7 +23,7 @@ from storage.db import Database
 from storage.events import record_events
 from storage.integrations import create_integration
 from storage.integrity import flagged_people, week_flags
-from storage.models import LeaderboardStateRow
+from storage.models import LeaderboardStateRow, PersonRow
 from storage.people import get_person
 from storage.posts import claim_post, post_claims
 from storage.records import NewAward, UsageEvent, UserRef
@@ -207,7 +208,8 @@ def test_a_crash_between_posting_and_recording_does_not_post_again(
     store_awards(db, WEEK.start, [NewAward(get_person(db, "UALICE").id, "steady", "5 days")], now)
     claim_post(db, post_key(WEEK), "CAWARDS", "crashed", now, timedelta(minutes=10))
     award = award_config(settings)
-    data = decide_week(db, WEEK, award, now, store=False).post(award.rules)
+    awards = decide_week(db, WEEK, award, now, store=False).awards
+    data = build_post(WEEK.label, WEEK.start, WEEK.end, awards, award.rules)
     ts = slack_notifier(settings).post("CAWARDS", Post(post_key(WEEK), data))
 
     soon = run(settings, db, lambda: now + timedelta(minutes=5))
@@ -277,6 +279,21 @@ def test_a_retired_leaderboard_stops_the_job_and_the_command(
     assert report.refused.startswith("the leaderboard is retired")
     assert fake.calls == []
     assert week_awards(db, WEEK.start) == []
+
+
+def test_someone_who_opts_out_after_the_decision_is_left_out_of_the_post(
+    settings, db, fake, now, week_of_usage
+):
+    decide_week(db, WEEK, award_config(settings), now, store=True)
+    with db.engine.begin() as conn:
+        conn.execute(
+            update(PersonRow).where(PersonRow.slack_user_id == "UALICE").values(opted_out=True)
+        )
+    report = run(settings, db, lambda: now)
+    assert report.winners == 1
+    [message] = fake.messages["CAWARDS"]
+    assert "UALICE" not in str(message) and "<@UBOB>" in message["text"]
+    assert [a.category for a in awards_for(db, get_person(db, "UALICE").id)] == ["steady"]
 
 
 def test_the_current_week_cannot_be_awarded(settings, db, fake, now, week_of_usage):

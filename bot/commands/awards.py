@@ -8,7 +8,8 @@ import sys
 from bot.app import award_config, slack_notifier
 from bot.award_post import award_text
 from bot.settings import Settings
-from jobs.awards import decide_week, post_week
+from jobs.award_rules import build_post
+from jobs.awards import decide_week, post_week, public_awards
 from jobs.weeks import Week, last_complete_week, parse_week, utcnow
 from storage.db import Database
 
@@ -45,8 +46,9 @@ def run_preview(args: argparse.Namespace, settings: Settings) -> int:
     state = "as stored" if decision.stored else "not decided yet; as they would be now"
     print(f"Awards for {week.label} ({state}):")
     print()
-    if decision.awards:
-        print(award_text(decision.post(config.rules)))
+    awards = public_awards(db, decision.awards)
+    if awards:
+        print(award_text(build_post(week.label, week.start, week.end, awards, config.rules)))
     else:
         print("Nobody met the badge thresholds; nothing would be posted.")
     print()
