@@ -3,6 +3,9 @@ through re-runs, concurrent runs, rate limits, failing channels and crashes."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import threading
 from datetime import UTC, date, datetime, timedelta
 
@@ -225,6 +228,34 @@ def test_a_crash_between_posting_and_recording_does_not_post_again(
     assert len(fake.messages["CAWARDS"]) == 1
     history = fake.calls_to("conversations.history")
     assert history and history[0].params["include_all_metadata"] in (True, "true", "1")
+
+
+def test_a_process_killed_after_slack_posted_is_not_followed_by_a_second_post(
+    settings, db, fake, week_of_usage
+):
+    running: list[subprocess.Popen] = []
+
+    def kill_the_poster(params) -> None:
+        if params.get("channel") == "CAWARDS":
+            running[0].kill()
+            running[0].wait(10)
+
+    fake.after("chat.postMessage", kill_the_poster)
+    command = [sys.executable, "-m", "bot.cli", "awards", "post", "--week", WEEK.label]
+    running.append(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+    assert running[0].wait(30) == -signal.SIGKILL
+    fake.after("chat.postMessage", lambda _params: None)
+    [left] = post_claims(db, post_key(WEEK))
+    assert (left.channel, left.status, left.ts) == ("CAWARDS", "claimed", None)
+
+    restarted = datetime.now(UTC) + timedelta(minutes=11)
+    report = run(settings, db, lambda: restarted)
+    [posted] = fake.messages["CAWARDS"]
+    assert [(r.channel, r.status, r.ts) for r in report.results] == [
+        ("CAWARDS", "found", posted["ts"]),
+        ("CGENERAL", "posted", fake.messages["CGENERAL"][0]["ts"]),
+    ]
+    assert len(fake.calls_to("chat.postMessage")) == 2
 
 
 def test_a_stale_claim_that_never_posted_is_posted_after_checking(

@@ -13,6 +13,7 @@ import json
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -46,6 +47,7 @@ class FakeSlack:
     calls: list[Call] = field(default_factory=list)
     messages: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     _failures: list[Failure] = field(default_factory=list)
+    _after: dict[str, Callable[[dict[str, Any]], None]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -111,6 +113,11 @@ class FakeSlack:
             "deleted": False,
             "profile": {"email": email, "display_name": name, "real_name": name.title()},
         }
+
+    def after(self, method: str, callback: Callable[[dict[str, Any]], None]) -> None:
+        """Call `callback(params)` once `method` has taken effect, before Slack answers:
+        the moment to kill a client to see what it does when it never hears back."""
+        self._after[method] = callback
 
     def fail(
         self,
@@ -182,7 +189,11 @@ class FakeSlack:
         if method != "auth.test" and not headers.get("authorization", "").startswith("Bearer x"):
             self._send(request, 200, {"ok": False, "error": "not_authed"})
             return
-        self._send(request, 200, self._call_api(method, params))
+        body = self._call_api(method, params)
+        callback = self._after.get(method)
+        if callback is not None:
+            callback(params)
+        self._send(request, 200, body)
 
     def _call_api(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         handler = getattr(self, "_api_" + method.replace(".", "_"), None)
