@@ -4,10 +4,11 @@ through re-runs, concurrent runs, rate limits, failing channels and crashes."""
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import sys
 import threading
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from freezegun import freeze_time
@@ -20,7 +21,7 @@ from bot.settings import SettingsError, load_settings
 from jobs.award_rules import build_post
 from jobs.awards import decide_week, post_key, post_week, scheduled_awards
 from jobs.posting import Post
-from jobs.weeks import Week
+from jobs.weeks import Week, last_complete_week
 from storage.awards import active_days_history, awards_for, store_awards, week_awards
 from storage.db import Database
 from storage.events import record_events
@@ -411,3 +412,35 @@ def test_active_days_history_counts_days_per_earlier_week(db, now):
     alice = get_person(db, "UALICE").id
     starts = [WEEK.previous(1).start, WEEK.previous(2).start, WEEK.previous(3).start]
     assert active_days_history(db, starts) == {alice: [3, 1, 0]}
+
+
+def test_serve_posts_a_missed_week_at_start_and_stops_cleanly_on_sigterm(settings, db, fake):
+    # Real time here: `serve` runs on the production clock in its own process.
+    week = last_complete_week(datetime.now(UTC), settings.timezone)
+    integration, _ = create_integration(db, "kiro", datetime.now(UTC))
+    events = [
+        usage("UALICE", datetime.combine(day, time(10), UTC), i, kind="agent")
+        for i, day in enumerate(week.days()[:5])
+    ]
+    record_events(db, integration.id, events, datetime.now(UTC))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "serve", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        fake.wait_for("chat.postMessage", count=2, timeout=20)
+        server.send_signal(signal.SIGTERM)
+        # uvicorn re-raises SIGTERM once its shutdown (our lifespan included) has finished.
+        assert server.wait(30) in (0, -signal.SIGTERM)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    log = server.stderr.read().decode()
+    assert "Application shutdown complete" in log and "Traceback" not in log
+    assert f"AI badges for week {week.label}" in fake.messages["CAWARDS"][0]["text"]
+    assert [c.status for c in post_claims(db, post_key(week))] == ["posted", "posted"]
