@@ -368,6 +368,12 @@ def test_cli_post_posts_once_and_says_so(settings, db, fake, week_of_usage, caps
     out = capsys.readouterr().out
     assert "CAWARDS: posted" in out and "CAWARDS: already" in out
     assert len(fake.calls_to("chat.postMessage")) == 2
+    with freeze_time("2026-11-18 12:00:00"):
+        assert main(["awards", "preview"]) == 0
+    out = capsys.readouterr().out
+    assert "Awards for 2026-W46 (as stored):" in out
+    assert "<@UALICE>" in out and "UDAVE  regular_spacing" in out
+    assert len(fake.calls_to("chat.postMessage")) == 2
 
 
 def test_cli_post_refuses_while_retired(settings, db, fake, week_of_usage, capsys):
