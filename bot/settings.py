@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from jobs.award_rules import AwardRules, load_rules
 from jobs.schedule import check_cron
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
@@ -32,6 +34,7 @@ class Settings(BaseSettings):
     award_channels: CommaList = Field((), alias="AIUSAGE_AWARD_CHANNELS")
     award_schedule: str = Field("0 9 * * mon", alias="AIUSAGE_AWARD_SCHEDULE")
     timezone: ZoneInfo = Field(ZoneInfo("UTC"), alias="AIUSAGE_TIMEZONE")
+    award_rules_file: Path | None = Field(None, alias="AIUSAGE_AWARD_RULES")
 
     @field_validator("admins", "award_channels", mode="before")
     @classmethod
@@ -55,6 +58,16 @@ class Settings(BaseSettings):
     def _cron(cls, value: str) -> str:
         check_cron(value)
         return value
+
+    @field_validator("award_rules_file")
+    @classmethod
+    def _rules(cls, value: Path | None) -> Path | None:
+        load_rules(value)  # a bad file stops start-up here, not at the first award run
+        return value
+
+    def award_rules(self) -> AwardRules:
+        """The award categories and limits, with the operator's file applied."""
+        return load_rules(self.award_rules_file)
 
     @field_validator("slack_api_url")
     @classmethod

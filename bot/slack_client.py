@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from slack_sdk import WebClient
+from slack_sdk.http_retry import RetryHandler
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
@@ -14,13 +15,13 @@ from bot.settings import Settings
 
 def make_web_client(settings: Settings, *, retry_server_errors: bool = True) -> WebClient:
     """A WebClient that waits out 429s (honouring Retry-After) and retries dropped
-    connections. Posts that must never repeat pass `retry_server_errors=False`: a 5xx can
-    arrive after Slack has already posted, so their callers check before trying again."""
-    handlers = [
-        RateLimitErrorRetryHandler(max_retry_count=5),
-        ConnectionErrorRetryHandler(max_retry_count=3),
-    ]
+    connections and 5xx. Posts that must never repeat pass `retry_server_errors=False`: a
+    5xx or a dropped connection can come after Slack has already posted, so their callers
+    check before trying again."""
+    handlers: list[RetryHandler] = [RateLimitErrorRetryHandler(max_retry_count=5)]
     if retry_server_errors:
+        # A connection dropped after the request was sent is as ambiguous as a 5xx.
+        handlers.append(ConnectionErrorRetryHandler(max_retry_count=3))
         handlers.append(ServerErrorRetryHandler(max_retry_count=3))
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     return WebClient(

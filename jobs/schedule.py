@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+log = logging.getLogger(__name__)
+
+# A fire missed while the process was paused or busy still runs, up to most of a week late;
+# coalescing turns several missed fires into one run.
+MISFIRE_GRACE = timedelta(days=6)
+INTEGRITY_INTERVAL = timedelta(hours=1)
 
 
 def check_cron(expr: str) -> None:
@@ -13,3 +27,67 @@ def check_cron(expr: str) -> None:
         CronTrigger.from_crontab(expr, timezone="UTC")
     except ValueError as exc:
         raise ValueError(f"invalid cron expression {expr!r}: {exc}") from None
+
+
+def award_trigger(expr: str, tz: ZoneInfo) -> CronTrigger:
+    """The award schedule as a trigger in the configured zone; it handles DST itself."""
+    return CronTrigger.from_crontab(expr, timezone=tz)
+
+
+def first_fire_at(expr: str, tz: ZoneInfo, moment: datetime) -> datetime:
+    """The first time the schedule fires at or after `moment`."""
+    fire = award_trigger(expr, tz).get_next_fire_time(None, moment)
+    assert fire is not None  # a cron trigger without an end date always has a next time
+    return fire
+
+
+class Scheduler:
+    """Runs the weekly award job on its cron schedule (and at once when the last post was
+    missed while the bot was down) and the integrity scan hourly."""
+
+    def __init__(
+        self,
+        expr: str,
+        tz: ZoneInfo,
+        *,
+        award_job: Callable[[], object],
+        integrity_job: Callable[[], object],
+        catch_up_due: Callable[[], bool],
+    ) -> None:
+        self.expr, self.tz = expr, tz
+        self._award_job = award_job
+        self._integrity_job = integrity_job
+        self._catch_up_due = catch_up_due
+        self._scheduler: BackgroundScheduler | None = None
+
+    def start(self) -> None:
+        """Start the jobs; when a post was missed while the bot was down, the award job's
+        first run is now rather than at its next fire time."""
+        scheduler = BackgroundScheduler(
+            timezone=self.tz,
+            job_defaults={
+                "coalesce": True,
+                "max_instances": 1,
+                "misfire_grace_time": int(MISFIRE_GRACE.total_seconds()),
+            },
+        )
+        first_run: dict[str, datetime] = {}
+        if self._catch_up_due():
+            log.info("the last weekly award post was missed; posting it now")
+            first_run["next_run_time"] = datetime.now(self.tz)
+        scheduler.add_job(
+            self._award_job, award_trigger(self.expr, self.tz), id="weekly-awards", **first_run
+        )
+        scheduler.add_job(
+            self._integrity_job,
+            IntervalTrigger(seconds=int(INTEGRITY_INTERVAL.total_seconds()), timezone=self.tz),
+            id="integrity-scan",
+        )
+        scheduler.start()
+        self._scheduler = scheduler
+
+    def shutdown(self) -> None:
+        """Stop, letting a running job finish (a post in flight gets recorded)."""
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=True)
+            self._scheduler = None

@@ -8,23 +8,9 @@ from sqlalchemy import insert, select, update
 
 from storage.db import Database
 from storage.models import AuditRow, LeaderboardStateRow, RetirementRow
-from storage.records import AuditEntry, LeaderboardState, Retirement
+from storage.records import AuditEntry, Retirement
 
 STATE_ID = 1
-
-
-def leaderboard_state(db: Database) -> LeaderboardState:
-    with db.read() as conn:
-        row = conn.execute(
-            select(LeaderboardStateRow).where(LeaderboardStateRow.id == STATE_ID)
-        ).one()
-    return LeaderboardState(
-        status=row.status,
-        announcement=row.announcement,
-        changed_by=row.changed_by,
-        changed_at=row.changed_at,
-        resume_week=row.resume_week,
-    )
 
 
 def request_retirement(db: Database, announcement: str, by: str, now: datetime) -> Retirement:

@@ -114,14 +114,79 @@ class PersonPeriod:
 
 
 @dataclass(frozen=True, slots=True)
-class LeaderboardState:
-    """Whether the public leaderboard and awards run, and who last changed that."""
+class EventMoment:
+    """When one usage event happened and how much it asked for: integrity's raw input."""
 
-    status: str  # active | retired
-    announcement: str | None
-    changed_by: str | None
-    changed_at: datetime | None
-    resume_week: date | None  # restored: awards start again with this week
+    person_id: int
+    occurred_at: datetime  # aware, UTC
+    requests: int
+    tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class IntegrityFlag:
+    """A sign that a person's week looks scripted or wasteful; shown to admins only."""
+
+    person_id: int
+    week_start: date
+    signal: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewAward:
+    """A badge decided for a week, before it is stored."""
+
+    person_id: int
+    category: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Award:
+    """A badge won, as stored."""
+
+    person_id: int
+    slack_user_id: str | None
+    week_start: date
+    category: str
+    reason: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PostClaim:
+    """The state of one post to one channel: `claimed`, `posted` or `failed`."""
+
+    post_key: str
+    channel: str
+    status: str
+    claimed_by: str
+    claimed_at: datetime
+    ts: str | None
+    error: str | None
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimResult:
+    """What claiming a post found. `mine` says the caller may post now; `verify_since` is
+    set when it took over a stale claim whose holder may have posted after that moment."""
+
+    claim: PostClaim
+    mine: bool
+    verify_since: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LeaderboardState:
+    """Whether the leaderboard (and with it the weekly awards) is active or retired."""
+
+    status: str
+    announcement: str | None = None
+    changed_by: str | None = None
+    changed_at: datetime | None = None
+    resume_week: date | None = None
 
     @property
     def retired(self) -> bool:

@@ -9,12 +9,12 @@ from storage.admin import (
     audit_log,
     cancel_retirement,
     confirm_retirement,
-    leaderboard_state,
     record_audit,
     request_retirement,
     restore_leaderboard,
 )
 from storage.db import Database
+from storage.leaderboard import leaderboard_state
 
 
 def test_the_leaderboard_starts_active(db):

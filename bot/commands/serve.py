@@ -7,7 +7,7 @@ import signal
 
 import uvicorn
 
-from bot.app import build_services, create_http_app
+from bot.app import build_scheduler, build_services, create_http_app
 from bot.settings import Settings
 
 
@@ -24,7 +24,7 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     signal.signal(signal.SIGTERM, _exit_cleanly)
     services = build_services(settings)
     services.db.upgrade()
-    app = create_http_app(services)
+    app = create_http_app(services, build_scheduler(services))
     # uvicorn finishes in-flight requests on SIGTERM, so an acknowledged event is committed.
     uvicorn.run(
         app,

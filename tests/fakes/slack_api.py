@@ -13,6 +13,7 @@ import json
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -35,6 +36,7 @@ class Failure:
     retry_after: int | None
     drop_connection: bool
     times: int
+    apply: bool = False
 
 
 @dataclass
@@ -45,6 +47,7 @@ class FakeSlack:
     calls: list[Call] = field(default_factory=list)
     messages: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     _failures: list[Failure] = field(default_factory=list)
+    _after: dict[str, Callable[[dict[str, Any]], None]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -111,6 +114,11 @@ class FakeSlack:
             "profile": {"email": email, "display_name": name, "real_name": name.title()},
         }
 
+    def after(self, method: str, callback: Callable[[dict[str, Any]], None]) -> None:
+        """Call `callback(params)` once `method` has taken effect, before Slack answers:
+        the moment to kill a client to see what it does when it never hears back."""
+        self._after[method] = callback
+
     def fail(
         self,
         method: str,
@@ -121,13 +129,15 @@ class FakeSlack:
         channel: str | None = None,
         drop_connection: bool = False,
         times: int = 1,
+        apply: bool = False,
     ) -> None:
         """Make the next `times` calls to `method` (for `channel`, if given) fail this way:
         an HTTP status (429 with `retry_after`, 500...), a Slack `error` with ok=false, or a
-        connection dropped without an answer."""
+        connection dropped without an answer. With `apply`, the call takes effect first (a
+        message is posted) and only the answer fails, as when Slack errs after posting."""
         with self._lock:
             self._failures.append(
-                Failure(method, channel, status, error, retry_after, drop_connection, times)
+                Failure(method, channel, status, error, retry_after, drop_connection, times, apply)
             )
 
     # -- reading what the app did --------------------------------------------------------------
@@ -158,6 +168,8 @@ class FakeSlack:
             self.calls.append(Call(method, params, headers))
             failure = self._take_failure(method, params)
         if failure is not None:
+            if failure.apply:
+                self._call_api(method, params)
             if failure.drop_connection:
                 request.close_connection = True
                 request.connection.close()
@@ -177,9 +189,15 @@ class FakeSlack:
         if method != "auth.test" and not headers.get("authorization", "").startswith("Bearer x"):
             self._send(request, 200, {"ok": False, "error": "not_authed"})
             return
-        handler = getattr(self, "_api_" + method.replace(".", "_"), None)
-        body = handler(params) if handler else {"ok": False, "error": "unknown_method"}
+        body = self._call_api(method, params)
+        callback = self._after.get(method)
+        if callback is not None:
+            callback(params)
         self._send(request, 200, body)
+
+    def _call_api(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        handler = getattr(self, "_api_" + method.replace(".", "_"), None)
+        return handler(params) if handler else {"ok": False, "error": "unknown_method"}
 
     def _take_failure(self, method: str, params: dict[str, Any]) -> Failure | None:
         for failure in self._failures:

@@ -1,0 +1,93 @@
+"""The Slack side of posting for jobs: renders plain post data and posts it exactly once."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import singledispatch
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.models.blocks import Block
+
+from bot.award_post import award_blocks, award_text
+from jobs.award_rules import AwardPost
+from jobs.posting import Post, PostOutcomeUnknown, PostRejected
+
+EVENT_TYPE = "aiusage_post"
+# Slack's clock and ours may differ a little; look this far before the claim for a post.
+CLOCK_SLACK_S = 120
+HISTORY_PAGES = 10
+
+
+@singledispatch
+def render_post(data: object) -> tuple[str, list[Block]]:
+    """Plain-text fallback and blocks for a post's data; register one per data type."""
+    raise TypeError(f"no renderer for {type(data).__name__}")
+
+
+@render_post.register
+def _(data: AwardPost) -> tuple[str, list[Block]]:
+    return award_text(data), award_blocks(data)
+
+
+class SlackNotifier:
+    """Posts with `chat.postMessage`, tagging each message with its post key in message
+    metadata, and finds such messages again with `conversations.history`. Give it a client
+    that does not retry 5xx (`make_web_client(settings, retry_server_errors=False)`)."""
+
+    def __init__(self, client: WebClient) -> None:
+        self._client = client
+
+    def post(self, channel: str, post: Post) -> str:
+        text, blocks = render_post(post.data)
+        try:
+            response = self._client.chat_postMessage(
+                channel=channel,
+                text=text,
+                blocks=blocks,
+                unfurl_links=False,
+                metadata={"event_type": EVENT_TYPE, "event_payload": {"post_key": post.key}},
+            )
+        except SlackApiError as exc:
+            raise _classify(exc) from None
+        except OSError as exc:  # timeouts and dropped connections: Slack may have posted
+            raise PostOutcomeUnknown(f"{type(exc).__name__}: {exc}") from None
+        return str(response["ts"])
+
+    def find_post(self, channel: str, post_key: str, since: datetime) -> str | None:
+        cursor: str | None = None
+        for _ in range(HISTORY_PAGES):
+            args: dict[str, Any] = {
+                "channel": channel,
+                "oldest": f"{since.timestamp() - CLOCK_SLACK_S:.6f}",
+                "include_all_metadata": True,
+                "limit": 200,
+            }
+            if cursor:
+                args["cursor"] = cursor
+            try:
+                response = self._client.conversations_history(**args)
+            except SlackApiError as exc:
+                raise _classify(exc) from None
+            except OSError as exc:
+                raise PostOutcomeUnknown(f"{type(exc).__name__}: {exc}") from None
+            for message in response.get("messages") or []:
+                metadata = message.get("metadata") or {}
+                payload = metadata.get("event_payload") or {}
+                if metadata.get("event_type") == EVENT_TYPE and payload.get("post_key") == post_key:
+                    return str(message["ts"])
+            cursor = (response.get("response_metadata") or {}).get("next_cursor")
+            if not response.get("has_more") or not cursor:
+                return None
+        return None
+
+
+def _classify(exc: SlackApiError) -> Exception:
+    status = exc.response.status_code
+    error = str(exc.response.get("error") or f"HTTP {status}")
+    if status >= 500 or status == 429:
+        # A 5xx may come after Slack posted; a 429 that outlasted the retries did not post,
+        # but checking before the next attempt costs little and keeps one path.
+        return PostOutcomeUnknown(f"HTTP {status}")
+    return PostRejected(error)

@@ -1,0 +1,316 @@
+"""The award categories, their thresholds and emoji, and how winners are picked. Pure.
+
+Every badge measures useful use (steadiness, acceptance, efficiency, breadth, growth against
+one's own past), never raw volume alone. Operators adjust titles, emoji and thresholds, or
+switch a badge off, with a YAML file named by `AIUSAGE_AWARD_RULES` (see docs/metrics.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from storage.records import Award, PersonPeriod
+
+
+@dataclass(frozen=True, slots=True)
+class Category:
+    """One badge. `key` names both the stored category and the measure it ranks by;
+    `minimum` is the least that measure must reach, the `min_*` fields guard against
+    winning on a handful of data points."""
+
+    key: str
+    title: str
+    emoji: str
+    minimum: float = 0.0
+    min_active_days: int = 1
+    min_suggestions: int = 0
+    min_tokens: int = 0
+    min_accepted: int = 0
+    min_previous_weeks: int = 0
+    enabled: bool = True
+
+
+DEFAULT_CATEGORIES: tuple[Category, ...] = (
+    # measure: active days in the week
+    Category("steady", "Steady hand", ":calendar:", minimum=3),
+    # measure: accepted / shown suggestions, once at least min_suggestions were shown
+    Category(
+        "acceptance", "Sharp eye", ":dart:", minimum=0.25, min_active_days=2, min_suggestions=50
+    ),
+    # measure: accepted lines (or suggestions, when lines are not reported) per 1,000 tokens
+    Category(
+        "efficiency",
+        "Lean and useful",
+        ":seedling:",
+        minimum=0.0,
+        min_active_days=2,
+        min_tokens=20_000,
+        min_accepted=20,
+    ),
+    # measure: distinct tools plus distinct kinds of work
+    Category("breadth", "Explorer", ":compass:", minimum=4, min_active_days=2),
+    # measure: active days above the person's own weekly average over the history weeks
+    Category(
+        "improvement",
+        "On the rise",
+        ":chart_with_upwards_trend:",
+        minimum=1.0,
+        min_active_days=3,
+        min_previous_weeks=2,
+    ),
+)
+
+DEFAULT_REWARDS_LINE = (
+    "Badges reward steady, accepted, efficient and varied use of AI tools, never raw volume. "
+    "Usage that looks scripted or wasteful is not eligible."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AwardRules:
+    """The whole award configuration: badges in the order they are decided, and limits."""
+
+    categories: tuple[Category, ...] = DEFAULT_CATEGORIES
+    max_badges_per_person: int = 1
+    history_weeks: int = 4
+    rewards_line: str = DEFAULT_REWARDS_LINE
+
+    def category(self, key: str) -> Category | None:
+        return next((c for c in self.categories if c.key == key), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A person's week and, for `improvement`, their active days in each earlier week
+    (most recent first, 0 for a week without use)."""
+
+    period: PersonPeriod
+    previous_active_days: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Winner:
+    category: str
+    person_id: int
+    slack_user_id: str
+    value: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class BadgeLine:
+    emoji: str
+    title: str
+    slack_user_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class AwardPost:
+    """Everything the weekly award post says, as plain data for the notifier to render."""
+
+    week_label: str
+    week_start: date
+    week_end: date
+    badges: tuple[BadgeLine, ...]
+    rewards_line: str
+
+
+Measure = Callable[[Candidate, Category, int], tuple[float, str] | None]
+
+
+def _acceptance_rate(period: PersonPeriod) -> float | None:
+    shown, accepted = period.totals.suggestions_shown, period.totals.suggestions_accepted
+    if not shown or accepted is None:
+        return None
+    return accepted / shown
+
+
+def _with_acceptance(text: str, period: PersonPeriod) -> str:
+    rate = _acceptance_rate(period)
+    return text if rate is None else f"{text}, {rate:.0%} acceptance"
+
+
+def _days(n: int) -> str:
+    return f"{n} active day" + ("" if n == 1 else "s")
+
+
+def _steady(c: Candidate, _cat: Category, _history: int) -> tuple[float, str] | None:
+    days = c.period.active_days
+    return float(days), _with_acceptance(_days(days), c.period)
+
+
+def _acceptance(c: Candidate, cat: Category, _history: int) -> tuple[float, str] | None:
+    shown = c.period.totals.suggestions_shown or 0
+    rate = _acceptance_rate(c.period)
+    if rate is None or shown < cat.min_suggestions:
+        return None
+    return rate, f"{rate:.0%} acceptance of {shown:,} suggestions, {_days(c.period.active_days)}"
+
+
+def _efficiency(c: Candidate, cat: Category, _history: int) -> tuple[float, str] | None:
+    totals = c.period.totals
+    lines, accepted = totals.lines_accepted, totals.suggestions_accepted
+    work, unit = (lines, "accepted lines") if lines is not None else (accepted, "accepted")
+    if work is None or work < cat.min_accepted or totals.tokens < max(cat.min_tokens, 1):
+        return None
+    per_k = work * 1000 / totals.tokens
+    return per_k, f"{per_k:.1f} {unit} per 1,000 tokens ({work:,} in {totals.tokens:,} tokens)"
+
+
+def _breadth(c: Candidate, _cat: Category, _history: int) -> tuple[float, str] | None:
+    tools, kinds = len(c.period.tools), len(c.period.kinds)
+    tool_word = "tool" if tools == 1 else "tools"
+    kind_word = "kind" if kinds == 1 else "kinds"
+    return float(tools + kinds), f"{tools} {tool_word}, {kinds} {kind_word} of work"
+
+
+def _improvement(c: Candidate, cat: Category, history: int) -> tuple[float, str] | None:
+    previous = (c.previous_active_days + (0,) * history)[:history]
+    if history == 0 or sum(1 for d in previous if d > 0) < cat.min_previous_weeks:
+        return None
+    average = sum(previous) / history
+    gain = c.period.active_days - average
+    return gain, f"{_days(c.period.active_days)}, up from {average:.1f} a week"
+
+
+MEASURES: Mapping[str, Measure] = {
+    "steady": _steady,
+    "acceptance": _acceptance,
+    "efficiency": _efficiency,
+    "breadth": _breadth,
+    "improvement": _improvement,
+}
+
+
+def decide_awards(
+    candidates: Sequence[Candidate], rules: AwardRules, flagged: Collection[int] = ()
+) -> list[Winner]:
+    """Pick each enabled category's winner, in category order. Only people with a Slack ID
+    who have not opted out and whose week is not flagged are eligible; nobody wins more
+    than `max_badges_per_person`. Ties go to more active days, then fewer tokens, then the
+    lower Slack user ID, so the same week always gives the same winners."""
+    flagged = set(flagged)
+    eligible = [
+        c
+        for c in candidates
+        if c.period.slack_user_id and not c.period.opted_out and c.period.person_id not in flagged
+    ]
+    wins: dict[int, int] = {}
+    winners: list[Winner] = []
+    for category in rules.categories:
+        if not category.enabled:
+            continue
+        measure = MEASURES[category.key]
+        ranked: list[tuple[tuple[float, int, int, str], Candidate, float, str]] = []
+        for c in eligible:
+            if c.period.active_days < category.min_active_days:
+                continue
+            scored = measure(c, category, rules.history_weeks)
+            if scored is None or scored[0] <= 0 or scored[0] < category.minimum:
+                continue
+            value, reason = scored
+            order = (-value, -c.period.active_days, c.period.totals.tokens, c.period.slack_user_id)
+            ranked.append((order, c, value, reason))  # type: ignore[arg-type]
+        ranked.sort(key=lambda item: item[0])
+        for _, c, value, reason in ranked:
+            if wins.get(c.period.person_id, 0) < rules.max_badges_per_person:
+                wins[c.period.person_id] = wins.get(c.period.person_id, 0) + 1
+                winners.append(
+                    Winner(
+                        category.key,
+                        c.period.person_id,
+                        c.period.slack_user_id or "",
+                        value,
+                        reason,
+                    )
+                )
+                break
+    return winners
+
+
+def build_post(
+    week_label: str, week_start: date, week_end: date, awards: Sequence[Award], rules: AwardRules
+) -> AwardPost:
+    """The post for stored awards, in the rules' category order; a category an operator has
+    since removed keeps its key as title so a stored badge is never silently dropped."""
+    order = {c.key: i for i, c in enumerate(rules.categories)}
+    lines = []
+    for award in sorted(awards, key=lambda a: (order.get(a.category, len(order)), a.category)):
+        category = rules.category(award.category)
+        lines.append(
+            BadgeLine(
+                emoji=category.emoji if category else ":star:",
+                title=category.title if category else award.category,
+                slack_user_id=award.slack_user_id or "",
+                reason=award.reason,
+            )
+        )
+    return AwardPost(week_label, week_start, week_end, tuple(lines), rules.rewards_line)
+
+
+_OVERRIDABLE = {
+    "title": str,
+    "emoji": str,
+    "minimum": (int, float),
+    "min_active_days": int,
+    "min_suggestions": int,
+    "min_tokens": int,
+    "min_accepted": int,
+    "min_previous_weeks": int,
+    "enabled": bool,
+}
+
+
+def rules_from_mapping(data: Mapping[str, Any]) -> AwardRules:
+    """Apply an operator's overrides to the defaults. Top-level keys: `max_badges_per_person`,
+    `history_weeks`, `rewards_line`, and `categories` (badge key -> fields to change).
+    Anything unknown raises ValueError naming it, so a typo stops start-up."""
+    unknown = set(data) - {"max_badges_per_person", "history_weeks", "rewards_line", "categories"}
+    if unknown:
+        raise ValueError(f"unknown award rules key {sorted(unknown)[0]!r}")
+    categories = list(DEFAULT_CATEGORIES)
+    for key, changes in (data.get("categories") or {}).items():
+        index = next((i for i, c in enumerate(categories) if c.key == key), None)
+        if index is None:
+            raise ValueError(f"unknown award category {key!r} (known: {', '.join(MEASURES)})")
+        if not isinstance(changes, Mapping):
+            raise ValueError(f"award category {key!r}: expected a mapping of fields")
+        for name, value in changes.items():
+            expected = _OVERRIDABLE.get(name)
+            if expected is None:
+                raise ValueError(f"award category {key!r}: unknown field {name!r}")
+            if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+                raise ValueError(f"award category {key!r}: {name} has the wrong type")
+        categories[index] = dataclasses.replace(categories[index], **changes)
+    rules = AwardRules(
+        categories=tuple(categories),
+        max_badges_per_person=data.get("max_badges_per_person", 1),
+        history_weeks=data.get("history_weeks", 4),
+        rewards_line=data.get("rewards_line", DEFAULT_REWARDS_LINE),
+    )
+    if not isinstance(rules.max_badges_per_person, int) or rules.max_badges_per_person < 1:
+        raise ValueError("max_badges_per_person must be a whole number of at least 1")
+    if not isinstance(rules.history_weeks, int) or not 1 <= rules.history_weeks <= 12:
+        raise ValueError("history_weeks must be a whole number from 1 to 12")
+    return rules
+
+
+def load_rules(path: Path | None) -> AwardRules:
+    """The defaults, or the defaults with the YAML file at `path` applied."""
+    if path is None:
+        return AwardRules()
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValueError(f"cannot read award rules {str(path)!r}: {exc}") from None
+    if not isinstance(data, Mapping):
+        raise ValueError(f"award rules {str(path)!r}: expected a mapping at the top")
+    return rules_from_mapping(data)

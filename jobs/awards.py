@@ -1,0 +1,212 @@
+"""The weekly award job: flag the week, decide and store its badges, post them once."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
+
+from jobs.award_rules import AwardRules, Candidate, build_post, decide_awards
+from jobs.integrity import Activity, IntegrityRules, integrity_flags
+from jobs.posting import ChannelResult, Notifier, Post, deliver
+from jobs.schedule import first_fire_at
+from jobs.weeks import Week, current_week, last_complete_week
+from storage.awards import active_days_history, people_by_id, store_awards, week_awards
+from storage.db import Database
+from storage.integrity import event_moments, replace_flags, week_flags
+from storage.leaderboard import leaderboard_state
+from storage.posts import post_claims
+from storage.records import Award, EventMoment, IntegrityFlag, NewAward, PersonPeriod
+from storage.stats import person_periods
+
+log = logging.getLogger(__name__)
+
+RETIRED_LINE = "the leaderboard is retired, so no awards are posted (an admin can restore it)"
+
+
+@dataclass(frozen=True, slots=True)
+class AwardConfig:
+    """What the award job needs to know from settings."""
+
+    channels: tuple[str, ...]
+    schedule: str
+    tz: ZoneInfo
+    rules: AwardRules = field(default_factory=AwardRules)
+    integrity: IntegrityRules = field(default_factory=IntegrityRules)
+
+
+@dataclass(frozen=True, slots=True)
+class WeekDecision:
+    """A week's awards (stored, or as they would be), its integrity flags and who is who."""
+
+    week: Week
+    awards: list[Award]
+    flags: list[IntegrityFlag]
+    stored: bool
+    names: dict[int, str]
+
+
+@dataclass(frozen=True, slots=True)
+class PostReport:
+    """The outcome of `post_week`: refused (with why), or per-channel results."""
+
+    week: Week
+    refused: str | None = None
+    results: list[ChannelResult] = field(default_factory=list)
+    winners: int = 0
+
+
+def post_key(week: Week) -> str:
+    return f"awards:{week.label}"
+
+
+def scan_integrity(
+    db: Database, week: Week, config: AwardConfig, now: datetime
+) -> list[IntegrityFlag]:
+    """Compute the week's integrity flags from its events and the baseline weeks before
+    it, and store them in place of any earlier computation."""
+    flags = compute_flags(db, week, config)
+    replace_flags(db, week.start, flags, now)
+    return flags
+
+
+def compute_flags(db: Database, week: Week, config: AwardConfig) -> list[IntegrityFlag]:
+    start, end = week.bounds_utc(config.tz)
+    baseline_start, _ = week.previous(config.rules.history_weeks).bounds_utc(config.tz)
+    this_week = _by_person(event_moments(db, start, end))
+    baseline = _by_person(event_moments(db, baseline_start, start))
+    periods = {p.person_id: p for p in person_periods(db, week.start, week.end)}
+    flags: list[IntegrityFlag] = []
+    for person_id in sorted(set(this_week) | set(periods)):
+        period = periods.get(person_id)
+        if period is None:
+            continue
+        activity = Activity(
+            person_id, this_week.get(person_id, []), baseline.get(person_id, []), period.totals
+        )
+        flags.extend(integrity_flags(activity, week.start, config.tz, config.integrity))
+    return flags
+
+
+def candidates(db: Database, week: Week, history_weeks: int) -> list[Candidate]:
+    """Everyone with usage in the week, with their active days in the weeks before."""
+    periods = person_periods(db, week.start, week.end)
+    return with_history(db, week, periods, history_weeks)
+
+
+def with_history(
+    db: Database, week: Week, periods: Sequence[PersonPeriod], history_weeks: int
+) -> list[Candidate]:
+    earlier = [week.previous(back).start for back in range(1, history_weeks + 1)]
+    history = active_days_history(db, earlier)
+    none = (0,) * history_weeks
+    return [Candidate(p, tuple(history.get(p.person_id, none))) for p in periods]
+
+
+def decide_week(
+    db: Database, week: Week, config: AwardConfig, now: datetime, *, store: bool
+) -> WeekDecision:
+    """The week's awards. Once stored they never change; before that they are computed
+    from fresh integrity flags, and stored (with the flags) when `store` is set."""
+    stored = week_awards(db, week.start)
+    if stored:
+        flags = week_flags(db, week.start)
+        return WeekDecision(week, stored, flags, True, _names(db, flags))
+    cands = candidates(db, week, config.rules.history_weeks)
+    flags = scan_integrity(db, week, config, now) if store else compute_flags(db, week, config)
+    winners = decide_awards(cands, config.rules, {f.person_id for f in flags})
+    if store:
+        awards = store_awards(
+            db, week.start, [NewAward(w.person_id, w.category, w.reason) for w in winners], now
+        )
+    else:
+        awards = [
+            Award(w.person_id, w.slack_user_id, week.start, w.category, w.reason, now)
+            for w in winners
+        ]
+    return WeekDecision(week, awards, flags, store, _names(db, flags))
+
+
+def public_awards(db: Database, awards: Sequence[Award]) -> list[Award]:
+    """The awards that may be posted: someone who opted out after the week was decided is
+    left out of the post (their badge stays theirs)."""
+    people = people_by_id(db, [a.person_id for a in awards])
+    return [a for a in awards if a.person_id in people and not people[a.person_id].opted_out]
+
+
+def post_week(
+    db: Database,
+    notifier: Notifier,
+    config: AwardConfig,
+    week: Week,
+    clock: Callable[[], datetime],
+) -> PostReport:
+    """Decide the week's awards and post them to every award channel, at most once each.
+    Refuses while the leaderboard is retired."""
+    if leaderboard_state(db).retired:
+        return PostReport(week, refused=RETIRED_LINE)
+    if not config.channels:
+        return PostReport(week, refused="no award channels are set (AIUSAGE_AWARD_CHANNELS)")
+    if week.end >= current_week(clock(), config.tz).start:
+        return PostReport(week, refused=f"{week.label} is not over yet")
+    decision = decide_week(db, week, config, clock(), store=True)
+    awards = public_awards(db, decision.awards)
+    if not awards:
+        return PostReport(week, refused=f"nobody met the badge thresholds in {week.label}")
+    data = build_post(week.label, week.start, week.end, awards, config.rules)
+    results = deliver(db, notifier, Post(post_key(week), data), config.channels, clock)
+    return PostReport(week, results=results, winners=len(awards))
+
+
+def scheduled_awards(
+    db: Database, notifier: Notifier, config: AwardConfig, clock: Callable[[], datetime]
+) -> PostReport | None:
+    """The scheduled job: award the last complete week; does nothing while retired."""
+    if leaderboard_state(db).retired:
+        log.info("weekly awards skipped: the leaderboard is retired")
+        return None
+    report = post_week(db, notifier, config, last_complete_week(clock(), config.tz), clock)
+    log.info(
+        "weekly awards %s: %s",
+        report.week.label,
+        report.refused or ", ".join(f"{r.channel} {r.status}" for r in report.results),
+    )
+    return report
+
+
+def catch_up_due(db: Database, config: AwardConfig, now: datetime) -> bool:
+    """True when the last complete week's scheduled fire time has passed but some award
+    channel has not had its post: the bot was down when it should have posted."""
+    if not config.channels or leaderboard_state(db).retired:
+        return False
+    week = last_complete_week(now, config.tz)
+    week_over = datetime.combine(week.next().start, time(), config.tz)
+    if first_fire_at(config.schedule, config.tz, week_over) > now:
+        return False
+    posted = {c.channel for c in post_claims(db, post_key(week)) if c.status == "posted"}
+    return not set(config.channels) <= posted
+
+
+def scan_current_week(db: Database, config: AwardConfig, now: datetime) -> None:
+    """The hourly scan, so rankings can leave out this week's flagged people as it goes."""
+    week = current_week(now, config.tz)
+    flags = scan_integrity(db, week, config, now)
+    log.info("integrity scan %s: %d flag(s)", week.label, len(flags))
+
+
+def _names(db: Database, flags: Sequence[IntegrityFlag]) -> dict[int, str]:
+    people = people_by_id(db, [f.person_id for f in flags])
+    return {
+        pid: person.slack_user_id or person.display_name or person.email or ""
+        for pid, person in people.items()
+    }
+
+
+def _by_person(moments: Sequence[EventMoment]) -> dict[int, list[EventMoment]]:
+    grouped: dict[int, list[EventMoment]] = defaultdict(list)
+    for m in moments:
+        grouped[m.person_id].append(m)
+    return grouped

@@ -1,0 +1,103 @@
+"""Integrity flags (admins only) and the event timings they are computed from."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+
+from sqlalchemy import delete, select, tuple_
+
+from storage.db import Database
+from storage.dialect import insert
+from storage.models import EventRow, IdentityRow, IntegrityFlagRow
+from storage.records import EventMoment, IntegrityFlag
+
+
+def event_moments(db: Database, start: datetime, end: datetime) -> list[EventMoment]:
+    """Every linked event in the half-open UTC interval [start, end), by person then time."""
+    stmt = (
+        select(
+            IdentityRow.person_id,
+            EventRow.occurred_at,
+            EventRow.requests,
+            EventRow.input_tokens + EventRow.output_tokens,
+        )
+        .join(IdentityRow, IdentityRow.id == EventRow.identity_id)
+        .where(
+            EventRow.occurred_at >= start,
+            EventRow.occurred_at < end,
+            IdentityRow.person_id.is_not(None),
+        )
+        .order_by(IdentityRow.person_id, EventRow.occurred_at, EventRow.id)
+    )
+    with db.read() as conn:
+        return [
+            EventMoment(person_id=row[0], occurred_at=row[1], requests=row[2], tokens=row[3])
+            for row in conn.execute(stmt)
+        ]
+
+
+def replace_flags(
+    db: Database, week_start: date, flags: Sequence[IntegrityFlag], now: datetime
+) -> None:
+    """Make `flags` the week's flags, dropping any earlier computation's. Upserts rather
+    than delete-and-insert, so two computations running at once cannot collide."""
+    with db.write() as conn:
+        keep = [(flag.person_id, flag.signal) for flag in flags]
+        stale = delete(IntegrityFlagRow).where(IntegrityFlagRow.week_start == week_start)
+        if keep:
+            stale = stale.where(
+                tuple_(IntegrityFlagRow.person_id, IntegrityFlagRow.signal).not_in(keep)
+            )
+        conn.execute(stale)
+        if not flags:
+            return
+        stmt = insert(conn, IntegrityFlagRow)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["person_id", "week_start", "signal"],
+            set_={"detail": stmt.excluded.detail, "computed_at": stmt.excluded.computed_at},
+        )
+        conn.execute(
+            stmt,
+            [
+                {
+                    "person_id": flag.person_id,
+                    "week_start": week_start,
+                    "signal": flag.signal,
+                    "detail": flag.detail[:500],
+                    "computed_at": now,
+                }
+                for flag in flags
+            ],
+        )
+
+
+def week_flags(db: Database, week_start: date) -> list[IntegrityFlag]:
+    """The stored flags of a week, by person and signal."""
+    with db.read() as conn:
+        rows = conn.execute(
+            select(IntegrityFlagRow)
+            .where(IntegrityFlagRow.week_start == week_start)
+            .order_by(IntegrityFlagRow.person_id, IntegrityFlagRow.signal)
+        )
+        return [
+            IntegrityFlag(
+                person_id=row.person_id,
+                week_start=row.week_start,
+                signal=row.signal,
+                detail=row.detail,
+            )
+            for row in rows
+        ]
+
+
+def flagged_people(db: Database, week_start: date) -> set[int]:
+    """Who has any flag this week: they win nothing and are left out of rankings."""
+    with db.read() as conn:
+        return set(
+            conn.execute(
+                select(IntegrityFlagRow.person_id)
+                .where(IntegrityFlagRow.week_start == week_start)
+                .distinct()
+            ).scalars()
+        )

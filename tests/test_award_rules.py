@@ -1,0 +1,193 @@
+"""Award rules over hand-made weeks: each badge, thresholds, ties, limits, opt-outs, config."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from jobs.award_rules import (
+    AwardRules,
+    Candidate,
+    build_post,
+    decide_awards,
+    load_rules,
+    rules_from_mapping,
+)
+from storage.records import Award, PersonPeriod, Totals
+
+
+def person(
+    pid: int,
+    *,
+    days: int = 1,
+    shown: int | None = None,
+    accepted: int | None = None,
+    lines: int | None = None,
+    tokens: int = 1000,
+    tools: tuple[str, ...] = ("kiro",),
+    kinds: tuple[str, ...] = ("chat",),
+    opted_out: bool = False,
+    slack: str | None = "",
+    previous: tuple[int, ...] = (),
+) -> Candidate:
+    totals = Totals(
+        requests=10,
+        input_tokens=tokens,
+        output_tokens=0,
+        suggestions_shown=shown,
+        suggestions_accepted=accepted,
+        lines_accepted=lines,
+    )
+    period = PersonPeriod(
+        person_id=pid,
+        slack_user_id=f"U{pid:03d}" if slack == "" else slack,
+        display_name=None,
+        opted_out=opted_out,
+        totals=totals,
+        active_days=days,
+        tools=frozenset(tools),
+        kinds=frozenset(kinds),
+    )
+    return Candidate(period, previous)
+
+
+def only(key: str, **changes) -> AwardRules:
+    """The default rules with every badge but `key` switched off."""
+    off = {c.key: {"enabled": False} for c in AwardRules().categories if c.key != key}
+    off[key] = changes
+    return rules_from_mapping({"categories": off})
+
+
+def test_steady_goes_to_the_most_active_days_not_the_most_tokens():
+    heavy = person(1, days=3, tokens=5_000_000)
+    steady = person(2, days=5, tokens=2_000, shown=100, accepted=41)
+    [winner] = decide_awards([heavy, steady], only("steady"))
+    assert (winner.category, winner.slack_user_id) == ("steady", "U002")
+    assert winner.reason == "5 active days, 41% acceptance"
+
+
+def test_steady_needs_its_minimum_days():
+    assert decide_awards([person(1, days=2)], only("steady")) == []
+
+
+def test_acceptance_needs_enough_suggestions_shown():
+    lucky = person(1, days=3, shown=10, accepted=10)
+    solid = person(2, days=3, shown=200, accepted=90)
+    [winner] = decide_awards([lucky, solid], only("acceptance"))
+    assert winner.slack_user_id == "U002"
+    assert winner.reason == "45% acceptance of 200 suggestions, 3 active days"
+
+
+def test_acceptance_below_its_floor_wins_nothing():
+    assert decide_awards([person(1, days=3, shown=200, accepted=20)], only("acceptance")) == []
+
+
+def test_efficiency_is_accepted_work_per_thousand_tokens_with_minimum_volume():
+    tiny = person(1, days=2, lines=5, tokens=100)  # 50 per 1k but below both minimums
+    lean = person(2, days=2, lines=300, tokens=100_000)  # 3.0 per 1k
+    bulky = person(3, days=2, lines=900, tokens=900_000)  # 1.0 per 1k, more in absolute terms
+    [winner] = decide_awards([tiny, lean, bulky], only("efficiency"))
+    assert winner.slack_user_id == "U002"
+    assert winner.reason == "3.0 accepted lines per 1,000 tokens (300 in 100,000 tokens)"
+
+
+def test_efficiency_falls_back_to_accepted_suggestions_without_lines():
+    [winner] = decide_awards(
+        [person(1, days=2, shown=100, accepted=40, tokens=20_000)], only("efficiency")
+    )
+    assert winner.reason == "2.0 accepted per 1,000 tokens (40 in 20,000 tokens)"
+
+
+def test_breadth_counts_distinct_tools_and_kinds():
+    narrow = person(1, days=5, tools=("kiro",), kinds=("chat", "agent"))
+    wide = person(2, days=2, tools=("kiro", "copilot"), kinds=("chat", "agent", "completion"))
+    [winner] = decide_awards([narrow, wide], only("breadth"))
+    assert winner.slack_user_id == "U002"
+    assert winner.reason == "2 tools, 3 kinds of work"
+
+
+def test_improvement_is_against_the_persons_own_previous_weeks():
+    always_busy = person(1, days=5, previous=(5, 5, 5, 5))
+    growing = person(2, days=4, previous=(2, 1, 0, 1))
+    newcomer = person(3, days=5, previous=(0, 0, 0, 0))  # no history to improve on
+    [winner] = decide_awards([always_busy, growing, newcomer], only("improvement"))
+    assert winner.slack_user_id == "U002"
+    assert winner.reason == "4 active days, up from 1.0 a week"
+
+
+def test_ties_go_to_more_days_then_fewer_tokens_then_user_id():
+    rules = only("breadth")
+    a = person(1, days=3, tools=("a", "b"), kinds=("chat", "agent"), tokens=500)
+    b = person(2, days=4, tools=("a", "b"), kinds=("chat", "agent"), tokens=900)
+    c = person(3, days=4, tools=("a", "b"), kinds=("chat", "agent"), tokens=100)
+    d = person(4, days=4, tools=("a", "b"), kinds=("chat", "agent"), tokens=100)
+    for order in ([a, b, c, d], [d, c, b, a], [b, d, a, c]):
+        assert decide_awards(order, rules)[0].slack_user_id == "U003"
+
+
+def test_nobody_wins_more_than_the_limit():
+    star = person(1, days=5, shown=200, accepted=100, lines=500, tokens=50_000)
+    runner = person(2, days=4, shown=200, accepted=60, lines=100, tokens=50_000)
+    winners = decide_awards([star, runner], AwardRules())
+    assert [(w.category, w.slack_user_id) for w in winners] == [
+        ("steady", "U001"),
+        ("acceptance", "U002"),
+    ]
+    two_each = rules_from_mapping({"max_badges_per_person": 2})
+    winners = decide_awards([star, runner], two_each)
+    assert [w.slack_user_id for w in winners] == ["U001", "U001", "U002"]
+
+
+def test_opted_out_flagged_and_unlinked_people_win_nothing():
+    best = person(1, days=7, opted_out=True)
+    flagged = person(2, days=6)
+    unlinked = person(3, days=6, slack=None)
+    fair = person(4, days=3)
+    [winner] = decide_awards([best, flagged, unlinked, fair], only("steady"), flagged={2})
+    assert winner.slack_user_id == "U004"
+
+
+def test_operators_can_retitle_rethreshold_and_switch_off(tmp_path):
+    path = tmp_path / "awards.yml"
+    path.write_text(
+        "max_badges_per_person: 2\n"
+        "categories:\n"
+        "  steady: {emoji: ':sunrise:', title: Early bird, minimum: 5}\n"
+        "  breadth: {enabled: false}\n"
+    )
+    rules = load_rules(path)
+    steady = rules.category("steady")
+    assert (steady.emoji, steady.title, steady.minimum) == (":sunrise:", "Early bird", 5)
+    assert not rules.category("breadth").enabled
+    assert rules.max_badges_per_person == 2
+    assert decide_awards([person(1, days=4)], rules) == []
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"categories": {"volume": {}}}, "unknown award category 'volume'"),
+        ({"categories": {"steady": {"colour": "red"}}}, "unknown field 'colour'"),
+        ({"categories": {"steady": {"minimum": "lots"}}}, "minimum has the wrong type"),
+        ({"max_badges_per_person": 0}, "max_badges_per_person"),
+        ({"badges": {}}, "unknown award rules key 'badges'"),
+    ],
+)
+def test_bad_configuration_is_refused_by_name(data, message):
+    with pytest.raises(ValueError, match=message):
+        rules_from_mapping(data)
+
+
+def test_the_post_lists_badges_in_category_order():
+    created = datetime(2026, 11, 16, tzinfo=UTC)
+    week = date(2026, 11, 9)
+    awards = [
+        Award(2, "U002", week, "breadth", "2 tools, 3 kinds of work", created),
+        Award(1, "U001", week, "steady", "5 active days", created),
+    ]
+    post = build_post("2026-W46", week, date(2026, 11, 15), awards, AwardRules())
+    assert [(b.title, b.slack_user_id) for b in post.badges] == [
+        ("Steady hand", "U001"),
+        ("Explorer", "U002"),
+    ]
