@@ -9,6 +9,7 @@ from starlette.applications import Starlette
 
 from bot.http import HTTPProblem, api_routes, problem_response
 from bot.metrics import LatencyMiddleware, Metrics
+from bot.otlp import otlp_routes
 from bot.services import Clock, Services
 from bot.settings import Settings
 from jobs.weeks import utcnow
@@ -33,7 +34,7 @@ def create_http_app(services: Services) -> Starlette:
         services.db.dispose()
 
     app = Starlette(
-        routes=api_routes(services),
+        routes=api_routes(services) + otlp_routes(services),
         exception_handlers={HTTPProblem: problem_response},
         lifespan=lifespan,
     )

@@ -13,10 +13,12 @@ KINDS = ("chat", "inline_suggestion", "agent", "completion", "other")
 # through object.__setattr__, which costs more than the rest of the ingest path's Python.
 @dataclass(slots=True)
 class UserRef:
-    """Who an event belongs to: a Slack user ID or an email (lower-cased)."""
+    """Who an event belongs to: a Slack user ID, an email (lower-cased), or a vendor's own
+    name for the person as (kind, value), e.g. ("copilot", "octocat")."""
 
     slack_user_id: str | None = None
     email: str | None = None
+    vendor: tuple[str, str] | None = None
 
 
 @dataclass(slots=True)
