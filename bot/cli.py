@@ -6,10 +6,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bot.commands import audit, database, imports, integrations, serve
+from bot.commands import audit, database, imports, integrations, people, report, serve
 from bot.settings import SettingsError, load_settings
 
-COMMAND_MODULES = (serve, database, integrations, audit, imports)
+COMMAND_MODULES = (serve, database, integrations, audit, imports, report, people)
 
 
 def build_parser() -> argparse.ArgumentParser:
