@@ -6,13 +6,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from storage.db import Database
-from storage.dialect import insert, insert_ignore
+from storage.dialect import insert_ignore
 from storage.events import identity_ids, identity_key, note_last_event, record_events_in
 from storage.models import OtlpSeriesRow
 from storage.records import RecordResult, UsageEvent
@@ -66,10 +66,11 @@ def record_sum_points(
     identities = identity_ids(db, {identity_key(p.template.user) for p in points}, now)
     with db.write() as conn:
         keys = sorted({p.series_key for p in points if p.cumulative})
-        states: dict[str, _State] = {}
-        if keys:
-            # Claim a row per series first, in a fixed order, then lock them: two exports of
-            # one new series at once then queue instead of both counting from zero.
+        states = _lock_states(conn, integration_id, keys)
+        missing = [key for key in keys if key not in states]
+        if missing:
+            # Claim a row per new series, then lock it: two exports of one new series at
+            # once then queue instead of both counting from zero.
             conn.execute(
                 insert_ignore(conn, OtlpSeriesRow),
                 [
@@ -81,27 +82,10 @@ def record_sum_points(
                         "last_value": 0.0,
                         "updated_at": now,
                     }
-                    for key in keys
+                    for key in missing
                 ],
             )
-            table = OtlpSeriesRow.__table__.c
-            for chunk in range(0, len(keys), 500):
-                rows = conn.execute(
-                    select(
-                        table.series_key,
-                        table.start_time_unix_nano,
-                        table.last_time_unix_nano,
-                        table.last_value,
-                    )
-                    .where(
-                        table.integration_id == integration_id,
-                        table.series_key.in_(keys[chunk : chunk + 500]),
-                    )
-                    .order_by(table.series_key)
-                    .with_for_update()
-                )
-                for key, start, last_time, last_value in rows:
-                    states[key] = _State(start, last_time, last_value)
+            states.update(_lock_states(conn, integration_id, missing))
 
         events: list[UsageEvent] = []
         changed: set[str] = set()
@@ -119,34 +103,54 @@ def record_sum_points(
                 events.append(_event(point, amount))
 
         if changed:
-            stmt = insert(conn, OtlpSeriesRow)
-            stmt = stmt.on_conflict_do_update(
-                index_elements=["integration_id", "series_key"],
-                set_={
-                    "start_time_unix_nano": stmt.excluded.start_time_unix_nano,
-                    "last_time_unix_nano": stmt.excluded.last_time_unix_nano,
-                    "last_value": stmt.excluded.last_value,
-                    "updated_at": stmt.excluded.updated_at,
-                },
-            )
-            conn.execute(
-                stmt,
-                [
-                    {
-                        "integration_id": integration_id,
-                        "series_key": key,
-                        "start_time_unix_nano": states[key].start_ns,
-                        "last_time_unix_nano": states[key].time_ns,
-                        "last_value": states[key].value,
-                        "updated_at": now,
-                    }
-                    for key in sorted(changed)
-                ],
-            )
+            _save_states(conn, integration_id, {key: states[key] for key in sorted(changed)}, now)
         result = record_events_in(conn, db, integration_id, events, identities, now)
     if result.accepted:
         note_last_event(db, integration_id, now)
     return result
+
+
+def _lock_states(conn: Connection, integration_id: int, keys: list[str]) -> dict[str, _State]:
+    """The series' last values, locked (on PostgreSQL) until the transaction ends."""
+    table = OtlpSeriesRow.__table__.c
+    states: dict[str, _State] = {}
+    for chunk in range(0, len(keys), 500):
+        rows = conn.execute(
+            select(
+                table.series_key,
+                table.start_time_unix_nano,
+                table.last_time_unix_nano,
+                table.last_value,
+            )
+            .where(
+                table.integration_id == integration_id,
+                table.series_key.in_(keys[chunk : chunk + 500]),
+            )
+            .order_by(table.series_key)
+            .with_for_update()
+        )
+        for key, start, last_time, last_value in rows:
+            states[key] = _State(start, last_time, last_value)
+    return states
+
+
+def _save_states(
+    conn: Connection, integration_id: int, states: dict[str, _State], now: datetime
+) -> None:
+    """Move each series to its new last point. Every row exists and is locked by now, so a
+    plain UPDATE per series does; written as driver SQL because Core's per-row parameter
+    handling cost more than the statement itself here."""
+    mark = "?" if conn.dialect.name == "sqlite" else "%s"
+    stamp = f"{now.astimezone(UTC):%Y-%m-%d %H:%M:%S.%f}" if mark == "?" else now
+    conn.exec_driver_sql(
+        f"UPDATE otlp_series SET start_time_unix_nano = {mark}, last_time_unix_nano = {mark}, "
+        f"last_value = {mark}, updated_at = {mark} "
+        f"WHERE integration_id = {mark} AND series_key = {mark}",
+        [
+            (state.start_ns, state.time_ns, state.value, stamp, integration_id, key)
+            for key, state in states.items()
+        ],
+    )
 
 
 def _event(point: SumPoint, amount: float) -> UsageEvent:
