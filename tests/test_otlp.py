@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import threading
 from datetime import date
 
 import orjson
@@ -343,3 +344,46 @@ def test_a_configured_attribute_names_people_who_have_no_email(
     assert daily_usage(db, DAY, DAY) == []  # kept, but nobody to count it for yet
     link_identity(db, "otlp", "acct-7f3e", "UACCT", "admin", now)
     assert today(db).totals.input_tokens == 80
+
+
+def test_the_openapi_document_names_the_otlp_paths(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in ("/v1/metrics", "/v1/logs"):
+        assert "application/x-protobuf" in paths[path]["post"]["requestBody"]["content"]
+        assert paths[path]["post"]["security"] == [{"integrationKey": []}]
+
+
+def test_concurrent_exports_of_one_series_count_each_increase_once(services, api_key, db, person):
+    """Collectors racing to send one cumulative series, first while it is new, then once it
+    exists: whichever commits first, the series counts exactly its last value."""
+    from bot.intake.otlp import map_metrics
+    from storage.integrations import authenticate
+    from storage.otlp import record_sum_points
+
+    integration = authenticate(db, api_key)
+
+    def race(*values_at):
+        exports = [
+            map_metrics(
+                metrics(tokens(value, time=NOON + offset * SECOND)),
+                user_attributes=("user.email",),
+                now=services.clock(),
+            ).points
+            for value, offset in values_at
+        ]
+        barrier = threading.Barrier(len(exports))
+
+        def send_points(points):
+            barrier.wait()
+            record_sum_points(db, integration.id, points, services.clock())
+
+        threads = [threading.Thread(target=send_points, args=(p,)) for p in exports]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    race((100, 0), (160, 60))
+    assert today(db).totals.input_tokens == 160
+    race((200, 120), (230, 180), (260, 240))
+    assert today(db).totals.input_tokens == 260
