@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
 from opentelemetry.exporter.otlp.proto.http import Compression
+from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
 from opentelemetry.sdk.metrics import Counter, MeterProvider
 from opentelemetry.sdk.metrics.export import AggregationTemporality, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
@@ -83,3 +87,33 @@ def test_the_sdk_exporter_is_refused_without_a_valid_key(services, live_server, 
         provider.shutdown()
     assert "code: 401" in caplog.text
     assert usage_around_now(db) == []
+
+
+def test_the_sdk_log_exporter_counts_each_api_request_once(services, live_server, api_key, db):
+    services.clock = utcnow
+    link_email(db, "dev@example.com", "UDEV", utcnow())
+    exporter = OTLPLogExporter(
+        endpoint=f"{live_server}/v1/logs", headers={"Authorization": f"Bearer {api_key}"}
+    )
+    provider = LoggerProvider(resource=Resource.create({"service.name": "claude-code"}))
+    provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
+    logger = provider.get_logger("com.anthropic.claude_code.events", "2.0.14")
+    for n in range(3):
+        logger.emit(
+            body="claude_code.api_request",
+            event_name="claude_code.api_request",
+            timestamp=time.time_ns() - n * 1000,
+            attributes={
+                "event.name": "api_request",
+                "user.email": "dev@example.com",
+                "session.id": "s-1",
+                "model": "claude-sonnet-4-5",
+                "input_tokens": 1200,
+                "cost_usd": 0.01,
+            },
+        )
+    logger.emit(body="claude_code.user_prompt", attributes={"user.email": "dev@example.com"})
+    provider.shutdown()
+
+    [day] = usage_around_now(db)
+    assert (day.tool, day.totals.requests, day.totals.input_tokens) == ("claude-code", 3, 0)
