@@ -11,6 +11,7 @@ from starlette.applications import Starlette
 from bot.http import HTTPProblem, api_routes, problem_response
 from bot.metrics import LatencyMiddleware, Metrics
 from bot.notifier import SlackNotifier
+from bot.otlp import otlp_routes
 from bot.services import Clock, Services
 from bot.settings import Settings
 from bot.slack_client import make_web_client
@@ -84,7 +85,7 @@ def create_http_app(services: Services, scheduler: Scheduler | None = None) -> S
             services.db.dispose()
 
     app = Starlette(
-        routes=api_routes(services),
+        routes=api_routes(services) + otlp_routes(services),
         exception_handlers={HTTPProblem: problem_response},
         lifespan=lifespan,
     )

@@ -6,10 +6,19 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bot.commands import audit, awards, database, integrations, serve
+from bot.commands import (
+    audit,
+    awards,
+    database,
+    imports,
+    integrations,
+    people,
+    report,
+    serve,
+)
 from bot.settings import SettingsError, load_settings
 
-COMMAND_MODULES = (serve, database, integrations, awards, audit)
+COMMAND_MODULES = (serve, database, integrations, awards, imports, report, people, audit)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -64,6 +64,7 @@ def openapi_document(version: str) -> dict[str, Any]:
                     },
                 }
             },
+            **{path: _otlp(signal) for path, signal in _OTLP.items()},
             "/healthz": {
                 "get": {
                     "summary": "Whether the database answers",
@@ -80,6 +81,43 @@ def openapi_document(version: str) -> dict[str, Any]:
                 }
             },
         },
+    }
+
+
+_OTLP = {"/v1/metrics": "metrics", "/v1/logs": "logs"}
+
+
+def _otlp(signal: str) -> dict[str, Any]:
+    """An OTLP/HTTP export path; its bodies are OpenTelemetry's protobuf messages."""
+    message = f"opentelemetry.proto.collector.{signal}.v1.Export{signal.title()}ServiceRequest"
+    rejected = "rejected_data_points" if signal == "metrics" else "rejected_log_records"
+    binary = {"schema": {"type": "string", "contentMediaType": "application/x-protobuf"}}
+    return {
+        "post": {
+            "summary": f"OpenTelemetry OTLP/HTTP {signal} export",
+            "description": f"A `{message}`, as protobuf or OTLP/JSON, gzip allowed "
+            "(`Content-Encoding: gzip`). Answers with the matching Export…ServiceResponse in "
+            f"the request's encoding, with `partial_success.{rejected}` when some were "
+            "dropped. Body at most 8 MiB, 32 MiB decompressed.",
+            "security": [{"integrationKey": []}],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/x-protobuf": binary,
+                    "application/json": {"schema": {"type": "object"}},
+                },
+            },
+            "responses": {
+                "200": {
+                    "description": "Stored, perhaps partly (see partial_success)",
+                    "content": {"application/x-protobuf": binary, "application/json": {}},
+                },
+                "400": {"description": "Body does not decode"},
+                "401": {"description": "Missing, unknown or revoked key"},
+                "413": {"description": "Body too large"},
+                "415": {"description": "Content-Type or Content-Encoding not supported"},
+            },
+        }
     }
 
 

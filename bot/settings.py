@@ -35,8 +35,11 @@ class Settings(BaseSettings):
     award_schedule: str = Field("0 9 * * mon", alias="AIUSAGE_AWARD_SCHEDULE")
     timezone: ZoneInfo = Field(ZoneInfo("UTC"), alias="AIUSAGE_TIMEZONE")
     award_rules_file: Path | None = Field(None, alias="AIUSAGE_AWARD_RULES")
+    otlp_user_attributes: CommaList = Field(
+        ("user.email",), alias="AIUSAGE_OTLP_USER_ATTRIBUTES", min_length=1
+    )
 
-    @field_validator("admins", "award_channels", mode="before")
+    @field_validator("admins", "award_channels", "otlp_user_attributes", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):

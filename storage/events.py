@@ -28,8 +28,10 @@ SUMS = ("requests", "input_tokens", "output_tokens", *NULLABLE_SUMS, "events")
 def identity_key(user: UserRef) -> IdentityKey:
     if user.slack_user_id:
         return ("slack", user.slack_user_id)
-    assert user.email
-    return ("email", user.email.lower())
+    if user.email:
+        return ("email", user.email.lower())
+    assert user.vendor
+    return user.vendor
 
 
 def record_events(
@@ -37,6 +39,39 @@ def record_events(
 ) -> RecordResult:
     """Store a batch. Positions whose event_id this integration already sent, in an earlier
     batch or earlier in this one, come back as duplicates and add nothing."""
+    first_seen, repeats = _first_seen(events)
+    if not first_seen:
+        return RecordResult(duplicates=repeats)
+    identities = identity_ids(db, {identity_key(events[i].user) for i in first_seen.values()}, now)
+    # Everything that needs no database is done before the write lock is taken.
+    batch = _Batch(db, integration_id, events, first_seen, identities, now)
+    with db.write() as conn:
+        stored = batch.store(conn)
+    if stored:
+        note_last_event(db, integration_id, now)
+    return _result(first_seen, repeats, stored)
+
+
+def record_events_in(
+    conn: Connection,
+    db: Database,
+    integration_id: int,
+    events: Sequence[UsageEvent],
+    identities: dict[IdentityKey, int],
+    now: datetime,
+) -> RecordResult:
+    """`record_events` inside a write transaction the caller holds, so other state (such as
+    the last value of an OpenTelemetry series) commits or rolls back with the events.
+    `identities` come from `identity_ids`, called before the caller took the lock."""
+    first_seen, repeats = _first_seen(events)
+    if not first_seen:
+        return RecordResult(duplicates=repeats)
+    stored = _Batch(db, integration_id, events, first_seen, identities, now).store(conn)
+    return _result(first_seen, repeats, stored)
+
+
+def _first_seen(events: Sequence[UsageEvent]) -> tuple[dict[str, int], list[int]]:
+    """Each event_id's first position, and the positions that repeat one earlier."""
     first_seen: dict[str, int] = {}
     repeats: list[int] = []
     for index, event in enumerate(events):
@@ -44,25 +79,39 @@ def record_events(
             repeats.append(index)
         else:
             first_seen[event.event_id] = index
-    if not first_seen:
-        return RecordResult(duplicates=repeats)
+    return first_seen, repeats
 
-    identities = _identity_ids(db, {identity_key(events[i].user) for i in first_seen.values()}, now)
-    rows = [
-        _event_row(integration_id, events[i], identities, db, now)
-        for _, i in sorted(first_seen.items())
-    ]
-    # Everything that needs no database is done before the write lock is taken.
-    prepared = prepare_events(db.dialect, rows)
-    daily = rollup(rows, EVENTS_ORIGIN)
-    with db.write() as conn:
-        stored = insert_new_events(conn, prepared)
-        if len(stored) < len(rows):
-            daily = rollup([row for row in rows if row["event_id"] in stored], EVENTS_ORIGIN)
+
+class _Batch:
+    """A batch's event rows and rollup, built before any lock is taken."""
+
+    def __init__(
+        self,
+        db: Database,
+        integration_id: int,
+        events: Sequence[UsageEvent],
+        first_seen: dict[str, int],
+        identities: dict[IdentityKey, int],
+        now: datetime,
+    ) -> None:
+        self.rows = [
+            _event_row(integration_id, events[i], identities, db, now)
+            for _, i in sorted(first_seen.items())
+        ]
+        self.prepared = prepare_events(db.dialect, self.rows)
+        self.daily = rollup(self.rows, EVENTS_ORIGIN)
+
+    def store(self, conn: Connection) -> set[str]:
+        """Insert the events not stored before and add those to the rollup."""
+        stored = insert_new_events(conn, self.prepared)
+        daily = self.daily
+        if len(stored) < len(self.rows):
+            daily = rollup([row for row in self.rows if row["event_id"] in stored], EVENTS_ORIGIN)
         upsert_daily(conn, daily, replace=False)
-    if stored:
-        _note_last_event(db, integration_id, now)
+        return stored
 
+
+def _result(first_seen: dict[str, int], repeats: list[int], stored: set[str]) -> RecordResult:
     accepted = sorted(first_seen[event_id] for event_id in stored)
     duplicates = sorted(repeats + [i for e, i in first_seen.items() if e not in stored])
     return RecordResult(accepted=accepted, duplicates=duplicates)
@@ -94,7 +143,9 @@ def rollup(rows: Sequence[dict[str, Any]], origin: str) -> list[dict[str, Any]]:
     return [totals[key] for key in sorted(totals)]
 
 
-def _identity_ids(db: Database, keys: set[IdentityKey], now: datetime) -> dict[IdentityKey, int]:
+def identity_ids(db: Database, keys: set[IdentityKey], now: datetime) -> dict[IdentityKey, int]:
+    """Ids for these identities, from the cache or, for new ones, a short transaction of
+    their own; call it before taking the write lock."""
     identities = {key: db.identity_ids[key] for key in keys if key in db.identity_ids}
     missing = keys - identities.keys()
     if missing:
@@ -106,7 +157,8 @@ def _identity_ids(db: Database, keys: set[IdentityKey], now: datetime) -> dict[I
     return identities
 
 
-def _note_last_event(db: Database, integration_id: int, now: datetime) -> None:
+def note_last_event(db: Database, integration_id: int, now: datetime) -> None:
+    """Mark the integration as heard from; call it after the events' transaction."""
     # Outside the batch's transaction and at most every half minute: one hot row updated by
     # every batch would make concurrent PostgreSQL writers queue on its lock.
     last = db.last_event_noted.get(integration_id)

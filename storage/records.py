@@ -13,10 +13,12 @@ KINDS = ("chat", "inline_suggestion", "agent", "completion", "other")
 # through object.__setattr__, which costs more than the rest of the ingest path's Python.
 @dataclass(slots=True)
 class UserRef:
-    """Who an event belongs to: a Slack user ID or an email (lower-cased)."""
+    """Who an event belongs to: a Slack user ID, an email (lower-cased), or a vendor's own
+    name for the person as (kind, value), e.g. ("copilot", "octocat")."""
 
     slack_user_id: str | None = None
     email: str | None = None
+    vendor: tuple[str, str] | None = None
 
 
 @dataclass(slots=True)
@@ -213,3 +215,50 @@ class AuditEntry:
     action: str
     outcome: str
     detail: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """One kind of work's figures in a vendor's report; a figure it does not give is None."""
+
+    kind: str
+    requests: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    suggestions_shown: int | None = None
+    suggestions_accepted: int | None = None
+    lines_accepted: int | None = None
+    cost_usd: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReportDay:
+    """One person's day in a vendor's report, as parsed from the row on `line`. `client` is
+    the report's own client (Kiro's IDE, CLI or plugin), which keys its figures too."""
+
+    line: int
+    user: UserRef
+    day: date
+    tool: str
+    figures: tuple[Figures, ...]
+    client: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BadRow:
+    """A report row that could not be read, with its line number and why."""
+
+    line: int
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReportLine:
+    """One person's (or, while unlinked, one vendor identity's) use of one tool over a period."""
+
+    slack_user_id: str | None
+    email: str | None
+    identity: str | None  # "kind:value" of an identity no Slack user is linked to yet
+    tool: str
+    totals: Totals
+    active_days: int

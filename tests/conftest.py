@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -10,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
+import uvicorn
 from starlette.testclient import TestClient
 
 from bot.app import build_services, create_http_app
@@ -106,3 +109,25 @@ def api_key(db: Database, now: datetime) -> str:
     """The key of a fresh integration named `claude-code`."""
     _, key = create_integration(db, "claude-code", now)
     return key
+
+
+@pytest.fixture
+def live_server(services: Services) -> Iterator[str]:
+    """The real ASGI app served by uvicorn on a loopback port; yields its base URL."""
+    config = uvicorn.Config(
+        create_http_app(services), host="127.0.0.1", port=0, log_level="warning", lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

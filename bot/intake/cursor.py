@@ -1,0 +1,105 @@
+"""Cursor's team daily-usage data, as `POST /teams/daily-usage-data` of its Admin API
+returns it: `{"data": [{"date": <epoch ms>, "email": ..., "totalTabsShown": ...}], ...}`."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from bot.intake.reports import BadReport, RowError, calendar_day, count, merge, nonzero, text
+from storage.records import BadRow, Figures, ReportDay, UserRef
+
+TOOL = "cursor"
+_DATA_KEY = re.compile(r'"data"\s*:\s*\[')
+_decoder = json.JSONDecoder()
+
+
+def parse(body: str) -> Iterator[ReportDay | BadRow]:
+    """Each item of `data` (or of a bare JSON array), with the line it starts on, decoded
+    one at a time so a bad item is named and the rest still imported."""
+    match = _DATA_KEY.search(body)
+    if match:
+        position = match.end()
+    else:
+        start = body.lstrip()
+        if not start.startswith("["):
+            raise BadReport('not Cursor daily-usage data: expected {"data": [...]}')
+        position = len(body) - len(start) + 1
+    line = body.count("\n", 0, position) + 1
+    while True:
+        skipped = _skip(body, position)
+        line += body.count("\n", position, skipped)
+        position = skipped
+        if position >= len(body):
+            raise BadReport("the data array is not closed")
+        if body[position] == "]":
+            return
+        try:
+            item, end = _decoder.raw_decode(body, position)
+        except json.JSONDecodeError as exc:
+            raise BadReport(f"line {line}: not valid JSON: {exc.msg}") from None
+        try:
+            if not isinstance(item, dict):
+                raise RowError("an item of data must be an object")
+            yield to_report_day(line, item)
+        except RowError as exc:
+            yield BadRow(line, str(exc))
+        line += body.count("\n", position, end)
+        position = end
+
+
+def _skip(body: str, position: int) -> int:
+    while position < len(body) and body[position] in " \t\r\n,":
+        position += 1
+    return position
+
+
+def to_report_day(line: int, item: Mapping[str, Any]) -> ReportDay:
+    """Tab completions as inline suggestions, Composer/agent/Cmd-K as agent work with its
+    applies and accepted lines, chat as chat. A day marked inactive clears that day."""
+    email = text(item, "email").lower()
+    if "@" not in email:
+        raise RowError(f"email is not an address: {email!r}")
+    day = calendar_day(item.get("date"), "date")
+    numbers = {
+        name: count(item, name) or 0
+        for name in (
+            "totalTabsShown",
+            "totalTabsAccepted",
+            "composerRequests",
+            "agentRequests",
+            "cmdkUsages",
+            "chatRequests",
+            "totalApplies",
+            "totalAccepts",
+            "acceptedLinesAdded",
+        )
+    }
+    parts: list[Figures] = []
+    if item.get("isActive", True) is not False:
+        parts = [
+            Figures(
+                kind="inline_suggestion",
+                suggestions_shown=numbers["totalTabsShown"],
+                suggestions_accepted=numbers["totalTabsAccepted"],
+            ),
+            Figures(
+                kind="agent",
+                requests=numbers["composerRequests"]
+                + numbers["agentRequests"]
+                + numbers["cmdkUsages"],
+                suggestions_shown=numbers["totalApplies"],
+                suggestions_accepted=numbers["totalAccepts"],
+                lines_accepted=numbers["acceptedLinesAdded"],
+            ),
+            Figures(kind="chat", requests=numbers["chatRequests"]),
+        ]
+    return ReportDay(
+        line=line,
+        user=UserRef(email=email),
+        day=day,
+        tool=TOOL,
+        figures=merge(part for part in parts if nonzero(part)),
+    )

@@ -1,0 +1,113 @@
+"""Kiro (Amazon Q Developer) user-activity CSV reports, told apart by their header:
+- the per-client report (`user_report`): Date as YYYY-MM-DD, UserId, Client_Type, credits,
+  Total_Messages and one `<model>_messages` column per model used that day;
+- the per-user activity report (`by_user_analytic`): UserId, Date as MM-DD-YYYY, and
+  Chat_, Inline_, InlineChat_ and Dev_ metrics."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Iterator, Mapping
+
+from bot.intake.reports import (
+    BadReport,
+    RowError,
+    amount,
+    calendar_day,
+    count,
+    merge,
+    nonzero,
+    text,
+)
+from storage.records import BadRow, Figures, ReportDay, UserRef
+
+TOOL = "kiro"
+_CLIENT_COLUMNS = {"Date", "UserId", "Client_Type", "Total_Messages"}
+_ACTIVITY_COLUMNS = {"UserId", "Date"}
+
+
+def parse(lines: Iterable[str]) -> Iterator[ReportDay | BadRow]:
+    """Rows of either report, streamed; a row's line is where it ends in the file."""
+    reader = csv.DictReader(lines)
+    header = reader.fieldnames or []
+    columns = {name.strip() for name in header}
+    if columns >= _CLIENT_COLUMNS:
+        to_day = _client_day
+        # dynamic per-model columns; Total_Messages is the sum, not a model
+        models = [
+            n for n in header if n.lower().endswith("_messages") and n.lower() != "total_messages"
+        ]
+    elif columns >= _ACTIVITY_COLUMNS:
+        to_day = _activity_day
+        models = []
+    else:
+        raise BadReport(
+            "not a Kiro user-activity report: the header needs UserId and Date "
+            "(and Client_Type and Total_Messages for the per-client report)"
+        )
+    for row in reader:
+        line = reader.line_num
+        if None in row or any(value is None for value in row.values()):
+            yield BadRow(line, f"has {len(header)} columns in the header but not in this row")
+            continue
+        stripped = {(key or "").strip(): value for key, value in row.items()}
+        try:
+            for model in models:
+                count(stripped, model.strip())  # checked, though the rollup keeps no model
+            yield to_day(line, stripped)
+        except RowError as exc:
+            yield BadRow(line, str(exc))
+
+
+def _user(row: Mapping[str, str]) -> UserRef:
+    return UserRef(vendor=("kiro", text(row, "UserId")))
+
+
+def _client_day(line: int, row: Mapping[str, str]) -> ReportDay:
+    """Messages as requests, keyed by the client; credits are plan units, not dollars, so
+    they are checked but not turned into a cost."""
+    amount(row, "Credits_Used")
+    amount(row, "Overage_Credits_Used")
+    client = text(row, "Client_Type").lower()
+    part = Figures(kind="agent", requests=count(row, "Total_Messages", required=True) or 0)
+    return ReportDay(
+        line=line,
+        user=_user(row),
+        day=calendar_day(row.get("Date"), "Date"),
+        tool=TOOL,
+        figures=merge([part] if nonzero(part) else []),
+        client=client,
+    )
+
+
+def _activity_day(line: int, row: Mapping[str, str]) -> ReportDay:
+    """Suggestions, acceptances and accepted lines per kind of work. Messages are left to
+    the per-client report, which counts them for every client, so they are not added twice."""
+    parts = [
+        Figures(
+            kind="inline_suggestion",
+            suggestions_shown=count(row, "Inline_SuggestionsCount"),
+            suggestions_accepted=count(row, "Inline_AcceptanceCount"),
+            lines_accepted=count(row, "Inline_AICodeLines"),
+        ),
+        Figures(kind="chat", lines_accepted=count(row, "Chat_AICodeLines")),
+        Figures(
+            kind="chat",
+            suggestions_shown=count(row, "InlineChat_TotalEventCount"),
+            suggestions_accepted=count(row, "InlineChat_AcceptanceEventCount"),
+            lines_accepted=count(row, "InlineChat_AcceptedLineAdditions"),
+        ),
+        Figures(
+            kind="agent",
+            suggestions_shown=count(row, "Dev_GenerationEventCount"),
+            suggestions_accepted=count(row, "Dev_AcceptanceEventCount"),
+            lines_accepted=count(row, "Dev_AcceptedLines"),
+        ),
+    ]
+    return ReportDay(
+        line=line,
+        user=_user(row),
+        day=calendar_day(row.get("Date"), "Date"),
+        tool=TOOL,
+        figures=merge(part for part in parts if nonzero(part)),
+    )

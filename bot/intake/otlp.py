@@ -1,0 +1,386 @@
+"""OTLP/HTTP bodies: decoding (protobuf or JSON, gzip) and mapping AI coding tools' metrics
+and log events to usage. Pure functions: bytes in, plain records out."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import math
+import zlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import orjson
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError, Message
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
+    ExportLogsPartialSuccess,
+    ExportLogsServiceRequest,
+    ExportLogsServiceResponse,
+)
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsPartialSuccess,
+    ExportMetricsServiceRequest,
+    ExportMetricsServiceResponse,
+)
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality
+
+from storage.records import UsageEvent, UserRef
+
+PROTOBUF = "application/x-protobuf"
+JSON = "application/json"
+MAX_BODY_BYTES = 8 * 1024 * 1024
+MAX_DECOMPRESSED_BYTES = 32 * 1024 * 1024
+FUTURE_LEEWAY = timedelta(minutes=5)
+CLAUDE_CODE = "claude-code"
+
+M = TypeVar("M", bound=Message)
+
+
+class BadExport(Exception):
+    """The body as a whole is unusable; nothing from it is stored."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class MetricPoint:
+    """One sum data point mapped to usage. `figures` name the usage fields its value (for a
+    cumulative series, its increase) goes to; `template` carries everything else."""
+
+    series_key: str
+    start_ns: int
+    time_ns: int
+    value: float
+    cumulative: bool
+    figures: tuple[str, ...]
+    template: UsageEvent
+
+
+@dataclass(frozen=True, slots=True)
+class MappedMetrics:
+    points: list[MetricPoint] = field(default_factory=list)
+    rejected: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class MappedLogs:
+    events: list[UsageEvent] = field(default_factory=list)
+    rejected: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+# --- decoding ---------------------------------------------------------------------------
+
+
+def media_type(content_type: str | None) -> str:
+    """The request's OTLP encoding, or 415 for anything else."""
+    kind = (content_type or "").split(";")[0].strip().lower()
+    if kind in (PROTOBUF, JSON):
+        return kind
+    raise BadExport(415, f"Content-Type must be {PROTOBUF} or {JSON}")
+
+
+def decode(body: bytes, kind: str, encoding: str | None, message: type[M]) -> M:
+    """Parse an OTLP request body of the given media type and Content-Encoding."""
+    encoding = (encoding or "identity").strip().lower()
+    if encoding == "gzip":
+        body = gunzip(body, MAX_DECOMPRESSED_BYTES)
+    elif encoding != "identity":
+        raise BadExport(415, f"Content-Encoding {encoding!r} is not supported; use gzip")
+    if kind == PROTOBUF:
+        try:
+            return message.FromString(body)
+        except DecodeError as exc:
+            raise BadExport(400, f"body is not a valid {message.__name__}: {exc}") from None
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadExport(400, f"body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise BadExport(400, "body must be a JSON object")
+    try:
+        return json_format.ParseDict(
+            _hex_ids_to_base64(data), message(), ignore_unknown_fields=True
+        )
+    except json_format.ParseError as exc:
+        raise BadExport(400, f"body is not a valid {message.__name__}: {exc}") from None
+
+
+def gunzip(body: bytes, limit: int) -> bytes:
+    """Decompress gzip, refusing (413) output past `limit` so a small bomb cannot fill memory."""
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(body, limit + 1)
+    except zlib.error as exc:
+        raise BadExport(400, f"body is not valid gzip: {exc}") from None
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise BadExport(413, f"decompressed body is larger than {limit} bytes")
+    if not inflater.eof:
+        raise BadExport(400, "gzip body is truncated")
+    return out
+
+
+def _hex_ids_to_base64(value: Any) -> Any:
+    # OTLP/JSON writes trace and span ids as hex; protobuf's JSON mapping wants base64 bytes.
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if key in ("traceId", "spanId", "trace_id", "span_id") and isinstance(item, str):
+                try:
+                    item = base64.b64encode(bytes.fromhex(item)).decode()
+                except ValueError:
+                    raise BadExport(400, f"{key} must be hex: {item!r}") from None
+            else:
+                item = _hex_ids_to_base64(item)
+            out[key] = item
+        return out
+    if isinstance(value, list):
+        return [_hex_ids_to_base64(item) for item in value]
+    return value
+
+
+def encode_response(kind: str, rejected: int, error: str, *, logs: bool) -> bytes:
+    """The OTLP answer in the request's encoding, with partial_success only when something
+    was dropped, as the specification asks."""
+    message: Message
+    if logs:
+        message = ExportLogsServiceResponse()
+        if rejected:
+            message.partial_success.CopyFrom(
+                ExportLogsPartialSuccess(rejected_log_records=rejected, error_message=error)
+            )
+    else:
+        message = ExportMetricsServiceResponse()
+        if rejected:
+            message.partial_success.CopyFrom(
+                ExportMetricsPartialSuccess(rejected_data_points=rejected, error_message=error)
+            )
+    if kind == PROTOBUF:
+        return message.SerializeToString()
+    return orjson.dumps(json_format.MessageToDict(message))
+
+
+# --- attributes ---------------------------------------------------------------------------
+
+
+def attributes(pairs: Iterable[KeyValue]) -> dict[str, Any]:
+    """OTLP key-values as a plain dict of scalars; arrays and maps become JSON text."""
+    return {pair.key: _scalar(pair.value) for pair in pairs}
+
+
+def _scalar(value: AnyValue) -> Any:
+    which = value.WhichOneof("value")
+    if which is None:
+        return None
+    if which in ("array_value", "kvlist_value"):
+        return orjson.dumps(json_format.MessageToDict(value)).decode()
+    if which == "bytes_value":
+        return value.bytes_value.hex()
+    return getattr(value, which)
+
+
+def find_user(
+    point: Mapping[str, Any], resource: Mapping[str, Any], names: Sequence[str]
+) -> UserRef | None:
+    """The person named by the first of `names` present on the point or its resource: an
+    email if it looks like one, otherwise an `otlp` identity an admin can link later."""
+    for name in names:
+        value = point.get(name, resource.get(name))
+        if isinstance(value, str) and value.strip():
+            value = value.strip()
+            if "@" in value:
+                return UserRef(email=value.lower())
+            return UserRef(vendor=("otlp", value[:320]))
+    return None
+
+
+def _digest(*parts: Any) -> str:
+    return hashlib.sha256(orjson.dumps(parts, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _moment(nanos: int) -> datetime:
+    return datetime.fromtimestamp(nanos / 1e9, UTC)
+
+
+# --- metrics ------------------------------------------------------------------------------
+
+# Claude Code's metrics (docs: "Monitoring usage"): the attribute that picks the figure, and
+# the usage fields each of its values feeds. A value mapped to () is known but not counted.
+_TOKEN_TYPES = {
+    "input": ("input_tokens",),
+    "cacheCreation": ("input_tokens",),
+    "output": ("output_tokens",),
+    "cacheRead": (),  # re-reading cached context is not new work; counting it would swamp input
+}
+_LINE_TYPES = {"added": ("lines_accepted",), "removed": ()}
+_COUNTED_ONLY = {
+    "claude_code.session.count",
+    "claude_code.commit.count",
+    "claude_code.pull_request.count",
+    "claude_code.active_time.total",
+}
+
+
+def _claude_code_figures(name: str, attrs: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """Which usage fields a Claude Code metric point feeds; None for metrics we do not map."""
+    if name == "claude_code.token.usage":
+        return _TOKEN_TYPES.get(str(attrs.get("type")), ())
+    if name == "claude_code.cost.usage":
+        return ("cost_usd",)
+    if name == "claude_code.lines_of_code.count":
+        return _LINE_TYPES.get(str(attrs.get("type")), ())
+    if name == "claude_code.code_edit_tool.decision":
+        if attrs.get("decision") == "accept":
+            return ("suggestions_shown", "suggestions_accepted")
+        return ("suggestions_shown",)
+    if name in _COUNTED_ONLY:
+        return ("value",)  # no column of its own: kept on the event as attributes.value
+    return None
+
+
+def map_metrics(
+    request: ExportMetricsServiceRequest,
+    *,
+    user_attributes: Sequence[str],
+    now: datetime,
+) -> MappedMetrics:
+    """Sum points of the metrics we know, ready for temporality handling in storage.
+    Points nobody can be named for, or with impossible times, are counted as rejected."""
+    points: list[MetricPoint] = []
+    rejected = 0
+    errors: set[str] = set()
+    latest = int((now + FUTURE_LEEWAY).timestamp() * 1e9)
+    for resource_metrics in request.resource_metrics:
+        resource = attributes(resource_metrics.resource.attributes)
+        for scope_metrics in resource_metrics.scope_metrics:
+            for metric in scope_metrics.metrics:
+                if metric.WhichOneof("data") != "sum":
+                    continue
+                cumulative = (
+                    metric.sum.aggregation_temporality
+                    == AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE
+                )
+                for point in metric.sum.data_points:
+                    attrs = attributes(point.attributes)
+                    figures = _claude_code_figures(metric.name, attrs)
+                    if figures is None or figures == ():
+                        continue
+                    value = (
+                        point.as_double
+                        if point.WhichOneof("value") == "as_double"
+                        else point.as_int
+                    )
+                    user = find_user(attrs, resource, user_attributes)
+                    problem = None
+                    if user is None:
+                        problem = f"no {' or '.join(user_attributes)} attribute"
+                    elif not point.time_unix_nano or point.time_unix_nano > latest:
+                        problem = "time_unix_nano is missing or in the future"
+                    elif not math.isfinite(value) or value < 0:
+                        problem = "value is negative or not finite"
+                    if problem:
+                        rejected += 1
+                        errors.add(f"{metric.name}: {problem}")
+                        continue
+                    assert user is not None
+                    series_key = _digest(
+                        metric.name, sorted(resource.items()), sorted(attrs.items())
+                    )
+                    model = attrs.get("model")
+                    template = UsageEvent(
+                        event_id="",  # set from the series and time once the increase is known
+                        user=user,
+                        occurred_at=_moment(point.time_unix_nano),
+                        tool=CLAUDE_CODE,
+                        kind="agent",
+                        model=str(model)[:128] if model else None,
+                        requests=0,
+                        suggestions_accepted=(
+                            0 if metric.name == "claude_code.code_edit_tool.decision" else None
+                        ),
+                        attributes={"metric": metric.name} if figures == ("value",) else None,
+                    )
+                    points.append(
+                        MetricPoint(
+                            series_key=series_key,
+                            start_ns=point.start_time_unix_nano,
+                            time_ns=point.time_unix_nano,
+                            value=float(value),
+                            cumulative=cumulative,
+                            figures=figures,
+                            template=template,
+                        )
+                    )
+    return MappedMetrics(points, rejected, sorted(errors))
+
+
+# --- logs ---------------------------------------------------------------------------------
+
+
+def _event_name(record: Any, attrs: Mapping[str, Any], service: str) -> str:
+    """Claude Code names an event in the body (`claude_code.api_request`) and in `event.name`
+    (`api_request`); newer SDKs also fill the record's own event_name."""
+    for candidate in (
+        record.event_name,
+        record.body.string_value if record.body.WhichOneof("value") == "string_value" else "",
+        str(attrs.get("event.name") or ""),
+    ):
+        if candidate.startswith("claude_code."):
+            return candidate
+        if candidate and service == CLAUDE_CODE:
+            return f"claude_code.{candidate}"
+    return ""
+
+
+def map_logs(
+    request: ExportLogsServiceRequest,
+    *,
+    user_attributes: Sequence[str],
+    now: datetime,
+) -> MappedLogs:
+    """One request per `claude_code.api_request` event. Tokens and cost come from the metrics,
+    which Claude Code always sends, so they are not added here a second time."""
+    events: list[UsageEvent] = []
+    rejected = 0
+    errors: set[str] = set()
+    latest = now + FUTURE_LEEWAY
+    for resource_logs in request.resource_logs:
+        resource = attributes(resource_logs.resource.attributes)
+        service = str(resource.get("service.name") or "")
+        for scope_logs in resource_logs.scope_logs:
+            for record in scope_logs.log_records:
+                attrs = attributes(record.attributes)
+                name = _event_name(record, attrs, service)
+                if name != "claude_code.api_request":
+                    continue
+                user = find_user(attrs, resource, user_attributes)
+                nanos = record.time_unix_nano or record.observed_time_unix_nano
+                if user is None or not nanos or _moment(nanos) > latest:
+                    rejected += 1
+                    errors.add(
+                        f"{name}: no {' or '.join(user_attributes)} attribute"
+                        if user is None
+                        else f"{name}: time is missing or in the future"
+                    )
+                    continue
+                model = attrs.get("model")
+                events.append(
+                    UsageEvent(
+                        event_id="otlp-log:" + _digest(name, nanos, sorted(attrs.items()))[:48],
+                        user=user,
+                        occurred_at=_moment(nanos),
+                        tool=CLAUDE_CODE,
+                        kind="agent",
+                        model=str(model)[:128] if model else None,
+                        requests=1,
+                    )
+                )
+    return MappedLogs(events, rejected, sorted(errors))

@@ -1,0 +1,80 @@
+"""Vendor reports into the daily rollup. Each report owns its origin, and the first time an
+import meets a (origin, person, day) it clears what was there, so re-importing a file or an
+overlapping one replaces figures instead of adding to them."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date, datetime
+from operator import itemgetter
+from typing import Any
+
+from sqlalchemy import delete
+
+from storage.bulk import DAILY_KEY, upsert_daily
+from storage.db import Database
+from storage.events import identity_key, rollup
+from storage.models import DailyRow
+from storage.people import resolve_identities
+from storage.records import ReportDay
+
+ReplacedKey = tuple[str, int, date]  # origin, identity id, day
+
+
+def report_origin(source: str, integration: str | None, client: str | None) -> str:
+    """The origin a report's figures are kept under, e.g. `import:kiro@acme:kiro_ide`."""
+    origin = f"import:{source}" + (f"@{integration}" if integration else "")
+    return origin + (f":{client}" if client else "")
+
+
+def replace_report_days(
+    db: Database,
+    source: str,
+    integration: str | None,
+    days: Sequence[ReportDay],
+    replaced: set[ReplacedKey],
+    now: datetime,
+) -> None:
+    """Store a chunk of a report in one transaction. `replaced` holds the keys this import
+    already cleared; it is updated, so a key spread over several chunks is cleared once."""
+    if not days:
+        return
+    with db.write() as conn:
+        identities = resolve_identities(conn, (identity_key(d.user) for d in days), now)
+        to_clear: dict[tuple[str, date], set[int]] = defaultdict(set)
+        rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for item in days:
+            origin = report_origin(source, integration, item.client)
+            identity_id = identities[identity_key(item.user)]
+            key = (origin, identity_id, item.day)
+            if key not in replaced:
+                replaced.add(key)
+                to_clear[(origin, item.day)].add(identity_id)
+            for figures in item.figures:
+                rows[origin].append(
+                    {
+                        "identity_id": identity_id,
+                        "day": item.day,
+                        "tool": item.tool,
+                        "kind": figures.kind,
+                        "requests": figures.requests,
+                        "input_tokens": figures.input_tokens,
+                        "output_tokens": figures.output_tokens,
+                        "suggestions_shown": figures.suggestions_shown,
+                        "suggestions_accepted": figures.suggestions_accepted,
+                        "lines_accepted": figures.lines_accepted,
+                        "cost_usd": figures.cost_usd,
+                    }
+                )
+        for (origin, day), identity_ids in sorted(to_clear.items()):
+            conn.execute(
+                delete(DailyRow).where(
+                    DailyRow.origin == origin,
+                    DailyRow.day == day,
+                    DailyRow.identity_id.in_(sorted(identity_ids)),
+                )
+            )
+        daily = [total for origin, group in rows.items() for total in rollup(group, origin)]
+        # one statement for every origin, in key order so concurrent writers cannot deadlock
+        upsert_daily(conn, sorted(daily, key=itemgetter(*DAILY_KEY)), replace=False)
