@@ -127,6 +127,9 @@ def _pg_stage(
         f"CREATE TEMP TABLE IF NOT EXISTS {staged} ON COMMIT DELETE ROWS AS "
         f"SELECT {names} FROM {table} WITH NO DATA"
     )
+    # ON COMMIT DELETE ROWS empties it only at commit: a second call in one transaction
+    # must not apply the first call's rows again.
+    conn.exec_driver_sql(f"TRUNCATE {staged}")
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     with cursor.copy(f"COPY {staged} ({names}) FROM STDIN") as copy:
         for row in prepared:

@@ -89,3 +89,23 @@ def test_person_periods_sum_across_identities_and_count_active_days(db, integrat
     link_identity(db, "email", "dana@example.com", "UALICE", "admin", now)
     [alice] = person_periods(db, date(2026, 11, 16), date(2026, 11, 22))
     assert alice.totals.input_tokens == 22
+
+
+def test_two_rollup_writes_in_one_transaction_each_count_once(db, integration, now):
+    from storage.bulk import upsert_daily
+
+    row = {
+        "identity_id": None, "day": date(2026, 11, 18), "tool": "kiro", "kind": "other",
+        "origin": "events", "requests": 1, "input_tokens": 10, "output_tokens": 0,
+        "suggestions_shown": None, "suggestions_accepted": None, "lines_accepted": None,
+        "cost_usd": None, "events": 1,
+    }  # fmt: skip
+    record_events(db, integration.id, [usage("a", datetime(2026, 11, 18, 9, tzinfo=UTC))], now)
+    row["identity_id"] = next(iter(db.identity_ids.values()))
+    with db.write() as conn:
+        upsert_daily(conn, [row], replace=False)
+        upsert_daily(conn, [{**row, "tool": "copilot"}], replace=False)
+    by_tool = {
+        d.tool: d.totals.requests for d in daily_usage(db, date(2026, 11, 18), date(2026, 11, 18))
+    }
+    assert by_tool == {"kiro": 2, "copilot": 1}
