@@ -109,3 +109,37 @@ class PersonPeriod:
     active_days: int
     tools: frozenset[str]
     kinds: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """What Slack says about a person (users.info), and when we last asked."""
+
+    person_id: int
+    slack_user_id: str
+    display_name: str | None
+    tz: str | None
+    opted_out: bool
+    checked_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class RankInput:
+    """One person's figures for a leaderboard period: only what the ranking looks at."""
+
+    person_id: int
+    slack_user_id: str | None
+    active_days: int
+    suggestions_accepted: int | None
+    suggestions_shown: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Award:
+    """A badge a person won for a week."""
+
+    person_id: int
+    week_start: date
+    category: str
+    reason: str
+    created_at: datetime

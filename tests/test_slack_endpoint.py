@@ -1,0 +1,86 @@
+"""POST /slack/events: signatures, a slow or rate-limiting Slack, and an event loop kept free."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from starlette.testclient import TestClient
+
+from bot.app import build_services, create_http_app
+from tests.slack_requests import signed_headers, slash_command
+
+
+@pytest.fixture
+def body(slack):
+    return slash_command("help", response_url=slack.fake.response_url())
+
+
+def test_a_signed_request_is_answered(slack, body):
+    assert slack.post(body).status_code == 200
+
+
+def test_a_missing_signature_is_401(slack, body):
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    assert slack.post(body, headers).status_code == 401
+    assert slack.fake.calls == []
+
+
+def test_a_wrong_signature_is_401(slack, body):
+    assert slack.post(body, signed_headers(body, secret="not-the-secret")).status_code == 401
+    tampered = body.replace("help", "top")
+    assert slack.post(tampered, signed_headers(body)).status_code == 401
+    assert slack.fake.calls == []
+
+
+def test_a_signature_older_than_five_minutes_is_401(slack, body):
+    now = int(time.time())
+    assert slack.post(body, signed_headers(body, timestamp=now - 301)).status_code == 401
+    assert slack.post(body, signed_headers(body, timestamp=now + 301)).status_code == 401
+    assert slack.post(body, signed_headers(body, timestamp=now - 290)).status_code == 200
+
+
+def test_without_slack_settings_the_endpoint_says_so(services):
+    with TestClient(create_http_app(services)) as client:
+        response = client.post("/slack/events", content=b"x")
+    assert response.status_code == 503
+    assert "SLACK_SIGNING_SECRET" in response.json()["error"]
+
+
+def test_a_429_from_slack_is_waited_out(slack):
+    slack.fake.fail("users.info", status=429, retry_after=1)
+    reply = slack.ask("help")
+    assert "`/aiusage me`" in reply["blocks"][0]["text"]["text"]
+    assert len(slack.fake.calls_to("users.info")) == 2
+
+
+def test_when_slack_cannot_say_who_it_is_the_answer_still_comes(slack):
+    slack.fake.fail("users.info", error="user_not_found")
+    reply = slack.ask("me")
+    assert "your time (UTC)" in str(reply)  # the configured zone, until Slack can say
+
+
+def test_slow_commands_do_not_delay_a_health_check(slack_settings, db, fake_slack):
+    # Bolt checks the bot token with auth.test on its first requests; a slow Slack makes
+    # each of these commands take a second. The health check must not wait for them.
+    slow = 1.0
+    fake_slack.delay("auth.test", slow)
+    services = build_services(slack_settings)
+    services.db = db
+    body = slash_command("help", response_url=fake_slack.response_url("slow"))
+    with TestClient(create_http_app(services)) as http, ThreadPoolExecutor(5) as pool:
+        started = time.monotonic()
+        commands = [
+            pool.submit(http.post, "/slack/events", content=body, headers=signed_headers(body))
+            for _ in range(4)
+        ]
+        time.sleep(0.2)  # the commands are in flight
+        health_started = time.monotonic()
+        health = http.get("/healthz")
+        health_took = time.monotonic() - health_started
+        statuses = [c.result().status_code for c in commands]
+    assert health.status_code == 200
+    assert health_took < 0.5, health_took
+    assert statuses == [200] * 4
+    assert time.monotonic() - started >= slow  # the commands really were slow
