@@ -29,14 +29,10 @@ def build_services(settings: Settings, clock: Clock = utcnow) -> Services:
     )
 
 
-def slack_configured(settings: Settings) -> bool:
-    return settings.slack_signing_secret is not None and settings.slack_bot_token is not None
-
-
 def create_bolt_app(services: Services, executor: Executor) -> App | None:
-    """The Bolt app, when the bot token and signing secret are set; None otherwise. Work
-    done after the ack (lazy listeners) runs on `executor`, which the caller shuts down."""
-    if not slack_configured(services.settings):
+    """The Bolt app, or None without a bot token. Work done after the ack (lazy listeners)
+    runs on `executor`, which the caller shuts down."""
+    if services.settings.slack_bot_token is None:
         return None
     return build_bolt_app(services, make_web_client(services.settings), executor)
 
@@ -48,6 +44,8 @@ def create_http_app(services: Services, bolt: App | None = None) -> Starlette:
     if bolt is None:
         executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="slack-after-ack")
         bolt = create_bolt_app(services, executor)
+    # Requests over HTTP are only taken when their signatures can be checked.
+    http_slack = bolt if services.settings.slack_signing_secret is not None else None
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -58,7 +56,7 @@ def create_http_app(services: Services, bolt: App | None = None) -> Starlette:
         services.db.dispose()
 
     app = Starlette(
-        routes=[*api_routes(services), slack_route(bolt.dispatch if bolt else None)],
+        routes=[*api_routes(services), slack_route(http_slack.dispatch if http_slack else None)],
         exception_handlers={HTTPProblem: problem_response},
         lifespan=lifespan,
     )

@@ -42,11 +42,13 @@ log = logging.getLogger("aiusage.slack")
 
 
 def build_bolt_app(services: Services, client: WebClient, executor: Executor) -> App:
-    """The Bolt app with every listener registered; needs the signing secret and bot token."""
-    settings = services.settings
-    assert settings.slack_signing_secret and client.token
+    """The Bolt app with every listener registered. Without a signing secret it can serve
+    Socket Mode only (whose connection is authenticated by the app token), never HTTP."""
+    secret = services.settings.slack_signing_secret
+    assert client.token, "the Web API client needs the bot token"
     app = App(
-        signing_secret=settings.slack_signing_secret.get_secret_value(),
+        signing_secret=secret.get_secret_value() if secret else "",
+        request_verification_enabled=secret is not None,
         client=client,  # carries the bot token
         # We dispatch in a worker thread already, so run listeners there and return when they
         # finish instead of polling for the ack; slow work goes to lazy listeners.

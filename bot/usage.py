@@ -24,8 +24,8 @@ from storage.people import set_opted_out
 from storage.stats import person_daily, rank_inputs, unranked_people, usage_fingerprint
 
 TOP_SIZE = 10
-# Other processes (imports, `people link`, the integrity scan) change what the ranking reads
-# without bumping anything we can see cheaply; past this age a cached ranking is recomputed.
+# A vendor re-import can change figures in place without anything we can see cheaply; past
+# this age a cached ranking is recomputed anyway.
 RANKING_MAX_AGE_S = 60.0
 
 
@@ -37,7 +37,7 @@ class UsageService:
         self.services = services
         self.db = services.db
         self.tz = services.settings.timezone
-        self._rankings: dict[Week, tuple[tuple[int, int], float, list[Ranked]]] = {}
+        self._rankings: dict[Week, tuple[tuple[int, int, str], float, list[Ranked]]] = {}
         self._lock = threading.Lock()
 
     def answer(self, request: Request, viewer: Viewer) -> Answer:

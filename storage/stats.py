@@ -140,13 +140,14 @@ def unranked_people(db: Database, week_start: date) -> set[int]:
         return set(opted_out.scalars()) | set(flagged.scalars())
 
 
-def usage_fingerprint(db: Database) -> tuple[int, int]:
-    """Changes whenever usage is added (new events or new rollup rows): a cheap key for
-    caches of figures computed from usage. Cheap because both are primary-key maxima."""
+def usage_fingerprint(db: Database) -> tuple[int, int, str]:
+    """Changes whenever usage is added (new events or rollup rows) or an identity is linked
+    to a person: a cheap key for caches of figures computed from usage."""
     with db.read() as conn:
         events = conn.scalar(select(func.max(EventRow.id)))
         daily = conn.scalar(select(func.max(DailyRow.id)))
-    return (events or 0, daily or 0)
+        linked = conn.scalar(select(func.max(IdentityRow.linked_at)))
+    return (events or 0, daily or 0, linked.isoformat() if linked else "")
 
 
 def _sums() -> tuple:  # type: ignore[type-arg]

@@ -84,3 +84,11 @@ def test_slow_commands_do_not_delay_a_health_check(slack_settings, db, fake_slac
     assert health_took < 0.5, health_took
     assert statuses == [200] * 4
     assert time.monotonic() - started >= slow  # the commands really were slow
+
+
+def test_socket_mode_without_an_app_token_stops_with_one_clear_line(settings, capsys):
+    from bot.cli import main
+
+    assert main(["serve", "--socket-mode"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("aiusage: SLACK_APP_TOKEN:") and "\n" not in err
