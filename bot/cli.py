@@ -6,10 +6,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bot.commands import database, integrations, serve
+from bot.commands import database, demo, integrations, serve
 from bot.settings import SettingsError, load_settings
 
-COMMAND_MODULES = (serve, database, integrations)
+COMMAND_MODULES = (serve, database, integrations, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,24 +1,21 @@
-"""Requests as Slack sends them: slash-command forms and interactive payloads, signed with
-Slack's v0 scheme (HMAC-SHA256 of `v0:{timestamp}:{body}` with the signing secret)."""
+"""Requests as Slack sends them, signed with the tests' signing secret. The builders live with
+the fake Slack in `bot.fake_slack` (the demo signs its requests with them too)."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
-import time
-from typing import Any
-from urllib.parse import urlencode
+from bot import fake_slack
+from bot.fake_slack import TEAM_ID, block_actions, signature, slash_command
 
 SIGNING_SECRET = "test-signing-secret"
-TEAM_ID = "T0001"
 
-
-def signature(body: str, timestamp: int, secret: str = SIGNING_SECRET) -> str:
-    digest = hmac.new(
-        secret.encode(), f"v0:{timestamp}:{body}".encode(), hashlib.sha256
-    ).hexdigest()
-    return f"v0={digest}"
+__all__ = [
+    "SIGNING_SECRET",
+    "TEAM_ID",
+    "block_actions",
+    "signature",
+    "signed_headers",
+    "slash_command",
+]
 
 
 def signed_headers(
@@ -29,68 +26,4 @@ def signed_headers(
     timestamp: int | None = None,
 ) -> dict[str, str]:
     """The headers Slack sends with `body`, signed now (or at `timestamp`)."""
-    ts = int(time.time()) if timestamp is None else timestamp
-    return {
-        "Content-Type": content_type,
-        "X-Slack-Request-Timestamp": str(ts),
-        "X-Slack-Signature": signature(body, ts, secret),
-    }
-
-
-def slash_command(
-    text: str,
-    *,
-    user_id: str = "UALICE",
-    response_url: str = "http://127.0.0.1:9/response/r1",
-    channel_id: str = "CGENERAL",
-    command: str = "/aiusage",
-) -> str:
-    """The form body of a slash command."""
-    return urlencode(
-        {
-            "token": "legacy-verification-token-unused",
-            "team_id": TEAM_ID,
-            "team_domain": "example",
-            "channel_id": channel_id,
-            "channel_name": "general",
-            "user_id": user_id,
-            "user_name": user_id.lower(),
-            "command": command,
-            "text": text,
-            "api_app_id": "A0001",
-            "response_url": response_url,
-            "trigger_id": "1.2.3",
-        }
-    )
-
-
-def block_actions(
-    action_id: str,
-    value: str,
-    *,
-    user_id: str = "UALICE",
-    response_url: str = "http://127.0.0.1:9/response/r1",
-    channel_id: str = "CGENERAL",
-) -> str:
-    """The form body of a `block_actions` payload: one button click in an ephemeral reply."""
-    payload: dict[str, Any] = {
-        "type": "block_actions",
-        "team": {"id": TEAM_ID, "domain": "example"},
-        "user": {"id": user_id, "username": user_id.lower(), "team_id": TEAM_ID},
-        "api_app_id": "A0001",
-        "token": "legacy-verification-token-unused",
-        "container": {"type": "message", "is_ephemeral": True, "channel_id": channel_id},
-        "trigger_id": "1.2.3",
-        "channel": {"id": channel_id, "name": "general"},
-        "response_url": response_url,
-        "actions": [
-            {
-                "type": "button",
-                "action_id": action_id,
-                "block_id": "b1",
-                "value": value,
-                "action_ts": f"{time.time():.6f}",
-            }
-        ],
-    }
-    return urlencode({"payload": json.dumps(payload)})
+    return fake_slack.signed_headers(body, content_type, secret=secret, timestamp=timestamp)
