@@ -190,3 +190,34 @@ def leave_out(ranked: Iterable[Ranked], unranked: Collection[int]) -> list[Ranke
             place, previous = position, item.score
         placed.append(replace(item, place=place))
     return placed
+
+
+@dataclass(frozen=True, slots=True)
+class Standings:
+    """What `top` shows: the first places, the viewer's own, and how many are ranked."""
+
+    top: list[Ranked]
+    mine: Ranked | None
+    count: int
+
+
+def standings(
+    ranked: Iterable[Ranked], unranked: Collection[int], person_id: int, size: int = 10
+) -> Standings:
+    """The board without the `unranked` people, places counted afresh, in one pass that
+    builds only the places shown: the top `size` and `person_id`'s."""
+    top: list[Ranked] = []
+    mine = None
+    previous: tuple[int, int, float] | None = None
+    place = count = 0
+    for item in ranked:
+        if item.person_id in unranked:
+            continue
+        count += 1
+        if item.score != previous:
+            place, previous = count, item.score
+        if len(top) < size:
+            top.append(replace(item, place=place))
+        if item.person_id == person_id:
+            mine = replace(item, place=place)
+    return Standings(top, mine, count)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from jobs.stats import compare_weeks, leave_out, rank, sparkline
+from jobs.stats import compare_weeks, leave_out, rank, sparkline, standings
 from jobs.weeks import Week
 from storage.records import DailyUsage, RankInput, Totals
 
@@ -37,6 +37,14 @@ def test_leaving_people_out_recounts_places():
     ranked = rank([person(1, 5), person(2, 4), person(3, 4), person(4, 1)])
     assert [(r.place, r.person_id) for r in leave_out(ranked, {1, 3})] == [(1, 2), (2, 4)]
     assert [r.person_id for r in rank([person(1, 5), person(2, 4)], {1})] == [2]
+
+
+def test_standings_show_the_top_and_the_viewers_place_without_the_unranked():
+    ranked = rank([person(i, 10 - i) for i in range(1, 9)])
+    board = standings(ranked, {2, 5}, person_id=7, size=3)
+    assert [(r.place, r.person_id) for r in board.top] == [(1, 1), (2, 3), (3, 4)]
+    assert (board.mine.place, board.mine.person_id, board.count) == (5, 7, 6)
+    assert standings(ranked, {7}, person_id=7).mine is None
 
 
 def test_sparkline_scales_to_the_largest_and_shows_gaps():

@@ -21,6 +21,7 @@ from typing import Any
 
 import uvicorn
 from pydantic import SecretStr
+from starlette.types import ASGIApp
 
 from bot.app import build_services, create_http_app
 from bot.blocks import as_text
@@ -84,7 +85,7 @@ def run_demo(_args: argparse.Namespace, settings: Settings) -> int:
             f"A throw-away database in {tmp}, a fake Slack on {fake.url}, and the real app "
             f"on loopback. Weeks are ISO weeks in {demo_settings.timezone.key}.",
         )
-        with serving(services) as base_url:
+        with serving(create_http_app(services)) as base_url:
             now = services.clock()
             sent = _send_usage(base_url, services, now)
             say("1. Usage arrives through the ingestion API", *sent)
@@ -136,11 +137,9 @@ def FakeSlackRunning() -> Iterator[FakeSlack]:
 
 
 @contextmanager
-def serving(services: Services) -> Iterator[str]:
-    """The real ASGI app served by uvicorn on a free loopback port, in a thread."""
-    config = uvicorn.Config(
-        create_http_app(services), host="127.0.0.1", port=0, log_level="warning", lifespan="on"
-    )
+def serving(app: ASGIApp) -> Iterator[str]:
+    """An ASGI app served by uvicorn on a free loopback port, in a thread; yields its URL."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
