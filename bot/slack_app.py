@@ -8,13 +8,14 @@ their time zone), and answer through `response_url`.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from concurrent.futures import Executor
 from datetime import timedelta
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext, BoltRequest, Respond
+from slack_bolt import Ack, App, BoltContext, BoltRequest, BoltResponse, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from starlette.concurrency import run_in_threadpool
@@ -81,18 +82,33 @@ def register_listeners(app: App, usage: UsageService, services: Services) -> Non
     ) -> None:
         if context.get("aiusage_answered"):
             return
-        viewer = learn_viewer(services, client, command["user_id"])
-        respond(
-            **render(usage.answer(parse_command(command.get("text") or ""), viewer)).as_kwargs()
-        )
+        try:
+            respond(**reply(command, learn_viewer(services, client, command["user_id"])))
+        except Exception as error:
+            # Bolt only logs what a lazy listener raises; the caller, acknowledged with
+            # nothing, would never hear back, so they are told here, as `on_error` would.
+            respond(**failure(error))
 
     app.command(COMMAND)(ack=answer_now, lazy=[answer_later])
 
     @app.error
-    def on_error(error: Exception, body: dict[str, Any], respond: Respond) -> None:
-        log.error("slack request failed: %r", error, exc_info=error)
-        if body.get("response_url"):
-            respond(text=ERROR_TEXT, response_type="ephemeral", replace_original=False)
+    def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse | None:
+        """Every listener's errors: logged in full, and the caller told, privately and in
+        plain words, in the answer to their own request."""
+        if not body.get("response_url"):
+            log.error("slack request failed: %r", error, exc_info=error)
+            return None
+        return BoltResponse(
+            status=200,
+            body=json.dumps(failure(error)),
+            headers={"content-type": "application/json;charset=utf-8"},
+        )
+
+
+def failure(error: Exception) -> dict[str, Any]:
+    """Log an error and say sorry to the caller: the message, as an ephemeral reply."""
+    log.error("slack request failed: %r", error, exc_info=error)
+    return {"response_type": "ephemeral", "text": ERROR_TEXT, "replace_original": False}
 
 
 def known_viewer(services: Services, slack_user_id: str) -> Viewer | None:
@@ -111,8 +127,8 @@ def learn_viewer(services: Services, client: WebClient, slack_user_id: str) -> V
     now = services.clock()
     try:
         user = client.users_info(user=slack_user_id)["user"]
-    except SlackApiError as exc:
-        log.warning("users.info for %s failed: %s", slack_user_id, exc.response.get("error"))
+    except (SlackApiError, OSError) as exc:  # an error answer, or no answer after retries
+        log.warning("users.info for %s failed: %r", slack_user_id, exc)
         return viewer_from(
             slack_profile(services.db, slack_user_id, now), services.settings.timezone
         )

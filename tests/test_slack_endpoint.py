@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -9,7 +10,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from bot.app import build_services, create_http_app
-from tests.slack_requests import signed_headers, slash_command
+from bot.slack_app import ERROR_TEXT
+from storage.db import Database
+from tests.slack_requests import block_actions, signed_headers, slash_command
 
 
 @pytest.fixture
@@ -92,3 +95,40 @@ def test_socket_mode_without_an_app_token_stops_with_one_clear_line(settings, ca
     assert main(["serve", "--socket-mode"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("aiusage: SLACK_APP_TOKEN:") and "\n" not in err
+
+
+def test_interactivity_and_events_come_through_the_same_checked_endpoint(slack):
+    click = block_actions("aiusage_unknown_action", "1", response_url=slack.fake.response_url())
+    assert (
+        slack.post(click, {"Content-Type": "application/x-www-form-urlencoded"}).status_code == 401
+    )
+    assert slack.post(click).status_code == 404  # verified, and no listener claims it (yet)
+
+    challenge = json.dumps({"type": "url_verification", "challenge": "c-123", "token": "t"})
+    headers = signed_headers(challenge, "application/json")
+    answer = slack.post(challenge, headers)
+    assert answer.status_code == 200 and answer.json() == {"challenge": "c-123"}
+    assert slack.post(challenge, {"Content-Type": "application/json"}).status_code == 401
+
+
+def test_a_failure_inside_a_command_is_told_to_the_caller_not_leaked(slack, tmp_path):
+    slack.ask("help")  # Alice is known, so the next command is answered in the ack
+    slack.services.db = Database(f"sqlite:///{tmp_path}/gone/aiusage.db", slack.services.db.tz)
+    response = slack.command("me")
+    assert response.status_code == 200
+    assert response.json() == {
+        "response_type": "ephemeral",
+        "text": ERROR_TEXT,
+        "replace_original": False,
+    }
+
+
+def test_a_failure_after_the_ack_is_told_through_response_url(slack, tmp_path):
+    slack.fake.delay("users.info", 0.5)
+    response = slack.command("me", response_url="late")  # first sight: answered later
+    assert response.status_code == 200 and response.content == b""
+    # While the app waits for users.info, the database goes away.
+    slack.services.db = Database(f"sqlite:///{tmp_path}/gone/aiusage.db", slack.services.db.tz)
+    slack.fake.wait_for("response_url")
+    [posted] = slack.responses("late")
+    assert posted["text"] == ERROR_TEXT and posted["response_type"] == "ephemeral"
