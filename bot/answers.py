@@ -44,7 +44,7 @@ class TopAnswer:
     top: list[Ranked]
     ranked_count: int
     mine: Ranked | None
-    excluded: bool  # the viewer has usage this week but is not ranked (opted out or flagged)
+    excluded: bool  # the viewer is left out this week (opted out, or their week is flagged)
 
 
 @dataclass(frozen=True, slots=True)

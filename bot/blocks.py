@@ -215,12 +215,12 @@ def render_top(answer: TopAnswer) -> Reply:
         board = "Nobody is on the board yet this week."
     if answer.mine is not None:
         mine = f"*Your place:* {answer.mine.place} of {number(answer.ranked_count)}."
-    elif answer.viewer.opted_out:
+    elif answer.viewer.opted_out and answer.excluded:
         mine = "*Your place:* you opted out, so you are not shown. `/aiusage optin` to rejoin."
     elif answer.excluded:
         mine = "*Your place:* you are not ranked this week."
     else:
-        mine = "*Your place:* no usage from you yet this week."
+        mine = "*Your place:* not on the board yet this week."
     footer = (
         f"{SCORE_EXPLANATION} People who opted out are not shown. "
         f"As of {time_label(answer.as_of)} your time ({answer.viewer.tz.key})."

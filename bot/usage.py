@@ -7,7 +7,6 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
 
 from bot.answers import (
     Answer,
@@ -23,6 +22,7 @@ from bot.slash import Badges, Help, Me, OptIn, OptOut, Request, Restore, Retire,
 from jobs.stats import TREND_WEEKS, Ranked, compare_weeks, rank, standings
 from jobs.weeks import Week, current_week, local_day
 from storage.awards import awards_for_person
+from storage.db import Database
 from storage.people import set_opted_out
 from storage.stats import person_daily, rank_inputs, unranked_people, usage_fingerprint
 
@@ -50,13 +50,16 @@ class UsageService:
 
     def __init__(self, services: Services) -> None:
         self.services = services
-        self.db = services.db
         self.tz = services.settings.timezone
         self._rankings: dict[Week, _CachedRanking] = {}
         self._lock = threading.Lock()
         self._refreshing = False
         # One background worker: at most one refresh at a time, however busy `top` is.
         self._refresher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ranking")
+
+    @property
+    def db(self) -> Database:
+        return self.services.db
 
     def answer(self, request: Request, viewer: Viewer) -> Answer:
         match request:
@@ -87,10 +90,8 @@ class UsageService:
     def top(self, viewer: Viewer) -> TopAnswer:
         now = self.services.clock()
         week = current_week(now, self.tz)
-        board = standings(
-            self.ranking(week), unranked_people(self.db, week.start), viewer.person_id, TOP_SIZE
-        )
-        excluded = board.mine is None and (viewer.opted_out or self._has_usage(viewer, week, now))
+        unranked = unranked_people(self.db, week.start)
+        board = standings(self.ranking(week), unranked, viewer.person_id, TOP_SIZE)
         return TopAnswer(
             viewer=viewer,
             as_of=now.astimezone(viewer.tz),
@@ -98,7 +99,7 @@ class UsageService:
             top=board.top,
             ranked_count=board.count,
             mine=board.mine,
-            excluded=excluded,
+            excluded=viewer.person_id in unranked,
         )
 
     def ranking(self, week: Week) -> list[Ranked]:
@@ -144,6 +145,3 @@ class UsageService:
     def opt(self, viewer: Viewer, *, opted_out: bool) -> OptAnswer:
         set_opted_out(self.db, viewer.slack_user_id, opted_out, self.services.clock())
         return OptAnswer(opted_out)
-
-    def _has_usage(self, viewer: Viewer, week: Week, now: datetime) -> bool:
-        return bool(person_daily(self.db, viewer.person_id, week.start, local_day(now, self.tz)))

@@ -320,3 +320,9 @@ def test_new_usage_shows_up_in_top_within_seconds(slack, api_key, now):
     while "<@UBOB>" not in text_of(slack.ask("top")):
         assert time.monotonic() < deadline, "new usage never reached the leaderboard"
         time.sleep(0.05)
+
+
+def test_top_before_anyone_has_usage(slack):
+    text = text_of(slack.ask("top"))
+    assert "Nobody is on the board yet this week." in text
+    assert "*Your place:* not on the board yet this week." in text
