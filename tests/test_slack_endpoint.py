@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import parse_qsl
 
 import pytest
+from slack_bolt.adapter.socket_mode.internals import run_bolt_app
+from slack_sdk.socket_mode.request import SocketModeRequest
 from starlette.testclient import TestClient
 
-from bot.app import build_services, create_http_app
+from bot.app import build_services, create_bolt_app, create_http_app
+from bot.settings import load_settings
 from bot.slack_app import ERROR_TEXT
 from storage.db import Database
 from tests.slack_requests import block_actions, signed_headers, slash_command
@@ -132,3 +136,27 @@ def test_a_failure_after_the_ack_is_told_through_response_url(slack, tmp_path):
     slack.fake.wait_for("response_url")
     [posted] = slack.responses("late")
     assert posted["text"] == ERROR_TEXT and posted["response_type"] == "ephemeral"
+
+
+def test_socket_mode_runs_the_same_listeners_and_http_stays_closed_without_a_secret(
+    settings, db, fake_slack, monkeypatch
+):
+    monkeypatch.setenv("SLACK_API_URL", fake_slack.api_url)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
+    monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-test")
+    services = build_services(load_settings())
+    services.db = db
+    executor = ThreadPoolExecutor(2)
+    bolt = create_bolt_app(services, executor)
+    # What Bolt's SocketModeHandler does with each request from the WebSocket.
+    payload = dict(parse_qsl(slash_command("help", response_url=fake_slack.response_url("ws"))))
+    request = SocketModeRequest(type="slash_commands", envelope_id="e1", payload=payload)
+    assert run_bolt_app(bolt, request).status == 200
+    executor.shutdown(wait=True)
+    [posted] = [c.params for c in fake_slack.calls_to("response_url") if c.path == "/response/ws"]
+    assert "`/aiusage me`" in posted["blocks"][0]["text"]["text"]
+
+    body = slash_command("help")
+    with TestClient(create_http_app(services, bolt)) as http:
+        response = http.post("/slack/events", content=body, headers=signed_headers(body, secret=""))
+    assert response.status_code == 503  # never verified against an empty secret
