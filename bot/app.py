@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
+from slack_bolt import App
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 
 from bot.http import HTTPProblem, api_routes, problem_response
+from bot.identity import resolve_unmatched_emails
 from bot.metrics import LatencyMiddleware, Metrics
 from bot.notifier import SlackNotifier
 from bot.otlp import otlp_routes
 from bot.services import Clock, Services
 from bot.settings import Settings
+from bot.slack_app import build_bolt_app, slack_route
 from bot.slack_client import make_web_client
 from jobs.awards import AwardConfig, catch_up_due, scan_current_week, scheduled_awards
 from jobs.schedule import Scheduler
@@ -50,7 +55,8 @@ def slack_notifier(settings: Settings) -> SlackNotifier | None:
 
 
 def build_scheduler(services: Services) -> Scheduler:
-    """The weekly award job, the hourly integrity scan and the start-up catch-up."""
+    """The weekly award job, the hourly integrity scan, the start-up catch-up, and the pass
+    that matches emails seen in usage to Slack users."""
     config = award_config(services.settings)
     notifier = slack_notifier(services.settings)
 
@@ -60,18 +66,40 @@ def build_scheduler(services: Services) -> Scheduler:
             return
         scheduled_awards(services.db, notifier, config, services.clock)
 
+    def identity_job() -> None:
+        if services.settings.slack_bot_token is not None:
+            resolve_unmatched_emails(services)
+
     return Scheduler(
         config.schedule,
         config.tz,
         award_job=award_job,
         integrity_job=lambda: scan_current_week(services.db, config, services.clock()),
+        identity_job=identity_job,
         catch_up_due=lambda: catch_up_due(services.db, config, services.clock()),
     )
 
 
-def create_http_app(services: Services, scheduler: Scheduler | None = None) -> Starlette:
-    """The ASGI app `serve` runs: API routes and, when configured, the Slack endpoint; the
+def create_bolt_app(services: Services, executor: Executor) -> App | None:
+    """The Bolt app, or None without a bot token. Work done after the ack (lazy listeners)
+    runs on `executor`, which the caller shuts down."""
+    if services.settings.slack_bot_token is None:
+        return None
+    return build_bolt_app(services, make_web_client(services.settings), executor)
+
+
+def create_http_app(
+    services: Services, *, bolt: App | None = None, scheduler: Scheduler | None = None
+) -> Starlette:
+    """The ASGI app `serve` runs: API routes, OTLP and the Slack endpoint (which answers 503
+    until Slack is configured). Pass `bolt` to share one Bolt app with Socket Mode; the
     scheduler, when given, runs from start-up until shutdown (SIGTERM included)."""
+    executor = None
+    if bolt is None:
+        executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="slack-after-ack")
+        bolt = create_bolt_app(services, executor)
+    # Requests over HTTP are only taken when their signatures can be checked.
+    http_slack = bolt if services.settings.slack_signing_secret is not None else None
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -81,11 +109,18 @@ def create_http_app(services: Services, scheduler: Scheduler | None = None) -> S
             yield
         finally:
             if scheduler is not None:
-                scheduler.shutdown()
+                await run_in_threadpool(scheduler.shutdown)
+            if executor is not None:
+                # Replies still owed through response_url go out before we stop.
+                await run_in_threadpool(executor.shutdown, wait=True)
             services.db.dispose()
 
     app = Starlette(
-        routes=api_routes(services) + otlp_routes(services),
+        routes=[
+            *api_routes(services),
+            *otlp_routes(services),
+            slack_route(http_slack.dispatch if http_slack else None),
+        ],
         exception_handlers={HTTPProblem: problem_response},
         lifespan=lifespan,
     )

@@ -10,6 +10,7 @@ from bot.commands import (
     audit,
     awards,
     database,
+    demo,
     imports,
     integrations,
     people,
@@ -18,7 +19,17 @@ from bot.commands import (
 )
 from bot.settings import SettingsError, load_settings
 
-COMMAND_MODULES = (serve, database, integrations, awards, imports, report, people, audit)
+COMMAND_MODULES = (
+    serve,
+    database,
+    integrations,
+    awards,
+    imports,
+    report,
+    people,
+    audit,
+    demo,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

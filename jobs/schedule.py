@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 # coalescing turns several missed fires into one run.
 MISFIRE_GRACE = timedelta(days=6)
 INTEGRITY_INTERVAL = timedelta(hours=1)
+IDENTITY_INTERVAL = timedelta(minutes=10)  # unmatched emails are each retried hourly
 
 
 def check_cron(expr: str) -> None:
@@ -52,11 +53,13 @@ class Scheduler:
         *,
         award_job: Callable[[], object],
         integrity_job: Callable[[], object],
+        identity_job: Callable[[], object] | None = None,
         catch_up_due: Callable[[], bool],
     ) -> None:
         self.expr, self.tz = expr, tz
         self._award_job = award_job
         self._integrity_job = integrity_job
+        self._identity_job = identity_job
         self._catch_up_due = catch_up_due
         self._scheduler: BackgroundScheduler | None = None
 
@@ -83,6 +86,12 @@ class Scheduler:
             IntervalTrigger(seconds=int(INTEGRITY_INTERVAL.total_seconds()), timezone=self.tz),
             id="integrity-scan",
         )
+        if self._identity_job is not None:
+            scheduler.add_job(
+                self._identity_job,
+                IntervalTrigger(seconds=int(IDENTITY_INTERVAL.total_seconds()), timezone=self.tz),
+                id="match-emails",
+            )
         scheduler.start()
         self._scheduler = scheduler
 

@@ -42,13 +42,14 @@ def week_awards(db: Database, week_start: date) -> list[Award]:
         return _week(conn, week_start)
 
 
-def awards_for(db: Database, person_id: int) -> list[Award]:
+def awards_for(db: Database, person_id: int, limit: int | None = None) -> list[Award]:
     """A person's badges, newest week first."""
     with db.read() as conn:
         rows = conn.execute(
             _select()
             .where(AwardRow.person_id == person_id)
             .order_by(AwardRow.week_start.desc(), AwardRow.id)
+            .limit(limit)
         ).all()
     return [_award(row) for row in rows]
 

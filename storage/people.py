@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, select, tuple_, update
+from sqlalchemy import Connection, bindparam, or_, select, tuple_, update
 
 from storage.db import Database
 from storage.dialect import insert_ignore
 from storage.models import IdentityRow, PersonRow
-from storage.records import Person
+from storage.records import Person, Profile
 
 IdentityKey = tuple[str, str]  # (kind, value): ("slack", "U123"), ("email", "a@b.c"), ...
 
@@ -171,12 +171,23 @@ def link_email(db: Database, email: str, slack_user_id: str, now: datetime) -> i
     return link_identity(db, "email", email, slack_user_id, "slack-lookup", now)
 
 
-def unlinked_emails(db: Database, limit: int = 100) -> list[str]:
-    """Emails seen in usage that no Slack user has been found for yet, oldest attempt first."""
+def unlinked_emails(
+    db: Database, limit: int = 100, attempted_before: datetime | None = None
+) -> list[str]:
+    """Emails seen in usage that no Slack user has been found for yet, oldest attempt first;
+    with `attempted_before`, only those not tried since then."""
+    where = [IdentityRow.kind == "email", IdentityRow.person_id.is_(None)]
+    if attempted_before is not None:
+        where.append(
+            or_(
+                IdentityRow.lookup_attempted_at.is_(None),
+                IdentityRow.lookup_attempted_at < attempted_before,
+            )
+        )
     with db.read() as conn:
         rows = conn.execute(
             select(IdentityRow.value)
-            .where(IdentityRow.kind == "email", IdentityRow.person_id.is_(None))
+            .where(*where)
             .order_by(IdentityRow.lookup_attempted_at.nulls_first(), IdentityRow.id)
             .limit(limit)
         )
@@ -190,3 +201,70 @@ def note_lookup_attempt(db: Database, email: str, now: datetime) -> None:
             .where(IdentityRow.kind == "email", IdentityRow.value == email.lower())
             .values(lookup_attempted_at=now)
         )
+
+
+def slack_profile(db: Database, slack_user_id: str, now: datetime) -> Profile:
+    """The person behind a Slack user, created on first sight, with what we know of them."""
+    with db.write() as conn:
+        person_id = ensure_person(conn, slack_user_id, now)
+        row = conn.execute(select(PersonRow).where(PersonRow.id == person_id)).one()
+    return _profile(row)
+
+
+def save_slack_profile(
+    db: Database,
+    slack_user_id: str,
+    *,
+    display_name: str | None,
+    tz: str | None,
+    is_workspace_admin: bool,
+    now: datetime,
+) -> Profile:
+    """Store what users.info said, stamped so it is not asked again too soon."""
+    with db.write() as conn:
+        person_id = ensure_person(conn, slack_user_id, now)
+        conn.execute(
+            update(PersonRow)
+            .where(PersonRow.id == person_id)
+            .values(
+                display_name=display_name,
+                tz=tz,
+                is_workspace_admin=is_workspace_admin,
+                slack_checked_at=now,
+            )
+        )
+        row = conn.execute(select(PersonRow).where(PersonRow.id == person_id)).one()
+    return _profile(row)
+
+
+def set_opted_out(db: Database, slack_user_id: str, opted_out: bool, now: datetime) -> Profile:
+    """Leave (True) or rejoin (False) the public leaderboard and award posts."""
+    with db.write() as conn:
+        person_id = ensure_person(conn, slack_user_id, now)
+        conn.execute(
+            update(PersonRow)
+            .where(PersonRow.id == person_id)
+            .values(opted_out=opted_out, opted_out_at=now if opted_out else None)
+        )
+        row = conn.execute(select(PersonRow).where(PersonRow.id == person_id)).one()
+    return _profile(row)
+
+
+def _profile(row) -> Profile:  # type: ignore[no-untyped-def]
+    return Profile(
+        person_id=row.id,
+        slack_user_id=row.slack_user_id,
+        display_name=row.display_name,
+        tz=row.tz,
+        opted_out=row.opted_out,
+        checked_at=row.slack_checked_at,
+    )
+
+
+def find_slack_profile(db: Database, slack_user_id: str) -> Profile | None:
+    """What we know of a Slack user, without creating anyone."""
+    with db.read() as conn:
+        row = conn.execute(
+            select(PersonRow).where(PersonRow.slack_user_id == slack_user_id)
+        ).one_or_none()
+    return _profile(row) if row else None

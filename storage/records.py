@@ -145,6 +145,29 @@ class NewAward:
 
 
 @dataclass(frozen=True, slots=True)
+class Profile:
+    """What Slack says about a person (users.info), and when we last asked."""
+
+    person_id: int
+    slack_user_id: str
+    display_name: str | None
+    tz: str | None
+    opted_out: bool
+    checked_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class RankInput:
+    """One person's figures for a leaderboard period: only what the ranking looks at."""
+
+    person_id: int
+    slack_user_id: str | None
+    active_days: int
+    suggestions_accepted: int | None
+    suggestions_shown: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class Award:
     """A badge won, as stored."""
 

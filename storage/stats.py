@@ -7,8 +7,8 @@ from datetime import date
 from sqlalchemy import func, select
 
 from storage.db import Database
-from storage.models import DailyRow, IdentityRow, PersonRow
-from storage.records import PersonPeriod
+from storage.models import DailyRow, EventRow, IdentityRow, IntegrityFlagRow, PersonRow
+from storage.records import DailyUsage, PersonPeriod, RankInput
 from storage.usage import totals_from_row
 
 
@@ -73,3 +73,91 @@ def person_periods(
         )
         for row in rows
     ]
+
+
+def person_daily(db: Database, person_id: int, start: date, end: date) -> list[DailyUsage]:
+    """One person's usage per local day, tool and kind, for days start..end inclusive.
+    Reads through the person's identities so the (identity, day) index does the work."""
+    identities = select(IdentityRow.id).where(IdentityRow.person_id == person_id)
+    stmt = (
+        select(DailyRow.day, DailyRow.tool, DailyRow.kind, *_sums())
+        .where(DailyRow.identity_id.in_(identities), DailyRow.day.between(start, end))
+        .group_by(DailyRow.day, DailyRow.tool, DailyRow.kind)
+        .order_by(DailyRow.day, DailyRow.tool, DailyRow.kind)
+    )
+    with db.read() as conn:
+        rows = conn.execute(stmt).all()
+    return [
+        DailyUsage(
+            person_id=person_id,
+            day=row[0],
+            tool=row[1],
+            kind=row[2],
+            totals=totals_from_row(row[3:]),
+        )
+        for row in rows
+    ]
+
+
+def rank_inputs(db: Database, start: date, end: date) -> list[RankInput]:
+    """Per person with usage on days start..end: active days and suggestions, nothing else,
+    so the leaderboard reads as little as it can."""
+    stmt = (
+        select(
+            IdentityRow.person_id,
+            PersonRow.slack_user_id,
+            func.count(func.distinct(DailyRow.day)),
+            func.sum(DailyRow.suggestions_accepted),
+            func.sum(DailyRow.suggestions_shown),
+        )
+        .join(IdentityRow, IdentityRow.id == DailyRow.identity_id)
+        .join(PersonRow, PersonRow.id == IdentityRow.person_id)
+        .where(DailyRow.day.between(start, end))
+        .group_by(IdentityRow.person_id, PersonRow.slack_user_id)
+    )
+    with db.read() as conn:
+        rows = conn.execute(stmt).all()
+    return [
+        RankInput(
+            person_id=row[0],
+            slack_user_id=row[1],
+            active_days=int(row[2]),
+            suggestions_accepted=None if row[3] is None else int(row[3]),
+            suggestions_shown=None if row[4] is None else int(row[4]),
+        )
+        for row in rows
+    ]
+
+
+def unranked_people(db: Database, week_start: date) -> set[int]:
+    """People kept off that week's leaderboard: those who opted out, and those whose week
+    has an integrity flag (scripted or wasteful use)."""
+    with db.read() as conn:
+        opted_out = conn.execute(select(PersonRow.id).where(PersonRow.opted_out.is_(True)))
+        flagged = conn.execute(
+            select(IntegrityFlagRow.person_id).where(IntegrityFlagRow.week_start == week_start)
+        )
+        return set(opted_out.scalars()) | set(flagged.scalars())
+
+
+def usage_fingerprint(db: Database) -> tuple[int, int, str]:
+    """Changes whenever usage is added (new events or rollup rows) or an identity is linked
+    to a person: a cheap key for caches of figures computed from usage."""
+    with db.read() as conn:
+        events = conn.scalar(select(func.max(EventRow.id)))
+        daily = conn.scalar(select(func.max(DailyRow.id)))
+        linked = conn.scalar(select(func.max(IdentityRow.linked_at)))
+    return (events or 0, daily or 0, linked.isoformat() if linked else "")
+
+
+def _sums() -> tuple:  # type: ignore[type-arg]
+    return (
+        func.sum(DailyRow.requests),
+        func.sum(DailyRow.input_tokens),
+        func.sum(DailyRow.output_tokens),
+        func.sum(DailyRow.suggestions_shown),
+        func.sum(DailyRow.suggestions_accepted),
+        func.sum(DailyRow.lines_accepted),
+        func.sum(DailyRow.cost_usd),
+        func.sum(DailyRow.events),
+    )

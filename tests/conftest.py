@@ -21,6 +21,8 @@ from bot.settings import Settings, load_settings
 from storage.db import Database
 from storage.integrations import create_integration
 
+pytest_plugins = ["tests.slack_fixtures"]
+
 PG_ADMIN_URL = os.environ.get("AIUSAGE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 _pg_reachable: bool | None = None
 

@@ -390,10 +390,10 @@ def test_serve_catches_up_a_missed_post_at_start_and_stops_the_scheduler(
     services = build_services(settings, clock=lambda: now)
     services.db = db
     scheduler = build_scheduler(services)
-    with TestClient(create_http_app(services, scheduler)):
+    with TestClient(create_http_app(services, scheduler=scheduler)):
         fake.wait_for("chat.postMessage", count=2)
     assert len(fake.messages["CAWARDS"]) == 1 and len(fake.messages["CGENERAL"]) == 1
-    with TestClient(create_http_app(services, build_scheduler(services))):
+    with TestClient(create_http_app(services, scheduler=build_scheduler(services))):
         pass  # nothing is due any more: no second post
     assert len(fake.calls_to("chat.postMessage")) == 2
 

@@ -1,0 +1,224 @@
+"""Benchmark `/aiusage me` and `top` through the real signed HTTP path.
+
+Loads synthetic usage (people x days) into a throw-away SQLite database (or
+AIUSAGE_BENCH_DATABASE_URL), serves the real app with uvicorn on loopback, and times signed
+slash commands end to end, next to a bare Bolt command that only acknowledges, in the same
+run and the same app. Quick by default; the issue's size is:
+
+    python bench/slash.py --people 20000 --days 90
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.app import build_services, create_bolt_app, create_http_app  # noqa: E402
+from bot.commands.demo import serving  # noqa: E402
+from bot.fake_slack import FakeSlack, signed_headers, slash_command  # noqa: E402
+from bot.settings import load_settings  # noqa: E402
+from jobs.weeks import local_day  # noqa: E402
+from storage.events import add_to_daily  # noqa: E402
+from storage.integrations import create_integration  # noqa: E402
+from storage.people import resolve_identities, save_slack_profile  # noqa: E402
+
+SECRET = "bench-signing-secret"
+TOOLS = ("claude-code", "copilot", "cursor", "kiro")
+
+
+def load(db, people: int, days: int, now: datetime, seed: int = 1) -> int:  # type: ignore[no-untyped-def]
+    """`people` Slack users with `days` of daily usage ending today; returns rollup rows."""
+    rng = random.Random(seed)
+    today = local_day(now, db.tz)
+    with db.write() as conn:
+        ids = resolve_identities(conn, [("slack", f"U{n:07d}") for n in range(people)], now)
+    total = 0
+    batch: list[dict[str, object]] = []
+    for n in range(people):
+        identity = ids[("slack", f"U{n:07d}")]
+        activity = rng.uniform(0.2, 0.9)
+        tools = rng.sample(TOOLS, rng.randint(1, 2))
+        for d in range(days):
+            if rng.random() > activity:
+                continue
+            for tool in tools:
+                shown = rng.randint(5, 60) if tool != "claude-code" else None
+                batch.append(
+                    {
+                        "identity_id": identity,
+                        "day": today - timedelta(days=d),
+                        "tool": tool,
+                        "kind": "inline_suggestion" if shown else "agent",
+                        "requests": rng.randint(1, 80),
+                        "input_tokens": rng.randint(0, 200_000),
+                        "output_tokens": rng.randint(0, 40_000),
+                        "suggestions_shown": shown,
+                        "suggestions_accepted": rng.randint(0, shown) if shown else None,
+                        "lines_accepted": None,
+                        "cost_usd": round(rng.uniform(0, 3), 2) if not shown else None,
+                    }
+                )
+        if len(batch) >= 50_000 or n == people - 1:
+            with db.write() as conn:
+                add_to_daily(conn, batch, "bench")
+            total += len(batch)
+            batch = []
+    return total
+
+
+def ingest_until(stop: threading.Event, base_url: str, key: str, users: list[str]):  # type: ignore[no-untyped-def]
+    """Post one usage event every 100 ms until `stop`; returns a future of how many landed."""
+
+    def run() -> int:
+        url = urlparse(base_url)
+        conn = http.client.HTTPConnection(url.hostname, url.port)
+        sent = 0
+        while not stop.is_set():
+            body = json.dumps(
+                {
+                    "event_id": f"bench-{sent}",
+                    "user": {"slack_user_id": users[sent % len(users)]},
+                    "occurred_at": datetime.now(UTC).isoformat(),
+                    "tool": "claude-code",
+                    "requests": 1,
+                }
+            )
+            headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+            conn.request("POST", "/api/v1/events", body=body, headers=headers)
+            assert json.loads(conn.getresponse().read())["accepted"] == 1
+            sent += 1
+            stop.wait(0.1)
+        conn.close()
+        return sent
+
+    return ThreadPoolExecutor(max_workers=1).submit(run)
+
+
+def percentile(samples: list[float], p: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--people", type=int, default=2000)
+    parser.add_argument("--days", type=int, default=28)
+    parser.add_argument("--requests", type=int, default=300, help="timed requests per command")
+    parser.add_argument("--users", type=int, default=50, help="distinct callers")
+    args = parser.parse_args()
+
+    tmp = tempfile.TemporaryDirectory(prefix="aiusage-bench-")
+    fake = FakeSlack().start()
+    os.environ.update(
+        {
+            "AIUSAGE_DATABASE_URL": os.environ.get(
+                "AIUSAGE_BENCH_DATABASE_URL", f"sqlite:///{Path(tmp.name) / 'bench.db'}"
+            ),
+            "SLACK_API_URL": fake.api_url,
+            "SLACK_BOT_TOKEN": "xoxb-bench",
+            "SLACK_SIGNING_SECRET": SECRET,
+        }
+    )
+    settings = load_settings()
+    services = build_services(settings)
+    services.db.upgrade()
+    now = datetime.now(UTC)
+    started = time.monotonic()
+    rows = load(services.db, args.people, args.days, now)
+    print(
+        f"loaded {args.people:,} people x {args.days} days: {rows:,} rollup rows "
+        f"in {time.monotonic() - started:.1f} s ({services.db.url.get_backend_name()})"
+    )
+    rng = random.Random(2)
+    callers = [f"U{rng.randrange(args.people):07d}" for _ in range(args.users)]
+    for caller in callers:  # known callers are answered in the ack, as in steady state
+        save_slack_profile(
+            services.db, caller, display_name=caller, tz="UTC", is_workspace_admin=False, now=now
+        )
+
+    executor = ThreadPoolExecutor(max_workers=8)
+    bolt = create_bolt_app(services, executor)
+    assert bolt is not None
+    bolt.command("/bare")(lambda ack: ack())  # the baseline: Bolt, signature check, ack
+    with serving(create_http_app(services, bolt=bolt)) as base_url:
+        url = urlparse(base_url)
+        conn = http.client.HTTPConnection(url.hostname, url.port)
+
+        def post(command: str, text: str, user: str) -> float:
+            body = slash_command(
+                text, user_id=user, command=command, response_url=fake.response_url()
+            )
+            t0 = time.perf_counter()
+            conn.request(
+                "POST", "/slack/events", body=body, headers=signed_headers(body, secret=SECRET)
+            )
+            response = conn.getresponse()
+            payload = response.read()
+            elapsed = time.perf_counter() - t0
+            assert response.status == 200 and (command == "/bare" or payload), payload[:200]
+            return elapsed
+
+        post("/bare", "", callers[0])  # auth.test, connection warm-up
+        cold_top = post("/aiusage", "top", callers[0])
+        timings: dict[str, list[float]] = {
+            "bare": [],
+            "me": [],
+            "top": [],
+            "top, usage landing": [],
+        }
+        for i in range(args.requests):
+            user = callers[i % len(callers)]
+            timings["bare"].append(post("/bare", "", user))
+            timings["me"].append(post("/aiusage", "me", user))
+            timings["top"].append(post("/aiusage", "top", user))
+        # Again, with usage landing through the ingestion API ten times a second, so the
+        # cached ranking is always out of date and refreshed in the background meanwhile.
+        _, key = create_integration(services.db, "bench", now)
+        stop = threading.Event()
+        landed = ingest_until(stop, base_url, key, callers)
+        for i in range(args.requests):
+            timings["top, usage landing"].append(post("/aiusage", "top", callers[i % len(callers)]))
+        stop.set()
+        print(f"events landed during the second top run: {landed.result()}")
+        conn.close()
+    executor.shutdown()
+    fake.stop()
+
+    print(f"\nmachine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+    print(f"{'command':<20} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
+    result = {}
+    for name, samples in timings.items():
+        ms = [s * 1000 for s in samples]
+        result[name] = (statistics.median(ms), percentile(ms, 99), max(ms))
+        p50, p99, top = result[name]
+        print(f"{name:<20} {p50:>8.1f} {p99:>8.1f} {top:>8.1f}")
+    print(f"top, first call (ranking computed, not cached): {cold_top * 1000:.1f} ms")
+    me_budget = 2 * result["bare"][1] + 20
+    print(
+        f"\nme p99 {result['me'][1]:.1f} ms vs budget 2 x bare p99 + 20 = {me_budget:.1f} ms: "
+        f"{'ok' if result['me'][1] <= me_budget else 'OVER'}"
+    )
+    print(
+        f"top p99 {result['top'][1]:.1f} ms vs 100 ms: {'ok' if result['top'][1] < 100 else 'OVER'}"
+    )
+    tmp.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

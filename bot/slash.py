@@ -1,0 +1,98 @@
+"""What `/aiusage <text>` asks for: a pure parse of the typed text into one request type."""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+# Slack caps slash-command text well below this; longer input is not a command anyone typed.
+MAX_TEXT = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class Me:
+    """The caller's usage this week against last week."""
+
+
+@dataclass(frozen=True, slots=True)
+class Top:
+    """This week's leaderboard and the caller's place."""
+
+
+@dataclass(frozen=True, slots=True)
+class Badges:
+    """The caller's awards, newest first."""
+
+
+@dataclass(frozen=True, slots=True)
+class OptOut:
+    """Leave the public leaderboard and award posts."""
+
+
+@dataclass(frozen=True, slots=True)
+class OptIn:
+    """Rejoin the public leaderboard and award posts."""
+
+
+@dataclass(frozen=True, slots=True)
+class Help:
+    """What each subcommand does; `unknown` is the text we did not understand, if any."""
+
+    unknown: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Retire:
+    """Admins: retire the leaderboard and post `announcement`."""
+
+    announcement: str
+
+
+@dataclass(frozen=True, slots=True)
+class Restore:
+    """Admins: bring the leaderboard and awards back."""
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """Admins: state, schedule, channels, last award post, integrations."""
+
+
+Request = Me | Top | Badges | OptOut | OptIn | Help | Retire | Restore | Status
+
+_SIMPLE: dict[str, Request] = {
+    "": Me(),
+    "me": Me(),
+    "top": Top(),
+    "badges": Badges(),
+    "optout": OptOut(),
+    "optin": OptIn(),
+    "help": Help(),
+    "restore": Restore(),
+    "status": Status(),
+}
+
+
+def parse_command(text: str) -> Request:
+    """Parse the text after `/aiusage`. Subcommands are case-insensitive; anything unknown,
+    over-long or containing control characters is a request for help."""
+    if len(text) > MAX_TEXT or any(_is_control(ch) for ch in text):
+        return Help(unknown=text)
+    stripped = text.strip()
+    word, _, rest = stripped.partition(" ")
+    word = word.lower()
+    if word == "retire":
+        announcement = rest.strip()
+        return Retire(announcement) if announcement else Help(unknown=stripped)
+    if word in _SIMPLE and not rest.strip():
+        return _SIMPLE[word]
+    return Help(unknown=stripped)
+
+
+def _is_control(ch: str) -> bool:
+    # Newlines and tabs are ordinary in a multi-line announcement; other controls, and the
+    # bidirectional overrides that make text read differently from what it is, are not.
+    return (ch not in "\n\t" and unicodedata.category(ch) == "Cc") or ch in _BIDI_CONTROLS
+
+
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")

@@ -1,0 +1,87 @@
+"""Block builders: exact output for small answers, and Block Kit's limits for huge ones."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.answers import BadgesAnswer, HelpAnswer, MeAnswer, OptAnswer, Viewer
+from bot.blocks import as_text, render
+from jobs.stats import compare_weeks
+from jobs.weeks import Week
+from storage.records import Award, DailyUsage, Totals
+
+VIEWER = Viewer("UALICE", 1, ZoneInfo("Europe/Berlin"), opted_out=False)
+WEEK = Week(date(2026, 11, 16))
+NOW = datetime(2026, 11, 18, 13, 0, tzinfo=ZoneInfo("Europe/Berlin"))
+
+
+def within_block_kit_limits(reply) -> None:
+    blocks = [block.to_dict() for block in reply.blocks]
+    assert len(blocks) <= 50
+    for block in blocks:
+        if block["type"] == "section":
+            assert len(block["text"]["text"]) <= 3000
+        if block["type"] == "header":
+            assert len(block["text"]["text"]) <= 150
+        if block["type"] == "context":
+            assert len(block["elements"]) <= 10
+    assert len(reply.text) <= 3000
+    json.dumps(blocks)
+
+
+def test_opt_out_reply():
+    reply = render(OptAnswer(opted_out=True))
+    assert [b.to_dict() for b in reply.blocks] == [
+        {
+            "type": "section",
+            "text": {
+                "type": "mrkdwn",
+                "text": "You are off the public leaderboard and award posts from now on. "
+                "`/aiusage me` still shows you your own usage. `/aiusage optin` to rejoin.",
+            },
+        }
+    ]
+    assert reply.as_kwargs()["response_type"] == "ephemeral"
+    assert "`" not in reply.text
+
+
+def test_help_for_unknown_text_escapes_and_clips_it():
+    reply = render(HelpAnswer(unknown="<!here> " + "y" * 500))
+    first_line = reply.blocks[0].to_dict()["text"]["text"].splitlines()[0]
+    assert first_line.startswith("I don't know “&lt;!here&gt; yyy")
+    assert "y…”. Here is what I can do:" in first_line and first_line.count("y") < 90
+
+
+def test_hundreds_of_tools_with_long_names_stay_within_limits():
+    daily = [
+        DailyUsage(1, date(2026, 11, 16), f"tool-{i:03d}-" + "n" * 200, "chat", Totals(requests=i))
+        for i in range(400)
+    ]
+    answer = MeAnswer(VIEWER, NOW, compare_weeks(daily, WEEK, date(2026, 11, 18)), [])
+    reply = render(answer)
+    within_block_kit_limits(reply)
+    text = as_text([b.to_dict() for b in reply.blocks])
+    assert "…and 385 more tools" in text
+    assert "tool-399-" in text  # the busiest first
+
+
+def test_hundreds_of_badges_stay_within_limits():
+    awards = [
+        Award(
+            1, "U1", date(2020, 1, 6) + timedelta(weeks=i), "c" * 64, "r" * 300, datetime.now(UTC)
+        )
+        for i in range(500)
+    ]
+    reply = render(BadgesAnswer(VIEWER, awards))
+    within_block_kit_limits(reply)
+    assert "more" in reply.blocks[-1].to_dict()["text"]["text"]
+
+
+def test_as_text_shows_names_and_undoes_escapes():
+    blocks = [
+        {"type": "header", "text": {"type": "plain_text", "text": "Top"}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": "1. <@UA> *x* &lt;y&gt;"}},
+    ]
+    assert as_text(blocks, {"UA": "alice"}) == "Top\n===\n1. @alice x <y>"

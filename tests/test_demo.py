@@ -1,0 +1,29 @@
+"""`aiusage demo` runs offline in seconds and leaves the configured database alone."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from freezegun import freeze_time
+
+from bot.cli import main
+from storage.integrations import list_integrations
+
+
+@pytest.mark.parametrize("moment", ["2026-11-18 12:00", "2026-11-23 00:00:30"])
+def test_the_demo_walks_through_usage_me_and_top(db, capsys, moment):
+    started = time.monotonic()
+    with freeze_time(moment, tick=True):  # midweek, and the first minute of a week
+        assert main(["demo"]) == 0
+    took = time.monotonic() - started
+    out = capsys.readouterr().out
+    assert "== 1. Usage arrives through the ingestion API" in out
+    assert "dee@example.com -> dee (UDEE)" in out
+    assert "ada types /aiusage me" in out and "Requests:" in out and "Tokens:" in out
+    assert "1. @ada:" in out
+    after_optout = out.split("chen types /aiusage top")[1]
+    assert "@ben" not in after_optout  # opted out, so never shown
+    assert "To run it for real" in out
+    assert took < 15
+    assert list_integrations(db) == []  # the configured database was not touched

@@ -1,0 +1,162 @@
+"""POST /slack/events: signatures, a slow or rate-limiting Slack, and an event loop kept free."""
+
+from __future__ import annotations
+
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import parse_qsl
+
+import pytest
+from slack_bolt.adapter.socket_mode.internals import run_bolt_app
+from slack_sdk.socket_mode.request import SocketModeRequest
+from starlette.testclient import TestClient
+
+from bot.app import build_services, create_bolt_app, create_http_app
+from bot.settings import load_settings
+from bot.slack_app import ERROR_TEXT
+from storage.db import Database
+from tests.slack_requests import block_actions, signed_headers, slash_command
+
+
+@pytest.fixture
+def body(slack):
+    return slash_command("help", response_url=slack.fake.response_url())
+
+
+def test_a_signed_request_is_answered(slack, body):
+    assert slack.post(body).status_code == 200
+
+
+def test_a_missing_signature_is_401(slack, body):
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    assert slack.post(body, headers).status_code == 401
+    assert slack.fake.calls == []
+
+
+def test_a_wrong_signature_is_401(slack, body):
+    assert slack.post(body, signed_headers(body, secret="not-the-secret")).status_code == 401
+    tampered = body.replace("help", "top")
+    assert slack.post(tampered, signed_headers(body)).status_code == 401
+    assert slack.fake.calls == []
+
+
+def test_a_signature_older_than_five_minutes_is_401(slack, body):
+    now = int(time.time())
+    assert slack.post(body, signed_headers(body, timestamp=now - 301)).status_code == 401
+    assert slack.post(body, signed_headers(body, timestamp=now + 301)).status_code == 401
+    assert slack.post(body, signed_headers(body, timestamp=now - 290)).status_code == 200
+
+
+def test_without_slack_settings_the_endpoint_says_so(services):
+    with TestClient(create_http_app(services)) as client:
+        response = client.post("/slack/events", content=b"x")
+    assert response.status_code == 503
+    assert "SLACK_SIGNING_SECRET" in response.json()["error"]
+
+
+def test_a_429_from_slack_is_waited_out(slack):
+    slack.fake.fail("users.info", status=429, retry_after=1)
+    reply = slack.ask("help")
+    assert "`/aiusage me`" in reply["blocks"][0]["text"]["text"]
+    assert len(slack.fake.calls_to("users.info")) == 2
+
+
+def test_when_slack_cannot_say_who_it_is_the_answer_still_comes(slack):
+    slack.fake.fail("users.info", error="user_not_found")
+    reply = slack.ask("me")
+    assert "your time (UTC)" in str(reply)  # the configured zone, until Slack can say
+
+
+def test_slow_commands_do_not_delay_a_health_check(slack_settings, db, fake_slack):
+    # Bolt checks the bot token with auth.test on its first requests; a slow Slack makes
+    # each of these commands take a second. The health check must not wait for them.
+    slow = 1.0
+    fake_slack.delay("auth.test", slow)
+    services = build_services(slack_settings)
+    services.db = db
+    body = slash_command("help", response_url=fake_slack.response_url("slow"))
+    with TestClient(create_http_app(services)) as http, ThreadPoolExecutor(5) as pool:
+        started = time.monotonic()
+        commands = [
+            pool.submit(http.post, "/slack/events", content=body, headers=signed_headers(body))
+            for _ in range(4)
+        ]
+        time.sleep(0.2)  # the commands are in flight
+        health_started = time.monotonic()
+        health = http.get("/healthz")
+        health_took = time.monotonic() - health_started
+        statuses = [c.result().status_code for c in commands]
+    assert health.status_code == 200
+    assert health_took < 0.5, health_took
+    assert statuses == [200] * 4
+    assert time.monotonic() - started >= slow  # the commands really were slow
+
+
+def test_socket_mode_without_an_app_token_stops_with_one_clear_line(settings, capsys):
+    from bot.cli import main
+
+    assert main(["serve", "--socket-mode"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("aiusage: SLACK_APP_TOKEN:") and "\n" not in err
+
+
+def test_interactivity_and_events_come_through_the_same_checked_endpoint(slack):
+    click = block_actions("aiusage_unknown_action", "1", response_url=slack.fake.response_url())
+    assert (
+        slack.post(click, {"Content-Type": "application/x-www-form-urlencoded"}).status_code == 401
+    )
+    assert slack.post(click).status_code == 404  # verified, and no listener claims it (yet)
+
+    challenge = json.dumps({"type": "url_verification", "challenge": "c-123", "token": "t"})
+    headers = signed_headers(challenge, "application/json")
+    answer = slack.post(challenge, headers)
+    assert answer.status_code == 200 and answer.json() == {"challenge": "c-123"}
+    assert slack.post(challenge, {"Content-Type": "application/json"}).status_code == 401
+
+
+def test_a_failure_inside_a_command_is_told_to_the_caller_not_leaked(slack, tmp_path):
+    slack.ask("help")  # Alice is known, so the next command is answered in the ack
+    slack.services.db = Database(f"sqlite:///{tmp_path}/gone/aiusage.db", slack.services.db.tz)
+    response = slack.command("me")
+    assert response.status_code == 200
+    assert response.json() == {
+        "response_type": "ephemeral",
+        "text": ERROR_TEXT,
+        "replace_original": False,
+    }
+
+
+def test_a_failure_after_the_ack_is_told_through_response_url(slack, tmp_path):
+    slack.fake.delay("users.info", 0.5)
+    response = slack.command("me", response_url="late")  # first sight: answered later
+    assert response.status_code == 200 and response.content == b""
+    # While the app waits for users.info, the database goes away.
+    slack.services.db = Database(f"sqlite:///{tmp_path}/gone/aiusage.db", slack.services.db.tz)
+    slack.fake.wait_for("response_url")
+    [posted] = slack.responses("late")
+    assert posted["text"] == ERROR_TEXT and posted["response_type"] == "ephemeral"
+
+
+def test_socket_mode_runs_the_same_listeners_and_http_stays_closed_without_a_secret(
+    settings, db, fake_slack, monkeypatch
+):
+    monkeypatch.setenv("SLACK_API_URL", fake_slack.api_url)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
+    monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-test")
+    services = build_services(load_settings())
+    services.db = db
+    executor = ThreadPoolExecutor(2)
+    bolt = create_bolt_app(services, executor)
+    # What Bolt's SocketModeHandler does with each request from the WebSocket.
+    payload = dict(parse_qsl(slash_command("help", response_url=fake_slack.response_url("ws"))))
+    request = SocketModeRequest(type="slash_commands", envelope_id="e1", payload=payload)
+    assert run_bolt_app(bolt, request).status == 200
+    executor.shutdown(wait=True)
+    [posted] = [c.params for c in fake_slack.calls_to("response_url") if c.path == "/response/ws"]
+    assert "`/aiusage me`" in posted["blocks"][0]["text"]["text"]
+
+    body = slash_command("help")
+    with TestClient(create_http_app(services, bolt=bolt)) as http:
+        response = http.post("/slack/events", content=body, headers=signed_headers(body, secret=""))
+    assert response.status_code == 503  # never verified against an empty secret

@@ -1,0 +1,73 @@
+"""Events reported by email count for the Slack user with that email, once Slack says who."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from slack_sdk import WebClient
+
+from bot.identity import resolve_unmatched_emails
+from storage.people import unlinked_emails
+from tests.builders import bearer, event
+from tests.test_slack_commands import text_of
+
+
+def by_email(email, requests=1, day="2026-11-16"):
+    return event(user={"email": email}, occurred_at=f"{day}T10:00:00Z", requests=requests)
+
+
+def ingest(slack, api_key, *events):
+    answer = slack.http.post(
+        "/api/v1/events", json={"events": list(events)}, headers=bearer(api_key)
+    ).json()
+    assert answer["accepted"] == len(events), answer
+
+
+def test_an_unknown_email_is_matched_later_and_its_usage_counts_then(slack, api_key, db):
+    ingest(slack, api_key, by_email("Carol@Example.COM", requests=42))
+
+    first = resolve_unmatched_emails(slack.services)
+    assert first.unknown == ["carol@example.com"] and first.matched == {}
+    assert "No AI usage" in text_of(slack.ask("me", user_id="UCAROL"))  # not Carol's yet
+
+    slack.fake.add_user("UCAROL", email="carol@example.com", name="carol")
+    assert resolve_unmatched_emails(slack.services).unknown == []  # tried under an hour ago
+    assert len(slack.fake.calls_to("users.lookupByEmail")) == 1
+
+    slack.move_to(datetime(2026, 11, 18, 13, 30, tzinfo=UTC))
+    assert resolve_unmatched_emails(slack.services).matched == {"carol@example.com": "UCAROL"}
+    assert unlinked_emails(db) == []
+    assert "*Requests:* 42" in text_of(slack.ask("me", user_id="UCAROL"))
+    assert "1. <@UCAROL>" in text_of(slack.ask("top", user_id="UCAROL"))
+
+    ingest(slack, api_key, by_email("carol@example.com", requests=8))  # later events link at once
+    assert "*Requests:* 50" in text_of(slack.ask("me", user_id="UCAROL"))
+
+
+def test_email_usage_joins_the_same_persons_slack_id_usage(slack, api_key):
+    ingest(
+        slack,
+        api_key,
+        by_email("ALICE@example.com", requests=5),
+        event(user={"slack_user_id": "UALICE"}, occurred_at="2026-11-17T10:00:00Z", requests=2),
+    )
+    assert resolve_unmatched_emails(slack.services).matched == {"alice@example.com": "UALICE"}
+    text = text_of(slack.ask("me"))
+    assert "*Requests:* 7" in text and "*Active days:* 2" in text
+
+
+def test_a_429_from_lookup_by_email_is_waited_out(slack, api_key):
+    ingest(slack, api_key, by_email("bob@example.com"))
+    slack.fake.fail("users.lookupByEmail", status=429, retry_after=1)
+    assert resolve_unmatched_emails(slack.services).matched == {"bob@example.com": "UBOB"}
+    assert len(slack.fake.calls_to("users.lookupByEmail")) == 2
+
+
+def test_when_slack_keeps_refusing_the_pass_stops_and_retries_next_time(slack, api_key, db):
+    ingest(slack, api_key, by_email("bob@example.com"), by_email("alice@example.com"))
+    slack.fake.fail("users.lookupByEmail", status=429, retry_after=1, times=5)
+    impatient = WebClient(token="xoxb-test", base_url=slack.fake.api_url, retry_handlers=[])
+    stopped = resolve_unmatched_emails(slack.services, impatient)
+    assert stopped.rate_limited and stopped.matched == {} and stopped.unknown == []
+    assert len(slack.fake.calls_to("users.lookupByEmail")) == 1  # stopped at the first refusal
+    assert set(unlinked_emails(db)) == {"bob@example.com", "alice@example.com"}

@@ -1,0 +1,79 @@
+"""The pure rules behind `me` and `top`: score, ranking, week comparison, sparkline."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from jobs.stats import compare_weeks, leave_out, rank, sparkline, standings
+from jobs.weeks import Week
+from storage.records import DailyUsage, RankInput, Totals
+
+
+def person(pid, days, accepted=None, shown=None, slack=None):
+    return RankInput(pid, slack or f"U{pid}", days, accepted, shown)
+
+
+def test_rank_orders_by_active_days_then_accepted_then_rate():
+    ranked = rank(
+        [
+            person(1, 2, accepted=50, shown=60),
+            person(2, 5),
+            person(3, 5, accepted=3, shown=30),
+            person(4, 5, accepted=3, shown=4),
+            person(5, 0, accepted=99, shown=99),  # no active day: not on the board
+        ]
+    )
+    assert [(r.place, r.person_id) for r in ranked] == [(1, 4), (2, 3), (3, 2), (4, 1)]
+    assert ranked[0].acceptance_rate == 0.75
+    assert ranked[2].acceptance_rate is None
+
+
+def test_equal_scores_share_a_place():
+    ranked = rank([person(1, 3), person(2, 3), person(3, 1)])
+    assert [r.place for r in ranked] == [1, 1, 3]
+
+
+def test_leaving_people_out_recounts_places():
+    ranked = rank([person(1, 5), person(2, 4), person(3, 4), person(4, 1)])
+    assert [(r.place, r.person_id) for r in leave_out(ranked, {1, 3})] == [(1, 2), (2, 4)]
+    assert [r.person_id for r in rank([person(1, 5), person(2, 4)], {1})] == [2]
+
+
+def test_standings_show_the_top_and_the_viewers_place_without_the_unranked():
+    ranked = rank([person(i, 10 - i) for i in range(1, 9)])
+    board = standings(ranked, {2, 5}, person_id=7, size=3)
+    assert [(r.place, r.person_id) for r in board.top] == [(1, 1), (2, 3), (3, 4)]
+    assert (board.mine.place, board.mine.person_id, board.count) == (5, 7, 6)
+    assert standings(ranked, {7}, person_id=7).mine is None
+
+
+def test_sparkline_scales_to_the_largest_and_shows_gaps():
+    assert sparkline([0, 1, 2, 4, 8]) == "▁▂▃▅█"
+    assert sparkline([0, 0]) == "▁▁"
+    assert sparkline([]) == ""
+
+
+def row(day, tool="kiro", requests=1, **fields):
+    return DailyUsage(1, day, tool, "chat", Totals(requests=requests, events=1, **fields))
+
+
+def test_compare_weeks_matches_the_same_weekdays_of_last_week():
+    week = Week(date(2026, 11, 16))
+    daily = [
+        row(date(2026, 11, 16), requests=5, suggestions_shown=4, suggestions_accepted=1),
+        row(date(2026, 11, 17), tool="copilot", requests=2),
+        row(date(2026, 11, 10), requests=3),
+        row(date(2026, 11, 14), requests=10),  # after Tuesday last week: full week only
+    ]
+    c = compare_weeks(daily, week, today=date(2026, 11, 17))
+    assert (c.this_week.totals.requests, c.this_week.active_days) == (7, 2)
+    assert (c.last_week_same_days.totals.requests, c.last_week_same_days.active_days) == (3, 1)
+    assert c.last_week.totals.requests == 13
+    assert c.this_week.acceptance_rate == 0.25
+    assert c.last_week.acceptance_rate is None
+    assert [(t.tool, t.this_week.requests, t.last_week.requests) for t in c.tools] == [
+        ("kiro", 5, 13),
+        ("copilot", 2, 0),
+    ]
+    assert [w.label for w, _ in c.trend][-2:] == ["2026-W46", "2026-W47"]
+    assert [n for _, n in c.trend][-2:] == [13, 7]
