@@ -4,27 +4,18 @@ answers from; identities nobody is linked to yet appear under their own name."""
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from sqlalchemy import distinct, func, select
 
 from storage.db import Database
 from storage.models import DailyRow, IdentityRow, PersonRow
 from storage.records import ReportLine
-from storage.usage import totals_from_row
+from storage.usage import summed_totals, totals_from_row
 
 
-def _sums() -> list:  # type: ignore[type-arg]
-    return [
-        func.sum(DailyRow.requests),
-        func.sum(DailyRow.input_tokens),
-        func.sum(DailyRow.output_tokens),
-        func.sum(DailyRow.suggestions_shown),
-        func.sum(DailyRow.suggestions_accepted),
-        func.sum(DailyRow.lines_accepted),
-        func.sum(DailyRow.cost_usd),
-        func.sum(DailyRow.events),
-        func.count(distinct(DailyRow.day)),
-    ]
+def _sums() -> tuple[Any, ...]:
+    return (*summed_totals(), func.count(distinct(DailyRow.day)))
 
 
 def usage_report(db: Database, start: date, end: date) -> list[ReportLine]:

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from storage.db import Database
 from storage.models import DailyRow, EventRow, IdentityRow, IntegrityFlagRow, PersonRow
 from storage.records import DailyUsage, PersonPeriod, RankInput
-from storage.usage import totals_from_row
+from storage.usage import summed_totals, totals_from_row
 
 
 def person_periods(
@@ -17,16 +17,6 @@ def person_periods(
 ) -> list[PersonPeriod]:
     """Everyone with usage on days start..end inclusive (or just `person_ids`), by person id.
     A day counts as active when any request or event was recorded on it."""
-    sums = (
-        func.sum(DailyRow.requests),
-        func.sum(DailyRow.input_tokens),
-        func.sum(DailyRow.output_tokens),
-        func.sum(DailyRow.suggestions_shown),
-        func.sum(DailyRow.suggestions_accepted),
-        func.sum(DailyRow.lines_accepted),
-        func.sum(DailyRow.cost_usd),
-        func.sum(DailyRow.events),
-    )
     where = [DailyRow.day.between(start, end)]
     if person_ids is not None:
         where.append(IdentityRow.person_id.in_(person_ids))
@@ -36,7 +26,7 @@ def person_periods(
             PersonRow.slack_user_id,
             PersonRow.display_name,
             PersonRow.opted_out,
-            *sums,
+            *summed_totals(),
             func.count(func.distinct(DailyRow.day)),
         )
         .join(IdentityRow, IdentityRow.id == DailyRow.identity_id)
@@ -80,7 +70,7 @@ def person_daily(db: Database, person_id: int, start: date, end: date) -> list[D
     Reads through the person's identities so the (identity, day) index does the work."""
     identities = select(IdentityRow.id).where(IdentityRow.person_id == person_id)
     stmt = (
-        select(DailyRow.day, DailyRow.tool, DailyRow.kind, *_sums())
+        select(DailyRow.day, DailyRow.tool, DailyRow.kind, *summed_totals())
         .where(DailyRow.identity_id.in_(identities), DailyRow.day.between(start, end))
         .group_by(DailyRow.day, DailyRow.tool, DailyRow.kind)
         .order_by(DailyRow.day, DailyRow.tool, DailyRow.kind)
@@ -148,16 +138,3 @@ def usage_fingerprint(db: Database) -> tuple[int, int, str]:
         daily = conn.scalar(select(func.max(DailyRow.id)))
         linked = conn.scalar(select(func.max(IdentityRow.linked_at)))
     return (events or 0, daily or 0, linked.isoformat() if linked else "")
-
-
-def _sums() -> tuple:  # type: ignore[type-arg]
-    return (
-        func.sum(DailyRow.requests),
-        func.sum(DailyRow.input_tokens),
-        func.sum(DailyRow.output_tokens),
-        func.sum(DailyRow.suggestions_shown),
-        func.sum(DailyRow.suggestions_accepted),
-        func.sum(DailyRow.lines_accepted),
-        func.sum(DailyRow.cost_usd),
-        func.sum(DailyRow.events),
-    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -21,14 +22,7 @@ def daily_usage(
             DailyRow.day,
             DailyRow.tool,
             DailyRow.kind,
-            func.sum(DailyRow.requests),
-            func.sum(DailyRow.input_tokens),
-            func.sum(DailyRow.output_tokens),
-            func.sum(DailyRow.suggestions_shown),
-            func.sum(DailyRow.suggestions_accepted),
-            func.sum(DailyRow.lines_accepted),
-            func.sum(DailyRow.cost_usd),
-            func.sum(DailyRow.events),
+            *summed_totals(),
         )
         .join(IdentityRow, IdentityRow.id == DailyRow.identity_id)
         .where(DailyRow.day.between(start, end), IdentityRow.person_id.is_not(None))
@@ -51,8 +45,22 @@ def daily_usage(
     ]
 
 
+def summed_totals() -> tuple[Any, ...]:
+    """The rollup's figures summed, in the order `totals_from_row` reads them back."""
+    return (
+        func.sum(DailyRow.requests),
+        func.sum(DailyRow.input_tokens),
+        func.sum(DailyRow.output_tokens),
+        func.sum(DailyRow.suggestions_shown),
+        func.sum(DailyRow.suggestions_accepted),
+        func.sum(DailyRow.lines_accepted),
+        func.sum(DailyRow.cost_usd),
+        func.sum(DailyRow.events),
+    )
+
+
 def totals_from_row(values) -> Totals:  # type: ignore[no-untyped-def]
-    """Build Totals from the summed columns in SUMS order."""
+    """Build Totals from the columns `summed_totals` selects."""
     requests, input_tokens, output_tokens, shown, accepted, lines, cost, events = values
     return Totals(
         requests=int(requests or 0),

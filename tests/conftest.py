@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -12,10 +10,10 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
-import uvicorn
 from starlette.testclient import TestClient
 
 from bot.app import build_services, create_http_app
+from bot.commands.demo import serving
 from bot.services import Services
 from bot.settings import Settings, load_settings
 from storage.db import Database
@@ -116,20 +114,5 @@ def api_key(db: Database, now: datetime) -> str:
 @pytest.fixture
 def live_server(services: Services) -> Iterator[str]:
     """The real ASGI app served by uvicorn on a loopback port; yields its base URL."""
-    config = uvicorn.Config(
-        create_http_app(services), host="127.0.0.1", port=0, log_level="warning", lifespan="on"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serving(create_http_app(services)) as base_url:
+        yield base_url
