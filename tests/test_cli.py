@@ -112,3 +112,17 @@ def test_audit_lists_entries_in_the_configured_zone(settings, db, now, capsys, m
     assert "2026-11-18 07:00:00" in out  # noon UTC
     code, out, _ = run(capsys, "audit", "--since", "2026-11-17")
     assert "refused" not in out and "done" in out
+
+
+def test_operators_changes_to_integrations_are_audited(settings, capsys):
+    run(capsys, "integrations", "create", "kiro")
+    run(capsys, "integrations", "create", "kiro")
+    run(capsys, "integrations", "revoke", "kiro")
+    _, out, _ = run(capsys, "audit")
+    lines = [line.split() for line in out.splitlines()[1:]]
+    assert [(line[3], line[4]) for line in lines] == [
+        ("integrations.create", "done"),
+        ("integrations.create", "refused"),
+        ("integrations.revoke", "done"),
+    ]
+    assert all(line[2].startswith("cli") for line in lines)

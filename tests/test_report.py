@@ -194,3 +194,12 @@ def test_link_refuses_identities_and_users_it_cannot_read(run, db):
     ]:
         code, _, err = run("people", "link", identity, user)
         assert code == 2 and message in err, identity
+
+
+def test_a_link_is_audited(settings, capsys):
+    from bot.cli import main
+
+    assert main(["people", "link", "copilot:octocat", "U012AB3CD"]) == 0
+    assert main(["audit"]) == 0
+    out = capsys.readouterr().out
+    assert "people.link" in out and "copilot:octocat -> U012AB3CD" in out

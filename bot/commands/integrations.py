@@ -6,8 +6,10 @@ import argparse
 import re
 import sys
 
+from bot.commands import cli_actor
 from bot.settings import Settings
 from jobs.weeks import utcnow
+from storage.admin import record_audit
 from storage.db import Database
 from storage.integrations import (
     IntegrationExists,
@@ -44,11 +46,14 @@ def run_create(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
+    db = _db(settings)
     try:
-        _, key = create_integration(_db(settings), args.name, utcnow())
+        _, key = create_integration(db, args.name, utcnow())
     except IntegrationExists:
+        record_audit(db, cli_actor(), "integrations.create", "refused", utcnow(), "exists")
         print(f"aiusage: integration {args.name!r} already exists", file=sys.stderr)
         return 1
+    record_audit(db, cli_actor(), "integrations.create", "done", utcnow(), args.name)
     print(f"Created integration {args.name}. Its API key is shown this once; store it now:")
     print(key)
     return 0
@@ -68,8 +73,11 @@ def run_list(_args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_revoke(args: argparse.Namespace, settings: Settings) -> int:
-    if revoke_integration(_db(settings), args.name, utcnow()):
+    db = _db(settings)
+    if revoke_integration(db, args.name, utcnow()):
+        record_audit(db, cli_actor(), "integrations.revoke", "done", utcnow(), args.name)
         print(f"Revoked {args.name}; its key is refused from now on.")
         return 0
+    record_audit(db, cli_actor(), "integrations.revoke", "refused", utcnow(), args.name)
     print(f"aiusage: no active integration named {args.name!r}", file=sys.stderr)
     return 1

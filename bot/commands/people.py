@@ -6,8 +6,10 @@ import argparse
 import re
 import sys
 
+from bot.commands import cli_actor
 from bot.settings import Settings
 from jobs.weeks import utcnow
+from storage.admin import record_audit
 from storage.db import Database
 from storage.people import link_identity
 
@@ -68,8 +70,12 @@ def run_link(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     db = Database(settings.database_url, settings.timezone)
     db.upgrade()
+    actor = cli_actor()
     try:
-        link_identity(db, kind, value, args.user_id, "cli", utcnow())
+        link_identity(db, kind, value, args.user_id, actor, utcnow())
+        record_audit(
+            db, actor, "people.link", "done", utcnow(), f"{kind}:{value} -> {args.user_id}"
+        )
     finally:
         db.dispose()
     print(f"Linked {kind}:{value} to {args.user_id}; its usage counts as theirs.")
