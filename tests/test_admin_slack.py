@@ -87,6 +87,21 @@ def test_a_workspace_owner_counts_as_admin_as_users_info_says(slack):
     assert "aiusage status" in text_of(slack.ask("status", user_id="UOLIVE"))
 
 
+@pytest.fixture
+def owners_do_not_count(settings, monkeypatch):
+    """AIUSAGE_WORKSPACE_ADMINS=false: only the listed admins are admins."""
+    monkeypatch.setenv("AIUSAGE_WORKSPACE_ADMINS", "false")
+
+
+def test_workspace_owners_do_not_count_when_turned_off(owners_do_not_count, slack, db):
+    value = preview(slack)
+    assert "is for admins: the admins listed in AIUSAGE_ADMINS (<@UADMIN>). Nothing" in text_of(
+        slack.ask("status", user_id="UOLIVE")
+    )
+    assert "is for admins" in text_of(click(slack, CONFIRM, value, user_id="UOLIVE"))
+    assert not leaderboard_state(db).retired
+
+
 def test_a_demoted_owner_loses_admin_within_minutes_not_a_day(slack, now):
     assert "aiusage status" in text_of(slack.ask("status", user_id="UOLIVE"))
     slack.fake.users["UOLIVE"]["is_owner"] = False
