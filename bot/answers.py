@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from jobs.admin_rules import AdminOutcome
 from jobs.stats import Ranked, WeekComparison
 from jobs.weeks import Week
-from storage.records import Award, Profile
+from storage.records import Award, LeaderboardState, Profile
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +22,7 @@ class Viewer:
     person_id: int
     tz: ZoneInfo
     opted_out: bool
+    is_workspace_admin: bool = False  # as users.info last said
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +52,14 @@ class TopAnswer:
 
 
 @dataclass(frozen=True, slots=True)
+class RetiredTopAnswer:
+    """`top` while the leaderboard is retired: who retired it, when, and what they said."""
+
+    viewer: Viewer
+    state: LeaderboardState
+
+
+@dataclass(frozen=True, slots=True)
 class BadgesAnswer:
     viewer: Viewer
     awards: list[Award]
@@ -64,10 +74,11 @@ class OptAnswer:
 @dataclass(frozen=True, slots=True)
 class HelpAnswer:
     unknown: str | None = None
-    admin_command: str | None = None
 
 
-Answer = MeAnswer | TopAnswer | BadgesAnswer | OptAnswer | HelpAnswer
+Answer = (
+    MeAnswer | TopAnswer | RetiredTopAnswer | BadgesAnswer | OptAnswer | HelpAnswer | AdminOutcome
+)
 
 
 def viewer_from(profile: Profile, fallback: ZoneInfo) -> Viewer:
@@ -78,4 +89,6 @@ def viewer_from(profile: Profile, fallback: ZoneInfo) -> Viewer:
             tz = ZoneInfo(profile.tz)
         except (ZoneInfoNotFoundError, ValueError):
             tz = fallback
-    return Viewer(profile.slack_user_id, profile.person_id, tz, profile.opted_out)
+    return Viewer(
+        profile.slack_user_id, profile.person_id, tz, profile.opted_out, profile.is_workspace_admin
+    )

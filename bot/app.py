@@ -20,6 +20,7 @@ from bot.services import Clock, Services
 from bot.settings import Settings
 from bot.slack_app import build_bolt_app, slack_route
 from bot.slack_client import make_web_client
+from jobs.admin import AdminConfig, AdminService
 from jobs.awards import AwardConfig, catch_up_due, scan_current_week, scheduled_awards
 from jobs.schedule import Scheduler
 from jobs.weeks import utcnow
@@ -43,6 +44,26 @@ def award_config(settings: Settings) -> AwardConfig:
         schedule=settings.award_schedule,
         tz=settings.timezone,
         rules=settings.award_rules(),
+    )
+
+
+def admin_config(settings: Settings) -> AdminConfig:
+    return AdminConfig(
+        admins=settings.admins,
+        workspace_admins=settings.workspace_admins,
+        channels=settings.award_channels,
+        schedule=settings.award_schedule,
+        tz=settings.timezone,
+    )
+
+
+def admin_service(services: Services) -> AdminService:
+    """Retire, restore and status, announcing through Slack when a bot token is set."""
+    return AdminService(
+        services.db,
+        admin_config(services.settings),
+        services.clock,
+        slack_notifier(services.settings),
     )
 
 
@@ -85,7 +106,9 @@ def create_bolt_app(services: Services, executor: Executor) -> App | None:
     runs on `executor`, which the caller shuts down."""
     if services.settings.slack_bot_token is None:
         return None
-    return build_bolt_app(services, make_web_client(services.settings), executor)
+    return build_bolt_app(
+        services, make_web_client(services.settings), executor, admin_service(services)
+    )
 
 
 def create_http_app(

@@ -11,11 +11,14 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from slack_sdk.models.blocks import (
+    ActionsBlock,
     Block,
+    ButtonElement,
+    ConfirmObject,
     ContextBlock,
     DividerBlock,
     HeaderBlock,
@@ -23,9 +26,35 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.answers import Answer, BadgesAnswer, HelpAnswer, MeAnswer, OptAnswer, TopAnswer, Viewer
+from bot.answers import (
+    Answer,
+    BadgesAnswer,
+    HelpAnswer,
+    MeAnswer,
+    OptAnswer,
+    RetiredTopAnswer,
+    TopAnswer,
+    Viewer,
+)
+from jobs.admin_rules import (
+    DEFAULT_ANNOUNCEMENT,
+    AlreadyRetired,
+    Announcement,
+    NotRetired,
+    Refused,
+    Restored,
+    RetireCancelled,
+    RetireClosed,
+    RetireDone,
+    RetirePreview,
+    StatusReport,
+)
+from jobs.results import ChannelResult
 from jobs.stats import SCORE_EXPLANATION, Period, ToolLine, sparkline
-from storage.records import Award, Totals
+from storage.records import Award, LeaderboardState, Totals
+
+CONFIRM_ACTION = "aiusage_retire_confirm"
+CANCEL_ACTION = "aiusage_retire_cancel"
 
 # Block Kit's limits (https://docs.slack.dev/reference/block-kit/blocks), with some room.
 MAX_BLOCKS = 50
@@ -94,6 +123,10 @@ def render(answer: Answer) -> Reply:
             return render_opt(answer)
         case HelpAnswer():
             return render_help(answer)
+        case RetiredTopAnswer():
+            return render_retired_top(answer)
+        case _:
+            return render_admin(answer)
 
 
 # -- me -----------------------------------------------------------------------------------------
@@ -319,18 +352,298 @@ HELP_LINES = (
     "*Admin commands*",
     "• `/aiusage retire &lt;announcement&gt;`: retire the leaderboard and awards, and post the "
     "announcement (asks you to confirm first)",
-    "• `/aiusage restore`: bring the leaderboard and awards back",
+    "• `/aiusage restore [note]`: bring the leaderboard and awards back (posting the note, "
+    "if any, to the award channels)",
     "• `/aiusage status`: state, schedule, channels, last award post, integrations",
 )
 
 
 def render_help(answer: HelpAnswer) -> Reply:
     intro = None
-    if answer.admin_command:
-        intro = f"`{answer.admin_command}` is one of the admin commands listed below."
-    elif answer.unknown:
+    if answer.unknown:
         intro = f"I don't know “{shown(answer.unknown, MAX_ECHO)}”. Here is what I can do:"
     text = "\n".join([intro, *HELP_LINES] if intro else HELP_LINES)
+    return Reply(clip(_plain(text), MAX_FALLBACK_TEXT), [_section(text)])
+
+
+# -- admin ------------------------------------------------------------------------------------
+
+
+def when(moment: datetime) -> str:
+    """A moment Slack shows in each reader's own zone; the fallback (UTC) is for clients and
+    logs that cannot."""
+    fallback = f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} at {{time}}|{fallback}>"
+
+
+def channel_list(channels: Sequence[str]) -> str:
+    return ", ".join(f"<#{c}>" for c in channels)
+
+
+ANNOUNCEMENT_TITLES = {
+    "retired": "The AI usage leaderboard is retired",
+    "restored": "The AI usage leaderboard is back",
+}
+ANNOUNCEMENT_FOOTERS = {
+    "retired": "Your own usage and cost stay visible to you with `/aiusage me`.",
+    "restored": "`/aiusage top` shows this week's leaderboard again.",
+}
+
+
+def announcement_blocks(announcement: Announcement) -> list[Block]:
+    """The announcement as posted to the award channels. The admin's text keeps its
+    formatting but `&`, `<` and `>` are escaped, so it can never mention @channel, @here or
+    anyone, nor hide a link behind other words."""
+    return [
+        _header(ANNOUNCEMENT_TITLES[announcement.kind]),
+        _section(escape(clip(announcement.text, MAX_SECTION_TEXT - 200))),
+        ContextBlock(elements=[MarkdownTextObject(text=ANNOUNCEMENT_FOOTERS[announcement.kind])]),
+    ]
+
+
+def announcement_text(announcement: Announcement) -> str:
+    """The plain-text fallback of the announcement (notifications, screen readers)."""
+    return clip(
+        f"{ANNOUNCEMENT_TITLES[announcement.kind]}: {escape(announcement.text)}",
+        MAX_FALLBACK_TEXT,
+    )
+
+
+RETIREMENT_EFFECTS = (
+    "*Retiring the leaderboard:*\n"
+    "• stops the weekly award posts (and `aiusage awards post`)\n"
+    "• turns `/aiusage top` into a notice that the leaderboard is retired\n"
+    "• keeps `/aiusage me` and `/aiusage badges` working: people's own usage and cost stay "
+    "useful to them\n"
+    "• deletes nothing; `/aiusage restore` brings it all back"
+)
+
+
+def render_admin(outcome: object) -> Reply:
+    """The reply to an admin command or button."""
+    match outcome:
+        case Refused():
+            return _note(
+                f"`/aiusage {outcome.command.split('-')[0]}` is for admins: {outcome.who_can}. "
+                "Nothing was changed."
+            )
+        case RetirePreview():
+            return render_retire_preview(outcome)
+        case AlreadyRetired(state=state):
+            return _note(
+                f"The leaderboard is already retired{_by(state)}. "
+                "`/aiusage restore` brings it back."
+            )
+        case RetireDone():
+            return render_retire_done(outcome)
+        case RetireClosed():
+            return render_retire_closed(outcome)
+        case RetireCancelled():
+            return _note("Cancelled. The leaderboard stays as it is and nothing was posted.")
+        case Restored():
+            return render_restored(outcome)
+        case NotRetired():
+            return _note("The leaderboard is not retired, so there is nothing to restore.")
+        case StatusReport():
+            return render_status(outcome)
+    raise TypeError(f"no renderer for {type(outcome).__name__}")
+
+
+def render_retire_preview(preview: RetirePreview) -> Reply:
+    """A private preview of the announcement as it will be posted, where it goes, what
+    retiring does, and the buttons; the buttons carry only the pending retirement's id."""
+    where = (
+        f"*This announcement will be posted to* {channel_list(preview.channels)}:"
+        if preview.channels
+        else "*No award channels are set* (AIUSAGE_AWARD_CHANNELS), so nothing will be "
+        "posted; retiring still takes effect."
+    )
+    blocks: list[Block] = [_header("Retire the leaderboard?"), _section(where)]
+    if preview.announcement.text == DEFAULT_ANNOUNCEMENT:
+        blocks.append(
+            ContextBlock(
+                elements=[
+                    MarkdownTextObject(
+                        text="You gave no announcement, so this default one will be posted. "
+                        "To write your own: `/aiusage retire &lt;announcement&gt;`."
+                    )
+                ]
+            )
+        )
+    value = str(preview.retirement.id)
+    count = len(preview.channels)
+    confirm = ConfirmObject(
+        title="Retire the leaderboard?",
+        text=f"This stops the weekly awards and posts the announcement to {count} "
+        f"channel{'' if count == 1 else 's'}. You can restore it later.",
+        confirm="Retire",
+        deny="Go back",
+        style="danger",
+    )
+    blocks += [
+        DividerBlock(),
+        *announcement_blocks(preview.announcement),
+        DividerBlock(),
+        _section(RETIREMENT_EFFECTS),
+        ActionsBlock(
+            block_id="aiusage_retire",
+            elements=[
+                ButtonElement(
+                    text="Retire and post",
+                    action_id=CONFIRM_ACTION,
+                    value=value,
+                    style="danger",
+                    confirm=confirm,
+                ),
+                ButtonElement(text="Cancel", action_id=CANCEL_ACTION, value=value),
+            ],
+        ),
+    ]
+    return Reply("Retire the leaderboard? Confirm or cancel below.", blocks)
+
+
+def render_retire_done(done: RetireDone) -> Reply:
+    retirement = done.retirement
+    at = retirement.decided_at or retirement.requested_at
+    lines = [
+        f"*The leaderboard is retired*, as of {when(at)} by <@{retirement.decided_by}>. "
+        "The weekly awards are stopped and `/aiusage top` shows the notice. "
+        "`/aiusage restore` brings it back."
+    ]
+    if done.unposted:
+        lines.append(f"*The announcement was not posted:* {shown(done.unposted, 200)}.")
+    else:
+        lines.append("*The announcement:*")
+        lines += [_channel_line(r) for r in done.results]
+        if any(not r.ok for r in done.results):
+            lines.append(
+                "Where it was not posted, fix the channel (invite the app, check the ID in "
+                "AIUSAGE_AWARD_CHANNELS) and post the announcement there yourself."
+            )
+    text = "\n".join(lines)
+    return Reply(clip(_plain(text), MAX_FALLBACK_TEXT), [_section(text)])
+
+
+def _channel_line(result: ChannelResult) -> str:
+    if result.status in ("posted", "found", "already"):
+        return f"• <#{result.channel}>: posted"
+    if result.status == "busy":
+        return f"• <#{result.channel}>: being posted by another run"
+    if result.status == "unknown":
+        return (
+            f"• <#{result.channel}>: Slack did not confirm it ({shown(result.error or '', 80)}); "
+            "look in the channel before posting it again"
+        )
+    return f"• <#{result.channel}>: *not posted* ({shown(result.error or 'failed', 80)})"
+
+
+def render_retire_closed(closed: RetireClosed) -> Reply:
+    retirement, state = closed.retirement, closed.state
+    if retirement is None:
+        text = "That retirement request no longer exists. Nothing was changed."
+    elif retirement.status == "confirmed" and retirement.decided_at is not None:
+        text = (
+            f"Already retired by <@{retirement.decided_by}> at {when(retirement.decided_at)}. "
+            "Nothing was posted again."
+        )
+    elif state.retired:
+        text = (
+            f"The leaderboard was already retired{_by(state)}, so this request was not used. "
+            "Nothing was posted again."
+        )
+    else:
+        text = "This retirement request was cancelled. Nothing was changed."
+    return _note(text)
+
+
+def render_restored(restored: Restored) -> Reply:
+    week = restored.resume_week
+    lines = [
+        f"*The leaderboard is back.* `/aiusage top` works again, and the weekly badges resume "
+        f"with week {week.label} ({day_label(week.start)} to {day_label(week.end)}). Weeks "
+        "while it was retired are not awarded."
+    ]
+    if restored.unposted:
+        lines.append(f"*Your note was not posted:* {shown(restored.unposted, 200)}.")
+    elif restored.note_results:
+        lines.append("*Your note:*")
+        lines += [_channel_line(r) for r in restored.note_results]
+    text = "\n".join(lines)
+    return Reply(clip(_plain(text), MAX_FALLBACK_TEXT), [_section(text)])
+
+
+def render_status(report: StatusReport) -> Reply:
+    state = report.state
+    if state.retired:
+        state_line = f"*State:* retired{_by(state, since=True)}"
+    elif state.changed_at is not None:
+        state_line = f"*State:* active (restored{_by(state, since=True)})"
+    else:
+        state_line = "*State:* active"
+    if report.next_fire is None or report.next_week is None:
+        schedule = f"*Schedule:* `{shown(report.schedule)}` ({report.tz.key}); paused while retired"
+    else:
+        schedule = (
+            f"*Schedule:* `{shown(report.schedule)}` ({report.tz.key}); next run "
+            f"{when(report.next_fire)}, awarding week {report.next_week.label}"
+        )
+    channels = (
+        f"*Award channels:* {channel_list(report.channels)}"
+        if report.channels
+        else "*Award channels:* none set (AIUSAGE_AWARD_CHANNELS)"
+    )
+    posts = ["*Last award post:*"]
+    for channel in sorted(set(report.channels) | set(report.last_posts)):
+        claim = report.last_posts.get(channel)
+        posts.append(
+            f"• <#{channel}>: {shown(claim.post_key.split(':', 1)[-1])} at {when(claim.claimed_at)}"
+            if claim
+            else f"• <#{channel}>: none yet"
+        )
+    if len(posts) == 1:
+        posts.append("• none yet")
+    integrations = ["*Integrations:*"]
+    for integration in report.integrations:
+        last = (
+            f"last event {when(integration.last_event_at)}"
+            if integration.last_event_at
+            else "no events yet"
+        )
+        revoked = ", revoked" if integration.revoked_at else ""
+        integrations.append(f"• {shown(integration.name)}: {last}{revoked}")
+    if len(integrations) == 1:
+        integrations.append("• none yet (`aiusage integrations create NAME`)")
+    flags = f"*Integrity flags this week ({report.week.label}):* {number(report.flags_this_week)}"
+    lines = [state_line, schedule, channels, *posts, *integrations, flags]
+    blocks: list[Block] = [_header("aiusage status"), *_sections(lines, MAX_BLOCKS - 1)]
+    return Reply(clip(_plain(f"aiusage status. {state_line}"), MAX_FALLBACK_TEXT), blocks)
+
+
+def render_retired_top(answer: RetiredTopAnswer) -> Reply:
+    state = answer.state
+    text = (
+        f"*The leaderboard was retired*{_by(state)}, so there is no ranking and no weekly "
+        "badges.\nYour own usage and cost are still yours to see: `/aiusage me`, and your "
+        "badges: `/aiusage badges`."
+    )
+    blocks: list[Block] = [_header("Leaderboard retired"), _section(text)]
+    if state.announcement:
+        blocks.append(
+            ContextBlock(elements=[MarkdownTextObject(text=escape(clip(state.announcement, 2000)))])
+        )
+    return Reply(clip(_plain(text), MAX_FALLBACK_TEXT), blocks)
+
+
+def _by(state: LeaderboardState, *, since: bool = False) -> str:
+    parts = []
+    if state.changed_at is not None:
+        parts.append(f"{'since' if since else 'on'} {when(state.changed_at)}")
+    if state.changed_by:
+        parts.append(f"by <@{state.changed_by}>")
+    return (" " + " ".join(parts)) if parts else ""
+
+
+def _note(text: str) -> Reply:
     return Reply(clip(_plain(text), MAX_FALLBACK_TEXT), [_section(text)])
 
 
@@ -374,6 +687,8 @@ def _as_of(moment: datetime, viewer: Viewer) -> ContextBlock:
 
 
 _MENTION = re.compile(r"<@([A-Z0-9]+)>")
+_CHANNEL = re.compile(r"<#([A-Z0-9]+)>")
+_DATE = re.compile(r"<!date\^[^|>]*\|([^>]*)>")
 
 
 def _plain(mrkdwn: str) -> str:
@@ -383,7 +698,8 @@ def _plain(mrkdwn: str) -> str:
 
 def as_text(blocks: Sequence[dict[str, Any]], names: dict[str, str] | None = None) -> str:
     """A message's blocks as readable plain text (for the demo and logs): mentions become
-    @names, escapes are undone, emphasis marks dropped."""
+    @names, channels #IDs, dates their fallback, buttons [labels]; escapes are undone and
+    emphasis marks dropped."""
     out: list[str] = []
     for block in blocks:
         kind = block.get("type")
@@ -396,6 +712,10 @@ def as_text(blocks: Sequence[dict[str, Any]], names: dict[str, str] | None = Non
             out.append(" ".join(element.get("text", "") for element in block["elements"]))
         elif kind == "divider":
             out.append("-" * 40)
+        elif kind == "actions":
+            out.append("  ".join(f"[{e['text']['text']}]" for e in block["elements"]))
     text = "\n".join(out)
+    text = _DATE.sub(lambda m: m[1], text)
     text = _MENTION.sub(lambda m: "@" + (names or {}).get(m[1], m[1]), text)
+    text = _CHANNEL.sub(lambda m: "#" + m[1], text)
     return html.unescape(_plain(text))

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from bot.commands import (
+    admin,
     audit,
     awards,
     database,
@@ -27,6 +28,7 @@ COMMAND_MODULES = (
     imports,
     report,
     people,
+    admin,
     audit,
     demo,
 )

@@ -11,6 +11,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
 
 from bot.award_post import award_blocks, award_text
+from bot.blocks import announcement_blocks, announcement_text
+from jobs.admin_rules import Announcement
 from jobs.award_rules import AwardPost
 from jobs.posting import Post, PostOutcomeUnknown, PostRejected
 
@@ -29,6 +31,11 @@ def render_post(data: object) -> tuple[str, list[Block]]:
 @render_post.register
 def _(data: AwardPost) -> tuple[str, list[Block]]:
     return award_text(data), award_blocks(data)
+
+
+@render_post.register
+def _(data: Announcement) -> tuple[str, list[Block]]:
+    return announcement_text(data), announcement_blocks(data)
 
 
 class SlackNotifier:

@@ -43,14 +43,16 @@ class Help:
 
 @dataclass(frozen=True, slots=True)
 class Retire:
-    """Admins: retire the leaderboard and post `announcement`."""
+    """Admins: retire the leaderboard and post `announcement` (empty: the default one)."""
 
-    announcement: str
+    announcement: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class Restore:
-    """Admins: bring the leaderboard and awards back."""
+    """Admins: bring the leaderboard and awards back, posting `note` if one is given."""
+
+    note: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +70,6 @@ _SIMPLE: dict[str, Request] = {
     "optout": OptOut(),
     "optin": OptIn(),
     "help": Help(),
-    "restore": Restore(),
     "status": Status(),
 }
 
@@ -82,8 +83,9 @@ def parse_command(text: str) -> Request:
     word, _, rest = stripped.partition(" ")
     word = word.lower()
     if word == "retire":
-        announcement = rest.strip()
-        return Retire(announcement) if announcement else Help(unknown=stripped)
+        return Retire(rest.strip())
+    if word == "restore":
+        return Restore(rest.strip())
     if word in _SIMPLE and not rest.strip():
         return _SIMPLE[word]
     return Help(unknown=stripped)

@@ -14,15 +14,19 @@ from bot.answers import (
     HelpAnswer,
     MeAnswer,
     OptAnswer,
+    RetiredTopAnswer,
     TopAnswer,
     Viewer,
 )
 from bot.services import Services
 from bot.slash import Badges, Help, Me, OptIn, OptOut, Request, Restore, Retire, Status, Top
+from jobs.admin import AdminService
+from jobs.admin_rules import Actor
 from jobs.stats import TREND_WEEKS, Ranked, compare_weeks, rank, standings
 from jobs.weeks import Week, current_week, local_day
 from storage.awards import awards_for
 from storage.db import Database
+from storage.leaderboard import leaderboard_state
 from storage.people import set_opted_out
 from storage.stats import person_daily, rank_inputs, unranked_people, usage_fingerprint
 
@@ -46,10 +50,12 @@ class _CachedRanking:
 
 class UsageService:
     """Turns a parsed request from a viewer into an answer, reading storage through the
-    rules in `jobs.stats`. Weeks and "today" are the configured zone's."""
+    rules in `jobs.stats`, and admin requests through `admin`. Weeks and "today" are the
+    configured zone's."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, admin: AdminService) -> None:
         self.services = services
+        self.admin = admin
         self.tz = services.settings.timezone
         self.badge_names = {
             c.key: f"{c.emoji} {c.title}" for c in services.settings.award_rules().categories
@@ -74,9 +80,12 @@ class UsageService:
                 return BadgesAnswer(viewer, awards_for(self.db, viewer.person_id), self.badge_names)
             case OptOut() | OptIn():
                 return self.opt(viewer, opted_out=isinstance(request, OptOut))
-            case Retire() | Restore() | Status():
-                # The admin issue implements these; until then they are listed in help.
-                return HelpAnswer(admin_command=type(request).__name__.lower())
+            case Retire(announcement=announcement):
+                return self.admin.request_retire(actor(viewer), announcement)
+            case Restore(note=note):
+                return self.admin.restore(actor(viewer), note)
+            case Status():
+                return self.admin.status(actor(viewer))
             case Help(unknown=unknown):
                 return HelpAnswer(unknown=unknown)
 
@@ -90,7 +99,10 @@ class UsageService:
         awards = awards_for(self.db, viewer.person_id, limit=5)
         return MeAnswer(viewer, now.astimezone(viewer.tz), comparison, awards, self.badge_names)
 
-    def top(self, viewer: Viewer) -> TopAnswer:
+    def top(self, viewer: Viewer) -> TopAnswer | RetiredTopAnswer:
+        state = leaderboard_state(self.db)
+        if state.retired:
+            return RetiredTopAnswer(viewer, state)
         now = self.services.clock()
         week = current_week(now, self.tz)
         unranked = unranked_people(self.db, week.start)
@@ -148,3 +160,8 @@ class UsageService:
     def opt(self, viewer: Viewer, *, opted_out: bool) -> OptAnswer:
         set_opted_out(self.db, viewer.slack_user_id, opted_out, self.services.clock())
         return OptAnswer(opted_out)
+
+
+def actor(viewer: Viewer) -> Actor:
+    """The viewer as the admin service sees them."""
+    return Actor(viewer.slack_user_id, slack_says_admin=viewer.is_workspace_admin)

@@ -19,12 +19,20 @@ from storage.db import Database
 from storage.integrity import event_moments, replace_flags, week_flags
 from storage.leaderboard import leaderboard_state
 from storage.posts import post_claims
-from storage.records import Award, EventMoment, IntegrityFlag, NewAward, PersonPeriod
+from storage.records import (
+    Award,
+    EventMoment,
+    IntegrityFlag,
+    LeaderboardState,
+    NewAward,
+    PersonPeriod,
+)
 from storage.stats import person_periods
 
 log = logging.getLogger(__name__)
 
 RETIRED_LINE = "the leaderboard is retired, so no awards are posted (an admin can restore it)"
+AWARD_KEY_PREFIX = "awards:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +68,7 @@ class PostReport:
 
 
 def post_key(week: Week) -> str:
-    return f"awards:{week.label}"
+    return f"{AWARD_KEY_PREFIX}{week.label}"
 
 
 def scan_integrity(
@@ -145,9 +153,12 @@ def post_week(
     clock: Callable[[], datetime],
 ) -> PostReport:
     """Decide the week's awards and post them to every award channel, at most once each.
-    Refuses while the leaderboard is retired."""
-    if leaderboard_state(db).retired:
+    Refuses while the leaderboard is retired, and for weeks it was retired in."""
+    state = leaderboard_state(db)
+    if state.retired:
         return PostReport(week, refused=RETIRED_LINE)
+    if skipped_while_retired(state, week):
+        return PostReport(week, refused=_skipped_line(state, week))
     if not config.channels:
         return PostReport(week, refused="no award channels are set (AIUSAGE_AWARD_CHANNELS)")
     if week.end >= current_week(clock(), config.tz).start:
@@ -180,14 +191,31 @@ def scheduled_awards(
 def catch_up_due(db: Database, config: AwardConfig, now: datetime) -> bool:
     """True when the last complete week's scheduled fire time has passed but some award
     channel has not had its post: the bot was down when it should have posted."""
-    if not config.channels or leaderboard_state(db).retired:
+    state = leaderboard_state(db)
+    if not config.channels or state.retired:
         return False
     week = last_complete_week(now, config.tz)
+    if skipped_while_retired(state, week):
+        return False
     week_over = datetime.combine(week.next().start, time(), config.tz)
     if first_fire_at(config.schedule, config.tz, week_over) > now:
         return False
     posted = {c.channel for c in post_claims(db, post_key(week)) if c.status == "posted"}
     return not set(config.channels) <= posted
+
+
+def skipped_while_retired(state: LeaderboardState, week: Week) -> bool:
+    """True for a week before the one awards resumed with after a restore: the leaderboard
+    was retired when it would have been awarded, so it never is."""
+    return state.resume_week is not None and week.start < state.resume_week
+
+
+def _skipped_line(state: LeaderboardState, week: Week) -> str:
+    assert state.resume_week is not None
+    return (
+        f"{week.label} was not awarded because the leaderboard was retired; awards resumed "
+        f"with {Week(state.resume_week).label}"
+    )
 
 
 def scan_current_week(db: Database, config: AwardConfig, now: datetime) -> None:

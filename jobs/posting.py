@@ -16,8 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from jobs.results import ChannelResult
 from storage.db import Database
 from storage.posts import claim_post, mark_failed, mark_posted, note_unknown
+
+__all__ = ["ChannelResult", "Notifier", "Post", "PostOutcomeUnknown", "PostRejected", "deliver"]
 
 log = logging.getLogger(__name__)
 
@@ -56,22 +59,6 @@ class Notifier(Protocol):
     def find_post(self, channel: str, post_key: str, since: datetime) -> str | None:
         """The ts of a message carrying `post_key` posted to `channel` since `since`."""
         ...
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelResult:
-    """What happened in one channel: `posted` now, `found` (an earlier run's post was
-    found and recorded), `already` posted before, `busy` (another run holds the claim),
-    `failed` (Slack refused; retried on a later run) or `unknown` (left for verification)."""
-
-    channel: str
-    status: str
-    ts: str | None = None
-    error: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.status in ("posted", "found", "already", "busy")
 
 
 def new_holder() -> str:

@@ -38,7 +38,8 @@ def confirm_retirement(
     db: Database, retirement_id: int, by: str, now: datetime
 ) -> Retirement | None:
     """Confirm a pending retirement and retire the leaderboard, atomically. Returns it only
-    to the one caller that confirmed it: a second click, or a second admin, gets None."""
+    to the one caller that confirmed it: a second click, or a second admin, gets None, and
+    so does a retirement confirmed while the leaderboard is already retired (it is cancelled)."""
     with db.write() as conn:
         claimed = conn.execute(
             update(RetirementRow)
@@ -50,9 +51,9 @@ def confirm_retirement(
         announcement = conn.scalar(
             select(RetirementRow.announcement).where(RetirementRow.id == retirement_id)
         )
-        conn.execute(
+        retired = conn.execute(
             update(LeaderboardStateRow)
-            .where(LeaderboardStateRow.id == STATE_ID)
+            .where(LeaderboardStateRow.id == STATE_ID, LeaderboardStateRow.status != "retired")
             .values(
                 status="retired",
                 announcement=announcement,
@@ -60,7 +61,16 @@ def confirm_retirement(
                 changed_at=now,
                 resume_week=None,
             )
-        )
+        ).rowcount
+        if retired != 1:
+            # Another retirement got there first: this one is moot, and its announcement
+            # must not be posted a second time.
+            conn.execute(
+                update(RetirementRow)
+                .where(RetirementRow.id == retirement_id)
+                .values(status="cancelled")
+            )
+            return None
     return get_retirement(db, retirement_id)
 
 

@@ -258,6 +258,7 @@ def _profile(row) -> Profile:  # type: ignore[no-untyped-def]
         tz=row.tz,
         opted_out=row.opted_out,
         checked_at=row.slack_checked_at,
+        is_workspace_admin=bool(row.is_workspace_admin),
     )
 
 

@@ -102,6 +102,18 @@ def post_claims(db: Database, post_key: str) -> list[PostClaim]:
         return [_claim(row) for row in rows]
 
 
+def last_posts(db: Database, key_prefix: str) -> dict[str, PostClaim]:
+    """The latest posted claim per channel among post keys starting with `key_prefix`."""
+    with db.read() as conn:
+        rows = conn.execute(
+            select(PostRow)
+            .where(PostRow.post_key.startswith(key_prefix), PostRow.status == "posted")
+            .order_by(PostRow.updated_at, PostRow.id)
+        ).all()
+    # Later rows overwrite earlier ones, so each channel keeps its newest post.
+    return {row.channel: _claim(row) for row in rows}
+
+
 def _finish(
     db: Database,
     post_key: str,

@@ -154,6 +154,7 @@ class Profile:
     tz: str | None
     opted_out: bool
     checked_at: datetime | None
+    is_workspace_admin: bool = False  # a Slack workspace admin or owner, as of `checked_at`
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from storage.admin import (
     audit_log,
     cancel_retirement,
     confirm_retirement,
+    get_retirement,
     record_audit,
     request_retirement,
     restore_leaderboard,
@@ -75,3 +76,13 @@ def test_the_audit_log_lists_entries_oldest_first_from_a_date(db, now):
     record_audit(db, "UADMIN", "retire", "done", now, "Bye.")
     assert [e.outcome for e in audit_log(db)] == ["refused", "done"]
     assert [e.outcome for e in audit_log(db, since=now - timedelta(hours=1))] == ["done"]
+
+
+def test_a_second_retirement_confirmed_while_retired_is_cancelled_not_applied(db, now):
+    first = request_retirement(db, "First.", "UA", now)
+    second = request_retirement(db, "Second.", "UB", now)
+    assert confirm_retirement(db, first.id, "UA", now) is not None
+    assert confirm_retirement(db, second.id, "UB", now + timedelta(minutes=1)) is None
+    state = leaderboard_state(db)
+    assert (state.announcement, state.changed_by) == ("First.", "UA")
+    assert get_retirement(db, second.id).status == "cancelled"

@@ -7,10 +7,18 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.answers import BadgesAnswer, HelpAnswer, MeAnswer, OptAnswer, Viewer
-from bot.blocks import as_text, render
+from bot.blocks import announcement_blocks, as_text, render
+from jobs.admin_rules import Announcement, RetirePreview, StatusReport
 from jobs.stats import compare_weeks
 from jobs.weeks import Week
-from storage.records import Award, DailyUsage, Totals
+from storage.records import (
+    Award,
+    DailyUsage,
+    Integration,
+    LeaderboardState,
+    Retirement,
+    Totals,
+)
 
 VIEWER = Viewer("UALICE", 1, ZoneInfo("Europe/Berlin"), opted_out=False)
 WEEK = Week(date(2026, 11, 16))
@@ -85,3 +93,51 @@ def test_as_text_shows_names_and_undoes_escapes():
         {"type": "section", "text": {"type": "mrkdwn", "text": "1. <@UA> *x* &lt;y&gt;"}},
     ]
     assert as_text(blocks, {"UA": "alice"}) == "Top\n===\n1. @alice x <y>"
+
+
+def test_an_announcement_keeps_its_formatting_but_cannot_mention_anyone():
+    blocks = announcement_blocks(Announcement("retired", "*Thanks* <!channel> & <@U1>"))
+    assert [b.to_dict() for b in blocks] == [
+        {
+            "type": "header",
+            "text": {
+                "type": "plain_text",
+                "text": "The AI usage leaderboard is retired",
+                "emoji": True,
+            },
+        },
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": "*Thanks* &lt;!channel&gt; &amp; &lt;@U1&gt;"},
+        },
+        {
+            "type": "context",
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": "Your own usage and cost stay visible to you with `/aiusage me`.",
+                }
+            ],
+        },
+    ]
+
+
+def test_the_retire_preview_and_a_long_status_stay_within_block_kit_limits():
+    at = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)
+    pending = Retirement(7, "x" * 2000, "UADMIN", at, "pending", None, None)
+    preview = render(RetirePreview(pending, Announcement("retired", "x" * 2000), ("C1", "C2")))
+    within_block_kit_limits(preview)
+    assert [e.to_dict()["value"] for e in preview.blocks[-1].elements] == ["7", "7"]
+    status = StatusReport(
+        state=LeaderboardState("active"),
+        schedule="0 9 * * mon",
+        tz=ZoneInfo("UTC"),
+        next_fire=at,
+        next_week=WEEK,
+        channels=tuple(f"C{i}" for i in range(300)),
+        last_posts={},
+        integrations=[Integration(i, f"tool-{i}", at, None, None) for i in range(500)],
+        week=WEEK,
+        flags_this_week=3,
+    )
+    within_block_kit_limits(render(status))

@@ -24,6 +24,14 @@ def test_the_demo_walks_through_usage_me_and_top(db, capsys, moment):
     assert "1. @ada:" in out
     after_optout = out.split("chen types /aiusage top")[1]
     assert "@ben" not in after_optout  # opted out, so never shown
+    # The weekly award post, then the retirement: refused for ben, previewed, confirmed.
+    assert "== 7. The weekly award post" in out and "AI badges for week" in out
+    assert "/aiusage retire is for admins" in out
+    assert "[Retire and post]  [Cancel]" in out
+    assert "The announcement:\n• #CAWARDS: posted" in out
+    after_retiring = out.split("chen types /aiusage top")[-1]
+    assert "Leaderboard retired" in after_retiring and "by @ada" in after_retiring
+    assert "1. @ada" not in after_retiring
     assert "To run it for real" in out
     assert took < 15
     assert list_integrations(db) == []  # the configured database was not touched

@@ -42,7 +42,8 @@ def text_of(reply) -> str:
         if "text" in block:
             parts.append(block["text"]["text"])
         for element in block.get("elements", []):
-            parts.append(element.get("text", ""))
+            text = element.get("text", "")  # buttons carry a plain-text object
+            parts.append(text["text"] if isinstance(text, dict) else text)
     return "\n".join(parts)
 
 
@@ -86,19 +87,8 @@ def test_help_lists_every_subcommand_and_the_admin_ones(slack):
         assert f"`/aiusage {sub}" in text
     assert "*Admin commands*" in text
     assert "`/aiusage retire &lt;announcement&gt;`" in text
-    assert "`/aiusage restore`" in text and "`/aiusage status`" in text
+    assert "`/aiusage restore [note]`" in text and "`/aiusage status`" in text
     assert reply["text"].startswith("/aiusage shows how you use AI tools")
-
-
-def test_admin_subcommands_parse_and_are_routed_to_help(slack):
-    for text, name in (
-        ("retire We are done", "retire"),
-        ("restore", "restore"),
-        ("STATUS", "status"),
-    ):
-        shown = text_of(slack.ask(text))
-        assert f"`{name}` is one of the admin commands listed below." in shown
-        assert "*Admin commands*" in shown
 
 
 def test_unknown_text_gets_help_naming_what_was_not_understood(slack):

@@ -12,7 +12,7 @@ import tempfile
 import threading
 import time as clock
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -24,8 +24,9 @@ from pydantic import SecretStr
 from starlette.types import ASGIApp
 
 from bot.app import build_services, create_http_app
-from bot.blocks import as_text
-from bot.fake_slack import FakeSlack, signed_headers, slash_command
+from bot.blocks import CONFIRM_ACTION, as_text
+from bot.commands.awards import run_post
+from bot.fake_slack import FakeSlack, block_actions, signed_headers, slash_command
 from bot.identity import resolve_unmatched_emails
 from bot.services import Services
 from bot.settings import Settings
@@ -50,6 +51,12 @@ class Teammate:
     habit: str  # steady | bursty | light | by-email
 
 
+AWARD_CHANNEL = "CAWARDS"
+ANNOUNCEMENT = (
+    "We are retiring the AI leaderboard: ranking colleagues turned out to reward volume, "
+    "not useful work. Your own stats stay private to you with `/aiusage me`."
+)
+
 TEAM = (
     Teammate("UADA", "ada", "ada@example.com", "Europe/Berlin", "steady"),
     Teammate("UBEN", "ben", "ben@example.com", "America/New_York", "bursty"),
@@ -70,6 +77,8 @@ def run_demo(_args: argparse.Namespace, settings: Settings) -> int:
                 "slack_bot_token": SecretStr("xoxb-demo"),
                 "slack_signing_secret": SecretStr(secret),
                 "slack_app_token": None,
+                "admins": ("UADA",),
+                "award_channels": (AWARD_CHANNEL,),
             }
         )
         services = build_services(demo_settings)
@@ -106,6 +115,32 @@ def run_demo(_args: argparse.Namespace, settings: Settings) -> int:
                     "sees the reply)",
                     as_text(reply.get("blocks") or [], names),
                 )
+
+            say("7. The weekly award post: aiusage awards post (the last complete week)")
+            run_post(argparse.Namespace(week=None), demo_settings)
+            posted = fake.messages[AWARD_CHANNEL]
+            if posted:
+                say(f"   ...as it appears in #{AWARD_CHANNEL}", as_text(posted[0]["blocks"], names))
+
+            refused = slash.ask("retire", "UBEN")
+            say(
+                "8. ben types /aiusage retire  (ben is not an admin)",
+                as_text(refused["blocks"], names),
+            )
+            preview = slash.ask(f"retire {ANNOUNCEMENT}", "UADA")
+            say(
+                "9. ada (in AIUSAGE_ADMINS) types /aiusage retire <announcement>, and sees a "
+                "private preview",
+                as_text(preview["blocks"], names),
+            )
+            answer = slash.click(CONFIRM_ACTION, _button_value(preview), "UADA")
+            say("10. ada presses Retire and post, and confirms", as_text(answer["blocks"], names))
+            say(
+                f"   ...the announcement as it appears in #{AWARD_CHANNEL}",
+                as_text(fake.messages[AWARD_CHANNEL][0]["blocks"], names),
+            )
+            reply = slash.ask("top", "UCHEN")
+            say("11. chen types /aiusage top", as_text(reply["blocks"], names))
         say(
             "That was all offline. To run it for real",
             "1. Create a Slack app from manifest.yml (api.slack.com/apps -> From a manifest).",
@@ -116,6 +151,14 @@ def run_demo(_args: argparse.Namespace, settings: Settings) -> int:
             f"(demo took {clock.monotonic() - started:.1f} s)",
         )
     return 0
+
+
+def _button_value(reply: dict[str, Any]) -> str:
+    for block in reply.get("blocks") or []:
+        for element in block.get("elements") or []:
+            if element.get("action_id") == CONFIRM_ACTION:
+                return str(element["value"])
+    raise RuntimeError("the retire preview has no confirm button")
 
 
 def _printer():  # type: ignore[no-untyped-def]
@@ -254,9 +297,21 @@ class SignedSlash:
         self.count = 0
 
     def ask(self, text: str, user_id: str) -> dict[str, Any]:
+        return self._send(
+            lambda url: slash_command(text, user_id=user_id, response_url=url), f"/aiusage {text}"
+        )
+
+    def click(self, action_id: str, value: str, user_id: str) -> dict[str, Any]:
+        """Press a button in a reply; Slack acknowledges at once and the app answers after."""
+        return self._send(
+            lambda url: block_actions(action_id, value, user_id=user_id, response_url=url),
+            f"the {action_id} button",
+        )
+
+    def _send(self, build: Callable[[str], str], what: str) -> dict[str, Any]:
         self.count += 1
         path = f"/response/demo{self.count}"
-        body = slash_command(text, user_id=user_id, response_url=self.fake.url + path)
+        body = build(self.fake.url + path)
         request = urllib.request.Request(
             f"{self.base_url}/slack/events",
             data=body.encode(),
@@ -272,4 +327,4 @@ class SignedSlash:
             if posted:
                 return posted[0]
             clock.sleep(0.01)
-        raise RuntimeError(f"no reply to /aiusage {text}")
+        raise RuntimeError(f"no reply to {what}")

@@ -1,0 +1,165 @@
+"""Who may run admin commands, the default announcement, and what admin commands answer, as
+plain data for any surface to render. Pure: no database, Slack or scheduler."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from jobs.results import ChannelResult
+from jobs.weeks import Week
+from storage.records import Integration, LeaderboardState, PostClaim, Retirement
+
+DEFAULT_ANNOUNCEMENT = (
+    "We have retired the AI usage leaderboard and the weekly badges. Thank you to everyone "
+    "who took part. Your own usage and cost stay visible to you with `/aiusage me`."
+)
+MAX_ADMINS_NAMED = 5
+
+
+def is_admin(
+    user_id: str,
+    configured_admins: Sequence[str],
+    workspace_admins_enabled: bool,
+    slack_says_admin: bool,
+) -> bool:
+    """An admin is listed in AIUSAGE_ADMINS or, unless that is turned off, is a workspace
+    admin or owner according to Slack (`slack_says_admin`, from a recent users.info)."""
+    if user_id in configured_admins:
+        return True
+    return workspace_admins_enabled and slack_says_admin
+
+
+def announcement_or_default(text: str) -> str:
+    """The announcement as typed, or the default one when nothing (or only spaces) was typed."""
+    return text.strip() or DEFAULT_ANNOUNCEMENT
+
+
+def who_can(configured_admins: Sequence[str], workspace_admins_enabled: bool) -> str:
+    """Who may run admin commands, in words, for a refusal. Slack user IDs are given as
+    `<@ID>` so Slack shows names; the caller decides whether that is safe to show."""
+    named = [f"<@{uid}>" for uid in configured_admins[:MAX_ADMINS_NAMED]]
+    if len(configured_admins) > MAX_ADMINS_NAMED:
+        named.append(f"{len(configured_admins) - MAX_ADMINS_NAMED} more")
+    listed = f"the admins listed in AIUSAGE_ADMINS ({', '.join(named)})" if named else None
+    workspace = "Slack workspace admins and owners" if workspace_admins_enabled else None
+    parts = [p for p in (listed, workspace) if p]
+    if not parts:
+        return "nobody yet: an operator must list admins in AIUSAGE_ADMINS"
+    return " and ".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who is acting: a Slack user ID, whether Slack recently said they are a workspace admin
+    or owner, and where the action came from (`slack` or `cli`), for the audit log. An
+    `operator` (the command line without `--by`) may read the status and nothing else."""
+
+    user_id: str
+    slack_says_admin: bool = False
+    via: str = "slack"
+    operator: bool = False  # the command line's operator, who may read the status
+
+
+@dataclass(frozen=True, slots=True)
+class Announcement:
+    """A message to the award channels about the leaderboard: `retired` or `restored`."""
+
+    kind: str
+    text: str
+
+
+# -- outcomes ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """The actor is not an admin; nothing changed."""
+
+    command: str
+    who_can: str
+
+
+@dataclass(frozen=True, slots=True)
+class RetirePreview:
+    """A pending retirement, waiting for the admin to confirm or cancel it."""
+
+    retirement: Retirement
+    announcement: Announcement
+    channels: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AlreadyRetired:
+    """The leaderboard is already retired (with who, when and the announcement)."""
+
+    state: LeaderboardState
+
+
+@dataclass(frozen=True, slots=True)
+class RetireDone:
+    """This actor confirmed the retirement; per-channel results of the announcement, or why
+    it was not posted (`unposted`)."""
+
+    retirement: Retirement
+    results: list[ChannelResult] = field(default_factory=list)
+    unposted: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RetireClosed:
+    """The retirement was already decided: confirmed (by whom, when) or cancelled."""
+
+    retirement: Retirement | None
+    state: LeaderboardState
+
+
+@dataclass(frozen=True, slots=True)
+class RetireCancelled:
+    retirement: Retirement
+
+
+@dataclass(frozen=True, slots=True)
+class Restored:
+    """The leaderboard is back; awards resume with `resume_week`."""
+
+    state: LeaderboardState
+    resume_week: Week
+    note_results: list[ChannelResult] = field(default_factory=list)
+    unposted: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NotRetired:
+    """Restore asked for while the leaderboard is active: nothing to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    """Everything an admin checks: state, schedule, channels, posts, integrations, flags."""
+
+    state: LeaderboardState
+    schedule: str
+    tz: ZoneInfo
+    next_fire: datetime | None  # None while retired: the job skips
+    next_week: Week | None
+    channels: tuple[str, ...]
+    last_posts: dict[str, PostClaim]
+    integrations: list[Integration]
+    week: Week
+    flags_this_week: int
+
+
+AdminOutcome = (
+    Refused
+    | RetirePreview
+    | AlreadyRetired
+    | RetireDone
+    | RetireClosed
+    | RetireCancelled
+    | Restored
+    | NotRetired
+    | StatusReport
+)
