@@ -10,17 +10,14 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from datetime import date, timedelta
 from pathlib import Path
 
-import psycopg
+from common import AIUSAGE, fresh_database
 
-AIUSAGE = str(Path(sys.executable).with_name("aiusage"))
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 HEADER = (
     "Date,UserId,Client_Type,Chat_Conversations,Credits_Used,Overage_Cap,Overage_Credits_Used,"
     "Overage_Enabled,ProfileId,Subscription_Tier,Total_Messages,auto_messages,"
@@ -47,16 +44,6 @@ def write_report(path: Path, rows: int) -> None:
             )
 
 
-def database_url(kind: str, workdir: str) -> tuple[str, str | None]:
-    if kind == "sqlite":
-        return f"sqlite:///{workdir}/bench.db", None
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    base = PG_ADMIN.replace("postgresql://", "postgresql+psycopg://", 1)
-    return f"{base}?options=-csearch_path%3D{schema}", schema
-
-
 def timed_import(env: dict[str, str], report: Path) -> float:
     started = time.perf_counter()
     done = subprocess.run(
@@ -70,17 +57,11 @@ def timed_import(env: dict[str, str], report: Path) -> float:
 
 def run(kind: str, report: Path, rows: int) -> tuple[float, float]:
     """Rows per second for the first import and for importing the same file again."""
-    with tempfile.TemporaryDirectory() as workdir:
-        url, schema = database_url(kind, workdir)
+    with tempfile.TemporaryDirectory() as workdir, fresh_database(kind, workdir) as url:
         env = {**os.environ, "AIUSAGE_DATABASE_URL": url}
-        try:
-            subprocess.run([AIUSAGE, "db", "upgrade"], env=env, check=True, capture_output=True)
-            first = timed_import(env, report)
-            again = timed_import(env, report)
-        finally:
-            if schema:
-                with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-                    admin.execute(f"DROP SCHEMA {schema} CASCADE")
+        subprocess.run([AIUSAGE, "db", "upgrade"], env=env, check=True, capture_output=True)
+        first = timed_import(env, report)
+        again = timed_import(env, report)
     return rows / first, rows / again
 
 

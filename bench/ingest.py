@@ -9,24 +9,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import sqlite3
-import subprocess
-import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import orjson
-import psycopg
+from common import create_integration, fresh_database, postgres_reachable, running_server
 
-AIUSAGE = str(Path(sys.executable).with_name("aiusage"))
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 TOOLS = ("claude-code", "copilot", "kiro")
 KINDS = ("agent", "chat", "inline_suggestion")
 
@@ -51,12 +45,6 @@ def make_events(n: int) -> list[dict]:
     ]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -67,22 +55,9 @@ def peak_rss_mb(pid: int) -> float:
 def through_api(database_url: str, bodies: list[bytes], clients: int) -> tuple[float, float]:
     """Events per second through a real server, and the server's peak RSS in MB."""
     env = {**os.environ, "AIUSAGE_DATABASE_URL": database_url}
-    created = subprocess.run(
-        [AIUSAGE, "integrations", "create", "bench"], env=env, capture_output=True, text=True
-    )
-    key = created.stdout.strip().splitlines()[-1]
-    port = free_port()
-    server = subprocess.Popen(
-        [AIUSAGE, "serve", "--port", str(port)], env=env, stderr=subprocess.DEVNULL
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                if httpx.get(f"{base}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.05)
+    key = create_integration(env)
+    with running_server(env) as (port, server):
+        base = f"http://127.0.0.1:{port}"
         headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
         accepted = [0] * clients
 
@@ -103,9 +78,6 @@ def through_api(database_url: str, bodies: list[bytes], clients: int) -> tuple[f
         total = sum(accepted)
         assert total == sum(len(orjson.loads(b)["events"]) for b in bodies), total
         return total / elapsed, peak_rss_mb(server.pid)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 CEILING_SCHEMA = """
@@ -179,18 +151,6 @@ def ceiling(events: list[dict], batch: int) -> float:
         return len(events) / elapsed
 
 
-def postgres_url() -> tuple[str, str] | None:
-    try:
-        psycopg.connect(PG_ADMIN, connect_timeout=3).close()
-    except psycopg.OperationalError:
-        return None
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    url = PG_ADMIN.replace("postgresql://", "postgresql+psycopg://")
-    return f"{url}?options=-csearch_path%3D{schema}", schema
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200_000)
@@ -206,24 +166,19 @@ def main() -> None:
     print(f"{args.events:,} events in batches of {args.batch}, {args.clients} client threads")
     ceiling_rate = ceiling(events, args.batch)
     print(f"ceiling  sqlite3.executemany      {ceiling_rate:>10,.0f} events/s")
-    with tempfile.TemporaryDirectory() as tmp:
-        rate, rss = through_api(f"sqlite:///{tmp}/api.db", bodies, args.clients)
+    with tempfile.TemporaryDirectory() as tmp, fresh_database("sqlite", tmp) as url:
+        rate, rss = through_api(url, bodies, args.clients)
     print(
         f"API      SQLite                   {rate:>10,.0f} events/s  "
         f"ratio {rate / ceiling_rate:.2f}  server peak RSS {rss:.0f} MB"
     )
-    found = postgres_url()
-    if found is None:
+    if not postgres_reachable():
         print("API      PostgreSQL               (not reachable, skipped)")
         return
-    url, schema = found
-    try:
+    with tempfile.TemporaryDirectory() as tmp, fresh_database("postgresql", tmp) as url:
         rate, rss = through_api(url, bodies, args.clients)
-        print(f"API      PostgreSQL               {rate:>10,.0f} events/s  "
-              f"server peak RSS {rss:.0f} MB")  # fmt: skip
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    print(f"API      PostgreSQL               {rate:>10,.0f} events/s  "
+          f"server peak RSS {rss:.0f} MB")  # fmt: skip
 
 
 if __name__ == "__main__":

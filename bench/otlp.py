@@ -11,22 +11,15 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-import uuid
-from pathlib import Path
 
-import psycopg
+from common import create_integration, fresh_database, running_server
 from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.resources import Resource
 
-AIUSAGE = str(Path(sys.executable).with_name("aiusage"))
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 MODELS = ("claude-sonnet-4-5", "claude-haiku-4-5")
 
 
@@ -70,45 +63,13 @@ def sdk_payloads(users: int, exports: int) -> tuple[list[bytes], int]:
     return bodies, points
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def database_url(kind: str, workdir: str) -> tuple[str, str | None]:
-    if kind == "sqlite":
-        return f"sqlite:///{workdir}/bench.db", None
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    base = PG_ADMIN.replace("postgresql://", "postgresql+psycopg://", 1)
-    return f"{base}?options=-csearch_path%3D{schema}", schema
-
-
 def run(kind: str, bodies: list[bytes], points: int) -> float:
     """Data points per second through a fresh server and database."""
-    with tempfile.TemporaryDirectory() as workdir:
-        url, schema = database_url(kind, workdir)
+    with tempfile.TemporaryDirectory() as workdir, fresh_database(kind, workdir) as url:
         env = {**os.environ, "AIUSAGE_DATABASE_URL": url}
-        created = subprocess.run(
-            [AIUSAGE, "integrations", "create", "bench"], env=env, capture_output=True, text=True
-        )
-        key = created.stdout.strip().splitlines()[-1]
-        port = free_port()
-        server = subprocess.Popen(
-            [AIUSAGE, "serve", "--port", str(port)], env=env, stderr=subprocess.DEVNULL
-        )
-        try:
+        key = create_integration(env)
+        with running_server(env) as (port, _server):
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-            for _ in range(200):
-                try:
-                    conn.request("GET", "/healthz")
-                    if conn.getresponse().read() and True:
-                        break
-                except OSError:
-                    conn.close()
-                    time.sleep(0.05)
             headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/x-protobuf"}
             started = time.perf_counter()
             for body in bodies:
@@ -118,12 +79,6 @@ def run(kind: str, bodies: list[bytes], points: int) -> float:
                 if response.status != 200 or answer:
                     raise SystemExit(f"export refused: {response.status} {answer[:200]!r}")
             elapsed = time.perf_counter() - started
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
-            if schema:
-                with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-                    admin.execute(f"DROP SCHEMA {schema} CASCADE")
     return points / elapsed
 
 
