@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from slack_bolt import App
 from starlette.applications import Starlette
@@ -21,7 +22,14 @@ from bot.settings import Settings
 from bot.slack_app import build_bolt_app, slack_route
 from bot.slack_client import make_web_client
 from jobs.admin import AdminConfig, AdminService
-from jobs.awards import AwardConfig, catch_up_due, scan_current_week, scheduled_awards
+from jobs.awards import (
+    AwardConfig,
+    catch_up_due,
+    rebuild_award_post,
+    scan_current_week,
+    scheduled_awards,
+)
+from jobs.redrive import redrive
 from jobs.schedule import Scheduler
 from jobs.weeks import utcnow
 from storage.db import Database
@@ -44,6 +52,7 @@ def award_config(settings: Settings) -> AwardConfig:
         schedule=settings.award_schedule,
         tz=settings.timezone,
         rules=settings.award_rules(),
+        posting=settings.post_policy(),
     )
 
 
@@ -54,6 +63,7 @@ def admin_config(settings: Settings) -> AdminConfig:
         channels=settings.award_channels,
         schedule=settings.award_schedule,
         tz=settings.timezone,
+        posting=settings.post_policy(),
     )
 
 
@@ -91,6 +101,14 @@ def build_scheduler(services: Services) -> Scheduler:
         if services.settings.slack_bot_token is not None:
             resolve_unmatched_emails(services)
 
+    def redrive_job() -> None:
+        if notifier is not None:
+            rebuilders = {"awards": rebuild_award_post(services.db, config, services.clock)}
+            redrive(
+                services.db, notifier, services.clock, rebuilders=rebuilders,
+                policy=config.posting,
+            )
+
     return Scheduler(
         config.schedule,
         config.tz,
@@ -98,6 +116,8 @@ def build_scheduler(services: Services) -> Scheduler:
         integrity_job=lambda: scan_current_week(services.db, config, services.clock()),
         identity_job=identity_job,
         catch_up_due=lambda: catch_up_due(services.db, config, services.clock()),
+        redrive_job=redrive_job,
+        redrive_every=timedelta(seconds=services.settings.post_redrive_seconds),
     )
 
 

@@ -45,6 +45,7 @@ class Failure:
     drop_connection: bool
     times: int
     apply: bool = False
+    stall: float = 0.0
 
 
 @dataclass
@@ -57,6 +58,10 @@ class FakeSlack:
     _failures: list[Failure] = field(default_factory=list)
     _delays: dict[str, float] = field(default_factory=dict)
     _after: dict[str, Callable[[dict[str, Any]], None]] = field(default_factory=dict)
+    _before: dict[str, Callable[[dict[str, Any]], bool]] = field(default_factory=dict)
+    # Seconds a new message takes to show in conversations.history (Slack's can lag).
+    history_lag: float = 0.0
+    _posted_at: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -128,6 +133,11 @@ class FakeSlack:
         the moment to kill a client to see what it does when it never hears back."""
         self._after[method] = callback
 
+    def before(self, method: str, callback: Callable[[dict[str, Any]], bool]) -> None:
+        """Call `callback(params)` before `method` takes effect (it may block, e.g. until the
+        test has killed the client); it returns False to drop the call unanswered, undone."""
+        self._before[method] = callback
+
     def fail(
         self,
         method: str,
@@ -139,14 +149,19 @@ class FakeSlack:
         drop_connection: bool = False,
         times: int = 1,
         apply: bool = False,
+        stall: float = 0.0,
     ) -> None:
         """Make the next `times` calls to `method` (for `channel`, if given) fail this way:
         an HTTP status (429 with `retry_after`, 500...), a Slack `error` with ok=false, or a
         connection dropped without an answer. With `apply`, the call takes effect first (a
-        message is posted) and only the answer fails, as when Slack errs after posting."""
+        message is posted) and only the answer fails, as when Slack errs after posting.
+        `stall` waits that long before answering (past the client's timeout, say)."""
         with self._lock:
             self._failures.append(
-                Failure(method, channel, status, error, retry_after, drop_connection, times, apply)
+                Failure(
+                    method, channel, status, error, retry_after, drop_connection, times, apply,
+                    stall,
+                )
             )
 
     def delay(self, method: str, seconds: float) -> None:
@@ -184,9 +199,16 @@ class FakeSlack:
             pause = self._delays.get(method, 0.0)
         if pause:
             time.sleep(pause)
+        hook = self._before.get(method)
+        if hook is not None and not hook(params):
+            request.close_connection = True
+            request.connection.close()
+            return
         if failure is not None:
             if failure.apply:
                 self._call_api(method, params)
+            if failure.stall:
+                time.sleep(failure.stall)
             if failure.drop_connection:
                 request.close_connection = True
                 request.connection.close()
@@ -277,6 +299,7 @@ class FakeSlack:
         }
         with self._lock:
             self.messages[channel].insert(0, message)
+            self._posted_at[message["ts"]] = time.monotonic()
         return {"ok": True, "channel": channel, "ts": message["ts"], "message": message}
 
     def _api_chat_postEphemeral(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -289,13 +312,24 @@ class FakeSlack:
         if channel not in self.channels:
             return {"ok": False, "error": "channel_not_found"}
         with self._lock:
-            found = list(self.messages[channel])
+            shown_before = time.monotonic() - self.history_lag
+            found = [
+                m
+                for m in self.messages[channel]
+                if self._posted_at.get(m["ts"], 0.0) <= shown_before
+            ]
         if "oldest" in params:
             found = [m for m in found if float(m["ts"]) >= float(params["oldest"])]
         if str(params.get("include_all_metadata", "")).lower() not in ("1", "true"):
             found = [{k: v for k, v in m.items() if k != "metadata"} for m in found]
         limit = int(params.get("limit") or 100)
-        return {"ok": True, "messages": found[:limit], "has_more": len(found) > limit}
+        start = int(params.get("cursor") or 0)  # the fake's cursor: an offset
+        page = found[start : start + limit]
+        more = len(found) > start + limit
+        answer: dict[str, Any] = {"ok": True, "messages": page, "has_more": more}
+        if more:
+            answer["response_metadata"] = {"next_cursor": str(start + limit)}
+        return answer
 
     def _api_users_info(self, params: dict[str, Any]) -> dict[str, Any]:
         user = self.users.get(params.get("user", ""))

@@ -19,7 +19,9 @@ from jobs.posting import Post, PostOutcomeUnknown, PostRejected
 EVENT_TYPE = "aiusage_post"
 # Slack's clock and ours may differ a little; look this far before the claim for a post.
 CLOCK_SLACK_S = 120
-HISTORY_PAGES = 10
+# History is read from the first claim to its end; past this many pages (200,000 messages
+# since the claim) the answer is "unsure", and nothing is posted.
+HISTORY_PAGES = 1000
 
 
 @singledispatch
@@ -63,6 +65,7 @@ class SlackNotifier:
         return str(response["ts"])
 
     def find_post(self, channel: str, post_key: str, since: datetime) -> str | None:
+        """Reads `conversations.history` from just before `since` to its end."""
         cursor: str | None = None
         for _ in range(HISTORY_PAGES):
             args: dict[str, Any] = {
@@ -85,16 +88,22 @@ class SlackNotifier:
                 if metadata.get("event_type") == EVENT_TYPE and payload.get("post_key") == post_key:
                     return str(message["ts"])
             cursor = (response.get("response_metadata") or {}).get("next_cursor")
-            if not response.get("has_more") or not cursor:
+            if not cursor:
+                if response.get("has_more"):
+                    raise PostOutcomeUnknown("history has more messages but gave no cursor")
                 return None
-        return None
+        raise PostOutcomeUnknown(f"history since the claim is longer than {HISTORY_PAGES} pages")
 
 
 def _classify(exc: SlackApiError) -> Exception:
     status = exc.response.status_code
     error = str(exc.response.get("error") or f"HTTP {status}")
-    if status >= 500 or status == 429:
-        # A 5xx may come after Slack posted; a 429 that outlasted the retries did not post,
-        # but checking before the next attempt costs little and keeps one path.
-        return PostOutcomeUnknown(f"HTTP {status}")
+    if status >= 500:
+        return PostOutcomeUnknown(f"HTTP {status}")  # a 5xx may come after Slack posted
+    if status == 429:
+        # Rate limited past the client's own retries: wait at least what Slack asks.
+        headers = exc.response.headers or {}
+        retry_after = next((str(v) for k, v in headers.items() if k.lower() == "retry-after"), "")
+        seconds = float(retry_after) if retry_after and retry_after.isdigit() else None
+        return PostRejected("ratelimited", retry_after=seconds)
     return PostRejected(error)

@@ -9,7 +9,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from datetime import timedelta
+
 from jobs.award_rules import AwardRules, load_rules
+from jobs.posting import PostPolicy
 from jobs.schedule import check_cron
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
@@ -38,6 +41,14 @@ class Settings(BaseSettings):
     otlp_user_attributes: CommaList = Field(
         ("user.email",), alias="AIUSAGE_OTLP_USER_ATTRIBUTES", min_length=1
     )
+    # Exactly-once posting: a claim's lease, the wait before a channel is checked for a post
+    # whose outcome is unknown, how often owed posts are re-driven, and Slack's call timeout.
+    post_lease_seconds: float = Field(60, alias="AIUSAGE_POST_LEASE_SECONDS", gt=0, le=3600)
+    post_check_delay_seconds: float = Field(
+        45, alias="AIUSAGE_POST_CHECK_DELAY_SECONDS", ge=0, le=3600
+    )
+    post_redrive_seconds: float = Field(60, alias="AIUSAGE_POST_REDRIVE_SECONDS", gt=0, le=3600)
+    slack_timeout_seconds: float = Field(10, alias="AIUSAGE_SLACK_TIMEOUT_SECONDS", gt=0, le=300)
 
     @field_validator("admins", "award_channels", "otlp_user_attributes", mode="before")
     @classmethod
@@ -67,6 +78,12 @@ class Settings(BaseSettings):
     def _rules(cls, value: Path | None) -> Path | None:
         load_rules(value)  # a bad file stops start-up here, not at the first award run
         return value
+
+    def post_policy(self) -> PostPolicy:
+        return PostPolicy(
+            lease=timedelta(seconds=self.post_lease_seconds),
+            check_delay=timedelta(seconds=self.post_check_delay_seconds),
+        )
 
     def award_rules(self) -> AwardRules:
         """The award categories and limits, with the operator's file applied."""

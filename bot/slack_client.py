@@ -25,5 +25,8 @@ def make_web_client(settings: Settings, *, retry_server_errors: bool = True) -> 
         handlers.append(ServerErrorRetryHandler(max_retry_count=3))
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     return WebClient(
-        token=token, base_url=settings.slack_api_url, timeout=10, retry_handlers=handlers
+        token=token,
+        base_url=settings.slack_api_url,
+        timeout=settings.slack_timeout_seconds,  # type: ignore[arg-type]
+        retry_handlers=handlers,
     )

@@ -7,7 +7,7 @@ a `Notifier` (or None, when no bot token is configured)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -16,6 +16,7 @@ from jobs.admin_rules import (
     AlreadyRetired,
     Announcement,
     NotRetired,
+    PostState,
     Refused,
     Restored,
     RetireCancelled,
@@ -28,7 +29,7 @@ from jobs.admin_rules import (
     who_can,
 )
 from jobs.awards import AWARD_KEY_PREFIX
-from jobs.posting import ChannelResult, Notifier, Post, deliver
+from jobs.posting import ChannelResult, Notifier, Post, PostPolicy, deliver, outbox_entry
 from jobs.schedule import first_fire_at
 from jobs.weeks import Week, current_week, last_complete_week
 from storage.admin import (
@@ -43,7 +44,12 @@ from storage.db import Database
 from storage.integrations import list_integrations
 from storage.integrity import week_flags
 from storage.leaderboard import leaderboard_state
-from storage.posts import last_posts
+from storage.outbox import recent_posts
+from storage.posts import claims_for, last_posts
+from storage.records import OwedPost
+
+# How many delivered or cancelled posts the status shows besides every one still owed.
+STATUS_CLOSED_POSTS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +61,7 @@ class AdminConfig:
     channels: tuple[str, ...]
     schedule: str
     tz: ZoneInfo
+    posting: PostPolicy = field(default_factory=PostPolicy)
 
 
 def retire_post_key(retirement_id: int) -> str:
@@ -125,7 +132,15 @@ class AdminService:
         gets who retired it and when, and nothing is posted again."""
         if not self.allowed(actor):
             return self._refuse(actor, "retire-confirm")
-        confirmed = confirm_retirement(self.db, retirement_id, actor.user_id, self.clock())
+        confirmed = confirm_retirement(
+            self.db,
+            retirement_id,
+            actor.user_id,
+            self.clock(),
+            announce=lambda text: self._owed(
+                retire_post_key(retirement_id), Announcement("retired", text)
+            ),
+        )
         if confirmed is None:
             closed = RetireClosed(
                 get_retirement(self.db, retirement_id), leaderboard_state(self.db)
@@ -177,13 +192,14 @@ class AdminService:
             return self._refuse(actor, "restore")
         now = self.clock()
         week = resume_week(self.config.schedule, self.config.tz, now)
-        if not restore_leaderboard(self.db, actor.user_id, now, week.start):
+        key = f"restore:{now.strftime('%Y%m%dT%H%M%S%f')}"
+        owed = self._owed(key, Announcement("restored", note.strip())) if note.strip() else None
+        if not restore_leaderboard(self.db, actor.user_id, now, week.start, note=owed):
             self._audit(actor, "restore", "already", "the leaderboard is not retired")
             return NotRetired()
         results: list[ChannelResult] = []
         unposted = None
         if note.strip():
-            key = f"restore:{now.strftime('%Y%m%dT%H%M%S%f')}"
             results, unposted = self._announce(key, Announcement("restored", note.strip()))
         posted = f"; note: {unposted or _summary(results)}" if note.strip() else ""
         self._audit(actor, "restore", "done", f"awards resume with {week.label}{posted}")
@@ -212,9 +228,22 @@ class AdminService:
             integrations=list_integrations(self.db),
             week=week,
             flags_this_week=len(flags),
+            posts=self._post_states(),
         )
         self._audit(actor, "status", "done")
         return report
+
+    def _post_states(self) -> list[PostState]:
+        items = recent_posts(self.db, STATUS_CLOSED_POSTS)
+        claims = claims_for(self.db, [item.post_key for item in items])
+        return [PostState(item, tuple(claims[item.post_key])) for item in items]
+
+    def _owed(self, key: str, announcement: Announcement) -> OwedPost | None:
+        """The announcement as an outbox row, written with the change it announces."""
+        if not self.config.channels:
+            return None
+        kind, payload = outbox_entry(announcement)
+        return OwedPost(key, kind, payload, self.config.channels)
 
     def _announce(
         self, key: str, announcement: Announcement
@@ -223,8 +252,10 @@ class AdminService:
             return [], "no award channels are set (AIUSAGE_AWARD_CHANNELS)"
         if self.notifier is None:
             return [], "SLACK_BOT_TOKEN is not set"
+        post = Post(key, announcement)
         return deliver(
-            self.db, self.notifier, Post(key, announcement), self.config.channels, self.clock
+            self.db, self.notifier, post, self.config.channels, self.clock,
+            policy=self.config.posting,
         ), None
 
 

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from jobs.results import ChannelResult
 from jobs.weeks import Week
-from storage.records import Integration, LeaderboardState, PostClaim, Retirement
+from storage.records import Integration, LeaderboardState, OutboxItem, PostClaim, Retirement
 
 DEFAULT_ANNOUNCEMENT = (
     "We have retired the AI usage leaderboard and the weekly badges. Thank you to everyone "
@@ -137,6 +137,17 @@ class NotRetired:
 
 
 @dataclass(frozen=True, slots=True)
+class PostState:
+    """One post (owed, delivered or cancelled) and where it stands in each channel."""
+
+    item: OutboxItem
+    claims: tuple[PostClaim, ...]
+
+    def channel_state(self, channel: str) -> PostClaim | None:
+        return next((c for c in self.claims if c.channel == channel), None)
+
+
+@dataclass(frozen=True, slots=True)
 class StatusReport:
     """Everything an admin checks: state, schedule, channels, posts, integrations, flags."""
 
@@ -150,6 +161,7 @@ class StatusReport:
     integrations: list[Integration]
     week: Week
     flags_this_week: int
+    posts: list[PostState] = field(default_factory=list)  # every owed post, the latest others
 
 
 AdminOutcome = (

@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
-from jobs.award_rules import AwardRules, Candidate, build_post, decide_awards
+from jobs.award_rules import AwardPost, AwardRules, Candidate, build_post, decide_awards
 from jobs.integrity import Activity, IntegrityRules, integrity_flags
-from jobs.posting import ChannelResult, Notifier, Post, deliver
+from jobs.posting import ChannelResult, Notifier, Post, PostPolicy, deliver
 from jobs.schedule import first_fire_at
-from jobs.weeks import Week, current_week, last_complete_week
+from jobs.weeks import Week, current_week, last_complete_week, parse_week
 from storage.awards import active_days_history, people_by_id, store_awards, week_awards
 from storage.db import Database
 from storage.integrity import event_moments, replace_flags, week_flags
@@ -21,6 +21,7 @@ from storage.leaderboard import leaderboard_state
 from storage.posts import post_claims
 from storage.records import (
     Award,
+    OutboxItem,
     EventMoment,
     IntegrityFlag,
     LeaderboardState,
@@ -44,6 +45,7 @@ class AwardConfig:
     tz: ZoneInfo
     rules: AwardRules = field(default_factory=AwardRules)
     integrity: IntegrityRules = field(default_factory=IntegrityRules)
+    posting: PostPolicy = field(default_factory=PostPolicy)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,22 +156,45 @@ def post_week(
 ) -> PostReport:
     """Decide the week's awards and post them to every award channel, at most once each.
     Refuses while the leaderboard is retired, and for weeks it was retired in."""
+    post = week_post(db, config, week, clock())
+    if isinstance(post, str):
+        return PostReport(week, refused=post)
+    results = deliver(db, notifier, post, config.channels, clock, policy=config.posting)
+    assert isinstance(post.data, AwardPost)
+    return PostReport(week, results=results, winners=len(post.data.badges))
+
+
+def week_post(db: Database, config: AwardConfig, week: Week, now: datetime) -> Post | str:
+    """The week's award post (deciding and storing its awards if not yet done), or why there
+    is none: retired, not over, no channels, nobody won."""
     state = leaderboard_state(db)
     if state.retired:
-        return PostReport(week, refused=RETIRED_LINE)
+        return RETIRED_LINE
     if skipped_while_retired(state, week):
-        return PostReport(week, refused=_skipped_line(state, week))
+        return _skipped_line(state, week)
     if not config.channels:
-        return PostReport(week, refused="no award channels are set (AIUSAGE_AWARD_CHANNELS)")
-    if week.end >= current_week(clock(), config.tz).start:
-        return PostReport(week, refused=f"{week.label} is not over yet")
-    decision = decide_week(db, week, config, clock(), store=True)
+        return "no award channels are set (AIUSAGE_AWARD_CHANNELS)"
+    if week.end >= current_week(now, config.tz).start:
+        return f"{week.label} is not over yet"
+    decision = decide_week(db, week, config, now, store=True)
     awards = public_awards(db, decision.awards)
     if not awards:
-        return PostReport(week, refused=f"nobody met the badge thresholds in {week.label}")
+        return f"nobody met the badge thresholds in {week.label}"
     data = build_post(week.label, week.start, week.end, awards, config.rules)
-    results = deliver(db, notifier, Post(post_key(week), data), config.channels, clock)
-    return PostReport(week, results=results, winners=len(awards))
+    return Post(post_key(week), data)
+
+
+def rebuild_award_post(
+    db: Database, config: AwardConfig, clock: Callable[[], datetime]
+) -> Callable[[OutboxItem], Post | str]:
+    """For the re-drive: an owed award post rebuilt from the stored awards, so someone who
+    opted out since is left out, and a week the leaderboard was retired in is cancelled."""
+
+    def rebuild(item: OutboxItem) -> Post | str:
+        week = parse_week(item.post_key.removeprefix(AWARD_KEY_PREFIX))
+        return week_post(db, config, week, clock())
+
+    return rebuild
 
 
 def scheduled_awards(

@@ -1,8 +1,10 @@
 """Exactly-once posting of one message to several channels, whatever crashes or retries.
 
-Generic over what is posted: the weekly awards use it, and so can any announcement. A claim
-row is taken per channel before posting and completed with the message ts after; a stale
-claim is only taken over after looking for its holder's message in the channel.
+Generic over what is posted: weekly awards, announcements, and anything else with a key.
+The post is first owed in the outbox; then a claim row is taken per channel and completed
+with the message ts. The holder keeps its claims alive with a heartbeat; a claim whose holder
+died, or whose outcome was unknown or failed, is taken over only after a delay and only after
+looking for an earlier message in the channel (`jobs.redrive` does this on a schedule).
 """
 
 from __future__ import annotations
@@ -10,22 +12,60 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
+from jobs.admin_rules import Announcement
+from jobs.award_rules import AwardPost
 from jobs.results import ChannelResult
 from storage.db import Database
-from storage.posts import claim_post, mark_failed, mark_posted, note_unknown
+from storage.outbox import finish_outbox, owe_post
+from storage.posts import claim_post, mark_posted, mark_retry, post_claims, renew_claims, still_mine
 
-__all__ = ["ChannelResult", "Notifier", "Post", "PostOutcomeUnknown", "PostRejected", "deliver"]
+__all__ = [
+    "ChannelResult",
+    "Notifier",
+    "Post",
+    "PostOutcomeUnknown",
+    "PostPolicy",
+    "PostRejected",
+    "deliver",
+]
 
 log = logging.getLogger(__name__)
 
-STALE_CLAIM = timedelta(minutes=10)
-POST_ATTEMPTS = 3
+
+@dataclass(frozen=True, slots=True)
+class PostPolicy:
+    """How long a claim's lease lasts (renewed every quarter of it while its holder works),
+    how long to wait before checking a channel for a post whose outcome is unknown (Slack's
+    history can lag a post), and the longest wait between retries of a refused post."""
+
+    lease: timedelta = timedelta(seconds=60)
+    check_delay: timedelta = timedelta(seconds=45)
+    max_backoff: timedelta = timedelta(hours=1)
+
+    @property
+    def heartbeat(self) -> timedelta:
+        return self.lease / 4
+
+    @property
+    def grace(self) -> timedelta:
+        """Extra wait past a dead holder's lease, so its last post has had `check_delay` to
+        show in history: it posted at most a heartbeat before its lease was last renewed."""
+        return max(timedelta(0), self.check_delay - (self.lease - self.heartbeat))
+
+    def backoff(self, attempts: int) -> timedelta:
+        """The wait after a refusal: `check_delay`, doubling per attempt, capped."""
+        return min(self.check_delay * (2 ** max(0, min(attempts - 1, 20))), self.max_backoff)
+
+
+DEFAULT_POLICY = PostPolicy()
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,11 +78,13 @@ class Post:
 
 
 class PostRejected(Exception):
-    """Slack refused the post (e.g. `channel_not_found`): nothing was posted."""
+    """Slack answered with an error (`channel_not_found`, a 429 past its retries): most
+    likely nothing was posted, but a retry still looks in the channel first."""
 
-    def __init__(self, error: str) -> None:
+    def __init__(self, error: str, retry_after: float | None = None) -> None:
         super().__init__(error)
         self.error = error
+        self.retry_after = retry_after
 
 
 class PostOutcomeUnknown(Exception):
@@ -57,8 +99,32 @@ class Notifier(Protocol):
         ...
 
     def find_post(self, channel: str, post_key: str, since: datetime) -> str | None:
-        """The ts of a message carrying `post_key` posted to `channel` since `since`."""
+        """The ts of a message carrying `post_key` posted to `channel` since `since`,
+        reading the channel's history to its end; raise PostOutcomeUnknown when unsure."""
         ...
+
+
+# -- what the outbox keeps of a post's data ---------------------------------------------------
+
+
+def outbox_entry(data: object) -> tuple[str, Any]:
+    """The outbox kind and payload for a post's data. Awards are rebuilt from the stored
+    awards when re-driven (so a later opt-out is honoured); announcements keep their text."""
+    if isinstance(data, AwardPost):
+        return "awards", None
+    if isinstance(data, Announcement):
+        return "announcement", {"kind": data.kind, "text": data.text}
+    return type(data).__name__.lower()[:32], None
+
+
+def payload_data(kind: str, payload: Any) -> object | None:
+    """The post data a stored payload stands for, or None when it has to be rebuilt."""
+    if kind == "announcement" and isinstance(payload, dict):
+        return Announcement(str(payload["kind"]), str(payload["text"]))
+    return None
+
+
+# -- delivery ---------------------------------------------------------------------------------
 
 
 def new_holder() -> str:
@@ -73,20 +139,22 @@ def deliver(
     channels: Sequence[str],
     clock: Callable[[], datetime],
     *,
-    stale_after: timedelta = STALE_CLAIM,
-    attempts: int = POST_ATTEMPTS,
+    policy: PostPolicy = DEFAULT_POLICY,
 ) -> list[ChannelResult]:
     """Post to every channel that has not had this post yet; one channel's failure never
-    stops the others."""
+    stops the others. What is not posted now stays owed, and is retried by `jobs.redrive`."""
+    kind, payload = outbox_entry(post.data)
+    owed = owe_post(db, post.key, kind, payload, channels, clock())
     holder = new_holder()
     results = []
-    for channel in channels:
-        try:
-            result = _deliver_one(db, notifier, post, channel, holder, clock, stale_after, attempts)
-        except PostOutcomeUnknown as exc:
-            result = ChannelResult(channel, "unknown", error=str(exc) or type(exc).__name__)
-        log.info("post %s to %s: %s %s", post.key, channel, result.status, result.error or "")
-        results.append(result)
+    with _heartbeat(db, holder, clock, policy):
+        for channel in channels:
+            result = _deliver_one(db, notifier, post, channel, holder, clock, policy)
+            log.info("post %s to %s: %s %s", post.key, channel, result.status, result.error or "")
+            results.append(result)
+    posted = {c.channel for c in post_claims(db, post.key) if c.status == "posted"}
+    if owed.status == "pending" and set(owed.channels) <= posted:
+        finish_outbox(db, post.key, "done", clock())
     return results
 
 
@@ -97,37 +165,70 @@ def _deliver_one(
     channel: str,
     holder: str,
     clock: Callable[[], datetime],
-    stale_after: timedelta,
-    attempts: int,
+    policy: PostPolicy,
 ) -> ChannelResult:
-    claimed = claim_post(db, post.key, channel, holder, clock(), stale_after)
+    claimed = claim_post(db, post.key, channel, holder, clock(), policy.lease, grace=policy.grace)
+    claim = claimed.claim
     if not claimed.mine:
-        if claimed.claim.status == "posted":
-            return ChannelResult(channel, "already", ts=claimed.claim.ts)
-        return ChannelResult(channel, "busy")
+        if claim.status == "posted":
+            return ChannelResult(channel, "already", ts=claim.ts)
+        if claim.status == "claimed":
+            return ChannelResult(channel, "busy")
+        return ChannelResult(channel, claim.status, error=claim.error, retry_at=claim.check_after)
     try:
         if claimed.verify_since is not None:
-            # The earlier holder may have posted and died before recording it.
+            # An earlier holder may have posted (and died, or heard no answer): look first.
             found = notifier.find_post(channel, post.key, claimed.verify_since)
             if found:
                 mark_posted(db, post.key, channel, holder, found, clock())
                 return ChannelResult(channel, "found", ts=found)
-        error = ""
-        for _ in range(attempts):
-            try:
-                ts = notifier.post(channel, post)
-            except PostOutcomeUnknown as exc:
-                error = str(exc) or type(exc).__name__
-                note_unknown(db, post.key, channel, holder, error, clock())
-                found = notifier.find_post(channel, post.key, claimed.claim.claimed_at)
-                if found:
-                    mark_posted(db, post.key, channel, holder, found, clock())
-                    return ChannelResult(channel, "found", ts=found)
-                continue
-            mark_posted(db, post.key, channel, holder, ts, clock())
-            return ChannelResult(channel, "posted", ts=ts)
-        # Still unknown: the claim stays, and a later run verifies before posting again.
-        return ChannelResult(channel, "unknown", error=error)
+        now = clock()
+        if not still_mine(db, post.key, channel, holder, now + policy.lease, now):
+            return ChannelResult(channel, "busy")
+        ts = notifier.post(channel, post)
+    except PostOutcomeUnknown as exc:
+        error = str(exc) or type(exc).__name__
+        # Not checked at once: a post Slack made may not show in history yet.
+        retry_at = clock() + policy.check_delay
+        mark_retry(
+            db, post.key, channel, holder, status="unknown", error=error, now=clock(),
+            check_after=retry_at,
+        )
+        return ChannelResult(channel, "unknown", error=error, retry_at=retry_at)
     except PostRejected as exc:
-        mark_failed(db, post.key, channel, holder, exc.error, clock())
-        return ChannelResult(channel, "failed", error=exc.error)
+        wait = policy.backoff(claim.attempts)
+        if exc.retry_after:
+            wait = max(wait, timedelta(seconds=exc.retry_after))
+        retry_at = clock() + wait
+        mark_retry(
+            db, post.key, channel, holder, status="failed", error=exc.error, now=clock(),
+            check_after=retry_at,
+        )
+        return ChannelResult(channel, "failed", error=exc.error, retry_at=retry_at)
+    mark_posted(db, post.key, channel, holder, ts, clock())
+    return ChannelResult(channel, "posted", ts=ts)
+
+
+@contextmanager
+def _heartbeat(
+    db: Database, holder: str, clock: Callable[[], datetime], policy: PostPolicy
+) -> Iterator[None]:
+    """Renew this holder's leases every quarter lease while it posts (a 429 can hold a call
+    for minutes); when the process dies the beats stop, and the lease runs out."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(policy.heartbeat.total_seconds()):
+            try:
+                now = clock()
+                renew_claims(db, holder, now + policy.lease, now)
+            except Exception:  # a missed beat only shortens the lease; the next one retries
+                log.exception("could not renew post claims of %s", holder)
+
+    thread = threading.Thread(target=beat, name="post-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()

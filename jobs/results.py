@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 
 @dataclass(frozen=True, slots=True)
 class ChannelResult:
     """What happened in one channel: `posted` now, `found` (an earlier run's post was
     found and recorded), `already` posted before, `busy` (another run holds the claim),
-    `failed` (Slack refused; retried on a later run) or `unknown` (left for verification)."""
+    `failed` (Slack refused) or `unknown` (no clear answer); those two are looked for in the
+    channel and retried from `retry_at`, by the scheduled re-drive or any later run."""
 
     channel: str
     status: str
     ts: str | None = None
     error: str | None = None
+    retry_at: datetime | None = None
 
     @property
     def ok(self) -> bool:

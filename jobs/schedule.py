@@ -55,12 +55,15 @@ class Scheduler:
         integrity_job: Callable[[], object],
         identity_job: Callable[[], object] | None = None,
         catch_up_due: Callable[[], bool],
+        redrive_job: Callable[[], object] | None = None,
+        redrive_every: timedelta = timedelta(minutes=1),
     ) -> None:
         self.expr, self.tz = expr, tz
         self._award_job = award_job
         self._integrity_job = integrity_job
         self._identity_job = identity_job
         self._catch_up_due = catch_up_due
+        self._redrive_job, self._redrive_every = redrive_job, redrive_every
         self._scheduler: BackgroundScheduler | None = None
 
     def start(self) -> None:
@@ -91,6 +94,16 @@ class Scheduler:
                 self._identity_job,
                 IntervalTrigger(seconds=int(IDENTITY_INTERVAL.total_seconds()), timezone=self.tz),
                 id="match-emails",
+            )
+        if self._redrive_job is not None:
+            # Owed posts (a holder that died, an unknown outcome) go out at start and then
+            # every `redrive_every`; a run still going when the next is due is not doubled.
+            scheduler.add_job(
+                self._redrive_job,
+                IntervalTrigger(seconds=self._redrive_every.total_seconds(), timezone=self.tz),
+                id="redrive-posts",
+                next_run_time=datetime.now(self.tz),
+                misfire_grace_time=int(max(1, self._redrive_every.total_seconds())),
             )
         scheduler.start()
         self._scheduler = scheduler

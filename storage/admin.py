@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 
 from sqlalchemy import insert, select, update
 
 from storage.db import Database
 from storage.models import AuditRow, LeaderboardStateRow, RetirementRow
-from storage.records import AuditEntry, Retirement
+from storage.outbox import add_to_outbox, cancel_pending
+from storage.records import AuditEntry, OwedPost, Retirement
 
 STATE_ID = 1
 
@@ -35,11 +37,18 @@ def get_retirement(db: Database, retirement_id: int) -> Retirement | None:
 
 
 def confirm_retirement(
-    db: Database, retirement_id: int, by: str, now: datetime
+    db: Database,
+    retirement_id: int,
+    by: str,
+    now: datetime,
+    *,
+    announce: Callable[[str], OwedPost | None] | None = None,
 ) -> Retirement | None:
     """Confirm a pending retirement and retire the leaderboard, atomically. Returns it only
     to the one caller that confirmed it: a second click, or a second admin, gets None, and
-    so does a retirement confirmed while the leaderboard is already retired (it is cancelled)."""
+    so does a retirement confirmed while the leaderboard is already retired (it is cancelled).
+    `announce(text)` names the announcement to owe, written in the same transaction so a
+    crash right after cannot lose it; award posts still owed are cancelled with it."""
     with db.write() as conn:
         claimed = conn.execute(
             update(RetirementRow)
@@ -71,6 +80,10 @@ def confirm_retirement(
                 .values(status="cancelled")
             )
             return None
+        cancel_pending(conn, "awards", now, "the leaderboard was retired")
+        owed = announce(announcement) if announce is not None and announcement else None
+        if owed is not None:
+            add_to_outbox(conn, owed.post_key, owed.kind, owed.payload, owed.channels, now)
     return get_retirement(db, retirement_id)
 
 
@@ -87,10 +100,13 @@ def cancel_retirement(db: Database, retirement_id: int, by: str, now: datetime) 
         )
 
 
-def restore_leaderboard(db: Database, by: str, now: datetime, resume_week: date) -> bool:
-    """Bring the leaderboard back, awards from `resume_week` on; False if it was not retired."""
+def restore_leaderboard(
+    db: Database, by: str, now: datetime, resume_week: date, *, note: OwedPost | None = None
+) -> bool:
+    """Bring the leaderboard back, awards from `resume_week` on; False if it was not retired.
+    `note`, when given, is owed to its channels in the same transaction."""
     with db.write() as conn:
-        return (
+        restored = (
             conn.execute(
                 update(LeaderboardStateRow)
                 .where(LeaderboardStateRow.id == STATE_ID, LeaderboardStateRow.status == "retired")
@@ -98,6 +114,9 @@ def restore_leaderboard(db: Database, by: str, now: datetime, resume_week: date)
             ).rowcount
             == 1
         )
+        if restored and note is not None:
+            add_to_outbox(conn, note.post_key, note.kind, note.payload, note.channels, now)
+        return restored
 
 
 def record_audit(

@@ -184,13 +184,35 @@ class PostRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     post_key: Mapped[str] = mapped_column(String(128))
     channel: Mapped[str] = mapped_column(String(32))
-    status: Mapped[str] = mapped_column(String(16))  # claimed | posted | failed
+    status: Mapped[str] = mapped_column(String(16))  # claimed | posted | failed | unknown
     claimed_by: Mapped[str] = mapped_column(String(64))
-    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime())  # the first claim, kept
     ts: Mapped[str | None] = mapped_column(String(32))
     error: Mapped[str | None] = mapped_column(String(200))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # A `claimed` row is its holder's until the lease runs out (the holder heartbeats);
+    # a `failed` or `unknown` one is checked in the channel again from `check_after`.
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    check_after: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class OutboxRow(Base):
+    """A post still owed to its channels: written in the same transaction as what it tells
+    (a retirement, a restore) or before the first claim, and re-driven until every channel
+    has it. `payload` is the post's data where it cannot be rebuilt from other tables."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (UniqueConstraint("post_key"), Index("ix_outbox_status", "status"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    post_key: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[Any | None] = mapped_column(JSON)
+    channels: Mapped[list[str]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))  # pending | done | cancelled
+    detail: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class LeaderboardStateRow(Base):

@@ -1,27 +1,38 @@
 """Claims on Slack posts, one per post key and channel, so nothing is posted twice.
 
 A claim is taken (INSERT, unique on key and channel) before posting and completed with the
-message ts after. A claim left `claimed` past a stale period may be taken over; the new
-holder must first look for the earlier holder's message before posting again.
+message ts after. Its holder keeps it by renewing a lease while it works; a claim whose lease
+ran out (its holder died), or that ended `failed` or `unknown` and is due for a re-check, may
+be taken over, and the new holder must first look for an earlier message before posting.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, and_, or_, select, update
 
 from storage.db import Database
 from storage.dialect import insert_ignore
 from storage.models import PostRow
 from storage.records import ClaimResult, PostClaim
 
+RETRYABLE = ("failed", "unknown")
+
 
 def claim_post(
-    db: Database, post_key: str, channel: str, holder: str, now: datetime, stale_after: timedelta
+    db: Database,
+    post_key: str,
+    channel: str,
+    holder: str,
+    now: datetime,
+    lease: timedelta,
+    *,
+    grace: timedelta = timedelta(0),
 ) -> ClaimResult:
-    """Try to take the right to post `post_key` to `channel`. Posted claims stay posted;
-    a failed one (Slack said no, so nothing was posted) may be claimed again."""
+    """Try to take the right to post `post_key` to `channel` until `now + lease`. A posted
+    claim stays posted; a live lease or a re-check not yet due is left alone. A lease is only
+    taken over `grace` after it ran out, so a post its dead holder made has had time to show."""
     with db.write() as conn:
         inserted = conn.execute(
             insert_ignore(conn, PostRow).returning(PostRow.id),
@@ -33,16 +44,14 @@ def claim_post(
                 "claimed_at": now,
                 "attempts": 1,
                 "updated_at": now,
+                "lease_until": now + lease,
             },
         ).first()
         claim = _get(conn, post_key, channel)
         if inserted is not None:
             return ClaimResult(claim, mine=True)
-        if claim.status == "posted":
+        if not _takeable(claim, now, grace):
             return ClaimResult(claim, mine=False)
-        if claim.status == "claimed" and claim.claimed_at > now - stale_after:
-            return ClaimResult(claim, mine=False)
-        # Failed, or claimed and stale: take it over, unless someone else just did.
         taken = conn.execute(
             update(PostRow)
             .where(
@@ -50,12 +59,13 @@ def claim_post(
                 PostRow.channel == channel,
                 PostRow.status == claim.status,
                 PostRow.claimed_by == claim.claimed_by,
-                PostRow.claimed_at == claim.claimed_at,
+                PostRow.attempts == claim.attempts,
             )
             .values(
                 status="claimed",
                 claimed_by=holder,
-                claimed_at=now,
+                lease_until=now + lease,
+                check_after=None,
                 attempts=PostRow.attempts + 1,
                 updated_at=now,
             )
@@ -63,33 +73,80 @@ def claim_post(
         after = _get(conn, post_key, channel)
         if taken != 1:
             return ClaimResult(after, mine=False)
-        verify_since = claim.claimed_at if claim.status == "claimed" else None
-        return ClaimResult(after, mine=True, verify_since=verify_since)
+        # Any earlier holder may have posted since the first claim: look before posting.
+        return ClaimResult(after, mine=True, verify_since=claim.claimed_at)
+
+
+def _takeable(claim: PostClaim, now: datetime, grace: timedelta) -> bool:
+    if claim.status == "claimed":
+        return claim.lease_until is None or claim.lease_until + grace <= now
+    if claim.status in RETRYABLE:
+        return claim.check_after is None or claim.check_after <= now
+    return False
+
+
+def renew_claims(db: Database, holder: str, until: datetime, now: datetime) -> int:
+    """The heartbeat: extend every lease `holder` still has; how many it has."""
+    with db.write() as conn:
+        return conn.execute(
+            update(PostRow)
+            .where(PostRow.claimed_by == holder, PostRow.status == "claimed")
+            .values(lease_until=until, updated_at=now)
+        ).rowcount
+
+
+def still_mine(
+    db: Database, post_key: str, channel: str, holder: str, until: datetime, now: datetime
+) -> bool:
+    """Renew one claim's lease just before posting; False when it was lost meanwhile."""
+    with db.write() as conn:
+        return (
+            conn.execute(
+                update(PostRow)
+                .where(*_mine(post_key, channel, holder))
+                .values(lease_until=until, updated_at=now)
+            ).rowcount
+            == 1
+        )
 
 
 def mark_posted(
     db: Database, post_key: str, channel: str, holder: str, ts: str, now: datetime
 ) -> None:
     """Record the message ts of a claim this holder posted (or found already posted)."""
-    _finish(db, post_key, channel, holder, now, status="posted", ts=ts, error=None)
-
-
-def mark_failed(
-    db: Database, post_key: str, channel: str, holder: str, error: str, now: datetime
-) -> None:
-    """Record that Slack refused the post (nothing was posted), so a later run may retry."""
-    _finish(db, post_key, channel, holder, now, status="failed", ts=None, error=error[:200])
-
-
-def note_unknown(
-    db: Database, post_key: str, channel: str, holder: str, error: str, now: datetime
-) -> None:
-    """Keep the claim but note why its outcome is unknown; a takeover will verify it."""
     with db.write() as conn:
         conn.execute(
             update(PostRow)
             .where(*_mine(post_key, channel, holder))
-            .values(error=error[:200], updated_at=now)
+            .values(
+                status="posted", ts=ts, error=None, lease_until=None, check_after=None,
+                updated_at=now,
+            )
+        )
+
+
+def mark_retry(
+    db: Database,
+    post_key: str,
+    channel: str,
+    holder: str,
+    *,
+    status: str,
+    error: str,
+    now: datetime,
+    check_after: datetime,
+) -> None:
+    """Give the claim up as `failed` (Slack said no) or `unknown` (no clear answer): from
+    `check_after` anyone may look in the channel and, if the post is not there, post it."""
+    assert status in RETRYABLE
+    with db.write() as conn:
+        conn.execute(
+            update(PostRow)
+            .where(*_mine(post_key, channel, holder))
+            .values(
+                status=status, error=error[:200], lease_until=None, check_after=check_after,
+                updated_at=now,
+            )
         )
 
 
@@ -102,6 +159,39 @@ def post_claims(db: Database, post_key: str) -> list[PostClaim]:
         return [_claim(row) for row in rows]
 
 
+def claims_for(db: Database, post_keys: list[str]) -> dict[str, list[PostClaim]]:
+    """The claims of several post keys, by key then channel."""
+    found: dict[str, list[PostClaim]] = {key: [] for key in post_keys}
+    if not post_keys:
+        return found
+    with db.read() as conn:
+        rows = conn.execute(
+            select(PostRow)
+            .where(PostRow.post_key.in_(post_keys))
+            .order_by(PostRow.post_key, PostRow.channel)
+        )
+        for row in rows:
+            found[row.post_key].append(_claim(row))
+    return found
+
+
+def unfinished_keys(db: Database, now: datetime) -> list[str]:
+    """Post keys with a claim that someone may take now: a lease run out, or a re-check due."""
+    with db.read() as conn:
+        rows = conn.execute(
+            select(PostRow.post_key)
+            .where(
+                or_(
+                    and_(PostRow.status == "claimed", PostRow.lease_until <= now),
+                    and_(PostRow.status.in_(RETRYABLE), PostRow.check_after <= now),
+                )
+            )
+            .distinct()
+            .order_by(PostRow.post_key)
+        )
+        return [row.post_key for row in rows]
+
+
 def last_posts(db: Database, key_prefix: str) -> dict[str, PostClaim]:
     """The latest posted claim per channel among post keys starting with `key_prefix`."""
     with db.read() as conn:
@@ -112,25 +202,6 @@ def last_posts(db: Database, key_prefix: str) -> dict[str, PostClaim]:
         ).all()
     # Later rows overwrite earlier ones, so each channel keeps its newest post.
     return {row.channel: _claim(row) for row in rows}
-
-
-def _finish(
-    db: Database,
-    post_key: str,
-    channel: str,
-    holder: str,
-    now: datetime,
-    *,
-    status: str,
-    ts: str | None,
-    error: str | None,
-) -> None:
-    with db.write() as conn:
-        conn.execute(
-            update(PostRow)
-            .where(*_mine(post_key, channel, holder))
-            .values(status=status, ts=ts, error=error, updated_at=now)
-        )
 
 
 def _mine(post_key: str, channel: str, holder: str) -> tuple:  # type: ignore[type-arg]
@@ -159,4 +230,7 @@ def _claim(row) -> PostClaim:  # type: ignore[no-untyped-def]
         ts=row.ts,
         error=row.error,
         attempts=row.attempts,
+        lease_until=row.lease_until,
+        check_after=row.check_after,
+        updated_at=row.updated_at,
     )

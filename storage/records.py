@@ -182,7 +182,8 @@ class Award:
 
 @dataclass(frozen=True, slots=True)
 class PostClaim:
-    """The state of one post to one channel: `claimed`, `posted` or `failed`."""
+    """The state of one post to one channel: `claimed` (held until `lease_until`), `posted`,
+    or `failed` / `unknown` (checked in the channel and retried from `check_after`)."""
 
     post_key: str
     channel: str
@@ -192,6 +193,34 @@ class PostClaim:
     ts: str | None
     error: str | None
     attempts: int
+    lease_until: datetime | None = None
+    check_after: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OwedPost:
+    """A post to put in the outbox alongside another change, in its transaction."""
+
+    post_key: str
+    kind: str
+    payload: Any
+    channels: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """A post owed to its channels (`pending`), delivered (`done`) or given up (`cancelled`,
+    with why in `detail`)."""
+
+    post_key: str
+    kind: str
+    payload: Any
+    channels: tuple[str, ...]
+    status: str
+    detail: str | None
+    created_at: datetime
+    done_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import threading
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
@@ -20,7 +21,7 @@ from bot.cli import main
 from bot.settings import SettingsError, load_settings
 from jobs.award_rules import build_post
 from jobs.awards import decide_week, post_key, post_week, scheduled_awards
-from jobs.posting import Post
+from jobs.posting import Post, PostPolicy
 from jobs.weeks import Week, last_complete_week
 from storage.awards import active_days_history, awards_for, store_awards, week_awards
 from storage.db import Database
@@ -269,31 +270,117 @@ def test_a_stale_claim_that_never_posted_is_posted_after_checking(
     assert len(fake.messages["CAWARDS"]) == 1
 
 
-def test_a_server_error_after_slack_posted_is_verified_not_reposted(
+def statuses(report):
+    return [r.status for r in report.results]
+
+
+def test_a_server_error_after_slack_posted_is_checked_after_a_delay_not_reposted(
     settings, db, fake, now, week_of_usage
 ):
     fake.fail("chat.postMessage", status=500, channel="CAWARDS", apply=True)
-    report = run(settings, db, lambda: now)
-    assert [r.status for r in report.results] == ["found", "posted"]
+    assert statuses(run(settings, db, lambda: now)) == ["unknown", "posted"]
+    [claim, _] = post_claims(db, post_key(WEEK))
+    assert (claim.status, claim.error) == ("unknown", "HTTP 500")
+    assert claim.check_after == now + timedelta(seconds=45)
+    # Not checked at once: the post may not show in history yet.
+    assert statuses(run(settings, db, lambda: now + timedelta(seconds=30))) == [
+        "unknown",
+        "already",
+    ]
+    assert fake.calls_to("conversations.history") == []
+    later = run(settings, db, lambda: now + timedelta(seconds=46))
+    assert statuses(later) == ["found", "already"]
     assert len(fake.messages["CAWARDS"]) == 1
     assert post_claims(db, post_key(WEEK))[0].ts == fake.messages["CAWARDS"][0]["ts"]
 
 
-def test_a_server_error_that_did_not_post_is_retried(settings, db, fake, now, week_of_usage):
+def test_a_server_error_that_did_not_post_is_posted_after_the_check(
+    settings, db, fake, now, week_of_usage
+):
     fake.fail("chat.postMessage", status=503, channel="CAWARDS")
-    report = run(settings, db, lambda: now)
-    assert [r.status for r in report.results] == ["posted", "posted"]
+    assert statuses(run(settings, db, lambda: now)) == ["unknown", "posted"]
+    assert statuses(run(settings, db, lambda: now + timedelta(minutes=1))) == [
+        "posted",
+        "already",
+    ]
     assert len(fake.messages["CAWARDS"]) == 1
     assert len(fake.calls_to("chat.postMessage")) == 3
+    assert len(fake.calls_to("conversations.history")) == 1
 
 
 def test_a_dropped_connection_while_posting_is_verified_not_reposted(
     settings, db, fake, now, week_of_usage
 ):
     fake.fail("chat.postMessage", drop_connection=True, channel="CAWARDS", apply=True)
-    report = run(settings, db, lambda: now)
-    assert [r.status for r in report.results] == ["found", "posted"]
+    assert statuses(run(settings, db, lambda: now)) == ["unknown", "posted"]
+    assert statuses(run(settings, db, lambda: now + timedelta(minutes=1))) == [
+        "found",
+        "already",
+    ]
     assert len(fake.messages["CAWARDS"]) == 1
+
+
+def test_an_error_answer_to_a_post_slack_made_is_checked_before_posting_again(
+    settings, db, fake, now, week_of_usage
+):
+    fake.fail("chat.postMessage", error="internal_error", channel="CAWARDS", apply=True)
+    report = run(settings, db, lambda: now)
+    assert [(r.status, r.error) for r in report.results] == [
+        ("failed", "internal_error"),
+        ("posted", None),
+    ]
+    assert statuses(run(settings, db, lambda: now + timedelta(minutes=1))) == [
+        "found",
+        "already",
+    ]
+    assert len(fake.messages["CAWARDS"]) == 1
+
+
+def test_a_rate_limit_past_the_retries_waits_at_least_retry_after(
+    settings, db, fake, now, week_of_usage, monkeypatch
+):
+    fake.fail("chat.postMessage", status=429, retry_after=1, channel="CAWARDS", times=6)
+    report = run(settings, db, lambda: now)
+    assert [(r.status, r.error) for r in report.results] == [
+        ("failed", "ratelimited"),
+        ("posted", None),
+    ]
+    assert report.results[0].retry_at == now + timedelta(seconds=45)
+    assert statuses(run(settings, db, lambda: now + timedelta(minutes=1))) == [
+        "posted",
+        "already",
+    ]
+    assert len(fake.messages["CAWARDS"]) == 1
+
+
+def test_the_check_reads_history_to_its_end(settings, db, fake, now, week_of_usage):
+    fake.fail("chat.postMessage", status=500, channel="CAWARDS", apply=True)
+    run(settings, db, lambda: now)
+    # Busy channel: 2,500 later messages push the post past ten pages of history.
+    for n in range(2500):
+        fake.messages["CAWARDS"].insert(0, {"type": "message", "ts": f"1900000000.{n:06d}"})
+    report = run(settings, db, lambda: now + timedelta(minutes=1))
+    assert statuses(report) == ["found", "already"]
+    assert len(fake.calls_to("conversations.history")) == 13
+    assert len(fake.calls_to("chat.postMessage")) == 2
+
+
+def test_a_live_holder_keeps_its_claim_with_a_heartbeat(settings, db, fake, week_of_usage):
+    # Real time: a lease of 0.4 s, renewed every 0.1 s, while Slack takes 1.5 s to answer.
+    policy = PostPolicy(lease=timedelta(seconds=0.4), check_delay=timedelta(seconds=0.1))
+    config = replace(award_config(settings), posting=policy)
+    fake.delay("chat.postMessage", 1.5)
+    clock = lambda: datetime.now(UTC)  # noqa: E731
+    notifier = slack_notifier(settings)
+    first = threading.Thread(target=post_week, args=(db, notifier, config, WEEK, clock))
+    first.start()
+    fake.wait_for("chat.postMessage")
+    threading.Event().wait(0.8)  # twice the lease: only the heartbeat keeps the claim
+    second = post_week(db, notifier, config, WEEK, clock)
+    first.join(10)
+    # The first run still holds CAWARDS; CGENERAL it had not reached, so the second posts it.
+    assert statuses(second) == ["busy", "posted"]
+    assert len(fake.messages["CAWARDS"]) == 1 and len(fake.messages["CGENERAL"]) == 1
 
 
 def retire(db) -> None:
