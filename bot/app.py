@@ -105,7 +105,10 @@ def build_scheduler(services: Services) -> Scheduler:
         if notifier is not None:
             rebuilders = {"awards": rebuild_award_post(services.db, config, services.clock)}
             redrive(
-                services.db, notifier, services.clock, rebuilders=rebuilders,
+                services.db,
+                notifier,
+                services.clock,
+                rebuilders=rebuilders,
                 policy=config.posting,
             )
 

@@ -159,7 +159,14 @@ class FakeSlack:
         with self._lock:
             self._failures.append(
                 Failure(
-                    method, channel, status, error, retry_after, drop_connection, times, apply,
+                    method,
+                    channel,
+                    status,
+                    error,
+                    retry_after,
+                    drop_connection,
+                    times,
+                    apply,
                     stall,
                 )
             )

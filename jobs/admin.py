@@ -254,7 +254,11 @@ class AdminService:
             return [], "SLACK_BOT_TOKEN is not set"
         post = Post(key, announcement)
         return deliver(
-            self.db, self.notifier, post, self.config.channels, self.clock,
+            self.db,
+            self.notifier,
+            post,
+            self.config.channels,
+            self.clock,
             policy=self.config.posting,
         ), None
 

@@ -21,11 +21,11 @@ from storage.leaderboard import leaderboard_state
 from storage.posts import post_claims
 from storage.records import (
     Award,
-    OutboxItem,
     EventMoment,
     IntegrityFlag,
     LeaderboardState,
     NewAward,
+    OutboxItem,
     PersonPeriod,
 )
 from storage.stats import person_periods

@@ -191,7 +191,13 @@ def _deliver_one(
         # Not checked at once: a post Slack made may not show in history yet.
         retry_at = clock() + policy.check_delay
         mark_retry(
-            db, post.key, channel, holder, status="unknown", error=error, now=clock(),
+            db,
+            post.key,
+            channel,
+            holder,
+            status="unknown",
+            error=error,
+            now=clock(),
             check_after=retry_at,
         )
         return ChannelResult(channel, "unknown", error=error, retry_at=retry_at)
@@ -201,7 +207,13 @@ def _deliver_one(
             wait = max(wait, timedelta(seconds=exc.retry_after))
         retry_at = clock() + wait
         mark_retry(
-            db, post.key, channel, holder, status="failed", error=exc.error, now=clock(),
+            db,
+            post.key,
+            channel,
+            holder,
+            status="failed",
+            error=exc.error,
+            now=clock(),
             check_after=retry_at,
         )
         return ChannelResult(channel, "failed", error=exc.error, retry_at=retry_at)

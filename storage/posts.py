@@ -119,7 +119,11 @@ def mark_posted(
             update(PostRow)
             .where(*_mine(post_key, channel, holder))
             .values(
-                status="posted", ts=ts, error=None, lease_until=None, check_after=None,
+                status="posted",
+                ts=ts,
+                error=None,
+                lease_until=None,
+                check_after=None,
                 updated_at=now,
             )
         )
@@ -144,7 +148,10 @@ def mark_retry(
             update(PostRow)
             .where(*_mine(post_key, channel, holder))
             .values(
-                status=status, error=error[:200], lease_until=None, check_after=check_after,
+                status=status,
+                error=error[:200],
+                lease_until=None,
+                check_after=check_after,
                 updated_at=now,
             )
         )
