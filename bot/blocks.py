@@ -614,9 +614,27 @@ def render_status(report: StatusReport) -> Reply:
     if len(integrations) == 1:
         integrations.append("• none yet (`aiusage integrations create NAME`)")
     flags = f"*Integrity flags this week ({report.week.label}):* {number(report.flags_this_week)}"
-    lines = [state_line, schedule, channels, *posts, *integrations, flags]
+    lines = [state_line, schedule, channels, *posts, *integrations, flags, *_post_states(report)]
     blocks: list[Block] = [_header("aiusage status"), *_sections(lines, MAX_BLOCKS - 1)]
     return Reply(clip(_plain(f"aiusage status. {state_line}"), MAX_FALLBACK_TEXT), blocks)
+
+
+def _post_states(report: StatusReport) -> list[str]:
+    """Every post still owed and the latest delivered, with each channel's state."""
+    lines = ["*Posts* (every one still owed, then the latest delivered):"]
+    for post in report.posts:
+        item = post.item
+        detail = f": {shown(item.detail, 80)}" if item.detail else ""
+        lines.append(
+            f"• `{shown(item.post_key, 60)}` {item.status} "
+            f"{when(item.done_at or item.created_at)}{detail}"
+        )
+        for channel, state, moment in post.channel_lines():
+            at = f" {when(moment)}" if moment else ""
+            lines.append(f"    <#{channel}>: {shown(state, 120)}{at}")
+    if not report.posts:
+        lines.append("• none yet")
+    return lines
 
 
 def render_retired_top(answer: RetiredTopAnswer) -> Reply:

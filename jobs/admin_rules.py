@@ -146,6 +146,25 @@ class PostState:
     def channel_state(self, channel: str) -> PostClaim | None:
         return next((c for c in self.claims if c.channel == channel), None)
 
+    def channel_lines(self) -> list[tuple[str, str, datetime | None]]:
+        """Per channel: (channel, what stands, the moment that goes with it), for a surface
+        to render with its own time format."""
+        lines = []
+        for channel in self.item.channels or tuple(c.channel for c in self.claims):
+            claim = self.channel_state(channel)
+            if claim is None:
+                lines.append((channel, "not tried yet", None))
+            elif claim.status == "posted":
+                lines.append((channel, "posted", claim.updated_at))
+            elif claim.status == "claimed":
+                lines.append((channel, "being posted; lease until", claim.lease_until))
+            else:
+                why = f" ({claim.error})" if claim.error else ""
+                lines.append(
+                    (channel, f"{claim.status}{why}; checked again from", claim.check_after)
+                )
+        return lines
+
 
 @dataclass(frozen=True, slots=True)
 class StatusReport:

@@ -138,6 +138,23 @@ def status_lines(report: StatusReport) -> list[str]:
     if not report.integrations:
         lines.append("  none yet")
     lines.append(f"Integrity flags this week ({report.week.label}): {report.flags_this_week}")
+    lines += post_lines(report, tz)
+    return lines
+
+
+def post_lines(report: StatusReport, tz: ZoneInfo) -> list[str]:
+    """Every post still owed, and the latest delivered or cancelled, channel by channel."""
+    lines = ["Posts (every one still owed, then the latest delivered):"]
+    for post in report.posts:
+        item = post.item
+        when = _time(item.done_at or item.created_at, tz)
+        detail = f": {item.detail}" if item.detail else ""
+        lines.append(f"  {item.post_key}: {item.status} {when}{detail}")
+        for channel, state, moment in post.channel_lines():
+            at = f" {_time(moment, tz)}" if moment else ""
+            lines.append(f"    {channel}: {state}{at}")
+    if not report.posts:
+        lines.append("  none yet")
     return lines
 
 
