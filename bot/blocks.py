@@ -518,7 +518,8 @@ def render_retire_done(done: RetireDone) -> Reply:
         if any(not r.ok for r in done.results):
             lines.append(
                 "Where it was not posted, fix the channel (invite the app, check the ID in "
-                "AIUSAGE_AWARD_CHANNELS) and post the announcement there yourself."
+                "AIUSAGE_AWARD_CHANNELS): it is retried on its own, once the channel has been "
+                "checked, and posted there once. `/aiusage status` shows where it stands."
             )
     text = "\n".join(lines)
     return Reply(clip(_plain(text), MAX_FALLBACK_TEXT), [_section(text)])
@@ -532,7 +533,7 @@ def _channel_line(result: ChannelResult) -> str:
     if result.status == "unknown":
         return (
             f"• <#{result.channel}>: Slack did not confirm it ({shown(result.error or '', 80)}); "
-            "look in the channel before posting it again"
+            "the channel is checked shortly and, if it is not there, it is posted again"
         )
     return f"• <#{result.channel}>: *not posted* ({shown(result.error or 'failed', 80)})"
 

@@ -213,7 +213,7 @@ def test_a_failing_channel_is_reported_and_the_others_still_get_it(slack, db):
     text = text_of(answer)
     assert "• <#CAWARDS>: *not posted* (not_in_channel)" in text
     assert "• <#CGENERAL>: posted" in text
-    assert "post the announcement there yourself" in text
+    assert "it is retried on its own" in text
     assert leaderboard_state(db).retired
     assert [m["metadata"]["event_payload"]["post_key"] for m in slack.fake.messages["CGENERAL"]]
     assert ("CAWARDS", "failed") in [(c.channel, c.status) for c in post_claims(db, "retire:1")]

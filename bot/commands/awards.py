@@ -83,5 +83,7 @@ def run_post(args: argparse.Namespace, settings: Settings) -> int:
     print(f"Awards for {week.label}: {report.winners} badge(s)")
     for result in report.results:
         detail = result.ts or result.error or ""
+        if result.retry_at is not None:
+            detail += f"; checked and retried from {result.retry_at:%Y-%m-%d %H:%M:%S} UTC"
         print(f"  {result.channel}: {result.status} {detail}".rstrip())
     return 0 if all(r.ok for r in report.results) else 1
