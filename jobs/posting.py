@@ -106,6 +106,9 @@ class Notifier(Protocol):
 
 # -- what the outbox keeps of a post's data ---------------------------------------------------
 
+# Kinds the re-drive rebuilds from other tables (`jobs.redrive` is handed how).
+REBUILT_KINDS = frozenset({"awards"})
+
 
 def outbox_entry(data: object) -> tuple[str, Any]:
     """The outbox kind and payload for a post's data. Awards are rebuilt from the stored
@@ -144,7 +147,11 @@ def deliver(
     """Post to every channel that has not had this post yet; one channel's failure never
     stops the others. What is not posted now stays owed, and is retried by `jobs.redrive`."""
     kind, payload = outbox_entry(post.data)
-    owed = owe_post(db, post.key, kind, payload, channels, clock())
+    # Only what the re-drive can post again is owed; other posts (a caller's own, such as a
+    # direct message) keep their claims and are retried when their caller calls again.
+    owed = None
+    if kind in REBUILT_KINDS or payload is not None:
+        owed = owe_post(db, post.key, kind, payload, channels, clock())
     holder = new_holder()
     results = []
     with _heartbeat(db, holder, clock, policy):
@@ -152,9 +159,10 @@ def deliver(
             result = _deliver_one(db, notifier, post, channel, holder, clock, policy)
             log.info("post %s to %s: %s %s", post.key, channel, result.status, result.error or "")
             results.append(result)
-    posted = {c.channel for c in post_claims(db, post.key) if c.status == "posted"}
-    if owed.status == "pending" and set(owed.channels) <= posted:
-        finish_outbox(db, post.key, "done", clock())
+    if owed is not None and owed.status == "pending":
+        posted = {c.channel for c in post_claims(db, post.key) if c.status == "posted"}
+        if set(owed.channels) <= posted:
+            finish_outbox(db, post.key, "done", clock())
     return results
 
 

@@ -82,12 +82,6 @@ def pending_posts(db: Database) -> list[OutboxItem]:
         return [_item(row) for row in rows]
 
 
-def outbox_items(db: Database, post_keys: Sequence[str]) -> dict[str, OutboxItem]:
-    with db.read() as conn:
-        rows = conn.execute(select(OutboxRow).where(OutboxRow.post_key.in_(list(post_keys))))
-        return {row.post_key: _item(row) for row in rows}
-
-
 def recent_posts(db: Database, closed: int) -> list[OutboxItem]:
     """Every pending post, and the `closed` most recently delivered or cancelled; newest first."""
     with db.read() as conn:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, and_, or_, select, update
+from sqlalchemy import Connection, select, update
 
 from storage.db import Database
 from storage.dialect import insert_ignore
@@ -180,23 +180,6 @@ def claims_for(db: Database, post_keys: list[str]) -> dict[str, list[PostClaim]]
         for row in rows:
             found[row.post_key].append(_claim(row))
     return found
-
-
-def unfinished_keys(db: Database, now: datetime) -> list[str]:
-    """Post keys with a claim that someone may take now: a lease run out, or a re-check due."""
-    with db.read() as conn:
-        rows = conn.execute(
-            select(PostRow.post_key)
-            .where(
-                or_(
-                    and_(PostRow.status == "claimed", PostRow.lease_until <= now),
-                    and_(PostRow.status.in_(RETRYABLE), PostRow.check_after <= now),
-                )
-            )
-            .distinct()
-            .order_by(PostRow.post_key)
-        )
-        return [row.post_key for row in rows]
 
 
 def last_posts(db: Database, key_prefix: str) -> dict[str, PostClaim]:
