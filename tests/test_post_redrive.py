@@ -24,8 +24,8 @@ from jobs.admin import AdminService
 from jobs.admin_rules import Actor, RetireDone
 from jobs.awards import post_key, post_week, rebuild_award_post
 from jobs.redrive import redrive
-from storage.outbox import pending_posts, recent_posts
-from storage.posts import post_claims
+from storage.outbox import owe_post, pending_posts, recent_posts
+from storage.posts import claim_post, post_claims
 from tests.fakes.slack_api import FakeSlack
 from tests.post_helpers import seed_award_week
 from tests.test_award_posting import WEEK
@@ -155,3 +155,17 @@ def test_serve_re_drives_owed_posts_at_start(settings, db, fake, now):
         fake.wait_for("chat.postMessage", count=2)
     assert [c.status for c in post_claims(db, "retire:1")] == ["posted", "posted"]
     assert len(fake.calls_to("chat.postMessage")) == 2
+
+
+def test_a_dead_holders_claim_is_retried_once_its_lease_runs_out(
+    settings, db, fake, now, week_of_usage
+):
+    # A run owed the post, claimed CAWARDS and died before posting (default 60 s lease).
+    owe_post(db, post_key(WEEK), "awards", None, ("CAWARDS", "CGENERAL"), now)
+    claim_post(db, post_key(WEEK), "CAWARDS", "dead", now, timedelta(seconds=60))
+    [early] = redrive_now(settings, db, now + timedelta(seconds=59))
+    assert [r.status for r in early.results] == ["busy", "posted"]
+    [late] = redrive_now(settings, db, now + timedelta(seconds=60))
+    assert [r.status for r in late.results] == ["posted", "already"]
+    assert len(fake.calls_to("conversations.history")) == 1  # the takeover looked first
+    assert len(fake.messages["CAWARDS"]) == 1 and pending_posts(db) == []
