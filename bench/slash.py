@@ -28,9 +28,9 @@ from urllib.parse import urlparse
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.app import build_services, create_bolt_app, create_http_app  # noqa: E402
-from bot.commands.demo import serving  # noqa: E402
-from bot.fake_slack import FakeSlack, signed_headers, slash_command  # noqa: E402
+from bot.composition import build_services, create_bolt_app, create_http_app  # noqa: E402
+from bot.demo.fake_slack import FakeSlack, signed_headers, slash_command  # noqa: E402
+from bot.demo.walkthrough import serving  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
 from jobs.weeks import local_day  # noqa: E402
 from storage.events import add_to_daily  # noqa: E402

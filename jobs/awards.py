@@ -27,7 +27,7 @@ from storage.records import (
     NewAward,
     PersonPeriod,
 )
-from storage.stats import person_periods
+from storage.usage_queries import person_periods
 
 log = logging.getLogger(__name__)
 

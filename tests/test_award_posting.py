@@ -15,8 +15,14 @@ from freezegun import freeze_time
 from sqlalchemy import update
 from starlette.testclient import TestClient
 
-from bot.app import award_config, build_scheduler, build_services, create_http_app, slack_notifier
-from bot.cli import main
+from bot.cli.main import main
+from bot.composition import (
+    award_config,
+    build_scheduler,
+    build_services,
+    create_http_app,
+    slack_notifier,
+)
 from bot.settings import SettingsError, load_settings
 from jobs.award_rules import build_post
 from jobs.awards import decide_week, post_key, post_week, scheduled_awards
@@ -242,7 +248,7 @@ def test_a_process_killed_after_slack_posted_is_not_followed_by_a_second_post(
             running[0].wait(10)
 
     fake.after("chat.postMessage", kill_the_poster)
-    command = [sys.executable, "-m", "bot.cli", "awards", "post", "--week", WEEK.label]
+    command = [sys.executable, "-m", "bot.cli.main", "awards", "post", "--week", WEEK.label]
     running.append(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE))
     assert running[0].wait(30) == -signal.SIGKILL
     fake.after("chat.postMessage", lambda _params: None)
@@ -433,7 +439,7 @@ def test_serve_posts_a_missed_week_at_start_and_stops_cleanly_on_sigterm(setting
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "bot.cli.main", "serve", "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )

@@ -6,10 +6,10 @@ import json
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.answers import BadgesAnswer, HelpAnswer, MeAnswer, OptAnswer, Viewer
-from bot.blocks import announcement_blocks, as_text, render
+from bot.slack.answers import BadgesAnswer, HelpAnswer, MeAnswer, OptAnswer, Viewer
+from bot.slack.views.blocks import announcement_blocks, as_text, render
 from jobs.admin_rules import Announcement, RetirePreview, StatusReport
-from jobs.stats import compare_weeks
+from jobs.scoring import compare_weeks
 from jobs.weeks import Week
 from storage.records import (
     Award,

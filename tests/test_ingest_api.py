@@ -7,8 +7,8 @@ from datetime import date
 
 import orjson
 
+from storage.daily_sums import daily_usage
 from storage.integrations import revoke_integration
-from storage.usage import daily_usage
 from tests.builders import bearer, event
 
 

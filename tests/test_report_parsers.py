@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 
 from bot.intake import copilot, cursor, kiro
-from bot.intake.reports import BadReport, RowError, calendar_day, count, merge
+from bot.intake.vendor_report import BadReport, RowError, calendar_day, count, merge
 from storage.records import BadRow, Figures, ReportDay, UserRef
 
 

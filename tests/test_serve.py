@@ -13,8 +13,8 @@ from pathlib import Path
 
 import httpx
 
+from storage.daily_sums import daily_usage
 from storage.db import Database
-from storage.usage import daily_usage
 from tests.builders import bearer, event
 
 

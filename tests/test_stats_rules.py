@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from jobs.stats import compare_weeks, leave_out, rank, sparkline, standings
+from jobs.scoring import compare_weeks, leave_out, rank, sparkline, standings
 from jobs.weeks import Week
 from storage.records import DailyUsage, RankInput, Totals
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from bot.intake.reports import BadReport, RowError, calendar_day, count, merge, nonzero, text
+from bot.intake.vendor_report import BadReport, RowError, calendar_day, count, merge, nonzero, text
 from storage.records import BadRow, Figures, ReportDay, UserRef
 
 TOOL = "copilot"

@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from bot.intake.reports import BadReport, RowError, calendar_day, count, merge, nonzero, text
+from bot.intake.vendor_report import BadReport, RowError, calendar_day, count, merge, nonzero, text
 from storage.records import BadRow, Figures, ReportDay, UserRef
 
 TOOL = "cursor"

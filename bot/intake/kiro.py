@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterable, Iterator, Mapping
 
-from bot.intake.reports import (
+from bot.intake.vendor_report import (
     BadReport,
     RowError,
     amount,

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import uvicorn
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-from bot.app import build_scheduler, build_services, create_bolt_app, create_http_app
+from bot.composition import build_scheduler, build_services, create_bolt_app, create_http_app
 from bot.settings import Settings
 
 

@@ -6,7 +6,7 @@ import argparse
 import re
 import sys
 
-from bot.commands import cli_actor
+from bot.cli import cli_actor
 from bot.settings import Settings
 from jobs.weeks import utcnow
 from storage.admin import record_audit

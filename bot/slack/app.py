@@ -24,13 +24,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.answers import Viewer, viewer_from
-from bot.blocks import CANCEL_ACTION, CONFIRM_ACTION, render
-from bot.http import read_body
+from bot.api.ingest import read_body
 from bot.services import Services
-from bot.slash import Request as SlashRequest
-from bot.slash import Restore, Retire, Status, parse_command
-from bot.usage import UsageService, actor
+from bot.slack.answers import Viewer, viewer_from
+from bot.slack.command_text import Request as SlashRequest
+from bot.slack.command_text import Restore, Retire, Status, parse_command
+from bot.slack.usage_service import UsageService, actor
+from bot.slack.views.blocks import CANCEL_ACTION, CONFIRM_ACTION, render
 from jobs.admin import AdminService
 from jobs.admin_rules import Refused
 from storage.people import find_slack_profile, save_slack_profile, slack_profile

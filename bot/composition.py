@@ -11,15 +11,15 @@ from slack_bolt import App
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 
-from bot.http import HTTPProblem, api_routes, problem_response
-from bot.identity import resolve_unmatched_emails
-from bot.metrics import LatencyMiddleware, Metrics
-from bot.notifier import SlackNotifier
-from bot.otlp import otlp_routes
+from bot.api.ingest import HTTPProblem, api_routes, problem_response
+from bot.api.metrics import LatencyMiddleware, Metrics
+from bot.api.otlp_receiver import otlp_routes
 from bot.services import Clock, Services
 from bot.settings import Settings
-from bot.slack_app import build_bolt_app, slack_route
-from bot.slack_client import make_web_client
+from bot.slack.app import build_bolt_app, slack_route
+from bot.slack.client import make_web_client
+from bot.slack.identity import resolve_unmatched_emails
+from bot.slack.notifier import SlackNotifier
 from jobs.admin import AdminConfig, AdminService
 from jobs.awards import AwardConfig, catch_up_due, scan_current_week, scheduled_awards
 from jobs.schedule import Scheduler

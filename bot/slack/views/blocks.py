@@ -26,7 +26,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.answers import (
+from bot.slack.answers import (
     Answer,
     BadgesAnswer,
     HelpAnswer,
@@ -50,7 +50,7 @@ from jobs.admin_rules import (
     StatusReport,
 )
 from jobs.results import ChannelResult
-from jobs.stats import SCORE_EXPLANATION, Period, ToolLine, sparkline
+from jobs.scoring import SCORE_EXPLANATION, Period, ToolLine, sparkline
 from storage.records import Award, LeaderboardState, Totals
 
 CONFIRM_ACTION = "aiusage_retire_confirm"

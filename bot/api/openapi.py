@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.intake.events import MAX_BATCH, EventBatchIn, EventIn
+from bot.intake.event_batch import MAX_BATCH, EventBatchIn, EventIn
 
 _REF = "#/components/schemas/{model}"
 

@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlalchemy import distinct, func, select
 
+from storage.daily_sums import summed_totals, totals_from_row
 from storage.db import Database
 from storage.models import DailyRow, IdentityRow, PersonRow
 from storage.records import ReportLine
-from storage.usage import summed_totals, totals_from_row
 
 
 def _sums() -> tuple[Any, ...]:

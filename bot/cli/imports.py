@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import TextIO
 
 from bot.intake import copilot, cursor, kiro
-from bot.intake.reports import BadReport
+from bot.intake.vendor_report import BadReport
 from bot.settings import Settings
 from jobs.weeks import utcnow
 from storage.db import Database

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bot.app import award_config, slack_notifier
-from bot.award_post import award_text
+from bot.composition import award_config, slack_notifier
 from bot.settings import Settings
+from bot.slack.views.award_post import award_text
 from jobs.award_rules import build_post
 from jobs.awards import decide_week, post_week, public_awards
 from jobs.weeks import Week, last_complete_week, parse_week, utcnow

@@ -9,7 +9,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jobs.admin_rules import AdminOutcome
-from jobs.stats import Ranked, WeekComparison
+from jobs.scoring import Ranked, WeekComparison
 from jobs.weeks import Week
 from storage.records import Award, LeaderboardState, Profile
 

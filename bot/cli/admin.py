@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 
 from slack_sdk.errors import SlackApiError
 
-from bot.app import admin_config, slack_notifier
+from bot.composition import admin_config, slack_notifier
 from bot.settings import Settings
-from bot.slack_client import make_web_client
+from bot.slack.client import make_web_client
 from jobs.admin import AdminService
 from jobs.admin_rules import (
     Actor,

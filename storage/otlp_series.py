@@ -28,7 +28,7 @@ INT_FIGURES = (
 
 
 class SumPoint(Protocol):
-    """What storage needs of a data point (see `bot.intake.otlp.MetricPoint`)."""
+    """What storage needs of a data point (see `bot.intake.otlp_payload.MetricPoint`)."""
 
     series_key: str
     start_ns: int

@@ -23,14 +23,14 @@ import uvicorn
 from pydantic import SecretStr
 from starlette.types import ASGIApp
 
-from bot.app import build_services, create_http_app
-from bot.blocks import CONFIRM_ACTION, as_text
-from bot.commands.awards import run_post
-from bot.fake_slack import FakeSlack, block_actions, signed_headers, slash_command
-from bot.identity import resolve_unmatched_emails
+from bot.cli.awards import run_post
+from bot.composition import build_services, create_http_app
+from bot.demo.fake_slack import FakeSlack, block_actions, signed_headers, slash_command
 from bot.services import Services
 from bot.settings import Settings
-from bot.slack_client import make_web_client
+from bot.slack.client import make_web_client
+from bot.slack.identity import resolve_unmatched_emails
+from bot.slack.views.blocks import CONFIRM_ACTION, as_text
 from jobs.weeks import local_day
 from storage.integrations import create_integration
 

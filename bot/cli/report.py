@@ -15,7 +15,7 @@ from bot.settings import Settings
 from jobs.weeks import last_complete_week, parse_week, utcnow
 from storage.db import Database
 from storage.records import ReportLine
-from storage.report import usage_report
+from storage.usage_report import usage_report
 
 COLUMNS = (
     "slack_user_id",

@@ -10,7 +10,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.services import Services
-from bot.slack_client import make_web_client
+from bot.slack.client import make_web_client
 from storage.people import link_email, note_lookup_attempt, unlinked_emails
 
 # An email Slack did not know is asked about again after this long: people join, and

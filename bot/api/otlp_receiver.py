@@ -8,8 +8,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.http import authenticate_request, read_body
-from bot.intake.otlp import (
+from bot.api.ingest import authenticate_request, read_body
+from bot.intake.otlp_payload import (
     MAX_BODY_BYTES,
     BadExport,
     ExportLogsServiceRequest,
@@ -22,7 +22,7 @@ from bot.intake.otlp import (
 )
 from bot.services import Services
 from storage.events import record_events
-from storage.otlp import record_sum_points
+from storage.otlp_series import record_sum_points
 from storage.records import Integration
 
 

@@ -8,7 +8,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from bot.answers import (
+from bot.services import Services
+from bot.slack.answers import (
     Answer,
     BadgesAnswer,
     HelpAnswer,
@@ -18,17 +19,27 @@ from bot.answers import (
     TopAnswer,
     Viewer,
 )
-from bot.services import Services
-from bot.slash import Badges, Help, Me, OptIn, OptOut, Request, Restore, Retire, Status, Top
+from bot.slack.command_text import (
+    Badges,
+    Help,
+    Me,
+    OptIn,
+    OptOut,
+    Request,
+    Restore,
+    Retire,
+    Status,
+    Top,
+)
 from jobs.admin import AdminService
 from jobs.admin_rules import Actor
-from jobs.stats import TREND_WEEKS, Ranked, compare_weeks, rank, standings
+from jobs.scoring import TREND_WEEKS, Ranked, compare_weeks, rank, standings
 from jobs.weeks import Week, current_week, local_day
 from storage.awards import awards_for
 from storage.db import Database
 from storage.leaderboard import leaderboard_state
 from storage.people import set_opted_out
-from storage.stats import person_daily, rank_inputs, unranked_people, usage_fingerprint
+from storage.usage_queries import person_daily, rank_inputs, unranked_people, usage_fingerprint
 
 log = logging.getLogger("aiusage.usage")
 
@@ -50,7 +61,7 @@ class _CachedRanking:
 
 class UsageService:
     """Turns a parsed request from a viewer into an answer, reading storage through the
-    rules in `jobs.stats`, and admin requests through `admin`. Weeks and "today" are the
+    rules in `jobs.scoring`, and admin requests through `admin`. Weeks and "today" are the
     configured zone's."""
 
     def __init__(self, services: Services, admin: AdminService) -> None:

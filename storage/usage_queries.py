@@ -6,10 +6,10 @@ from datetime import date
 
 from sqlalchemy import func, select
 
+from storage.daily_sums import summed_totals, totals_from_row
 from storage.db import Database
 from storage.models import DailyRow, EventRow, IdentityRow, IntegrityFlagRow, PersonRow
 from storage.records import DailyUsage, PersonPeriod, RankInput
-from storage.usage import summed_totals, totals_from_row
 
 
 def person_periods(

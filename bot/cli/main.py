@@ -6,18 +6,18 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bot.commands import (
+from bot.cli import (
     admin,
     audit,
     awards,
     database,
-    demo,
     imports,
     integrations,
     people,
     report,
     serve,
 )
+from bot.demo import walkthrough as demo
 from bot.settings import SettingsError, load_settings
 
 COMMAND_MODULES = (

@@ -10,8 +10,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.intake.events import MAX_BODY_BYTES, BadBody, parse_body
-from bot.openapi import openapi_document
+from bot.api.openapi import openapi_document
+from bot.intake.event_batch import MAX_BODY_BYTES, BadBody, parse_body
 from bot.services import Services
 from storage.events import record_events
 from storage.integrations import authenticate
