@@ -30,7 +30,8 @@ from bot.services import Services
 from bot.settings import Settings
 from bot.slack.client import make_web_client
 from bot.slack.identity import resolve_unmatched_emails
-from bot.slack.views.blocks import CONFIRM_ACTION, as_text
+from bot.slack.views.admin import CONFIRM_ACTION
+from bot.slack.views.text import as_text
 from jobs.weeks import local_day
 from storage.integrations import create_integration
 

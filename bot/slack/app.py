@@ -30,7 +30,8 @@ from bot.slack.answers import Viewer, viewer_from
 from bot.slack.command_text import Request as SlashRequest
 from bot.slack.command_text import Restore, Retire, Status, parse_command
 from bot.slack.usage_service import UsageService, actor
-from bot.slack.views.blocks import CANCEL_ACTION, CONFIRM_ACTION, render
+from bot.slack.views.admin import CANCEL_ACTION, CONFIRM_ACTION
+from bot.slack.views.render import render
 from jobs.admin import AdminService
 from jobs.admin_rules import Refused
 from storage.people import find_slack_profile, save_slack_profile, slack_profile

@@ -11,7 +11,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
 
 from bot.slack.views.award_post import award_blocks, award_text
-from bot.slack.views.blocks import announcement_blocks, announcement_text
+from bot.slack.views.channel import announcement_blocks, announcement_text
 from jobs.admin_rules import Announcement
 from jobs.award_rules import AwardPost
 from jobs.posting import Post, PostOutcomeUnknown, PostRejected
