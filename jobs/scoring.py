@@ -160,8 +160,8 @@ def score(item: RankInput) -> tuple[int, int, float]:
     return (item.active_days, item.suggestions_accepted or 0, rate or 0.0)
 
 
-def rank(inputs: Iterable[RankInput], unranked: Collection[int] = ()) -> list[Ranked]:
-    """Everyone with an active day, best first, leaving out `unranked` (opted out, flagged).
+def rank(inputs: Iterable[RankInput]) -> list[Ranked]:
+    """Everyone with an active day, best first (`leave_out` drops the opted-out and flagged).
     Equal scores share a place (1, 2, 2, 4); among equals the order is by Slack ID, for
     stability, and means nothing."""
     eligible = [
@@ -177,7 +177,7 @@ def rank(inputs: Iterable[RankInput], unranked: Collection[int] = ()) -> list[Ra
         if item.active_days > 0
     ]
     eligible.sort(key=lambda r: (tuple(-x for x in r.score), r.slack_user_id or ""))
-    return leave_out(eligible, unranked)
+    return leave_out(eligible, ())
 
 
 def leave_out(ranked: Iterable[Ranked], unranked: Collection[int]) -> list[Ranked]:

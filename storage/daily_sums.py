@@ -1,48 +1,13 @@
-"""Reading usage back from the daily rollup. Only identities linked to a person count."""
+"""The summed columns of the daily rollup, as SQL expressions and back as `Totals`."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func
 
-from storage.db import Database
-from storage.models import DailyRow, IdentityRow
-from storage.records import DailyUsage, Totals
-
-
-def daily_usage(
-    db: Database, start: date, end: date, person_ids: list[int] | None = None
-) -> list[DailyUsage]:
-    """Per person, local day, tool and kind, for days start..end inclusive."""
-    stmt = (
-        select(
-            IdentityRow.person_id,
-            DailyRow.day,
-            DailyRow.tool,
-            DailyRow.kind,
-            *summed_totals(),
-        )
-        .join(IdentityRow, IdentityRow.id == DailyRow.identity_id)
-        .where(DailyRow.day.between(start, end), IdentityRow.person_id.is_not(None))
-        .group_by(IdentityRow.person_id, DailyRow.day, DailyRow.tool, DailyRow.kind)
-        .order_by(IdentityRow.person_id, DailyRow.day, DailyRow.tool, DailyRow.kind)
-    )
-    if person_ids is not None:
-        stmt = stmt.where(IdentityRow.person_id.in_(person_ids))
-    with db.read() as conn:
-        rows = conn.execute(stmt).all()
-    return [
-        DailyUsage(
-            person_id=row[0],
-            day=row[1],
-            tool=row[2],
-            kind=row[3],
-            totals=totals_from_row(row[4:]),
-        )
-        for row in rows
-    ]
+from storage.models import DailyRow
+from storage.records import Totals
 
 
 def summed_totals() -> tuple[Any, ...]:

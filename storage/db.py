@@ -20,12 +20,12 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 class Database:
     """Owns the engine and the time zone that local days are computed in."""
 
-    def __init__(self, url: str, tz: ZoneInfo, *, schema: str | None = None) -> None:
+    def __init__(self, url: str, tz: ZoneInfo) -> None:
         self.url = make_url(url)
         self.tz = tz
         self.dialect = self.url.get_backend_name()
         self.is_sqlite = self.dialect == "sqlite"
-        self.engine = _make_engine(url, self.is_sqlite, schema)
+        self.engine = _make_engine(url, self.is_sqlite)
         # Identity ids never change once made, so ingestion can skip looking them up.
         self.identity_ids: dict[tuple[str, str], int] = {}
         self.last_event_noted: dict[int, datetime] = {}
@@ -72,10 +72,9 @@ def alembic_config(conn: Connection | None = None) -> Config:
     return cfg
 
 
-def _make_engine(url: str, is_sqlite: bool, schema: str | None) -> Engine:
+def _make_engine(url: str, is_sqlite: bool) -> Engine:
     if not is_sqlite:
-        connect_args = {"options": f"-csearch_path={schema}"} if schema else {}
-        return create_engine(url, pool_pre_ping=True, pool_size=10, connect_args=connect_args)
+        return create_engine(url, pool_pre_ping=True, pool_size=10)
 
     engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
 

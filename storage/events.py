@@ -117,11 +117,6 @@ def _result(first_seen: dict[str, int], repeats: list[int], stored: set[str]) ->
     return RecordResult(accepted=accepted, duplicates=duplicates)
 
 
-def add_to_daily(conn: Connection, rows: Sequence[dict[str, Any]], origin: str) -> None:
-    """Add event-shaped rows to the daily rollup under `origin`."""
-    upsert_daily(conn, rollup(rows, origin), replace=False)
-
-
 def rollup(rows: Sequence[dict[str, Any]], origin: str) -> list[dict[str, Any]]:
     """Sum event-shaped rows per daily key, in key order: one upsert per key, and a fixed
     order that keeps concurrent PostgreSQL writers from deadlocking on rollup rows."""

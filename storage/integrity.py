@@ -89,15 +89,3 @@ def week_flags(db: Database, week_start: date) -> list[IntegrityFlag]:
             )
             for row in rows
         ]
-
-
-def flagged_people(db: Database, week_start: date) -> set[int]:
-    """Who has any flag this week: they win nothing and are left out of rankings."""
-    with db.read() as conn:
-        return set(
-            conn.execute(
-                select(IntegrityFlagRow.person_id)
-                .where(IntegrityFlagRow.week_start == week_start)
-                .distinct()
-            ).scalars()
-        )

@@ -104,14 +104,6 @@ def ensure_person(conn: Connection, slack_user_id: str, now: datetime) -> int:
     return person_id
 
 
-def get_person(db: Database, slack_user_id: str) -> Person | None:
-    with db.read() as conn:
-        row = conn.execute(
-            select(PersonRow).where(PersonRow.slack_user_id == slack_user_id)
-        ).one_or_none()
-    return _person(row) if row else None
-
-
 def _find(conn: Connection, keys: list[IdentityKey]) -> dict[IdentityKey, tuple[int, int | None]]:
     found: dict[IdentityKey, tuple[int, int | None]] = {}
     for chunk_start in range(0, len(keys), 500):

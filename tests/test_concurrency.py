@@ -5,11 +5,11 @@ from __future__ import annotations
 import threading
 from datetime import UTC, date, datetime, timedelta
 
-from storage.daily_sums import daily_usage
 from storage.db import Database
 from storage.events import record_events
 from storage.integrations import create_integration
 from storage.records import UsageEvent, UserRef
+from tests.readback import daily_usage
 
 
 def test_two_writers_with_overlapping_batches_lose_and_double_nothing(settings, db, now):

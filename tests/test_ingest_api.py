@@ -7,9 +7,9 @@ from datetime import date
 
 import orjson
 
-from storage.daily_sums import daily_usage
 from storage.integrations import revoke_integration
 from tests.builders import bearer, event
+from tests.readback import daily_usage
 
 
 def post(client, key, body, **kwargs):

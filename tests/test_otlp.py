@@ -31,9 +31,9 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import (
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
 from bot.intake.otlp_payload import BadExport, gunzip
-from storage.daily_sums import daily_usage
 from storage.people import link_email, link_identity
 from tests.builders import bearer
+from tests.readback import daily_usage
 
 CUMULATIVE = AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE
 DELTA = AggregationTemporality.AGGREGATION_TEMPORALITY_DELTA

@@ -16,8 +16,8 @@ from opentelemetry.sdk.metrics.export import AggregationTemporality, PeriodicExp
 from opentelemetry.sdk.resources import Resource
 
 from jobs.weeks import utcnow
-from storage.daily_sums import daily_usage
 from storage.people import link_email
+from tests.readback import daily_usage
 
 ATTRS = {"user.email": "dev@example.com", "model": "claude-sonnet-4-5"}
 

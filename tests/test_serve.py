@@ -12,9 +12,10 @@ from datetime import date
 from pathlib import Path
 
 import httpx
+from sqlalchemy import func, select
 
-from storage.daily_sums import daily_usage
 from storage.db import Database
+from storage.models import DailyRow
 from tests.builders import bearer, event
 
 
@@ -67,7 +68,10 @@ def test_serve_migrates_accepts_events_and_stops_cleanly_on_sigterm(settings, tm
 
     database = Database(settings.database_url, settings.timezone)
     try:
-        [day] = daily_usage(database, date(2026, 1, 5), date(2026, 1, 5))
-        assert day.totals.events == 50
+        with database.read() as conn:
+            events = conn.execute(
+                select(func.sum(DailyRow.events)).where(DailyRow.day == date(2026, 1, 5))
+            ).scalar_one()
+        assert events == 50
     finally:
         database.dispose()
