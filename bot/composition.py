@@ -11,15 +11,17 @@ from slack_bolt import App
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 
-from bot.api.ingest import HTTPProblem, api_routes, problem_response
-from bot.api.metrics import LatencyMiddleware, Metrics
+from bot.api.health import health_routes
+from bot.api.ingest import ingest_routes
 from bot.api.otlp_receiver import otlp_routes
+from bot.metrics import LatencyMiddleware, Metrics
 from bot.services import Clock, Services
 from bot.settings import Settings
 from bot.slack.app import build_bolt_app, slack_route
 from bot.slack.client import make_web_client
 from bot.slack.identity import resolve_unmatched_emails
 from bot.slack.notifier import SlackNotifier
+from bot.web import HTTPProblem, problem_response
 from jobs.admin import AdminConfig, AdminService
 from jobs.awards import AwardConfig, catch_up_due, scan_current_week, scheduled_awards
 from jobs.schedule import Scheduler
@@ -140,7 +142,8 @@ def create_http_app(
 
     app = Starlette(
         routes=[
-            *api_routes(services),
+            *ingest_routes(services),
+            *health_routes(services),
             *otlp_routes(services),
             slack_route(http_slack.dispatch if http_slack else None),
         ],

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.api.metrics import Metrics
+from bot.metrics import Metrics
 from bot.settings import Settings
 from storage.db import Database
 

@@ -138,13 +138,14 @@ def _with_acceptance(text: str, period: PersonPeriod) -> str:
     return text if rate is None else f"{text}, {rate:.0%} acceptance"
 
 
-def _days(n: int) -> str:
+def days_phrase(n: int) -> str:
+    """`1 active day`, `3 active days`."""
     return f"{n} active day" + ("" if n == 1 else "s")
 
 
 def _steady(c: Candidate, _cat: Category, _history: int) -> tuple[float, str] | None:
     days = c.period.active_days
-    return float(days), _with_acceptance(_days(days), c.period)
+    return float(days), _with_acceptance(days_phrase(days), c.period)
 
 
 def _acceptance(c: Candidate, cat: Category, _history: int) -> tuple[float, str] | None:
@@ -152,7 +153,10 @@ def _acceptance(c: Candidate, cat: Category, _history: int) -> tuple[float, str]
     rate = _acceptance_rate(c.period)
     if rate is None or shown < cat.min_suggestions:
         return None
-    return rate, f"{rate:.0%} acceptance of {shown:,} suggestions, {_days(c.period.active_days)}"
+    return (
+        rate,
+        f"{rate:.0%} acceptance of {shown:,} suggestions, {days_phrase(c.period.active_days)}",
+    )
 
 
 def _efficiency(c: Candidate, cat: Category, _history: int) -> tuple[float, str] | None:
@@ -178,7 +182,7 @@ def _improvement(c: Candidate, cat: Category, history: int) -> tuple[float, str]
         return None
     average = sum(previous) / history
     gain = c.period.active_days - average
-    return gain, f"{_days(c.period.active_days)}, up from {average:.1f} a week"
+    return gain, f"{days_phrase(c.period.active_days)}, up from {average:.1f} a week"
 
 
 MEASURES: Mapping[str, Measure] = {

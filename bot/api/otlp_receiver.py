@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.api.ingest import authenticate_request, read_body
+from bot.api.ingest import authenticate_request
 from bot.intake.otlp_payload import (
     MAX_BODY_BYTES,
     BadExport,
@@ -21,6 +21,7 @@ from bot.intake.otlp_payload import (
     media_type,
 )
 from bot.services import Services
+from bot.web import read_body
 from storage.events import record_events
 from storage.otlp_series import record_sum_points
 from storage.records import Integration

@@ -14,7 +14,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.composition import admin_config, slack_notifier
 from bot.settings import Settings
-from bot.slack.client import make_web_client
+from bot.slack.client import make_web_client, says_workspace_admin
 from jobs.admin import AdminService
 from jobs.admin_rules import (
     Actor,
@@ -154,7 +154,7 @@ def _actor(settings: Settings, user_id: str) -> Actor:
     if settings.workspace_admins and user_id not in settings.admins and settings.slack_bot_token:
         try:
             user = make_web_client(settings).users_info(user=user_id)["user"]
-            says_admin = bool(user.get("is_admin") or user.get("is_owner"))
+            says_admin = says_workspace_admin(user)
         except (SlackApiError, OSError) as exc:
             print(f"aiusage: could not ask Slack about {user_id}: {exc}", file=sys.stderr)
     return Actor(user_id, slack_says_admin=says_admin, via="cli")

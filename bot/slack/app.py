@@ -24,14 +24,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.api.ingest import read_body
 from bot.services import Services
 from bot.slack.answers import Viewer, viewer_from
+from bot.slack.client import says_workspace_admin
 from bot.slack.command_text import Request as SlashRequest
 from bot.slack.command_text import Restore, Retire, Status, parse_command
 from bot.slack.usage_service import UsageService, actor
 from bot.slack.views.admin import CANCEL_ACTION, CONFIRM_ACTION
 from bot.slack.views.render import render
+from bot.web import read_body
 from jobs.admin import AdminService
 from jobs.admin_rules import Refused
 from storage.people import find_slack_profile, save_slack_profile, slack_profile
@@ -206,7 +207,7 @@ def learn_viewer(services: Services, client: WebClient, slack_user_id: str) -> V
         slack_user_id,
         display_name=profile.get("display_name") or profile.get("real_name") or user.get("name"),
         tz=user.get("tz"),
-        is_workspace_admin=bool(user.get("is_admin") or user.get("is_owner")),
+        is_workspace_admin=says_workspace_admin(user),
         now=now,
     )
     return viewer_from(saved, services.settings.timezone)

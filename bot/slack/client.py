@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from slack_sdk import WebClient
 from slack_sdk.http_retry import RetryHandler
 from slack_sdk.http_retry.builtin_handlers import (
@@ -27,3 +30,8 @@ def make_web_client(settings: Settings, *, retry_server_errors: bool = True) -> 
     return WebClient(
         token=token, base_url=settings.slack_api_url, timeout=10, retry_handlers=handlers
     )
+
+
+def says_workspace_admin(user: Mapping[str, Any]) -> bool:
+    """Whether a `users.info` user is a workspace admin or owner."""
+    return bool(user.get("is_admin") or user.get("is_owner"))

@@ -31,7 +31,6 @@ from bot.slack.views.text import (
     by_line,
     clip,
     day_label,
-    days_text,
     escape,
     number,
     percent,
@@ -39,6 +38,7 @@ from bot.slack.views.text import (
     shown,
     time_label,
 )
+from jobs.award_rules import days_phrase
 from jobs.scoring import SCORE_EXPLANATION, Period, ToolLine, sparkline
 from storage.records import Award, Totals
 
@@ -156,7 +156,7 @@ def render_top(answer: TopAnswer) -> Reply:
     title = f"Leaderboard, week {answer.week.label}"
     if answer.top:
         lines = [
-            f"{r.place}. <@{r.slack_user_id}>: {days_text(r.active_days)}, "
+            f"{r.place}. <@{r.slack_user_id}>: {days_phrase(r.active_days)}, "
             f"{number(r.suggestions_accepted)} accepted suggestions "
             f"({percent(r.acceptance_rate)} accepted)"
             for r in answer.top

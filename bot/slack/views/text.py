@@ -67,10 +67,6 @@ def channel_list(channels: Sequence[str]) -> str:
     return ", ".join(f"<#{c}>" for c in channels)
 
 
-def days_text(n: int) -> str:
-    return f"{n} active day" + ("" if n == 1 else "s")
-
-
 def by_line(state: LeaderboardState, *, since: bool = False) -> str:
     parts = []
     if state.changed_at is not None:
