@@ -31,10 +31,27 @@ from storage.db import Database
 log = logging.getLogger(__name__)
 
 
-def build_services(settings: Settings, clock: Clock = utcnow) -> Services:
+class SchemaBehind(Exception):
+    """The database's schema is older than this code; only `db upgrade` and `serve` migrate."""
+
+
+def open_database(settings: Settings, *, migrate: bool = False) -> Database:
+    """The database, migrated first when `migrate`; otherwise refused if its schema is behind,
+    so a read-only command never changes the schema under a running server."""
+    db = Database(settings.database_url, settings.timezone)
+    if migrate:
+        db.upgrade()
+    elif not db.schema_is_current():
+        db.dispose()
+        raise SchemaBehind("the database schema is not current; run `aiusage db upgrade`")
+    return db
+
+
+def build_services(settings: Settings, clock: Clock = utcnow, *, migrate: bool = False) -> Services:
+    """Settings, database, clock and metrics: what every surface is handed."""
     return Services(
         settings=settings,
-        db=Database(settings.database_url, settings.timezone),
+        db=open_database(settings, migrate=migrate),
         clock=clock,
         metrics=Metrics(),
     )

@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 
@@ -60,6 +62,12 @@ class Database:
         """Apply every pending migration."""
         with self.engine.begin() as conn:
             command.upgrade(alembic_config(conn), "head")
+
+    def schema_is_current(self) -> bool:
+        """Whether every migration has been applied; reads, never migrates."""
+        heads = set(ScriptDirectory.from_config(alembic_config()).get_heads())
+        with self.engine.connect() as conn:
+            return set(MigrationContext.configure(conn).get_current_heads()) == heads
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -196,7 +196,7 @@ def test_link_refuses_identities_and_users_it_cannot_read(run, db):
         assert code == 2 and message in err, identity
 
 
-def test_a_link_is_audited(settings, capsys):
+def test_a_link_is_audited(settings, db, capsys):
     from bot.cli.main import main
 
     assert main(["people", "link", "copilot:octocat", "U012AB3CD"]) == 0

@@ -32,6 +32,8 @@ def aiusage(*args: str, env: dict[str, str], **kwargs) -> subprocess.CompletedPr
 
 def test_serve_migrates_accepts_events_and_stops_cleanly_on_sigterm(settings, tmp_path):
     env = {**os.environ, "AIUSAGE_DATABASE_URL": settings.database_url}
+    # Only `db upgrade` and `serve` migrate; creating an integration needs the schema first.
+    aiusage("db", "upgrade", env=env, check=True)
     created = aiusage("integrations", "create", "claude-code", env=env, check=True)
     key = created.stdout.strip().splitlines()[-1]
     port = free_port()

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from slack_sdk.errors import SlackApiError
 
+from bot.cli.context import CliContext
 from bot.composition import admin_config, slack_notifier
 from bot.settings import Settings
 from bot.slack.client import make_web_client, says_workspace_admin
@@ -27,8 +28,6 @@ from jobs.admin_rules import (
     StatusReport,
 )
 from jobs.results import ChannelResult
-from jobs.weeks import utcnow
-from storage.db import Database
 from storage.records import LeaderboardState
 
 UTC_ZONE = ZoneInfo("UTC")
@@ -53,15 +52,15 @@ def register(commands: argparse._SubParsersAction) -> None:
     status.set_defaults(run=run_status)
 
 
-def run_retire(args: argparse.Namespace, settings: Settings) -> int:
+def run_retire(args: argparse.Namespace, cli: CliContext) -> int:
+    settings = cli.settings
     # Without a bot token the announcement could never be posted later (a retirement is
     # confirmed once), so the command refuses rather than retire silently.
     if settings.award_channels and settings.slack_bot_token is None:
         print("aiusage: SLACK_BOT_TOKEN: needed to post the announcement", file=sys.stderr)
         return 2
-    service, db = _service(settings)
+    service = _service(cli)
     outcome = service.retire_now(_actor(settings, args.by), args.announcement)
-    db.dispose()
     match outcome:
         case Refused():
             return _refused(outcome, args.by)
@@ -75,13 +74,13 @@ def run_retire(args: argparse.Namespace, settings: Settings) -> int:
             return _print_posts("Announcement", outcome.results, outcome.unposted)
 
 
-def run_restore(args: argparse.Namespace, settings: Settings) -> int:
+def run_restore(args: argparse.Namespace, cli: CliContext) -> int:
+    settings = cli.settings
     if args.note.strip() and settings.award_channels and settings.slack_bot_token is None:
         print("aiusage: SLACK_BOT_TOKEN: needed to post the note", file=sys.stderr)
         return 2
-    service, db = _service(settings)
+    service = _service(cli)
     outcome = service.restore(_actor(settings, args.by), args.note)
-    db.dispose()
     match outcome:
         case Refused():
             return _refused(outcome, args.by)
@@ -96,12 +95,12 @@ def run_restore(args: argparse.Namespace, settings: Settings) -> int:
             return _print_posts("Note", outcome.note_results, outcome.unposted)
 
 
-def run_status(args: argparse.Namespace, settings: Settings) -> int:
-    service, db = _service(settings)
+def run_status(args: argparse.Namespace, cli: CliContext) -> int:
+    settings = cli.settings
+    service = _service(cli)
     # Without --by, the operator who holds the database and settings asks; status only reads.
     actor = _actor(settings, args.by) if args.by else Actor("operator", via="cli", operator=True)
     outcome = service.status(actor)
-    db.dispose()
     if isinstance(outcome, Refused):
         return _refused(outcome, actor.user_id)
     print("\n".join(status_lines(outcome)))
@@ -141,10 +140,9 @@ def status_lines(report: StatusReport) -> list[str]:
     return lines
 
 
-def _service(settings: Settings) -> tuple[AdminService, Database]:
-    db = Database(settings.database_url, settings.timezone)
-    db.upgrade()
-    return AdminService(db, admin_config(settings), utcnow, slack_notifier(settings)), db
+def _service(cli: CliContext) -> AdminService:
+    settings = cli.settings
+    return AdminService(cli.db, admin_config(settings), cli.clock, slack_notifier(settings))
 
 
 def _actor(settings: Settings, user_id: str) -> Actor:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 from datetime import date, datetime, time
 
-from bot.settings import Settings
+from bot.cli.context import CliContext
 from storage.admin import audit_log
-from storage.db import Database
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -21,9 +20,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     audit.set_defaults(run=run_audit)
 
 
-def run_audit(args: argparse.Namespace, settings: Settings) -> int:
-    db = Database(settings.database_url, settings.timezone)
-    db.upgrade()
+def run_audit(args: argparse.Namespace, cli: CliContext) -> int:
+    settings = cli.settings
+    db = cli.db
     since = datetime.combine(args.since, time(), settings.timezone) if args.since else None
     entries = audit_log(db, since)
     if not entries:

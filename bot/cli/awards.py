@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
+from bot.cli.context import CliContext
 from bot.composition import award_config, slack_notifier
-from bot.settings import Settings
 from bot.slack.views.award_post import award_text
 from jobs.award_rules import build_post
 from jobs.awards import decide_week, post_week, public_awards
-from jobs.weeks import Week, last_complete_week, parse_week, utcnow
-from storage.db import Database
+from jobs.weeks import Week, last_complete_week, parse_week
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -27,22 +26,23 @@ def register(commands: argparse._SubParsersAction) -> None:
     post.set_defaults(run=run_post)
 
 
-def _week(args: argparse.Namespace, settings: Settings) -> Week:
+def _week(args: argparse.Namespace, cli: CliContext) -> Week:
+    settings = cli.settings
     if args.week:
         return parse_week(args.week)
-    return last_complete_week(utcnow(), settings.timezone)
+    return last_complete_week(cli.clock(), settings.timezone)
 
 
-def run_preview(args: argparse.Namespace, settings: Settings) -> int:
+def run_preview(args: argparse.Namespace, cli: CliContext) -> int:
+    settings = cli.settings
     try:
-        week = _week(args, settings)
+        week = _week(args, cli)
     except ValueError as exc:
         print(f"aiusage: --week: {exc}", file=sys.stderr)
         return 2
-    db = Database(settings.database_url, settings.timezone)
-    db.upgrade()
+    db = cli.db
     config = award_config(settings)
-    decision = decide_week(db, week, config, utcnow(), store=False)
+    decision = decide_week(db, week, config, cli.clock(), store=False)
     state = "as stored" if decision.stored else "not decided yet; as they would be now"
     print(f"Awards for {week.label} ({state}):")
     print()
@@ -59,13 +59,13 @@ def run_preview(args: argparse.Namespace, settings: Settings) -> int:
         for flag in decision.flags:
             who = decision.names.get(flag.person_id) or f"person {flag.person_id}"
             print(f"  {who}  {flag.signal}: {flag.detail}")
-    db.dispose()
     return 0
 
 
-def run_post(args: argparse.Namespace, settings: Settings) -> int:
+def run_post(args: argparse.Namespace, cli: CliContext) -> int:
+    settings = cli.settings
     try:
-        week = _week(args, settings)
+        week = _week(args, cli)
     except ValueError as exc:
         print(f"aiusage: --week: {exc}", file=sys.stderr)
         return 2
@@ -73,10 +73,8 @@ def run_post(args: argparse.Namespace, settings: Settings) -> int:
     if notifier is None:
         print("aiusage: SLACK_BOT_TOKEN: needed to post awards", file=sys.stderr)
         return 2
-    db = Database(settings.database_url, settings.timezone)
-    db.upgrade()
-    report = post_week(db, notifier, award_config(settings), week, utcnow)
-    db.dispose()
+    db = cli.db
+    report = post_week(db, notifier, award_config(settings), week, cli.clock)
     if report.refused:
         print(f"aiusage: {week.label}: {report.refused}", file=sys.stderr)
         return 1

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bot.settings import Settings
-from storage.db import Database
+from bot.cli.context import CliContext
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -15,9 +14,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     upgrade.set_defaults(run=run_upgrade)
 
 
-def run_upgrade(_args: argparse.Namespace, settings: Settings) -> int:
-    database = Database(settings.database_url, settings.timezone)
-    database.upgrade()
-    database.dispose()
+def run_upgrade(_args: argparse.Namespace, cli: CliContext) -> int:
+    database = cli.services(migrate=True).db
     print(f"database is up to date ({database.url.render_as_string(hide_password=True)})")
     return 0

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import TextIO
 
+from bot.cli.context import CliContext
 from bot.intake import copilot, cursor, kiro
 from bot.intake.vendor_report import BadReport
-from bot.settings import Settings
-from jobs.weeks import utcnow
 from storage.db import Database
 from storage.imports import ReplacedKey, replace_report_days
 from storage.integrations import get_integration
@@ -58,30 +58,27 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run_import)
 
 
-def run_import(args: argparse.Namespace, settings: Settings) -> int:
-    db = Database(settings.database_url, settings.timezone)
-    db.upgrade()
+def run_import(args: argparse.Namespace, cli: CliContext) -> int:
+    db = cli.db
+    if args.integration and get_integration(db, args.integration) is None:
+        print(f"aiusage: no integration named {args.integration!r}", file=sys.stderr)
+        return 2
     try:
-        if args.integration and get_integration(db, args.integration) is None:
-            print(f"aiusage: no integration named {args.integration!r}", file=sys.stderr)
-            return 2
-        try:
-            with open(args.file, encoding="utf-8-sig", newline="") as handle:
-                imported, rejected = _import(db, args, handle)
-        except (OSError, UnicodeDecodeError) as exc:
-            print(f"aiusage: cannot read {args.file}: {exc}", file=sys.stderr)
-            return 2
-        except BadReport as exc:
-            print(f"aiusage: {args.file}: {exc}", file=sys.stderr)
-            return 2
-    finally:
-        db.dispose()
+        with open(args.file, encoding="utf-8-sig", newline="") as handle:
+            imported, rejected = _import(db, args, handle, cli.clock())
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"aiusage: cannot read {args.file}: {exc}", file=sys.stderr)
+        return 2
+    except BadReport as exc:
+        print(f"aiusage: {args.file}: {exc}", file=sys.stderr)
+        return 2
     print(f"Imported {imported} rows of {args.source} usage from {args.file}; {rejected} rejected.")
     return 1 if rejected else 0
 
 
-def _import(db: Database, args: argparse.Namespace, handle: TextIO) -> tuple[int, int]:
-    now = utcnow()
+def _import(
+    db: Database, args: argparse.Namespace, handle: TextIO, now: datetime
+) -> tuple[int, int]:
     replaced: set[ReplacedKey] = set()
     chunk: list[ReportDay] = []
     imported = rejected = 0

@@ -7,8 +7,7 @@ import re
 import sys
 
 from bot.cli import cli_actor
-from bot.settings import Settings
-from jobs.weeks import utcnow
+from bot.cli.context import CliContext
 from storage.admin import record_audit
 from storage.db import Database
 from storage.integrations import (
@@ -33,34 +32,33 @@ def register(commands: argparse._SubParsersAction) -> None:
     revoke.set_defaults(run=run_revoke)
 
 
-def _db(settings: Settings) -> Database:
-    db = Database(settings.database_url, settings.timezone)
-    db.upgrade()
+def _db(cli: CliContext) -> Database:
+    db = cli.db
     return db
 
 
-def run_create(args: argparse.Namespace, settings: Settings) -> int:
+def run_create(args: argparse.Namespace, cli: CliContext) -> int:
     if not NAME_RE.match(args.name):
         print(
             "aiusage: integration names are 1-64 of a-z 0-9 . _ - (e.g. claude-code)",
             file=sys.stderr,
         )
         return 2
-    db = _db(settings)
+    db = _db(cli)
     try:
-        _, key = create_integration(db, args.name, utcnow())
+        _, key = create_integration(db, args.name, cli.clock())
     except IntegrationExists:
-        record_audit(db, cli_actor(), "integrations.create", "refused", utcnow(), "exists")
+        record_audit(db, cli_actor(), "integrations.create", "refused", cli.clock(), "exists")
         print(f"aiusage: integration {args.name!r} already exists", file=sys.stderr)
         return 1
-    record_audit(db, cli_actor(), "integrations.create", "done", utcnow(), args.name)
+    record_audit(db, cli_actor(), "integrations.create", "done", cli.clock(), args.name)
     print(f"Created integration {args.name}. Its API key is shown this once; store it now:")
     print(key)
     return 0
 
 
-def run_list(_args: argparse.Namespace, settings: Settings) -> int:
-    found = list_integrations(_db(settings))
+def run_list(_args: argparse.Namespace, cli: CliContext) -> int:
+    found = list_integrations(_db(cli))
     if not found:
         print("No integrations yet. Create one with: aiusage integrations create NAME")
         return 0
@@ -72,12 +70,12 @@ def run_list(_args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def run_revoke(args: argparse.Namespace, settings: Settings) -> int:
-    db = _db(settings)
-    if revoke_integration(db, args.name, utcnow()):
-        record_audit(db, cli_actor(), "integrations.revoke", "done", utcnow(), args.name)
+def run_revoke(args: argparse.Namespace, cli: CliContext) -> int:
+    db = _db(cli)
+    if revoke_integration(db, args.name, cli.clock()):
+        record_audit(db, cli_actor(), "integrations.revoke", "done", cli.clock(), args.name)
         print(f"Revoked {args.name}; its key is refused from now on.")
         return 0
-    record_audit(db, cli_actor(), "integrations.revoke", "refused", utcnow(), args.name)
+    record_audit(db, cli_actor(), "integrations.revoke", "refused", cli.clock(), args.name)
     print(f"aiusage: no active integration named {args.name!r}", file=sys.stderr)
     return 1

@@ -17,8 +17,12 @@ from bot.cli import (
     report,
     serve,
 )
+from bot.cli.context import CliContext
+from bot.composition import SchemaBehind
 from bot.demo import walkthrough as demo
+from bot.services import Clock
 from bot.settings import SettingsError, load_settings
+from jobs.weeks import utcnow
 
 COMMAND_MODULES = (
     serve,
@@ -44,14 +48,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, clock: Clock = utcnow) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings()
     except SettingsError as exc:
         print(f"aiusage: {exc}", file=sys.stderr)
         return 2
-    return int(args.run(args, settings) or 0)
+    cli = CliContext(settings, clock)
+    try:
+        return int(args.run(args, cli) or 0)
+    except SchemaBehind as exc:
+        print(f"aiusage: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        cli.close()
 
 
 if __name__ == "__main__":

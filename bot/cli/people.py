@@ -7,10 +7,8 @@ import re
 import sys
 
 from bot.cli import cli_actor
-from bot.settings import Settings
-from jobs.weeks import utcnow
+from bot.cli.context import CliContext
 from storage.admin import record_audit
-from storage.db import Database
 from storage.people import link_identity
 
 SLACK_USER_RE = re.compile(r"^[UW][A-Z0-9]{2,30}$")
@@ -59,7 +57,7 @@ def parse_identity(text: str) -> tuple[str, str]:
     return kind, value
 
 
-def run_link(args: argparse.Namespace, settings: Settings) -> int:
+def run_link(args: argparse.Namespace, cli: CliContext) -> int:
     try:
         kind, value = parse_identity(args.identity)
     except ValueError as exc:
@@ -68,15 +66,9 @@ def run_link(args: argparse.Namespace, settings: Settings) -> int:
     if not SLACK_USER_RE.match(args.user_id):
         print(f"aiusage: {args.user_id!r} is not a Slack user ID like U012AB3CD", file=sys.stderr)
         return 2
-    db = Database(settings.database_url, settings.timezone)
-    db.upgrade()
+    db = cli.db
     actor = cli_actor()
-    try:
-        link_identity(db, kind, value, args.user_id, actor, utcnow())
-        record_audit(
-            db, actor, "people.link", "done", utcnow(), f"{kind}:{value} -> {args.user_id}"
-        )
-    finally:
-        db.dispose()
+    link_identity(db, kind, value, args.user_id, actor, cli.clock())
+    record_audit(db, actor, "people.link", "done", cli.clock(), f"{kind}:{value} -> {args.user_id}")
     print(f"Linked {kind}:{value} to {args.user_id}; its usage counts as theirs.")
     return 0

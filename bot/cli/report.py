@@ -6,14 +6,14 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import orjson
 
+from bot.cli.context import CliContext
 from bot.settings import Settings
-from jobs.weeks import last_complete_week, parse_week, utcnow
-from storage.db import Database
+from jobs.weeks import last_complete_week, parse_week
 from storage.records import ReportLine
 from storage.usage_report import usage_report
 
@@ -51,7 +51,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run_report)
 
 
-def span_of(args: argparse.Namespace, settings: Settings) -> tuple[date, date]:
+def span_of(args: argparse.Namespace, settings: Settings, now: datetime) -> tuple[date, date]:
     """The days asked for; raises ValueError with a message a person can act on."""
     if args.week:
         week = parse_week(args.week)
@@ -68,7 +68,7 @@ def span_of(args: argparse.Namespace, settings: Settings) -> tuple[date, date]:
         if start > end:
             raise ValueError("--from is after --to")
         return start, end
-    week = last_complete_week(utcnow(), settings.timezone)
+    week = last_complete_week(now, settings.timezone)
     return week.start, week.end
 
 
@@ -91,18 +91,15 @@ def as_record(line: ReportLine) -> dict[str, Any]:
     }
 
 
-def run_report(args: argparse.Namespace, settings: Settings) -> int:
+def run_report(args: argparse.Namespace, cli: CliContext) -> int:
+    settings = cli.settings
     try:
-        start, end = span_of(args, settings)
+        start, end = span_of(args, settings, cli.clock())
     except ValueError as exc:
         print(f"aiusage: {exc}", file=sys.stderr)
         return 2
-    db = Database(settings.database_url, settings.timezone)
-    db.upgrade()
-    try:
-        records = [as_record(line) for line in usage_report(db, start, end)]
-    finally:
-        db.dispose()
+    db = cli.db
+    records = [as_record(line) for line in usage_report(db, start, end)]
     if args.format == "json":
         sys.stdout.write(orjson.dumps(records, option=orjson.OPT_INDENT_2).decode() + "\n")
         return 0

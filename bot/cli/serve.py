@@ -10,8 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 import uvicorn
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-from bot.composition import build_scheduler, build_services, create_bolt_app, create_http_app
-from bot.settings import Settings
+from bot.cli.context import CliContext
+from bot.composition import build_scheduler, create_bolt_app, create_http_app
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -26,7 +26,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     serve.set_defaults(run=run_serve)
 
 
-def run_serve(args: argparse.Namespace, settings: Settings) -> int:
+def run_serve(args: argparse.Namespace, cli: CliContext) -> int:
+    settings = cli.settings
     if args.socket_mode and (settings.slack_app_token is None or settings.slack_bot_token is None):
         print(
             "aiusage: SLACK_APP_TOKEN: --socket-mode needs an app-level token (xapp-...) "
@@ -37,8 +38,7 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     # uvicorn drains in-flight requests on SIGTERM, then re-raises the signal; landing it
     # here makes a requested stop exit 0, as supervisors expect of a clean shutdown.
     signal.signal(signal.SIGTERM, _exit_cleanly)
-    services = build_services(settings)
-    services.db.upgrade()
+    services = cli.services(migrate=True)
     socket_mode = None
     executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="slack-after-ack")
     bolt = None

@@ -24,10 +24,10 @@ from pydantic import SecretStr
 from starlette.types import ASGIApp
 
 from bot.cli.awards import run_post
+from bot.cli.context import CliContext
 from bot.composition import build_services, create_http_app
 from bot.demo.fake_slack import FakeSlack, block_actions, signed_headers, slash_command
 from bot.services import Services
-from bot.settings import Settings
 from bot.slack.client import make_web_client
 from bot.slack.identity import resolve_unmatched_emails
 from bot.slack.views.admin import CONFIRM_ACTION
@@ -66,7 +66,8 @@ TEAM = (
 )
 
 
-def run_demo(_args: argparse.Namespace, settings: Settings) -> int:
+def run_demo(_args: argparse.Namespace, cli: CliContext) -> int:
+    settings = cli.settings
     started = clock.monotonic()
     say = _printer()
     with tempfile.TemporaryDirectory(prefix="aiusage-demo-") as tmp, FakeSlackRunning() as fake:
@@ -82,8 +83,7 @@ def run_demo(_args: argparse.Namespace, settings: Settings) -> int:
                 "award_channels": (AWARD_CHANNEL,),
             }
         )
-        services = build_services(demo_settings)
-        services.db.upgrade()
+        services = build_services(demo_settings, cli.clock, migrate=True)
         for person in TEAM:
             fake.add_user(
                 person.user_id, email=person.email.lower(), name=person.name, tz=person.tz
@@ -118,7 +118,9 @@ def run_demo(_args: argparse.Namespace, settings: Settings) -> int:
                 )
 
             say("7. The weekly award post: aiusage awards post (the last complete week)")
-            run_post(argparse.Namespace(week=None), demo_settings)
+            run_post(
+                argparse.Namespace(week=None), CliContext(demo_settings, services.clock, services)
+            )
             posted = fake.messages[AWARD_CHANNEL]
             if posted:
                 say(f"   ...as it appears in #{AWARD_CHANNEL}", as_text(posted[0]["blocks"], names))
