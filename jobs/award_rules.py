@@ -260,7 +260,7 @@ def build_post(
     return AwardPost(week_label, week_start, week_end, tuple(lines), rules.rewards_line)
 
 
-_OVERRIDABLE = {
+_OVERRIDABLE: dict[str, type | tuple[type, ...]] = {
     "title": str,
     "emoji": str,
     "minimum": (int, float),

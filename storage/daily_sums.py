@@ -24,7 +24,7 @@ def summed_totals() -> tuple[Any, ...]:
     )
 
 
-def totals_from_row(values) -> Totals:  # type: ignore[no-untyped-def]
+def totals_from_row(values) -> Totals:
     """Build Totals from the columns `summed_totals` selects."""
     requests, input_tokens, output_tokens, shown, accepted, lines, cost, events = values
     return Totals(

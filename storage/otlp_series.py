@@ -28,15 +28,23 @@ INT_FIGURES = (
 
 
 class SumPoint(Protocol):
-    """What storage needs of a data point (see `bot.intake.otlp_payload.MetricPoint`)."""
+    """What storage needs of a data point (see `bot.intake.otlp_payload.MetricPoint`);
+    read-only, so frozen dataclasses match it."""
 
-    series_key: str
-    start_ns: int
-    time_ns: int
-    value: float
-    cumulative: bool
-    figures: tuple[str, ...]
-    template: UsageEvent
+    @property
+    def series_key(self) -> str: ...
+    @property
+    def start_ns(self) -> int: ...
+    @property
+    def time_ns(self) -> int: ...
+    @property
+    def value(self) -> float: ...
+    @property
+    def cumulative(self) -> bool: ...
+    @property
+    def figures(self) -> tuple[str, ...]: ...
+    @property
+    def template(self) -> UsageEvent: ...
 
 
 @dataclasses.dataclass(slots=True)

@@ -133,7 +133,7 @@ def _finish(
         )
 
 
-def _mine(post_key: str, channel: str, holder: str) -> tuple:  # type: ignore[type-arg]
+def _mine(post_key: str, channel: str, holder: str) -> tuple:
     return (
         PostRow.post_key == post_key,
         PostRow.channel == channel,
@@ -149,7 +149,7 @@ def _get(conn: Connection, post_key: str, channel: str) -> PostClaim:
     return _claim(row)
 
 
-def _claim(row) -> PostClaim:  # type: ignore[no-untyped-def]
+def _claim(row) -> PostClaim:
     return PostClaim(
         post_key=row.post_key,
         channel=row.channel,

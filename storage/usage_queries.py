@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import cast
 
 from sqlalchemy import func, select
 
@@ -48,6 +49,7 @@ def person_periods(
         tools: dict[int, set[str]] = {}
         kinds: dict[int, set[str]] = {}
         for person_id, tool, kind in conn.execute(breadth_stmt):
+            assert person_id is not None  # the statement keeps linked identities only
             tools.setdefault(person_id, set()).add(tool)
             kinds.setdefault(person_id, set()).add(kind)
     return [
@@ -109,7 +111,7 @@ def rank_inputs(db: Database, start: date, end: date) -> list[RankInput]:
         rows = conn.execute(stmt).all()
     return [
         RankInput(
-            person_id=row[0],
+            person_id=cast(int, row[0]),  # linked identities only
             slack_user_id=row[1],
             active_days=int(row[2]),
             suggestions_accepted=None if row[3] is None else int(row[3]),

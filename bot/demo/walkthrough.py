@@ -164,7 +164,7 @@ def _button_value(reply: dict[str, Any]) -> str:
     raise RuntimeError("the retire preview has no confirm button")
 
 
-def _printer():  # type: ignore[no-untyped-def]
+def _printer():
     def say(title: str, *lines: str) -> None:
         print(f"\n== {title}")
         for line in lines:
@@ -258,8 +258,8 @@ def _send_usage(base_url: str, services: Services, now: datetime) -> list[str]:
         accepted = _post_events(base_url, claude_key, claude) + _post_events(
             base_url, copilot_key, copilot
         )
-        who = "by email only" if person.habit == "by-email" else person.user_id
-        lines.append(f"{person.name} ({who}, {person.habit}): {accepted} events accepted")
+        sent_as = "by email only" if person.habit == "by-email" else person.user_id
+        lines.append(f"{person.name} ({sent_as}, {person.habit}): {accepted} events accepted")
     return lines
 
 

@@ -136,8 +136,8 @@ def parse_body(body: bytes, *, default_tool: str, now: datetime) -> ParsedBatch:
     except ValidationError:
         pass
     else:
-        events = [_to_record(event, default_tool) for event in batch.events]
-        return ParsedBatch(events, list(range(len(events))), [])
+        clean = [_to_record(event, default_tool) for event in batch.events]
+        return ParsedBatch(clean, list(range(len(clean))), [])
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:

@@ -25,7 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.services import Services
-from bot.slack.answers import Viewer, viewer_from
+from bot.slack.answers import Answer, Viewer, viewer_from
 from bot.slack.client import says_workspace_admin
 from bot.slack.command_text import Request as SlashRequest
 from bot.slack.command_text import Restore, Retire, Status, parse_command
@@ -108,7 +108,7 @@ def register_listeners(app: App, usage: UsageService, services: Services) -> Non
     def ack_click(ack: Ack) -> None:
         ack()  # Slack wants an answer within 3 s; the work, and the reply, come after
 
-    def clicked(decide: Callable[[Viewer, int], object]) -> Callable[..., None]:
+    def clicked(decide: Callable[[Viewer, int], Answer]) -> Callable[..., None]:
         def after_ack(body: dict[str, Any], respond: Respond, client: WebClient) -> None:
             try:
                 user_id = body["user"]["id"]

@@ -58,13 +58,13 @@ def render_me(answer: MeAnswer) -> Reply:
             "automatically, and usage counts from the first event once matched. If a tool "
             "you use is not connected yet, ask whoever runs aiusage to add it."
         )
-        blocks = [
+        empty: list[Block] = [
             header(title),
             section(text),
             *_badge_blocks(answer.awards, 5, answer.badge_names),
             footer,
         ]
-        return Reply(clip(f"{title}: nothing recorded yet.", MAX_FALLBACK_TEXT), blocks)
+        return Reply(clip(f"{title}: nothing recorded yet.", MAX_FALLBACK_TEXT), empty)
 
     same_days = c.last_week_same_days
     span = (
