@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
-from typing import TypeVar
 
 from jobs.weeks import Week
+from storage.figures import acceptance_rate
 from storage.records import DailyUsage, RankInput, Totals
 
 SCORE_EXPLANATION = (
@@ -22,26 +22,9 @@ SPARK_BARS = "▁▂▃▄▅▆▇█"
 TREND_WEEKS = 8
 
 
-N = TypeVar("N", int, float)
-
-
-def _plus(x: N | None, y: N | None) -> N | None:
-    """Sum where None means "nobody reported this": it stays None only if both are."""
-    return x if y is None else y if x is None else x + y
-
-
 def add(a: Totals, b: Totals) -> Totals:
-    """The sum of two Totals."""
-    return Totals(
-        requests=a.requests + b.requests,
-        input_tokens=a.input_tokens + b.input_tokens,
-        output_tokens=a.output_tokens + b.output_tokens,
-        suggestions_shown=_plus(a.suggestions_shown, b.suggestions_shown),
-        suggestions_accepted=_plus(a.suggestions_accepted, b.suggestions_accepted),
-        lines_accepted=_plus(a.lines_accepted, b.lines_accepted),
-        cost_usd=_plus(a.cost_usd, b.cost_usd),
-        events=a.events + b.events,
-    )
+    """The sum of two Totals (see `storage.figures`)."""
+    return a + b
 
 
 def total(items: Iterable[Totals]) -> Totals:
@@ -49,13 +32,6 @@ def total(items: Iterable[Totals]) -> Totals:
     for item in items:
         result = add(result, item)
     return result
-
-
-def acceptance_rate(accepted: int | None, shown: int | None) -> float | None:
-    """Accepted over shown, or None when no suggestions were reported shown."""
-    if accepted is None or not shown:
-        return None
-    return accepted / shown
 
 
 @dataclass(frozen=True, slots=True)

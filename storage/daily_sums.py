@@ -2,38 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import func
 
+from storage.figures import COUNTED, NAMES, REPORTED
 from storage.models import DailyRow
 from storage.records import Totals
+
+SUMMED = (*NAMES, "events")
 
 
 def summed_totals() -> tuple[Any, ...]:
     """The rollup's figures summed, in the order `totals_from_row` reads them back."""
-    return (
-        func.sum(DailyRow.requests),
-        func.sum(DailyRow.input_tokens),
-        func.sum(DailyRow.output_tokens),
-        func.sum(DailyRow.suggestions_shown),
-        func.sum(DailyRow.suggestions_accepted),
-        func.sum(DailyRow.lines_accepted),
-        func.sum(DailyRow.cost_usd),
-        func.sum(DailyRow.events),
-    )
+    return tuple(func.sum(getattr(DailyRow, name)) for name in SUMMED)
 
 
-def totals_from_row(values) -> Totals:
-    """Build Totals from the columns `summed_totals` selects."""
-    requests, input_tokens, output_tokens, shown, accepted, lines, cost, events = values
-    return Totals(
-        requests=int(requests or 0),
-        input_tokens=int(input_tokens or 0),
-        output_tokens=int(output_tokens or 0),
-        suggestions_shown=None if shown is None else int(shown),
-        suggestions_accepted=None if accepted is None else int(accepted),
-        lines_accepted=None if lines is None else int(lines),
-        cost_usd=None if cost is None else float(cost),
-        events=int(events or 0),
-    )
+def totals_from_row(values: Sequence[Any]) -> Totals:
+    """Build Totals from the columns `summed_totals` selects; a NULL sum of a reported
+    figure stays None (nobody reported it), a counted one is 0."""
+    row = dict(zip(SUMMED, values, strict=True))
+    counted = {name: int(row[name] or 0) for name in (*COUNTED, "events")}
+    reported: dict[str, Any] = {
+        name: None if row[name] is None else (float if name == "cost_usd" else int)(row[name])
+        for name in REPORTED
+    }
+    return Totals(**counted, **reported)

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
-from storage.records import Figures
+from storage.records import KindFigures
 
 
 class RowError(ValueError):
@@ -91,46 +91,18 @@ def calendar_day(value: Any, name: str = "date") -> date:
     raise RowError(f"{name} is not a date: {value!r}")
 
 
-def add_optional(a: int | None, b: int | None) -> int | None:
-    if a is None:
-        return b
-    return a if b is None else a + b
-
-
-def merge(parts: Iterable[Figures]) -> tuple[Figures, ...]:
+def merge(parts: Iterable[KindFigures]) -> tuple[KindFigures, ...]:
     """Sum figures of the same kind, keeping 'not reported' apart from zero."""
-    by_kind: dict[str, Figures] = {}
+    by_kind: dict[str, KindFigures] = {}
     for part in parts:
         seen = by_kind.get(part.kind)
         if seen is None:
             by_kind[part.kind] = part
             continue
-        by_kind[part.kind] = Figures(
-            kind=part.kind,
-            requests=seen.requests + part.requests,
-            input_tokens=seen.input_tokens + part.input_tokens,
-            output_tokens=seen.output_tokens + part.output_tokens,
-            suggestions_shown=add_optional(seen.suggestions_shown, part.suggestions_shown),
-            suggestions_accepted=add_optional(seen.suggestions_accepted, part.suggestions_accepted),
-            lines_accepted=add_optional(seen.lines_accepted, part.lines_accepted),
-            cost_usd=(
-                part.cost_usd if seen.cost_usd is None else seen.cost_usd + (part.cost_usd or 0.0)
-            ),
-        )
+        by_kind[part.kind] = seen + part
     return tuple(by_kind[kind] for kind in sorted(by_kind))
 
 
-def nonzero(figures: Figures) -> bool:
+def nonzero(figures: KindFigures) -> bool:
     """Whether a part says anything; all-zero parts are left out of the rollup."""
-    return any(
-        value
-        for value in (
-            figures.requests,
-            figures.input_tokens,
-            figures.output_tokens,
-            figures.suggestions_shown,
-            figures.suggestions_accepted,
-            figures.lines_accepted,
-            figures.cost_usd,
-        )
-    )
+    return figures.says_anything()
