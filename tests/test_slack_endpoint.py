@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 
 from bot.composition import build_services, create_bolt_app, create_http_app
 from bot.settings import load_settings
-from bot.slack.app import ERROR_TEXT
+from bot.slack.listeners.errors import ERROR_TEXT
 from storage.db import Database
 from tests.slack_requests import block_actions, signed_headers, slash_command
 
