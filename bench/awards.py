@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert
 
-from bot.award_post import award_blocks, award_text
+from bot.slack.views.award_post import award_blocks, award_text
 from jobs.award_rules import AwardRules, build_post, decide_awards
 from jobs.awards import candidates
 from jobs.weeks import Week

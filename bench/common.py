@@ -46,7 +46,9 @@ def fresh_database(kind: str, workdir: str) -> Iterator[str]:
 
 
 def create_integration(env: dict[str, str], name: str = "bench") -> str:
-    """Register an integration with the real CLI; returns its API key."""
+    """Register an integration with the real CLI (migrating first, as an operator would);
+    returns its API key."""
+    subprocess.run([AIUSAGE, "db", "upgrade"], env=env, capture_output=True, check=True)
     created = subprocess.run(
         [AIUSAGE, "integrations", "create", name],
         env=env,

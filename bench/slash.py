@@ -28,12 +28,13 @@ from urllib.parse import urlparse
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.app import build_services, create_bolt_app, create_http_app  # noqa: E402
-from bot.commands.demo import serving  # noqa: E402
-from bot.fake_slack import FakeSlack, signed_headers, slash_command  # noqa: E402
+from bot.composition import build_services, create_bolt_app, create_http_app  # noqa: E402
+from bot.demo.fake_slack import FakeSlack, signed_headers, slash_command  # noqa: E402
+from bot.demo.walkthrough import serving  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
 from jobs.weeks import local_day  # noqa: E402
-from storage.events import add_to_daily  # noqa: E402
+from storage.bulk import upsert_daily  # noqa: E402
+from storage.events import rollup  # noqa: E402
 from storage.integrations import create_integration  # noqa: E402
 from storage.people import resolve_identities, save_slack_profile  # noqa: E402
 
@@ -75,7 +76,7 @@ def load(db, people: int, days: int, now: datetime, seed: int = 1) -> int:  # ty
                 )
         if len(batch) >= 50_000 or n == people - 1:
             with db.write() as conn:
-                add_to_daily(conn, batch, "bench")
+                upsert_daily(conn, rollup(batch, "bench"), replace=False)
             total += len(batch)
             batch = []
     return total

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import ErrorDetails
 
 from storage.records import Award, PersonPeriod
 
@@ -138,13 +140,14 @@ def _with_acceptance(text: str, period: PersonPeriod) -> str:
     return text if rate is None else f"{text}, {rate:.0%} acceptance"
 
 
-def _days(n: int) -> str:
+def days_phrase(n: int) -> str:
+    """`1 active day`, `3 active days`."""
     return f"{n} active day" + ("" if n == 1 else "s")
 
 
 def _steady(c: Candidate, _cat: Category, _history: int) -> tuple[float, str] | None:
     days = c.period.active_days
-    return float(days), _with_acceptance(_days(days), c.period)
+    return float(days), _with_acceptance(days_phrase(days), c.period)
 
 
 def _acceptance(c: Candidate, cat: Category, _history: int) -> tuple[float, str] | None:
@@ -152,7 +155,10 @@ def _acceptance(c: Candidate, cat: Category, _history: int) -> tuple[float, str]
     rate = _acceptance_rate(c.period)
     if rate is None or shown < cat.min_suggestions:
         return None
-    return rate, f"{rate:.0%} acceptance of {shown:,} suggestions, {_days(c.period.active_days)}"
+    return (
+        rate,
+        f"{rate:.0%} acceptance of {shown:,} suggestions, {days_phrase(c.period.active_days)}",
+    )
 
 
 def _efficiency(c: Candidate, cat: Category, _history: int) -> tuple[float, str] | None:
@@ -178,7 +184,7 @@ def _improvement(c: Candidate, cat: Category, history: int) -> tuple[float, str]
         return None
     average = sum(previous) / history
     gain = c.period.active_days - average
-    return gain, f"{_days(c.period.active_days)}, up from {average:.1f} a week"
+    return gain, f"{days_phrase(c.period.active_days)}, up from {average:.1f} a week"
 
 
 MEASURES: Mapping[str, Measure] = {
@@ -256,51 +262,75 @@ def build_post(
     return AwardPost(week_label, week_start, week_end, tuple(lines), rules.rewards_line)
 
 
-_OVERRIDABLE = {
-    "title": str,
-    "emoji": str,
-    "minimum": (int, float),
-    "min_active_days": int,
-    "min_suggestions": int,
-    "min_tokens": int,
-    "min_accepted": int,
-    "min_previous_weeks": int,
-    "enabled": bool,
+class _CategoryChanges(BaseModel):
+    """The fields of a category an operator may change; strict, so `"5"` is not 5."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    title: str | None = None
+    emoji: str | None = None
+    minimum: int | float | None = None
+    min_active_days: int | None = None
+    min_suggestions: int | None = None
+    min_tokens: int | None = None
+    min_accepted: int | None = None
+    min_previous_weeks: int | None = None
+    enabled: bool | None = None
+
+
+class _RulesFile(BaseModel):
+    """The award-rules YAML file."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    max_badges_per_person: int = Field(1, ge=1)
+    history_weeks: int = Field(4, ge=1, le=12)
+    rewards_line: str = DEFAULT_REWARDS_LINE
+    categories: dict[str, _CategoryChanges] | None = None
+
+
+_RANGES = {
+    "max_badges_per_person": "max_badges_per_person must be a whole number of at least 1",
+    "history_weeks": "history_weeks must be a whole number from 1 to 12",
 }
+
+
+def _problem(error: ErrorDetails) -> str:
+    """One pydantic error as a line an operator can act on, naming the key."""
+    loc = [str(part) for part in error["loc"]]
+    if loc[0] == "categories" and len(loc) >= 2:
+        key = loc[1]
+        if len(loc) == 2:
+            return f"award category {key!r}: expected a mapping of fields"
+        if error["type"] == "extra_forbidden":
+            return f"award category {key!r}: unknown field {loc[2]!r}"
+        return f"award category {key!r}: {loc[2]} has the wrong type"
+    if error["type"] == "extra_forbidden":
+        return f"unknown award rules key {loc[0]!r}"
+    return _RANGES.get(loc[0], f"award rules: {loc[0]}: {error['msg']}")
 
 
 def rules_from_mapping(data: Mapping[str, Any]) -> AwardRules:
     """Apply an operator's overrides to the defaults. Top-level keys: `max_badges_per_person`,
     `history_weeks`, `rewards_line`, and `categories` (badge key -> fields to change).
     Anything unknown raises ValueError naming it, so a typo stops start-up."""
-    unknown = set(data) - {"max_badges_per_person", "history_weeks", "rewards_line", "categories"}
-    if unknown:
-        raise ValueError(f"unknown award rules key {sorted(unknown)[0]!r}")
+    try:
+        parsed = _RulesFile.model_validate(data)
+    except ValidationError as exc:
+        raise ValueError(_problem(exc.errors()[0])) from None
     categories = list(DEFAULT_CATEGORIES)
-    for key, changes in (data.get("categories") or {}).items():
+    for key, changes in (parsed.categories or {}).items():
         index = next((i for i, c in enumerate(categories) if c.key == key), None)
         if index is None:
             raise ValueError(f"unknown award category {key!r} (known: {', '.join(MEASURES)})")
-        if not isinstance(changes, Mapping):
-            raise ValueError(f"award category {key!r}: expected a mapping of fields")
-        for name, value in changes.items():
-            expected = _OVERRIDABLE.get(name)
-            if expected is None:
-                raise ValueError(f"award category {key!r}: unknown field {name!r}")
-            if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-                raise ValueError(f"award category {key!r}: {name} has the wrong type")
-        categories[index] = dataclasses.replace(categories[index], **changes)
-    rules = AwardRules(
+        fields = changes.model_dump(exclude_none=True)
+        categories[index] = dataclasses.replace(categories[index], **fields)
+    return AwardRules(
         categories=tuple(categories),
-        max_badges_per_person=data.get("max_badges_per_person", 1),
-        history_weeks=data.get("history_weeks", 4),
-        rewards_line=data.get("rewards_line", DEFAULT_REWARDS_LINE),
+        max_badges_per_person=parsed.max_badges_per_person,
+        history_weeks=parsed.history_weeks,
+        rewards_line=parsed.rewards_line,
     )
-    if not isinstance(rules.max_badges_per_person, int) or rules.max_badges_per_person < 1:
-        raise ValueError("max_badges_per_person must be a whole number of at least 1")
-    if not isinstance(rules.history_weeks, int) or not 1 <= rules.history_weeks <= 12:
-        raise ValueError("history_weeks must be a whole number from 1 to 12")
-    return rules
 
 
 def load_rules(path: Path | None) -> AwardRules:

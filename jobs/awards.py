@@ -28,7 +28,7 @@ from storage.records import (
     OutboxItem,
     PersonPeriod,
 )
-from storage.stats import person_periods
+from storage.usage_queries import person_periods
 
 log = logging.getLogger(__name__)
 

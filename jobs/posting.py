@@ -92,7 +92,7 @@ class PostOutcomeUnknown(Exception):
 
 
 class Notifier(Protocol):
-    """The far side jobs post through; `bot.notifier.SlackNotifier` is the real one."""
+    """The far side jobs post through; `bot.slack.notifier.SlackNotifier` is the real one."""
 
     def post(self, channel: str, post: Post) -> str:
         """Post once, returning the message ts; raise PostRejected or PostOutcomeUnknown."""

@@ -140,7 +140,7 @@ def audit_log(db: Database, since: datetime | None = None) -> list[AuditEntry]:
     return [AuditEntry(r.at, r.actor, r.action, r.outcome, r.detail) for r in rows]
 
 
-def _retirement(row) -> Retirement:  # type: ignore[no-untyped-def]
+def _retirement(row) -> Retirement:
     return Retirement(
         id=row.id,
         announcement=row.announcement,

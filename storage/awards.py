@@ -109,7 +109,7 @@ def _week(conn: Connection, week_start: date) -> list[Award]:
     return [_award(row) for row in rows]
 
 
-def _select():  # type: ignore[no-untyped-def]
+def _select():
     return select(
         AwardRow.person_id,
         PersonRow.slack_user_id,
@@ -120,7 +120,7 @@ def _select():  # type: ignore[no-untyped-def]
     ).join(PersonRow, PersonRow.id == AwardRow.person_id)
 
 
-def _award(row) -> Award:  # type: ignore[no-untyped-def]
+def _award(row) -> Award:
     return Award(
         person_id=row[0],
         slack_user_id=row[1],

@@ -12,6 +12,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from storage.figures import REPORTED
+
 EVENT_COLUMNS = (
     ("integration_id", "int8"),
     ("event_id", "text"),
@@ -47,7 +49,7 @@ DAILY_COLUMNS = (
     ("cost_usd", "float8"),
     ("events", "int8"),
 )
-NULLABLE_SUMS = ("suggestions_shown", "suggestions_accepted", "lines_accepted", "cost_usd")
+NULLABLE_SUMS = REPORTED  # summed keeping NULL (nobody reported) apart from 0
 
 
 def prepare_events(dialect: str, rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:

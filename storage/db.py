@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 
@@ -20,12 +22,12 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 class Database:
     """Owns the engine and the time zone that local days are computed in."""
 
-    def __init__(self, url: str, tz: ZoneInfo, *, schema: str | None = None) -> None:
+    def __init__(self, url: str, tz: ZoneInfo) -> None:
         self.url = make_url(url)
         self.tz = tz
         self.dialect = self.url.get_backend_name()
         self.is_sqlite = self.dialect == "sqlite"
-        self.engine = _make_engine(url, self.is_sqlite, schema)
+        self.engine = _make_engine(url, self.is_sqlite)
         # Identity ids never change once made, so ingestion can skip looking them up.
         self.identity_ids: dict[tuple[str, str], int] = {}
         self.last_event_noted: dict[int, datetime] = {}
@@ -61,6 +63,12 @@ class Database:
         with self.engine.begin() as conn:
             command.upgrade(alembic_config(conn), "head")
 
+    def schema_is_current(self) -> bool:
+        """Whether every migration has been applied; reads, never migrates."""
+        heads = set(ScriptDirectory.from_config(alembic_config()).get_heads())
+        with self.engine.connect() as conn:
+            return set(MigrationContext.configure(conn).get_current_heads()) == heads
+
     def dispose(self) -> None:
         self.engine.dispose()
 
@@ -72,15 +80,14 @@ def alembic_config(conn: Connection | None = None) -> Config:
     return cfg
 
 
-def _make_engine(url: str, is_sqlite: bool, schema: str | None) -> Engine:
+def _make_engine(url: str, is_sqlite: bool) -> Engine:
     if not is_sqlite:
-        connect_args = {"options": f"-csearch_path={schema}"} if schema else {}
-        return create_engine(url, pool_pre_ping=True, pool_size=10, connect_args=connect_args)
+        return create_engine(url, pool_pre_ping=True, pool_size=10)
 
     engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_conn, _record) -> None:
         # Let SQLAlchemy's "begin" event emit BEGIN itself, so writers can ask for IMMEDIATE.
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()

@@ -10,19 +10,19 @@ from sqlalchemy import Connection, update
 
 from storage.bulk import (
     DAILY_KEY,
-    NULLABLE_SUMS,
     insert_new_events,
     prepare_events,
     upsert_daily,
 )
 from storage.db import Database
+from storage.figures import COUNTED, NAMES, REPORTED
 from storage.models import IntegrationRow
 from storage.people import IdentityKey, resolve_identities
 from storage.records import RecordResult, UsageEvent, UserRef
 
 EVENTS_ORIGIN = "events"
 LAST_EVENT_RESOLUTION = timedelta(seconds=30)
-SUMS = ("requests", "input_tokens", "output_tokens", *NULLABLE_SUMS, "events")
+SUMS = (*NAMES, "events")
 
 
 def identity_key(user: UserRef) -> IdentityKey:
@@ -117,11 +117,6 @@ def _result(first_seen: dict[str, int], repeats: list[int], stored: set[str]) ->
     return RecordResult(accepted=accepted, duplicates=duplicates)
 
 
-def add_to_daily(conn: Connection, rows: Sequence[dict[str, Any]], origin: str) -> None:
-    """Add event-shaped rows to the daily rollup under `origin`."""
-    upsert_daily(conn, rollup(rows, origin), replace=False)
-
-
 def rollup(rows: Sequence[dict[str, Any]], origin: str) -> list[dict[str, Any]]:
     """Sum event-shaped rows per daily key, in key order: one upsert per key, and a fixed
     order that keeps concurrent PostgreSQL writers from deadlocking on rollup rows."""
@@ -133,11 +128,10 @@ def rollup(rows: Sequence[dict[str, Any]], origin: str) -> list[dict[str, Any]]:
             totals[key] = acc = dict(zip(DAILY_KEY, key, strict=True))
             acc.update({name: row[name] for name in SUMS if name != "events"}, events=1)
             continue
-        acc["requests"] += row["requests"]
-        acc["input_tokens"] += row["input_tokens"]
-        acc["output_tokens"] += row["output_tokens"]
+        for name in COUNTED:
+            acc[name] += row[name]
         acc["events"] += 1
-        for name in NULLABLE_SUMS:
+        for name in REPORTED:
             if row[name] is not None:
                 acc[name] = row[name] if acc[name] is None else acc[name] + row[name]
     return [totals[key] for key in sorted(totals)]

@@ -15,6 +15,7 @@ from sqlalchemy import delete
 from storage.bulk import DAILY_KEY, upsert_daily
 from storage.db import Database
 from storage.events import identity_key, rollup
+from storage.figures import NAMES
 from storage.models import DailyRow
 from storage.people import resolve_identities
 from storage.records import ReportDay
@@ -58,13 +59,7 @@ def replace_report_days(
                         "day": item.day,
                         "tool": item.tool,
                         "kind": figures.kind,
-                        "requests": figures.requests,
-                        "input_tokens": figures.input_tokens,
-                        "output_tokens": figures.output_tokens,
-                        "suggestions_shown": figures.suggestions_shown,
-                        "suggestions_accepted": figures.suggestions_accepted,
-                        "lines_accepted": figures.lines_accepted,
-                        "cost_usd": figures.cost_usd,
+                        **{name: getattr(figures, name) for name in NAMES},
                     }
                 )
         for (origin, day), identity_ids in sorted(to_clear.items()):

@@ -7,7 +7,7 @@ import hmac
 import secrets
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from storage.db import Database
@@ -28,7 +28,7 @@ def create_integration(db: Database, name: str, now: datetime) -> tuple[Integrat
     try:
         with db.write() as conn:
             conn.execute(
-                IntegrationRow.__table__.insert().values(
+                insert(IntegrationRow).values(
                     name=name, key_id=key_id, key_hash=_hash(secret), created_at=now
                 )
             )
@@ -83,7 +83,7 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def _record(row) -> Integration:  # type: ignore[no-untyped-def]
+def _record(row) -> Integration:
     return Integration(
         id=row.id,
         name=row.name,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
+from typing import cast
 
 from sqlalchemy import delete, select, tuple_
 
@@ -32,7 +33,9 @@ def event_moments(db: Database, start: datetime, end: datetime) -> list[EventMom
     )
     with db.read() as conn:
         return [
-            EventMoment(person_id=row[0], occurred_at=row[1], requests=row[2], tokens=row[3])
+            EventMoment(
+                person_id=cast(int, row[0]), occurred_at=row[1], requests=row[2], tokens=row[3]
+            )
             for row in conn.execute(stmt)
         ]
 
@@ -89,15 +92,3 @@ def week_flags(db: Database, week_start: date) -> list[IntegrityFlag]:
             )
             for row in rows
         ]
-
-
-def flagged_people(db: Database, week_start: date) -> set[int]:
-    """Who has any flag this week: they win nothing and are left out of rankings."""
-    with db.read() as conn:
-        return set(
-            conn.execute(
-                select(IntegrityFlagRow.person_id)
-                .where(IntegrityFlagRow.week_start == week_start)
-                .distinct()
-            ).scalars()
-        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import cast
 
 from sqlalchemy import Connection, bindparam, or_, select, tuple_, update
 
@@ -60,7 +61,7 @@ def _link_to_known_people(
             rows = conn.execute(
                 select(column, PersonRow.id).where(column.in_(values[start : start + 500]))
             )
-            people.update({(kind, value): person_id for value, person_id in rows})
+            people.update({(kind, cast(str, value)): person_id for value, person_id in rows})
     links = [
         {"identity": identity_id, "person": people[(kind, value)]}
         for identity_id, kind, value in unlinked
@@ -104,14 +105,6 @@ def ensure_person(conn: Connection, slack_user_id: str, now: datetime) -> int:
     return person_id
 
 
-def get_person(db: Database, slack_user_id: str) -> Person | None:
-    with db.read() as conn:
-        row = conn.execute(
-            select(PersonRow).where(PersonRow.slack_user_id == slack_user_id)
-        ).one_or_none()
-    return _person(row) if row else None
-
-
 def _find(conn: Connection, keys: list[IdentityKey]) -> dict[IdentityKey, tuple[int, int | None]]:
     found: dict[IdentityKey, tuple[int, int | None]] = {}
     for chunk_start in range(0, len(keys), 500):
@@ -134,7 +127,7 @@ def _link(conn: Connection, identity_id: int, person_id: int, by: str, now: date
     )
 
 
-def _person(row) -> Person:  # type: ignore[no-untyped-def]
+def _person(row) -> Person:
     return Person(
         id=row.id,
         slack_user_id=row.slack_user_id,
@@ -250,7 +243,7 @@ def set_opted_out(db: Database, slack_user_id: str, opted_out: bool, now: dateti
     return _profile(row)
 
 
-def _profile(row) -> Profile:  # type: ignore[no-untyped-def]
+def _profile(row) -> Profile:
     return Profile(
         person_id=row.id,
         slack_user_id=row.slack_user_id,

@@ -194,7 +194,7 @@ def last_posts(db: Database, key_prefix: str) -> dict[str, PostClaim]:
     return {row.channel: _claim(row) for row in rows}
 
 
-def _mine(post_key: str, channel: str, holder: str) -> tuple:  # type: ignore[type-arg]
+def _mine(post_key: str, channel: str, holder: str) -> tuple:
     return (
         PostRow.post_key == post_key,
         PostRow.channel == channel,
@@ -210,7 +210,7 @@ def _get(conn: Connection, post_key: str, channel: str) -> PostClaim:
     return _claim(row)
 
 
-def _claim(row) -> PostClaim:  # type: ignore[no-untyped-def]
+def _claim(row) -> PostClaim:
     return PostClaim(
         post_key=row.post_key,
         channel=row.channel,

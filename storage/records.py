@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, ClassVar
+
+from storage.figures import Figures
 
 KINDS = ("chat", "inline_suggestion", "agent", "completion", "other")
 
@@ -73,21 +75,12 @@ class Person:
 
 
 @dataclass(frozen=True, slots=True)
-class Totals:
-    """Usage figures summed over some span; a figure nobody reported stays None."""
+class Totals(Figures):
+    """Usage figures summed over some span, and how many events they came from."""
 
-    requests: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    suggestions_shown: int | None = None
-    suggestions_accepted: int | None = None
-    lines_accepted: int | None = None
-    cost_usd: float | None = None
+    ALSO_COUNTED: ClassVar[tuple[str, ...]] = ("events",)
+
     events: int = 0
-
-    @property
-    def tokens(self) -> int:
-        return self.input_tokens + self.output_tokens
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,17 +264,10 @@ class AuditEntry:
 
 
 @dataclass(frozen=True, slots=True)
-class Figures:
+class KindFigures(Figures):
     """One kind of work's figures in a vendor's report; a figure it does not give is None."""
 
-    kind: str
-    requests: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    suggestions_shown: int | None = None
-    suggestions_accepted: int | None = None
-    lines_accepted: int | None = None
-    cost_usd: float | None = None
+    kind: str = field(kw_only=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,7 +279,7 @@ class ReportDay:
     user: UserRef
     day: date
     tool: str
-    figures: tuple[Figures, ...]
+    figures: tuple[KindFigures, ...]
     client: str | None = None
 
 

@@ -12,8 +12,8 @@ import psycopg
 import pytest
 from starlette.testclient import TestClient
 
-from bot.app import build_services, create_http_app
-from bot.commands.demo import serving
+from bot.composition import build_services, create_http_app
+from bot.demo.walkthrough import serving
 from bot.services import Services
 from bot.settings import Settings, load_settings
 from storage.db import Database

@@ -20,8 +20,8 @@ import pytest
 from freezegun import freeze_time
 from starlette.testclient import TestClient
 
-from bot.app import build_services, create_http_app
-from bot.fake_slack import FakeSlack
+from bot.composition import build_services, create_http_app
+from bot.demo.fake_slack import FakeSlack
 from bot.services import Services
 from bot.settings import Settings, load_settings
 from storage.db import Database

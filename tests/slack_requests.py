@@ -1,10 +1,10 @@
 """Requests as Slack sends them, signed with the tests' signing secret. The builders live with
-the fake Slack in `bot.fake_slack` (the demo signs its requests with them too)."""
+the fake Slack in `bot.demo.fake_slack` (the demo signs its requests with them too)."""
 
 from __future__ import annotations
 
-from bot import fake_slack
-from bot.fake_slack import TEAM_ID, block_actions, signature, slash_command
+from bot.demo import fake_slack
+from bot.demo.fake_slack import TEAM_ID, block_actions, signature, slash_command
 
 SIGNING_SECRET = "test-signing-secret"
 

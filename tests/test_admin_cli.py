@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from freezegun import freeze_time
 
-from bot.cli import main
+from bot.cli.main import main
 from bot.settings import load_settings
 from storage.admin import audit_log
 from storage.leaderboard import leaderboard_state

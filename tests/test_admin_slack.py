@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from bot.app import award_config, slack_notifier
+from bot.composition import award_config, slack_notifier
 from bot.settings import load_settings
 from jobs.admin_rules import DEFAULT_ANNOUNCEMENT
 from jobs.awards import catch_up_due, post_week, scheduled_awards

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from bot.award_post import award_blocks, award_text
+from bot.slack.views.award_post import award_blocks, award_text
 from jobs.award_rules import AwardPost, BadgeLine
 
 POST = AwardPost(

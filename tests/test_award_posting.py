@@ -13,11 +13,17 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from freezegun import freeze_time
-from sqlalchemy import update
+from sqlalchemy import select, update
 from starlette.testclient import TestClient
 
-from bot.app import award_config, build_scheduler, build_services, create_http_app, slack_notifier
-from bot.cli import main
+from bot.cli.main import main
+from bot.composition import (
+    award_config,
+    build_scheduler,
+    build_services,
+    create_http_app,
+    slack_notifier,
+)
 from bot.settings import SettingsError, load_settings
 from jobs.award_rules import build_post
 from jobs.awards import decide_week, post_key, post_week, scheduled_awards
@@ -27,9 +33,8 @@ from storage.awards import active_days_history, awards_for, store_awards, week_a
 from storage.db import Database
 from storage.events import record_events
 from storage.integrations import create_integration
-from storage.integrity import flagged_people, week_flags
+from storage.integrity import week_flags
 from storage.models import LeaderboardStateRow, PersonRow
-from storage.people import get_person
 from storage.posts import claim_post, post_claims
 from storage.records import NewAward, UsageEvent, UserRef
 from tests.fakes.slack_api import FakeSlack
@@ -118,8 +123,7 @@ def test_the_post_names_winners_with_reasons_and_never_the_flagged(
         "event_type": "aiusage_post",
         "event_payload": {"post_key": "awards:2026-W46"},
     }
-    dave = get_person(db, "UDAVE")
-    assert flagged_people(db, WEEK.start) == {dave.id}
+    assert {f.person_id for f in week_flags(db, WEEK.start)} == {person_id(db, "UDAVE")}
     assert [f.signal for f in week_flags(db, WEEK.start)] == ["regular_spacing"]
     assert [(a.slack_user_id, a.category) for a in week_awards(db, WEEK.start)] == [
         ("UALICE", "steady"),
@@ -210,7 +214,7 @@ def test_a_crash_between_posting_and_recording_does_not_post_again(
     settings, db, fake, now, week_of_usage
 ):
     # The crashed run: took the claim, decided and posted, died before recording the ts.
-    store_awards(db, WEEK.start, [NewAward(get_person(db, "UALICE").id, "steady", "5 days")], now)
+    store_awards(db, WEEK.start, [NewAward(person_id(db, "UALICE"), "steady", "5 days")], now)
     claim_post(db, post_key(WEEK), "CAWARDS", "crashed", now, timedelta(minutes=10))
     award = award_config(settings)
     awards = decide_week(db, WEEK, award, now, store=False).awards
@@ -243,7 +247,7 @@ def test_a_process_killed_after_slack_posted_is_not_followed_by_a_second_post(
             running[0].wait(10)
 
     fake.after("chat.postMessage", kill_the_poster)
-    command = [sys.executable, "-m", "bot.cli", "awards", "post", "--week", WEEK.label]
+    command = [sys.executable, "-m", "bot.cli.main", "awards", "post", "--week", WEEK.label]
     running.append(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE))
     assert running[0].wait(30) == -signal.SIGKILL
     fake.after("chat.postMessage", lambda _params: None)
@@ -412,7 +416,7 @@ def test_someone_who_opts_out_after_the_decision_is_left_out_of_the_post(
     assert report.winners == 1
     [message] = fake.messages["CAWARDS"]
     assert "UALICE" not in str(message) and "<@UBOB>" in message["text"]
-    assert [a.category for a in awards_for(db, get_person(db, "UALICE").id)] == ["steady"]
+    assert [a.category for a in awards_for(db, person_id(db, "UALICE"))] == ["steady"]
 
 
 def test_the_current_week_cannot_be_awarded(settings, db, fake, now, week_of_usage):
@@ -426,7 +430,7 @@ def test_the_current_week_cannot_be_awarded(settings, db, fake, now, week_of_usa
 def test_a_persons_awards_come_newest_first(db, now):
     integration, _ = create_integration(db, "kiro", now)
     record_events(db, integration.id, [usage("UALICE", MONDAY, 1)], now)
-    alice = get_person(db, "UALICE").id
+    alice = person_id(db, "UALICE")
     store_awards(db, WEEK.previous().start, [NewAward(alice, "steady", "4 active days")], now)
     store_awards(db, WEEK.start, [NewAward(alice, "breadth", "2 tools, 4 kinds of work")], now)
     assert [(a.week_start, a.category) for a in awards_for(db, alice)] == [
@@ -502,7 +506,7 @@ def test_active_days_history_counts_days_per_earlier_week(db, now):
     ] + [usage("UALICE", MONDAY - timedelta(days=14, hours=-9), 10, requests=2)]
     events.append(usage("UALICE", MONDAY - timedelta(days=14, hours=-15), 11))
     record_events(db, integration.id, events, now)
-    alice = get_person(db, "UALICE").id
+    alice = person_id(db, "UALICE")
     starts = [WEEK.previous(1).start, WEEK.previous(2).start, WEEK.previous(3).start]
     assert active_days_history(db, starts) == {alice: [3, 1, 0]}
 
@@ -520,7 +524,7 @@ def test_serve_posts_a_missed_week_at_start_and_stops_cleanly_on_sigterm(setting
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "bot.cli.main", "serve", "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -537,3 +541,11 @@ def test_serve_posts_a_missed_week_at_start_and_stops_cleanly_on_sigterm(setting
     assert "Application shutdown complete" in log and "Traceback" not in log
     assert f"AI badges for week {week.label}" in fake.messages["CAWARDS"][0]["text"]
     assert [c.status for c in post_claims(db, post_key(week))] == ["posted", "posted"]
+
+
+def person_id(db: Database, slack_user_id: str) -> int:
+    """The stored person's id for a Slack user."""
+    with db.read() as conn:
+        return conn.execute(
+            select(PersonRow.id).where(PersonRow.slack_user_id == slack_user_id)
+        ).scalar_one()

@@ -172,6 +172,11 @@ def test_operators_can_retitle_rethreshold_and_switch_off(tmp_path):
         ({"categories": {"steady": {"minimum": "lots"}}}, "minimum has the wrong type"),
         ({"max_badges_per_person": 0}, "max_badges_per_person"),
         ({"badges": {}}, "unknown award rules key 'badges'"),
+        ({"categories": {"steady": None}}, "award category 'steady': expected a mapping"),
+        ({"categories": {"steady": {"min_active_days": True}}}, "min_active_days has the wrong"),
+        ({"categories": {"steady": {"min_tokens": "10"}}}, "min_tokens has the wrong type"),
+        ({"history_weeks": 13}, "history_weeks must be a whole number from 1 to 12"),
+        ({"rewards_line": ["<!channel>"]}, "award rules: rewards_line"),
     ],
 )
 def test_bad_configuration_is_refused_by_name(data, message):

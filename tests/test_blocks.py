@@ -6,10 +6,12 @@ import json
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.answers import BadgesAnswer, HelpAnswer, MeAnswer, OptAnswer, Viewer
-from bot.blocks import announcement_blocks, as_text, render
+from bot.slack.answers import BadgesAnswer, HelpAnswer, MeAnswer, OptAnswer, Viewer
+from bot.slack.views.channel import announcement_blocks
+from bot.slack.views.render import render
+from bot.slack.views.text import as_text
 from jobs.admin_rules import Announcement, RetirePreview, StatusReport
-from jobs.stats import compare_weeks
+from jobs.scoring import compare_weeks
 from jobs.weeks import Week
 from storage.records import (
     Award,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.cli import main
+from bot.cli.main import main
 from tests.builders import bearer, event
 
 
@@ -29,7 +29,7 @@ def test_create_prints_the_key_once_alone_on_the_last_line(settings, client, cap
     assert response.status_code == 200
 
 
-def test_create_refuses_a_duplicate_or_bad_name(settings, capsys):
+def test_create_refuses_a_duplicate_or_bad_name(settings, db, capsys):
     run(capsys, "integrations", "create", "kiro")
     code, _, err = run(capsys, "integrations", "create", "kiro")
     assert code == 1 and "already exists" in err
@@ -37,7 +37,7 @@ def test_create_refuses_a_duplicate_or_bad_name(settings, capsys):
     assert code == 2 and "names are" in err
 
 
-def test_list_shows_state_but_never_keys(settings, capsys):
+def test_list_shows_state_but_never_keys(settings, db, capsys):
     _, created, _ = run(capsys, "integrations", "create", "copilot")
     key = created.strip().splitlines()[-1]
     run(capsys, "integrations", "create", "cursor")
@@ -114,7 +114,7 @@ def test_audit_lists_entries_in_the_configured_zone(settings, db, now, capsys, m
     assert "refused" not in out and "done" in out
 
 
-def test_operators_changes_to_integrations_are_audited(settings, capsys):
+def test_operators_changes_to_integrations_are_audited(settings, db, capsys):
     run(capsys, "integrations", "create", "kiro")
     run(capsys, "integrations", "create", "kiro")
     run(capsys, "integrations", "revoke", "kiro")
@@ -126,3 +126,26 @@ def test_operators_changes_to_integrations_are_audited(settings, capsys):
         ("integrations.revoke", "done"),
     ]
     assert all(line[2].startswith("cli") for line in lines)
+
+
+def test_a_command_on_a_schema_that_is_behind_says_to_upgrade_and_changes_nothing(settings, capsys):
+    for argv in (["report"], ["audit"], ["integrations", "create", "kiro"]):
+        code, out, err = run(capsys, *argv)
+        assert code == 2, argv
+        assert out == ""
+        assert err == "aiusage: the database schema is not current; run `aiusage db upgrade`\n"
+    # Nothing was migrated behind the operator's back; the upgrade then lets them through.
+    assert run(capsys, "db", "upgrade")[0] == 0
+    assert run(capsys, "integrations", "create", "kiro")[0] == 0
+
+
+def test_commands_read_the_injected_clock(settings, db, capsys):
+    from datetime import UTC, datetime
+
+    code = main(
+        ["integrations", "create", "kiro"], clock=lambda: datetime(2031, 5, 6, 7, 8, tzinfo=UTC)
+    )
+    assert code == 0
+    capsys.readouterr()
+    assert main(["audit"]) == 0
+    assert "2031-05-06 07:08" in capsys.readouterr().out

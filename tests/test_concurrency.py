@@ -9,7 +9,7 @@ from storage.db import Database
 from storage.events import record_events
 from storage.integrations import create_integration
 from storage.records import UsageEvent, UserRef
-from storage.usage import daily_usage
+from tests.readback import daily_usage
 
 
 def test_two_writers_with_overlapping_batches_lose_and_double_nothing(settings, db, now):

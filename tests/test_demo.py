@@ -7,7 +7,7 @@ import time
 import pytest
 from freezegun import freeze_time
 
-from bot.cli import main
+from bot.cli.main import main
 from storage.integrations import list_integrations
 
 

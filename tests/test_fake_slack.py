@@ -6,7 +6,7 @@ import pytest
 from slack_sdk.errors import SlackApiError
 
 from bot.settings import load_settings
-from bot.slack_client import make_web_client
+from bot.slack.client import make_web_client
 from tests.fakes.slack_api import FakeSlack
 
 

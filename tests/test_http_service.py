@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.testclient import TestClient
 
-from bot.app import create_http_app
+from bot.composition import create_http_app
 from storage.db import Database
 from tests.builders import bearer, event
 

@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.cli import main
+from bot.cli.main import main
 from storage.integrations import create_integration
 from storage.people import link_email
-from storage.report import usage_report
+from storage.usage_report import usage_report
 
 DATA = Path(__file__).parent / "data"
 NOV16, NOV17 = date(2026, 11, 16), date(2026, 11, 17)

@@ -8,8 +8,8 @@ from datetime import date
 import orjson
 
 from storage.integrations import revoke_integration
-from storage.usage import daily_usage
 from tests.builders import bearer, event
+from tests.readback import daily_usage
 
 
 def post(client, key, body, **kwargs):

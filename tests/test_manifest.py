@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.slack_app import COMMAND
+from bot.slack.listeners.commands import COMMAND
 from tests.slack_requests import signed_headers, slash_command
 
 ROOT = Path(__file__).resolve().parent.parent

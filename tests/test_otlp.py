@@ -30,10 +30,10 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import (
 )
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
-from bot.intake.otlp import BadExport, gunzip
+from bot.intake.otlp_payload import BadExport, gunzip
 from storage.people import link_email, link_identity
-from storage.usage import daily_usage
 from tests.builders import bearer
+from tests.readback import daily_usage
 
 CUMULATIVE = AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE
 DELTA = AggregationTemporality.AGGREGATION_TEMPORALITY_DELTA
@@ -356,9 +356,9 @@ def test_the_openapi_document_names_the_otlp_paths(client):
 def test_concurrent_exports_of_one_series_count_each_increase_once(services, api_key, db, person):
     """Collectors racing to send one cumulative series, first while it is new, then once it
     exists: whichever commits first, the series counts exactly its last value."""
-    from bot.intake.otlp import map_metrics
+    from bot.intake.otlp_payload import map_metrics
     from storage.integrations import authenticate
-    from storage.otlp import record_sum_points
+    from storage.otlp_series import record_sum_points
 
     integration = authenticate(db, api_key)
 

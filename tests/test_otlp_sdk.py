@@ -17,7 +17,7 @@ from opentelemetry.sdk.resources import Resource
 
 from jobs.weeks import utcnow
 from storage.people import link_email
-from storage.usage import daily_usage
+from tests.readback import daily_usage
 
 ATTRS = {"user.email": "dev@example.com", "model": "claude-sonnet-4-5"}
 

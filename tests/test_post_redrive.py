@@ -9,7 +9,8 @@ import pytest
 from freezegun import freeze_time
 from starlette.testclient import TestClient
 
-from bot.app import (
+from bot.cli.main import main
+from bot.composition import (
     admin_config,
     award_config,
     build_scheduler,
@@ -17,9 +18,8 @@ from bot.app import (
     create_http_app,
     slack_notifier,
 )
-from bot.blocks import render_status
-from bot.cli import main
 from bot.settings import load_settings
+from bot.slack.views.admin import render_status
 from jobs.admin import AdminService
 from jobs.admin_rules import Actor, RetireDone
 from jobs.awards import post_key, post_week, rebuild_award_post

@@ -11,7 +11,7 @@ import orjson
 import pytest
 from freezegun import freeze_time
 
-from bot.cli import main
+from bot.cli.main import main
 from storage.events import record_events
 from storage.integrations import create_integration
 from storage.people import link_email
@@ -196,8 +196,8 @@ def test_link_refuses_identities_and_users_it_cannot_read(run, db):
         assert code == 2 and message in err, identity
 
 
-def test_a_link_is_audited(settings, capsys):
-    from bot.cli import main
+def test_a_link_is_audited(settings, db, capsys):
+    from bot.cli.main import main
 
     assert main(["people", "link", "copilot:octocat", "U012AB3CD"]) == 0
     assert main(["audit"]) == 0

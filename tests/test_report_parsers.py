@@ -8,8 +8,8 @@ from datetime import date
 import pytest
 
 from bot.intake import copilot, cursor, kiro
-from bot.intake.reports import BadReport, RowError, calendar_day, count, merge
-from storage.records import BadRow, Figures, ReportDay, UserRef
+from bot.intake.vendor_report import BadReport, RowError, calendar_day, count, merge
+from storage.records import BadRow, KindFigures, ReportDay, UserRef
 
 
 def test_calendar_days_in_each_vendor_format():
@@ -39,14 +39,14 @@ def test_counts_are_whole_and_not_negative():
 def test_merge_keeps_not_reported_apart_from_zero():
     merged = merge(
         [
-            Figures(kind="chat", requests=2, lines_accepted=None),
-            Figures(kind="chat", requests=3, lines_accepted=4),
-            Figures(kind="agent", suggestions_shown=0),
+            KindFigures(kind="chat", requests=2, lines_accepted=None),
+            KindFigures(kind="chat", requests=3, lines_accepted=4),
+            KindFigures(kind="agent", suggestions_shown=0),
         ]
     )
     assert merged == (
-        Figures(kind="agent", suggestions_shown=0),
-        Figures(kind="chat", requests=5, lines_accepted=4),
+        KindFigures(kind="agent", suggestions_shown=0),
+        KindFigures(kind="chat", requests=5, lines_accepted=4),
     )
 
 
@@ -63,7 +63,7 @@ def test_copilot_reads_ndjson_and_a_json_array():
         day=date(2026, 11, 16),
         tool="copilot",
         figures=(
-            Figures(
+            KindFigures(
                 kind="inline_suggestion",
                 suggestions_shown=4,
                 suggestions_accepted=1,
@@ -87,7 +87,7 @@ def test_cursor_names_the_line_each_item_starts_on():
     assert (good.line, good.user, good.figures) == (
         3,
         UserRef(email="a@example.com"),
-        (Figures(kind="chat", requests=2),),
+        (KindFigures(kind="chat", requests=2),),
     )
     assert bad == BadRow(4, "email is not an address: 'not-an-email'")
     with pytest.raises(BadReport):
@@ -98,7 +98,7 @@ def test_kiro_checks_each_model_column_and_keeps_the_client():
     header = "Date,UserId,Client_Type,Credits_Used,Total_Messages,auto_messages,gpt_x_messages\n"
     rows = "2026-11-16,u1,KIRO_CLI,1.5,9,4,5\n2026-11-16,u2,PLUGIN,1,3,three,0\n"
     good, bad = kiro.parse(io.StringIO(header + rows))
-    assert (good.client, good.figures) == ("kiro_cli", (Figures(kind="agent", requests=9),))
+    assert (good.client, good.figures) == ("kiro_cli", (KindFigures(kind="agent", requests=9),))
     assert bad == BadRow(3, "auto_messages must be a whole number, not 'three'")
     with pytest.raises(BadReport):
         list(kiro.parse(io.StringIO("Day,User\n")))

@@ -11,8 +11,8 @@ from storage.events import record_events
 from storage.integrations import create_integration
 from storage.people import link_identity
 from storage.records import UsageEvent, UserRef
-from storage.stats import person_periods
-from storage.usage import daily_usage
+from storage.usage_queries import person_periods
+from tests.readback import daily_usage
 
 ALICE = UserRef(slack_user_id="UALICE")
 

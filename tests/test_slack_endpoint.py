@@ -12,9 +12,9 @@ from slack_bolt.adapter.socket_mode.internals import run_bolt_app
 from slack_sdk.socket_mode.request import SocketModeRequest
 from starlette.testclient import TestClient
 
-from bot.app import build_services, create_bolt_app, create_http_app
+from bot.composition import build_services, create_bolt_app, create_http_app
 from bot.settings import load_settings
-from bot.slack_app import ERROR_TEXT
+from bot.slack.listeners.errors import ERROR_TEXT
 from storage.db import Database
 from tests.slack_requests import block_actions, signed_headers, slash_command
 
@@ -94,7 +94,7 @@ def test_slow_commands_do_not_delay_a_health_check(slack_settings, db, fake_slac
 
 
 def test_socket_mode_without_an_app_token_stops_with_one_clear_line(settings, capsys):
-    from bot.cli import main
+    from bot.cli.main import main
 
     assert main(["serve", "--socket-mode"]) == 2
     err = capsys.readouterr().err.strip()

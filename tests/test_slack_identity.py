@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from slack_sdk import WebClient
 
-from bot.identity import resolve_unmatched_emails
+from bot.slack.identity import resolve_unmatched_emails
 from storage.people import unlinked_emails
 from tests.builders import bearer, event
 from tests.test_slack_commands import text_of

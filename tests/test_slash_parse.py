@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.slash import (
+from bot.slack.command_text import (
     MAX_TEXT,
     Badges,
     Help,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from jobs.stats import compare_weeks, leave_out, rank, sparkline, standings
+from jobs.scoring import compare_weeks, leave_out, rank, sparkline, standings
 from jobs.weeks import Week
 from storage.records import DailyUsage, RankInput, Totals
 
@@ -36,7 +36,7 @@ def test_equal_scores_share_a_place():
 def test_leaving_people_out_recounts_places():
     ranked = rank([person(1, 5), person(2, 4), person(3, 4), person(4, 1)])
     assert [(r.place, r.person_id) for r in leave_out(ranked, {1, 3})] == [(1, 2), (2, 4)]
-    assert [r.person_id for r in rank([person(1, 5), person(2, 4)], {1})] == [2]
+    assert [r.person_id for r in leave_out(rank([person(1, 5), person(2, 4)]), {1})] == [2]
 
 
 def test_standings_show_the_top_and_the_viewers_place_without_the_unranked():

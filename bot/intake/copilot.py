@@ -8,8 +8,8 @@ from typing import Any
 
 import orjson
 
-from bot.intake.reports import BadReport, RowError, calendar_day, count, merge, nonzero, text
-from storage.records import BadRow, Figures, ReportDay, UserRef
+from bot.intake.vendor_report import BadReport, RowError, calendar_day, count, merge, nonzero, text
+from storage.records import BadRow, KindFigures, ReportDay, UserRef
 
 TOOL = "copilot"
 # Chat-panel modes in which Copilot edits files itself count as agent work.
@@ -65,7 +65,7 @@ def to_report_day(number: int, record: Mapping[str, Any]) -> ReportDay:
     and the CLI's prompts and tokens as agent work."""
     login = text(record, "user_login").lower()  # GitHub logins are case-insensitive
     day = calendar_day(record.get("day"), "day")
-    parts: list[Figures] = []
+    parts: list[KindFigures] = []
     features = record.get("totals_by_feature")
     if features is not None and not isinstance(features, list):
         raise RowError("totals_by_feature must be a list")
@@ -84,7 +84,7 @@ def to_report_day(number: int, record: Mapping[str, Any]) -> ReportDay:
         if not isinstance(tokens, dict):
             raise RowError("totals_by_cli.token_usage must be an object")
         parts.append(
-            Figures(
+            KindFigures(
                 kind="agent",
                 requests=count(cli, "prompt_count") or 0,
                 input_tokens=count(tokens, "prompt_tokens_sum") or 0,
@@ -100,10 +100,10 @@ def to_report_day(number: int, record: Mapping[str, Any]) -> ReportDay:
     )
 
 
-def _feature(feature: Mapping[str, Any]) -> Figures:
+def _feature(feature: Mapping[str, Any]) -> KindFigures:
     name = text(feature, "feature")
     if name == "code_completion":
-        return Figures(
+        return KindFigures(
             kind="inline_suggestion",
             suggestions_shown=count(feature, "code_generation_activity_count"),
             suggestions_accepted=count(feature, "code_acceptance_activity_count"),
@@ -112,13 +112,13 @@ def _feature(feature: Mapping[str, Any]) -> Figures:
     return _figures("agent" if name in AGENT_FEATURES else "chat", feature)
 
 
-def _figures(kind: str, totals: Mapping[str, Any]) -> Figures:
+def _figures(kind: str, totals: Mapping[str, Any]) -> KindFigures:
     shown = count(totals, "code_generation_activity_count")
     accepted = count(totals, "code_acceptance_activity_count")
     if shown is not None and accepted is not None and accepted > shown:
         # Copilot counts each accept action, which can outnumber the blocks generated
         shown = accepted
-    return Figures(
+    return KindFigures(
         kind=kind,
         requests=count(totals, "user_initiated_interaction_count") or 0,
         suggestions_shown=shown,

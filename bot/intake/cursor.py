@@ -8,8 +8,8 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from bot.intake.reports import BadReport, RowError, calendar_day, count, merge, nonzero, text
-from storage.records import BadRow, Figures, ReportDay, UserRef
+from bot.intake.vendor_report import BadReport, RowError, calendar_day, count, merge, nonzero, text
+from storage.records import BadRow, KindFigures, ReportDay, UserRef
 
 TOOL = "cursor"
 _DATA_KEY = re.compile(r'"data"\s*:\s*\[')
@@ -77,15 +77,15 @@ def to_report_day(line: int, item: Mapping[str, Any]) -> ReportDay:
             "acceptedLinesAdded",
         )
     }
-    parts: list[Figures] = []
+    parts: list[KindFigures] = []
     if item.get("isActive", True) is not False:
         parts = [
-            Figures(
+            KindFigures(
                 kind="inline_suggestion",
                 suggestions_shown=numbers["totalTabsShown"],
                 suggestions_accepted=numbers["totalTabsAccepted"],
             ),
-            Figures(
+            KindFigures(
                 kind="agent",
                 requests=numbers["composerRequests"]
                 + numbers["agentRequests"]
@@ -94,7 +94,7 @@ def to_report_day(line: int, item: Mapping[str, Any]) -> ReportDay:
                 suggestions_accepted=numbers["totalAccepts"],
                 lines_accepted=numbers["acceptedLinesAdded"],
             ),
-            Figures(kind="chat", requests=numbers["chatRequests"]),
+            KindFigures(kind="chat", requests=numbers["chatRequests"]),
         ]
     return ReportDay(
         line=line,

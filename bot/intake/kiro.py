@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterable, Iterator, Mapping
 
-from bot.intake.reports import (
+from bot.intake.vendor_report import (
     BadReport,
     RowError,
     amount,
@@ -19,7 +19,7 @@ from bot.intake.reports import (
     nonzero,
     text,
 )
-from storage.records import BadRow, Figures, ReportDay, UserRef
+from storage.records import BadRow, KindFigures, ReportDay, UserRef
 
 TOOL = "kiro"
 _CLIENT_COLUMNS = {"Date", "UserId", "Client_Type", "Total_Messages"}
@@ -69,7 +69,7 @@ def _client_day(line: int, row: Mapping[str, str]) -> ReportDay:
     amount(row, "Credits_Used")
     amount(row, "Overage_Credits_Used")
     client = text(row, "Client_Type").lower()
-    part = Figures(kind="agent", requests=count(row, "Total_Messages", required=True) or 0)
+    part = KindFigures(kind="agent", requests=count(row, "Total_Messages", required=True) or 0)
     return ReportDay(
         line=line,
         user=_user(row),
@@ -84,20 +84,20 @@ def _activity_day(line: int, row: Mapping[str, str]) -> ReportDay:
     """Suggestions, acceptances and accepted lines per kind of work. Messages are left to
     the per-client report, which counts them for every client, so they are not added twice."""
     parts = [
-        Figures(
+        KindFigures(
             kind="inline_suggestion",
             suggestions_shown=count(row, "Inline_SuggestionsCount"),
             suggestions_accepted=count(row, "Inline_AcceptanceCount"),
             lines_accepted=count(row, "Inline_AICodeLines"),
         ),
-        Figures(kind="chat", lines_accepted=count(row, "Chat_AICodeLines")),
-        Figures(
+        KindFigures(kind="chat", lines_accepted=count(row, "Chat_AICodeLines")),
+        KindFigures(
             kind="chat",
             suggestions_shown=count(row, "InlineChat_TotalEventCount"),
             suggestions_accepted=count(row, "InlineChat_AcceptanceEventCount"),
             lines_accepted=count(row, "InlineChat_AcceptedLineAdditions"),
         ),
-        Figures(
+        KindFigures(
             kind="agent",
             suggestions_shown=count(row, "Dev_GenerationEventCount"),
             suggestions_accepted=count(row, "Dev_AcceptanceEventCount"),

@@ -9,7 +9,7 @@ config = context.config
 connection = config.attributes.get("connection")
 
 
-def _run(conn) -> None:  # type: ignore[no-untyped-def]
+def _run(conn) -> None:
     context.configure(
         connection=conn,
         target_metadata=Base.metadata,
@@ -23,5 +23,7 @@ def _run(conn) -> None:  # type: ignore[no-untyped-def]
 if connection is not None:
     _run(connection)
 else:  # the alembic command line, for writing new migrations
-    with create_engine(config.get_main_option("sqlalchemy.url")).connect() as conn:
+    url = config.get_main_option("sqlalchemy.url")
+    assert url, "set sqlalchemy.url to write migrations from the alembic command line"
+    with create_engine(url).connect() as conn:
         _run(conn)

@@ -1,0 +1,1 @@
+"""HTTP surface for machines: ingestion API, OTLP receiver, health, metrics and OpenAPI routes."""

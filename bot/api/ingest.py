@@ -1,0 +1,60 @@
+"""`POST /api/v1/events`: the ingestion API, and the bearer-key check OTLP shares."""
+
+from __future__ import annotations
+
+import orjson
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from bot.intake.event_batch import BadBody, parse_body
+from bot.services import Services
+from bot.web import HTTPProblem, read_body
+from storage.events import record_events
+from storage.integrations import authenticate
+from storage.records import Integration
+
+
+async def authenticate_request(request: Request, services: Services) -> Integration:
+    """The integration whose key is in `Authorization: Bearer …`, or a 401."""
+    scheme, _, key = request.headers.get("authorization", "").partition(" ")
+    integration = None
+    if scheme.lower() == "bearer" and key.strip():
+        integration = await run_in_threadpool(authenticate, services.db, key.strip())
+    if integration is None:
+        raise HTTPProblem(
+            401, "missing, unknown or revoked integration key", {"WWW-Authenticate": "Bearer"}
+        )
+    return integration
+
+
+def ingest_routes(services: Services) -> list[Route]:
+    async def ingest(request: Request) -> Response:
+        integration = await authenticate_request(request, services)
+        body = await read_body(request)
+        answer = await run_in_threadpool(_ingest, services, integration, body)
+        return Response(orjson.dumps(answer), media_type="application/json")
+
+    return [
+        Route("/api/v1/events", ingest, methods=["POST"]),
+    ]
+
+
+def _ingest(services: Services, integration: Integration, body: bytes) -> dict[str, object]:
+    try:
+        batch = parse_body(body, default_tool=integration.name, now=services.clock())
+    except BadBody as exc:
+        raise HTTPProblem(exc.status, exc.message) from None
+    result = record_events(services.db, integration.id, batch.events, services.clock())
+    rejected = [
+        {"index": r.index, "event_id": r.event_id, "error": r.error} for r in batch.rejected
+    ]
+    services.metrics.count_events(
+        integration.name, len(result.accepted), len(result.duplicates), len(rejected)
+    )
+    return {
+        "accepted": len(result.accepted),
+        "duplicates": len(result.duplicates),
+        "rejected": rejected,
+    }

@@ -1,0 +1,208 @@
+"""`aiusage admin retire|restore|status`: the admin commands for operators' scripts, under the
+same rules and audit trail as in Slack."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from slack_sdk.errors import SlackApiError
+
+from bot.cli.context import CliContext
+from bot.composition import admin_config, slack_notifier
+from bot.settings import Settings
+from bot.slack.client import make_web_client, says_workspace_admin
+from jobs.admin import AdminService
+from jobs.admin_rules import (
+    Actor,
+    AlreadyRetired,
+    NotRetired,
+    Refused,
+    Restored,
+    RetireClosed,
+    RetireDone,
+    StatusReport,
+)
+from jobs.results import ChannelResult
+from storage.records import LeaderboardState
+
+UTC_ZONE = ZoneInfo("UTC")
+_MENTION = re.compile(r"<@([A-Z0-9]+)>")
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("admin", help="retire or restore the leaderboard; status")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    retire = actions.add_parser(
+        "retire", help="retire the leaderboard and awards, and post the announcement"
+    )
+    retire.add_argument("--announcement", required=True, metavar="TEXT")
+    retire.add_argument("--by", required=True, metavar="USERID", help="the admin's Slack ID")
+    retire.set_defaults(run=run_retire)
+    restore = actions.add_parser("restore", help="bring the leaderboard and awards back")
+    restore.add_argument("--by", required=True, metavar="USERID", help="the admin's Slack ID")
+    restore.add_argument("--note", default="", metavar="TEXT", help="post this note too")
+    restore.set_defaults(run=run_restore)
+    status = actions.add_parser("status", help="state, schedule, channels, posts, integrations")
+    status.add_argument("--by", metavar="USERID", help="the admin's Slack ID (default: operator)")
+    status.set_defaults(run=run_status)
+
+
+def run_retire(args: argparse.Namespace, cli: CliContext) -> int:
+    settings = cli.settings
+    # Without a bot token the announcement could never be posted later (a retirement is
+    # confirmed once), so the command refuses rather than retire silently.
+    if settings.award_channels and settings.slack_bot_token is None:
+        print("aiusage: SLACK_BOT_TOKEN: needed to post the announcement", file=sys.stderr)
+        return 2
+    service = _service(cli)
+    outcome = service.retire_now(_actor(settings, args.by), args.announcement)
+    match outcome:
+        case Refused():
+            return _refused(outcome, args.by)
+        case AlreadyRetired(state=state) | RetireClosed(state=state):
+            already = _by(state, settings.timezone)
+            print(f"aiusage: the leaderboard is already retired{already}", file=sys.stderr)
+            return 1
+        case RetireDone():
+            retirement = outcome.retirement
+            print(f"Retired the leaderboard (retirement {retirement.id}) as {args.by}.")
+            return _print_posts("Announcement", outcome.results, outcome.unposted)
+
+
+def run_restore(args: argparse.Namespace, cli: CliContext) -> int:
+    settings = cli.settings
+    if args.note.strip() and settings.award_channels and settings.slack_bot_token is None:
+        print("aiusage: SLACK_BOT_TOKEN: needed to post the note", file=sys.stderr)
+        return 2
+    service = _service(cli)
+    outcome = service.restore(_actor(settings, args.by), args.note)
+    match outcome:
+        case Refused():
+            return _refused(outcome, args.by)
+        case NotRetired():
+            print("aiusage: the leaderboard is not retired; nothing to restore", file=sys.stderr)
+            return 1
+        case Restored():
+            week = outcome.resume_week
+            print(f"Restored the leaderboard as {args.by}; awards resume with {week.label}.")
+            if not args.note.strip():
+                return 0
+            return _print_posts("Note", outcome.note_results, outcome.unposted)
+
+
+def run_status(args: argparse.Namespace, cli: CliContext) -> int:
+    settings = cli.settings
+    service = _service(cli)
+    # Without --by, the operator who holds the database and settings asks; status only reads.
+    actor = _actor(settings, args.by) if args.by else Actor("operator", via="cli", operator=True)
+    outcome = service.status(actor)
+    if isinstance(outcome, Refused):
+        return _refused(outcome, actor.user_id)
+    print("\n".join(status_lines(outcome)))
+    return 0
+
+
+def status_lines(report: StatusReport) -> list[str]:
+    """The status as plain text lines, times in the configured zone."""
+    tz = report.tz
+    state = report.state
+    lines = [f"State: {'retired' if state.retired else 'active'}{_by(state, tz)}"]
+    if state.resume_week is not None and not state.retired:
+        lines.append(f"Awards resumed from the week of {state.resume_week}")
+    if report.next_fire is None or report.next_week is None:
+        lines.append(f"Schedule: {report.schedule} ({tz.key}); paused while retired")
+    else:
+        lines.append(
+            f"Schedule: {report.schedule} ({tz.key}); next run {_time(report.next_fire, tz)}, "
+            f"awarding {report.next_week.label}"
+        )
+    lines.append(f"Award channels: {', '.join(report.channels) or 'none set'}")
+    lines.append("Last award post:")
+    for channel in sorted(set(report.channels) | set(report.last_posts)):
+        claim = report.last_posts.get(channel)
+        posted = f"{claim.post_key} at {_time(claim.claimed_at, tz)}" if claim else "none yet"
+        lines.append(f"  {channel}: {posted}")
+    if not report.channels and not report.last_posts:
+        lines.append("  none yet")
+    lines.append("Integrations:")
+    for integration in report.integrations:
+        last = _time(integration.last_event_at, tz) if integration.last_event_at else "no events"
+        revoked = " (revoked)" if integration.revoked_at else ""
+        lines.append(f"  {integration.name}: last event {last}{revoked}")
+    if not report.integrations:
+        lines.append("  none yet")
+    lines.append(f"Integrity flags this week ({report.week.label}): {report.flags_this_week}")
+    lines += post_lines(report, tz)
+    return lines
+
+
+def post_lines(report: StatusReport, tz: ZoneInfo) -> list[str]:
+    """Every post still owed, and the latest delivered or cancelled, channel by channel."""
+    lines = ["Posts (every one still owed, then the latest delivered):"]
+    for post in report.posts:
+        item = post.item
+        when = _time(item.done_at or item.created_at, tz)
+        detail = f": {item.detail}" if item.detail else ""
+        lines.append(f"  {item.post_key}: {item.status} {when}{detail}")
+        for channel, state, moment in post.channel_lines():
+            at = f" {_time(moment, tz)}" if moment else ""
+            lines.append(f"    {channel}: {state}{at}")
+    if not report.posts:
+        lines.append("  none yet")
+    return lines
+
+
+def _service(cli: CliContext) -> AdminService:
+    settings = cli.settings
+    return AdminService(cli.db, admin_config(settings), cli.clock, slack_notifier(settings))
+
+
+def _actor(settings: Settings, user_id: str) -> Actor:
+    """`user_id` as an admin check sees them: Slack is asked whether they are a workspace
+    admin or owner only when that counts and a bot token is set."""
+    says_admin = False
+    if settings.workspace_admins and user_id not in settings.admins and settings.slack_bot_token:
+        try:
+            user = make_web_client(settings).users_info(user=user_id)["user"]
+            says_admin = says_workspace_admin(user)
+        except (SlackApiError, OSError) as exc:
+            print(f"aiusage: could not ask Slack about {user_id}: {exc}", file=sys.stderr)
+    return Actor(user_id, slack_says_admin=says_admin, via="cli")
+
+
+def _refused(outcome: Refused, user_id: str) -> int:
+    who = _MENTION.sub(lambda m: m[1], outcome.who_can)
+    print(
+        f"aiusage: admin {outcome.command}: {user_id} is not an admin; admin commands are for "
+        f"{who}. Nothing was changed.",
+        file=sys.stderr,
+    )
+    return 1
+
+
+def _print_posts(what: str, results: Sequence[ChannelResult], unposted: str | None) -> int:
+    if unposted:
+        print(f"{what} not posted: {unposted}")
+        return 0
+    print(f"{what}:")
+    for result in results:
+        print(f"  {result.channel}: {result.status} {result.ts or result.error or ''}".rstrip())
+    return 0 if all(r.ok for r in results) else 1
+
+
+def _by(state: LeaderboardState, tz: ZoneInfo = UTC_ZONE) -> str:
+    parts = []
+    if state.changed_at is not None:
+        parts.append(f"since {_time(state.changed_at, tz)}")
+    if state.changed_by:
+        parts.append(f"by {state.changed_by}")
+    return (" " + " ".join(parts)) if parts else ""
+
+
+def _time(moment: datetime, tz: ZoneInfo) -> str:
+    return f"{moment.astimezone(tz):%Y-%m-%d %H:%M} ({tz.key})"

@@ -1,0 +1,87 @@
+"""`aiusage awards preview|post [--week YYYY-Www]`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from bot.cli.context import CliContext
+from bot.composition import award_config, slack_notifier
+from bot.slack.views.award_post import award_text
+from jobs.award_rules import build_post
+from jobs.awards import decide_week, post_week, public_awards
+from jobs.weeks import Week, last_complete_week, parse_week
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("awards", help="the weekly badge awards")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    preview = actions.add_parser(
+        "preview", help="print the award post (and integrity flags); posts nothing"
+    )
+    post = actions.add_parser("post", help="post a week's awards now, once per channel")
+    for sub in (preview, post):
+        sub.add_argument("--week", help="ISO week YYYY-Www (default: the last complete week)")
+    preview.set_defaults(run=run_preview)
+    post.set_defaults(run=run_post)
+
+
+def _week(args: argparse.Namespace, cli: CliContext) -> Week:
+    settings = cli.settings
+    if args.week:
+        return parse_week(args.week)
+    return last_complete_week(cli.clock(), settings.timezone)
+
+
+def run_preview(args: argparse.Namespace, cli: CliContext) -> int:
+    settings = cli.settings
+    try:
+        week = _week(args, cli)
+    except ValueError as exc:
+        print(f"aiusage: --week: {exc}", file=sys.stderr)
+        return 2
+    db = cli.db
+    config = award_config(settings)
+    decision = decide_week(db, week, config, cli.clock(), store=False)
+    state = "as stored" if decision.stored else "not decided yet; as they would be now"
+    print(f"Awards for {week.label} ({state}):")
+    print()
+    awards = public_awards(db, decision.awards)
+    if awards:
+        print(award_text(build_post(week.label, week.start, week.end, awards, config.rules)))
+    else:
+        print("Nobody met the badge thresholds; nothing would be posted.")
+    print()
+    if not decision.flags:
+        print("Integrity flags: none (admins only; never posted)")
+    else:
+        print(f"Integrity flags ({len(decision.flags)}; admins only, never posted):")
+        for flag in decision.flags:
+            who = decision.names.get(flag.person_id) or f"person {flag.person_id}"
+            print(f"  {who}  {flag.signal}: {flag.detail}")
+    return 0
+
+
+def run_post(args: argparse.Namespace, cli: CliContext) -> int:
+    settings = cli.settings
+    try:
+        week = _week(args, cli)
+    except ValueError as exc:
+        print(f"aiusage: --week: {exc}", file=sys.stderr)
+        return 2
+    notifier = slack_notifier(settings)
+    if notifier is None:
+        print("aiusage: SLACK_BOT_TOKEN: needed to post awards", file=sys.stderr)
+        return 2
+    db = cli.db
+    report = post_week(db, notifier, award_config(settings), week, cli.clock)
+    if report.refused:
+        print(f"aiusage: {week.label}: {report.refused}", file=sys.stderr)
+        return 1
+    print(f"Awards for {week.label}: {report.winners} badge(s)")
+    for result in report.results:
+        detail = result.ts or result.error or ""
+        if result.retry_at is not None:
+            detail += f"; checked and retried from {result.retry_at:%Y-%m-%d %H:%M:%S} UTC"
+        print(f"  {result.channel}: {result.status} {detail}".rstrip())
+    return 0 if all(r.ok for r in report.results) else 1

@@ -1,0 +1,69 @@
+"""The `aiusage` command line. Exit codes: 0 done, 1 refused or failed, 2 bad usage or settings."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from bot.cli import (
+    admin,
+    audit,
+    awards,
+    database,
+    imports,
+    integrations,
+    people,
+    report,
+    serve,
+)
+from bot.cli.context import CliContext
+from bot.composition import SchemaBehind
+from bot.demo import walkthrough as demo
+from bot.services import Clock
+from bot.settings import SettingsError, load_settings
+from jobs.weeks import utcnow
+
+COMMAND_MODULES = (
+    serve,
+    database,
+    integrations,
+    awards,
+    imports,
+    report,
+    people,
+    admin,
+    audit,
+    demo,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="aiusage", description="Shows how your company uses AI tools, in Slack."
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in COMMAND_MODULES:
+        module.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, *, clock: Clock = utcnow) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"aiusage: {exc}", file=sys.stderr)
+        return 2
+    cli = CliContext(settings, clock)
+    try:
+        return int(args.run(args, cli) or 0)
+    except SchemaBehind as exc:
+        print(f"aiusage: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        cli.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""`aiusage report`: per person and tool totals for a week or a span of days, as CSV or JSON,
+for finance and for anyone checking what an import did."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from datetime import date, datetime
+from typing import Any
+
+import orjson
+
+from bot.cli.context import CliContext
+from bot.settings import Settings
+from jobs.weeks import last_complete_week, parse_week
+from storage.records import ReportLine
+from storage.usage_report import usage_report
+
+COLUMNS = (
+    "slack_user_id",
+    "email",
+    "identity",
+    "tool",
+    "requests",
+    "input_tokens",
+    "output_tokens",
+    "suggestions_shown",
+    "suggestions_accepted",
+    "lines_accepted",
+    "cost_usd",
+    "active_days",
+)
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "report",
+        help="per person and tool totals for a week or dates, as CSV or JSON",
+        description=(
+            "Per person and tool totals from the daily figures the bot answers from. Usage of "
+            "a vendor identity no Slack user is linked to yet is listed under `identity`. "
+            "Dates are days in AIUSAGE_TIMEZONE, both ends included."
+        ),
+    )
+    span = parser.add_mutually_exclusive_group()
+    span.add_argument("--week", metavar="YYYY-Www", help="an ISO week (default: the last complete)")
+    span.add_argument("--from", dest="start", metavar="DATE", help="first day, YYYY-MM-DD")
+    parser.add_argument("--to", dest="end", metavar="DATE", help="last day, YYYY-MM-DD")
+    parser.add_argument("--format", choices=("csv", "json"), default="csv")
+    parser.set_defaults(run=run_report)
+
+
+def span_of(args: argparse.Namespace, settings: Settings, now: datetime) -> tuple[date, date]:
+    """The days asked for; raises ValueError with a message a person can act on."""
+    if args.week:
+        week = parse_week(args.week)
+        if args.end:
+            raise ValueError("--to goes with --from, not with --week")
+        return week.start, week.end
+    if args.start or args.end:
+        if not (args.start and args.end):
+            raise ValueError("give both --from and --to")
+        try:
+            start, end = date.fromisoformat(args.start), date.fromisoformat(args.end)
+        except ValueError:
+            raise ValueError("dates are YYYY-MM-DD") from None
+        if start > end:
+            raise ValueError("--from is after --to")
+        return start, end
+    week = last_complete_week(now, settings.timezone)
+    return week.start, week.end
+
+
+def as_record(line: ReportLine) -> dict[str, Any]:
+    """One row of the report with the contract's columns; None where nobody reported."""
+    totals = line.totals
+    return {
+        "slack_user_id": line.slack_user_id,
+        "email": line.email,
+        "identity": line.identity,
+        "tool": line.tool,
+        "requests": totals.requests,
+        "input_tokens": totals.input_tokens,
+        "output_tokens": totals.output_tokens,
+        "suggestions_shown": totals.suggestions_shown,
+        "suggestions_accepted": totals.suggestions_accepted,
+        "lines_accepted": totals.lines_accepted,
+        "cost_usd": None if totals.cost_usd is None else round(totals.cost_usd, 6),
+        "active_days": line.active_days,
+    }
+
+
+def run_report(args: argparse.Namespace, cli: CliContext) -> int:
+    settings = cli.settings
+    try:
+        start, end = span_of(args, settings, cli.clock())
+    except ValueError as exc:
+        print(f"aiusage: {exc}", file=sys.stderr)
+        return 2
+    db = cli.db
+    records = [as_record(line) for line in usage_report(db, start, end)]
+    if args.format == "json":
+        sys.stdout.write(orjson.dumps(records, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return 0
+    writer = csv.DictWriter(sys.stdout, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for record in records:
+        writer.writerow({key: "" if value is None else value for key, value in record.items()})
+    return 0

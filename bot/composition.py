@@ -1,0 +1,194 @@
+"""The composition root: the one place that builds and wires every part."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from concurrent.futures import Executor, ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+from slack_bolt import App
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+
+from bot.api.health import health_routes
+from bot.api.ingest import ingest_routes
+from bot.api.otlp_receiver import otlp_routes
+from bot.metrics import LatencyMiddleware, Metrics
+from bot.services import Clock, Services
+from bot.settings import Settings
+from bot.slack.app import build_bolt_app, slack_route
+from bot.slack.client import make_web_client
+from bot.slack.identity import resolve_unmatched_emails
+from bot.slack.notifier import SlackNotifier
+from bot.web import HTTPProblem, problem_response
+from jobs.admin import AdminConfig, AdminService
+from jobs.awards import (
+    AwardConfig,
+    catch_up_due,
+    rebuild_award_post,
+    scan_current_week,
+    scheduled_awards,
+)
+from jobs.redrive import redrive
+from jobs.schedule import Scheduler
+from jobs.weeks import utcnow
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+
+class SchemaBehind(Exception):
+    """The database's schema is older than this code; only `db upgrade` and `serve` migrate."""
+
+
+def open_database(settings: Settings, *, migrate: bool = False) -> Database:
+    """The database, migrated first when `migrate`; otherwise refused if its schema is behind,
+    so a read-only command never changes the schema under a running server."""
+    db = Database(settings.database_url, settings.timezone)
+    if migrate:
+        db.upgrade()
+    elif not db.schema_is_current():
+        db.dispose()
+        raise SchemaBehind("the database schema is not current; run `aiusage db upgrade`")
+    return db
+
+
+def build_services(settings: Settings, clock: Clock = utcnow, *, migrate: bool = False) -> Services:
+    """Settings, database, clock and metrics: what every surface is handed."""
+    return Services(
+        settings=settings,
+        db=open_database(settings, migrate=migrate),
+        clock=clock,
+        metrics=Metrics(),
+    )
+
+
+def award_config(settings: Settings) -> AwardConfig:
+    return AwardConfig(
+        channels=settings.award_channels,
+        schedule=settings.award_schedule,
+        tz=settings.timezone,
+        rules=settings.award_rules(),
+        posting=settings.post_policy(),
+    )
+
+
+def admin_config(settings: Settings) -> AdminConfig:
+    return AdminConfig(
+        admins=settings.admins,
+        workspace_admins=settings.workspace_admins,
+        channels=settings.award_channels,
+        schedule=settings.award_schedule,
+        tz=settings.timezone,
+        posting=settings.post_policy(),
+    )
+
+
+def admin_service(services: Services) -> AdminService:
+    """Retire, restore and status, announcing through Slack when a bot token is set."""
+    return AdminService(
+        services.db,
+        admin_config(services.settings),
+        services.clock,
+        slack_notifier(services.settings),
+    )
+
+
+def slack_notifier(settings: Settings) -> SlackNotifier | None:
+    """The notifier award posts go through; None without a bot token. Its client does not
+    retry 5xx, since a 5xx can follow a post Slack made; posting verifies instead."""
+    if settings.slack_bot_token is None:
+        return None
+    return SlackNotifier(make_web_client(settings, retry_server_errors=False))
+
+
+def build_scheduler(services: Services) -> Scheduler:
+    """The weekly award job, the hourly integrity scan, the start-up catch-up, and the pass
+    that matches emails seen in usage to Slack users."""
+    config = award_config(services.settings)
+    notifier = slack_notifier(services.settings)
+
+    def award_job() -> None:
+        if notifier is None:
+            log.warning("weekly awards skipped: SLACK_BOT_TOKEN is not set")
+            return
+        scheduled_awards(services.db, notifier, config, services.clock)
+
+    def identity_job() -> None:
+        if services.settings.slack_bot_token is not None:
+            resolve_unmatched_emails(services)
+
+    def redrive_job() -> None:
+        if notifier is not None:
+            rebuilders = {"awards": rebuild_award_post(services.db, config, services.clock)}
+            redrive(
+                services.db,
+                notifier,
+                services.clock,
+                rebuilders=rebuilders,
+                policy=config.posting,
+            )
+
+    return Scheduler(
+        config.schedule,
+        config.tz,
+        award_job=award_job,
+        integrity_job=lambda: scan_current_week(services.db, config, services.clock()),
+        identity_job=identity_job,
+        catch_up_due=lambda: catch_up_due(services.db, config, services.clock()),
+        redrive_job=redrive_job,
+        redrive_every=timedelta(seconds=services.settings.post_redrive_seconds),
+    )
+
+
+def create_bolt_app(services: Services, executor: Executor) -> App | None:
+    """The Bolt app, or None without a bot token. Work done after the ack (lazy listeners)
+    runs on `executor`, which the caller shuts down."""
+    if services.settings.slack_bot_token is None:
+        return None
+    return build_bolt_app(
+        services, make_web_client(services.settings), executor, admin_service(services)
+    )
+
+
+def create_http_app(
+    services: Services, *, bolt: App | None = None, scheduler: Scheduler | None = None
+) -> Starlette:
+    """The ASGI app `serve` runs: API routes, OTLP and the Slack endpoint (which answers 503
+    until Slack is configured). Pass `bolt` to share one Bolt app with Socket Mode; the
+    scheduler, when given, runs from start-up until shutdown (SIGTERM included)."""
+    executor = None
+    if bolt is None:
+        executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="slack-after-ack")
+        bolt = create_bolt_app(services, executor)
+    # Requests over HTTP are only taken when their signatures can be checked.
+    http_slack = bolt if services.settings.slack_signing_secret is not None else None
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        if scheduler is not None:
+            scheduler.start()
+        try:
+            yield
+        finally:
+            if scheduler is not None:
+                await run_in_threadpool(scheduler.shutdown)
+            if executor is not None:
+                # Replies still owed through response_url go out before we stop.
+                await run_in_threadpool(executor.shutdown, wait=True)
+            services.db.dispose()
+
+    app = Starlette(
+        routes=[
+            *ingest_routes(services),
+            *health_routes(services),
+            *otlp_routes(services),
+            slack_route(http_slack.dispatch if http_slack else None),
+        ],
+        exception_handlers={HTTPProblem: problem_response},
+        lifespan=lifespan,
+    )
+    app.add_middleware(LatencyMiddleware, metrics=services.metrics)
+    return app

@@ -1,0 +1,439 @@
+"""A fake of Slack's Web API, served over loopback HTTP, as bolt-python's own tests do.
+
+The tests use it, and so does `aiusage demo`, which is why it ships in the package; it only
+ever listens on 127.0.0.1.
+
+Point the real `slack_sdk.WebClient` at `fake.api_url`. Every call is recorded; failures
+(429s, 5xx, Slack errors, dropped connections) can be scripted per method and channel.
+`response_url`s handed to the app point here too, and their posts are recorded as calls
+to the pseudo-method `response_url`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import json
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlparse
+
+TEAM_ID = "T0001"
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+    headers: dict[str, str]
+    path: str = ""
+
+
+@dataclass
+class Failure:
+    method: str
+    channel: str | None
+    status: int
+    error: str | None
+    retry_after: int | None
+    drop_connection: bool
+    times: int
+    apply: bool = False
+    stall: float = 0.0
+
+
+@dataclass
+class FakeSlack:
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    channels: set[str] = field(default_factory=lambda: {"CAWARDS", "CGENERAL"})
+    not_in: set[str] = field(default_factory=set)
+    calls: list[Call] = field(default_factory=list)
+    messages: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    _failures: list[Failure] = field(default_factory=list)
+    _delays: dict[str, float] = field(default_factory=dict)
+    _after: dict[str, Callable[[dict[str, Any]], None]] = field(default_factory=dict)
+    _before: dict[str, Callable[[dict[str, Any]], bool]] = field(default_factory=dict)
+    # Seconds a new message takes to show in conversations.history (Slack's can lag).
+    history_lag: float = 0.0
+    _posted_at: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ts = itertools.count(1)
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                fake._handle(self)
+
+            def do_POST(self) -> None:
+                fake._handle(self)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def start(self) -> FakeSlack:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        assert isinstance(host, str)  # an AF_INET server's address
+        return f"http://{host}:{port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/api/"
+
+    def response_url(self, name: str = "r1") -> str:
+        return f"{self.url}/response/{name}"
+
+    # -- set-up --------------------------------------------------------------------------------
+    def add_user(
+        self,
+        user_id: str,
+        *,
+        email: str | None = None,
+        name: str | None = None,
+        tz: str = "Europe/Berlin",
+        is_admin: bool = False,
+        is_owner: bool = False,
+        is_bot: bool = False,
+    ) -> None:
+        name = name or user_id.lower()
+        self.users[user_id] = {
+            "id": user_id,
+            "name": name,
+            "real_name": name.title(),
+            "tz": tz,
+            "is_admin": is_admin,
+            "is_owner": is_owner,
+            "is_bot": is_bot,
+            "deleted": False,
+            "profile": {"email": email, "display_name": name, "real_name": name.title()},
+        }
+
+    def after(self, method: str, callback: Callable[[dict[str, Any]], None]) -> None:
+        """Call `callback(params)` once `method` has taken effect, before Slack answers:
+        the moment to kill a client to see what it does when it never hears back."""
+        self._after[method] = callback
+
+    def before(self, method: str, callback: Callable[[dict[str, Any]], bool]) -> None:
+        """Call `callback(params)` before `method` takes effect (it may block, e.g. until the
+        test has killed the client); it returns False to drop the call unanswered, undone."""
+        self._before[method] = callback
+
+    def fail(
+        self,
+        method: str,
+        *,
+        status: int = 200,
+        error: str | None = None,
+        retry_after: int | None = None,
+        channel: str | None = None,
+        drop_connection: bool = False,
+        times: int = 1,
+        apply: bool = False,
+        stall: float = 0.0,
+    ) -> None:
+        """Make the next `times` calls to `method` (for `channel`, if given) fail this way:
+        an HTTP status (429 with `retry_after`, 500...), a Slack `error` with ok=false, or a
+        connection dropped without an answer. With `apply`, the call takes effect first (a
+        message is posted) and only the answer fails, as when Slack errs after posting.
+        `stall` waits that long before answering (past the client's timeout, say)."""
+        with self._lock:
+            self._failures.append(
+                Failure(
+                    method,
+                    channel,
+                    status,
+                    error,
+                    retry_after,
+                    drop_connection,
+                    times,
+                    apply,
+                    stall,
+                )
+            )
+
+    def delay(self, method: str, seconds: float) -> None:
+        """Make every call to `method` take `seconds` before it is answered (a slow Slack)."""
+        with self._lock:
+            self._delays[method] = seconds
+
+    # -- reading what the app did --------------------------------------------------------------
+    def calls_to(self, method: str) -> list[Call]:
+        with self._lock:
+            return [call for call in self.calls if call.method == method]
+
+    def wait_for(self, method: str, count: int = 1, timeout: float = 5.0) -> list[Call]:
+        """The calls to `method` once there are at least `count`; fails after `timeout`."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.calls_to(method)
+            if len(found) >= count:
+                return found
+            time.sleep(0.01)
+        raise AssertionError(f"expected {count} call(s) to {method}, got {self.calls_to(method)}")
+
+    # -- the server side -----------------------------------------------------------------------
+    def _handle(self, request: BaseHTTPRequestHandler) -> None:
+        parsed = urlparse(request.path)
+        params = self._params(request, parsed.query)
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        if parsed.path.startswith("/response/"):
+            method = "response_url"
+        else:
+            method = parsed.path.removeprefix("/api/")
+        with self._lock:
+            self.calls.append(Call(method, params, headers, parsed.path))
+            failure = self._take_failure(method, params)
+            pause = self._delays.get(method, 0.0)
+        if pause:
+            time.sleep(pause)
+        hook = self._before.get(method)
+        if hook is not None and not hook(params):
+            request.close_connection = True
+            request.connection.close()
+            return
+        if failure is not None:
+            if failure.apply:
+                self._call_api(method, params)
+            if failure.stall:
+                time.sleep(failure.stall)
+            if failure.drop_connection:
+                request.close_connection = True
+                request.connection.close()
+                return
+            if failure.status != 200:
+                extra = {"Retry-After": str(failure.retry_after)} if failure.retry_after else {}
+                self._send(request, failure.status, {"ok": False, "error": "fake_failure"}, extra)
+                return
+            self._send(request, 200, {"ok": False, "error": failure.error})
+            return
+        if method == "response_url":
+            request.send_response(200)
+            request.send_header("Content-Type", "text/plain")
+            request.end_headers()
+            request.wfile.write(b"ok")
+            return
+        if method != "auth.test" and not headers.get("authorization", "").startswith("Bearer x"):
+            self._send(request, 200, {"ok": False, "error": "not_authed"})
+            return
+        body = self._call_api(method, params)
+        callback = self._after.get(method)
+        if callback is not None:
+            callback(params)
+        self._send(request, 200, body)
+
+    def _call_api(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        handler = getattr(self, "_api_" + method.replace(".", "_"), None)
+        return handler(params) if handler else {"ok": False, "error": "unknown_method"}
+
+    def _take_failure(self, method: str, params: dict[str, Any]) -> Failure | None:
+        for failure in self._failures:
+            if failure.method != method or failure.times <= 0:
+                continue
+            if failure.channel is not None and params.get("channel") != failure.channel:
+                continue
+            failure.times -= 1
+            return failure
+        return None
+
+    @staticmethod
+    def _params(request: BaseHTTPRequestHandler, query: str) -> dict[str, Any]:
+        params: dict[str, Any] = dict(parse_qsl(query))
+        length = int(request.headers.get("Content-Length") or 0)
+        raw = request.rfile.read(length) if length else b""
+        if raw:
+            if "json" in (request.headers.get("Content-Type") or ""):
+                params.update(json.loads(raw))
+            else:
+                params.update(parse_qsl(raw.decode()))
+        for key in ("blocks", "metadata", "attachments"):
+            if isinstance(params.get(key), str):
+                params[key] = json.loads(params[key])
+        return params
+
+    @staticmethod
+    def _send(
+        request: BaseHTTPRequestHandler,
+        status: int,
+        body: dict[str, Any],
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        data = json.dumps(body).encode()
+        request.send_response(status)
+        request.send_header("Content-Type", "application/json; charset=utf-8")
+        request.send_header("Content-Length", str(len(data)))
+        for key, value in (headers or {}).items():
+            request.send_header(key, value)
+        request.end_headers()
+        request.wfile.write(data)
+
+    # -- Web API methods -----------------------------------------------------------------------
+    def _api_auth_test(self, _params: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "team_id": "T0001", "user_id": "UBOT", "bot_id": "BBOT", "url": ""}
+
+    def _api_chat_postMessage(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = params.get("channel", "")
+        if channel not in self.channels:
+            return {"ok": False, "error": "channel_not_found"}
+        if channel in self.not_in:
+            return {"ok": False, "error": "not_in_channel"}
+        message = {
+            "type": "message",
+            "ts": f"{1_800_000_000 + next(self._ts)}.000100",
+            "text": params.get("text"),
+            "blocks": params.get("blocks"),
+            "metadata": params.get("metadata"),
+            "bot_id": "BBOT",
+        }
+        with self._lock:
+            self.messages[channel].insert(0, message)
+            self._posted_at[message["ts"]] = time.monotonic()
+        return {"ok": True, "channel": channel, "ts": message["ts"], "message": message}
+
+    def _api_chat_postEphemeral(self, params: dict[str, Any]) -> dict[str, Any]:
+        if params.get("channel") not in self.channels:
+            return {"ok": False, "error": "channel_not_found"}
+        return {"ok": True, "message_ts": f"{1_800_000_000 + next(self._ts)}.000200"}
+
+    def _api_conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = params.get("channel", "")
+        if channel not in self.channels:
+            return {"ok": False, "error": "channel_not_found"}
+        with self._lock:
+            shown_before = time.monotonic() - self.history_lag
+            found = [
+                m
+                for m in self.messages[channel]
+                if self._posted_at.get(m["ts"], 0.0) <= shown_before
+            ]
+        if "oldest" in params:
+            found = [m for m in found if float(m["ts"]) >= float(params["oldest"])]
+        if str(params.get("include_all_metadata", "")).lower() not in ("1", "true"):
+            found = [{k: v for k, v in m.items() if k != "metadata"} for m in found]
+        limit = int(params.get("limit") or 100)
+        start = int(params.get("cursor") or 0)  # the fake's cursor: an offset
+        page = found[start : start + limit]
+        more = len(found) > start + limit
+        answer: dict[str, Any] = {"ok": True, "messages": page, "has_more": more}
+        if more:
+            answer["response_metadata"] = {"next_cursor": str(start + limit)}
+        return answer
+
+    def _api_users_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        user = self.users.get(params.get("user", ""))
+        return {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"}
+
+    def _api_users_lookupByEmail(self, params: dict[str, Any]) -> dict[str, Any]:
+        email = str(params.get("email", "")).lower()
+        for user in self.users.values():
+            if (user["profile"].get("email") or "").lower() == email:
+                return {"ok": True, "user": user}
+        return {"ok": False, "error": "users_not_found"}
+
+
+# -- requests as Slack sends them to the app -------------------------------------------------
+# Slack signs each request with the app's signing secret: HMAC-SHA256 of
+# `v0:{timestamp}:{body}`, sent in X-Slack-Signature with X-Slack-Request-Timestamp.
+
+
+def signature(body: str, timestamp: int, secret: str) -> str:
+    """Slack's v0 request signature."""
+    digest = hmac.new(
+        secret.encode(), f"v0:{timestamp}:{body}".encode(), hashlib.sha256
+    ).hexdigest()
+    return f"v0={digest}"
+
+
+def signed_headers(
+    body: str,
+    content_type: str = "application/x-www-form-urlencoded",
+    *,
+    secret: str,
+    timestamp: int | None = None,
+) -> dict[str, str]:
+    """The headers Slack sends with `body`, signed now (or at `timestamp`)."""
+    ts = int(time.time()) if timestamp is None else timestamp
+    return {
+        "Content-Type": content_type,
+        "X-Slack-Request-Timestamp": str(ts),
+        "X-Slack-Signature": signature(body, ts, secret),
+    }
+
+
+def slash_command(
+    text: str,
+    *,
+    user_id: str = "UALICE",
+    response_url: str = "http://127.0.0.1:9/response/r1",
+    channel_id: str = "CGENERAL",
+    command: str = "/aiusage",
+) -> str:
+    """The form body of a slash command."""
+    return urlencode(
+        {
+            "token": "legacy-verification-token-unused",
+            "team_id": TEAM_ID,
+            "team_domain": "example",
+            "channel_id": channel_id,
+            "channel_name": "general",
+            "user_id": user_id,
+            "user_name": user_id.lower(),
+            "command": command,
+            "text": text,
+            "api_app_id": "A0001",
+            "response_url": response_url,
+            "trigger_id": "1.2.3",
+        }
+    )
+
+
+def block_actions(
+    action_id: str,
+    value: str,
+    *,
+    user_id: str = "UALICE",
+    response_url: str = "http://127.0.0.1:9/response/r1",
+    channel_id: str = "CGENERAL",
+) -> str:
+    """The form body of a `block_actions` payload: one button click in an ephemeral reply."""
+    payload: dict[str, Any] = {
+        "type": "block_actions",
+        "team": {"id": TEAM_ID, "domain": "example"},
+        "user": {"id": user_id, "username": user_id.lower(), "team_id": TEAM_ID},
+        "api_app_id": "A0001",
+        "token": "legacy-verification-token-unused",
+        "container": {"type": "message", "is_ephemeral": True, "channel_id": channel_id},
+        "trigger_id": "1.2.3",
+        "channel": {"id": channel_id, "name": "general"},
+        "response_url": response_url,
+        "actions": [
+            {
+                "type": "button",
+                "action_id": action_id,
+                "block_id": "b1",
+                "value": value,
+                "action_ts": f"{time.time():.6f}",
+            }
+        ],
+    }
+    return urlencode({"payload": json.dumps(payload)})

@@ -1,0 +1,210 @@
+"""The `/api/v1/events` payload: validation of a body into events and per-item rejections."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+import orjson
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from storage.records import UsageEvent, UserRef
+
+MAX_BATCH = 1000
+MAX_BODY_BYTES = 1024 * 1024
+FUTURE_LEEWAY = timedelta(minutes=5)
+
+Count = Annotated[StrictInt, Field(ge=0, le=10**12)]
+AttributeValue = str | int | float | bool | None
+
+
+class UserIn(BaseModel):
+    """Who the event belongs to."""
+
+    model_config = ConfigDict(extra="forbid")
+    slack_user_id: str | None = Field(None, pattern=r"^[UW][A-Z0-9]{2,30}$")
+    email: str | None = Field(None, pattern=r"^[^@\s]{1,64}@[^@\s]{1,255}$", max_length=320)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> UserIn:
+        if not self.slack_user_id and not self.email:
+            raise ValueError("give slack_user_id or email")
+        return self
+
+
+class EventIn(BaseModel):
+    """One usage event as an integration sends it."""
+
+    model_config = ConfigDict(extra="forbid")
+    event_id: str = Field(min_length=1, max_length=128)
+    user: UserIn
+    occurred_at: AwareDatetime = Field(description="RFC 3339 timestamp with offset")
+    tool: str | None = Field(None, min_length=1, max_length=64)
+    kind: Literal["chat", "inline_suggestion", "agent", "completion", "other"] = "other"
+    model: str | None = Field(None, max_length=128)
+    requests: Count = 1
+    input_tokens: Count = 0
+    output_tokens: Count = 0
+    suggestions_shown: Count | None = None
+    suggestions_accepted: Count | None = None
+    lines_accepted: Count | None = None
+    cost_usd: float | None = Field(None, ge=0, le=1_000_000)
+    attributes: dict[Annotated[str, Field(max_length=64)], AttributeValue] | None = Field(
+        None, max_length=32, description="flat object, at most 32 keys"
+    )
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _not_future(cls, value: datetime, info: ValidationInfo) -> datetime:
+        now = (info.context or {}).get("now")
+        if now is not None and value > now + FUTURE_LEEWAY:
+            raise ValueError("is more than 5 minutes in the future")
+        return value
+
+    @field_validator("cost_usd")
+    @classmethod
+    def _finite(cls, value: float | None) -> float | None:
+        if value is not None and not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        return value
+
+    @field_validator("attributes")
+    @classmethod
+    def _small_values(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        for key, item in (value or {}).items():
+            if isinstance(item, str) and len(item) > 256:
+                raise ValueError(f"attribute {key!r} is longer than 256 characters")
+        return value
+
+    @model_validator(mode="after")
+    def _accepted_not_above_shown(self) -> EventIn:
+        shown, accepted = self.suggestions_shown, self.suggestions_accepted
+        if shown is not None and accepted is not None and accepted > shown:
+            raise ValueError("suggestions_accepted is more than suggestions_shown")
+        return self
+
+
+class EventBatchIn(BaseModel):
+    """A batch of 1 to 1,000 events."""
+
+    model_config = ConfigDict(extra="forbid")
+    events: list[EventIn] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    index: int
+    event_id: str | None
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedBatch:
+    events: list[UsageEvent]
+    positions: list[int]  # where each event stood in the request
+    rejected: list[Rejection]
+
+
+class BadBody(Exception):
+    """The body as a whole is unusable; nothing from it is stored."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def parse_body(body: bytes, *, default_tool: str, now: datetime) -> ParsedBatch:
+    """Turn a request body into valid events plus named rejections for the bad items."""
+    context = {"now": now}
+    try:
+        # The common case, a batch with nothing wrong, validates in one call; anything else
+        # takes the item-by-item path below, which names each bad item.
+        batch = EventBatchIn.model_validate_json(body, context=context)
+    except ValidationError:
+        pass
+    else:
+        clean = [_to_record(event, default_tool) for event in batch.events]
+        return ParsedBatch(clean, list(range(len(clean))), [])
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadBody(400, f"body is not valid JSON: {exc}") from None
+    items = _items(data)
+    events: list[UsageEvent] = []
+    positions: list[int] = []
+    rejected: list[Rejection] = []
+    for index, item in enumerate(items):
+        try:
+            parsed = EventIn.model_validate(item, context=context)
+        except ValidationError as exc:
+            event_id = item.get("event_id") if isinstance(item, dict) else None
+            rejected.append(
+                Rejection(index, event_id if isinstance(event_id, str) else None, describe(exc))
+            )
+            continue
+        events.append(_to_record(parsed, default_tool))
+        positions.append(index)
+    return ParsedBatch(events, positions, rejected)
+
+
+def describe(exc: ValidationError) -> str:
+    """One readable line for a validation error: `field: problem; field: problem`."""
+    parts = []
+    for error in exc.errors(include_url=False):
+        where = ".".join(str(part) for part in error["loc"]) or "event"
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "is not a known field"
+        parts.append(f"{where}: {message}")
+    return "; ".join(parts)
+
+
+def _items(data: Any) -> list[Any]:
+    if isinstance(data, dict) and "events" in data:
+        if set(data) != {"events"}:
+            raise BadBody(422, 'a batch is {"events": [...]} with no other keys')
+        events = data["events"]
+        if not isinstance(events, list):
+            raise BadBody(422, "events must be a list")
+        if not 1 <= len(events) <= MAX_BATCH:
+            raise BadBody(422, f"a batch holds 1 to {MAX_BATCH} events, not {len(events)}")
+        return events
+    if isinstance(data, dict):
+        return [data]
+    raise BadBody(422, 'body must be one event object or {"events": [event, ...]}')
+
+
+def _to_record(event: EventIn, default_tool: str) -> UsageEvent:
+    user = event.user
+    return UsageEvent(
+        event_id=event.event_id,
+        user=UserRef(
+            slack_user_id=user.slack_user_id,
+            email=None if user.slack_user_id else (user.email or "").lower(),
+        ),
+        occurred_at=event.occurred_at.astimezone(UTC),
+        tool=event.tool or default_tool,
+        kind=event.kind,
+        model=event.model,
+        requests=event.requests,
+        input_tokens=event.input_tokens,
+        output_tokens=event.output_tokens,
+        suggestions_shown=event.suggestions_shown,
+        suggestions_accepted=event.suggestions_accepted,
+        lines_accepted=event.lines_accepted,
+        cost_usd=event.cost_usd,
+        attributes=event.attributes,
+    )

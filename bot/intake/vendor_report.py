@@ -1,0 +1,108 @@
+"""What every vendor report parser shares: reading counts and days strictly, and summing
+figures per kind of work. A value that breaks a rule raises RowError with a readable reason."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime
+from typing import Any
+
+from storage.records import KindFigures
+
+
+class RowError(ValueError):
+    """This row cannot be imported; the message says which field and why."""
+
+
+class BadReport(Exception):
+    """The file as a whole is not this vendor's report (wrong format or header)."""
+
+
+def count(row: Mapping[str, Any], name: str, *, required: bool = False) -> int | None:
+    """A non-negative whole number; None when the report leaves the field out."""
+    value = row.get(name)
+    if value is None or value == "":
+        if required:
+            raise RowError(f"{name} is missing")
+        return None
+    if isinstance(value, bool):
+        raise RowError(f"{name} must be a whole number, not {value!r}")
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            number = float(text) if "." in text or "e" in text.lower() else int(text)
+        except ValueError:
+            raise RowError(f"{name} must be a whole number, not {value!r}") from None
+    elif isinstance(value, int | float):
+        number = value
+    else:
+        raise RowError(f"{name} must be a whole number, not {value!r}")
+    if isinstance(number, float):
+        if not math.isfinite(number) or not number.is_integer():
+            raise RowError(f"{name} must be a whole number, not {value!r}")
+        number = int(number)
+    if number < 0:
+        raise RowError(f"{name} must not be negative ({number})")
+    return number
+
+
+def amount(row: Mapping[str, Any], name: str) -> float | None:
+    """A non-negative finite number; None when left out."""
+    value = row.get(name)
+    if value is None or value == "":
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise RowError(f"{name} must be a number, not {value!r}") from None
+    if not math.isfinite(number) or number < 0:
+        raise RowError(f"{name} must be a non-negative number, not {value!r}")
+    return number
+
+
+def text(row: Mapping[str, Any], name: str) -> str:
+    """A required non-empty string."""
+    value = row.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise RowError(f"{name} is missing")
+    return value.strip()
+
+
+def calendar_day(value: Any, name: str = "date") -> date:
+    """A vendor's calendar day: `YYYY-MM-DD` (ISO, optionally with a time), `MM-DD-YYYY` (as
+    Kiro's per-user report writes it), or epoch milliseconds at UTC midnight (Cursor)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value / 1000, UTC).date()
+    if not isinstance(value, str) or not value.strip():
+        raise RowError(f"{name} is missing")
+    raw = value.strip()
+    for parse in (
+        lambda s: date.fromisoformat(s[:10]),
+        lambda s: datetime.strptime(s, "%m-%d-%Y").date(),  # noqa: DTZ007 - a bare date
+        lambda s: datetime.strptime(s, "%m/%d/%Y").date(),  # noqa: DTZ007
+    ):
+        try:
+            return parse(raw)
+        except ValueError:
+            continue
+    if raw.isdigit():
+        return datetime.fromtimestamp(int(raw) / 1000, UTC).date()
+    raise RowError(f"{name} is not a date: {value!r}")
+
+
+def merge(parts: Iterable[KindFigures]) -> tuple[KindFigures, ...]:
+    """Sum figures of the same kind, keeping 'not reported' apart from zero."""
+    by_kind: dict[str, KindFigures] = {}
+    for part in parts:
+        seen = by_kind.get(part.kind)
+        if seen is None:
+            by_kind[part.kind] = part
+            continue
+        by_kind[part.kind] = seen + part
+    return tuple(by_kind[kind] for kind in sorted(by_kind))
+
+
+def nonzero(figures: KindFigures) -> bool:
+    """Whether a part says anything; all-zero parts are left out of the rollup."""
+    return figures.says_anything()

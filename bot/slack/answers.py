@@ -1,0 +1,94 @@
+"""What the app answers to each `/aiusage` request, as plain data the renderers turn into
+Slack messages. Pure: no database, Slack or web framework."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from jobs.admin_rules import AdminOutcome
+from jobs.scoring import Ranked, WeekComparison
+from jobs.weeks import Week
+from storage.records import Award, LeaderboardState, Profile
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """Who asked, and the zone their times are shown in."""
+
+    slack_user_id: str
+    person_id: int
+    tz: ZoneInfo
+    opted_out: bool
+    is_workspace_admin: bool = False  # as users.info last said
+
+
+@dataclass(frozen=True, slots=True)
+class MeAnswer:
+    viewer: Viewer
+    as_of: datetime
+    comparison: WeekComparison
+    awards: list[Award]
+    badge_names: Mapping[str, str] = field(default_factory=dict)  # category -> emoji and title
+
+    @property
+    def has_usage(self) -> bool:
+        return any(requests for _, requests in self.comparison.trend) or bool(
+            self.comparison.this_week.active_days or self.comparison.last_week.active_days
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TopAnswer:
+    viewer: Viewer
+    as_of: datetime
+    week: Week
+    top: list[Ranked]
+    ranked_count: int
+    mine: Ranked | None
+    excluded: bool  # the viewer is left out this week (opted out, or their week is flagged)
+
+
+@dataclass(frozen=True, slots=True)
+class RetiredTopAnswer:
+    """`top` while the leaderboard is retired: who retired it, when, and what they said."""
+
+    viewer: Viewer
+    state: LeaderboardState
+
+
+@dataclass(frozen=True, slots=True)
+class BadgesAnswer:
+    viewer: Viewer
+    awards: list[Award]
+    badge_names: Mapping[str, str] = field(default_factory=dict)  # category -> emoji and title
+
+
+@dataclass(frozen=True, slots=True)
+class OptAnswer:
+    opted_out: bool
+
+
+@dataclass(frozen=True, slots=True)
+class HelpAnswer:
+    unknown: str | None = None
+
+
+Answer = (
+    MeAnswer | TopAnswer | RetiredTopAnswer | BadgesAnswer | OptAnswer | HelpAnswer | AdminOutcome
+)
+
+
+def viewer_from(profile: Profile, fallback: ZoneInfo) -> Viewer:
+    """The viewer a stored profile describes; an unknown or stale zone name falls back."""
+    tz = fallback
+    if profile.tz:
+        try:
+            tz = ZoneInfo(profile.tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            tz = fallback
+    return Viewer(
+        profile.slack_user_id, profile.person_id, tz, profile.opted_out, profile.is_workspace_admin
+    )

@@ -1,0 +1,75 @@
+"""The Bolt app, with the listeners of `bot.slack.listeners`, and `POST /slack/events`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import Executor
+from typing import Any
+
+from slack_bolt import App, BoltRequest
+from slack_sdk import WebClient
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bot.services import Services
+from bot.slack.listeners import register_listeners
+from bot.slack.usage_service import UsageService
+from bot.web import read_body
+from jobs.admin import AdminService
+
+# Slack's own requests are a few kilobytes; an interactive payload with a long message is the
+# largest, and stays far below this.
+MAX_SLACK_BODY = 256 * 1024
+
+log = logging.getLogger("aiusage.slack")
+
+
+def build_bolt_app(
+    services: Services, client: WebClient, executor: Executor, admin: AdminService
+) -> App:
+    """The Bolt app with every listener registered. Without a signing secret it can serve
+    Socket Mode only (whose connection is authenticated by the app token), never HTTP."""
+    secret = services.settings.slack_signing_secret
+    assert client.token, "the Web API client needs the bot token"
+    app = App(
+        signing_secret=secret.get_secret_value() if secret else "",
+        request_verification_enabled=secret is not None,
+        client=client,  # carries the bot token
+        # We dispatch in a worker thread already, so run listeners there and return when they
+        # finish instead of polling for the ack; slow work goes to lazy listeners.
+        process_before_response=True,
+        # auth.test happens on the first request, not while the app is being built.
+        token_verification_enabled=False,
+        listener_executor=executor,
+        logger=log,
+    )
+    register_listeners(app, UsageService(services, admin), services)
+    return app
+
+
+def slack_route(dispatch: Callable[[BoltRequest], Any] | None) -> Route:
+    """`POST /slack/events`. Bolt checks the signature (401 when missing, wrong or more than
+    five minutes old); its synchronous dispatch runs in a worker thread so a slow command
+    never holds up the event loop."""
+
+    async def slack_events(request: Request) -> Response:
+        if dispatch is None:
+            return JSONResponse(
+                {"error": "Slack is not configured: set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN"},
+                503,
+            )
+        body = await read_body(request, MAX_SLACK_BODY)
+        bolt_request = BoltRequest(
+            body=body.decode("utf-8", errors="replace"),
+            query=request.url.query,
+            headers={key: [value] for key, value in request.headers.items()},
+        )
+        answer = await run_in_threadpool(dispatch, bolt_request)
+        return Response(
+            answer.body, answer.status, headers=answer.first_headers_without_set_cookie()
+        )
+
+    return Route("/slack/events", slack_events, methods=["POST"])

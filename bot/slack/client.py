@@ -1,0 +1,40 @@
+"""The Slack Web API client: honours SLACK_API_URL and retries rate limits and outages."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.http_retry import RetryHandler
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+
+from bot.settings import Settings
+
+
+def make_web_client(settings: Settings, *, retry_server_errors: bool = True) -> WebClient:
+    """A WebClient that waits out 429s (honouring Retry-After) and retries dropped
+    connections and 5xx. Posts that must never repeat pass `retry_server_errors=False`: a
+    5xx or a dropped connection can come after Slack has already posted, so their callers
+    check before trying again."""
+    handlers: list[RetryHandler] = [RateLimitErrorRetryHandler(max_retry_count=5)]
+    if retry_server_errors:
+        # A connection dropped after the request was sent is as ambiguous as a 5xx.
+        handlers.append(ConnectionErrorRetryHandler(max_retry_count=3))
+        handlers.append(ServerErrorRetryHandler(max_retry_count=3))
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    return WebClient(
+        token=token,
+        base_url=settings.slack_api_url,
+        timeout=settings.slack_timeout_seconds,  # type: ignore[arg-type]
+        retry_handlers=handlers,
+    )
+
+
+def says_workspace_admin(user: Mapping[str, Any]) -> bool:
+    """Whether a `users.info` user is a workspace admin or owner."""
+    return bool(user.get("is_admin") or user.get("is_owner"))

@@ -1,0 +1,50 @@
+"""The retirement preview's confirm and cancel buttons."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+
+from bot.services import Services
+from bot.slack.answers import Answer, Viewer
+from bot.slack.listeners.errors import failure
+from bot.slack.usage_service import UsageService, actor
+from bot.slack.viewers import admin_max_age, known_viewer, learn_viewer
+from bot.slack.views.admin import CANCEL_ACTION, CONFIRM_ACTION
+from bot.slack.views.render import render
+from jobs.admin_rules import Refused
+
+
+def register(app: App, usage: UsageService, services: Services) -> None:
+    def ack_click(ack: Ack) -> None:
+        ack()  # Slack wants an answer within 3 s; the work, and the reply, come after
+
+    def clicked(decide: Callable[[Viewer, int], Answer]) -> Callable[..., None]:
+        def after_ack(body: dict[str, Any], respond: Respond, client: WebClient) -> None:
+            try:
+                user_id = body["user"]["id"]
+                viewer = known_viewer(services, user_id, admin_max_age(services, user_id))
+                viewer = viewer or learn_viewer(services, client, user_id)
+                outcome = decide(viewer, button_value(body))
+                # A refusal leaves the admin's preview alone; anything else replaces it, so
+                # its buttons cannot be pressed again.
+                keep = isinstance(outcome, Refused)
+                respond(replace_original=not keep, **render(outcome).as_kwargs())
+            except Exception as error:
+                respond(**failure(error))
+
+        return after_ack
+
+    confirm = clicked(lambda viewer, rid: usage.admin.confirm_retire(actor(viewer), rid))
+    cancel = clicked(lambda viewer, rid: usage.admin.cancel_retire(actor(viewer), rid))
+    app.action(CONFIRM_ACTION)(ack=ack_click, lazy=[confirm])
+    app.action(CANCEL_ACTION)(ack=ack_click, lazy=[cancel])
+
+
+def button_value(body: dict[str, Any]) -> int:
+    """The pending retirement id a button carries; -1 (no such retirement) if mangled."""
+    value = str((body.get("actions") or [{}])[0].get("value") or "")
+    return int(value) if value.isdigit() and len(value) < 18 else -1

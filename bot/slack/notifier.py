@@ -1,0 +1,109 @@
+"""The Slack side of posting for jobs: renders plain post data and posts it exactly once."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import singledispatch
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.models.blocks import Block
+
+from bot.slack.views.award_post import award_blocks, award_text
+from bot.slack.views.channel import announcement_blocks, announcement_text
+from jobs.admin_rules import Announcement
+from jobs.award_rules import AwardPost
+from jobs.posting import Post, PostOutcomeUnknown, PostRejected
+
+EVENT_TYPE = "aiusage_post"
+# Slack's clock and ours may differ a little; look this far before the claim for a post.
+CLOCK_SLACK_S = 120
+# History is read from the first claim to its end; past this many pages (200,000 messages
+# since the claim) the answer is "unsure", and nothing is posted.
+HISTORY_PAGES = 1000
+
+
+@singledispatch
+def render_post(data: object) -> tuple[str, list[Block]]:
+    """Plain-text fallback and blocks for a post's data; register one per data type."""
+    raise TypeError(f"no renderer for {type(data).__name__}")
+
+
+@render_post.register
+def _(data: AwardPost) -> tuple[str, list[Block]]:
+    return award_text(data), award_blocks(data)
+
+
+@render_post.register
+def _(data: Announcement) -> tuple[str, list[Block]]:
+    return announcement_text(data), announcement_blocks(data)
+
+
+class SlackNotifier:
+    """Posts with `chat.postMessage`, tagging each message with its post key in message
+    metadata, and finds such messages again with `conversations.history`. Give it a client
+    that does not retry 5xx (`make_web_client(settings, retry_server_errors=False)`)."""
+
+    def __init__(self, client: WebClient) -> None:
+        self._client = client
+
+    def post(self, channel: str, post: Post) -> str:
+        text, blocks = render_post(post.data)
+        try:
+            response = self._client.chat_postMessage(
+                channel=channel,
+                text=text,
+                blocks=blocks,
+                unfurl_links=False,
+                metadata={"event_type": EVENT_TYPE, "event_payload": {"post_key": post.key}},
+            )
+        except SlackApiError as exc:
+            raise _classify(exc) from None
+        except OSError as exc:  # timeouts and dropped connections: Slack may have posted
+            raise PostOutcomeUnknown(f"{type(exc).__name__}: {exc}") from None
+        return str(response["ts"])
+
+    def find_post(self, channel: str, post_key: str, since: datetime) -> str | None:
+        """Reads `conversations.history` from just before `since` to its end."""
+        cursor: str | None = None
+        for _ in range(HISTORY_PAGES):
+            args: dict[str, Any] = {
+                "channel": channel,
+                "oldest": f"{since.timestamp() - CLOCK_SLACK_S:.6f}",
+                "include_all_metadata": True,
+                "limit": 200,
+            }
+            if cursor:
+                args["cursor"] = cursor
+            try:
+                response = self._client.conversations_history(**args)
+            except SlackApiError as exc:
+                raise _classify(exc) from None
+            except OSError as exc:
+                raise PostOutcomeUnknown(f"{type(exc).__name__}: {exc}") from None
+            for message in response.get("messages") or []:
+                metadata = message.get("metadata") or {}
+                payload = metadata.get("event_payload") or {}
+                if metadata.get("event_type") == EVENT_TYPE and payload.get("post_key") == post_key:
+                    return str(message["ts"])
+            cursor = (response.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                if response.get("has_more"):
+                    raise PostOutcomeUnknown("history has more messages but gave no cursor")
+                return None
+        raise PostOutcomeUnknown(f"history since the claim is longer than {HISTORY_PAGES} pages")
+
+
+def _classify(exc: SlackApiError) -> Exception:
+    status = exc.response.status_code
+    error = str(exc.response.get("error") or f"HTTP {status}")
+    if status >= 500:
+        return PostOutcomeUnknown(f"HTTP {status}")  # a 5xx may come after Slack posted
+    if status == 429:
+        # Rate limited past the client's own retries: wait at least what Slack asks.
+        headers = exc.response.headers or {}
+        retry_after = next((str(v) for k, v in headers.items() if k.lower() == "retry-after"), "")
+        seconds = float(retry_after) if retry_after and retry_after.isdigit() else None
+        return PostRejected("ratelimited", retry_after=seconds)
+    return PostRejected(error)

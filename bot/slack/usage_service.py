@@ -1,0 +1,178 @@
+"""Answers to `/aiusage` requests, as plain data: the one function each listener calls."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from bot.services import Services
+from bot.slack.answers import (
+    Answer,
+    BadgesAnswer,
+    HelpAnswer,
+    MeAnswer,
+    OptAnswer,
+    RetiredTopAnswer,
+    TopAnswer,
+    Viewer,
+)
+from bot.slack.command_text import (
+    Badges,
+    Help,
+    Me,
+    OptIn,
+    OptOut,
+    Request,
+    Restore,
+    Retire,
+    Status,
+    Top,
+)
+from jobs.admin import AdminService
+from jobs.admin_rules import Actor
+from jobs.scoring import TREND_WEEKS, Ranked, compare_weeks, rank, standings
+from jobs.weeks import Week, current_week, local_day
+from storage.awards import awards_for
+from storage.db import Database
+from storage.leaderboard import leaderboard_state
+from storage.people import set_opted_out
+from storage.usage_queries import person_daily, rank_inputs, unranked_people, usage_fingerprint
+
+log = logging.getLogger("aiusage.usage")
+
+TOP_SIZE = 10
+# Under a steady stream of usage, refresh at most this often, so one core is not spent
+# re-ranking everyone back to back.
+RANKING_MIN_AGE_S = 5.0
+# A vendor re-import can change figures in place without anything we can see cheaply; past
+# this age a cached ranking is refreshed anyway.
+RANKING_MAX_AGE_S = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class _CachedRanking:
+    fingerprint: tuple[int, int, str]
+    computed_at: float  # time.monotonic()
+    ranked: list[Ranked]
+
+
+class UsageService:
+    """Turns a parsed request from a viewer into an answer, reading storage through the
+    rules in `jobs.scoring`, and admin requests through `admin`. Weeks and "today" are the
+    configured zone's."""
+
+    def __init__(self, services: Services, admin: AdminService) -> None:
+        self.services = services
+        self.admin = admin
+        self.tz = services.settings.timezone
+        self.badge_names = {
+            c.key: f"{c.emoji} {c.title}" for c in services.settings.award_rules().categories
+        }
+        self._rankings: dict[Week, _CachedRanking] = {}
+        self._lock = threading.Lock()
+        self._refreshing = False
+        # One background worker: at most one refresh at a time, however busy `top` is.
+        self._refresher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ranking")
+
+    @property
+    def db(self) -> Database:
+        return self.services.db
+
+    def answer(self, request: Request, viewer: Viewer) -> Answer:
+        match request:
+            case Me():
+                return self.me(viewer)
+            case Top():
+                return self.top(viewer)
+            case Badges():
+                return BadgesAnswer(viewer, awards_for(self.db, viewer.person_id), self.badge_names)
+            case OptOut() | OptIn():
+                return self.opt(viewer, opted_out=isinstance(request, OptOut))
+            case Retire(announcement=announcement):
+                return self.admin.request_retire(actor(viewer), announcement)
+            case Restore(note=note):
+                return self.admin.restore(actor(viewer), note)
+            case Status():
+                return self.admin.status(actor(viewer))
+            case Help(unknown=unknown):
+                return HelpAnswer(unknown=unknown)
+
+    def me(self, viewer: Viewer) -> MeAnswer:
+        now = self.services.clock()
+        today = local_day(now, self.tz)
+        week = current_week(now, self.tz)
+        first = week.previous(TREND_WEEKS - 1).start
+        daily = person_daily(self.db, viewer.person_id, first, today)
+        comparison = compare_weeks(daily, week, today)
+        awards = awards_for(self.db, viewer.person_id, limit=5)
+        return MeAnswer(viewer, now.astimezone(viewer.tz), comparison, awards, self.badge_names)
+
+    def top(self, viewer: Viewer) -> TopAnswer | RetiredTopAnswer:
+        state = leaderboard_state(self.db)
+        if state.retired:
+            return RetiredTopAnswer(viewer, state)
+        now = self.services.clock()
+        week = current_week(now, self.tz)
+        unranked = unranked_people(self.db, week.start)
+        board = standings(self.ranking(week), unranked, viewer.person_id, TOP_SIZE)
+        return TopAnswer(
+            viewer=viewer,
+            as_of=now.astimezone(viewer.tz),
+            week=week,
+            top=board.top,
+            ranked_count=board.count,
+            mine=board.mine,
+            excluded=viewer.person_id in unranked,
+        )
+
+    def ranking(self, week: Week) -> list[Ranked]:
+        """Everyone with usage this week, best first, before anyone is left out.
+
+        Summing everyone's week is the expensive part (half a second for 20,000 people on
+        SQLite), and usage lands all the time, so a ranking that is out of date is served
+        while a fresh one is computed in the background, at most every few seconds: `top`
+        lags new usage by seconds. Only the first `top` of a week waits for the sums.
+        Who is left out is read fresh on every request, so opting out takes effect at once."""
+        fingerprint = usage_fingerprint(self.db)
+        with self._lock:
+            cached = self._rankings.get(week)
+            age = time.monotonic() - cached.computed_at if cached else 0.0
+            stale = cached is not None and (
+                (cached.fingerprint != fingerprint and age >= RANKING_MIN_AGE_S)
+                or age > RANKING_MAX_AGE_S
+            )
+            if stale and not self._refreshing:
+                self._refreshing = True
+                self._refresher.submit(self._refresh, week, fingerprint)
+        if cached is None:
+            cached = self._refresh(week, fingerprint)
+        return cached.ranked
+
+    def _refresh(self, week: Week, fingerprint: tuple[int, int, str]) -> _CachedRanking:
+        try:
+            fresh = _CachedRanking(
+                fingerprint, time.monotonic(), rank(rank_inputs(self.db, week.start, week.end))
+            )
+            with self._lock:
+                # Only the current week is ever asked for; drop the others.
+                self._rankings = {week: fresh}
+            return fresh
+        except Exception:
+            # In the background nobody else would hear of it; the stale board keeps serving.
+            log.exception("computing the %s ranking failed", week.label)
+            raise
+        finally:
+            with self._lock:
+                self._refreshing = False
+
+    def opt(self, viewer: Viewer, *, opted_out: bool) -> OptAnswer:
+        set_opted_out(self.db, viewer.slack_user_id, opted_out, self.services.clock())
+        return OptAnswer(opted_out)
+
+
+def actor(viewer: Viewer) -> Actor:
+    """The viewer as the admin service sees them."""
+    return Actor(viewer.slack_user_id, slack_says_admin=viewer.is_workspace_admin)

@@ -1,0 +1,1 @@
+"""Pure block builders, split by who reads them."""

@@ -1,0 +1,42 @@
+"""Picks the view for any answer to `/aiusage`."""
+
+from __future__ import annotations
+
+from bot.slack.answers import (
+    Answer,
+    BadgesAnswer,
+    HelpAnswer,
+    MeAnswer,
+    OptAnswer,
+    RetiredTopAnswer,
+    TopAnswer,
+)
+from bot.slack.views.admin import render_admin
+from bot.slack.views.personal import (
+    render_badges,
+    render_help,
+    render_me,
+    render_opt,
+    render_retired_top,
+    render_top,
+)
+from bot.slack.views.reply import Reply
+
+
+def render(answer: Answer) -> Reply:
+    """The message for any answer."""
+    match answer:
+        case MeAnswer():
+            return render_me(answer)
+        case TopAnswer():
+            return render_top(answer)
+        case BadgesAnswer():
+            return render_badges(answer)
+        case OptAnswer():
+            return render_opt(answer)
+        case HelpAnswer():
+            return render_help(answer)
+        case RetiredTopAnswer():
+            return render_retired_top(answer)
+        case _:
+            return render_admin(answer)

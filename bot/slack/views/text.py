@@ -1,0 +1,111 @@
+"""Text helpers for every view: escaping untrusted text, numbers, dates, and messages back
+to plain text.
+
+Everything a person or a tool typed is escaped before it is shown (so `<!channel>` stays text)."""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+from storage.records import LeaderboardState
+
+# Block Kit's limits (https://docs.slack.dev/reference/block-kit/blocks), with some room.
+MAX_BLOCKS = 50
+MAX_SECTION_TEXT = 3000
+MAX_HEADER_TEXT = 150
+MAX_FALLBACK_TEXT = 3000
+MAX_TOOLS_SHOWN = 15
+MAX_NAME = 60
+MAX_ECHO = 80
+
+
+def escape(text: str) -> str:
+    """Slack's three control characters, so typed text can never mention or link anyone."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def clip(text: str, limit: int) -> str:
+    """At most `limit` characters, with an ellipsis when cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def shown(text: str, limit: int = MAX_NAME) -> str:
+    """Untrusted text made safe to show: controls replaced, clipped, then escaped."""
+    visible = "".join("?" if unicodedata.category(ch) in ("Cc", "Cf") else ch for ch in text)
+    return escape(clip(visible, limit))
+
+
+def number(n: int) -> str:
+    return f"{n:,}"
+
+
+def percent(rate: float | None) -> str:
+    return "n/a" if rate is None else f"{rate:.0%}"
+
+
+def day_label(day: date) -> str:
+    return f"{day:%a} {day.day} {day:%b}"
+
+
+def time_label(moment: datetime) -> str:
+    return f"{day_label(moment.date())}, {moment:%H:%M}"
+
+
+def when(moment: datetime) -> str:
+    """A moment Slack shows in each reader's own zone; the fallback (UTC) is for clients and
+    logs that cannot."""
+    fallback = f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} at {{time}}|{fallback}>"
+
+
+def channel_list(channels: Sequence[str]) -> str:
+    return ", ".join(f"<#{c}>" for c in channels)
+
+
+def by_line(state: LeaderboardState, *, since: bool = False) -> str:
+    parts = []
+    if state.changed_at is not None:
+        parts.append(f"{'since' if since else 'on'} {when(state.changed_at)}")
+    if state.changed_by:
+        parts.append(f"by <@{state.changed_by}>")
+    return (" " + " ".join(parts)) if parts else ""
+
+
+_MENTION = re.compile(r"<@([A-Z0-9]+)>")
+_CHANNEL = re.compile(r"<#([A-Z0-9]+)>")
+_DATE = re.compile(r"<!date\^[^|>]*\|([^>]*)>")
+
+
+def plain(mrkdwn: str) -> str:
+    """mrkdwn without emphasis marks, for the notification fallback."""
+    return mrkdwn.replace("*", "").replace("`", "")
+
+
+def as_text(blocks: Sequence[dict[str, Any]], names: dict[str, str] | None = None) -> str:
+    """A message's blocks as readable plain text (for the demo and logs): mentions become
+    @names, channels #IDs, dates their fallback, buttons [labels]; escapes are undone and
+    emphasis marks dropped."""
+    out: list[str] = []
+    for block in blocks:
+        kind = block.get("type")
+        if kind == "header":
+            title = block["text"]["text"]
+            out += [title, "=" * len(title)]
+        elif kind == "section":
+            out.append(block["text"]["text"])
+        elif kind == "context":
+            out.append(" ".join(element.get("text", "") for element in block["elements"]))
+        elif kind == "divider":
+            out.append("-" * 40)
+        elif kind == "actions":
+            out.append("  ".join(f"[{e['text']['text']}]" for e in block["elements"]))
+    text = "\n".join(out)
+    text = _DATE.sub(lambda m: m[1], text)
+    text = _MENTION.sub(lambda m: "@" + (names or {}).get(m[1], m[1]), text)
+    text = _CHANNEL.sub(lambda m: "#" + m[1], text)
+    return html.unescape(plain(text))

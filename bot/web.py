@@ -1,0 +1,38 @@
+"""HTTP plumbing both surfaces share: a problem answered as JSON, and a body read with a limit."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from bot.intake.event_batch import MAX_BODY_BYTES
+
+
+class HTTPProblem(Exception):
+    """Stops a request with `status` and a JSON `{"error": message}`."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers
+
+
+def problem_response(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPProblem)
+    return JSONResponse({"error": exc.message}, exc.status, headers=exc.headers)
+
+
+async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The request body, refusing with 413 as soon as it passes `limit` bytes."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise HTTPProblem(413, f"body is larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPProblem(413, f"body is larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -1,0 +1,199 @@
+"""Stats rules: a person's week against last week, the leaderboard score, trends. Pure.
+
+The leaderboard never looks at tokens or request counts: volume is what people game. It ranks by
+active days (steady use), then accepted suggestions (useful use), then acceptance rate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+
+from jobs.weeks import Week
+from storage.figures import acceptance_rate
+from storage.records import DailyUsage, RankInput, Totals
+
+SCORE_EXPLANATION = (
+    "Ranked by active days this week, then accepted suggestions, then acceptance rate. "
+    "Never by tokens or request counts. Ties share a place."
+)
+SPARK_BARS = "▁▂▃▄▅▆▇█"
+TREND_WEEKS = 8
+
+
+def add(a: Totals, b: Totals) -> Totals:
+    """The sum of two Totals (see `storage.figures`)."""
+    return a + b
+
+
+def total(items: Iterable[Totals]) -> Totals:
+    result = Totals()
+    for item in items:
+        result = add(result, item)
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """Usage over some days: the figures and how many distinct days had any."""
+
+    first: date
+    last: date
+    totals: Totals
+    active_days: int
+
+    @property
+    def acceptance_rate(self) -> float | None:
+        return acceptance_rate(self.totals.suggestions_accepted, self.totals.suggestions_shown)
+
+
+@dataclass(frozen=True, slots=True)
+class ToolLine:
+    tool: str
+    this_week: Totals
+    last_week: Totals
+
+
+@dataclass(frozen=True, slots=True)
+class WeekComparison:
+    """This week so far against the same days of last week, by tool, with an 8-week trend."""
+
+    week: Week
+    today: date
+    this_week: Period
+    last_week_same_days: Period
+    last_week: Period
+    tools: list[ToolLine]  # busiest this week first
+    trend: list[tuple[Week, int]]  # requests per week, oldest first, this week last
+
+
+def period(daily: Sequence[DailyUsage], first: date, last: date) -> Period:
+    rows = [d for d in daily if first <= d.day <= last]
+    active = {d.day for d in rows if d.totals.requests or d.totals.events}
+    return Period(first, last, total(d.totals for d in rows), len(active))
+
+
+def compare_weeks(daily: Sequence[DailyUsage], week: Week, today: date) -> WeekComparison:
+    """Compare this week up to `today` with last week up to the same weekday, and in full.
+    `daily` should cover the trend's eight weeks; days after `today` are ignored."""
+    last = week.previous()
+    same_day_last_week = today - timedelta(weeks=1)
+    this_rows = [d for d in daily if week.start <= d.day <= today]
+    last_rows = [d for d in daily if last.start <= d.day <= last.end]
+    by_tool: dict[str, tuple[list[Totals], list[Totals]]] = {}
+    for d in this_rows:
+        by_tool.setdefault(d.tool, ([], []))[0].append(d.totals)
+    for d in last_rows:
+        by_tool.setdefault(d.tool, ([], []))[1].append(d.totals)
+    tools = [ToolLine(tool, total(now), total(before)) for tool, (now, before) in by_tool.items()]
+    tools.sort(key=lambda t: (-t.this_week.requests, -t.last_week.requests, t.tool))
+    weeks = [week.previous(n) for n in range(TREND_WEEKS - 1, -1, -1)]
+    trend = [
+        (w, sum(d.totals.requests for d in daily if w.start <= d.day <= min(w.end, today)))
+        for w in weeks
+    ]
+    return WeekComparison(
+        week=week,
+        today=today,
+        this_week=period(daily, week.start, today),
+        last_week_same_days=period(daily, last.start, same_day_last_week),
+        last_week=period(daily, last.start, last.end),
+        tools=tools,
+        trend=trend,
+    )
+
+
+def sparkline(values: Sequence[int]) -> str:
+    """One bar per value, scaled to the largest; zero is the lowest bar, so gaps still show."""
+    top = max(values, default=0)
+    if top <= 0:
+        return SPARK_BARS[0] * len(values)
+    steps = len(SPARK_BARS) - 1
+    return "".join(SPARK_BARS[round(v / top * steps)] if v > 0 else SPARK_BARS[0] for v in values)
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    """A place on the leaderboard."""
+
+    place: int
+    person_id: int
+    slack_user_id: str | None
+    active_days: int
+    suggestions_accepted: int
+    acceptance_rate: float | None
+
+    @property
+    def score(self) -> tuple[int, int, float]:
+        return (self.active_days, self.suggestions_accepted, self.acceptance_rate or 0.0)
+
+
+def score(item: RankInput) -> tuple[int, int, float]:
+    """The leaderboard score, highest first: active days, then accepted suggestions, then
+    acceptance rate. Someone whose tools report no suggestions still ranks by active days."""
+    rate = acceptance_rate(item.suggestions_accepted, item.suggestions_shown)
+    return (item.active_days, item.suggestions_accepted or 0, rate or 0.0)
+
+
+def rank(inputs: Iterable[RankInput]) -> list[Ranked]:
+    """Everyone with an active day, best first (`leave_out` drops the opted-out and flagged).
+    Equal scores share a place (1, 2, 2, 4); among equals the order is by Slack ID, for
+    stability, and means nothing."""
+    eligible = [
+        Ranked(
+            place=0,
+            person_id=item.person_id,
+            slack_user_id=item.slack_user_id,
+            active_days=item.active_days,
+            suggestions_accepted=item.suggestions_accepted or 0,
+            acceptance_rate=acceptance_rate(item.suggestions_accepted, item.suggestions_shown),
+        )
+        for item in inputs
+        if item.active_days > 0
+    ]
+    eligible.sort(key=lambda r: (tuple(-x for x in r.score), r.slack_user_id or ""))
+    return leave_out(eligible, ())
+
+
+def leave_out(ranked: Iterable[Ranked], unranked: Collection[int]) -> list[Ranked]:
+    """A ranking (best first) without the `unranked` people, places counted afresh."""
+    placed: list[Ranked] = []
+    previous: tuple[int, int, float] | None = None
+    place = 0
+    for position, item in enumerate((r for r in ranked if r.person_id not in unranked), 1):
+        if item.score != previous:
+            place, previous = position, item.score
+        placed.append(replace(item, place=place))
+    return placed
+
+
+@dataclass(frozen=True, slots=True)
+class Standings:
+    """What `top` shows: the first places, the viewer's own, and how many are ranked."""
+
+    top: list[Ranked]
+    mine: Ranked | None
+    count: int
+
+
+def standings(
+    ranked: Iterable[Ranked], unranked: Collection[int], person_id: int, size: int = 10
+) -> Standings:
+    """The board without the `unranked` people, places counted afresh, in one pass that
+    builds only the places shown: the top `size` and `person_id`'s."""
+    top: list[Ranked] = []
+    mine = None
+    previous: tuple[int, int, float] | None = None
+    place = count = 0
+    for item in ranked:
+        if item.person_id in unranked:
+            continue
+        count += 1
+        if item.score != previous:
+            place, previous = count, item.score
+        if len(top) < size:
+            top.append(replace(item, place=place))
+        if item.person_id == person_id:
+            mine = replace(item, place=place)
+    return Standings(top, mine, count)

@@ -1,0 +1,78 @@
+"""The usage figures, named once: which are always counted, which a source may not report,
+and the sum that keeps "not reported" (None) apart from zero. Pure: no database here.
+
+Adding a figure is one edit here (plus the model column and a migration); the rollup, the
+bulk SQL column lists, the summed reads, vendor-report merging and stats derive from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Any, ClassVar, Self, TypeVar
+
+# Always counted: a source that says nothing means 0.
+COUNTED: tuple[str, ...] = ("requests", "input_tokens", "output_tokens")
+# Reported by some sources only: None means nobody reported it, which is not 0.
+REPORTED: tuple[str, ...] = (
+    "suggestions_shown",
+    "suggestions_accepted",
+    "lines_accepted",
+    "cost_usd",
+)
+NAMES: tuple[str, ...] = COUNTED + REPORTED
+
+N = TypeVar("N", int, float)
+
+
+def plus(x: N | None, y: N | None) -> N | None:
+    """Sum where None means "nobody reported this": it stays None only if both are."""
+    return x if y is None else y if x is None else x + y
+
+
+def acceptance_rate(accepted: int | None, shown: int | None) -> float | None:
+    """Accepted over shown, or None when no suggestions were reported shown."""
+    if accepted is None or not shown:
+        return None
+    return accepted / shown
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """The figures of some usage; `a + b` adds counted figures and keeps unknown as unknown."""
+
+    # Fields added with `+` besides the figures (a subclass may count more, e.g. events).
+    ALSO_COUNTED: ClassVar[tuple[str, ...]] = ()
+
+    requests: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    suggestions_shown: int | None = None
+    suggestions_accepted: int | None = None
+    lines_accepted: int | None = None
+    cost_usd: float | None = None
+
+    @property
+    def tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    @property
+    def acceptance_rate(self) -> float | None:
+        return acceptance_rate(self.suggestions_accepted, self.suggestions_shown)
+
+    def __add__(self, other: Self) -> Self:
+        changes: dict[str, Any] = {
+            name: getattr(self, name) + getattr(other, name)
+            for name in (*COUNTED, *self.ALSO_COUNTED)
+        }
+        for name in REPORTED:
+            changes[name] = plus(getattr(self, name), getattr(other, name))
+        return replace(self, **changes)
+
+    def says_anything(self) -> bool:
+        """Whether any figure is non-zero."""
+        return any(getattr(self, name) for name in NAMES)
+
+
+def figure_names(cls: type[Figures]) -> tuple[str, ...]:
+    """Every field of a Figures type, in declaration order (for column lists)."""
+    return tuple(f.name for f in fields(cls))

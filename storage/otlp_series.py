@@ -1,0 +1,185 @@
+"""OpenTelemetry sums: turning cumulative series into increases, and recording both
+temporalities as usage events in one transaction with the series' last values."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Protocol
+
+from sqlalchemy import Connection, select
+
+from storage.db import Database
+from storage.dialect import insert_ignore
+from storage.events import identity_ids, identity_key, note_last_event, record_events_in
+from storage.models import OtlpSeriesRow
+from storage.records import RecordResult, UsageEvent
+
+INT_FIGURES = (
+    "input_tokens",
+    "output_tokens",
+    "requests",
+    "suggestions_shown",
+    "suggestions_accepted",
+    "lines_accepted",
+)
+
+
+class SumPoint(Protocol):
+    """What storage needs of a data point (see `bot.intake.otlp_payload.MetricPoint`);
+    read-only, so frozen dataclasses match it."""
+
+    @property
+    def series_key(self) -> str: ...
+    @property
+    def start_ns(self) -> int: ...
+    @property
+    def time_ns(self) -> int: ...
+    @property
+    def value(self) -> float: ...
+    @property
+    def cumulative(self) -> bool: ...
+    @property
+    def figures(self) -> tuple[str, ...]: ...
+    @property
+    def template(self) -> UsageEvent: ...
+
+
+@dataclasses.dataclass(slots=True)
+class _State:
+    start_ns: int
+    time_ns: int
+    value: float
+
+
+def increase(state: _State | None, start_ns: int, time_ns: int, value: float) -> float | None:
+    """How much a cumulative point adds over the series' last one; None when it is a resend,
+    out of order, or from an older run of the series. A drop or a new start is a restart."""
+    if state is None or state.time_ns == 0:
+        return value
+    if start_ns > state.start_ns:
+        return value
+    if start_ns < state.start_ns or time_ns <= state.time_ns:
+        return None
+    return value - state.value if value >= state.value else value
+
+
+def record_sum_points(
+    db: Database, integration_id: int, points: Sequence[SumPoint], now: datetime
+) -> RecordResult:
+    """Record sum points as usage events; for cumulative series only their increase counts,
+    and the series' last values move in the same transaction as the events."""
+    identities = identity_ids(db, {identity_key(p.template.user) for p in points}, now)
+    with db.write() as conn:
+        keys = sorted({p.series_key for p in points if p.cumulative})
+        states = _lock_states(conn, integration_id, keys)
+        missing = [key for key in keys if key not in states]
+        if missing:
+            # Claim a row per new series, then lock it: two exports of one new series at
+            # once then queue instead of both counting from zero.
+            conn.execute(
+                insert_ignore(conn, OtlpSeriesRow),
+                [
+                    {
+                        "integration_id": integration_id,
+                        "series_key": key,
+                        "start_time_unix_nano": 0,
+                        "last_time_unix_nano": 0,
+                        "last_value": 0.0,
+                        "updated_at": now,
+                    }
+                    for key in missing
+                ],
+            )
+            states.update(_lock_states(conn, integration_id, missing))
+
+        events: list[UsageEvent] = []
+        changed: set[str] = set()
+        for point in sorted(points, key=lambda p: (p.series_key, p.start_ns, p.time_ns)):
+            if point.cumulative:
+                state = states.get(point.series_key)
+                amount = increase(state, point.start_ns, point.time_ns, point.value)
+                if amount is None:
+                    continue
+                states[point.series_key] = _State(point.start_ns, point.time_ns, point.value)
+                changed.add(point.series_key)
+            else:
+                amount = point.value
+            if amount > 0:
+                events.append(_event(point, amount))
+
+        if changed:
+            _save_states(conn, integration_id, {key: states[key] for key in sorted(changed)}, now)
+        result = record_events_in(conn, db, integration_id, events, identities, now)
+    if result.accepted:
+        note_last_event(db, integration_id, now)
+    return result
+
+
+def _lock_states(conn: Connection, integration_id: int, keys: list[str]) -> dict[str, _State]:
+    """The series' last values, locked (on PostgreSQL) until the transaction ends."""
+    table = OtlpSeriesRow.__table__.c
+    states: dict[str, _State] = {}
+    for chunk in range(0, len(keys), 500):
+        rows = conn.execute(
+            select(
+                table.series_key,
+                table.start_time_unix_nano,
+                table.last_time_unix_nano,
+                table.last_value,
+            )
+            .where(
+                table.integration_id == integration_id,
+                table.series_key.in_(keys[chunk : chunk + 500]),
+            )
+            .order_by(table.series_key)
+            .with_for_update()
+        )
+        for key, start, last_time, last_value in rows:
+            states[key] = _State(start, last_time, last_value)
+    return states
+
+
+def _save_states(
+    conn: Connection, integration_id: int, states: dict[str, _State], now: datetime
+) -> None:
+    """Move each series to its new last point. Every row exists and is locked by now, so a
+    plain UPDATE per series does; written as driver SQL because Core's per-row parameter
+    handling cost more than the statement itself here."""
+    mark = "?" if conn.dialect.name == "sqlite" else "%s"
+    stamp = f"{now.astimezone(UTC):%Y-%m-%d %H:%M:%S.%f}" if mark == "?" else now
+    conn.exec_driver_sql(
+        f"UPDATE otlp_series SET start_time_unix_nano = {mark}, last_time_unix_nano = {mark}, "
+        f"last_value = {mark}, updated_at = {mark} "
+        f"WHERE integration_id = {mark} AND series_key = {mark}",
+        [
+            (state.start_ns, state.time_ns, state.value, stamp, integration_id, key)
+            for key, state in states.items()
+        ],
+    )
+
+
+def _event(point: SumPoint, amount: float) -> UsageEvent:
+    """The point's template with its increase in the fields it feeds; the event id comes from
+    the series and the point's times, so a resent export is a duplicate."""
+    figures: dict[str, object] = {}
+    attributes = dict(point.template.attributes or {})
+    for name in point.figures:
+        if name == "value":
+            attributes["value"] = amount
+        elif name == "cost_usd":
+            figures[name] = amount
+        else:
+            assert name in INT_FIGURES, name
+            figures[name] = round(amount)
+    digest = hashlib.sha256(
+        f"{point.series_key}/{point.start_ns}/{point.time_ns}".encode()
+    ).hexdigest()
+    return dataclasses.replace(
+        point.template,
+        event_id=f"otlp:{digest[:48]}",
+        attributes=attributes or None,
+        **figures,  # type: ignore[arg-type]
+    )

@@ -1,0 +1,45 @@
+"""Reading everyone's daily rollup back, for assertions; the product reads per person."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+
+from storage.daily_sums import summed_totals, totals_from_row
+from storage.db import Database
+from storage.models import DailyRow, IdentityRow
+from storage.records import DailyUsage
+
+
+def daily_usage(
+    db: Database, start: date, end: date, person_ids: list[int] | None = None
+) -> list[DailyUsage]:
+    """Per person, local day, tool and kind, for days start..end inclusive."""
+    stmt = (
+        select(
+            IdentityRow.person_id,
+            DailyRow.day,
+            DailyRow.tool,
+            DailyRow.kind,
+            *summed_totals(),
+        )
+        .join(IdentityRow, IdentityRow.id == DailyRow.identity_id)
+        .where(DailyRow.day.between(start, end), IdentityRow.person_id.is_not(None))
+        .group_by(IdentityRow.person_id, DailyRow.day, DailyRow.tool, DailyRow.kind)
+        .order_by(IdentityRow.person_id, DailyRow.day, DailyRow.tool, DailyRow.kind)
+    )
+    if person_ids is not None:
+        stmt = stmt.where(IdentityRow.person_id.in_(person_ids))
+    with db.read() as conn:
+        rows = conn.execute(stmt).all()
+    return [
+        DailyUsage(
+            person_id=row[0],
+            day=row[1],
+            tool=row[2],
+            kind=row[3],
+            totals=totals_from_row(row[4:]),
+        )
+        for row in rows
+    ]
