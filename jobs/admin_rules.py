@@ -149,7 +149,7 @@ class PostState:
     def channel_lines(self) -> list[tuple[str, str, datetime | None]]:
         """Per channel: (channel, what stands, the moment that goes with it), for a surface
         to render with its own time format."""
-        lines = []
+        lines: list[tuple[str, str, datetime | None]] = []
         for channel in self.item.channels or tuple(c.channel for c in self.claims):
             claim = self.channel_state(channel)
             if claim is None:

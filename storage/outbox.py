@@ -97,7 +97,7 @@ def recent_posts(db: Database, closed: int) -> list[OutboxItem]:
     return [_item(row) for row in [*pending, *finished]]
 
 
-def _item(row) -> OutboxItem:  # type: ignore[no-untyped-def]
+def _item(row) -> OutboxItem:
     return OutboxItem(
         post_key=row.post_key,
         kind=row.kind,

@@ -307,7 +307,7 @@ class FakeSlack:
         }
         with self._lock:
             self.messages[channel].insert(0, message)
-            self._posted_at[message["ts"]] = time.monotonic()
+            self._posted_at[str(message["ts"])] = time.monotonic()
         return {"ok": True, "channel": channel, "ts": message["ts"], "message": message}
 
     def _api_chat_postEphemeral(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -324,7 +324,7 @@ class FakeSlack:
             found = [
                 m
                 for m in self.messages[channel]
-                if self._posted_at.get(m["ts"], 0.0) <= shown_before
+                if self._posted_at.get(str(m["ts"]), 0.0) <= shown_before
             ]
         if "oldest" in params:
             found = [m for m in found if float(m["ts"]) >= float(params["oldest"])]
