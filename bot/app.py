@@ -20,6 +20,7 @@ from bot.services import Clock, Services
 from bot.settings import Settings
 from bot.slack_app import build_bolt_app, slack_route
 from bot.slack_client import make_web_client
+from bot.usage import UsageService
 from jobs.admin import AdminConfig, AdminService
 from jobs.awards import AwardConfig, catch_up_due, scan_current_week, scheduled_awards
 from jobs.schedule import Scheduler
@@ -106,9 +107,8 @@ def create_bolt_app(services: Services, executor: Executor) -> App | None:
     runs on `executor`, which the caller shuts down."""
     if services.settings.slack_bot_token is None:
         return None
-    return build_bolt_app(
-        services, make_web_client(services.settings), executor, admin_service(services)
-    )
+    usage = UsageService(services, admin_service(services), award_config(services.settings))
+    return build_bolt_app(services, make_web_client(services.settings), executor, usage)
 
 
 def create_http_app(

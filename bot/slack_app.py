@@ -31,7 +31,6 @@ from bot.services import Services
 from bot.slash import Request as SlashRequest
 from bot.slash import Restore, Retire, Status, parse_command
 from bot.usage import UsageService, actor
-from jobs.admin import AdminService
 from jobs.admin_rules import Refused
 from storage.people import find_slack_profile, save_slack_profile, slack_profile
 
@@ -50,7 +49,7 @@ log = logging.getLogger("aiusage.slack")
 
 
 def build_bolt_app(
-    services: Services, client: WebClient, executor: Executor, admin: AdminService
+    services: Services, client: WebClient, executor: Executor, usage: UsageService
 ) -> App:
     """The Bolt app with every listener registered. Without a signing secret it can serve
     Socket Mode only (whose connection is authenticated by the app token), never HTTP."""
@@ -68,7 +67,7 @@ def build_bolt_app(
         listener_executor=executor,
         logger=log,
     )
-    register_listeners(app, UsageService(services, admin), services)
+    register_listeners(app, usage, services)
     return app
 
 
