@@ -32,7 +32,12 @@ from bot.slash import Request as SlashRequest
 from bot.slash import Restore, Retire, Status, parse_command
 from bot.usage import UsageService, actor
 from jobs.admin_rules import Refused
-from storage.people import find_slack_profile, save_slack_profile, slack_profile
+from storage.people import (
+    find_slack_profile,
+    link_email,
+    save_slack_profile,
+    slack_profile,
+)
 
 COMMAND = "/aiusage"
 # Slack's own requests are a few kilobytes; an interactive payload with a long message is the
@@ -207,6 +212,12 @@ def learn_viewer(services: Services, client: WebClient, slack_user_id: str) -> V
         is_workspace_admin=bool(user.get("is_admin") or user.get("is_owner")),
         now=now,
     )
+    email = str(profile.get("email") or "")
+    # Slack's own profile email; only its size is checked, as a link key must fit.
+    if "@" in email and len(email) <= 320 and not user.get("is_bot"):
+        # Usage reported under this email counts from this answer on, not from the next
+        # matching pass.
+        link_email(services.db, email, slack_user_id, now)
     return viewer_from(saved, services.settings.timezone)
 
 
