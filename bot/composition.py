@@ -22,6 +22,7 @@ from bot.slack.app import build_bolt_app, slack_route
 from bot.slack.client import make_web_client
 from bot.slack.identity import resolve_unmatched_emails
 from bot.slack.notifier import SlackNotifier
+from bot.slack.usage_service import UsageService
 from bot.web import HTTPProblem, problem_response
 from jobs.admin import AdminConfig, AdminService
 from jobs.awards import (
@@ -148,9 +149,8 @@ def create_bolt_app(services: Services, executor: Executor) -> App | None:
     runs on `executor`, which the caller shuts down."""
     if services.settings.slack_bot_token is None:
         return None
-    return build_bolt_app(
-        services, make_web_client(services.settings), executor, admin_service(services)
-    )
+    usage = UsageService(services, admin_service(services), award_config(services.settings))
+    return build_bolt_app(services, make_web_client(services.settings), executor, usage)
 
 
 def create_http_app(

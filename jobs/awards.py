@@ -101,6 +101,12 @@ def compute_flags(db: Database, week: Week, config: AwardConfig) -> list[Integri
     return flags
 
 
+def flagged_now(db: Database, week: Week, config: AwardConfig) -> frozenset[int]:
+    """Who the week's usage so far judges scripted or wasteful: the judgement the awards
+    use, made on demand so the live leaderboard need not wait for the hourly scan."""
+    return frozenset(flag.person_id for flag in compute_flags(db, week, config))
+
+
 def candidates(db: Database, week: Week, history_weeks: int) -> list[Candidate]:
     """Everyone with usage in the week, with their active days in the weeks before."""
     periods = person_periods(db, week.start, week.end)

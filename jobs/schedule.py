@@ -17,7 +17,8 @@ log = logging.getLogger(__name__)
 # coalescing turns several missed fires into one run.
 MISFIRE_GRACE = timedelta(days=6)
 INTEGRITY_INTERVAL = timedelta(hours=1)
-IDENTITY_INTERVAL = timedelta(minutes=10)  # unmatched emails are each retried hourly
+# New emails are looked up within a minute; each unmatched one is retried hourly.
+IDENTITY_INTERVAL = timedelta(minutes=1)
 
 
 def check_cron(expr: str) -> None:

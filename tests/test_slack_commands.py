@@ -305,6 +305,26 @@ def test_usage_flagged_for_the_week_is_not_ranked_and_nobody_is_told_why(slack, 
     assert "scripted" not in own and "identical" not in own
 
 
+def test_scripted_usage_is_never_ranked_even_before_the_hourly_scan(slack, api_key):
+    # Forty requests exactly a minute apart: a loop, not a person. No scan has run, so
+    # nothing is stored about the week; the board judges it as the awards would.
+    loop = [
+        event(
+            user={"slack_user_id": "UBOT"},
+            occurred_at=f"{THIS_MONDAY}T09:{minute:02d}:00Z",
+            input_tokens=0,
+            output_tokens=0,
+        )
+        for minute in range(40)
+    ]
+    ingest(slack, api_key, used("UALICE", THIS_MONDAY), *loop)
+    seen_by_alice = text_of(slack.ask("top", user_id="UALICE"))
+    assert "<@UALICE>" in seen_by_alice and "UBOT" not in seen_by_alice
+    assert "*Your place:* you are not ranked this week." in text_of(
+        slack.ask("top", user_id="UBOT")
+    )
+
+
 def test_new_usage_shows_up_in_top_within_seconds(slack, api_key, now):
     ingest(slack, api_key, used("UALICE", THIS_MONDAY))
     assert "<@UBOB>" not in text_of(slack.ask("top"))

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from slack_sdk import WebClient
 
+from bot.composition import build_scheduler
 from bot.slack.identity import resolve_unmatched_emails
 from storage.people import unlinked_emails
 from tests.builders import bearer, event
@@ -42,6 +43,33 @@ def test_an_unknown_email_is_matched_later_and_its_usage_counts_then(slack, api_
 
     ingest(slack, api_key, by_email("carol@example.com", requests=8))  # later events link at once
     assert "*Requests:* 50" in text_of(slack.ask("me", user_id="UCAROL"))
+
+
+def test_usage_reported_by_email_counts_in_the_first_answer(slack, api_key, db):
+    # No matching pass has run: the users.info that first sight makes already says
+    # Bob's email, and his usage is in that same answer.
+    ingest(slack, api_key, by_email("Bob@Example.com", requests=13))
+    assert "*Requests:* 13" in text_of(slack.ask("me", user_id="UBOB"))
+    assert slack.fake.calls_to("users.lookupByEmail") == []
+    assert unlinked_emails(db) == []
+
+
+def test_a_bot_profile_email_links_nothing(slack, api_key, db):
+    slack.fake.add_user("UROBOT", email="robot@example.com", is_bot=True)
+    ingest(slack, api_key, by_email("robot@example.com", requests=3))
+    assert "No AI usage" in text_of(slack.ask("me", user_id="UROBOT"))
+    assert unlinked_emails(db) == ["robot@example.com"]
+
+
+def test_the_matching_pass_runs_every_minute_once_serving(slack):
+    scheduler = build_scheduler(slack.services)
+    scheduler.start()
+    try:
+        job = scheduler._scheduler.get_job("match-emails")
+        wait = job.next_run_time - datetime.now(UTC)
+        assert timedelta(0) < wait <= timedelta(minutes=1)
+    finally:
+        scheduler.shutdown()
 
 
 def test_email_usage_joins_the_same_persons_slack_id_usage(slack, api_key):

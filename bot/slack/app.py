@@ -18,7 +18,6 @@ from bot.services import Services
 from bot.slack.listeners import register_listeners
 from bot.slack.usage_service import UsageService
 from bot.web import read_body
-from jobs.admin import AdminService
 
 # Slack's own requests are a few kilobytes; an interactive payload with a long message is the
 # largest, and stays far below this.
@@ -28,7 +27,7 @@ log = logging.getLogger("aiusage.slack")
 
 
 def build_bolt_app(
-    services: Services, client: WebClient, executor: Executor, admin: AdminService
+    services: Services, client: WebClient, executor: Executor, usage: UsageService
 ) -> App:
     """The Bolt app with every listener registered. Without a signing secret it can serve
     Socket Mode only (whose connection is authenticated by the app token), never HTTP."""
@@ -46,7 +45,7 @@ def build_bolt_app(
         listener_executor=executor,
         logger=log,
     )
-    register_listeners(app, UsageService(services, admin), services)
+    register_listeners(app, usage, services)
     return app
 
 

@@ -33,6 +33,7 @@ from bot.slack.command_text import (
 )
 from jobs.admin import AdminService
 from jobs.admin_rules import Actor
+from jobs.awards import AwardConfig, flagged_now
 from jobs.scoring import TREND_WEEKS, Ranked, compare_weeks, rank, standings
 from jobs.weeks import Week, current_week, local_day
 from storage.awards import awards_for
@@ -57,6 +58,9 @@ class _CachedRanking:
     fingerprint: tuple[int, int, str]
     computed_at: float  # time.monotonic()
     ranked: list[Ranked]
+    # Judged from the same snapshot as `ranked`, so nobody is ever shown before their
+    # week has been looked at.
+    flagged: frozenset[int]
 
 
 class UsageService:
@@ -64,9 +68,10 @@ class UsageService:
     rules in `jobs.scoring`, and admin requests through `admin`. Weeks and "today" are the
     configured zone's."""
 
-    def __init__(self, services: Services, admin: AdminService) -> None:
+    def __init__(self, services: Services, admin: AdminService, award_config: AwardConfig) -> None:
         self.services = services
         self.admin = admin
+        self.award_config = award_config
         self.tz = services.settings.timezone
         self.badge_names = {
             c.key: f"{c.emoji} {c.title}" for c in services.settings.award_rules().categories
@@ -116,8 +121,9 @@ class UsageService:
             return RetiredTopAnswer(viewer, state)
         now = self.services.clock()
         week = current_week(now, self.tz)
-        unranked = unranked_people(self.db, week.start)
-        board = standings(self.ranking(week), unranked, viewer.person_id, TOP_SIZE)
+        ranking = self.ranking(week)
+        unranked = unranked_people(self.db, week.start) | ranking.flagged
+        board = standings(ranking.ranked, unranked, viewer.person_id, TOP_SIZE)
         return TopAnswer(
             viewer=viewer,
             as_of=now.astimezone(viewer.tz),
@@ -128,14 +134,16 @@ class UsageService:
             excluded=viewer.person_id in unranked,
         )
 
-    def ranking(self, week: Week) -> list[Ranked]:
-        """Everyone with usage this week, best first, before anyone is left out.
+    def ranking(self, week: Week) -> _CachedRanking:
+        """Everyone with usage this week, best first, before anyone is left out, with who
+        the integrity rules judge scripted or wasteful so far.
 
         Summing everyone's week is the expensive part (half a second for 20,000 people on
         SQLite), and usage lands all the time, so a ranking that is out of date is served
         while a fresh one is computed in the background, at most every few seconds: `top`
         lags new usage by seconds. Only the first `top` of a week waits for the sums.
-        Who is left out is read fresh on every request, so opting out takes effect at once."""
+        Opt-outs and stored flags are read fresh on every request, so opting out takes
+        effect at once."""
         fingerprint = usage_fingerprint(self.db)
         with self._lock:
             cached = self._rankings.get(week)
@@ -149,13 +157,13 @@ class UsageService:
                 self._refresher.submit(self._refresh, week, fingerprint)
         if cached is None:
             cached = self._refresh(week, fingerprint)
-        return cached.ranked
+        return cached
 
     def _refresh(self, week: Week, fingerprint: tuple[int, int, str]) -> _CachedRanking:
         try:
-            fresh = _CachedRanking(
-                fingerprint, time.monotonic(), rank(rank_inputs(self.db, week.start, week.end))
-            )
+            ranked = rank(rank_inputs(self.db, week.start, week.end))
+            flagged = flagged_now(self.db, week, self.award_config)
+            fresh = _CachedRanking(fingerprint, time.monotonic(), ranked, flagged)
             with self._lock:
                 # Only the current week is ever asked for; drop the others.
                 self._rankings = {week: fresh}

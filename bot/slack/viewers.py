@@ -14,7 +14,7 @@ from bot.slack.answers import Viewer, viewer_from
 from bot.slack.client import says_workspace_admin
 from bot.slack.command_text import Request as SlashRequest
 from bot.slack.command_text import Restore, Retire, Status
-from storage.people import find_slack_profile, save_slack_profile, slack_profile
+from storage.people import find_slack_profile, link_email, save_slack_profile, slack_profile
 
 # How long what users.info told us (time zone, name, admin) is trusted before asking again.
 PROFILE_MAX_AGE = timedelta(hours=24)
@@ -74,4 +74,9 @@ def learn_viewer(services: Services, client: WebClient, slack_user_id: str) -> V
         is_workspace_admin=says_workspace_admin(user),
         now=now,
     )
+    email = str(profile.get("email") or "")
+    # Slack's own profile email; only its size is checked, as a link key must fit. Usage
+    # reported under it counts from this answer on, not from the next matching pass.
+    if "@" in email and len(email) <= 320 and not user.get("is_bot"):
+        link_email(services.db, email, slack_user_id, now)
     return viewer_from(saved, services.settings.timezone)
