@@ -142,7 +142,12 @@ def create_http_app(
         routes=[
             *api_routes(services),
             *otlp_routes(services),
-            slack_route(http_slack.dispatch if http_slack else None),
+            slack_route(
+                http_slack.dispatch if http_slack else None,
+                secret.get_secret_value()
+                if (secret := services.settings.slack_signing_secret)
+                else None,
+            ),
         ],
         exception_handlers={HTTPProblem: problem_response},
         lifespan=lifespan,
