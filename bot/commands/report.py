@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from bot.settings import Settings
+from bot.spreadsheet import csv_row
 from jobs.weeks import last_complete_week, parse_week, utcnow
 from storage.db import Database
 from storage.records import ReportLine
@@ -109,5 +110,5 @@ def run_report(args: argparse.Namespace, settings: Settings) -> int:
     writer = csv.DictWriter(sys.stdout, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
     for record in records:
-        writer.writerow({key: "" if value is None else value for key, value in record.items()})
+        writer.writerow(csv_row(record))
     return 0
