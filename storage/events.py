@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, update
 
+from storage.bounds import COST_DAY_CAP, DAY_CAP
 from storage.bulk import (
     DAILY_KEY,
     NULLABLE_SUMS,
@@ -140,7 +141,16 @@ def rollup(rows: Sequence[dict[str, Any]], origin: str) -> list[dict[str, Any]]:
         for name in NULLABLE_SUMS:
             if row[name] is not None:
                 acc[name] = row[name] if acc[name] is None else acc[name] + row[name]
-    return [totals[key] for key in sorted(totals)]
+    return [_capped(totals[key]) for key in sorted(totals)]
+
+
+def _capped(row: dict[str, Any]) -> dict[str, Any]:
+    """A rollup row's figures held at the caps the upsert keeps (see `storage.bounds`)."""
+    for name in SUMS:
+        value = row[name]
+        if value is not None and value > (cap := COST_DAY_CAP if name == "cost_usd" else DAY_CAP):
+            row[name] = cap
+    return row
 
 
 def identity_ids(db: Database, keys: set[IdentityKey], now: datetime) -> dict[IdentityKey, int]:

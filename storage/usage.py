@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from storage.db import Database
 from storage.models import DailyRow, IdentityRow
 from storage.records import DailyUsage, Totals
+from storage.sums import safe_sum, whole
 
 
 def daily_usage(
@@ -48,14 +49,14 @@ def daily_usage(
 def summed_totals() -> tuple[Any, ...]:
     """The rollup's figures summed, in the order `totals_from_row` reads them back."""
     return (
-        func.sum(DailyRow.requests),
-        func.sum(DailyRow.input_tokens),
-        func.sum(DailyRow.output_tokens),
-        func.sum(DailyRow.suggestions_shown),
-        func.sum(DailyRow.suggestions_accepted),
-        func.sum(DailyRow.lines_accepted),
+        safe_sum(DailyRow.requests),
+        safe_sum(DailyRow.input_tokens),
+        safe_sum(DailyRow.output_tokens),
+        safe_sum(DailyRow.suggestions_shown),
+        safe_sum(DailyRow.suggestions_accepted),
+        safe_sum(DailyRow.lines_accepted),
         func.sum(DailyRow.cost_usd),
-        func.sum(DailyRow.events),
+        safe_sum(DailyRow.events),
     )
 
 
@@ -63,12 +64,12 @@ def totals_from_row(values) -> Totals:  # type: ignore[no-untyped-def]
     """Build Totals from the columns `summed_totals` selects."""
     requests, input_tokens, output_tokens, shown, accepted, lines, cost, events = values
     return Totals(
-        requests=int(requests or 0),
-        input_tokens=int(input_tokens or 0),
-        output_tokens=int(output_tokens or 0),
-        suggestions_shown=None if shown is None else int(shown),
-        suggestions_accepted=None if accepted is None else int(accepted),
-        lines_accepted=None if lines is None else int(lines),
+        requests=whole(requests) or 0,
+        input_tokens=whole(input_tokens) or 0,
+        output_tokens=whole(output_tokens) or 0,
+        suggestions_shown=whole(shown),
+        suggestions_accepted=whole(accepted),
+        lines_accepted=whole(lines),
         cost_usd=None if cost is None else float(cost),
-        events=int(events or 0),
+        events=whole(events) or 0,
     )

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import sys
 from collections.abc import Callable, Iterator
 from typing import TextIO
 
 from bot.intake import copilot, cursor, kiro
-from bot.intake.reports import BadReport
+from bot.intake.reports import BadReport, within_bounds
 from bot.settings import Settings
-from jobs.weeks import utcnow
+from jobs.weeks import local_day, utcnow
 from storage.db import Database
 from storage.imports import ReplacedKey, replace_report_days
 from storage.integrations import get_integration
@@ -71,7 +72,7 @@ def run_import(args: argparse.Namespace, settings: Settings) -> int:
         except (OSError, UnicodeDecodeError) as exc:
             print(f"aiusage: cannot read {args.file}: {exc}", file=sys.stderr)
             return 2
-        except BadReport as exc:
+        except (BadReport, csv.Error) as exc:
             print(f"aiusage: {args.file}: {exc}", file=sys.stderr)
             return 2
     finally:
@@ -85,7 +86,9 @@ def _import(db: Database, args: argparse.Namespace, handle: TextIO) -> tuple[int
     replaced: set[ReplacedKey] = set()
     chunk: list[ReportDay] = []
     imported = rejected = 0
-    for item in PARSERS[args.source](handle):
+    today = local_day(now, db.tz)
+    for parsed in PARSERS[args.source](handle):
+        item = parsed if isinstance(parsed, BadRow) else within_bounds(parsed, today)
         if isinstance(item, BadRow):
             rejected += 1
             print(f"aiusage: {args.file}:{item.line}: {item.error}", file=sys.stderr)

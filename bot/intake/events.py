@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -20,13 +20,14 @@ from pydantic import (
     model_validator,
 )
 
+from storage import bounds
 from storage.records import UsageEvent, UserRef
 
 MAX_BATCH = 1000
 MAX_BODY_BYTES = 1024 * 1024
-FUTURE_LEEWAY = timedelta(minutes=5)
+FUTURE_LEEWAY = bounds.FUTURE_LEEWAY
 
-Count = Annotated[StrictInt, Field(ge=0, le=10**12)]
+Count = Annotated[StrictInt, Field(ge=0, le=bounds.MAX_COUNT)]
 AttributeValue = str | int | float | bool | None
 
 
@@ -35,7 +36,12 @@ class UserIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     slack_user_id: str | None = Field(None, pattern=r"^[UW][A-Z0-9]{2,30}$")
-    email: str | None = Field(None, pattern=r"^[^@\s]{1,64}@[^@\s]{1,255}$", max_length=320)
+    email: str | None = Field(None, max_length=bounds.MAX_EMAIL_CHARS)
+
+    @field_validator("email")
+    @classmethod
+    def _valid_email(cls, value: str | None) -> str | None:
+        return None if value is None else bounds.email(value)
 
     @model_validator(mode="after")
     def _one_of(self) -> UserIn:
@@ -60,7 +66,7 @@ class EventIn(BaseModel):
     suggestions_shown: Count | None = None
     suggestions_accepted: Count | None = None
     lines_accepted: Count | None = None
-    cost_usd: float | None = Field(None, ge=0, le=1_000_000)
+    cost_usd: float | None = Field(None, ge=0, le=bounds.MAX_COST_USD)
     attributes: dict[Annotated[str, Field(max_length=64)], AttributeValue] | None = Field(
         None, max_length=32, description="flat object, at most 32 keys"
     )
@@ -69,9 +75,12 @@ class EventIn(BaseModel):
     @classmethod
     def _not_future(cls, value: datetime, info: ValidationInfo) -> datetime:
         now = (info.context or {}).get("now")
-        if now is not None and value > now + FUTURE_LEEWAY:
-            raise ValueError("is more than 5 minutes in the future")
-        return value
+        if now is None:
+            return value
+        try:
+            return bounds.moment("occurred_at", value, now)
+        except bounds.OutOfBounds as exc:
+            raise ValueError(str(exc).removeprefix("occurred_at ")) from None
 
     @field_validator("cost_usd")
     @classmethod
