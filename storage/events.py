@@ -156,7 +156,7 @@ def _capped(row: dict[str, Any]) -> dict[str, Any]:
 def identity_ids(db: Database, keys: set[IdentityKey], now: datetime) -> dict[IdentityKey, int]:
     """Ids for these identities, from the cache or, for new ones, a short transaction of
     their own; call it before taking the write lock."""
-    identities = {key: db.identity_ids[key] for key in keys if key in db.identity_ids}
+    identities = {key: cached for key in keys if (cached := db.identity_ids.get(key)) is not None}
     missing = keys - identities.keys()
     if missing:
         # Its own short transaction: an identity made for a batch that then fails is harmless.

@@ -4,8 +4,8 @@ refused by name while its neighbours are stored, and nothing stored can make a r
 from __future__ import annotations
 
 import csv
-import json
 import io
+import json
 from datetime import date, timedelta
 
 import orjson
