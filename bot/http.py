@@ -10,7 +10,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.intake.events import MAX_BODY_BYTES, BadBody, parse_body
+from bot.decode_gate import RETRY_AFTER_S, Busy, DecodeGate
+from bot.intake.events import MAX_BODY_BYTES, BadBody, ParsedBatch, parse_body
 from bot.openapi import openapi_document
 from bot.services import Services
 from storage.events import record_events
@@ -60,10 +61,19 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
 
 
 def api_routes(services: Services) -> list[Route]:
+    gate = DecodeGate()
+
     async def ingest(request: Request) -> Response:
         integration = await authenticate_request(request, services)
         body = await read_body(request)
-        answer = await run_in_threadpool(_ingest, services, integration, body)
+        try:
+            async with gate.slot():
+                batch = await run_in_threadpool(_parse, services, integration, body)
+        except Busy:
+            raise HTTPProblem(
+                503, "busy: retry shortly", {"Retry-After": str(RETRY_AFTER_S)}
+            ) from None
+        answer = await run_in_threadpool(_ingest, services, integration, batch)
         return Response(orjson.dumps(answer), media_type="application/json")
 
     async def healthz(_request: Request) -> Response:
@@ -87,11 +97,15 @@ def api_routes(services: Services) -> list[Route]:
     ]
 
 
-def _ingest(services: Services, integration: Integration, body: bytes) -> dict[str, object]:
+def _parse(services: Services, integration: Integration, body: bytes) -> ParsedBatch:
+    """Validate a body: the CPU-bound part, run under the decode gate."""
     try:
-        batch = parse_body(body, default_tool=integration.name, now=services.clock())
+        return parse_body(body, default_tool=integration.name, now=services.clock())
     except BadBody as exc:
         raise HTTPProblem(exc.status, exc.message) from None
+
+
+def _ingest(services: Services, integration: Integration, batch: ParsedBatch) -> dict[str, object]:
     result = record_events(services.db, integration.id, batch.events, services.clock())
     rejected = [
         {"index": r.index, "event_id": r.event_id, "error": r.error} for r in batch.rejected

@@ -27,6 +27,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality
 
+from bot.intake.body_limits import TooComplex, check_json, check_protobuf
 from storage import bounds
 from storage.records import UsageEvent, UserRef
 
@@ -34,6 +35,11 @@ PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 MAX_BODY_BYTES = 8 * 1024 * 1024
 MAX_DECOMPRESSED_BYTES = 32 * 1024 * 1024
+# What one export may hold, checked on its bytes before it is parsed: room for a collector's
+# full batch (8,192 points with their attributes: about 75,000 messages, 175,000 JSON values).
+MAX_MESSAGES = 100_000
+MAX_JSON_VALUES = 200_000
+MAX_DEPTH = 32  # a point's attributes sit 8 deep; nested array and map values add a few
 FUTURE_LEEWAY = bounds.FUTURE_LEEWAY
 CLAUDE_CODE = "claude-code"
 
@@ -95,6 +101,17 @@ def decode(body: bytes, kind: str, encoding: str | None, message: type[M]) -> M:
         body = gunzip(body, MAX_DECOMPRESSED_BYTES)
     elif encoding != "identity":
         raise BadExport(415, f"Content-Encoding {encoding!r} is not supported; use gzip")
+    try:
+        if kind == PROTOBUF:
+            # An empty message costs two bytes on the wire: a smaller body cannot pass the limit.
+            if len(body) > 2 * MAX_MESSAGES:
+                check_protobuf(
+                    body, message.DESCRIPTOR, max_messages=MAX_MESSAGES, max_depth=MAX_DEPTH
+                )
+        else:
+            check_json(body, max_values=MAX_JSON_VALUES, max_depth=MAX_DEPTH)
+    except TooComplex as exc:
+        raise BadExport(exc.status, exc.message) from None
     if kind == PROTOBUF:
         try:
             return message.FromString(body)

@@ -1,0 +1,200 @@
+"""Hostile bodies at the OTLP receiver and the events API: bombs, floods of empty objects and
+deep nesting are answered 400 or 413 quickly, and a burst past the decode limit gets 503."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+)
+
+import bot.http
+from bot.decode_gate import Busy, DecodeGate
+from bot.intake.body_limits import TooComplex, check_json, check_protobuf
+from tests.builders import bearer, event
+from tests.test_otlp import metrics, send, tokens
+
+QUICK_S = 1.0  # "well under a second" on a quiet machine; CI machines are slower
+MiB = 1024 * 1024
+
+
+def otlp(client, key, body: bytes, *, as_json: bool, gzipped: bool = False, path="/v1/metrics"):
+    headers = {
+        **bearer(key),
+        "Content-Type": "application/json" if as_json else "application/x-protobuf",
+    }
+    if gzipped:
+        body = gzip.compress(body, 9)
+        headers["Content-Encoding"] = "gzip"
+    started = time.monotonic()
+    response = client.post(path, content=body, headers=headers)
+    return response, time.monotonic() - started
+
+
+def field(number: int, payload: bytes) -> bytes:
+    """A length-delimited protobuf field, written by hand: the SDK refuses to build deep ones."""
+    return varint(number << 3 | 2) + varint(len(payload)) + payload
+
+
+def varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        out.append(value & 0x7F | (0x80 if value > 0x7F else 0))
+        value >>= 7
+        if not value:
+            return bytes(out)
+
+
+def nested_any_value(depth: int) -> bytes:
+    """A request whose one resource attribute is an array nested `depth` deep."""
+    value = field(1, b"x")  # AnyValue.string_value
+    for _ in range(depth):
+        value = field(5, field(1, value))  # AnyValue.array_value -> ArrayValue.values
+    key_value = field(1, b"deep") + field(2, value)
+    return field(1, field(1, field(1, key_value)))  # resource_metrics.resource.attributes
+
+
+HOSTILE = {
+    # name: (body, as_json, gzipped, expected status)
+    "json empty objects, gzip (32 MiB inflated)": (
+        b'{"resourceMetrics":[' + b"{}," * (11 * MiB - 8) + b"{}]}",
+        True,
+        True,
+        413,
+    ),
+    "protobuf empty messages, gzip (24 MiB inflated)": (b"\x0a\x00" * (12 * MiB), False, True, 413),
+    "protobuf empty messages, plain (8 MiB)": (b"\x0a\x00" * (4 * MiB - 1), False, False, 413),
+    "gzip bomb past the inflate cap": (b"\x00" * (64 * MiB), True, True, 413),
+    "json arrays 1,000 deep": (
+        b'{"resourceMetrics":' + b"[" * 1000 + b"]" * 1000 + b"}",
+        True,
+        False,
+        400,
+    ),
+    "json objects 100,000 deep": (b'{"a":' * 100_000 + b"1" + b"}" * 100_000, True, True, 400),
+    "protobuf values 60 deep": (nested_any_value(60), False, False, 400),
+    "protobuf values 5,000 deep": (nested_any_value(5_000), False, True, 400),
+    "protobuf cut short": (b"\x0a\xff\xff\x03" + b"\x00" * 400_000, False, False, 400),
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE))
+def test_hostile_otlp_bodies_are_refused_quickly(client, api_key, name, caplog):
+    body, as_json, gzipped, status = HOSTILE[name]
+    response, took = otlp(client, api_key, body, as_json=as_json, gzipped=gzipped)
+    assert response.status_code == status, response.text
+    assert took < QUICK_S, f"{name}: {took:.2f}s"
+    assert not [r for r in caplog.records if r.exc_info]
+    # and the receiver still works
+    ok = send(client, api_key, metrics(tokens(3)))
+    assert ok.status_code == 200
+
+
+API_HOSTILE = {
+    "empty objects": (b'{"events":[' + b"{}," * 349_000 + b"{}]}", 413),
+    "arrays 100,000 deep": (b"[" * 100_000 + b"]" * 100_000, 400),
+    "objects 500 deep in an attribute": (
+        b'{"events":[{"attributes":' + b'{"a":' * 500 + b"1" + b"}" * 500 + b"}]}",
+        400,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(API_HOSTILE))
+def test_hostile_api_bodies_are_refused_quickly(client, api_key, name, caplog):
+    body, status = API_HOSTILE[name]
+    started = time.monotonic()
+    response = client.post(
+        "/api/v1/events",
+        content=body,
+        headers={**bearer(api_key), "Content-Type": "application/json"},
+    )
+    assert response.status_code == status, response.text
+    assert time.monotonic() - started < QUICK_S
+    assert not [r for r in caplog.records if r.exc_info]
+
+
+def test_a_full_collector_batch_is_still_taken(client, api_key, db, now):
+    from storage.people import link_email
+
+    link_email(db, "dev@example.com", "UDEV", now)
+    from tests.test_otlp import DELTA, point
+
+    points = [point(1, type="input", model="m", session__id=f"s{i}") for i in range(8192)]
+    message = metrics(("claude_code.token.usage", points), temporality=DELTA)
+    for as_json in (False, True):
+        response = send(client, api_key, message, as_json=as_json, gzipped=True)
+        assert response.status_code == 200, response.text
+
+
+def test_a_burst_past_the_decode_limit_is_told_to_retry(services, api_key, monkeypatch):
+    from starlette.testclient import TestClient
+
+    from bot.app import create_http_app
+
+    monkeypatch.setattr(bot.http, "DecodeGate", lambda: DecodeGate(slots=1, wait_s=0.05))
+    inside, release = threading.Event(), threading.Event()
+    real_clock = services.clock
+
+    def clock():
+        if threading.current_thread() is not threading.main_thread() and not release.is_set():
+            inside.set()
+            release.wait(10)
+        return real_clock()
+
+    services.clock = clock
+    with TestClient(create_http_app(services)) as client, ThreadPoolExecutor(1) as pool:
+        first = pool.submit(client.post, "/api/v1/events", json=event(), headers=bearer(api_key))
+        assert inside.wait(10)  # the first request holds the only decode slot
+        second = client.post("/api/v1/events", json=event(), headers=bearer(api_key))
+        release.set()
+        assert second.status_code == 503
+        assert second.headers["retry-after"] == "1"
+        assert first.result(10).status_code == 200
+
+
+def test_the_gate_lets_waiters_in_as_slots_free():
+    async def scenario() -> list[str]:
+        gate = DecodeGate(slots=1, wait_s=0.5)
+        log: list[str] = []
+
+        async def use(name: str, hold: float) -> None:
+            try:
+                async with gate.slot():
+                    log.append(name)
+                    await asyncio.sleep(hold)
+            except Busy:
+                log.append(f"{name} busy")
+
+        await asyncio.gather(use("a", 0.1), use("b", 0), use("c", 0))
+        gate_short = DecodeGate(slots=1, wait_s=0.01)
+        async with gate_short.slot():
+            try:
+                async with gate_short.slot():
+                    log.append("never")
+            except Busy:
+                log.append("d busy")
+        return log
+
+    assert asyncio.run(scenario()) == ["a", "b", "c", "d busy"]
+
+
+def test_limits_count_structure_not_text():
+    # Brackets and commas inside strings are text, not values.
+    check_json(b'{"a":"' + b"[{," * 300_000 + b'"}', max_values=10, max_depth=3)
+    with pytest.raises(TooComplex):
+        check_json(b"[" + b"1," * 11 + b"1]", max_values=10, max_depth=3)
+    with pytest.raises(TooComplex):
+        check_json(b"[[[[1]]]]", max_values=10, max_depth=3)
+    request = metrics(tokens(1)).SerializeToString()
+    check_protobuf(request, ExportMetricsServiceRequest.DESCRIPTOR, max_messages=50, max_depth=12)
+    with pytest.raises(TooComplex):
+        check_protobuf(
+            request, ExportMetricsServiceRequest.DESCRIPTOR, max_messages=3, max_depth=12
+        )
