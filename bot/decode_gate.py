@@ -1,16 +1,21 @@
-"""A limit on how many request bodies are decoded at once. Decoding is CPU work in worker
-threads; without a limit, a burst of large or hostile bodies would take every core and every
-worker thread, and their memory at once. Past the limit a request waits briefly, then is told
-to retry (503 with Retry-After), which OTLP exporters and well-behaved clients do."""
+"""A limit on how many request bodies are decoded at once. Decoding is CPU work; without a
+limit, a burst of large or hostile bodies would take every core, every worker thread, and
+their memory at once. Decodes run on a few threads of their own (so only their allocator
+arenas ever hold a decoded body); past the limit a request waits briefly, then is told to
+retry (503 with Retry-After), which OTLP exporters and well-behaved clients do."""
 
 from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import ParamSpec, TypeVar
 
 RETRY_AFTER_S = 1
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 class Busy(Exception):
@@ -18,21 +23,26 @@ class Busy(Exception):
 
 
 class DecodeGate:
-    """At most `slots` decodes at a time; a request waits up to `wait_s` for one. Acquired on
-    the event loop, so waiting requests hold no worker thread."""
+    """At most `slots` decodes at a time; a request waits up to `wait_s` for one. Waiting
+    happens on the event loop, so a waiting request holds no thread."""
 
     def __init__(self, slots: int | None = None, wait_s: float = 2.0) -> None:
         self.slots = slots or max(2, os.cpu_count() or 2)
         self.wait_s = wait_s
         self._semaphore = asyncio.Semaphore(self.slots)
+        self._threads = ThreadPoolExecutor(self.slots, thread_name_prefix="decode")
 
-    @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
+    async def run(self, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """`work(*args)` on a decode thread once a slot is free; Busy if none frees in time."""
         try:
             await asyncio.wait_for(self._semaphore.acquire(), self.wait_s)
         except TimeoutError:
             raise Busy from None
         try:
-            yield
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._threads, lambda: work(*args, **kwargs))
         finally:
             self._semaphore.release()
+
+    def close(self) -> None:
+        self._threads.shutdown(wait=False)

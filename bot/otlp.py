@@ -55,8 +55,7 @@ async def _export(
     body = await read_body(request, MAX_BODY_BYTES)
     encoding = request.headers.get("content-encoding")
     try:
-        async with gate.slot():
-            mapped = await run_in_threadpool(_map, services, body, kind, encoding, logs)
+        mapped = await gate.run(_map, services, body, kind, encoding, logs)
     except Busy:
         return Response(
             "busy: retry shortly", 503, {"Retry-After": str(RETRY_AFTER_S)}, "text/plain"
