@@ -54,3 +54,7 @@ class BoundedCache(Generic[K, V]):
     def __iter__(self) -> Iterator[K]:
         with self._lock:
             return iter(list(self._items))
+
+    def values(self) -> list[V]:
+        with self._lock:
+            return list(self._items.values())
