@@ -11,6 +11,7 @@ from slack_bolt import App
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 
+from bot.decode_gate import DecodeGate
 from bot.http import HTTPProblem, api_routes, problem_response
 from bot.identity import resolve_unmatched_emails
 from bot.metrics import LatencyMiddleware, Metrics
@@ -123,6 +124,7 @@ def create_http_app(
         bolt = create_bolt_app(services, executor)
     # Requests over HTTP are only taken when their signatures can be checked.
     http_slack = bolt if services.settings.slack_signing_secret is not None else None
+    decodes = DecodeGate()  # the API and OTLP share one limit on bodies decoded at once
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -136,12 +138,13 @@ def create_http_app(
             if executor is not None:
                 # Replies still owed through response_url go out before we stop.
                 await run_in_threadpool(executor.shutdown, wait=True)
+            decodes.close()
             services.db.dispose()
 
     app = Starlette(
         routes=[
-            *api_routes(services),
-            *otlp_routes(services),
+            *api_routes(services, decodes),
+            *otlp_routes(services, decodes),
             slack_route(
                 http_slack.dispatch if http_slack else None,
                 secret.get_secret_value()

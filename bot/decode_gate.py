@@ -45,4 +45,5 @@ class DecodeGate:
             self._semaphore.release()
 
     def close(self) -> None:
-        self._threads.shutdown(wait=False)
+        """Stop the decode threads once their work is done (at shutdown)."""
+        self._threads.shutdown(wait=True)

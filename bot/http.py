@@ -55,11 +55,14 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
         if len(body) + len(chunk) > limit:
             raise HTTPProblem(413, f"body is larger than {limit} bytes")
         body += chunk
+    # A large body stays the buffer it was read into (bytes-like wherever it goes): copying
+    # it to bytes would hold it twice.
     return bytes(body) if len(body) < 65536 else body  # type: ignore[return-value]
 
 
-def api_routes(services: Services) -> list[Route]:
-    gate = DecodeGate()
+def api_routes(services: Services, gate: DecodeGate | None = None) -> list[Route]:
+    """The API's routes; bodies are validated through `gate` (one of their own if None)."""
+    gate = gate or DecodeGate()
 
     async def ingest(request: Request) -> Response:
         integration = await authenticate_request(request, services)

@@ -29,8 +29,9 @@ from storage.otlp import record_sum_points
 from storage.records import Integration
 
 
-def otlp_routes(services: Services) -> list[Route]:
-    gate = DecodeGate()
+def otlp_routes(services: Services, gate: DecodeGate | None = None) -> list[Route]:
+    """The OTLP routes; bodies are decoded through `gate` (one of their own if None)."""
+    gate = gate or DecodeGate()
 
     async def metrics(request: Request) -> Response:
         return await _export(request, services, gate, logs=False)

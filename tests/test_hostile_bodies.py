@@ -14,11 +14,13 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
 )
 
-import bot.http
+import bot.app
+from bot.app import create_http_app
 from bot.decode_gate import Busy, DecodeGate
 from bot.intake.body_limits import TooComplex, check_json, check_protobuf
+from storage.people import link_email
 from tests.builders import bearer, event
-from tests.test_otlp import metrics, send, tokens
+from tests.test_otlp import DELTA, metrics, point, send, tokens
 
 QUICK_S = 1.0  # "well under a second" on a quiet machine; CI machines are slower
 MiB = 1024 * 1024
@@ -121,11 +123,7 @@ def test_hostile_api_bodies_are_refused_quickly(client, api_key, name, caplog):
 
 
 def test_a_full_collector_batch_is_still_taken(client, api_key, db, now):
-    from storage.people import link_email
-
     link_email(db, "dev@example.com", "UDEV", now)
-    from tests.test_otlp import DELTA, point
-
     points = [point(1, type="input", model="m", session__id=f"s{i}") for i in range(8192)]
     message = metrics(("claude_code.token.usage", points), temporality=DELTA)
     for as_json in (False, True):
@@ -134,11 +132,7 @@ def test_a_full_collector_batch_is_still_taken(client, api_key, db, now):
 
 
 def test_a_burst_past_the_decode_limit_is_told_to_retry(services, api_key, monkeypatch):
-    from starlette.testclient import TestClient
-
-    from bot.app import create_http_app
-
-    monkeypatch.setattr(bot.http, "DecodeGate", lambda: DecodeGate(slots=1, wait_s=0.05))
+    monkeypatch.setattr(bot.app, "DecodeGate", lambda: DecodeGate(slots=1, wait_s=0.05))
     inside, release = threading.Event(), threading.Event()
     real_clock = services.clock
 
