@@ -13,6 +13,7 @@ import pytest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
 )
+from starlette.testclient import TestClient
 
 import bot.app
 from bot.app import create_http_app
