@@ -58,3 +58,15 @@ class BoundedCache(Generic[K, V]):
     def values(self) -> list[V]:
         with self._lock:
             return list(self._items.values())
+
+    def items(self) -> list[tuple[K, V]]:
+        with self._lock:
+            return list(self._items.items())
+
+    def pop(self, key: K, default: V | None = None) -> V | None:
+        with self._lock:
+            return self._items.pop(key, default)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()

@@ -40,6 +40,9 @@ def test_bounded_cache_forgets_the_least_recently_used():
     assert "b" not in cache and cache["a"] == 1 and cache["c"] == 3 and len(cache) == 2
     with pytest.raises(KeyError):
         cache["b"]
+    assert cache.pop("a") == 1 and cache.pop("a") is None and cache.items() == [("c", 3)]
+    cache.clear()
+    assert len(cache) == 0 and list(cache) == []
 
 
 @pytest.mark.parametrize(
