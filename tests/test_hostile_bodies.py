@@ -23,7 +23,9 @@ from storage.people import link_email
 from tests.builders import bearer, event
 from tests.test_otlp import DELTA, metrics, point, send, tokens
 
-QUICK_S = 1.0  # "well under a second" on a quiet machine; CI machines are slower
+# A generous budget for a shared CI machine: it catches the minutes these bodies used to
+# take; bench/hostile_bodies.py measures the real times (tens to a few hundred ms).
+QUICK_S = 2.0
 MiB = 1024 * 1024
 
 
@@ -64,33 +66,48 @@ def nested_any_value(depth: int) -> bytes:
 
 
 HOSTILE = {
-    # name: (body, as_json, gzipped, expected status)
+    # name: (body, made when the test runs; as_json, gzipped, expected status)
     "json empty objects, gzip (15 MiB inflated)": (
-        b'{"resourceMetrics":[' + b"{}," * (5 * MiB) + b"{}]}",
+        lambda: b'{"resourceMetrics":[' + b"{}," * (5 * MiB) + b"{}]}",
         True,
         True,
         413,
     ),
-    "protobuf empty messages, gzip (14 MiB inflated)": (b"\x0a\x00" * (7 * MiB), False, True, 413),
-    "protobuf empty messages, plain (8 MiB)": (b"\x0a\x00" * (4 * MiB - 1), False, False, 413),
-    "gzip bomb past the inflate cap": (b"\x00" * (64 * MiB), True, True, 413),
+    "protobuf empty messages, gzip (14 MiB inflated)": (
+        lambda: b"\x0a\x00" * (7 * MiB),
+        False,
+        True,
+        413,
+    ),
+    "protobuf empty messages, plain (8 MiB)": (
+        lambda: b"\x0a\x00" * (4 * MiB - 1),
+        False,
+        False,
+        413,
+    ),
+    "gzip bomb past the inflate cap": (lambda: b"\x00" * (64 * MiB), True, True, 413),
     "json arrays 1,000 deep": (
-        b'{"resourceMetrics":' + b"[" * 1000 + b"]" * 1000 + b"}",
+        lambda: b'{"resourceMetrics":' + b"[" * 1000 + b"]" * 1000 + b"}",
         True,
         False,
         400,
     ),
-    "json objects 100,000 deep": (b'{"a":' * 100_000 + b"1" + b"}" * 100_000, True, True, 400),
-    "protobuf values 60 deep": (nested_any_value(60), False, False, 400),
-    "protobuf values 5,000 deep": (nested_any_value(5_000), False, True, 400),
-    "protobuf cut short": (b"\x0a\xff\xff\x03" + b"\x00" * 400_000, False, False, 400),
+    "json objects 100,000 deep": (
+        lambda: b'{"a":' * 100_000 + b"1" + b"}" * 100_000,
+        True,
+        True,
+        400,
+    ),
+    "protobuf values 60 deep": (lambda: nested_any_value(60), False, False, 400),
+    "protobuf values 5,000 deep": (lambda: nested_any_value(5_000), False, True, 400),
+    "protobuf cut short": (lambda: b"\x0a\xff\xff\x03" + b"\x00" * 400_000, False, False, 400),
 }
 
 
 @pytest.mark.parametrize("name", list(HOSTILE))
 def test_hostile_otlp_bodies_are_refused_quickly(client, api_key, name, caplog):
-    body, as_json, gzipped, status = HOSTILE[name]
-    response, took = otlp(client, api_key, body, as_json=as_json, gzipped=gzipped)
+    make, as_json, gzipped, status = HOSTILE[name]
+    response, took = otlp(client, api_key, make(), as_json=as_json, gzipped=gzipped)
     assert response.status_code == status, response.text
     assert took < QUICK_S, f"{name}: {took:.2f}s"
     assert not [r for r in caplog.records if r.exc_info]
