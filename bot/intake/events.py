@@ -40,7 +40,9 @@ class UserIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     slack_user_id: str | None = Field(None, pattern=r"^[UW][A-Z0-9]{2,30}$")
-    email: str | None = Field(None, max_length=bounds.MAX_EMAIL_CHARS)
+    email: str | None = Field(
+        None, max_length=bounds.MAX_EMAIL_CHARS, json_schema_extra={"format": "email"}
+    )
 
     @field_validator("email")
     @classmethod
