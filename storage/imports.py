@@ -5,12 +5,12 @@ overlapping one replaces figures instead of adding to them."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date, datetime
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, or_
 
 from storage.bulk import DAILY_KEY, upsert_daily
 from storage.db import Database
@@ -35,12 +35,27 @@ def replace_report_days(
     days: Sequence[ReportDay],
     replaced: set[ReplacedKey],
     now: datetime,
+    *,
+    whole_days: Collection[date] = (),
 ) -> None:
     """Store a chunk of a report in one transaction. `replaced` holds the keys this import
-    already cleared; it is updated, so a key spread over several chunks is cleared once."""
-    if not days:
+    already cleared; it is updated, so a key spread over several chunks is cleared once.
+    `whole_days` are days the caller holds complete (a connector's fetch): everything this
+    source said of them before is cleared first, people since dropped from the day included."""
+    if not days and not whole_days:
         return
     with db.write() as conn:
+        if whole_days:
+            base = report_origin(source, integration, None)
+            conn.execute(
+                delete(DailyRow).where(
+                    DailyRow.day.in_(sorted(whole_days)),
+                    or_(
+                        DailyRow.origin == base,
+                        DailyRow.origin.startswith(f"{base}:", autoescape=True),
+                    ),
+                )
+            )
         identities = resolve_identities(conn, (identity_key(d.user) for d in days), now)
         to_clear: dict[tuple[str, date], set[int]] = defaultdict(set)
         rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
