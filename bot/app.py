@@ -11,6 +11,7 @@ from slack_bolt import App
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 
+from bot.connectors import configured, run_connectors
 from bot.http import HTTPProblem, api_routes, problem_response
 from bot.identity import resolve_unmatched_emails
 from bot.metrics import LatencyMiddleware, Metrics
@@ -91,6 +92,12 @@ def build_scheduler(services: Services) -> Scheduler:
         if services.settings.slack_bot_token is not None:
             resolve_unmatched_emails(services)
 
+    def connector_job() -> None:
+        settings = services.settings
+        names = configured(settings)
+        if names:
+            run_connectors(settings, services.db, services.clock, names)
+
     return Scheduler(
         config.schedule,
         config.tz,
@@ -98,6 +105,8 @@ def build_scheduler(services: Services) -> Scheduler:
         integrity_job=lambda: scan_current_week(services.db, config, services.clock()),
         identity_job=identity_job,
         catch_up_due=lambda: catch_up_due(services.db, config, services.clock()),
+        connector_job=connector_job,
+        connector_schedule=services.settings.connector_schedule,
     )
 
 

@@ -55,12 +55,15 @@ class Scheduler:
         integrity_job: Callable[[], object],
         identity_job: Callable[[], object] | None = None,
         catch_up_due: Callable[[], bool],
+        connector_job: Callable[[], object] | None = None,
+        connector_schedule: str = "30 */6 * * *",
     ) -> None:
         self.expr, self.tz = expr, tz
         self._award_job = award_job
         self._integrity_job = integrity_job
         self._identity_job = identity_job
         self._catch_up_due = catch_up_due
+        self._connector_job, self._connector_schedule = connector_job, connector_schedule
         self._scheduler: BackgroundScheduler | None = None
 
     def start(self) -> None:
@@ -91,6 +94,13 @@ class Scheduler:
                 self._identity_job,
                 IntervalTrigger(seconds=int(IDENTITY_INTERVAL.total_seconds()), timezone=self.tz),
                 id="match-emails",
+            )
+        if self._connector_job is not None:
+            # connector pulls are cron in UTC: vendors cut their days at UTC midnight
+            scheduler.add_job(
+                self._connector_job,
+                CronTrigger.from_crontab(self._connector_schedule, timezone="UTC"),
+                id="connectors",
             )
         scheduler.start()
         self._scheduler = scheduler

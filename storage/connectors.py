@@ -37,7 +37,7 @@ class ConnectorState:
 def connector_states(db: Database) -> dict[str, ConnectorState]:
     """Every connector that has run, by name."""
     with db.read() as conn:
-        rows = conn.execute(select(ConnectorStateRow)).scalars().all()
+        rows = conn.execute(select(ConnectorStateRow.__table__)).all()
         return {
             row.name: ConnectorState(
                 name=row.name,

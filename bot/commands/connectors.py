@@ -108,11 +108,8 @@ def run_sync(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         db.dispose()
     for result in results:
-        span = (
-            f"{result.first} to {result.last}"
-            if result.first and result.first <= result.last
-            else "nothing new"
-        )  # type: ignore[operator]
+        empty = result.first is None or result.last is None or result.first > result.last
+        span = "nothing new" if empty else f"{result.first} to {result.last}"
         if result.ok:
             rejected = f", {result.rejected} rejected" if result.rejected else ""
             print(f"{result.name}: {result.rows} rows for {result.days} days ({span}){rejected}")
