@@ -51,7 +51,7 @@ from jobs.admin_rules import (
 )
 from jobs.results import ChannelResult
 from jobs.stats import SCORE_EXPLANATION, Period, ToolLine, sparkline
-from storage.records import Award, LeaderboardState, Totals
+from storage.records import Award, ConnectorState, LeaderboardState, Totals
 
 CONFIRM_ACTION = "aiusage_retire_confirm"
 CANCEL_ACTION = "aiusage_retire_cancel"
@@ -615,8 +615,19 @@ def render_status(report: StatusReport) -> Reply:
         integrations.append("• none yet (`aiusage integrations create NAME`)")
     flags = f"*Integrity flags this week ({report.week.label}):* {number(report.flags_this_week)}"
     lines = [state_line, schedule, channels, *posts, *integrations, flags]
+    if report.connectors:
+        lines += ["*Connectors:*", *(_connector_line(c) for c in report.connectors)]
     blocks: list[Block] = [_header("aiusage status"), *_sections(lines, MAX_BLOCKS - 1)]
     return Reply(clip(_plain(f"aiusage status. {state_line}"), MAX_FALLBACK_TEXT), blocks)
+
+
+def _connector_line(state: ConnectorState) -> str:
+    last = when(state.last_success_at) if state.last_success_at else "never"
+    line = f"• {shown(state.name)}: last success {last}, last day {state.last_day or 'none'}"
+    if state.failing and state.last_error_at is not None:
+        error = shown(state.last_error or "", 300)
+        line += f"\n    :warning: failing since {when(state.last_error_at)}: {error}"
+    return line
 
 
 def render_retired_top(answer: RetiredTopAnswer) -> Reply:

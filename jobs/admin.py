@@ -39,6 +39,7 @@ from storage.admin import (
     request_retirement,
     restore_leaderboard,
 )
+from storage.connectors import connector_states
 from storage.db import Database
 from storage.integrations import list_integrations
 from storage.integrity import week_flags
@@ -212,6 +213,7 @@ class AdminService:
             integrations=list_integrations(self.db),
             week=week,
             flags_this_week=len(flags),
+            connectors=tuple(connector_states(self.db).values()),
         )
         self._audit(actor, "status", "done")
         return report

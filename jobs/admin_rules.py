@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from jobs.results import ChannelResult
 from jobs.weeks import Week
-from storage.records import Integration, LeaderboardState, PostClaim, Retirement
+from storage.records import ConnectorState, Integration, LeaderboardState, PostClaim, Retirement
 
 DEFAULT_ANNOUNCEMENT = (
     "We have retired the AI usage leaderboard and the weekly badges. Thank you to everyone "
@@ -150,6 +150,7 @@ class StatusReport:
     integrations: list[Integration]
     week: Week
     flags_this_week: int
+    connectors: tuple[ConnectorState, ...] = ()  # those that have run, with their last error
 
 
 AdminOutcome = (

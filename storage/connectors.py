@@ -3,35 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from storage.db import Database
 from storage.models import ConnectorStateRow, CopilotTeamRow
+from storage.records import ConnectorState
 
 MAX_ERROR_CHARS = 1000
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectorState:
-    """What is known of one connector's pulls; all None before its first run."""
-
-    name: str
-    last_day: date | None = None
-    last_success_at: datetime | None = None
-    last_attempt_at: datetime | None = None
-    last_error: str | None = None
-    last_error_at: datetime | None = None
-    rows_last_sync: int = 0
-
-    @property
-    def failing(self) -> bool:
-        """Whether the last attempt failed (an error newer than the last success)."""
-        if self.last_error_at is None:
-            return False
-        return self.last_success_at is None or self.last_error_at >= self.last_success_at
 
 
 def connector_states(db: Database) -> dict[str, ConnectorState]:
