@@ -20,6 +20,7 @@ KINDS = {
     "email": "an email address, as the API, OTLP and Cursor's reports give it",
     "copilot": "a GitHub login, as Copilot's reports give it",
     "kiro": "a Kiro UserId from its user-activity reports",
+    "claude-code": "an Anthropic API key's name, for Claude Code used with an API key",
     "otlp": "the value of a configured AIUSAGE_OTLP_USER_ATTRIBUTES attribute",
 }
 EPILOG = "IDENTITY is KIND:VALUE, or a bare email address. Kinds:\n" + "\n".join(
