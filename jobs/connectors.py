@@ -142,7 +142,7 @@ def _write(
     """Store a batch in chunks; the first chunk's transaction clears the batch's days."""
     replaced: set[ReplacedKey] = set()
     chunk: list[ReportDay] = []
-    to_clear: Sequence[date] = batch.days
+    days = batch.days
     for item in batch.items:
         if isinstance(item, BadRow):
             result.rejected += 1
@@ -151,6 +151,6 @@ def _write(
         chunk.append(item)
         result.rows += 1
         if len(chunk) >= CHUNK_ROWS:
-            replace_report_days(db, source, None, chunk, replaced, clock(), whole_days=to_clear)
-            chunk, to_clear = [], ()
-    replace_report_days(db, source, None, chunk, replaced, clock(), whole_days=to_clear)
+            replace_report_days(db, source, None, chunk, replaced, clock(), whole_days=days)
+            chunk = []
+    replace_report_days(db, source, None, chunk, replaced, clock(), whole_days=days)

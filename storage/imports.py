@@ -20,6 +20,7 @@ from storage.people import resolve_identities
 from storage.records import ReportDay
 
 ReplacedKey = tuple[str, int, date]  # origin, identity id, day
+WHOLE_DAY = 0  # in place of an identity id: the whole day of that source was cleared
 
 
 def report_origin(source: str, integration: str | None, client: str | None) -> str:
@@ -41,15 +42,19 @@ def replace_report_days(
     """Store a chunk of a report in one transaction. `replaced` holds the keys this import
     already cleared; it is updated, so a key spread over several chunks is cleared once.
     `whole_days` are days the caller holds complete (a connector's fetch): everything this
-    source said of them before is cleared first, people since dropped from the day included."""
+    source said of them before is cleared once, people since dropped from the day included,
+    and their rows need no clearing one person at a time."""
     if not days and not whole_days:
         return
+    base = report_origin(source, integration, None)
+    whole = set(whole_days)
+    fresh = sorted(day for day in whole if (base, WHOLE_DAY, day) not in replaced)
     with db.write() as conn:
-        if whole_days:
-            base = report_origin(source, integration, None)
+        if fresh:
+            replaced.update((base, WHOLE_DAY, day) for day in fresh)
             conn.execute(
                 delete(DailyRow).where(
-                    DailyRow.day.in_(sorted(whole_days)),
+                    DailyRow.day.in_(fresh),
                     or_(
                         DailyRow.origin == base,
                         DailyRow.origin.startswith(f"{base}:", autoescape=True),
@@ -65,7 +70,8 @@ def replace_report_days(
             key = (origin, identity_id, item.day)
             if key not in replaced:
                 replaced.add(key)
-                to_clear[(origin, item.day)].add(identity_id)
+                if item.day not in whole:
+                    to_clear[(origin, item.day)].add(identity_id)
             for figures in item.figures:
                 rows[origin].append(
                     {

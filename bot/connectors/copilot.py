@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from typing import TypeVar
 
@@ -77,17 +78,25 @@ class CopilotConnector:
         self.downloads.close()
 
     def batches(self, first: date, last: date) -> Iterator[Batch]:
-        day = first
-        while day <= last:
-            links = self._links("users-1-day", day)
-            if links is None:
-                log.info("copilot: no report for %s yet; stopping there", day)
-                return
-            items = list(self._records(day, links))
-            yield Batch((day,), items)
-            if self.teams_allowed:
-                self._teams(day)
-            day += timedelta(days=1)
+        """Day by day; the next day is downloaded and parsed while this one is written."""
+        days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="copilot-fetch") as pool:
+            pending = pool.submit(self._day, days[0]) if days else None
+            for index, day in enumerate(days):
+                assert pending is not None
+                items = pending.result()
+                if items is None:
+                    log.info("copilot: no report for %s yet; stopping there", day)
+                    return
+                more = index + 1 < len(days)
+                pending = pool.submit(self._day, days[index + 1]) if more else None
+                yield Batch((day,), items)
+                if self.teams_allowed:
+                    self._teams(day)
+
+    def _day(self, day: date) -> list[ReportDay | BadRow] | None:
+        links = self._links("users-1-day", day)
+        return None if links is None else list(self._records(day, links))
 
     def _links(self, report: str, day: date) -> list[str] | None:
         """The day's signed links; None when GitHub has no report for the day yet."""

@@ -122,15 +122,13 @@ def merge(parts: Iterable[Figures]) -> tuple[Figures, ...]:
 
 def nonzero(figures: Figures) -> bool:
     """Whether a part says anything; all-zero parts are left out of the rollup."""
-    return any(
-        value
-        for value in (
-            figures.requests,
-            figures.input_tokens,
-            figures.output_tokens,
-            figures.suggestions_shown,
-            figures.suggestions_accepted,
-            figures.lines_accepted,
-            figures.cost_usd,
-        )
+    # a plain `or` chain: this runs for every part of every row of a large backfill
+    return bool(
+        figures.requests
+        or figures.input_tokens
+        or figures.output_tokens
+        or figures.suggestions_shown
+        or figures.suggestions_accepted
+        or figures.lines_accepted
+        or figures.cost_usd
     )
