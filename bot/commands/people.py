@@ -41,6 +41,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     link.add_argument("identity", metavar="IDENTITY", help="e.g. copilot:octocat")
     link.add_argument("user_id", metavar="USERID", help="Slack user ID, e.g. U012AB3CD")
     link.set_defaults(run=run_link)
+    from bot.commands import people_import  # it builds on this module's identity rules
+
+    people_import.register(actions)
 
 
 def parse_identity(text: str) -> tuple[str, str]:
