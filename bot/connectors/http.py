@@ -101,7 +101,7 @@ class VendorClient:
         self.vendor = vendor
         self.secrets = secrets
         self.retries, self.backoff, self.sleep = retries, backoff, sleep
-        self.client = httpx.Client(
+        self.http = httpx.Client(
             base_url=base_url,
             headers={"user-agent": USER_AGENT, **(headers or {})},
             auth=auth,
@@ -110,7 +110,7 @@ class VendorClient:
         )
 
     def close(self) -> None:
-        self.client.close()
+        self.http.close()
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """A whole response with a 2xx status (204 included); raises ConnectorError."""
@@ -125,8 +125,8 @@ class VendorClient:
         while True:
             attempt += 1
             try:
-                request = self.client.build_request(method, url, **kwargs)
-                response = self.client.send(request, stream=True)
+                request = self.http.build_request(method, url, **kwargs)
+                response = self.http.send(request, stream=True)
             except httpx.TimeoutException:
                 failure, wait = "timed out", None
             except httpx.TransportError as exc:
