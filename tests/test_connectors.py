@@ -306,3 +306,13 @@ def test_a_fresh_sync_without_dates_starts_four_weeks_back_then_keeps_the_lookba
     assert [c.query["starting_at"] for c in anthropic.calls] == [
         (yesterday - timedelta(days=n)).isoformat() for n in (2, 1, 0)
     ]
+
+
+def test_a_connector_that_cannot_start_fails_alone(run, db, cursor_api, monkeypatch):
+    monkeypatch.setenv("AIUSAGE_KIRO_REPORTS_URI", "s3://reports/kiro")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "::bad")
+    cursor_api.records = [cursor_record("ada@example.com", D1)]
+    code, out, err = run("connectors", "sync", "all", "--since", D1, "--until", D1)
+    assert code == 1
+    assert "connector kiro failed: could not start: ValueError: Invalid endpoint" in err
+    assert "cursor: 1 rows" in out

@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.settings import Settings
 from jobs.connectors import Connector, SyncResult, sync_all
+from storage.connectors import record_failure
 from storage.db import Database
 
 NAMES = ("copilot", "cursor", "claude-code", "kiro")
@@ -79,7 +80,13 @@ def run_connectors(
     """Build, run and close the named (configured) connectors, each isolated from the rest."""
     results: list[SyncResult] = []
     for name in names:
-        connector = build(name, settings, db, clock().date(), **client)
+        try:
+            connector = build(name, settings, db, clock().date(), **client)
+        except Exception as exc:  # e.g. AWS settings boto3 refuses: this one fails, not all
+            error = f"could not start: {type(exc).__name__}: {exc}"[:300]
+            record_failure(db, name, error, clock())
+            results.append(SyncResult(name, ok=False, error=error))
+            continue
         try:
             results += sync_all(
                 db, [connector], clock, settings.connector_lookback_days, since, until
