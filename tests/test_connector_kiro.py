@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
 from bot.cli import main
+from bot.connectors.kiro import KiroConnector
 from storage.report import usage_report
 
 D1, D2 = date(2026, 11, 16), date(2026, 11, 17)
@@ -153,3 +154,17 @@ def test_import_reads_kiro_with_email_and_copilot_day_totals(run, db, tmp_path):
     figures = stored(db)
     assert figures[("bo@example.com", "kiro")].requests == 6
     assert figures[("copilot:octocat", "copilot")].requests == 10
+
+
+def test_kiro_listing_is_followed_page_by_page(run, db, bucket, monkeypatch):
+    s3, name = bucket
+    monkeypatch.setattr(KiroConnector, "page_size", 2)
+    for n in range(5):
+        day = D1 - timedelta(days=n)
+        put(s3, name, day, f"KIRO_IDE_1_user_report_{n}", [f"{day},u1,KIRO_IDE,1,{n + 1},0"])
+    s3.put_object(Bucket=name, Key="reports/unrelated/readme.txt", Body=b"not a report")
+    code, out, _ = run(
+        "connectors", "sync", "kiro", "--since", D1 - timedelta(days=4), "--until", D1
+    )
+    assert code == 0 and "5 rows for 5 days" in out
+    assert stored(db, D1 - timedelta(days=4), D1)[("kiro:u1", "kiro")].requests == 15

@@ -316,3 +316,34 @@ def test_a_connector_that_cannot_start_fails_alone(run, db, cursor_api, monkeypa
     assert code == 1
     assert "connector kiro failed: could not start: ValueError: Invalid endpoint" in err
     assert "cursor: 1 rows" in out
+
+
+def test_claude_code_hostile_values(run, db, anthropic):
+    huge = claude_record("big@example.com", D1)
+    huge["model_breakdown"][0]["tokens"]["input"] = 10**18
+    anthropic.records = {
+        D1: [
+            huge,
+            {
+                **claude_record("x@example.com", D1),
+                "actor": {"type": "api_actor", "api_key_name": "=SUM(A1:A9)"},
+            },
+            {
+                **claude_record("neg@example.com", D1),
+                "tool_actions": {"edit_tool": {"accepted": -1}},
+            },
+            claude_record("eur@example.com", D1)
+            | {
+                "model_breakdown": [
+                    {"estimated_cost": {"amount": 500, "currency": "EUR"}, "tokens": {"output": 5}}
+                ]
+            },
+            "not an object",
+        ]
+    }
+    code, out, _ = run("connectors", "sync", "claude-code", "--since", D1, "--until", D1)
+    assert code == 0 and "2 rejected" in out
+    stored = figures(db)
+    assert stored[("big@example.com", "claude-code")].input_tokens == 10**18 + 50
+    assert ("claude-code:=SUM(A1:A9)", "claude-code") in stored
+    assert stored[("eur@example.com", "claude-code")].cost_usd is None  # not USD: no cost

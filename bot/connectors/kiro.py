@@ -69,6 +69,7 @@ def split_uri(uri: str) -> tuple[str, str]:
 
 class KiroConnector:
     name = "kiro"
+    page_size = 1000  # S3's own maximum per listing page
 
     def __init__(self, uri: str, s3: Any | None = None) -> None:
         self.bucket, self.prefix = split_uri(uri)
@@ -85,7 +86,9 @@ class KiroConnector:
     def _files(self) -> dict[date, list[ReportFile]]:
         try:
             pages = self.s3.get_paginator("list_objects_v2").paginate(
-                Bucket=self.bucket, Prefix=f"{self.prefix}/" if self.prefix else ""
+                Bucket=self.bucket,
+                Prefix=f"{self.prefix}/" if self.prefix else "",
+                PaginationConfig={"PageSize": self.page_size},
             )
             return report_files(obj for page in pages for obj in page.get("Contents", []))
         except (ClientError, BotoCoreError) as exc:
