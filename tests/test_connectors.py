@@ -347,3 +347,14 @@ def test_claude_code_hostile_values(run, db, anthropic):
     assert stored[("big@example.com", "claude-code")].input_tokens == 10**18 + 50
     assert ("claude-code:=SUM(A1:A9)", "claude-code") in stored
     assert stored[("eur@example.com", "claude-code")].cost_usd is None  # not USD: no cost
+
+
+def test_cursor_wrong_key_is_refused_without_retrying_or_showing_it(
+    run, db, cursor_api, monkeypatch
+):
+    monkeypatch.setenv("AIUSAGE_CURSOR_API_KEY", "key_wrong_and_secret")
+    code, out, err = run("connectors", "sync", "cursor", "--since", D1, "--until", D1)
+    assert code == 1
+    assert "Cursor refused the key (HTTP 401): Invalid API key" in err
+    assert len(cursor_api.calls_to("/teams/daily-usage-data")) == 1
+    assert "key_wrong_and_secret" not in out + err
