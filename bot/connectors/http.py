@@ -68,11 +68,10 @@ def vendor_message(response: httpx.Response, secrets: tuple[str, ...] = ()) -> s
     except ValueError:
         body = response.text
     if isinstance(body, dict):
-        error = body.get("error", body)
-        message = (error.get("message") if isinstance(error, dict) else error) or body.get(
-            "message"
-        )
-        text = str(message or "")
+        error = body.get("error")
+        # Anthropic nests {"error": {"message"}}; GitHub and Cursor say {"message"} at the top
+        nested = error.get("message") if isinstance(error, dict) else None
+        text = str(nested or body.get("message") or error or "")
     else:
         text = str(body)
     text = " ".join(text.split())[:200]
