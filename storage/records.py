@@ -286,3 +286,17 @@ class ReportLine:
     tool: str
     totals: Totals
     active_days: int
+
+
+@dataclass(frozen=True, slots=True)
+class UsageCell:
+    """One person's use of one tool in span number `span`. `unpriced_*` are the tokens of
+    days no source gave a cost for: what a price list may estimate."""
+
+    person_id: int
+    span: int
+    tool: str
+    totals: Totals
+    unpriced_input_tokens: int
+    unpriced_output_tokens: int
+    active_days: int

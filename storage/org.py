@@ -1,0 +1,75 @@
+"""Usage per person, tool and span of days (a week of the org trend, or a report's
+period), with the tokens no source priced, for the org view and the grouped reports.
+Only identities linked to a person count: a group is a set of people."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date
+
+from sqlalchemy import case, distinct, func, select
+
+from storage.db import Database
+from storage.models import DailyRow, IdentityRow, IntegrityFlagRow
+from storage.records import UsageCell
+from storage.usage import summed_totals, totals_from_row
+
+Span = tuple[date, date]  # first and last day, both included
+
+
+def usage_cells(db: Database, spans: Sequence[Span]) -> list[UsageCell]:
+    """Every linked person's usage per tool in each of `spans` (which must not overlap)."""
+    if not spans:
+        return []
+    span_of = case(
+        *[(DailyRow.day.between(first, last), index) for index, (first, last) in enumerate(spans)],
+        else_=-1,
+    )
+    unpriced = DailyRow.cost_usd.is_(None)
+    stmt = (
+        select(
+            IdentityRow.person_id,
+            span_of,
+            DailyRow.tool,
+            *summed_totals(),
+            func.sum(case((unpriced, DailyRow.input_tokens), else_=0)),
+            func.sum(case((unpriced, DailyRow.output_tokens), else_=0)),
+            func.count(distinct(DailyRow.day)),
+        )
+        .join(IdentityRow, IdentityRow.id == DailyRow.identity_id)
+        .where(
+            DailyRow.day.between(min(s[0] for s in spans), max(s[1] for s in spans)),
+            IdentityRow.person_id.is_not(None),
+        )
+        .group_by(IdentityRow.person_id, span_of, DailyRow.tool)
+    )
+    with db.read() as conn:
+        rows = conn.execute(stmt).all()
+    return [
+        UsageCell(
+            person_id=row[0],
+            span=int(row[1]),
+            tool=row[2],
+            totals=totals_from_row(row[3:11]),
+            unpriced_input_tokens=int(row[11] or 0),
+            unpriced_output_tokens=int(row[12] or 0),
+            active_days=int(row[13]),
+        )
+        for row in rows
+        if row[1] is not None and int(row[1]) >= 0
+    ]
+
+
+def flagged_by_week(db: Database, week_starts: Sequence[date]) -> dict[date, frozenset[int]]:
+    """Who had usage judged scripted or wasteful, per week: counted, never named."""
+    found: dict[date, set[int]] = defaultdict(set)
+    with db.read() as conn:
+        rows = conn.execute(
+            select(IntegrityFlagRow.week_start, IntegrityFlagRow.person_id)
+            .where(IntegrityFlagRow.week_start.in_(list(week_starts)))
+            .distinct()
+        )
+        for week_start, person_id in rows:
+            found[week_start].add(person_id)
+    return {week: frozenset(people) for week, people in found.items()}
