@@ -36,6 +36,7 @@ from bot.answers import (
     TopAnswer,
     Viewer,
 )
+from bot.org_answers import OrgAnswer, OrgNotAllowed, OrgRefused, OrgShown
 from jobs.admin_rules import (
     DEFAULT_ANNOUNCEMENT,
     AlreadyRetired,
@@ -110,9 +111,13 @@ def time_label(moment: datetime) -> str:
     return f"{day_label(moment.date())}, {moment:%H:%M}"
 
 
-def render(answer: Answer) -> Reply:
+def render(answer: Answer | OrgAnswer) -> Reply:
     """The message for any answer."""
     match answer:
+        case OrgShown() | OrgNotAllowed() | OrgRefused():
+            from bot.org_blocks import render_org  # it builds on this module's helpers
+
+            return render_org(answer)
         case MeAnswer():
             return render_me(answer)
         case TopAnswer():
@@ -355,6 +360,8 @@ HELP_LINES = (
     "• `/aiusage restore [note]`: bring the leaderboard and awards back (posting the note, "
     "if any, to the award channels)",
     "• `/aiusage status`: state, schedule, channels, last award post, integrations",
+    "• `/aiusage org [team]`: admins and insight viewers: cost and efficiency by tool and "
+    "team, naming nobody",
 )
 
 

@@ -17,6 +17,7 @@ from bot.commands import (
     people,
     report,
     serve,
+    teams,
 )
 from bot.settings import SettingsError, load_settings
 
@@ -28,6 +29,7 @@ COMMAND_MODULES = (
     imports,
     report,
     people,
+    teams,
     admin,
     audit,
     demo,

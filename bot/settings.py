@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from jobs.award_rules import AwardRules, load_rules
+from jobs.prices import Prices, load_prices
 from jobs.schedule import check_cron
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
@@ -38,8 +39,15 @@ class Settings(BaseSettings):
     otlp_user_attributes: CommaList = Field(
         ("user.email",), alias="AIUSAGE_OTLP_USER_ATTRIBUTES", min_length=1
     )
+    # The org view (issue 12): who may see it, the smallest group shown, teams, prices.
+    insight_viewers: CommaList = Field((), alias="AIUSAGE_INSIGHT_VIEWERS")
+    min_group_size: int = Field(5, alias="AIUSAGE_MIN_GROUP_SIZE", ge=1, le=10_000)
+    teams_from_usergroups: bool = Field(False, alias="AIUSAGE_TEAMS_FROM_USERGROUPS")
+    prices_file: Path | None = Field(None, alias="AIUSAGE_PRICES")
 
-    @field_validator("admins", "award_channels", "otlp_user_attributes", mode="before")
+    @field_validator(
+        "admins", "award_channels", "otlp_user_attributes", "insight_viewers", mode="before"
+    )
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
@@ -67,6 +75,16 @@ class Settings(BaseSettings):
     def _rules(cls, value: Path | None) -> Path | None:
         load_rules(value)  # a bad file stops start-up here, not at the first award run
         return value
+
+    @field_validator("prices_file")
+    @classmethod
+    def _prices(cls, value: Path | None) -> Path | None:
+        load_prices(value)  # a bad price list stops start-up, not the first org view
+        return value
+
+    def prices(self) -> Prices:
+        """Token and seat prices for estimated cost; empty without AIUSAGE_PRICES."""
+        return load_prices(self.prices_file)
 
     def award_rules(self) -> AwardRules:
         """The award categories and limits, with the operator's file applied."""

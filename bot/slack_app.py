@@ -28,8 +28,8 @@ from bot.answers import Viewer, viewer_from
 from bot.blocks import CANCEL_ACTION, CONFIRM_ACTION, render
 from bot.http import read_body
 from bot.services import Services
+from bot.slash import Org, Restore, Retire, Status, parse_command
 from bot.slash import Request as SlashRequest
-from bot.slash import Restore, Retire, Status, parse_command
 from bot.usage import UsageService, actor
 from jobs.admin import AdminService
 from jobs.admin_rules import Refused
@@ -148,8 +148,9 @@ def failure(error: Exception) -> dict[str, Any]:
 
 
 def posts_to_slack(request: SlashRequest) -> bool:
-    """A request whose answer posts to channels, which can take longer than an ack may."""
-    return isinstance(request, Restore) and bool(request.note)
+    """A request whose answer posts to channels, or sums a whole organisation's quarter,
+    which can take longer than an ack may."""
+    return isinstance(request, Org) or (isinstance(request, Restore) and bool(request.note))
 
 
 def button_value(body: dict[str, Any]) -> int:
@@ -168,7 +169,7 @@ def admin_max_age(services: Services, slack_user_id: str) -> timedelta:
 
 
 def profile_max_age(services: Services, request: SlashRequest, slack_user_id: str) -> timedelta:
-    if isinstance(request, Retire | Restore | Status):
+    if isinstance(request, Retire | Restore | Status | Org):
         return admin_max_age(services, slack_user_id)
     return PROFILE_MAX_AGE
 

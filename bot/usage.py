@@ -18,8 +18,22 @@ from bot.answers import (
     TopAnswer,
     Viewer,
 )
+from bot.org import OrgService
+from bot.org_answers import OrgAnswer
 from bot.services import Services
-from bot.slash import Badges, Help, Me, OptIn, OptOut, Request, Restore, Retire, Status, Top
+from bot.slash import (
+    Badges,
+    Help,
+    Me,
+    OptIn,
+    OptOut,
+    Org,
+    Request,
+    Restore,
+    Retire,
+    Status,
+    Top,
+)
 from jobs.admin import AdminService
 from jobs.admin_rules import Actor
 from jobs.stats import TREND_WEEKS, Ranked, compare_weeks, rank, standings
@@ -56,6 +70,7 @@ class UsageService:
     def __init__(self, services: Services, admin: AdminService) -> None:
         self.services = services
         self.admin = admin
+        self.org = OrgService(services)
         self.tz = services.settings.timezone
         self.badge_names = {
             c.key: f"{c.emoji} {c.title}" for c in services.settings.award_rules().categories
@@ -70,7 +85,7 @@ class UsageService:
     def db(self) -> Database:
         return self.services.db
 
-    def answer(self, request: Request, viewer: Viewer) -> Answer:
+    def answer(self, request: Request, viewer: Viewer) -> Answer | OrgAnswer:
         match request:
             case Me():
                 return self.me(viewer)
@@ -86,6 +101,8 @@ class UsageService:
                 return self.admin.restore(actor(viewer), note)
             case Status():
                 return self.admin.status(actor(viewer))
+            case Org(team=team):
+                return self.org.answer(viewer, team)
             case Help(unknown=unknown):
                 return HelpAnswer(unknown=unknown)
 

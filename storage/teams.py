@@ -106,3 +106,12 @@ def team_people(db: Database) -> dict[str, frozenset[int]]:
         for name, person_id in conn.execute(stmt):
             people[name].add(person_id)
     return {name: frozenset(members) for name, members in people.items()}
+
+
+def teams_version(db: Database) -> tuple[int, str]:
+    """Changes whenever teams are imported or refreshed: a cheap key for caches."""
+    with db.read() as conn:
+        count, latest = conn.execute(
+            select(func.count(TeamRow.id), func.max(TeamRow.updated_at))
+        ).one()
+    return int(count or 0), latest.isoformat() if latest else ""

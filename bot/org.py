@@ -1,0 +1,133 @@
+"""`/aiusage org [TEAM]`: who may see it, the inputs read once and cached, and the audit
+trail. The figures themselves come from the pure rules in `jobs.org`."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import date
+
+from bot.answers import Viewer
+from bot.org_answers import OrgAnswer, OrgChart, OrgNotAllowed, OrgRefused, OrgShown
+from bot.services import Services
+from jobs.admin_rules import is_admin
+from jobs.org import OrgRefusal, OrgView, org_view
+from jobs.privacy import People
+from jobs.weeks import Week, current_week
+from storage.admin import record_audit
+from storage.org import flagged_by_week, usage_cells
+from storage.records import UsageCell
+from storage.stats import usage_fingerprint
+from storage.teams import team_people, teams_version
+
+TREND_WEEKS = 12
+# Figures are re-read when usage or teams change, and at least this often (integrity flags
+# change without either).
+INPUTS_MAX_AGE_S = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Inputs:
+    key: tuple[object, ...]
+    read_at: float
+    cells: list[UsageCell]
+    teams: dict[str, People]
+    flagged: dict[date, People]
+
+
+class OrgService:
+    """Answers `/aiusage org` for admins and AIUSAGE_INSIGHT_VIEWERS; refuses, and audits,
+    everyone else. Every view and refusal is written to the audit log."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self._inputs: _Inputs | None = None
+        self._views: dict[tuple[object, ...], OrgView | OrgRefusal] = {}
+        self._lock = threading.Lock()
+
+    def allowed(self, viewer: Viewer) -> bool:
+        settings = self.services.settings
+        return viewer.slack_user_id in settings.insight_viewers or is_admin(
+            viewer.slack_user_id,
+            settings.admins,
+            settings.workspace_admins,
+            viewer.is_workspace_admin,
+        )
+
+    def answer(self, viewer: Viewer, team: str | None) -> OrgAnswer:
+        now = self.services.clock()
+        scope = f"team {team}" if team else "organisation"
+        if not self.allowed(viewer):
+            self._audit(viewer, "refused", f"{scope}: not an admin or insight viewer")
+            return OrgNotAllowed()
+        weeks = trend_weeks(current_week(now, self.services.settings.timezone))
+        inputs = self.inputs(weeks)
+        name = match_team(team, inputs.teams) if team else None
+        key = (inputs.key, inputs.read_at, name or team)
+        with self._lock:
+            found = self._views.get(key)
+        if found is None:
+            found = org_view(
+                inputs.cells,
+                weeks,
+                inputs.teams,
+                inputs.flagged,
+                min_size=self.services.settings.min_group_size,
+                prices=self.services.settings.prices(),
+                team=name or team,
+            )
+            with self._lock:
+                self._views = {k: v for k, v in self._views.items() if k[:2] == key[:2]}
+                self._views[key] = found
+        if isinstance(found, OrgRefusal):
+            self._audit(viewer, "refused", f"{scope}: {found.reason}")
+            return OrgRefused(found)
+        self._audit(viewer, "shown", scope)
+        return OrgShown(viewer, now.astimezone(viewer.tz), found, self.chart(found))
+
+    def chart(self, view: OrgView) -> OrgChart | None:
+        """The trend chart for `view`, where images can reach Slack; None otherwise."""
+        return None
+
+    def inputs(self, weeks: list[Week]) -> _Inputs:
+        """The trend's usage, teams and flags, read again only when they may have changed."""
+        db = self.services.db
+        key = (weeks[-1].start, usage_fingerprint(db), teams_version(db))
+        with self._lock:
+            cached = self._inputs
+        if cached and cached.key == key and time.monotonic() - cached.read_at < INPUTS_MAX_AGE_S:
+            return cached
+        fresh = _Inputs(
+            key=key,
+            read_at=time.monotonic(),
+            cells=usage_cells(db, [(week.start, week.end) for week in weeks]),
+            teams=team_people(db),
+            flagged=flagged_by_week(db, [week.start for week in weeks]),
+        )
+        with self._lock:
+            self._inputs = fresh
+        return fresh
+
+    def _audit(self, viewer: Viewer, outcome: str, detail: str) -> None:
+        record_audit(
+            self.services.db,
+            viewer.slack_user_id,
+            "org",
+            outcome,
+            self.services.clock(),
+            f"via slack: {detail}",
+        )
+
+
+def trend_weeks(week: Week) -> list[Week]:
+    """The last TREND_WEEKS weeks, oldest first, ending with `week`."""
+    return [week.previous(n) for n in range(TREND_WEEKS - 1, -1, -1)]
+
+
+def match_team(typed: str, teams: dict[str, People]) -> str | None:
+    """The team `typed` names: exactly, or else ignoring case when only one team matches."""
+    if typed in teams:
+        return typed
+    folded = [name for name in teams if name.casefold() == typed.casefold()]
+    return folded[0] if len(folded) == 1 else None
