@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
@@ -20,6 +20,7 @@ from bot.services import Clock, Services
 from bot.settings import Settings
 from bot.slack_app import build_bolt_app, slack_route
 from bot.slack_client import make_web_client
+from bot.usergroups import sync_usergroups
 from jobs.admin import AdminConfig, AdminService
 from jobs.awards import AwardConfig, catch_up_due, scan_current_week, scheduled_awards
 from jobs.schedule import Scheduler
@@ -98,7 +99,17 @@ def build_scheduler(services: Services) -> Scheduler:
         integrity_job=lambda: scan_current_week(services.db, config, services.clock()),
         identity_job=identity_job,
         catch_up_due=lambda: catch_up_due(services.db, config, services.clock()),
+        teams_job=teams_job(services),
     )
+
+
+def teams_job(services: Services) -> Callable[[], object] | None:
+    """The hourly refresh of teams from Slack user groups, when it is turned on."""
+    settings = services.settings
+    if not settings.teams_from_usergroups or settings.slack_bot_token is None:
+        return None
+    client = make_web_client(settings)
+    return lambda: sync_usergroups(services, client)
 
 
 def create_bolt_app(services: Services, executor: Executor) -> App | None:

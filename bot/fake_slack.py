@@ -57,6 +57,7 @@ class FakeSlack:
     _failures: list[Failure] = field(default_factory=list)
     _delays: dict[str, float] = field(default_factory=dict)
     _after: dict[str, Callable[[dict[str, Any]], None]] = field(default_factory=dict)
+    usergroups: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -121,6 +122,20 @@ class FakeSlack:
             "is_bot": is_bot,
             "deleted": False,
             "profile": {"email": email, "display_name": name, "real_name": name.title()},
+        }
+
+    def add_usergroup(
+        self, group_id: str, handle: str, users: list[str], *, disabled: bool = False
+    ) -> None:
+        """A user group (@handle) with these members; a disabled one is listed only when
+        `include_disabled` is asked for, as Slack does."""
+        self.usergroups[group_id] = {
+            "id": group_id,
+            "team_id": TEAM_ID,
+            "handle": handle,
+            "name": handle.title(),
+            "date_delete": 1 if disabled else 0,
+            "users": list(users),
         }
 
     def after(self, method: str, callback: Callable[[dict[str, Any]], None]) -> None:
@@ -300,6 +315,22 @@ class FakeSlack:
     def _api_users_info(self, params: dict[str, Any]) -> dict[str, Any]:
         user = self.users.get(params.get("user", ""))
         return {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"}
+
+    def _api_usergroups_list(self, params: dict[str, Any]) -> dict[str, Any]:
+        disabled = str(params.get("include_disabled", "")).lower() in ("1", "true")
+        with self._lock:
+            groups = [
+                {k: v for k, v in g.items() if k != "users"}
+                for g in self.usergroups.values()
+                if disabled or not g["date_delete"]
+            ]
+        return {"ok": True, "usergroups": groups}
+
+    def _api_usergroups_users_list(self, params: dict[str, Any]) -> dict[str, Any]:
+        group = self.usergroups.get(params.get("usergroup", ""))
+        if group is None:
+            return {"ok": False, "error": "no_such_subteam"}
+        return {"ok": True, "users": list(group["users"])}
 
     def _api_users_lookupByEmail(self, params: dict[str, Any]) -> dict[str, Any]:
         email = str(params.get("email", "")).lower()

@@ -22,6 +22,8 @@ SCOPES_BY_METHOD = {
     "chat_postEphemeral": {"chat:write"},
     "chat_update": {"chat:write"},
     "conversations_history": {"channels:history", "groups:history"},
+    "usergroups_list": {"usergroups:read"},
+    "usergroups_users_list": {"usergroups:read"},
 }
 
 

@@ -5,7 +5,7 @@ attack (a team of four, two teams one person apart, a one-week window)."""
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pytest
 from sqlalchemy import insert
