@@ -12,12 +12,11 @@ from bot.answers import Viewer
 from bot.org_answers import OrgAnswer, OrgChart, OrgNotAllowed, OrgRefused, OrgShown
 from bot.services import Services
 from jobs.admin_rules import is_admin
-from jobs.org import OrgRefusal, OrgView, org_view
+from jobs.org import OrgRefusal, OrgView, WeekUsage, org_view, prepare
 from jobs.privacy import People
 from jobs.weeks import Week, current_week
 from storage.admin import record_audit
 from storage.org import flagged_by_week, usage_cells
-from storage.records import UsageCell
 from storage.stats import usage_fingerprint
 from storage.teams import team_people, teams_version
 
@@ -31,7 +30,7 @@ INPUTS_MAX_AGE_S = 60.0
 class _Inputs:
     key: tuple[object, ...]
     read_at: float
-    cells: list[UsageCell]
+    weeks: list[WeekUsage]
     teams: dict[str, People]
     flagged: dict[date, People]
 
@@ -69,7 +68,7 @@ class OrgService:
             found = self._views.get(key)
         if found is None:
             found = org_view(
-                inputs.cells,
+                inputs.weeks,
                 weeks,
                 inputs.teams,
                 inputs.flagged,
@@ -93,16 +92,19 @@ class OrgService:
     def inputs(self, weeks: list[Week]) -> _Inputs:
         """The trend's usage, teams and flags, read again only when they may have changed."""
         db = self.services.db
-        key = (weeks[-1].start, usage_fingerprint(db), teams_version(db))
+        min_size = self.services.settings.min_group_size
+        key = (weeks[-1].start, usage_fingerprint(db), teams_version(db), min_size)
         with self._lock:
             cached = self._inputs
         if cached and cached.key == key and time.monotonic() - cached.read_at < INPUTS_MAX_AGE_S:
             return cached
+        teams = team_people(db)
+        cells = usage_cells(db, [(week.start, week.end) for week in weeks])
         fresh = _Inputs(
             key=key,
             read_at=time.monotonic(),
-            cells=usage_cells(db, [(week.start, week.end) for week in weeks]),
-            teams=team_people(db),
+            weeks=prepare(cells, weeks, teams, min_size),
+            teams=teams,
             flagged=flagged_by_week(db, [week.start for week in weeks]),
         )
         with self._lock:

@@ -213,28 +213,49 @@ def flagged_share(cells: Sequence[UsageCell], flagged: People) -> Flagged:
     )
 
 
-def scope_cells(
-    cells: Sequence[UsageCell],
-    teams: Mapping[str, People],
-    team: str | None,
-    min_size: int,
-) -> tuple[list[UsageCell], Grouping[str]] | None:
-    """A span's cells within the organisation or one team, or None when that scope may not
+@dataclass(frozen=True, slots=True)
+class WeekUsage:
+    """One week's cells, indexed by person, and which teams that week may show: what
+    every view of the week shares, computed once."""
+
+    cells: list[UsageCell]
+    by_person: dict[int, list[UsageCell]]
+    grouping: Grouping[str]
+
+
+def prepare(
+    cells: Sequence[UsageCell], weeks: Sequence[Week], teams: Mapping[str, People], min_size: int
+) -> list[WeekUsage]:
+    """Split cells (whose `span` indexes `weeks`) by week and judge each week's teams."""
+    per_week: dict[int, list[UsageCell]] = defaultdict(list)
+    for cell in cells:
+        per_week[cell.span].append(cell)
+    return [
+        WeekUsage(
+            per_week[index],
+            cells_by_person(per_week[index]),
+            team_grouping(per_week[index], teams, min_size),
+        )
+        for index in range(len(weeks))
+    ]
+
+
+def scope_cells(week: WeekUsage, team: str | None) -> list[UsageCell] | None:
+    """A week's cells within the organisation or one team, or None when that scope may not
     be shown: too few people, or a team the organisation-wide grouping folds (so a team
     that differs from another by one person cannot be asked for)."""
-    grouping = team_grouping(cells, teams, min_size)
-    if not grouping.total_shown:
+    if not week.grouping.total_shown:
         return None
     if team is None:
-        return list(cells), grouping
-    members = grouping.shown.get(team)
+        return week.cells
+    members = week.grouping.shown.get(team)
     if members is None:
         return None
-    return _of(cells_by_person(cells), sorted(members)), grouping
+    return _of(week.by_person, sorted(members))
 
 
 def org_view(
-    cells: Sequence[UsageCell],
+    prepared: Sequence[WeekUsage],
     weeks: Sequence[Week],
     teams: Mapping[str, People],
     flagged: Mapping[date, People],
@@ -243,33 +264,27 @@ def org_view(
     prices: Prices,
     team: str | None = None,
 ) -> OrgView | OrgRefusal:
-    """The view for the last of `weeks` (cells' `span` indexes `weeks`), with the trend
-    over all of them; every week is judged on its own people."""
+    """The view for the last of `weeks` (from `prepare`), with the trend over all of them;
+    every week is judged on its own people."""
     if team is not None and team not in teams:
         return OrgRefusal("unknown_team", team, min_size)
-    per_week: dict[int, list[UsageCell]] = defaultdict(list)
-    for cell in cells:
-        per_week[cell.span].append(cell)
     trend: list[tuple[Week, GroupFigures | None]] = []
-    for index, week in enumerate(weeks):
-        scoped = scope_cells(per_week[index], teams, team, min_size)
-        total = None if scoped is None else figures(team or "", scoped[0], prices, 7)
-        trend.append((week, total))
-    current = len(weeks) - 1
-    week_cells = per_week[current]
-    scoped = scope_cells(week_cells, teams, team, min_size)
-    if scoped is None:
+    for week, usage in zip(weeks, prepared, strict=True):
+        in_week = scope_cells(usage, team)
+        trend.append((week, None if in_week is None else figures(team or "", in_week, prices, 7)))
+    current = prepared[-1]
+    in_scope = scope_cells(current, team)
+    if in_scope is None:
         return OrgRefusal("too_few", team, min_size)
-    in_scope, grouping = scoped
-    against = tool_groups(week_cells) if team is not None else None
+    against = tool_groups(current.cells) if team is not None else None
     return OrgView(
         team=team,
-        week=weeks[current],
+        week=weeks[-1],
         min_size=min_size,
-        total=figures(team or "", in_scope, prices, 7),
+        total=trend[-1][1] or figures(team or "", in_scope, prices, 7),
         by_tool=by_tool(in_scope, prices, 7, min_size, against),
-        by_team=[] if team else by_team(in_scope, teams, grouping, prices, 7),
-        flagged=flagged_share(in_scope, flagged.get(weeks[current].start, frozenset())),
+        by_team=[] if team else by_team(in_scope, teams, current.grouping, prices, 7),
+        flagged=flagged_share(in_scope, flagged.get(weeks[-1].start, frozenset())),
         trend=trend,
     )
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
+from typing import Any
 
-from sqlalchemy import case, distinct, func, select
+from sqlalchemy import Integer, case, cast, distinct, func, select
 
 from storage.db import Database
 from storage.models import DailyRow, IdentityRow, IntegrityFlagRow
@@ -22,10 +23,7 @@ def usage_cells(db: Database, spans: Sequence[Span]) -> list[UsageCell]:
     """Every linked person's usage per tool in each of `spans` (which must not overlap)."""
     if not spans:
         return []
-    span_of = case(
-        *[(DailyRow.day.between(first, last), index) for index, (first, last) in enumerate(spans)],
-        else_=-1,
-    )
+    span_of = _span_index(db, spans)
     unpriced = DailyRow.cost_usd.is_(None)
     stmt = (
         select(
@@ -59,6 +57,25 @@ def usage_cells(db: Database, spans: Sequence[Span]) -> list[UsageCell]:
         for row in rows
         if row[1] is not None and int(row[1]) >= 0
     ]
+
+
+def _span_index(db: Database, spans: Sequence[Span]) -> Any:
+    """Which span a day falls in. Consecutive weeks are day arithmetic, far cheaper than a
+    CASE with a branch per week when a quarter of everyone's days is grouped."""
+    first = spans[0][0]
+    weekly = all(
+        start == first + timedelta(weeks=i) and end == start + timedelta(days=6)
+        for i, (start, end) in enumerate(spans)
+    )
+    if not weekly:
+        return case(
+            *[(DailyRow.day.between(a, b), index) for index, (a, b) in enumerate(spans)],
+            else_=-1,
+        )
+    if db.is_sqlite:
+        days = func.julianday(DailyRow.day) - func.julianday(first.isoformat())
+        return cast(days / 7, Integer)
+    return cast(func.floor((DailyRow.day - first) / 7.0), Integer)
 
 
 def flagged_by_week(db: Database, week_starts: Sequence[date]) -> dict[date, frozenset[int]]:
