@@ -58,6 +58,7 @@ class FakeSlack:
     _delays: dict[str, float] = field(default_factory=dict)
     _after: dict[str, Callable[[dict[str, Any]], None]] = field(default_factory=dict)
     usergroups: dict[str, dict[str, Any]] = field(default_factory=dict)
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)  # files.uploadV2
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -187,6 +188,9 @@ class FakeSlack:
     # -- the server side -----------------------------------------------------------------------
     def _handle(self, request: BaseHTTPRequestHandler) -> None:
         parsed = urlparse(request.path)
+        if parsed.path.startswith("/upload/"):
+            self._receive_file(request, parsed.path.removeprefix("/upload/"))
+            return
         params = self._params(request, parsed.query)
         headers = {k.lower(): v for k, v in request.headers.items()}
         if parsed.path.startswith("/response/"):
@@ -315,6 +319,46 @@ class FakeSlack:
     def _api_users_info(self, params: dict[str, Any]) -> dict[str, Any]:
         user = self.users.get(params.get("user", ""))
         return {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"}
+
+    def _receive_file(self, request: BaseHTTPRequestHandler, file_id: str) -> None:
+        """Step 2 of files.uploadV2: the bytes, POSTed to the URL step 1 handed out."""
+        data = request.rfile.read(int(request.headers.get("Content-Length") or 0))
+        with self._lock:
+            known = file_id in self.files
+            if known:
+                self.files[file_id]["content"] = data
+            self.calls.append(Call("file_upload", {"id": file_id, "bytes": len(data)}, {}))
+        request.send_response(200 if known else 404)
+        request.send_header("Content-Type", "text/plain")
+        request.end_headers()
+        request.wfile.write(f"OK - {len(data)}".encode())
+
+    def _api_files_getUploadURLExternal(self, params: dict[str, Any]) -> dict[str, Any]:
+        file_id = f"F{next(self._ts):08d}"
+        with self._lock:
+            self.files[file_id] = {
+                "id": file_id,
+                "name": params.get("filename"),
+                "alt_txt": params.get("alt_txt"),
+                "content": None,
+                "channels": [],
+            }
+        return {"ok": True, "upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
+
+    def _api_files_completeUploadExternal(self, params: dict[str, Any]) -> dict[str, Any]:
+        files = params.get("files")
+        files = json.loads(files) if isinstance(files, str) else files or []
+        done = []
+        with self._lock:
+            for entry in files:
+                found = self.files.get(entry.get("id", ""))
+                if found is None or found["content"] is None:
+                    return {"ok": False, "error": "file_not_found"}
+                found["title"] = entry.get("title")
+                if params.get("channel_id"):
+                    found["channels"].append(params["channel_id"])
+                done.append({"id": found["id"], "title": found["title"]})
+        return {"ok": True, "files": done}
 
     def _api_usergroups_list(self, params: dict[str, Any]) -> dict[str, Any]:
         disabled = str(params.get("include_disabled", "")).lower() in ("1", "true")

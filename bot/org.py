@@ -8,8 +8,11 @@ import time
 from dataclasses import dataclass
 from datetime import date
 
+from slack_sdk import WebClient
+
 from bot.answers import Viewer
 from bot.org_answers import OrgAnswer, OrgChart, OrgNotAllowed, OrgRefused, OrgShown
+from bot.org_chart import upload_chart
 from bot.services import Services
 from jobs.admin_rules import is_admin
 from jobs.org import OrgRefusal, OrgView, WeekUsage, org_view, prepare
@@ -39,10 +42,12 @@ class OrgService:
     """Answers `/aiusage org` for admins and AIUSAGE_INSIGHT_VIEWERS; refuses, and audits,
     everyone else. Every view and refusal is written to the audit log."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, client: WebClient | None = None) -> None:
         self.services = services
+        self.client = client  # uploads the trend chart; without one, the text trend only
         self._inputs: _Inputs | None = None
         self._views: dict[tuple[object, ...], OrgView | OrgRefusal] = {}
+        self._charts: dict[tuple[object, ...], OrgChart] = {}
         self._lock = threading.Lock()
 
     def allowed(self, viewer: Viewer) -> bool:
@@ -86,8 +91,21 @@ class OrgService:
         return OrgShown(viewer, now.astimezone(viewer.tz), found, self.chart(found))
 
     def chart(self, view: OrgView) -> OrgChart | None:
-        """The trend chart for `view`, where images can reach Slack; None otherwise."""
-        return None
+        """The trend chart, uploaded once per set of figures and reused; None without a
+        Slack client or when the upload failed (then tried again next time)."""
+        if self.client is None:
+            return None
+        key = (view.week.start, repr(view))  # the figures themselves, not when they were read
+        with self._lock:
+            if key in self._charts:
+                return self._charts[key]
+        chart = upload_chart(self.client, view)
+        if chart is not None:
+            with self._lock:
+                if len(self._charts) > 500:  # one per team and change in figures: bounded
+                    self._charts.clear()
+                self._charts[key] = chart
+        return chart
 
     def inputs(self, weeks: list[Week]) -> _Inputs:
         """The trend's usage, teams and flags, read again only when they may have changed."""

@@ -68,7 +68,7 @@ def build_bolt_app(
         listener_executor=executor,
         logger=log,
     )
-    register_listeners(app, UsageService(services, admin), services)
+    register_listeners(app, UsageService(services, admin, client), services)
     return app
 
 

@@ -8,6 +8,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from slack_sdk import WebClient
+
 from bot.answers import (
     Answer,
     BadgesAnswer,
@@ -67,10 +69,12 @@ class UsageService:
     rules in `jobs.stats`, and admin requests through `admin`. Weeks and "today" are the
     configured zone's."""
 
-    def __init__(self, services: Services, admin: AdminService) -> None:
+    def __init__(
+        self, services: Services, admin: AdminService, client: WebClient | None = None
+    ) -> None:
         self.services = services
         self.admin = admin
-        self.org = OrgService(services)
+        self.org = OrgService(services, client)
         self.tz = services.settings.timezone
         self.badge_names = {
             c.key: f"{c.emoji} {c.title}" for c in services.settings.award_rules().categories

@@ -24,6 +24,7 @@ SCOPES_BY_METHOD = {
     "conversations_history": {"channels:history", "groups:history"},
     "usergroups_list": {"usergroups:read"},
     "usergroups_users_list": {"usergroups:read"},
+    "files_upload_v2": {"files:write"},
 }
 
 

@@ -224,3 +224,23 @@ def test_the_reply_is_private_and_comes_after_the_ack(slack, usage):
     assert response.status_code == 200 and response.content == b""
     [posted] = slack.fake.wait_for("response_url")
     assert posted.params["response_type"] == "ephemeral"
+
+
+def test_the_trend_chart_is_uploaded_once_and_shown_by_file_id(slack, usage):
+    reply = slack.ask("org", user_id="UADMIN")
+    [image] = [b for b in reply["blocks"] if b["type"] == "image"]
+    [stored] = slack.fake.files.values()
+    assert image["slack_file"] == {"id": stored["id"]}
+    assert stored["content"].startswith(b"\x89PNG\r\n\x1a\n") and stored["channels"] == []
+    assert image["alt_text"].startswith("Cost and efficiency for the organisation, 2026-W36")
+    assert "<!channel>" not in image["alt_text"]
+    assert "Cost: `" in text_of(reply)  # the text trend is there too
+    slack.ask("org", user_id="UVIEW")
+    assert len(slack.fake.calls_to("file_upload")) == 1  # same figures, same image
+
+
+def test_when_the_upload_fails_the_reply_keeps_the_text_trend(slack, usage):
+    slack.fake.fail("files.getUploadURLExternal", error="missing_scope")
+    reply = slack.ask("org", user_id="UADMIN")
+    assert not [b for b in reply["blocks"] if b["type"] == "image"]
+    assert "*Last 12 weeks* (2026-W36 to 2026-W47)" in text_of(reply)
