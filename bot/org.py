@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
 
 from slack_sdk import WebClient
 
@@ -15,11 +14,20 @@ from bot.org_answers import OrgAnswer, OrgChart, OrgNotAllowed, OrgRefused, OrgS
 from bot.org_chart import upload_chart
 from bot.services import Services
 from jobs.admin_rules import is_admin
-from jobs.org import OrgRefusal, OrgView, WeekUsage, org_view, prepare
+from jobs.org import (
+    GroupFigures,
+    OrgRefusal,
+    OrgView,
+    WeekUsage,
+    org_view,
+    prepare_week,
+    shown_weeks,
+    trend_points,
+)
 from jobs.privacy import People
 from jobs.weeks import Week, current_week
 from storage.admin import record_audit
-from storage.org import flagged_by_week, usage_cells
+from storage.org import active_by_span, flagged_by_week, span_sums, usage_cells
 from storage.stats import usage_fingerprint
 from storage.teams import team_people, teams_version
 
@@ -29,13 +37,24 @@ TREND_WEEKS = 12
 INPUTS_MAX_AGE_S = 60.0
 
 
-@dataclass(frozen=True, slots=True)
+Trend = list[tuple[Week, GroupFigures | None]]
+
+
+@dataclass
 class _Inputs:
+    """What every view of a week reads, once: this week per person and tool, the
+    organisation's trend as sums, teams and flags; who was active in each week of the trend
+    is read only when a team is asked for, and each team's trend once."""
+
     key: tuple[object, ...]
     read_at: float
-    weeks: list[WeekUsage]
+    weeks: list[Week]
+    current: WeekUsage
+    org_trend: Trend
     teams: dict[str, People]
-    flagged: dict[date, People]
+    flagged: People
+    active: list[People] | None = None
+    team_trends: dict[str, Trend] = field(default_factory=dict)
 
 
 class OrgService:
@@ -72,14 +91,15 @@ class OrgService:
         with self._lock:
             found = self._views.get(key)
         if found is None:
+            scope_name = name or team
             found = org_view(
-                inputs.weeks,
-                weeks,
+                inputs.current,
+                self.trend(inputs, scope_name),
                 inputs.teams,
                 inputs.flagged,
                 min_size=self.services.settings.min_group_size,
                 prices=self.services.settings.prices(),
-                team=name or team,
+                team=scope_name,
             )
             with self._lock:
                 self._views = {k: v for k, v in self._views.items() if k[:2] == key[:2]}
@@ -117,17 +137,42 @@ class OrgService:
         if cached and cached.key == key and time.monotonic() - cached.read_at < INPUTS_MAX_AGE_S:
             return cached
         teams = team_people(db)
-        cells = usage_cells(db, [(week.start, week.end) for week in weeks])
+        spans = [(week.start, week.end) for week in weeks]
+        sums, people = span_sums(db, spans)
+        shown = [people.get(i, 0) >= min_size for i in range(len(weeks))]
         fresh = _Inputs(
             key=key,
             read_at=time.monotonic(),
-            weeks=prepare(cells, weeks, teams, min_size),
+            weeks=weeks,
+            current=prepare_week(usage_cells(db, spans[-1:]), teams, min_size),
+            org_trend=trend_points(weeks, sums, people, shown, self.services.settings.prices()),
             teams=teams,
-            flagged=flagged_by_week(db, [week.start for week in weeks]),
+            flagged=flagged_by_week(db, [weeks[-1].start]).get(weeks[-1].start, frozenset()),
         )
         with self._lock:
             self._inputs = fresh
         return fresh
+
+    def trend(self, inputs: _Inputs, team: str | None) -> Trend:
+        """The scope's weekly trend: the organisation's from the inputs; a team's summed
+        over its members, in the weeks the group-size rule lets it be shown."""
+        if team is None or team not in inputs.teams:
+            return inputs.org_trend
+        if team in inputs.team_trends:
+            return inputs.team_trends[team]
+        db = self.services.db
+        spans = [(week.start, week.end) for week in inputs.weeks]
+        if inputs.active is None:
+            active = active_by_span(db, spans)
+            inputs.active = [active.get(i, frozenset()) for i in range(len(spans))]
+        min_size = self.services.settings.min_group_size
+        shown = shown_weeks(inputs.active, inputs.teams, min_size, team)
+        sums, people = span_sums(db, spans, sorted(inputs.teams[team]))
+        found = trend_points(
+            inputs.weeks, sums, people, shown, self.services.settings.prices(), team
+        )
+        inputs.team_trends[team] = found
+        return found
 
     def _audit(self, viewer: Viewer, outcome: str, detail: str) -> None:
         record_audit(

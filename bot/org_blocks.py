@@ -193,9 +193,16 @@ def _trend(view: OrgView) -> str:
     first, last = points[0][0], points[-1][0]
     hidden = sum(1 for _, g in points if g is None)
     note = f" ({hidden} weeks too small to show count as 0)" if hidden else ""
+    previous_week, previous = points[-2] if len(points) > 1 else (None, None)
+    if previous_week is None:
+        before = ""
+    elif previous is None:
+        before = f"\nLast week ({previous_week.label}): too few people to show."
+    else:
+        before = f"\nLast week ({previous_week.label}): {_headline(previous)}."
     return (
         f"*Last {len(points)} weeks* ({first.label} to {last.label}){note}\n"
-        f"Cost: `{sparkline(costs)}`  Tokens: `{sparkline(tokens)}`"
+        f"Cost: `{sparkline(costs)}`  Tokens: `{sparkline(tokens)}`{before}"
     )
 
 

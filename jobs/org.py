@@ -8,13 +8,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
 
 from jobs.prices import Prices
 from jobs.privacy import Grouping, People, private_groups
 from jobs.stats import acceptance_rate, add
 from jobs.weeks import Week
-from storage.records import Totals, UsageCell
+from storage.records import ToolSpanSums, Totals, UsageCell
 
 OTHER = "other"  # the row folded groups are summed in; a team may not take this name
 
@@ -215,29 +214,18 @@ def flagged_share(cells: Sequence[UsageCell], flagged: People) -> Flagged:
 
 @dataclass(frozen=True, slots=True)
 class WeekUsage:
-    """One week's cells, indexed by person, and which teams that week may show: what
-    every view of the week shares, computed once."""
+    """This week's cells, indexed by person, and which teams the week may show: what every
+    view of the week shares, computed once."""
 
     cells: list[UsageCell]
     by_person: dict[int, list[UsageCell]]
     grouping: Grouping[str]
 
 
-def prepare(
-    cells: Sequence[UsageCell], weeks: Sequence[Week], teams: Mapping[str, People], min_size: int
-) -> list[WeekUsage]:
-    """Split cells (whose `span` indexes `weeks`) by week and judge each week's teams."""
-    per_week: dict[int, list[UsageCell]] = defaultdict(list)
-    for cell in cells:
-        per_week[cell.span].append(cell)
-    return [
-        WeekUsage(
-            per_week[index],
-            cells_by_person(per_week[index]),
-            team_grouping(per_week[index], teams, min_size),
-        )
-        for index in range(len(weeks))
-    ]
+def prepare_week(
+    cells: Sequence[UsageCell], teams: Mapping[str, People], min_size: int
+) -> WeekUsage:
+    return WeekUsage(list(cells), cells_by_person(cells), team_grouping(cells, teams, min_size))
 
 
 def scope_cells(week: WeekUsage, team: str | None) -> list[UsageCell] | None:
@@ -254,38 +242,84 @@ def scope_cells(week: WeekUsage, team: str | None) -> list[UsageCell] | None:
     return _of(week.by_person, sorted(members))
 
 
-def org_view(
-    prepared: Sequence[WeekUsage],
+def figures_from_sums(
+    key: str, rows: Iterable[ToolSpanSums], people: int, prices: Prices, span_days: int
+) -> GroupFigures:
+    """A trend point from sums the database made; the same figures `figures` gives from
+    cells, but no person-days."""
+    totals = Totals()
+    estimated = 0.0
+    for row in rows:
+        totals = add(totals, row.totals)
+        estimated += prices.estimate(
+            row.tool,
+            row.unpriced_input_tokens,
+            row.unpriced_output_tokens,
+            span_days * row.people_without_cost,
+        )
+    return GroupFigures(key, None, people, totals, estimated, 0)
+
+
+def shown_weeks(
+    active: Sequence[People], teams: Mapping[str, People], min_size: int, team: str | None
+) -> list[bool]:
+    """For each week's active people, whether the scope may be shown that week: the same
+    rule as this week's view, applied week by week."""
+    if team is None:
+        return [len(people) >= min_size for people in active]
+    return [team in private_groups(teams, people, min_size).shown for people in active]
+
+
+def trend_points(
     weeks: Sequence[Week],
+    sums: Sequence[ToolSpanSums],
+    people: Mapping[int, int],
+    shown: Sequence[bool],
+    prices: Prices,
+    key: str = "",
+) -> list[tuple[Week, GroupFigures | None]]:
+    """The weekly trend from the database's sums; None for a week that may not be shown."""
+    per_week: dict[int, list[ToolSpanSums]] = defaultdict(list)
+    for row in sums:
+        per_week[row.span].append(row)
+    return [
+        (
+            week,
+            figures_from_sums(key, per_week[i], people.get(i, 0), prices, 7) if shown[i] else None,
+        )
+        for i, week in enumerate(weeks)
+    ]
+
+
+def org_view(
+    current: WeekUsage,
+    trend: Sequence[tuple[Week, GroupFigures | None]],
     teams: Mapping[str, People],
-    flagged: Mapping[date, People],
+    flagged: People,
     *,
     min_size: int,
     prices: Prices,
     team: str | None = None,
 ) -> OrgView | OrgRefusal:
-    """The view for the last of `weeks` (from `prepare`), with the trend over all of them;
-    every week is judged on its own people."""
+    """This week's view (the last week of `trend`, whose points `trend_points` made under
+    the same rule), by tool and team, with the flagged share."""
     if team is not None and team not in teams:
         return OrgRefusal("unknown_team", team, min_size)
-    trend: list[tuple[Week, GroupFigures | None]] = []
-    for week, usage in zip(weeks, prepared, strict=True):
-        in_week = scope_cells(usage, team)
-        trend.append((week, None if in_week is None else figures(team or "", in_week, prices, 7)))
-    current = prepared[-1]
     in_scope = scope_cells(current, team)
     if in_scope is None:
         return OrgRefusal("too_few", team, min_size)
+    week = trend[-1][0]
+    total = figures(team or "", in_scope, prices, 7)
     against = tool_groups(current.cells) if team is not None else None
     return OrgView(
         team=team,
-        week=weeks[-1],
+        week=week,
         min_size=min_size,
-        total=trend[-1][1] or figures(team or "", in_scope, prices, 7),
+        total=total,
         by_tool=by_tool(in_scope, prices, 7, min_size, against),
         by_team=[] if team else by_team(in_scope, teams, current.grouping, prices, 7),
-        flagged=flagged_share(in_scope, flagged.get(weeks[-1].start, frozenset())),
-        trend=trend,
+        flagged=flagged_share(in_scope, flagged),
+        trend=[*trend[:-1], (week, total)],
     )
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import Integer, case, cast, distinct, func, select
 
 from storage.db import Database
 from storage.models import DailyRow, IdentityRow, IntegrityFlagRow
-from storage.records import UsageCell
+from storage.records import ToolSpanSums, UsageCell
 from storage.usage import summed_totals, totals_from_row
 
 Span = tuple[date, date]  # first and last day, both included
@@ -57,6 +57,83 @@ def usage_cells(db: Database, spans: Sequence[Span]) -> list[UsageCell]:
         for row in rows
         if row[1] is not None and int(row[1]) >= 0
     ]
+
+
+def span_sums(
+    db: Database, spans: Sequence[Span], person_ids: Sequence[int] | None = None
+) -> tuple[list[ToolSpanSums], dict[int, int]]:
+    """Per span and tool, the summed figures and how many people they cover; and per span,
+    how many people had any usage. Restricted to `person_ids` when given."""
+    if not spans:
+        return [], {}
+    span_of = _span_index(db, spans)
+    unpriced = DailyRow.cost_usd.is_(None)
+    where = [
+        DailyRow.day.between(min(s[0] for s in spans), max(s[1] for s in spans)),
+        IdentityRow.person_id.is_not(None),
+    ]
+    if person_ids is not None:
+        where.append(IdentityRow.person_id.in_(list(person_ids)))
+    person = IdentityRow.person_id
+    by_tool = (
+        select(
+            span_of,
+            DailyRow.tool,
+            *summed_totals(),
+            func.sum(case((unpriced, DailyRow.input_tokens), else_=0)),
+            func.sum(case((unpriced, DailyRow.output_tokens), else_=0)),
+            func.count(distinct(person)),
+            func.count(distinct(case((DailyRow.cost_usd.is_not(None), person)))),
+        )
+        .join(IdentityRow, IdentityRow.id == DailyRow.identity_id)
+        .where(*where)
+        .group_by(span_of, DailyRow.tool)
+    )
+    people = (
+        select(span_of, func.count(distinct(person)))
+        .join(IdentityRow, IdentityRow.id == DailyRow.identity_id)
+        .where(*where)
+        .group_by(span_of)
+    )
+    with db.read() as conn:
+        rows = conn.execute(by_tool).all()
+        counts = {int(span): int(n) for span, n in conn.execute(people) if span is not None}
+    sums = [
+        ToolSpanSums(
+            span=int(row[0]),
+            tool=row[1],
+            totals=totals_from_row(row[2:10]),
+            unpriced_input_tokens=int(row[10] or 0),
+            unpriced_output_tokens=int(row[11] or 0),
+            people=int(row[12]),
+            people_without_cost=int(row[12]) - int(row[13]),
+        )
+        for row in rows
+        if row[0] is not None and int(row[0]) >= 0
+    ]
+    return sums, {span: n for span, n in counts.items() if span >= 0}
+
+
+def active_by_span(db: Database, spans: Sequence[Span]) -> dict[int, frozenset[int]]:
+    """Who had any usage in each span: what judging teams week by week needs."""
+    if not spans:
+        return {}
+    span_of = _span_index(db, spans)
+    stmt = (
+        select(IdentityRow.person_id, span_of)
+        .join(IdentityRow, IdentityRow.id == DailyRow.identity_id)
+        .where(
+            DailyRow.day.between(min(s[0] for s in spans), max(s[1] for s in spans)),
+            IdentityRow.person_id.is_not(None),
+        )
+        .distinct()
+    )
+    found: dict[int, set[int]] = defaultdict(set)
+    with db.read() as conn:
+        for person_id, span in conn.execute(stmt):
+            if span is not None and span >= 0:
+                found[int(span)].add(person_id)
+    return {span: frozenset(people) for span, people in found.items()}
 
 
 def _span_index(db: Database, spans: Sequence[Span]) -> Any:

@@ -171,8 +171,17 @@ def test_a_team_view_shows_its_tools_and_the_weeks_it_was_big_enough(slack, usag
     assert "For team platform, this week so far." in text
     assert "*6 people with usage, 12 requests, 6,600 tokens, $3.00*" in text
     assert "By team" not in text
-    # Last week only three of platform used anything: that week is not shown.
-    assert "(1 weeks too small to show count as 0)" in text or "weeks too small" in text
+    # Last week only three of platform used anything: that week is not shown, nor the
+    # ten before it, with no usage at all.
+    assert "(11 weeks too small to show count as 0)" in text
+    assert "Last week (2026-W46): too few people to show." in text
+
+
+def test_the_trend_has_last_week_summed_by_the_database(slack, usage):
+    text = text_of(slack.ask("org", user_id="UADMIN"))
+    # A1..A3 on claude-code, the five of C on cursor (priced: 5 x $0.0015).
+    assert "(10 weeks too small to show count as 0)" in text
+    assert "Last week (2026-W46): 8 people with usage, 11 requests, 6,050 tokens, $1.51†." in text
 
 
 def test_a_team_of_four_is_refused_and_so_is_the_hostile_name_echo(slack, usage):

@@ -99,10 +99,11 @@ def test_a_bad_line_imports_nothing_and_names_every_bad_line(run, tmp_path):
     assert run("teams", "import", tmp_path / "missing.csv")[0] == 2
 
 
-def test_hostile_team_names_are_kept_as_text(run, tmp_path):
+def test_hostile_team_names_are_kept_as_text_and_listed_spreadsheet_safe(run, tmp_path, db):
     text = 'team,member\n"<!channel> *bold*",U001\n"' + HOSTILE.replace('"', '""') + '",U002\n'
     assert run("teams", "import", write(tmp_path, "h.csv", text))[0] == 0
-    assert {r["team"] for r in listed(run)} == {"<!channel> *bold*", HOSTILE}
+    assert set(team_people(db)) == {"<!channel> *bold*", HOSTILE}
+    assert {r["team"] for r in listed(run)} == {"<!channel> *bold*", "'" + HOSTILE}
 
 
 # -- user groups --------------------------------------------------------------------------------

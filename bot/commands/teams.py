@@ -8,6 +8,7 @@ import csv
 import sys
 
 from bot.commands import cli_actor
+from bot.commands.group_report import spreadsheet_safe
 from bot.commands.people import SLACK_USER_RE, parse_identity
 from bot.settings import Settings
 from jobs.teams import read_teams_file
@@ -101,7 +102,7 @@ def run_list(args: argparse.Namespace, settings: Settings) -> int:
     for team in teams:
         writer.writerow(
             [
-                team.name,
+                spreadsheet_safe(team.name),
                 team.source,
                 team.members,
                 team.linked,
