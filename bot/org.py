@@ -32,9 +32,10 @@ from storage.stats import usage_fingerprint
 from storage.teams import team_people, teams_version
 
 TREND_WEEKS = 12
-# Figures are re-read when usage or teams change, and at least this often (integrity flags
-# change without either).
-INPUTS_MAX_AGE_S = 60.0
+# Figures are re-read when usage has changed and they are a minute old, at once when teams
+# change, and at least every ten minutes (integrity flags change without either).
+USAGE_LAG_S = 60.0
+MAX_AGE_S = 600.0
 
 
 Trend = list[tuple[Week, GroupFigures | None]]
@@ -134,8 +135,13 @@ class OrgService:
         key = (weeks[-1].start, usage_fingerprint(db), teams_version(db), min_size)
         with self._lock:
             cached = self._inputs
-        if cached and cached.key == key and time.monotonic() - cached.read_at < INPUTS_MAX_AGE_S:
-            return cached
+        if cached is not None:
+            age = time.monotonic() - cached.read_at
+            # Usage lands all the time: figures may lag it by a minute. A change of teams,
+            # week or minimum group size (what the privacy rule judges) applies at once.
+            same_groups = cached.key[0] == key[0] and cached.key[2:] == key[2:]
+            if same_groups and (age < USAGE_LAG_S or (cached.key == key and age < MAX_AGE_S)):
+                return cached
         teams = team_people(db)
         spans = [(week.start, week.end) for week in weeks]
         sums, people = span_sums(db, spans)

@@ -73,7 +73,9 @@ def span_sums(
         IdentityRow.person_id.is_not(None),
     ]
     if person_ids is not None:
-        where.append(IdentityRow.person_id.in_(list(person_ids)))
+        # Through the (identity, day) index: a team's rows, not a scan of everyone's.
+        theirs = select(IdentityRow.id).where(IdentityRow.person_id.in_(list(person_ids)))
+        where.append(DailyRow.identity_id.in_(theirs))
     person = IdentityRow.person_id
     by_tool = (
         select(

@@ -253,3 +253,19 @@ def test_when_the_upload_fails_the_reply_keeps_the_text_trend(slack, usage):
     reply = slack.ask("org", user_id="UADMIN")
     assert not [b for b in reply["blocks"] if b["type"] == "image"]
     assert "*Last 12 weeks* (2026-W36 to 2026-W47)" in text_of(reply)
+
+
+def test_new_usage_shows_within_a_minute_and_new_teams_at_once(slack, usage, db, now, tmp_path):
+    from datetime import timedelta
+
+    assert "*17 people with usage" in text_of(slack.ask("org", user_id="UADMIN"))
+    integration, _ = create_integration(db, "later", now)
+    record_events(db, integration.id, [claude("UNEW")], now)
+    assert "*17 people with usage" in text_of(slack.ask("org", user_id="UADMIN"))
+    slack.move_to(now + timedelta(seconds=120))
+    assert "*18 people with usage" in text_of(slack.ask("org", user_id="UADMIN"))
+    teams = tmp_path / "only.csv"
+    teams.write_text("team,member\n" + "".join(f"solo,{u}\n" for u in A[:4]))
+    assert main(["teams", "import", str(teams)]) == 0
+    text = text_of(slack.ask("org", user_id="UADMIN"))
+    assert "*platform*" not in text and "solo" not in text
