@@ -34,7 +34,7 @@ def web_api_methods_called() -> set[str]:
     for path in (ROOT / "bot").rglob("*.py"):
         if path.name == "fake_slack.py":
             continue
-        called |= set(re.findall(r"client\.([a-z]+_[A-Za-z_]+)\(", path.read_text()))
+        called |= set(re.findall(r"client\.([a-z]+_[A-Za-z0-9_]+)\(", path.read_text()))
     return called
 
 
