@@ -360,6 +360,11 @@ class FakeSlack:
                 done.append({"id": found["id"], "title": found["title"]})
         return {"ok": True, "files": done}
 
+    def _api_files_delete(self, params: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            found = self.files.pop(params.get("file", ""), None)
+        return {"ok": True} if found else {"ok": False, "error": "file_not_found"}
+
     def _api_usergroups_list(self, params: dict[str, Any]) -> dict[str, Any]:
         disabled = str(params.get("include_disabled", "")).lower() in ("1", "true")
         with self._lock:

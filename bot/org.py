@@ -11,7 +11,7 @@ from slack_sdk import WebClient
 
 from bot.answers import Viewer
 from bot.org_answers import OrgAnswer, OrgChart, OrgNotAllowed, OrgRefused, OrgShown
-from bot.org_chart import upload_chart
+from bot.org_chart import delete_chart, upload_chart
 from bot.services import Services
 from jobs.admin_rules import is_admin
 from jobs.org import (
@@ -68,6 +68,7 @@ class OrgService:
         self._inputs: _Inputs | None = None
         self._views: dict[tuple[object, ...], OrgView | OrgRefusal] = {}
         self._charts: dict[tuple[object, ...], OrgChart] = {}
+        self._by_scope: dict[str | None, OrgChart] = {}
         self._lock = threading.Lock()
 
     def allowed(self, viewer: Viewer) -> bool:
@@ -121,11 +122,16 @@ class OrgService:
             if key in self._charts:
                 return self._charts[key]
         chart = upload_chart(self.client, view)
-        if chart is not None:
-            with self._lock:
-                if len(self._charts) > 500:  # one per team and change in figures: bounded
-                    self._charts.clear()
-                self._charts[key] = chart
+        if chart is None:
+            return None
+        with self._lock:
+            # One file per scope: the one it replaces is deleted, so files do not pile up.
+            previous = self._by_scope.get(view.team)
+            self._by_scope[view.team] = chart
+            self._charts = {k: v for k, v in self._charts.items() if v != previous}
+            self._charts[key] = chart
+        if previous is not None and previous.slack_file_id:
+            delete_chart(self.client, previous.slack_file_id)
         return chart
 
     def inputs(self, weeks: list[Week]) -> _Inputs:

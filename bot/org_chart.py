@@ -68,3 +68,11 @@ def upload_chart(client: WebClient, view: OrgView) -> OrgChart | None:
         log.warning("uploading the org chart failed; the reply has the text trend: %r", exc)
         return None
     return OrgChart(alt_text=words, slack_file_id=str(file_id))
+
+
+def delete_chart(client: WebClient, file_id: str) -> None:
+    """Delete a chart a newer one replaced; a failure only leaves an old image behind."""
+    try:
+        client.files_delete(file=file_id)
+    except (SlackApiError, OSError) as exc:
+        log.warning("deleting an old org chart failed: %r", exc)

@@ -25,6 +25,7 @@ SCOPES_BY_METHOD = {
     "usergroups_list": {"usergroups:read"},
     "usergroups_users_list": {"usergroups:read"},
     "files_upload_v2": {"files:write"},
+    "files_delete": {"files:write"},
 }
 
 

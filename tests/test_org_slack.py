@@ -246,6 +246,12 @@ def test_the_trend_chart_is_uploaded_once_and_shown_by_file_id(slack, usage):
     assert "Cost: `" in text_of(reply)  # the text trend is there too
     slack.ask("org", user_id="UVIEW")
     assert len(slack.fake.calls_to("file_upload")) == 1  # same figures, same image
+    # New figures: a new image, and the one it replaces is deleted.
+    slack.services.settings = load_settings(AIUSAGE_MIN_GROUP_SIZE=4)
+    again = slack.ask("org", user_id="UADMIN")
+    [image] = [b for b in again["blocks"] if b["type"] == "image"]
+    assert list(slack.fake.files) == [image["slack_file"]["id"]] != [stored["id"]]
+    assert [c.params["file"] for c in slack.fake.calls_to("files.delete")] == [stored["id"]]
 
 
 def test_when_the_upload_fails_the_reply_keeps_the_text_trend(slack, usage):
