@@ -345,16 +345,35 @@ def tool_report(
     ]
 
 
+def unsteady_teams(
+    teams: Mapping[str, People], weekly_active: Sequence[People], min_size: int
+) -> set[str]:
+    """Teams some week of a period would fold while they had usage that week. Shown for
+    the whole period, a report for it minus one for the other weeks would be that week's
+    few people; so they fold for the whole period."""
+    unsteady: set[str] = set()
+    for active in weekly_active:
+        shown = private_groups(teams, active, min_size).shown
+        unsteady |= {
+            name for name, people in teams.items() if name not in shown and people & active
+        }
+    return unsteady
+
+
 def team_report(
     cells: Sequence[UsageCell],
     teams: Mapping[str, People],
     prices: Prices,
     days: int,
     min_size: int,
+    weekly_active: Sequence[People] = (),
 ) -> list[ReportRow]:
     """`report --by team`: per shown team (and other) and tool; a team's tools fold within
-    it, and may not differ from the organisation's use of a tool by a few people."""
-    grouping = team_grouping(cells, teams, min_size)
+    it, and may not differ from the organisation's use of a tool by a few people. A team
+    any week of the period would fold (`weekly_active`) folds for the period."""
+    active = frozenset(cell.person_id for cell in cells)
+    fold = unsteady_teams(teams, weekly_active, min_size)
+    grouping = private_groups(teams, active, min_size, fold=fold)
     if not grouping.total_shown:
         return []
     org_tools = tool_groups(cells)

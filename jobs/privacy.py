@@ -23,7 +23,7 @@ the whole population is smaller than the minimum, nothing is shown at all.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Hashable, Mapping
+from collections.abc import Collection, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Generic, Literal, TypeVar
 
@@ -62,15 +62,19 @@ def private_groups(
     *,
     other_mode: OtherMode = "rest",
     against: Mapping[K, People] | None = None,
+    fold: Collection[K] = (),
 ) -> Grouping[K]:
     """Which of `groups` may be shown next to each other and the `population` total, under
-    the minimum group size; the rest fold into `other`. Every aggregate path calls this."""
+    the minimum group size; the rest fold into `other`, as do the keys in `fold` (groups a
+    narrower window would fold). Every aggregate path calls this."""
     min_size = max(1, min_size)
     if len(population) < min_size:
         return Grouping({}, frozenset(), tuple(groups), total_shown=False)
     # Only people in the population count; a group is judged by who it actually sums.
     within = {key: people & population for key, people in groups.items()}
-    shown = {key: people for key, people in within.items() if len(people) >= min_size}
+    shown = {
+        key: people for key, people in within.items() if len(people) >= min_size and key not in fold
+    }
     folded = [key for key in within if key not in shown]
     while True:
         other = _other(within, shown, folded, population, other_mode)

@@ -230,3 +230,32 @@ def test_a_period_with_fewer_people_than_the_minimum_is_empty(run, usage, monkey
         assert (code, orjson.loads(out)) == (0, [])
     code, out, _ = run("report", "--week", "2026-W47", "--by", "team")
     assert out.startswith("team,tool,people,active_people,")
+
+
+def test_a_team_one_week_would_fold_folds_for_the_whole_period(run, db, now, tmp_path):
+    """Two weeks of `blip` minus its first week would be the one person active in the second:
+    a team any week would fold folds for the whole period."""
+    integration, _ = create_integration(db, "seed", now)
+
+    def used(user: str, day: int, n: int) -> UsageEvent:
+        return UsageEvent(f"{user}-{day}", UserRef(slack_user_id=user),
+                          datetime(2026, 11, day, 9, tzinfo=UTC), "kiro", requests=n)  # fmt: skip
+
+    steady = [f"US{i}" for i in range(6)]
+    blip = [f"UB{i}" for i in range(6)]
+    rest = [f"UR{i}" for i in range(5)]
+    events = [used(u, d, 1) for u in steady + rest for d in (10, 17)]
+    events += [used(u, 10, 1) for u in blip] + [used(blip[0], 17, 1000)]
+    record_events(db, integration.id, events, now)
+    rows = ["team,member", *[f"steady,{u}" for u in steady], *[f"blip,{u}" for u in blip]]
+    assert run("teams", "import", write(tmp_path, "t.csv", "\n".join(rows) + "\n"))[0] == 0
+
+    def teams(*span: str) -> dict[str, int]:
+        code, out, _ = run("report", *span, "--by", "team", "--format", "json")
+        assert code == 0
+        return {r["team"]: r["requests"] for r in orjson.loads(out)}
+
+    assert teams("--week", "2026-W46") == {"blip": 6, "steady": 6, "other": 5}
+    assert teams("--week", "2026-W47") == {"steady": 6, "other": 1005}
+    both = teams("--from", "2026-11-09", "--to", "2026-11-22")
+    assert both == {"steady": 12, "other": 10 + 6 + 1000}

@@ -3,13 +3,13 @@ never for fewer than AIUSAGE_MIN_GROUP_SIZE people; smaller groups are summed as
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from bot.settings import Settings
 from jobs.org import ReportRow, team_report, tool_report
 from storage.db import Database
-from storage.org import usage_cells
+from storage.org import active_by_span, usage_cells
 from storage.teams import team_people
 
 COLUMNS = (
@@ -37,12 +37,22 @@ def grouped_records(
     days = (end - start).days + 1
     prices, min_size = settings.prices(), settings.min_group_size
     if by == "team":
-        rows = team_report(cells, team_people(db), prices, days, min_size)
+        weeks = week_spans(start, end)
+        active = active_by_span(db, weeks)
+        weekly = [active.get(i, frozenset()) for i in range(len(weeks))]
+        rows = team_report(cells, team_people(db), prices, days, min_size, weekly)
         columns = COLUMNS
     else:
         rows = tool_report(cells, prices, days, min_size)
         columns = COLUMNS[1:]
     return columns, [_record(row, columns) for row in rows]
+
+
+def week_spans(start: date, end: date) -> list[tuple[date, date]]:
+    """The ISO weeks (Monday to Sunday) that days start..end touch, each judged on its own."""
+    first = start - timedelta(days=start.weekday())
+    count = (end - first).days // 7 + 1
+    return [(first + timedelta(weeks=i), first + timedelta(weeks=i, days=6)) for i in range(count)]
 
 
 def _record(row: ReportRow, columns: tuple[str, ...]) -> dict[str, Any]:
