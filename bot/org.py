@@ -3,8 +3,10 @@ trail. The figures themselves come from the pure rules in `jobs.org`."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from slack_sdk import WebClient
@@ -31,9 +33,11 @@ from storage.org import active_by_span, flagged_by_week, span_sums, usage_cells
 from storage.stats import usage_fingerprint
 from storage.teams import team_people, teams_version
 
+log = logging.getLogger("aiusage.org")
 TREND_WEEKS = 12
-# Figures are re-read when usage has changed and they are a minute old, at once when teams
-# change, and at least every ten minutes (integrity flags change without either).
+# Figures are re-read (in the background) when usage has changed and they are a minute old,
+# and at least every ten minutes (integrity flags change without either); before answering
+# when teams, the week or the minimum change.
 USAGE_LAG_S = 60.0
 MAX_AGE_S = 600.0
 
@@ -69,6 +73,9 @@ class OrgService:
         self._views: dict[tuple[object, ...], OrgView | OrgRefusal] = {}
         self._charts: dict[tuple[object, ...], OrgChart] = {}
         self._by_scope: dict[str | None, OrgChart] = {}
+        self._refreshing = False
+        # One background reader: at most one refresh at a time, however busy the view is.
+        self._refresher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="org-figures")
         self._lock = threading.Lock()
 
     def allowed(self, viewer: Viewer) -> bool:
@@ -141,13 +148,36 @@ class OrgService:
         key = (weeks[-1].start, usage_fingerprint(db), teams_version(db), min_size)
         with self._lock:
             cached = self._inputs
-        if cached is not None:
+        # Usage lands all the time: the figures read before are served while fresh ones
+        # are read in the background, at most every minute. A change of teams, week or
+        # minimum group size (what the privacy rule judges) is read before answering.
+        if cached is not None and cached.key[0] == key[0] and cached.key[2:] == key[2:]:
             age = time.monotonic() - cached.read_at
-            # Usage lands all the time: figures may lag it by a minute. A change of teams,
-            # week or minimum group size (what the privacy rule judges) applies at once.
-            same_groups = cached.key[0] == key[0] and cached.key[2:] == key[2:]
-            if same_groups and (age < USAGE_LAG_S or (cached.key == key and age < MAX_AGE_S)):
-                return cached
+            if (cached.key != key and age >= USAGE_LAG_S) or age >= MAX_AGE_S:
+                self._refresh_later(weeks, key)
+            return cached
+        return self._read(weeks, key)
+
+    def _refresh_later(self, weeks: list[Week], key: tuple[object, ...]) -> None:
+        with self._lock:
+            if self._refreshing:
+                return
+            self._refreshing = True
+
+        def refresh() -> None:
+            try:
+                self._read(weeks, key)
+            except Exception:
+                log.exception("refreshing the org figures failed; the last ones keep serving")
+            finally:
+                with self._lock:
+                    self._refreshing = False
+
+        self._refresher.submit(refresh)
+
+    def _read(self, weeks: list[Week], key: tuple[object, ...]) -> _Inputs:
+        db = self.services.db
+        min_size = self.services.settings.min_group_size
         teams = team_people(db)
         spans = [(week.start, week.end) for week in weeks]
         sums, people = span_sums(db, spans)
