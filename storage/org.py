@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, case, cast, distinct, func, select
+from sqlalchemy import Integer, case, cast, distinct, func, null, select
 
 from storage.db import Database
 from storage.models import DailyRow, IdentityRow, IntegrityFlagRow
@@ -76,30 +76,42 @@ def span_sums(
         # Through the (identity, day) index: a team's rows, not a scan of everyone's.
         theirs = select(IdentityRow.id).where(IdentityRow.person_id.in_(list(person_ids)))
         where.append(DailyRow.identity_id.in_(theirs))
-    person = IdentityRow.person_id
-    by_tool = (
+    # One pass over the daily rows, per span, tool and person (materialised once), then
+    # both answers from it in one statement: two passes cost twice as much at 20,000 people.
+    cells = (
         select(
-            span_of,
-            DailyRow.tool,
-            *summed_totals(),
-            func.sum(case((unpriced, DailyRow.input_tokens), else_=0)),
-            func.sum(case((unpriced, DailyRow.output_tokens), else_=0)),
-            func.count(distinct(person)),
-            func.count(distinct(case((DailyRow.cost_usd.is_not(None), person)))),
+            span_of.label("span"),
+            DailyRow.tool.label("tool"),
+            IdentityRow.person_id.label("person"),
+            *[total.label(f"f{i}") for i, total in enumerate(summed_totals())],
+            func.sum(case((unpriced, DailyRow.input_tokens), else_=0)).label("uin"),
+            func.sum(case((unpriced, DailyRow.output_tokens), else_=0)).label("uout"),
+            func.max(case((DailyRow.cost_usd.is_not(None), 1), else_=0)).label("priced"),
         )
         .join(IdentityRow, IdentityRow.id == DailyRow.identity_id)
         .where(*where)
-        .group_by(span_of, DailyRow.tool)
+        .group_by(span_of, DailyRow.tool, IdentityRow.person_id)
+        .cte("cells")
+        .prefix_with("MATERIALIZED")
     )
-    people = (
-        select(span_of, func.count(distinct(person)))
-        .join(IdentityRow, IdentityRow.id == DailyRow.identity_id)
-        .where(*where)
-        .group_by(span_of)
-    )
+    figures = [func.sum(cells.c[f"f{i}"]) for i in range(len(summed_totals()))]
+    by_tool = select(
+        cells.c.span,
+        cells.c.tool,
+        *figures,
+        func.sum(cells.c.uin),
+        func.sum(cells.c.uout),
+        func.count(),
+        func.sum(cells.c.priced),
+    ).group_by(cells.c.span, cells.c.tool)
+    nothing = [null()] * (len(figures) + 2)
+    people = select(
+        cells.c.span, null(), *nothing, func.count(distinct(cells.c.person)), null()
+    ).group_by(cells.c.span)
     with db.read() as conn:
-        rows = conn.execute(by_tool).all()
-        counts = {int(span): int(n) for span, n in conn.execute(people) if span is not None}
+        found = conn.execute(by_tool.union_all(people)).all()
+    rows = [row for row in found if row[1] is not None]
+    counts = {int(row[0]): int(row[12]) for row in found if row[1] is None and row[0] is not None}
     sums = [
         ToolSpanSums(
             span=int(row[0]),
