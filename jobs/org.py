@@ -127,15 +127,12 @@ def figures(
     return GroupFigures(key, people, len(active), totals, estimated, days)
 
 
-def _people_by(cells: Iterable[UsageCell], key: str) -> dict[str, set[int]]:
+def tool_groups(cells: Iterable[UsageCell]) -> dict[str, People]:
+    """Who used each tool."""
     found: dict[str, set[int]] = defaultdict(set)
     for cell in cells:
-        found[getattr(cell, key)].add(cell.person_id)
-    return found
-
-
-def tool_groups(cells: Sequence[UsageCell]) -> dict[str, People]:
-    return {tool: frozenset(people) for tool, people in _people_by(cells, "tool").items()}
+        found[cell.tool].add(cell.person_id)
+    return {tool: frozenset(people) for tool, people in found.items()}
 
 
 def team_grouping(

@@ -13,12 +13,9 @@ from jobs.org import OTHER
 
 MAX_TEAM_NAME = 255
 MAX_TEAMS_FILE_ROWS = 1_000_000
-# Where teams come from, as `teams list` shows them.
-SOURCES = {
-    "csv": "aiusage teams import",
-    "slack": "Slack user groups (AIUSAGE_TEAMS_FROM_USERGROUPS)",
-    "copilot": "Copilot's user-teams report (connectors)",
-}
+# Where teams come from (`teams list` shows the key): an import, Slack user groups, and
+# Copilot's user-teams report, which the connectors add through `storage.teams.replace_teams`.
+SOURCES = ("csv", "slack", "copilot")
 
 
 def clean_team_name(raw: str) -> str:
