@@ -11,6 +11,9 @@ from slack_bolt import App
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 
+from bot.chart_route import chart_routes
+from bot.home import HomeService
+from bot.home_listeners import register_home
 from bot.http import HTTPProblem, api_routes, problem_response
 from bot.identity import resolve_unmatched_emails
 from bot.metrics import LatencyMiddleware, Metrics
@@ -106,9 +109,21 @@ def create_bolt_app(services: Services, executor: Executor) -> App | None:
     runs on `executor`, which the caller shuts down."""
     if services.settings.slack_bot_token is None:
         return None
-    return build_bolt_app(
+    app = build_bolt_app(
         services, make_web_client(services.settings), executor, admin_service(services)
     )
+    register_home(app, home_service(services))
+    return app
+
+
+def home_service(services: Services) -> HomeService:
+    """The one Home service per `services`, so the Slack listeners and `/charts` share its
+    chart cache."""
+    home = getattr(services, "_home", None)
+    if home is None:
+        home = HomeService.build(services, admin_service(services))
+        services._home = home  # type: ignore[attr-defined]
+    return home
 
 
 def create_http_app(
@@ -142,6 +157,7 @@ def create_http_app(
         routes=[
             *api_routes(services),
             *otlp_routes(services),
+            *chart_routes(home_service(services)),
             slack_route(http_slack.dispatch if http_slack else None),
         ],
         exception_handlers={HTTPProblem: problem_response},

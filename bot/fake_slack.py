@@ -297,6 +297,17 @@ class FakeSlack:
         limit = int(params.get("limit") or 100)
         return {"ok": True, "messages": found[:limit], "has_more": len(found) > limit}
 
+    def _api_views_publish(self, params: dict[str, Any]) -> dict[str, Any]:
+        view = params.get("view")
+        view = json.loads(view) if isinstance(view, str) else view
+        if params.get("user_id") not in self.users:
+            return {"ok": False, "error": "user_not_found"}
+        if not isinstance(view, dict) or view.get("type") != "home":
+            return {"ok": False, "error": "invalid_arguments"}
+        if len(view.get("blocks") or []) > 100:  # Slack's limit for a Home view
+            return {"ok": False, "error": "invalid_blocks"}
+        return {"ok": True, "view": {"id": "V0001", **view}}
+
     def _api_users_info(self, params: dict[str, Any]) -> dict[str, Any]:
         user = self.users.get(params.get("user", ""))
         return {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"}
@@ -395,3 +406,24 @@ def block_actions(
         ],
     }
     return urlencode({"payload": json.dumps(payload)})
+
+
+def app_home_opened(user_id: str = "UALICE", tab: str = "home") -> str:
+    """The JSON body of an `app_home_opened` event, as the Events API sends it."""
+    return json.dumps(
+        {
+            "token": "legacy-verification-token-unused",
+            "team_id": TEAM_ID,
+            "api_app_id": "A0001",
+            "type": "event_callback",
+            "event_id": f"Ev{time.time_ns()}",
+            "event_time": int(time.time()),
+            "event": {
+                "type": "app_home_opened",
+                "user": user_id,
+                "channel": "D0001",
+                "tab": tab,
+                "event_ts": f"{time.time():.6f}",
+            },
+        }
+    )

@@ -1,0 +1,81 @@
+"""Home tab listeners: publish on `app_home_opened`, and the settings buttons, each of which
+re-publishes the tab. Slack is acknowledged first; the work runs after the ack."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from bot.answers import Viewer
+from bot.home import HomeService
+from bot.home_view import (
+    DIGEST_OFF_ACTION,
+    DIGEST_ON_ACTION,
+    OPT_IN_ACTION,
+    OPT_OUT_ACTION,
+    ORG_ACTION,
+)
+from bot.slack_app import admin_max_age, known_viewer, learn_viewer
+from bot.usage import actor
+
+log = logging.getLogger("aiusage.home")
+
+ORG_NOTE = (
+    ":bar_chart: The org view (cost and efficiency by tool and team, naming nobody): "
+    "type `/aiusage org` or `/aiusage org TEAM` in any channel; only you see the answer."
+)
+
+Change = Callable[[HomeService, Viewer], "tuple[Viewer, str | None]"]
+
+
+def register_home(app: App, home: HomeService) -> None:
+    services = home.services
+
+    def viewer_for(client: WebClient, user_id: str) -> Viewer:
+        found = known_viewer(services, user_id, admin_max_age(services, user_id))
+        return found or learn_viewer(services, client, user_id)
+
+    def just_ack(ack: Ack) -> None:
+        ack()
+
+    def opened(event: dict[str, Any], client: WebClient) -> None:
+        if event.get("tab", "home") != "home":
+            return  # the Messages tab: nothing to publish
+        home.publish(client, viewer_for(client, event["user"]))
+
+    app.event("app_home_opened")(ack=just_ack, lazy=[opened])
+
+    def on_click(change: Change) -> Callable[..., None]:
+        def after_ack(body: dict[str, Any], client: WebClient) -> None:
+            viewer = viewer_for(client, body["user"]["id"])
+            viewer, note = change(home, viewer)
+            home.publish(client, viewer, note)
+
+        return after_ack
+
+    def opt(opted_out: bool) -> Change:
+        return lambda h, v: (h.set_opted_out(v, opted_out), None)
+
+    def digest(on: bool) -> Change:
+        def change(h: HomeService, v: Viewer) -> tuple[Viewer, str | None]:
+            h.set_digest(v, on)
+            return v, None
+
+        return change
+
+    def org(h: HomeService, v: Viewer) -> tuple[Viewer, str | None]:
+        # The org view is for admins and insight viewers; others get their Home back as is.
+        return v, ORG_NOTE if h.admin.allowed(actor(v)) else None
+
+    for action_id, change in (
+        (OPT_OUT_ACTION, opt(True)),
+        (OPT_IN_ACTION, opt(False)),
+        (DIGEST_ON_ACTION, digest(True)),
+        (DIGEST_OFF_ACTION, digest(False)),
+        (ORG_ACTION, org),
+    ):
+        app.action(action_id)(ack=just_ack, lazy=[on_click(change)])
