@@ -17,7 +17,7 @@ from bot.home_listeners import register_home
 from bot.http import HTTPProblem, api_routes, problem_response
 from bot.identity import resolve_unmatched_emails
 from bot.metrics import LatencyMiddleware, Metrics
-from bot.notifier import SlackNotifier
+from bot.notifier import DirectMessageNotifier, SlackNotifier
 from bot.otlp import otlp_routes
 from bot.services import Clock, Services
 from bot.settings import Settings
@@ -25,6 +25,7 @@ from bot.slack_app import build_bolt_app, slack_route
 from bot.slack_client import make_web_client
 from jobs.admin import AdminConfig, AdminService
 from jobs.awards import AwardConfig, catch_up_due, scan_current_week, scheduled_awards
+from jobs.digest import send_digests
 from jobs.schedule import Scheduler
 from jobs.weeks import utcnow
 from storage.db import Database
@@ -94,6 +95,16 @@ def build_scheduler(services: Services) -> Scheduler:
         if services.settings.slack_bot_token is not None:
             resolve_unmatched_emails(services)
 
+    direct = (
+        DirectMessageNotifier(make_web_client(services.settings, retry_server_errors=False))
+        if notifier is not None
+        else None
+    )
+
+    def digest_job() -> None:
+        if direct is not None:
+            send_digests(services.db, direct, config.tz, config.schedule, services.clock)
+
     return Scheduler(
         config.schedule,
         config.tz,
@@ -101,6 +112,7 @@ def build_scheduler(services: Services) -> Scheduler:
         integrity_job=lambda: scan_current_week(services.db, config, services.clock()),
         identity_job=identity_job,
         catch_up_due=lambda: catch_up_due(services.db, config, services.clock()),
+        digest_job=digest_job,
     )
 
 

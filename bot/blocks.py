@@ -29,6 +29,7 @@ from slack_sdk.models.blocks import (
 from bot.answers import (
     Answer,
     BadgesAnswer,
+    DigestAnswer,
     HelpAnswer,
     MeAnswer,
     OptAnswer,
@@ -125,6 +126,8 @@ def render(answer: Answer) -> Reply:
             return render_help(answer)
         case RetiredTopAnswer():
             return render_retired_top(answer)
+        case DigestAnswer():
+            return render_digest_answer(answer)
         case _:
             return render_admin(answer)
 
@@ -348,6 +351,7 @@ HELP_LINES = (
     "use (active days, then accepted suggestions), never by volume",
     "• `/aiusage badges`: your awards, newest first",
     "• `/aiusage optout` / `/aiusage optin`: leave / rejoin the public leaderboard and award posts",
+    "• `/aiusage digest on` / `/aiusage digest off`: your week by direct message each Monday",
     "• `/aiusage help`: this message",
     "*Admin commands*",
     "• `/aiusage retire &lt;announcement&gt;`: retire the leaderboard and awards, and post the "
@@ -356,6 +360,15 @@ HELP_LINES = (
     "if any, to the award channels)",
     "• `/aiusage status`: state, schedule, channels, last award post, integrations",
 )
+
+
+def render_digest_answer(answer: DigestAnswer) -> Reply:
+    if answer.on:
+        return _note(
+            "Your weekly digest is *on*: each Monday morning, your time, after the awards, "
+            "you get your week by direct message. Only you see it. `/aiusage digest off` stops it."
+        )
+    return _note("Your weekly digest is *off*. `/aiusage digest on` turns it back on.")
 
 
 def render_help(answer: HelpAnswer) -> Reply:

@@ -263,7 +263,8 @@ class FakeSlack:
 
     def _api_chat_postMessage(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = params.get("channel", "")
-        if channel not in self.channels:
+        # A user ID as the channel is a direct message from the app, as in Slack.
+        if channel not in self.channels and channel not in self.users:
             return {"ok": False, "error": "channel_not_found"}
         if channel in self.not_in:
             return {"ok": False, "error": "not_in_channel"}

@@ -12,8 +12,10 @@ from slack_sdk.models.blocks import Block
 
 from bot.award_post import award_blocks, award_text
 from bot.blocks import announcement_blocks, announcement_text
+from bot.digest_post import digest_blocks, digest_text
 from jobs.admin_rules import Announcement
 from jobs.award_rules import AwardPost
+from jobs.digest import DigestPost
 from jobs.posting import Post, PostOutcomeUnknown, PostRejected
 
 EVENT_TYPE = "aiusage_post"
@@ -36,6 +38,11 @@ def _(data: AwardPost) -> tuple[str, list[Block]]:
 @render_post.register
 def _(data: Announcement) -> tuple[str, list[Block]]:
     return announcement_text(data), announcement_blocks(data)
+
+
+@render_post.register
+def _(data: DigestPost) -> tuple[str, list[Block]]:
+    return digest_text(data), digest_blocks(data)
 
 
 class SlackNotifier:
@@ -98,3 +105,14 @@ def _classify(exc: SlackApiError) -> Exception:
         # but checking before the next attempt costs little and keeps one path.
         return PostOutcomeUnknown(f"HTTP {status}")
     return PostRejected(error)
+
+
+class DirectMessageNotifier(SlackNotifier):
+    """Posts to a person (a user ID as the channel: the app's DM with them). Their DM's
+    history cannot be read without another scope, so a post whose outcome Slack never
+    confirmed is counted as made: a digest is sent at most once, never twice."""
+
+    UNVERIFIED = "unverified"
+
+    def find_post(self, channel: str, post_key: str, since: datetime) -> str | None:
+        return self.UNVERIFIED

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from bot.answers import (
     Answer,
     BadgesAnswer,
+    DigestAnswer,
     HelpAnswer,
     MeAnswer,
     OptAnswer,
@@ -19,13 +20,26 @@ from bot.answers import (
     Viewer,
 )
 from bot.services import Services
-from bot.slash import Badges, Help, Me, OptIn, OptOut, Request, Restore, Retire, Status, Top
+from bot.slash import (
+    Badges,
+    Digest,
+    Help,
+    Me,
+    OptIn,
+    OptOut,
+    Request,
+    Restore,
+    Retire,
+    Status,
+    Top,
+)
 from jobs.admin import AdminService
 from jobs.admin_rules import Actor
 from jobs.stats import TREND_WEEKS, Ranked, compare_weeks, rank, standings
 from jobs.weeks import Week, current_week, local_day
 from storage.awards import awards_for
 from storage.db import Database
+from storage.digests import set_digest
 from storage.leaderboard import leaderboard_state
 from storage.people import set_opted_out
 from storage.stats import person_daily, rank_inputs, unranked_people, usage_fingerprint
@@ -86,6 +100,9 @@ class UsageService:
                 return self.admin.restore(actor(viewer), note)
             case Status():
                 return self.admin.status(actor(viewer))
+            case Digest(on=on):
+                set_digest(self.db, viewer.slack_user_id, on, self.services.clock())
+                return DigestAnswer(on)
             case Help(unknown=unknown):
                 return HelpAnswer(unknown=unknown)
 

@@ -18,6 +18,9 @@ log = logging.getLogger(__name__)
 MISFIRE_GRACE = timedelta(days=6)
 INTEGRITY_INTERVAL = timedelta(hours=1)
 IDENTITY_INTERVAL = timedelta(minutes=10)  # unmatched emails are each retried hourly
+# Digests go out at 09:00 in each person's zone; zones are whole or half hours apart, so a
+# quarter-hourly pass sends each within 15 minutes of its time.
+DIGEST_INTERVAL = timedelta(minutes=15)
 
 
 def check_cron(expr: str) -> None:
@@ -55,7 +58,9 @@ class Scheduler:
         integrity_job: Callable[[], object],
         identity_job: Callable[[], object] | None = None,
         catch_up_due: Callable[[], bool],
+        digest_job: Callable[[], object] | None = None,
     ) -> None:
+        self._digest_job = digest_job
         self.expr, self.tz = expr, tz
         self._award_job = award_job
         self._integrity_job = integrity_job
@@ -91,6 +96,12 @@ class Scheduler:
                 self._identity_job,
                 IntervalTrigger(seconds=int(IDENTITY_INTERVAL.total_seconds()), timezone=self.tz),
                 id="match-emails",
+            )
+        if self._digest_job is not None:
+            scheduler.add_job(
+                self._digest_job,
+                IntervalTrigger(seconds=int(DIGEST_INTERVAL.total_seconds()), timezone=self.tz),
+                id="weekly-digests",
             )
         scheduler.start()
         self._scheduler = scheduler
