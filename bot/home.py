@@ -73,6 +73,8 @@ class HomeService:
 
     @classmethod
     def build(cls, services: Services, admin: AdminService) -> HomeService:
+        # matplotlib's first render loads fonts (about a second); do it before Slack asks.
+        threading.Thread(target=_warm_up, name="chart-warm-up", daemon=True).start()
         return cls(services, admin, ChartCache())
 
     @property
@@ -157,3 +159,10 @@ class HomeService:
         first = chart_weeks(week)[0].start
         daily = person_daily(self.services.db, ref.person_id, first, today)
         return self.cache.png(trend_chart(daily, Week(week.start), today))
+
+
+def _warm_up() -> None:
+    try:
+        render_png(Chart("warm-up", ()), 100, 100)
+    except Exception:  # a failure here shows again, and is logged, at the first real render
+        log.debug("chart warm-up failed", exc_info=True)

@@ -19,7 +19,9 @@ HOME_WEEKS = 12
 TREND_KIND = "trend"
 MAX_TOOLS = 5
 WIDTH_PX = 800
-PANEL_PX = 210
+# `bot.charts` places its title as a fraction of the height; past ~750 px it meets the first
+# panel's title, so four panels stay within 700 px.
+PANEL_PX = 160
 
 
 def chart_weeks(last: Week) -> list[Week]:
@@ -75,7 +77,7 @@ def trend_chart(daily: Sequence[DailyUsage], last: Week, today: date) -> Chart:
             Panel("Estimated cost per week", "USD", (Series("cost", tuple(cost)),), "bar")
         )
     return Chart(
-        f"Your last {count} weeks, {weeks[0].label} to {weeks[-1].label}",
+        f"Your last {count} weeks",  # short: centred, it clears the first panel's title
         tuple(panels),
         tuple(w.label for w in weeks),
     )

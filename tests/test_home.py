@@ -131,7 +131,7 @@ def test_opening_home_publishes_figures_chart_badges_settings_and_notice(slack, 
     response = slack.http.get(url.removeprefix(PUBLIC_URL))
     assert response.status_code == 200 and response.headers["content-type"] == "image/png"
     image_file = Image.open(io.BytesIO(response.content))
-    assert image_file.size == (800, 60 + 210 * 3)
+    assert image_file.size == (800, 60 + 160 * 3)
 
 
 def test_buttons_change_settings_and_republish(slack):

@@ -26,6 +26,7 @@ from starlette.types import ASGIApp
 from bot.app import build_services, create_http_app
 from bot.blocks import CONFIRM_ACTION, as_text
 from bot.commands.awards import run_post
+from bot.commands.demo_home import open_home
 from bot.fake_slack import FakeSlack, block_actions, signed_headers, slash_command
 from bot.identity import resolve_unmatched_emails
 from bot.services import Services
@@ -141,6 +142,12 @@ def run_demo(_args: argparse.Namespace, settings: Settings) -> int:
             )
             reply = slash.ask("top", "UCHEN")
             say("11. chen types /aiusage top", as_text(reply["blocks"], names))
+            # Charts are served from our own URL in HTTP mode; here that is the loopback server.
+            services.settings = services.settings.model_copy(update={"public_url": base_url})
+            say(
+                "12. ada opens the aiusage app's Home tab (app_home_opened -> views.publish)",
+                *open_home(base_url, fake, secret, "UADA"),
+            )
         say(
             "That was all offline. To run it for real",
             "1. Create a Slack app from manifest.yml (api.slack.com/apps -> From a manifest).",
