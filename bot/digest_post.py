@@ -15,7 +15,7 @@ from bot.blocks import (
     day_label,
     number,
 )
-from jobs.digest import DigestPost
+from jobs.digest_rules import DigestPost
 
 FOOTER = (
     "Only you get this digest. These figures are for you, not for performance reviews. "

@@ -15,7 +15,7 @@ from bot.blocks import announcement_blocks, announcement_text
 from bot.digest_post import digest_blocks, digest_text
 from jobs.admin_rules import Announcement
 from jobs.award_rules import AwardPost
-from jobs.digest import DigestPost
+from jobs.digest_rules import DigestPost
 from jobs.posting import Post, PostOutcomeUnknown, PostRejected
 
 EVENT_TYPE = "aiusage_post"

@@ -5,34 +5,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from jobs.digest_rules import digest_due, digest_week
+from jobs.digest_rules import DigestPost, digest_due, digest_week
 from jobs.posting import ChannelResult, Notifier, Post, deliver
 from jobs.schedule import first_fire_at
-from jobs.stats import WeekComparison, compare_weeks
+from jobs.stats import compare_weeks
 from jobs.weeks import Week, current_week
 from storage.awards import awards_for
 from storage.db import Database
 from storage.digests import Subscriber, digest_subscribers
 from storage.posts import post_claims
-from storage.records import Award
 from storage.stats import person_daily
 
 log = logging.getLogger(__name__)
 
 DIGEST_KEY_PREFIX = "digest:"
-
-
-@dataclass(frozen=True, slots=True)
-class DigestPost:
-    """One person's digest: their full week against the week before, and its badges."""
-
-    week: Week
-    comparison: WeekComparison
-    awards: tuple[Award, ...]
 
 
 def digest_key(week: Week) -> str:

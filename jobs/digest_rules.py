@@ -7,12 +7,24 @@ bot that was down sends it late rather than never, until the week after begins.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
+from jobs.stats import WeekComparison
 from jobs.weeks import Week, current_week
+from storage.records import Award
 
 DIGEST_LOCAL_TIME = time(9, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class DigestPost:
+    """One person's digest: their full week against the week before, and its badges."""
+
+    week: Week
+    comparison: WeekComparison
+    awards: tuple[Award, ...]
 
 
 def digest_week(now: datetime, tz: ZoneInfo) -> Week:
