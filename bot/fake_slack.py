@@ -54,6 +54,7 @@ class FakeSlack:
     not_in: set[str] = field(default_factory=set)
     calls: list[Call] = field(default_factory=list)
     messages: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    files: dict[str, bytes] = field(default_factory=dict)  # file ID -> uploaded bytes
     _failures: list[Failure] = field(default_factory=list)
     _delays: dict[str, float] = field(default_factory=dict)
     _after: dict[str, Callable[[dict[str, Any]], None]] = field(default_factory=dict)
@@ -172,6 +173,9 @@ class FakeSlack:
     # -- the server side -----------------------------------------------------------------------
     def _handle(self, request: BaseHTTPRequestHandler) -> None:
         parsed = urlparse(request.path)
+        if parsed.path.startswith("/upload/"):  # files.uploadV2's step 2: the raw bytes
+            self._receive_upload(request, parsed.path.removeprefix("/upload/"))
+            return
         params = self._params(request, parsed.query)
         headers = {k.lower(): v for k, v in request.headers.items()}
         if parsed.path.startswith("/response/"):
@@ -297,6 +301,33 @@ class FakeSlack:
             found = [{k: v for k, v in m.items() if k != "metadata"} for m in found]
         limit = int(params.get("limit") or 100)
         return {"ok": True, "messages": found[:limit], "has_more": len(found) > limit}
+
+    def _receive_upload(self, request: BaseHTTPRequestHandler, file_id: str) -> None:
+        data = request.rfile.read(int(request.headers.get("Content-Length") or 0))
+        with self._lock:
+            self.calls.append(Call("upload", {"file_id": file_id}, {}, request.path))
+            self.files[file_id] = data
+        request.send_response(200)
+        request.send_header("Content-Type", "text/plain")
+        request.send_header("Content-Length", "2")
+        request.end_headers()
+        request.wfile.write(b"OK")
+
+    def _api_files_getUploadURLExternal(self, params: dict[str, Any]) -> dict[str, Any]:
+        file_id = f"F{next(self._ts):08d}"
+        return {"ok": True, "file_id": file_id, "upload_url": f"{self.url}/upload/{file_id}"}
+
+    def _api_files_completeUploadExternal(self, params: dict[str, Any]) -> dict[str, Any]:
+        files = params.get("files")
+        files = json.loads(files) if isinstance(files, str) else files or []
+        if any(f["id"] not in self.files for f in files):
+            return {"ok": False, "error": "file_not_found"}
+        return {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in files]}
+
+    def _api_files_delete(self, params: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            found = self.files.pop(params.get("file", ""), None)
+        return {"ok": True} if found is not None else {"ok": False, "error": "file_not_found"}
 
     def _api_views_publish(self, params: dict[str, Any]) -> dict[str, Any]:
         view = params.get("view")

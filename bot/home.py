@@ -18,6 +18,7 @@ from slack_sdk import WebClient
 
 from bot.answers import MeAnswer, Viewer
 from bot.chart_tokens import ChartRef, chart_key, sign
+from bot.chart_upload import ChartUploads
 from bot.charts import Chart, alt_text, render_png
 from bot.home_chart import TREND_KIND, chart_size, chart_weeks, text_chart, trend_chart
 from bot.home_view import ChartImage, HomeData, home_view
@@ -70,20 +71,25 @@ class HomeService:
     services: Services
     admin: AdminService
     cache: ChartCache
+    uploads: ChartUploads
 
     @classmethod
     def build(cls, services: Services, admin: AdminService) -> HomeService:
         # matplotlib's first render loads fonts (about a second); do it before Slack asks.
         threading.Thread(target=_warm_up, name="chart-warm-up", daemon=True).start()
-        return cls(services, admin, ChartCache())
+        cache = ChartCache()
+        return cls(services, admin, cache, ChartUploads(cache.png))
 
     @property
     def _key(self) -> bytes | None:
         secret = self.services.settings.slack_signing_secret
         return chart_key(secret.get_secret_value()) if secret else None
 
-    def data(self, viewer: Viewer, note: str | None = None) -> HomeData:
-        """One person's Home, read fresh."""
+    def data(
+        self, viewer: Viewer, note: str | None = None, client: WebClient | None = None
+    ) -> HomeData:
+        """One person's Home, read fresh. With `client` and no public URL, the chart is
+        uploaded to Slack; otherwise, without a public URL, it is shown as text."""
         settings = self.services.settings
         db = self.services.db
         now = self.services.clock()
@@ -104,6 +110,9 @@ class HomeService:
             image = self._chart_image(
                 chart, ChartRef(viewer.person_id, week.label, TREND_KIND), now
             )
+            if image is None and client is not None:
+                file_id = self.uploads.file_for(client, viewer.person_id, chart)
+                image = ChartImage(alt_text(chart), slack_file_id=file_id) if file_id else None
             text = None if image else text_chart(chart)
         except Exception:
             log.exception("building the Home chart for %s failed", viewer.slack_user_id)
@@ -127,7 +136,8 @@ class HomeService:
 
     def publish(self, client: WebClient, viewer: Viewer, note: str | None = None) -> None:
         """Publish the viewer's Home tab (only they see it)."""
-        client.views_publish(user_id=viewer.slack_user_id, view=home_view(self.data(viewer, note)))
+        view = home_view(self.data(viewer, note, client))
+        client.views_publish(user_id=viewer.slack_user_id, view=view)
 
     def set_opted_out(self, viewer: Viewer, opted_out: bool) -> Viewer:
         profile = set_opted_out(

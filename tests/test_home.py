@@ -263,11 +263,41 @@ def test_the_chart_endpoint_caches_renders_and_sees_new_usage(slack, api_key):
     assert changed != first and home.cache.misses == 2
 
 
-def test_without_a_public_url_home_shows_a_text_chart(slack, monkeypatch):
-    settings = slack.services.settings.model_copy(update={"public_url": None})
-    slack.services.settings = settings
+def without_public_url(slack) -> None:
+    """Socket Mode's situation: Slack cannot fetch images from us."""
+    slack.services.settings = slack.services.settings.model_copy(update={"public_url": None})
+
+
+def test_without_a_public_url_the_chart_is_uploaded_to_slack(slack, api_key):
+    without_public_url(slack)
+    view = open_home(slack)
+    check_block_kit_limits(view)
+    [image] = [b for b in view["blocks"] if b["type"] == "image"]
+    file_id = image["slack_file"]["id"]
+    assert "image_url" not in image and "Requests per week" in image["alt_text"]
+    png = slack.fake.files[file_id]
+    assert Image.open(io.BytesIO(png)).size == (800, 60 + 160 * 3)
+    # Opening again with the same figures reuses the file; new usage replaces it.
+    assert chart_file(open_home(slack, count=2)) == file_id
+    ingest(slack, api_key, event(occurred_at="2026-11-18T09:00:00Z", requests=50))
+    replaced = chart_file(open_home(slack, count=3))
+    assert replaced != file_id and file_id not in slack.fake.files
+    assert len(slack.fake.calls_to("upload")) == 2
+
+
+def chart_file(view) -> str:
+    [image] = [b for b in view["blocks"] if b["type"] == "image"]
+    return image["slack_file"]["id"]
+
+
+def test_without_the_files_scope_home_shows_a_text_chart(slack):
+    without_public_url(slack)
+    slack.fake.fail("files.getUploadURLExternal", error="missing_scope")
     view = open_home(slack)
     assert not [b for b in view["blocks"] if b["type"] == "image"]
     text = text_of(view)
     assert "*Your last 12 weeks*" in text
     assert re.search(r"```Requests per week, by tool\n", text)
+    # The scope does not appear by itself: uploads are not tried again.
+    open_home(slack, count=2)
+    assert len(slack.fake.calls_to("files.getUploadURLExternal")) == 1

@@ -24,6 +24,8 @@ SCOPES_BY_METHOD = {
     "chat_update": {"chat:write"},
     "conversations_history": {"channels:history", "groups:history"},
     "views_publish": set(),
+    "files_upload_v2": {"files:write"},
+    "files_delete": {"files:write"},
 }
 
 
