@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from bot.chart_route import chart_routes
 from bot.home import HomeService
-from bot.home_listeners import register_home
+from bot.home_listeners import refresh_home_after, register_home
 from bot.http import HTTPProblem, api_routes, problem_response
 from bot.identity import resolve_unmatched_emails
 from bot.metrics import LatencyMiddleware, Metrics
@@ -121,10 +121,15 @@ def create_bolt_app(services: Services, executor: Executor) -> App | None:
     runs on `executor`, which the caller shuts down."""
     if services.settings.slack_bot_token is None:
         return None
+    home = home_service(services)
     app = build_bolt_app(
-        services, make_web_client(services.settings), executor, admin_service(services)
+        services,
+        make_web_client(services.settings),
+        executor,
+        admin_service(services),
+        after_answer=refresh_home_after(home),
     )
-    register_home(app, home_service(services))
+    register_home(app, home)
     return app
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from slack_sdk import WebClient
@@ -30,7 +30,7 @@ from jobs.weeks import Week, current_week, local_day, parse_week
 from storage.awards import awards_for
 from storage.digests import digest_enabled, set_digest
 from storage.leaderboard import leaderboard_state
-from storage.people import set_opted_out
+from storage.people import find_slack_profile, set_opted_out
 from storage.stats import person_daily
 
 log = logging.getLogger("aiusage.home")
@@ -96,6 +96,10 @@ class HomeService:
         tz = settings.timezone
         today = local_day(now, tz)
         week = current_week(now, tz)
+        # The viewer may have been looked up before their own change landed: read it fresh.
+        profile = find_slack_profile(db, viewer.slack_user_id)
+        if profile is not None:
+            viewer = replace(viewer, opted_out=profile.opted_out)
         daily = person_daily(db, viewer.person_id, chart_weeks(week)[0].start, today)
         me = MeAnswer(
             viewer,

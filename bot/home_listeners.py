@@ -4,6 +4,7 @@ re-publishes the tab. Slack is acknowledged first; the work runs after the ack."
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -19,7 +20,9 @@ from bot.home_view import (
     OPT_OUT_ACTION,
     ORG_ACTION,
 )
-from bot.slack_app import admin_max_age, known_viewer, learn_viewer
+from bot.slack_app import AfterAnswer, admin_max_age, known_viewer, learn_viewer
+from bot.slash import Digest, OptIn, OptOut
+from bot.slash import Request as SlashRequest
 from bot.usage import actor
 
 log = logging.getLogger("aiusage.home")
@@ -79,3 +82,22 @@ def register_home(app: App, home: HomeService) -> None:
         (ORG_ACTION, org),
     ):
         app.action(action_id)(ack=just_ack, lazy=[on_click(change)])
+
+
+def refresh_home_after(home: HomeService) -> AfterAnswer:
+    """After `/aiusage optout|optin|digest on|off`, the caller's Home tab shows the new
+    setting too; published from its own thread, so the command's answer is not held up."""
+
+    def after(request: SlashRequest, viewer: Viewer, client: WebClient) -> None:
+        if not isinstance(request, OptOut | OptIn | Digest):
+            return
+
+        def refresh() -> None:
+            try:
+                home.publish(client, viewer)
+            except Exception:
+                log.exception("refreshing the Home tab of %s failed", viewer.slack_user_id)
+
+        threading.Thread(target=refresh, name="home-refresh", daemon=True).start()
+
+    return after

@@ -48,9 +48,16 @@ ERROR_TEXT = "Sorry, something went wrong on our side. Please try again in a min
 
 log = logging.getLogger("aiusage.slack")
 
+# Called once a command has been answered, e.g. to refresh the caller's Home tab.
+AfterAnswer = Callable[[SlashRequest, Viewer, WebClient], None]
+
 
 def build_bolt_app(
-    services: Services, client: WebClient, executor: Executor, admin: AdminService
+    services: Services,
+    client: WebClient,
+    executor: Executor,
+    admin: AdminService,
+    after_answer: AfterAnswer | None = None,
 ) -> App:
     """The Bolt app with every listener registered. Without a signing secret it can serve
     Socket Mode only (whose connection is authenticated by the app token), never HTTP."""
@@ -68,14 +75,19 @@ def build_bolt_app(
         listener_executor=executor,
         logger=log,
     )
-    register_listeners(app, UsageService(services, admin), services)
+    register_listeners(app, UsageService(services, admin), services, after_answer)
     return app
 
 
-def register_listeners(app: App, usage: UsageService, services: Services) -> None:
+def register_listeners(
+    app: App, usage: UsageService, services: Services, after_answer: AfterAnswer | None = None
+) -> None:
     """The `/aiusage` command, the retirement buttons, and the one error handler."""
+    answered = after_answer or (lambda _request, _viewer, _client: None)
 
-    def answer_now(ack: Ack, command: dict[str, Any], context: BoltContext) -> None:
+    def answer_now(
+        ack: Ack, command: dict[str, Any], context: BoltContext, client: WebClient
+    ) -> None:
         request = parse_command(command.get("text") or "")
         user_id = command["user_id"]
         viewer = known_viewer(services, user_id, profile_max_age(services, request, user_id))
@@ -84,6 +96,7 @@ def register_listeners(app: App, usage: UsageService, services: Services) -> Non
             return
         context["aiusage_answered"] = True
         ack(**render(usage.answer(request, viewer)).as_kwargs())
+        answered(request, viewer, client)
 
     def answer_later(
         command: dict[str, Any], context: BoltContext, respond: Respond, client: WebClient
@@ -96,6 +109,7 @@ def register_listeners(app: App, usage: UsageService, services: Services) -> Non
             viewer = known_viewer(services, user_id, profile_max_age(services, request, user_id))
             viewer = viewer or learn_viewer(services, client, user_id)
             respond(**render(usage.answer(request, viewer)).as_kwargs())
+            answered(request, viewer, client)
         except Exception as error:
             # Bolt only logs what a lazy listener raises; the caller, acknowledged with
             # nothing, would never hear back, so they are told here, as `on_error` would.

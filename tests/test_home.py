@@ -301,3 +301,16 @@ def test_without_the_files_scope_home_shows_a_text_chart(slack):
     # The scope does not appear by itself: uploads are not tried again.
     open_home(slack, count=2)
     assert len(slack.fake.calls_to("files.getUploadURLExternal")) == 1
+
+
+def test_settings_changed_by_slash_command_reach_the_home_tab(slack):
+    open_home(slack)  # Alice is known from here on
+    slack.ask("digest on")
+    view = open_home_after_click(slack, 2)
+    assert "Weekly digest: *on*" in text_of(view)
+    slack.ask("optout")
+    view = open_home_after_click(slack, 3)
+    assert buttons(view)[OPT_IN_ACTION] == "Rejoin the leaderboard"
+    slack.ask("top")  # not a settings change: no publish
+    slack.ask("help")
+    assert len(slack.fake.calls_to("views.publish")) == 3
