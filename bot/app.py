@@ -11,6 +11,7 @@ from slack_bolt import App
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 
+from bot.commands.privacy import retention_config
 from bot.http import HTTPProblem, api_routes, problem_response
 from bot.identity import resolve_unmatched_emails
 from bot.metrics import LatencyMiddleware, Metrics
@@ -22,6 +23,7 @@ from bot.slack_app import build_bolt_app, slack_route
 from bot.slack_client import make_web_client
 from jobs.admin import AdminConfig, AdminService
 from jobs.awards import AwardConfig, catch_up_due, scan_current_week, scheduled_awards
+from jobs.retention import apply_retention
 from jobs.schedule import Scheduler
 from jobs.weeks import utcnow
 from storage.db import Database
@@ -98,6 +100,9 @@ def build_scheduler(services: Services) -> Scheduler:
         integrity_job=lambda: scan_current_week(services.db, config, services.clock()),
         identity_job=identity_job,
         catch_up_due=lambda: catch_up_due(services.db, config, services.clock()),
+        retention_job=lambda: apply_retention(
+            services.db, retention_config(services.settings), services.clock()
+        ),
     )
 
 

@@ -126,6 +126,11 @@ def render(answer: Answer) -> Reply:
         case RetiredTopAnswer():
             return render_retired_top(answer)
         case _:
+            # The privacy answers render from their own module, which imports this one.
+            from bot.privacy_blocks import PrivacyAnswer, render_privacy
+
+            if isinstance(answer, PrivacyAnswer):
+                return render_privacy(answer)
             return render_admin(answer)
 
 
@@ -348,6 +353,8 @@ HELP_LINES = (
     "use (active days, then accepted suggestions), never by volume",
     "• `/aiusage badges`: your awards, newest first",
     "• `/aiusage optout` / `/aiusage optin`: leave / rejoin the public leaderboard and award posts",
+    "• `/aiusage mydata`: what is stored about you; `/aiusage forget`: delete it all "
+    "(privacy notice: docs/privacy.md)",
     "• `/aiusage help`: this message",
     "*Admin commands*",
     "• `/aiusage retire &lt;announcement&gt;`: retire the leaderboard and awards, and post the "

@@ -13,6 +13,7 @@ from starlette.routing import Route
 from bot.intake.events import MAX_BODY_BYTES, BadBody, parse_body
 from bot.openapi import openapi_document
 from bot.services import Services
+from jobs.privacy_rules import minimal
 from storage.events import record_events
 from storage.integrations import authenticate
 from storage.records import Integration
@@ -92,7 +93,8 @@ def _ingest(services: Services, integration: Integration, body: bytes) -> dict[s
         batch = parse_body(body, default_tool=integration.name, now=services.clock())
     except BadBody as exc:
         raise HTTPProblem(exc.status, exc.message) from None
-    result = record_events(services.db, integration.id, batch.events, services.clock())
+    events = minimal(batch.events, services.settings.keep_attributes)
+    result = record_events(services.db, integration.id, events, services.clock())
     rejected = [
         {"index": r.index, "event_id": r.event_id, "error": r.error} for r in batch.rejected
     ]

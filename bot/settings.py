@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from jobs.award_rules import AwardRules, load_rules
+from jobs.privacy_rules import DEFAULT_KEEP_ATTRIBUTES, check_keep_attributes
 from jobs.schedule import check_cron
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
@@ -39,7 +40,21 @@ class Settings(BaseSettings):
         ("user.email",), alias="AIUSAGE_OTLP_USER_ATTRIBUTES", min_length=1
     )
 
-    @field_validator("admins", "award_channels", "otlp_user_attributes", mode="before")
+    raw_retention_days: int = Field(90, alias="AIUSAGE_RAW_RETENTION_DAYS", ge=0, le=100_000)
+    rollup_retention_days: int = Field(730, alias="AIUSAGE_ROLLUP_RETENTION_DAYS", ge=0, le=100_000)
+    otlp_retention_days: int = Field(35, alias="AIUSAGE_OTLP_RETENTION_DAYS", ge=0, le=100_000)
+    audit_retention_days: int = Field(730, alias="AIUSAGE_AUDIT_RETENTION_DAYS", ge=0, le=100_000)
+    keep_attributes: CommaList = Field(DEFAULT_KEEP_ATTRIBUTES, alias="AIUSAGE_KEEP_ATTRIBUTES")
+
+    @field_validator("keep_attributes")
+    @classmethod
+    def _safe_attributes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        check_keep_attributes(value)
+        return value
+
+    @field_validator(
+        "admins", "award_channels", "otlp_user_attributes", "keep_attributes", mode="before"
+    )
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):

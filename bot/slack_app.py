@@ -27,6 +27,8 @@ from starlette.routing import Route
 from bot.answers import Viewer, viewer_from
 from bot.blocks import CANCEL_ACTION, CONFIRM_ACTION, render
 from bot.http import read_body
+from bot.notifier import SlackNotifier
+from bot.privacy_blocks import FORGET_CANCEL_ACTION, FORGET_CONFIRM_ACTION, ForgetCancelled
 from bot.services import Services
 from bot.slash import Request as SlashRequest
 from bot.slash import Restore, Retire, Status, parse_command
@@ -68,7 +70,9 @@ def build_bolt_app(
         listener_executor=executor,
         logger=log,
     )
-    register_listeners(app, UsageService(services, admin), services)
+    usage = UsageService(services, admin)
+    usage.privacy.editor = SlackNotifier(client)  # edits award posts that named someone
+    register_listeners(app, usage, services)
     return app
 
 
@@ -126,6 +130,11 @@ def register_listeners(app: App, usage: UsageService, services: Services) -> Non
     cancel = clicked(lambda viewer, rid: usage.admin.cancel_retire(actor(viewer), rid))
     app.action(CONFIRM_ACTION)(ack=ack_click, lazy=[confirm])
     app.action(CANCEL_ACTION)(ack=ack_click, lazy=[cancel])
+    # The forget buttons act on whoever clicks them, never on anyone the button names.
+    forget = clicked(lambda viewer, _: usage.privacy.confirm(viewer.slack_user_id))
+    keep = clicked(lambda _viewer, _: ForgetCancelled())
+    app.action(FORGET_CONFIRM_ACTION)(ack=ack_click, lazy=[forget])
+    app.action(FORGET_CANCEL_ACTION)(ack=ack_click, lazy=[keep])
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse | None:

@@ -18,8 +18,22 @@ from bot.answers import (
     TopAnswer,
     Viewer,
 )
+from bot.privacy import PrivacyService
 from bot.services import Services
-from bot.slash import Badges, Help, Me, OptIn, OptOut, Request, Restore, Retire, Status, Top
+from bot.slash import (
+    Badges,
+    Forget,
+    Help,
+    Me,
+    MyData,
+    OptIn,
+    OptOut,
+    Request,
+    Restore,
+    Retire,
+    Status,
+    Top,
+)
 from jobs.admin import AdminService
 from jobs.admin_rules import Actor
 from jobs.stats import TREND_WEEKS, Ranked, compare_weeks, rank, standings
@@ -65,6 +79,8 @@ class UsageService:
         self._refreshing = False
         # One background worker: at most one refresh at a time, however busy `top` is.
         self._refresher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ranking")
+        self.privacy = PrivacyService(services, editor=None)
+        self.privacy.on_forget.append(self.forget_rankings)
 
     @property
     def db(self) -> Database:
@@ -86,6 +102,10 @@ class UsageService:
                 return self.admin.restore(actor(viewer), note)
             case Status():
                 return self.admin.status(actor(viewer))
+            case MyData():
+                return self.privacy.mydata(viewer.slack_user_id)
+            case Forget():
+                return self.privacy.preview(viewer.slack_user_id)
             case Help(unknown=unknown):
                 return HelpAnswer(unknown=unknown)
 
@@ -159,7 +179,14 @@ class UsageService:
 
     def opt(self, viewer: Viewer, *, opted_out: bool) -> OptAnswer:
         set_opted_out(self.db, viewer.slack_user_id, opted_out, self.services.clock())
+        if not opted_out:
+            self.privacy.opted_in(viewer.slack_user_id)
         return OptAnswer(opted_out)
+
+    def forget_rankings(self) -> None:
+        """Drop cached rankings, so someone just forgotten is not shown from a stale one."""
+        with self._lock:
+            self._rankings = {}
 
 
 def actor(viewer: Viewer) -> Actor:

@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 MISFIRE_GRACE = timedelta(days=6)
 INTEGRITY_INTERVAL = timedelta(hours=1)
 IDENTITY_INTERVAL = timedelta(minutes=10)  # unmatched emails are each retried hourly
+RETENTION_CRON = "17 3 * * *"  # daily, at a quiet hour in the configured zone
 
 
 def check_cron(expr: str) -> None:
@@ -55,12 +56,14 @@ class Scheduler:
         integrity_job: Callable[[], object],
         identity_job: Callable[[], object] | None = None,
         catch_up_due: Callable[[], bool],
+        retention_job: Callable[[], object] | None = None,
     ) -> None:
         self.expr, self.tz = expr, tz
         self._award_job = award_job
         self._integrity_job = integrity_job
         self._identity_job = identity_job
         self._catch_up_due = catch_up_due
+        self._retention_job = retention_job
         self._scheduler: BackgroundScheduler | None = None
 
     def start(self) -> None:
@@ -91,6 +94,10 @@ class Scheduler:
                 self._identity_job,
                 IntervalTrigger(seconds=int(IDENTITY_INTERVAL.total_seconds()), timezone=self.tz),
                 id="match-emails",
+            )
+        if self._retention_job is not None:
+            scheduler.add_job(
+                self._retention_job, award_trigger(RETENTION_CRON, self.tz), id="retention"
             )
         scheduler.start()
         self._scheduler = scheduler

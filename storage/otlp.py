@@ -64,6 +64,8 @@ def record_sum_points(
     """Record sum points as usage events; for cumulative series only their increase counts,
     and the series' last values move in the same transaction as the events."""
     identities = identity_ids(db, {identity_key(p.template.user) for p in points}, now)
+    # A forgotten person's points are dropped before their series state is touched.
+    points = [p for p in points if identity_key(p.template.user) in identities]
     with db.write() as conn:
         keys = sorted({p.series_key for p in points if p.cumulative})
         states = _lock_states(conn, integration_id, keys)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from bot.commands import privacy
 from bot.settings import Settings
 from storage.db import Database
 
@@ -13,6 +14,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     actions = db.add_subparsers(dest="action", metavar="ACTION", required=True)
     upgrade = actions.add_parser("upgrade", help="apply schema migrations")
     upgrade.set_defaults(run=run_upgrade)
+    privacy.register_db(actions)
 
 
 def run_upgrade(_args: argparse.Namespace, settings: Settings) -> int:
