@@ -19,7 +19,7 @@ from storage.db import Database
 from storage.models import IntegrationRow
 from storage.people import IdentityKey, resolve_identities
 from storage.privacy import forgotten_keys
-from storage.privacy_door import drop_forgotten, notice_forgets
+from storage.privacy_door import drop_forgotten, notice_forgets, retry_after_forget
 from storage.records import RecordResult, UsageEvent, UserRef
 
 EVENTS_ORIGIN = "events"
@@ -41,6 +41,12 @@ def record_events(
 ) -> RecordResult:
     """Store a batch. Positions whose event_id this integration already sent, in an earlier
     batch or earlier in this one, come back as duplicates and add nothing."""
+    return retry_after_forget(db, now, lambda: _record_events(db, integration_id, events, now))
+
+
+def _record_events(
+    db: Database, integration_id: int, events: Sequence[UsageEvent], now: datetime
+) -> RecordResult:
     first_seen, repeats = _first_seen(events)
     if not first_seen:
         return RecordResult(duplicates=repeats)

@@ -4,26 +4,44 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping
 from datetime import datetime, timedelta
+from typing import TypeVar
+
+from sqlalchemy.exc import IntegrityError
 
 from storage.db import Database
 from storage.privacy import generation
 
+T = TypeVar("T")
+
 # How soon this process notices a forget made by another one (`aiusage people forget` while
-# `serve` runs); until then a batch for that person may fail on its vanished identity and be
-# retried by the sender, and is dropped then.
+# `serve` runs); a batch in between that meets a vanished identity is retried at once.
 RECHECK = timedelta(seconds=2)
 
 
-def notice_forgets(db: Database, now: datetime) -> None:
-    """Empty the identity cache when someone was forgotten (or opted in) since last looked."""
+def notice_forgets(db: Database, now: datetime, *, force: bool = False) -> bool:
+    """Empty the identity cache when someone was forgotten (or opted in) since last looked;
+    True when it did. Looks at most every `RECHECK` unless forced."""
     checked = db.privacy_checked_at
-    if checked is not None and abs(now - checked) < RECHECK:
-        return
+    if not force and checked is not None and abs(now - checked) < RECHECK:
+        return False
     db.privacy_checked_at = now
     current = generation(db)
-    if db.privacy_generation is not None and current != db.privacy_generation:
+    changed = db.privacy_generation is not None and current != db.privacy_generation
+    if changed:
         db.identity_ids.clear()
     db.privacy_generation = current
+    return changed
+
+
+def retry_after_forget(db: Database, now: datetime, attempt: Callable[[], T]) -> T:
+    """Run `attempt`; if it fails on an identity that another process has just deleted
+    (a forget between our cache checks), empty the cache and run it once more."""
+    try:
+        return attempt()
+    except IntegrityError:
+        if not notice_forgets(db, now, force=True):
+            raise
+    return attempt()
 
 
 def drop_forgotten(
