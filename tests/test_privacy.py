@@ -7,9 +7,10 @@ from __future__ import annotations
 import json
 import time
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
-from sqlalchemy import column, inspect, select, table
+from sqlalchemy import column, func, inspect, select, table
 
 from bot.cli import main
 from bot.settings import load_settings
@@ -17,6 +18,7 @@ from jobs.weeks import Week
 from storage.awards import week_awards
 from storage.db import Database
 from storage.integrations import create_integration
+from storage.models import DailyRow
 from tests.builders import bearer, event
 from tests.test_slack_commands import text_of
 
@@ -213,3 +215,32 @@ def test_forgetting_an_identity_nothing_is_stored_for_still_drops_its_later_usag
     send(slack.http, api_key, suggestion({"email": "newcomer@example.com"}, date(2026, 11, 17)))
     assert scan(db, ["newcomer"]) == []
     assert main(["people", "forget", "copilot:"]) == 2  # no value: bad usage
+
+
+def test_a_vendor_report_for_a_forgotten_login_is_dropped_at_import(settings, db, capsys):
+    data = Path(__file__).parent / "data" / "copilot_users_1_day.ndjson"
+    assert main(["people", "link", "copilot:octocat", "UOCTO"]) == 0
+    assert main(["people", "forget", "UOCTO"]) == 0
+    assert main(["import", "copilot", str(data)]) == 0
+    assert scan(db, ["octocat", "UOCTO"]) == []
+    # The other login in the same report is stored as usual.
+    with db.read() as conn:
+        assert conn.scalar(select(func.count()).select_from(DailyRow)) > 0
+
+
+def test_operator_forget_edits_the_award_post_too_and_says_when_it_could_not(
+    slack, db, api_key, capsys
+):
+    a_week_of_usage(slack.http, api_key)
+    assert main(["awards", "post"]) == 0
+    [posted] = slack.fake.messages["CAWARDS"]
+    slack.fake.fail("chat.update", error="cant_update_message")
+    capsys.readouterr()
+    assert main(["people", "forget", "alice@example.com"]) == 1  # deleted, post not edited
+    out, err = capsys.readouterr()
+    assert "events=5" in out and "cant_update_message" in err
+    assert "<@UALICE>" in slack.fake.messages["CAWARDS"][0]["text"]
+    assert scan(db) == []
+    # The badge's week is still known (anonymously), so an admin can fix the post by hand.
+    [kept] = week_awards(db, LAST_WEEK.start)
+    assert kept.slack_user_id is None and posted["ts"]
