@@ -63,7 +63,7 @@ class Scheduler:
         self._integrity_job = integrity_job
         self._identity_job = identity_job
         self._catch_up_due = catch_up_due
-        self._retention_job = retention_job
+        self.retention_job = retention_job
         self._scheduler: BackgroundScheduler | None = None
 
     def start(self) -> None:
@@ -95,9 +95,9 @@ class Scheduler:
                 IntervalTrigger(seconds=int(IDENTITY_INTERVAL.total_seconds()), timezone=self.tz),
                 id="match-emails",
             )
-        if self._retention_job is not None:
+        if self.retention_job is not None:
             scheduler.add_job(
-                self._retention_job, award_trigger(RETENTION_CRON, self.tz), id="retention"
+                self.retention_job, award_trigger(RETENTION_CRON, self.tz), id="retention"
             )
         scheduler.start()
         self._scheduler = scheduler

@@ -148,3 +148,24 @@ def test_a_malformed_retention_setting_stops_with_a_line_naming_it(
     monkeypatch.setenv("AIUSAGE_RAW_RETENTION_DAYS", value)
     assert main(["db", "prune"]) == 2
     assert capsys.readouterr().err.startswith("aiusage: AIUSAGE_RAW_RETENTION_DAYS:")
+
+
+def test_retention_runs_daily_at_a_quiet_local_hour_across_the_dst_change():
+    from jobs.schedule import RETENTION_CRON, first_fire_at
+
+    before = first_fire_at(RETENTION_CRON, BERLIN, datetime(2026, 10, 24, 12, tzinfo=UTC))
+    after = first_fire_at(RETENTION_CRON, BERLIN, before + timedelta(minutes=1))
+    assert before == datetime(2026, 10, 25, 3, 17, tzinfo=BERLIN)  # the DST night itself
+    assert after == datetime(2026, 10, 26, 3, 17, tzinfo=BERLIN)
+    assert after.astimezone(UTC) - before.astimezone(UTC) == timedelta(hours=25)  # a local day
+
+
+def test_serve_schedules_retention_with_the_configured_ages(settings, db, services):
+    from bot.app import build_scheduler
+
+    store(db, GONE + KEPT, datetime(2026, 11, 24, tzinfo=UTC))
+    services.clock = lambda: PRUNE_AT.astimezone(UTC)
+    scheduler = build_scheduler(services)
+    assert scheduler.retention_job is not None
+    scheduler.retention_job()
+    assert counts(db)[0] == sorted(datetime.fromisoformat(m).isoformat() for m in KEPT)
