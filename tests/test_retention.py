@@ -153,10 +153,10 @@ def test_a_malformed_retention_setting_stops_with_a_line_naming_it(
 def test_retention_runs_daily_at_a_quiet_local_hour_across_the_dst_change():
     from jobs.schedule import RETENTION_CRON, first_fire_at
 
-    before = first_fire_at(RETENTION_CRON, BERLIN, datetime(2026, 10, 24, 12, tzinfo=UTC))
+    before = first_fire_at(RETENTION_CRON, BERLIN, datetime(2026, 10, 23, 12, tzinfo=UTC))
     after = first_fire_at(RETENTION_CRON, BERLIN, before + timedelta(minutes=1))
-    assert before == datetime(2026, 10, 25, 3, 17, tzinfo=BERLIN)  # the DST night itself
-    assert after == datetime(2026, 10, 26, 3, 17, tzinfo=BERLIN)
+    assert before == datetime(2026, 10, 24, 3, 17, tzinfo=BERLIN)  # summer time
+    assert after == datetime(2026, 10, 25, 3, 17, tzinfo=BERLIN)  # winter time, that night
     assert after.astimezone(UTC) - before.astimezone(UTC) == timedelta(hours=25)  # a local day
 
 
