@@ -79,9 +79,20 @@ def subject_in(
             ).one_or_none()
     if person is None:
         return None
+    # Their own Slack ID and email count even where not (yet) linked to them.
+    own = [("slack", person.slack_user_id), ("email", person.email)]
     rows = conn.execute(
         select(IdentityRow.id, IdentityRow.kind, IdentityRow.value)
-        .where(IdentityRow.person_id == person.id)
+        .where(
+            or_(
+                IdentityRow.person_id == person.id,
+                *(
+                    (IdentityRow.kind == kind) & (IdentityRow.value == value)
+                    for kind, value in own
+                    if value
+                ),
+            )
+        )
         .order_by(IdentityRow.id)
     )
     return Subject(

@@ -244,3 +244,25 @@ def test_operator_forget_edits_the_award_post_too_and_says_when_it_could_not(
     # The badge's week is still known (anonymously), so an admin can fix the post by hand.
     [kept] = week_awards(db, LAST_WEEK.start)
     assert kept.slack_user_id is None and posted["ts"]
+
+
+def test_otlp_usage_for_a_forgotten_person_is_dropped_before_any_series_state(
+    client, api_key, db, now, capsys
+):
+    from sqlalchemy import select as select_
+
+    from storage.models import EventRow, OtlpSeriesRow
+    from storage.people import link_email
+    from tests.test_otlp import metrics, tokens
+    from tests.test_otlp import send as send_otlp
+
+    link_email(db, "dev@example.com", "UDEV", now)
+    assert send_otlp(client, api_key, metrics(tokens(100))).status_code == 200
+    assert main(["people", "forget", "UDEV"]) == 0
+    answer = send_otlp(client, api_key, metrics(tokens(250)))
+    assert answer.status_code == 200
+    with db.read() as conn:
+        assert list(conn.scalars(select_(EventRow.id))) == []
+        series = list(conn.scalars(select_(OtlpSeriesRow.last_value)))
+    assert series == [100.0]  # untouched by the dropped point; retention removes it later
+    assert scan(db, ["dev@example.com", "UDEV"]) == []
