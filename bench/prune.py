@@ -22,7 +22,7 @@ from jobs.retention import RetentionConfig, cutoffs
 from storage.db import Database
 from storage.events import record_events
 from storage.integrations import create_integration
-from storage.privacy import find_subject
+from storage.privacy_read import find_subject
 from storage.records import UsageEvent, UserRef
 from storage.retention import prune
 

@@ -8,7 +8,9 @@ from collections.abc import Callable
 from bot.privacy_blocks import ForgetDone, ForgetPreview, MyDataAnswer
 from bot.services import Services
 from jobs.privacy import PostEditor, forget_person
-from storage.privacy import Inventory, Span, Subject, clear_tombstones, find_subject, inventory
+from storage.privacy import clear_tombstones
+from storage.privacy_read import find_subject, inventory
+from storage.privacy_records import Inventory, Span, Subject
 
 # The audit actor of a forget someone asked for themselves: their own ID would name them.
 SELF = "self"

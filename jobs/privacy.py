@@ -16,7 +16,8 @@ from jobs.weeks import Week
 from storage.awards import week_awards
 from storage.db import Database
 from storage.posts import post_claims
-from storage.privacy import Forgotten, Subject, forget
+from storage.privacy import forget
+from storage.privacy_records import Forgotten, Subject
 
 log = logging.getLogger(__name__)
 

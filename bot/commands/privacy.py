@@ -14,7 +14,8 @@ from jobs.retention import RetentionConfig, apply_retention
 from jobs.weeks import utcnow
 from storage.admin import record_audit
 from storage.db import Database
-from storage.privacy import Subject, export, find_subject
+from storage.privacy_read import export, find_subject
+from storage.privacy_records import Subject
 
 PERSON_HELP = "a Slack user ID (U012AB3CD), or an identity: KIND:VALUE or a bare email"
 
