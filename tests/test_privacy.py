@@ -60,7 +60,7 @@ def suggestion(user: dict, day: date, **fields) -> dict:
 
 def a_week_of_usage(http, key) -> None:
     """Alice every weekday of last week (under her Slack ID, her email and a vendor login
-    linked to her), Bob on two days."""
+    linked to her), Bob on two days; both once this week."""
     assert main(["people", "link", "alice@example.com", "UALICE"]) == 0
     assert main(["people", "link", f"otlp:{HOSTILE_LOGIN}", "UALICE"]) == 0
     users = [
@@ -74,6 +74,8 @@ def a_week_of_usage(http, key) -> None:
     events += [
         suggestion({"slack_user_id": "UBOB"}, LAST_WEEK.start + timedelta(days=i)) for i in (1, 2)
     ]
+    # And this week, so both are on this week's leaderboard.
+    events += [suggestion({"slack_user_id": u}, date(2026, 11, 17)) for u in ("UALICE", "UBOB")]
     send(http, key, *events)
 
 
@@ -114,7 +116,7 @@ def test_forget_from_slack_removes_the_person_from_every_table_and_surface(
     assert scan(db)  # she is there before
 
     mydata = text_of(slack.ask("mydata"))
-    assert "*Usage events* as tools sent them: 5," in mydata
+    assert "*Usage events* as tools sent them: 6," in mydata
     assert "email:alice@example.com" in mydata
     assert "&lt;@UBOB&gt;" in mydata and "<@UBOB>" not in mydata  # her login, escaped
     assert "aiusage people export UALICE" in mydata and "/aiusage forget" in mydata
@@ -128,6 +130,7 @@ def test_forget_from_slack_removes_the_person_from_every_table_and_surface(
         "aiusage_forget_cancel",
     ]
     assert scan(db), "a preview deletes nothing"
+    assert "UALICE" in json.dumps(slack.ask("top", user_id="UBOB"))  # ranked, and cached
 
     done = clicked(slack, "aiusage_forget_confirm")
     assert done["replace_original"] is True
@@ -161,11 +164,17 @@ def test_forget_from_slack_removes_the_person_from_every_table_and_surface(
     assert main(["people", "export", "UALICE"]) == 0
     exported = json.loads(capsys.readouterr().out)
     assert exported["events"] == [] and exported["person"] == {}
+    assert main(["awards", "preview", "--week", LAST_WEEK.label]) == 0
+    assert "UALICE" not in capsys.readouterr().out
 
     # The audit keeps that it happened, by whom (herself), and no data.
     assert main(["audit"]) == 0
     audit = capsys.readouterr().out
-    assert "people.forget" in audit and "events=5" in audit and "UALICE" not in audit
+    assert "people.forget" in audit and "events=6" in audit and "UALICE" not in audit
+
+    # Asking herself: no badge, no usage is left (this stores her Slack profile afresh).
+    assert "Steady hand" not in text_of(slack.ask("badges"))
+    assert "*Usage events* as tools sent them: none" in text_of(slack.ask("mydata"))
 
     # Opting in again lets her usage count from then on.
     slack.ask("optin")
@@ -178,7 +187,7 @@ def test_cancel_deletes_nothing(slack, db, api_key):
     slack.ask("forget")
     answer = clicked(slack, "aiusage_forget_cancel")
     assert "Nothing was deleted" in text_of(answer)
-    assert "*Usage events* as tools sent them: 5," in text_of(slack.ask("mydata"))
+    assert "*Usage events* as tools sent them: 6," in text_of(slack.ask("mydata"))
 
 
 def test_the_forget_button_only_ever_forgets_whoever_clicks_it(slack, db, api_key):
@@ -187,7 +196,7 @@ def test_the_forget_button_only_ever_forgets_whoever_clicks_it(slack, db, api_ke
     clicked(slack, "aiusage_forget_confirm", user_id="UBOB")  # Bob replays her button
     # It forgot Bob, who pressed it (Alice's login merely contains "<@UBOB>").
     assert [hit for hit in scan(db, ["UBOB"]) if "brien" not in hit] == []
-    assert "*Usage events* as tools sent them: 5," in text_of(slack.ask("mydata"))
+    assert "*Usage events* as tools sent them: 6," in text_of(slack.ask("mydata"))
 
 
 def test_operator_export_and_forget_by_hostile_identity(slack, db, api_key, capsys):
@@ -196,12 +205,12 @@ def test_operator_export_and_forget_by_hostile_identity(slack, db, api_key, caps
     assert main(["people", "export", f"otlp:{HOSTILE_LOGIN}"]) == 0
     document = json.loads(capsys.readouterr().out)
     assert document["person"]["slack_user_id"] == "UALICE"
-    assert len(document["events"]) == 5 and len(document["awards"]) == 0
+    assert len(document["events"]) == 6 and len(document["awards"]) == 0
     assert {i["value"] for i in document["identities"]} >= {"UALICE", HOSTILE_LOGIN}
 
     assert main(["people", "forget", f"otlp:{HOSTILE_LOGIN}"]) == 0
     out = capsys.readouterr().out
-    assert "events=5" in out and "identities=3" in out
+    assert "events=6" in out and "identities=3" in out
     assert scan(db) == []
     assert scan(db, ["UBOB"]) != []  # Bob is untouched
     send(slack.http, api_key, suggestion({"slack_user_id": "UALICE"}, date(2026, 11, 17)))
@@ -238,7 +247,7 @@ def test_operator_forget_edits_the_award_post_too_and_says_when_it_could_not(
     capsys.readouterr()
     assert main(["people", "forget", "alice@example.com"]) == 1  # deleted, post not edited
     out, err = capsys.readouterr()
-    assert "events=5" in out and "cant_update_message" in err
+    assert "events=6" in out and "cant_update_message" in err
     assert "<@UALICE>" in slack.fake.messages["CAWARDS"][0]["text"]
     assert scan(db) == []
     # The badge's week is still known (anonymously), so an admin can fix the post by hand.
