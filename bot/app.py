@@ -13,15 +13,18 @@ from starlette.concurrency import run_in_threadpool
 
 from bot.http import HTTPProblem, api_routes, problem_response
 from bot.identity import resolve_unmatched_emails
+from bot.logs import RequestIds
 from bot.metrics import LatencyMiddleware, Metrics
 from bot.notifier import SlackNotifier
 from bot.otlp import otlp_routes
+from bot.readiness import Readiness, readiness_route
 from bot.services import Clock, Services
 from bot.settings import Settings
 from bot.slack_app import build_bolt_app, slack_route
 from bot.slack_client import make_web_client
 from jobs.admin import AdminConfig, AdminService
 from jobs.awards import AwardConfig, catch_up_due, scan_current_week, scheduled_awards
+from jobs.replicas import run_once_across_replicas
 from jobs.schedule import Scheduler
 from jobs.weeks import utcnow
 from storage.db import Database
@@ -98,6 +101,7 @@ def build_scheduler(services: Services) -> Scheduler:
         integrity_job=lambda: scan_current_week(services.db, config, services.clock()),
         identity_job=identity_job,
         catch_up_due=lambda: catch_up_due(services.db, config, services.clock()),
+        run_once=run_once_across_replicas(services.db, services.clock),
     )
 
 
@@ -112,7 +116,11 @@ def create_bolt_app(services: Services, executor: Executor) -> App | None:
 
 
 def create_http_app(
-    services: Services, *, bolt: App | None = None, scheduler: Scheduler | None = None
+    services: Services,
+    *,
+    bolt: App | None = None,
+    scheduler: Scheduler | None = None,
+    readiness: Readiness | None = None,
 ) -> Starlette:
     """The ASGI app `serve` runs: API routes, OTLP and the Slack endpoint (which answers 503
     until Slack is configured). Pass `bolt` to share one Bolt app with Socket Mode; the
@@ -143,9 +151,11 @@ def create_http_app(
             *api_routes(services),
             *otlp_routes(services),
             slack_route(http_slack.dispatch if http_slack else None),
+            readiness_route(services, readiness or Readiness()),
         ],
         exception_handlers={HTTPProblem: problem_response},
         lifespan=lifespan,
     )
     app.add_middleware(LatencyMiddleware, metrics=services.metrics)
+    app.add_middleware(RequestIds)
     return app

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     otlp_user_attributes: CommaList = Field(
         ("user.email",), alias="AIUSAGE_OTLP_USER_ATTRIBUTES", min_length=1
     )
+    log_format: Literal["text", "json"] = Field("text", alias="AIUSAGE_LOG_FORMAT")
+    drain_seconds: float = Field(5.0, alias="AIUSAGE_DRAIN_SECONDS", ge=0, le=600)
 
     @field_validator("admins", "award_channels", "otlp_user_attributes", mode="before")
     @classmethod

@@ -8,16 +8,19 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.interval import IntervalTrigger
 
 log = logging.getLogger(__name__)
 
 # A fire missed while the process was paused or busy still runs, up to most of a week late;
 # coalescing turns several missed fires into one run.
 MISFIRE_GRACE = timedelta(days=6)
-INTEGRITY_INTERVAL = timedelta(hours=1)
-IDENTITY_INTERVAL = timedelta(minutes=10)  # unmatched emails are each retried hourly
+# Repeating jobs are on the clock (cron), not on intervals from each process's start, so
+# replicas agree on every due time and one of them runs it.
+INTEGRITY_CRON = "7 * * * *"
+IDENTITY_CRON = "*/10 * * * *"  # unmatched emails are each retried hourly
+RunOnce = Callable[[str, datetime, Callable[[], object]], object]
 
 
 def check_cron(expr: str) -> None:
@@ -28,6 +31,22 @@ def check_cron(expr: str) -> None:
         CronTrigger.from_crontab(expr, timezone="UTC")
     except ValueError as exc:
         raise ValueError(f"invalid cron expression {expr!r}: {exc}") from None
+
+
+def due_time(trigger: BaseTrigger, now: datetime, lookback: timedelta) -> datetime:
+    """The latest time `trigger` fired at or before `now` (the due time a run is for; a
+    second's slack, as a job may start a hair early); `now` itself, to the second, for a run
+    off the schedule."""
+    due = None
+    fire = trigger.get_next_fire_time(None, now - lookback)
+    while fire is not None and fire <= now + timedelta(seconds=1):
+        due = fire
+        fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+    return due if due is not None else now.replace(microsecond=0)
+
+
+def _run_here(_job: str, _due: datetime, work: Callable[[], object]) -> object:
+    return work()
 
 
 def award_trigger(expr: str, tz: ZoneInfo) -> CronTrigger:
@@ -55,12 +74,14 @@ class Scheduler:
         integrity_job: Callable[[], object],
         identity_job: Callable[[], object] | None = None,
         catch_up_due: Callable[[], bool],
+        run_once: RunOnce = _run_here,
     ) -> None:
         self.expr, self.tz = expr, tz
         self._award_job = award_job
         self._integrity_job = integrity_job
         self._identity_job = identity_job
         self._catch_up_due = catch_up_due
+        self._run_once = run_once
         self._scheduler: BackgroundScheduler | None = None
 
     def start(self) -> None:
@@ -78,22 +99,45 @@ class Scheduler:
         if self._catch_up_due():
             log.info("the last weekly award post was missed; posting it now")
             first_run["next_run_time"] = datetime.now(self.tz)
-        scheduler.add_job(
-            self._award_job, award_trigger(self.expr, self.tz), id="weekly-awards", **first_run
-        )
-        scheduler.add_job(
-            self._integrity_job,
-            IntervalTrigger(seconds=int(INTEGRITY_INTERVAL.total_seconds()), timezone=self.tz),
-            id="integrity-scan",
-        )
+        jobs: list[tuple[str, BaseTrigger, Callable[[], object], timedelta]] = [
+            ("weekly-awards", award_trigger(self.expr, self.tz), self._award_job, MISFIRE_GRACE),
+            (
+                "integrity-scan",
+                award_trigger(INTEGRITY_CRON, self.tz),
+                self._integrity_job,
+                timedelta(days=1),
+            ),
+        ]
         if self._identity_job is not None:
+            jobs.append(
+                (
+                    "match-emails",
+                    award_trigger(IDENTITY_CRON, self.tz),
+                    self._identity_job,
+                    timedelta(days=1),
+                )
+            )
+        for name, trigger, work, lookback in jobs:
             scheduler.add_job(
-                self._identity_job,
-                IntervalTrigger(seconds=int(IDENTITY_INTERVAL.total_seconds()), timezone=self.tz),
-                id="match-emails",
+                self._once(name, trigger, work, lookback),
+                trigger,
+                id=name,
+                **(first_run if name == "weekly-awards" else {}),
             )
         scheduler.start()
         self._scheduler = scheduler
+
+    def _once(
+        self, name: str, trigger: BaseTrigger, work: Callable[[], object], lookback: timedelta
+    ) -> Callable[[], object]:
+        """`work`, run through `run_once` with the due time it is for, so that of several
+        replicas firing for the same due time one runs it."""
+
+        def job() -> object:
+            due = due_time(trigger, datetime.now(self.tz), lookback)
+            return self._run_once(name, due, work)
+
+        return job
 
     def shutdown(self) -> None:
         """Stop, letting a running job finish (a post in flight gets recorded)."""

@@ -96,3 +96,11 @@ def _make_engine(url: str, is_sqlite: bool, schema: str | None) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def url_password(url: str) -> str | None:
+    """The password in a database URL, if any (so the logs can scrub it)."""
+    try:
+        return make_url(url).password  # type: ignore[return-value]
+    except Exception:
+        return None

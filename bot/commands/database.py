@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from bot.settings import Settings
+from storage.coordination import SchemaTooNew, upgrade
 from storage.db import Database
 
 
@@ -17,7 +19,12 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def run_upgrade(_args: argparse.Namespace, settings: Settings) -> int:
     database = Database(settings.database_url, settings.timezone)
-    database.upgrade()
-    database.dispose()
+    try:
+        upgrade(database)
+    except SchemaTooNew as exc:
+        print(f"aiusage: AIUSAGE_DATABASE_URL: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        database.dispose()
     print(f"database is up to date ({database.url.render_as_string(hide_password=True)})")
     return 0

@@ -8,10 +8,17 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import uvicorn
-from slack_bolt.adapter.socket_mode import SocketModeHandler
+from pydantic import SecretStr
 
 from bot.app import build_scheduler, build_services, create_bolt_app, create_http_app
+from bot.logs import configure_logging
+from bot.readiness import DrainingServer, Readiness
+from bot.services import Services
 from bot.settings import Settings
+from bot.slack_client import make_web_client
+from bot.socket_mode import SocketModeRefused, SocketModeRunner
+from storage.coordination import AlreadyServing, SchemaTooNew, single_server, upgrade
+from storage.db import url_password as make_url_password
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -34,11 +41,23 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
+    configure_logging(settings.log_format, secrets(settings))
     # uvicorn drains in-flight requests on SIGTERM, then re-raises the signal; landing it
     # here makes a requested stop exit 0, as supervisors expect of a clean shutdown.
     signal.signal(signal.SIGTERM, _exit_cleanly)
     services = build_services(settings)
-    services.db.upgrade()
+    try:
+        with single_server(services.db):
+            upgrade(services.db)
+            return _serve(args, settings, services)
+    except (AlreadyServing, SchemaTooNew) as exc:
+        print(f"aiusage: AIUSAGE_DATABASE_URL: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        services.db.dispose()
+
+
+def _serve(args: argparse.Namespace, settings: Settings, services: Services) -> int:
     socket_mode = None
     executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="slack-after-ack")
     bolt = None
@@ -48,24 +67,48 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
         # secret is needed only if Slack also sends requests over HTTP.
         bolt = create_bolt_app(services, executor)
         assert bolt is not None
-        socket_mode = SocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
-        socket_mode.connect()
-    app = create_http_app(services, bolt=bolt, scheduler=build_scheduler(services))
-    try:
-        # uvicorn finishes in-flight requests on SIGTERM, so an acknowledged event is committed.
-        uvicorn.run(
-            app,
-            host=args.host or settings.host,
-            port=args.port or settings.port,
-            log_level="info",
-            access_log=False,
-            timeout_graceful_shutdown=20,
+        socket_mode = SocketModeRunner(
+            bolt, settings.slack_app_token.get_secret_value(), make_web_client(settings)
         )
+        try:
+            socket_mode.connect()
+        except SocketModeRefused as exc:
+            print(f"aiusage: SLACK_APP_TOKEN: {exc}", file=sys.stderr)
+            executor.shutdown(wait=False)
+            return 1
+    readiness = Readiness()
+    app = create_http_app(
+        services, bolt=bolt, scheduler=build_scheduler(services), readiness=readiness
+    )
+    config = uvicorn.Config(
+        app,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        log_config=None,  # our handler, in AIUSAGE_LOG_FORMAT, takes uvicorn's lines too
+        access_log=False,  # RequestIds logs each request, with its id
+        timeout_graceful_shutdown=20,
+    )
+    try:
+        # SIGTERM: /readyz turns 503 at once; after AIUSAGE_DRAIN_SECONDS uvicorn stops
+        # taking connections and finishes in-flight requests, so an acknowledged event is
+        # committed.
+        DrainingServer(config, readiness, settings.drain_seconds).run()
     finally:
         if socket_mode is not None:
             socket_mode.close()
         executor.shutdown(wait=True)
     return 0
+
+
+def secrets(settings: Settings) -> list[str]:
+    """Every secret value in the settings, to be scrubbed from the logs."""
+    found = [
+        value.get_secret_value()
+        for value in vars(settings).values()
+        if isinstance(value, SecretStr) and value.get_secret_value()
+    ]
+    password = make_url_password(settings.database_url)
+    return [*found, *([password] if password else [])]
 
 
 def _exit_cleanly(_signum: int, _frame: object) -> None:
