@@ -119,6 +119,10 @@ def test_a_schema_newer_than_the_code_is_refused_with_one_line(database_url, db)
     assert lines[-1].startswith("aiusage: AIUSAGE_DATABASE_URL: the database schema is at ")
     assert "'9999_future'" in lines[-1] and "Traceback" not in done.stderr
     assert current_revision(db) == "9999_future"  # nothing was touched
+    upgrade = subprocess.run(
+        [AIUSAGE, "db", "upgrade"], env=env_for(database_url), capture_output=True, text=True
+    )
+    assert upgrade.returncode == 1 and upgrade.stderr.strip() == lines[-1]
 
 
 def test_sqlite_refuses_a_second_serving_process(tmp_path):
