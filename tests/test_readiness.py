@@ -30,7 +30,7 @@ def test_readyz_is_ready_only_with_a_current_schema(client, db):
 
 def test_sigterm_turns_readyz_503_first_then_drains_and_exits_0(database_url, tmp_path):
     port = free_port()
-    env = env_for(database_url, AIUSAGE_DRAIN_SECONDS="2")
+    env = env_for(database_url, AIUSAGE_DRAIN_SECONDS="4")
     with (tmp_path / "serve.log").open("w") as out:
         server = subprocess.Popen(
             [AIUSAGE, "serve", "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT
