@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from slack_sdk import WebClient
+from sqlalchemy import select
 
 from bot.composition import build_scheduler
 from bot.slack.identity import resolve_unmatched_emails
+from storage.models import IdentityRow
 from storage.people import unlinked_emails
 from tests.builders import bearer, event
 from tests.test_slack_commands import text_of
@@ -52,6 +54,19 @@ def test_usage_reported_by_email_counts_in_the_first_answer(slack, api_key, db):
     assert "*Requests:* 13" in text_of(slack.ask("me", user_id="UBOB"))
     assert slack.fake.calls_to("users.lookupByEmail") == []
     assert unlinked_emails(db) == []
+
+
+def test_an_oversized_or_slack_markup_profile_email_is_never_a_link_key(slack, api_key, db):
+    huge = "a" * 400 + "@example.com"
+    slack.fake.add_user("UHUGE", email=huge)
+    slack.fake.add_user("UMARK", email="<!channel>")
+    ingest(slack, api_key, by_email("bob@example.com"))
+    assert "No AI usage" in text_of(slack.ask("me", user_id="UHUGE"))
+    assert "No AI usage" in text_of(slack.ask("me", user_id="UMARK"))
+    assert unlinked_emails(db) == ["bob@example.com"]
+    with db.read() as conn:
+        emails = conn.execute(select(IdentityRow.value).where(IdentityRow.kind == "email"))
+        assert list(emails.scalars()) == ["bob@example.com"]
 
 
 def test_a_bot_profile_email_links_nothing(slack, api_key, db):
