@@ -10,7 +10,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Protocol
 
-from storage.connectors import connector_states, record_day_done, record_failure, record_success
+from storage.connectors import (
+    connector_states,
+    record_day_done,
+    record_failure,
+    record_success,
+    replace_copilot_teams,
+)
 from storage.db import Database
 from storage.imports import ReplacedKey, replace_report_days
 from storage.records import BadRow, ReportDay
@@ -37,12 +43,24 @@ class Batch:
     items: Iterable[ReportDay | BadRow]
 
 
+@dataclass(frozen=True)
+class TeamMembers:
+    """A vendor's team memberships on `day`, as (team, login) pairs (Copilot's user-teams
+    report); stored as the current memberships unless a newer day already is."""
+
+    day: date
+    members: tuple[tuple[str, str], ...]
+
+
 class Connector(Protocol):
-    """One vendor: `name` is also the source its figures are stored under."""
+    """One vendor, a far-side client: it fetches and parses, and never writes. `name` is also
+    the source its figures are stored under."""
 
     name: str
 
-    def batches(self, first: date, last: date) -> Iterator[Batch]: ...
+    def batches(self, first: date, last: date) -> Iterator[Batch | TeamMembers]: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass
@@ -94,6 +112,9 @@ def sync_one(
         return result
     try:
         for batch in connector.batches(first, last):
+            if isinstance(batch, TeamMembers):
+                replace_copilot_teams(db, batch.day, batch.members)
+                continue
             _write(db, connector.name, batch, result, clock)
             result.days += len(batch.days)
             record_day_done(db, connector.name, max(batch.days), clock())
@@ -130,6 +151,33 @@ def sync_all(
 ) -> list[SyncResult]:
     """Each connector in turn; a failure is recorded and the next one still runs."""
     return [sync_one(db, c, clock, lookback_days, since, until) for c in connectors]
+
+
+def sync_connectors(
+    db: Database,
+    factories: Sequence[tuple[str, Callable[[], Connector]]],
+    clock: Callable[[], datetime],
+    lookback_days: int,
+    since: date | None = None,
+    until: date | None = None,
+) -> list[SyncResult]:
+    """Build, run and close each connector in turn, each isolated from the rest: one that
+    cannot even be built (say, AWS settings boto3 refuses) fails alone, recorded as such."""
+    results: list[SyncResult] = []
+    for name, factory in factories:
+        try:
+            connector = factory()
+        except Exception as exc:
+            error = f"could not start: {type(exc).__name__}: {exc}"[:300]
+            record_failure(db, name, error, clock())
+            log.error("connector %s failed: %s", name, error)
+            results.append(SyncResult(name, ok=False, error=error))
+            continue
+        try:
+            results += sync_all(db, [connector], clock, lookback_days, since, until)
+        finally:
+            connector.close()
+    return results
 
 
 def _write(

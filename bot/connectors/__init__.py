@@ -1,5 +1,6 @@
-"""Connectors that pull usage from the vendors' admin APIs: which are on, built from the
-settings, and one entry point that runs them for `serve`'s schedule and the command line."""
+"""Connectors that pull usage from the vendors' admin APIs: which are on, and how each is built
+from the settings. They only fetch and parse; `jobs/connectors.py` decides the days, stores
+what they hand it and keeps their state."""
 
 from __future__ import annotations
 
@@ -8,8 +9,7 @@ from datetime import date, datetime
 from typing import Any
 
 from bot.settings import Settings
-from jobs.connectors import Connector, SyncResult, sync_all
-from storage.connectors import record_failure
+from jobs.connectors import Connector, SyncResult, sync_connectors
 from storage.db import Database
 
 NAMES = ("copilot", "cursor", "claude-code", "kiro")
@@ -36,7 +36,7 @@ def configured(settings: Settings) -> list[str]:
     return [name for name in NAMES if missing_setting(name, settings) is None]
 
 
-def build(name: str, settings: Settings, db: Database, today: date, **client: Any) -> Connector:
+def build(name: str, settings: Settings, today: date, **client: Any) -> Connector:
     """One configured connector; `client` passes retry and sleep knobs to its HTTP client."""
     from bot.connectors.claude_code import ClaudeCodeConnector
     from bot.connectors.copilot import CopilotConnector
@@ -50,7 +50,6 @@ def build(name: str, settings: Settings, db: Database, today: date, **client: An
             settings.copilot_token.get_secret_value(),
             org=settings.copilot_org,
             enterprise=settings.copilot_enterprise,
-            db=db,
             today=today,
             **client,
         )
@@ -77,20 +76,9 @@ def run_connectors(
     until: date | None = None,
     **client: Any,
 ) -> list[SyncResult]:
-    """Build, run and close the named (configured) connectors, each isolated from the rest."""
-    results: list[SyncResult] = []
-    for name in names:
-        try:
-            connector = build(name, settings, db, clock().date(), **client)
-        except Exception as exc:  # e.g. AWS settings boto3 refuses: this one fails, not all
-            error = f"could not start: {type(exc).__name__}: {exc}"[:300]
-            record_failure(db, name, error, clock())
-            results.append(SyncResult(name, ok=False, error=error))
-            continue
-        try:
-            results += sync_all(
-                db, [connector], clock, settings.connector_lookback_days, since, until
-            )
-        finally:
-            connector.close()  # type: ignore[attr-defined]
-    return results
+    """Sync the named (configured) connectors, for `serve`'s schedule and the command line;
+    `client` passes retry and sleep knobs to their HTTP clients."""
+    factories = [
+        (name, lambda name=name: build(name, settings, clock().date(), **client)) for name in names
+    ]
+    return sync_connectors(db, factories, clock, settings.connector_lookback_days, since, until)

@@ -1,7 +1,7 @@
 """The `copilot` connector: GitHub's Copilot usage metrics reports, one day per request. The
 report endpoint answers with signed download links to NDJSON files, which are streamed
 through the same parser as `aiusage import copilot`. The user-teams report is read too, where
-the token allows it, and kept as the current team memberships."""
+the token allows it, and handed on as the day's team memberships (the sync job stores them)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,7 @@ from typing import TypeVar
 
 from bot.connectors.http import NotReady, VendorClient
 from bot.intake import copilot, copilot_teams
-from jobs.connectors import Batch, ConnectorError
-from storage.connectors import replace_copilot_teams
-from storage.db import Database
+from jobs.connectors import Batch, ConnectorError, TeamMembers
 from storage.records import BadRow, ReportDay
 
 log = logging.getLogger(__name__)
@@ -34,16 +32,9 @@ class CopilotConnector:
         api: VendorClient,
         downloads: VendorClient,
         scope: str,
-        db: Database,
         today: date,
     ) -> None:
-        self.api, self.downloads, self.scope, self.db, self.today = (
-            api,
-            downloads,
-            scope,
-            db,
-            today,
-        )
+        self.api, self.downloads, self.scope, self.today = api, downloads, scope, today
         self.teams_allowed = True
 
     @classmethod
@@ -54,7 +45,6 @@ class CopilotConnector:
         *,
         org: str | None,
         enterprise: str | None,
-        db: Database,
         today: date,
         **client: object,
     ) -> CopilotConnector:
@@ -71,14 +61,15 @@ class CopilotConnector:
             **client,  # type: ignore[arg-type]
         )
         downloads = VendorClient("GitHub report download", base_url, **client)  # type: ignore[arg-type]
-        return cls(api, downloads, scope, db, today)
+        return cls(api, downloads, scope, today)
 
     def close(self) -> None:
         self.api.close()
         self.downloads.close()
 
-    def batches(self, first: date, last: date) -> Iterator[Batch]:
-        """Day by day; the next day is downloaded and parsed while this one is written."""
+    def batches(self, first: date, last: date) -> Iterator[Batch | TeamMembers]:
+        """Day by day, each followed by its team memberships where the token may read them;
+        the next day is downloaded and parsed while this one is written."""
         days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="copilot-fetch") as pool:
             pending = pool.submit(self._day, days[0]) if days else None
@@ -92,7 +83,9 @@ class CopilotConnector:
                 pending = pool.submit(self._day, days[index + 1]) if more else None
                 yield Batch((day,), items)
                 if self.teams_allowed:
-                    self._teams(day)
+                    teams = self._teams(day)
+                    if teams is not None:
+                        yield teams
 
     def _day(self, day: date) -> list[ReportDay | BadRow] | None:
         links = self._links("users-1-day", day)
@@ -150,17 +143,17 @@ class CopilotConnector:
                     raise ConnectorError(f"GitHub withdrew the report for {day}") from None
                 links[:] = fresh
 
-    def _teams(self, day: date) -> None:
-        """The day's user-teams report into the team memberships; a token that may not read
-        it turns this off for the run, quietly after one warning."""
+    def _teams(self, day: date) -> TeamMembers | None:
+        """The day's user-teams report as (team, login) pairs; None when there is none yet. A
+        token that may not read it turns this off for the run, quietly after one warning."""
         try:
             links = self._links("user-teams-1-day", day)
         except ConnectorError as exc:
             self.teams_allowed = False
             log.warning("copilot: team memberships not read: %s", exc)
-            return
+            return None
         if links is None:
-            return
+            return None
         members: list[tuple[str, str]] = []
         for index in range(len(links)):
             for item in self._download("user-teams-1-day", day, links, index, copilot_teams.parse):
@@ -168,4 +161,4 @@ class CopilotConnector:
                     log.warning("copilot user-teams %s: line %d: %s", day, item.line, item.error)
                 else:
                     members.append((item[1], item[2]))
-        replace_copilot_teams(self.db, day, members)
+        return TeamMembers(day, tuple(members))
