@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from bot.api.health import health_routes
 from bot.api.ingest import ingest_routes
 from bot.api.otlp_receiver import otlp_routes
+from bot.connectors import configured, run_connectors
 from bot.metrics import LatencyMiddleware, Metrics
 from bot.services import Clock, Services
 from bot.settings import Settings
@@ -106,8 +107,8 @@ def slack_notifier(settings: Settings) -> SlackNotifier | None:
 
 
 def build_scheduler(services: Services) -> Scheduler:
-    """The weekly award job, the hourly integrity scan, the start-up catch-up, and the pass
-    that matches emails seen in usage to Slack users."""
+    """The weekly award job, the hourly integrity scan, the start-up catch-up, the pass
+    that matches emails seen in usage to Slack users, the post re-drive and the connectors."""
     config = award_config(services.settings)
     notifier = slack_notifier(services.settings)
 
@@ -132,6 +133,12 @@ def build_scheduler(services: Services) -> Scheduler:
                 policy=config.posting,
             )
 
+    def connector_job() -> None:
+        settings = services.settings
+        names = configured(settings)
+        if names:
+            run_connectors(settings, services.db, services.clock, names)
+
     return Scheduler(
         config.schedule,
         config.tz,
@@ -141,6 +148,8 @@ def build_scheduler(services: Services) -> Scheduler:
         catch_up_due=lambda: catch_up_due(services.db, config, services.clock()),
         redrive_job=redrive_job,
         redrive_every=timedelta(seconds=services.settings.post_redrive_seconds),
+        connector_job=connector_job,
+        connector_schedule=services.settings.connector_schedule,
     )
 
 

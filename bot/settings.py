@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from jobs.award_rules import AwardRules, load_rules
@@ -48,6 +48,45 @@ class Settings(BaseSettings):
     )
     post_redrive_seconds: float = Field(60, alias="AIUSAGE_POST_REDRIVE_SECONDS", gt=0, le=3600)
     slack_timeout_seconds: float = Field(10, alias="AIUSAGE_SLACK_TIMEOUT_SECONDS", gt=0, le=300)
+    # The connectors (bot/connectors): each is on when its key is set.
+    connector_schedule: str = Field("30 */6 * * *", alias="AIUSAGE_CONNECTOR_SCHEDULE")
+    connector_lookback_days: int = Field(3, alias="AIUSAGE_CONNECTOR_LOOKBACK_DAYS", ge=0, le=90)
+    copilot_token: SecretStr | None = Field(None, alias="AIUSAGE_COPILOT_TOKEN")
+    copilot_org: str | None = Field(None, alias="AIUSAGE_COPILOT_ORG")
+    copilot_enterprise: str | None = Field(None, alias="AIUSAGE_COPILOT_ENTERPRISE")
+    github_api_url: str = Field("https://api.github.com", alias="AIUSAGE_GITHUB_API_URL")
+    cursor_api_key: SecretStr | None = Field(None, alias="AIUSAGE_CURSOR_API_KEY")
+    cursor_api_url: str = Field("https://api.cursor.com", alias="AIUSAGE_CURSOR_API_URL")
+    anthropic_admin_key: SecretStr | None = Field(None, alias="AIUSAGE_ANTHROPIC_ADMIN_KEY")
+    anthropic_api_url: str = Field("https://api.anthropic.com", alias="AIUSAGE_ANTHROPIC_API_URL")
+    kiro_reports_uri: str | None = Field(None, alias="AIUSAGE_KIRO_REPORTS_URI")
+
+    @field_validator("connector_schedule")
+    @classmethod
+    def _connector_cron(cls, value: str) -> str:
+        check_cron(value)
+        return value
+
+    @field_validator("github_api_url", "cursor_api_url", "anthropic_api_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError(f"expected an http(s) URL, got {value!r}")
+        return value.rstrip("/")
+
+    @field_validator("copilot_enterprise")
+    @classmethod
+    def _one_copilot_scope(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value and info.data.get("copilot_org"):
+            raise ValueError("set AIUSAGE_COPILOT_ORG or AIUSAGE_COPILOT_ENTERPRISE, not both")
+        return value
+
+    @field_validator("kiro_reports_uri")
+    @classmethod
+    def _s3_uri(cls, value: str | None) -> str | None:
+        if value and (not value.startswith("s3://") or len(value) <= len("s3://")):
+            raise ValueError(f"expected s3://bucket/prefix, got {value!r}")
+        return value
 
     @field_validator("admins", "award_channels", "otlp_user_attributes", mode="before")
     @classmethod

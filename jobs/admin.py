@@ -40,6 +40,7 @@ from storage.admin import (
     request_retirement,
     restore_leaderboard,
 )
+from storage.connectors import connector_states
 from storage.db import Database
 from storage.integrations import list_integrations
 from storage.integrity import week_flags
@@ -229,6 +230,7 @@ class AdminService:
             week=week,
             flags_this_week=len(flags),
             posts=self._post_states(),
+            connectors=tuple(connector_states(self.db).values()),
         )
         self._audit(actor, "status", "done")
         return report

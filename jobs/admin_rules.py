@@ -10,7 +10,14 @@ from zoneinfo import ZoneInfo
 
 from jobs.results import ChannelResult
 from jobs.weeks import Week
-from storage.records import Integration, LeaderboardState, OutboxItem, PostClaim, Retirement
+from storage.records import (
+    ConnectorState,
+    Integration,
+    LeaderboardState,
+    OutboxItem,
+    PostClaim,
+    Retirement,
+)
 
 DEFAULT_ANNOUNCEMENT = (
     "We have retired the AI usage leaderboard and the weekly badges. Thank you to everyone "
@@ -181,6 +188,7 @@ class StatusReport:
     week: Week
     flags_this_week: int
     posts: list[PostState] = field(default_factory=list)  # every owed post, the latest others
+    connectors: tuple[ConnectorState, ...] = ()  # those that have run, with their last error
 
 
 AdminOutcome = (

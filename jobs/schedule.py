@@ -58,6 +58,8 @@ class Scheduler:
         catch_up_due: Callable[[], bool],
         redrive_job: Callable[[], object] | None = None,
         redrive_every: timedelta = timedelta(minutes=1),
+        connector_job: Callable[[], object] | None = None,
+        connector_schedule: str = "30 */6 * * *",
     ) -> None:
         self.expr, self.tz = expr, tz
         self._award_job = award_job
@@ -65,6 +67,7 @@ class Scheduler:
         self._identity_job = identity_job
         self._catch_up_due = catch_up_due
         self._redrive_job, self._redrive_every = redrive_job, redrive_every
+        self._connector_job, self._connector_schedule = connector_job, connector_schedule
         self._scheduler: BackgroundScheduler | None = None
 
     def start(self) -> None:
@@ -105,6 +108,13 @@ class Scheduler:
                 id="redrive-posts",
                 next_run_time=datetime.now(self.tz),
                 misfire_grace_time=int(max(1, self._redrive_every.total_seconds())),
+            )
+        if self._connector_job is not None:
+            # connector pulls are cron in UTC: vendors cut their days at UTC midnight
+            scheduler.add_job(
+                self._connector_job,
+                CronTrigger.from_crontab(self._connector_schedule, timezone="UTC"),
+                id="connectors",
             )
         scheduler.start()
         self._scheduler = scheduler

@@ -5,12 +5,12 @@ overlapping one replaces figures instead of adding to them."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date, datetime
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, or_
 
 from storage.bulk import DAILY_KEY, upsert_daily
 from storage.db import Database
@@ -21,6 +21,7 @@ from storage.people import resolve_identities
 from storage.records import ReportDay
 
 ReplacedKey = tuple[str, int, date]  # origin, identity id, day
+WHOLE_DAY = 0  # in place of an identity id: the whole day of that source was cleared
 
 
 def report_origin(source: str, integration: str | None, client: str | None) -> str:
@@ -36,12 +37,31 @@ def replace_report_days(
     days: Sequence[ReportDay],
     replaced: set[ReplacedKey],
     now: datetime,
+    *,
+    whole_days: Collection[date] = (),
 ) -> None:
     """Store a chunk of a report in one transaction. `replaced` holds the keys this import
-    already cleared; it is updated, so a key spread over several chunks is cleared once."""
-    if not days:
+    already cleared; it is updated, so a key spread over several chunks is cleared once.
+    `whole_days` are days the caller holds complete (a connector's fetch): everything this
+    source said of them before is cleared once, people since dropped from the day included,
+    and their rows need no clearing one person at a time."""
+    if not days and not whole_days:
         return
+    base = report_origin(source, integration, None)
+    whole = set(whole_days)
+    fresh = sorted(day for day in whole if (base, WHOLE_DAY, day) not in replaced)
     with db.write() as conn:
+        if fresh:
+            replaced.update((base, WHOLE_DAY, day) for day in fresh)
+            conn.execute(
+                delete(DailyRow).where(
+                    DailyRow.day.in_(fresh),
+                    or_(
+                        DailyRow.origin == base,
+                        DailyRow.origin.startswith(f"{base}:", autoescape=True),
+                    ),
+                )
+            )
         identities = resolve_identities(conn, (identity_key(d.user) for d in days), now)
         to_clear: dict[tuple[str, date], set[int]] = defaultdict(set)
         rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -51,7 +71,8 @@ def replace_report_days(
             key = (origin, identity_id, item.day)
             if key not in replaced:
                 replaced.add(key)
-                to_clear[(origin, item.day)].add(identity_id)
+                if item.day not in whole:
+                    to_clear[(origin, item.day)].add(identity_id)
             for figures in item.figures:
                 rows[origin].append(
                     {

@@ -272,3 +272,27 @@ class MetaRow(Base):
     __tablename__ = "meta"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class ConnectorStateRow(Base):
+    """Where each vendor connector stands: its last success, last error and last day fetched."""
+
+    __tablename__ = "connector_state"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last_day: Mapped[date | None] = mapped_column(Date)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    rows_last_sync: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CopilotTeamRow(Base):
+    """Copilot's user-teams report as of its newest day: which GitHub login is in which team."""
+
+    __tablename__ = "copilot_team_members"
+    __table_args__ = (UniqueConstraint("team", "login"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    team: Mapped[str] = mapped_column(String(255))
+    login: Mapped[str] = mapped_column(String(255))

@@ -262,3 +262,13 @@ def find_slack_profile(db: Database, slack_user_id: str) -> Profile | None:
             select(PersonRow).where(PersonRow.slack_user_id == slack_user_id)
         ).one_or_none()
     return _profile(row) if row else None
+
+
+def slack_user_for_email(db: Database, email: str) -> str | None:
+    """The Slack user ID of the person known by this email, if anyone is."""
+    with db.read() as conn:
+        return conn.scalar(
+            select(PersonRow.slack_user_id).where(
+                PersonRow.email == email.lower(), PersonRow.slack_user_id.is_not(None)
+            )
+        )

@@ -301,3 +301,23 @@ class ReportLine:
     tool: str
     totals: Totals
     active_days: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorState:
+    """What is known of one connector's pulls; all None before its first run."""
+
+    name: str
+    last_day: date | None = None
+    last_success_at: datetime | None = None
+    last_attempt_at: datetime | None = None
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+    rows_last_sync: int = 0
+
+    @property
+    def failing(self) -> bool:
+        """Whether the last attempt failed (an error newer than the last success)."""
+        if self.last_error_at is None:
+            return False
+        return self.last_success_at is None or self.last_error_at >= self.last_success_at

@@ -14,6 +14,7 @@ from jobs.admin_rules import DEFAULT_ANNOUNCEMENT
 from jobs.awards import catch_up_due, post_week, scheduled_awards
 from jobs.weeks import Week
 from storage.admin import audit_log, get_retirement
+from storage.connectors import record_day_done, record_failure, record_success
 from storage.integrations import create_integration
 from storage.leaderboard import leaderboard_state
 from storage.posts import post_claims
@@ -300,3 +301,14 @@ def test_status_shows_state_schedule_channels_posts_integrations_and_flags(slack
     assert "*State:* retired since <!date^" in text and "by <@UADMIN>" in text
     assert "paused while retired" in text
     assert [e.action for e in audit_log(db)] == ["status", "retire", "retire-confirm", "status"]
+
+
+def test_status_shows_a_failing_connector_with_its_error_escaped(slack, db, now):
+    record_day_done(db, "cursor", date(2026, 11, 17), now)
+    record_success(db, "cursor", 12, now)
+    record_failure(db, "copilot", "GitHub refused the key (HTTP 401): <!channel>", now)
+    text = text_of(slack.ask("status", user_id="UADMIN"))
+    assert "Connectors:" in text
+    assert "cursor: last success" in text and "last day 2026-11-17" in text
+    assert "copilot" in text and "failing since" in text and "HTTP 401" in text
+    assert "<!channel>" not in text and "&lt;!channel&gt;" in text

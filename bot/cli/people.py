@@ -18,6 +18,7 @@ KINDS = {
     "email": "an email address, as the API, OTLP and Cursor's reports give it",
     "copilot": "a GitHub login, as Copilot's reports give it",
     "kiro": "a Kiro UserId from its user-activity reports",
+    "claude-code": "an Anthropic API key's name, for Claude Code used with an API key",
     "otlp": "the value of a configured AIUSAGE_OTLP_USER_ATTRIBUTES attribute",
 }
 EPILOG = "IDENTITY is KIND:VALUE, or a bare email address. Kinds:\n" + "\n".join(
@@ -38,6 +39,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     link.add_argument("identity", metavar="IDENTITY", help="e.g. copilot:octocat")
     link.add_argument("user_id", metavar="USERID", help="Slack user ID, e.g. U012AB3CD")
     link.set_defaults(run=run_link)
+    from bot.cli import people_import  # it builds on this module's identity rules
+
+    people_import.register(actions)
 
 
 def parse_identity(text: str) -> tuple[str, str]:

@@ -24,20 +24,31 @@ AGENT_FEATURES = {
 
 def parse(lines: Iterable[str]) -> Iterator[ReportDay | BadRow]:
     """Records from an NDJSON report, one per line; blank lines are skipped. A file that is
-    one JSON array (as the API's example shows) is read too, each item named by its index."""
+    one JSON array (as the API's example shows) is read too, each item named by its index,
+    and so is a document with a `day_totals` list (as GitHub's own metrics tooling writes it),
+    on one line or pretty-printed."""
     stream = iter(enumerate(lines, start=1))
+    first = True
     for number, line in stream:
         stripped = line.strip()
         if not stripped:
             continue
-        if stripped.startswith("["):
+        was_first, first = first, False
+        if was_first and stripped.startswith("["):
             rest = stripped + "".join(item for _, item in stream)
             yield from _parse_array(rest)
             return
         try:
             record = orjson.loads(stripped)
         except orjson.JSONDecodeError as exc:
+            if was_first and stripped.startswith("{"):
+                rest = stripped + "".join(item for _, item in stream)
+                yield from _parse_document(rest)
+                return
             yield BadRow(number, f"not a JSON object: {exc}")
+            continue
+        if isinstance(record, dict) and "day_totals" in record:
+            yield from _day_totals(record, number)
             continue
         yield _row(number, record)
 
@@ -49,6 +60,29 @@ def _parse_array(body: str) -> Iterator[ReportDay | BadRow]:
         raise BadReport(f"the file starts a JSON array but is not valid JSON: {exc}") from None
     for index, record in enumerate(records, start=1):
         yield _row(index, record)
+
+
+def _parse_document(body: str) -> Iterator[ReportDay | BadRow]:
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadReport(f"the file starts a JSON object but is not valid JSON: {exc}") from None
+    if not isinstance(document, dict) or "day_totals" not in document:
+        raise BadReport("a single JSON document must hold a day_totals list")
+    yield from _day_totals(document, None)
+
+
+def _day_totals(document: dict[str, Any], line: int | None) -> Iterator[ReportDay | BadRow]:
+    """Each day of a `day_totals` list, as a per-user record; a day without its own
+    `user_login` takes the document's. Named by its line, or by its index in the list."""
+    days = document["day_totals"]
+    if not isinstance(days, list):
+        yield BadRow(line or 1, "day_totals must be a list")
+        return
+    for index, item in enumerate(days, start=1):
+        if isinstance(item, dict) and "user_login" not in item and "user_login" in document:
+            item = {**item, "user_login": document["user_login"]}
+        yield _row(line or index, item)
 
 
 def _row(number: int, record: Any) -> ReportDay | BadRow:

@@ -60,6 +60,12 @@ def parse(lines: Iterable[str]) -> Iterator[ReportDay | BadRow]:
 
 
 def _user(row: Mapping[str, str]) -> UserRef:
+    """By the report's email when it has one (an optional column), else by Kiro's UserId."""
+    email = (row.get("Email") or row.get("email") or "").strip().lower()
+    if email:
+        if "@" not in email:
+            raise RowError(f"Email is not an address: {email!r}")
+        return UserRef(email=email)
     return UserRef(vendor=("kiro", text(row, "UserId")))
 
 

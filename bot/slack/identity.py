@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -10,6 +11,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.services import Services
+from bot.settings import Settings
 from bot.slack.client import make_web_client
 from storage.people import link_email, note_lookup_attempt, unlinked_emails
 
@@ -59,3 +61,20 @@ def resolve_unmatched_emails(
         link_email(services.db, email, user["id"], now)
         found.matched[email] = user["id"]
     return found
+
+
+def email_lookup(settings: Settings) -> Callable[[str], str | None] | None:
+    """Slack's `users.lookupByEmail` as a plain function (a Slack user ID, or None for an
+    unknown, deleted or bot user), when a bot token is set; None otherwise."""
+    if settings.slack_bot_token is None:
+        return None
+    client = make_web_client(settings)
+
+    def lookup(email: str) -> str | None:
+        try:
+            user = client.users_lookupByEmail(email=email)["user"]
+        except SlackApiError:
+            return None
+        return None if user.get("deleted") or user.get("is_bot") else user["id"]
+
+    return lookup

@@ -39,6 +39,7 @@ from jobs.admin_rules import (
     StatusReport,
 )
 from jobs.results import ChannelResult
+from storage.records import ConnectorState
 
 CONFIRM_ACTION = "aiusage_retire_confirm"
 CANCEL_ACTION = "aiusage_retire_cancel"
@@ -251,8 +252,20 @@ def render_status(report: StatusReport) -> Reply:
         integrations.append("• none yet (`aiusage integrations create NAME`)")
     flags = f"*Integrity flags this week ({report.week.label}):* {number(report.flags_this_week)}"
     lines = [state_line, schedule, channels, *posts, *integrations, flags, *_post_states(report)]
+    if report.connectors:
+        lines += ["*Connectors:*", *(_connector_line(c) for c in report.connectors)]
     blocks: list[Block] = [header("aiusage status"), *sections(lines, MAX_BLOCKS - 1)]
     return Reply(clip(plain(f"aiusage status. {state_line}"), MAX_FALLBACK_TEXT), blocks)
+
+
+def _connector_line(state: ConnectorState) -> str:
+    """A connector's last success and last day fetched; when failing, since when and why."""
+    last = when(state.last_success_at) if state.last_success_at else "never"
+    line = f"• {shown(state.name)}: last success {last}, last day {state.last_day or 'none'}"
+    if state.failing and state.last_error_at is not None:
+        error = shown(state.last_error or "", 300)
+        line += f"\n    :warning: failing since {when(state.last_error_at)}: {error}"
+    return line
 
 
 def _post_states(report: StatusReport) -> list[str]:

@@ -1,0 +1,104 @@
+"""`aiusage people import FILE`: link vendor identities to Slack users in bulk, from a CSV with
+header `identity,slack_user` (as `people link` takes them; slack_user an ID or an email)."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from collections.abc import Callable
+from datetime import datetime
+
+from bot.cli import cli_actor
+from bot.cli.context import CliContext
+from bot.cli.people import SLACK_USER_RE, parse_identity
+from bot.slack.identity import email_lookup
+from storage.admin import record_audit
+from storage.db import Database
+from storage.people import link_email, link_identity, slack_user_for_email
+
+EPILOG = """\
+FILE is a CSV with the header identity,slack_user, e.g.
+  identity,slack_user
+  copilot:octocat,U012AB3CD
+  kiro:d-9067c4a1f2.3c1e5f0a,ada@example.com
+
+identity is KIND:VALUE or a bare email, as `people link` takes it. slack_user is a Slack user
+ID, or the email of a Slack user (known from earlier usage, or looked up in Slack when
+SLACK_BOT_TOKEN is set).
+
+exit status: 0 every row linked; 1 some rows were rejected (each named on stderr with its
+line, the rest linked); 2 the file cannot be read or has not that header.
+"""
+
+
+def register(actions: argparse._SubParsersAction) -> None:
+    parser = actions.add_parser(
+        "import",
+        help="link identities to Slack users in bulk from a CSV",
+        description="Links vendor identities to Slack users in bulk.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("file", metavar="FILE")
+    parser.set_defaults(run=run_people_import)
+
+
+def run_people_import(args: argparse.Namespace, cli: CliContext) -> int:
+    try:
+        with open(args.file, encoding="utf-8-sig", newline="") as handle:
+            reader = csv.DictReader(handle)
+            header = [name.strip().lower() for name in reader.fieldnames or []]
+            if "identity" not in header or "slack_user" not in header:
+                print(
+                    f"aiusage: {args.file}: the header must be identity,slack_user", file=sys.stderr
+                )
+                return 2
+            rows = [
+                (
+                    reader.line_num,
+                    {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()},
+                )
+                for row in reader
+            ]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        print(f"aiusage: cannot read {args.file}: {exc}", file=sys.stderr)
+        return 2
+    db = cli.db
+    actor = cli_actor()
+    lookup = email_lookup(cli.settings)
+    linked = rejected = 0
+    for line, row in rows:
+        try:
+            kind, value = parse_identity(row.get("identity", ""))
+            user_id = _slack_user(db, row.get("slack_user", ""), lookup, cli.clock())
+        except ValueError as exc:
+            rejected += 1
+            print(f"aiusage: {args.file}:{line}: {exc}", file=sys.stderr)
+            continue
+        link_identity(db, kind, value, user_id, actor, cli.clock())
+        linked += 1
+    record_audit(
+        db, actor, "people.import", "done", cli.clock(),
+        f"{linked} linked, {rejected} rejected from {args.file}",
+    )  # fmt: skip
+    print(f"Linked {linked} identities from {args.file}; {rejected} rejected.")
+    return 1 if rejected else 0
+
+
+def _slack_user(
+    db: Database, text: str, lookup: Callable[[str], str | None] | None, now: datetime
+) -> str:
+    if SLACK_USER_RE.match(text):
+        return text
+    if "@" not in text:
+        raise ValueError(f"slack_user {text!r} is neither a Slack user ID nor an email")
+    email = text.lower()
+    known = slack_user_for_email(db, email)
+    if known is None and lookup is not None:
+        known = lookup(email)
+        if known is not None:
+            link_email(db, email, known, now)
+    if known is None:
+        raise ValueError(f"no Slack user is known by {email!r}")
+    return known

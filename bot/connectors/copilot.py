@@ -1,0 +1,164 @@
+"""The `copilot` connector: GitHub's Copilot usage metrics reports, one day per request. The
+report endpoint answers with signed download links to NDJSON files, which are streamed
+through the same parser as `aiusage import copilot`. The user-teams report is read too, where
+the token allows it, and handed on as the day's team memberships (the sync job stores them)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, timedelta
+from typing import TypeVar
+
+from bot.connectors.http import NotReady, VendorClient
+from bot.intake import copilot, copilot_teams
+from jobs.connectors import Batch, ConnectorError, TeamMembers
+from storage.records import BadRow, ReportDay
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+API_VERSION = "2022-11-28"
+LINK_REFRESHES = 2  # signed links expire; ask the report endpoint again this many times
+RECENT_DAYS = 2  # a 404 this close to today means "not ready yet", not a wrong setting
+
+
+class CopilotConnector:
+    name = "copilot"
+
+    def __init__(
+        self,
+        api: VendorClient,
+        downloads: VendorClient,
+        scope: str,
+        today: date,
+    ) -> None:
+        self.api, self.downloads, self.scope, self.today = api, downloads, scope, today
+        self.teams_allowed = True
+
+    @classmethod
+    def build(
+        cls,
+        base_url: str,
+        token: str,
+        *,
+        org: str | None,
+        enterprise: str | None,
+        today: date,
+        **client: object,
+    ) -> CopilotConnector:
+        scope = f"/enterprises/{enterprise}" if enterprise else f"/orgs/{org}"
+        api = VendorClient(
+            "GitHub",
+            base_url,
+            headers={
+                "authorization": f"Bearer {token}",
+                "accept": "application/vnd.github+json",
+                "x-github-api-version": API_VERSION,
+            },
+            secrets=(token,),
+            **client,  # type: ignore[arg-type]
+        )
+        downloads = VendorClient("GitHub report download", base_url, **client)  # type: ignore[arg-type]
+        return cls(api, downloads, scope, today)
+
+    def close(self) -> None:
+        self.api.close()
+        self.downloads.close()
+
+    def batches(self, first: date, last: date) -> Iterator[Batch | TeamMembers]:
+        """Day by day, each followed by its team memberships where the token may read them;
+        the next day is downloaded and parsed while this one is written."""
+        days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="copilot-fetch") as pool:
+            pending = pool.submit(self._day, days[0]) if days else None
+            for index, day in enumerate(days):
+                assert pending is not None
+                items = pending.result()
+                if items is None:
+                    log.info("copilot: no report for %s yet; stopping there", day)
+                    return
+                more = index + 1 < len(days)
+                pending = pool.submit(self._day, days[index + 1]) if more else None
+                yield Batch((day,), items)
+                if self.teams_allowed:
+                    teams = self._teams(day)
+                    if teams is not None:
+                        yield teams
+
+    def _day(self, day: date) -> list[ReportDay | BadRow] | None:
+        links = self._links("users-1-day", day)
+        return None if links is None else list(self._records(day, links))
+
+    def _links(self, report: str, day: date) -> list[str] | None:
+        """The day's signed links; None when GitHub has no report for the day yet."""
+        url = f"{self.scope}/copilot/metrics/reports/{report}"
+        try:
+            response = self.api.request("GET", url, params={"day": day.isoformat()})
+        except NotReady as exc:
+            if day >= self.today - timedelta(days=RECENT_DAYS):
+                return None
+            raise ConnectorError(
+                f"{exc}; is the organisation or enterprise right, and the Copilot usage "
+                "metrics policy on?"
+            ) from None
+        if response.status_code == 204:
+            return None
+        body = response.json()
+        links = body.get("download_links") if isinstance(body, dict) else None
+        if not isinstance(links, list) or not all(isinstance(x, str) for x in links):
+            raise ConnectorError(f"GitHub's {report} answer for {day} has no download_links")
+        return links
+
+    def _records(self, day: date, links: list[str]) -> Iterator[ReportDay | BadRow]:
+        """Every record of every file of the day, numbered across the day. A file is read
+        whole before its records are kept, so a link that expires mid-way is fetched again
+        from a fresh link without counting anything twice."""
+        for index in range(len(links)):
+            yield from self._download("users-1-day", day, links, index, copilot.parse)
+
+    def _download(
+        self,
+        report: str,
+        day: date,
+        links: list[str],
+        index: int,
+        parse: Callable[[Iterable[str]], Iterator[T]],
+    ) -> list[T]:
+        refreshes = 0
+        while True:
+            try:
+                with self.downloads.stream("GET", links[index]) as response:
+                    return list(parse(response.iter_lines()))
+            except ConnectorError as exc:
+                if refreshes >= LINK_REFRESHES:
+                    raise ConnectorError(
+                        f"GitHub's report file {index + 1} for {day} could not be downloaded: {exc}"
+                    ) from None
+                refreshes += 1
+                log.warning("copilot: download link for %s failed (%s); asking again", day, exc)
+                fresh = self._links(report, day)
+                if fresh is None or len(fresh) <= index:
+                    raise ConnectorError(f"GitHub withdrew the report for {day}") from None
+                links[:] = fresh
+
+    def _teams(self, day: date) -> TeamMembers | None:
+        """The day's user-teams report as (team, login) pairs; None when there is none yet. A
+        token that may not read it turns this off for the run, quietly after one warning."""
+        try:
+            links = self._links("user-teams-1-day", day)
+        except ConnectorError as exc:
+            self.teams_allowed = False
+            log.warning("copilot: team memberships not read: %s", exc)
+            return None
+        if links is None:
+            return None
+        members: list[tuple[str, str]] = []
+        for index in range(len(links)):
+            for item in self._download("user-teams-1-day", day, links, index, copilot_teams.parse):
+                if isinstance(item, BadRow):
+                    log.warning("copilot user-teams %s: line %d: %s", day, item.line, item.error)
+                else:
+                    members.append((item[1], item[2]))
+        return TeamMembers(day, tuple(members))

@@ -1,0 +1,177 @@
+"""The HTTP side every vendor connector shares: timeouts, retries with backoff on 5xx, 429 and
+network errors (honouring `Retry-After`), and error messages that never carry a key or a
+signed link."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from jobs.connectors import ConnectorError
+
+log = logging.getLogger(__name__)
+# httpx logs every request's full URL at INFO; signed download links must not reach the logs.
+logging.getLogger("httpx").setLevel(logging.WARNING)
+
+TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+RETRIES = 5
+BACKOFF_SECONDS = 1.0
+MAX_WAIT_SECONDS = 120.0
+USER_AGENT = "aiusage-connector/0.1 (+https://github.com/aiusage)"
+
+
+class KeyRefused(ConnectorError):
+    """The vendor refused the credentials (401 or 403)."""
+
+
+class NotReady(ConnectorError):
+    """The vendor has no report for this day yet (Copilot answers 204 or 404)."""
+
+
+def where(url: str | httpx.URL) -> str:
+    """Host and path only: query strings of signed links are secrets."""
+    parts = urlsplit(str(url))
+    return f"{parts.netloc}{parts.path}"
+
+
+def retry_after(response: httpx.Response, now: datetime | None = None) -> float | None:
+    """Seconds the vendor asks us to wait: `Retry-After` as seconds or an HTTP date."""
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - (now or datetime.now(UTC))).total_seconds())
+
+
+def vendor_message(response: httpx.Response, secrets: tuple[str, ...] = ()) -> str:
+    """The vendor's own error text, short and with any secret blanked."""
+    try:
+        body: Any = response.json()
+    except ValueError:
+        body = response.text
+    if isinstance(body, dict):
+        error = body.get("error")
+        # Anthropic nests {"error": {"message"}}; GitHub and Cursor say {"message"} at the top
+        nested = error.get("message") if isinstance(error, dict) else None
+        text = str(nested or body.get("message") or error or "")
+    else:
+        text = str(body)
+    text = " ".join(text.split())[:200]
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+class VendorClient:
+    """An httpx client for one vendor; `sleep` is injectable so tests need not wait."""
+
+    def __init__(
+        self,
+        vendor: str,
+        base_url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        auth: httpx.Auth | tuple[str, str] | None = None,
+        secrets: tuple[str, ...] = (),
+        retries: int = RETRIES,
+        backoff: float = BACKOFF_SECONDS,
+        sleep: Callable[[float], None] = time.sleep,
+        timeout: httpx.Timeout = TIMEOUT,
+    ) -> None:
+        self.vendor = vendor
+        self.secrets = secrets
+        self.retries, self.backoff, self.sleep = retries, backoff, sleep
+        self.http = httpx.Client(
+            base_url=base_url,
+            headers={"user-agent": USER_AGENT, **(headers or {})},
+            auth=auth,
+            timeout=timeout,
+            follow_redirects=True,
+        )
+
+    def close(self) -> None:
+        self.http.close()
+
+    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """A whole response with a 2xx status (204 included); raises ConnectorError."""
+        with self.stream(method, url, **kwargs) as response:
+            response.read()
+            return response
+
+    @contextmanager
+    def stream(self, method: str, url: str, **kwargs: Any) -> Iterator[httpx.Response]:
+        """A response whose body is read as it arrives; retried until its status is final."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                request = self.http.build_request(method, url, **kwargs)
+                response = self.http.send(request, stream=True)
+            except httpx.TimeoutException:
+                failure, wait = "timed out", None
+            except httpx.TransportError as exc:
+                failure, wait = f"unreachable ({type(exc).__name__})", None
+            else:
+                if response.status_code < 400:
+                    try:
+                        yield response
+                    finally:
+                        response.close()
+                    return
+                response.read()
+                response.close()
+                self._raise_final(response)
+                failure, wait = f"answered HTTP {response.status_code}", retry_after(response)
+            if attempt > self.retries:
+                raise ConnectorError(
+                    f"{self.vendor} {failure} at {where(url)}, still after {attempt} tries"
+                )
+            delay = wait if wait is not None else self.backoff * 2 ** (attempt - 1)
+            delay = min(MAX_WAIT_SECONDS, delay) + (random.uniform(0, 0.1) if wait is None else 0)
+            log.warning(
+                "%s %s at %s; try %d of %d in %.1f s",
+                self.vendor,
+                failure,
+                where(url),
+                attempt + 1,
+                self.retries + 1,
+                delay,
+            )
+            self.sleep(delay)
+
+    def _raise_final(self, response: httpx.Response) -> None:
+        """Raise for answers that retrying cannot change; return for 429 and 5xx."""
+        status = response.status_code
+        if status == 429 or status >= 500:
+            return
+        message = vendor_message(response, self.secrets)
+        detail = f": {message}" if message else ""
+        if status in (401, 403):
+            raise KeyRefused(
+                f"{self.vendor} refused the key (HTTP {status}){detail}; check it and its "
+                "permissions"
+            )
+        if status == 404:
+            raise NotReady(f"{self.vendor} has nothing at {where(response.url)}{detail}")
+        raise ConnectorError(
+            f"{self.vendor} answered HTTP {status} at {where(response.url)}{detail}"
+        )

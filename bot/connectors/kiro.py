@@ -1,0 +1,117 @@
+"""The `kiro` connector: the per-client user reports Kiro writes to S3 each day, under
+`<prefix>/…/KiroLogs/user_report/<region>/<yyyy>/<mm>/<dd>/<hh>/<CLIENT>_…_user_report_<ts>.csv`,
+listed page by page to the end and read by the same parser as `aiusage import kiro`. The
+standard AWS settings apply (credentials, region, `AWS_ENDPOINT_URL`)."""
+
+from __future__ import annotations
+
+import codecs
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from bot.intake import kiro
+from bot.intake.vendor_report import BadReport
+from jobs.connectors import Batch, ConnectorError
+from storage.records import BadRow, ReportDay
+
+_KEY = re.compile(
+    r"KiroLogs/user_report/[^/]+/(\d{4})/(\d{2})/(\d{2})/(?:\d{2}/)?(?P<name>[^/]+)\.csv$"
+)
+_REVISION = re.compile(r"^(?P<series>.*?)_?(?P<ts>\d+)$")
+S3_CONFIG = Config(
+    connect_timeout=10, read_timeout=60, retries={"max_attempts": 6, "mode": "standard"}
+)
+
+
+@dataclass(frozen=True)
+class ReportFile:
+    key: str
+    day: date
+    series: str  # the file name less its timestamp: one client's report for the day
+    revision: tuple[str, datetime]
+
+
+def report_files(objects: Iterator[dict[str, Any]]) -> dict[date, list[ReportFile]]:
+    """The newest file of each client's report per day (a rewrite supersedes the first)."""
+    newest: dict[tuple[date, str], ReportFile] = {}
+    for obj in objects:
+        match = _KEY.search(obj["Key"])
+        if match is None:
+            continue
+        try:
+            day = date(int(match[1]), int(match[2]), int(match[3]))
+        except ValueError:
+            continue
+        name = match["name"]
+        revision = _REVISION.match(name)
+        series, stamp = (revision["series"], revision["ts"]) if revision else (name, "")
+        found = ReportFile(obj["Key"], day, series, (stamp.zfill(20), obj["LastModified"]))
+        seen = newest.get((day, series))
+        if seen is None or found.revision > seen.revision:
+            newest[(day, series)] = found
+    by_day: dict[date, list[ReportFile]] = {}
+    for file in sorted(newest.values(), key=lambda f: (f.day, f.key)):
+        by_day.setdefault(file.day, []).append(file)
+    return by_day
+
+
+def split_uri(uri: str) -> tuple[str, str]:
+    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+    return bucket, prefix.strip("/")
+
+
+class KiroConnector:
+    name = "kiro"
+    page_size = 1000  # S3's own maximum per listing page
+
+    def __init__(self, uri: str, s3: Any | None = None) -> None:
+        self.bucket, self.prefix = split_uri(uri)
+        self.s3 = s3 or boto3.client("s3", config=S3_CONFIG)
+
+    def close(self) -> None:
+        self.s3.close()
+
+    def batches(self, first: date, last: date) -> Iterator[Batch]:
+        for day, files in sorted(self._files().items()):
+            if first <= day <= last:
+                yield Batch((day,), self._read(files))
+
+    def _files(self) -> dict[date, list[ReportFile]]:
+        try:
+            pages = self.s3.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket,
+                Prefix=f"{self.prefix}/" if self.prefix else "",
+                PaginationConfig={"PageSize": self.page_size},
+            )
+            return report_files(obj for page in pages for obj in page.get("Contents", []))
+        except (ClientError, BotoCoreError) as exc:
+            raise ConnectorError(
+                f"Kiro's reports in s3://{self.bucket}: {_s3_error(exc)}"
+            ) from None
+
+    def _read(self, files: list[ReportFile]) -> list[ReportDay | BadRow]:
+        items: list[ReportDay | BadRow] = []
+        for file in files:
+            try:
+                body = self.s3.get_object(Bucket=self.bucket, Key=file.key)["Body"]
+                lines = codecs.iterdecode(body.iter_lines(keepends=True), "utf-8-sig")
+                items.extend(kiro.parse(lines))
+            except (ClientError, BotoCoreError) as exc:
+                raise ConnectorError(f"Kiro report {file.key}: {_s3_error(exc)}") from None
+            except (BadReport, UnicodeDecodeError) as exc:
+                raise ConnectorError(f"Kiro report {file.key} is not readable: {exc}") from None
+        return items
+
+
+def _s3_error(exc: Exception) -> str:
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return f"{error.get('Code', 'error')}: {error.get('Message', '')}".strip(": ")
+    return type(exc).__name__ + (f": {exc}" if "credential" in str(exc).lower() else "")

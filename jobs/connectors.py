@@ -1,0 +1,204 @@
+"""Pulling vendors' usage on a schedule: which days to fetch, writing each fetched day through
+the same path as `aiusage import`, and keeping each connector's state. One connector failing
+never stops the others."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Protocol
+
+from storage.connectors import (
+    connector_states,
+    record_day_done,
+    record_failure,
+    record_success,
+    replace_copilot_teams,
+)
+from storage.db import Database
+from storage.imports import ReplacedKey, replace_report_days
+from storage.records import BadRow, ReportDay
+
+log = logging.getLogger(__name__)
+
+CHUNK_ROWS = 5000  # a day of a large org in one transaction: fewer round trips
+# A connector that has never run starts this many days back; `connectors sync --since`
+# reaches further for a first backfill.
+FIRST_SYNC_DAYS = 28
+
+
+class ConnectorError(Exception):
+    """A pull failed in a way an operator can act on; the message names the cause and is
+    safe to show and store (it never holds a key or a signed link)."""
+
+
+@dataclass
+class Batch:
+    """Days a connector fetched in full, and their records. The writer clears what the
+    source said of these days before, then stores `items`."""
+
+    days: tuple[date, ...]
+    items: Iterable[ReportDay | BadRow]
+
+
+@dataclass(frozen=True)
+class TeamMembers:
+    """A vendor's team memberships on `day`, as (team, login) pairs (Copilot's user-teams
+    report); stored as the current memberships unless a newer day already is."""
+
+    day: date
+    members: tuple[tuple[str, str], ...]
+
+
+class Connector(Protocol):
+    """One vendor, a far-side client: it fetches and parses, and never writes. `name` is also
+    the source its figures are stored under."""
+
+    name: str
+
+    def batches(self, first: date, last: date) -> Iterator[Batch | TeamMembers]: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class SyncResult:
+    name: str
+    ok: bool
+    first: date | None = None
+    last: date | None = None
+    days: int = 0
+    rows: int = 0
+    rejected: int = 0
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def sync_range(
+    last_day: date | None,
+    lookback_days: int,
+    today: date,
+    since: date | None = None,
+    until: date | None = None,
+) -> tuple[date, date]:
+    """The vendor days to fetch, both ends included: by default from the last day fetched
+    less the look-back (the last `lookback_days` fetched days again, since vendors revise
+    them) up to yesterday. The range may be empty (first > last)."""
+    last = until or today - timedelta(days=1)
+    if since is not None:
+        return since, last
+    if last_day is None:
+        return last - timedelta(days=FIRST_SYNC_DAYS - 1), last
+    return last_day + timedelta(days=1) - timedelta(days=lookback_days), last
+
+
+def sync_one(
+    db: Database,
+    connector: Connector,
+    clock: Callable[[], datetime],
+    lookback_days: int,
+    since: date | None = None,
+    until: date | None = None,
+) -> SyncResult:
+    """Run one connector over its range; every failure is caught, logged and stored."""
+    state = connector_states(db).get(connector.name)
+    today = clock().date()
+    first, last = sync_range(state.last_day if state else None, lookback_days, today, since, until)
+    result = SyncResult(connector.name, ok=True, first=first, last=last)
+    if first > last:
+        record_success(db, connector.name, 0, clock())
+        return result
+    try:
+        for batch in connector.batches(first, last):
+            if isinstance(batch, TeamMembers):
+                replace_copilot_teams(db, batch.day, batch.members)
+                continue
+            _write(db, connector.name, batch, result, clock)
+            result.days += len(batch.days)
+            record_day_done(db, connector.name, max(batch.days), clock())
+    except ConnectorError as exc:
+        result.ok, result.error = False, str(exc)
+    except Exception as exc:  # a bug or an unforeseen answer: still one connector's failure
+        log.exception("connector %s failed unexpectedly", connector.name)
+        result.ok, result.error = False, f"unexpected error: {type(exc).__name__}"
+    if result.ok:
+        record_success(db, connector.name, result.rows, clock())
+        log.info(
+            "connector %s: %d rows for %d days (%s to %s), %d rejected",
+            connector.name,
+            result.rows,
+            result.days,
+            first,
+            last,
+            result.rejected,
+        )
+    else:
+        assert result.error is not None
+        record_failure(db, connector.name, result.error, clock())
+        log.error("connector %s failed: %s", connector.name, result.error)
+    return result
+
+
+def sync_all(
+    db: Database,
+    connectors: Sequence[Connector],
+    clock: Callable[[], datetime],
+    lookback_days: int,
+    since: date | None = None,
+    until: date | None = None,
+) -> list[SyncResult]:
+    """Each connector in turn; a failure is recorded and the next one still runs."""
+    return [sync_one(db, c, clock, lookback_days, since, until) for c in connectors]
+
+
+def sync_connectors(
+    db: Database,
+    factories: Sequence[tuple[str, Callable[[], Connector]]],
+    clock: Callable[[], datetime],
+    lookback_days: int,
+    since: date | None = None,
+    until: date | None = None,
+) -> list[SyncResult]:
+    """Build, run and close each connector in turn, each isolated from the rest: one that
+    cannot even be built (say, AWS settings boto3 refuses) fails alone, recorded as such."""
+    results: list[SyncResult] = []
+    for name, factory in factories:
+        try:
+            connector = factory()
+        except Exception as exc:
+            error = f"could not start: {type(exc).__name__}: {exc}"[:300]
+            record_failure(db, name, error, clock())
+            log.error("connector %s failed: %s", name, error)
+            results.append(SyncResult(name, ok=False, error=error))
+            continue
+        try:
+            results += sync_all(db, [connector], clock, lookback_days, since, until)
+        finally:
+            connector.close()
+    return results
+
+
+def _write(
+    db: Database,
+    source: str,
+    batch: Batch,
+    result: SyncResult,
+    clock: Callable[[], datetime],
+) -> None:
+    """Store a batch in chunks; the first chunk's transaction clears the batch's days."""
+    replaced: set[ReplacedKey] = set()
+    chunk: list[ReportDay] = []
+    days = batch.days
+    for item in batch.items:
+        if isinstance(item, BadRow):
+            result.rejected += 1
+            log.warning("connector %s: record %d skipped: %s", source, item.line, item.error)
+            continue
+        chunk.append(item)
+        result.rows += 1
+        if len(chunk) >= CHUNK_ROWS:
+            replace_report_days(db, source, None, chunk, replaced, clock(), whole_days=days)
+            chunk = []
+    replace_report_days(db, source, None, chunk, replaced, clock(), whole_days=days)

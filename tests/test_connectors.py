@@ -1,0 +1,360 @@
+"""Connectors against fake vendor APIs over loopback HTTP: the real httpx client, the real
+command line, both databases."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from bot.cli.main import main
+from bot.connectors import run_connectors
+from bot.settings import load_settings
+from storage.connectors import connector_states, copilot_teams
+from storage.usage_report import usage_report
+from tests.fakes.vendors import FakeAnthropic, FakeCursor, FakeGitHub, cursor_ms
+
+D1, D2, D3 = date(2026, 11, 16), date(2026, 11, 17), date(2026, 11, 18)
+
+
+@pytest.fixture
+def run(db, capsys):
+    """Runs the real command line and returns (exit code, stdout, stderr)."""
+
+    def _run(*argv: str) -> tuple[int, str, str]:
+        code = main([str(arg) for arg in argv])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return _run
+
+
+def figures(db, start=D1, end=D3):
+    """Stored figures per (who, tool): who is the identity, or the email."""
+    return {
+        ((line.identity or line.email or "").removeprefix("email:"), line.tool): line.totals
+        for line in usage_report(db, start, end)
+    }
+
+
+def copilot_record(login: str, day: date, completions: int = 10, chats: int = 3) -> dict:
+    return {
+        "day": day.isoformat(),
+        "user_login": login,
+        "totals_by_feature": [
+            {
+                "feature": "code_completion",
+                "code_generation_activity_count": completions,
+                "code_acceptance_activity_count": completions // 2,
+                "loc_added_sum": completions,
+            },
+            {"feature": "chat_panel_ask_mode", "user_initiated_interaction_count": chats},
+        ],
+    }
+
+
+@pytest.fixture
+def github(settings, monkeypatch):
+    fake = FakeGitHub()
+    monkeypatch.setenv("AIUSAGE_COPILOT_TOKEN", fake.token)
+    monkeypatch.setenv("AIUSAGE_COPILOT_ORG", fake.org)
+    monkeypatch.setenv("AIUSAGE_GITHUB_API_URL", fake.url)
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def cursor_api(settings, monkeypatch):
+    fake = FakeCursor()
+    monkeypatch.setenv("AIUSAGE_CURSOR_API_KEY", fake.key)
+    monkeypatch.setenv("AIUSAGE_CURSOR_API_URL", fake.url)
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def anthropic(settings, monkeypatch):
+    fake = FakeAnthropic()
+    monkeypatch.setenv("AIUSAGE_ANTHROPIC_ADMIN_KEY", fake.key)
+    monkeypatch.setenv("AIUSAGE_ANTHROPIC_API_URL", fake.url)
+    yield fake
+    fake.stop()
+
+
+def claude_record(email: str, day: date, cents: int = 186, **extra) -> dict:
+    return {
+        "actor": {"type": "user_actor", "email_address": email},
+        "date": f"{day.isoformat()}T00:00:00Z",
+        "core_metrics": {
+            "commits_by_claude_code": 2,
+            "lines_of_code": {"added": 40, "removed": 5},
+            "num_sessions": 3,
+            "pull_requests_by_claude_code": 1,
+        },
+        "customer_type": "api",
+        "terminal_type": "vscode",
+        "model_breakdown": [
+            {
+                "model": "claude-sonnet-4",
+                "estimated_cost": {"amount": cents, "currency": "USD"},
+                "tokens": {"input": 1000, "output": 200, "cache_read": 5000, "cache_creation": 50},
+            }
+        ],
+        "tool_actions": {"edit_tool": {"accepted": 9, "rejected": 1}},
+        **extra,
+    }
+
+
+# --- copilot -------------------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+def test_copilot_pulls_days_through_signed_links_and_reads_teams(run, db, github):
+    github.users = {
+        D1: [[copilot_record("Octocat", D1)], [copilot_record("hubot", D1, 4, 1)]],
+        D2: [[copilot_record("octocat", D2, 20, 0)]],
+    }
+    github.teams = {
+        D2: [{"user_login": "Octocat", "day": "2026-11-17", "team_id": 1, "slug": "web"}]
+    }
+    code, out, err = run("connectors", "sync", "copilot", "--since", D1, "--until", D2)
+    assert (code, err) == (0, "")
+    assert "copilot: 3 rows for 2 days" in out
+    stored = figures(db)
+    assert stored[("copilot:octocat", "copilot")].suggestions_shown == 30
+    assert stored[("copilot:octocat", "copilot")].requests == 3
+    assert stored[("copilot:hubot", "copilot")].suggestions_shown == 4
+    assert copilot_teams(db) == {"web": ["octocat"]}
+    # the token went to the API only, never to the signed download links
+    assert all("authorization" not in c.headers for c in github.calls if "/download/" in c.path)
+
+
+@pytest.mark.postgres
+def test_copilot_revised_day_replaces_and_a_person_dropped_from_it_is_cleared(run, db, github):
+    github.users = {D1: [[copilot_record("octocat", D1), copilot_record("hubot", D1)]]}
+    assert run("connectors", "sync", "copilot", "--since", D1, "--until", D1)[0] == 0
+    github.users = {D1: [[copilot_record("octocat", D1, 50)]]}
+    assert run("connectors", "sync", "copilot", "--since", D1, "--until", D1)[0] == 0
+    stored = figures(db)
+    assert stored[("copilot:octocat", "copilot")].suggestions_shown == 50
+    assert ("copilot:hubot", "copilot") not in stored
+
+
+def test_copilot_expired_link_is_asked_for_again(run, db, github):
+    github.users = {D1: [[copilot_record("octocat", D1)]]}
+    github.fail(f"/download/users/{D1}/0", 403, body={"message": "Request has expired"})
+    code, _, err = run("connectors", "sync", "copilot", "--since", D1, "--until", D1)
+    assert (code, err) == (0, "")
+    assert len(github.calls_to("/orgs/acme/copilot/metrics/reports/users-1-day")) == 2
+    assert figures(db)[("copilot:octocat", "copilot")].suggestions_shown == 10
+
+
+def test_copilot_stops_quietly_at_a_day_not_ready_and_resumes_from_it(run, db, github):
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    before = yesterday - timedelta(days=1)
+    github.users = {before: [[copilot_record("octocat", before)]]}
+    assert run("connectors", "sync", "copilot", "--since", before)[0] == 0
+    assert connector_states(db)["copilot"].last_day == before
+
+
+def test_copilot_wrong_token_fails_clearly_without_showing_it(run, db, github, monkeypatch):
+    monkeypatch.setenv("AIUSAGE_COPILOT_TOKEN", "ghp_wrong_and_secret")
+    code, out, err = run("connectors", "sync", "copilot", "--since", D1, "--until", D1)
+    assert code == 1
+    assert "GitHub refused the key (HTTP 401): Bad credentials" in err
+    code, listed, _ = run("connectors", "list")
+    assert "copilot: on" in listed and "last error" in listed and "HTTP 401" in listed
+    assert "ghp_wrong_and_secret" not in out + err + listed
+
+
+def test_copilot_team_report_refused_still_stores_usage(run, db, github):
+    github.users = {D1: [[copilot_record("octocat", D1)]]}
+    github.teams_status = 403
+    assert run("connectors", "sync", "copilot", "--since", D1, "--until", D1)[0] == 0
+    assert copilot_teams(db) == {}
+    assert ("copilot:octocat", "copilot") in figures(db)
+
+
+# --- cursor --------------------------------------------------------------------------------
+
+
+def cursor_record(email: str, day: date, tabs: int = 10) -> dict:
+    return {
+        "date": cursor_ms(day),
+        "email": email,
+        "isActive": True,
+        "totalTabsShown": tabs,
+        "totalTabsAccepted": tabs // 2,
+        "chatRequests": 2,
+        "agentRequests": 1,
+    }
+
+
+@pytest.mark.postgres
+def test_cursor_splits_long_ranges_into_30_day_windows(run, db, cursor_api):
+    start = date(2026, 9, 1)
+    cursor_api.records = [
+        cursor_record("ada@example.com", start + timedelta(days=n)) for n in (0, 45)
+    ]
+    code, _out, err = run("connectors", "sync", "cursor", "--since", start, "--until", D1)
+    assert (code, err) == (0, "")
+    assert len(cursor_api.calls_to("/teams/daily-usage-data")) == 3  # 77 days
+    totals = figures(db, start, D1)[("ada@example.com", "cursor")]
+    assert totals.suggestions_shown == 20
+
+
+def test_cursor_429_waits_as_told_then_succeeds(run, db, cursor_api):
+    cursor_api.records = [cursor_record("ada@example.com", D1)]
+    cursor_api.fail("/teams/daily-usage-data", 429, headers={"Retry-After": "1"})
+    started = datetime.now(UTC)
+    code, _, err = run("connectors", "sync", "cursor", "--since", D1, "--until", D1)
+    assert (code, err) == (0, "")
+    assert (datetime.now(UTC) - started).total_seconds() >= 1
+    assert len(cursor_api.calls_to("/teams/daily-usage-data")) == 2
+
+
+def test_cursor_hostile_values_are_named_and_the_rest_kept(run, db, cursor_api):
+    cursor_api.records = [
+        cursor_record("ada@example.com", D1, tabs=10**18),
+        {**cursor_record('=HYPERLINK("x")@example.com', D1)},
+        {**cursor_record("bo@example.com", D1), "totalTabsShown": -5},
+    ]
+    code, out, _ = run("connectors", "sync", "cursor", "--since", D1, "--until", D1)
+    assert code == 0 and "1 rejected" in out
+    stored = figures(db)
+    assert stored[("ada@example.com", "cursor")].suggestions_shown == 10**18
+    assert ('=hyperlink("x")@example.com', "cursor") in stored
+
+
+# --- claude code ---------------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+def test_claude_code_follows_pages_and_reads_cost_in_cents(run, db, anthropic):
+    anthropic.records = {
+        D1: [claude_record(f"dev{n}@example.com", D1) for n in range(5)],
+        D2: [claude_record("dev0@example.com", D2, cents=1)],
+    }
+    code, out, err = run("connectors", "sync", "claude-code", "--since", D1, "--until", D2)
+    assert (code, err) == (0, "")
+    assert "6 rows for 2 days" in out
+    assert len(anthropic.calls) == 3 + 1  # 5 records in pages of 2, then one page
+    dev0 = figures(db)[("dev0@example.com", "claude-code")]
+    assert dev0.cost_usd == pytest.approx(1.87)
+    assert dev0.input_tokens == 2 * 1050  # cache reads are not new work
+    assert (dev0.suggestions_shown, dev0.suggestions_accepted) == (20, 18)
+    assert dev0.lines_accepted == 80
+
+
+def test_claude_code_vendor_down_then_back(db, settings, anthropic, monkeypatch):
+    anthropic.records = {D1: [claude_record("dev@example.com", D1)]}
+    path = "/v1/organizations/usage_report/claude_code"
+    anthropic.fail(path, 503, times=2)
+    waits: list[float] = []
+    results = run_connectors(
+        load_settings(),
+        db,
+        lambda: datetime(2026, 11, 20, tzinfo=UTC),
+        ["claude-code"],
+        D1,
+        D1,
+        sleep=waits.append,
+    )
+    assert results[0].ok and results[0].rows == 1
+    assert len(waits) == 2 and waits[1] > waits[0]
+    anthropic.fail(path, 503, times=10)
+    results = run_connectors(
+        load_settings(),
+        db,
+        lambda: datetime(2026, 11, 20, tzinfo=UTC),
+        ["claude-code"],
+        D1,
+        D1,
+        sleep=waits.append,
+    )
+    assert not results[0].ok
+    assert "answered HTTP 503" in (results[0].error or "")
+    assert connector_states(db)["claude-code"].failing
+    assert ("dev@example.com", "claude-code") in figures(db)  # what was stored stays
+
+
+# --- the command line ----------------------------------------------------------------------
+
+
+def test_sync_exit_codes(run, db, anthropic, cursor_api, monkeypatch):
+    assert run("connectors", "sync", "gemini")[0] == 2
+    assert run("connectors", "sync", "kiro")[0] == 2  # not configured
+    cursor_api.records = [cursor_record("ada@example.com", D1)]
+    monkeypatch.setenv("AIUSAGE_ANTHROPIC_ADMIN_KEY", "sk-ant-admin-wrong")
+    code, out, err = run("connectors", "sync", "all", "--since", D1, "--until", D1)
+    assert code == 1
+    assert "connector claude-code failed" in err and "refused the key (HTTP 401)" in err
+    assert "sk-ant-admin-wrong" not in out + err
+    assert "cursor: 1 rows" in out  # the other one still ran
+    assert ("ada@example.com", "cursor") in figures(db)
+
+
+def test_a_fresh_sync_without_dates_starts_four_weeks_back_then_keeps_the_lookback(
+    run, db, anthropic
+):
+    assert run("connectors", "sync", "claude-code")[0] == 0
+    days = [c.query["starting_at"] for c in anthropic.calls]
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    assert days[-1] == yesterday.isoformat() and len(days) == 28
+    anthropic.calls.clear()
+    assert run("connectors", "sync", "claude-code")[0] == 0
+    assert [c.query["starting_at"] for c in anthropic.calls] == [
+        (yesterday - timedelta(days=n)).isoformat() for n in (2, 1, 0)
+    ]
+
+
+def test_a_connector_that_cannot_start_fails_alone(run, db, cursor_api, monkeypatch):
+    monkeypatch.setenv("AIUSAGE_KIRO_REPORTS_URI", "s3://reports/kiro")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "::bad")
+    cursor_api.records = [cursor_record("ada@example.com", D1)]
+    code, out, err = run("connectors", "sync", "all", "--since", D1, "--until", D1)
+    assert code == 1
+    assert "connector kiro failed: could not start: ValueError: Invalid endpoint" in err
+    assert "cursor: 1 rows" in out
+
+
+def test_claude_code_hostile_values(run, db, anthropic):
+    huge = claude_record("big@example.com", D1)
+    huge["model_breakdown"][0]["tokens"]["input"] = 10**18
+    anthropic.records = {
+        D1: [
+            huge,
+            {
+                **claude_record("x@example.com", D1),
+                "actor": {"type": "api_actor", "api_key_name": "=SUM(A1:A9)"},
+            },
+            {
+                **claude_record("neg@example.com", D1),
+                "tool_actions": {"edit_tool": {"accepted": -1}},
+            },
+            claude_record("eur@example.com", D1)
+            | {
+                "model_breakdown": [
+                    {"estimated_cost": {"amount": 500, "currency": "EUR"}, "tokens": {"output": 5}}
+                ]
+            },
+            "not an object",
+        ]
+    }
+    code, out, _ = run("connectors", "sync", "claude-code", "--since", D1, "--until", D1)
+    assert code == 0 and "2 rejected" in out
+    stored = figures(db)
+    assert stored[("big@example.com", "claude-code")].input_tokens == 10**18 + 50
+    assert ("claude-code:=SUM(A1:A9)", "claude-code") in stored
+    assert stored[("eur@example.com", "claude-code")].cost_usd is None  # not USD: no cost
+
+
+def test_cursor_wrong_key_is_refused_without_retrying_or_showing_it(
+    run, db, cursor_api, monkeypatch
+):
+    monkeypatch.setenv("AIUSAGE_CURSOR_API_KEY", "key_wrong_and_secret")
+    code, out, err = run("connectors", "sync", "cursor", "--since", D1, "--until", D1)
+    assert code == 1
+    assert "Cursor refused the key (HTTP 401): Invalid API key" in err
+    assert len(cursor_api.calls_to("/teams/daily-usage-data")) == 1
+    assert "key_wrong_and_secret" not in out + err
