@@ -272,3 +272,12 @@ class MetaRow(Base):
     __tablename__ = "meta"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class DigestRow(Base):
+    """Who asked for the weekly digest by direct message (off unless a row says on)."""
+
+    __tablename__ = "digest_subscriptions"
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
