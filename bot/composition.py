@@ -20,9 +20,11 @@ from bot.metrics import LatencyMiddleware, Metrics
 from bot.services import Clock, Services
 from bot.settings import Settings
 from bot.slack.app import build_bolt_app, slack_route
+from bot.slack.chart_route import chart_routes
 from bot.slack.client import make_web_client
+from bot.slack.home_service import HomeService
 from bot.slack.identity import resolve_unmatched_emails
-from bot.slack.notifier import SlackNotifier
+from bot.slack.notifier import DirectMessageNotifier, SlackNotifier
 from bot.slack.usage_service import UsageService
 from bot.web import HTTPProblem, problem_response
 from jobs.admin import AdminConfig, AdminService
@@ -33,6 +35,7 @@ from jobs.awards import (
     scan_current_week,
     scheduled_awards,
 )
+from jobs.digest import send_digests
 from jobs.redrive import redrive
 from jobs.schedule import Scheduler
 from jobs.weeks import utcnow
@@ -108,7 +111,8 @@ def slack_notifier(settings: Settings) -> SlackNotifier | None:
 
 def build_scheduler(services: Services) -> Scheduler:
     """The weekly award job, the hourly integrity scan, the start-up catch-up, the pass
-    that matches emails seen in usage to Slack users, the post re-drive and the connectors."""
+    that matches emails seen in usage to Slack users, the re-drive of owed posts, the
+    connectors, and the weekly digests by direct message."""
     config = award_config(services.settings)
     notifier = slack_notifier(services.settings)
 
@@ -139,6 +143,16 @@ def build_scheduler(services: Services) -> Scheduler:
         if names:
             run_connectors(settings, services.db, services.clock, names)
 
+    direct = (
+        DirectMessageNotifier(make_web_client(services.settings, retry_server_errors=False))
+        if notifier is not None
+        else None
+    )
+
+    def digest_job() -> None:
+        if direct is not None:
+            send_digests(services.db, direct, config.tz, config.schedule, services.clock)
+
     return Scheduler(
         config.schedule,
         config.tz,
@@ -150,28 +164,48 @@ def build_scheduler(services: Services) -> Scheduler:
         redrive_every=timedelta(seconds=services.settings.post_redrive_seconds),
         connector_job=connector_job,
         connector_schedule=services.settings.connector_schedule,
+        digest_job=digest_job,
     )
 
 
-def create_bolt_app(services: Services, executor: Executor) -> App | None:
+def create_bolt_app(
+    services: Services, executor: Executor, home: HomeService | None = None
+) -> App | None:
     """The Bolt app, or None without a bot token. Work done after the ack (lazy listeners)
     runs on `executor`, which the caller shuts down."""
     if services.settings.slack_bot_token is None:
         return None
     usage = UsageService(services, admin_service(services), award_config(services.settings))
-    return build_bolt_app(services, make_web_client(services.settings), executor, usage)
+    return build_bolt_app(
+        services,
+        make_web_client(services.settings),
+        executor,
+        usage,
+        home or home_service(services),
+    )
+
+
+def home_service(services: Services) -> HomeService:
+    """The App Home. Build one per process and hand it to both `create_bolt_app` and
+    `create_http_app`, so the Slack listeners and `/charts` share its chart cache."""
+    return HomeService.build(services, admin_service(services))
 
 
 def create_http_app(
-    services: Services, *, bolt: App | None = None, scheduler: Scheduler | None = None
+    services: Services,
+    *,
+    bolt: App | None = None,
+    scheduler: Scheduler | None = None,
+    home: HomeService | None = None,
 ) -> Starlette:
     """The ASGI app `serve` runs: API routes, OTLP and the Slack endpoint (which answers 503
     until Slack is configured). Pass `bolt` to share one Bolt app with Socket Mode; the
     scheduler, when given, runs from start-up until shutdown (SIGTERM included)."""
     executor = None
+    home = home or home_service(services)
     if bolt is None:
         executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="slack-after-ack")
-        bolt = create_bolt_app(services, executor)
+        bolt = create_bolt_app(services, executor, home)
     # Requests over HTTP are only taken when their signatures can be checked.
     http_slack = bolt if services.settings.slack_signing_secret is not None else None
 
@@ -194,6 +228,7 @@ def create_http_app(
             *ingest_routes(services),
             *health_routes(services),
             *otlp_routes(services),
+            *chart_routes(home),
             slack_route(http_slack.dispatch if http_slack else None),
         ],
         exception_handlers={HTTPProblem: problem_response},

@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     award_schedule: str = Field("0 9 * * mon", alias="AIUSAGE_AWARD_SCHEDULE")
     timezone: ZoneInfo = Field(ZoneInfo("UTC"), alias="AIUSAGE_TIMEZONE")
     award_rules_file: Path | None = Field(None, alias="AIUSAGE_AWARD_RULES")
+    public_url: str | None = Field(None, alias="AIUSAGE_PUBLIC_URL")
     otlp_user_attributes: CommaList = Field(
         ("user.email",), alias="AIUSAGE_OTLP_USER_ATTRIBUTES", min_length=1
     )
@@ -131,6 +132,15 @@ class Settings(BaseSettings):
     @classmethod
     def _trailing_slash(cls, value: str) -> str:
         return value if value.endswith("/") else value + "/"
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not value.startswith(("https://", "http://")) or any(c.isspace() for c in value):
+            raise ValueError("expected the http(s):// base URL that `serve` is reached at")
+        return value.rstrip("/")
 
 
 class SettingsError(Exception):

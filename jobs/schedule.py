@@ -19,6 +19,9 @@ MISFIRE_GRACE = timedelta(days=6)
 INTEGRITY_INTERVAL = timedelta(hours=1)
 # New emails are looked up within a minute; each unmatched one is retried hourly.
 IDENTITY_INTERVAL = timedelta(minutes=1)
+# Digests go out at 09:00 in each person's zone; zones are whole or half hours apart, so a
+# quarter-hourly pass sends each within 15 minutes of its time.
+DIGEST_INTERVAL = timedelta(minutes=15)
 
 
 def check_cron(expr: str) -> None:
@@ -60,7 +63,9 @@ class Scheduler:
         redrive_every: timedelta = timedelta(minutes=1),
         connector_job: Callable[[], object] | None = None,
         connector_schedule: str = "30 */6 * * *",
+        digest_job: Callable[[], object] | None = None,
     ) -> None:
+        self._digest_job = digest_job
         self.expr, self.tz = expr, tz
         self._award_job = award_job
         self._integrity_job = integrity_job
@@ -115,6 +120,12 @@ class Scheduler:
                 self._connector_job,
                 CronTrigger.from_crontab(self._connector_schedule, timezone="UTC"),
                 id="connectors",
+            )
+        if self._digest_job is not None:
+            scheduler.add_job(
+                self._digest_job,
+                IntervalTrigger(seconds=int(DIGEST_INTERVAL.total_seconds()), timezone=self.tz),
+                id="weekly-digests",
             )
         scheduler.start()
         self._scheduler = scheduler

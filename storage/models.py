@@ -296,3 +296,12 @@ class CopilotTeamRow(Base):
     day: Mapped[date] = mapped_column(Date)
     team: Mapped[str] = mapped_column(String(255))
     login: Mapped[str] = mapped_column(String(255))
+
+
+class DigestRow(Base):
+    """Who asked for the weekly digest by direct message (off unless a row says on)."""
+
+    __tablename__ = "digest_subscriptions"
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+import shutil
 import time
+from pathlib import Path
 
 import pytest
 from freezegun import freeze_time
+from PIL import Image
 
 from bot.cli.main import main
 from storage.integrations import list_integrations
@@ -32,6 +36,14 @@ def test_the_demo_walks_through_usage_me_and_top(db, capsys, moment):
     after_retiring = out.split("chen types /aiusage top")[-1]
     assert "Leaderboard retired" in after_retiring and "by @ada" in after_retiring
     assert "1. @ada" not in after_retiring
+    # The App Home as text, and its chart written where the demo says.
+    home = out.split("== 12. ada opens the aiusage app's Home tab")[1]
+    assert "Only you can see this tab" in home and "[Turn the digest on]" in home
+    assert "The leaderboard is retired" in home and "[Open the org view]" in home
+    [chart] = re.findall(r"The chart image Slack would fetch: (\S+\.png)", home)
+    with Image.open(chart) as image:
+        assert image.format == "PNG" and image.size == (800, 700)
+    shutil.rmtree(Path(chart).parent)
     assert "To run it for real" in out
     assert took < 15
     assert list_integrations(db) == []  # the configured database was not touched

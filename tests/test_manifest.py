@@ -7,6 +7,7 @@ from pathlib import Path
 
 import yaml
 
+from bot.demo.fake_slack import app_home_opened
 from bot.slack.listeners.commands import COMMAND
 from tests.slack_requests import signed_headers, slash_command
 
@@ -22,6 +23,9 @@ SCOPES_BY_METHOD = {
     "chat_postEphemeral": {"chat:write"},
     "chat_update": {"chat:write"},
     "conversations_history": {"channels:history", "groups:history"},
+    "views_publish": set(),
+    "files_upload_v2": {"files:write"},
+    "files_delete": {"files:write"},
 }
 
 
@@ -42,6 +46,7 @@ def test_every_method_called_is_known():
         "users_lookupByEmail",
         "chat_postMessage",
         "conversations_history",
+        "views_publish",
     } <= web_api_methods_called()
 
 
@@ -72,3 +77,16 @@ def test_the_manifest_has_what_slack_requires():
     assert MANIFEST["features"]["bot_user"]["display_name"]
     assert MANIFEST["settings"]["socket_mode_enabled"] is False
     assert len(MANIFEST["features"]["slash_commands"][0]["description"]) <= 100
+
+
+def test_the_manifest_subscribes_to_the_events_the_app_listens_for(slack):
+    settings = MANIFEST["settings"]
+    assert settings["event_subscriptions"]["bot_events"] == ["app_home_opened"]
+    assert (
+        settings["event_subscriptions"]["request_url"] == settings["interactivity"]["request_url"]
+    )
+    assert MANIFEST["features"]["app_home"]["home_tab_enabled"] is True
+    assert MANIFEST["features"]["app_home"]["messages_tab_enabled"] is True  # digest DMs
+    body = app_home_opened("UALICE")
+    assert slack.post(body, signed_headers(body, "application/json")).status_code == 200
+    slack.fake.wait_for("views.publish")

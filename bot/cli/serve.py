@@ -11,7 +11,7 @@ import uvicorn
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 from bot.cli.context import CliContext
-from bot.composition import build_scheduler, create_bolt_app, create_http_app
+from bot.composition import build_scheduler, create_bolt_app, create_http_app, home_service
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -42,15 +42,16 @@ def run_serve(args: argparse.Namespace, cli: CliContext) -> int:
     socket_mode = None
     executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="slack-after-ack")
     bolt = None
+    home = home_service(services)  # one chart cache for the listeners and `/charts`
     if args.socket_mode:
         assert settings.slack_app_token is not None
         # The same listeners; the app token authenticates this connection, so the signing
         # secret is needed only if Slack also sends requests over HTTP.
-        bolt = create_bolt_app(services, executor)
+        bolt = create_bolt_app(services, executor, home)
         assert bolt is not None
         socket_mode = SocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
         socket_mode.connect()
-    app = create_http_app(services, bolt=bolt, scheduler=build_scheduler(services))
+    app = create_http_app(services, bolt=bolt, scheduler=build_scheduler(services), home=home)
     try:
         # uvicorn finishes in-flight requests on SIGTERM, so an acknowledged event is committed.
         uvicorn.run(

@@ -55,6 +55,7 @@ class FakeSlack:
     not_in: set[str] = field(default_factory=set)
     calls: list[Call] = field(default_factory=list)
     messages: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    files: dict[str, bytes] = field(default_factory=dict)  # file ID -> uploaded bytes
     _failures: list[Failure] = field(default_factory=list)
     _delays: dict[str, float] = field(default_factory=dict)
     _after: dict[str, Callable[[dict[str, Any]], None]] = field(default_factory=dict)
@@ -195,6 +196,9 @@ class FakeSlack:
     # -- the server side -----------------------------------------------------------------------
     def _handle(self, request: BaseHTTPRequestHandler) -> None:
         parsed = urlparse(request.path)
+        if parsed.path.startswith("/upload/"):  # files.uploadV2's step 2: the raw bytes
+            self._receive_upload(request, parsed.path.removeprefix("/upload/"))
+            return
         params = self._params(request, parsed.query)
         headers = {k.lower(): v for k, v in request.headers.items()}
         if parsed.path.startswith("/response/"):
@@ -293,7 +297,8 @@ class FakeSlack:
 
     def _api_chat_postMessage(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = params.get("channel", "")
-        if channel not in self.channels:
+        # A user ID as the channel is a direct message from the app, as in Slack.
+        if channel not in self.channels and channel not in self.users:
             return {"ok": False, "error": "channel_not_found"}
         if channel in self.not_in:
             return {"ok": False, "error": "not_in_channel"}
@@ -338,6 +343,44 @@ class FakeSlack:
         if more:
             answer["response_metadata"] = {"next_cursor": str(start + limit)}
         return answer
+
+    def _receive_upload(self, request: BaseHTTPRequestHandler, file_id: str) -> None:
+        data = request.rfile.read(int(request.headers.get("Content-Length") or 0))
+        with self._lock:
+            self.calls.append(Call("upload", {"file_id": file_id}, {}, request.path))
+            self.files[file_id] = data
+        request.send_response(200)
+        request.send_header("Content-Type", "text/plain")
+        request.send_header("Content-Length", "2")
+        request.end_headers()
+        request.wfile.write(b"OK")
+
+    def _api_files_getUploadURLExternal(self, params: dict[str, Any]) -> dict[str, Any]:
+        file_id = f"F{next(self._ts):08d}"
+        return {"ok": True, "file_id": file_id, "upload_url": f"{self.url}/upload/{file_id}"}
+
+    def _api_files_completeUploadExternal(self, params: dict[str, Any]) -> dict[str, Any]:
+        files = params.get("files")
+        files = json.loads(files) if isinstance(files, str) else files or []
+        if any(f["id"] not in self.files for f in files):
+            return {"ok": False, "error": "file_not_found"}
+        return {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in files]}
+
+    def _api_files_delete(self, params: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            found = self.files.pop(params.get("file", ""), None)
+        return {"ok": True} if found is not None else {"ok": False, "error": "file_not_found"}
+
+    def _api_views_publish(self, params: dict[str, Any]) -> dict[str, Any]:
+        view = params.get("view")
+        view = json.loads(view) if isinstance(view, str) else view
+        if params.get("user_id") not in self.users:
+            return {"ok": False, "error": "user_not_found"}
+        if not isinstance(view, dict) or view.get("type") != "home":
+            return {"ok": False, "error": "invalid_arguments"}
+        if len(view.get("blocks") or []) > 100:  # Slack's limit for a Home view
+            return {"ok": False, "error": "invalid_blocks"}
+        return {"ok": True, "view": {"id": "V0001", **view}}
 
     def _api_users_info(self, params: dict[str, Any]) -> dict[str, Any]:
         user = self.users.get(params.get("user", ""))
@@ -437,3 +480,24 @@ def block_actions(
         ],
     }
     return urlencode({"payload": json.dumps(payload)})
+
+
+def app_home_opened(user_id: str = "UALICE", tab: str = "home") -> str:
+    """The JSON body of an `app_home_opened` event, as the Events API sends it."""
+    return json.dumps(
+        {
+            "token": "legacy-verification-token-unused",
+            "team_id": TEAM_ID,
+            "api_app_id": "A0001",
+            "type": "event_callback",
+            "event_id": f"Ev{time.time_ns()}",
+            "event_time": int(time.time()),
+            "event": {
+                "type": "app_home_opened",
+                "user": user_id,
+                "channel": "D0001",
+                "tab": tab,
+                "event_ts": f"{time.time():.6f}",
+            },
+        }
+    )

@@ -27,6 +27,7 @@ from bot.cli.awards import run_post
 from bot.cli.context import CliContext
 from bot.composition import build_services, create_http_app
 from bot.demo.fake_slack import FakeSlack, block_actions, signed_headers, slash_command
+from bot.demo.home import open_home
 from bot.services import Services
 from bot.slack.client import make_web_client
 from bot.slack.identity import resolve_unmatched_emails
@@ -144,6 +145,12 @@ def run_demo(_args: argparse.Namespace, cli: CliContext) -> int:
             )
             reply = slash.ask("top", "UCHEN")
             say("11. chen types /aiusage top", as_text(reply["blocks"], names))
+            # Charts are served from our own URL in HTTP mode; here that is the loopback server.
+            services.settings = services.settings.model_copy(update={"public_url": base_url})
+            say(
+                "12. ada opens the aiusage app's Home tab (app_home_opened -> views.publish)",
+                *open_home(base_url, fake, secret, "UADA"),
+            )
         say(
             "That was all offline. To run it for real",
             "1. Create a Slack app from manifest.yml (api.slack.com/apps -> From a manifest).",

@@ -72,12 +72,24 @@ class OptAnswer:
 
 
 @dataclass(frozen=True, slots=True)
+class DigestAnswer:
+    on: bool
+
+
+@dataclass(frozen=True, slots=True)
 class HelpAnswer:
     unknown: str | None = None
 
 
 Answer = (
-    MeAnswer | TopAnswer | RetiredTopAnswer | BadgesAnswer | OptAnswer | HelpAnswer | AdminOutcome
+    MeAnswer
+    | TopAnswer
+    | RetiredTopAnswer
+    | BadgesAnswer
+    | OptAnswer
+    | HelpAnswer
+    | DigestAnswer
+    | AdminOutcome
 )
 
 

@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.services import Services
+from bot.slack.home_service import HomeService
 from bot.slack.listeners import register_listeners
 from bot.slack.usage_service import UsageService
 from bot.web import read_body
@@ -27,7 +28,11 @@ log = logging.getLogger("aiusage.slack")
 
 
 def build_bolt_app(
-    services: Services, client: WebClient, executor: Executor, usage: UsageService
+    services: Services,
+    client: WebClient,
+    executor: Executor,
+    usage: UsageService,
+    home: HomeService | None = None,
 ) -> App:
     """The Bolt app with every listener registered. Without a signing secret it can serve
     Socket Mode only (whose connection is authenticated by the app token), never HTTP."""
@@ -45,7 +50,7 @@ def build_bolt_app(
         listener_executor=executor,
         logger=log,
     )
-    register_listeners(app, usage, services)
+    register_listeners(app, usage, services, home)
     return app
 
 

@@ -60,7 +60,14 @@ class Status:
     """Admins: state, schedule, channels, last award post, integrations."""
 
 
-Request = Me | Top | Badges | OptOut | OptIn | Help | Retire | Restore | Status
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """Turn the weekly digest by direct message on or off."""
+
+    on: bool
+
+
+Request = Me | Top | Badges | OptOut | OptIn | Help | Retire | Restore | Status | Digest
 
 _SIMPLE: dict[str, Request] = {
     "": Me(),
@@ -86,6 +93,8 @@ def parse_command(text: str) -> Request:
         return Retire(rest.strip())
     if word == "restore":
         return Restore(rest.strip())
+    if word == "digest" and rest.strip().lower() in ("on", "off"):
+        return Digest(on=rest.strip().lower() == "on")
     if word in _SIMPLE and not rest.strip():
         return _SIMPLE[word]
     return Help(unknown=stripped)

@@ -12,8 +12,10 @@ from slack_sdk.models.blocks import Block
 
 from bot.slack.views.award_post import award_blocks, award_text
 from bot.slack.views.channel import announcement_blocks, announcement_text
+from bot.slack.views.digest import digest_blocks, digest_text
 from jobs.admin_rules import Announcement
 from jobs.award_rules import AwardPost
+from jobs.digest_rules import DigestPost
 from jobs.posting import Post, PostOutcomeUnknown, PostRejected
 
 EVENT_TYPE = "aiusage_post"
@@ -38,6 +40,11 @@ def _(data: AwardPost) -> tuple[str, list[Block]]:
 @render_post.register
 def _(data: Announcement) -> tuple[str, list[Block]]:
     return announcement_text(data), announcement_blocks(data)
+
+
+@render_post.register
+def _(data: DigestPost) -> tuple[str, list[Block]]:
+    return digest_text(data), digest_blocks(data)
 
 
 class SlackNotifier:
@@ -107,3 +114,22 @@ def _classify(exc: SlackApiError) -> Exception:
         seconds = float(retry_after) if retry_after and retry_after.isdigit() else None
         return PostRejected("ratelimited", retry_after=seconds)
     return PostRejected(error)
+
+
+class DirectMessageNotifier(SlackNotifier):
+    """Posts to a person (a user ID as the channel: the app's DM with them). Their DM's
+    history cannot be read without another scope, so a post whose outcome Slack never
+    confirmed (a 5xx, a timeout) is counted as made: a digest is sent at most once. A post
+    Slack refused was not made, so a later pass, which looks first, finds nothing and sends
+    it again."""
+
+    UNVERIFIED = "unverified"
+
+    def post(self, channel: str, post: Post) -> str:
+        try:
+            return super().post(channel, post)
+        except PostOutcomeUnknown:
+            return self.UNVERIFIED
+
+    def find_post(self, channel: str, post_key: str, since: datetime) -> str | None:
+        return None

@@ -12,6 +12,7 @@ from bot.services import Services
 from bot.slack.answers import (
     Answer,
     BadgesAnswer,
+    DigestAnswer,
     HelpAnswer,
     MeAnswer,
     OptAnswer,
@@ -21,6 +22,7 @@ from bot.slack.answers import (
 )
 from bot.slack.command_text import (
     Badges,
+    Digest,
     Help,
     Me,
     OptIn,
@@ -38,6 +40,7 @@ from jobs.scoring import TREND_WEEKS, Ranked, compare_weeks, rank, standings
 from jobs.weeks import Week, current_week, local_day
 from storage.awards import awards_for
 from storage.db import Database
+from storage.digests import set_digest
 from storage.leaderboard import leaderboard_state
 from storage.people import set_opted_out
 from storage.usage_queries import person_daily, rank_inputs, unranked_people, usage_fingerprint
@@ -102,6 +105,9 @@ class UsageService:
                 return self.admin.restore(actor(viewer), note)
             case Status():
                 return self.admin.status(actor(viewer))
+            case Digest(on=on):
+                set_digest(self.db, viewer.slack_user_id, on, self.services.clock())
+                return DigestAnswer(on)
             case Help(unknown=unknown):
                 return HelpAnswer(unknown=unknown)
 

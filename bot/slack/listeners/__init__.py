@@ -1,15 +1,23 @@
-"""Bolt listeners, one module per kind, each with `register(app, usage, services)`."""
+"""Bolt listeners, one module per kind, each with `register`."""
 
 from __future__ import annotations
 
 from slack_bolt import App
 
 from bot.services import Services
-from bot.slack.listeners import actions, commands, errors
+from bot.slack.home_service import HomeService
+from bot.slack.listeners import actions, commands, errors, home
 from bot.slack.usage_service import UsageService
 
 
-def register_listeners(app: App, usage: UsageService, services: Services) -> None:
-    """The `/aiusage` command, the retirement buttons, and the one error handler."""
-    for kind in (commands, actions, errors):
-        kind.register(app, usage, services)
+def register_listeners(
+    app: App, usage: UsageService, services: Services, home_service: HomeService | None = None
+) -> None:
+    """The `/aiusage` command, the retirement buttons, the one error handler and, given a
+    Home service, the App Home (refreshed after the commands that change its settings)."""
+    after_answer = home.refresh_home_after(home_service) if home_service is not None else None
+    commands.register(app, usage, services, after_answer)
+    actions.register(app, usage, services)
+    errors.register(app, usage, services)
+    if home_service is not None:
+        home.register(app, home_service)

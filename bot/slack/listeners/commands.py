@@ -8,12 +8,14 @@ their time zone), and answer through `response_url`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from bot.services import Services
+from bot.slack.answers import Viewer
 from bot.slack.command_text import Request as SlashRequest
 from bot.slack.command_text import Restore, parse_command
 from bot.slack.listeners.errors import failure
@@ -23,10 +25,18 @@ from bot.slack.views.render import render
 
 COMMAND = "/aiusage"
 
+# Called once a command has been answered, e.g. to refresh the caller's Home tab.
+AfterAnswer = Callable[[SlashRequest, Viewer, WebClient], None]
 
-def register(app: App, usage: UsageService, services: Services) -> None:
 
-    def answer_now(ack: Ack, command: dict[str, Any], context: BoltContext) -> None:
+def register(
+    app: App, usage: UsageService, services: Services, after_answer: AfterAnswer | None = None
+) -> None:
+    answered = after_answer or (lambda _request, _viewer, _client: None)
+
+    def answer_now(
+        ack: Ack, command: dict[str, Any], context: BoltContext, client: WebClient
+    ) -> None:
         request = parse_command(command.get("text") or "")
         user_id = command["user_id"]
         viewer = known_viewer(services, user_id, profile_max_age(services, request, user_id))
@@ -35,6 +45,7 @@ def register(app: App, usage: UsageService, services: Services) -> None:
             return
         context["aiusage_answered"] = True
         ack(**render(usage.answer(request, viewer)).as_kwargs())
+        answered(request, viewer, client)
 
     def answer_later(
         command: dict[str, Any], context: BoltContext, respond: Respond, client: WebClient
@@ -47,6 +58,7 @@ def register(app: App, usage: UsageService, services: Services) -> None:
             viewer = known_viewer(services, user_id, profile_max_age(services, request, user_id))
             viewer = viewer or learn_viewer(services, client, user_id)
             respond(**render(usage.answer(request, viewer)).as_kwargs())
+            answered(request, viewer, client)
         except Exception as error:
             # Bolt only logs what a lazy listener raises; the caller, acknowledged with
             # nothing, would never hear back, so they are told here, as `on_error` would.

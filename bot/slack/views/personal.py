@@ -1,4 +1,5 @@
-"""Replies to a person about their own usage: `me`, `top`, `badges`, opt-out and help."""
+"""Replies to a person about their own usage: `me`, `top`, `badges`, opt-out, digest and
+help."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from slack_sdk.models.blocks import (
 
 from bot.slack.answers import (
     BadgesAnswer,
+    DigestAnswer,
     HelpAnswer,
     MeAnswer,
     OptAnswer,
@@ -22,7 +24,7 @@ from bot.slack.answers import (
     TopAnswer,
     Viewer,
 )
-from bot.slack.views.reply import Reply, as_of, header, section, sections
+from bot.slack.views.reply import Reply, as_of, header, note, section, sections
 from bot.slack.views.text import (
     MAX_BLOCKS,
     MAX_ECHO,
@@ -249,6 +251,15 @@ def render_opt(answer: OptAnswer) -> Reply:
     return Reply(plain(text), [section(text)])
 
 
+def render_digest_answer(answer: DigestAnswer) -> Reply:
+    if answer.on:
+        return note(
+            "Your weekly digest is *on*: each Monday morning, your time, after the awards, "
+            "you get your week by direct message. Only you see it. `/aiusage digest off` stops it."
+        )
+    return note("Your weekly digest is *off*. `/aiusage digest on` turns it back on.")
+
+
 HELP_LINES = (
     "*`/aiusage` shows how you use AI tools. Replies are visible only to you.*",
     "• `/aiusage me` (or just `/aiusage`): your usage this week against last week, "
@@ -257,6 +268,7 @@ HELP_LINES = (
     "use (active days, then accepted suggestions), never by volume",
     "• `/aiusage badges`: your awards, newest first",
     "• `/aiusage optout` / `/aiusage optin`: leave / rejoin the public leaderboard and award posts",
+    "• `/aiusage digest on` / `/aiusage digest off`: your week by direct message each Monday",
     "• `/aiusage help`: this message",
     "*Admin commands*",
     "• `/aiusage retire &lt;announcement&gt;`: retire the leaderboard and awards, and post the "

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.slack.answers import (
     Answer,
     BadgesAnswer,
+    DigestAnswer,
     HelpAnswer,
     MeAnswer,
     OptAnswer,
@@ -14,6 +15,7 @@ from bot.slack.answers import (
 from bot.slack.views.admin import render_admin
 from bot.slack.views.personal import (
     render_badges,
+    render_digest_answer,
     render_help,
     render_me,
     render_opt,
@@ -38,5 +40,7 @@ def render(answer: Answer) -> Reply:
             return render_help(answer)
         case RetiredTopAnswer():
             return render_retired_top(answer)
+        case DigestAnswer():
+            return render_digest_answer(answer)
         case _:
             return render_admin(answer)

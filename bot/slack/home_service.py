@@ -1,0 +1,182 @@
+"""The App Home: what each person's tab shows, published with `views.publish`, and the chart
+images behind it, re-rendered from the database for `GET /charts/<token>`.
+
+Publishing never waits for a chart: in HTTP mode the image block points at our own
+`/charts/<token>` URL (Slack fetches it after the view is up), elsewhere a text chart is shown.
+A chart that cannot be built leaves the figures in place.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from slack_sdk import WebClient
+
+from bot.charts import Chart, alt_text, render_png
+from bot.services import Services
+from bot.slack.answers import MeAnswer, Viewer
+from bot.slack.chart_tokens import ChartRef, chart_key, sign
+from bot.slack.chart_upload import ChartUploads
+from bot.slack.home_chart import TREND_KIND, chart_size, chart_weeks, text_chart, trend_chart
+from bot.slack.usage_service import actor
+from bot.slack.views.home import ChartImage, HomeData, home_view
+from jobs.admin import AdminService
+from jobs.scoring import compare_weeks
+from jobs.weeks import Week, current_week, local_day, parse_week
+from storage.awards import awards_for
+from storage.digests import digest_enabled, set_digest
+from storage.leaderboard import leaderboard_state
+from storage.people import find_slack_profile, set_opted_out
+from storage.usage_queries import person_daily
+
+log = logging.getLogger("aiusage.home")
+
+CHART_CACHE_SIZE = 256  # about 40 KB each: ~10 MB at most
+
+
+class ChartCache:
+    """A small LRU of rendered PNGs keyed by the chart data itself, so a hit is always the
+    picture of the current figures, and new usage simply misses."""
+
+    def __init__(self, size: int = CHART_CACHE_SIZE) -> None:
+        self.size = size
+        self._items: OrderedDict[Chart, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def png(self, chart: Chart) -> bytes:
+        with self._lock:
+            found = self._items.get(chart)
+            if found is not None:
+                self._items.move_to_end(chart)
+                self.hits += 1
+                return found
+            self.misses += 1
+        png = render_png(chart, *chart_size(chart))  # outside the lock: renders run in parallel
+        with self._lock:
+            self._items[chart] = png
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return png
+
+
+@dataclass
+class HomeService:
+    """Builds and publishes Home tabs and serves their charts."""
+
+    services: Services
+    admin: AdminService
+    cache: ChartCache
+    uploads: ChartUploads
+
+    @classmethod
+    def build(cls, services: Services, admin: AdminService) -> HomeService:
+        # matplotlib's first render loads fonts (about a second); do it before Slack asks.
+        threading.Thread(target=_warm_up, name="chart-warm-up", daemon=True).start()
+        cache = ChartCache()
+        return cls(services, admin, cache, ChartUploads(cache.png))
+
+    @property
+    def _key(self) -> bytes | None:
+        secret = self.services.settings.slack_signing_secret
+        return chart_key(secret.get_secret_value()) if secret else None
+
+    def data(
+        self, viewer: Viewer, note: str | None = None, client: WebClient | None = None
+    ) -> HomeData:
+        """One person's Home, read fresh. With `client` and no public URL, the chart is
+        uploaded to Slack; otherwise, without a public URL, it is shown as text."""
+        settings = self.services.settings
+        db = self.services.db
+        now = self.services.clock()
+        tz = settings.timezone
+        today = local_day(now, tz)
+        week = current_week(now, tz)
+        # The viewer may have been looked up before their own change landed: read it fresh.
+        profile = find_slack_profile(db, viewer.slack_user_id)
+        if profile is not None:
+            viewer = replace(viewer, opted_out=profile.opted_out)
+        daily = person_daily(db, viewer.person_id, chart_weeks(week)[0].start, today)
+        me = MeAnswer(
+            viewer,
+            now.astimezone(viewer.tz),
+            compare_weeks(daily, week, today),
+            awards_for(db, viewer.person_id, limit=5),
+            {c.key: f"{c.emoji} {c.title}" for c in settings.award_rules().categories},
+        )
+        image, text = None, None
+        try:
+            chart = trend_chart(daily, week, today)
+            image = self._chart_image(
+                chart, ChartRef(viewer.person_id, week.label, TREND_KIND), now
+            )
+            if image is None and client is not None:
+                file_id = self.uploads.file_for(client, viewer.person_id, chart)
+                image = ChartImage(alt_text(chart), slack_file_id=file_id) if file_id else None
+            text = None if image else text_chart(chart)
+        except Exception:
+            log.exception("building the Home chart for %s failed", viewer.slack_user_id)
+        is_admin = self.admin.allowed(actor(viewer))
+        return HomeData(
+            me=me,
+            categories=settings.award_rules().categories,
+            digest_on=digest_enabled(db, viewer.person_id),
+            chart=image,
+            chart_text=text,
+            leaderboard=leaderboard_state(db) if is_admin else None,
+            note=note,
+        )
+
+    def _chart_image(self, chart: Chart, ref: ChartRef, now: datetime) -> ChartImage | None:
+        base = self.services.settings.public_url
+        key = self._key
+        if base is None or key is None:
+            return None
+        return ChartImage(alt_text(chart), image_url=f"{base}/charts/{sign(key, ref, now)}.png")
+
+    def publish(self, client: WebClient, viewer: Viewer, note: str | None = None) -> None:
+        """Publish the viewer's Home tab (only they see it)."""
+        view = home_view(self.data(viewer, note, client))
+        client.views_publish(user_id=viewer.slack_user_id, view=view)
+
+    def set_opted_out(self, viewer: Viewer, opted_out: bool) -> Viewer:
+        profile = set_opted_out(
+            self.services.db, viewer.slack_user_id, opted_out, self.services.clock()
+        )
+        return Viewer(
+            viewer.slack_user_id,
+            viewer.person_id,
+            viewer.tz,
+            profile.opted_out,
+            viewer.is_workspace_admin,
+        )
+
+    def set_digest(self, viewer: Viewer, on: bool) -> None:
+        set_digest(self.services.db, viewer.slack_user_id, on, self.services.clock())
+
+    def chart_png(self, ref: ChartRef) -> bytes | None:
+        """The PNG a verified token grants, drawn from the figures as they are now; None for
+        a kind or week we do not draw."""
+        if ref.kind != TREND_KIND:
+            return None
+        try:
+            week = parse_week(ref.week)
+        except ValueError:
+            return None
+        now = self.services.clock()
+        tz = self.services.settings.timezone
+        today = min(local_day(now, tz), week.end)
+        first = chart_weeks(week)[0].start
+        daily = person_daily(self.services.db, ref.person_id, first, today)
+        return self.cache.png(trend_chart(daily, Week(week.start), today))
+
+
+def _warm_up() -> None:
+    try:
+        render_png(Chart("warm-up", ()), 100, 100)
+    except Exception:  # a failure here shows again, and is logged, at the first real render
+        log.debug("chart warm-up failed", exc_info=True)

@@ -1,0 +1,67 @@
+"""The weekly digest: each subscriber's last week by direct message, exactly once per person
+and week across restarts and replicas (one post claim per person, through `deliver`)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from jobs.digest_rules import DigestPost, digest_due, digest_week
+from jobs.posting import ChannelResult, Notifier, Post, deliver
+from jobs.schedule import first_fire_at
+from jobs.scoring import compare_weeks
+from jobs.weeks import Week, current_week
+from storage.awards import awards_for
+from storage.db import Database
+from storage.digests import Subscriber, digest_subscribers
+from storage.posts import post_claims
+from storage.usage_queries import person_daily
+
+log = logging.getLogger(__name__)
+
+DIGEST_KEY_PREFIX = "digest:"
+
+
+def digest_key(week: Week) -> str:
+    return f"{DIGEST_KEY_PREFIX}{week.label}"
+
+
+def send_digests(
+    db: Database,
+    notifier: Notifier,
+    tz: ZoneInfo,
+    award_schedule: str,
+    clock: Callable[[], datetime],
+) -> list[ChannelResult]:
+    """Send every subscriber whose Monday morning has come their digest for last week,
+    unless they already had it. Safe to run as often as you like, on several replicas."""
+    now = clock()
+    this_week = current_week(now, tz)
+    week = digest_week(now, tz)
+    awards_at = first_fire_at(award_schedule, tz, datetime.combine(this_week.start, time(), tz))
+    key = digest_key(week)
+    sent = {c.channel for c in post_claims(db, key) if c.status == "posted"}
+    results = []
+    for subscriber in digest_subscribers(db):
+        if subscriber.slack_user_id in sent:
+            continue
+        if not digest_due(now, _zone(subscriber, tz), this_week, awards_at):
+            continue
+        post = Post(key, digest_for(db, subscriber.person_id, week))
+        results += deliver(db, notifier, post, [subscriber.slack_user_id], clock)
+    return results
+
+
+def digest_for(db: Database, person_id: int, week: Week) -> DigestPost:
+    daily = person_daily(db, person_id, week.previous().start, week.end)
+    won = tuple(a for a in awards_for(db, person_id, limit=10) if a.week_start == week.start)
+    return DigestPost(week, compare_weeks(daily, week, week.end), won)
+
+
+def _zone(subscriber: Subscriber, fallback: ZoneInfo) -> ZoneInfo:
+    try:
+        return ZoneInfo(subscriber.tz) if subscriber.tz else fallback
+    except (ZoneInfoNotFoundError, ValueError):
+        return fallback
