@@ -301,3 +301,32 @@ class ReportLine:
     tool: str
     totals: Totals
     active_days: int
+
+
+@dataclass(frozen=True, slots=True)
+class UsageCell:
+    """One person's use of one tool in span number `span`. `unpriced_*` are the tokens of
+    days no source gave a cost for: what a price list may estimate."""
+
+    person_id: int
+    span: int
+    tool: str
+    totals: Totals
+    unpriced_input_tokens: int
+    unpriced_output_tokens: int
+    active_days: int
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpanSums:
+    """Everyone's (or some people's) use of one tool in span number `span`, summed in the
+    database: the trend's input, so a quarter of everyone's usage never crosses as rows.
+    `people_without_cost` used the tool with no cost reported (a seat price may apply)."""
+
+    span: int
+    tool: str
+    totals: Totals
+    unpriced_input_tokens: int
+    unpriced_output_tokens: int
+    people: int
+    people_without_cost: int
