@@ -19,6 +19,7 @@ MISFIRE_GRACE = timedelta(days=6)
 INTEGRITY_INTERVAL = timedelta(hours=1)
 # New emails are looked up within a minute; each unmatched one is retried hourly.
 IDENTITY_INTERVAL = timedelta(minutes=1)
+TEAMS_INTERVAL = timedelta(hours=1)  # Slack user groups change rarely
 
 
 def check_cron(expr: str) -> None:
@@ -58,6 +59,7 @@ class Scheduler:
         catch_up_due: Callable[[], bool],
         redrive_job: Callable[[], object] | None = None,
         redrive_every: timedelta = timedelta(minutes=1),
+        teams_job: Callable[[], object] | None = None,
     ) -> None:
         self.expr, self.tz = expr, tz
         self._award_job = award_job
@@ -65,6 +67,7 @@ class Scheduler:
         self._identity_job = identity_job
         self._catch_up_due = catch_up_due
         self._redrive_job, self._redrive_every = redrive_job, redrive_every
+        self._teams_job = teams_job
         self._scheduler: BackgroundScheduler | None = None
 
     def start(self) -> None:
@@ -105,6 +108,14 @@ class Scheduler:
                 id="redrive-posts",
                 next_run_time=datetime.now(self.tz),
                 misfire_grace_time=int(max(1, self._redrive_every.total_seconds())),
+            )
+        if self._teams_job is not None:
+            # First run at start, then hourly: a restart picks up group changes at once.
+            scheduler.add_job(
+                self._teams_job,
+                IntervalTrigger(seconds=int(TEAMS_INTERVAL.total_seconds()), timezone=self.tz),
+                id="teams-from-usergroups",
+                next_run_time=datetime.now(self.tz),
             )
         scheduler.start()
         self._scheduler = scheduler
