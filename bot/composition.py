@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -22,7 +22,9 @@ from bot.slack.app import build_bolt_app, slack_route
 from bot.slack.client import make_web_client
 from bot.slack.identity import resolve_unmatched_emails
 from bot.slack.notifier import SlackNotifier
+from bot.slack.org_service import OrgService
 from bot.slack.usage_service import UsageService
+from bot.slack.usergroups import sync_usergroups
 from bot.web import HTTPProblem, problem_response
 from jobs.admin import AdminConfig, AdminService
 from jobs.awards import (
@@ -106,8 +108,8 @@ def slack_notifier(settings: Settings) -> SlackNotifier | None:
 
 
 def build_scheduler(services: Services) -> Scheduler:
-    """The weekly award job, the hourly integrity scan, the start-up catch-up, and the pass
-    that matches emails seen in usage to Slack users."""
+    """The weekly award job, the hourly integrity scan, the start-up catch-up, the pass
+    that matches emails seen in usage to Slack users, and teams from Slack user groups."""
     config = award_config(services.settings)
     notifier = slack_notifier(services.settings)
 
@@ -141,7 +143,17 @@ def build_scheduler(services: Services) -> Scheduler:
         catch_up_due=lambda: catch_up_due(services.db, config, services.clock()),
         redrive_job=redrive_job,
         redrive_every=timedelta(seconds=services.settings.post_redrive_seconds),
+        teams_job=teams_job(services),
     )
+
+
+def teams_job(services: Services) -> Callable[[], object] | None:
+    """The hourly refresh of teams from Slack user groups, when it is turned on."""
+    settings = services.settings
+    if not settings.teams_from_usergroups or settings.slack_bot_token is None:
+        return None
+    client = make_web_client(settings)
+    return lambda: sync_usergroups(services, client)
 
 
 def create_bolt_app(services: Services, executor: Executor) -> App | None:
@@ -149,8 +161,14 @@ def create_bolt_app(services: Services, executor: Executor) -> App | None:
     runs on `executor`, which the caller shuts down."""
     if services.settings.slack_bot_token is None:
         return None
-    usage = UsageService(services, admin_service(services), award_config(services.settings))
-    return build_bolt_app(services, make_web_client(services.settings), executor, usage)
+    client = make_web_client(services.settings)
+    usage = UsageService(
+        services,
+        admin_service(services),
+        award_config(services.settings),
+        OrgService(services, client),  # the client uploads the org view's trend chart
+    )
+    return build_bolt_app(services, client, executor, usage)
 
 
 def create_http_app(

@@ -60,7 +60,14 @@ class Status:
     """Admins: state, schedule, channels, last award post, integrations."""
 
 
-Request = Me | Top | Badges | OptOut | OptIn | Help | Retire | Restore | Status
+@dataclass(frozen=True, slots=True)
+class Org:
+    """Admins and insight viewers: cost and efficiency by tool and team, for `team` or all."""
+
+    team: str | None = None
+
+
+Request = Me | Top | Badges | OptOut | OptIn | Help | Retire | Restore | Status | Org
 
 _SIMPLE: dict[str, Request] = {
     "": Me(),
@@ -86,6 +93,8 @@ def parse_command(text: str) -> Request:
         return Retire(rest.strip())
     if word == "restore":
         return Restore(rest.strip())
+    if word == "org":
+        return Org(" ".join(rest.split()) or None)
     if word in _SIMPLE and not rest.strip():
         return _SIMPLE[word]
     return Help(unknown=stripped)

@@ -8,10 +8,14 @@ from bot.slack.answers import (
     HelpAnswer,
     MeAnswer,
     OptAnswer,
+    OrgNotAllowed,
+    OrgRefused,
+    OrgShown,
     RetiredTopAnswer,
     TopAnswer,
 )
 from bot.slack.views.admin import render_admin
+from bot.slack.views.org import render_org
 from bot.slack.views.personal import (
     render_badges,
     render_help,
@@ -38,5 +42,7 @@ def render(answer: Answer) -> Reply:
             return render_help(answer)
         case RetiredTopAnswer():
             return render_retired_top(answer)
+        case OrgShown() | OrgNotAllowed() | OrgRefused():
+            return render_org(answer)
         case _:
             return render_admin(answer)
