@@ -16,6 +16,7 @@ from bot.cli import (
     people,
     report,
     serve,
+    teams,
 )
 from bot.cli.context import CliContext
 from bot.composition import SchemaBehind
@@ -32,6 +33,7 @@ COMMAND_MODULES = (
     imports,
     report,
     people,
+    teams,
     admin,
     audit,
     demo,
