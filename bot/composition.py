@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -25,7 +25,9 @@ from bot.slack.client import make_web_client
 from bot.slack.home_service import HomeService
 from bot.slack.identity import resolve_unmatched_emails
 from bot.slack.notifier import DirectMessageNotifier, SlackNotifier
+from bot.slack.org_service import OrgService
 from bot.slack.usage_service import UsageService
+from bot.slack.usergroups import sync_usergroups
 from bot.web import HTTPProblem, problem_response
 from jobs.admin import AdminConfig, AdminService
 from jobs.awards import (
@@ -112,7 +114,7 @@ def slack_notifier(settings: Settings) -> SlackNotifier | None:
 def build_scheduler(services: Services) -> Scheduler:
     """The weekly award job, the hourly integrity scan, the start-up catch-up, the pass
     that matches emails seen in usage to Slack users, the re-drive of owed posts, the
-    connectors, and the weekly digests by direct message."""
+    connectors, the weekly digests by direct message, and teams from Slack user groups."""
     config = award_config(services.settings)
     notifier = slack_notifier(services.settings)
 
@@ -165,7 +167,17 @@ def build_scheduler(services: Services) -> Scheduler:
         connector_job=connector_job,
         connector_schedule=services.settings.connector_schedule,
         digest_job=digest_job,
+        teams_job=teams_job(services),
     )
+
+
+def teams_job(services: Services) -> Callable[[], object] | None:
+    """The hourly refresh of teams from Slack user groups, when it is turned on."""
+    settings = services.settings
+    if not settings.teams_from_usergroups or settings.slack_bot_token is None:
+        return None
+    client = make_web_client(settings)
+    return lambda: sync_usergroups(services, client)
 
 
 def create_bolt_app(
@@ -175,14 +187,14 @@ def create_bolt_app(
     runs on `executor`, which the caller shuts down."""
     if services.settings.slack_bot_token is None:
         return None
-    usage = UsageService(services, admin_service(services), award_config(services.settings))
-    return build_bolt_app(
+    client = make_web_client(services.settings)
+    usage = UsageService(
         services,
-        make_web_client(services.settings),
-        executor,
-        usage,
-        home or home_service(services),
+        admin_service(services),
+        award_config(services.settings),
+        OrgService(services, client),  # the client uploads the org view's trend chart
     )
+    return build_bolt_app(services, client, executor, usage, home or home_service(services))
 
 
 def home_service(services: Services) -> HomeService:

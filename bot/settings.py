@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from jobs.award_rules import AwardRules, load_rules
 from jobs.posting import PostPolicy
+from jobs.prices import Prices, load_prices
 from jobs.schedule import check_cron
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
@@ -89,7 +90,15 @@ class Settings(BaseSettings):
             raise ValueError(f"expected s3://bucket/prefix, got {value!r}")
         return value
 
-    @field_validator("admins", "award_channels", "otlp_user_attributes", mode="before")
+    # The org view (issue 12): who may see it, the smallest group shown, teams, prices.
+    insight_viewers: CommaList = Field((), alias="AIUSAGE_INSIGHT_VIEWERS")
+    min_group_size: int = Field(5, alias="AIUSAGE_MIN_GROUP_SIZE", ge=1, le=10_000)
+    teams_from_usergroups: bool = Field(False, alias="AIUSAGE_TEAMS_FROM_USERGROUPS")
+    prices_file: Path | None = Field(None, alias="AIUSAGE_PRICES")
+
+    @field_validator(
+        "admins", "award_channels", "otlp_user_attributes", "insight_viewers", mode="before"
+    )
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
@@ -123,6 +132,16 @@ class Settings(BaseSettings):
             lease=timedelta(seconds=self.post_lease_seconds),
             check_delay=timedelta(seconds=self.post_check_delay_seconds),
         )
+
+    @field_validator("prices_file")
+    @classmethod
+    def _prices(cls, value: Path | None) -> Path | None:
+        load_prices(value)  # a bad price list stops start-up, not the first org view
+        return value
+
+    def prices(self) -> Prices:
+        """Token and seat prices for estimated cost; empty without AIUSAGE_PRICES."""
+        return load_prices(self.prices_file)
 
     def award_rules(self) -> AwardRules:
         """The award categories and limits, with the operator's file applied."""

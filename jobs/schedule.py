@@ -22,6 +22,7 @@ IDENTITY_INTERVAL = timedelta(minutes=1)
 # Digests go out at 09:00 in each person's zone; zones are whole or half hours apart, so a
 # quarter-hourly pass sends each within 15 minutes of its time.
 DIGEST_INTERVAL = timedelta(minutes=15)
+TEAMS_INTERVAL = timedelta(hours=1)  # Slack user groups change rarely
 
 
 def check_cron(expr: str) -> None:
@@ -64,6 +65,7 @@ class Scheduler:
         connector_job: Callable[[], object] | None = None,
         connector_schedule: str = "30 */6 * * *",
         digest_job: Callable[[], object] | None = None,
+        teams_job: Callable[[], object] | None = None,
     ) -> None:
         self._digest_job = digest_job
         self.expr, self.tz = expr, tz
@@ -73,6 +75,7 @@ class Scheduler:
         self._catch_up_due = catch_up_due
         self._redrive_job, self._redrive_every = redrive_job, redrive_every
         self._connector_job, self._connector_schedule = connector_job, connector_schedule
+        self._teams_job = teams_job
         self._scheduler: BackgroundScheduler | None = None
 
     def start(self) -> None:
@@ -126,6 +129,14 @@ class Scheduler:
                 self._digest_job,
                 IntervalTrigger(seconds=int(DIGEST_INTERVAL.total_seconds()), timezone=self.tz),
                 id="weekly-digests",
+            )
+        if self._teams_job is not None:
+            # First run at start, then hourly: a restart picks up group changes at once.
+            scheduler.add_job(
+                self._teams_job,
+                IntervalTrigger(seconds=int(TEAMS_INTERVAL.total_seconds()), timezone=self.tz),
+                id="teams-from-usergroups",
+                next_run_time=datetime.now(self.tz),
             )
         scheduler.start()
         self._scheduler = scheduler

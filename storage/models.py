@@ -305,3 +305,26 @@ class DigestRow(Base):
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), primary_key=True)
     enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class TeamRow(Base):
+    """A team as one source names it (`csv`, `slack` user groups, `copilot`); the same name
+    from two sources is one team in every view, with the members of both."""
+
+    __tablename__ = "teams"
+    __table_args__ = (UniqueConstraint("source", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), index=True)
+    source: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class TeamMemberRow(Base):
+    """A member of a team, as an identity: whoever it is linked to (now or later) counts."""
+
+    __tablename__ = "team_members"
+    __table_args__ = (UniqueConstraint("team_id", "identity_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    identity_id: Mapped[int] = mapped_column(ForeignKey("identities.id"), index=True)

@@ -321,3 +321,32 @@ class ConnectorState:
         if self.last_error_at is None:
             return False
         return self.last_success_at is None or self.last_error_at >= self.last_success_at
+
+
+@dataclass(frozen=True, slots=True)
+class UsageCell:
+    """One person's use of one tool in span number `span`. `unpriced_*` are the tokens of
+    days no source gave a cost for: what a price list may estimate."""
+
+    person_id: int
+    span: int
+    tool: str
+    totals: Totals
+    unpriced_input_tokens: int
+    unpriced_output_tokens: int
+    active_days: int
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpanSums:
+    """Everyone's (or some people's) use of one tool in span number `span`, summed in the
+    database: the trend's input, so a quarter of everyone's usage never crosses as rows.
+    `people_without_cost` used the tool with no cost reported (a seat price may apply)."""
+
+    span: int
+    tool: str
+    totals: Totals
+    unpriced_input_tokens: int
+    unpriced_output_tokens: int
+    people: int
+    people_without_cost: int

@@ -279,14 +279,14 @@ def test_without_a_public_url_the_chart_is_uploaded_to_slack(slack, api_key):
     [image] = [b for b in view["blocks"] if b["type"] == "image"]
     file_id = image["slack_file"]["id"]
     assert "image_url" not in image and "Requests per week" in image["alt_text"]
-    png = slack.fake.files[file_id]
+    png = slack.fake.files[file_id]["content"]
     assert Image.open(io.BytesIO(png)).size == (800, 60 + 160 * 3)
     # Opening again with the same figures reuses the file; new usage replaces it.
     assert chart_file(open_home(slack, count=2)) == file_id
     ingest(slack, api_key, event(occurred_at="2026-11-18T09:00:00Z", requests=50))
     replaced = chart_file(open_home(slack, count=3))
     assert replaced != file_id and file_id not in slack.fake.files
-    assert len(slack.fake.calls_to("upload")) == 2
+    assert len(slack.fake.calls_to("file_upload")) == 2
 
 
 def chart_file(view) -> str:

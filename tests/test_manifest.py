@@ -24,6 +24,8 @@ SCOPES_BY_METHOD = {
     "chat_update": {"chat:write"},
     "conversations_history": {"channels:history", "groups:history"},
     "views_publish": set(),
+    "usergroups_list": {"usergroups:read"},
+    "usergroups_users_list": {"usergroups:read"},
     "files_upload_v2": {"files:write"},
     "files_delete": {"files:write"},
 }
@@ -35,7 +37,7 @@ def web_api_methods_called() -> set[str]:
     for path in (ROOT / "bot").rglob("*.py"):
         if path.name == "fake_slack.py":
             continue
-        called |= set(re.findall(r"client\.([a-z]+_[A-Za-z_]+)\(", path.read_text()))
+        called |= set(re.findall(r"client\.([a-z]+_[A-Za-z0-9_]+)\(", path.read_text()))
     return called
 
 

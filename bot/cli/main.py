@@ -17,6 +17,7 @@ from bot.cli import (
     people,
     report,
     serve,
+    teams,
 )
 from bot.cli.context import CliContext
 from bot.composition import SchemaBehind
@@ -34,6 +35,7 @@ COMMAND_MODULES = (
     report,
     people,
     connectors,
+    teams,
     admin,
     audit,
     demo,

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 
 from bot.cli import cli_actor
 from bot.cli.context import CliContext
+from jobs.teams import SLACK_USER_RE
 from storage.admin import record_audit
 from storage.people import link_identity
 
-SLACK_USER_RE = re.compile(r"^[UW][A-Z0-9]{2,30}$")
 # The identity kinds usage arrives under: emails (API, OTLP, Cursor), GitHub logins
 # (Copilot), Kiro's IAM Identity Center user ids, and other OTLP user attributes.
 KINDS = {

@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from bot.cli.context import CliContext
+from bot.cli.group_report import grouped_records, spreadsheet_safe
 from bot.settings import Settings
 from jobs.weeks import last_complete_week, parse_week
 from storage.records import ReportLine
@@ -48,6 +49,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     span.add_argument("--from", dest="start", metavar="DATE", help="first day, YYYY-MM-DD")
     parser.add_argument("--to", dest="end", metavar="DATE", help="last day, YYYY-MM-DD")
     parser.add_argument("--format", choices=("csv", "json"), default="csv")
+    parser.add_argument(
+        "--by",
+        choices=("person", "team", "tool"),
+        default="person",
+        help="rows per person and tool (default), per team and tool, or per tool; teams and "
+        "tools never cover fewer than AIUSAGE_MIN_GROUP_SIZE people (smaller: `other`)",
+    )
     parser.set_defaults(run=run_report)
 
 
@@ -99,12 +107,19 @@ def run_report(args: argparse.Namespace, cli: CliContext) -> int:
         print(f"aiusage: {exc}", file=sys.stderr)
         return 2
     db = cli.db
-    records = [as_record(line) for line in usage_report(db, start, end)]
+    columns: tuple[str, ...] = COLUMNS
+    if args.by == "person":
+        records = [as_record(line) for line in usage_report(db, start, end)]
+    else:
+        columns, records = grouped_records(db, settings, args.by, start, end)
     if args.format == "json":
         sys.stdout.write(orjson.dumps(records, option=orjson.OPT_INDENT_2).decode() + "\n")
         return 0
-    writer = csv.DictWriter(sys.stdout, fieldnames=COLUMNS, lineterminator="\n")
+    fields = list(records[0]) if records else list(columns)
+    writer = csv.DictWriter(sys.stdout, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     for record in records:
-        writer.writerow({key: "" if value is None else value for key, value in record.items()})
+        writer.writerow(
+            {key: "" if value is None else spreadsheet_safe(value) for key, value in record.items()}
+        )
     return 0

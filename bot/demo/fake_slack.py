@@ -55,7 +55,6 @@ class FakeSlack:
     not_in: set[str] = field(default_factory=set)
     calls: list[Call] = field(default_factory=list)
     messages: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
-    files: dict[str, bytes] = field(default_factory=dict)  # file ID -> uploaded bytes
     _failures: list[Failure] = field(default_factory=list)
     _delays: dict[str, float] = field(default_factory=dict)
     _after: dict[str, Callable[[dict[str, Any]], None]] = field(default_factory=dict)
@@ -63,6 +62,8 @@ class FakeSlack:
     # Seconds a new message takes to show in conversations.history (Slack's can lag).
     history_lag: float = 0.0
     _posted_at: dict[str, float] = field(default_factory=dict)
+    usergroups: dict[str, dict[str, Any]] = field(default_factory=dict)
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)  # files.uploadV2
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -128,6 +129,20 @@ class FakeSlack:
             "is_bot": is_bot,
             "deleted": False,
             "profile": {"email": email, "display_name": name, "real_name": name.title()},
+        }
+
+    def add_usergroup(
+        self, group_id: str, handle: str, users: list[str], *, disabled: bool = False
+    ) -> None:
+        """A user group (@handle) with these members; a disabled one is listed only when
+        `include_disabled` is asked for, as Slack does."""
+        self.usergroups[group_id] = {
+            "id": group_id,
+            "team_id": TEAM_ID,
+            "handle": handle,
+            "name": handle.title(),
+            "date_delete": 1 if disabled else 0,
+            "users": list(users),
         }
 
     def after(self, method: str, callback: Callable[[dict[str, Any]], None]) -> None:
@@ -196,8 +211,8 @@ class FakeSlack:
     # -- the server side -----------------------------------------------------------------------
     def _handle(self, request: BaseHTTPRequestHandler) -> None:
         parsed = urlparse(request.path)
-        if parsed.path.startswith("/upload/"):  # files.uploadV2's step 2: the raw bytes
-            self._receive_upload(request, parsed.path.removeprefix("/upload/"))
+        if parsed.path.startswith("/upload/"):
+            self._receive_file(request, parsed.path.removeprefix("/upload/"))
             return
         params = self._params(request, parsed.query)
         headers = {k.lower(): v for k, v in request.headers.items()}
@@ -344,33 +359,6 @@ class FakeSlack:
             answer["response_metadata"] = {"next_cursor": str(start + limit)}
         return answer
 
-    def _receive_upload(self, request: BaseHTTPRequestHandler, file_id: str) -> None:
-        data = request.rfile.read(int(request.headers.get("Content-Length") or 0))
-        with self._lock:
-            self.calls.append(Call("upload", {"file_id": file_id}, {}, request.path))
-            self.files[file_id] = data
-        request.send_response(200)
-        request.send_header("Content-Type", "text/plain")
-        request.send_header("Content-Length", "2")
-        request.end_headers()
-        request.wfile.write(b"OK")
-
-    def _api_files_getUploadURLExternal(self, params: dict[str, Any]) -> dict[str, Any]:
-        file_id = f"F{next(self._ts):08d}"
-        return {"ok": True, "file_id": file_id, "upload_url": f"{self.url}/upload/{file_id}"}
-
-    def _api_files_completeUploadExternal(self, params: dict[str, Any]) -> dict[str, Any]:
-        files = params.get("files")
-        files = json.loads(files) if isinstance(files, str) else files or []
-        if any(f["id"] not in self.files for f in files):
-            return {"ok": False, "error": "file_not_found"}
-        return {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in files]}
-
-    def _api_files_delete(self, params: dict[str, Any]) -> dict[str, Any]:
-        with self._lock:
-            found = self.files.pop(params.get("file", ""), None)
-        return {"ok": True} if found is not None else {"ok": False, "error": "file_not_found"}
-
     def _api_views_publish(self, params: dict[str, Any]) -> dict[str, Any]:
         view = params.get("view")
         view = json.loads(view) if isinstance(view, str) else view
@@ -385,6 +373,67 @@ class FakeSlack:
     def _api_users_info(self, params: dict[str, Any]) -> dict[str, Any]:
         user = self.users.get(params.get("user", ""))
         return {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"}
+
+    def _receive_file(self, request: BaseHTTPRequestHandler, file_id: str) -> None:
+        """Step 2 of files.uploadV2: the bytes, POSTed to the URL step 1 handed out."""
+        data = request.rfile.read(int(request.headers.get("Content-Length") or 0))
+        with self._lock:
+            known = file_id in self.files
+            if known:
+                self.files[file_id]["content"] = data
+            self.calls.append(Call("file_upload", {"id": file_id, "bytes": len(data)}, {}))
+        request.send_response(200 if known else 404)
+        request.send_header("Content-Type", "text/plain")
+        request.end_headers()
+        request.wfile.write(f"OK - {len(data)}".encode())
+
+    def _api_files_getUploadURLExternal(self, params: dict[str, Any]) -> dict[str, Any]:
+        file_id = f"F{next(self._ts):08d}"
+        with self._lock:
+            self.files[file_id] = {
+                "id": file_id,
+                "name": params.get("filename"),
+                "alt_txt": params.get("alt_txt"),
+                "content": None,
+                "channels": [],
+            }
+        return {"ok": True, "upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
+
+    def _api_files_completeUploadExternal(self, params: dict[str, Any]) -> dict[str, Any]:
+        files = params.get("files")
+        files = json.loads(files) if isinstance(files, str) else files or []
+        done = []
+        with self._lock:
+            for entry in files:
+                found = self.files.get(entry.get("id", ""))
+                if found is None or found["content"] is None:
+                    return {"ok": False, "error": "file_not_found"}
+                found["title"] = entry.get("title")
+                if params.get("channel_id"):
+                    found["channels"].append(params["channel_id"])
+                done.append({"id": found["id"], "title": found["title"]})
+        return {"ok": True, "files": done}
+
+    def _api_files_delete(self, params: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            found = self.files.pop(params.get("file", ""), None)
+        return {"ok": True} if found else {"ok": False, "error": "file_not_found"}
+
+    def _api_usergroups_list(self, params: dict[str, Any]) -> dict[str, Any]:
+        disabled = str(params.get("include_disabled", "")).lower() in ("1", "true")
+        with self._lock:
+            groups = [
+                {k: v for k, v in g.items() if k != "users"}
+                for g in self.usergroups.values()
+                if disabled or not g["date_delete"]
+            ]
+        return {"ok": True, "usergroups": groups}
+
+    def _api_usergroups_users_list(self, params: dict[str, Any]) -> dict[str, Any]:
+        group = self.usergroups.get(params.get("usergroup", ""))
+        if group is None:
+            return {"ok": False, "error": "no_such_subteam"}
+        return {"ok": True, "users": list(group["users"])}
 
     def _api_users_lookupByEmail(self, params: dict[str, Any]) -> dict[str, Any]:
         email = str(params.get("email", "")).lower()

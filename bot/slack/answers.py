@@ -9,6 +9,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jobs.admin_rules import AdminOutcome
+from jobs.org import OrgRefusal, OrgView
 from jobs.scoring import Ranked, WeekComparison
 from jobs.weeks import Week
 from storage.records import Award, LeaderboardState, Profile
@@ -81,6 +82,40 @@ class HelpAnswer:
     unknown: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class OrgChart:
+    """The org view's trend chart: an image URL Slack fetches (HTTP mode), or an uploaded
+    file's id."""
+
+    alt_text: str
+    image_url: str | None = None
+    slack_file_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OrgShown:
+    """`/aiusage org [TEAM]`: the figures, for an admin or insight viewer."""
+
+    viewer: Viewer
+    as_of: datetime
+    view: OrgView
+    chart: OrgChart | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OrgNotAllowed:
+    """The caller is neither an admin nor an insight viewer; nothing was shown."""
+
+
+@dataclass(frozen=True, slots=True)
+class OrgRefused:
+    """The view exists for the caller but not for this scope (see `OrgRefusal.reason`)."""
+
+    refusal: OrgRefusal
+
+
+OrgAnswer = OrgShown | OrgNotAllowed | OrgRefused
+
 Answer = (
     MeAnswer
     | TopAnswer
@@ -90,6 +125,10 @@ Answer = (
     | HelpAnswer
     | DigestAnswer
     | AdminOutcome
+    | AdminOutcome
+    | OrgShown
+    | OrgNotAllowed
+    | OrgRefused
 )
 
 

@@ -67,7 +67,14 @@ class Digest:
     on: bool
 
 
-Request = Me | Top | Badges | OptOut | OptIn | Help | Retire | Restore | Status | Digest
+@dataclass(frozen=True, slots=True)
+class Org:
+    """Admins and insight viewers: cost and efficiency by tool and team, for `team` or all."""
+
+    team: str | None = None
+
+
+Request = Me | Top | Badges | OptOut | OptIn | Help | Retire | Restore | Status | Digest | Org
 
 _SIMPLE: dict[str, Request] = {
     "": Me(),
@@ -95,6 +102,8 @@ def parse_command(text: str) -> Request:
         return Restore(rest.strip())
     if word == "digest" and rest.strip().lower() in ("on", "off"):
         return Digest(on=rest.strip().lower() == "on")
+    if word == "org":
+        return Org(" ".join(rest.split()) or None)
     if word in _SIMPLE and not rest.strip():
         return _SIMPLE[word]
     return Help(unknown=stripped)

@@ -27,12 +27,14 @@ from bot.slack.command_text import (
     Me,
     OptIn,
     OptOut,
+    Org,
     Request,
     Restore,
     Retire,
     Status,
     Top,
 )
+from bot.slack.org_service import OrgService
 from jobs.admin import AdminService
 from jobs.admin_rules import Actor
 from jobs.awards import AwardConfig, flagged_now
@@ -71,10 +73,18 @@ class UsageService:
     rules in `jobs.scoring`, and admin requests through `admin`. Weeks and "today" are the
     configured zone's."""
 
-    def __init__(self, services: Services, admin: AdminService, award_config: AwardConfig) -> None:
+    def __init__(
+        self,
+        services: Services,
+        admin: AdminService,
+        award_config: AwardConfig,
+        org: OrgService | None = None,
+    ) -> None:
         self.services = services
         self.admin = admin
         self.award_config = award_config
+        # The org view; without a Slack client (the default) its chart is text only.
+        self.org = org or OrgService(services)
         self.tz = services.settings.timezone
         self.badge_names = {
             c.key: f"{c.emoji} {c.title}" for c in services.settings.award_rules().categories
@@ -108,6 +118,8 @@ class UsageService:
             case Digest(on=on):
                 set_digest(self.db, viewer.slack_user_id, on, self.services.clock())
                 return DigestAnswer(on)
+            case Org(team=team):
+                return self.org.answer(viewer, team)
             case Help(unknown=unknown):
                 return HelpAnswer(unknown=unknown)
 

@@ -12,8 +12,8 @@ from slack_sdk.errors import SlackApiError
 from bot.services import Services
 from bot.slack.answers import Viewer, viewer_from
 from bot.slack.client import says_workspace_admin
+from bot.slack.command_text import Org, Restore, Retire, Status
 from bot.slack.command_text import Request as SlashRequest
-from bot.slack.command_text import Restore, Retire, Status
 from storage.people import find_slack_profile, link_email, save_slack_profile, slack_profile
 
 # How long what users.info told us (time zone, name, admin) is trusted before asking again.
@@ -34,7 +34,7 @@ def admin_max_age(services: Services, slack_user_id: str) -> timedelta:
 
 
 def profile_max_age(services: Services, request: SlashRequest, slack_user_id: str) -> timedelta:
-    if isinstance(request, Retire | Restore | Status):
+    if isinstance(request, Retire | Restore | Status | Org):
         return admin_max_age(services, slack_user_id)
     return PROFILE_MAX_AGE
 

@@ -16,8 +16,8 @@ from slack_sdk import WebClient
 
 from bot.services import Services
 from bot.slack.answers import Viewer
+from bot.slack.command_text import Org, Restore, parse_command
 from bot.slack.command_text import Request as SlashRequest
-from bot.slack.command_text import Restore, parse_command
 from bot.slack.listeners.errors import failure
 from bot.slack.usage_service import UsageService
 from bot.slack.viewers import known_viewer, learn_viewer, profile_max_age
@@ -68,5 +68,6 @@ def register(
 
 
 def posts_to_slack(request: SlashRequest) -> bool:
-    """A request whose answer posts to channels, which can take longer than an ack may."""
-    return isinstance(request, Restore) and bool(request.note)
+    """A request whose answer posts to channels, or sums a whole organisation's quarter,
+    which can take longer than an ack may."""
+    return isinstance(request, Org) or (isinstance(request, Restore) and bool(request.note))

@@ -276,6 +276,8 @@ HELP_LINES = (
     "• `/aiusage restore [note]`: bring the leaderboard and awards back (posting the note, "
     "if any, to the award channels)",
     "• `/aiusage status`: state, schedule, channels, last award post, integrations",
+    "• `/aiusage org [team]`: admins and insight viewers: cost and efficiency by tool and "
+    "team, naming nobody",
 )
 
 

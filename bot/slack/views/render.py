@@ -9,10 +9,14 @@ from bot.slack.answers import (
     HelpAnswer,
     MeAnswer,
     OptAnswer,
+    OrgNotAllowed,
+    OrgRefused,
+    OrgShown,
     RetiredTopAnswer,
     TopAnswer,
 )
 from bot.slack.views.admin import render_admin
+from bot.slack.views.org import render_org
 from bot.slack.views.personal import (
     render_badges,
     render_digest_answer,
@@ -42,5 +46,7 @@ def render(answer: Answer) -> Reply:
             return render_retired_top(answer)
         case DigestAnswer():
             return render_digest_answer(answer)
+        case OrgShown() | OrgNotAllowed() | OrgRefused():
+            return render_org(answer)
         case _:
             return render_admin(answer)
