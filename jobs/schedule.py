@@ -19,6 +19,7 @@ MISFIRE_GRACE = timedelta(days=6)
 INTEGRITY_INTERVAL = timedelta(hours=1)
 # New emails are looked up within a minute; each unmatched one is retried hourly.
 IDENTITY_INTERVAL = timedelta(minutes=1)
+RETENTION_CRON = "17 3 * * *"  # daily, at a quiet hour in the configured zone
 
 
 def check_cron(expr: str) -> None:
@@ -58,6 +59,7 @@ class Scheduler:
         catch_up_due: Callable[[], bool],
         redrive_job: Callable[[], object] | None = None,
         redrive_every: timedelta = timedelta(minutes=1),
+        retention_job: Callable[[], object] | None = None,
     ) -> None:
         self.expr, self.tz = expr, tz
         self._award_job = award_job
@@ -65,6 +67,7 @@ class Scheduler:
         self._identity_job = identity_job
         self._catch_up_due = catch_up_due
         self._redrive_job, self._redrive_every = redrive_job, redrive_every
+        self.retention_job = retention_job
         self._scheduler: BackgroundScheduler | None = None
 
     def start(self) -> None:
@@ -105,6 +108,10 @@ class Scheduler:
                 id="redrive-posts",
                 next_run_time=datetime.now(self.tz),
                 misfire_grace_time=int(max(1, self._redrive_every.total_seconds())),
+            )
+        if self.retention_job is not None:
+            scheduler.add_job(
+                self.retention_job, award_trigger(RETENTION_CRON, self.tz), id="retention"
             )
         scheduler.start()
         self._scheduler = scheduler
