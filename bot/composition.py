@@ -22,6 +22,7 @@ from bot.slack.app import build_bolt_app, slack_route
 from bot.slack.client import make_web_client
 from bot.slack.identity import resolve_unmatched_emails
 from bot.slack.notifier import SlackNotifier
+from bot.slack.privacy_service import PrivacyService
 from bot.slack.usage_service import UsageService
 from bot.web import HTTPProblem, problem_response
 from jobs.admin import AdminConfig, AdminService
@@ -33,6 +34,7 @@ from jobs.awards import (
     scheduled_awards,
 )
 from jobs.redrive import redrive
+from jobs.retention import apply_retention
 from jobs.schedule import Scheduler
 from jobs.weeks import utcnow
 from storage.db import Database
@@ -106,8 +108,8 @@ def slack_notifier(settings: Settings) -> SlackNotifier | None:
 
 
 def build_scheduler(services: Services) -> Scheduler:
-    """The weekly award job, the hourly integrity scan, the start-up catch-up, and the pass
-    that matches emails seen in usage to Slack users."""
+    """The weekly award job, the hourly integrity scan, the start-up catch-up, the pass
+    that matches emails seen in usage to Slack users, and the daily retention run."""
     config = award_config(services.settings)
     notifier = slack_notifier(services.settings)
 
@@ -141,6 +143,9 @@ def build_scheduler(services: Services) -> Scheduler:
         catch_up_due=lambda: catch_up_due(services.db, config, services.clock()),
         redrive_job=redrive_job,
         redrive_every=timedelta(seconds=services.settings.post_redrive_seconds),
+        retention_job=lambda: apply_retention(
+            services.db, services.settings.retention(), services.clock()
+        ),
     )
 
 
@@ -149,8 +154,13 @@ def create_bolt_app(services: Services, executor: Executor) -> App | None:
     runs on `executor`, which the caller shuts down."""
     if services.settings.slack_bot_token is None:
         return None
-    usage = UsageService(services, admin_service(services), award_config(services.settings))
-    return build_bolt_app(services, make_web_client(services.settings), executor, usage)
+    client = make_web_client(services.settings)
+    # A forget edits the award posts that named the person, through the bot's own client.
+    privacy = PrivacyService(services, editor=SlackNotifier(client))
+    usage = UsageService(
+        services, admin_service(services), award_config(services.settings), privacy=privacy
+    )
+    return build_bolt_app(services, client, executor, usage)
 
 
 def create_http_app(

@@ -12,6 +12,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from jobs.award_rules import AwardRules, load_rules
 from jobs.posting import PostPolicy
+from jobs.privacy_rules import DEFAULT_KEEP_ATTRIBUTES, check_keep_attributes
+from jobs.retention import RetentionConfig
 from jobs.schedule import check_cron
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
@@ -49,7 +51,21 @@ class Settings(BaseSettings):
     post_redrive_seconds: float = Field(60, alias="AIUSAGE_POST_REDRIVE_SECONDS", gt=0, le=3600)
     slack_timeout_seconds: float = Field(10, alias="AIUSAGE_SLACK_TIMEOUT_SECONDS", gt=0, le=300)
 
-    @field_validator("admins", "award_channels", "otlp_user_attributes", mode="before")
+    raw_retention_days: int = Field(90, alias="AIUSAGE_RAW_RETENTION_DAYS", ge=0, le=100_000)
+    rollup_retention_days: int = Field(730, alias="AIUSAGE_ROLLUP_RETENTION_DAYS", ge=0, le=100_000)
+    otlp_retention_days: int = Field(35, alias="AIUSAGE_OTLP_RETENTION_DAYS", ge=0, le=100_000)
+    audit_retention_days: int = Field(730, alias="AIUSAGE_AUDIT_RETENTION_DAYS", ge=0, le=100_000)
+    keep_attributes: CommaList = Field(DEFAULT_KEEP_ATTRIBUTES, alias="AIUSAGE_KEEP_ATTRIBUTES")
+
+    @field_validator("keep_attributes")
+    @classmethod
+    def _safe_attributes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        check_keep_attributes(value)
+        return value
+
+    @field_validator(
+        "admins", "award_channels", "otlp_user_attributes", "keep_attributes", mode="before"
+    )
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
@@ -82,6 +98,16 @@ class Settings(BaseSettings):
         return PostPolicy(
             lease=timedelta(seconds=self.post_lease_seconds),
             check_delay=timedelta(seconds=self.post_check_delay_seconds),
+        )
+
+    def retention(self) -> RetentionConfig:
+        """How long each kind of stored data is kept (days in the configured zone)."""
+        return RetentionConfig(
+            tz=self.timezone,
+            raw_days=self.raw_retention_days,
+            rollup_days=self.rollup_retention_days,
+            otlp_days=self.otlp_retention_days,
+            audit_days=self.audit_retention_days,
         )
 
     def award_rules(self) -> AwardRules:

@@ -6,7 +6,7 @@ import argparse
 import re
 import sys
 
-from bot.cli import cli_actor
+from bot.cli import cli_actor, privacy
 from bot.cli.context import CliContext
 from storage.admin import record_audit
 from storage.people import link_identity
@@ -38,6 +38,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     link.add_argument("identity", metavar="IDENTITY", help="e.g. copilot:octocat")
     link.add_argument("user_id", metavar="USERID", help="Slack user ID, e.g. U012AB3CD")
     link.set_defaults(run=run_link)
+    privacy.register_people(actions)
 
 
 def parse_identity(text: str) -> tuple[str, str]:

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from jobs.admin_rules import AdminOutcome
 from jobs.scoring import Ranked, WeekComparison
 from jobs.weeks import Week
+from storage.privacy_records import Inventory
 from storage.records import Award, LeaderboardState, Profile
 
 
@@ -76,8 +77,47 @@ class HelpAnswer:
     unknown: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class MyDataAnswer:
+    """What is stored about the caller (`/aiusage mydata`)."""
+
+    slack_user_id: str
+    inventory: Inventory
+
+
+@dataclass(frozen=True, slots=True)
+class ForgetPreview:
+    """What `/aiusage forget` would delete, before the caller confirms."""
+
+    slack_user_id: str
+    inventory: Inventory
+
+
+@dataclass(frozen=True, slots=True)
+class ForgetDone:
+    """What a confirmed forget deleted, and the award posts it edited (or could not)."""
+
+    counts: dict[str, int]
+    edited_posts: int = 0
+    not_edited: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class ForgetCancelled:
+    """The caller pressed Cancel: nothing was deleted."""
+
+
+PrivacyAnswer = MyDataAnswer | ForgetPreview | ForgetDone | ForgetCancelled
+
 Answer = (
-    MeAnswer | TopAnswer | RetiredTopAnswer | BadgesAnswer | OptAnswer | HelpAnswer | AdminOutcome
+    MeAnswer
+    | TopAnswer
+    | RetiredTopAnswer
+    | BadgesAnswer
+    | OptAnswer
+    | HelpAnswer
+    | PrivacyAnswer
+    | AdminOutcome
 )
 
 

@@ -60,7 +60,17 @@ class Status:
     """Admins: state, schedule, channels, last award post, integrations."""
 
 
-Request = Me | Top | Badges | OptOut | OptIn | Help | Retire | Restore | Status
+@dataclass(frozen=True, slots=True)
+class MyData:
+    """What is stored about the caller, and how to export or delete it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Forget:
+    """A preview of deleting everything about the caller, with a confirm button."""
+
+
+Request = Me | Top | Badges | OptOut | OptIn | Help | Retire | Restore | Status | MyData | Forget
 
 _SIMPLE: dict[str, Request] = {
     "": Me(),
@@ -71,6 +81,8 @@ _SIMPLE: dict[str, Request] = {
     "optin": OptIn(),
     "help": Help(),
     "status": Status(),
+    "mydata": MyData(),
+    "forget": Forget(),
 }
 
 

@@ -21,8 +21,10 @@ from bot.slack.answers import (
 )
 from bot.slack.command_text import (
     Badges,
+    Forget,
     Help,
     Me,
+    MyData,
     OptIn,
     OptOut,
     Request,
@@ -31,6 +33,7 @@ from bot.slack.command_text import (
     Status,
     Top,
 )
+from bot.slack.privacy_service import PrivacyService
 from jobs.admin import AdminService
 from jobs.admin_rules import Actor
 from jobs.awards import AwardConfig, flagged_now
@@ -68,7 +71,13 @@ class UsageService:
     rules in `jobs.scoring`, and admin requests through `admin`. Weeks and "today" are the
     configured zone's."""
 
-    def __init__(self, services: Services, admin: AdminService, award_config: AwardConfig) -> None:
+    def __init__(
+        self,
+        services: Services,
+        admin: AdminService,
+        award_config: AwardConfig,
+        privacy: PrivacyService | None = None,
+    ) -> None:
         self.services = services
         self.admin = admin
         self.award_config = award_config
@@ -81,6 +90,9 @@ class UsageService:
         self._refreshing = False
         # One background worker: at most one refresh at a time, however busy `top` is.
         self._refresher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ranking")
+        # `mydata` and `forget`; without an editor a forget reports its award posts unedited.
+        self.privacy = privacy or PrivacyService(services, editor=None)
+        self.privacy.on_forget.append(self.forget_rankings)
 
     @property
     def db(self) -> Database:
@@ -102,6 +114,10 @@ class UsageService:
                 return self.admin.restore(actor(viewer), note)
             case Status():
                 return self.admin.status(actor(viewer))
+            case MyData():
+                return self.privacy.mydata(viewer.slack_user_id)
+            case Forget():
+                return self.privacy.preview(viewer.slack_user_id)
             case Help(unknown=unknown):
                 return HelpAnswer(unknown=unknown)
 
@@ -178,7 +194,14 @@ class UsageService:
 
     def opt(self, viewer: Viewer, *, opted_out: bool) -> OptAnswer:
         set_opted_out(self.db, viewer.slack_user_id, opted_out, self.services.clock())
+        if not opted_out:
+            self.privacy.opted_in(viewer.slack_user_id)
         return OptAnswer(opted_out)
+
+    def forget_rankings(self) -> None:
+        """Drop cached rankings, so someone just forgotten is not shown from a stale one."""
+        with self._lock:
+            self._rankings = {}
 
 
 def actor(viewer: Viewer) -> Actor:

@@ -257,6 +257,8 @@ HELP_LINES = (
     "use (active days, then accepted suggestions), never by volume",
     "• `/aiusage badges`: your awards, newest first",
     "• `/aiusage optout` / `/aiusage optin`: leave / rejoin the public leaderboard and award posts",
+    "• `/aiusage mydata`: what is stored about you; `/aiusage forget`: delete it all "
+    "(privacy notice: docs/privacy.md)",
     "• `/aiusage help`: this message",
     "*Admin commands*",
     "• `/aiusage retire &lt;announcement&gt;`: retire the leaderboard and awards, and post the "

@@ -5,8 +5,12 @@ from __future__ import annotations
 from bot.slack.answers import (
     Answer,
     BadgesAnswer,
+    ForgetCancelled,
+    ForgetDone,
+    ForgetPreview,
     HelpAnswer,
     MeAnswer,
+    MyDataAnswer,
     OptAnswer,
     RetiredTopAnswer,
     TopAnswer,
@@ -20,6 +24,7 @@ from bot.slack.views.personal import (
     render_retired_top,
     render_top,
 )
+from bot.slack.views.privacy import render_privacy
 from bot.slack.views.reply import Reply
 
 
@@ -38,5 +43,7 @@ def render(answer: Answer) -> Reply:
             return render_help(answer)
         case RetiredTopAnswer():
             return render_retired_top(answer)
+        case MyDataAnswer() | ForgetPreview() | ForgetDone() | ForgetCancelled():
+            return render_privacy(answer)
         case _:
             return render_admin(answer)
