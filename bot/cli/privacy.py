@@ -51,6 +51,7 @@ def register_db(actions: argparse._SubParsersAction) -> None:
 def _subject(db: Database, text: str) -> Subject:
     """The person (or lone identity) named on the command line; someone nothing is stored
     about still gets a subject, so a forget still stops their later usage."""
+    # Imported here: `bot.cli.people` imports this module to register forget and export.
     from bot.cli.people import SLACK_USER_RE, parse_identity
 
     text = text.strip()
