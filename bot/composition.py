@@ -26,6 +26,7 @@ from bot.slack.home_service import HomeService
 from bot.slack.identity import resolve_unmatched_emails
 from bot.slack.notifier import DirectMessageNotifier, SlackNotifier
 from bot.slack.org_service import OrgService
+from bot.slack.privacy_service import PrivacyService
 from bot.slack.usage_service import UsageService
 from bot.slack.usergroups import sync_usergroups
 from bot.web import HTTPProblem, problem_response
@@ -39,6 +40,7 @@ from jobs.awards import (
 )
 from jobs.digest import send_digests
 from jobs.redrive import redrive
+from jobs.retention import apply_retention
 from jobs.schedule import Scheduler
 from jobs.weeks import utcnow
 from storage.db import Database
@@ -114,7 +116,8 @@ def slack_notifier(settings: Settings) -> SlackNotifier | None:
 def build_scheduler(services: Services) -> Scheduler:
     """The weekly award job, the hourly integrity scan, the start-up catch-up, the pass
     that matches emails seen in usage to Slack users, the re-drive of owed posts, the
-    connectors, the weekly digests by direct message, and teams from Slack user groups."""
+    connectors, the weekly digests by direct message, teams from Slack user groups,
+    and the daily retention run."""
     config = award_config(services.settings)
     notifier = slack_notifier(services.settings)
 
@@ -168,6 +171,9 @@ def build_scheduler(services: Services) -> Scheduler:
         connector_schedule=services.settings.connector_schedule,
         digest_job=digest_job,
         teams_job=teams_job(services),
+        retention_job=lambda: apply_retention(
+            services.db, services.settings.retention(), services.clock()
+        ),
     )
 
 
@@ -193,6 +199,8 @@ def create_bolt_app(
         admin_service(services),
         award_config(services.settings),
         OrgService(services, client),  # the client uploads the org view's trend chart
+        # A forget edits the award posts that named the person, through the bot's own client.
+        privacy=PrivacyService(services, editor=SlackNotifier(client)),
     )
     return build_bolt_app(services, client, executor, usage, home or home_service(services))
 

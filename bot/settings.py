@@ -13,6 +13,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from jobs.award_rules import AwardRules, load_rules
 from jobs.posting import PostPolicy
 from jobs.prices import Prices, load_prices
+from jobs.privacy_rules import DEFAULT_KEEP_ATTRIBUTES, check_keep_attributes
+from jobs.retention import RetentionConfig
 from jobs.schedule import check_cron
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
@@ -96,8 +98,26 @@ class Settings(BaseSettings):
     teams_from_usergroups: bool = Field(False, alias="AIUSAGE_TEAMS_FROM_USERGROUPS")
     prices_file: Path | None = Field(None, alias="AIUSAGE_PRICES")
 
+    # Personal data's life cycle (issue 14): how long each kind is kept, which attributes are.
+    raw_retention_days: int = Field(90, alias="AIUSAGE_RAW_RETENTION_DAYS", ge=0, le=100_000)
+    rollup_retention_days: int = Field(730, alias="AIUSAGE_ROLLUP_RETENTION_DAYS", ge=0, le=100_000)
+    otlp_retention_days: int = Field(35, alias="AIUSAGE_OTLP_RETENTION_DAYS", ge=0, le=100_000)
+    audit_retention_days: int = Field(730, alias="AIUSAGE_AUDIT_RETENTION_DAYS", ge=0, le=100_000)
+    keep_attributes: CommaList = Field(DEFAULT_KEEP_ATTRIBUTES, alias="AIUSAGE_KEEP_ATTRIBUTES")
+
+    @field_validator("keep_attributes")
+    @classmethod
+    def _safe_attributes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        check_keep_attributes(value)
+        return value
+
     @field_validator(
-        "admins", "award_channels", "otlp_user_attributes", "insight_viewers", mode="before"
+        "admins",
+        "award_channels",
+        "otlp_user_attributes",
+        "insight_viewers",
+        "keep_attributes",
+        mode="before",
     )
     @classmethod
     def _split_commas(cls, value: object) -> object:
@@ -142,6 +162,16 @@ class Settings(BaseSettings):
     def prices(self) -> Prices:
         """Token and seat prices for estimated cost; empty without AIUSAGE_PRICES."""
         return load_prices(self.prices_file)
+
+    def retention(self) -> RetentionConfig:
+        """How long each kind of stored data is kept (days in the configured zone)."""
+        return RetentionConfig(
+            tz=self.timezone,
+            raw_days=self.raw_retention_days,
+            rollup_days=self.rollup_retention_days,
+            otlp_days=self.otlp_retention_days,
+            audit_days=self.audit_retention_days,
+        )
 
     def award_rules(self) -> AwardRules:
         """The award categories and limits, with the operator's file applied."""

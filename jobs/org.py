@@ -1,7 +1,7 @@
 """The org view and grouped reports as pure functions over usage cells: cost and efficiency
 by tool and by team, never fewer people than the minimum group size, never a name.
 
-Every grouping goes through `jobs.privacy.private_groups`; this module only sums."""
+Every grouping goes through `jobs.group_size.private_groups`; this module only sums."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from jobs.group_size import Grouping, People, private_groups
 from jobs.prices import Prices
-from jobs.privacy import Grouping, People, private_groups
 from jobs.weeks import Week
 from storage.figures import acceptance_rate
 from storage.records import ToolSpanSums, Totals, UsageCell

@@ -23,6 +23,7 @@ IDENTITY_INTERVAL = timedelta(minutes=1)
 # quarter-hourly pass sends each within 15 minutes of its time.
 DIGEST_INTERVAL = timedelta(minutes=15)
 TEAMS_INTERVAL = timedelta(hours=1)  # Slack user groups change rarely
+RETENTION_CRON = "17 3 * * *"  # daily, at a quiet hour in the configured zone
 
 
 def check_cron(expr: str) -> None:
@@ -66,6 +67,7 @@ class Scheduler:
         connector_schedule: str = "30 */6 * * *",
         digest_job: Callable[[], object] | None = None,
         teams_job: Callable[[], object] | None = None,
+        retention_job: Callable[[], object] | None = None,
     ) -> None:
         self._digest_job = digest_job
         self.expr, self.tz = expr, tz
@@ -76,6 +78,7 @@ class Scheduler:
         self._redrive_job, self._redrive_every = redrive_job, redrive_every
         self._connector_job, self._connector_schedule = connector_job, connector_schedule
         self._teams_job = teams_job
+        self.retention_job = retention_job
         self._scheduler: BackgroundScheduler | None = None
 
     def start(self) -> None:
@@ -137,6 +140,10 @@ class Scheduler:
                 IntervalTrigger(seconds=int(TEAMS_INTERVAL.total_seconds()), timezone=self.tz),
                 id="teams-from-usergroups",
                 next_run_time=datetime.now(self.tz),
+            )
+        if self.retention_job is not None:
+            scheduler.add_job(
+                self.retention_job, award_trigger(RETENTION_CRON, self.tz), id="retention"
             )
         scheduler.start()
         self._scheduler = scheduler

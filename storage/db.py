@@ -31,6 +31,10 @@ class Database:
         # Identity ids never change once made, so ingestion can skip looking them up.
         self.identity_ids: dict[tuple[str, str], int] = {}
         self.last_event_noted: dict[int, datetime] = {}
+        # Who is forgotten changes rarely; another process's forget is noticed within
+        # `storage.privacy_door.RECHECK`, which then empties the identity cache.
+        self.privacy_generation: str | None = None
+        self.privacy_checked_at: datetime | None = None
         self._write_mutex: AbstractContextManager[object] = (
             threading.Lock() if self.is_sqlite else nullcontext()
         )

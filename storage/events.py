@@ -18,6 +18,8 @@ from storage.db import Database
 from storage.figures import COUNTED, NAMES, REPORTED
 from storage.models import IntegrationRow
 from storage.people import IdentityKey, resolve_identities
+from storage.privacy import forgotten_keys
+from storage.privacy_door import drop_forgotten, notice_forgets, retry_after_forget
 from storage.records import RecordResult, UsageEvent, UserRef
 
 EVENTS_ORIGIN = "events"
@@ -39,17 +41,28 @@ def record_events(
 ) -> RecordResult:
     """Store a batch. Positions whose event_id this integration already sent, in an earlier
     batch or earlier in this one, come back as duplicates and add nothing."""
+    return retry_after_forget(db, now, lambda: _record_events(db, integration_id, events, now))
+
+
+def _record_events(
+    db: Database, integration_id: int, events: Sequence[UsageEvent], now: datetime
+) -> RecordResult:
     first_seen, repeats = _first_seen(events)
     if not first_seen:
         return RecordResult(duplicates=repeats)
     identities = identity_ids(db, {identity_key(events[i].user) for i in first_seen.values()}, now)
+    first_seen, dropped = drop_forgotten(
+        first_seen, lambda i: identity_key(events[i].user), identities
+    )
+    if not first_seen:
+        return RecordResult(accepted=dropped, duplicates=repeats)
     # Everything that needs no database is done before the write lock is taken.
     batch = _Batch(db, integration_id, events, first_seen, identities, now)
     with db.write() as conn:
         stored = batch.store(conn)
     if stored:
         note_last_event(db, integration_id, now)
-    return _result(first_seen, repeats, stored)
+    return _result(first_seen, repeats, stored, dropped)
 
 
 def record_events_in(
@@ -66,8 +79,11 @@ def record_events_in(
     first_seen, repeats = _first_seen(events)
     if not first_seen:
         return RecordResult(duplicates=repeats)
+    first_seen, dropped = drop_forgotten(
+        first_seen, lambda i: identity_key(events[i].user), identities
+    )
     stored = _Batch(db, integration_id, events, first_seen, identities, now).store(conn)
-    return _result(first_seen, repeats, stored)
+    return _result(first_seen, repeats, stored, dropped)
 
 
 def _first_seen(events: Sequence[UsageEvent]) -> tuple[dict[str, int], list[int]]:
@@ -111,8 +127,12 @@ class _Batch:
         return stored
 
 
-def _result(first_seen: dict[str, int], repeats: list[int], stored: set[str]) -> RecordResult:
-    accepted = sorted(first_seen[event_id] for event_id in stored)
+def _result(
+    first_seen: dict[str, int], repeats: list[int], stored: set[str], dropped: list[int]
+) -> RecordResult:
+    # Usage of a forgotten person counts as accepted: the sender did nothing wrong, and a
+    # resend would be dropped again.
+    accepted = sorted([first_seen[event_id] for event_id in stored] + dropped)
     duplicates = sorted(repeats + [i for e, i in first_seen.items() if e not in stored])
     return RecordResult(accepted=accepted, duplicates=duplicates)
 
@@ -140,12 +160,14 @@ def rollup(rows: Sequence[dict[str, Any]], origin: str) -> list[dict[str, Any]]:
 def identity_ids(db: Database, keys: set[IdentityKey], now: datetime) -> dict[IdentityKey, int]:
     """Ids for these identities, from the cache or, for new ones, a short transaction of
     their own; call it before taking the write lock."""
+    notice_forgets(db, now)
     identities = {key: db.identity_ids[key] for key in keys if key in db.identity_ids}
     missing = keys - identities.keys()
     if missing:
         # Its own short transaction: an identity made for a batch that then fails is harmless.
+        # Identities of forgotten people are left out, and so never made again.
         with db.write() as conn:
-            found = resolve_identities(conn, missing, now)
+            found = resolve_identities(conn, missing - forgotten_keys(conn, missing), now)
         db.identity_ids.update(found)
         identities.update(found)
     return identities

@@ -18,6 +18,7 @@ from storage.events import identity_key, rollup
 from storage.figures import NAMES
 from storage.models import DailyRow
 from storage.people import resolve_identities
+from storage.privacy import forgotten_keys
 from storage.records import ReportDay
 
 ReplacedKey = tuple[str, int, date]  # origin, identity id, day
@@ -62,7 +63,9 @@ def replace_report_days(
                     ),
                 )
             )
-        identities = resolve_identities(conn, (identity_key(d.user) for d in days), now)
+        keys = {identity_key(d.user) for d in days}
+        identities = resolve_identities(conn, keys - forgotten_keys(conn, keys), now)
+        days = [d for d in days if identity_key(d.user) in identities]  # forgotten: dropped
         to_clear: dict[tuple[str, date], set[int]] = defaultdict(set)
         rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for item in days:

@@ -328,3 +328,16 @@ class TeamMemberRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
     identity_id: Mapped[int] = mapped_column(ForeignKey("identities.id"), index=True)
+
+
+class ForgottenRow(Base):
+    """An identity whose person asked to be forgotten: usage for it is dropped at every door
+    until they opt in again. Only a keyed hash is kept, never the identity itself."""
+
+    __tablename__ = "forgotten_identities"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    # The hash of the person's Slack ID (or of the identity, for one forgotten alone): what
+    # `/aiusage optin` clears together.
+    group_digest: Mapped[str] = mapped_column(String(64), index=True)
+    forgotten_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -15,6 +15,7 @@ from storage.db import Database
 from storage.dialect import insert_ignore
 from storage.events import identity_ids, identity_key, note_last_event, record_events_in
 from storage.models import OtlpSeriesRow
+from storage.privacy_door import retry_after_forget
 from storage.records import RecordResult, UsageEvent
 
 INT_FIGURES = (
@@ -71,7 +72,15 @@ def record_sum_points(
 ) -> RecordResult:
     """Record sum points as usage events; for cumulative series only their increase counts,
     and the series' last values move in the same transaction as the events."""
+    return retry_after_forget(db, now, lambda: _record_sum_points(db, integration_id, points, now))
+
+
+def _record_sum_points(
+    db: Database, integration_id: int, points: Sequence[SumPoint], now: datetime
+) -> RecordResult:
     identities = identity_ids(db, {identity_key(p.template.user) for p in points}, now)
+    # A forgotten person's points are dropped before their series state is touched.
+    points = [p for p in points if identity_key(p.template.user) in identities]
     with db.write() as conn:
         keys = sorted({p.series_key for p in points if p.cumulative})
         states = _lock_states(conn, integration_id, keys)

@@ -11,6 +11,7 @@ from starlette.routing import Route
 from bot.intake.event_batch import BadBody, parse_body
 from bot.services import Services
 from bot.web import HTTPProblem, read_body
+from jobs.privacy_rules import minimal
 from storage.events import record_events
 from storage.integrations import authenticate
 from storage.records import Integration
@@ -46,7 +47,9 @@ def _ingest(services: Services, integration: Integration, body: bytes) -> dict[s
         batch = parse_body(body, default_tool=integration.name, now=services.clock())
     except BadBody as exc:
         raise HTTPProblem(exc.status, exc.message) from None
-    result = record_events(services.db, integration.id, batch.events, services.clock())
+    # Only allowlisted attributes reach the database (AIUSAGE_KEEP_ATTRIBUTES).
+    events = minimal(batch.events, services.settings.keep_attributes)
+    result = record_events(services.db, integration.id, events, services.clock())
     rejected = [
         {"index": r.index, "event_id": r.event_id, "error": r.error} for r in batch.rejected
     ]

@@ -1,9 +1,10 @@
-"""`aiusage db upgrade`."""
+"""`aiusage db upgrade` and `aiusage db prune`."""
 
 from __future__ import annotations
 
 import argparse
 
+from bot.cli import privacy
 from bot.cli.context import CliContext
 
 
@@ -12,6 +13,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     actions = db.add_subparsers(dest="action", metavar="ACTION", required=True)
     upgrade = actions.add_parser("upgrade", help="apply schema migrations")
     upgrade.set_defaults(run=run_upgrade)
+    privacy.register_db(actions)
 
 
 def run_upgrade(_args: argparse.Namespace, cli: CliContext) -> int:

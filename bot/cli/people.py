@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bot.cli import cli_actor
+from bot.cli import cli_actor, privacy
 from bot.cli.context import CliContext
 from jobs.teams import SLACK_USER_RE
 from storage.admin import record_audit
@@ -41,6 +41,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     from bot.cli import people_import  # it builds on this module's identity rules
 
     people_import.register(actions)
+
+    privacy.register_people(actions)
 
 
 def parse_identity(text: str) -> tuple[str, str]:

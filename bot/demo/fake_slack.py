@@ -330,6 +330,15 @@ class FakeSlack:
             self._posted_at[str(message["ts"])] = time.monotonic()
         return {"ok": True, "channel": channel, "ts": message["ts"], "message": message}
 
+    def _api_chat_update(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = params.get("channel", ""), params.get("ts")
+        with self._lock:
+            for message in self.messages.get(channel, []):
+                if message["ts"] == ts:
+                    message.update(text=params.get("text"), blocks=params.get("blocks"))
+                    return {"ok": True, "channel": channel, "ts": ts, "text": message["text"]}
+        return {"ok": False, "error": "message_not_found"}
+
     def _api_chat_postEphemeral(self, params: dict[str, Any]) -> dict[str, Any]:
         if params.get("channel") not in self.channels:
             return {"ok": False, "error": "channel_not_found"}

@@ -62,7 +62,10 @@ class EventIn(BaseModel):
     lines_accepted: Count | None = None
     cost_usd: float | None = Field(None, ge=0, le=1_000_000)
     attributes: dict[Annotated[str, Field(max_length=64)], AttributeValue] | None = Field(
-        None, max_length=32, description="flat object, at most 32 keys"
+        None,
+        max_length=32,
+        description="flat object, at most 32 keys; only those in AIUSAGE_KEEP_ATTRIBUTES "
+        "are stored",
     )
 
     @field_validator("occurred_at")

@@ -12,6 +12,7 @@ from jobs.admin_rules import AdminOutcome
 from jobs.org import OrgRefusal, OrgView
 from jobs.scoring import Ranked, WeekComparison
 from jobs.weeks import Week
+from storage.privacy_records import Inventory
 from storage.records import Award, LeaderboardState, Profile
 
 
@@ -116,6 +117,39 @@ class OrgRefused:
 
 OrgAnswer = OrgShown | OrgNotAllowed | OrgRefused
 
+
+@dataclass(frozen=True, slots=True)
+class MyDataAnswer:
+    """What is stored about the caller (`/aiusage mydata`)."""
+
+    slack_user_id: str
+    inventory: Inventory
+
+
+@dataclass(frozen=True, slots=True)
+class ForgetPreview:
+    """What `/aiusage forget` would delete, before the caller confirms."""
+
+    slack_user_id: str
+    inventory: Inventory
+
+
+@dataclass(frozen=True, slots=True)
+class ForgetDone:
+    """What a confirmed forget deleted, and the award posts it edited (or could not)."""
+
+    counts: dict[str, int]
+    edited_posts: int = 0
+    not_edited: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class ForgetCancelled:
+    """The caller pressed Cancel: nothing was deleted."""
+
+
+PrivacyAnswer = MyDataAnswer | ForgetPreview | ForgetDone | ForgetCancelled
+
 Answer = (
     MeAnswer
     | TopAnswer
@@ -125,10 +159,10 @@ Answer = (
     | HelpAnswer
     | DigestAnswer
     | AdminOutcome
-    | AdminOutcome
     | OrgShown
     | OrgNotAllowed
     | OrgRefused
+    | PrivacyAnswer
 )
 
 

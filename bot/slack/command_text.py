@@ -74,7 +74,31 @@ class Org:
     team: str | None = None
 
 
-Request = Me | Top | Badges | OptOut | OptIn | Help | Retire | Restore | Status | Digest | Org
+@dataclass(frozen=True, slots=True)
+class MyData:
+    """What is stored about the caller, and how to export or delete it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Forget:
+    """A preview of deleting everything about the caller, with a confirm button."""
+
+
+Request = (
+    Me
+    | Top
+    | Badges
+    | OptOut
+    | OptIn
+    | Help
+    | Retire
+    | Restore
+    | Status
+    | Digest
+    | Org
+    | MyData
+    | Forget
+)
 
 _SIMPLE: dict[str, Request] = {
     "": Me(),
@@ -85,6 +109,8 @@ _SIMPLE: dict[str, Request] = {
     "optin": OptIn(),
     "help": Help(),
     "status": Status(),
+    "mydata": MyData(),
+    "forget": Forget(),
 }
 
 

@@ -71,6 +71,14 @@ class SlackNotifier:
             raise PostOutcomeUnknown(f"{type(exc).__name__}: {exc}") from None
         return str(response["ts"])
 
+    def update(self, channel: str, ts: str, post: Post) -> None:
+        """Rewrite a message already posted (`chat.update`), e.g. to drop a forgotten name."""
+        text, blocks = render_post(post.data)
+        try:
+            self._client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+        except SlackApiError as exc:
+            raise _classify(exc) from None
+
     def find_post(self, channel: str, post_key: str, since: datetime) -> str | None:
         """Reads `conversations.history` from just before `since` to its end."""
         cursor: str | None = None

@@ -15,6 +15,7 @@ from bot.services import Services
 from bot.slack.answers import OrgAnswer, OrgChart, OrgNotAllowed, OrgRefused, OrgShown, Viewer
 from bot.slack.org_chart import delete_chart, upload_chart
 from jobs.admin_rules import is_admin
+from jobs.group_size import People
 from jobs.org import (
     GroupFigures,
     OrgRefusal,
@@ -25,7 +26,6 @@ from jobs.org import (
     shown_weeks,
     trend_points,
 )
-from jobs.privacy import People
 from jobs.weeks import Week, current_week
 from storage.admin import record_audit
 from storage.org import active_by_span, flagged_by_week, span_sums, usage_cells

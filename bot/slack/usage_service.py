@@ -23,8 +23,10 @@ from bot.slack.answers import (
 from bot.slack.command_text import (
     Badges,
     Digest,
+    Forget,
     Help,
     Me,
+    MyData,
     OptIn,
     OptOut,
     Org,
@@ -35,6 +37,7 @@ from bot.slack.command_text import (
     Top,
 )
 from bot.slack.org_service import OrgService
+from bot.slack.privacy_service import PrivacyService
 from jobs.admin import AdminService
 from jobs.admin_rules import Actor
 from jobs.awards import AwardConfig, flagged_now
@@ -79,6 +82,7 @@ class UsageService:
         admin: AdminService,
         award_config: AwardConfig,
         org: OrgService | None = None,
+        privacy: PrivacyService | None = None,
     ) -> None:
         self.services = services
         self.admin = admin
@@ -94,6 +98,9 @@ class UsageService:
         self._refreshing = False
         # One background worker: at most one refresh at a time, however busy `top` is.
         self._refresher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ranking")
+        # `mydata` and `forget`; without an editor a forget reports its award posts unedited.
+        self.privacy = privacy or PrivacyService(services, editor=None)
+        self.privacy.on_forget.append(self.forget_rankings)
 
     @property
     def db(self) -> Database:
@@ -120,6 +127,10 @@ class UsageService:
                 return DigestAnswer(on)
             case Org(team=team):
                 return self.org.answer(viewer, team)
+            case MyData():
+                return self.privacy.mydata(viewer.slack_user_id)
+            case Forget():
+                return self.privacy.preview(viewer.slack_user_id)
             case Help(unknown=unknown):
                 return HelpAnswer(unknown=unknown)
 
@@ -196,7 +207,14 @@ class UsageService:
 
     def opt(self, viewer: Viewer, *, opted_out: bool) -> OptAnswer:
         set_opted_out(self.db, viewer.slack_user_id, opted_out, self.services.clock())
+        if not opted_out:
+            self.privacy.opted_in(viewer.slack_user_id)
         return OptAnswer(opted_out)
+
+    def forget_rankings(self) -> None:
+        """Drop cached rankings, so someone just forgotten is not shown from a stale one."""
+        with self._lock:
+            self._rankings = {}
 
 
 def actor(viewer: Viewer) -> Actor:

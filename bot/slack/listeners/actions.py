@@ -1,4 +1,4 @@
-"""The retirement preview's confirm and cancel buttons."""
+"""The confirm and cancel buttons: the retirement preview's and the forget preview's."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot.services import Services
-from bot.slack.answers import Answer, Viewer
+from bot.slack.answers import Answer, ForgetCancelled, Viewer
 from bot.slack.listeners.errors import failure
 from bot.slack.usage_service import UsageService, actor
 from bot.slack.viewers import admin_max_age, known_viewer, learn_viewer
 from bot.slack.views.admin import CANCEL_ACTION, CONFIRM_ACTION
+from bot.slack.views.privacy import FORGET_CANCEL_ACTION, FORGET_CONFIRM_ACTION
 from bot.slack.views.render import render
 from jobs.admin_rules import Refused
 
@@ -42,6 +43,11 @@ def register(app: App, usage: UsageService, services: Services) -> None:
     cancel = clicked(lambda viewer, rid: usage.admin.cancel_retire(actor(viewer), rid))
     app.action(CONFIRM_ACTION)(ack=ack_click, lazy=[confirm])
     app.action(CANCEL_ACTION)(ack=ack_click, lazy=[cancel])
+    # The forget buttons act on whoever clicks them, never on anyone the button names.
+    forget = clicked(lambda viewer, _: usage.privacy.confirm(viewer.slack_user_id))
+    keep = clicked(lambda _viewer, _: ForgetCancelled())
+    app.action(FORGET_CONFIRM_ACTION)(ack=ack_click, lazy=[forget])
+    app.action(FORGET_CANCEL_ACTION)(ack=ack_click, lazy=[keep])
 
 
 def button_value(body: dict[str, Any]) -> int:

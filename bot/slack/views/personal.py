@@ -269,6 +269,8 @@ HELP_LINES = (
     "• `/aiusage badges`: your awards, newest first",
     "• `/aiusage optout` / `/aiusage optin`: leave / rejoin the public leaderboard and award posts",
     "• `/aiusage digest on` / `/aiusage digest off`: your week by direct message each Monday",
+    "• `/aiusage mydata`: what is stored about you; `/aiusage forget`: delete it all "
+    "(privacy notice: docs/privacy.md)",
     "• `/aiusage help`: this message",
     "*Admin commands*",
     "• `/aiusage retire &lt;announcement&gt;`: retire the leaderboard and awards, and post the "

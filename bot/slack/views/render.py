@@ -6,8 +6,12 @@ from bot.slack.answers import (
     Answer,
     BadgesAnswer,
     DigestAnswer,
+    ForgetCancelled,
+    ForgetDone,
+    ForgetPreview,
     HelpAnswer,
     MeAnswer,
+    MyDataAnswer,
     OptAnswer,
     OrgNotAllowed,
     OrgRefused,
@@ -26,6 +30,7 @@ from bot.slack.views.personal import (
     render_retired_top,
     render_top,
 )
+from bot.slack.views.privacy import render_privacy
 from bot.slack.views.reply import Reply
 
 
@@ -48,5 +53,7 @@ def render(answer: Answer) -> Reply:
             return render_digest_answer(answer)
         case OrgShown() | OrgNotAllowed() | OrgRefused():
             return render_org(answer)
+        case MyDataAnswer() | ForgetPreview() | ForgetDone() | ForgetCancelled():
+            return render_privacy(answer)
         case _:
             return render_admin(answer)

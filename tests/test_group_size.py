@@ -3,7 +3,7 @@ one person, a total that differs from a team by one person, and an "other" of on
 
 from __future__ import annotations
 
-from jobs.privacy import private_groups
+from jobs.group_size import private_groups
 
 
 def people(*ids: int) -> frozenset[int]:

@@ -1,0 +1,119 @@
+"""`aiusage people forget|export` (requests that come by email) and `aiusage db prune`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from bot.cli import cli_actor
+from bot.cli.context import CliContext
+from bot.composition import slack_notifier
+from jobs.privacy import forget_person
+from jobs.retention import apply_retention
+from storage.admin import record_audit
+from storage.db import Database
+from storage.privacy_read import export, find_subject
+from storage.privacy_records import Subject
+
+PERSON_HELP = "a Slack user ID (U012AB3CD), or an identity: KIND:VALUE or a bare email"
+
+
+def register_people(actions: argparse._SubParsersAction) -> None:
+    """Adds `forget` and `export` to `aiusage people`."""
+    forget = actions.add_parser(
+        "forget",
+        help="delete everything stored about a person (audited)",
+        description="Deletes the person's usage, figures, identities, badges and settings in "
+        "one transaction; their badges stay as anonymous entries and award posts that named "
+        "them are edited. Usage that arrives later for them is dropped until they opt in.",
+    )
+    forget.add_argument("person", metavar="USERID|IDENTITY", help=PERSON_HELP)
+    forget.set_defaults(run=run_forget)
+    dump = actions.add_parser(
+        "export",
+        help="print everything stored about a person as one JSON document",
+    )
+    dump.add_argument("person", metavar="USERID|IDENTITY", help=PERSON_HELP)
+    dump.set_defaults(run=run_export)
+
+
+def register_db(actions: argparse._SubParsersAction) -> None:
+    """Adds `prune` to `aiusage db`."""
+    prune = actions.add_parser(
+        "prune",
+        help="apply the retention settings now and print what was deleted",
+    )
+    prune.set_defaults(run=run_prune)
+
+
+def _subject(db: Database, text: str) -> Subject:
+    """The person (or lone identity) named on the command line; someone nothing is stored
+    about still gets a subject, so a forget still stops their later usage."""
+    # Imported here: `bot.cli.people` imports this module to register forget and export.
+    from bot.cli.people import SLACK_USER_RE, parse_identity
+
+    text = text.strip()
+    if SLACK_USER_RE.match(text):
+        return find_subject(db, slack_user_id=text) or Subject(None, text, None, ())
+    kind, value = parse_identity(text)
+    found = find_subject(db, identity=(kind, value))
+    if found is not None:
+        return found
+    if kind == "slack":
+        return Subject(None, value, None, ())
+    # Nothing stored: no row to delete (id -1 matches none), only the tombstone to leave.
+    return Subject(None, None, None, ((-1, kind, value),))
+
+
+def run_forget(args: argparse.Namespace, cli: CliContext) -> int:
+    db = cli.db
+    try:
+        subject = _subject(db, args.person)
+    except ValueError as exc:
+        print(f"aiusage: {exc}", file=sys.stderr)
+        return 2
+    report = forget_person(
+        db,
+        subject,
+        actor=cli_actor(),
+        now=cli.clock(),
+        editor=slack_notifier(cli.settings),
+        rules=cli.settings.award_rules(),
+    )
+    print(f"Forgotten: {report.forgotten.summary()}")
+    print(f"Award posts edited: {len(report.edited)}")
+    for line in report.not_edited:
+        print(f"aiusage: award post not edited: {line}", file=sys.stderr)
+    print("Usage that arrives for them from now on is dropped until they type /aiusage optin.")
+    return 1 if report.not_edited else 0
+
+
+def run_export(args: argparse.Namespace, cli: CliContext) -> int:
+    db = cli.db
+    try:
+        subject = _subject(db, args.person)
+    except ValueError as exc:
+        print(f"aiusage: {exc}", file=sys.stderr)
+        return 2
+    document: dict[str, Any] = {"exported_at": cli.clock().isoformat(), **export(db, subject)}
+    # The audit keeps that an export was made and by whom, not whose data it was.
+    record_audit(db, cli_actor(), "people.export", "done", cli.clock())
+    json.dump(document, sys.stdout, ensure_ascii=False, indent=2, default=str)
+    sys.stdout.write("\n")
+    return 0
+
+
+def run_prune(_args: argparse.Namespace, cli: CliContext) -> int:
+    counts = apply_retention(cli.db, cli.settings.retention(), cli.clock())
+    labels = {
+        "events": "raw usage events",
+        "daily": "daily figures",
+        "flags": "integrity flags",
+        "otlp_series": "OpenTelemetry series states",
+        "audit": "audit log entries",
+    }
+    for name, n in counts.items():
+        print(f"deleted {n} {labels[name]}")
+    return 0

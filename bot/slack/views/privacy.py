@@ -1,0 +1,167 @@
+"""`/aiusage mydata` and `/aiusage forget`: their messages. Pure functions; everything shown
+is the caller's own data, visible only to them."""
+
+from __future__ import annotations
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ConfirmObject,
+    ContextBlock,
+    MarkdownTextObject,
+)
+
+from bot.slack.answers import (
+    ForgetCancelled,
+    ForgetDone,
+    ForgetPreview,
+    MyDataAnswer,
+    PrivacyAnswer,
+)
+from bot.slack.views.reply import Reply, header, note, section
+from bot.slack.views.text import number, shown
+from storage.privacy_records import Inventory, Span
+
+FORGET_CONFIRM_ACTION = "aiusage_forget_confirm"
+FORGET_CANCEL_ACTION = "aiusage_forget_cancel"
+PRIVACY_NOTICE = "docs/privacy.md"
+MAX_IDENTITIES_SHOWN = 20
+
+HOW_TO = (
+    "• A copy of all of it: ask an admin to run `aiusage people export {who}` (one JSON "
+    "document).\n"
+    "• Delete all of it: `/aiusage forget` (shows what goes and asks you to confirm)."
+)
+DROPPED_LATER = (
+    "Usage that tools send for you later is dropped as it arrives, and never stored, until "
+    "you type `/aiusage optin` again."
+)
+
+
+def render_privacy(answer: PrivacyAnswer) -> Reply:
+    match answer:
+        case MyDataAnswer():
+            return render_mydata(answer)
+        case ForgetPreview():
+            return render_forget_preview(answer)
+        case ForgetDone():
+            return render_forget_done(answer)
+        case ForgetCancelled():
+            return note("Cancelled. Nothing was deleted.")
+
+
+def inventory_lines(inv: Inventory) -> list[str]:
+    """One line per kind of data, with counts and the days it covers."""
+    profile = inv.profile
+    lines = []
+    if profile:
+        known = [
+            name
+            for name, key in (
+                ("your Slack user ID", "slack_user_id"),
+                ("email", "email"),
+                ("display name", "display_name"),
+                ("time zone", "tz"),
+            )
+            if profile.get(key)
+        ]
+        opted = "off" if profile.get("opted_out") else "on"
+        lines.append(f"• *Profile*: {', '.join(known) or 'none'}; leaderboard and awards: {opted}")
+    if inv.identities:
+        names = [shown(f"{kind}:{value}") for kind, value in inv.identities[:MAX_IDENTITIES_SHOWN]]
+        more = len(inv.identities) - MAX_IDENTITIES_SHOWN
+        suffix = f" and {number(more)} more" if more > 0 else ""
+        lines.append(
+            f"• *Identities* your usage arrives under ({number(len(inv.identities))}): "
+            f"{', '.join(names)}{suffix}"
+        )
+    lines.append(f"• *Usage events* as tools sent them: {_span(inv.events)}")
+    lines.append(f"• *Daily figures* per tool: {_span(inv.daily)}")
+    lines.append(f"• *Badges* won: {_span(inv.awards, unit='week of')}")
+    lines.append(f"• *Integrity flags* (seen by admins only): {_span(inv.flags, unit='week of')}")
+    if inv.audit_entries:
+        lines.append(f"• *Audit log entries* of commands you ran: {number(inv.audit_entries)}")
+    return lines
+
+
+def render_mydata(answer: MyDataAnswer) -> Reply:
+    blocks: list[Block] = [
+        header("What aiusage stores about you"),
+        section("\n".join(inventory_lines(answer.inventory))),
+        section(HOW_TO.format(who=answer.slack_user_id)),
+        _notice(),
+    ]
+    return Reply("What aiusage stores about you, and how to get or delete it.", blocks)
+
+
+def render_forget_preview(answer: ForgetPreview) -> Reply:
+    confirm = ConfirmObject(
+        title="Delete your data?",
+        text="Everything listed is deleted at once and cannot be brought back.",
+        confirm="Delete",
+        deny="Go back",
+        style="danger",
+    )
+    blocks: list[Block] = [
+        header("Delete everything aiusage stores about you?"),
+        section("*This will be deleted:*\n" + "\n".join(inventory_lines(answer.inventory))),
+        section(
+            "Award posts that named you are edited to drop your name; the award history keeps "
+            "an anonymous entry. The audit log keeps that a deletion happened, not what was "
+            f"deleted.\n{DROPPED_LATER}"
+        ),
+        ActionsBlock(
+            block_id="aiusage_forget",
+            elements=[
+                ButtonElement(
+                    text="Delete my data",
+                    action_id=FORGET_CONFIRM_ACTION,
+                    value="self",
+                    style="danger",
+                    confirm=confirm,
+                ),
+                ButtonElement(text="Cancel", action_id=FORGET_CANCEL_ACTION, value="self"),
+            ],
+        ),
+        _notice(),
+    ]
+    return Reply("Delete everything aiusage stores about you? Confirm or cancel below.", blocks)
+
+
+def render_forget_done(answer: ForgetDone) -> Reply:
+    counts = answer.counts
+    lines = [
+        "*Done: everything aiusage stored about you is deleted.*",
+        f"• {number(counts.get('events', 0))} usage events, {number(counts.get('daily', 0))} "
+        f"daily figures, {number(counts.get('identities', 0))} identities, "
+        f"{number(counts.get('flags', 0))} integrity flags",
+        f"• {number(counts.get('awards_anonymised', 0))} badges kept as anonymous entries; "
+        f"{number(answer.edited_posts)} award posts edited to drop your name",
+    ]
+    if answer.not_edited:
+        lines.append(
+            f"• {number(len(answer.not_edited))} award posts could not be edited; an admin "
+            "can remove them by hand"
+        )
+    lines.append(DROPPED_LATER)
+    return note("\n".join(lines))
+
+
+def _span(span: Span, unit: str = "day") -> str:
+    if not span.count:
+        return "none"
+    if span.first == span.last:
+        return f"{number(span.count)}, {unit} {span.first}"
+    return f"{number(span.count)}, {span.first} to {span.last}"
+
+
+def _notice() -> ContextBlock:
+    return ContextBlock(
+        elements=[
+            MarkdownTextObject(
+                text=f"What is kept, who sees it and for how long: the privacy notice "
+                f"({PRIVACY_NOTICE})."
+            )
+        ]
+    )

@@ -1,0 +1,45 @@
+"""Retention: when each kind of stored data is past its age. Pure rules, plus the daily run."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from jobs.weeks import local_day
+from storage.db import Database
+from storage.retention import Cutoffs, prune
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionConfig:
+    """Days each kind is kept; 0 keeps it forever. Days are counted in `tz`."""
+
+    tz: ZoneInfo
+    raw_days: int = 90
+    rollup_days: int = 730
+    otlp_days: int = 35
+    audit_days: int = 730
+
+
+def cutoffs(config: RetentionConfig, now: datetime) -> Cutoffs:
+    """Events and daily figures are cut by local day, so a DST change never moves the line
+    by an hour; series state and audit entries by elapsed time."""
+    today = local_day(now, config.tz)
+    return Cutoffs(
+        raw_before=today - timedelta(days=config.raw_days) if config.raw_days else None,
+        rollup_before=today - timedelta(days=config.rollup_days) if config.rollup_days else None,
+        otlp_before=now - timedelta(days=config.otlp_days) if config.otlp_days else None,
+        audit_before=now - timedelta(days=config.audit_days) if config.audit_days else None,
+    )
+
+
+def apply_retention(db: Database, config: RetentionConfig, now: datetime) -> dict[str, int]:
+    """Delete what is past its age now; returns the counts per kind."""
+    counts = prune(db, cutoffs(config, now))
+    if any(counts.values()):
+        log.info("retention deleted %s", ", ".join(f"{k}={v}" for k, v in counts.items()))
+    return counts

@@ -1,0 +1,238 @@
+"""Forgetting one person, and the tombstones that keep them forgotten at every door.
+
+Forgetting deletes the person's events, rollup, identities, flags and profile in one
+transaction, keeps their awards under an anonymous placeholder, scrubs their identifiers from
+the audit trail, and leaves a keyed hash of each identity (never the identity itself) so usage
+that arrives later for them is dropped at the door until they opt in again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Text, cast, delete, func, insert, or_, select, update
+
+from storage.db import Database
+from storage.dialect import insert_ignore
+from storage.models import (
+    AuditRow,
+    AwardRow,
+    DailyRow,
+    EventRow,
+    ForgottenRow,
+    IdentityRow,
+    IntegrityFlagRow,
+    LeaderboardStateRow,
+    MetaRow,
+    OutboxRow,
+    PersonRow,
+    RetirementRow,
+)
+from storage.privacy_read import ANONYMOUS_KEY, CHUNK
+from storage.privacy_records import Forgotten, IdentityKey, Subject
+
+SALT_KEY = "privacy_salt"
+GENERATION_KEY = "privacy_generation"
+FORGOTTEN = "forgotten"  # what an audit actor or admin field naming a forgotten person becomes
+SCRUBBED_DETAIL = "[removed: named a person who was since forgotten]"
+
+
+# -- forgetting -----------------------------------------------------------------------------
+
+
+def forget(db: Database, subject: Subject, *, actor: str, now: datetime) -> Forgotten:
+    """Delete everything about `subject` in one transaction, audited by counts only, and
+    leave hashed tombstones so later usage for them is dropped."""
+    with db.write() as conn:
+        result = forget_in(conn, subject, actor=actor, now=now)
+    forget_cached(db, subject)
+    return result
+
+
+def forget_in(conn: Connection, subject: Subject, *, actor: str, now: datetime) -> Forgotten:
+    ids = subject.identity_ids
+    pid = subject.person_id
+    salt = _salt(conn)
+    keys = subject.keys()
+    group = digest(salt, ("slack", subject.slack_user_id) if subject.slack_user_id else keys[0])
+    conn.execute(
+        insert_ignore(conn, ForgottenRow),
+        [{"digest": digest(salt, key), "group_digest": group, "forgotten_at": now} for key in keys],
+    )
+    counts = {"events": 0, "daily": 0, "identities": 0, "flags": 0, "awards_anonymised": 0}
+    for chunk in _chunks(ids):
+        counts["events"] += _rowcount(conn, delete(EventRow).where(EventRow.identity_id.in_(chunk)))
+        counts["daily"] += _rowcount(conn, delete(DailyRow).where(DailyRow.identity_id.in_(chunk)))
+    weeks: list[date] = []
+    if pid is not None:
+        counts["flags"] = _rowcount(
+            conn, delete(IntegrityFlagRow).where(IntegrityFlagRow.person_id == pid)
+        )
+        weeks = sorted(
+            set(conn.scalars(select(AwardRow.week_start).where(AwardRow.person_id == pid)))
+        )
+        if weeks:
+            counts["awards_anonymised"] = _rowcount(
+                conn,
+                update(AwardRow)
+                .where(AwardRow.person_id == pid)
+                .values(person_id=_anonymous_person(conn, now)),
+            )
+    for chunk in _chunks(ids):
+        counts["identities"] += _rowcount(
+            conn, delete(IdentityRow).where(IdentityRow.id.in_(chunk))
+        )
+    if pid is not None:
+        # Identities made since the subject was read still point here; they go too.
+        counts["identities"] += _rowcount(
+            conn, delete(IdentityRow).where(IdentityRow.person_id == pid)
+        )
+        conn.execute(delete(PersonRow).where(PersonRow.id == pid))
+    _scrub(conn, subject.needles())
+    conn.execute(
+        insert(AuditRow).values(
+            at=now,
+            actor=actor,
+            action="people.forget",
+            outcome="done",
+            detail=" ".join(f"{k}={v}" for k, v in counts.items()),
+        )
+    )
+    _bump_generation(conn)
+    return Forgotten(counts, weeks)
+
+
+def forget_cached(db: Database, subject: Subject) -> None:
+    """Drop the subject's identities from this process's identity cache."""
+    gone = set(subject.identity_ids)
+    for key in [*subject.keys(), *(k for k, v in list(db.identity_ids.items()) if v in gone)]:
+        db.identity_ids.pop(key, None)
+
+
+def clear_tombstones(db: Database, slack_user_id: str) -> int:
+    """`/aiusage optin` after a forget: usage for the person's identities counts again."""
+    with db.write() as conn:
+        salt = _salt(conn)
+        n = _rowcount(
+            conn,
+            delete(ForgottenRow).where(
+                ForgottenRow.group_digest == digest(salt, ("slack", slack_user_id))
+            ),
+        )
+        if n:
+            _bump_generation(conn)
+    return n
+
+
+def forgotten_keys(conn: Connection, keys: Iterable[IdentityKey]) -> set[IdentityKey]:
+    """Which of these identities belong to someone forgotten (usage for them is dropped)."""
+    wanted = sorted(set(keys))
+    if not wanted or conn.scalar(select(func.count()).select_from(ForgottenRow)) == 0:
+        return set()
+    salt = _salt(conn)
+    by_digest = {digest(salt, key): key for key in wanted}
+    found: set[IdentityKey] = set()
+    for chunk in _chunks(sorted(by_digest)):
+        found.update(
+            by_digest[d]
+            for d in conn.scalars(select(ForgottenRow.digest).where(ForgottenRow.digest.in_(chunk)))
+        )
+    return found
+
+
+def generation(db: Database) -> str:
+    """Changes whenever a forget or an opt-in changes who is forgotten: lets another process
+    know its identity cache may hold identities that are gone."""
+    with db.read() as conn:
+        return conn.scalar(select(MetaRow.value).where(MetaRow.key == GENERATION_KEY)) or "0"
+
+
+def digest(salt: str, key: IdentityKey) -> str:
+    """A keyed hash of an identity: matches it again without keeping it."""
+    kind, value = key
+    return hmac.new(salt.encode(), f"{kind}\x00{value}".encode(), hashlib.sha256).hexdigest()
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+
+def _scrub(conn: Connection, needles: Sequence[str]) -> None:
+    """Take the person's identifiers out of the audit trail and the admin records: the audit
+    keeps that something happened, not who it was about."""
+    if not needles:
+        return
+    conn.execute(update(AuditRow).where(AuditRow.actor.in_(needles)).values(actor=FORGOTTEN))
+    for model, columns in (
+        (RetirementRow, ("requested_by", "decided_by")),
+        (LeaderboardStateRow, ("changed_by",)),
+        (IdentityRow, ("linked_by",)),
+    ):
+        for name in columns:
+            col = getattr(model, name)
+            conn.execute(update(model).where(col.in_(needles)).values({name: FORGOTTEN}))
+    # Free text: any detail that mentions them is replaced whole, so no part of an
+    # identifier (or what it said about them) is left behind.
+    matches = or_(*(AuditRow.detail.contains(n, autoescape=True) for n in needles))
+    conn.execute(update(AuditRow).where(matches).values(detail=SCRUBBED_DETAIL))
+    retired = or_(*(RetirementRow.announcement.contains(n, autoescape=True) for n in needles))
+    conn.execute(update(RetirementRow).where(retired).values(announcement=SCRUBBED_DETAIL))
+    board = or_(*(LeaderboardStateRow.announcement.contains(n, autoescape=True) for n in needles))
+    conn.execute(update(LeaderboardStateRow).where(board).values(announcement=SCRUBBED_DETAIL))
+    # An announcement still owed (or already posted) keeps its text in the outbox: the text
+    # is replaced the same way, and an owed one then posts the placeholder, never the name.
+    payload = cast(OutboxRow.payload, Text)
+    owed = or_(
+        *(payload.contains(n, autoescape=True) for n in needles),
+        *(OutboxRow.detail.contains(n, autoescape=True) for n in needles),
+    )
+    for row_id, kind, data in conn.execute(
+        select(OutboxRow.id, OutboxRow.kind, OutboxRow.payload).where(owed)
+    ).all():
+        scrubbed = {"kind": data.get("kind", kind), "text": SCRUBBED_DETAIL} if data else None
+        conn.execute(
+            update(OutboxRow).where(OutboxRow.id == row_id).values(payload=scrubbed, detail=None)
+        )
+
+
+def _anonymous_person(conn: Connection, now: datetime) -> int:
+    """The one placeholder every forgotten person's awards move to: no name, no identity,
+    opted out, so award history keeps its shape and names nobody."""
+    found = conn.scalar(select(MetaRow.value).where(MetaRow.key == ANONYMOUS_KEY))
+    if found is not None:
+        return int(found)
+    person_id = conn.execute(
+        insert(PersonRow)
+        .values(created_at=now, opted_out=True, is_workspace_admin=False)
+        .returning(PersonRow.id)
+    ).scalar_one()
+    conn.execute(insert(MetaRow).values(key=ANONYMOUS_KEY, value=str(person_id)))
+    return int(person_id)
+
+
+def _salt(conn: Connection) -> str:
+    conn.execute(insert_ignore(conn, MetaRow).values(key=SALT_KEY, value=secrets.token_hex(32)))
+    value = conn.scalar(select(MetaRow.value).where(MetaRow.key == SALT_KEY))
+    assert value is not None
+    return value
+
+
+def _bump_generation(conn: Connection) -> None:
+    conn.execute(insert_ignore(conn, MetaRow).values(key=GENERATION_KEY, value="0"))
+    current = conn.scalar(select(MetaRow.value).where(MetaRow.key == GENERATION_KEY)) or "0"
+    conn.execute(
+        update(MetaRow).where(MetaRow.key == GENERATION_KEY).values(value=str(int(current) + 1))
+    )
+
+
+def _chunks(values: Sequence[Any]) -> Iterable[list[Any]]:
+    for start in range(0, len(values), CHUNK):
+        yield list(values[start : start + CHUNK])
+
+
+def _rowcount(conn: Connection, statement: Any) -> int:
+    return int(conn.execute(statement).rowcount or 0)

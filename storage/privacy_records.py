@@ -1,0 +1,69 @@
+"""The plain data of the privacy functions: who a request is about, and what is stored."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+IdentityKey = tuple[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """One person (or one unlinked identity) as stored: what a forget or export covers."""
+
+    person_id: int | None
+    slack_user_id: str | None
+    email: str | None
+    identities: tuple[tuple[int, str, str], ...]  # (id, kind, value)
+
+    @property
+    def identity_ids(self) -> list[int]:
+        return sorted(i for i, _, _ in self.identities)
+
+    def keys(self) -> list[IdentityKey]:
+        """Every identity usage may arrive under for this person."""
+        keys = {(kind, value) for _, kind, value in self.identities}
+        if self.slack_user_id:
+            keys.add(("slack", self.slack_user_id))
+        if self.email:
+            keys.add(("email", self.email.lower()))
+        return sorted(keys)
+
+    def needles(self) -> list[str]:
+        """The strings that identify the person, to scrub from free text."""
+        return sorted({value for _, value in self.keys()})
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """How many rows of one kind, and the days they cover."""
+
+    count: int = 0
+    first: date | None = None
+    last: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Inventory:
+    """What is stored about a person, in counts and date ranges: the `mydata` answer."""
+
+    profile: dict[str, Any]
+    identities: list[IdentityKey]
+    events: Span
+    daily: Span
+    awards: Span
+    flags: Span
+    audit_entries: int
+
+
+@dataclass(frozen=True, slots=True)
+class Forgotten:
+    """What one forget deleted (counts only) and the weeks whose award posts named them."""
+
+    counts: dict[str, int]
+    award_weeks: list[date] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return " ".join(f"{name}={n}" for name, n in self.counts.items())
