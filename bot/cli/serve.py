@@ -8,10 +8,11 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import uvicorn
-from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 from bot.cli.context import CliContext
 from bot.composition import build_scheduler, create_bolt_app, create_http_app
+from bot.slack.client import make_web_client
+from bot.slack.socket_mode import SocketModeRefused, SocketModeRunner
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -48,8 +49,16 @@ def run_serve(args: argparse.Namespace, cli: CliContext) -> int:
         # secret is needed only if Slack also sends requests over HTTP.
         bolt = create_bolt_app(services, executor)
         assert bolt is not None
-        socket_mode = SocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
-        socket_mode.connect()
+        socket_mode = SocketModeRunner(
+            bolt, settings.slack_app_token.get_secret_value(), make_web_client(settings)
+        )
+        try:
+            socket_mode.connect()
+        except SocketModeRefused as exc:
+            print(f"aiusage: SLACK_APP_TOKEN: {exc}", file=sys.stderr)
+            executor.shutdown(wait=False)
+            services.db.dispose()
+            return 1
     app = create_http_app(services, bolt=bolt, scheduler=build_scheduler(services))
     try:
         # uvicorn finishes in-flight requests on SIGTERM, so an acknowledged event is committed.
