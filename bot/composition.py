@@ -15,7 +15,9 @@ from starlette.concurrency import run_in_threadpool
 from bot.api.health import health_routes
 from bot.api.ingest import ingest_routes
 from bot.api.otlp_receiver import otlp_routes
+from bot.logs import RequestIds
 from bot.metrics import LatencyMiddleware, Metrics
+from bot.readiness import Readiness
 from bot.services import Clock, Services
 from bot.settings import Settings
 from bot.slack.app import build_bolt_app, slack_route
@@ -33,6 +35,7 @@ from jobs.awards import (
     scheduled_awards,
 )
 from jobs.redrive import redrive
+from jobs.replicas import run_once_across_replicas
 from jobs.schedule import Scheduler
 from jobs.weeks import utcnow
 from storage.db import Database
@@ -49,7 +52,11 @@ def open_database(settings: Settings, *, migrate: bool = False) -> Database:
     so a read-only command never changes the schema under a running server."""
     db = Database(settings.database_url, settings.timezone)
     if migrate:
-        db.upgrade()
+        try:
+            db.upgrade()  # under a lock across replicas; SchemaTooNew when the code is older
+        except Exception:
+            db.dispose()
+            raise
     elif not db.schema_is_current():
         db.dispose()
         raise SchemaBehind("the database schema is not current; run `aiusage db upgrade`")
@@ -141,6 +148,7 @@ def build_scheduler(services: Services) -> Scheduler:
         catch_up_due=lambda: catch_up_due(services.db, config, services.clock()),
         redrive_job=redrive_job,
         redrive_every=timedelta(seconds=services.settings.post_redrive_seconds),
+        run_once=run_once_across_replicas(services.db, services.clock),
     )
 
 
@@ -154,11 +162,16 @@ def create_bolt_app(services: Services, executor: Executor) -> App | None:
 
 
 def create_http_app(
-    services: Services, *, bolt: App | None = None, scheduler: Scheduler | None = None
+    services: Services,
+    *,
+    bolt: App | None = None,
+    scheduler: Scheduler | None = None,
+    readiness: Readiness | None = None,
 ) -> Starlette:
     """The ASGI app `serve` runs: API routes, OTLP and the Slack endpoint (which answers 503
     until Slack is configured). Pass `bolt` to share one Bolt app with Socket Mode; the
-    scheduler, when given, runs from start-up until shutdown (SIGTERM included)."""
+    scheduler, when given, runs from start-up until shutdown (SIGTERM included); `readiness`
+    is what `/readyz` reads, set to draining by `serve` on SIGTERM."""
     executor = None
     if bolt is None:
         executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="slack-after-ack")
@@ -183,7 +196,7 @@ def create_http_app(
     app = Starlette(
         routes=[
             *ingest_routes(services),
-            *health_routes(services),
+            *health_routes(services, readiness),
             *otlp_routes(services),
             slack_route(http_slack.dispatch if http_slack else None),
         ],
@@ -191,4 +204,5 @@ def create_http_app(
         lifespan=lifespan,
     )
     app.add_middleware(LatencyMiddleware, metrics=services.metrics)
+    app.add_middleware(RequestIds)
     return app

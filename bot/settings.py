@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from jobs.award_rules import AwardRules, load_rules
 from jobs.posting import PostPolicy
 from jobs.schedule import check_cron
+from storage.db import url_password
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
 
@@ -48,6 +49,9 @@ class Settings(BaseSettings):
     )
     post_redrive_seconds: float = Field(60, alias="AIUSAGE_POST_REDRIVE_SECONDS", gt=0, le=3600)
     slack_timeout_seconds: float = Field(10, alias="AIUSAGE_SLACK_TIMEOUT_SECONDS", gt=0, le=300)
+    log_format: Literal["text", "json"] = Field("text", alias="AIUSAGE_LOG_FORMAT")
+    # After SIGTERM, how long /readyz answers 503 while still serving, before draining.
+    drain_seconds: float = Field(5.0, alias="AIUSAGE_DRAIN_SECONDS", ge=0, le=600)
 
     @field_validator("admins", "award_channels", "otlp_user_attributes", mode="before")
     @classmethod
@@ -77,6 +81,17 @@ class Settings(BaseSettings):
     def _rules(cls, value: Path | None) -> Path | None:
         load_rules(value)  # a bad file stops start-up here, not at the first award run
         return value
+
+    def secret_values(self) -> list[str]:
+        """Every secret value in the settings (the database password too), to be scrubbed
+        from the logs."""
+        found = [
+            value.get_secret_value()
+            for value in vars(self).values()
+            if isinstance(value, SecretStr) and value.get_secret_value()
+        ]
+        password = url_password(self.database_url)
+        return [*found, *([password] if password else [])]
 
     def post_policy(self) -> PostPolicy:
         return PostPolicy(

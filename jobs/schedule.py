@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -16,9 +17,13 @@ log = logging.getLogger(__name__)
 # A fire missed while the process was paused or busy still runs, up to most of a week late;
 # coalescing turns several missed fires into one run.
 MISFIRE_GRACE = timedelta(days=6)
-INTEGRITY_INTERVAL = timedelta(hours=1)
+# Repeating jobs are on the clock (cron), not on intervals from each process's start, so
+# replicas agree on every due time and one of them runs it.
+INTEGRITY_CRON = "7 * * * *"
 # New emails are looked up within a minute; each unmatched one is retried hourly.
-IDENTITY_INTERVAL = timedelta(minutes=1)
+IDENTITY_CRON = "* * * * *"
+# Runs `work` for the job's due time, or not when another replica has it (see jobs/replicas.py).
+RunOnce = Callable[[str, datetime, Callable[[], object]], object]
 
 
 def check_cron(expr: str) -> None:
@@ -29,6 +34,22 @@ def check_cron(expr: str) -> None:
         CronTrigger.from_crontab(expr, timezone="UTC")
     except ValueError as exc:
         raise ValueError(f"invalid cron expression {expr!r}: {exc}") from None
+
+
+def due_time(trigger: BaseTrigger, now: datetime, lookback: timedelta) -> datetime:
+    """The latest time `trigger` fired at or before `now` (the due time a run is for; a
+    second's slack, as a job may start a hair early); `now` itself, to the second, for a run
+    off the schedule."""
+    due = None
+    fire = trigger.get_next_fire_time(None, now - lookback)
+    while fire is not None and fire <= now + timedelta(seconds=1):
+        due = fire
+        fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+    return due if due is not None else now.replace(microsecond=0)
+
+
+def _run_here(_job: str, _due: datetime, work: Callable[[], object]) -> object:
+    return work()
 
 
 def award_trigger(expr: str, tz: ZoneInfo) -> CronTrigger:
@@ -45,7 +66,9 @@ def first_fire_at(expr: str, tz: ZoneInfo, moment: datetime) -> datetime:
 
 class Scheduler:
     """Runs the weekly award job on its cron schedule (and at once when the last post was
-    missed while the bot was down) and the integrity scan hourly."""
+    missed while the bot was down), the integrity scan hourly and the email match every
+    minute, each due time through `run_once` (once across replicas); and the re-drive of owed
+    posts, whose own claims in the outbox keep replicas from doubling a post."""
 
     def __init__(
         self,
@@ -58,6 +81,7 @@ class Scheduler:
         catch_up_due: Callable[[], bool],
         redrive_job: Callable[[], object] | None = None,
         redrive_every: timedelta = timedelta(minutes=1),
+        run_once: RunOnce = _run_here,
     ) -> None:
         self.expr, self.tz = expr, tz
         self._award_job = award_job
@@ -65,6 +89,7 @@ class Scheduler:
         self._identity_job = identity_job
         self._catch_up_due = catch_up_due
         self._redrive_job, self._redrive_every = redrive_job, redrive_every
+        self._run_once = run_once
         self._scheduler: BackgroundScheduler | None = None
 
     def start(self) -> None:
@@ -82,19 +107,30 @@ class Scheduler:
         if self._catch_up_due():
             log.info("the last weekly award post was missed; posting it now")
             first_run["next_run_time"] = datetime.now(self.tz)
-        scheduler.add_job(
-            self._award_job, award_trigger(self.expr, self.tz), id="weekly-awards", **first_run
-        )
-        scheduler.add_job(
-            self._integrity_job,
-            IntervalTrigger(seconds=int(INTEGRITY_INTERVAL.total_seconds()), timezone=self.tz),
-            id="integrity-scan",
-        )
+        jobs: list[tuple[str, BaseTrigger, Callable[[], object], timedelta]] = [
+            ("weekly-awards", award_trigger(self.expr, self.tz), self._award_job, MISFIRE_GRACE),
+            (
+                "integrity-scan",
+                award_trigger(INTEGRITY_CRON, self.tz),
+                self._integrity_job,
+                timedelta(days=1),
+            ),
+        ]
         if self._identity_job is not None:
+            jobs.append(
+                (
+                    "match-emails",
+                    award_trigger(IDENTITY_CRON, self.tz),
+                    self._identity_job,
+                    timedelta(days=1),
+                )
+            )
+        for name, trigger, work, lookback in jobs:
             scheduler.add_job(
-                self._identity_job,
-                IntervalTrigger(seconds=int(IDENTITY_INTERVAL.total_seconds()), timezone=self.tz),
-                id="match-emails",
+                self._once(name, trigger, work, lookback),
+                trigger,
+                id=name,
+                **(first_run if name == "weekly-awards" else {}),
             )
         if self._redrive_job is not None:
             # Owed posts (a holder that died, an unknown outcome) go out at start and then
@@ -108,6 +144,18 @@ class Scheduler:
             )
         scheduler.start()
         self._scheduler = scheduler
+
+    def _once(
+        self, name: str, trigger: BaseTrigger, work: Callable[[], object], lookback: timedelta
+    ) -> Callable[[], object]:
+        """`work`, run through `run_once` with the due time it is for, so that of several
+        replicas firing for the same due time one runs it."""
+
+        def job() -> object:
+            due = due_time(trigger, datetime.now(self.tz), lookback)
+            return self._run_once(name, due, work)
+
+        return job
 
     def shutdown(self) -> None:
         """Stop, letting a running job finish (a post in flight gets recorded)."""

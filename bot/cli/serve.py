@@ -11,8 +11,12 @@ import uvicorn
 
 from bot.cli.context import CliContext
 from bot.composition import build_scheduler, create_bolt_app, create_http_app
+from bot.logs import configure_logging
+from bot.readiness import DrainingServer, Readiness
+from bot.slack.app import noisy_log_messages
 from bot.slack.client import make_web_client
 from bot.slack.socket_mode import SocketModeRefused, SocketModeRunner
+from storage.coordination import AlreadyServing, single_server
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -36,9 +40,22 @@ def run_serve(args: argparse.Namespace, cli: CliContext) -> int:
             file=sys.stderr,
         )
         return 2
+    configure_logging(settings.log_format, settings.secret_values(), dropped=noisy_log_messages())
     # uvicorn drains in-flight requests on SIGTERM, then re-raises the signal; landing it
     # here makes a requested stop exit 0, as supervisors expect of a clean shutdown.
     signal.signal(signal.SIGTERM, _exit_cleanly)
+    try:
+        # One serving process on a SQLite file, taken before migrating; a schema newer than
+        # this code is refused (SchemaTooNew, reported by `main`).
+        with single_server(settings.database_url):
+            return _serve(args, cli)
+    except AlreadyServing as exc:
+        print(f"aiusage: AIUSAGE_DATABASE_URL: {exc}", file=sys.stderr)
+        return 1
+
+
+def _serve(args: argparse.Namespace, cli: CliContext) -> int:
+    settings = cli.settings
     services = cli.services(migrate=True)
     socket_mode = None
     executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="slack-after-ack")
@@ -57,19 +74,24 @@ def run_serve(args: argparse.Namespace, cli: CliContext) -> int:
         except SocketModeRefused as exc:
             print(f"aiusage: SLACK_APP_TOKEN: {exc}", file=sys.stderr)
             executor.shutdown(wait=False)
-            services.db.dispose()
             return 1
-    app = create_http_app(services, bolt=bolt, scheduler=build_scheduler(services))
+    readiness = Readiness()
+    app = create_http_app(
+        services, bolt=bolt, scheduler=build_scheduler(services), readiness=readiness
+    )
+    config = uvicorn.Config(
+        app,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        log_config=None,  # our handler, in AIUSAGE_LOG_FORMAT, takes uvicorn's lines too
+        access_log=False,  # RequestIds logs each request, with its id
+        timeout_graceful_shutdown=20,
+    )
     try:
-        # uvicorn finishes in-flight requests on SIGTERM, so an acknowledged event is committed.
-        uvicorn.run(
-            app,
-            host=args.host or settings.host,
-            port=args.port or settings.port,
-            log_level="info",
-            access_log=False,
-            timeout_graceful_shutdown=20,
-        )
+        # SIGTERM: /readyz turns 503 at once; after AIUSAGE_DRAIN_SECONDS uvicorn stops
+        # taking connections and finishes in-flight requests, so an acknowledged event is
+        # committed.
+        DrainingServer(config, readiness, settings.drain_seconds).run()
     finally:
         if socket_mode is not None:
             socket_mode.close()
