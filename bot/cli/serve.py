@@ -15,7 +15,6 @@ from bot.logs import configure_logging
 from bot.readiness import DrainingServer, Readiness
 from bot.slack.app import noisy_log_messages
 from bot.slack.client import make_web_client
-from bot.slack.socket_mode import SocketModeRefused, SocketModeRunner
 from storage.coordination import AlreadyServing, single_server
 
 
@@ -61,6 +60,10 @@ def _serve(args: argparse.Namespace, cli: CliContext) -> int:
     executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="slack-after-ack")
     bolt = None
     if args.socket_mode:
+        # Imported only here: the asyncio client pulls in aiohttp (~9 MB) that HTTP mode
+        # never uses.
+        from bot.slack.socket_mode import SocketModeRefused, SocketModeRunner
+
         assert settings.slack_app_token is not None
         # The same listeners; the app token authenticates this connection, so the signing
         # secret is needed only if Slack also sends requests over HTTP.
