@@ -1,8 +1,12 @@
 """Ingest throughput: the HTTP API (a real `aiusage serve` process) against the ceiling of
 plain `sqlite3.executemany` into an equivalent schema, plus PostgreSQL and server memory.
+On PostgreSQL the ceiling is plain psycopg on the app's own schema (COPY into a staging table,
+then the same unique insert and rollup upsert, one durable commit a batch), and the API runs
+as one or more replicas (`--replicas`), clients spread over them.
 
     python bench/ingest.py                 # 200,000 events, SQLite and PostgreSQL
     python bench/ingest.py --events 20000  # a quick look
+    python bench/ingest.py --replicas 2 --clients 4
 """
 
 from __future__ import annotations
@@ -10,16 +14,25 @@ from __future__ import annotations
 import argparse
 import os
 import sqlite3
+import subprocess
 import tempfile
 import threading
 import time
 from collections import defaultdict
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import orjson
-from common import create_integration, fresh_database, postgres_reachable, running_server
+import psycopg
+from common import (
+    AIUSAGE,
+    create_integration,
+    fresh_database,
+    postgres_reachable,
+    running_server,
+)
 
 TOOLS = ("claude-code", "copilot", "kiro")
 KINDS = ("agent", "chat", "inline_suggestion")
@@ -52,16 +65,20 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def through_api(database_url: str, bodies: list[bytes], clients: int) -> tuple[float, float]:
-    """Events per second through a real server, and the server's peak RSS in MB."""
+def through_api(
+    database_url: str, bodies: list[bytes], clients: int, replicas: int = 1
+) -> tuple[float, float]:
+    """Events per second through real servers (`replicas` of them, clients spread over
+    them), and the largest server peak RSS in MB."""
     env = {**os.environ, "AIUSAGE_DATABASE_URL": database_url}
     key = create_integration(env)
-    with running_server(env) as (port, server):
-        base = f"http://127.0.0.1:{port}"
+    with ExitStack() as stack:
+        servers = [stack.enter_context(running_server(env)) for _ in range(replicas)]
         headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
         accepted = [0] * clients
 
         def send(worker: int) -> None:
+            base = f"http://127.0.0.1:{servers[worker % replicas][0]}"
             with httpx.Client(base_url=base, headers=headers, timeout=60) as http:
                 for body in bodies[worker::clients]:
                     response = http.post("/api/v1/events", content=body)
@@ -77,7 +94,7 @@ def through_api(database_url: str, bodies: list[bytes], clients: int) -> tuple[f
         elapsed = time.perf_counter() - started
         total = sum(accepted)
         assert total == sum(len(orjson.loads(b)["events"]) for b in bodies), total
-        return total / elapsed, peak_rss_mb(server.pid)
+        return total / elapsed, max(peak_rss_mb(server.pid) for _, server in servers)
 
 
 CEILING_SCHEMA = """
@@ -151,11 +168,97 @@ def ceiling(events: list[dict], batch: int) -> float:
         return len(events) / elapsed
 
 
+PG_EVENT_COLUMNS = (
+    "integration_id, event_id, identity_id, occurred_at, day, tool, kind, model, requests, "
+    "input_tokens, output_tokens, suggestions_shown, suggestions_accepted, lines_accepted, "
+    "cost_usd, attributes, received_at"
+)
+PG_DAILY_COLUMNS = (
+    "identity_id, day, tool, kind, origin, requests, input_tokens, output_tokens, "
+    "suggestions_shown, suggestions_accepted, lines_accepted, cost_usd, events"
+)
+
+
+def pg_row(integration: int, identities: dict, e: dict, now: datetime) -> tuple:
+    at = datetime.fromisoformat(e["occurred_at"])
+    return (
+        integration, e["event_id"], identities[e["user"]["slack_user_id"]], at, at.date(),
+        e["tool"], e["kind"], e["model"], 1, e["input_tokens"], e["output_tokens"],
+        e["suggestions_shown"], e["suggestions_accepted"], None, e["cost_usd"], None, now,
+    )  # fmt: skip
+
+
+def pg_ceiling(database_url: str, events: list[dict], batch: int, clients: int) -> float:
+    """Plain psycopg into the app's own schema (migrated by `aiusage db upgrade`): per batch,
+    COPY into a staging table, the unique insert, the rollup upsert, a durable commit; the
+    same number of writers as API clients. No HTTP, no validation."""
+    env = {**os.environ, "AIUSAGE_DATABASE_URL": database_url}
+    subprocess.run([AIUSAGE, "db", "upgrade"], env=env, check=True, capture_output=True)
+    plain = database_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    now = datetime.now(UTC)
+    with psycopg.connect(plain, autocommit=True) as conn:
+        integration = conn.execute(
+            "INSERT INTO integrations (name, key_id, key_hash, created_at) "
+            "VALUES ('ceiling', 'k', 'h', now()) RETURNING id"
+        ).fetchone()[0]
+        with conn.cursor().copy("COPY identities (kind, value, created_at) FROM STDIN") as copy:
+            for i in range(2000):
+                copy.write_row(("slack", f"U{i:05d}", now))
+        identities = dict(conn.execute("SELECT value, id FROM identities").fetchall())
+    chunks = [events[i : i + batch] for i in range(0, len(events), batch)]
+
+    def write(worker: int) -> None:
+        with psycopg.connect(plain) as conn:
+            conn.execute(
+                f"CREATE TEMP TABLE staged_events ON COMMIT DELETE ROWS AS "
+                f"SELECT {PG_EVENT_COLUMNS} FROM usage_events WITH NO DATA"
+            )
+            conn.commit()
+            for chunk in chunks[worker::clients]:
+                rows = [pg_row(integration, identities, e, now) for e in chunk]
+                with conn.cursor().copy(
+                    f"COPY staged_events ({PG_EVENT_COLUMNS}) FROM STDIN"
+                ) as cp:
+                    for row in rows:
+                        cp.write_row(row)
+                conn.execute(
+                    f"INSERT INTO usage_events ({PG_EVENT_COLUMNS}) SELECT {PG_EVENT_COLUMNS} "
+                    "FROM staged_events ON CONFLICT (integration_id, event_id) DO NOTHING"
+                )
+                conn.execute(
+                    f"INSERT INTO usage_daily ({PG_DAILY_COLUMNS}) SELECT identity_id, day, "
+                    "tool, kind, 'events', sum(requests), sum(input_tokens), sum(output_tokens), "
+                    "sum(suggestions_shown), sum(suggestions_accepted), sum(lines_accepted), "
+                    "sum(cost_usd), count(*) FROM staged_events GROUP BY 1, 2, 3, 4 "
+                    "ON CONFLICT (identity_id, day, tool, kind, origin) DO UPDATE SET "
+                    "requests = usage_daily.requests + excluded.requests, "
+                    "input_tokens = usage_daily.input_tokens + excluded.input_tokens, "
+                    "output_tokens = usage_daily.output_tokens + excluded.output_tokens, "
+                    "suggestions_shown = coalesce(usage_daily.suggestions_shown + "
+                    "excluded.suggestions_shown, excluded.suggestions_shown), "
+                    "suggestions_accepted = coalesce(usage_daily.suggestions_accepted + "
+                    "excluded.suggestions_accepted, excluded.suggestions_accepted), "
+                    "cost_usd = coalesce(usage_daily.cost_usd + excluded.cost_usd, "
+                    "excluded.cost_usd), events = usage_daily.events + excluded.events"
+                )
+                conn.commit()
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return len(events) / (time.perf_counter() - started)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--clients", type=int, default=2)
+    parser.add_argument("--replicas", type=int, default=1, help="API servers on PostgreSQL")
+    parser.add_argument("--postgres-only", action="store_true")
     args = parser.parse_args()
 
     events = make_events(args.events)
@@ -164,21 +267,25 @@ def main() -> None:
         for i in range(0, len(events), args.batch)
     ]
     print(f"{args.events:,} events in batches of {args.batch}, {args.clients} client threads")
-    ceiling_rate = ceiling(events, args.batch)
-    print(f"ceiling  sqlite3.executemany      {ceiling_rate:>10,.0f} events/s")
-    with tempfile.TemporaryDirectory() as tmp, fresh_database("sqlite", tmp) as url:
-        rate, rss = through_api(url, bodies, args.clients)
-    print(
-        f"API      SQLite                   {rate:>10,.0f} events/s  "
-        f"ratio {rate / ceiling_rate:.2f}  server peak RSS {rss:.0f} MB"
-    )
+    if not args.postgres_only:
+        ceiling_rate = ceiling(events, args.batch)
+        print(f"ceiling  sqlite3.executemany      {ceiling_rate:>10,.0f} events/s")
+        with tempfile.TemporaryDirectory() as tmp, fresh_database("sqlite", tmp) as url:
+            rate, rss = through_api(url, bodies, args.clients)
+        print(
+            f"API      SQLite                   {rate:>10,.0f} events/s  "
+            f"ratio {rate / ceiling_rate:.2f}  server peak RSS {rss:.0f} MB"
+        )
     if not postgres_reachable():
         print("API      PostgreSQL               (not reachable, skipped)")
         return
     with tempfile.TemporaryDirectory() as tmp, fresh_database("postgresql", tmp) as url:
-        rate, rss = through_api(url, bodies, args.clients)
-    print(f"API      PostgreSQL               {rate:>10,.0f} events/s  "
-          f"server peak RSS {rss:.0f} MB")  # fmt: skip
+        pg_rate = pg_ceiling(url, events, args.batch, args.clients)
+    print(f"ceiling  psycopg COPY + upserts   {pg_rate:>10,.0f} events/s")
+    with tempfile.TemporaryDirectory() as tmp, fresh_database("postgresql", tmp) as url:
+        rate, rss = through_api(url, bodies, args.clients, args.replicas)
+    print(f"API      PostgreSQL, {args.replicas} replica(s) {rate:>10,.0f} events/s  "
+          f"ratio {rate / pg_rate:.2f}  server peak RSS {rss:.0f} MB")  # fmt: skip
 
 
 if __name__ == "__main__":

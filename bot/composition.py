@@ -16,7 +16,9 @@ from bot.api.health import health_routes
 from bot.api.ingest import ingest_routes
 from bot.api.otlp_receiver import otlp_routes
 from bot.connectors import configured, run_connectors
+from bot.logs import RequestIds
 from bot.metrics import LatencyMiddleware, Metrics
+from bot.readiness import Readiness
 from bot.services import Clock, Services
 from bot.settings import Settings
 from bot.slack.app import build_bolt_app, slack_route
@@ -40,6 +42,7 @@ from jobs.awards import (
 )
 from jobs.digest import send_digests
 from jobs.redrive import redrive
+from jobs.replicas import run_once_across_replicas
 from jobs.retention import apply_retention
 from jobs.schedule import Scheduler
 from jobs.weeks import utcnow
@@ -57,7 +60,11 @@ def open_database(settings: Settings, *, migrate: bool = False) -> Database:
     so a read-only command never changes the schema under a running server."""
     db = Database(settings.database_url, settings.timezone)
     if migrate:
-        db.upgrade()
+        try:
+            db.upgrade()  # under a lock across replicas; SchemaTooNew when the code is older
+        except Exception:
+            db.dispose()
+            raise
     elif not db.schema_is_current():
         db.dispose()
         raise SchemaBehind("the database schema is not current; run `aiusage db upgrade`")
@@ -174,6 +181,7 @@ def build_scheduler(services: Services) -> Scheduler:
         retention_job=lambda: apply_retention(
             services.db, services.settings.retention(), services.clock()
         ),
+        run_once=run_once_across_replicas(services.db, services.clock),
     )
 
 
@@ -217,10 +225,12 @@ def create_http_app(
     bolt: App | None = None,
     scheduler: Scheduler | None = None,
     home: HomeService | None = None,
+    readiness: Readiness | None = None,
 ) -> Starlette:
     """The ASGI app `serve` runs: API routes, OTLP and the Slack endpoint (which answers 503
     until Slack is configured). Pass `bolt` to share one Bolt app with Socket Mode; the
-    scheduler, when given, runs from start-up until shutdown (SIGTERM included)."""
+    scheduler, when given, runs from start-up until shutdown (SIGTERM included); `readiness`
+    is what `/readyz` reads, set to draining by `serve` on SIGTERM."""
     executor = None
     home = home or home_service(services)
     if bolt is None:
@@ -246,7 +256,7 @@ def create_http_app(
     app = Starlette(
         routes=[
             *ingest_routes(services),
-            *health_routes(services),
+            *health_routes(services, readiness),
             *otlp_routes(services),
             *chart_routes(home),
             slack_route(http_slack.dispatch if http_slack else None),
@@ -255,4 +265,5 @@ def create_http_app(
         lifespan=lifespan,
     )
     app.add_middleware(LatencyMiddleware, metrics=services.metrics)
+    app.add_middleware(RequestIds)
     return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
@@ -16,6 +16,7 @@ from jobs.prices import Prices, load_prices
 from jobs.privacy_rules import DEFAULT_KEEP_ATTRIBUTES, check_keep_attributes
 from jobs.retention import RetentionConfig
 from jobs.schedule import check_cron
+from storage.db import url_password
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
 
@@ -64,6 +65,10 @@ class Settings(BaseSettings):
     anthropic_admin_key: SecretStr | None = Field(None, alias="AIUSAGE_ANTHROPIC_ADMIN_KEY")
     anthropic_api_url: str = Field("https://api.anthropic.com", alias="AIUSAGE_ANTHROPIC_API_URL")
     kiro_reports_uri: str | None = Field(None, alias="AIUSAGE_KIRO_REPORTS_URI")
+
+    log_format: Literal["text", "json"] = Field("text", alias="AIUSAGE_LOG_FORMAT")
+    # After SIGTERM, how long /readyz answers 503 while still serving, before draining.
+    drain_seconds: float = Field(5.0, alias="AIUSAGE_DRAIN_SECONDS", ge=0, le=600)
 
     @field_validator("connector_schedule")
     @classmethod
@@ -146,6 +151,17 @@ class Settings(BaseSettings):
     def _rules(cls, value: Path | None) -> Path | None:
         load_rules(value)  # a bad file stops start-up here, not at the first award run
         return value
+
+    def secret_values(self) -> list[str]:
+        """Every secret value in the settings (the database password too), to be scrubbed
+        from the logs."""
+        found = [
+            value.get_secret_value()
+            for value in vars(self).values()
+            if isinstance(value, SecretStr) and value.get_secret_value()
+        ]
+        password = url_password(self.database_url)
+        return [*found, *([password] if password else [])]
 
     def post_policy(self) -> PostPolicy:
         return PostPolicy(

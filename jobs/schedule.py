@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -16,14 +17,18 @@ log = logging.getLogger(__name__)
 # A fire missed while the process was paused or busy still runs, up to most of a week late;
 # coalescing turns several missed fires into one run.
 MISFIRE_GRACE = timedelta(days=6)
-INTEGRITY_INTERVAL = timedelta(hours=1)
+# Repeating jobs are on the clock (cron), not on intervals from each process's start, so
+# replicas agree on every due time and one of them runs it.
+INTEGRITY_CRON = "7 * * * *"
 # New emails are looked up within a minute; each unmatched one is retried hourly.
-IDENTITY_INTERVAL = timedelta(minutes=1)
+IDENTITY_CRON = "* * * * *"
 # Digests go out at 09:00 in each person's zone; zones are whole or half hours apart, so a
 # quarter-hourly pass sends each within 15 minutes of its time.
-DIGEST_INTERVAL = timedelta(minutes=15)
-TEAMS_INTERVAL = timedelta(hours=1)  # Slack user groups change rarely
+DIGEST_CRON = "*/15 * * * *"
+TEAMS_CRON = "41 * * * *"  # hourly: Slack user groups change rarely
 RETENTION_CRON = "17 3 * * *"  # daily, at a quiet hour in the configured zone
+# Runs `work` for the job's due time, or not when another replica has it (see jobs/replicas.py).
+RunOnce = Callable[[str, datetime, Callable[[], object]], object]
 
 
 def check_cron(expr: str) -> None:
@@ -34,6 +39,22 @@ def check_cron(expr: str) -> None:
         CronTrigger.from_crontab(expr, timezone="UTC")
     except ValueError as exc:
         raise ValueError(f"invalid cron expression {expr!r}: {exc}") from None
+
+
+def due_time(trigger: BaseTrigger, now: datetime, lookback: timedelta) -> datetime:
+    """The latest time `trigger` fired at or before `now` (the due time a run is for; a
+    second's slack, as a job may start a hair early); `now` itself, to the second, for a run
+    off the schedule."""
+    due = None
+    fire = trigger.get_next_fire_time(None, now - lookback)
+    while fire is not None and fire <= now + timedelta(seconds=1):
+        due = fire
+        fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+    return due if due is not None else now.replace(microsecond=0)
+
+
+def _run_here(_job: str, _due: datetime, work: Callable[[], object]) -> object:
+    return work()
 
 
 def award_trigger(expr: str, tz: ZoneInfo) -> CronTrigger:
@@ -50,7 +71,9 @@ def first_fire_at(expr: str, tz: ZoneInfo, moment: datetime) -> datetime:
 
 class Scheduler:
     """Runs the weekly award job on its cron schedule (and at once when the last post was
-    missed while the bot was down) and the integrity scan hourly."""
+    missed while the bot was down), the integrity scan hourly and the email match every
+    minute, each due time through `run_once` (once across replicas); and the re-drive of owed
+    posts, whose own claims in the outbox keep replicas from doubling a post."""
 
     def __init__(
         self,
@@ -68,6 +91,7 @@ class Scheduler:
         digest_job: Callable[[], object] | None = None,
         teams_job: Callable[[], object] | None = None,
         retention_job: Callable[[], object] | None = None,
+        run_once: RunOnce = _run_here,
     ) -> None:
         self._digest_job = digest_job
         self.expr, self.tz = expr, tz
@@ -79,6 +103,7 @@ class Scheduler:
         self._connector_job, self._connector_schedule = connector_job, connector_schedule
         self._teams_job = teams_job
         self.retention_job = retention_job
+        self._run_once = run_once
         self._scheduler: BackgroundScheduler | None = None
 
     def start(self) -> None:
@@ -96,19 +121,47 @@ class Scheduler:
         if self._catch_up_due():
             log.info("the last weekly award post was missed; posting it now")
             first_run["next_run_time"] = datetime.now(self.tz)
-        scheduler.add_job(
-            self._award_job, award_trigger(self.expr, self.tz), id="weekly-awards", **first_run
-        )
-        scheduler.add_job(
-            self._integrity_job,
-            IntervalTrigger(seconds=int(INTEGRITY_INTERVAL.total_seconds()), timezone=self.tz),
-            id="integrity-scan",
-        )
+        jobs: list[tuple[str, BaseTrigger, Callable[[], object], timedelta]] = [
+            ("weekly-awards", award_trigger(self.expr, self.tz), self._award_job, MISFIRE_GRACE),
+            (
+                "integrity-scan",
+                award_trigger(INTEGRITY_CRON, self.tz),
+                self._integrity_job,
+                timedelta(days=1),
+            ),
+        ]
         if self._identity_job is not None:
+            jobs.append(
+                (
+                    "match-emails",
+                    award_trigger(IDENTITY_CRON, self.tz),
+                    self._identity_job,
+                    timedelta(days=1),
+                )
+            )
+        day = timedelta(days=1)
+        if self._connector_job is not None:
+            # connector pulls are cron in UTC: vendors cut their days at UTC midnight
+            connectors = CronTrigger.from_crontab(self._connector_schedule, timezone="UTC")
+            jobs.append(("connectors", connectors, self._connector_job, day))
+        if self._digest_job is not None:
+            jobs.append(
+                ("weekly-digests", award_trigger(DIGEST_CRON, self.tz), self._digest_job, day)
+            )
+        if self._teams_job is not None:
+            jobs.append(
+                ("teams-from-usergroups", award_trigger(TEAMS_CRON, self.tz), self._teams_job, day)
+            )
+        if self.retention_job is not None:
+            jobs.append(
+                ("retention", award_trigger(RETENTION_CRON, self.tz), self.retention_job, day)
+            )
+        for name, trigger, work, lookback in jobs:
             scheduler.add_job(
-                self._identity_job,
-                IntervalTrigger(seconds=int(IDENTITY_INTERVAL.total_seconds()), timezone=self.tz),
-                id="match-emails",
+                self._once(name, trigger, work, lookback),
+                trigger,
+                id=name,
+                **(first_run if name == "weekly-awards" else {}),
             )
         if self._redrive_job is not None:
             # Owed posts (a holder that died, an unknown outcome) go out at start and then
@@ -120,33 +173,20 @@ class Scheduler:
                 next_run_time=datetime.now(self.tz),
                 misfire_grace_time=int(max(1, self._redrive_every.total_seconds())),
             )
-        if self._connector_job is not None:
-            # connector pulls are cron in UTC: vendors cut their days at UTC midnight
-            scheduler.add_job(
-                self._connector_job,
-                CronTrigger.from_crontab(self._connector_schedule, timezone="UTC"),
-                id="connectors",
-            )
-        if self._digest_job is not None:
-            scheduler.add_job(
-                self._digest_job,
-                IntervalTrigger(seconds=int(DIGEST_INTERVAL.total_seconds()), timezone=self.tz),
-                id="weekly-digests",
-            )
-        if self._teams_job is not None:
-            # First run at start, then hourly: a restart picks up group changes at once.
-            scheduler.add_job(
-                self._teams_job,
-                IntervalTrigger(seconds=int(TEAMS_INTERVAL.total_seconds()), timezone=self.tz),
-                id="teams-from-usergroups",
-                next_run_time=datetime.now(self.tz),
-            )
-        if self.retention_job is not None:
-            scheduler.add_job(
-                self.retention_job, award_trigger(RETENTION_CRON, self.tz), id="retention"
-            )
         scheduler.start()
         self._scheduler = scheduler
+
+    def _once(
+        self, name: str, trigger: BaseTrigger, work: Callable[[], object], lookback: timedelta
+    ) -> Callable[[], object]:
+        """`work`, run through `run_once` with the due time it is for, so that of several
+        replicas firing for the same due time one runs it."""
+
+        def job() -> object:
+            due = due_time(trigger, datetime.now(self.tz), lookback)
+            return self._run_once(name, due, work)
+
+        return job
 
     def shutdown(self) -> None:
         """Stop, letting a running job finish (a post in flight gets recorded)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -13,10 +15,16 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from sqlalchemy import Connection, create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+log = logging.getLogger(__name__)
+
+
+class SchemaTooNew(Exception):
+    """The database was migrated by a newer aiusage than this one."""
 
 
 class Database:
@@ -63,9 +71,31 @@ class Database:
             return False
 
     def upgrade(self) -> None:
-        """Apply every pending migration."""
+        """Apply every pending migration, one process at a time (replicas starting together
+        take turns under an advisory lock on PostgreSQL); refuse a schema this code does not
+        know, which a newer aiusage migrated, without touching it."""
         with self.engine.begin() as conn:
+            if not self.is_sqlite:
+                # Held to the end of this transaction: a second replica waits, then finds the
+                # schema current and has nothing left to do.
+                conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key(conn, "migrate")}
+                )
+            scripts = ScriptDirectory.from_config(alembic_config())
+            found = MigrationContext.configure(conn).get_current_revision()
+            if found is not None:
+                try:
+                    scripts.get_revision(found)
+                except CommandError:
+                    raise SchemaTooNew(
+                        f"the database schema is at revision {found!r}, newer than this aiusage "
+                        f"knows (its newest is {scripts.get_current_head()!r}); run the newer "
+                        "aiusage"
+                    ) from None
             command.upgrade(alembic_config(conn), "head")
+            now_at = MigrationContext.configure(conn).get_current_revision()
+            if now_at != found:
+                log.info("database migrated from %s to %s", found or "empty", now_at)
 
     def schema_is_current(self) -> bool:
         """Whether every migration has been applied; reads, never migrates."""
@@ -75,6 +105,22 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def lock_key(conn: Connection, purpose: str) -> int:
+    """A 63-bit PostgreSQL advisory lock key for `purpose` in the connection's current schema
+    (so test schemas side by side never wait on each other)."""
+    schema = conn.execute(text("SELECT current_schema()")).scalar_one()
+    digest = hashlib.blake2b(f"aiusage:{schema}:{purpose}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def url_password(url: str) -> str | None:
+    """The password in a database URL, if any (so the logs can scrub it)."""
+    try:
+        return make_url(url).password
+    except Exception:
+        return None
 
 
 def alembic_config(conn: Connection | None = None) -> Config:

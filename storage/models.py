@@ -341,3 +341,15 @@ class ForgottenRow(Base):
     # `/aiusage optin` clears together.
     group_digest: Mapped[str] = mapped_column(String(64), index=True)
     forgotten_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class JobRunRow(Base):
+    """A scheduled job's run for one due time: the replica that claimed it, and whether it
+    finished. The key makes a due time claimable once across replicas."""
+
+    __tablename__ = "job_runs"
+    job: Mapped[str] = mapped_column(String(64), primary_key=True)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

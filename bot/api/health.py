@@ -10,14 +10,23 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.api.openapi import openapi_document
+from bot.readiness import Readiness
 from bot.services import Services
 
 
-def health_routes(services: Services) -> list[Route]:
+def health_routes(services: Services, readiness: Readiness | None = None) -> list[Route]:
+    readiness = readiness or Readiness()
+
     async def healthz(_request: Request) -> Response:
         if await run_in_threadpool(services.db.ping):
             return JSONResponse({"status": "ok"})
         return JSONResponse({"status": "unavailable", "error": "database does not answer"}, 503)
+
+    async def readyz(_request: Request) -> Response:
+        problem = await run_in_threadpool(_not_ready, services, readiness)
+        if problem is None:
+            return JSONResponse({"status": "ready"})
+        return JSONResponse({"status": "unavailable", "error": problem}, 503)
 
     async def metrics(_request: Request) -> Response:
         return Response(services.metrics.render(), media_type="text/plain; version=0.0.4")
@@ -29,6 +38,21 @@ def health_routes(services: Services) -> list[Route]:
 
     return [
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
     ]
+
+
+def _not_ready(services: Services, readiness: Readiness) -> str | None:
+    """Why this replica should get no traffic now, or None when it should."""
+    if readiness.draining.is_set():
+        return "draining: shutting down"
+    if not services.db.ping():
+        return "database does not answer"
+    try:
+        if not services.db.schema_is_current():
+            return "database schema is not at this version's migrations"
+    except Exception:
+        return "database schema cannot be read"
+    return None

@@ -25,6 +25,7 @@ from bot.demo import walkthrough as demo
 from bot.services import Clock
 from bot.settings import SettingsError, load_settings
 from jobs.weeks import utcnow
+from storage.db import SchemaTooNew
 
 COMMAND_MODULES = (
     serve,
@@ -65,6 +66,9 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock = utcnow) -> int:
     except SchemaBehind as exc:
         print(f"aiusage: {exc}", file=sys.stderr)
         return 2
+    except SchemaTooNew as exc:  # from a command that migrates: `serve`, `db upgrade`
+        print(f"aiusage: AIUSAGE_DATABASE_URL: {exc}", file=sys.stderr)
+        return 1
     finally:
         cli.close()
 

@@ -8,10 +8,14 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import uvicorn
-from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 from bot.cli.context import CliContext
 from bot.composition import build_scheduler, create_bolt_app, create_http_app, home_service
+from bot.logs import configure_logging
+from bot.readiness import DrainingServer, Readiness
+from bot.slack.app import noisy_log_messages
+from bot.slack.client import make_web_client
+from storage.coordination import AlreadyServing, single_server
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -35,33 +39,67 @@ def run_serve(args: argparse.Namespace, cli: CliContext) -> int:
             file=sys.stderr,
         )
         return 2
+    configure_logging(settings.log_format, settings.secret_values(), dropped=noisy_log_messages())
     # uvicorn drains in-flight requests on SIGTERM, then re-raises the signal; landing it
     # here makes a requested stop exit 0, as supervisors expect of a clean shutdown.
     signal.signal(signal.SIGTERM, _exit_cleanly)
+    try:
+        # One serving process on a SQLite file, taken before migrating; a schema newer than
+        # this code is refused (SchemaTooNew, reported by `main`).
+        with single_server(settings.database_url):
+            return _serve(args, cli)
+    except AlreadyServing as exc:
+        print(f"aiusage: AIUSAGE_DATABASE_URL: {exc}", file=sys.stderr)
+        return 1
+
+
+def _serve(args: argparse.Namespace, cli: CliContext) -> int:
+    settings = cli.settings
     services = cli.services(migrate=True)
     socket_mode = None
     executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="slack-after-ack")
     bolt = None
     home = home_service(services)  # one chart cache for the listeners and `/charts`
     if args.socket_mode:
+        # Imported only here: the asyncio client pulls in aiohttp (~9 MB) that HTTP mode
+        # never uses.
+        from bot.slack.socket_mode import SocketModeRefused, SocketModeRunner
+
         assert settings.slack_app_token is not None
         # The same listeners; the app token authenticates this connection, so the signing
         # secret is needed only if Slack also sends requests over HTTP.
         bolt = create_bolt_app(services, executor, home)
         assert bolt is not None
-        socket_mode = SocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
-        socket_mode.connect()
-    app = create_http_app(services, bolt=bolt, scheduler=build_scheduler(services), home=home)
-    try:
-        # uvicorn finishes in-flight requests on SIGTERM, so an acknowledged event is committed.
-        uvicorn.run(
-            app,
-            host=args.host or settings.host,
-            port=args.port or settings.port,
-            log_level="info",
-            access_log=False,
-            timeout_graceful_shutdown=20,
+        socket_mode = SocketModeRunner(
+            bolt, settings.slack_app_token.get_secret_value(), make_web_client(settings)
         )
+        try:
+            socket_mode.connect()
+        except SocketModeRefused as exc:
+            print(f"aiusage: SLACK_APP_TOKEN: {exc}", file=sys.stderr)
+            executor.shutdown(wait=False)
+            return 1
+    readiness = Readiness()
+    app = create_http_app(
+        services,
+        bolt=bolt,
+        scheduler=build_scheduler(services),
+        readiness=readiness,
+        home=home,
+    )
+    config = uvicorn.Config(
+        app,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        log_config=None,  # our handler, in AIUSAGE_LOG_FORMAT, takes uvicorn's lines too
+        access_log=False,  # RequestIds logs each request, with its id
+        timeout_graceful_shutdown=20,
+    )
+    try:
+        # SIGTERM: /readyz turns 503 at once; after AIUSAGE_DRAIN_SECONDS uvicorn stops
+        # taking connections and finishes in-flight requests, so an acknowledged event is
+        # committed.
+        DrainingServer(config, readiness, settings.drain_seconds).run()
     finally:
         if socket_mode is not None:
             socket_mode.close()

@@ -55,6 +55,9 @@ class FakeSlack:
     not_in: set[str] = field(default_factory=set)
     calls: list[Call] = field(default_factory=list)
     messages: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    # Socket Mode: the WebSocket URL apps.connections.open hands out, for this app token only.
+    socket_mode_url: str | None = None
+    app_token: str = "xapp-1-A0001-test"
     _failures: list[Failure] = field(default_factory=list)
     _delays: dict[str, float] = field(default_factory=dict)
     _after: dict[str, Callable[[dict[str, Any]], None]] = field(default_factory=dict)
@@ -255,6 +258,8 @@ class FakeSlack:
         if method != "auth.test" and not headers.get("authorization", "").startswith("Bearer x"):
             self._send(request, 200, {"ok": False, "error": "not_authed"})
             return
+        if method == "apps.connections.open":
+            params["_authorization"] = headers.get("authorization", "")
         body = self._call_api(method, params)
         callback = self._after.get(method)
         if callback is not None:
@@ -309,6 +314,12 @@ class FakeSlack:
     # -- Web API methods -----------------------------------------------------------------------
     def _api_auth_test(self, _params: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "team_id": "T0001", "user_id": "UBOT", "bot_id": "BBOT", "url": ""}
+
+    def _api_apps_connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        token = str(params.get("_authorization", "")).removeprefix("Bearer ")
+        if token != self.app_token or self.socket_mode_url is None:
+            return {"ok": False, "error": "invalid_auth"}
+        return {"ok": True, "url": self.socket_mode_url}
 
     def _api_chat_postMessage(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = params.get("channel", "")

@@ -8,6 +8,7 @@ from concurrent.futures import Executor
 from typing import Any
 
 from slack_bolt import App, BoltRequest
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk import WebClient
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -25,6 +26,12 @@ from bot.web import read_body
 MAX_SLACK_BODY = 256 * 1024
 
 log = logging.getLogger("aiusage.slack")
+
+
+def noisy_log_messages() -> list[str]:
+    """Bolt's log lines that say nothing to an operator: we hand Bolt our own WebClient on
+    purpose, so its warning that the token was skipped is noise."""
+    return [warning_client_prioritized_and_token_skipped()]
 
 
 def build_bolt_app(

@@ -1,0 +1,137 @@
+"""Logging for `serve`: plain text or JSON lines, a request id on every line logged while a
+request is handled, and secrets scrubbed from whatever is logged."""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import re
+import sys
+import time
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+access_log = logging.getLogger("aiusage.access")
+
+# Tokens and keys as they look in the wild, caught even when we were not told their value.
+SECRET_PATTERNS = re.compile(
+    r"(xox[abposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+|(?i:bearer)\s+[A-Za-z0-9._~+/=-]+"
+    r"|postgres(?:ql)?(?:\+\w+)?://[^\s:@/]+:[^\s@/]+@)"
+)
+REDACTED = "[redacted]"
+_SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+class Scrub(logging.Filter):
+    """Replaces known secret values, and anything shaped like a token, in each record."""
+
+    def __init__(self, secrets: Iterable[str], *, dropped: Iterable[str] = ()) -> None:
+        super().__init__()
+        self.secrets = sorted({s for s in secrets if len(s) >= 6}, key=len, reverse=True)
+        self.dropped = frozenset(dropped)
+
+    def scrub(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, REDACTED)
+        return SECRET_PATTERNS.sub(REDACTED, text)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg in self.dropped:  # known noise, such as Bolt's (bot/slack/app.py)
+            return False
+        record.msg = self.scrub(record.getMessage())
+        record.args = None
+        if record.exc_info:
+            record.exc_text = self.scrub(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        record.request_id = request_id.get()
+        return True
+
+
+class JSONLines(logging.Formatter):
+    """One JSON object a line: time, level, logger, message, request id, and the traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        rid = getattr(record, "request_id", None)
+        if rid:
+            line["request_id"] = rid
+        for key in ("method", "path", "status", "ms"):
+            if hasattr(record, key):
+                line[key] = getattr(record, key)
+        if record.exc_text:
+            line["error"] = record.exc_text
+        return json.dumps(line, ensure_ascii=False)
+
+
+class Text(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        rid = getattr(record, "request_id", None)
+        return f"{text} [request {rid}]" if rid else text
+
+
+def configure_logging(fmt: str, secrets: Iterable[str], *, dropped: Iterable[str] = ()) -> None:
+    """Send every log record (ours, uvicorn's, Bolt's) to stderr in `fmt` ("text" or "json"),
+    secrets scrubbed and the `dropped` messages left out."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(Scrub(secrets, dropped=dropped))
+    if fmt == "json":
+        handler.setFormatter(JSONLines())
+    else:
+        handler.setFormatter(Text("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    # Alembic narrates every start; `Database.upgrade` says what it changed.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+class RequestIds:
+    """ASGI middleware: a request id for each HTTP request (the caller's `X-Request-Id` when it
+    is short and plain, else a new one), echoed in the response and on every log line, and one
+    access line a request (method, path without its query, status, duration)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        rid = given if _SAFE_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        token = request_id.set(rid)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", rid.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            path = scope.get("path", "")
+            if path.startswith("/charts/"):
+                path = "/charts/…"  # the rest of the path is a signed token
+            ms = round((time.perf_counter() - started) * 1000, 1)
+            extra = {"method": scope.get("method"), "path": path, "status": status, "ms": ms}
+            access_log.info("%s %s %s %.1f ms", extra["method"], path, status, ms, extra=extra)
+            request_id.reset(token)

@@ -1,0 +1,103 @@
+"""`/readyz` beside `/healthz`, draining on SIGTERM, and the logs `serve` writes."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+
+import httpx
+from sqlalchemy import text
+
+from bot.logs import Scrub
+from tests.test_replicas import AIUSAGE, env_for, wait_ready
+from tests.test_serve import free_port
+
+BOT_TOKEN = "xoxb-1111-2222-readiness-secret"
+
+
+def test_readyz_is_ready_only_with_a_current_schema(client, db):
+    assert client.get("/readyz").json() == {"status": "ready"}
+    assert client.get("/healthz").status_code == 200
+    with db.write() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+    answer = client.get("/readyz")
+    assert answer.status_code == 503
+    assert answer.json()["error"] == "database schema is not at this version's migrations"
+    assert client.get("/healthz").status_code == 200  # alive, just not ready
+
+
+def test_sigterm_turns_readyz_503_first_then_drains_and_exits_0(database_url, tmp_path):
+    port = free_port()
+    env = env_for(database_url, AIUSAGE_DRAIN_SECONDS="4")
+    with (tmp_path / "serve.log").open("w") as out:
+        server = subprocess.Popen(
+            [AIUSAGE, "serve", "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        wait_ready(port)
+        base = f"http://127.0.0.1:{port}"
+        server.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        ready = httpx.get(f"{base}/readyz", timeout=2)
+        assert ready.status_code == 503 and ready.json()["error"] == "draining: shutting down"
+        assert httpx.get(f"{base}/healthz", timeout=2).status_code == 200  # still serving
+        assert server.wait(timeout=30) == 0
+    finally:
+        if server.poll() is None:
+            server.kill()
+
+
+def test_json_logs_carry_request_ids_and_never_a_secret(database_url, tmp_path):
+    port = free_port()
+    env = env_for(
+        database_url,
+        AIUSAGE_LOG_FORMAT="json",
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET="signing-secret-0123456789",
+    )
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            [AIUSAGE, "serve", "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        wait_ready(port)
+        base = f"http://127.0.0.1:{port}"
+        mine = httpx.get(f"{base}/healthz", headers={"X-Request-Id": "req-42.a"})
+        assert mine.headers["x-request-id"] == "req-42.a"
+        hostile = httpx.post(
+            f"{base}/api/v1/events?key={BOT_TOKEN}",
+            headers={
+                "X-Request-Id": 'x"; DROP TABLE usage_events; --' + "y" * 300,
+                "Authorization": f"Bearer {BOT_TOKEN}",
+            },
+            json={"event_id": "e"},
+        )
+        assert hostile.status_code == 401
+        assert len(hostile.headers["x-request-id"]) == 32  # replaced by one of ours
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=30) == 0
+    finally:
+        if server.poll() is None:
+            server.kill()
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    assert {"time", "level", "logger", "message"} <= set(lines[0])
+    [health] = [line for line in lines if line.get("request_id") == "req-42.a"]
+    assert health["path"] == "/healthz" and health["status"] == 200
+    [events] = [line for line in lines if line.get("path") == "/api/v1/events"]
+    assert events["status"] == 401 and "key=" not in json.dumps(events)
+    assert BOT_TOKEN not in log.read_text() and "signing-secret-0123456789" not in log.read_text()
+
+
+def test_scrub_removes_known_secrets_and_anything_shaped_like_a_token():
+    scrub = Scrub(["s3cret-value", "short"])
+    text_ = (
+        "calling with s3cret-value, xoxb-123-456-abc, xapp-1-A1-xyz, Authorization: Bearer "
+        "k_live.abc/def= and postgresql+psycopg://app:hunter2@db/aiusage; short stays"
+    )
+    assert scrub.scrub(text_) == (
+        "calling with [redacted], [redacted], [redacted], Authorization: [redacted] and "
+        "[redacted]db/aiusage; short stays"
+    )

@@ -1,0 +1,201 @@
+"""Several `aiusage serve` processes on one database: each job's due time runs once, migrations
+wait on each other, a schema newer than the code is refused, SQLite takes one server."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from jobs.replicas import run_once_across_replicas
+from jobs.schedule import award_trigger, due_time
+from storage.coordination import claim_job, current_revision
+from storage.db import Database
+from tests.test_serve import free_port
+
+AIUSAGE = str(Path(sys.executable).with_name("aiusage"))
+STARTED = re.compile(r"job (\S+) due (\S+): started by")
+
+
+def env_for(database_url: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIUSAGE_", "SLACK_"))}
+    return {**env, "AIUSAGE_DATABASE_URL": database_url, "AIUSAGE_DRAIN_SECONDS": "0", **extra}
+
+
+def start(env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
+    with log.open("w") as out:
+        return subprocess.Popen(
+            [AIUSAGE, "serve", "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+
+
+def wait_ready(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"replica on {port} never became ready")
+
+
+def stop(server: subprocess.Popen) -> int:
+    server.terminate()
+    try:
+        return server.wait(timeout=30)
+    finally:
+        if server.poll() is None:
+            server.kill()
+
+
+@pytest.fixture
+def pg_url(database_url: str) -> str:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("replicas share PostgreSQL")
+    return database_url
+
+
+def test_two_replicas_on_one_schema_run_each_due_time_once(pg_url, tmp_path):
+    # Every minute, so a due time comes within the test; both replicas fire for it.
+    env = env_for(pg_url, AIUSAGE_AWARD_SCHEDULE="* * * * *")
+    ports = [free_port(), free_port()]
+    logs = [tmp_path / "a.log", tmp_path / "b.log"]
+    # Started together on an empty schema: the migrations take turns.
+    servers = [start(env, port, log) for port, log in zip(ports, logs, strict=True)]
+    try:
+        for port in ports:
+            wait_ready(port)
+        # Past the next minute boundary, with time for the job to run.
+        now = datetime.now(UTC)
+        boundary = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+        time.sleep((boundary - now).total_seconds() + 3)
+    finally:
+        codes = [stop(server) for server in servers]
+    assert codes == [0, 0]
+    outputs = [log.read_text() for log in logs]
+    started = [m.groups() for out in outputs for m in STARTED.finditer(out)]
+    awards = [due for job, due in started if job == "weekly-awards"]
+    assert len(awards) >= 1, outputs
+    assert len(awards) == len(set(awards)), f"a due time ran twice: {awards}"
+    for due in awards:
+        # Both fired for it; the one that did not run it says so.
+        said = [f"job weekly-awards due {due}: run by another replica" in out for out in outputs]
+        assert sorted(said) == [False, True], outputs
+    assert "Traceback" not in "".join(outputs)
+
+    database = Database(pg_url, UTC)  # type: ignore[arg-type]
+    try:
+        with database.read() as conn:
+            rows = conn.execute(
+                text("SELECT due_at, finished_at FROM job_runs WHERE job = 'weekly-awards'")
+            ).all()
+    finally:
+        database.dispose()
+    assert len(rows) == len(awards) and all(row.finished_at for row in rows)
+
+
+def test_a_schema_newer_than_the_code_is_refused_with_one_line(database_url, db):
+    with db.write() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999_future'"))
+    done = subprocess.run(
+        [AIUSAGE, "serve", "--port", str(free_port())],
+        env=env_for(database_url),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert lines[-1].startswith("aiusage: AIUSAGE_DATABASE_URL: the database schema is at ")
+    assert "'9999_future'" in lines[-1] and "Traceback" not in done.stderr
+    assert current_revision(db) == "9999_future"  # nothing was touched
+    upgrade = subprocess.run(
+        [AIUSAGE, "db", "upgrade"], env=env_for(database_url), capture_output=True, text=True
+    )
+    assert upgrade.returncode == 1 and upgrade.stderr.strip() == lines[-1]
+
+
+def test_sqlite_refuses_a_second_serving_process(tmp_path):
+    url = f"sqlite:///{tmp_path / 'one.db'}"
+    port = free_port()
+    first = start(env_for(url), port, tmp_path / "first.log")
+    try:
+        wait_ready(port)
+        second = subprocess.run(
+            [AIUSAGE, "serve", "--port", str(free_port())],
+            env=env_for(url),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert second.returncode == 1
+        assert second.stderr.strip().splitlines()[-1] == (
+            f"aiusage: AIUSAGE_DATABASE_URL: another aiusage serve is already using "
+            f"{tmp_path / 'one.db'}; SQLite takes one serving process (use PostgreSQL for several)"
+        )
+        assert httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200
+    finally:
+        assert stop(first) == 0
+    # Once the first has stopped, another may serve.
+    again = start(env_for(url), port, tmp_path / "again.log")
+    try:
+        wait_ready(port)
+    finally:
+        assert stop(again) == 0
+
+
+def test_a_due_time_is_claimed_once_and_a_dead_holders_claim_is_taken_over(db):
+    due = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
+    now = due + timedelta(seconds=1)
+    ran: list[str] = []
+    first = run_once_across_replicas(db, lambda: now, holder="a")
+    second = run_once_across_replicas(db, lambda: now, holder="b")
+    first("weekly-awards", due, lambda: ran.append("a"))
+    second("weekly-awards", due, lambda: ran.append("b"))
+    second("weekly-awards", due + timedelta(days=7), lambda: ran.append("b"))
+    assert ran == ["a", "b"]
+
+    # A holder that died mid-run left its claim unfinished (and, on PostgreSQL, its session
+    # lock went with its connection): the next replica to look takes that due time over.
+    later = due + timedelta(days=14)
+    with pytest.raises(RuntimeError), claim_job(db, "weekly-awards", later, "dies", now):
+        raise RuntimeError("killed")
+    second("weekly-awards", later, lambda: ran.append("b took over"))
+    assert ran[-1] == "b took over"
+
+
+def test_a_running_job_is_not_run_beside_itself(pg_url):
+    database = Database(pg_url, UTC)  # type: ignore[arg-type]
+    database.upgrade()
+    due = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
+    try:
+        with claim_job(database, "integrity-scan", due, "a", due) as mine:
+            assert mine
+            with claim_job(database, "integrity-scan", due, "b", due) as theirs:
+                assert not theirs  # the lock is held: running now elsewhere
+    finally:
+        database.dispose()
+
+
+def test_due_times_are_the_schedules_own_whoever_computes_them():
+    trigger = award_trigger("*/10 * * * *", UTC)  # type: ignore[arg-type]
+    at = datetime(2026, 11, 16, 9, 20, 0, 300_000, tzinfo=UTC)
+    assert due_time(trigger, at, timedelta(days=1)) == datetime(2026, 11, 16, 9, 20, tzinfo=UTC)
+    # Started a hair before its fire time, or minutes late: the same due time.
+    early = datetime(2026, 11, 16, 9, 19, 59, 600_000, tzinfo=UTC)
+    assert due_time(trigger, early, timedelta(days=1)) == datetime(2026, 11, 16, 9, 20, tzinfo=UTC)
+    late = datetime(2026, 11, 16, 9, 27, tzinfo=UTC)
+    assert due_time(trigger, late, timedelta(days=1)) == datetime(2026, 11, 16, 9, 20, tzinfo=UTC)
+    weekly = award_trigger("0 9 * * mon", UTC)  # type: ignore[arg-type]
+    sunday = datetime(2026, 11, 22, 23, 0, tzinfo=UTC)
+    assert due_time(weekly, sunday, timedelta(days=7)) == datetime(2026, 11, 16, 9, tzinfo=UTC)
