@@ -16,7 +16,11 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 
+from storage.lru import BoundedCache
+
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# Tens of thousands of people's identities; each entry is well under a kilobyte.
+IDENTITY_CACHE_SIZE = 50_000
 
 
 class Database:
@@ -28,9 +32,10 @@ class Database:
         self.dialect = self.url.get_backend_name()
         self.is_sqlite = self.dialect == "sqlite"
         self.engine = _make_engine(url, self.is_sqlite)
-        # Identity ids never change once made, so ingestion can skip looking them up.
-        self.identity_ids: dict[tuple[str, str], int] = {}
-        self.last_event_noted: dict[int, datetime] = {}
+        # Identity ids never change once made, so ingestion can skip looking them up. Bounded:
+        # a stream of new identities must not grow memory without end.
+        self.identity_ids: BoundedCache[tuple[str, str], int] = BoundedCache(IDENTITY_CACHE_SIZE)
+        self.last_event_noted: BoundedCache[int, datetime] = BoundedCache(1024)
         self._write_mutex: AbstractContextManager[object] = (
             threading.Lock() if self.is_sqlite else nullcontext()
         )
