@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from bot.cli.context import CliContext
+from bot.cli.spreadsheet import csv_row
 from bot.settings import Settings
 from jobs.weeks import last_complete_week, parse_week
 from storage.records import ReportLine
@@ -106,5 +107,5 @@ def run_report(args: argparse.Namespace, cli: CliContext) -> int:
     writer = csv.DictWriter(sys.stdout, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
     for record in records:
-        writer.writerow({key: "" if value is None else value for key, value in record.items()})
+        writer.writerow(csv_row(record))
     return 0
