@@ -12,6 +12,7 @@ from slack_bolt import App
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 
+from bot.api.decode_gate import DecodeGate
 from bot.api.health import health_routes
 from bot.api.ingest import ingest_routes
 from bot.api.otlp_receiver import otlp_routes
@@ -238,6 +239,7 @@ def create_http_app(
         bolt = create_bolt_app(services, executor, home)
     # Requests over HTTP are only taken when their signatures can be checked.
     http_slack = bolt if services.settings.slack_signing_secret is not None else None
+    decodes = DecodeGate()  # the API and OTLP share one limit on bodies decoded at once
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -251,15 +253,21 @@ def create_http_app(
             if executor is not None:
                 # Replies still owed through response_url go out before we stop.
                 await run_in_threadpool(executor.shutdown, wait=True)
+            decodes.close()
             services.db.dispose()
 
     app = Starlette(
         routes=[
-            *ingest_routes(services),
+            *ingest_routes(services, decodes),
             *health_routes(services, readiness),
-            *otlp_routes(services),
+            *otlp_routes(services, decodes),
             *chart_routes(home),
-            slack_route(http_slack.dispatch if http_slack else None),
+            slack_route(
+                http_slack.dispatch if http_slack else None,
+                secret.get_secret_value()
+                if (secret := services.settings.slack_signing_secret)
+                else None,
+            ),
         ],
         exception_handlers={HTTPProblem: problem_response},
         lifespan=lifespan,

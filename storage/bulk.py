@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from storage.bounds import COST_DAY_CAP, DAY_CAP
 from storage.figures import REPORTED
 
 EVENT_COLUMNS = (
@@ -93,12 +94,7 @@ def upsert_daily(conn: Connection, rows: Sequence[dict[str, Any]], *, replace: b
     if replace:
         updates = [f"{name} = excluded.{name}" for name in sums]
     else:
-        updates = [
-            f"{n} = coalesce(usage_daily.{n} + excluded.{n}, usage_daily.{n}, excluded.{n})"
-            if n in NULLABLE_SUMS
-            else f"{n} = usage_daily.{n} + excluded.{n}"
-            for n in sums
-        ]
+        updates = [f"{n} = {_saturating_sum(n)}" for n in sums]
     conflict = f"ON CONFLICT ({', '.join(DAILY_KEY)}) DO UPDATE SET {', '.join(updates)}"
     prepared = _tuples(conn.dialect.name, rows, DAILY_COLUMNS)
     if conn.dialect.name == "postgresql":
@@ -113,6 +109,17 @@ def upsert_daily(conn: Connection, rows: Sequence[dict[str, Any]], *, replace: b
         f"VALUES ({', '.join('?' * len(names))}) {conflict}"
     )
     conn.exec_driver_sql(sql, prepared)
+
+
+def _saturating_sum(name: str) -> str:
+    """The stored figure plus the new one, held at its cap (see `storage.bounds`). Compared
+    before adding, so neither database ever computes a value past the cap."""
+    cap = repr(COST_DAY_CAP) if name == "cost_usd" else str(DAY_CAP)
+    old, new = f"usage_daily.{name}", f"excluded.{name}"
+    total = f"CASE WHEN {old} > {cap} - {new} THEN {cap} ELSE {old} + {new} END"
+    if name in NULLABLE_SUMS:
+        return f"coalesce({total}, {old}, {new})"
+    return total
 
 
 def _pg_stage(

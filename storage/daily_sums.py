@@ -1,12 +1,18 @@
-"""The summed columns of the daily rollup, as SQL expressions and back as `Totals`."""
+"""The summed columns of the daily rollup, as SQL expressions and back as `Totals`: sums
+that cannot overflow on either database, read back saturated."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import BigInteger, func
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import GenericFunction
 
+from storage.bounds import saturate
 from storage.figures import COUNTED, NAMES, REPORTED
 from storage.models import DailyRow
 from storage.records import Totals
@@ -14,18 +20,52 @@ from storage.records import Totals
 SUMMED = (*NAMES, "events")
 
 
+class safe_sum(GenericFunction[Any]):  # named like the SQL functions it stands for
+    """SUM of an integer column that never fails: PostgreSQL sums bigint as numeric already;
+    SQLite's sum() raises on overflow, so its total() (a double) is used, NULL when every value
+    is NULL, as sum() gives. Exact below 2^53, far beyond any real figure."""
+
+    type = BigInteger()
+    inherit_cache = True
+
+
+@compiles(safe_sum)
+def _sum(element: safe_sum, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"sum({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(safe_sum, "sqlite")
+def _sqlite_sum(element: safe_sum, compiler: SQLCompiler, **kw: Any) -> str:
+    column = compiler.process(element.clauses, **kw)
+    return f"(CASE WHEN count({column}) > 0 THEN total({column}) END)"
+
+
+def whole(value: int | float | Decimal | None) -> int | None:
+    """A summed figure as a Python int within int64; None stays None (nobody reported it)."""
+    if value is None:
+        return None
+    return saturate(int(value))
+
+
 def summed_totals() -> tuple[Any, ...]:
     """The rollup's figures summed, in the order `totals_from_row` reads them back."""
-    return tuple(func.sum(getattr(DailyRow, name)) for name in SUMMED)
+    return tuple(
+        func.sum(DailyRow.cost_usd) if name == "cost_usd" else safe_sum(getattr(DailyRow, name))
+        for name in SUMMED
+    )
 
 
 def totals_from_row(values: Sequence[Any]) -> Totals:
     """Build Totals from the columns `summed_totals` selects; a NULL sum of a reported
     figure stays None (nobody reported it), a counted one is 0."""
     row = dict(zip(SUMMED, values, strict=True))
-    counted = {name: int(row[name] or 0) for name in (*COUNTED, "events")}
+    counted = {name: whole(row[name]) or 0 for name in (*COUNTED, "events")}
     reported: dict[str, Any] = {
-        name: None if row[name] is None else (float if name == "cost_usd" else int)(row[name])
+        name: None
+        if row[name] is None
+        else float(row[name])
+        if name == "cost_usd"
+        else whole(row[name])
         for name in REPORTED
     }
     return Totals(**counted, **reported)

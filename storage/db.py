@@ -19,7 +19,12 @@ from alembic.util.exc import CommandError
 from sqlalchemy import Connection, create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 
+from storage.lru import BoundedCache
+
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# Tens of thousands of people's identities; each entry is well under a kilobyte.
+IDENTITY_CACHE_SIZE = 50_000
+
 log = logging.getLogger(__name__)
 
 
@@ -36,9 +41,10 @@ class Database:
         self.dialect = self.url.get_backend_name()
         self.is_sqlite = self.dialect == "sqlite"
         self.engine = _make_engine(url, self.is_sqlite)
-        # Identity ids never change once made, so ingestion can skip looking them up.
-        self.identity_ids: dict[tuple[str, str], int] = {}
-        self.last_event_noted: dict[int, datetime] = {}
+        # Identity ids never change once made, so ingestion can skip looking them up. Bounded:
+        # a stream of new identities must not grow memory without end.
+        self.identity_ids: BoundedCache[tuple[str, str], int] = BoundedCache(IDENTITY_CACHE_SIZE)
+        self.last_event_noted: BoundedCache[int, datetime] = BoundedCache(1024)
         # Who is forgotten changes rarely; another process's forget is noticed within
         # `storage.privacy_door.RECHECK`, which then empties the identity cache.
         self.privacy_generation: str | None = None

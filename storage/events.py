@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, update
 
+from storage.bounds import COST_DAY_CAP, DAY_CAP
 from storage.bulk import (
     DAILY_KEY,
     insert_new_events,
@@ -154,14 +155,23 @@ def rollup(rows: Sequence[dict[str, Any]], origin: str) -> list[dict[str, Any]]:
         for name in REPORTED:
             if row[name] is not None:
                 acc[name] = row[name] if acc[name] is None else acc[name] + row[name]
-    return [totals[key] for key in sorted(totals)]
+    return [_capped(totals[key]) for key in sorted(totals)]
+
+
+def _capped(row: dict[str, Any]) -> dict[str, Any]:
+    """A rollup row's figures held at the caps the upsert keeps (see `storage.bounds`)."""
+    for name in SUMS:
+        value = row[name]
+        if value is not None and value > (cap := COST_DAY_CAP if name == "cost_usd" else DAY_CAP):
+            row[name] = cap
+    return row
 
 
 def identity_ids(db: Database, keys: set[IdentityKey], now: datetime) -> dict[IdentityKey, int]:
     """Ids for these identities, from the cache or, for new ones, a short transaction of
     their own; call it before taking the write lock."""
     notice_forgets(db, now)
-    identities = {key: db.identity_ids[key] for key in keys if key in db.identity_ids}
+    identities = {key: cached for key in keys if (cached := db.identity_ids.get(key)) is not None}
     missing = keys - identities.keys()
     if missing:
         # Its own short transaction: an identity made for a batch that then fails is harmless.

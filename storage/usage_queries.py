@@ -7,7 +7,7 @@ from typing import cast
 
 from sqlalchemy import func, select
 
-from storage.daily_sums import summed_totals, totals_from_row
+from storage.daily_sums import safe_sum, summed_totals, totals_from_row, whole
 from storage.db import Database
 from storage.models import DailyRow, EventRow, IdentityRow, IntegrityFlagRow, PersonRow
 from storage.records import DailyUsage, PersonPeriod, RankInput
@@ -99,8 +99,8 @@ def rank_inputs(db: Database, start: date, end: date) -> list[RankInput]:
             IdentityRow.person_id,
             PersonRow.slack_user_id,
             func.count(func.distinct(DailyRow.day)),
-            func.sum(DailyRow.suggestions_accepted),
-            func.sum(DailyRow.suggestions_shown),
+            safe_sum(DailyRow.suggestions_accepted),
+            safe_sum(DailyRow.suggestions_shown),
         )
         .join(IdentityRow, IdentityRow.id == DailyRow.identity_id)
         .join(PersonRow, PersonRow.id == IdentityRow.person_id)
@@ -114,8 +114,8 @@ def rank_inputs(db: Database, start: date, end: date) -> list[RankInput]:
             person_id=cast(int, row[0]),  # linked identities only
             slack_user_id=row[1],
             active_days=int(row[2]),
-            suggestions_accepted=None if row[3] is None else int(row[3]),
-            suggestions_shown=None if row[4] is None else int(row[4]),
+            suggestions_accepted=whole(row[3]),
+            suggestions_shown=whole(row[4]),
         )
         for row in rows
     ]

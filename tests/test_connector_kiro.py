@@ -118,9 +118,9 @@ def test_kiro_email_column_matches_by_email_and_hostile_rows_are_named(run, db, 
         header,
     )
     code, out, _ = run("connectors", "sync", "kiro", "--since", D1, "--until", D1)
-    assert code == 0 and "1 rejected" in out
+    assert code == 0 and "2 rejected" in out  # a figure past 10^12; a formula for an email
     figures = stored(db)
-    assert figures[("ada@example.com", "kiro")].requests == 99999999999999999
+    assert ("ada@example.com", "kiro") not in figures
     assert figures[("kiro:u3", "kiro")].requests == 4
 
 

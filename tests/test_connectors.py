@@ -214,16 +214,18 @@ def test_cursor_429_waits_as_told_then_succeeds(run, db, cursor_api):
 
 
 def test_cursor_hostile_values_are_named_and_the_rest_kept(run, db, cursor_api):
+    # The connectors keep the bounds every door keeps (storage/bounds.py).
     cursor_api.records = [
-        cursor_record("ada@example.com", D1, tabs=10**18),
+        cursor_record("ada@example.com", D1, tabs=10**12),  # the largest figure accepted
+        cursor_record("cy@example.com", D1, tabs=10**18),
         {**cursor_record('=HYPERLINK("x")@example.com', D1)},
         {**cursor_record("bo@example.com", D1), "totalTabsShown": -5},
     ]
     code, out, _ = run("connectors", "sync", "cursor", "--since", D1, "--until", D1)
-    assert code == 0 and "1 rejected" in out
+    assert code == 0 and "3 rejected" in out
     stored = figures(db)
-    assert stored[("ada@example.com", "cursor")].suggestions_shown == 10**18
-    assert ('=hyperlink("x")@example.com', "cursor") in stored
+    assert stored[("ada@example.com", "cursor")].suggestions_shown == 10**12
+    assert [who for who, _ in stored] == ["ada@example.com"]
 
 
 # --- claude code ---------------------------------------------------------------------------
@@ -342,9 +344,9 @@ def test_claude_code_hostile_values(run, db, anthropic):
         ]
     }
     code, out, _ = run("connectors", "sync", "claude-code", "--since", D1, "--until", D1)
-    assert code == 0 and "2 rejected" in out
+    assert code == 0 and "3 rejected" in out  # the huge, the negative, the non-object
     stored = figures(db)
-    assert stored[("big@example.com", "claude-code")].input_tokens == 10**18 + 50
+    assert ("big@example.com", "claude-code") not in stored
     assert ("claude-code:=SUM(A1:A9)", "claude-code") in stored
     assert stored[("eur@example.com", "claude-code")].cost_usd is None  # not USD: no cost
 

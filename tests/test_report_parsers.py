@@ -89,7 +89,7 @@ def test_cursor_names_the_line_each_item_starts_on():
         UserRef(email="a@example.com"),
         (KindFigures(kind="chat", requests=2),),
     )
-    assert bad == BadRow(4, "email is not an address: 'not-an-email'")
+    assert bad == BadRow(4, "email is not a valid address: 'not-an-email'")
     with pytest.raises(BadReport):
         list(cursor.parse('{"teamMembers": []}'))
 

@@ -8,7 +8,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.intake.event_batch import BadBody, parse_body
+from bot.api.decode_gate import RETRY_AFTER_S, Busy, DecodeGate
+from bot.intake.event_batch import BadBody, ParsedBatch, parse_body
 from bot.services import Services
 from bot.web import HTTPProblem, read_body
 from jobs.privacy_rules import minimal
@@ -30,11 +31,20 @@ async def authenticate_request(request: Request, services: Services) -> Integrat
     return integration
 
 
-def ingest_routes(services: Services) -> list[Route]:
+def ingest_routes(services: Services, gate: DecodeGate | None = None) -> list[Route]:
+    """The API's routes; bodies are validated through `gate` (one of their own if None)."""
+    gate = gate or DecodeGate()
+
     async def ingest(request: Request) -> Response:
         integration = await authenticate_request(request, services)
         body = await read_body(request)
-        answer = await run_in_threadpool(_ingest, services, integration, body)
+        try:
+            batch = await gate.run(_parse, services, integration, body)
+        except Busy:
+            raise HTTPProblem(
+                503, "busy: retry shortly", {"Retry-After": str(RETRY_AFTER_S)}
+            ) from None
+        answer = await run_in_threadpool(_ingest, services, integration, batch)
         return Response(orjson.dumps(answer), media_type="application/json")
 
     return [
@@ -42,11 +52,15 @@ def ingest_routes(services: Services) -> list[Route]:
     ]
 
 
-def _ingest(services: Services, integration: Integration, body: bytes) -> dict[str, object]:
+def _parse(services: Services, integration: Integration, body: bytes) -> ParsedBatch:
+    """Validate a body: the CPU-bound part, run under the decode gate."""
     try:
-        batch = parse_body(body, default_tool=integration.name, now=services.clock())
+        return parse_body(body, default_tool=integration.name, now=services.clock())
     except BadBody as exc:
         raise HTTPProblem(exc.status, exc.message) from None
+
+
+def _ingest(services: Services, integration: Integration, batch: ParsedBatch) -> dict[str, object]:
     # Only allowlisted attributes reach the database (AIUSAGE_KEEP_ATTRIBUTES).
     events = minimal(batch.events, services.settings.keep_attributes)
     result = record_events(services.db, integration.id, events, services.clock())

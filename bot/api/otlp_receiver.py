@@ -8,12 +8,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from bot.api.decode_gate import RETRY_AFTER_S, Busy, DecodeGate
 from bot.api.ingest import authenticate_request
 from bot.intake.otlp_payload import (
     MAX_BODY_BYTES,
     BadExport,
     ExportLogsServiceRequest,
     ExportMetricsServiceRequest,
+    MappedLogs,
+    MappedMetrics,
     decode,
     encode_response,
     map_logs,
@@ -27,12 +30,15 @@ from storage.otlp_series import record_sum_points
 from storage.records import Integration
 
 
-def otlp_routes(services: Services) -> list[Route]:
+def otlp_routes(services: Services, gate: DecodeGate | None = None) -> list[Route]:
+    """The OTLP routes; bodies are decoded through `gate` (one of their own if None)."""
+    gate = gate or DecodeGate()
+
     async def metrics(request: Request) -> Response:
-        return await _export(request, services, logs=False)
+        return await _export(request, services, gate, logs=False)
 
     async def logs(request: Request) -> Response:
-        return await _export(request, services, logs=True)
+        return await _export(request, services, gate, logs=True)
 
     return [
         Route("/v1/metrics", metrics, methods=["POST"]),
@@ -40,7 +46,9 @@ def otlp_routes(services: Services) -> list[Route]:
     ]
 
 
-async def _export(request: Request, services: Services, *, logs: bool) -> Response:
+async def _export(
+    request: Request, services: Services, gate: DecodeGate, *, logs: bool
+) -> Response:
     integration = await authenticate_request(request, services)
     try:
         kind = media_type(request.headers.get("content-type"))
@@ -49,41 +57,49 @@ async def _export(request: Request, services: Services, *, logs: bool) -> Respon
     body = await read_body(request, MAX_BODY_BYTES)
     encoding = request.headers.get("content-encoding")
     try:
-        rejected, error = await run_in_threadpool(
-            _store, services, integration, body, kind, encoding, logs
+        mapped = await gate.run(_map, services, body, kind, encoding, logs)
+    except Busy:
+        return Response(
+            "busy: retry shortly", 503, {"Retry-After": str(RETRY_AFTER_S)}, "text/plain"
         )
     except BadExport as exc:
         return Response(exc.message, exc.status, media_type="text/plain")
+    del body
+    rejected, error = await run_in_threadpool(_store, services, integration, mapped, logs)
     return Response(encode_response(kind, rejected, error, logs=logs), media_type=kind)
+
+
+def _map(
+    services: Services, body: bytes, kind: str, encoding: str | None, logs: bool
+) -> MappedLogs | MappedMetrics:
+    """Decode and map a body: the CPU-bound part, run under the decode gate."""
+    now = services.clock()
+    user_attributes = services.settings.otlp_user_attributes
+    if logs:
+        return map_logs(
+            decode(body, kind, encoding, ExportLogsServiceRequest),
+            user_attributes=user_attributes,
+            now=now,
+        )
+    return map_metrics(
+        decode(body, kind, encoding, ExportMetricsServiceRequest),
+        user_attributes=user_attributes,
+        now=now,
+    )
 
 
 def _store(
     services: Services,
     integration: Integration,
-    body: bytes,
-    kind: str,
-    encoding: str | None,
+    mapped: MappedLogs | MappedMetrics,
     logs: bool,
 ) -> tuple[int, str]:
     now = services.clock()
-    user_attributes = services.settings.otlp_user_attributes
-    if logs:
-        mapped_logs = map_logs(
-            decode(body, kind, encoding, ExportLogsServiceRequest),
-            user_attributes=user_attributes,
-            now=now,
-        )
-        result = record_events(services.db, integration.id, mapped_logs.events, now)
-        rejected, errors = mapped_logs.rejected, mapped_logs.errors
+    if isinstance(mapped, MappedLogs):
+        result = record_events(services.db, integration.id, mapped.events, now)
     else:
-        mapped = map_metrics(
-            decode(body, kind, encoding, ExportMetricsServiceRequest),
-            user_attributes=user_attributes,
-            now=now,
-        )
         result = record_sum_points(services.db, integration.id, mapped.points, now)
-        rejected, errors = mapped.rejected, mapped.errors
     services.metrics.count_events(
-        integration.name, len(result.accepted), len(result.duplicates), rejected
+        integration.name, len(result.accepted), len(result.duplicates), mapped.rejected
     )
-    return rejected, "; ".join(errors)[:1000]
+    return mapped.rejected, "; ".join(mapped.errors)[:1000]

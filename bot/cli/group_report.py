@@ -75,11 +75,3 @@ def _record(row: ReportRow, columns: tuple[str, ...]) -> dict[str, Any]:
         **figures.shipped,
     }
     return {key: record[key] for key in (*columns, *figures.shipped)}
-
-
-def spreadsheet_safe(value: Any) -> Any:
-    """Text a spreadsheet would run as a formula (=, +, -, @, tab, CR first) made inert
-    with a leading apostrophe, so a team or tool name cannot be a formula for finance."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value

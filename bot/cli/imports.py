@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import sys
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -10,7 +11,8 @@ from typing import TextIO
 
 from bot.cli.context import CliContext
 from bot.intake import copilot, cursor, kiro
-from bot.intake.vendor_report import BadReport
+from bot.intake.vendor_report import BadReport, within_bounds
+from jobs.weeks import local_day
 from storage.db import Database
 from storage.imports import ReplacedKey, replace_report_days
 from storage.integrations import get_integration
@@ -69,7 +71,7 @@ def run_import(args: argparse.Namespace, cli: CliContext) -> int:
     except (OSError, UnicodeDecodeError) as exc:
         print(f"aiusage: cannot read {args.file}: {exc}", file=sys.stderr)
         return 2
-    except BadReport as exc:
+    except (BadReport, csv.Error) as exc:
         print(f"aiusage: {args.file}: {exc}", file=sys.stderr)
         return 2
     print(f"Imported {imported} rows of {args.source} usage from {args.file}; {rejected} rejected.")
@@ -82,7 +84,9 @@ def _import(
     replaced: set[ReplacedKey] = set()
     chunk: list[ReportDay] = []
     imported = rejected = 0
-    for item in PARSERS[args.source](handle):
+    today = local_day(now, db.tz)
+    for parsed in PARSERS[args.source](handle):
+        item = parsed if isinstance(parsed, BadRow) else within_bounds(parsed, today)
         if isinstance(item, BadRow):
             rejected += 1
             print(f"aiusage: {args.file}:{item.line}: {item.error}", file=sys.stderr)

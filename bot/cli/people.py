@@ -8,6 +8,7 @@ import sys
 from bot.cli import cli_actor, privacy
 from bot.cli.context import CliContext
 from jobs.teams import SLACK_USER_RE
+from storage import bounds
 from storage.admin import record_audit
 from storage.people import link_identity
 
@@ -50,16 +51,18 @@ def parse_identity(text: str) -> tuple[str, str]:
     kind, sep, value = text.strip().partition(":")
     if not sep:
         if "@" in text:
-            return "email", text.strip().lower()
+            return "email", bounds.email(text.strip())
         raise ValueError(f"name the identity's kind, e.g. copilot:{text.strip()}")
     kind, value = kind.lower(), value.strip()
     if kind not in KINDS:
         raise ValueError(f"unknown identity kind {kind!r}; use one of {', '.join(KINDS)}")
     if not value:
         raise ValueError("the identity has no value after the colon")
-    if kind in ("email", "copilot"):  # both are case-insensitive where they come from
+    if kind == "email":
+        return kind, bounds.email(value)
+    if kind == "copilot":  # case-insensitive where it comes from
         value = value.lower()
-    return kind, value
+    return kind, bounds.identity(kind, value)
 
 
 def run_link(args: argparse.Namespace, cli: CliContext) -> int:

@@ -12,7 +12,8 @@ from typing import Any
 import orjson
 
 from bot.cli.context import CliContext
-from bot.cli.group_report import grouped_records, spreadsheet_safe
+from bot.cli.group_report import grouped_records
+from bot.cli.spreadsheet import csv_row
 from bot.settings import Settings
 from jobs.weeks import last_complete_week, parse_week
 from storage.records import ReportLine
@@ -119,7 +120,5 @@ def run_report(args: argparse.Namespace, cli: CliContext) -> int:
     writer = csv.DictWriter(sys.stdout, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     for record in records:
-        writer.writerow(
-            {key: "" if value is None else spreadsheet_safe(value) for key, value in record.items()}
-        )
+        writer.writerow(csv_row(record))
     return 0

@@ -9,8 +9,8 @@ import sys
 
 from bot.cli import cli_actor
 from bot.cli.context import CliContext
-from bot.cli.group_report import spreadsheet_safe
 from bot.cli.people import parse_identity
+from bot.cli.spreadsheet import cell
 from jobs.teams import SLACK_USER_RE, read_teams_file
 from storage.admin import record_audit
 from storage.teams import list_teams, replace_teams
@@ -91,7 +91,7 @@ def run_list(args: argparse.Namespace, cli: CliContext) -> int:
     for team in teams:
         writer.writerow(
             [
-                spreadsheet_safe(team.name),
+                cell(team.name),
                 team.source,
                 team.members,
                 team.linked,

@@ -9,6 +9,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from bot.intake.vendor_report import BadReport, RowError, calendar_day, count, merge, nonzero, text
+from storage import bounds
 from storage.records import BadRow, KindFigures, ReportDay, UserRef
 
 TOOL = "cursor"
@@ -40,6 +41,8 @@ def parse(body: str) -> Iterator[ReportDay | BadRow]:
             item, end = _decoder.raw_decode(body, position)
         except json.JSONDecodeError as exc:
             raise BadReport(f"line {line}: not valid JSON: {exc.msg}") from None
+        except RecursionError:
+            raise BadReport(f"line {line}: JSON nested too deeply") from None
         try:
             if not isinstance(item, dict):
                 raise RowError("an item of data must be an object")
@@ -59,9 +62,10 @@ def _skip(body: str, position: int) -> int:
 def to_report_day(line: int, item: Mapping[str, Any]) -> ReportDay:
     """Tab completions as inline suggestions, Composer/agent/Cmd-K as agent work with its
     applies and accepted lines, chat as chat. A day marked inactive clears that day."""
-    email = text(item, "email").lower()
-    if "@" not in email:
-        raise RowError(f"email is not an address: {email!r}")
+    try:
+        email = bounds.email(text(item, "email"))
+    except bounds.OutOfBounds as exc:
+        raise RowError(str(exc)) from None
     day = calendar_day(item.get("date"), "date")
     numbers = {
         name: count(item, name) or 0

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import math
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import orjson
@@ -28,13 +27,20 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality
 
+from bot.intake.body_limits import TooComplex, check_json, check_protobuf
+from storage import bounds
 from storage.records import UsageEvent, UserRef
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 MAX_BODY_BYTES = 8 * 1024 * 1024
-MAX_DECOMPRESSED_BYTES = 32 * 1024 * 1024
-FUTURE_LEEWAY = timedelta(minutes=5)
+MAX_DECOMPRESSED_BYTES = 16 * 1024 * 1024  # six times a collector's full batch as JSON
+# What one export may hold, checked on its bytes before it is parsed: room for a collector's
+# full batch (8,192 points with their attributes: about 75,000 messages, 175,000 JSON values).
+MAX_MESSAGES = 100_000
+MAX_JSON_VALUES = 200_000
+MAX_DEPTH = 32  # a point's attributes sit 8 deep; nested array and map values add a few
+FUTURE_LEEWAY = bounds.FUTURE_LEEWAY
 CLAUDE_CODE = "claude-code"
 
 M = TypeVar("M", bound=Message)
@@ -95,6 +101,17 @@ def decode(body: bytes, kind: str, encoding: str | None, message: type[M]) -> M:
         body = gunzip(body, MAX_DECOMPRESSED_BYTES)
     elif encoding != "identity":
         raise BadExport(415, f"Content-Encoding {encoding!r} is not supported; use gzip")
+    try:
+        if kind == PROTOBUF:
+            # An empty message costs two bytes on the wire: a smaller body cannot pass the limit.
+            if len(body) > 2 * MAX_MESSAGES:
+                check_protobuf(
+                    body, message.DESCRIPTOR, max_messages=MAX_MESSAGES, max_depth=MAX_DEPTH
+                )
+        else:
+            check_json(body, max_values=MAX_JSON_VALUES, max_depth=MAX_DEPTH)
+    except TooComplex as exc:
+        raise BadExport(exc.status, exc.message) from None
     if kind == PROTOBUF:
         try:
             return message.FromString(body)
@@ -115,17 +132,29 @@ def decode(body: bytes, kind: str, encoding: str | None, message: type[M]) -> M:
 
 
 def gunzip(body: bytes, limit: int) -> bytes:
-    """Decompress gzip, refusing (413) output past `limit` so a small bomb cannot fill memory."""
+    """Decompress gzip, refusing (413) output past `limit` so a small bomb cannot fill memory.
+    Inflated a megabyte at a time into one growing buffer: the peak is the output, not twice
+    it, as one call with a limit would allocate."""
     inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    out = bytearray()
+    pending = body
     try:
-        out = inflater.decompress(body, limit + 1)
+        while not inflater.eof:
+            chunk = inflater.decompress(pending, _INFLATE_STEP)
+            if not chunk and len(inflater.unconsumed_tail) == len(pending):
+                break  # no progress: the input ended before the gzip stream did
+            pending = inflater.unconsumed_tail
+            out += chunk
+            if len(out) > limit:
+                raise BadExport(413, f"decompressed body is larger than {limit} bytes")
     except zlib.error as exc:
         raise BadExport(400, f"body is not valid gzip: {exc}") from None
-    if len(out) > limit or inflater.unconsumed_tail:
-        raise BadExport(413, f"decompressed body is larger than {limit} bytes")
     if not inflater.eof:
         raise BadExport(400, "gzip body is truncated")
-    return out
+    return out  # type: ignore[return-value]  # a bytearray reads as bytes everywhere it goes
+
+
+_INFLATE_STEP = 1024 * 1024
 
 
 def _hex_ids_to_base64(value: Any) -> Any:
@@ -191,14 +220,15 @@ def find_user(
     point: Mapping[str, Any], resource: Mapping[str, Any], names: Sequence[str]
 ) -> UserRef | None:
     """The person named by the first of `names` present on the point or its resource: an
-    email if it looks like one, otherwise an `otlp` identity an admin can link later."""
+    email if it has an @, otherwise an `otlp` identity an admin can link later. Raises
+    OutOfBounds when that value is not a valid identity (see `storage.bounds`)."""
     for name in names:
         value = point.get(name, resource.get(name))
         if isinstance(value, str) and value.strip():
             value = value.strip()
             if "@" in value:
-                return UserRef(email=value.lower())
-            return UserRef(vendor=("otlp", value[:320]))
+                return UserRef(email=bounds.email(value))
+            return UserRef(vendor=("otlp", bounds.identity("otlp", value)))
     return None
 
 
@@ -257,7 +287,6 @@ def map_metrics(
     points: list[MetricPoint] = []
     rejected = 0
     errors: set[str] = set()
-    latest = int((now + FUTURE_LEEWAY).timestamp() * 1e9)
     for resource_metrics in request.resource_metrics:
         resource = attributes(resource_metrics.resource.attributes)
         for scope_metrics in resource_metrics.scope_metrics:
@@ -278,19 +307,14 @@ def map_metrics(
                         if point.WhichOneof("value") == "as_double"
                         else point.as_int
                     )
-                    user = find_user(attrs, resource, user_attributes)
-                    problem = None
-                    if user is None:
-                        problem = f"no {' or '.join(user_attributes)} attribute"
-                    elif not point.time_unix_nano or point.time_unix_nano > latest:
-                        problem = "time_unix_nano is missing or in the future"
-                    elif not math.isfinite(value) or value < 0:
-                        problem = "value is negative or not finite"
-                    if problem:
+                    try:
+                        user = _point_bounds(
+                            point, value, figures, attrs, resource, user_attributes, now
+                        )
+                    except bounds.OutOfBounds as exc:
                         rejected += 1
-                        errors.add(f"{metric.name}: {problem}")
+                        errors.add(f"{metric.name[:100]}: {exc}")
                         continue
-                    assert user is not None
                     series_key = _digest(
                         metric.name, sorted(resource.items()), sorted(attrs.items())
                     )
@@ -322,6 +346,27 @@ def map_metrics(
     return MappedMetrics(points, rejected, sorted(errors))
 
 
+def _point_bounds(
+    point: Any,
+    value: float,
+    figures: tuple[str, ...],
+    attrs: Mapping[str, Any],
+    resource: Mapping[str, Any],
+    user_attributes: Sequence[str],
+    now: datetime,
+) -> UserRef:
+    """The person a sum point is for, once its person, times and value keep the bounds every
+    door keeps; raises OutOfBounds naming what does not."""
+    user = find_user(attrs, resource, user_attributes)
+    if user is None:
+        raise bounds.OutOfBounds(f"no {' or '.join(user_attributes)} attribute")
+    bounds.unix_nanos("time_unix_nano", point.time_unix_nano, now)
+    if point.start_time_unix_nano > point.time_unix_nano:
+        raise bounds.OutOfBounds("start_time_unix_nano is after time_unix_nano")
+    bounds.figure("value", value, is_cost=figures == ("cost_usd",))
+    return user
+
+
 # --- logs ---------------------------------------------------------------------------------
 
 
@@ -351,7 +396,6 @@ def map_logs(
     events: list[UsageEvent] = []
     rejected = 0
     errors: set[str] = set()
-    latest = now + FUTURE_LEEWAY
     for resource_logs in request.resource_logs:
         resource = attributes(resource_logs.resource.attributes)
         service = str(resource.get("service.name") or "")
@@ -361,15 +405,15 @@ def map_logs(
                 name = _event_name(record, attrs, service)
                 if name != "claude_code.api_request":
                     continue
-                user = find_user(attrs, resource, user_attributes)
                 nanos = record.time_unix_nano or record.observed_time_unix_nano
-                if user is None or not nanos or _moment(nanos) > latest:
+                try:
+                    user = find_user(attrs, resource, user_attributes)
+                    if user is None:
+                        raise bounds.OutOfBounds(f"no {' or '.join(user_attributes)} attribute")
+                    bounds.unix_nanos("time_unix_nano", nanos, now)
+                except bounds.OutOfBounds as exc:
                     rejected += 1
-                    errors.add(
-                        f"{name}: no {' or '.join(user_attributes)} attribute"
-                        if user is None
-                        else f"{name}: time is missing or in the future"
-                    )
+                    errors.add(f"{name}: {exc}")
                     continue
                 model = attrs.get("model")
                 events.append(

@@ -8,7 +8,8 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
-from storage.records import KindFigures
+from storage import bounds
+from storage.records import BadRow, KindFigures, ReportDay
 
 
 class RowError(ValueError):
@@ -44,7 +45,10 @@ def count(row: Mapping[str, Any], name: str, *, required: bool = False) -> int |
         number = int(number)
     if number < 0:
         raise RowError(f"{name} must not be negative ({number})")
-    return number
+    try:
+        return bounds.count(name, number)
+    except bounds.OutOfBounds as exc:
+        raise RowError(str(exc)) from None
 
 
 def amount(row: Mapping[str, Any], name: str) -> float | None:
@@ -58,7 +62,10 @@ def amount(row: Mapping[str, Any], name: str) -> float | None:
         raise RowError(f"{name} must be a number, not {value!r}") from None
     if not math.isfinite(number) or number < 0:
         raise RowError(f"{name} must be a non-negative number, not {value!r}")
-    return number
+    try:
+        return bounds.cost(name, number)
+    except bounds.OutOfBounds as exc:
+        raise RowError(str(exc)) from None
 
 
 def text(row: Mapping[str, Any], name: str) -> str:
@@ -73,7 +80,7 @@ def calendar_day(value: Any, name: str = "date") -> date:
     """A vendor's calendar day: `YYYY-MM-DD` (ISO, optionally with a time), `MM-DD-YYYY` (as
     Kiro's per-user report writes it), or epoch milliseconds at UTC midnight (Cursor)."""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value / 1000, UTC).date()
+        return _epoch_day(value, name)
     if not isinstance(value, str) or not value.strip():
         raise RowError(f"{name} is missing")
     raw = value.strip()
@@ -86,9 +93,27 @@ def calendar_day(value: Any, name: str = "date") -> date:
             return parse(raw)
         except ValueError:
             continue
-    if raw.isdigit():
-        return datetime.fromtimestamp(int(raw) / 1000, UTC).date()
-    raise RowError(f"{name} is not a date: {value!r}")
+    if raw.isdigit() and len(raw) <= 20:
+        return _epoch_day(int(raw), name)
+    raise RowError(f"{name} is not a date: {value[:40]!r}")
+
+
+def _epoch_day(millis: float, name: str) -> date:
+    try:
+        return datetime.fromtimestamp(millis / 1000, UTC).date()
+    except (OverflowError, OSError, ValueError):
+        raise RowError(f"{name} is not a date: {millis!r}") from None
+
+
+def within_bounds(item: ReportDay, today: date) -> ReportDay | BadRow:
+    """The row, or why it breaks the bounds every door keeps (see `storage.bounds`): who it
+    names and which day. Its figures were checked as they were read."""
+    try:
+        bounds.user(item.user)
+        bounds.day("day", item.day, today)
+    except bounds.OutOfBounds as exc:
+        return BadRow(item.line, str(exc))
+    return item
 
 
 def merge(parts: Iterable[KindFigures]) -> tuple[KindFigures, ...]:

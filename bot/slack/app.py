@@ -10,6 +10,7 @@ from typing import Any
 from slack_bolt import App, BoltRequest
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk import WebClient
+from slack_sdk.signature import SignatureVerifier
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -18,6 +19,7 @@ from starlette.routing import Route
 from bot.services import Services
 from bot.slack.home_service import HomeService
 from bot.slack.listeners import register_listeners
+from bot.slack.request import SlackRequest, signature_problem
 from bot.slack.usage_service import UsageService
 from bot.web import read_body
 
@@ -61,10 +63,13 @@ def build_bolt_app(
     return app
 
 
-def slack_route(dispatch: Callable[[BoltRequest], Any] | None) -> Route:
-    """`POST /slack/events`. Bolt checks the signature (401 when missing, wrong or more than
-    five minutes old); its synchronous dispatch runs in a worker thread so a slow command
-    never holds up the event loop."""
+def slack_route(
+    dispatch: Callable[[BoltRequest], Any] | None, signing_secret: str | None = None
+) -> Route:
+    """`POST /slack/events`. The signature is checked first (401 and one short log line when
+    missing, malformed, wrong or more than five minutes old); Bolt's synchronous dispatch
+    runs in a worker thread so a slow command never holds up the event loop."""
+    verifier = SignatureVerifier(signing_secret) if signing_secret else None
 
     async def slack_events(request: Request) -> Response:
         if dispatch is None:
@@ -72,9 +77,12 @@ def slack_route(dispatch: Callable[[BoltRequest], Any] | None) -> Route:
                 {"error": "Slack is not configured: set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN"},
                 503,
             )
-        body = await read_body(request, MAX_SLACK_BODY)
-        bolt_request = BoltRequest(
-            body=body.decode("utf-8", errors="replace"),
+        raw = (await read_body(request, MAX_SLACK_BODY)).decode("utf-8", errors="replace")
+        if verifier is not None and (problem := signature_problem(verifier, raw, request.headers)):
+            log.warning("slack request refused: %s", problem)
+            return JSONResponse({"error": "invalid request"}, 401)
+        bolt_request = SlackRequest(
+            body=raw,
             query=request.url.query,
             headers={key: [value] for key, value in request.headers.items()},
         )

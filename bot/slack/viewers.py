@@ -14,6 +14,7 @@ from bot.slack.answers import Viewer, viewer_from
 from bot.slack.client import says_workspace_admin
 from bot.slack.command_text import Org, Restore, Retire, Status
 from bot.slack.command_text import Request as SlashRequest
+from storage import bounds
 from storage.people import find_slack_profile, link_email, save_slack_profile, slack_profile
 
 # How long what users.info told us (time zone, name, admin) is trusted before asking again.
@@ -74,9 +75,17 @@ def learn_viewer(services: Services, client: WebClient, slack_user_id: str) -> V
         is_workspace_admin=says_workspace_admin(user),
         now=now,
     )
-    email = str(profile.get("email") or "")
-    # Slack's own profile email; only its size is checked, as a link key must fit. Usage
+    # Slack's own profile email, held to the rule every door keeps (`storage.bounds`). Usage
     # reported under it counts from this answer on, not from the next matching pass.
-    if "@" in email and len(email) <= 320 and not user.get("is_bot"):
+    email = _valid_email(profile.get("email"))
+    if email is not None and not user.get("is_bot"):
         link_email(services.db, email, slack_user_id, now)
     return viewer_from(saved, services.settings.timezone)
+
+
+def _valid_email(value: object) -> str | None:
+    """A profile email that may be a link key, or None (missing, oversized, not an address)."""
+    try:
+        return bounds.email(str(value or ""))
+    except bounds.OutOfBounds:
+        return None

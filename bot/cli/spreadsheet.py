@@ -1,0 +1,30 @@
+"""CSV cells a spreadsheet will not run: OWASP's advice against CSV (formula) injection."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+# A cell starting with one of these is read as a formula by Excel, LibreOffice or Sheets.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: Any) -> Any:
+    """Text that a spreadsheet would evaluate, prefixed with `'` so it shows as text; numbers
+    (ours are never negative) and other text pass unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def csv_row(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A record as a CSV row for a writer ending lines with LF: None as an empty cell, every
+    text cell neutralised. A CR inside a cell becomes LF: the writer quotes LF, but would
+    leave a bare CR, which spreadsheets read as a new row starting with the rest."""
+    return {key: "" if value is None else cell(value) for key, value in record.items()}
+
+
+def cell(value: Any) -> Any:
+    """One cell as `csv_row` writes it: neutralised, with no bare CR."""
+    value = neutralise(value)
+    return value.replace("\r", "\n") if isinstance(value, str) else value

@@ -1,0 +1,135 @@
+"""The bounds every door keeps (the HTTP API, OTLP, vendor imports): how large a figure, how
+early or late a time, and what a valid identity is. One set of pure rules, so a value one door
+refuses is refused by all, and stored sums stay far inside a 64-bit integer.
+
+The arithmetic: one item carries at most MAX_COUNT of a figure; one rollup row (a person's
+tool, kind and source on one day) saturates at DAY_CAP; ten years of capped days is
+3,653 x 10^15 < 2^63. Reads sum without overflow anyway (see `storage.usage`), and saturate at
+INT64_MAX, so no stored data can make a read fail."""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, date, datetime, timedelta
+
+from storage.records import UserRef
+
+INT64_MAX = 2**63 - 1
+MAX_COUNT = 10**12  # requests, tokens, suggestions, lines: per event, point or report row
+MAX_COST_USD = 1_000_000.0  # per event, point or report row
+DAY_CAP = 10**15  # a rollup row's figure saturates here
+COST_DAY_CAP = 10.0**12
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)  # before any AI coding tool reported anything
+FUTURE_LEEWAY = timedelta(minutes=5)  # clocks drift; more than this ahead is refused
+MAX_EMAIL_CHARS = 320  # RFC 5321: 64 for the local part, @, 255 for the domain
+MAX_IDENTITY_CHARS = 320  # any other identity (a vendor login, an id)
+
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_EMAIL = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@" + _LABEL + r"(?:\." + _LABEL + r")*",
+)
+_SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,30}")
+
+
+class OutOfBounds(ValueError):
+    """A value no door accepts; the message names the field and the bound."""
+
+
+def count(name: str, value: int) -> int:
+    """A figure of one item: a whole number from 0 to MAX_COUNT."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise OutOfBounds(f"{name} must be a whole number")
+    if not 0 <= value <= MAX_COUNT:
+        raise OutOfBounds(f"{name} must be from 0 to {MAX_COUNT:.0e}, not {value}")
+    return value
+
+
+def cost(name: str, value: float) -> float:
+    """A cost in US dollars of one item: finite, from 0 to MAX_COST_USD."""
+    if not math.isfinite(value) or not 0 <= value <= MAX_COST_USD:
+        raise OutOfBounds(f"{name} must be from 0 to {MAX_COST_USD:,.0f}, not {value!r}")
+    return float(value)
+
+
+def figure(name: str, value: float, *, is_cost: bool) -> float:
+    """A figure that may arrive as a float (OTLP's as_double): a cost, or a count's value."""
+    if is_cost:
+        return cost(name, value)
+    if not math.isfinite(value) or not 0 <= value <= MAX_COUNT:
+        raise OutOfBounds(f"{name} must be from 0 to {MAX_COUNT:.0e}, not {value!r}")
+    return value
+
+
+def moment(name: str, value: datetime, now: datetime) -> datetime:
+    """An aware time from EARLIEST to FUTURE_LEEWAY past `now`, as UTC."""
+    try:
+        utc = value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise OutOfBounds(f"{name} is out of range") from None
+    if utc < EARLIEST:
+        raise OutOfBounds(f"{name} is before {EARLIEST:%Y-%m-%d}")
+    if utc > now + FUTURE_LEEWAY:
+        raise OutOfBounds(f"{name} is more than 5 minutes in the future")
+    return utc
+
+
+def unix_nanos(name: str, nanos: int, now: datetime) -> datetime:
+    """An OTLP time (nanoseconds since 1970) within the bounds of `moment`."""
+    earliest = int(EARLIEST.timestamp()) * 10**9
+    latest = int((now + FUTURE_LEEWAY).timestamp()) * 10**9
+    if nanos < earliest:
+        raise OutOfBounds(f"{name} is missing or before {EARLIEST:%Y-%m-%d}")
+    if nanos > latest:
+        raise OutOfBounds(f"{name} is more than 5 minutes in the future")
+    return datetime.fromtimestamp(nanos / 1e9, UTC)
+
+
+def day(name: str, value: date, today: date) -> date:
+    """A vendor's calendar day: from EARLIEST to a day past `today` (zones run ahead)."""
+    if not EARLIEST.date() <= value <= today + timedelta(days=1):
+        raise OutOfBounds(f"{name} {value.isoformat()} is before 2000 or in the future")
+    return value
+
+
+def email(value: str) -> str:
+    """A valid email address, lower-cased: `local@domain`, at most 320 characters, no spaces
+    or control characters, the domain made of host-name labels."""
+    if len(value) > MAX_EMAIL_CHARS or not _EMAIL.fullmatch(value):
+        shown = value if len(value) <= 40 else value[:40] + "…"
+        raise OutOfBounds(f"email is not a valid address: {shown!r}")
+    return value.lower()
+
+
+def slack_user_id(value: str) -> str:
+    if not _SLACK_USER_ID.fullmatch(value):
+        raise OutOfBounds(f"slack_user_id is not a Slack user ID: {value[:40]!r}")
+    return value
+
+
+def identity(kind: str, value: str) -> str:
+    """A vendor's name for a person (login, id): 1 to 320 characters, printable, no spaces
+    at either end."""
+    if not value or len(value) > MAX_IDENTITY_CHARS or value != value.strip():
+        raise OutOfBounds(f"{kind} identity must be 1 to {MAX_IDENTITY_CHARS} characters")
+    if not value.isprintable():
+        raise OutOfBounds(f"{kind} identity holds control characters")
+    return value
+
+
+def user(ref: UserRef) -> UserRef:
+    """The person an item names, checked by the rule for its kind of identity."""
+    if ref.slack_user_id is not None:
+        slack_user_id(ref.slack_user_id)
+    elif ref.email is not None:
+        email(ref.email)
+    elif ref.vendor is not None:
+        identity(ref.vendor[0], ref.vendor[1])
+    else:
+        raise OutOfBounds("no person is named")
+    return ref
+
+
+def saturate(value: int) -> int:
+    """A sum read back, held within a 64-bit integer."""
+    return min(value, INT64_MAX)
