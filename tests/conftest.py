@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -12,6 +12,7 @@ import psycopg
 import pytest
 from starlette.testclient import TestClient
 
+from bot.cli.main import main
 from bot.composition import build_services, create_http_app
 from bot.demo.walkthrough import serving
 from bot.services import Services
@@ -116,3 +117,15 @@ def live_server(services: Services) -> Iterator[str]:
     """The real ASGI app served by uvicorn on a loopback port; yields its base URL."""
     with serving(create_http_app(services)) as base_url:
         yield base_url
+
+
+@pytest.fixture
+def run(db: Database, capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str]]:
+    """Runs the real command line on the migrated database; (exit code, stdout, stderr)."""
+
+    def _run(*argv: object) -> tuple[int, str, str]:
+        code = main([str(arg) for arg in argv])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return _run

@@ -87,7 +87,7 @@ class Aiusage:
             except httpx.TransportError:
                 return False
 
-        wait_until("serve to answer /healthz", healthy)
+        wait_until("serve to answer /healthz", healthy, timeout=60)
         return process, base
 
     @staticmethod

@@ -47,7 +47,7 @@ class SlackDriver:
         )
         return self.post(body)
 
-    def ask(self, text: str, *, user_id: str = "UALICE", timeout: float = 5.0) -> dict[str, Any]:
+    def ask(self, text: str, *, user_id: str = "UALICE", timeout: float = 15.0) -> dict[str, Any]:
         """The reply the caller sees for `/aiusage {text}`, from the HTTP response or, when
         the app answered later, from its post to the command's `response_url`."""
         name = f"ask{next(self._asks)}"

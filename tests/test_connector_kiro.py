@@ -10,7 +10,6 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from bot.cli.main import main
 from bot.connectors.kiro import KiroConnector
 from storage.usage_report import usage_report
 
@@ -39,16 +38,6 @@ def bucket(s3_server, settings, monkeypatch, request):
     s3.create_bucket(Bucket=name)
     monkeypatch.setenv("AIUSAGE_KIRO_REPORTS_URI", f"s3://{name}/reports")
     return s3, name
-
-
-@pytest.fixture
-def run(db, capsys):
-    def _run(*argv: str) -> tuple[int, str, str]:
-        code = main([str(arg) for arg in argv])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return _run
 
 
 def put(s3, bucket: str, day: date, name: str, rows: list[str], header: str = HEADER) -> None:

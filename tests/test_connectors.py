@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from bot.cli.main import main
 from bot.connectors import run_connectors
 from bot.settings import load_settings
 from storage.connectors import connector_states, copilot_teams
@@ -15,18 +14,6 @@ from storage.usage_report import usage_report
 from tests.fakes.vendors import FakeAnthropic, FakeCursor, FakeGitHub, cursor_ms
 
 D1, D2, D3 = date(2026, 11, 16), date(2026, 11, 17), date(2026, 11, 18)
-
-
-@pytest.fixture
-def run(db, capsys):
-    """Runs the real command line and returns (exit code, stdout, stderr)."""
-
-    def _run(*argv: str) -> tuple[int, str, str]:
-        code = main([str(arg) for arg in argv])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return _run
 
 
 def figures(db, start=D1, end=D3):

@@ -20,18 +20,6 @@ KIRO_ALEX = "kiro:d-9067c4a1f2.3c1e5f0a-2b41-4c7d-9a0e-5d2f8b6c1a90"
 KIRO_BO = "kiro:d-9067c4a1f2.77b0e2d4-91aa-4f3c-8e55-0c6d1f2a9b37"
 
 
-@pytest.fixture
-def run(db, capsys):
-    """Runs the real command line and returns (exit code, stdout, stderr)."""
-
-    def _run(*argv: str) -> tuple[int, str, str]:
-        code = main([str(arg) for arg in argv])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return _run
-
-
 def figures(db, start=NOV16, end=NOV17):
     """The report's rows keyed by who, as dicts of the figures."""
     return {

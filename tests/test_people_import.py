@@ -6,22 +6,11 @@ from datetime import date
 
 import pytest
 
-from bot.cli.main import main
 from storage.admin import audit_log
 from storage.people import link_email
 from storage.usage_report import usage_report
 
 D1 = date(2026, 11, 16)
-
-
-@pytest.fixture
-def run(db, capsys):
-    def _run(*argv: str) -> tuple[int, str, str]:
-        code = main([str(arg) for arg in argv])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return _run
 
 
 @pytest.mark.postgres

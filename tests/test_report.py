@@ -29,18 +29,6 @@ def now() -> datetime:
 
 
 @pytest.fixture
-def run(db, capsys):
-    """Runs the real command line and returns (exit code, stdout, stderr)."""
-
-    def _run(*argv: str) -> tuple[int, str, str]:
-        code = main([str(arg) for arg in argv])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return _run
-
-
-@pytest.fixture
 def usage(client, api_key, db, run, now):
     """Claude Code events for UALICE in week 2026-W47 and one on the Monday after, plus a
     Copilot report for the 16th; Dana's Cursor email is known to Slack."""
@@ -197,7 +185,6 @@ def test_link_refuses_identities_and_users_it_cannot_read(run, db):
 
 
 def test_a_link_is_audited(settings, db, capsys):
-    from bot.cli.main import main
 
     assert main(["people", "link", "copilot:octocat", "U012AB3CD"]) == 0
     assert main(["audit"]) == 0

@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from bot.cli.main import main
 from bot.composition import build_scheduler, teams_job
 from bot.settings import load_settings
 from storage.admin import audit_log
@@ -20,18 +19,6 @@ from storage.records import UsageEvent, UserRef
 from storage.teams import team_people
 
 HOSTILE = '=HYPERLINK("http://x")'
-
-
-@pytest.fixture
-def run(db, capsys):
-    """Runs the real command line; (exit code, stdout, stderr)."""
-
-    def _run(*argv: str) -> tuple[int, str, str]:
-        code = main([str(arg) for arg in argv])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return _run
 
 
 def write(tmp_path, name: str, text: str):
