@@ -23,7 +23,9 @@ def _carries(name: str) -> ColumnElement[bool]:
 def counted_daily(where: Sequence[ColumnElement[bool]]) -> Subquery:
     """The rollup rows matching `where` (on `DailyRow` and `IdentityRow` columns), with
     the figures pushed events lose to a report of the same person, tool and day left out.
-    Columns: those of `DailyRow` but `id`, plus the identity's `person_id`."""
+    Columns: those of `DailyRow` but `id`, plus the identity's `person_id` and `priced`
+    (1 when the row's tokens are costed: by its own cost, or, for pushed events, by a
+    report's cost for that day, so no price list costs them again)."""
     # A linked identity counts as its person, so a vendor login and an email of the same
     # person meet; an unlinked one as itself (negated: ids are positive, never a person's).
     key = func.coalesce(IdentityRow.person_id, -DailyRow.identity_id)
@@ -58,6 +60,11 @@ def counted_daily(where: Sequence[ColumnElement[bool]]) -> Subquery:
             DailyRow.origin,
             *[counted(name) for name in NAMES],
             DailyRow.events,
+            case(
+                (DailyRow.cost_usd.is_not(None), 1),
+                (and_(pushed, carried.c.cost_usd == 1), 1),
+                else_=0,
+            ).label("priced"),
         )
         .join(IdentityRow, IdentityRow.id == DailyRow.identity_id)
         .outerjoin(

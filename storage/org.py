@@ -32,7 +32,7 @@ def usage_cells(db: Database, spans: Sequence[Span]) -> list[UsageCell]:
     )
     counted = daily.c
     span_of = _span_index(db, spans, counted.day)
-    unpriced = counted.cost_usd.is_(None)
+    unpriced = counted.priced == 0
     stmt = (
         select(
             counted.person_id,
@@ -81,7 +81,7 @@ def span_sums(
     daily = counted_daily(where)
     counted = daily.c
     span_of = _span_index(db, spans, counted.day)
-    unpriced = counted.cost_usd.is_(None)
+    unpriced = counted.priced == 0
     # One pass over the daily rows, per span, tool and person (materialised once), then
     # both answers from it in one statement: two passes cost twice as much at 20,000 people.
     cells = (
@@ -92,7 +92,7 @@ def span_sums(
             *[total.label(f"f{i}") for i, total in enumerate(summed_totals(counted))],
             func.sum(case((unpriced, counted.input_tokens), else_=0)).label("uin"),
             func.sum(case((unpriced, counted.output_tokens), else_=0)).label("uout"),
-            func.max(case((counted.cost_usd.is_not(None), 1), else_=0)).label("priced"),
+            func.max(counted.priced).label("priced"),
         )
         .select_from(daily)
         .group_by(span_of, counted.tool, counted.person_id)

@@ -69,3 +69,10 @@ def counted_figures(rows: Iterable[OriginFigures]) -> Figures:
     for row in rows:
         total += without(row.figures, lost) if not is_report(row.origin) else row.figures
     return total
+
+
+def is_priced(row: OriginFigures, lost: frozenset[str]) -> bool:
+    """Whether a row's tokens already have a cost: its own, or (for pushed events) the cost
+    of a report of that day, which covers them. Unpriced tokens are what a price list may
+    estimate a cost for."""
+    return row.figures.cost_usd is not None or (not is_report(row.origin) and "cost_usd" in lost)
