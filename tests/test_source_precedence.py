@@ -4,6 +4,7 @@ the reads against the rule itself on both databases."""
 
 from __future__ import annotations
 
+import json
 import random
 from collections import defaultdict
 from datetime import UTC, date, datetime
@@ -11,6 +12,8 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import delete
 
+from bot.cli.main import main
+from bot.demo.fake_slack import app_home_opened
 from storage.bulk import DAILY_KEY, upsert_daily
 from storage.figures import COUNTED, NAMES, REPORTED, Figures
 from storage.models import DailyRow
@@ -25,6 +28,9 @@ from storage.precedence import (
 )
 from storage.usage_queries import person_daily, person_periods, rank_inputs
 from storage.usage_report import usage_report
+from tests.builders import bearer, event
+from tests.fakes.vendors import FakeAnthropic
+from tests.slack_requests import signed_headers
 
 PUSHED = "events"
 REPORT = "import:claude-code"
@@ -199,3 +205,158 @@ def test_every_read_counts_what_the_rule_counts(db, seed):
     sums, _ = span_sums(db, [(start, end)])
     for tool_sums in sums:
         _close(_figures(tool_sums.totals), want[("alice", tool_sums.tool)])
+
+
+# --- through the real doors ----------------------------------------------------------------
+
+TUESDAY = "2026-11-17"  # in the `now` fixture's week, 2026-W47
+
+
+@pytest.fixture
+def anthropic(settings, monkeypatch):
+    """Anthropic's Admin API, faked over loopback, with the connector pointed at it."""
+    fake = FakeAnthropic()
+    monkeypatch.setenv("AIUSAGE_ANTHROPIC_ADMIN_KEY", fake.key)
+    monkeypatch.setenv("AIUSAGE_ANTHROPIC_API_URL", fake.url)
+    yield fake
+    fake.stop()
+
+
+def claude_code_day(email: str, day: str) -> dict:
+    """Anthropic's Claude Code report for one person and day (its documented shape)."""
+    return {
+        "actor": {"type": "user_actor", "email_address": email},
+        "date": f"{day}T00:00:00Z",
+        "core_metrics": {"lines_of_code": {"added": 40, "removed": 5}, "num_sessions": 3},
+        "customer_type": "api",
+        "terminal_type": "vscode",
+        "model_breakdown": [
+            {
+                "model": "claude-sonnet-4",
+                "estimated_cost": {"amount": 186, "currency": "USD"},
+                "tokens": {"input": 1000, "output": 200, "cache_read": 0, "cache_creation": 50},
+            }
+        ],
+        "tool_actions": {"edit_tool": {"accepted": 9, "rejected": 1}},
+    }
+
+
+def cli(*argv: str, capsys) -> str:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    assert (code, err) == (0, ""), err
+    return out
+
+
+def push(slack, api_key, *events):
+    response = slack.http.post(
+        "/api/v1/events", json={"events": list(events)}, headers=bearer(api_key)
+    )
+    assert response.status_code == 200 and response.json()["rejected"] == [], response.text
+
+
+def text_of(blocks_holder: dict) -> str:
+    """The text a reply or a view shows, its blocks' sections and context elements."""
+    parts = []
+    for block in blocks_holder["blocks"]:
+        if "text" in block:
+            parts.append(block["text"]["text"])
+        for element in block.get("elements", []):
+            text = element.get("text", "")
+            parts.append(text["text"] if isinstance(text, dict) else text)
+    return "\n".join(parts)
+
+
+def open_home(slack, user_id: str = "UALICE") -> str:
+    """The text of the App Home the app publishes when `user_id` opens it."""
+    body = app_home_opened(user_id)
+    assert slack.post(body, signed_headers(body, "application/json")).status_code == 200
+    [*_, call] = slack.fake.wait_for("views.publish")
+    view = call.params["view"]
+    return text_of(json.loads(view) if isinstance(view, str) else view)
+
+
+def test_claude_code_pushed_and_pulled_for_the_same_day_counts_once_everywhere(
+    slack, api_key, anthropic, db, now, capsys, monkeypatch
+):
+    link_email(db, "alice@example.com", "UALICE", now)
+    tuesday = {"user": {"slack_user_id": "UALICE"}, "occurred_at": f"{TUESDAY}T10:00:00Z"}
+    # Claude Code's own telemetry, pushed: requests, tokens, cost, lines, decisions
+    push(
+        slack,
+        api_key,
+        *[
+            event(**tuesday, requests=1, input_tokens=100, output_tokens=50, cost_usd=0.1)
+            for _ in range(2)
+        ],
+    )
+    anthropic.records = {
+        date.fromisoformat(TUESDAY): [claude_code_day("alice@example.com", TUESDAY)]
+    }
+    cli("connectors", "sync", "claude-code", "--since", TUESDAY, "--until", TUESDAY, capsys=capsys)
+    # more pushed after the report: what it carries still counts from the report alone
+    push(
+        slack,
+        api_key,
+        event(
+            **tuesday,
+            kind="chat",
+            requests=1,
+            input_tokens=100,
+            output_tokens=50,
+            cost_usd=0.1,
+            lines_accepted=7,
+            suggestions_shown=5,
+            suggestions_accepted=5,
+        ),
+    )
+    # requests from the events (the report has none); the rest from Anthropic's report
+    want = {
+        "requests": 3,
+        "input_tokens": 1050,
+        "output_tokens": 200,
+        "suggestions_shown": 10,
+        "suggestions_accepted": 9,
+        "lines_accepted": 40,
+        "cost_usd": 1.86,
+        "active_days": 1,
+    }
+
+    rows = json.loads(
+        cli("report", "--from", TUESDAY, "--to", TUESDAY, "--format", "json", capsys=capsys)
+    )
+    [row] = [r for r in rows if r["tool"] == "claude-code"]
+    assert row["slack_user_id"] == "UALICE"
+    assert {name: row[name] for name in want} == pytest.approx(want)
+
+    monkeypatch.setenv("AIUSAGE_MIN_GROUP_SIZE", "1")
+    rows = json.loads(
+        cli(
+            "report",
+            "--from",
+            TUESDAY,
+            "--to",
+            TUESDAY,
+            "--by",
+            "tool",
+            "--format",
+            "json",
+            capsys=capsys,
+        )
+    )
+    [by_tool] = rows
+    assert {name: by_tool[name] for name in want if name != "active_days"} == pytest.approx(
+        {name: value for name, value in want.items() if name != "active_days"}
+    )
+
+    me = text_of(slack.ask("me"))
+    assert "*Requests:* 3" in me
+    assert "*Tokens:* 1,250 (1,050 in, 200 out)" in me
+    assert "*Accepted suggestions:* 9 of 10 (90%)" in me
+    assert "*Estimated cost:* $1.86" in me
+
+    top = text_of(slack.ask("top"))
+    assert "90%" in top
+
+    home = open_home(slack)
+    assert "1,250" in home and "$1.86" in home
