@@ -16,6 +16,7 @@ from bot.cli.main import main
 from bot.demo.fake_slack import app_home_opened
 from storage.bulk import DAILY_KEY, upsert_daily
 from storage.figures import COUNTED, NAMES, REPORTED, Figures
+from storage.integrations import create_integration
 from storage.models import DailyRow
 from storage.org import span_sums, usage_cells
 from storage.people import link_email, link_identity, resolve_identities
@@ -360,3 +361,70 @@ def test_claude_code_pushed_and_pulled_for_the_same_day_counts_once_everywhere(
 
     home = open_home(slack)
     assert "1,250" in home and "$1.86" in home
+
+
+def test_a_cursor_import_and_pushed_cursor_events_on_the_same_day_count_once(
+    client, api_key, db, now, capsys, tmp_path
+):
+    link_email(db, "dana@example.com", "UDANA", now)
+    # an integration named like the pushed origin: its report is still a report
+    create_integration(db, "events", now)
+    day = {"user": {"email": "Dana@Example.com"}, "occurred_at": "2026-11-16T09:00:00Z"}
+    pushed = [
+        event(**day, tool="cursor", requests=500, input_tokens=1000, output_tokens=100),
+        event(
+            **day,
+            tool="cursor",
+            kind="inline_suggestion",
+            suggestions_shown=9,
+            suggestions_accepted=9,
+            input_tokens=0,
+            output_tokens=0,
+        ),
+    ]
+    response = client.post("/api/v1/events", json={"events": pushed}, headers=bearer(api_key))
+    assert response.status_code == 200 and response.json()["rejected"] == [], response.text
+    report = tmp_path / "cursor.json"
+    report.write_text(json.dumps({"data": [CURSOR_DAY]}))
+    out = cli("import", "cursor", str(report), "--integration", "events", capsys=capsys)
+    assert "Imported 1 row" in out
+    rows = json.loads(
+        cli(
+            "report",
+            "--from",
+            "2026-11-16",
+            "--to",
+            "2026-11-16",
+            "--format",
+            "json",
+            capsys=capsys,
+        )
+    )
+    [row] = rows
+    assert (row["slack_user_id"], row["tool"]) == ("UDANA", "cursor")
+    # tokens only from the events (Cursor's report has none); the rest from the report
+    assert {name: row[name] for name in NAMES} == {
+        "requests": 45 + 12 + 67 + 128,
+        "input_tokens": 1000,
+        "output_tokens": 100,
+        "suggestions_shown": 342 + 87,
+        "suggestions_accepted": 289 + 73,
+        "lines_accepted": 1102,
+        "cost_usd": None,
+    }
+
+
+CURSOR_DAY = {
+    "date": 1794787200000,  # 2026-11-16
+    "isActive": True,
+    "acceptedLinesAdded": 1102,
+    "totalApplies": 87,
+    "totalAccepts": 73,
+    "totalTabsShown": 342,
+    "totalTabsAccepted": 289,
+    "composerRequests": 45,
+    "chatRequests": 128,
+    "agentRequests": 12,
+    "cmdkUsages": 67,
+    "email": "Dana@Example.com",
+}
