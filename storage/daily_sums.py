@@ -47,10 +47,11 @@ def whole(value: int | float | Decimal | None) -> int | None:
     return saturate(int(value))
 
 
-def summed_totals() -> tuple[Any, ...]:
-    """The rollup's figures summed, in the order `totals_from_row` reads them back."""
+def summed_totals(rows: Any = DailyRow) -> tuple[Any, ...]:
+    """The figures of `rows` (the rollup, or the columns of `storage.counted_daily`)
+    summed, in the order `totals_from_row` reads them back."""
     return tuple(
-        func.sum(DailyRow.cost_usd) if name == "cost_usd" else safe_sum(getattr(DailyRow, name))
+        func.sum(rows.cost_usd) if name == "cost_usd" else safe_sum(getattr(rows, name))
         for name in SUMMED
     )
 

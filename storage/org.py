@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Integer, case, cast, distinct, func, null, select
 
+from storage.counted_daily import counted_daily
 from storage.daily_sums import SUMMED, summed_totals, totals_from_row
 from storage.db import Database
 from storage.models import DailyRow, IdentityRow, IntegrityFlagRow
@@ -23,24 +24,27 @@ def usage_cells(db: Database, spans: Sequence[Span]) -> list[UsageCell]:
     """Every linked person's usage per tool in each of `spans` (which must not overlap)."""
     if not spans:
         return []
-    span_of = _span_index(db, spans)
-    unpriced = DailyRow.cost_usd.is_(None)
-    stmt = (
-        select(
-            IdentityRow.person_id,
-            span_of,
-            DailyRow.tool,
-            *summed_totals(),
-            func.sum(case((unpriced, DailyRow.input_tokens), else_=0)),
-            func.sum(case((unpriced, DailyRow.output_tokens), else_=0)),
-            func.count(distinct(DailyRow.day)),
-        )
-        .join(IdentityRow, IdentityRow.id == DailyRow.identity_id)
-        .where(
+    daily = counted_daily(
+        [
             DailyRow.day.between(min(s[0] for s in spans), max(s[1] for s in spans)),
             IdentityRow.person_id.is_not(None),
+        ]
+    )
+    counted = daily.c
+    span_of = _span_index(db, spans, counted.day)
+    unpriced = counted.priced == 0
+    stmt = (
+        select(
+            counted.person_id,
+            span_of,
+            counted.tool,
+            *summed_totals(counted),
+            func.sum(case((unpriced, counted.input_tokens), else_=0)),
+            func.sum(case((unpriced, counted.output_tokens), else_=0)),
+            func.count(distinct(counted.day)),
         )
-        .group_by(IdentityRow.person_id, span_of, DailyRow.tool)
+        .select_from(daily)
+        .group_by(counted.person_id, span_of, counted.tool)
     )
     with db.read() as conn:
         rows = conn.execute(stmt).all()
@@ -66,8 +70,6 @@ def span_sums(
     how many people had any usage. Restricted to `person_ids` when given."""
     if not spans:
         return [], {}
-    span_of = _span_index(db, spans)
-    unpriced = DailyRow.cost_usd.is_(None)
     where = [
         DailyRow.day.between(min(s[0] for s in spans), max(s[1] for s in spans)),
         IdentityRow.person_id.is_not(None),
@@ -76,21 +78,24 @@ def span_sums(
         # Through the (identity, day) index: a team's rows, not a scan of everyone's.
         theirs = select(IdentityRow.id).where(IdentityRow.person_id.in_(list(person_ids)))
         where.append(DailyRow.identity_id.in_(theirs))
+    daily = counted_daily(where)
+    counted = daily.c
+    span_of = _span_index(db, spans, counted.day)
+    unpriced = counted.priced == 0
     # One pass over the daily rows, per span, tool and person (materialised once), then
     # both answers from it in one statement: two passes cost twice as much at 20,000 people.
     cells = (
         select(
             span_of.label("span"),
-            DailyRow.tool.label("tool"),
-            IdentityRow.person_id.label("person"),
-            *[total.label(f"f{i}") for i, total in enumerate(summed_totals())],
-            func.sum(case((unpriced, DailyRow.input_tokens), else_=0)).label("uin"),
-            func.sum(case((unpriced, DailyRow.output_tokens), else_=0)).label("uout"),
-            func.max(case((DailyRow.cost_usd.is_not(None), 1), else_=0)).label("priced"),
+            counted.tool.label("tool"),
+            counted.person_id.label("person"),
+            *[total.label(f"f{i}") for i, total in enumerate(summed_totals(counted))],
+            func.sum(case((unpriced, counted.input_tokens), else_=0)).label("uin"),
+            func.sum(case((unpriced, counted.output_tokens), else_=0)).label("uout"),
+            func.max(counted.priced).label("priced"),
         )
-        .join(IdentityRow, IdentityRow.id == DailyRow.identity_id)
-        .where(*where)
-        .group_by(span_of, DailyRow.tool, IdentityRow.person_id)
+        .select_from(daily)
+        .group_by(span_of, counted.tool, counted.person_id)
         .cte("cells")
         .prefix_with("MATERIALIZED")
     )
@@ -132,7 +137,7 @@ def active_by_span(db: Database, spans: Sequence[Span]) -> dict[int, frozenset[i
     """Who had any usage in each span: what judging teams week by week needs."""
     if not spans:
         return {}
-    span_of = _span_index(db, spans)
+    span_of = _span_index(db, spans, DailyRow.day)
     stmt = (
         select(IdentityRow.person_id, span_of)
         .join(IdentityRow, IdentityRow.id == DailyRow.identity_id)
@@ -150,7 +155,7 @@ def active_by_span(db: Database, spans: Sequence[Span]) -> dict[int, frozenset[i
     return {span: frozenset(people) for span, people in found.items()}
 
 
-def _span_index(db: Database, spans: Sequence[Span]) -> Any:
+def _span_index(db: Database, spans: Sequence[Span], day: Any) -> Any:
     """Which span a day falls in. Consecutive weeks are day arithmetic, far cheaper than a
     CASE with a branch per week when a quarter of everyone's days is grouped."""
     first = spans[0][0]
@@ -160,13 +165,13 @@ def _span_index(db: Database, spans: Sequence[Span]) -> Any:
     )
     if not weekly:
         return case(
-            *[(DailyRow.day.between(a, b), index) for index, (a, b) in enumerate(spans)],
+            *[(day.between(a, b), index) for index, (a, b) in enumerate(spans)],
             else_=-1,
         )
     if db.is_sqlite:
-        days = func.julianday(DailyRow.day) - func.julianday(first.isoformat())
+        days = func.julianday(day) - func.julianday(first.isoformat())
         return cast(days / 7, Integer)
-    return cast(func.floor((DailyRow.day - first) / 7.0), Integer)
+    return cast(func.floor((day - first) / 7.0), Integer)
 
 
 def flagged_by_week(db: Database, week_starts: Sequence[date]) -> dict[date, frozenset[int]]:

@@ -7,6 +7,7 @@ from typing import cast
 
 from sqlalchemy import func, select
 
+from storage.counted_daily import counted_daily
 from storage.daily_sums import safe_sum, summed_totals, totals_from_row, whole
 from storage.db import Database
 from storage.models import DailyRow, EventRow, IdentityRow, IntegrityFlagRow, PersonRow
@@ -21,18 +22,19 @@ def person_periods(
     where = [DailyRow.day.between(start, end)]
     if person_ids is not None:
         where.append(IdentityRow.person_id.in_(person_ids))
+    daily = counted_daily(where)
+    counted = daily.c
     totals_stmt = (
         select(
             PersonRow.id,
             PersonRow.slack_user_id,
             PersonRow.display_name,
             PersonRow.opted_out,
-            *summed_totals(),
-            func.count(func.distinct(DailyRow.day)),
+            *summed_totals(counted),
+            func.count(func.distinct(counted.day)),
         )
-        .join(IdentityRow, IdentityRow.id == DailyRow.identity_id)
-        .join(PersonRow, PersonRow.id == IdentityRow.person_id)
-        .where(*where)
+        .select_from(daily)
+        .join(PersonRow, PersonRow.id == counted.person_id)
         .group_by(
             PersonRow.id, PersonRow.slack_user_id, PersonRow.display_name, PersonRow.opted_out
         )
@@ -71,11 +73,12 @@ def person_daily(db: Database, person_id: int, start: date, end: date) -> list[D
     """One person's usage per local day, tool and kind, for days start..end inclusive.
     Reads through the person's identities so the (identity, day) index does the work."""
     identities = select(IdentityRow.id).where(IdentityRow.person_id == person_id)
+    daily = counted_daily([DailyRow.identity_id.in_(identities), DailyRow.day.between(start, end)])
+    counted = daily.c
     stmt = (
-        select(DailyRow.day, DailyRow.tool, DailyRow.kind, *summed_totals())
-        .where(DailyRow.identity_id.in_(identities), DailyRow.day.between(start, end))
-        .group_by(DailyRow.day, DailyRow.tool, DailyRow.kind)
-        .order_by(DailyRow.day, DailyRow.tool, DailyRow.kind)
+        select(counted.day, counted.tool, counted.kind, *summed_totals(counted))
+        .group_by(counted.day, counted.tool, counted.kind)
+        .order_by(counted.day, counted.tool, counted.kind)
     )
     with db.read() as conn:
         rows = conn.execute(stmt).all()
@@ -94,18 +97,19 @@ def person_daily(db: Database, person_id: int, start: date, end: date) -> list[D
 def rank_inputs(db: Database, start: date, end: date) -> list[RankInput]:
     """Per person with usage on days start..end: active days and suggestions, nothing else,
     so the leaderboard reads as little as it can."""
+    daily = counted_daily([DailyRow.day.between(start, end)])
+    counted = daily.c
     stmt = (
         select(
-            IdentityRow.person_id,
+            counted.person_id,
             PersonRow.slack_user_id,
-            func.count(func.distinct(DailyRow.day)),
-            safe_sum(DailyRow.suggestions_accepted),
-            safe_sum(DailyRow.suggestions_shown),
+            func.count(func.distinct(counted.day)),
+            safe_sum(counted.suggestions_accepted),
+            safe_sum(counted.suggestions_shown),
         )
-        .join(IdentityRow, IdentityRow.id == DailyRow.identity_id)
-        .join(PersonRow, PersonRow.id == IdentityRow.person_id)
-        .where(DailyRow.day.between(start, end))
-        .group_by(IdentityRow.person_id, PersonRow.slack_user_id)
+        .select_from(daily)
+        .join(PersonRow, PersonRow.id == counted.person_id)
+        .group_by(counted.person_id, PersonRow.slack_user_id)
     )
     with db.read() as conn:
         rows = conn.execute(stmt).all()

@@ -8,34 +8,36 @@ from typing import Any
 
 from sqlalchemy import distinct, func, select
 
+from storage.counted_daily import counted_daily
 from storage.daily_sums import summed_totals, totals_from_row
 from storage.db import Database
 from storage.models import DailyRow, IdentityRow, PersonRow
 from storage.records import ReportLine
 
 
-def _sums() -> tuple[Any, ...]:
-    return (*summed_totals(), func.count(distinct(DailyRow.day)))
+def _sums(counted: Any) -> tuple[Any, ...]:
+    return (*summed_totals(counted), func.count(distinct(counted.day)))
 
 
 def usage_report(db: Database, start: date, end: date) -> list[ReportLine]:
     """Rows for days start..end inclusive: linked people first by Slack ID, then unlinked
     identities, each by tool."""
-    in_span = DailyRow.day.between(start, end)
+    daily = counted_daily([DailyRow.day.between(start, end)])
+    counted = daily.c
     linked = (
-        select(PersonRow.slack_user_id, PersonRow.email, DailyRow.tool, *_sums())
-        .join(IdentityRow, IdentityRow.id == DailyRow.identity_id)
-        .join(PersonRow, PersonRow.id == IdentityRow.person_id)
-        .where(in_span)
-        .group_by(PersonRow.id, PersonRow.slack_user_id, PersonRow.email, DailyRow.tool)
-        .order_by(PersonRow.slack_user_id, PersonRow.id, DailyRow.tool)
+        select(PersonRow.slack_user_id, PersonRow.email, counted.tool, *_sums(counted))
+        .select_from(daily)
+        .join(PersonRow, PersonRow.id == counted.person_id)
+        .group_by(PersonRow.id, PersonRow.slack_user_id, PersonRow.email, counted.tool)
+        .order_by(PersonRow.slack_user_id, PersonRow.id, counted.tool)
     )
     unlinked = (
-        select(IdentityRow.kind, IdentityRow.value, DailyRow.tool, *_sums())
-        .join(IdentityRow, IdentityRow.id == DailyRow.identity_id)
-        .where(in_span, IdentityRow.person_id.is_(None))
-        .group_by(IdentityRow.id, IdentityRow.kind, IdentityRow.value, DailyRow.tool)
-        .order_by(IdentityRow.kind, IdentityRow.value, DailyRow.tool)
+        select(IdentityRow.kind, IdentityRow.value, counted.tool, *_sums(counted))
+        .select_from(daily)
+        .join(IdentityRow, IdentityRow.id == counted.identity_id)
+        .where(counted.person_id.is_(None))
+        .group_by(IdentityRow.id, IdentityRow.kind, IdentityRow.value, counted.tool)
+        .order_by(IdentityRow.kind, IdentityRow.value, counted.tool)
     )
     with db.read() as conn:
         people = conn.execute(linked).all()

@@ -7,10 +7,10 @@ import pytest
 from freezegun import freeze_time
 
 from bot.cli.main import main
+from bot.demo.fake_slack import FakeSlack
 from bot.settings import load_settings
 from storage.admin import audit_log
 from storage.leaderboard import leaderboard_state
-from tests.fakes.slack_api import FakeSlack
 
 
 @pytest.fixture

@@ -32,3 +32,16 @@ def test_migrations_build_exactly_the_models(db):
 def test_upgrade_is_idempotent(db):
     db.upgrade()
     assert db.ping()
+
+
+def test_slack_web_api_is_faked_once():
+    """The demo and the tests share one fake Slack; a second one would drift from it."""
+    fakes = sorted(
+        str(path.relative_to(ROOT))
+        for folder in ("bot", "jobs", "storage", "tests", "bench")
+        for path in (ROOT / folder).rglob("*.py")
+        if path != Path(__file__).resolve()  # which names both
+        and "http.server" in (text := path.read_text())
+        and ("chat_postMessage" in text or "chat.postMessage" in text)
+    )
+    assert fakes == ["bot/demo/fake_slack.py"]

@@ -24,6 +24,7 @@ from bot.composition import (
     create_http_app,
     slack_notifier,
 )
+from bot.demo.fake_slack import FakeSlack
 from bot.settings import SettingsError, load_settings
 from jobs.award_rules import build_post
 from jobs.awards import decide_week, post_key, post_week, scheduled_awards
@@ -37,7 +38,6 @@ from storage.integrity import week_flags
 from storage.models import LeaderboardStateRow, PersonRow
 from storage.posts import claim_post, post_claims
 from storage.records import NewAward, UsageEvent, UserRef
-from tests.fakes.slack_api import FakeSlack
 
 WEEK = Week(date(2026, 11, 9))  # the last complete week at the `now` fixture
 MONDAY = datetime(2026, 11, 9, tzinfo=UTC)

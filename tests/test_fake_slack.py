@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from slack_sdk.errors import SlackApiError
 
+from bot.demo.fake_slack import FakeSlack
 from bot.settings import load_settings
 from bot.slack.client import make_web_client
-from tests.fakes.slack_api import FakeSlack
 
 
 @pytest.fixture

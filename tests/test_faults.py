@@ -18,13 +18,13 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from bot.demo.fake_slack import FakeSlack
 from jobs.weeks import last_complete_week
 from storage.integrations import create_integration
 from storage.models import DailyRow, EventRow
 from storage.outbox import pending_posts
 from storage.posts import post_claims
 from tests.builders import bearer
-from tests.fakes.slack_api import FakeSlack
 from tests.fault_helpers import Aiusage, wait_until
 from tests.post_helpers import seed_award_week
 

@@ -18,6 +18,7 @@ from bot.composition import (
     create_http_app,
     slack_notifier,
 )
+from bot.demo.fake_slack import FakeSlack
 from bot.settings import load_settings
 from bot.slack.views.admin import render_status
 from jobs.admin import AdminService
@@ -26,7 +27,6 @@ from jobs.awards import post_key, post_week, rebuild_award_post
 from jobs.redrive import redrive
 from storage.outbox import owe_post, pending_posts, recent_posts
 from storage.posts import claim_post, post_claims
-from tests.fakes.slack_api import FakeSlack
 from tests.post_helpers import seed_award_week
 from tests.test_award_posting import WEEK
 

@@ -15,8 +15,8 @@ from urllib.parse import parse_qsl
 
 import pytest
 
+from bot.demo.fake_slack import FakeSlack
 from bot.slack.views.admin import CONFIRM_ACTION
-from tests.fakes.slack_api import FakeSlack
 from tests.fakes.socket_mode import FakeSocketMode
 from tests.slack_requests import block_actions, slash_command
 from tests.test_serve import free_port
