@@ -106,9 +106,7 @@ def test_who_was_active_each_week_is_what_every_row_says(db, now, spans):
     assert spans == "future" or sum(len(people) for people in found.values()) > 50
 
 
-def test_a_warmed_up_view_is_the_one_a_first_read_gives_and_reads_once(
-    services, now, monkeypatch
-):
+def test_a_warmed_up_view_is_the_one_a_first_read_gives_and_reads_once(services, now, monkeypatch):
     seed(services.db, now)
     replace_teams(
         services.db,
