@@ -79,12 +79,19 @@ class OrgService:
         self._warming: tuple[tuple[object, ...], Future[_Inputs]] | None = None
 
     def warm_up(self) -> None:
-        """Read this week's figures in the background now (`serve` calls this at start), so
-        the first view after a start need not wait for the read: seconds at 20,000 people."""
+        """Read this week's figures and build the organisation's view in the background now
+        (`serve` calls this at start), so the first view after a start need not wait for
+        them: seconds at 20,000 people."""
         weeks = trend_weeks(current_week(self.services.clock(), self.services.settings.timezone))
         key = self._key(weeks)
+
+        def read_and_build() -> _Inputs:
+            inputs = self._read(weeks, key)
+            self.view(inputs, None)  # the organisation's view, summed by team: a second
+            return inputs
+
         with self._lock:
-            self._warming = (key, self._refresher.submit(self._read, weeks, key))
+            self._warming = (key, self._refresher.submit(read_and_build))
 
     def allowed(self, viewer: Viewer) -> bool:
         settings = self.services.settings
@@ -104,28 +111,32 @@ class OrgService:
         weeks = trend_weeks(current_week(now, self.services.settings.timezone))
         inputs = self.inputs(weeks)
         name = match_team(team, inputs.teams) if team else None
-        key = (inputs.key, inputs.read_at, name or team)
-        with self._lock:
-            found = self._views.get(key)
-        if found is None:
-            scope_name = name or team
-            found = org_view(
-                inputs.current,
-                self.trend(inputs, scope_name),
-                inputs.teams,
-                inputs.flagged,
-                min_size=self.services.settings.min_group_size,
-                prices=self.services.settings.prices(),
-                team=scope_name,
-            )
-            with self._lock:
-                self._views = {k: v for k, v in self._views.items() if k[:2] == key[:2]}
-                self._views[key] = found
+        found = self.view(inputs, name or team)
         if isinstance(found, OrgRefusal):
             self._audit(viewer, "refused", f"{scope}: {found.reason}")
             return OrgRefused(found)
         self._audit(viewer, "shown", scope)
         return OrgShown(viewer, now.astimezone(viewer.tz), found, self.chart(found))
+
+    def view(self, inputs: _Inputs, team: str | None) -> OrgView | OrgRefusal:
+        """The view of `team` (None: the organisation) from `inputs`, built once."""
+        key = (inputs.key, inputs.read_at, team)
+        with self._lock:
+            found = self._views.get(key)
+        if found is None:
+            found = org_view(
+                inputs.current,
+                self.trend(inputs, team),
+                inputs.teams,
+                inputs.flagged,
+                min_size=self.services.settings.min_group_size,
+                prices=self.services.settings.prices(),
+                team=team,
+            )
+            with self._lock:
+                self._views = {k: v for k, v in self._views.items() if k[:2] == key[:2]}
+                self._views[key] = found
+        return found
 
     def chart(self, view: OrgView) -> OrgChart | None:
         """The trend chart, uploaded once per set of figures and reused; None without a
