@@ -196,10 +196,14 @@ def teams_job(services: Services) -> Callable[[], object] | None:
 
 
 def create_bolt_app(
-    services: Services, executor: Executor, home: HomeService | None = None
+    services: Services,
+    executor: Executor,
+    home: HomeService | None = None,
+    org: OrgService | None = None,
 ) -> App | None:
     """The Bolt app, or None without a bot token. Work done after the ack (lazy listeners)
-    runs on `executor`, which the caller shuts down."""
+    runs on `executor`, which the caller shuts down. `org`: the org view's service, when
+    the caller keeps it (`serve` warms its figures up at start)."""
     if services.settings.slack_bot_token is None:
         return None
     client = make_web_client(services.settings)
@@ -207,11 +211,19 @@ def create_bolt_app(
         services,
         admin_service(services),
         award_config(services.settings),
-        OrgService(services, client),  # the client uploads the org view's trend chart
+        org or OrgService(services, client),  # the client uploads the org view's trend chart
         # A forget edits the award posts that named the person, through the bot's own client.
         privacy=PrivacyService(services, editor=SlackNotifier(client)),
     )
     return build_bolt_app(services, client, executor, usage, home or home_service(services))
+
+
+def org_service(services: Services) -> OrgService | None:
+    """The org view's service with the bot's client (it uploads the trend chart); None
+    without a bot token, when there is no Slack app to answer it."""
+    if services.settings.slack_bot_token is None:
+        return None
+    return OrgService(services, make_web_client(services.settings))
 
 
 def home_service(services: Services) -> HomeService:
@@ -227,6 +239,7 @@ def create_http_app(
     scheduler: Scheduler | None = None,
     home: HomeService | None = None,
     readiness: Readiness | None = None,
+    org: OrgService | None = None,
 ) -> Starlette:
     """The ASGI app `serve` runs: API routes, OTLP and the Slack endpoint (which answers 503
     until Slack is configured). Pass `bolt` to share one Bolt app with Socket Mode; the
@@ -236,7 +249,7 @@ def create_http_app(
     home = home or home_service(services)
     if bolt is None:
         executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="slack-after-ack")
-        bolt = create_bolt_app(services, executor, home)
+        bolt = create_bolt_app(services, executor, home, org)
     # Requests over HTTP are only taken when their signatures can be checked.
     http_slack = bolt if services.settings.slack_signing_secret is not None else None
     decodes = DecodeGate()  # the API and OTLP share one limit on bodies decoded at once

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, case, cast, distinct, func, null, select
+from sqlalchemy import Integer, String, case, cast, distinct, func, literal_column, null, select
 
 from storage.counted_daily import counted_daily
 from storage.daily_sums import SUMMED, summed_totals, totals_from_row
@@ -134,25 +134,42 @@ def span_sums(
 
 
 def active_by_span(db: Database, spans: Sequence[Span]) -> dict[int, frozenset[int]]:
-    """Who had any usage in each span: what judging teams week by week needs."""
+    """Who had any usage in each span: what judging teams week by week needs. Read by
+    identity from the (identity, day, ...) index alone, never the rows, with each span's
+    identities as one list: a quarter of 20,000 people is 13 rows, not 250,000."""
     if not spans:
         return {}
     span_of = _span_index(db, spans, DailyRow.day)
-    stmt = (
-        select(IdentityRow.person_id, span_of)
-        .join(IdentityRow, IdentityRow.id == DailyRow.identity_id)
-        .where(
-            DailyRow.day.between(min(s[0] for s in spans), max(s[1] for s in spans)),
-            IdentityRow.person_id.is_not(None),
-        )
+    # SQLite would take the day index and read every row for its identity; its unary plus
+    # leaves the day index out, so the unique index, which holds both columns, is read.
+    day = literal_column(f"+{DailyRow.__tablename__}.day") if db.is_sqlite else DailyRow.day
+    pairs = (
+        select(DailyRow.identity_id.label("identity"), span_of.label("span"))
+        .where(day.between(spans[0][0], spans[-1][1]), DailyRow.identity_id > 0)
         .distinct()
+        .subquery()
     )
+    listed = cast(pairs.c.identity, String)
+    joined = func.group_concat(listed) if db.is_sqlite else func.string_agg(listed, ",")
+    stmt = select(pairs.c.span, joined).group_by(pairs.c.span)
     found: dict[int, set[int]] = defaultdict(set)
     with db.read() as conn:
-        for person_id, span in conn.execute(stmt):
-            if span is not None and span >= 0:
-                found[int(span)].add(person_id)
-    return {span: frozenset(people) for span, people in found.items()}
+        person_of = dict(
+            conn.execute(
+                select(IdentityRow.id, IdentityRow.person_id).where(
+                    IdentityRow.person_id.is_not(None)
+                )
+            ).all()
+        )
+        for span, identities in conn.execute(stmt):
+            if span is None or span < 0 or not identities:
+                continue
+            people = found[int(span)]
+            for identity in identities.split(","):
+                person = person_of.get(int(identity))
+                if person is not None:
+                    people.add(person)
+    return {span: frozenset(people) for span, people in found.items() if people}
 
 
 def _span_index(db: Database, spans: Sequence[Span], day: Any) -> Any:

@@ -10,7 +10,13 @@ from concurrent.futures import ThreadPoolExecutor
 import uvicorn
 
 from bot.cli.context import CliContext
-from bot.composition import build_scheduler, create_bolt_app, create_http_app, home_service
+from bot.composition import (
+    build_scheduler,
+    create_bolt_app,
+    create_http_app,
+    home_service,
+    org_service,
+)
 from bot.logs import configure_logging
 from bot.readiness import DrainingServer, Readiness
 from bot.slack.app import noisy_log_messages
@@ -60,6 +66,7 @@ def _serve(args: argparse.Namespace, cli: CliContext) -> int:
     executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="slack-after-ack")
     bolt = None
     home = home_service(services)  # one chart cache for the listeners and `/charts`
+    org = org_service(services)
     if args.socket_mode:
         # Imported only here: the asyncio client pulls in aiohttp (~9 MB) that HTTP mode
         # never uses.
@@ -68,7 +75,7 @@ def _serve(args: argparse.Namespace, cli: CliContext) -> int:
         assert settings.slack_app_token is not None
         # The same listeners; the app token authenticates this connection, so the signing
         # secret is needed only if Slack also sends requests over HTTP.
-        bolt = create_bolt_app(services, executor, home)
+        bolt = create_bolt_app(services, executor, home, org)
         assert bolt is not None
         socket_mode = SocketModeRunner(
             bolt, settings.slack_app_token.get_secret_value(), make_web_client(settings)
@@ -86,7 +93,10 @@ def _serve(args: argparse.Namespace, cli: CliContext) -> int:
         scheduler=build_scheduler(services),
         readiness=readiness,
         home=home,
+        org=org,
     )
+    if org is not None:
+        org.warm_up()  # the first `/aiusage org` after a start is answered from it
     config = uvicorn.Config(
         app,
         host=args.host or settings.host,

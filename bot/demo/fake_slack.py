@@ -201,7 +201,7 @@ class FakeSlack:
         with self._lock:
             return [call for call in self.calls if call.method == method]
 
-    def wait_for(self, method: str, count: int = 1, timeout: float = 5.0) -> list[Call]:
+    def wait_for(self, method: str, count: int = 1, timeout: float = 15.0) -> list[Call]:
         """The calls to `method` once there are at least `count`; fails after `timeout`."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

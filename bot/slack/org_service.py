@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from slack_sdk import WebClient
@@ -76,6 +76,22 @@ class OrgService:
         # One background reader: at most one refresh at a time, however busy the view is.
         self._refresher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="org-figures")
         self._lock = threading.Lock()
+        self._warming: tuple[tuple[object, ...], Future[_Inputs]] | None = None
+
+    def warm_up(self) -> None:
+        """Read this week's figures and build the organisation's view in the background now
+        (`serve` calls this at start), so the first view after a start need not wait for
+        them: seconds at 20,000 people."""
+        weeks = trend_weeks(current_week(self.services.clock(), self.services.settings.timezone))
+        key = self._key(weeks)
+
+        def read_and_build() -> _Inputs:
+            inputs = self._read(weeks, key)
+            self.view(inputs, None)  # the organisation's view, summed by team: a second
+            return inputs
+
+        with self._lock:
+            self._warming = (key, self._refresher.submit(read_and_build))
 
     def allowed(self, viewer: Viewer) -> bool:
         settings = self.services.settings
@@ -95,28 +111,32 @@ class OrgService:
         weeks = trend_weeks(current_week(now, self.services.settings.timezone))
         inputs = self.inputs(weeks)
         name = match_team(team, inputs.teams) if team else None
-        key = (inputs.key, inputs.read_at, name or team)
-        with self._lock:
-            found = self._views.get(key)
-        if found is None:
-            scope_name = name or team
-            found = org_view(
-                inputs.current,
-                self.trend(inputs, scope_name),
-                inputs.teams,
-                inputs.flagged,
-                min_size=self.services.settings.min_group_size,
-                prices=self.services.settings.prices(),
-                team=scope_name,
-            )
-            with self._lock:
-                self._views = {k: v for k, v in self._views.items() if k[:2] == key[:2]}
-                self._views[key] = found
+        found = self.view(inputs, name or team)
         if isinstance(found, OrgRefusal):
             self._audit(viewer, "refused", f"{scope}: {found.reason}")
             return OrgRefused(found)
         self._audit(viewer, "shown", scope)
         return OrgShown(viewer, now.astimezone(viewer.tz), found, self.chart(found))
+
+    def view(self, inputs: _Inputs, team: str | None) -> OrgView | OrgRefusal:
+        """The view of `team` (None: the organisation) from `inputs`, built once."""
+        key = (inputs.key, inputs.read_at, team)
+        with self._lock:
+            found = self._views.get(key)
+        if found is None:
+            found = org_view(
+                inputs.current,
+                self.trend(inputs, team),
+                inputs.teams,
+                inputs.flagged,
+                min_size=self.services.settings.min_group_size,
+                prices=self.services.settings.prices(),
+                team=team,
+            )
+            with self._lock:
+                self._views = {k: v for k, v in self._views.items() if k[:2] == key[:2]}
+                self._views[key] = found
+        return found
 
     def chart(self, view: OrgView) -> OrgChart | None:
         """The trend chart, uploaded once per set of figures and reused; None without a
@@ -142,20 +162,30 @@ class OrgService:
 
     def inputs(self, weeks: list[Week]) -> _Inputs:
         """The trend's usage, teams and flags, read again only when they may have changed."""
-        db = self.services.db
-        min_size = self.services.settings.min_group_size
-        key = (weeks[-1].start, usage_fingerprint(db), teams_version(db), min_size)
+        key = self._key(weeks)
         with self._lock:
             cached = self._inputs
+            warming, self._warming = self._warming, None
+        if cached is None and warming is not None and _same_judgement(warming[0], key):
+            # The read `warm_up` started: waiting for it is never longer than a read of our own.
+            try:
+                cached = warming[1].result()
+            except Exception:
+                log.exception("the org figures' warm-up failed; reading them now")
         # Usage lands all the time: the figures read before are served while fresh ones
         # are read in the background, at most every minute. A change of teams, week or
         # minimum group size (what the privacy rule judges) is read before answering.
-        if cached is not None and cached.key[0] == key[0] and cached.key[2:] == key[2:]:
+        if cached is not None and _same_judgement(cached.key, key):
             age = time.monotonic() - cached.read_at
             if (cached.key != key and age >= USAGE_LAG_S) or age >= MAX_AGE_S:
                 self._refresh_later(weeks, key)
             return cached
         return self._read(weeks, key)
+
+    def _key(self, weeks: list[Week]) -> tuple[object, ...]:
+        db = self.services.db
+        min_size = self.services.settings.min_group_size
+        return (weeks[-1].start, usage_fingerprint(db), teams_version(db), min_size)
 
     def _refresh_later(self, weeks: list[Week], key: tuple[object, ...]) -> None:
         with self._lock:
@@ -224,6 +254,12 @@ class OrgService:
             self.services.clock(),
             f"via slack: {detail}",
         )
+
+
+def _same_judgement(read: tuple[object, ...], now: tuple[object, ...]) -> bool:
+    """Whether figures read under key `read` may answer now: the same week, teams and minimum
+    group size (what the privacy rule judges); usage itself may have moved on since."""
+    return read[0] == now[0] and read[2:] == now[2:]
 
 
 def trend_weeks(week: Week) -> list[Week]:
