@@ -214,23 +214,20 @@ def _scrub(conn: Connection, needles: Sequence[str]) -> None:
             conn.execute(update(model).where(col.in_(needles)).values({name: FORGOTTEN}))
     # Free text: any detail that mentions them is replaced whole, so no part of an
     # identifier (or what it said about them) is left behind.
-    matches = or_(*(AuditRow.detail.contains(n, autoescape=True) for n in needles))
+    matches = _mentions(AuditRow.detail, needles)
     conn.execute(update(AuditRow).where(matches).values(detail=SCRUBBED_DETAIL))
-    retired = or_(*(RetirementRow.announcement.contains(n, autoescape=True) for n in needles))
+    retired = _mentions(RetirementRow.announcement, needles)
     conn.execute(update(RetirementRow).where(retired).values(announcement=SCRUBBED_DETAIL))
-    failed = or_(*(ConnectorStateRow.last_error.contains(n, autoescape=True) for n in needles))
+    failed = _mentions(ConnectorStateRow.last_error, needles)
     conn.execute(update(ConnectorStateRow).where(failed).values(last_error=SCRUBBED_DETAIL))
-    board = or_(*(LeaderboardStateRow.announcement.contains(n, autoescape=True) for n in needles))
+    board = _mentions(LeaderboardStateRow.announcement, needles)
     conn.execute(update(LeaderboardStateRow).where(board).values(announcement=SCRUBBED_DETAIL))
     # An announcement keeps its text in the outbox. One still owed is posted with the
     # person's identifiers replaced by a neutral word (the news it carries, a retirement or a
     # restore, is still owed to the channel); one already posted or cancelled is never read
     # again, so its text is replaced whole, like the audit's.
     payload = cast(OutboxRow.payload, Text)
-    named = or_(
-        *(payload.contains(n, autoescape=True) for n in needles),
-        *(OutboxRow.detail.contains(n, autoescape=True) for n in needles),
-    )
+    named = or_(_mentions(payload, needles), _mentions(OutboxRow.detail, needles))
     rows = conn.execute(
         select(OutboxRow.id, OutboxRow.kind, OutboxRow.status, OutboxRow.payload).where(named)
     ).all()
@@ -244,6 +241,13 @@ def _scrub(conn: Connection, needles: Sequence[str]) -> None:
         conn.execute(
             update(OutboxRow).where(OutboxRow.id == row_id).values(payload=scrubbed, detail=None)
         )
+
+
+def _mentions(column: Any, needles: Sequence[str]) -> Any:
+    """Free text that contains any of `needles`, in any case (an email or a GitHub login is
+    the same whatever its case)."""
+    text = func.lower(column)
+    return or_(*(text.contains(n.lower(), autoescape=True) for n in needles))
 
 
 def _anonymous_person(conn: Connection, now: datetime) -> int:
