@@ -121,6 +121,9 @@ def run_prune(_args: argparse.Namespace, cli: CliContext) -> int:
         "flags": "integrity flags",
         "otlp_series": "OpenTelemetry series states",
         "audit": "audit log entries",
+        "refusals": "audit entries of refused commands",
+        "outbox": "delivered or cancelled posts from the outbox",
+        "job_runs": "claims of scheduled job runs",
     }
     for name, n in counts.items():
         print(f"deleted {n} {labels[name]}")
