@@ -89,3 +89,17 @@ def test_refusals_are_bounded_by_count_keeping_the_newest(settings, db):
         left = sorted(conn.scalars(select(AuditRow.actor)))
     assert left == ["U4", "U5", "U6", "UADMIN"]
     assert prune(db, cutoffs)["refusals"] == 0
+
+
+def test_otlp_series_state_goes_35_days_after_its_last_point(client, api_key, db, now, capsys):
+    from tests.test_otlp import metrics, tokens
+    from tests.test_otlp import send as send_otlp
+
+    assert send_otlp(client, api_key, metrics(tokens(100))).status_code == 200
+    capsys.readouterr()
+    with freeze_time(now + timedelta(days=34)):
+        assert main(["db", "prune"]) == 0
+    assert "deleted 0 OpenTelemetry series states" in capsys.readouterr().out
+    with freeze_time(now + timedelta(days=35, seconds=1)):
+        assert main(["db", "prune"]) == 0
+    assert "deleted 1 OpenTelemetry series states" in capsys.readouterr().out
