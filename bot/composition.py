@@ -25,6 +25,7 @@ from bot.settings import Settings
 from bot.slack.app import build_bolt_app, slack_route
 from bot.slack.chart_route import chart_routes
 from bot.slack.client import make_web_client
+from bot.slack.forgotten_home import SlackHomeEraser
 from bot.slack.home_service import HomeService
 from bot.slack.identity import resolve_unmatched_emails
 from bot.slack.notifier import DirectMessageNotifier, SlackNotifier
@@ -215,7 +216,10 @@ def create_bolt_app(
         # A forget edits the award posts that named the person, through the bot's own client.
         privacy=PrivacyService(services, editor=SlackNotifier(client)),
     )
-    return build_bolt_app(services, client, executor, usage, home or home_service(services))
+    home = home or home_service(services)
+    # A forget also empties the person's App Home and this process's chart caches.
+    usage.privacy.home = SlackHomeEraser(client, on_erase=home.forget_charts)
+    return build_bolt_app(services, client, executor, usage, home)
 
 
 def org_service(services: Services) -> OrgService | None:

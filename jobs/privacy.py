@@ -28,6 +28,14 @@ class PostEditor(Protocol):
     def update(self, channel: str, ts: str, post: Post) -> None: ...
 
 
+class HomeEraser(Protocol):
+    """The far side that shows the person's App Home: empties their tab and deletes the
+    chart files uploaded for it (`views.publish`, `files.delete` in Slack). Returns what
+    could not be done, one line each."""
+
+    def erase(self, slack_user_id: str | None, chart_files: Sequence[str]) -> list[str]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class ForgetReport:
     """What a forget deleted, and which award posts were rewritten (or could not be)."""
@@ -35,6 +43,7 @@ class ForgetReport:
     forgotten: Forgotten
     edited: list[str] = field(default_factory=list)  # "channel ts"
     not_edited: list[str] = field(default_factory=list)  # "channel: why"
+    home_not_erased: list[str] = field(default_factory=list)  # what Slack refused, and why
 
 
 def forget_person(
@@ -45,12 +54,21 @@ def forget_person(
     now: datetime,
     editor: PostEditor | None,
     rules: AwardRules,
+    home: HomeEraser | None = None,
 ) -> ForgetReport:
     """Delete everything about `subject` (one transaction), then rewrite the award posts
-    that named them. A post that cannot be edited is reported; the deletion stands."""
+    that named them and empty their App Home. What Slack refuses is reported; the deletion
+    stands."""
     forgotten = forget(db, subject, actor=actor, now=now)
     edited, not_edited = edit_award_posts(db, forgotten.award_weeks, editor, rules)
-    return ForgetReport(forgotten, edited, not_edited)
+    home_not_erased: list[str] = []
+    if home is not None and (subject.slack_user_id or forgotten.chart_files):
+        home_not_erased = home.erase(subject.slack_user_id, forgotten.chart_files)
+    elif forgotten.chart_files:  # without a token there is no Home, but files were uploaded
+        home_not_erased = [
+            f"chart file {f}: SLACK_BOT_TOKEN is not set" for f in forgotten.chart_files
+        ]
+    return ForgetReport(forgotten, edited, not_edited, home_not_erased)
 
 
 def edit_award_posts(

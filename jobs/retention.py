@@ -14,6 +14,16 @@ from storage.retention import Cutoffs, prune
 log = logging.getLogger(__name__)
 
 
+# Bounds for what grows with time, not with people. Fixed, not settings: nobody reads these
+# rows after them. A job's due time is claimed, run and done within minutes (the scheduler's
+# misfire grace is far shorter than a week); a delivered post is found again through `posts`,
+# which stays; refusals are what any workspace member can produce at will.
+JOB_RUN_DAYS = 7
+OUTBOX_CLOSED_DAYS = 90
+REFUSAL_DAYS = 90
+MAX_REFUSALS = 100_000
+
+
 @dataclass(frozen=True, slots=True)
 class RetentionConfig:
     """Days each kind is kept; 0 keeps it forever. Days are counted in `tz`."""
@@ -34,6 +44,10 @@ def cutoffs(config: RetentionConfig, now: datetime) -> Cutoffs:
         rollup_before=today - timedelta(days=config.rollup_days) if config.rollup_days else None,
         otlp_before=now - timedelta(days=config.otlp_days) if config.otlp_days else None,
         audit_before=now - timedelta(days=config.audit_days) if config.audit_days else None,
+        job_runs_before=now - timedelta(days=JOB_RUN_DAYS),
+        outbox_before=now - timedelta(days=OUTBOX_CLOSED_DAYS),
+        refusals_before=now - timedelta(days=REFUSAL_DAYS),
+        refusals_kept=MAX_REFUSALS,
     )
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 
 from storage.db import Database
 from storage.models import ConnectorStateRow, CopilotTeamRow
+from storage.privacy import forgotten_keys
 from storage.records import ConnectorState
 
 MAX_ERROR_CHARS = 1000
@@ -87,6 +88,9 @@ def replace_copilot_teams(db: Database, day: date, members: Iterable[tuple[str, 
         newest = conn.execute(select(func.max(CopilotTeamRow.day))).scalar()
         if newest is not None and newest > day:
             return False
+        # A forgotten person's login is dropped here, as their usage is at every door.
+        gone = forgotten_keys(conn, [("copilot", login.lower()) for _, login in pairs])
+        pairs = [(team, login) for team, login in pairs if ("copilot", login.lower()) not in gone]
         conn.execute(delete(CopilotTeamRow))
         if pairs:
             conn.execute(

@@ -76,6 +76,8 @@ class PersonRow(Base):
     opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     slack_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The Slack file showing their App Home chart (Socket Mode uploads), deleted on a forget.
+    home_chart_file: Mapped[str | None] = mapped_column(String(64))
 
 
 class IdentityRow(Base):

@@ -22,7 +22,10 @@ from storage.dialect import insert_ignore
 from storage.models import (
     AuditRow,
     AwardRow,
+    ConnectorStateRow,
+    CopilotTeamRow,
     DailyRow,
+    DigestRow,
     EventRow,
     ForgottenRow,
     IdentityRow,
@@ -32,9 +35,10 @@ from storage.models import (
     OutboxRow,
     PersonRow,
     RetirementRow,
+    TeamMemberRow,
 )
 from storage.privacy_read import ANONYMOUS_KEY, CHUNK
-from storage.privacy_records import Forgotten, IdentityKey, Subject
+from storage.privacy_records import Forgotten, IdentityKey, Subject, redact
 
 SALT_KEY = "privacy_salt"
 GENERATION_KEY = "privacy_generation"
@@ -64,12 +68,45 @@ def forget_in(conn: Connection, subject: Subject, *, actor: str, now: datetime) 
         insert_ignore(conn, ForgottenRow),
         [{"digest": digest(salt, key), "group_digest": group, "forgotten_at": now} for key in keys],
     )
-    counts = {"events": 0, "daily": 0, "identities": 0, "flags": 0, "awards_anonymised": 0}
+    counts = {
+        "events": 0,
+        "daily": 0,
+        "identities": 0,
+        "flags": 0,
+        "awards_anonymised": 0,
+        "team_memberships": 0,
+        "copilot_teams": 0,
+        "digest": 0,
+    }
     for chunk in _chunks(ids):
         counts["events"] += _rowcount(conn, delete(EventRow).where(EventRow.identity_id.in_(chunk)))
         counts["daily"] += _rowcount(conn, delete(DailyRow).where(DailyRow.identity_id.in_(chunk)))
+        counts["team_memberships"] += _rowcount(
+            conn, delete(TeamMemberRow).where(TeamMemberRow.identity_id.in_(chunk))
+        )
+    # Copilot's user-teams report names GitHub logins, which need not be identities yet.
+    logins = sorted({value.lower() for kind, value in keys if kind == "copilot"})
+    if logins:
+        counts["copilot_teams"] = _rowcount(
+            conn, delete(CopilotTeamRow).where(func.lower(CopilotTeamRow.login).in_(logins))
+        )
     weeks: list[date] = []
+    chart_files: list[str] = []
     if pid is not None:
+        chart_files = [
+            f
+            for f in conn.scalars(select(PersonRow.home_chart_file).where(PersonRow.id == pid))
+            if f
+        ]
+        counts["digest"] = _rowcount(conn, delete(DigestRow).where(DigestRow.person_id == pid))
+        # Memberships of identities made since the subject was read go with them below.
+        conn.execute(
+            delete(TeamMemberRow).where(
+                TeamMemberRow.identity_id.in_(
+                    select(IdentityRow.id).where(IdentityRow.person_id == pid)
+                )
+            )
+        )
         counts["flags"] = _rowcount(
             conn, delete(IntegrityFlagRow).where(IntegrityFlagRow.person_id == pid)
         )
@@ -104,7 +141,7 @@ def forget_in(conn: Connection, subject: Subject, *, actor: str, now: datetime) 
         )
     )
     _bump_generation(conn)
-    return Forgotten(counts, weeks)
+    return Forgotten(counts, weeks, chart_files)
 
 
 def forget_cached(db: Database, subject: Subject) -> None:
@@ -177,26 +214,40 @@ def _scrub(conn: Connection, needles: Sequence[str]) -> None:
             conn.execute(update(model).where(col.in_(needles)).values({name: FORGOTTEN}))
     # Free text: any detail that mentions them is replaced whole, so no part of an
     # identifier (or what it said about them) is left behind.
-    matches = or_(*(AuditRow.detail.contains(n, autoescape=True) for n in needles))
+    matches = _mentions(AuditRow.detail, needles)
     conn.execute(update(AuditRow).where(matches).values(detail=SCRUBBED_DETAIL))
-    retired = or_(*(RetirementRow.announcement.contains(n, autoescape=True) for n in needles))
+    retired = _mentions(RetirementRow.announcement, needles)
     conn.execute(update(RetirementRow).where(retired).values(announcement=SCRUBBED_DETAIL))
-    board = or_(*(LeaderboardStateRow.announcement.contains(n, autoescape=True) for n in needles))
+    failed = _mentions(ConnectorStateRow.last_error, needles)
+    conn.execute(update(ConnectorStateRow).where(failed).values(last_error=SCRUBBED_DETAIL))
+    board = _mentions(LeaderboardStateRow.announcement, needles)
     conn.execute(update(LeaderboardStateRow).where(board).values(announcement=SCRUBBED_DETAIL))
-    # An announcement still owed (or already posted) keeps its text in the outbox: the text
-    # is replaced the same way, and an owed one then posts the placeholder, never the name.
+    # An announcement keeps its text in the outbox. One still owed is posted with the
+    # person's identifiers replaced by a neutral word (the news it carries, a retirement or a
+    # restore, is still owed to the channel); one already posted or cancelled is never read
+    # again, so its text is replaced whole, like the audit's.
     payload = cast(OutboxRow.payload, Text)
-    owed = or_(
-        *(payload.contains(n, autoescape=True) for n in needles),
-        *(OutboxRow.detail.contains(n, autoescape=True) for n in needles),
-    )
-    for row_id, kind, data in conn.execute(
-        select(OutboxRow.id, OutboxRow.kind, OutboxRow.payload).where(owed)
-    ).all():
-        scrubbed = {"kind": data.get("kind", kind), "text": SCRUBBED_DETAIL} if data else None
+    named = or_(_mentions(payload, needles), _mentions(OutboxRow.detail, needles))
+    rows = conn.execute(
+        select(OutboxRow.id, OutboxRow.kind, OutboxRow.status, OutboxRow.payload).where(named)
+    ).all()
+    for row_id, kind, status, data in rows:
+        scrubbed = None
+        if isinstance(data, dict):
+            text = SCRUBBED_DETAIL
+            if status == "pending":
+                text = redact(str(data.get("text", "")), needles)
+            scrubbed = {"kind": data.get("kind", kind), "text": text}
         conn.execute(
             update(OutboxRow).where(OutboxRow.id == row_id).values(payload=scrubbed, detail=None)
         )
+
+
+def _mentions(column: Any, needles: Sequence[str]) -> Any:
+    """Free text that contains any of `needles`, in any case (an email or a GitHub login is
+    the same whatever its case)."""
+    text = func.lower(column)
+    return or_(*(text.contains(n.lower(), autoescape=True) for n in needles))
 
 
 def _anonymous_person(conn: Connection, now: datetime) -> int:

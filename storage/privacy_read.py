@@ -13,12 +13,16 @@ from storage.db import Database
 from storage.models import (
     AuditRow,
     AwardRow,
+    CopilotTeamRow,
     DailyRow,
+    DigestRow,
     EventRow,
     IdentityRow,
     IntegrityFlagRow,
     MetaRow,
     PersonRow,
+    TeamMemberRow,
+    TeamRow,
 )
 from storage.privacy_records import IdentityKey, Inventory, Span, Subject
 
@@ -100,8 +104,10 @@ def inventory(db: Database, subject: Subject) -> Inventory:
         audit: int | None = 0
         if subject.slack_user_id:
             audit = conn.scalar(select(func.count()).where(AuditRow.actor == subject.slack_user_id))
+        teams = [f"{t['name']} ({t['source']})" for t in _teams(conn, subject)]
+        digest_on = bool(_digest(conn, subject.person_id).get("enabled"))
     keys = [(k, v) for _, k, v in subject.identities]
-    return Inventory(profile, keys, events, daily, awards, flags, int(audit or 0))
+    return Inventory(profile, keys, events, daily, awards, flags, int(audit or 0), teams, digest_on)
 
 
 def export(db: Database, subject: Subject) -> dict[str, Any]:
@@ -161,6 +167,8 @@ def export(db: Database, subject: Subject) -> dict[str, Any]:
             "awards": awards,
             "integrity_flags": flags,
             "audit_log": audit,
+            "teams": _teams(conn, subject),
+            "digest_subscription": _digest(conn, subject.person_id),
         }
 
 
@@ -168,6 +176,37 @@ def anonymous_person_id(db: Database) -> int | None:
     with db.read() as conn:
         found = conn.scalar(select(MetaRow.value).where(MetaRow.key == ANONYMOUS_KEY))
     return int(found) if found is not None else None
+
+
+def _teams(conn: Connection, subject: Subject) -> list[dict[str, Any]]:
+    """The teams the person is a member of, through any identity, and the Copilot teams
+    their GitHub login is listed in."""
+    found: set[tuple[str, str]] = set()
+    for chunk in _chunks(subject.identity_ids):
+        found.update(
+            conn.execute(
+                select(TeamRow.name, TeamRow.source)
+                .join(TeamMemberRow, TeamMemberRow.team_id == TeamRow.id)
+                .where(TeamMemberRow.identity_id.in_(chunk))
+            ).all()
+        )
+    identity_keys = subject.keys()
+    logins = sorted({v.lower() for k, v in identity_keys if k == "copilot"})
+    if logins:
+        found.update(
+            (team, "copilot report")
+            for team in conn.scalars(
+                select(CopilotTeamRow.team).where(func.lower(CopilotTeamRow.login).in_(logins))
+            )
+        )
+    return [{"name": name, "source": source} for name, source in sorted(found)]
+
+
+def _digest(conn: Connection, person_id: int | None) -> dict[str, Any]:
+    if person_id is None:
+        return {}
+    row = conn.execute(_all(DigestRow).where(DigestRow.person_id == person_id)).one_or_none()
+    return _plain(row, skip=("person_id",)) if row is not None else {}
 
 
 def _profile(conn: Connection, person_id: int | None) -> dict[str, Any]:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 IdentityKey = tuple[str, str]
+STAND_IN = "someone"  # what an identifier in a still-owed announcement becomes
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +59,8 @@ class Inventory:
     awards: Span
     flags: Span
     audit_entries: int
+    teams: list[str] = field(default_factory=list)  # "name (source)", for the org view
+    digest_on: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +69,18 @@ class Forgotten:
 
     counts: dict[str, int]
     award_weeks: list[date] = field(default_factory=list)
+    chart_files: list[str] = field(default_factory=list)  # their App Home chart in Slack
 
     def summary(self) -> str:
         return " ".join(f"{name}={n}" for name, n in self.counts.items())
+
+
+def redact(text: str, needles: Iterable[str]) -> str:
+    """`text` with every identifier of the person (and any Slack mention or mailto link
+    made of one) replaced by a neutral word, so the rest of the message still says what
+    it said. Longest first, so an email goes whole before a shorter identifier inside it."""
+    for needle in sorted(set(needles), key=len, reverse=True):
+        quoted = re.escape(needle)
+        text = re.sub(rf"<(?:@|mailto:){quoted}(?:\|[^>]*)?>", STAND_IN, text, flags=re.I)
+        text = re.sub(quoted, STAND_IN, text, flags=re.I)
+    return text

@@ -11,7 +11,15 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from storage.db import Database
-from storage.models import AuditRow, DailyRow, EventRow, IntegrityFlagRow, OtlpSeriesRow
+from storage.models import (
+    AuditRow,
+    DailyRow,
+    EventRow,
+    IntegrityFlagRow,
+    JobRunRow,
+    OtlpSeriesRow,
+    OutboxRow,
+)
 
 BATCH = 1000  # bench/prune.py: a batch takes tens of milliseconds on either database
 
@@ -24,6 +32,11 @@ class Cutoffs:
     rollup_before: date | None
     otlp_before: datetime | None
     audit_before: datetime | None
+    # Tables that grow with time rather than with people: each gets a bound of its own.
+    job_runs_before: datetime | None = None  # claims of scheduled runs due before this
+    outbox_before: datetime | None = None  # posts delivered or cancelled before this
+    refusals_before: datetime | None = None  # audit entries of refused commands
+    refusals_kept: int | None = None  # and at most this many of them, the newest
 
 
 def prune(
@@ -46,10 +59,62 @@ def prune(
         plan.append(("otlp_series", OtlpSeriesRow, OtlpSeriesRow.updated_at < cutoffs.otlp_before))
     if cutoffs.audit_before is not None:
         plan.append(("audit", AuditRow, AuditRow.at < cutoffs.audit_before))
-    counts = {"events": 0, "daily": 0, "flags": 0, "otlp_series": 0, "audit": 0}
+    if cutoffs.outbox_before is not None:
+        closed = OutboxRow.status != "pending"  # an owed post is kept until it is delivered
+        plan.append(("outbox", OutboxRow, closed & (OutboxRow.done_at < cutoffs.outbox_before)))
+    refused = AuditRow.outcome == "refused"
+    if cutoffs.refusals_before is not None:
+        plan.append(("refusals", AuditRow, refused & (AuditRow.at < cutoffs.refusals_before)))
+    counts = dict.fromkeys(
+        ("events", "daily", "flags", "otlp_series", "audit", "refusals", "outbox", "job_runs"), 0
+    )
     for name, model, condition in plan:
-        counts[name] = _delete_in_batches(db, model, condition, batch, on_batch)
+        counts[name] += _delete_in_batches(db, model, condition, batch, on_batch)
+    if cutoffs.refusals_kept is not None:
+        with db.read() as conn:
+            oldest_kept = conn.scalar(
+                select(AuditRow.id)
+                .where(refused)
+                .order_by(AuditRow.id.desc())
+                .offset(cutoffs.refusals_kept)
+                .limit(1)
+            )
+        if oldest_kept is not None:
+            beyond = refused & (AuditRow.id <= oldest_kept)
+            counts["refusals"] += _delete_in_batches(db, AuditRow, beyond, batch, on_batch)
+    if cutoffs.job_runs_before is not None:
+        counts["job_runs"] = _delete_job_runs(db, cutoffs.job_runs_before, batch, on_batch)
     return counts
+
+
+def _delete_job_runs(
+    db: Database, before: datetime, batch: int, on_batch: Callable[[], None] | None
+) -> int:
+    """Job runs have no id column (job and due time are the key): batch per job."""
+    deleted = 0
+    with db.read() as conn:
+        jobs = list(conn.scalars(select(JobRunRow.job).distinct().order_by(JobRunRow.job)))
+    for job in jobs:
+        while True:
+            with db.write() as conn:
+                due = list(
+                    conn.scalars(
+                        select(JobRunRow.due_at)
+                        .where(JobRunRow.job == job, JobRunRow.due_at < before)
+                        .order_by(JobRunRow.due_at)
+                        .limit(batch)
+                    )
+                )
+                if due:
+                    conn.execute(
+                        delete(JobRunRow).where(JobRunRow.job == job, JobRunRow.due_at.in_(due))
+                    )
+            deleted += len(due)
+            if on_batch is not None:
+                on_batch()
+            if len(due) < batch:
+                break
+    return deleted
 
 
 def _delete_in_batches(

@@ -14,6 +14,7 @@ from storage.db import Database
 from storage.dialect import insert_ignore
 from storage.models import IdentityRow, TeamMemberRow, TeamRow
 from storage.people import IdentityKey, resolve_identities
+from storage.privacy import forgotten_keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,10 +61,15 @@ def replace_teams(
                 .values(updated_at=now, external_id=(external_ids or {}).get(name))
             )
         conn.execute(delete(TeamMemberRow).where(TeamMemberRow.team_id.in_(list(ids.values()))))
-        identities = resolve_identities(
-            conn, [key for members in teams.values() for key in members], now
-        )
-        rows = {(ids[name], identities[key]) for name, members in teams.items() for key in members}
+        # Someone forgotten is no one's member: their identity is not made again.
+        keys = {key for members in teams.values() for key in members}
+        identities = resolve_identities(conn, keys - forgotten_keys(conn, keys), now)
+        rows = {
+            (ids[name], identities[key])
+            for name, members in teams.items()
+            for key in members
+            if key in identities
+        }
         if rows:
             conn.execute(
                 insert_ignore(conn, TeamMemberRow),

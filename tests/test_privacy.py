@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import column, func, inspect, select, table
+from sqlalchemy import func, inspect, select
 
 from bot.cli.main import main
 from bot.settings import load_settings
@@ -18,7 +19,7 @@ from jobs.weeks import Week
 from storage.awards import week_awards
 from storage.db import Database
 from storage.integrations import create_integration
-from storage.models import DailyRow
+from storage.models import Base, DailyRow
 from tests.builders import bearer, event
 from tests.test_slack_commands import text_of
 
@@ -79,19 +80,32 @@ def a_week_of_usage(http, key) -> None:
     send(http, key, *events)
 
 
-def scan(db: Database, needles=ALICE_IDS) -> list[str]:
-    """Every value of every column of every table that contains one of `needles`."""
+def scan(
+    db: Database,
+    needles=ALICE_IDS,
+    *,
+    people: Iterable[int] = (),
+    identities: Iterable[int] = (),
+) -> list[str]:
+    """Every value of every column of every table the ORM defines that contains one of
+    `needles`, or that is (or points at) one of the given person or identity ids. Tables
+    come from the metadata, and the database must hold exactly those, so a table added
+    later is scanned without anyone remembering to add it here."""
     found = []
     lowered = [n.lower() for n in needles]
+    ids = {"people.id": set(people), "identities.id": set(identities)}
     with db.engine.connect() as conn:
-        tables = inspect(conn).get_table_names()
-        for name in tables:
-            columns = [c["name"] for c in inspect(conn).get_columns(name)]
-            rows = conn.execute(select(*[column(c) for c in columns]).select_from(table(name)))
-            for row in rows:
-                for col, value in zip(columns, row, strict=True):
+        stored = set(inspect(conn).get_table_names()) - {"alembic_version"}
+        assert stored == set(Base.metadata.tables), "the database and the ORM disagree"
+        for tbl in Base.metadata.sorted_tables:
+            for row in conn.execute(select(tbl)):
+                for col, value in zip(tbl.columns, row, strict=True):
                     text = str(value).lower()
-                    found += [f"{name}.{col}: {value!r}" for n in lowered if n in text]
+                    found += [f"{tbl.name}.{col.name}: {value!r}" for n in lowered if n in text]
+                    targets = {f"{tbl.name}.{col.name}"}
+                    targets |= {fk.target_fullname for fk in col.foreign_keys}
+                    if any(value in ids.get(t, ()) for t in targets):
+                        found.append(f"{tbl.name}.{col.name}: {value!r} (her row)")
     return found
 
 

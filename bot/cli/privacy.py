@@ -9,7 +9,9 @@ from typing import Any
 
 from bot.cli import cli_actor
 from bot.cli.context import CliContext
-from bot.composition import slack_notifier
+from bot.slack.client import make_web_client
+from bot.slack.forgotten_home import SlackHomeEraser
+from bot.slack.notifier import SlackNotifier
 from jobs.privacy import forget_person
 from jobs.retention import apply_retention
 from storage.admin import record_audit
@@ -74,20 +76,26 @@ def run_forget(args: argparse.Namespace, cli: CliContext) -> int:
     except ValueError as exc:
         print(f"aiusage: {exc}", file=sys.stderr)
         return 2
+    # Without 5xx retries, as for posting: an edit Slack made may still answer 5xx.
+    has_token = cli.settings.slack_bot_token is not None
+    client = make_web_client(cli.settings, retry_server_errors=False) if has_token else None
     report = forget_person(
         db,
         subject,
         actor=cli_actor(),
         now=cli.clock(),
-        editor=slack_notifier(cli.settings),
+        editor=SlackNotifier(client) if client else None,
         rules=cli.settings.award_rules(),
+        home=SlackHomeEraser(client) if client else None,
     )
     print(f"Forgotten: {report.forgotten.summary()}")
     print(f"Award posts edited: {len(report.edited)}")
     for line in report.not_edited:
         print(f"aiusage: award post not edited: {line}", file=sys.stderr)
+    for line in report.home_not_erased:
+        print(f"aiusage: not emptied in Slack: {line}", file=sys.stderr)
     print("Usage that arrives for them from now on is dropped until they type /aiusage optin.")
-    return 1 if report.not_edited else 0
+    return 1 if report.not_edited or report.home_not_erased else 0
 
 
 def run_export(args: argparse.Namespace, cli: CliContext) -> int:
@@ -113,6 +121,9 @@ def run_prune(_args: argparse.Namespace, cli: CliContext) -> int:
         "flags": "integrity flags",
         "otlp_series": "OpenTelemetry series states",
         "audit": "audit log entries",
+        "refusals": "audit entries of refused commands",
+        "outbox": "delivered or cancelled posts from the outbox",
+        "job_runs": "claims of scheduled job runs",
     }
     for name, n in counts.items():
         print(f"deleted {n} {labels[name]}")

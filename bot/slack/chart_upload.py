@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -27,8 +28,16 @@ MAX_KEPT = 256
 class ChartUploads:
     """Uploads chart PNGs and remembers their file IDs."""
 
-    def __init__(self, render: object, size: int = MAX_KEPT) -> None:
+    def __init__(
+        self,
+        render: object,
+        size: int = MAX_KEPT,
+        record: Callable[[int, str], str | None] | None = None,
+    ) -> None:
         self._render = render  # Chart -> PNG bytes (the Home service's cache)
+        # Stores a person's new file ID and returns the one it replaces: kept in the database
+        # so a forget from any process can delete the file from Slack.
+        self._record = record
         self.size = size
         self.enabled = True
         self._by_chart: OrderedDict[Chart, str] = OrderedDict()
@@ -73,9 +82,21 @@ class ChartUploads:
                 )
             while len(self._by_chart) > self.size:
                 self._by_chart.popitem(last=False)
-        if previous is not None and previous != file_id:
+        stale = {previous}
+        if self._record is not None:
             try:
-                client.files_delete(file=previous)  # nobody's Home shows it any more
+                stale.add(self._record(person_id, file_id))
+            except Exception:  # the image still shows; the forget then misses this file
+                log.exception("recording the chart file %s failed", file_id)
+        for old in sorted(f for f in stale if f is not None and f != file_id):
+            try:
+                client.files_delete(file=old)  # nobody's Home shows it any more
             except (SlackApiError, OSError) as exc:
-                log.info("could not delete the old chart file %s: %r", previous, exc)
+                log.info("could not delete the old chart file %s: %r", old, exc)
         return file_id
+
+    def clear(self) -> None:
+        """Forget every file ID kept here (after a person is forgotten)."""
+        with self._lock:
+            self._by_chart.clear()
+            self._by_person.clear()

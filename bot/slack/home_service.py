@@ -29,6 +29,7 @@ from jobs.scoring import compare_weeks
 from jobs.weeks import Week, current_week, local_day, parse_week
 from storage.awards import awards_for
 from storage.digests import digest_enabled, set_digest
+from storage.home_files import swap_home_chart_file
 from storage.leaderboard import leaderboard_state
 from storage.people import find_slack_profile, set_opted_out
 from storage.usage_queries import person_daily
@@ -63,6 +64,10 @@ class ChartCache:
                 self._items.popitem(last=False)
         return png
 
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
 
 @dataclass
 class HomeService:
@@ -78,7 +83,16 @@ class HomeService:
         # matplotlib's first render loads fonts (about a second); do it before Slack asks.
         threading.Thread(target=_warm_up, name="chart-warm-up", daemon=True).start()
         cache = ChartCache()
-        return cls(services, admin, cache, ChartUploads(cache.png))
+        uploads = ChartUploads(
+            cache.png, record=lambda person, file: swap_home_chart_file(services.db, person, file)
+        )
+        return cls(services, admin, cache, uploads)
+
+    def forget_charts(self) -> None:
+        """Drop every rendered chart and uploaded file ID this process keeps, after a forget:
+        a chart is keyed by its figures, not its owner, so all go (they are redrawn on use)."""
+        self.cache.clear()
+        self.uploads.clear()
 
     @property
     def _key(self) -> bytes | None:

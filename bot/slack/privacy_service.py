@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from bot.services import Services
 from bot.slack.answers import ForgetDone, ForgetPreview, MyDataAnswer
-from jobs.privacy import PostEditor, forget_person
+from jobs.privacy import HomeEraser, PostEditor, forget_person
 from storage.privacy import clear_tombstones
 from storage.privacy_read import find_subject, inventory
 from storage.privacy_records import Inventory, Span, Subject
@@ -19,9 +19,12 @@ SELF = "self"
 class PrivacyService:
     """Answers `mydata` and `forget` for the caller, and forgets them when they confirm."""
 
-    def __init__(self, services: Services, editor: PostEditor | None) -> None:
+    def __init__(
+        self, services: Services, editor: PostEditor | None, home: HomeEraser | None = None
+    ) -> None:
         self.services = services
         self.editor = editor
+        self.home = home
         self.on_forget: list[Callable[[], None]] = []  # run after a forget: cache resets
 
     def mydata(self, slack_user_id: str) -> MyDataAnswer:
@@ -43,6 +46,7 @@ class PrivacyService:
             now=self.services.clock(),
             editor=self.editor,
             rules=self.services.settings.award_rules(),
+            home=self.home,
         )
         for reset in self.on_forget:
             reset()

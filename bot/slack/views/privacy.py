@@ -3,6 +3,8 @@ is the caller's own data, visible only to them."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
@@ -80,6 +82,15 @@ def inventory_lines(inv: Inventory) -> list[str]:
     lines.append(f"• *Daily figures* per tool: {_span(inv.daily)}")
     lines.append(f"• *Badges* won: {_span(inv.awards, unit='week of')}")
     lines.append(f"• *Integrity flags* (seen by admins only): {_span(inv.flags, unit='week of')}")
+    if inv.teams:
+        more = len(inv.teams) - MAX_IDENTITIES_SHOWN
+        suffix = f" and {number(more)} more" if more > 0 else ""
+        lines.append(
+            "• *Teams* you are counted in (org view, never by name): "
+            f"{', '.join(shown(t) for t in inv.teams[:MAX_IDENTITIES_SHOWN])}{suffix}"
+        )
+    if inv.digest_on:
+        lines.append("• *Weekly digest* by direct message: on")
     if inv.audit_entries:
         lines.append(f"• *Audit log entries* of commands you ran: {number(inv.audit_entries)}")
     return lines
@@ -165,3 +176,17 @@ def _notice() -> ContextBlock:
             )
         ]
     )
+
+
+def forgotten_home_view() -> dict[str, Any]:
+    """The App Home published right after a forget, in place of the one that showed the
+    person's figures and chart: it says what happened and names nothing of theirs."""
+    blocks: list[Block] = [
+        header("Your aiusage data is deleted"),
+        section(
+            "Everything aiusage stored about you was deleted, and your chart with it.\n"
+            f"{DROPPED_LATER}"
+        ),
+        _notice(),
+    ]
+    return {"type": "home", "blocks": [block.to_dict() for block in blocks]}

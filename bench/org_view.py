@@ -7,7 +7,7 @@ then repeated answers (warm), for the organisation and for single teams; and the
 report for a quarter, as `aiusage report --by team` computes it. Quick by default; the
 issue's size is:
 
-    python bench/org.py --people 20000 --teams 400 --days 365
+    python bench/org_view.py --people 20000 --teams 400 --days 365
 """
 
 from __future__ import annotations
