@@ -22,10 +22,24 @@ def test_import_contracts_hold():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def not_an_event_partition(name, type_, _parent_names) -> bool:
+    return not (type_ in ("table", "index") and name and name.startswith("usage_events_"))
+
+
 def test_migrations_build_exactly_the_models(db):
     with db.engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        opts = {"compare_type": True, "include_name": not_an_event_partition}
+        context = MigrationContext.configure(conn, opts=opts)
         differences = compare_metadata(context, Base.metadata)
+    if not db.is_sqlite:
+        # Raw events are partitioned by day on PostgreSQL (0120_replicas), so their key
+        # holds the day; that, and the partitions themselves, are all that differ.
+        keys = [(kind, [c.name for c in uq.columns]) for kind, uq in differences[-2:]]
+        assert keys == [
+            ("remove_constraint", ["integration_id", "event_id", "day"]),
+            ("add_constraint", ["integration_id", "event_id"]),
+        ]
+        differences = differences[:-2]
     assert differences == []
 
 
