@@ -46,3 +46,20 @@ def test_migrations_build_exactly_the_models(db):
 def test_upgrade_is_idempotent(db):
     db.upgrade()
     assert db.ping()
+
+
+def test_serving_loads_the_charting_stack_only_when_a_chart_is_drawn():
+    # matplotlib, numpy and PIL are some 55 MB a replica; one that only ingests never draws.
+    script = (
+        "import sys\n"
+        "import bot.cli.serve, bot.composition\n"
+        "heavy = {'matplotlib', 'numpy', 'PIL'}\n"
+        "assert not heavy & set(sys.modules), heavy & set(sys.modules)\n"
+        "from bot.charts import Chart, render_png\n"
+        "assert render_png(Chart('t', ()), 100, 100).startswith(b'\\x89PNG')\n"
+        "assert heavy <= set(sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
