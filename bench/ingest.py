@@ -223,7 +223,7 @@ def pg_ceiling(database_url: str, events: list[dict], batch: int, clients: int) 
                         cp.write_row(row)
                 conn.execute(
                     f"INSERT INTO usage_events ({PG_EVENT_COLUMNS}) SELECT {PG_EVENT_COLUMNS} "
-                    "FROM staged_events ON CONFLICT (integration_id, event_id) DO NOTHING"
+                    "FROM staged_events ON CONFLICT (integration_id, event_id, day) DO NOTHING"
                 )
                 conn.execute(
                     f"INSERT INTO usage_daily ({PG_DAILY_COLUMNS}) SELECT identity_id, day, "

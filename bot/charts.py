@@ -4,6 +4,10 @@ Uses matplotlib's object-oriented API with the Agg canvas and never `pyplot`, so
 figure state is touched and renders may run on several threads at once. The layout is fixed
 (`subplots_adjust`, a fixed title position) rather than measured (`tight_layout`), which keeps a
 three-panel 800x700 render well under 150 ms.
+
+matplotlib (with numpy, PIL and fontTools, some 55 MB resident) is imported at the first
+render, not with this module: a replica that only ingests never draws, and its memory budget
+(docs/benchmarks.md) has no room for a charting stack it does not use.
 """
 
 from __future__ import annotations
@@ -15,10 +19,6 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
-
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 DPI = 100
@@ -66,6 +66,9 @@ class Chart:
 
 def render_png(chart: Chart, width_px: int = 800, height_px: int = 700) -> bytes:
     """The chart as a PNG of exactly `width_px` x `height_px` (each clamped to 100..4000)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     width = _clamp_side(width_px)
     height = _clamp_side(height_px)
     figure = Figure(figsize=(width / DPI, height / DPI), dpi=DPI)
@@ -161,6 +164,8 @@ def _describe(series: Series, unit: str) -> str:
 
 
 def _draw_panel(axes, panel: Panel, count: int) -> None:
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
     axes.set_title(_safe(panel.title, 60), loc="left", fontsize=10, pad=4, y=1.0, parse_math=False)
     axes.set_ylabel(_safe(panel.y_label, 24), fontsize=8, parse_math=False)
     axes.yaxis.set_major_locator(MaxNLocator(3))

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from jobs.weeks import local_day
 from storage.db import Database
+from storage.event_partitions import ensure_month_partitions
 from storage.retention import Cutoffs, prune
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,9 @@ def cutoffs(config: RetentionConfig, now: datetime) -> Cutoffs:
 
 
 def apply_retention(db: Database, config: RetentionConfig, now: datetime) -> dict[str, int]:
-    """Delete what is past its age now; returns the counts per kind."""
+    """Delete what is past its age now, and make the coming months' raw event partitions
+    (PostgreSQL); returns the counts per kind."""
+    ensure_month_partitions(db, local_day(now, config.tz))
     counts = prune(db, cutoffs(config, now))
     if any(counts.values()):
         log.info("retention deleted %s", ", ".join(f"{k}={v}" for k, v in counts.items()))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -27,6 +27,8 @@ IDENTITY_CRON = "* * * * *"
 DIGEST_CRON = "*/15 * * * *"
 TEAMS_CRON = "41 * * * *"  # hourly: Slack user groups change rarely
 RETENTION_CRON = "17 3 * * *"  # daily, at a quiet hour in the configured zone
+# The re-drive's interval counts from here on every replica (any fixed instant would do).
+REDRIVE_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 # Runs `work` for the job's due time, or not when another replica has it (see jobs/replicas.py).
 RunOnce = Callable[[str, datetime, Callable[[], object]], object]
 
@@ -53,6 +55,12 @@ def due_time(trigger: BaseTrigger, now: datetime, lookback: timedelta) -> dateti
     return due if due is not None else now.replace(microsecond=0)
 
 
+def redrive_due(now: datetime, every: timedelta) -> datetime:
+    """The re-drive's due time a run at `now` is for: the last multiple of `every` since
+    REDRIVE_EPOCH (with 10 ms to spare, should the run start a hair early)."""
+    return REDRIVE_EPOCH + ((now - REDRIVE_EPOCH + timedelta(milliseconds=10)) // every) * every
+
+
 def _run_here(_job: str, _due: datetime, work: Callable[[], object]) -> object:
     return work()
 
@@ -72,8 +80,8 @@ def first_fire_at(expr: str, tz: ZoneInfo, moment: datetime) -> datetime:
 class Scheduler:
     """Runs the weekly award job on its cron schedule (and at once when the last post was
     missed while the bot was down), the integrity scan hourly and the email match every
-    minute, each due time through `run_once` (once across replicas); and the re-drive of owed
-    posts, whose own claims in the outbox keep replicas from doubling a post."""
+    minute, the re-drive of owed posts and the rest, each due time through `run_once` (once
+    across replicas; the outbox's own claims still keep a post from being doubled)."""
 
     def __init__(
         self,
@@ -117,10 +125,31 @@ class Scheduler:
                 "misfire_grace_time": int(MISFIRE_GRACE.total_seconds()),
             },
         )
-        first_run: dict[str, datetime] = {}
+        first_run: dict[str, object] = {}
         if self._catch_up_due():
             log.info("the last weekly award post was missed; posting it now")
             first_run["next_run_time"] = datetime.now(self.tz)
+        for name, trigger, run in self.planned():
+            options: dict[str, object] = first_run if name == "weekly-awards" else {}
+            if name == "redrive-posts":
+                seconds = self._redrive_every.total_seconds()
+                options = {"misfire_grace_time": int(max(1, seconds))}
+            scheduler.add_job(run, trigger, id=name, **options)
+        if self._redrive_job is not None:
+            # Owed posts (a holder that died, an unknown outcome) also go out at start. This
+            # run's due time is its own start, so a restarted replica re-drives at once
+            # whatever the others last did; the outbox's claims keep it from doubling a post.
+            scheduler.add_job(
+                self._redrive_once(lambda now: now),
+                id="redrive-posts-at-start",
+                next_run_time=datetime.now(self.tz),
+            )
+        scheduler.start()
+        self._scheduler = scheduler
+
+    def planned(self) -> list[tuple[str, BaseTrigger, Callable[[], object]]]:
+        """Every repeating job as the scheduler runs it: its id, its trigger and the call
+        that runs the due time it fires for through `run_once`."""
         jobs: list[tuple[str, BaseTrigger, Callable[[], object], timedelta]] = [
             ("weekly-awards", award_trigger(self.expr, self.tz), self._award_job, MISFIRE_GRACE),
             (
@@ -156,25 +185,21 @@ class Scheduler:
             jobs.append(
                 ("retention", award_trigger(RETENTION_CRON, self.tz), self.retention_job, day)
             )
-        for name, trigger, work, lookback in jobs:
-            scheduler.add_job(
-                self._once(name, trigger, work, lookback),
-                trigger,
-                id=name,
-                **(first_run if name == "weekly-awards" else {}),
-            )
+        planned = [
+            (name, trigger, self._once(name, trigger, work, lookback))
+            for name, trigger, work, lookback in jobs
+        ]
         if self._redrive_job is not None:
-            # Owed posts (a holder that died, an unknown outcome) go out at start and then
-            # every `redrive_every`; a run still going when the next is due is not doubled.
-            scheduler.add_job(
-                self._redrive_job,
-                IntervalTrigger(seconds=self._redrive_every.total_seconds(), timezone=self.tz),
-                id="redrive-posts",
-                next_run_time=datetime.now(self.tz),
-                misfire_grace_time=int(max(1, self._redrive_every.total_seconds())),
+            # Owed posts go out every `redrive_every`, counted from a fixed epoch rather than
+            # from each process's start, so that replicas agree on the due times.
+            every = self._redrive_every
+            redrive = IntervalTrigger(
+                seconds=every.total_seconds(), start_date=REDRIVE_EPOCH, timezone=self.tz
             )
-        scheduler.start()
-        self._scheduler = scheduler
+            planned.append(
+                ("redrive-posts", redrive, self._redrive_once(lambda now: redrive_due(now, every)))
+            )
+        return planned
 
     def _once(
         self, name: str, trigger: BaseTrigger, work: Callable[[], object], lookback: timedelta
@@ -185,6 +210,15 @@ class Scheduler:
         def job() -> object:
             due = due_time(trigger, datetime.now(self.tz), lookback)
             return self._run_once(name, due, work)
+
+        return job
+
+    def _redrive_once(self, due: Callable[[datetime], datetime]) -> Callable[[], object]:
+        redrive_job = self._redrive_job
+        assert redrive_job is not None
+
+        def job() -> object:
+            return self._run_once("redrive-posts", due(datetime.now(UTC)), redrive_job)
 
         return job
 

@@ -68,7 +68,9 @@ def insert_new_events(conn: Connection, prepared: Sequence[tuple[Any, ...]]) -> 
         staged = _pg_stage(conn, "usage_events", EVENT_COLUMNS, prepared)
         found = conn.exec_driver_sql(
             f"INSERT INTO usage_events ({names}) SELECT {names} FROM {staged} "
-            "ON CONFLICT (integration_id, event_id) DO NOTHING RETURNING event_id"
+            # partitioned by day (0120_replicas): the key holds the day, which a resent
+            # event shares, as the day is its occurred_at's
+            "ON CONFLICT (integration_id, event_id, day) DO NOTHING RETURNING event_id"
         )
         return {row[0] for row in found}
     before = conn.exec_driver_sql("SELECT coalesce(max(id), 0) FROM usage_events").scalar()

@@ -78,6 +78,12 @@ def _link_to_known_people(
 
 def ensure_person(conn: Connection, slack_user_id: str, now: datetime) -> int:
     """The person with this Slack ID, created on first sight."""
+    # Identity before person, the order `resolve_identities` takes them in: a Slack user's
+    # first slash command and their first usage, on two replicas, would otherwise deadlock.
+    conn.execute(
+        insert_ignore(conn, IdentityRow),
+        {"kind": "slack", "value": slack_user_id, "created_at": now},
+    )
     conn.execute(
         insert_ignore(conn, PersonRow),
         {
@@ -89,10 +95,6 @@ def ensure_person(conn: Connection, slack_user_id: str, now: datetime) -> int:
     )
     person_id = conn.scalar(select(PersonRow.id).where(PersonRow.slack_user_id == slack_user_id))
     assert person_id is not None
-    conn.execute(
-        insert_ignore(conn, IdentityRow),
-        {"kind": "slack", "value": slack_user_id, "created_at": now},
-    )
     conn.execute(
         update(IdentityRow)
         .where(

@@ -1,5 +1,6 @@
 """Deleting what is past its age, a bounded batch per short transaction, so a busy database
-is never locked for long and the deletes can be stopped and resumed at any point."""
+is never locked for long and the deletes can be stopped and resumed at any point. On
+PostgreSQL, raw events of whole past months go by dropping their partition instead."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from storage.db import Database
+from storage.event_partitions import drop_months_before
 from storage.models import (
     AuditRow,
     DailyRow,
@@ -68,6 +70,9 @@ def prune(
     counts = dict.fromkeys(
         ("events", "daily", "flags", "otlp_series", "audit", "refusals", "outbox", "job_runs"), 0
     )
+    if cutoffs.raw_before is not None:
+        # On PostgreSQL, whole months go as partitions first; the batches take the rest.
+        counts["events"] = drop_months_before(db, cutoffs.raw_before)
     for name, model, condition in plan:
         counts[name] += _delete_in_batches(db, model, condition, batch, on_batch)
     if cutoffs.refusals_kept is not None:

@@ -3,11 +3,14 @@ wait on each other, a schema newer than the code is refused, SQLite takes one se
 
 from __future__ import annotations
 
+import collections
 import os
 import re
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,7 +19,7 @@ import pytest
 from sqlalchemy import text
 
 from jobs.replicas import run_once_across_replicas
-from jobs.schedule import award_trigger, due_time
+from jobs.schedule import REDRIVE_EPOCH, Scheduler, award_trigger, due_time, redrive_due
 from storage.coordination import claim_job, current_revision
 from storage.db import Database
 from tests.test_serve import free_port
@@ -199,3 +202,82 @@ def test_due_times_are_the_schedules_own_whoever_computes_them():
     weekly = award_trigger("0 9 * * mon", UTC)  # type: ignore[arg-type]
     sunday = datetime(2026, 11, 22, 23, 0, tzinfo=UTC)
     assert due_time(weekly, sunday, timedelta(days=7)) == datetime(2026, 11, 16, 9, tzinfo=UTC)
+
+
+def test_every_scheduled_job_runs_once_when_two_schedulers_fire_together(pg_url, settings):
+    # Two replicas' schedulers on one PostgreSQL schema, every job turned on: each fires
+    # every job at the same moment from both, as their clocks agree on the due times.
+    databases = [Database(pg_url, UTC) for _ in range(2)]  # type: ignore[arg-type]
+    databases[0].upgrade()
+    ran: collections.Counter[str] = collections.Counter()
+    lock = threading.Lock()
+
+    def work(name: str) -> Callable[[], None]:
+        def run() -> None:
+            with lock:
+                ran[name] += 1
+            time.sleep(0.2)  # long enough that the other replica fires while it runs
+
+        return run
+
+    names = [
+        "weekly-awards",
+        "integrity-scan",
+        "match-emails",
+        "connectors",
+        "weekly-digests",
+        "teams-from-usergroups",
+        "retention",
+        "redrive-posts",
+    ]
+    schedulers = [
+        Scheduler(
+            "0 9 * * mon",
+            UTC,  # type: ignore[arg-type]
+            award_job=work("weekly-awards"),
+            integrity_job=work("integrity-scan"),
+            identity_job=work("match-emails"),
+            catch_up_due=lambda: False,
+            redrive_job=work("redrive-posts"),
+            connector_job=work("connectors"),
+            digest_job=work("weekly-digests"),
+            teams_job=work("teams-from-usergroups"),
+            retention_job=work("retention"),
+            run_once=run_once_across_replicas(
+                database, lambda: datetime.now(UTC), holder=f"replica-{i}"
+            ),
+        )
+        for i, database in enumerate(databases)
+    ]
+    try:
+        plans = [scheduler.planned() for scheduler in schedulers]
+        assert [[name for name, _, _ in plan] for plan in plans] == [names, names]
+        for jobs in zip(*plans, strict=True):
+            both = [threading.Thread(target=run) for _, _, run in jobs]
+            for thread in both:
+                thread.start()
+            for thread in both:
+                thread.join()
+        # And once more, later, for the same due times: nothing runs again.
+        for _, _, run in plans[1][:-1]:
+            run()
+        with databases[0].read() as conn:
+            rows = conn.execute(text("SELECT job, holder, finished_at FROM job_runs")).all()
+    finally:
+        for database in databases:
+            database.dispose()
+    assert ran == dict.fromkeys(names, 1)
+    assert sorted(row.job for row in rows) == sorted(names)
+    assert all(row.finished_at is not None for row in rows)
+
+
+def test_the_redrive_due_times_are_the_same_on_every_replica():
+    every = timedelta(seconds=0.3)
+    at = datetime(2026, 11, 16, 9, 20, 0, 250_000, tzinfo=UTC)
+    due = redrive_due(at, every)
+    assert due <= at < due + every and (due - REDRIVE_EPOCH) % every == timedelta(0)
+    # A run a few milliseconds early, or late within the interval, is for the same due time.
+    assert redrive_due(due - timedelta(milliseconds=8), every) == due
+    assert redrive_due(due + timedelta(milliseconds=280), every) == due
+    assert redrive_due(due + every, every) == due + every
+    assert redrive_due(at, timedelta(minutes=1)) == datetime(2026, 11, 16, 9, 20, tzinfo=UTC)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from slack_sdk import WebClient
@@ -78,10 +78,13 @@ class HomeService:
     cache: ChartCache
     uploads: ChartUploads
 
+    # matplotlib's first render imports it and loads fonts (about a second, some 55 MB): done
+    # in the background at the first Home publish, before Slack fetches that Home's chart,
+    # rather than at start, so a replica nobody opens a Home on never carries it.
+    _warming: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
+
     @classmethod
     def build(cls, services: Services, admin: AdminService) -> HomeService:
-        # matplotlib's first render loads fonts (about a second); do it before Slack asks.
-        threading.Thread(target=_warm_up, name="chart-warm-up", daemon=True).start()
         cache = ChartCache()
         uploads = ChartUploads(
             cache.png, record=lambda person, file: swap_home_chart_file(services.db, person, file)
@@ -154,6 +157,9 @@ class HomeService:
 
     def publish(self, client: WebClient, viewer: Viewer, note: str | None = None) -> None:
         """Publish the viewer's Home tab (only they see it)."""
+        if not self._warming.is_set():
+            self._warming.set()
+            threading.Thread(target=_warm_up, name="chart-warm-up", daemon=True).start()
         view = home_view(self.data(viewer, note, client))
         client.views_publish(user_id=viewer.slack_user_id, view=view)
 
