@@ -16,22 +16,22 @@ from bot.cli.group_report import grouped_records
 from bot.cli.spreadsheet import csv_row
 from bot.settings import Settings
 from jobs.weeks import last_complete_week, parse_week
+from storage.figures import NAMES, Figures, is_whole
 from storage.records import ReportLine
 from storage.usage_report import usage_report
 
+# The figures the report had from the start come before `active_days`; figures added later go
+# after it, so no column a spreadsheet reads by position ever moves.
+FIRST_FIGURES = NAMES[: NAMES.index("cost_usd") + 1]
+LATER_FIGURES = NAMES[len(FIRST_FIGURES) :]
 COLUMNS = (
     "slack_user_id",
     "email",
     "identity",
     "tool",
-    "requests",
-    "input_tokens",
-    "output_tokens",
-    "suggestions_shown",
-    "suggestions_accepted",
-    "lines_accepted",
-    "cost_usd",
+    *FIRST_FIGURES,
     "active_days",
+    *LATER_FIGURES,
 )
 
 
@@ -83,20 +83,25 @@ def span_of(args: argparse.Namespace, settings: Settings, now: datetime) -> tupl
 
 def as_record(line: ReportLine) -> dict[str, Any]:
     """One row of the report with the contract's columns; None where nobody reported."""
-    totals = line.totals
-    return {
+    figures = report_figures(line.totals)
+    record: dict[str, Any] = {
         "slack_user_id": line.slack_user_id,
         "email": line.email,
         "identity": line.identity,
         "tool": line.tool,
-        "requests": totals.requests,
-        "input_tokens": totals.input_tokens,
-        "output_tokens": totals.output_tokens,
-        "suggestions_shown": totals.suggestions_shown,
-        "suggestions_accepted": totals.suggestions_accepted,
-        "lines_accepted": totals.lines_accepted,
-        "cost_usd": None if totals.cost_usd is None else round(totals.cost_usd, 6),
         "active_days": line.active_days,
+        **figures,
+    }
+    return {column: record[column] for column in COLUMNS}
+
+
+def report_figures(totals: Figures) -> dict[str, Any]:
+    """Every figure of `totals` as the report shows it: dollars to six places, None where
+    nobody reported."""
+    return {
+        name: value if value is None or is_whole(name) else round(value, 6)
+        for name in NAMES
+        for value in (getattr(totals, name),)
     }
 
 
