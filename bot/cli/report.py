@@ -13,17 +13,13 @@ import orjson
 
 from bot.cli.context import CliContext
 from bot.cli.group_report import grouped_records
+from bot.cli.report_columns import FIRST_FIGURES, LATER_FIGURES, report_figures
 from bot.cli.spreadsheet import csv_row
 from bot.settings import Settings
 from jobs.weeks import last_complete_week, parse_week
-from storage.figures import NAMES, Figures, is_whole
 from storage.records import ReportLine
 from storage.usage_report import usage_report
 
-# The figures the report had from the start come before `active_days`; figures added later go
-# after it, so no column a spreadsheet reads by position ever moves.
-FIRST_FIGURES = NAMES[: NAMES.index("cost_usd") + 1]
-LATER_FIGURES = NAMES[len(FIRST_FIGURES) :]
 COLUMNS = (
     "slack_user_id",
     "email",
@@ -93,16 +89,6 @@ def as_record(line: ReportLine) -> dict[str, Any]:
         **figures,
     }
     return {column: record[column] for column in COLUMNS}
-
-
-def report_figures(totals: Figures) -> dict[str, Any]:
-    """Every figure of `totals` as the report shows it: dollars to six places, None where
-    nobody reported."""
-    return {
-        name: value if value is None or is_whole(name) else round(value, 6)
-        for name in NAMES
-        for value in (getattr(totals, name),)
-    }
 
 
 def run_report(args: argparse.Namespace, cli: CliContext) -> int:
