@@ -1,8 +1,9 @@
 """The award categories, their thresholds and emoji, and how winners are picked. Pure.
 
 Every badge measures useful use (steadiness, acceptance, efficiency, breadth, growth against
-one's own past), never raw volume alone. Operators adjust titles, emoji and thresholds, or
-switch a badge off, with a YAML file named by `AIUSAGE_AWARD_RULES` (see docs/metrics.md).
+one's own past, work that shipped), never raw volume alone. Operators adjust titles, emoji and
+thresholds, or switch a badge off, with a YAML file named by `AIUSAGE_AWARD_RULES` (see
+docs/metrics.md).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class Category:
     min_tokens: int = 0
     min_accepted: int = 0
     min_previous_weeks: int = 0
+    min_shipped: int = 0
     enabled: bool = True
 
 
@@ -67,10 +69,24 @@ DEFAULT_CATEGORIES: tuple[Category, ...] = (
         min_active_days=3,
         min_previous_weeks=2,
     ),
+    # measure: commits and pull requests made with the tools, per active day. Guarded like the
+    # others: enough shipped work and AI use that one lucky commit does not win, and a week of
+    # use before (a new identity reporting commits is the cheapest way to game it).
+    Category(
+        "shipped",
+        "Shipped it",
+        ":package:",
+        minimum=0.0,
+        min_active_days=2,
+        min_tokens=20_000,
+        min_shipped=3,
+        min_previous_weeks=1,
+    ),
 )
 
 DEFAULT_REWARDS_LINE = (
-    "Badges reward steady, accepted, efficient and varied use of AI tools, never raw volume. "
+    "Badges reward steady, accepted, efficient and varied use of AI tools and work that shipped, "
+    "never raw volume. "
     "Usage that looks scripted or wasteful is not eligible."
 )
 
@@ -180,11 +196,23 @@ def _breadth(c: Candidate, _cat: Category, _history: int) -> tuple[float, str] |
 
 def _improvement(c: Candidate, cat: Category, history: int) -> tuple[float, str] | None:
     previous = (c.previous_active_days + (0,) * history)[:history]
-    if history == 0 or sum(1 for d in previous if d > 0) < cat.min_previous_weeks:
+    if history == 0:  # the earlier weeks needed are checked for every badge (_has_baseline)
         return None
     average = sum(previous) / history
     gain = c.period.active_days - average
     return gain, f"{days_phrase(c.period.active_days)}, up from {average:.1f} a week"
+
+
+def _shipped(c: Candidate, cat: Category, _history: int) -> tuple[float, str] | None:
+    totals, days = c.period.totals, c.period.active_days
+    shipped = totals.shipped
+    if shipped is None or shipped < max(cat.min_shipped, 1) or totals.tokens < cat.min_tokens:
+        return None
+    commits, pulls = totals.commits or 0, totals.pull_requests or 0
+    return shipped / max(days, 1), (
+        f"{commits:,} commit{'' if commits == 1 else 's'} and {pulls:,} pull "
+        f"request{'' if pulls == 1 else 's'} made with AI, {days_phrase(days)}"
+    )
 
 
 MEASURES: Mapping[str, Measure] = {
@@ -193,7 +221,15 @@ MEASURES: Mapping[str, Measure] = {
     "efficiency": _efficiency,
     "breadth": _breadth,
     "improvement": _improvement,
+    "shipped": _shipped,
 }
+
+
+def _has_baseline(c: Candidate, cat: Category, history: int) -> bool:
+    """Whether the person used the tools in at least `min_previous_weeks` of the earlier
+    weeks looked at: the baseline every badge may ask for."""
+    earlier = c.previous_active_days[:history]
+    return sum(1 for days in earlier if days > 0) >= cat.min_previous_weeks
 
 
 def decide_awards(
@@ -218,6 +254,8 @@ def decide_awards(
         ranked: list[tuple[tuple[float, int, int, str], Candidate, float, str]] = []
         for c in eligible:
             if c.period.active_days < category.min_active_days:
+                continue
+            if not _has_baseline(c, category, rules.history_weeks):
                 continue
             scored = measure(c, category, rules.history_weeks)
             if scored is None or scored[0] <= 0 or scored[0] < category.minimum:
@@ -275,6 +313,7 @@ class _CategoryChanges(BaseModel):
     min_tokens: int | None = None
     min_accepted: int | None = None
     min_previous_weeks: int | None = None
+    min_shipped: int | None = None
     enabled: bool | None = None
 
 

@@ -13,8 +13,10 @@ from typing import Any
 from sqlalchemy import Connection
 
 from storage.bounds import COST_DAY_CAP, DAY_CAP
-from storage.figures import REPORTED
+from storage.figures import NAMES, REPORTED, is_whole
 
+# The figures as (column, PostgreSQL type) pairs, in the figures' order.
+FIGURE_COLUMNS = tuple((name, "int8" if is_whole(name) else "float8") for name in NAMES)
 EVENT_COLUMNS = (
     ("integration_id", "int8"),
     ("event_id", "text"),
@@ -24,13 +26,7 @@ EVENT_COLUMNS = (
     ("tool", "text"),
     ("kind", "text"),
     ("model", "text"),
-    ("requests", "int8"),
-    ("input_tokens", "int8"),
-    ("output_tokens", "int8"),
-    ("suggestions_shown", "int8"),
-    ("suggestions_accepted", "int8"),
-    ("lines_accepted", "int8"),
-    ("cost_usd", "float8"),
+    *FIGURE_COLUMNS,
     ("attributes", "json"),
     ("received_at", "timestamptz"),
 )
@@ -41,13 +37,7 @@ DAILY_COLUMNS = (
     ("tool", "text"),
     ("kind", "text"),
     ("origin", "text"),
-    ("requests", "int8"),
-    ("input_tokens", "int8"),
-    ("output_tokens", "int8"),
-    ("suggestions_shown", "int8"),
-    ("suggestions_accepted", "int8"),
-    ("lines_accepted", "int8"),
-    ("cost_usd", "float8"),
+    *FIGURE_COLUMNS,
     ("events", "int8"),
 )
 NULLABLE_SUMS = REPORTED  # summed keeping NULL (nobody reported) apart from 0
@@ -116,7 +106,7 @@ def upsert_daily(conn: Connection, rows: Sequence[dict[str, Any]], *, replace: b
 def _saturating_sum(name: str) -> str:
     """The stored figure plus the new one, held at its cap (see `storage.bounds`). Compared
     before adding, so neither database ever computes a value past the cap."""
-    cap = repr(COST_DAY_CAP) if name == "cost_usd" else str(DAY_CAP)
+    cap = str(DAY_CAP) if is_whole(name) else repr(COST_DAY_CAP)
     old, new = f"usage_daily.{name}", f"excluded.{name}"
     total = f"CASE WHEN {old} > {cap} - {new} THEN {cap} ELSE {old} + {new} END"
     if name in NULLABLE_SUMS:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import Connection, update
@@ -16,7 +17,7 @@ from storage.bulk import (
     upsert_daily,
 )
 from storage.db import Database
-from storage.figures import COUNTED, NAMES, REPORTED
+from storage.figures import COUNTED, NAMES, REPORTED, is_whole
 from storage.models import IntegrationRow
 from storage.people import IdentityKey, resolve_identities
 from storage.privacy import forgotten_keys
@@ -26,6 +27,7 @@ from storage.records import RecordResult, UsageEvent, UserRef
 EVENTS_ORIGIN = "events"
 LAST_EVENT_RESOLUTION = timedelta(seconds=30)
 SUMS = (*NAMES, "events")
+_figures_of = attrgetter(*NAMES)  # an event's figures, in the order of NAMES
 
 
 def identity_key(user: UserRef) -> IdentityKey:
@@ -162,7 +164,7 @@ def _capped(row: dict[str, Any]) -> dict[str, Any]:
     """A rollup row's figures held at the caps the upsert keeps (see `storage.bounds`)."""
     for name in SUMS:
         value = row[name]
-        if value is not None and value > (cap := COST_DAY_CAP if name == "cost_usd" else DAY_CAP):
+        if value is not None and value > (cap := DAY_CAP if is_whole(name) else COST_DAY_CAP):
             row[name] = cap
     return row
 
@@ -215,13 +217,7 @@ def _event_row(
         "tool": event.tool,
         "kind": event.kind,
         "model": event.model,
-        "requests": event.requests,
-        "input_tokens": event.input_tokens,
-        "output_tokens": event.output_tokens,
-        "suggestions_shown": event.suggestions_shown,
-        "suggestions_accepted": event.suggestions_accepted,
-        "lines_accepted": event.lines_accepted,
-        "cost_usd": event.cost_usd,
+        **dict(zip(NAMES, _figures_of(event), strict=True)),
         "attributes": event.attributes,
         "received_at": now,
     }

@@ -1,8 +1,9 @@
 """The usage figures, named once: which are always counted, which a source may not report,
 and the sum that keeps "not reported" (None) apart from zero. Pure: no database here.
 
-Adding a figure is one edit here (plus the model column and a migration); the rollup, the
-bulk SQL column lists, the summed reads, vendor-report merging and stats derive from it.
+Adding a figure is one edit here plus a migration: the table columns, the rollup, the bulk SQL
+column lists, the summed reads, the report columns, vendor-report merging and stats derive
+from it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,11 @@ REPORTED: tuple[str, ...] = (
     "suggestions_accepted",
     "lines_accepted",
     "cost_usd",
+    "commits",  # shipped work made with the tool (Claude Code reports these)
+    "pull_requests",
 )
+# Fractional figures (dollars); every other figure is a whole count.
+FRACTIONAL: tuple[str, ...] = ("cost_usd",)
 NAMES: tuple[str, ...] = COUNTED + REPORTED
 
 N = TypeVar("N", int, float)
@@ -50,6 +55,8 @@ class Figures:
     suggestions_accepted: int | None = None
     lines_accepted: int | None = None
     cost_usd: float | None = None
+    commits: int | None = None
+    pull_requests: int | None = None
 
     @property
     def tokens(self) -> int:
@@ -58,6 +65,11 @@ class Figures:
     @property
     def acceptance_rate(self) -> float | None:
         return acceptance_rate(self.suggestions_accepted, self.suggestions_shown)
+
+    @property
+    def shipped(self) -> int | None:
+        """Commits and pull requests made with the tool, or None when no source reported any."""
+        return plus(self.commits, self.pull_requests)
 
     def __add__(self, other: Self) -> Self:
         changes: dict[str, Any] = {
@@ -71,6 +83,11 @@ class Figures:
     def says_anything(self) -> bool:
         """Whether any figure is non-zero."""
         return any(getattr(self, name) for name in NAMES)
+
+
+def is_whole(name: str) -> bool:
+    """Whether a figure is a whole count (stored as a 64-bit integer) rather than dollars."""
+    return name not in FRACTIONAL
 
 
 def figure_names(cls: type[Figures]) -> tuple[str, ...]:

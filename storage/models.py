@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     JSON,
@@ -21,6 +21,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from storage.figures import COUNTED, NAMES, is_whole
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -47,6 +49,35 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     pass
+
+
+class FigureColumns:
+    """A column per figure of `storage.figures`, for the tables that hold figures: whole counts
+    as 64-bit integers, dollars as floats; a figure a source may not report is nullable."""
+
+    if TYPE_CHECKING:
+        # For type checkers only, the figures that code names as attributes; the columns
+        # themselves are made below from `storage.figures`, so a new figure needs no line here.
+        requests: Mapped[int]
+        input_tokens: Mapped[int]
+        output_tokens: Mapped[int]
+        suggestions_shown: Mapped[int | None]
+        suggestions_accepted: Mapped[int | None]
+        lines_accepted: Mapped[int | None]
+        cost_usd: Mapped[float | None]
+
+
+for _name in NAMES:
+    setattr(
+        FigureColumns,
+        _name,
+        mapped_column(
+            _name,
+            BigInteger if is_whole(_name) else Float,
+            nullable=_name not in COUNTED,
+            sort_order=1,  # after the table's own columns, in the figures' order
+        ),
+    )
 
 
 class IntegrationRow(Base):
@@ -96,7 +127,7 @@ class IdentityRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-class EventRow(Base):
+class EventRow(FigureColumns, Base):
     """One usage event as received; unique per integration and event_id."""
 
     __tablename__ = "usage_events"
@@ -114,18 +145,11 @@ class EventRow(Base):
     tool: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(32))
     model: Mapped[str | None] = mapped_column(String(128))
-    requests: Mapped[int] = mapped_column(BigInteger)
-    input_tokens: Mapped[int] = mapped_column(BigInteger)
-    output_tokens: Mapped[int] = mapped_column(BigInteger)
-    suggestions_shown: Mapped[int | None] = mapped_column(BigInteger)
-    suggestions_accepted: Mapped[int | None] = mapped_column(BigInteger)
-    lines_accepted: Mapped[int | None] = mapped_column(BigInteger)
-    cost_usd: Mapped[float | None] = mapped_column(Float)
     attributes: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-class DailyRow(Base):
+class DailyRow(FigureColumns, Base):
     """The rollup every question is answered from: per identity, local day, tool, kind and
     origin. Events add to the `events` origin; a vendor report owns its own origin and
     replaces its figures on re-import."""
@@ -141,13 +165,6 @@ class DailyRow(Base):
     tool: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(32))
     origin: Mapped[str] = mapped_column(String(128))
-    requests: Mapped[int] = mapped_column(BigInteger)
-    input_tokens: Mapped[int] = mapped_column(BigInteger)
-    output_tokens: Mapped[int] = mapped_column(BigInteger)
-    suggestions_shown: Mapped[int | None] = mapped_column(BigInteger)
-    suggestions_accepted: Mapped[int | None] = mapped_column(BigInteger)
-    lines_accepted: Mapped[int | None] = mapped_column(BigInteger)
-    cost_usd: Mapped[float | None] = mapped_column(Float)
     events: Mapped[int] = mapped_column(BigInteger)
 
 

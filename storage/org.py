@@ -18,6 +18,10 @@ from storage.models import DailyRow, IdentityRow, IntegrityFlagRow
 from storage.records import ToolSpanSums, UsageCell
 
 Span = tuple[date, date]  # first and last day, both included
+# Where the columns after the summed figures start, in the rows of `usage_cells` (person,
+# span, tool, figures) and of the per-span sums (span, tool, figures).
+_AFTER_CELL = 3 + len(SUMMED)
+_AFTER_SPAN = 2 + len(SUMMED)
 
 
 def usage_cells(db: Database, spans: Sequence[Span]) -> list[UsageCell]:
@@ -53,10 +57,10 @@ def usage_cells(db: Database, spans: Sequence[Span]) -> list[UsageCell]:
             person_id=row[0],
             span=int(row[1]),
             tool=row[2],
-            totals=totals_from_row(row[3 : 3 + len(SUMMED)]),
-            unpriced_input_tokens=int(row[11] or 0),
-            unpriced_output_tokens=int(row[12] or 0),
-            active_days=int(row[13]),
+            totals=totals_from_row(row[3:_AFTER_CELL]),
+            unpriced_input_tokens=int(row[_AFTER_CELL] or 0),
+            unpriced_output_tokens=int(row[_AFTER_CELL + 1] or 0),
+            active_days=int(row[_AFTER_CELL + 2]),
         )
         for row in rows
         if row[1] is not None and int(row[1]) >= 0
@@ -116,16 +120,19 @@ def span_sums(
     with db.read() as conn:
         found = conn.execute(by_tool.union_all(people)).all()
     rows = [row for row in found if row[1] is not None]
-    counts = {int(row[0]): int(row[12]) for row in found if row[1] is None and row[0] is not None}
+    people_at = _AFTER_SPAN + 2
+    counts = {
+        int(row[0]): int(row[people_at]) for row in found if row[1] is None and row[0] is not None
+    }
     sums = [
         ToolSpanSums(
             span=int(row[0]),
             tool=row[1],
-            totals=totals_from_row(row[2 : 2 + len(SUMMED)]),
-            unpriced_input_tokens=int(row[10] or 0),
-            unpriced_output_tokens=int(row[11] or 0),
-            people=int(row[12]),
-            people_without_cost=int(row[12]) - int(row[13]),
+            totals=totals_from_row(row[2:_AFTER_SPAN]),
+            unpriced_input_tokens=int(row[_AFTER_SPAN] or 0),
+            unpriced_output_tokens=int(row[_AFTER_SPAN + 1] or 0),
+            people=int(row[people_at]),
+            people_without_cost=int(row[people_at]) - int(row[people_at + 1]),
         )
         for row in rows
         if row[0] is not None and int(row[0]) >= 0

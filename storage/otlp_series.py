@@ -14,18 +14,12 @@ from sqlalchemy import Connection, select
 from storage.db import Database
 from storage.dialect import insert_ignore
 from storage.events import identity_ids, identity_key, note_last_event, record_events_in
+from storage.figures import NAMES, is_whole
 from storage.models import OtlpSeriesRow
 from storage.privacy_door import retry_after_forget
 from storage.records import RecordResult, UsageEvent
 
-INT_FIGURES = (
-    "input_tokens",
-    "output_tokens",
-    "requests",
-    "suggestions_shown",
-    "suggestions_accepted",
-    "lines_accepted",
-)
+INT_FIGURES = tuple(name for name in NAMES if is_whole(name))
 
 
 class SumPoint(Protocol):
@@ -178,7 +172,7 @@ def _event(point: SumPoint, amount: float) -> UsageEvent:
     for name in point.figures:
         if name == "value":
             attributes["value"] = amount
-        elif name == "cost_usd":
+        elif not is_whole(name):
             figures[name] = amount
         else:
             assert name in INT_FIGURES, name

@@ -40,6 +40,8 @@ class UsageEvent:
     suggestions_accepted: int | None = None
     lines_accepted: int | None = None
     cost_usd: float | None = None
+    commits: int | None = None
+    pull_requests: int | None = None
     attributes: dict[str, Any] | None = None
 
 

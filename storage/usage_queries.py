@@ -8,7 +8,7 @@ from typing import cast
 from sqlalchemy import func, select
 
 from storage.counted_daily import counted_daily
-from storage.daily_sums import safe_sum, summed_totals, totals_from_row, whole
+from storage.daily_sums import SUMMED, safe_sum, summed_totals, totals_from_row, whole
 from storage.db import Database
 from storage.models import DailyRow, EventRow, IdentityRow, IntegrityFlagRow, PersonRow
 from storage.records import DailyUsage, PersonPeriod, RankInput
@@ -60,8 +60,8 @@ def person_periods(
             slack_user_id=row[1],
             display_name=row[2],
             opted_out=bool(row[3]),
-            totals=totals_from_row(row[4:12]),
-            active_days=int(row[12]),
+            totals=totals_from_row(row[4 : 4 + len(SUMMED)]),
+            active_days=int(row[4 + len(SUMMED)]),
             tools=frozenset(tools.get(row[0], ())),
             kinds=frozenset(kinds.get(row[0], ())),
         )

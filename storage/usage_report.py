@@ -9,10 +9,12 @@ from typing import Any
 from sqlalchemy import distinct, func, select
 
 from storage.counted_daily import counted_daily
-from storage.daily_sums import summed_totals, totals_from_row
+from storage.daily_sums import SUMMED, summed_totals, totals_from_row
 from storage.db import Database
 from storage.models import DailyRow, IdentityRow, PersonRow
 from storage.records import ReportLine
+
+_FIGURES = slice(3, 3 + len(SUMMED))  # after the who and the tool; then the active days
 
 
 def _sums(counted: Any) -> tuple[Any, ...]:
@@ -48,8 +50,8 @@ def usage_report(db: Database, start: date, end: date) -> list[ReportLine]:
             email=row[1],
             identity=None,
             tool=row[2],
-            totals=totals_from_row(row[3:11]),
-            active_days=int(row[11]),
+            totals=totals_from_row(row[_FIGURES]),
+            active_days=int(row[_FIGURES.stop]),
         )
         for row in people
     ]
@@ -59,8 +61,8 @@ def usage_report(db: Database, start: date, end: date) -> list[ReportLine]:
             email=row[1] if row[0] == "email" else None,
             identity=f"{row[0]}:{row[1]}",
             tool=row[2],
-            totals=totals_from_row(row[3:11]),
-            active_days=int(row[11]),
+            totals=totals_from_row(row[_FIGURES]),
+            active_days=int(row[_FIGURES.stop]),
         )
         for row in strangers
     ]

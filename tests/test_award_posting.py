@@ -549,3 +549,41 @@ def person_id(db: Database, slack_user_id: str) -> int:
         return conn.execute(
             select(PersonRow.id).where(PersonRow.slack_user_id == slack_user_id)
         ).scalar_one()
+
+
+def test_shipped_work_wins_its_badge_but_never_for_a_flagged_week(
+    settings, db, fake, week_of_usage, capsys, now
+):
+    integration, _ = create_integration(db, "claude-code", now)
+    shipped = [
+        usage(
+            "UCAROL",
+            MONDAY + timedelta(days=day, hours=11),
+            day,
+            tool="claude-code",
+            kind="agent",
+            input_tokens=10_000,
+            commits=2,
+            pull_requests=1 if day == 2 else None,
+        )
+        for day in range(3)
+    ]
+    shipped.append(  # the week before: Carol's baseline
+        usage("UCAROL", MONDAY - timedelta(days=5), 9, tool="claude-code", input_tokens=10)
+    )
+    # Dave's looping week (flagged) reports far more shipped work; it must not count.
+    shipped += [
+        usage("UDAVE", MONDAY + timedelta(days=d, hours=4), 200 + d, tool="claude-code",
+              input_tokens=50_000, commits=40, pull_requests=10)
+        for d in range(3)
+    ]  # fmt: skip
+    shipped.append(usage("UDAVE", MONDAY - timedelta(days=5), 299, tool="claude-code"))
+    record_events(db, integration.id, shipped, now)
+    with freeze_time("2026-11-18 12:00:00"):
+        assert main(["awards", "preview"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        ":package: *Shipped it*: <@UCAROL> (6 commits and 1 pull request made with AI, "
+        "3 active days)" in out
+    )
+    assert "<@UDAVE>" not in out

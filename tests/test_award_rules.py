@@ -30,6 +30,8 @@ def person(
     opted_out: bool = False,
     slack: str | None = "",
     previous: tuple[int, ...] = (),
+    commits: int | None = None,
+    pulls: int | None = None,
 ) -> Candidate:
     totals = Totals(
         requests=10,
@@ -38,6 +40,8 @@ def person(
         suggestions_shown=shown,
         suggestions_accepted=accepted,
         lines_accepted=lines,
+        commits=commits,
+        pull_requests=pulls,
     )
     period = PersonPeriod(
         person_id=pid,
@@ -114,6 +118,44 @@ def test_improvement_is_against_the_persons_own_previous_weeks():
     [winner] = decide_awards([always_busy, growing, newcomer], only("improvement"))
     assert winner.slack_user_id == "U002"
     assert winner.reason == "4 active days, up from 1.0 a week"
+
+
+def test_shipped_is_work_shipped_with_ai_per_active_day():
+    busy = person(1, days=5, commits=10, pulls=0, tokens=50_000, previous=(3,))  # 2.0 a day
+    focused = person(2, days=2, commits=4, pulls=2, tokens=40_000, previous=(1,))  # 3.0 a day
+    [winner] = decide_awards([busy, focused], only("shipped"))
+    assert (winner.category, winner.slack_user_id, winner.value) == ("shipped", "U002", 3.0)
+    assert winner.reason == "4 commits and 2 pull requests made with AI, 2 active days"
+
+
+def test_shipped_keeps_the_minimum_volume_and_baseline_rules():
+    guarded = {
+        "one lucky commit": person(1, days=2, commits=2, tokens=50_000, previous=(2,)),
+        "hardly any AI use": person(2, days=2, commits=9, tokens=500, previous=(2,)),
+        "one day only": person(3, days=1, commits=9, tokens=50_000, previous=(2,)),
+        "a first week": person(4, days=3, commits=9, tokens=50_000, previous=(0, 0, 0, 0)),
+        "nothing reported": person(5, days=3, tokens=50_000, previous=(2,)),
+    }
+    for why, candidate in guarded.items():
+        assert decide_awards([candidate], only("shipped")) == [], why
+    ok = person(6, days=2, commits=3, pulls=0, tokens=20_000, previous=(0, 1))
+    assert [w.slack_user_id for w in decide_awards([ok], only("shipped"))] == ["U006"]
+
+
+def test_shipped_work_of_a_flagged_or_opted_out_week_wins_nothing():
+    flagged = person(1, days=3, commits=50, pulls=10, tokens=90_000, previous=(2,))
+    away = person(2, days=3, commits=50, tokens=90_000, previous=(2,), opted_out=True)
+    fair = person(3, days=3, commits=3, tokens=90_000, previous=(2,))
+    [winner] = decide_awards([flagged, away, fair], only("shipped"), flagged={1})
+    assert winner.slack_user_id == "U003"
+
+
+def test_shipped_thresholds_come_from_the_rules_file():
+    rules = only("shipped", min_shipped=20, min_previous_weeks=0)
+    assert decide_awards([person(1, days=2, commits=19, tokens=50_000)], rules) == []
+    assert decide_awards([person(1, days=2, commits=20, tokens=50_000)], rules) != []
+    with pytest.raises(ValueError, match="min_shipped has the wrong type"):
+        rules_from_mapping({"categories": {"shipped": {"min_shipped": "3"}}})
 
 
 def test_ties_go_to_more_days_then_fewer_tokens_then_user_id():

@@ -233,6 +233,7 @@ def test_claude_code_follows_pages_and_reads_cost_in_cents(run, db, anthropic):
     assert dev0.input_tokens == 2 * 1050  # cache reads are not new work
     assert (dev0.suggestions_shown, dev0.suggestions_accepted) == (20, 18)
     assert dev0.lines_accepted == 80
+    assert (dev0.commits, dev0.pull_requests) == (4, 2)  # shipped work, summed over the days
 
 
 def test_claude_code_vendor_down_then_back(db, settings, anthropic, monkeypatch):
@@ -321,6 +322,14 @@ def test_claude_code_hostile_values(run, db, anthropic):
                 **claude_record("neg@example.com", D1),
                 "tool_actions": {"edit_tool": {"accepted": -1}},
             },
+            {
+                **claude_record("many@example.com", D1),
+                "core_metrics": {"commits_by_claude_code": 10**13},
+            },
+            {
+                **claude_record("text@example.com", D1),
+                "core_metrics": {"pull_requests_by_claude_code": "1; DROP TABLE usage_daily"},
+            },
             claude_record("eur@example.com", D1)
             | {
                 "model_breakdown": [
@@ -331,9 +340,12 @@ def test_claude_code_hostile_values(run, db, anthropic):
         ]
     }
     code, out, _ = run("connectors", "sync", "claude-code", "--since", D1, "--until", D1)
-    assert code == 0 and "3 rejected" in out  # the huge, the negative, the non-object
+    # the huge, the negative, too many commits, a non-number, the non-object
+    assert code == 0 and "5 rejected" in out
     stored = figures(db)
     assert ("big@example.com", "claude-code") not in stored
+    assert ("many@example.com", "claude-code") not in stored
+    assert ("text@example.com", "claude-code") not in stored
     assert ("claude-code:=SUM(A1:A9)", "claude-code") in stored
     assert stored[("eur@example.com", "claude-code")].cost_usd is None  # not USD: no cost
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from storage.figures import NAMES, Figures, acceptance_rate
+from sqlalchemy import BigInteger, Float
+
+from storage.figures import NAMES, REPORTED, Figures, acceptance_rate, is_whole
 from storage.records import KindFigures, Totals
 
 
@@ -41,3 +43,35 @@ def test_every_figure_is_a_column_of_the_rollup_and_the_events():
 
     for name in NAMES:
         assert hasattr(DailyRow, name) and hasattr(EventRow, name), name
+
+
+def test_the_figure_columns_are_made_from_the_figures():
+    from storage.bulk import DAILY_COLUMNS, EVENT_COLUMNS
+    from storage.models import DailyRow, EventRow
+
+    for table in (DailyRow.__table__, EventRow.__table__):
+        for name in NAMES:
+            column = table.c[name]
+            assert column.nullable == (name in REPORTED), (table.name, name)
+            assert isinstance(column.type, BigInteger if is_whole(name) else Float), name
+    for columns in (DAILY_COLUMNS, EVENT_COLUMNS):
+        typed = dict(columns)
+        assert {name: typed[name] for name in NAMES} == {
+            name: "int8" if is_whole(name) else "float8" for name in NAMES
+        }
+
+
+def test_every_record_that_carries_figures_has_a_field_for_each():
+    from dataclasses import fields
+
+    from storage.records import UsageEvent
+
+    # UsageEvent is a plain slotted dataclass for ingest speed, so it names the figures itself.
+    assert set(NAMES) <= {f.name for f in fields(UsageEvent)}
+    assert set(NAMES) <= {f.name for f in fields(Figures)}
+
+
+def test_shipped_work_is_unknown_until_a_source_reports_it():
+    assert Figures(requests=3).shipped is None
+    assert Figures(commits=0).shipped == 0
+    assert (Figures(commits=2) + Figures(pull_requests=1)).shipped == 3

@@ -23,6 +23,7 @@ from bot.cli.main import main
 from bot.slack.listeners.errors import ERROR_TEXT
 from storage import bounds
 from storage.bulk import upsert_daily
+from storage.figures import NAMES, is_whole
 from storage.people import link_email, resolve_identities
 from storage.usage_queries import person_periods
 from tests.builders import event
@@ -271,13 +272,10 @@ def test_no_amount_of_stored_figures_makes_a_read_fail(slack, db, now, capsys):
                 "tool": f"tool-{tool}",
                 "kind": "agent",
                 "origin": "events",
-                "requests": bounds.DAY_CAP,
-                "input_tokens": bounds.DAY_CAP,
-                "output_tokens": bounds.DAY_CAP,
-                "suggestions_shown": bounds.DAY_CAP,
-                "suggestions_accepted": bounds.DAY_CAP,
-                "lines_accepted": bounds.DAY_CAP,
-                "cost_usd": bounds.COST_DAY_CAP,
+                **{
+                    name: bounds.DAY_CAP if is_whole(name) else bounds.COST_DAY_CAP
+                    for name in NAMES
+                },
                 "events": bounds.DAY_CAP,
             }
             for offset in range(1100)
@@ -287,6 +285,7 @@ def test_no_amount_of_stored_figures_makes_a_read_fail(slack, db, now, capsys):
     [period] = person_periods(db, first, date(2026, 11, 22))
     assert period.totals.input_tokens == bounds.INT64_MAX
     assert period.totals.suggestions_accepted == bounds.INT64_MAX
+    assert period.totals.commits == period.totals.pull_requests == bounds.INT64_MAX
     reads_work(slack, capsys)
     assert main(["report", "--from", first.isoformat(), "--to", "2026-11-22"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))

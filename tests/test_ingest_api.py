@@ -189,3 +189,39 @@ def test_gzip_bodies_are_refused_clearly_when_not_declared(client, api_key):
     body = gzip.compress(orjson.dumps(event()))
     headers = {**bearer(api_key), "Content-Type": "application/json"}
     assert client.post("/api/v1/events", content=body, headers=headers).status_code == 400
+
+
+def test_shipped_work_is_summed_and_unknown_stays_unknown(client, api_key, db):
+    batch = [
+        event(event_id="c1", commits=2, pull_requests=1),
+        event(event_id="c2", commits=3),
+        event(event_id="c3", tool="copilot"),  # says nothing of shipped work
+    ]
+    assert post(client, api_key, {"events": batch}).json()["accepted"] == 3
+    by_tool = {d.tool: d.totals for d in daily_usage(db, date(2026, 11, 18), date(2026, 11, 18))}
+    assert (by_tool["claude-code"].commits, by_tool["claude-code"].pull_requests) == (5, 1)
+    assert (by_tool["copilot"].commits, by_tool["copilot"].pull_requests) == (None, None)
+    assert (
+        "commits"
+        in client.get("/openapi.json").json()["components"]["schemas"]["EventIn"]["properties"]
+    )
+
+
+def test_shipped_work_keeps_the_bounds_of_every_figure(client, api_key, db):
+    cases = {
+        "negative": {"commits": -1},
+        "huge": {"pull_requests": 10**12 + 1},
+        "beyond-int64": {"commits": 2**64},
+        "fraction": {"commits": 1.5},
+        "string": {"pull_requests": "3"},
+        "bool": {"commits": True},
+        "sql": {"commits": "1; DROP TABLE usage_daily"},
+    }
+    batch = [event(event_id=name, **fields) for name, fields in cases.items()]
+    batch.append(event(event_id="largest", commits=10**12, pull_requests=0))
+    answer = post(client, api_key, {"events": batch}).json()
+    assert [r["event_id"] for r in answer["rejected"]] == list(cases)
+    for r in answer["rejected"]:
+        assert "commits" in r["error"] or "pull_requests" in r["error"], r
+    [day] = daily_usage(db, date(2026, 11, 18), date(2026, 11, 18))
+    assert (day.totals.commits, day.totals.pull_requests) == (10**12, 0)

@@ -200,6 +200,38 @@ def test_claude_code_metrics_map_to_usage_fields(client, api_key, db, person):
     assert totals.lines_accepted == 40
     assert (totals.suggestions_shown, totals.suggestions_accepted) == (4, 3)
     assert totals.requests == 0
+    assert (totals.commits, totals.pull_requests) == (1, None)  # no PR counter was sent
+
+
+@pytest.mark.parametrize("temporality", [CUMULATIVE, DELTA], ids=["cumulative", "delta"])
+def test_commit_and_pull_request_counters_are_shipped_work(
+    client, api_key, db, person, temporality
+):
+    def shipped(commits: int, pulls: int, at: int):
+        return metrics(
+            ("claude_code.commit.count", [point(commits, time=at)]),
+            ("claude_code.pull_request.count", [point(pulls, time=at)]),
+            temporality=temporality,
+        )
+
+    first, second = shipped(2, 1, NOON), shipped(5, 1, NOON + 60 * SECOND)
+    for message in (first, second, second):  # the last is a resend
+        assert send(client, api_key, message).status_code == 200
+    totals = today(db).totals
+    expected = (5, 1) if temporality == CUMULATIVE else (7, 2)
+    assert (totals.commits, totals.pull_requests) == expected
+
+
+def test_a_shipped_work_point_out_of_bounds_is_rejected(client, api_key, db, person):
+    message = metrics(
+        ("claude_code.commit.count", [point(1e13)]),
+        ("claude_code.pull_request.count", [point(float("nan"))]),
+        ("claude_code.pull_request.count", [point(-1.0)]),
+        ("claude_code.commit.count", [point(3, time=NOON + SECOND)]),
+    )
+    answer = ExportMetricsServiceResponse.FromString(send(client, api_key, message).content)
+    assert answer.partial_success.rejected_data_points == 3
+    assert today(db).totals.commits == 3
 
 
 def test_points_nobody_can_be_named_for_are_a_partial_success(client, api_key, db, person):

@@ -35,7 +35,13 @@ def usage(client, api_key, db, run, now):
     link_email(db, "dana@example.com", "UDANA", now)
     batch = [
         event(occurred_at="2026-11-16T09:00:00Z", input_tokens=100, output_tokens=10),
-        event(occurred_at="2026-11-18T09:00:00Z", input_tokens=200, cost_usd=0.25),
+        event(
+            occurred_at="2026-11-18T09:00:00Z",
+            input_tokens=200,
+            cost_usd=0.25,
+            commits=3,
+            pull_requests=1,
+        ),
         event(occurred_at="2026-11-23T09:00:00Z", input_tokens=999),
     ]
     assert post(client, api_key, {"events": batch}).json()["accepted"] == 3
@@ -67,9 +73,12 @@ def test_json_report_lists_people_then_unlinked_identities(run, usage):
         "lines_accepted": None,
         "cost_usd": 0.25,
         "active_days": 2,
+        "commits": 3,
+        "pull_requests": 1,
     }
     assert rows[1]["email"] == "dana@example.com"
     assert rows[1]["active_days"] == 2
+    assert rows[1]["commits"] is None  # Cursor never reports shipped work: unknown, not 0
 
 
 def test_csv_report_for_dates_includes_both_ends(run, usage):
@@ -89,6 +98,8 @@ def test_csv_report_for_dates_includes_both_ends(run, usage):
         "lines_accepted",
         "cost_usd",
         "active_days",
+        "commits",
+        "pull_requests",
     ]
     [alice] = [r for r in rows if r["slack_user_id"] == "UALICE"]
     assert (alice["input_tokens"], alice["active_days"], alice["lines_accepted"]) == (
@@ -96,6 +107,7 @@ def test_csv_report_for_dates_includes_both_ends(run, usage):
         "2",
         "",
     )
+    assert (alice["commits"], alice["pull_requests"]) == ("3", "1")
     assert not [r for r in rows if r["tool"] == "copilot"]  # its only day was the 16th
 
 
@@ -137,6 +149,8 @@ def test_an_empty_period_is_a_header_or_an_empty_list(run, db):
                 "lines_accepted",
                 "cost_usd",
                 "active_days",
+                "commits",
+                "pull_requests",
             ]
         )
         + "\n"

@@ -98,7 +98,7 @@ def test_two_rollup_writes_in_one_transaction_each_count_once(db, integration, n
         "identity_id": None, "day": date(2026, 11, 18), "tool": "kiro", "kind": "other",
         "origin": "events", "requests": 1, "input_tokens": 10, "output_tokens": 0,
         "suggestions_shown": None, "suggestions_accepted": None, "lines_accepted": None,
-        "cost_usd": None, "events": 1,
+        "cost_usd": None, "commits": None, "pull_requests": None, "events": 1,
     }  # fmt: skip
     record_events(db, integration.id, [usage("a", datetime(2026, 11, 18, 9, tzinfo=UTC))], now)
     row["identity_id"] = next(iter(db.identity_ids.values()))

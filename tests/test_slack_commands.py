@@ -190,6 +190,25 @@ def test_me_compares_this_week_with_the_same_days_last_week_by_tool(slack, api_k
     assert reply["text"].startswith(
         "Your AI usage, week 2026-W47: 1,203 requests, 1,236,067 tokens"
     )
+    assert "Shipped with AI" not in text  # no tool of hers reports commits
+
+
+def test_me_shows_shipped_work_where_a_tool_reports_it(slack, api_key):
+    ingest(
+        slack,
+        api_key,
+        used("UALICE", THIS_MONDAY, tool="claude-code", commits=3, pull_requests=1),
+        used("UALICE", "2026-11-17", tool="claude-code", commits=2),
+        used("UALICE", THIS_MONDAY, tool="copilot", requests=5),
+        used("UALICE", LAST_MONDAY, tool="claude-code", commits=0, pull_requests=0),
+    )
+    text = text_of(slack.ask("me"))
+    assert (
+        "*Shipped with AI:* 5 commits, 1 pull request  (last week: 0 commits, 0 pull requests)"
+        in text
+    )
+    assert "• claude-code: 2 requests, 0 tokens, 5 commits, 1 pull request, last week" in text
+    assert "• copilot: 5 requests, 0 tokens, last week 0 requests" in text
 
 
 def test_me_shows_the_callers_badges(slack, api_key, db, now):

@@ -411,6 +411,8 @@ def test_a_cursor_import_and_pushed_cursor_events_on_the_same_day_count_once(
         "suggestions_accepted": 289 + 73,
         "lines_accepted": 1102,
         "cost_usd": None,
+        "commits": None,  # no source reported shipped work
+        "pull_requests": None,
     }
 
 

@@ -163,6 +163,7 @@ def usage(db, now, run, tmp_path):
                 input_tokens=1000,
                 output_tokens=10,
                 cost_usd=1.25,
+                commits=1,
             )
         )
     for i in range(1, 4):
@@ -198,11 +199,15 @@ def test_by_team_folds_the_team_of_four_and_is_safe_in_a_spreadsheet(run, usage,
     assert code == 0
     rows = list(csv.DictReader(io.StringIO(out)))
     assert list(rows[0])[:4] == ["team", "tool", "people", "active_people"]
-    got = [(r["team"], r["tool"], r["people"], r["active_people"], r["requests"]) for r in rows]
+    assert list(rows[0])[-3:] == ["active_days", "commits", "pull_requests"]
+    got = [
+        (r["team"], r["tool"], r["people"], r["active_people"], r["requests"], r["commits"])
+        for r in rows
+    ]
     assert got == [
-        ("four", "claude-code", "4", "4", "12"),
-        ("platform", "'" + HOSTILE, "6", "3", "3"),
-        ("platform", "claude-code", "6", "6", "18"),
+        ("four", "claude-code", "4", "4", "12", "4"),
+        ("platform", "'" + HOSTILE, "6", "3", "3", ""),  # shipped work not reported: empty
+        ("platform", "claude-code", "6", "6", "18", "6"),
     ]
     monkeypatch.setenv("AIUSAGE_MIN_GROUP_SIZE", "5")
     rows = orjson.loads(run("report", "--week", "2026-W47", "--by", "team", "--format", "json")[1])

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+from bot.cli.report_columns import FIRST_FIGURES, LATER_FIGURES, report_figures
 from bot.settings import Settings
 from jobs.org import ReportRow, team_report, tool_report
 from storage.db import Database
@@ -17,15 +18,10 @@ COLUMNS = (
     "tool",
     "people",
     "active_people",
-    "requests",
-    "input_tokens",
-    "output_tokens",
-    "suggestions_shown",
-    "suggestions_accepted",
-    "lines_accepted",
-    "cost_usd",
+    *FIRST_FIGURES,
     "estimated_cost_usd",
     "active_days",
+    *LATER_FIGURES,
 )
 
 
@@ -63,15 +59,10 @@ def _record(row: ReportRow, columns: tuple[str, ...]) -> dict[str, Any]:
         "tool": row.tool,
         "people": row.people,
         "active_people": figures.active_people,
-        "requests": totals.requests,
-        "input_tokens": totals.input_tokens,
-        "output_tokens": totals.output_tokens,
-        "suggestions_shown": totals.suggestions_shown,
-        "suggestions_accepted": totals.suggestions_accepted,
-        "lines_accepted": totals.lines_accepted,
+        **report_figures(totals),
+        # the reported cost plus what is estimated from prices, as in the org view
         "cost_usd": None if figures.cost_usd is None else round(figures.cost_usd, 6),
         "estimated_cost_usd": round(figures.estimated_cost_usd, 6) or None,
         "active_days": figures.active_days,
-        **figures.shipped,
     }
-    return {key: record[key] for key in (*columns, *figures.shipped)}
+    return {key: record[key] for key in columns}

@@ -13,6 +13,7 @@ import orjson
 
 from bot.cli.context import CliContext
 from bot.cli.group_report import grouped_records
+from bot.cli.report_columns import FIRST_FIGURES, LATER_FIGURES, report_figures
 from bot.cli.spreadsheet import csv_row
 from bot.settings import Settings
 from jobs.weeks import last_complete_week, parse_week
@@ -24,14 +25,9 @@ COLUMNS = (
     "email",
     "identity",
     "tool",
-    "requests",
-    "input_tokens",
-    "output_tokens",
-    "suggestions_shown",
-    "suggestions_accepted",
-    "lines_accepted",
-    "cost_usd",
+    *FIRST_FIGURES,
     "active_days",
+    *LATER_FIGURES,
 )
 
 
@@ -83,21 +79,16 @@ def span_of(args: argparse.Namespace, settings: Settings, now: datetime) -> tupl
 
 def as_record(line: ReportLine) -> dict[str, Any]:
     """One row of the report with the contract's columns; None where nobody reported."""
-    totals = line.totals
-    return {
+    figures = report_figures(line.totals)
+    record: dict[str, Any] = {
         "slack_user_id": line.slack_user_id,
         "email": line.email,
         "identity": line.identity,
         "tool": line.tool,
-        "requests": totals.requests,
-        "input_tokens": totals.input_tokens,
-        "output_tokens": totals.output_tokens,
-        "suggestions_shown": totals.suggestions_shown,
-        "suggestions_accepted": totals.suggestions_accepted,
-        "lines_accepted": totals.lines_accepted,
-        "cost_usd": None if totals.cost_usd is None else round(totals.cost_usd, 6),
         "active_days": line.active_days,
+        **figures,
     }
+    return {column: record[column] for column in COLUMNS}
 
 
 def run_report(args: argparse.Namespace, cli: CliContext) -> int:

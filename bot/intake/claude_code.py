@@ -1,7 +1,7 @@
 """Anthropic's Claude Code usage report (Admin API, `/v1/organizations/usage_report/claude_code`):
 one record per actor, day, terminal and customer type. Units, per Anthropic's reference: tokens
 are counts, `estimated_cost.amount` is in cents of `currency` (only USD is turned into a cost),
-lines of code are counts."""
+lines of code, commits and pull requests made with Claude Code are counts."""
 
 from __future__ import annotations
 
@@ -82,9 +82,9 @@ def to_report_day(number: int, record: Mapping[str, Any]) -> ReportDay:
         suggestions_accepted=accepted,
         lines_accepted=count(lines, "added"),
         cost_usd=cost,
+        commits=count(core, "commits_by_claude_code"),
+        pull_requests=count(core, "pull_requests_by_claude_code"),
     )
-    count(core, "commits_by_claude_code")  # checked; shipped-work figures are not stored yet
-    count(core, "pull_requests_by_claude_code")
     return ReportDay(
         line=number,
         user=user,

@@ -22,6 +22,7 @@ from pydantic import (
 
 from bot.intake.body_limits import TooComplex, check_json
 from storage import bounds
+from storage.figures import NAMES
 from storage.records import UsageEvent, UserRef
 
 MAX_BATCH = 1000
@@ -73,6 +74,8 @@ class EventIn(BaseModel):
     suggestions_accepted: Count | None = None
     lines_accepted: Count | None = None
     cost_usd: float | None = Field(None, ge=0, le=bounds.MAX_COST_USD)
+    commits: Count | None = Field(None, description="commits made with the tool")
+    pull_requests: Count | None = Field(None, description="pull requests made with the tool")
     attributes: dict[Annotated[str, Field(max_length=64)], AttributeValue] | None = Field(
         None,
         max_length=32,
@@ -221,12 +224,6 @@ def _to_record(event: EventIn, default_tool: str) -> UsageEvent:
         tool=event.tool or default_tool,
         kind=event.kind,
         model=event.model,
-        requests=event.requests,
-        input_tokens=event.input_tokens,
-        output_tokens=event.output_tokens,
-        suggestions_shown=event.suggestions_shown,
-        suggestions_accepted=event.suggestions_accepted,
-        lines_accepted=event.lines_accepted,
-        cost_usd=event.cost_usd,
         attributes=event.attributes,
+        **{name: getattr(event, name) for name in NAMES},
     )

@@ -251,10 +251,12 @@ _TOKEN_TYPES = {
     "cacheRead": (),  # re-reading cached context is not new work; counting it would swamp input
 }
 _LINE_TYPES = {"added": ("lines_accepted",), "removed": ()}
+_SHIPPED = {
+    "claude_code.commit.count": ("commits",),
+    "claude_code.pull_request.count": ("pull_requests",),
+}
 _COUNTED_ONLY = {
     "claude_code.session.count",
-    "claude_code.commit.count",
-    "claude_code.pull_request.count",
     "claude_code.active_time.total",
 }
 
@@ -271,6 +273,8 @@ def _claude_code_figures(name: str, attrs: Mapping[str, Any]) -> tuple[str, ...]
         if attrs.get("decision") == "accept":
             return ("suggestions_shown", "suggestions_accepted")
         return ("suggestions_shown",)
+    if name in _SHIPPED:
+        return _SHIPPED[name]
     if name in _COUNTED_ONLY:
         return ("value",)  # no column of its own: kept on the event as attributes.value
     return None

@@ -179,6 +179,12 @@ def category_rewards(category: Category) -> str:
                 "more active days than your own recent weekly average "
                 f"(with {category.min_previous_weeks} earlier weeks to compare, {days})."
             )
+        case "shipped":
+            return (
+                "the most commits and pull requests made with AI per active day "
+                f"(at least {category.min_shipped:,}, from {category.min_tokens:,} tokens, "
+                f"{days}, after {category.min_previous_weeks} earlier week of use or more)."
+            )
         case _:
             return f"the week's best {category.key.replace('_', ' ')} ({days})."
 

@@ -107,7 +107,20 @@ def _figures(now: Period, before: Period) -> str:
     lines.append(f"*Active days:* {now.active_days}  (last week: {before.active_days})")
     if a.cost_usd is not None or b.cost_usd is not None:
         lines.append(f"*Estimated cost:* {_cost(a.cost_usd)}  (last week: {_cost(b.cost_usd)})")
+    if a.shipped is not None or b.shipped is not None:
+        lines.append(f"*Shipped with AI:* {_shipped(a)}  (last week: {_shipped(b)})")
     return "\n".join(lines)
+
+
+def _shipped(t: Totals) -> str:
+    """Commits and pull requests made with the tools; only tools that report them count."""
+    if t.shipped is None:
+        return "not reported"
+    return f"{_count(t.commits or 0, 'commit')}, {_count(t.pull_requests or 0, 'pull request')}"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{number(n)} {noun}{'' if n == 1 else 's'}"
 
 
 def _tokens(t: Totals) -> str:
@@ -134,6 +147,8 @@ def _tools(tools: Sequence[ToolLine]) -> str:
             parts.append(f"{number(t.suggestions_accepted)} accepted")
         if t.cost_usd is not None:
             parts.append(_cost(t.cost_usd))
+        if t.shipped is not None:
+            parts.append(_shipped(t))
         parts.append(f"last week {number(line.last_week.requests)} requests")
         lines.append(f"• {shown(line.tool)}: " + ", ".join(parts))
     if len(tools) > MAX_TOOLS_SHOWN:
