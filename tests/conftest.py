@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+import matplotlib.figure  # noqa: F401
 import psycopg
 import pytest
 from starlette.testclient import TestClient
@@ -21,6 +22,9 @@ from storage.db import Database
 from storage.integrations import create_integration
 
 pytest_plugins = ["tests.slack_fixtures"]
+# The app imports matplotlib at its first chart render (bot/charts.py); a test process loads
+# it once here, so that seconds of import on a busy machine never count against a test's wait
+# for a reply. Serving without it is tested in a process of its own (test_architecture.py).
 
 PG_ADMIN_URL = os.environ.get("AIUSAGE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 _pg_reachable: bool | None = None
