@@ -19,6 +19,7 @@ from bot.slack.org_service import OrgService, trend_weeks
 from jobs.weeks import current_week
 from storage.bulk import upsert_daily
 from storage.events import rollup
+from storage.figures import REPORTED
 from storage.models import DailyRow, IdentityRow
 from storage.org import active_by_span
 from storage.people import resolve_identities
@@ -55,13 +56,10 @@ def seed(db, now: datetime, people: int = 40, days: int = 120) -> None:
                         "day": today - timedelta(days=d),
                         "tool": rng.choice(["cursor", "copilot"]),
                         "kind": "chat",
+                        **dict.fromkeys(REPORTED),  # nobody reported these figures
                         "requests": rng.randint(0, 9),
                         "input_tokens": 1,
                         "output_tokens": 1,
-                        "suggestions_shown": None,
-                        "suggestions_accepted": None,
-                        "lines_accepted": None,
-                        "cost_usd": None,
                     }
                 )
     with db.write() as conn:
