@@ -1,4 +1,9 @@
-"""Recording usage events and keeping the daily rollup in step, in one transaction."""
+"""Recording usage events and keeping the daily rollup in step, in one transaction.
+
+The path every door takes once its parser has validated the input, each step once and in
+this order: resolve identities (`identity_ids`, before any lock), then write the new events
+and add exactly those to the rollup (`storage.bulk.insert_new_events`, one transaction).
+Vendor imports take the same first step, then write the rollup only (`storage.imports`)."""
 
 from __future__ import annotations
 
@@ -10,12 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, update
 
 from storage.bounds import COST_DAY_CAP, DAY_CAP
-from storage.bulk import (
-    DAILY_KEY,
-    insert_new_events,
-    prepare_events,
-    upsert_daily,
-)
+from storage.bulk import DAILY_KEY, insert_new_events, prepare_events
 from storage.db import Database
 from storage.figures import COUNTED, NAMES, REPORTED, is_whole
 from storage.models import IntegrationRow
@@ -54,18 +54,13 @@ def _record_events(
     if not first_seen:
         return RecordResult(duplicates=repeats)
     identities = identity_ids(db, {identity_key(events[i].user) for i in first_seen.values()}, now)
-    first_seen, dropped = drop_forgotten(
-        first_seen, lambda i: identity_key(events[i].user), identities
-    )
-    if not first_seen:
-        return RecordResult(accepted=dropped, duplicates=repeats)
-    # Everything that needs no database is done before the write lock is taken.
-    batch = _Batch(db, integration_id, events, first_seen, identities, now)
-    with db.write() as conn:
-        stored = batch.store(conn)
-    if stored:
-        note_last_event(db, integration_id, now)
-    return _result(first_seen, repeats, stored, dropped)
+    batch = _Batch(db, integration_id, events, first_seen, repeats, identities, now)
+    if batch.prepared:
+        with db.write() as conn:
+            batch.store(conn)
+        if batch.stored:
+            note_last_event(db, integration_id, now)
+    return batch.result()
 
 
 def record_events_in(
@@ -80,13 +75,9 @@ def record_events_in(
     the last value of an OpenTelemetry series) commits or rolls back with the events.
     `identities` come from `identity_ids`, called before the caller took the lock."""
     first_seen, repeats = _first_seen(events)
-    if not first_seen:
-        return RecordResult(duplicates=repeats)
-    first_seen, dropped = drop_forgotten(
-        first_seen, lambda i: identity_key(events[i].user), identities
-    )
-    stored = _Batch(db, integration_id, events, first_seen, identities, now).store(conn)
-    return _result(first_seen, repeats, stored, dropped)
+    batch = _Batch(db, integration_id, events, first_seen, repeats, identities, now)
+    batch.store(conn)
+    return batch.result()
 
 
 def _first_seen(events: Sequence[UsageEvent]) -> tuple[dict[str, int], list[int]]:
@@ -102,7 +93,7 @@ def _first_seen(events: Sequence[UsageEvent]) -> tuple[dict[str, int], list[int]
 
 
 class _Batch:
-    """A batch's event rows and rollup, built before any lock is taken."""
+    """A batch's event rows, built before any lock is taken, and what became of them."""
 
     def __init__(
         self,
@@ -110,39 +101,38 @@ class _Batch:
         integration_id: int,
         events: Sequence[UsageEvent],
         first_seen: dict[str, int],
+        repeats: list[int],
         identities: dict[IdentityKey, int],
         now: datetime,
     ) -> None:
-        self.rows = [
+        self.first_seen, self.dropped = drop_forgotten(
+            first_seen, lambda i: identity_key(events[i].user), identities
+        )
+        self.repeats = repeats
+        rows = [
             _event_row(integration_id, events[i], identities, db, now)
-            for _, i in sorted(first_seen.items())
+            for _, i in sorted(self.first_seen.items())
         ]
-        self.prepared = prepare_events(db.dialect, self.rows)
-        self.daily = rollup(self.rows, EVENTS_ORIGIN)
+        self.prepared = prepare_events(db.dialect, rows)
+        self.stored: set[str] = set()
 
-    def store(self, conn: Connection) -> set[str]:
+    def store(self, conn: Connection) -> None:
         """Insert the events not stored before and add those to the rollup."""
-        stored = insert_new_events(conn, self.prepared)
-        daily = self.daily
-        if len(stored) < len(self.rows):
-            daily = rollup([row for row in self.rows if row["event_id"] in stored], EVENTS_ORIGIN)
-        upsert_daily(conn, daily, replace=False)
-        return stored
+        self.stored = insert_new_events(conn, self.prepared, EVENTS_ORIGIN)
 
-
-def _result(
-    first_seen: dict[str, int], repeats: list[int], stored: set[str], dropped: list[int]
-) -> RecordResult:
-    # Usage of a forgotten person counts as accepted: the sender did nothing wrong, and a
-    # resend would be dropped again.
-    accepted = sorted([first_seen[event_id] for event_id in stored] + dropped)
-    duplicates = sorted(repeats + [i for e, i in first_seen.items() if e not in stored])
-    return RecordResult(accepted=accepted, duplicates=duplicates)
+    def result(self) -> RecordResult:
+        # Usage of a forgotten person counts as accepted: the sender did nothing wrong, and
+        # a resend would be dropped again.
+        first_seen, stored = self.first_seen, self.stored
+        accepted = sorted([first_seen[event_id] for event_id in stored] + self.dropped)
+        duplicates = sorted(self.repeats + [i for e, i in first_seen.items() if e not in stored])
+        return RecordResult(accepted=accepted, duplicates=duplicates)
 
 
 def rollup(rows: Sequence[dict[str, Any]], origin: str) -> list[dict[str, Any]]:
-    """Sum event-shaped rows per daily key, in key order: one upsert per key, and a fixed
-    order that keeps concurrent PostgreSQL writers from deadlocking on rollup rows."""
+    """Sum event-shaped rows (a vendor report's) per daily key, in key order: one upsert per
+    key, and a fixed order that keeps concurrent PostgreSQL writers from deadlocking on rollup
+    rows. Events are summed by the database as they go in (`storage.bulk`)."""
     totals: dict[tuple[Any, ...], dict[str, Any]] = {}
     for row in rows:
         key = (row["identity_id"], row["day"], row["tool"], row["kind"], origin)

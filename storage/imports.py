@@ -14,11 +14,10 @@ from sqlalchemy import delete, or_
 
 from storage.bulk import DAILY_KEY, upsert_daily
 from storage.db import Database
-from storage.events import identity_key, rollup
+from storage.events import identity_ids, identity_key, rollup
 from storage.figures import NAMES
 from storage.models import DailyRow
-from storage.people import resolve_identities
-from storage.privacy import forgotten_keys
+from storage.privacy_door import retry_after_forget
 from storage.records import ReportDay
 
 ReplacedKey = tuple[str, int, date]  # origin, identity id, day
@@ -48,9 +47,31 @@ def replace_report_days(
     and their rows need no clearing one person at a time."""
     if not days and not whole_days:
         return
+
+    def attempt() -> set[ReplacedKey]:
+        # Works on a copy: a transaction retried after a concurrent forget clears again.
+        cleared = set(replaced)
+        _replace(db, source, integration, days, cleared, now, set(whole_days))
+        return cleared
+
+    replaced.update(retry_after_forget(db, now, attempt))
+
+
+def _replace(
+    db: Database,
+    source: str,
+    integration: str | None,
+    days: Sequence[ReportDay],
+    replaced: set[ReplacedKey],
+    now: datetime,
+    whole: set[date],
+) -> None:
     base = report_origin(source, integration, None)
-    whole = set(whole_days)
     fresh = sorted(day for day in whole if (base, WHOLE_DAY, day) not in replaced)
+    # The same first step as every door: identities resolved (forgotten people left out)
+    # before the write lock is taken.
+    identities = identity_ids(db, {identity_key(d.user) for d in days}, now)
+    days = [d for d in days if identity_key(d.user) in identities]  # forgotten: dropped
     with db.write() as conn:
         if fresh:
             replaced.update((base, WHOLE_DAY, day) for day in fresh)
@@ -63,9 +84,6 @@ def replace_report_days(
                     ),
                 )
             )
-        keys = {identity_key(d.user) for d in days}
-        identities = resolve_identities(conn, keys - forgotten_keys(conn, keys), now)
-        days = [d for d in days if identity_key(d.user) in identities]  # forgotten: dropped
         to_clear: dict[tuple[str, date], set[int]] = defaultdict(set)
         rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for item in days:
@@ -86,12 +104,12 @@ def replace_report_days(
                         **{name: getattr(figures, name) for name in NAMES},
                     }
                 )
-        for (origin, day), identity_ids in sorted(to_clear.items()):
+        for (origin, day), cleared_ids in sorted(to_clear.items()):
             conn.execute(
                 delete(DailyRow).where(
                     DailyRow.origin == origin,
                     DailyRow.day == day,
-                    DailyRow.identity_id.in_(sorted(identity_ids)),
+                    DailyRow.identity_id.in_(sorted(cleared_ids)),
                 )
             )
         daily = [total for origin, group in rows.items() for total in rollup(group, origin)]

@@ -110,8 +110,11 @@ def test_restore_and_status_and_the_audit_log(settings, db, fake, capsys):
     assert "  CAWARDS: posted " in out
     assert main(["admin", "status", "--by", "UADMIN"]) == 0
     out = capsys.readouterr().out
-    assert "State: active since 2026-11-18 12:00 (UTC) by UADMIN" in out
-    assert "next run 2026-11-23 09:00 (UTC), awarding 2026-W47" in out
+    assert (
+        "State: active (restored since 2026-11-18 12:00 (UTC) by UADMIN, "
+        "awards from the week of 2026-11-16)"
+    ) in out
+    assert "next run 2026-11-23 09:00 (UTC), awarding week 2026-W47" in out
 
     assert main(["audit"]) == 0
     out = capsys.readouterr().out

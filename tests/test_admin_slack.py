@@ -312,3 +312,33 @@ def test_status_shows_a_failing_connector_with_its_error_escaped(slack, db, now)
     assert "cursor: last success" in text and "last day 2026-11-17" in text
     assert "copilot" in text and "failing since" in text and "HTTP 401" in text
     assert "<!channel>" not in text and "&lt;!channel&gt;" in text
+
+
+def test_slack_and_the_cli_show_the_same_status_facts(slack, db, now, capsys):
+    """One renderer of the status facts: both surfaces list the same sections and entries,
+    each in its own markup; a hostile connector error is escaped for Slack and stripped of
+    terminal control characters for the CLI."""
+    from bot.cli.main import main
+
+    create_integration(db, "claude-code", now)
+    record_failure(db, "copilot", "refused \x1b[2J<!channel> `x`", now)
+    click(slack, CONFIRM, preview(slack))
+    text = text_of(slack.ask("status", user_id="UADMIN"))
+    assert main(["admin", "status"]) == 0
+    out = capsys.readouterr().out
+
+    assert "*State:* retired since <!date^" in text and "by <@UADMIN>" in text
+    assert "State: retired since 2026-11-18 12:00 (UTC) by UADMIN" in out
+    for slack_line, cli_line in (
+        ("*Award channels:* <#CAWARDS>, <#CGENERAL>", "Award channels: CAWARDS, CGENERAL"),
+        ("• claude-code: no events yet", "  claude-code: no events yet"),
+        ("*Integrity flags this week (2026-W47):* 0", "Integrity flags this week (2026-W47): 0"),
+        ("• <#CAWARDS>: none yet", "  CAWARDS: none yet"),
+    ):
+        assert slack_line in text and cli_line in out
+    titles = ("State:", "Schedule:", "Award channels:", "Last award post:", "Integrations:")
+    titles += ("Integrity flags", "Posts (every one", "Connectors:")
+    assert [out.index(t) for t in titles] == sorted(out.index(t) for t in titles)
+    assert [text.index(t) for t in titles] == sorted(text.index(t) for t in titles)
+    assert "&lt;!channel&gt;" in text and "<!channel>" not in text
+    assert "refused ?[2J<!channel> `x`" in out and "\x1b" not in out

@@ -150,7 +150,7 @@ def test_every_post_reaches_every_channel_once_through_kills_and_slack_faults(db
 
     code, status = procs.run("admin", "status")
     assert code == 0, status
-    assert f"  {awards_key}: done " in status and f"  {retire_key}: done " in status
+    assert f"  {awards_key} done " in status and f"  {retire_key} done " in status
     assert all(f"    {c}: posted " in status for c in CHANNELS)
     server.send_signal(signal.SIGTERM)
     assert server.wait(30) in (0, -signal.SIGTERM)

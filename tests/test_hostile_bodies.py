@@ -214,3 +214,43 @@ def test_limits_count_structure_not_text():
         check_protobuf(
             request, ExportMetricsServiceRequest.DESCRIPTOR, max_messages=3, max_depth=12
         )
+
+
+@pytest.mark.parametrize("max_depth", [1, 2, 3, 4, 7, 8])
+def test_the_fast_depth_check_agrees_with_walking_every_bracket(max_depth):
+    """Nesting is judged by removing innermost pairs a level at a time; random bodies get
+    the verdict a walk over every bracket outside strings gives."""
+    import json
+    import random
+
+    rng = random.Random(max_depth)
+
+    def value(depth: int) -> object:
+        if depth == 0 or rng.random() < 0.2:
+            return rng.choice([1, "a,b", None, True])
+        items = [value(depth - 1) for _ in range(rng.randint(0, 3))]
+        return items if rng.random() < 0.5 else {str(i): v for i, v in enumerate(items)}
+
+    def walked(body: bytes) -> bool:
+        depth = deepest = 0
+        inside = escaped = False
+        for ch in body.decode():
+            if inside:
+                inside, escaped = (escaped or ch != '"'), (not escaped and ch == "\\")
+            elif ch == '"':
+                inside = True
+            elif ch in "[{":
+                depth += 1
+                deepest = max(deepest, depth)
+            elif ch in "]}":
+                depth -= 1
+        return deepest > max_depth
+
+    for _ in range(300):
+        body = json.dumps(value(rng.randint(0, 12))).encode()
+        refused = False
+        try:
+            check_json(body, max_values=10**6, max_depth=max_depth)
+        except TooComplex:
+            refused = True
+        assert refused == walked(body), body

@@ -137,7 +137,7 @@ def test_the_status_shows_every_owed_post_channel_by_channel(
     with freeze_time(now):
         assert main(["admin", "status"]) == 0
     out = capsys.readouterr().out
-    assert "  awards:2026-W46: pending 2026-11-18 12:00 (UTC)" in out
+    assert "  awards:2026-W46 pending 2026-11-18 12:00 (UTC)" in out
     assert "    CAWARDS: unknown (HTTP 502); checked again from 2026-11-18 12:00 (UTC)" in out
     assert "    CGENERAL: posted 2026-11-18 12:00 (UTC)" in out
 

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from storage import bounds
 from storage.events import record_events
 from storage.integrations import create_integration
 from storage.people import link_identity
@@ -109,3 +110,28 @@ def test_two_rollup_writes_in_one_transaction_each_count_once(db, integration, n
         d.tool: d.totals.requests for d in daily_usage(db, date(2026, 11, 18), date(2026, 11, 18))
     }
     assert by_tool == {"kiro": 2, "copilot": 1}
+
+
+def test_a_batch_adds_to_the_rollup_exactly_the_events_it_stored(db, integration, now):
+    """Repeats (of stored events and within the batch) add nothing; the rest are summed
+    once, keeping an unreported figure unreported and holding a sum at its cap."""
+    at = datetime(2026, 11, 18, 9, tzinfo=UTC)
+    record_events(db, integration.id, [usage("a", at, input_tokens=5)], now)
+    batch = [
+        usage("a", at, input_tokens=1000),  # stored before
+        usage("b", at, input_tokens=7, cost_usd=0.5),
+        usage("b", at, input_tokens=1000),  # repeated in the batch
+        usage("c", at, input_tokens=3, kind="chat"),
+    ]
+    result = record_events(db, integration.id, batch, now)
+    assert (result.accepted, result.duplicates) == ([1, 3], [0, 2])
+    days = {d.kind: d.totals for d in daily_usage(db, date(2026, 11, 18), date(2026, 11, 18))}
+    assert (days["other"].input_tokens, days["other"].requests) == (12, 2)
+    assert days["other"].cost_usd == 0.5 and days["chat"].cost_usd is None
+
+    # A day the rollup has no row for yet: the batch's own sum is held at the cap.
+    day = datetime(2026, 11, 17, 9, tzinfo=UTC)
+    huge = [usage(f"h{i}", day, input_tokens=bounds.MAX_COUNT) for i in range(1001)]
+    assert len(record_events(db, integration.id, huge, now).accepted) == 1001
+    [totals] = [d.totals for d in daily_usage(db, day.date(), day.date())]
+    assert (totals.input_tokens, totals.requests) == (bounds.DAY_CAP, 1001)

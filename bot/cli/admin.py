@@ -16,6 +16,7 @@ from bot.cli.context import CliContext
 from bot.composition import admin_config, slack_notifier
 from bot.settings import Settings
 from bot.slack.client import make_web_client, says_workspace_admin
+from bot.status_sections import Markup, status_sections
 from jobs.admin import AdminService
 from jobs.admin_rules import (
     Actor,
@@ -108,53 +109,29 @@ def run_status(args: argparse.Namespace, cli: CliContext) -> int:
 
 
 def status_lines(report: StatusReport) -> list[str]:
-    """The status as plain text lines, times in the configured zone."""
+    """The status screen (`bot.status_sections`) as plain text lines, times in the
+    configured zone."""
     tz = report.tz
-    state = report.state
-    lines = [f"State: {'retired' if state.retired else 'active'}{_by(state, tz)}"]
-    if state.resume_week is not None and not state.retired:
-        lines.append(f"Awards resumed from the week of {state.resume_week}")
-    if report.next_fire is None or report.next_week is None:
-        lines.append(f"Schedule: {report.schedule} ({tz.key}); paused while retired")
-    else:
-        lines.append(
-            f"Schedule: {report.schedule} ({tz.key}); next run {_time(report.next_fire, tz)}, "
-            f"awarding {report.next_week.label}"
-        )
-    lines.append(f"Award channels: {', '.join(report.channels) or 'none set'}")
-    lines.append("Last award post:")
-    for channel in sorted(set(report.channels) | set(report.last_posts)):
-        claim = report.last_posts.get(channel)
-        posted = f"{claim.post_key} at {_time(claim.claimed_at, tz)}" if claim else "none yet"
-        lines.append(f"  {channel}: {posted}")
-    if not report.channels and not report.last_posts:
-        lines.append("  none yet")
-    lines.append("Integrations:")
-    for integration in report.integrations:
-        last = _time(integration.last_event_at, tz) if integration.last_event_at else "no events"
-        revoked = " (revoked)" if integration.revoked_at else ""
-        lines.append(f"  {integration.name}: last event {last}{revoked}")
-    if not report.integrations:
-        lines.append("  none yet")
-    lines.append(f"Integrity flags this week ({report.week.label}): {report.flags_this_week}")
-    lines += post_lines(report, tz)
+    markup = Markup(
+        moment=lambda moment: _time(moment, tz),
+        channel=str,
+        person=str,
+        code=str,
+        text=_printable,
+    )
+    lines = []
+    for part in status_sections(report, markup):
+        lines.append(f"{part.title}: {part.value}".rstrip())
+        for item in part.items:
+            lines.append(f"  {item.text}")
+            lines += [f"    {detail}" for detail in item.details]
     return lines
 
 
-def post_lines(report: StatusReport, tz: ZoneInfo) -> list[str]:
-    """Every post still owed, and the latest delivered or cancelled, channel by channel."""
-    lines = ["Posts (every one still owed, then the latest delivered):"]
-    for post in report.posts:
-        item = post.item
-        when = _time(item.done_at or item.created_at, tz)
-        detail = f": {item.detail}" if item.detail else ""
-        lines.append(f"  {item.post_key}: {item.status} {when}{detail}")
-        for channel, state, moment in post.channel_lines():
-            at = f" {_time(moment, tz)}" if moment else ""
-            lines.append(f"    {channel}: {state}{at}")
-    if not report.posts:
-        lines.append("  none yet")
-    return lines
+def _printable(text: str, limit: int) -> str:
+    """Untrusted text safe for a terminal: control characters (escape sequences) replaced."""
+    visible = "".join(ch if ch.isprintable() else "?" for ch in text)
+    return visible if len(visible) <= limit else visible[: limit - 1] + "…"
 
 
 def _service(cli: CliContext) -> AdminService:

@@ -42,7 +42,7 @@ def check_json(body: bytes, *, max_values: int, max_depth: int) -> None:
         if _values(text) > max_values:
             raise TooComplex(f"body holds more than {max_values} JSON values")
     # Below the limit, the brackets and commas alone are few: their running depth is cheap.
-    if _deepest((text or body).translate(None, _NOT_STRUCTURE)) > max_depth:
+    if _deeper_than((text or body).translate(None, _NOT_STRUCTURE), max_depth):
         if text is None:
             text = _STRING.sub(b'""', body)
         if _deepest(text.translate(None, _NOT_STRUCTURE)) > max_depth:
@@ -51,6 +51,19 @@ def check_json(body: bytes, *, max_values: int, max_depth: int) -> None:
 
 def _values(text: bytes) -> int:
     return text.count(b"[") + text.count(b"{") + text.count(b",")
+
+
+def _deeper_than(structure: bytes, depth: int) -> bool:
+    """Whether brackets (everything else removed) nest deeper than `depth`. A pass removes
+    the innermost `[]` pairs, then the `{}` pairs innermost after that, at C speed: at most
+    two levels. Emptied in `depth // 2` passes, the body is shallow enough; anything else
+    (deep, unbalanced, or an odd limit's last level) is walked byte by byte."""
+    brackets = structure.replace(b",", b"")
+    for _ in range(depth // 2):
+        brackets = brackets.replace(b"[]", b"").replace(b"{}", b"")
+        if not brackets:
+            return False
+    return bool(brackets) and _deepest(structure) > depth
 
 
 def _deepest(structure: bytes) -> int:

@@ -21,11 +21,11 @@ from bot.slack.views.text import (
     channel_list,
     clip,
     day_label,
-    number,
     plain,
     shown,
     when,
 )
+from bot.status_sections import Markup, status_sections
 from jobs.admin_rules import (
     DEFAULT_ANNOUNCEMENT,
     AlreadyRetired,
@@ -39,7 +39,6 @@ from jobs.admin_rules import (
     StatusReport,
 )
 from jobs.results import ChannelResult
-from storage.records import ConnectorState
 
 CONFIRM_ACTION = "aiusage_retire_confirm"
 CANCEL_ACTION = "aiusage_retire_cancel"
@@ -209,78 +208,22 @@ def render_restored(restored: Restored) -> Reply:
     return Reply(clip(plain(text), MAX_FALLBACK_TEXT), [section(text)])
 
 
+SLACK_MARKUP = Markup(
+    moment=when,
+    channel=lambda channel: f"<#{channel}>",
+    person=lambda user: f"<@{user}>",
+    code=lambda text: f"`{shown(text, 60)}`",
+    text=shown,
+)
+
+
 def render_status(report: StatusReport) -> Reply:
-    state = report.state
-    if state.retired:
-        state_line = f"*State:* retired{by_line(state, since=True)}"
-    elif state.changed_at is not None:
-        state_line = f"*State:* active (restored{by_line(state, since=True)})"
-    else:
-        state_line = "*State:* active"
-    if report.next_fire is None or report.next_week is None:
-        schedule = f"*Schedule:* `{shown(report.schedule)}` ({report.tz.key}); paused while retired"
-    else:
-        schedule = (
-            f"*Schedule:* `{shown(report.schedule)}` ({report.tz.key}); next run "
-            f"{when(report.next_fire)}, awarding week {report.next_week.label}"
-        )
-    channels = (
-        f"*Award channels:* {channel_list(report.channels)}"
-        if report.channels
-        else "*Award channels:* none set (AIUSAGE_AWARD_CHANNELS)"
-    )
-    posts = ["*Last award post:*"]
-    for channel in sorted(set(report.channels) | set(report.last_posts)):
-        claim = report.last_posts.get(channel)
-        posts.append(
-            f"• <#{channel}>: {shown(claim.post_key.split(':', 1)[-1])} at {when(claim.claimed_at)}"
-            if claim
-            else f"• <#{channel}>: none yet"
-        )
-    if len(posts) == 1:
-        posts.append("• none yet")
-    integrations = ["*Integrations:*"]
-    for integration in report.integrations:
-        last = (
-            f"last event {when(integration.last_event_at)}"
-            if integration.last_event_at
-            else "no events yet"
-        )
-        revoked = ", revoked" if integration.revoked_at else ""
-        integrations.append(f"• {shown(integration.name)}: {last}{revoked}")
-    if len(integrations) == 1:
-        integrations.append("• none yet (`aiusage integrations create NAME`)")
-    flags = f"*Integrity flags this week ({report.week.label}):* {number(report.flags_this_week)}"
-    lines = [state_line, schedule, channels, *posts, *integrations, flags, *_post_states(report)]
-    if report.connectors:
-        lines += ["*Connectors:*", *(_connector_line(c) for c in report.connectors)]
+    """The status screen (`bot.status_sections`) as Block Kit sections."""
+    lines = []
+    for part in status_sections(report, SLACK_MARKUP):
+        lines.append(f"*{part.title}:* {part.value}".rstrip())
+        for item in part.items:
+            lines.append(f"• {item.text}")
+            lines += [f"    {detail}" for detail in item.details]
     blocks: list[Block] = [header("aiusage status"), *sections(lines, MAX_BLOCKS - 1)]
-    return Reply(clip(plain(f"aiusage status. {state_line}"), MAX_FALLBACK_TEXT), blocks)
-
-
-def _connector_line(state: ConnectorState) -> str:
-    """A connector's last success and last day fetched; when failing, since when and why."""
-    last = when(state.last_success_at) if state.last_success_at else "never"
-    line = f"• {shown(state.name)}: last success {last}, last day {state.last_day or 'none'}"
-    if state.failing and state.last_error_at is not None:
-        error = shown(state.last_error or "", 300)
-        line += f"\n    :warning: failing since {when(state.last_error_at)}: {error}"
-    return line
-
-
-def _post_states(report: StatusReport) -> list[str]:
-    """Every post still owed and the latest delivered, with each channel's state."""
-    lines = ["*Posts* (every one still owed, then the latest delivered):"]
-    for post in report.posts:
-        item = post.item
-        detail = f": {shown(item.detail, 80)}" if item.detail else ""
-        lines.append(
-            f"• `{shown(item.post_key, 60)}` {item.status} "
-            f"{when(item.done_at or item.created_at)}{detail}"
-        )
-        for channel, state, moment in post.channel_lines():
-            at = f" {when(moment)}" if moment else ""
-            lines.append(f"    <#{channel}>: {shown(state, 120)}{at}")
-    if not report.posts:
-        lines.append("• none yet")
-    return lines
+    return Reply(clip(plain(f"aiusage status. {lines[0]}"), MAX_FALLBACK_TEXT), blocks)
