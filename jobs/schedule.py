@@ -65,6 +65,16 @@ def _run_here(_job: str, _due: datetime, work: Callable[[], object]) -> object:
     return work()
 
 
+def _first_then(first: Callable[[], object], rest: Callable[[], object]) -> Callable[[], object]:
+    """`first` on the first call, `rest` on every later one (a job runs one at a time)."""
+    calls = iter([first])
+
+    def job() -> object:
+        return next(calls, rest)()
+
+    return job
+
+
 def award_trigger(expr: str, tz: ZoneInfo) -> CronTrigger:
     """The award schedule as a trigger in the configured zone; it handles DST itself."""
     return CronTrigger.from_crontab(expr, timezone=tz)
@@ -132,18 +142,18 @@ class Scheduler:
         for name, trigger, run in self.planned():
             options: dict[str, object] = first_run if name == "weekly-awards" else {}
             if name == "redrive-posts":
+                # Owed posts (a holder that died, an unknown outcome) also go out at start.
+                # That run's due time is its own start, so a restarted replica re-drives at
+                # once whatever the others last did; the outbox's claims keep it from
+                # doubling a post. (The same job rather than a one-off: APScheduler's removal
+                # of a finished one-off races its shutdown.)
+                run = _first_then(self._redrive_once(lambda now: now), run)
                 seconds = self._redrive_every.total_seconds()
-                options = {"misfire_grace_time": int(max(1, seconds))}
+                options = {
+                    "misfire_grace_time": int(max(1, seconds)),
+                    "next_run_time": datetime.now(self.tz),
+                }
             scheduler.add_job(run, trigger, id=name, **options)
-        if self._redrive_job is not None:
-            # Owed posts (a holder that died, an unknown outcome) also go out at start. This
-            # run's due time is its own start, so a restarted replica re-drives at once
-            # whatever the others last did; the outbox's claims keep it from doubling a post.
-            scheduler.add_job(
-                self._redrive_once(lambda now: now),
-                id="redrive-posts-at-start",
-                next_run_time=datetime.now(self.tz),
-            )
         scheduler.start()
         self._scheduler = scheduler
 
