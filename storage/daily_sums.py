@@ -12,7 +12,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import GenericFunction
 
-from storage.bounds import saturate
+from storage.bounds import INT64_MAX, saturate
 from storage.figures import COUNTED, NAMES, REPORTED
 from storage.models import DailyRow
 from storage.records import Totals
@@ -40,6 +40,31 @@ def _sqlite_sum(element: safe_sum, compiler: SQLCompiler, **kw: Any) -> str:
     return f"(CASE WHEN count({column}) > 0 THEN total({column}) END)"
 
 
+# A mask of active days is summed in a signed 64-bit integer, so it covers at most this many.
+MASK_DAYS = 62
+
+
+class day_bit(GenericFunction[Any]):  # named like the SQL functions it stands for
+    """`1 << (day - first)`: a day's bit in a mask of active days counted from `first`, so
+    `sum(DISTINCT day_bit(...))` per person says which days were active in one grouped pass,
+    cheaper than `count(DISTINCT day)` per person and week. Spans of at most MASK_DAYS."""
+
+    type = BigInteger()
+    inherit_cache = True
+
+
+@compiles(day_bit)
+def _day_bit(element: day_bit, compiler: SQLCompiler, **kw: Any) -> str:
+    day, first = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"(CAST(1 AS BIGINT) << ({day} - {first}))"  # PostgreSQL: date - date is days
+
+
+@compiles(day_bit, "sqlite")
+def _sqlite_day_bit(element: day_bit, compiler: SQLCompiler, **kw: Any) -> str:
+    day, first = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"(1 << CAST(julianday({day}) - julianday({first}) AS INTEGER))"
+
+
 def whole(value: int | float | Decimal | None) -> int | None:
     """A summed figure as a Python int within int64; None stays None (nobody reported it)."""
     if value is None:
@@ -55,17 +80,24 @@ def summed_totals() -> tuple[Any, ...]:
     )
 
 
+_COUNTED_AT = tuple((name, SUMMED.index(name)) for name in (*COUNTED, "events"))
+_REPORTED_AT = tuple((name, SUMMED.index(name)) for name in REPORTED if name != "cost_usd")
+_COST_AT = SUMMED.index("cost_usd")
+
+
 def totals_from_row(values: Sequence[Any]) -> Totals:
     """Build Totals from the columns `summed_totals` selects; a NULL sum of a reported
-    figure stays None (nobody reported it), a counted one is 0."""
-    row = dict(zip(SUMMED, values, strict=True))
-    counted = {name: whole(row[name]) or 0 for name in (*COUNTED, "events")}
-    reported: dict[str, Any] = {
-        name: None
-        if row[name] is None
-        else float(row[name])
-        if name == "cost_usd"
-        else whole(row[name])
-        for name in REPORTED
-    }
-    return Totals(**counted, **reported)
+    figure stays None (nobody reported it), a counted one is 0. Called once per person for
+    everyone's week, hence the plain loops."""
+    if len(values) != len(SUMMED):
+        raise ValueError(f"expected {len(SUMMED)} summed columns, got {len(values)}")
+    figures: dict[str, Any] = {}
+    for name, at in _COUNTED_AT:
+        value = values[at]
+        figures[name] = 0 if value is None else min(int(value), INT64_MAX)
+    for name, at in _REPORTED_AT:
+        value = values[at]
+        figures[name] = None if value is None else min(int(value), INT64_MAX)
+    cost = values[_COST_AT]
+    figures["cost_usd"] = None if cost is None else float(cost)
+    return Totals(**figures)

@@ -72,7 +72,7 @@ class PersonRow(Base):
     display_name: Mapped[str | None] = mapped_column(String(255))
     tz: Mapped[str | None] = mapped_column(String(64))
     is_workspace_admin: Mapped[bool] = mapped_column(Boolean, default=False)
-    opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    opted_out: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     slack_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -131,7 +131,9 @@ class DailyRow(Base):
     __tablename__ = "usage_daily"
     __table_args__ = (
         UniqueConstraint("identity_id", "day", "tool", "kind", "origin"),
-        Index("ix_usage_daily_day", "day"),
+        # Identity, tool and kind ride along: reading who was active when, with what, across
+        # everyone (awards, rankings) then never touches the table.
+        Index("ix_usage_daily_day_identity", "day", "identity_id", "tool", "kind"),
     )
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     identity_id: Mapped[int] = mapped_column(ForeignKey("identities.id"))
