@@ -142,6 +142,8 @@ def _identity_breadth(
         tools = sorted({tool for tool, _ in pairs})
         kinds = sorted({kind for _, kind in pairs})
         shapes: dict[int, tuple[int, int]] = {}
+        if not pairs:  # nobody used anything: no CASE to build
+            return tools, kinds, shapes
         if len(tools) > MASK_DAYS or len(kinds) > MASK_DAYS:  # too many for a SQL integer
             tool_bits = {tool: 1 << i for i, tool in enumerate(tools)}
             kind_bits = {kind: 1 << i for i, kind in enumerate(kinds)}

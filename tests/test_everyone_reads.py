@@ -141,3 +141,8 @@ def test_active_days_history_matches_a_plain_reading(db, usage):
             expected.setdefault(person_id, [0] * len(weeks))[i] = active
     assert history == expected
     assert active_days_history(db, []) == {}
+
+
+def test_a_span_without_usage_reads_nobody(db, usage):
+    assert person_periods(db, date(2027, 1, 4), date(2027, 1, 10)) == []
+    assert active_days_history(db, [date(2027, 1, 4)]) == {}
