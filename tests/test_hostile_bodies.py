@@ -92,6 +92,13 @@ HOSTILE = {
         False,
         400,
     ),
+    # Brackets inside strings pair with the real ones: counted raw, this looks one level deep.
+    "json arrays 1,000 deep behind brackets in strings": (
+        lambda: b'{"resourceMetrics":' + b'["]",' * 1000 + b"1" + b',"["]' * 1000 + b"}",
+        True,
+        False,
+        400,
+    ),
     "json objects 100,000 deep": (
         lambda: b'{"a":' * 100_000 + b"1" + b"}" * 100_000,
         True,
@@ -227,7 +234,7 @@ def test_the_fast_depth_check_agrees_with_walking_every_bracket(max_depth):
 
     def value(depth: int) -> object:
         if depth == 0 or rng.random() < 0.2:
-            return rng.choice([1, "a,b", None, True])
+            return rng.choice([1, "a,b", None, True, "]]", "[{", '\\"]', "}]["])
         items = [value(depth - 1) for _ in range(rng.randint(0, 3))]
         return items if rng.random() < 0.5 else {str(i): v for i, v in enumerate(items)}
 
