@@ -257,6 +257,12 @@ def _profile(row) -> Profile:
     )
 
 
+def slack_user_of(db: Database, person_id: int) -> str | None:
+    """The Slack user a person row is now, or None when there is no such row."""
+    with db.read() as conn:
+        return conn.scalar(select(PersonRow.slack_user_id).where(PersonRow.id == person_id))
+
+
 def find_slack_profile(db: Database, slack_user_id: str) -> Profile | None:
     """What we know of a Slack user, without creating anyone."""
     with db.read() as conn:

@@ -23,7 +23,7 @@ from bot.slack.views.home import (
     ORG_ACTION,
 )
 from storage.digests import digest_subscribers
-from storage.people import find_slack_profile
+from storage.people import find_slack_profile, slack_user_of
 from tests.builders import bearer, event
 from tests.slack_requests import SIGNING_SECRET, signed_headers
 
@@ -217,7 +217,7 @@ def test_chart_tokens_valid_expired_tampered_forged_and_another_persons(slack, n
         "../../etc/passwd",
         "a" * 5000,
         # a token made with another key (a guess at the signing secret)
-        sign(chart_key("not-the-secret"), ChartRef(1, "2026-W47", "trend"), now),
+        sign(chart_key("not-the-secret"), ChartRef(1, "2026-W47", "trend", "UALICE"), now),
     ):
         response = slack.http.get(f"/charts/{bad}.png")
         assert response.status_code == 404, bad
@@ -225,24 +225,32 @@ def test_chart_tokens_valid_expired_tampered_forged_and_another_persons(slack, n
 
     # Another person's chart needs a token naming them, which only the server can make.
     key = chart_key(SIGNING_SECRET)
-    bob = find_slack_profile(slack.services.db, "UALICE").person_id + 1
+    open_home(slack, user_id="UBOB", count=2)  # Bob is known from his own Home
+    bob = find_slack_profile(slack.services.db, "UBOB").person_id
+    bob_user = slack_user_of(slack.services.db, bob)
     payload = json.dumps({"p": bob})
     assert slack.http.get(f"/charts/{payload}.png").status_code == 404
     assert (
         slack.http.get(
-            f"/charts/{sign(key, ChartRef(bob, '2026-W47', 'trend'), now)}.png"
+            f"/charts/{sign(key, ChartRef(bob, '2026-W47', 'trend', bob_user), now)}.png"
         ).status_code
         == 200
     )
+    # A token for a person row that is now someone else's (SQLite reuses a forgotten
+    # person's id) shows nothing.
+    someone_else = sign(key, ChartRef(bob, "2026-W47", "trend", "UFORGOTTEN"), now)
+    assert slack.http.get(f"/charts/{someone_else}.png").status_code == 404
 
     # An unknown chart kind or week is refused even when signed.
     assert (
-        slack.http.get(f"/charts/{sign(key, ChartRef(1, '2026-W47', 'pie'), now)}.png").status_code
+        slack.http.get(
+            f"/charts/{sign(key, ChartRef(1, '2026-W47', 'pie', 'UALICE'), now)}.png"
+        ).status_code
         == 404
     )
     assert (
         slack.http.get(
-            f"/charts/{sign(key, ChartRef(1, '2026-W99', 'trend'), now)}.png"
+            f"/charts/{sign(key, ChartRef(1, '2026-W99', 'trend', 'UALICE'), now)}.png"
         ).status_code
         == 404
     )

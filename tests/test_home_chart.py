@@ -72,7 +72,7 @@ def test_an_empty_history_still_makes_a_chart():
 
 
 KEY = chart_key("secret")
-REF = ChartRef(42, "2026-W47", "trend")
+REF = ChartRef(42, "2026-W47", "trend", "UALICE")
 
 
 def test_a_token_grants_its_chart_until_it_expires():
@@ -87,9 +87,11 @@ def test_a_token_grants_its_chart_until_it_expires():
 @pytest.mark.parametrize(
     "ref",
     [
-        ChartRef(-1, "2026-W47", "trend"),
-        ChartRef(1, "W47", "trend"),
-        ChartRef(1, "2026-W47", "a.b"),
+        ChartRef(-1, "2026-W47", "trend", "UALICE"),
+        ChartRef(1, "W47", "trend", "UALICE"),
+        ChartRef(1, "2026-W47", "a.b", "UALICE"),
+        ChartRef(1, "2026-W47", "trend", "U.ALICE"),  # a dot would split the payload
+        ChartRef(1, "2026-W47", "trend", "<@UALICE>"),
     ],
 )
 def test_only_well_formed_refs_are_signed(ref):

@@ -18,9 +18,10 @@ from datetime import datetime, timedelta
 # Home is re-published on every open, each time with a fresh token, so a short life is enough;
 # Slack fetches (and caches) the image when the view is published.
 TOKEN_TTL = timedelta(hours=24)
-_KEY_LABEL = b"aiusage chart tokens v1"
+_KEY_LABEL = b"aiusage chart tokens v2"  # v2 names the Slack user
 _KIND = re.compile(r"^[a-z][a-z0-9_]{0,15}$")
 _WEEK = re.compile(r"^\d{4}-W\d{2}$")
+_USER = re.compile(r"^[UW][A-Z0-9]{2,30}$")
 MAX_TOKEN = 200
 
 
@@ -31,6 +32,9 @@ class ChartRef:
     person_id: int
     week: str  # ISO week label, e.g. 2026-W47
     kind: str
+    # Whose person row it was when signed: a row id SQLite reuses after a forget must not
+    # show the next person's chart to a holder of the old link.
+    slack_user_id: str
 
 
 def chart_key(signing_secret: str) -> bytes:
@@ -40,10 +44,15 @@ def chart_key(signing_secret: str) -> bytes:
 
 def sign(key: bytes, ref: ChartRef, now: datetime, ttl: timedelta = TOKEN_TTL) -> str:
     """A URL-safe token for `ref`, valid until `now + ttl`."""
-    if not _KIND.match(ref.kind) or not _WEEK.match(ref.week) or ref.person_id < 0:
+    if (
+        not _KIND.match(ref.kind)
+        or not _WEEK.match(ref.week)
+        or not _USER.match(ref.slack_user_id)
+        or ref.person_id < 0
+    ):
         raise ValueError(f"cannot sign {ref!r}")
     expires = int((now + ttl).timestamp())
-    payload = f"{ref.person_id}.{ref.week}.{ref.kind}.{expires}".encode()
+    payload = f"{ref.person_id}.{ref.slack_user_id}.{ref.week}.{ref.kind}.{expires}".encode()
     return _b64(payload) + "." + _b64(_mac(key, payload))
 
 
@@ -57,16 +66,18 @@ def verify(key: bytes, token: str, now: datetime) -> ChartRef | None:
         given = _unb64(mac)
     except ValueError:
         return None
+    if _b64(payload) != body or _b64(given) != mac:
+        return None  # only the one spelling we issue: spare base64 bits must not alias it
     if not hmac.compare_digest(given, _mac(key, payload)):
         return None
     try:
-        person, week, kind, expires = payload.decode("ascii").split(".")
+        person, user, week, kind, expires = payload.decode("ascii").split(".")
         person_id, expiry = int(person), int(expires)
     except ValueError:
         return None
     if now.timestamp() >= expiry:
         return None
-    return ChartRef(person_id, week, kind)
+    return ChartRef(person_id, week, kind, user)
 
 
 def _mac(key: bytes, payload: bytes) -> bytes:

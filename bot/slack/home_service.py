@@ -31,7 +31,7 @@ from storage.awards import awards_for
 from storage.digests import digest_enabled, set_digest
 from storage.home_files import swap_home_chart_file
 from storage.leaderboard import leaderboard_state
-from storage.people import find_slack_profile, set_opted_out
+from storage.people import find_slack_profile, set_opted_out, slack_user_of
 from storage.usage_queries import person_daily
 
 log = logging.getLogger("aiusage.home")
@@ -129,7 +129,7 @@ class HomeService:
         try:
             chart = trend_chart(daily, week, today)
             image = self._chart_image(
-                chart, ChartRef(viewer.person_id, week.label, TREND_KIND), now
+                chart, ChartRef(viewer.person_id, week.label, TREND_KIND, viewer.slack_user_id), now
             )
             if image is None and client is not None:
                 file_id = self.uploads.file_for(client, viewer.person_id, chart)
@@ -181,7 +181,9 @@ class HomeService:
     def chart_png(self, ref: ChartRef) -> bytes | None:
         """The PNG a verified token grants, drawn from the figures as they are now; None for
         a kind or week we do not draw."""
-        if ref.kind != TREND_KIND:
+        if ref.kind != TREND_KIND or slack_user_of(self.services.db, ref.person_id) != (
+            ref.slack_user_id
+        ):
             return None
         try:
             week = parse_week(ref.week)
