@@ -31,7 +31,8 @@ from slash import load, percentile  # noqa: E402
 
 from bot.charts import render_png  # noqa: E402
 from bot.composition import build_services, create_bolt_app, create_http_app, home_service  # noqa: E402
-from bot.demo.fake_slack import FakeSlack, app_home_opened, signed_headers  # noqa: E402
+from bot.demo.fake_slack import FakeSlack  # noqa: E402
+from bot.demo.signed_requests import app_home_opened, signed_headers  # noqa: E402
 from bot.demo.walkthrough import serving  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
 from bot.slack.home_chart import chart_size, chart_weeks, trend_chart  # noqa: E402

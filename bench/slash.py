@@ -29,12 +29,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.composition import build_services, create_bolt_app, create_http_app  # noqa: E402
-from bot.demo.fake_slack import FakeSlack, signed_headers, slash_command  # noqa: E402
+from bot.demo.fake_slack import FakeSlack  # noqa: E402
+from bot.demo.signed_requests import signed_headers, slash_command  # noqa: E402
 from bot.demo.walkthrough import serving  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
 from jobs.weeks import local_day  # noqa: E402
 from storage.bulk import upsert_daily  # noqa: E402
 from storage.events import rollup  # noqa: E402
+from storage.figures import REPORTED  # noqa: E402
 from storage.integrations import create_integration  # noqa: E402
 from storage.people import resolve_identities, save_slack_profile  # noqa: E402
 
@@ -61,6 +63,7 @@ def load(db, people: int, days: int, now: datetime, seed: int = 1) -> int:  # ty
                 shown = rng.randint(5, 60) if tool != "claude-code" else None
                 batch.append(
                     {
+                        **dict.fromkeys(REPORTED),  # figures nobody reported
                         "identity_id": identity,
                         "day": today - timedelta(days=d),
                         "tool": tool,

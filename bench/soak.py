@@ -36,12 +36,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 import psycopg  # noqa: E402
 from common import AIUSAGE, create_integration, free_port, fresh_database  # noqa: E402
 
-from bot.demo.fake_slack import (  # noqa: E402
-    FakeSlack,
-    block_actions,
-    signed_headers,
-    slash_command,
-)
+from bot.demo.fake_slack import FakeSlack  # noqa: E402
+from bot.demo.signed_requests import block_actions, signed_headers, slash_command  # noqa: E402
 from bot.slack.views.admin import CONFIRM_ACTION  # noqa: E402
 
 SECRET = "soak-signing-secret"

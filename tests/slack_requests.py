@@ -1,10 +1,11 @@
 """Requests as Slack sends them, signed with the tests' signing secret. The builders live with
-the fake Slack in `bot.demo.fake_slack` (the demo signs its requests with them too)."""
+the demo in `bot.demo.signed_requests` (the demo signs its requests with them too)."""
 
 from __future__ import annotations
 
-from bot.demo import fake_slack
-from bot.demo.fake_slack import TEAM_ID, block_actions, signature, slash_command
+from bot.demo import signed_requests
+from bot.demo.fake_slack import TEAM_ID
+from bot.demo.signed_requests import block_actions, signature, slash_command
 
 SIGNING_SECRET = "test-signing-secret"
 
@@ -26,4 +27,4 @@ def signed_headers(
     timestamp: int | None = None,
 ) -> dict[str, str]:
     """The headers Slack sends with `body`, signed now (or at `timestamp`)."""
-    return fake_slack.signed_headers(body, content_type, secret=secret, timestamp=timestamp)
+    return signed_requests.signed_headers(body, content_type, secret=secret, timestamp=timestamp)

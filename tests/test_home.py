@@ -13,7 +13,7 @@ from PIL import Image
 from starlette.testclient import TestClient
 
 from bot.composition import create_http_app, home_service
-from bot.demo.fake_slack import app_home_opened
+from bot.demo.signed_requests import app_home_opened
 from bot.slack.chart_tokens import ChartRef, chart_key, sign
 from bot.slack.views.home import (
     DIGEST_OFF_ACTION,

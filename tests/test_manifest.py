@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.demo.fake_slack import app_home_opened
+from bot.demo.signed_requests import app_home_opened
 from bot.slack.listeners.commands import COMMAND
 from tests.slack_requests import signed_headers, slash_command
 

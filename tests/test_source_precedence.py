@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import delete
 
 from bot.cli.main import main
-from bot.demo.fake_slack import app_home_opened
+from bot.demo.signed_requests import app_home_opened
 from storage.bulk import DAILY_KEY, upsert_daily
 from storage.figures import COUNTED, NAMES, REPORTED, Figures
 from storage.integrations import create_integration

@@ -9,7 +9,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from bot.demo.fake_slack import Call, FakeSlack, app_home_opened, signed_headers
+from bot.demo.fake_slack import Call, FakeSlack
+from bot.demo.signed_requests import app_home_opened, signed_headers
 from bot.slack.views.home import home_text
 
 

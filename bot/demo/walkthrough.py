@@ -26,8 +26,9 @@ from starlette.types import ASGIApp
 from bot.cli.awards import run_post
 from bot.cli.context import CliContext
 from bot.composition import build_services, create_http_app
-from bot.demo.fake_slack import FakeSlack, block_actions, signed_headers, slash_command
+from bot.demo.fake_slack import FakeSlack
 from bot.demo.home import open_home
+from bot.demo.signed_requests import block_actions, signed_headers, slash_command
 from bot.services import Services
 from bot.slack.client import make_web_client
 from bot.slack.identity import resolve_unmatched_emails
