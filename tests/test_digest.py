@@ -147,9 +147,23 @@ def test_a_refused_dm_is_retried_on_the_next_pass(db, fake_slack, subscribers):
 
 
 def test_a_dm_whose_outcome_is_unknown_is_never_sent_twice(db, fake_slack, subscribers):
-    # Slack may have posted before its 5xx; a DM's history is not ours to read, so it counts.
+    # Slack posted, then answered 500: the outcome is unknown until the DM's own history
+    # (conversations.open, then conversations.history) is read after the check delay.
     fake_slack.fail("chat.postMessage", status=500, channel="UALICE", apply=True)
     results = {r.channel: r.status for r in run(db, fake_slack, at("2026-11-02T15:00"))}
-    assert results == {"UALICE": "posted", "UBOB": "posted"}
-    assert run(db, fake_slack, at("2026-11-02T15:15")) == []
+    assert results == {"UALICE": "unknown", "UBOB": "posted"}
+    later = {r.channel: r.status for r in run(db, fake_slack, at("2026-11-02T15:15"))}
+    assert later == {"UALICE": "found"}  # in the DM's history: not sent again
+    assert fake_slack.calls_to("conversations.open")
+    assert run(db, fake_slack, at("2026-11-02T15:30")) == []
+    assert len(dms(fake_slack, "UALICE")) == 1
+
+
+def test_a_dm_that_slack_never_made_is_sent_after_the_check(db, fake_slack, subscribers):
+    # A 500 that did not post: the history shows nothing, so the next pass sends it once.
+    fake_slack.fail("chat.postMessage", status=500, channel="UALICE")
+    results = {r.channel: r.status for r in run(db, fake_slack, at("2026-11-02T15:00"))}
+    assert results == {"UALICE": "unknown", "UBOB": "posted"}
+    later = {r.channel: r.status for r in run(db, fake_slack, at("2026-11-02T15:15"))}
+    assert later == {"UALICE": "posted"}
     assert len(dms(fake_slack, "UALICE")) == 1

@@ -320,7 +320,7 @@ class FakeSlack:
         return {"ok": True, "url": self.socket_mode_url}
 
     def _api_chat_postMessage(self, params: dict[str, Any]) -> dict[str, Any]:
-        channel = params.get("channel", "")
+        channel = self._dm_user(params.get("channel", ""))
         # A user ID as the channel is a direct message from the app, as in Slack.
         if channel not in self.channels and channel not in self.users:
             return {"ok": False, "error": "channel_not_found"}
@@ -353,9 +353,21 @@ class FakeSlack:
             return {"ok": False, "error": "channel_not_found"}
         return {"ok": True, "message_ts": f"{1_800_000_000 + next(self._ts)}.000200"}
 
+    def _api_conversations_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The app's DM with one user: its channel ID is `D` and the user ID's tail."""
+        user = params.get("users", "")
+        if user not in self.users:
+            return {"ok": False, "error": "user_not_found"}
+        return {"ok": True, "channel": {"id": "D" + user[1:]}}
+
+    def _dm_user(self, channel: str) -> str:
+        """DMs are kept under the user's ID, whether posted to the user or to the DM."""
+        user = "U" + channel[1:]
+        return user if channel.startswith("D") and user in self.users else channel
+
     def _api_conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
-        channel = params.get("channel", "")
-        if channel not in self.channels:
+        channel = self._dm_user(params.get("channel", ""))
+        if channel not in self.channels and channel not in self.users:
             return {"ok": False, "error": "channel_not_found"}
         with self._lock:
             shown_before = time.monotonic() - self.history_lag

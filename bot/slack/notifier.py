@@ -125,19 +125,15 @@ def _classify(exc: SlackApiError) -> Exception:
 
 
 class DirectMessageNotifier(SlackNotifier):
-    """Posts to a person (a user ID as the channel: the app's DM with them). Their DM's
-    history cannot be read without another scope, so a post whose outcome Slack never
-    confirmed (a 5xx, a timeout) is counted as made: a digest is sent at most once. A post
-    Slack refused was not made, so a later pass, which looks first, finds nothing and sends
-    it again."""
-
-    UNVERIFIED = "unverified"
-
-    def post(self, channel: str, post: Post) -> str:
-        try:
-            return super().post(channel, post)
-        except PostOutcomeUnknown:
-            return self.UNVERIFIED
+    """Posts to a person (a user ID as the channel: the app's DM with them), exactly once as
+    channel posts are: before any retry the DM's own history is read (`conversations.open`
+    names the DM channel; `im:history` reads it)."""
 
     def find_post(self, channel: str, post_key: str, since: datetime) -> str | None:
-        return None
+        try:
+            opened = self._client.conversations_open(users=channel)
+        except SlackApiError as exc:
+            raise _classify(exc) from None
+        except OSError as exc:
+            raise PostOutcomeUnknown(f"{type(exc).__name__}: {exc}") from None
+        return super().find_post(str(opened["channel"]["id"]), post_key, since)
