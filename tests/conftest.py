@@ -21,7 +21,7 @@ from bot.settings import Settings, load_settings
 from storage.db import Database
 from storage.integrations import create_integration
 
-pytest_plugins = ["tests.slack_fixtures"]
+pytest_plugins = ["tests.slack_fixtures", "tests.vendor_fixtures"]
 # The app imports matplotlib at its first chart render (bot/charts.py); a test process loads
 # it once here, so that seconds of import on a busy machine never count against a test's wait
 # for a reply. Serving without it is tested in a process of its own (test_architecture.py).

@@ -11,7 +11,7 @@ from bot.connectors import run_connectors
 from bot.settings import load_settings
 from storage.connectors import connector_states, copilot_teams
 from storage.usage_report import usage_report
-from tests.fakes.vendors import FakeAnthropic, FakeCursor, FakeGitHub, cursor_ms
+from tests.fakes.vendors import cursor_ms
 
 D1, D2, D3 = date(2026, 11, 16), date(2026, 11, 17), date(2026, 11, 18)
 
@@ -38,34 +38,6 @@ def copilot_record(login: str, day: date, completions: int = 10, chats: int = 3)
             {"feature": "chat_panel_ask_mode", "user_initiated_interaction_count": chats},
         ],
     }
-
-
-@pytest.fixture
-def github(settings, monkeypatch):
-    fake = FakeGitHub()
-    monkeypatch.setenv("AIUSAGE_COPILOT_TOKEN", fake.token)
-    monkeypatch.setenv("AIUSAGE_COPILOT_ORG", fake.org)
-    monkeypatch.setenv("AIUSAGE_GITHUB_API_URL", fake.url)
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def cursor_api(settings, monkeypatch):
-    fake = FakeCursor()
-    monkeypatch.setenv("AIUSAGE_CURSOR_API_KEY", fake.key)
-    monkeypatch.setenv("AIUSAGE_CURSOR_API_URL", fake.url)
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def anthropic(settings, monkeypatch):
-    fake = FakeAnthropic()
-    monkeypatch.setenv("AIUSAGE_ANTHROPIC_ADMIN_KEY", fake.key)
-    monkeypatch.setenv("AIUSAGE_ANTHROPIC_API_URL", fake.url)
-    yield fake
-    fake.stop()
 
 
 def claude_record(email: str, day: date, cents: int = 186, **extra) -> dict:

@@ -30,7 +30,6 @@ from storage.precedence import (
 from storage.usage_queries import person_daily, person_periods, rank_inputs
 from storage.usage_report import usage_report
 from tests.builders import bearer, event
-from tests.fakes.vendors import FakeAnthropic
 from tests.slack_requests import signed_headers
 
 PUSHED = "events"
@@ -211,16 +210,6 @@ def test_every_read_counts_what_the_rule_counts(db, seed):
 # --- through the real doors ----------------------------------------------------------------
 
 TUESDAY = "2026-11-17"  # in the `now` fixture's week, 2026-W47
-
-
-@pytest.fixture
-def anthropic(settings, monkeypatch):
-    """Anthropic's Admin API, faked over loopback, with the connector pointed at it."""
-    fake = FakeAnthropic()
-    monkeypatch.setenv("AIUSAGE_ANTHROPIC_ADMIN_KEY", fake.key)
-    monkeypatch.setenv("AIUSAGE_ANTHROPIC_API_URL", fake.url)
-    yield fake
-    fake.stop()
 
 
 def claude_code_day(email: str, day: str) -> dict:
