@@ -220,7 +220,7 @@ def main() -> int:
             timings["top"].append(post("/aiusage", "top", user))
         # Again, with usage landing through the ingestion API ten times a second, so the
         # cached ranking is always out of date and refreshed in the background meanwhile.
-        _, key = create_integration(services.db, "bench", now)
+        _, key = create_integration(services.db, f"bench-{now:%Y%m%d%H%M%S}", now)  # --keep
         stop = threading.Event()
         landed = ingest_until(stop, base_url, key, callers)
         for i in range(args.requests):

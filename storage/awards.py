@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Integer, Select, bindparam, select
 
 from storage.db import Database
 from storage.dialect import insert_ignore
@@ -48,13 +50,20 @@ def week_awards(db: Database, week_start: date) -> list[Award]:
 def awards_for(db: Database, person_id: int, limit: int | None = None) -> list[Award]:
     """A person's badges, newest week first."""
     with db.read() as conn:
-        rows = conn.execute(
-            _select()
-            .where(AwardRow.person_id == person_id)
-            .order_by(AwardRow.week_start.desc(), AwardRow.id)
-            .limit(limit)
-        ).all()
-    return [_award(row) for row in rows]
+        rows = conn.execute(_person_awards(limit is not None), {"p": person_id, "n": limit})
+        return [_award(row) for row in rows]
+
+
+@functools.cache
+def _person_awards(limited: bool) -> Select[Any]:
+    """`awards_for`'s statement, built once: `me` reads it on every request, and building
+    it costs more than running it."""
+    stmt = (
+        _select()
+        .where(AwardRow.person_id == bindparam("p", type_=Integer))
+        .order_by(AwardRow.week_start.desc(), AwardRow.id)
+    )
+    return stmt.limit(bindparam("n", type_=Integer)) if limited else stmt
 
 
 def active_days_history(db: Database, week_starts: Sequence[date]) -> dict[int, list[int]]:

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Date,
+    Integer,
+    Select,
+    bindparam,
+    func,
+    select,
+    union,
+)
 
 from storage.counted_daily import counted_daily, counted_sums_by_identity
 from storage.daily_sums import SUMMED, safe_sum, summed_totals, totals_from_row, whole
@@ -158,16 +169,10 @@ def _added(a: Sequence[Any], b: Sequence[Any]) -> list[Any]:
 def person_daily(db: Database, person_id: int, start: date, end: date) -> list[DailyUsage]:
     """One person's usage per local day, tool and kind, for days start..end inclusive.
     Reads through the person's identities so the (identity, day) index does the work."""
-    identities = select(IdentityRow.id).where(IdentityRow.person_id == person_id)
-    daily = counted_daily([DailyRow.identity_id.in_(identities), DailyRow.day.between(start, end)])
-    counted = daily.c
-    stmt = (
-        select(counted.day, counted.tool, counted.kind, *summed_totals(counted))
-        .group_by(counted.day, counted.tool, counted.kind)
-        .order_by(counted.day, counted.tool, counted.kind)
-    )
     with db.read() as conn:
-        rows = conn.execute(stmt).all()
+        rows = conn.execute(
+            _person_daily_statement(), {"person_id": person_id, "start": start, "end": end}
+        ).all()
     return [
         DailyUsage(
             person_id=person_id,
@@ -178,6 +183,22 @@ def person_daily(db: Database, person_id: int, start: date, end: date) -> list[D
         )
         for row in rows
     ]
+
+
+@functools.cache
+def _person_daily_statement() -> Select[Any]:
+    """`person_daily`'s statement, built once: `me` asks it on every request, and building
+    the one-source rule's statement costs several times what running it does."""
+    identities = select(IdentityRow.id).where(
+        IdentityRow.person_id == bindparam("person_id", type_=Integer)
+    )
+    span = DailyRow.day.between(bindparam("start", type_=Date), bindparam("end", type_=Date))
+    counted = counted_daily([DailyRow.identity_id.in_(identities), span]).c
+    return (
+        select(counted.day, counted.tool, counted.kind, *summed_totals(counted))
+        .group_by(counted.day, counted.tool, counted.kind)
+        .order_by(counted.day, counted.tool, counted.kind)
+    )
 
 
 def rank_inputs(db: Database, start: date, end: date) -> list[RankInput]:
@@ -225,11 +246,16 @@ def unranked_people(db: Database, week_start: date) -> set[int]:
     """People kept off that week's leaderboard: those who opted out, and those whose week
     has an integrity flag (scripted or wasteful use)."""
     with db.read() as conn:
-        opted_out = conn.execute(select(PersonRow.id).where(PersonRow.opted_out.is_(True)))
-        flagged = conn.execute(
-            select(IntegrityFlagRow.person_id).where(IntegrityFlagRow.week_start == week_start)
-        )
-        return set(opted_out.scalars()) | set(flagged.scalars())
+        return set(conn.execute(_UNRANKED, {"week_start": week_start}).scalars())
+
+
+# Built once: `top` reads it on every request. One statement for both, on the opt-out index.
+_UNRANKED = union(
+    select(PersonRow.id).where(PersonRow.opted_out.is_(True)),
+    select(IntegrityFlagRow.person_id).where(
+        IntegrityFlagRow.week_start == bindparam("week_start", type_=Date)
+    ),
+)
 
 
 def usage_fingerprint(db: Database) -> tuple[int, int, str]:
