@@ -42,7 +42,10 @@ TOOLS = ("claude-code", "copilot", "cursor", "kiro")
 KINDS = ("chat", "inline_suggestion", "agent", "completion", "other")
 
 
-def seed(db: Database, people: int, rng: random.Random) -> int:
+def seed(db: Database, people: int, rng: random.Random, reported: float = 0.0) -> int:
+    """Five weeks of rollup rows; a `reported` share of people have theirs from a vendor
+    report (origin `import:bench`) rather than pushed events, so the one-source rule has
+    cells to look at."""
     now = datetime(2026, 11, 16, tzinfo=UTC)
     with db.write() as conn:
         conn.execute(
@@ -66,6 +69,10 @@ def seed(db: Database, people: int, rng: random.Random) -> int:
             ],
         )
     rows = 0
+    # Drawn only when asked for, so the default data stays as it was.
+    origins = {
+        p: "import:bench" for p in range(1, people + 1) if reported and rng.random() < reported
+    }
     for back in range(5):
         week = WEEK.previous(back)
         batch = []
@@ -79,7 +86,7 @@ def seed(db: Database, people: int, rng: random.Random) -> int:
                             "day": day,
                             "tool": tool,
                             "kind": rng.choice(KINDS),
-                            "origin": "events",
+                            "origin": origins.get(person, "events"),
                             "requests": rng.randint(1, 40),
                             "input_tokens": rng.randint(500, 60_000),
                             "output_tokens": rng.randint(100, 20_000),
@@ -174,6 +181,7 @@ def main() -> None:
     parser.add_argument("--database-url", help="default: a SQLite file in a temp directory")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", type=Path, help="a SQLite file: seeded once, then reused")
+    parser.add_argument("--reported", type=float, default=0.0, help="share from a report")
     parser.add_argument("--baseline", type=Path, help="source tree of the code to compare with")
     args = parser.parse_args()
 
@@ -185,7 +193,7 @@ def main() -> None:
         db.upgrade()
         started = time.perf_counter()
         if not reuse:
-            rows = seed(db, args.people, random.Random(args.seed))
+            rows = seed(db, args.people, random.Random(args.seed), args.reported)
             print(
                 f"seeded {args.people:,} people, {rows:,} rollup rows in "
                 f"{time.perf_counter() - started:.1f} s"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -20,7 +20,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails
 
-from storage.records import Award, PersonPeriod, Totals
+from jobs.award_measures import MEASURES
+from storage.records import Award, PersonPeriod
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,132 +143,33 @@ class AwardPost:
     rewards_line: str
 
 
-@dataclass(frozen=True, slots=True)
-class Measure:
-    """A category's score for a candidate (None: not in the running) and the reason a
-    winner is given. Kept apart so a week of everyone is scored without writing a reason
-    for each of them: only the winners' are ever read."""
-
-    value: Callable[[Candidate, Category, int], float | None]
-    reason: Callable[[Candidate, int], str]
-
-
-def _acceptance_rate(period: PersonPeriod) -> float | None:
-    shown, accepted = period.totals.suggestions_shown, period.totals.suggestions_accepted
-    if not shown or accepted is None:
-        return None
-    return accepted / shown
-
-
-def _with_acceptance(text: str, period: PersonPeriod) -> str:
-    rate = _acceptance_rate(period)
-    return text if rate is None else f"{text}, {rate:.0%} acceptance"
-
-
-def days_phrase(n: int) -> str:
-    """`1 active day`, `3 active days`."""
-    return f"{n} active day" + ("" if n == 1 else "s")
-
-
-def _steady(c: Candidate, _cat: Category, _history: int) -> float | None:
-    return float(c.period.active_days)
-
-
-def _steady_reason(c: Candidate, _history: int) -> str:
-    return _with_acceptance(days_phrase(c.period.active_days), c.period)
-
-
-def _acceptance(c: Candidate, cat: Category, _history: int) -> float | None:
-    rate = _acceptance_rate(c.period)
-    if rate is None or (c.period.totals.suggestions_shown or 0) < cat.min_suggestions:
-        return None
-    return rate
-
-
-def _acceptance_reason(c: Candidate, _history: int) -> str:
-    shown = c.period.totals.suggestions_shown or 0
-    rate = _acceptance_rate(c.period) or 0.0
-    return f"{rate:.0%} acceptance of {shown:,} suggestions, {days_phrase(c.period.active_days)}"
-
-
-def _accepted_work(totals: Totals) -> tuple[int | None, str]:
-    lines, accepted = totals.lines_accepted, totals.suggestions_accepted
-    return (lines, "accepted lines") if lines is not None else (accepted, "accepted")
-
-
-def _efficiency(c: Candidate, cat: Category, _history: int) -> float | None:
-    totals = c.period.totals
-    work, _ = _accepted_work(totals)
-    if work is None or work < cat.min_accepted or totals.tokens < max(cat.min_tokens, 1):
-        return None
-    return work * 1000 / totals.tokens
-
-
-def _efficiency_reason(c: Candidate, _history: int) -> str:
-    totals = c.period.totals
-    work, unit = _accepted_work(totals)
-    work = work or 0
-    per_k = work * 1000 / totals.tokens
-    return f"{per_k:.1f} {unit} per 1,000 tokens ({work:,} in {totals.tokens:,} tokens)"
-
-
-def _breadth(c: Candidate, _cat: Category, _history: int) -> float | None:
-    return float(len(c.period.tools) + len(c.period.kinds))
-
-
-def _breadth_reason(c: Candidate, _history: int) -> str:
-    tools, kinds = len(c.period.tools), len(c.period.kinds)
-    tool_word = "tool" if tools == 1 else "tools"
-    kind_word = "kind" if kinds == 1 else "kinds"
-    return f"{tools} {tool_word}, {kinds} {kind_word} of work"
-
-
-def _previous(c: Candidate, history: int) -> tuple[int, ...]:
-    return (c.previous_active_days + (0,) * history)[:history]
-
-
-def _improvement(c: Candidate, cat: Category, history: int) -> float | None:
-    if history == 0:  # the earlier weeks needed are checked for every badge (_weeks_used)
-        return None
-    return c.period.active_days - sum(_previous(c, history)) / history
-
-
-def _improvement_reason(c: Candidate, history: int) -> str:
-    average = sum(_previous(c, history)) / history
-    return f"{days_phrase(c.period.active_days)}, up from {average:.1f} a week"
-
-
-def _shipped(c: Candidate, cat: Category, _history: int) -> float | None:
-    totals = c.period.totals
-    shipped = totals.shipped
-    if shipped is None or shipped < max(cat.min_shipped, 1) or totals.tokens < cat.min_tokens:
-        return None
-    return shipped / max(c.period.active_days, 1)
-
-
-def _shipped_reason(c: Candidate, _history: int) -> str:
-    totals, days = c.period.totals, c.period.active_days
-    commits, pulls = totals.commits or 0, totals.pull_requests or 0
-    return (
-        f"{commits:,} commit{'' if commits == 1 else 's'} and {pulls:,} pull "
-        f"request{'' if pulls == 1 else 's'} made with AI, {days_phrase(days)}"
-    )
-
-
-MEASURES: Mapping[str, Measure] = {
-    "steady": Measure(_steady, _steady_reason),
-    "acceptance": Measure(_acceptance, _acceptance_reason),
-    "efficiency": Measure(_efficiency, _efficiency_reason),
-    "breadth": Measure(_breadth, _breadth_reason),
-    "improvement": Measure(_improvement, _improvement_reason),
-    "shipped": Measure(_shipped, _shipped_reason),
-}
-
-
 def _weeks_used(c: Candidate, history: int) -> int:
     """In how many of the earlier weeks looked at the person used the tools: the baseline
     every badge may ask for (at least `min_previous_weeks` of them)."""
     return sum(1 for days in c.previous_active_days[:history] if days > 0)
+
+
+def _leaders(
+    scored: list[tuple[float, Candidate]], wins: Mapping[int, int], most: int
+) -> list[tuple[float, Candidate]]:
+    """The start of the winning order (highest value, then more active days, fewer tokens,
+    lower Slack ID), long enough to hold the winner: only people who already hold `most`
+    badges can be passed over. Everyone at or above the cut-off value is ordered in full,
+    so ties are broken as if everyone had been sorted, without sorting everyone."""
+    enough = sum(1 for n in wins.values() if n >= most) + 1
+    if not scored:
+        return []
+    cut = heapq.nlargest(enough, (value for value, _ in scored))[-1]
+    near = [(value, c) for value, c in scored if value >= cut]
+    return sorted(
+        near,
+        key=lambda item: (
+            -item[0],
+            -item[1].period.active_days,
+            item[1].period.totals.tokens,
+            item[1].period.slack_user_id,
+        ),
+    )
 
 
 def decide_awards(
@@ -284,28 +186,22 @@ def decide_awards(
         if c.period.slack_user_id and not c.period.opted_out and c.period.person_id not in flagged
     ]
     # Counted once per person rather than once per person and badge: a week of everyone.
-    baseline = [(c, _weeks_used(c, rules.history_weeks)) for c in eligible]
+    baseline = [(c, c.period.active_days, _weeks_used(c, rules.history_weeks)) for c in eligible]
     wins: dict[int, int] = {}
     winners: list[Winner] = []
     for category in rules.categories:
         if not category.enabled:
             continue
         measure = MEASURES[category.key]
-        ranked: list[tuple[tuple[float, int, int, str], float, Candidate]] = []
-        for c, weeks_used in baseline:
-            if c.period.active_days < category.min_active_days:
-                continue
-            if weeks_used < category.min_previous_weeks:
+        scored: list[tuple[float, Candidate]] = []
+        for c, active_days, weeks_used in baseline:
+            if active_days < category.min_active_days or weeks_used < category.min_previous_weeks:
                 continue
             value = measure.value(c, category, rules.history_weeks)
             if value is None or value <= 0 or value < category.minimum:
                 continue
-            order = (-value, -c.period.active_days, c.period.totals.tokens, c.period.slack_user_id)
-            ranked.append((order, value, c))  # type: ignore[arg-type]
-        # Only people who already hold their most badges can be passed over, so the winner
-        # is among the first few of the order: no need to sort everyone.
-        maxed = sum(1 for n in wins.values() if n >= rules.max_badges_per_person)
-        for _, value, c in heapq.nsmallest(maxed + 1, ranked, key=lambda item: item[0]):
+            scored.append((value, c))
+        for value, c in _leaders(scored, wins, rules.max_badges_per_person):
             if wins.get(c.period.person_id, 0) < rules.max_badges_per_person:
                 wins[c.period.person_id] = wins.get(c.period.person_id, 0) + 1
                 winners.append(

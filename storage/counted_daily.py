@@ -97,7 +97,7 @@ def counted_daily(where: Sequence[ColumnElement[bool]]) -> Subquery:
     )
 
 
-def contested_identities(where: Sequence[ColumnElement[bool]]) -> Select[tuple[int]]:
+def contested_identities(where: Sequence[ColumnElement[bool]]) -> Select[Any]:
     """The identities whose rows matching `where` (on `DailyRow` columns) the rule may change:
     each identity with a report row there, and every identity of a person who has one (the
     rule meets a person's identities as one). Every other identity's rows count as stored."""

@@ -65,7 +65,7 @@ def totals_from_row(values: Sequence[Any]) -> Totals:
     # Everyone's week is 100,000 of these: one pass by position, `whole` written out, and
     # Totals built positionally (its fields are SUMMED, in order; checked below).
     return Totals(
-        *[
+        *[  # type: ignore[arg-type]  # each position holds its field's type, as checked below
             (None if kind else 0)
             if value is None
             else float(value)

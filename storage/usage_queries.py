@@ -136,7 +136,7 @@ def _owners(conn: Connection, person_ids: list[int] | None) -> dict[int, tuple[A
 
 def _shapes(
     conn: Connection,
-    where: list[ColumnElement[bool]],
+    where: Sequence[ColumnElement[bool]],
     tools: list[str],
     kinds: list[str],
     start: date,
