@@ -397,3 +397,16 @@ def test_top_leaves_out_who_opts_out_at_once_from_the_cached_board(slack, api_ke
     lines, text = _top_lines(slack, "UBOB")
     assert lines == ["1. <@UALICE>: 1 active day, 0 accepted suggestions (n/a accepted)"]
     assert "*Your place:* you opted out" in text
+
+
+def test_top_refreshes_no_more_often_than_its_last_refresh_allows(slack, api_key, monkeypatch):
+    # As if ranking everyone took ages: the usage that landed waits for the spacing, not
+    # just the few seconds a small workspace waits.
+    monkeypatch.setattr("bot.slack.usage_service.RANKING_REFRESH_SPACING", 1e9)
+    ingest(slack, api_key, used("UALICE", THIS_MONDAY))
+    before, _ = _top_lines(slack)
+    ingest(slack, api_key, *[used("UBOB", day) for day in (THIS_MONDAY, "2026-11-17")])
+    slack.freezer.tick(timedelta(seconds=6))
+    for _ in range(20):  # a second: without the spacing, the refresh lands well within it
+        assert _top_lines(slack)[0] == before
+        time.sleep(0.05)

@@ -59,12 +59,17 @@ RANKING_MIN_AGE_S = 5.0
 # A vendor re-import can change figures in place without anything we can see cheaply; past
 # this age a cached ranking is refreshed anyway.
 RANKING_MAX_AGE_S = 60.0
+# Re-ranking everyone is seconds of work at 100,000 people, and it shares the process (and
+# Python's lock) with every request: refresh no more often than this many times what the
+# last refresh took, so at most a tenth of the time goes to it, whatever the size.
+RANKING_REFRESH_SPACING = 10.0
 
 
 @dataclass(frozen=True, slots=True)
 class _CachedRanking:
     fingerprint: tuple[int, int, str]
     computed_at: float  # time.monotonic()
+    took: float  # seconds the computation took
     board: Board
     # Judged from the same snapshot as `board`, so nobody is ever shown before their
     # week has been looked at.
@@ -169,8 +174,9 @@ class UsageService:
 
         Summing everyone's week is the expensive part (half a second for 20,000 people on
         SQLite), and usage lands all the time, so a ranking that is out of date is served
-        while a fresh one is computed in the background, at most every few seconds: `top`
-        lags new usage by seconds. Only the first `top` of a week waits for the sums.
+        while a fresh one is computed in the background, at most every few seconds (or ten
+        times what the last computation took, if longer): `top` lags new usage by seconds
+        (half a minute at 100,000 people). Only the first `top` of a week waits for the sums.
         Opt-outs and stored flags are read fresh on every request, so opting out takes
         effect at once. Whether usage has landed is only asked once a ranking is old enough
         to be refreshed, so most requests read nothing for it."""
@@ -179,11 +185,12 @@ class UsageService:
         if cached is None:
             return self._refresh(week, usage_fingerprint(self.db))
         age = time.monotonic() - cached.computed_at
-        if age < RANKING_MIN_AGE_S:
+        spacing = RANKING_REFRESH_SPACING * cached.took
+        if age < max(RANKING_MIN_AGE_S, spacing):
             return cached
         fingerprint = usage_fingerprint(self.db)
         with self._lock:
-            stale = cached.fingerprint != fingerprint or age > RANKING_MAX_AGE_S
+            stale = cached.fingerprint != fingerprint or age > max(RANKING_MAX_AGE_S, spacing)
             if stale and not self._refreshing:
                 self._refreshing = True
                 self._refresher.submit(self._refresh, week, fingerprint)
@@ -191,9 +198,11 @@ class UsageService:
 
     def _refresh(self, week: Week, fingerprint: tuple[int, int, str]) -> _CachedRanking:
         try:
+            started = time.monotonic()
             board = Board.of(rank(rank_inputs(self.db, week.start, week.end)))
             flagged = flagged_now(self.db, week, self.award_config)
-            fresh = _CachedRanking(fingerprint, time.monotonic(), board, flagged)
+            done = time.monotonic()
+            fresh = _CachedRanking(fingerprint, done, done - started, board, flagged)
             with self._lock:
                 # Only the current week is ever asked for; drop the others.
                 self._rankings = {week: fresh}
