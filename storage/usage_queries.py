@@ -70,7 +70,7 @@ def person_periods(
 
         sums = counted_sums_by_identity(conn, where, columns)
         # Too many days or names for one mask: read row by row instead (rarely needed).
-        shapes = _shapes(conn, where, tools, kinds, start, end) if wide or days else None
+        shapes = _shapes(conn, where, tools, kinds, start) if wide or days else None
 
     n = len(SUMMED)
     merged: dict[int, tuple[Sequence[Any], int, int, int]] = {}
@@ -140,7 +140,6 @@ def _shapes(
     tools: list[str],
     kinds: list[str],
     start: date,
-    end: date,
 ) -> dict[int, tuple[int, int, int]]:
     """Per identity its day, tool and kind masks read row by row: for spans longer than a
     mask or with more tools or kinds than one holds (bit i of the name masks is the i-th
