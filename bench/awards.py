@@ -1,24 +1,33 @@
 """Benchmark: compute and render one week's awards for many people from the daily rollup.
 
-    python bench/awards.py                   # quick: 2,000 people
-    python bench/awards.py --people 20000    # the target: under 2 s
-    python bench/awards.py --people 100000
+    python -P bench/awards.py                   # quick: 2,000 people
+    python -P bench/awards.py --people 100000   # the target: under 2 s
+    python -P bench/awards.py --people 100000 --keep /tmp/a100k.db --baseline /tmp/main-src
 
-Seeds a throw-away SQLite file (or --database-url) with five weeks of rollup rows, then times
-reading the week and its history, deciding the badges, and rendering the post.
+Seeds a throw-away SQLite file (or --database-url, or --keep FILE: seeded once, then reused)
+with five weeks of rollup rows, then times reading the week and its history, deciding the
+badges, and rendering the post. With --baseline DIR (a checkout of the code to compare with,
+e.g. `git archive main`), the same work is then timed with that code on the same database in
+a child process, on the rollup indexes that code has: a same-run baseline on a shared machine.
+Wall and CPU time are both printed (CPU: this process and its threads; SQLite runs in them).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
+import sqlite3
+import subprocess
+import sys
 import tempfile
 import time
+from contextlib import closing
 from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 
 from bot.slack.views.award_post import award_blocks, award_text
 from jobs.award_rules import AwardRules, build_post, decide_awards
@@ -33,7 +42,10 @@ TOOLS = ("claude-code", "copilot", "cursor", "kiro")
 KINDS = ("chat", "inline_suggestion", "agent", "completion", "other")
 
 
-def seed(db: Database, people: int, rng: random.Random) -> int:
+def seed(db: Database, people: int, rng: random.Random, reported: float = 0.0) -> int:
+    """Five weeks of rollup rows; a `reported` share of people have theirs from a vendor
+    report (origin `import:bench`) rather than pushed events, so the one-source rule has
+    cells to look at."""
     now = datetime(2026, 11, 16, tzinfo=UTC)
     with db.write() as conn:
         conn.execute(
@@ -57,6 +69,10 @@ def seed(db: Database, people: int, rng: random.Random) -> int:
             ],
         )
     rows = 0
+    # Drawn only when asked for, so the default data stays as it was.
+    origins = {
+        p: "import:bench" for p in range(1, people + 1) if reported and rng.random() < reported
+    }
     for back in range(5):
         week = WEEK.previous(back)
         batch = []
@@ -70,7 +86,7 @@ def seed(db: Database, people: int, rng: random.Random) -> int:
                             "day": day,
                             "tool": tool,
                             "kind": rng.choice(KINDS),
-                            "origin": "events",
+                            "origin": origins.get(person, "events"),
                             "requests": rng.randint(1, 40),
                             "input_tokens": rng.randint(500, 60_000),
                             "output_tokens": rng.randint(100, 20_000),
@@ -87,25 +103,106 @@ def seed(db: Database, people: int, rng: random.Random) -> int:
     return rows
 
 
+# The code measured against (--baseline) reads with the rollup indexes it had: the plain day
+# index instead of this code's, put back for the run and undone after.
+BASELINE_INDEXES = ("CREATE INDEX IF NOT EXISTS ix_usage_daily_day ON usage_daily (day)",)
+OWN_INDEXES = ("ix_usage_daily_day_identity", "ix_usage_daily_reports")
+
+# Run in a child process with the baseline's code first on sys.path: its own award reads and
+# decision, timed as the main run times this code's.
+BASELINE_SCRIPT = """
+import sys, time
+from datetime import date
+from zoneinfo import ZoneInfo
+from jobs.award_rules import AwardRules, decide_awards
+from jobs.awards import candidates
+from jobs.weeks import Week
+from storage.db import Database
+db = Database(sys.argv[1], ZoneInfo("UTC"))
+rules = AwardRules()
+w0, c0 = time.perf_counter(), time.process_time()
+cands = candidates(db, Week(date.fromisoformat(sys.argv[2])), rules.history_weeks)
+w1, c1 = time.perf_counter(), time.process_time()
+winners = decide_awards(cands, rules)
+w2, c2 = time.perf_counter(), time.process_time()
+print(w1 - w0, w2 - w1, c2 - c0, len(cands), sorted((w.category, w.person_id) for w in winners))
+"""
+
+
+def time_baseline(db: Database, source: Path) -> tuple[float, float, float, int, str]:
+    """The baseline code's read and decide wall times, CPU time, candidates and winners."""
+    own = _own_index_sql(db)
+    with db.write() as conn:
+        for sql in BASELINE_INDEXES:
+            conn.execute(text(sql))
+        for name in own:
+            conn.execute(text(f"DROP INDEX IF EXISTS {name}"))
+    checkpoint(db)
+    try:
+        env = {**os.environ, "PYTHONPATH": str(source)}
+        out = subprocess.run(
+            [sys.executable, "-P", "-c", BASELINE_SCRIPT, str(db.url), WEEK.start.isoformat()],
+            env=env,
+            cwd=source,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.split(maxsplit=4)
+    finally:
+        with db.write() as conn:
+            conn.execute(text("DROP INDEX IF EXISTS ix_usage_daily_day"))
+            for sql in own.values():
+                conn.execute(text(sql))
+        checkpoint(db)
+    return float(out[0]), float(out[1]), float(out[2]), int(out[3]), out[4].strip()
+
+
+def _own_index_sql(db: Database) -> dict[str, str]:
+    """This code's rollup indexes as SQLite created them (to drop and recreate)."""
+    with db.read() as conn:
+        rows = conn.execute(
+            text("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = :t"),
+            {"t": "usage_daily"},
+        ).all()
+    return {name: sql for name, sql in rows if name in OWN_INDEXES}
+
+
+def checkpoint(db: Database) -> None:
+    """Fold the write-ahead log into the database file: an index just built sits in the
+    log, and every read would look it up there first (SQLite only)."""
+    if db.url.get_backend_name() == "sqlite" and db.url.database:
+        with closing(sqlite3.connect(db.url.database)) as conn:  # outside any transaction
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, default=2000)
     parser.add_argument("--database-url", help="default: a SQLite file in a temp directory")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--keep", type=Path, help="a SQLite file: seeded once, then reused")
+    parser.add_argument("--reported", type=float, default=0.0, help="share from a report")
+    parser.add_argument("--baseline", type=Path, help="source tree of the code to compare with")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
+        reuse = args.keep is not None and args.keep.exists()
+        path = args.keep or Path(tmp) / "bench.db"
+        url = args.database_url or f"sqlite:///{path}"
         db = Database(url, ZoneInfo("UTC"))
         db.upgrade()
         started = time.perf_counter()
-        rows = seed(db, args.people, random.Random(args.seed))
-        print(
-            f"seeded {args.people:,} people, {rows:,} rollup rows in "
-            f"{time.perf_counter() - started:.1f} s"
-        )
+        if not reuse:
+            rows = seed(db, args.people, random.Random(args.seed), args.reported)
+            print(
+                f"seeded {args.people:,} people, {rows:,} rollup rows in "
+                f"{time.perf_counter() - started:.1f} s"
+            )
+        checkpoint(db)
+        print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
         rules = AwardRules()
+        cpu0 = time.process_time()
         t0 = time.perf_counter()
         cands = candidates(db, WEEK, rules.history_weeks)
         t1 = time.perf_counter()
@@ -119,6 +216,8 @@ def main() -> None:
         blocks = [block.to_dict() for block in award_blocks(post)]
         text = award_text(post)
         t3 = time.perf_counter()
+        cpu = time.process_time() - cpu0
+        baseline = None if args.baseline is None else time_baseline(db, args.baseline)
         db.dispose()
 
     print(
@@ -130,7 +229,17 @@ def main() -> None:
         f"render blocks and text:            {t3 - t2:6.3f} s ({len(blocks)} blocks, "
         f"{len(text)} chars)"
     )
-    print(f"total:                             {t3 - t0:6.3f} s")
+    print(f"total:                             {t3 - t0:6.3f} s (CPU {cpu:6.3f} s)")
+    if baseline is not None:
+        read, decide, base_cpu, base_cands, base_winners = baseline
+        mine = str(sorted((w.category, w.person_id) for w in winners))
+        print(
+            f"baseline ({args.baseline}): read {read:6.3f} s, decide {decide:6.3f} s, "
+            f"total {read + decide:6.3f} s (CPU {base_cpu:6.3f} s), {base_cands:,} candidates; "
+            f"now {(read + decide) / (t3 - t0):.1f}x faster (CPU {base_cpu / cpu:.1f}x); "
+            f"same winners: {base_winners == mine}"
+        )
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -3,9 +3,12 @@
 Loads synthetic usage (people x days) into a throw-away SQLite database (or
 AIUSAGE_BENCH_DATABASE_URL), serves the real app with uvicorn on loopback, and times signed
 slash commands end to end, next to a bare Bolt command that only acknowledges, in the same
-run and the same app. Quick by default; the issue's size is:
+run and the same app. Quick by default; the issue's size (a year, 100,000 people; lower
+--activity keeps the load to a few minutes; --keep loads once and reuses the file) is:
 
-    python bench/slash.py --people 20000 --days 90
+    python -P bench/slash.py --people 100000 --days 365 --activity 0.1 --tools 1 --keep F
+
+Target: `me` and `top` p99 within 1.25 x the bare acknowledgement's p99.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
+from sqlalchemy import insert
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -34,18 +39,29 @@ from bot.demo.signed_requests import signed_headers, slash_command  # noqa: E402
 from bot.demo.walkthrough import serving  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
 from jobs.weeks import local_day  # noqa: E402
-from storage.bulk import upsert_daily  # noqa: E402
-from storage.events import rollup  # noqa: E402
 from storage.figures import REPORTED  # noqa: E402
 from storage.integrations import create_integration  # noqa: E402
+from storage.models import DailyRow  # noqa: E402
 from storage.people import resolve_identities, save_slack_profile  # noqa: E402
 
 SECRET = "bench-signing-secret"
 TOOLS = ("claude-code", "copilot", "cursor", "kiro")
 
 
-def load(db, people: int, days: int, now: datetime, seed: int = 1) -> int:  # type: ignore[no-untyped-def]
-    """`people` Slack users with `days` of daily usage ending today; returns rollup rows."""
+def load(  # type: ignore[no-untyped-def]
+    db,
+    people: int,
+    days: int,
+    now: datetime,
+    activity: float = 0.9,
+    most_tools: int = 2,
+    reported: float = 0.0,
+    seed: int = 1,
+) -> int:
+    """`people` Slack users with `days` of daily usage ending today, each active on up to
+    `activity` of the days with up to `most_tools` tools; a `reported` share of people have
+    their usage from a vendor report rather than pushed events (the one-source rule then
+    looks at their rows). Written straight into the rollup, a row per key; returns rows."""
     rng = random.Random(seed)
     today = local_day(now, db.tz)
     with db.write() as conn:
@@ -54,10 +70,11 @@ def load(db, people: int, days: int, now: datetime, seed: int = 1) -> int:  # ty
     batch: list[dict[str, object]] = []
     for n in range(people):
         identity = ids[("slack", f"U{n:07d}")]
-        activity = rng.uniform(0.2, 0.9)
-        tools = rng.sample(TOOLS, rng.randint(1, 2))
+        active = rng.uniform(activity / 4, activity)
+        tools = rng.sample(TOOLS, rng.randint(1, most_tools))
+        origin = "import:bench" if rng.random() < reported else "events"
         for d in range(days):
-            if rng.random() > activity:
+            if rng.random() > active:
                 continue
             for tool in tools:
                 shown = rng.randint(5, 60) if tool != "claude-code" else None
@@ -68,18 +85,19 @@ def load(db, people: int, days: int, now: datetime, seed: int = 1) -> int:  # ty
                         "day": today - timedelta(days=d),
                         "tool": tool,
                         "kind": "inline_suggestion" if shown else "agent",
+                        "origin": origin,
                         "requests": rng.randint(1, 80),
                         "input_tokens": rng.randint(0, 200_000),
                         "output_tokens": rng.randint(0, 40_000),
                         "suggestions_shown": shown,
                         "suggestions_accepted": rng.randint(0, shown) if shown else None,
-                        "lines_accepted": None,
                         "cost_usd": round(rng.uniform(0, 3), 2) if not shown else None,
+                        "events": 1,
                     }
                 )
         if len(batch) >= 50_000 or n == people - 1:
             with db.write() as conn:
-                upsert_daily(conn, rollup(batch, "bench"), replace=False)
+                conn.execute(insert(DailyRow), batch)
             total += len(batch)
             batch = []
     return total
@@ -124,6 +142,10 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=28)
     parser.add_argument("--requests", type=int, default=300, help="timed requests per command")
     parser.add_argument("--users", type=int, default=50, help="distinct callers")
+    parser.add_argument("--activity", type=float, default=0.9, help="most days a person uses")
+    parser.add_argument("--tools", type=int, default=2, help="most tools a person uses")
+    parser.add_argument("--reported", type=float, default=0.05, help="share from a report")
+    parser.add_argument("--keep", type=Path, help="a SQLite file: loaded once, then reused")
     args = parser.parse_args()
 
     tmp = tempfile.TemporaryDirectory(prefix="aiusage-bench-")
@@ -131,7 +153,8 @@ def main() -> int:
     os.environ.update(
         {
             "AIUSAGE_DATABASE_URL": os.environ.get(
-                "AIUSAGE_BENCH_DATABASE_URL", f"sqlite:///{Path(tmp.name) / 'bench.db'}"
+                "AIUSAGE_BENCH_DATABASE_URL",
+                f"sqlite:///{args.keep or Path(tmp.name) / 'bench.db'}",
             ),
             "SLACK_API_URL": fake.api_url,
             "SLACK_BOT_TOKEN": "xoxb-bench",
@@ -139,15 +162,20 @@ def main() -> int:
         }
     )
     settings = load_settings()
-    services = build_services(settings)
+    reuse = args.keep is not None and args.keep.exists()
+    services = build_services(settings, migrate=True)
     services.db.upgrade()
     now = datetime.now(UTC)
     started = time.monotonic()
-    rows = load(services.db, args.people, args.days, now)
-    print(
-        f"loaded {args.people:,} people x {args.days} days: {rows:,} rollup rows "
-        f"in {time.monotonic() - started:.1f} s ({services.db.url.get_backend_name()})"
-    )
+    if not reuse:
+        rows = load(
+            services.db, args.people, args.days, now, args.activity, args.tools, args.reported
+        )
+        print(
+            f"loaded {args.people:,} people x {args.days} days: {rows:,} rollup rows "
+            f"in {time.monotonic() - started:.1f} s ({services.db.url.get_backend_name()})"
+        )
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     rng = random.Random(2)
     callers = [f"U{rng.randrange(args.people):07d}" for _ in range(args.users)]
     for caller in callers:  # known callers are answered in the ack, as in steady state
@@ -192,7 +220,7 @@ def main() -> int:
             timings["top"].append(post("/aiusage", "top", user))
         # Again, with usage landing through the ingestion API ten times a second, so the
         # cached ranking is always out of date and refreshed in the background meanwhile.
-        _, key = create_integration(services.db, "bench", now)
+        _, key = create_integration(services.db, f"bench-{now:%Y%m%d%H%M%S}", now)  # --keep
         stop = threading.Event()
         landed = ingest_until(stop, base_url, key, callers)
         for i in range(args.requests):
@@ -212,14 +240,14 @@ def main() -> int:
         p50, p99, top = result[name]
         print(f"{name:<20} {p50:>8.1f} {p99:>8.1f} {top:>8.1f}")
     print(f"top, first call (ranking computed, not cached): {cold_top * 1000:.1f} ms")
-    me_budget = 2 * result["bare"][1] + 20
-    print(
-        f"\nme p99 {result['me'][1]:.1f} ms vs budget 2 x bare p99 + 20 = {me_budget:.1f} ms: "
-        f"{'ok' if result['me'][1] <= me_budget else 'OVER'}"
-    )
-    print(
-        f"top p99 {result['top'][1]:.1f} ms vs 100 ms: {'ok' if result['top'][1] < 100 else 'OVER'}"
-    )
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    budget = 1.25 * result["bare"][1]
+    for name in ("me", "top", "top, usage landing"):
+        p99 = result[name][1]
+        print(
+            f"{name} p99 {p99:.1f} ms = {p99 / result['bare'][1]:.2f} x bare p99 "
+            f"(target 1.25 x = {budget:.1f} ms): {'ok' if p99 <= budget else 'OVER'}"
+        )
     tmp.cleanup()
     return 0
 

@@ -9,7 +9,8 @@ docs/metrics.md).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Collection, Mapping, Sequence
+import heapq
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -19,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails
 
+from jobs.award_measures import MEASURES
 from storage.records import Award, PersonPeriod
 
 
@@ -141,95 +143,33 @@ class AwardPost:
     rewards_line: str
 
 
-Measure = Callable[[Candidate, Category, int], tuple[float, str] | None]
+def _weeks_used(c: Candidate, history: int) -> int:
+    """In how many of the earlier weeks looked at the person used the tools: the baseline
+    every badge may ask for (at least `min_previous_weeks` of them)."""
+    return sum(1 for days in c.previous_active_days[:history] if days > 0)
 
 
-def _acceptance_rate(period: PersonPeriod) -> float | None:
-    shown, accepted = period.totals.suggestions_shown, period.totals.suggestions_accepted
-    if not shown or accepted is None:
-        return None
-    return accepted / shown
-
-
-def _with_acceptance(text: str, period: PersonPeriod) -> str:
-    rate = _acceptance_rate(period)
-    return text if rate is None else f"{text}, {rate:.0%} acceptance"
-
-
-def days_phrase(n: int) -> str:
-    """`1 active day`, `3 active days`."""
-    return f"{n} active day" + ("" if n == 1 else "s")
-
-
-def _steady(c: Candidate, _cat: Category, _history: int) -> tuple[float, str] | None:
-    days = c.period.active_days
-    return float(days), _with_acceptance(days_phrase(days), c.period)
-
-
-def _acceptance(c: Candidate, cat: Category, _history: int) -> tuple[float, str] | None:
-    shown = c.period.totals.suggestions_shown or 0
-    rate = _acceptance_rate(c.period)
-    if rate is None or shown < cat.min_suggestions:
-        return None
-    return (
-        rate,
-        f"{rate:.0%} acceptance of {shown:,} suggestions, {days_phrase(c.period.active_days)}",
+def _leaders(
+    scored: list[tuple[float, Candidate]], wins: Mapping[int, int], most: int
+) -> list[tuple[float, Candidate]]:
+    """The start of the winning order (highest value, then more active days, fewer tokens,
+    lower Slack ID), long enough to hold the winner: only people who already hold `most`
+    badges can be passed over. Everyone at or above the cut-off value is ordered in full,
+    so ties are broken as if everyone had been sorted, without sorting everyone."""
+    enough = sum(1 for n in wins.values() if n >= most) + 1
+    if not scored:
+        return []
+    cut = heapq.nlargest(enough, (value for value, _ in scored))[-1]
+    near = [(value, c) for value, c in scored if value >= cut]
+    return sorted(
+        near,
+        key=lambda item: (
+            -item[0],
+            -item[1].period.active_days,
+            item[1].period.totals.tokens,
+            item[1].period.slack_user_id,
+        ),
     )
-
-
-def _efficiency(c: Candidate, cat: Category, _history: int) -> tuple[float, str] | None:
-    totals = c.period.totals
-    lines, accepted = totals.lines_accepted, totals.suggestions_accepted
-    work, unit = (lines, "accepted lines") if lines is not None else (accepted, "accepted")
-    if work is None or work < cat.min_accepted or totals.tokens < max(cat.min_tokens, 1):
-        return None
-    per_k = work * 1000 / totals.tokens
-    return per_k, f"{per_k:.1f} {unit} per 1,000 tokens ({work:,} in {totals.tokens:,} tokens)"
-
-
-def _breadth(c: Candidate, _cat: Category, _history: int) -> tuple[float, str] | None:
-    tools, kinds = len(c.period.tools), len(c.period.kinds)
-    tool_word = "tool" if tools == 1 else "tools"
-    kind_word = "kind" if kinds == 1 else "kinds"
-    return float(tools + kinds), f"{tools} {tool_word}, {kinds} {kind_word} of work"
-
-
-def _improvement(c: Candidate, cat: Category, history: int) -> tuple[float, str] | None:
-    previous = (c.previous_active_days + (0,) * history)[:history]
-    if history == 0:  # the earlier weeks needed are checked for every badge (_has_baseline)
-        return None
-    average = sum(previous) / history
-    gain = c.period.active_days - average
-    return gain, f"{days_phrase(c.period.active_days)}, up from {average:.1f} a week"
-
-
-def _shipped(c: Candidate, cat: Category, _history: int) -> tuple[float, str] | None:
-    totals, days = c.period.totals, c.period.active_days
-    shipped = totals.shipped
-    if shipped is None or shipped < max(cat.min_shipped, 1) or totals.tokens < cat.min_tokens:
-        return None
-    commits, pulls = totals.commits or 0, totals.pull_requests or 0
-    return shipped / max(days, 1), (
-        f"{commits:,} commit{'' if commits == 1 else 's'} and {pulls:,} pull "
-        f"request{'' if pulls == 1 else 's'} made with AI, {days_phrase(days)}"
-    )
-
-
-MEASURES: Mapping[str, Measure] = {
-    "steady": _steady,
-    "acceptance": _acceptance,
-    "efficiency": _efficiency,
-    "breadth": _breadth,
-    "improvement": _improvement,
-    "shipped": _shipped,
-}
-
-
-def _has_baseline(c: Candidate, cat: Category, history: int) -> bool:
-    """Whether the person used the tools in at least `min_previous_weeks` of the earlier
-    weeks looked at: the baseline every badge may ask for."""
-    earlier = c.previous_active_days[:history]
-    return sum(1 for days in earlier if days > 0) >= cat.min_previous_weeks
 
 
 def decide_awards(
@@ -245,26 +185,23 @@ def decide_awards(
         for c in candidates
         if c.period.slack_user_id and not c.period.opted_out and c.period.person_id not in flagged
     ]
+    # Counted once per person rather than once per person and badge: a week of everyone.
+    baseline = [(c, c.period.active_days, _weeks_used(c, rules.history_weeks)) for c in eligible]
     wins: dict[int, int] = {}
     winners: list[Winner] = []
     for category in rules.categories:
         if not category.enabled:
             continue
         measure = MEASURES[category.key]
-        ranked: list[tuple[tuple[float, int, int, str], Candidate, float, str]] = []
-        for c in eligible:
-            if c.period.active_days < category.min_active_days:
+        scored: list[tuple[float, Candidate]] = []
+        for c, active_days, weeks_used in baseline:
+            if active_days < category.min_active_days or weeks_used < category.min_previous_weeks:
                 continue
-            if not _has_baseline(c, category, rules.history_weeks):
+            value = measure.value(c, category, rules.history_weeks)
+            if value is None or value <= 0 or value < category.minimum:
                 continue
-            scored = measure(c, category, rules.history_weeks)
-            if scored is None or scored[0] <= 0 or scored[0] < category.minimum:
-                continue
-            value, reason = scored
-            order = (-value, -c.period.active_days, c.period.totals.tokens, c.period.slack_user_id)
-            ranked.append((order, c, value, reason))  # type: ignore[arg-type]
-        ranked.sort(key=lambda item: item[0])
-        for _, c, value, reason in ranked:
+            scored.append((value, c))
+        for value, c in _leaders(scored, wins, rules.max_badges_per_person):
             if wins.get(c.period.person_id, 0) < rules.max_badges_per_person:
                 wins[c.period.person_id] = wins.get(c.period.person_id, 0) + 1
                 winners.append(
@@ -273,7 +210,7 @@ def decide_awards(
                         c.period.person_id,
                         c.period.slack_user_id or "",
                         value,
-                        reason,
+                        measure.reason(c, rules.history_weeks),
                     )
                 )
                 break

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
@@ -108,16 +109,26 @@ def flagged_now(db: Database, week: Week, config: AwardConfig) -> frozenset[int]
 
 
 def candidates(db: Database, week: Week, history_weeks: int) -> list[Candidate]:
-    """Everyone with usage in the week, with their active days in the weeks before."""
-    periods = person_periods(db, week.start, week.end)
-    return with_history(db, week, periods, history_weeks)
+    """Everyone with usage in the week, with their active days in the weeks before. The
+    week and its history are read side by side: each is a pass over everyone's rows, and
+    the database works outside Python's lock."""
+    earlier = [week.previous(back).start for back in range(1, history_weeks + 1)]
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="award-history") as pool:
+        history = pool.submit(active_days_history, db, earlier)
+        periods = person_periods(db, week.start, week.end)
+        return _joined(periods, history.result(), history_weeks)
 
 
 def with_history(
     db: Database, week: Week, periods: Sequence[PersonPeriod], history_weeks: int
 ) -> list[Candidate]:
     earlier = [week.previous(back).start for back in range(1, history_weeks + 1)]
-    history = active_days_history(db, earlier)
+    return _joined(periods, active_days_history(db, earlier), history_weeks)
+
+
+def _joined(
+    periods: Sequence[PersonPeriod], history: dict[int, list[int]], history_weeks: int
+) -> list[Candidate]:
     none = (0,) * history_weeks
     return [Candidate(p, tuple(history.get(p.person_id, none))) for p in periods]
 

@@ -6,7 +6,8 @@ active days (steady use), then accepted suggestions (useful use), then acceptanc
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+import bisect
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
@@ -175,6 +176,48 @@ class Standings:
     top: list[Ranked]
     mine: Ranked | None
     count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Board:
+    """A ranking (best first) with, per person, their position and where their group of
+    equal scores starts: `top` answers from it without walking everyone."""
+
+    ranked: Sequence[Ranked]
+    position: Mapping[int, int]
+    group_start: Sequence[int]
+
+    @classmethod
+    def of(cls, ranked: Sequence[Ranked]) -> Board:
+        group_start: list[int] = []
+        for i, item in enumerate(ranked):
+            same = i > 0 and item.score == ranked[i - 1].score
+            group_start.append(group_start[-1] if same else i)
+        return cls(ranked, {r.person_id: i for i, r in enumerate(ranked)}, group_start)
+
+    def standings(self, unranked: Collection[int], person_id: int, size: int = 10) -> Standings:
+        """As `standings`, in time that grows with `size` and the unranked, not everyone:
+        a place is one more than the ranked people with a better score."""
+        left_out = sorted(i for p in unranked if (i := self.position.get(p)) is not None)
+        top: list[Ranked] = []
+        passed = 0  # left-out positions before the current one
+        for i, item in enumerate(self.ranked):
+            if len(top) == size:
+                break
+            while passed < len(left_out) and left_out[passed] < i:
+                passed += 1
+            if passed < len(left_out) and left_out[passed] == i:
+                continue
+            top.append(replace(item, place=self._place(i, left_out)))
+        mine = None
+        at = self.position.get(person_id)
+        if at is not None and person_id not in unranked:
+            mine = replace(self.ranked[at], place=self._place(at, left_out))
+        return Standings(top, mine, len(self.ranked) - len(left_out))
+
+    def _place(self, i: int, left_out: list[int]) -> int:
+        start = self.group_start[i]
+        return start - bisect.bisect_left(left_out, start) + 1
 
 
 def standings(

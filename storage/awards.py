@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, case, func, select
+from sqlalchemy import Connection, Integer, Select, bindparam, select
 
 from storage.db import Database
 from storage.dialect import insert_ignore
-from storage.models import AwardRow, DailyRow, IdentityRow, PersonRow
+from storage.models import AwardRow, IdentityRow, PersonRow
 from storage.records import Award, NewAward, Person
+from storage.usage_masks import day_masks
+
+WEEK_BITS = 0b1111111  # seven days of an active-day mask
 
 
 def store_awards(
@@ -45,42 +50,46 @@ def week_awards(db: Database, week_start: date) -> list[Award]:
 def awards_for(db: Database, person_id: int, limit: int | None = None) -> list[Award]:
     """A person's badges, newest week first."""
     with db.read() as conn:
-        rows = conn.execute(
-            _select()
-            .where(AwardRow.person_id == person_id)
-            .order_by(AwardRow.week_start.desc(), AwardRow.id)
-            .limit(limit)
-        ).all()
-    return [_award(row) for row in rows]
+        rows = conn.execute(_person_awards(limit is not None), {"p": person_id, "n": limit})
+        return [_award(row) for row in rows]
+
+
+@functools.cache
+def _person_awards(limited: bool) -> Select[Any]:
+    """`awards_for`'s statement, built once: `me` reads it on every request, and building
+    it costs more than running it."""
+    stmt = (
+        _select()
+        .where(AwardRow.person_id == bindparam("p", type_=Integer))
+        .order_by(AwardRow.week_start.desc(), AwardRow.id)
+    )
+    return stmt.limit(bindparam("n", type_=Integer)) if limited else stmt
 
 
 def active_days_history(db: Database, week_starts: Sequence[date]) -> dict[int, list[int]]:
     """Per person, the number of active days in each of the given weeks (Monday dates), in
-    the order given; one grouped query instead of a full per-person read per week."""
+    the order given. One grouped read of active-day masks for the whole span, on the
+    rollup's (day, identity) index alone, rather than a count of distinct days per person
+    and week."""
     if not week_starts:
         return {}
-    index = case(
-        *[
-            (DailyRow.day.between(start, start + timedelta(days=6)), i)
-            for i, start in enumerate(week_starts)
-        ],
-        else_=-1,
-    ).label("week_index")
-    stmt = (
-        select(IdentityRow.person_id, index, func.count(func.distinct(DailyRow.day)))
-        .join(IdentityRow, IdentityRow.id == DailyRow.identity_id)
-        .where(
-            DailyRow.day.between(min(week_starts), max(week_starts) + timedelta(days=6)),
-            IdentityRow.person_id.is_not(None),
-        )
-        .group_by(IdentityRow.person_id, index)
-    )
-    history: dict[int, list[int]] = {}
+    first = min(week_starts)
     with db.read() as conn:
-        for person_id, week_index, days in conn.execute(stmt):
-            if week_index >= 0:
-                history.setdefault(person_id, [0] * len(week_starts))[week_index] = int(days)
-    return history
+        masks = day_masks(conn, first, max(week_starts) + timedelta(days=6))
+        linked = select(IdentityRow.id, IdentityRow.person_id).where(
+            IdentityRow.person_id.is_not(None)
+        )
+        owners = {identity_id: person_id for identity_id, person_id in conn.execute(linked)}
+    by_person: dict[int, int] = {}
+    for identity_id, mask in masks.items():
+        person_id = owners.get(identity_id)
+        if person_id is not None:
+            by_person[person_id] = by_person.get(person_id, 0) | mask
+    offsets = [(start - first).days for start in week_starts]
+    return {
+        person_id: [(mask >> offset & WEEK_BITS).bit_count() for offset in offsets]
+        for person_id, mask in by_person.items()
+    }
 
 
 def people_by_id(db: Database, person_ids: Sequence[int]) -> dict[int, Person]:

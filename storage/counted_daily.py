@@ -3,15 +3,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, null, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    and_,
+    case,
+    func,
+    literal,
+    literal_column,
+    null,
+    or_,
+    select,
+)
 from sqlalchemy.sql import Subquery
 
 from storage.figures import COUNTED, NAMES
 from storage.models import DailyRow, IdentityRow
 from storage.precedence import PUSHED_ORIGIN
+
+# A vendor report's row. The origin is written into the SQL, not bound, so it matches the
+# partial index of report rows (`ix_usage_daily_reports`) on both databases: reports are few
+# next to pushed events, and finding them must not walk everyone's rows.
+IS_REPORT: ColumnElement[bool] = DailyRow.origin != literal_column(f"'{PUSHED_ORIGIN}'")
 
 
 def _carries(name: str) -> ColumnElement[bool]:
@@ -29,7 +46,7 @@ def counted_daily(where: Sequence[ColumnElement[bool]]) -> Subquery:
     # A linked identity counts as its person, so a vendor login and an email of the same
     # person meet; an unlinked one as itself (negated: ids are positive, never a person's).
     key = func.coalesce(IdentityRow.person_id, -DailyRow.identity_id)
-    is_report = DailyRow.origin != PUSHED_ORIGIN
+    is_report = IS_REPORT
     carried = (
         select(
             key.label("key"),
@@ -78,3 +95,38 @@ def counted_daily(where: Sequence[ColumnElement[bool]]) -> Subquery:
         .where(*where)
         .subquery("counted_daily")
     )
+
+
+def contested_identities(where: Sequence[ColumnElement[bool]]) -> Select[Any]:
+    """The identities whose rows matching `where` (on `DailyRow` columns) the rule may change:
+    each identity with a report row there, and every identity of a person who has one (the
+    rule meets a person's identities as one). Every other identity's rows count as stored."""
+    reported = select(DailyRow.identity_id).where(*where, IS_REPORT)
+    reporters = select(IdentityRow.person_id).where(
+        IdentityRow.id.in_(reported), IdentityRow.person_id.is_not(None)
+    )
+    return select(IdentityRow.id).where(
+        or_(IdentityRow.id.in_(reported), IdentityRow.person_id.in_(reporters))
+    )
+
+
+def counted_sums_by_identity(
+    conn: Connection,
+    where: Sequence[ColumnElement[bool]],
+    sums: Callable[[Any], Sequence[Any]],
+) -> dict[int, Sequence[Any]]:
+    """Per identity with rows matching `where` (on `DailyRow` columns), `sums(columns)` over
+    its rows as they count. Reads of everyone's week: the rule only changes the rows of
+    identities a report touches, so everyone is summed straight from the rollup (one grouped
+    pass, no joins) and only those identities again through `counted_daily`, replacing their
+    straight sums; when the span has no report row at all, that second read is skipped."""
+    plain = select(DailyRow.identity_id, *sums(DailyRow)).where(*where)
+    result: dict[int, Sequence[Any]] = {
+        row[0]: row[1:] for row in conn.execute(plain.group_by(DailyRow.identity_id))
+    }
+    if conn.execute(select(literal(1)).where(*where, IS_REPORT).limit(1)).first() is None:
+        return result
+    daily = counted_daily([*where, DailyRow.identity_id.in_(contested_identities(where))])
+    contested = select(daily.c.identity_id, *sums(daily.c)).group_by(daily.c.identity_id)
+    result.update((row[0], row[1:]) for row in conn.execute(contested))
+    return result

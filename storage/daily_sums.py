@@ -12,8 +12,8 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import GenericFunction
 
-from storage.bounds import saturate
-from storage.figures import COUNTED, NAMES, REPORTED
+from storage.bounds import INT64_MAX, saturate
+from storage.figures import NAMES, REPORTED, figure_names, is_whole
 from storage.models import DailyRow
 from storage.records import Totals
 
@@ -62,16 +62,24 @@ def totals_from_row(values: Sequence[Any]) -> Totals:
     tens of thousands of rows (the org view, grouped reports), so by position."""
     if len(values) != len(SUMMED):
         raise ValueError(f"expected {len(SUMMED)} summed columns, got {len(values)}")
-    figures: dict[str, Any] = {}
-    for index, name in _COUNTED_AT:
-        figures[name] = whole(values[index]) or 0
-    for index, name in _REPORTED_AT:
-        value = values[index]
-        figures[name] = (
-            None if value is None else float(value) if name == "cost_usd" else whole(value)
-        )
-    return Totals(**figures)
+    # Everyone's week is 100,000 of these: one pass by position, `whole` written out, and
+    # Totals built positionally (its fields are SUMMED, in order; checked below).
+    return Totals(
+        *[  # type: ignore[arg-type]  # each position holds its field's type, as checked below
+            (None if kind else 0)
+            if value is None
+            else float(value)
+            if kind == _FRACTIONAL
+            else min(int(value), INT64_MAX)
+            for kind, value in zip(_KINDS, values, strict=True)
+        ]
+    )
 
 
-_COUNTED_AT = tuple((SUMMED.index(name), name) for name in (*COUNTED, "events"))
-_REPORTED_AT = tuple((SUMMED.index(name), name) for name in REPORTED)
+_COUNTED, _REPORTED, _FRACTIONAL = 0, 1, 2
+_KINDS = tuple(
+    _COUNTED if name not in REPORTED else _REPORTED if is_whole(name) else _FRACTIONAL
+    for name in SUMMED
+)
+if figure_names(Totals) != SUMMED:  # pragma: no cover - a figure added out of order
+    raise RuntimeError("Totals' fields must be the summed columns, in order")

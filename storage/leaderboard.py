@@ -12,9 +12,7 @@ from storage.records import LeaderboardState
 def leaderboard_state(db: Database) -> LeaderboardState:
     """The current state; a database without the row counts as active."""
     with db.read() as conn:
-        row = conn.execute(
-            select(LeaderboardStateRow).where(LeaderboardStateRow.id == 1)
-        ).one_or_none()
+        row = conn.execute(_STATE).one_or_none()
         if row is None:
             return LeaderboardState(status="active")
         return LeaderboardState(
@@ -24,3 +22,7 @@ def leaderboard_state(db: Database) -> LeaderboardState:
             changed_at=row.changed_at,
             resume_week=row.resume_week,
         )
+
+
+# Built once: `top` reads it on every request.
+_STATE = select(LeaderboardStateRow).where(LeaderboardStateRow.id == 1)

@@ -19,10 +19,15 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from storage.figures import COUNTED, NAMES, is_whole
+from storage.precedence import PUSHED_ORIGIN
+
+# The rollup rows of vendor reports (not pushed events), as SQL: the partial index's clause.
+REPORT_ROWS = f"origin != '{PUSHED_ORIGIN}'"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -103,7 +108,7 @@ class PersonRow(Base):
     display_name: Mapped[str | None] = mapped_column(String(255))
     tz: Mapped[str | None] = mapped_column(String(64))
     is_workspace_admin: Mapped[bool] = mapped_column(Boolean, default=False)
-    opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    opted_out: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     slack_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -157,7 +162,18 @@ class DailyRow(FigureColumns, Base):
     __tablename__ = "usage_daily"
     __table_args__ = (
         UniqueConstraint("identity_id", "day", "tool", "kind", "origin"),
-        Index("ix_usage_daily_day", "day"),
+        # The identity rides along: who was active on which days, across everyone (awards,
+        # rankings), is then read from the index without touching the table.
+        Index("ix_usage_daily_day_identity", "day", "identity_id"),
+        # Vendor reports' rows only, the few the one-source rule looks up for every read
+        # (storage/counted_daily.py): finding them never walks the pushed events' rows.
+        Index(
+            "ix_usage_daily_reports",
+            "day",
+            "identity_id",
+            sqlite_where=text(REPORT_ROWS),
+            postgresql_where=text(REPORT_ROWS),
+        ),
     )
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     identity_id: Mapped[int] = mapped_column(ForeignKey("identities.id"))

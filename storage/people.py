@@ -266,10 +266,12 @@ def slack_user_of(db: Database, person_id: int) -> str | None:
 def find_slack_profile(db: Database, slack_user_id: str) -> Profile | None:
     """What we know of a Slack user, without creating anyone."""
     with db.read() as conn:
-        row = conn.execute(
-            select(PersonRow).where(PersonRow.slack_user_id == slack_user_id)
-        ).one_or_none()
+        row = conn.execute(_FIND_PROFILE, {"slack_user_id": slack_user_id}).one_or_none()
     return _profile(row) if row else None
+
+
+# Built once: every slash command and Home tab opening reads it first.
+_FIND_PROFILE = select(PersonRow).where(PersonRow.slack_user_id == bindparam("slack_user_id"))
 
 
 def slack_user_for_email(db: Database, email: str) -> str | None:

@@ -2,86 +2,176 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
 from datetime import date
-from typing import cast
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Date,
+    Integer,
+    Select,
+    bindparam,
+    func,
+    select,
+    union,
+)
 
-from storage.counted_daily import counted_daily
+from storage.counted_daily import counted_daily, counted_sums_by_identity
 from storage.daily_sums import SUMMED, safe_sum, summed_totals, totals_from_row, whole
 from storage.db import Database
 from storage.models import DailyRow, EventRow, IdentityRow, IntegrityFlagRow, PersonRow
 from storage.records import DailyUsage, PersonPeriod, RankInput
+from storage.usage_masks import (
+    MASK_BITS,
+    day_mask,
+    day_masks,
+    name_mask,
+    names_of,
+    tools_and_kinds,
+)
 
 
 def person_periods(
     db: Database, start: date, end: date, person_ids: list[int] | None = None
 ) -> list[PersonPeriod]:
     """Everyone with usage on days start..end inclusive (or just `person_ids`), by person id.
-    A day counts as active when any request or event was recorded on it."""
+    A day counts as active when any request or event was recorded on it.
+
+    Everyone's week is hundreds of thousands of rollup rows, so it is one grouped pass by
+    identity (figures as they count, and the active days, tools and kinds as bitmasks, see
+    `storage.usage_masks`), put together per person here."""
     where = [DailyRow.day.between(start, end)]
-    if person_ids is not None:
-        where.append(IdentityRow.person_id.in_(person_ids))
-    daily = counted_daily(where)
-    counted = daily.c
-    totals_stmt = (
-        select(
-            PersonRow.id,
-            PersonRow.slack_user_id,
-            PersonRow.display_name,
-            PersonRow.opted_out,
-            *summed_totals(counted),
-            func.count(func.distinct(counted.day)),
-        )
-        .select_from(daily)
-        .join(PersonRow, PersonRow.id == counted.person_id)
-        .group_by(
-            PersonRow.id, PersonRow.slack_user_id, PersonRow.display_name, PersonRow.opted_out
-        )
-        .order_by(PersonRow.id)
-    )
-    breadth_stmt = (
-        select(IdentityRow.person_id, DailyRow.tool, DailyRow.kind)
-        .join(IdentityRow, IdentityRow.id == DailyRow.identity_id)
-        .where(*where, IdentityRow.person_id.is_not(None))
-        .distinct()
-    )
     with db.read() as conn:
-        rows = conn.execute(totals_stmt).all()
-        tools: dict[int, set[str]] = {}
-        kinds: dict[int, set[str]] = {}
-        for person_id, tool, kind in conn.execute(breadth_stmt):
-            assert person_id is not None  # the statement keeps linked identities only
-            tools.setdefault(person_id, set()).add(tool)
-            kinds.setdefault(person_id, set()).add(kind)
-    return [
-        PersonPeriod(
-            person_id=row[0],
-            slack_user_id=row[1],
-            display_name=row[2],
-            opted_out=bool(row[3]),
-            totals=totals_from_row(row[4 : 4 + len(SUMMED)]),
-            active_days=int(row[4 + len(SUMMED)]),
-            tools=frozenset(tools.get(row[0], ())),
-            kinds=frozenset(kinds.get(row[0], ())),
+        owners = _owners(conn, person_ids)
+        if not owners:
+            return []
+        if person_ids is not None:
+            where.append(DailyRow.identity_id.in_(sorted(owners)))
+        tools, kinds = tools_and_kinds(conn, where)
+        if not tools:  # nobody used anything then
+            return []
+        wide = len(tools) > MASK_BITS or len(kinds) > MASK_BITS
+        days = (end - start).days + 1 > MASK_BITS
+
+        def columns(rows: Any) -> tuple[Any, ...]:
+            masks = (
+                ()
+                if wide or days
+                else (
+                    day_mask(rows, start),
+                    name_mask(rows.tool, tools),
+                    name_mask(rows.kind, kinds),
+                )
+            )
+            return (*summed_totals(rows), *masks)
+
+        sums = counted_sums_by_identity(conn, where, columns)
+        # Too many days or names for one mask: read row by row instead (rarely needed).
+        shapes = _shapes(conn, where, tools, kinds, start) if wide or days else None
+
+    n = len(SUMMED)
+    merged: dict[int, tuple[Sequence[Any], int, int, int]] = {}
+    for identity_id, row in sums.items():
+        owner = owners.get(identity_id)
+        if owner is None:  # not linked to anyone: counts once it is
+            continue
+        if shapes is None:
+            day_bits, tool_bits, kind_bits = int(row[n]), int(row[n + 1]), int(row[n + 2])
+        else:
+            day_bits, tool_bits, kind_bits = shapes[identity_id]
+        person_id = owner[0]
+        seen = merged.get(person_id)
+        if seen is None:  # most people have one identity with usage
+            merged[person_id] = (row, day_bits, tool_bits, kind_bits)
+        else:
+            merged[person_id] = (
+                _added(seen[0][:n], row[:n]),
+                seen[1] | day_bits,
+                seen[2] | tool_bits,
+                seen[3] | kind_bits,
+            )
+    people = {owner[0]: owner for owner in owners.values()}
+    tool_sets: dict[int, frozenset[str]] = {}
+    kind_sets: dict[int, frozenset[str]] = {}
+    periods = []
+    for person_id in sorted(merged):
+        _, slack_user_id, display_name, opted_out = people[person_id]
+        figures, day_bits, tool_bits, kind_bits = merged[person_id]
+        if tool_bits not in tool_sets:  # a week of everyone has few distinct combinations
+            tool_sets[tool_bits] = names_of(tool_bits, tools)
+        if kind_bits not in kind_sets:
+            kind_sets[kind_bits] = names_of(kind_bits, kinds)
+        periods.append(
+            PersonPeriod(
+                person_id=person_id,
+                slack_user_id=slack_user_id,
+                display_name=display_name,
+                opted_out=bool(opted_out),
+                totals=totals_from_row(figures[:n]),
+                active_days=day_bits.bit_count(),
+                tools=tool_sets[tool_bits],
+                kinds=kind_sets[kind_bits],
+            )
         )
-        for row in rows
-    ]
+    return periods
+
+
+def _owners(conn: Connection, person_ids: list[int] | None) -> dict[int, tuple[Any, ...]]:
+    """Linked identities (of `person_ids`, or everyone's) to their person's id, Slack ID,
+    display name and opt-out."""
+    stmt = select(
+        IdentityRow.id,
+        PersonRow.id,
+        PersonRow.slack_user_id,
+        PersonRow.display_name,
+        PersonRow.opted_out,
+    ).join(PersonRow, PersonRow.id == IdentityRow.person_id)
+    if person_ids is not None:
+        stmt = stmt.where(IdentityRow.person_id.in_(person_ids))
+    return {row[0]: tuple(row[1:]) for row in conn.execute(stmt)}
+
+
+def _shapes(
+    conn: Connection,
+    where: Sequence[ColumnElement[bool]],
+    tools: list[str],
+    kinds: list[str],
+    start: date,
+) -> dict[int, tuple[int, int, int]]:
+    """Per identity its day, tool and kind masks read row by row: for spans longer than a
+    mask or with more tools or kinds than one holds (bit i of the name masks is the i-th
+    name, in Python's unbounded ints)."""
+    tool_bit = {tool: 1 << i for i, tool in enumerate(tools)}
+    kind_bit = {kind: 1 << i for i, kind in enumerate(kinds)}
+    shapes: dict[int, tuple[int, int, int]] = {}
+    stmt = select(DailyRow.identity_id, DailyRow.day, DailyRow.tool, DailyRow.kind).where(*where)
+    for identity_id, day, tool, kind in conn.execute(stmt.distinct()):
+        days, tool_mask, kind_mask = shapes.get(identity_id, (0, 0, 0))
+        day_one = 1 << (day - start).days
+        shapes[identity_id] = (
+            days | day_one,
+            tool_mask | tool_bit[tool],
+            kind_mask | kind_bit[kind],
+        )
+    return shapes
+
+
+def _added(a: Sequence[Any], b: Sequence[Any]) -> list[Any]:
+    """Two identities' sums of the same person, column by column; unknown stays unknown
+    only when both are (a NULL sum is a figure nobody reported)."""
+    return [x if y is None else y if x is None else x + y for x, y in zip(a, b, strict=True)]
 
 
 def person_daily(db: Database, person_id: int, start: date, end: date) -> list[DailyUsage]:
     """One person's usage per local day, tool and kind, for days start..end inclusive.
     Reads through the person's identities so the (identity, day) index does the work."""
-    identities = select(IdentityRow.id).where(IdentityRow.person_id == person_id)
-    daily = counted_daily([DailyRow.identity_id.in_(identities), DailyRow.day.between(start, end)])
-    counted = daily.c
-    stmt = (
-        select(counted.day, counted.tool, counted.kind, *summed_totals(counted))
-        .group_by(counted.day, counted.tool, counted.kind)
-        .order_by(counted.day, counted.tool, counted.kind)
-    )
     with db.read() as conn:
-        rows = conn.execute(stmt).all()
+        rows = conn.execute(
+            _person_daily_statement(), {"person_id": person_id, "start": start, "end": end}
+        ).all()
     return [
         DailyUsage(
             person_id=person_id,
@@ -94,34 +184,60 @@ def person_daily(db: Database, person_id: int, start: date, end: date) -> list[D
     ]
 
 
+@functools.cache
+def _person_daily_statement() -> Select[Any]:
+    """`person_daily`'s statement, built once: `me` asks it on every request, and building
+    the one-source rule's statement costs several times what running it does."""
+    identities = select(IdentityRow.id).where(
+        IdentityRow.person_id == bindparam("person_id", type_=Integer)
+    )
+    span = DailyRow.day.between(bindparam("start", type_=Date), bindparam("end", type_=Date))
+    counted = counted_daily([DailyRow.identity_id.in_(identities), span]).c
+    return (
+        select(counted.day, counted.tool, counted.kind, *summed_totals(counted))
+        .group_by(counted.day, counted.tool, counted.kind)
+        .order_by(counted.day, counted.tool, counted.kind)
+    )
+
+
 def rank_inputs(db: Database, start: date, end: date) -> list[RankInput]:
     """Per person with usage on days start..end: active days and suggestions, nothing else,
-    so the leaderboard reads as little as it can."""
-    daily = counted_daily([DailyRow.day.between(start, end)])
-    counted = daily.c
-    stmt = (
-        select(
-            counted.person_id,
-            PersonRow.slack_user_id,
-            func.count(func.distinct(counted.day)),
-            safe_sum(counted.suggestions_accepted),
-            safe_sum(counted.suggestions_shown),
-        )
-        .select_from(daily)
-        .join(PersonRow, PersonRow.id == counted.person_id)
-        .group_by(counted.person_id, PersonRow.slack_user_id)
-    )
+    so the leaderboard reads as little as it can: one grouped pass by identity (see
+    `person_periods`), put together per person here."""
+    where = [DailyRow.day.between(start, end)]
+    masked = (end - start).days + 1 <= MASK_BITS
+
+    def columns(rows: Any) -> tuple[Any, ...]:
+        suggestions = (safe_sum(rows.suggestions_accepted), safe_sum(rows.suggestions_shown))
+        return (*suggestions, day_mask(rows, start)) if masked else suggestions
+
+    spans: dict[int, int] = {}
     with db.read() as conn:
-        rows = conn.execute(stmt).all()
+        owners = _owners(conn, None)
+        sums = counted_sums_by_identity(conn, where, columns)
+        if not masked:  # longer than one mask: spans of masks
+            spans = day_masks(conn, start, end, [DailyRow.identity_id.in_(sorted(sums))])
+    people: dict[int, list[Any]] = {}
+    for identity_id, row in sums.items():
+        owner = owners.get(identity_id)
+        if owner is None:  # not linked to anyone: counts once it is
+            continue
+        mask = int(row[2] or 0) if masked else spans.get(identity_id, 0)
+        before = people.get(owner[0])
+        if before is None:
+            people[owner[0]] = [owner[1], row[0], row[1], mask]
+        else:
+            accepted, shown = _added(before[1:3], list(row[:2]))
+            people[owner[0]] = [owner[1], accepted, shown, before[3] | mask]
     return [
         RankInput(
-            person_id=cast(int, row[0]),  # linked identities only
-            slack_user_id=row[1],
-            active_days=int(row[2]),
-            suggestions_accepted=whole(row[3]),
-            suggestions_shown=whole(row[4]),
+            person_id=person_id,
+            slack_user_id=slack_user_id,
+            active_days=mask.bit_count(),
+            suggestions_accepted=whole(accepted),
+            suggestions_shown=whole(shown),
         )
-        for row in rows
+        for person_id, (slack_user_id, accepted, shown, mask) in people.items()
     ]
 
 
@@ -129,11 +245,16 @@ def unranked_people(db: Database, week_start: date) -> set[int]:
     """People kept off that week's leaderboard: those who opted out, and those whose week
     has an integrity flag (scripted or wasteful use)."""
     with db.read() as conn:
-        opted_out = conn.execute(select(PersonRow.id).where(PersonRow.opted_out.is_(True)))
-        flagged = conn.execute(
-            select(IntegrityFlagRow.person_id).where(IntegrityFlagRow.week_start == week_start)
-        )
-        return set(opted_out.scalars()) | set(flagged.scalars())
+        return set(conn.execute(_UNRANKED, {"week_start": week_start}).scalars())
+
+
+# Built once: `top` reads it on every request. One statement for both, on the opt-out index.
+_UNRANKED = union(
+    select(PersonRow.id).where(PersonRow.opted_out.is_(True)),
+    select(IntegrityFlagRow.person_id).where(
+        IntegrityFlagRow.week_start == bindparam("week_start", type_=Date)
+    ),
+)
 
 
 def usage_fingerprint(db: Database) -> tuple[int, int, str]:

@@ -362,3 +362,51 @@ def test_top_before_anyone_has_usage(slack):
     text = text_of(slack.ask("top"))
     assert "Nobody is on the board yet this week." in text
     assert "*Your place:* not on the board yet this week." in text
+
+
+def _top_lines(slack, user_id="UALICE"):
+    text = text_of(slack.ask("top", user_id=user_id))
+    return [line for line in text.splitlines() if re.match(r"\d+\. ", line)], text
+
+
+def test_top_serves_its_cached_board_then_the_usage_that_landed(slack, api_key):
+    ingest(slack, api_key, used("UALICE", THIS_MONDAY))
+    before, _ = _top_lines(slack)
+    assert before == ["1. <@UALICE>: 1 active day, 0 accepted suggestions (n/a accepted)"]
+
+    # Bob arrives with two days: a board computed a moment ago is still served...
+    ingest(slack, api_key, *[used("UBOB", day) for day in (THIS_MONDAY, "2026-11-17")])
+    assert _top_lines(slack)[0] == before
+    # ...and once it is old enough to refresh, the new usage shows, refreshed meanwhile.
+    slack.freezer.tick(timedelta(seconds=6))
+    deadline = time.monotonic() + 60  # generous: the refresh runs behind, on a busy machine
+    while (lines := _top_lines(slack, "UBOB"))[0] == before:
+        assert time.monotonic() < deadline, "the board never caught up with Bob's usage"
+        time.sleep(0.05)
+    assert lines[0] == [
+        "1. <@UBOB>: 2 active days, 0 accepted suggestions (n/a accepted)",
+        "2. <@UALICE>: 1 active day, 0 accepted suggestions (n/a accepted)",
+    ]
+    assert "*Your place:* 1 of 2." in lines[1]
+
+
+def test_top_leaves_out_who_opts_out_at_once_from_the_cached_board(slack, api_key):
+    ingest(slack, api_key, used("UALICE", THIS_MONDAY), used("UBOB", THIS_MONDAY, hour="11"))
+    assert len(_top_lines(slack)[0]) == 2
+    slack.ask("optout", user_id="UBOB")
+    lines, text = _top_lines(slack, "UBOB")
+    assert lines == ["1. <@UALICE>: 1 active day, 0 accepted suggestions (n/a accepted)"]
+    assert "*Your place:* you opted out" in text
+
+
+def test_top_refreshes_no_more_often_than_its_last_refresh_allows(slack, api_key, monkeypatch):
+    # As if ranking everyone took ages: the usage that landed waits for the spacing, not
+    # just the few seconds a small workspace waits.
+    monkeypatch.setattr("bot.slack.usage_service.RANKING_REFRESH_SPACING", 1e9)
+    ingest(slack, api_key, used("UALICE", THIS_MONDAY))
+    before, _ = _top_lines(slack)
+    ingest(slack, api_key, *[used("UBOB", day) for day in (THIS_MONDAY, "2026-11-17")])
+    slack.freezer.tick(timedelta(seconds=6))
+    for _ in range(20):  # a second: without the spacing, the refresh lands well within it
+        assert _top_lines(slack)[0] == before
+        time.sleep(0.05)

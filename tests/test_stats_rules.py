@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import random
 from datetime import date
 
-from jobs.scoring import compare_weeks, leave_out, rank, sparkline, standings
+from jobs.scoring import Board, compare_weeks, leave_out, rank, sparkline, standings
 from jobs.weeks import Week
 from storage.records import DailyUsage, RankInput, Totals
 
@@ -77,3 +78,17 @@ def test_compare_weeks_matches_the_same_weekdays_of_last_week():
     ]
     assert [w.label for w, _ in c.trend][-2:] == ["2026-W46", "2026-W47"]
     assert [n for _, n in c.trend][-2:] == [13, 7]
+
+
+def test_board_standings_match_walking_everyone():
+    rng = random.Random(6)
+    for _ in range(300):
+        people = [
+            RankInput(n, f"U{n:03d}", rng.randint(0, 3), rng.choice([None, rng.randint(0, 3)]), 3)
+            for n in range(rng.randint(0, 25))
+        ]
+        ranked = rank(people)
+        board = Board.of(ranked)
+        unranked = set(rng.sample(range(30), rng.randint(0, 10)))
+        viewer, size = rng.randrange(30), rng.randint(1, 12)
+        assert board.standings(unranked, viewer, size) == standings(ranked, unranked, viewer, size)

@@ -41,7 +41,7 @@ from bot.slack.privacy_service import PrivacyService
 from jobs.admin import AdminService
 from jobs.admin_rules import Actor
 from jobs.awards import AwardConfig, flagged_now
-from jobs.scoring import TREND_WEEKS, Ranked, compare_weeks, rank, standings
+from jobs.scoring import TREND_WEEKS, Board, compare_weeks, rank
 from jobs.weeks import Week, current_week, local_day
 from storage.awards import awards_for
 from storage.db import Database
@@ -59,14 +59,19 @@ RANKING_MIN_AGE_S = 5.0
 # A vendor re-import can change figures in place without anything we can see cheaply; past
 # this age a cached ranking is refreshed anyway.
 RANKING_MAX_AGE_S = 60.0
+# Re-ranking everyone is seconds of work at 100,000 people, and it shares the process (and
+# Python's lock) with every request: refresh no more often than this many times what the
+# last refresh took, so at most a tenth of the time goes to it, whatever the size.
+RANKING_REFRESH_SPACING = 10.0
 
 
 @dataclass(frozen=True, slots=True)
 class _CachedRanking:
     fingerprint: tuple[int, int, str]
     computed_at: float  # time.monotonic()
-    ranked: list[Ranked]
-    # Judged from the same snapshot as `ranked`, so nobody is ever shown before their
+    took: float  # seconds the computation took
+    board: Board
+    # Judged from the same snapshot as `board`, so nobody is ever shown before their
     # week has been looked at.
     flagged: frozenset[int]
 
@@ -152,7 +157,7 @@ class UsageService:
         week = current_week(now, self.tz)
         ranking = self.ranking(week)
         unranked = unranked_people(self.db, week.start) | ranking.flagged
-        board = standings(ranking.ranked, unranked, viewer.person_id, TOP_SIZE)
+        board = ranking.board.standings(unranked, viewer.person_id, TOP_SIZE)
         return TopAnswer(
             viewer=viewer,
             as_of=now.astimezone(viewer.tz),
@@ -169,30 +174,35 @@ class UsageService:
 
         Summing everyone's week is the expensive part (half a second for 20,000 people on
         SQLite), and usage lands all the time, so a ranking that is out of date is served
-        while a fresh one is computed in the background, at most every few seconds: `top`
-        lags new usage by seconds. Only the first `top` of a week waits for the sums.
+        while a fresh one is computed in the background, at most every few seconds (or ten
+        times what the last computation took, if longer): `top` lags new usage by seconds
+        (half a minute at 100,000 people). Only the first `top` of a week waits for the sums.
         Opt-outs and stored flags are read fresh on every request, so opting out takes
-        effect at once."""
-        fingerprint = usage_fingerprint(self.db)
+        effect at once. Whether usage has landed is only asked once a ranking is old enough
+        to be refreshed, so most requests read nothing for it."""
         with self._lock:
             cached = self._rankings.get(week)
-            age = time.monotonic() - cached.computed_at if cached else 0.0
-            stale = cached is not None and (
-                (cached.fingerprint != fingerprint and age >= RANKING_MIN_AGE_S)
-                or age > RANKING_MAX_AGE_S
-            )
+        if cached is None:
+            return self._refresh(week, usage_fingerprint(self.db))
+        age = time.monotonic() - cached.computed_at
+        spacing = RANKING_REFRESH_SPACING * cached.took
+        if age < max(RANKING_MIN_AGE_S, spacing):
+            return cached
+        fingerprint = usage_fingerprint(self.db)
+        with self._lock:
+            stale = cached.fingerprint != fingerprint or age > max(RANKING_MAX_AGE_S, spacing)
             if stale and not self._refreshing:
                 self._refreshing = True
                 self._refresher.submit(self._refresh, week, fingerprint)
-        if cached is None:
-            cached = self._refresh(week, fingerprint)
         return cached
 
     def _refresh(self, week: Week, fingerprint: tuple[int, int, str]) -> _CachedRanking:
         try:
-            ranked = rank(rank_inputs(self.db, week.start, week.end))
+            started = time.monotonic()
+            board = Board.of(rank(rank_inputs(self.db, week.start, week.end)))
             flagged = flagged_now(self.db, week, self.award_config)
-            fresh = _CachedRanking(fingerprint, time.monotonic(), ranked, flagged)
+            done = time.monotonic()
+            fresh = _CachedRanking(fingerprint, done, done - started, board, flagged)
             with self._lock:
                 # Only the current week is ever asked for; drop the others.
                 self._rankings = {week: fresh}

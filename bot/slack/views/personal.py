@@ -40,7 +40,7 @@ from bot.slack.views.text import (
     shown,
     time_label,
 )
-from jobs.award_rules import days_phrase
+from jobs.award_measures import days_phrase
 from jobs.scoring import SCORE_EXPLANATION, Period, ToolLine, sparkline
 from storage.records import Award, Totals
 

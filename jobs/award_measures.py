@@ -1,0 +1,136 @@
+"""How each badge scores a candidate, and the reason a winner is given. Pure; split from
+`jobs.award_rules` (which picks the winners) so a week of everyone is scored without writing
+a reason for each of them: only the winners' are ever written."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from storage.records import PersonPeriod, Totals
+
+if TYPE_CHECKING:  # award_rules imports this module
+    from jobs.award_rules import Candidate, Category
+
+
+@dataclass(frozen=True, slots=True)
+class Measure:
+    """A category's score for a candidate (None: not in the running) and the reason a
+    winner is given. Kept apart so a week of everyone is scored without writing a reason
+    for each of them: only the winners' are ever read."""
+
+    value: Callable[[Candidate, Category, int], float | None]
+    reason: Callable[[Candidate, int], str]
+
+
+def _acceptance_rate(period: PersonPeriod) -> float | None:
+    shown, accepted = period.totals.suggestions_shown, period.totals.suggestions_accepted
+    if not shown or accepted is None:
+        return None
+    return accepted / shown
+
+
+def _with_acceptance(text: str, period: PersonPeriod) -> str:
+    rate = _acceptance_rate(period)
+    return text if rate is None else f"{text}, {rate:.0%} acceptance"
+
+
+def days_phrase(n: int) -> str:
+    """`1 active day`, `3 active days`."""
+    return f"{n} active day" + ("" if n == 1 else "s")
+
+
+def _steady(c: Candidate, _cat: Category, _history: int) -> float | None:
+    return float(c.period.active_days)
+
+
+def _steady_reason(c: Candidate, _history: int) -> str:
+    return _with_acceptance(days_phrase(c.period.active_days), c.period)
+
+
+def _acceptance(c: Candidate, cat: Category, _history: int) -> float | None:
+    rate = _acceptance_rate(c.period)
+    if rate is None or (c.period.totals.suggestions_shown or 0) < cat.min_suggestions:
+        return None
+    return rate
+
+
+def _acceptance_reason(c: Candidate, _history: int) -> str:
+    shown = c.period.totals.suggestions_shown or 0
+    rate = _acceptance_rate(c.period) or 0.0
+    return f"{rate:.0%} acceptance of {shown:,} suggestions, {days_phrase(c.period.active_days)}"
+
+
+def _accepted_work(totals: Totals) -> tuple[int | None, str]:
+    lines, accepted = totals.lines_accepted, totals.suggestions_accepted
+    return (lines, "accepted lines") if lines is not None else (accepted, "accepted")
+
+
+def _efficiency(c: Candidate, cat: Category, _history: int) -> float | None:
+    totals = c.period.totals
+    work, _ = _accepted_work(totals)
+    if work is None or work < cat.min_accepted or totals.tokens < max(cat.min_tokens, 1):
+        return None
+    return work * 1000 / totals.tokens
+
+
+def _efficiency_reason(c: Candidate, _history: int) -> str:
+    totals = c.period.totals
+    work, unit = _accepted_work(totals)
+    work = work or 0
+    per_k = work * 1000 / totals.tokens
+    return f"{per_k:.1f} {unit} per 1,000 tokens ({work:,} in {totals.tokens:,} tokens)"
+
+
+def _breadth(c: Candidate, _cat: Category, _history: int) -> float | None:
+    return float(len(c.period.tools) + len(c.period.kinds))
+
+
+def _breadth_reason(c: Candidate, _history: int) -> str:
+    tools, kinds = len(c.period.tools), len(c.period.kinds)
+    tool_word = "tool" if tools == 1 else "tools"
+    kind_word = "kind" if kinds == 1 else "kinds"
+    return f"{tools} {tool_word}, {kinds} {kind_word} of work"
+
+
+def _previous(c: Candidate, history: int) -> tuple[int, ...]:
+    return (c.previous_active_days + (0,) * history)[:history]
+
+
+def _improvement(c: Candidate, cat: Category, history: int) -> float | None:
+    if history == 0:  # the earlier weeks needed are checked for every badge (_weeks_used)
+        return None
+    return c.period.active_days - sum(_previous(c, history)) / history
+
+
+def _improvement_reason(c: Candidate, history: int) -> str:
+    average = sum(_previous(c, history)) / history
+    return f"{days_phrase(c.period.active_days)}, up from {average:.1f} a week"
+
+
+def _shipped(c: Candidate, cat: Category, _history: int) -> float | None:
+    totals = c.period.totals
+    shipped = totals.shipped
+    if shipped is None or shipped < max(cat.min_shipped, 1) or totals.tokens < cat.min_tokens:
+        return None
+    return shipped / max(c.period.active_days, 1)
+
+
+def _shipped_reason(c: Candidate, _history: int) -> str:
+    totals, days = c.period.totals, c.period.active_days
+    commits, pulls = totals.commits or 0, totals.pull_requests or 0
+    return (
+        f"{commits:,} commit{'' if commits == 1 else 's'} and {pulls:,} pull "
+        f"request{'' if pulls == 1 else 's'} made with AI, {days_phrase(days)}"
+    )
+
+
+MEASURES: Mapping[str, Measure] = {
+    "steady": Measure(_steady, _steady_reason),
+    "acceptance": Measure(_acceptance, _acceptance_reason),
+    "efficiency": Measure(_efficiency, _efficiency_reason),
+    "breadth": Measure(_breadth, _breadth_reason),
+    "improvement": Measure(_improvement, _improvement_reason),
+    "shipped": Measure(_shipped, _shipped_reason),
+}
