@@ -11,7 +11,14 @@ from sqlalchemy.sql import Subquery
 
 from storage.figures import COUNTED, NAMES
 from storage.models import DailyRow, IdentityRow
-from storage.precedence import PUSHED_ORIGIN
+from storage.precedence import API_ORIGIN, API_TIER, OTLP_ORIGIN, OTLP_TIER, REPORT_TIER
+
+# `precedence.tier` for a rollup row.
+_TIER = case(
+    (DailyRow.origin == API_ORIGIN, API_TIER),
+    (DailyRow.origin == OTLP_ORIGIN, OTLP_TIER),
+    else_=REPORT_TIER,
+)
 
 
 def _carries(name: str) -> ColumnElement[bool]:
@@ -22,33 +29,36 @@ def _carries(name: str) -> ColumnElement[bool]:
 
 def counted_daily(where: Sequence[ColumnElement[bool]]) -> Subquery:
     """The rollup rows matching `where` (on `DailyRow` and `IdentityRow` columns), with
-    the figures pushed events lose to a report of the same person, tool and day left out.
+    the figures a row loses to a higher tier of the same person, tool and day left out.
     Columns: those of `DailyRow` but `id`, plus the identity's `person_id` and `priced`
-    (1 when the row's tokens are costed: by its own cost, or, for pushed events, by a
-    report's cost for that day, so no price list costs them again)."""
+    (1 when the row's tokens are costed: by its own cost, or by the cost a higher tier gave
+    for that day, so no price list costs them again)."""
     # A linked identity counts as its person, so a vendor login and an email of the same
     # person meet; an unlinked one as itself (negated: ids are positive, never a person's).
     key = func.coalesce(IdentityRow.person_id, -DailyRow.identity_id)
-    is_report = DailyRow.origin != PUSHED_ORIGIN
+    # Per figure, the highest tier carrying it (`precedence.top_tiers`). The bottom tier
+    # never takes a figure from anyone, so its rows are left out of this grouping.
     carried = (
         select(
             key.label("key"),
             DailyRow.day,
             DailyRow.tool,
-            *[func.max(case((_carries(name), 1), else_=0)).label(name) for name in NAMES],
+            *[func.max(case((_carries(name), _TIER), else_=0)).label(name) for name in NAMES],
         )
         .join(IdentityRow, IdentityRow.id == DailyRow.identity_id)
-        .where(*where, is_report)
+        .where(*where, DailyRow.origin != API_ORIGIN)
         .group_by(key, DailyRow.day, DailyRow.tool)
         .subquery("carried")
     )
-    pushed = DailyRow.origin == PUSHED_ORIGIN
+
+    def beaten(name: str) -> ColumnElement[bool]:
+        """Whether a higher tier than the row's carries the figure (`precedence.lost_by`);
+        NULL, which CASE reads as false, when no row above the bottom tier exists."""
+        return carried.c[name] > _TIER
 
     def counted(name: str) -> Any:
         lost = literal(0) if name in COUNTED else null()
-        return case(
-            (and_(pushed, carried.c[name] == 1), lost), else_=getattr(DailyRow, name)
-        ).label(name)
+        return case((beaten(name), lost), else_=getattr(DailyRow, name)).label(name)
 
     return (
         select(
@@ -62,7 +72,7 @@ def counted_daily(where: Sequence[ColumnElement[bool]]) -> Subquery:
             DailyRow.events,
             case(
                 (DailyRow.cost_usd.is_not(None), 1),
-                (and_(pushed, carried.c.cost_usd == 1), 1),
+                (beaten("cost_usd"), 1),
                 else_=0,
             ).label("priced"),
         )

@@ -151,8 +151,9 @@ class EventRow(FigureColumns, Base):
 
 class DailyRow(FigureColumns, Base):
     """The rollup every question is answered from: per identity, local day, tool, kind and
-    origin. Events add to the `events` origin; a vendor report owns its own origin and
-    replaces its figures on re-import."""
+    origin. Events add to their door's origin (`events` for the HTTP API, `otlp` for
+    OpenTelemetry); a vendor report owns its own origin and replaces its figures on
+    re-import. `storage.precedence` says which origin counts for each figure."""
 
     __tablename__ = "usage_daily"
     __table_args__ = (
