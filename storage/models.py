@@ -65,6 +65,8 @@ class FigureColumns:
         suggestions_accepted: Mapped[int | None]
         lines_accepted: Mapped[int | None]
         cost_usd: Mapped[float | None]
+        commits: Mapped[int | None]
+        pull_requests: Mapped[int | None]
 
 
 for _name in NAMES:
