@@ -1,6 +1,7 @@
 """Connector backfill: `aiusage connectors sync copilot` of a year of per-user daily reports
 for 5,000 people from a fake GitHub (report endpoint, signed links, NDJSON files made on the
-fly), as a real CLI process. Prints rows/s and the sync process's peak memory.
+fly), as a real CLI process. Prints rows/s, the sync process's CPU time (user + system, which
+a shared machine moves far less than wall time) and its peak memory.
 
     python bench/connectors.py                          # 5,000 people, 365 days, SQLite
     python bench/connectors.py --days 30 --database postgresql
@@ -117,12 +118,14 @@ def main() -> None:
             "AIUSAGE_GITHUB_API_URL": f"http://127.0.0.1:{server.server_address[1]}",
         }
         subprocess.run([AIUSAGE, "db", "upgrade"], env=env, check=True, capture_output=True)
+        cpu_before = _children_cpu()
         started = time.perf_counter()
         argv = [AIUSAGE, "connectors", "sync", "copilot", "--since", str(first)]
         done = subprocess.run(
             [*argv, "--until", str(LAST_DAY)], env=env, text=True, capture_output=True
         )
         elapsed = time.perf_counter() - started
+        cpu = _children_cpu() - cpu_before
         if done.returncode != 0:
             sys.exit(f"sync failed: {done.stderr}")
         peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
@@ -130,9 +133,16 @@ def main() -> None:
         print(done.stdout.strip())
         print(
             f"{args.database}: {rows:,} rows ({args.people:,} people x {args.days} days) in "
-            f"{elapsed:.1f} s = {rows / elapsed:,.0f} rows/s; sync peak RSS {peak_mb:.0f} MB"
+            f"{elapsed:.1f} s = {rows / elapsed:,.0f} rows/s; sync CPU {cpu:.1f} s "
+            f"({rows / cpu:,.0f} rows per CPU second); sync peak RSS {peak_mb:.0f} MB; "
+            f"load average {os.getloadavg()[0]:.1f}"
         )
     server.shutdown()
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 if __name__ == "__main__":

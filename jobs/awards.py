@@ -17,7 +17,7 @@ from jobs.schedule import first_fire_at
 from jobs.weeks import Week, current_week, last_complete_week, parse_week
 from storage.awards import active_days_history, people_by_id, store_awards, week_awards
 from storage.db import Database
-from storage.integrity import event_moments, replace_flags, week_flags
+from storage.integrity import event_moments, replace_flags, shipped_days, week_flags
 from storage.leaderboard import leaderboard_state
 from storage.posts import post_claims
 from storage.records import (
@@ -90,13 +90,18 @@ def compute_flags(db: Database, week: Week, config: AwardConfig) -> list[Integri
     this_week = _by_person(event_moments(db, start, end))
     baseline = _by_person(event_moments(db, baseline_start, start))
     periods = {p.person_id: p for p in person_periods(db, week.start, week.end)}
+    shipped = shipped_days(db, week.start, week.end)
     flags: list[IntegrityFlag] = []
     for person_id in sorted(set(this_week) | set(periods)):
         period = periods.get(person_id)
         if period is None:
             continue
         activity = Activity(
-            person_id, this_week.get(person_id, []), baseline.get(person_id, []), period.totals
+            person_id,
+            this_week.get(person_id, []),
+            baseline.get(person_id, []),
+            period.totals,
+            shipped.get(person_id, ()),
         )
         flags.extend(integrity_flags(activity, week.start, config.tz, config.integrity))
     return flags

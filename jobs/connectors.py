@@ -191,6 +191,7 @@ def _write(
     replaced: set[ReplacedKey] = set()
     chunk: list[ReportDay] = []
     days = batch.days
+    written = False
     for item in batch.items:
         if isinstance(item, BadRow):
             result.rejected += 1
@@ -200,5 +201,8 @@ def _write(
         result.rows += 1
         if len(chunk) >= CHUNK_ROWS:
             replace_report_days(db, source, None, chunk, replaced, clock(), whole_days=days)
-            chunk = []
-    replace_report_days(db, source, None, chunk, replaced, clock(), whole_days=days)
+            chunk, written = [], True
+    # A last chunk, unless it would be an empty transaction (and a disk flush) for a batch
+    # whose days an earlier chunk already cleared; an empty batch still clears its days.
+    if chunk or not written:
+        replace_report_days(db, source, None, chunk, replaced, clock(), whole_days=days)

@@ -1,4 +1,5 @@
-"""Signals that a week's usage looks scripted or wasteful. Pure functions over event timings.
+"""Signals that a week's usage looks scripted or wasteful. Pure functions over event timings,
+the week's totals and its shipped work per day.
 
 A flag only keeps a person out of that week's awards and rankings; it is shown to admins,
 never in public. Every signal needs a minimum of data before it speaks, and the ones about
@@ -20,6 +21,8 @@ REGULAR = "regular_spacing"
 OFF_HOURS = "off_hours_run"
 WASTE = "tokens_without_acceptance"
 BURST = "burst"
+SHIPPED_UNBACKED = "shipped_without_usage"
+SHIPPED_CADENCE = "shipped_cadence"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,17 +43,23 @@ class IntegrityRules:
     burst_min_requests: int = 120
     burst_factor: float = 4.0
     burst_baseline_min_hours: int = 10
+    shipped_min: int = 10
+    shipped_min_tokens_each: int = 1_000
+    cadence_min_days: int = 4
+    cadence_min_each: int = 3
 
 
 @dataclass(frozen=True, slots=True)
 class Activity:
     """One person's events in the week being judged and in the baseline weeks before it,
-    each sorted by time, and the week's totals from the rollup."""
+    each sorted by time, the week's totals from the rollup, and the commits plus pull
+    requests of each local day of the week that had any, in day order."""
 
     person_id: int
     week: Sequence[EventMoment]
     baseline: Sequence[EventMoment]
     totals: Totals
+    shipped_days: Sequence[int] = ()
 
 
 def regular_spacing(week: Sequence[EventMoment], rules: IntegrityRules) -> str | None:
@@ -154,6 +163,28 @@ def burst(
     )
 
 
+def shipped_without_usage(totals: Totals, rules: IntegrityRules) -> str | None:
+    """Commits and pull requests far beyond the AI use behind them. A commit made with a
+    tool costs it at least a request's worth of tokens; under 1,000 tokens for each one
+    shipped, the count was not the tool's work but a number pushed for the badge."""
+    shipped = totals.shipped or 0
+    if shipped < rules.shipped_min or totals.tokens >= shipped * rules.shipped_min_tokens_each:
+        return None
+    return f"{shipped:,} commits and pull requests on {totals.tokens:,} tokens"
+
+
+def shipped_cadence(shipped_days: Sequence[int], rules: IntegrityRules) -> str | None:
+    """Exactly the same commits plus pull requests on every day that had any, for days on
+    end: people ship unevenly, a script ships its quota. Telemetry arrives on the
+    exporter's clock, so the per-day count is judged, never the events' timing."""
+    days = [count for count in shipped_days if count > 0]
+    if len(days) < rules.cadence_min_days or len(set(days)) != 1:
+        return None
+    if days[0] < rules.cadence_min_each:
+        return None
+    return f"exactly {days[0]:,} commits and pull requests on each of {len(days)} days"
+
+
 def integrity_flags(
     activity: Activity, week_start: date, tz: ZoneInfo, rules: IntegrityRules
 ) -> list[IntegrityFlag]:
@@ -163,6 +194,8 @@ def integrity_flags(
         OFF_HOURS: off_hours_run(activity.week, activity.baseline, tz, rules),
         WASTE: tokens_without_acceptance(activity.totals, rules),
         BURST: burst(activity.week, activity.baseline, rules),
+        SHIPPED_UNBACKED: shipped_without_usage(activity.totals, rules),
+        SHIPPED_CADENCE: shipped_cadence(activity.shipped_days, rules),
     }
     return [
         IntegrityFlag(activity.person_id, week_start, signal, detail)

@@ -118,7 +118,21 @@ def _adding_conflict() -> str:
 def upsert_daily(conn: Connection, rows: Sequence[dict[str, Any]], *, replace: bool) -> None:
     """Write rollup rows keyed by DAILY_KEY (each key once). Adds to what is there, keeping
     NULL for figures nobody reported; with `replace`, the new figures win instead."""
-    if not rows:
+    if rows:
+        upsert_daily_tuples(conn, _tuples(conn.dialect.name, rows, DAILY_COLUMNS), replace=replace)
+
+
+def daily_day_form(dialect: str) -> Callable[[date], Any]:
+    """How a rollup row's day goes into the tuples `upsert_daily_tuples` takes."""
+    return date.isoformat if dialect == "sqlite" else _as_is
+
+
+def upsert_daily_tuples(
+    conn: Connection, prepared: Sequence[tuple[Any, ...]], *, replace: bool
+) -> None:
+    """`upsert_daily` for rows already in DAILY_COLUMNS order, their day in
+    `daily_day_form`: for writers of many rows (vendor reports), which skip the dicts."""
+    if not prepared:
         return
     names = [name for name, _ in DAILY_COLUMNS]
     sums = [name for name in names if name not in DAILY_KEY]
@@ -127,7 +141,6 @@ def upsert_daily(conn: Connection, rows: Sequence[dict[str, Any]], *, replace: b
         conflict = f"ON CONFLICT ({', '.join(DAILY_KEY)}) DO UPDATE SET {updates}"
     else:
         conflict = _adding_conflict()
-    prepared = _tuples(conn.dialect.name, rows, DAILY_COLUMNS)
     if conn.dialect.name == "postgresql":
         staged = _pg_stage(conn, "usage_daily", DAILY_COLUMNS, prepared)
         conn.exec_driver_sql(
@@ -196,6 +209,10 @@ def _tuples(
                 values[i] = form(values[i])
         out.append(tuple(values))
     return out
+
+
+def _as_is(value: Any) -> Any:
+    return value
 
 
 def _sqlite_datetime(value: datetime) -> str:

@@ -23,12 +23,19 @@ from sqlalchemy.sql import Subquery
 
 from storage.figures import COUNTED, NAMES
 from storage.models import DailyRow, IdentityRow
-from storage.precedence import PUSHED_ORIGIN
+from storage.precedence import API_ORIGIN, API_TIER, OTLP_ORIGIN, OTLP_TIER, REPORT_TIER
 
-# A vendor report's row. The origin is written into the SQL, not bound, so it matches the
-# partial index of report rows (`ix_usage_daily_reports`) on both databases: reports are few
-# next to pushed events, and finding them must not walk everyone's rows.
-IS_REPORT: ColumnElement[bool] = DailyRow.origin != literal_column(f"'{PUSHED_ORIGIN}'")
+# `precedence.tier` for a rollup row.
+_TIER = case(
+    (DailyRow.origin == API_ORIGIN, API_TIER),
+    (DailyRow.origin == OTLP_ORIGIN, OTLP_TIER),
+    else_=REPORT_TIER,
+)
+
+# A row above the API's tier (a vendor report's or OTLP's): only such rows take figures from
+# others. The origin is written into the SQL, not bound, so it matches the partial index
+# `ix_usage_daily_reports` on both databases: finding them must not walk everyone's rows.
+ABOVE_API: ColumnElement[bool] = DailyRow.origin != literal_column(f"'{API_ORIGIN}'")
 
 
 def _carries(name: str) -> ColumnElement[bool]:
@@ -39,33 +46,36 @@ def _carries(name: str) -> ColumnElement[bool]:
 
 def counted_daily(where: Sequence[ColumnElement[bool]]) -> Subquery:
     """The rollup rows matching `where` (on `DailyRow` and `IdentityRow` columns), with
-    the figures pushed events lose to a report of the same person, tool and day left out.
+    the figures a row loses to a higher tier of the same person, tool and day left out.
     Columns: those of `DailyRow` but `id`, plus the identity's `person_id` and `priced`
-    (1 when the row's tokens are costed: by its own cost, or, for pushed events, by a
-    report's cost for that day, so no price list costs them again)."""
+    (1 when the row's tokens are costed: by its own cost, or by the cost a higher tier gave
+    for that day, so no price list costs them again)."""
     # A linked identity counts as its person, so a vendor login and an email of the same
     # person meet; an unlinked one as itself (negated: ids are positive, never a person's).
     key = func.coalesce(IdentityRow.person_id, -DailyRow.identity_id)
-    is_report = IS_REPORT
+    # Per figure, the highest tier carrying it (`precedence.top_tiers`). The bottom tier
+    # never takes a figure from anyone, so its rows are left out of this grouping.
     carried = (
         select(
             key.label("key"),
             DailyRow.day,
             DailyRow.tool,
-            *[func.max(case((_carries(name), 1), else_=0)).label(name) for name in NAMES],
+            *[func.max(case((_carries(name), _TIER), else_=0)).label(name) for name in NAMES],
         )
         .join(IdentityRow, IdentityRow.id == DailyRow.identity_id)
-        .where(*where, is_report)
+        .where(*where, ABOVE_API)
         .group_by(key, DailyRow.day, DailyRow.tool)
         .subquery("carried")
     )
-    pushed = DailyRow.origin == PUSHED_ORIGIN
+
+    def beaten(name: str) -> ColumnElement[bool]:
+        """Whether a higher tier than the row's carries the figure (`precedence.lost_by`);
+        NULL, which CASE reads as false, when no row above the bottom tier exists."""
+        return carried.c[name] > _TIER
 
     def counted(name: str) -> Any:
         lost = literal(0) if name in COUNTED else null()
-        return case(
-            (and_(pushed, carried.c[name] == 1), lost), else_=getattr(DailyRow, name)
-        ).label(name)
+        return case((beaten(name), lost), else_=getattr(DailyRow, name)).label(name)
 
     return (
         select(
@@ -79,7 +89,7 @@ def counted_daily(where: Sequence[ColumnElement[bool]]) -> Subquery:
             DailyRow.events,
             case(
                 (DailyRow.cost_usd.is_not(None), 1),
-                (and_(pushed, carried.c.cost_usd == 1), 1),
+                (beaten("cost_usd"), 1),
                 else_=0,
             ).label("priced"),
         )
@@ -99,9 +109,10 @@ def counted_daily(where: Sequence[ColumnElement[bool]]) -> Subquery:
 
 def contested_identities(where: Sequence[ColumnElement[bool]]) -> Select[Any]:
     """The identities whose rows matching `where` (on `DailyRow` columns) the rule may change:
-    each identity with a report row there, and every identity of a person who has one (the
-    rule meets a person's identities as one). Every other identity's rows count as stored."""
-    reported = select(DailyRow.identity_id).where(*where, IS_REPORT)
+    each identity with a row above the API's tier there, and every identity of a person who
+    has one (the rule meets a person's identities as one). Every other identity's rows count
+    as stored."""
+    reported = select(DailyRow.identity_id).where(*where, ABOVE_API)
     reporters = select(IdentityRow.person_id).where(
         IdentityRow.id.in_(reported), IdentityRow.person_id.is_not(None)
     )
@@ -117,14 +128,15 @@ def counted_sums_by_identity(
 ) -> dict[int, Sequence[Any]]:
     """Per identity with rows matching `where` (on `DailyRow` columns), `sums(columns)` over
     its rows as they count. Reads of everyone's week: the rule only changes the rows of
-    identities a report touches, so everyone is summed straight from the rollup (one grouped
-    pass, no joins) and only those identities again through `counted_daily`, replacing their
-    straight sums; when the span has no report row at all, that second read is skipped."""
+    identities a higher tier touches, so everyone is summed straight from the rollup (one
+    grouped pass, no joins) and only those identities again through `counted_daily`,
+    replacing their straight sums; when the span has no row above the API's, that second
+    read is skipped."""
     plain = select(DailyRow.identity_id, *sums(DailyRow)).where(*where)
     result: dict[int, Sequence[Any]] = {
         row[0]: row[1:] for row in conn.execute(plain.group_by(DailyRow.identity_id))
     }
-    if conn.execute(select(literal(1)).where(*where, IS_REPORT).limit(1)).first() is None:
+    if conn.execute(select(literal(1)).where(*where, ABOVE_API).limit(1)).first() is None:
         return result
     daily = counted_daily([*where, DailyRow.identity_id.in_(contested_identities(where))])
     contested = select(daily.c.identity_id, *sums(daily.c)).group_by(daily.c.identity_id)

@@ -20,11 +20,11 @@ from storage.db import Database
 from storage.figures import COUNTED, NAMES, REPORTED, is_whole
 from storage.models import IntegrationRow
 from storage.people import IdentityKey, resolve_identities
+from storage.precedence import API_ORIGIN
 from storage.privacy import forgotten_keys
 from storage.privacy_door import drop_forgotten, notice_forgets, retry_after_forget
 from storage.records import RecordResult, UsageEvent, UserRef
 
-EVENTS_ORIGIN = "events"
 LAST_EVENT_RESOLUTION = timedelta(seconds=30)
 SUMS = (*NAMES, "events")
 _figures_of = attrgetter(*NAMES)  # an event's figures, in the order of NAMES
@@ -40,21 +40,28 @@ def identity_key(user: UserRef) -> IdentityKey:
 
 
 def record_events(
-    db: Database, integration_id: int, events: Sequence[UsageEvent], now: datetime
+    db: Database,
+    integration_id: int,
+    events: Sequence[UsageEvent],
+    now: datetime,
+    origin: str = API_ORIGIN,
 ) -> RecordResult:
     """Store a batch. Positions whose event_id this integration already sent, in an earlier
-    batch or earlier in this one, come back as duplicates and add nothing."""
-    return retry_after_forget(db, now, lambda: _record_events(db, integration_id, events, now))
+    batch or earlier in this one, come back as duplicates and add nothing. `origin` names
+    the door in the rollup (`storage.precedence`): the HTTP API's unless told otherwise."""
+    return retry_after_forget(
+        db, now, lambda: _record_events(db, integration_id, events, now, origin)
+    )
 
 
 def _record_events(
-    db: Database, integration_id: int, events: Sequence[UsageEvent], now: datetime
+    db: Database, integration_id: int, events: Sequence[UsageEvent], now: datetime, origin: str
 ) -> RecordResult:
     first_seen, repeats = _first_seen(events)
     if not first_seen:
         return RecordResult(duplicates=repeats)
     identities = identity_ids(db, {identity_key(events[i].user) for i in first_seen.values()}, now)
-    batch = _Batch(db, integration_id, events, first_seen, repeats, identities, now)
+    batch = _Batch(db, integration_id, events, first_seen, repeats, identities, now, origin)
     if batch.prepared:
         with db.write() as conn:
             batch.store(conn)
@@ -70,12 +77,13 @@ def record_events_in(
     events: Sequence[UsageEvent],
     identities: dict[IdentityKey, int],
     now: datetime,
+    origin: str = API_ORIGIN,
 ) -> RecordResult:
     """`record_events` inside a write transaction the caller holds, so other state (such as
     the last value of an OpenTelemetry series) commits or rolls back with the events.
     `identities` come from `identity_ids`, called before the caller took the lock."""
     first_seen, repeats = _first_seen(events)
-    batch = _Batch(db, integration_id, events, first_seen, repeats, identities, now)
+    batch = _Batch(db, integration_id, events, first_seen, repeats, identities, now, origin)
     batch.store(conn)
     return batch.result()
 
@@ -104,7 +112,9 @@ class _Batch:
         repeats: list[int],
         identities: dict[IdentityKey, int],
         now: datetime,
+        origin: str,
     ) -> None:
+        self.origin = origin
         self.first_seen, self.dropped = drop_forgotten(
             first_seen, lambda i: identity_key(events[i].user), identities
         )
@@ -118,7 +128,7 @@ class _Batch:
 
     def store(self, conn: Connection) -> None:
         """Insert the events not stored before and add those to the rollup."""
-        self.stored = insert_new_events(conn, self.prepared, EVENTS_ORIGIN)
+        self.stored = insert_new_events(conn, self.prepared, self.origin)
 
     def result(self) -> RecordResult:
         # Usage of a forgotten person counts as accepted: the sender did nothing wrong, and

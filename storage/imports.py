@@ -7,21 +7,24 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 from datetime import date, datetime
-from operator import itemgetter
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import delete, or_
 
-from storage.bulk import DAILY_KEY, upsert_daily
+from storage.bounds import COST_DAY_CAP, DAY_CAP
+from storage.bulk import daily_day_form, upsert_daily_tuples
 from storage.db import Database
-from storage.events import identity_ids, identity_key, rollup
-from storage.figures import NAMES
+from storage.events import identity_ids, identity_key
+from storage.figures import NAMES, is_whole
 from storage.models import DailyRow
 from storage.privacy_door import retry_after_forget
 from storage.records import ReportDay
 
 ReplacedKey = tuple[str, int, date]  # origin, identity id, day
 WHOLE_DAY = 0  # in place of an identity id: the whole day of that source was cleared
+_figures_of = attrgetter(*NAMES)  # a report part's figures, in the order of NAMES
+_CAPS = tuple(DAY_CAP if is_whole(name) else COST_DAY_CAP for name in NAMES)
 
 
 def report_origin(source: str, integration: str | None, client: str | None) -> str:
@@ -85,7 +88,7 @@ def _replace(
                 )
             )
         to_clear: dict[tuple[str, date], set[int]] = defaultdict(set)
-        rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        totals: dict[tuple[Any, ...], list[Any]] = {}
         for item in days:
             origin = report_origin(source, integration, item.client)
             identity_id = identities[identity_key(item.user)]
@@ -95,15 +98,11 @@ def _replace(
                 if item.day not in whole:
                     to_clear[(origin, item.day)].add(identity_id)
             for figures in item.figures:
-                rows[origin].append(
-                    {
-                        "identity_id": identity_id,
-                        "day": item.day,
-                        "tool": item.tool,
-                        "kind": figures.kind,
-                        **{name: getattr(figures, name) for name in NAMES},
-                    }
-                )
+                daily_key = (identity_id, item.day, item.tool, figures.kind, origin)
+                if (acc := totals.get(daily_key)) is None:
+                    totals[daily_key] = [*_figures_of(figures), 1]
+                else:
+                    _add(acc, _figures_of(figures))
         for (origin, day), cleared_ids in sorted(to_clear.items()):
             conn.execute(
                 delete(DailyRow).where(
@@ -112,6 +111,30 @@ def _replace(
                     DailyRow.identity_id.in_(sorted(cleared_ids)),
                 )
             )
-        daily = [total for origin, group in rows.items() for total in rollup(group, origin)]
-        # one statement for every origin, in key order so concurrent writers cannot deadlock
-        upsert_daily(conn, sorted(daily, key=itemgetter(*DAILY_KEY)), replace=False)
+        # One statement for every origin, in key order so concurrent writers cannot deadlock;
+        # tuples in the rollup's column order, as many rows are written here.
+        form = daily_day_form(conn.dialect.name)
+        prepared = [
+            (
+                identity_id,
+                form(day),
+                tool,
+                kind,
+                origin,
+                *totals[(identity_id, day, tool, kind, origin)],
+            )
+            for identity_id, day, tool, kind, origin in sorted(totals)
+        ]
+        upsert_daily_tuples(conn, prepared, replace=False)
+
+
+def _add(acc: list[Any], figures: tuple[Any, ...]) -> None:
+    """Add a second part of one rollup key (a report that names a person twice) to the first,
+    keeping None for what neither reported and holding each sum at the rollup's caps. A
+    single part needs no capping: every door bounds an item far below them (`storage.bounds`)."""
+    for i, (cap, value) in enumerate(zip(_CAPS, figures, strict=True)):
+        if value is None:
+            continue
+        total = value if acc[i] is None else acc[i] + value
+        acc[i] = cap if total > cap else total
+    acc[-1] += 1  # events: the parts summed

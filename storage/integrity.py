@@ -6,11 +6,12 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import cast
 
-from sqlalchemy import delete, select, tuple_
+from sqlalchemy import delete, func, or_, select, tuple_
 
+from storage.counted_daily import counted_daily
 from storage.db import Database
 from storage.dialect import insert
-from storage.models import EventRow, IdentityRow, IntegrityFlagRow
+from storage.models import DailyRow, EventRow, IdentityRow, IntegrityFlagRow
 from storage.records import EventMoment, IntegrityFlag
 
 
@@ -38,6 +39,34 @@ def event_moments(db: Database, start: datetime, end: datetime) -> list[EventMom
             )
             for row in conn.execute(stmt)
         ]
+
+
+def shipped_days(db: Database, start: date, end: date) -> dict[int, list[int]]:
+    """Per linked person, the commits plus pull requests of each local day start..end that
+    reported any, in day order; counted as every read counts them (`storage.precedence`)."""
+    # Rows without shipped work carry neither figure, so leaving them out changes nobody's
+    # precedence for these two, and keeps the read to the few rows that have any.
+    counted = counted_daily(
+        [
+            DailyRow.day.between(start, end),
+            IdentityRow.person_id.is_not(None),
+            or_(DailyRow.commits.is_not(None), DailyRow.pull_requests.is_not(None)),
+        ]
+    )
+    shipped = func.sum(
+        func.coalesce(counted.c.commits, 0) + func.coalesce(counted.c.pull_requests, 0)
+    )
+    stmt = (
+        select(counted.c.person_id, counted.c.day, shipped)
+        .group_by(counted.c.person_id, counted.c.day)
+        .order_by(counted.c.person_id, counted.c.day)
+    )
+    found: dict[int, list[int]] = {}
+    with db.read() as conn:
+        for person_id, _day, count in conn.execute(stmt):
+            if count:
+                found.setdefault(person_id, []).append(int(count))
+    return found
 
 
 def replace_flags(

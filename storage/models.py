@@ -24,10 +24,11 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from storage.figures import COUNTED, NAMES, is_whole
-from storage.precedence import PUSHED_ORIGIN
+from storage.precedence import API_ORIGIN
 
-# The rollup rows of vendor reports (not pushed events), as SQL: the partial index's clause.
-REPORT_ROWS = f"origin != '{PUSHED_ORIGIN}'"
+# The rollup rows above the API's tier (vendor reports, OTLP), as SQL: the partial index's
+# clause. Only they can take a figure from another row.
+REPORT_ROWS = f"origin != '{API_ORIGIN}'"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -70,6 +71,8 @@ class FigureColumns:
         suggestions_accepted: Mapped[int | None]
         lines_accepted: Mapped[int | None]
         cost_usd: Mapped[float | None]
+        commits: Mapped[int | None]
+        pull_requests: Mapped[int | None]
 
 
 for _name in NAMES:
@@ -156,8 +159,9 @@ class EventRow(FigureColumns, Base):
 
 class DailyRow(FigureColumns, Base):
     """The rollup every question is answered from: per identity, local day, tool, kind and
-    origin. Events add to the `events` origin; a vendor report owns its own origin and
-    replaces its figures on re-import."""
+    origin. Events add to their door's origin (`events` for the HTTP API, `otlp` for
+    OpenTelemetry); a vendor report owns its own origin and replaces its figures on
+    re-import. `storage.precedence` says which origin counts for each figure."""
 
     __tablename__ = "usage_daily"
     __table_args__ = (

@@ -1,5 +1,6 @@
 """OpenTelemetry sums: turning cumulative series into increases, and recording both
-temporalities as usage events in one transaction with the series' last values."""
+temporalities as usage events in one transaction with the series' last values. Everything
+OTLP records goes to the rollup under its own origin (`storage.precedence`)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,16 @@ from sqlalchemy import Connection, select
 
 from storage.db import Database
 from storage.dialect import insert_ignore
-from storage.events import identity_ids, identity_key, note_last_event, record_events_in
+from storage.events import (
+    identity_ids,
+    identity_key,
+    note_last_event,
+    record_events,
+    record_events_in,
+)
 from storage.figures import NAMES, is_whole
 from storage.models import OtlpSeriesRow
+from storage.precedence import OTLP_ORIGIN
 from storage.privacy_door import retry_after_forget
 from storage.records import RecordResult, UsageEvent
 
@@ -59,6 +67,13 @@ def increase(state: _State | None, start_ns: int, time_ns: int, value: float) ->
     if start_ns < state.start_ns or time_ns <= state.time_ns:
         return None
     return value - state.value if value >= state.value else value
+
+
+def record_log_events(
+    db: Database, integration_id: int, events: Sequence[UsageEvent], now: datetime
+) -> RecordResult:
+    """Record the usage events mapped from OTLP log records, under OTLP's origin."""
+    return record_events(db, integration_id, events, now, OTLP_ORIGIN)
 
 
 def record_sum_points(
@@ -115,7 +130,7 @@ def _record_sum_points(
 
         if changed:
             _save_states(conn, integration_id, {key: states[key] for key in sorted(changed)}, now)
-        result = record_events_in(conn, db, integration_id, events, identities, now)
+        result = record_events_in(conn, db, integration_id, events, identities, now, OTLP_ORIGIN)
     if result.accepted:
         note_last_event(db, integration_id, now)
     return result

@@ -2,13 +2,15 @@
 over plain data; `storage.counted_daily` applies the same rule in SQL, and a test holds
 the two to the same answers.
 
-The rule, per figure: pushed events (the API and OTLP, origin `events`) and vendor reports
-(imports and connectors, origins `import:…`) are two tiers. When any report row of that
-person, tool and day carries a figure, the reports' value is the figure and the pushed
-events' value of it is left out; otherwise the pushed events' value counts. A vendor's own
-daily report is its account of the whole day, so it wins for what it says; the events keep
-what it does not say. Reports of different origins (two integrations, or a report's
-clients) are different parts of the day and add up.
+The rule, per figure: every origin has a tier. Vendor reports (imports and connectors,
+origins `import:…`) are the top tier, a tool's own OpenTelemetry (`otlp`) the middle, and
+events pushed to the HTTP API (`events`) the bottom. For each figure of a person, tool and
+day, the highest tier with a row that carries the figure is its source: rows of lower tiers
+have that figure left out, and each lower tier keeps the figures every higher one lacks. A
+vendor's own daily report is its account of the whole day; a tool's telemetry is measured
+where the work happens, while API pushes are whatever a script made of it. Rows of one tier
+add up: reports of different origins (two integrations, or a report's clients) are
+different parts of the day, and pushes of one door are kept once each by their event ids.
 """
 
 from __future__ import annotations
@@ -19,18 +21,24 @@ from typing import Any
 
 from storage.figures import COUNTED, NAMES, Figures
 
-PUSHED_ORIGIN = "events"
+# The origins of the pushing doors. `events` is the HTTP API's: rows stored before the
+# doors had origins of their own (OTLP's included) keep it and count as the API's.
+API_ORIGIN = "events"
+OTLP_ORIGIN = "otlp"
+
+API_TIER, OTLP_TIER, REPORT_TIER = 1, 2, 3
+_TIERS = {API_ORIGIN: API_TIER, OTLP_ORIGIN: OTLP_TIER}
 
 
-def is_report(origin: str) -> bool:
-    """Whether an origin is a vendor's report (an import or a connector), not pushed events."""
-    return origin != PUSHED_ORIGIN
+def tier(origin: str) -> int:
+    """An origin's tier: higher wins. Any origin not a pushing door's is a vendor report."""
+    return _TIERS.get(origin, REPORT_TIER)
 
 
 def carries(name: str, value: int | float | None) -> bool:
-    """Whether a report row says something about a figure. The rollup keeps a reported
-    figure a source lacks as None, but a counted one as 0, so for those 0 reads as "not
-    carried": a report that says 0 requests lets the pushed events' requests stand."""
+    """Whether a row says something about a figure. The rollup keeps a reported figure a
+    source lacks as None, but a counted one as 0, so for those 0 reads as "not carried": a
+    report that says 0 requests lets the pushed events' requests stand."""
     if name in COUNTED:
         return bool(value)
     return value is not None
@@ -44,15 +52,21 @@ class OriginFigures:
     figures: Figures
 
 
-def report_carried(rows: Iterable[OriginFigures]) -> frozenset[str]:
-    """The figures some report row carries: those the pushed events lose."""
-    return frozenset(
-        name
-        for row in rows
-        if is_report(row.origin)
-        for name in NAMES
-        if carries(name, getattr(row.figures, name))
-    )
+def top_tiers(rows: Iterable[OriginFigures]) -> dict[str, int]:
+    """For each figure some row carries, the highest tier that carries it."""
+    top: dict[str, int] = {}
+    for row in rows:
+        rank = tier(row.origin)
+        for name in NAMES:
+            if carries(name, getattr(row.figures, name)) and rank > top.get(name, 0):
+                top[name] = rank
+    return top
+
+
+def lost_by(origin: str, top: dict[str, int]) -> frozenset[str]:
+    """The figures a row of `origin` loses: those a higher tier carries."""
+    rank = tier(origin)
+    return frozenset(name for name, best in top.items() if best > rank)
 
 
 def without(figures: Figures, names: frozenset[str]) -> Figures:
@@ -61,18 +75,20 @@ def without(figures: Figures, names: frozenset[str]) -> Figures:
     return replace(figures, **lost)
 
 
+def kept_figures(rows: Iterable[OriginFigures]) -> list[Figures]:
+    """Each row's figures as they count: without those a higher tier carries."""
+    rows = list(rows)
+    top = top_tiers(rows)
+    return [without(row.figures, lost_by(row.origin, top)) for row in rows]
+
+
 def counted_figures(rows: Iterable[OriginFigures]) -> Figures:
     """The figures of one person, tool and day that count, none of them twice."""
-    rows = list(rows)
-    lost = report_carried(rows)
-    total = Figures()
-    for row in rows:
-        total += without(row.figures, lost) if not is_report(row.origin) else row.figures
-    return total
+    return sum(kept_figures(rows), Figures())
 
 
-def is_priced(row: OriginFigures, lost: frozenset[str]) -> bool:
-    """Whether a row's tokens already have a cost: its own, or (for pushed events) the cost
-    of a report of that day, which covers them. Unpriced tokens are what a price list may
-    estimate a cost for."""
-    return row.figures.cost_usd is not None or (not is_report(row.origin) and "cost_usd" in lost)
+def is_priced(row: OriginFigures, top: dict[str, int]) -> bool:
+    """Whether a row's tokens already have a cost: its own, or the cost a higher tier gave
+    for that day, which covers them. Unpriced tokens are what a price list may estimate a
+    cost for. `top` is `top_tiers` of the row's person, tool and day."""
+    return row.figures.cost_usd is not None or top.get("cost_usd", 0) > tier(row.origin)

@@ -29,6 +29,7 @@ LAST = date(2026, 11, 15)
 TOOLS = ("kiro", "copilot", "a,b", "'; DROP TABLE usage_daily; --", "=SUM(A1)", "🙂 émoji")
 KINDS = ("chat", "agent", "inline_suggestion")
 PUSHED = "events"
+OTLP = "otlp"
 REPORTS = ("import:claude-code", "import:cursor@acme:ide")
 
 
@@ -45,8 +46,8 @@ def _figures(rng: random.Random) -> Figures:
 @pytest.fixture
 def rows(db):
     """Random rollup rows over 15 weeks. Ten Slack users; U001 also through an email and a
-    Copilot login linked to them; U000..U003 and an unlinked email have report rows too,
-    the others pushed events only. Returns (identity -> owner, rows)."""
+    Copilot login linked to them; U000..U003 and an unlinked email have report and OTLP rows
+    too, U004 and U005 OTLP rows, the others API pushes only. Returns (identity -> owner, rows)."""
     people = {f"U{n:03d}": link_email(db, f"u{n}@example.com", f"U{n:03d}", NOW) for n in range(10)}
     link_identity(db, "copilot", "u1-gh", "U001", "test", NOW)
     with db.write() as conn:
@@ -58,12 +59,17 @@ def rows(db):
     owner[ids[("copilot", "u1-gh")]] = people["U001"]
     owner[ids[("email", "x@ex.com")]] = None  # nobody's yet
     reporters = {people[f"U{n:03d}"] for n in range(4)} | {None}
+    telemetry = {people["U004"], people["U005"]}
     rng = random.Random(15)
     stored: dict[tuple, OriginFigures] = {}
     for _ in range(1500):
         identity_id = rng.choice(sorted(owner))
         day = FIRST + timedelta(days=rng.randrange((LAST - FIRST).days + 1))
-        origins = (PUSHED, *REPORTS) if owner[identity_id] in reporters else (PUSHED,)
+        origins: tuple[str, ...] = (PUSHED,)
+        if owner[identity_id] in reporters:
+            origins = (PUSHED, OTLP, *REPORTS)
+        elif owner[identity_id] in telemetry:
+            origins = (PUSHED, OTLP)
         key = (identity_id, day, rng.choice(TOOLS), rng.choice(KINDS), rng.choice(origins))
         stored[key] = OriginFigures(key[4], _figures(rng))
     with db.write() as conn:

@@ -246,6 +246,20 @@ def test_imports_refuse_out_of_bounds_rows_by_line_number(db, tmp_path, capsys):
     }
 
 
+def test_a_report_naming_a_person_over_and_over_adds_up_and_saturates(db, tmp_path, capsys):
+    kiro = tmp_path / "kiro.csv"
+    rows = [f"2026-11-16,huge,KIRO_IDE,{bounds.MAX_COUNT}"] * 1001 + [
+        "2026-11-16,twice,KIRO_IDE,4",
+        "2026-11-16,twice,KIRO_IDE,5",
+    ]
+    kiro.write_text("Date,UserId,Client_Type,Total_Messages\n" + "\n".join(rows) + "\n")
+    assert main(["import", "kiro", str(kiro)]) == 0
+    capsys.readouterr()
+    assert main(["report", "--week", WEEK, "--format", "json"]) == 0
+    found = {row["identity"]: row["requests"] for row in orjson.loads(capsys.readouterr().out)}
+    assert found == {"kiro:huge": bounds.DAY_CAP, "kiro:twice": 9}
+
+
 def test_a_day_of_many_maximal_batches_saturates_instead_of_overflowing(client, api_key, db):
     batch = [event(input_tokens=bounds.MAX_COUNT, output_tokens=0) for _ in range(1000)]
     for _ in range(3):

@@ -12,7 +12,9 @@ import pytest
 from sqlalchemy import insert
 
 from bot.cli.main import main
+from bot.composition import award_config
 from bot.settings import load_settings
+from jobs.awards import scan_current_week
 from storage.admin import audit_log
 from storage.events import record_events
 from storage.integrations import create_integration
@@ -156,6 +158,22 @@ def test_flagged_usage_is_a_count_and_a_share_never_a_name(slack, usage, db, now
         "tokens). Not ranked, not named." in text
     )
     assert "UA1" not in text and "900" not in text
+
+
+def test_shipped_work_the_tokens_cannot_explain_counts_as_scripted(
+    slack, usage, db, now, slack_settings
+):
+    # UA1's script reports 30 commits on top of its 1,100 tokens; the hourly scan judges it
+    integration, _ = create_integration(db, "commit-bot", now)
+    record_events(db, integration.id, [use("UA1", "2026-11-17", "claude-code", commits=30,
+                                           input_tokens=0, output_tokens=0)], now)  # fmt: skip
+    scan_current_week(db, award_config(slack_settings), now)
+    text = text_of(slack.ask("org", user_id="UVIEW"))
+    assert (
+        "Usage judged scripted or wasteful: 1 person's (6% of people with usage, 7% of "
+        "tokens). Not ranked, not named." in text
+    )
+    assert "UA1" not in text
 
 
 def db_select_person(slack_user_id):

@@ -1,6 +1,6 @@
-"""No figure counted twice when pushed events and a vendor's report both describe a person's
-tool and day: the pure rule, the SQL that applies it in every read, and the rule held by
-the reads against the rule itself on both databases."""
+"""No figure counted twice when the HTTP API, OpenTelemetry and a vendor's report describe
+the same person's tool and day: the pure rule, the SQL that applies it in every read, and
+the rule held by the reads against the rule itself on both databases."""
 
 from __future__ import annotations
 
@@ -21,18 +21,22 @@ from storage.models import DailyRow
 from storage.org import span_sums, usage_cells
 from storage.people import link_email, link_identity, resolve_identities
 from storage.precedence import (
+    API_ORIGIN,
+    OTLP_ORIGIN,
     OriginFigures,
     counted_figures,
     is_priced,
-    report_carried,
-    without,
+    kept_figures,
+    tier,
+    top_tiers,
 )
 from storage.usage_queries import person_daily, person_periods, rank_inputs
 from storage.usage_report import usage_report
 from tests.builders import bearer, event
 from tests.slack_requests import signed_headers
 
-PUSHED = "events"
+PUSHED = API_ORIGIN
+OTLP = OTLP_ORIGIN
 REPORT = "import:claude-code"
 
 
@@ -67,7 +71,7 @@ def test_reports_of_different_origins_add_up_and_all_beat_events():
         OriginFigures(PUSHED, Figures(requests=100, input_tokens=9)),
     ]
     assert counted_figures(rows) == Figures(requests=10, input_tokens=9)
-    assert report_carried(rows) == {"requests"}
+    assert top_tiers(rows) == {"requests": tier(REPORT), "input_tokens": tier(PUSHED)}
 
 
 def test_a_figure_carried_in_one_kind_is_lost_by_events_of_every_kind():
@@ -81,10 +85,15 @@ def test_a_figure_carried_in_one_kind_is_lost_by_events_of_every_kind():
 
 
 def test_events_tokens_are_priced_by_the_reports_cost():
-    lost = frozenset({"cost_usd"})
-    assert is_priced(OriginFigures(PUSHED, Figures(input_tokens=5)), lost)
-    assert not is_priced(OriginFigures(PUSHED, Figures(input_tokens=5)), frozenset())
-    assert not is_priced(OriginFigures(REPORT, Figures(input_tokens=5)), lost)
+    top = {"cost_usd": tier(REPORT)}
+    assert is_priced(OriginFigures(PUSHED, Figures(input_tokens=5)), top)
+    assert is_priced(OriginFigures(OTLP, Figures(input_tokens=5)), top)
+    assert not is_priced(OriginFigures(PUSHED, Figures(input_tokens=5)), {})
+    assert not is_priced(OriginFigures(REPORT, Figures(input_tokens=5)), top)
+    # OTLP's cost covers the API's tokens of that day, not its own tokens' twin in a report
+    top = {"cost_usd": tier(OTLP)}
+    assert is_priced(OriginFigures(PUSHED, Figures(input_tokens=5)), top)
+    assert not is_priced(OriginFigures(REPORT, Figures(input_tokens=5)), top)
 
 
 # --- the reads agree with the rule -------------------------------------------------------
@@ -93,7 +102,7 @@ NOW = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)
 DAYS = (date(2026, 11, 16), date(2026, 11, 17))
 TOOLS = ("claude-code", "cursor")
 KINDS = ("agent", "chat")
-ORIGINS = (PUSHED, "import:claude-code", "import:cursor@acme:ide")
+ORIGINS = (PUSHED, OTLP, "import:claude-code", "import:cursor@acme:ide")
 
 
 def _random_figures(rng: random.Random) -> Figures:
@@ -165,10 +174,9 @@ def test_every_read_counts_what_the_rule_counts(db, seed):
     unpriced: dict[tuple[str, str], int] = defaultdict(int)
     for (person, _day, tool), group in groups.items():
         want[(person, tool)] += counted_figures(group)
-        lost = report_carried(group)
-        for row in group:
-            if not is_priced(row, lost):
-                kept = row.figures if row.origin != PUSHED else without(row.figures, lost)
+        top = top_tiers(group)
+        for row, kept in zip(group, kept_figures(group), strict=True):
+            if not is_priced(row, top):
                 unpriced[(person, tool)] += kept.tokens
     start, end = DAYS[0], DAYS[-1]
 

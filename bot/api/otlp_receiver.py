@@ -25,8 +25,7 @@ from bot.intake.otlp_payload import (
 )
 from bot.services import Services
 from bot.web import read_body
-from storage.events import record_events
-from storage.otlp_series import record_sum_points
+from storage.otlp_series import record_log_events, record_sum_points
 from storage.records import Integration
 
 
@@ -96,7 +95,7 @@ def _store(
 ) -> tuple[int, str]:
     now = services.clock()
     if isinstance(mapped, MappedLogs):
-        result = record_events(services.db, integration.id, mapped.events, now)
+        result = record_log_events(services.db, integration.id, mapped.events, now)
     else:
         result = record_sum_points(services.db, integration.id, mapped.points, now)
     services.metrics.count_events(

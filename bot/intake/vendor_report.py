@@ -23,6 +23,10 @@ class BadReport(Exception):
 def count(row: Mapping[str, Any], name: str, *, required: bool = False) -> int | None:
     """A non-negative whole number; None when the report leaves the field out."""
     value = row.get(name)
+    # The usual case first, as every field of every row comes here: a JSON whole number in
+    # bounds (`type() is int` leaves bools out). Anything else takes the careful path below.
+    if type(value) is int and 0 <= value <= bounds.MAX_COUNT:
+        return value
     if value is None or value == "":
         if required:
             raise RowError(f"{name} is missing")
