@@ -20,7 +20,7 @@ from bot.composition import build_services, create_http_app
 from bot.settings import load_settings
 from storage.counted_daily import counted_daily
 from storage.figures import NAMES, Figures
-from storage.models import IdentityRow, PersonRow, WeeklyRow, WeeklyStaleRow
+from storage.models import DailyRow, IdentityRow, PersonRow, WeeklyRow, WeeklyStaleRow
 from storage.org import active_by_span, span_sums, usage_cells
 from storage.people import link_email
 from tests.builders import bearer, event
@@ -154,7 +154,7 @@ def test_the_weekly_rollup_stays_what_the_daily_rows_say(
     assert_reads_match_every_row(db)
 
     # A late event lands in a week summed and clean since.
-    late = WEEK - timedelta(weeks=5, days=-2)
+    late = WEEK - timedelta(days=34)  # onto a day, tool and kind of hers with events already
     before = requests_of(db, "UALICE")
     push(slack.http, api_key, event(occurred_at=at(late), tool="cursor", requests=40))
     assert requests_of(db, "UALICE") == before + 40
@@ -178,6 +178,7 @@ def test_the_weekly_rollup_stays_what_the_daily_rows_say(
         api_key,
         event(user={"email": "gina@example.com"}, occurred_at=at(WEEK - timedelta(weeks=8))),
     )
+    assert_reads_match_every_row(db)
     cli("people", "link", "gina@example.com", "UCAROL")
     assert_reads_match_every_row(db)
 
@@ -194,10 +195,12 @@ def test_the_weekly_rollup_stays_what_the_daily_rows_say(
     monkeypatch.setenv("AIUSAGE_ROLLUP_RETENTION_DAYS", "60")
     monkeypatch.setenv("AIUSAGE_RAW_RETENTION_DAYS", "30")
     cli("db", "prune")
+    with db.read() as conn:  # at once, not at the next read of those weeks
+        oldest_day = conn.scalar(select(func.min(DailyRow.day)))
+        oldest_week = conn.scalar(select(func.min(WeeklyRow.week)))
+    assert oldest_day > TREND[0][0] + timedelta(weeks=2)
+    assert oldest_week >= oldest_day - timedelta(days=oldest_day.weekday())
     assert_reads_match_every_row(db)
-    with db.read() as conn:
-        oldest = conn.scalar(select(func.min(WeeklyRow.week)))
-    assert oldest is not None and oldest >= TREND[0][0] + timedelta(weeks=2)
 
     # A change of time zone: new events fall on the new zone's days, and weeks are weeks of
     # those days, so the weekly sums need no rebuild; the reads still match every row.
