@@ -6,6 +6,7 @@ Create Date: 2026-12-04
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -70,7 +71,7 @@ PG_STATEMENTS = [
 
 
 def upgrade() -> None:
-    figures = [
+    figures: list[sa.Column[Any]] = [
         *[sa.Column(name, sa.BigInteger(), nullable=False) for name in COUNTED],
         *[sa.Column(name, sa.BigInteger(), nullable=True) for name in REPORTED],
         sa.Column("cost_usd", sa.Float(), nullable=True),
