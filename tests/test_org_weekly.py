@@ -18,11 +18,12 @@ from starlette.testclient import TestClient
 from bot.cli.main import main
 from bot.composition import build_services, create_http_app
 from bot.settings import load_settings
+from storage.bulk import upsert_daily
 from storage.counted_daily import counted_daily
 from storage.figures import NAMES, Figures
 from storage.models import DailyRow, IdentityRow, PersonRow, WeeklyRow, WeeklyStaleRow
 from storage.org import active_by_span, span_sums, usage_cells
-from storage.people import link_email
+from storage.people import link_email, resolve_identities
 from tests.builders import bearer, event
 
 WEEK = date(2026, 11, 16)  # the `now` fixture's week, 2026-W47
@@ -74,8 +75,9 @@ def every_row(db, spans) -> dict[tuple[int, int, str], dict[str, Any]]:
             if first <= row["day"] <= last:
                 cell = found.setdefault(
                     (row["person_id"], index, row["tool"]),
-                    {"figures": Figures(), "events": 0, "unpriced": 0, "days": set()},
+                    {"figures": Figures(), "events": 0, "unpriced": 0, "days": set(), "priced": 0},
                 )
+                cell["priced"] = max(cell["priced"], row["priced"])
                 cell["figures"] += Figures(**{name: row[name] for name in NAMES})
                 cell["events"] += row["events"]
                 if not row["priced"]:
@@ -111,13 +113,16 @@ def assert_reads_match_every_row(db) -> None:
     want = every_row(db, TREND)
     per_tool: dict[tuple[int, str], Figures] = defaultdict(Figures)
     people: dict[int, set[int]] = defaultdict(set)
+    without_cost: dict[tuple[int, str], int] = defaultdict(int)
     for (person, span, tool), cell in want.items():
         per_tool[(span, tool)] += cell["figures"]
         people[span].add(person)
+        without_cost[(span, tool)] += not cell["priced"]
     sums, counts = span_sums(db, TREND)
     assert {(s.span, s.tool) for s in sums} == set(per_tool)
     for row in sums:
         same(figures_of(row.totals), per_tool[(row.span, row.tool)])
+        assert row.people_without_cost == without_cost[(row.span, row.tool)]
     assert counts == {span: len(who) for span, who in people.items()}
     assert active_by_span(db, TREND) == {span: frozenset(who) for span, who in people.items()}
     with db.read() as conn:  # read from the weekly rollup, all of it summed now
@@ -213,3 +218,50 @@ def test_the_weekly_rollup_stays_what_the_daily_rows_say(
     assert requests_of(kiritimati.db, "UDAN", TREND[-1:]) == before + 1  # counted this week
     assert_reads_match_every_row(kiritimati.db)
     kiritimati.db.dispose()
+
+
+def test_the_weekly_sums_apply_the_one_source_rule_to_tokens_and_prices(db, now):
+    """The corners of the rule the weekly re-sum applies on its own: a report carrying
+    tokens but no cost, one carrying a cost but no tokens, and events alone."""
+    people = {name: link_email(db, f"{name}@example.com", f"U{name.upper()}", now) for name in
+              ("alice", "bob", "carol")}  # fmt: skip
+    with db.write() as conn:
+        ids = resolve_identities(conn, [("email", f"{n}@example.com") for n in people], now)
+
+    def row(name: str, origin: str, **figures: Any) -> dict[str, Any]:
+        return {
+            **dict.fromkeys(NAMES),
+            "identity_id": ids[("email", f"{name}@example.com")],
+            "day": WEEK + timedelta(days=1),
+            "tool": "claude-code",
+            "kind": "agent",
+            "origin": origin,
+            "requests": 0,
+            "input_tokens": 0,
+            "output_tokens": 0,
+            "events": 1,
+            **figures,
+        }
+
+    with db.write() as conn:
+        upsert_daily(
+            conn,
+            [
+                row("alice", "events", requests=2, input_tokens=100, output_tokens=50),
+                row("alice", "import:x", input_tokens=1000),  # tokens, no cost
+                row("bob", "events", requests=1, input_tokens=100, output_tokens=50),
+                row("bob", "import:x", cost_usd=2.0),  # a cost, no tokens
+                row("carol", "events", requests=1, input_tokens=7, output_tokens=3),
+            ],
+            replace=True,
+        )
+    unpriced = {
+        c.person_id: c.unpriced_input_tokens + c.unpriced_output_tokens
+        for c in usage_cells(db, TREND[-1:])
+    }
+    # alice: the report's 1000 and the events' 50 out (their 100 in lost to the report);
+    # bob: the report's cost prices the events' tokens; carol: nothing priced hers
+    assert unpriced == {people["alice"]: 1050, people["bob"]: 0, people["carol"]: 10}
+    [sums], _ = span_sums(db, TREND[-1:])
+    assert sums.people_without_cost == 2  # alice and carol
+    assert_reads_match_every_row(db)
