@@ -111,7 +111,6 @@ def _week_sums(week: date) -> Select[Any]:
                 for where, side in ((report, "r"), (pushed, "p"))
             ],
             flag(DailyRow.cost_usd.is_not(None), "has_cost"),
-            flag(pushed, "has_pushed"),
         )
         .join(IdentityRow, IdentityRow.id == DailyRow.identity_id)
         .where(
@@ -145,7 +144,8 @@ def _week_sums(week: date) -> Select[Any]:
         safe_sum(d.events),
         unpriced("input_tokens"),
         unpriced("output_tokens"),
-        func.max(case((or_(d.has_cost == 1, and_(d.has_pushed == 1, cost_carried)), 1), else_=0)),
+        # Priced: some row had a cost (a report's cost carried for the events is one too).
+        func.max(d.has_cost),
         func.count(),
     ).group_by(d.person, d.tool)
 
