@@ -9,27 +9,12 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    Connection,
-    Select,
-    and_,
-    case,
-    delete,
-    func,
-    insert,
-    literal,
-    null,
-    or_,
-    select,
-    text,
-)
+from sqlalchemy import Connection, case, delete, distinct, func, insert, literal, select, text
 
-from storage.daily_sums import SUMMED, safe_sum, summed_totals
+from storage.counted_daily import counted_daily
+from storage.daily_sums import SUMMED, summed_totals
 from storage.db import Database, lock_key
-from storage.figures import COUNTED, NAMES
 from storage.models import DailyRow, IdentityRow, WeeklyRow, WeeklyStaleRow
-from storage.precedence import PUSHED_ORIGIN
 
 # The columns `usage_weekly` adds to the summed figures, in the order `_sums` selects them.
 _EXTRA = ("unpriced_input_tokens", "unpriced_output_tokens", "priced", "active_days")
@@ -73,87 +58,26 @@ def _any_marked(conn: Connection, first: date, last: date) -> bool:
 def _sum_week(conn: Connection, week: date) -> None:
     """Replace a week's rows with the sums of its daily rows, in the database."""
     conn.execute(delete(WeeklyRow).where(WeeklyRow.week == week))
-    columns = ["week", "person_id", "tool", *SUMMED, *_EXTRA]
-    conn.execute(insert(WeeklyRow).from_select(columns, _week_sums(week)))
-
-
-def _week_sums(week: date) -> Select[Any]:
-    """The week's counted sums per person and tool: `storage.precedence`'s rule applied in
-    one pass over the daily rows (per person, day and tool: the reports' and the pushed
-    events' sums apart, and which figures a report carries), where `counted_daily` reads
-    them twice (its `carried` pass, then the join back); the same answers, which
-    tests/test_source_precedence.py and tests/test_org_weekly.py hold it to."""
-    report = DailyRow.origin != PUSHED_ORIGIN
-    pushed = DailyRow.origin == PUSHED_ORIGIN
-    no_cost = DailyRow.cost_usd.is_(None)
-
-    def total(side: str, name: str) -> Any:
-        column = getattr(DailyRow, name)
-        summed = func.sum if name == "cost_usd" else safe_sum
-        where = report if side == "r" else pushed
-        return summed(case((where, column), else_=null())).label(f"{name}_{side}")
-
-    def flag(where: ColumnElement[bool], label: str) -> Any:
-        return func.max(case((where, 1), else_=0)).label(label)
-
-    days = (
-        select(
-            IdentityRow.person_id.label("person"),
-            DailyRow.tool.label("tool"),
-            *[total(side, name) for side in ("r", "p") for name in NAMES],
-            *[flag(and_(report, _carries(name)), f"{name}_c") for name in NAMES],
-            safe_sum(DailyRow.events).label("events"),
-            *[
-                func.sum(case((and_(where, no_cost), getattr(DailyRow, name)), else_=0)).label(
-                    f"{name}_{side}u"
-                )
-                for name in ("input_tokens", "output_tokens")
-                for where, side in ((report, "r"), (pushed, "p"))
-            ],
-            flag(DailyRow.cost_usd.is_not(None), "has_cost"),
-        )
-        .join(IdentityRow, IdentityRow.id == DailyRow.identity_id)
-        .where(
+    daily = counted_daily(
+        [
             DailyRow.day.between(week, week + timedelta(days=6)),
             IdentityRow.person_id.is_not(None),
-        )
-        .group_by(IdentityRow.person_id, DailyRow.day, DailyRow.tool)
-        .subquery("days")
+        ]
     )
-    d = days.c
-
-    def counted(name: str) -> Any:
-        r, p, carried = d[f"{name}_r"], d[f"{name}_p"], d[f"{name}_c"] == 1
-        if name in COUNTED:  # never NULL in the rollup; a side with no rows sums to NULL
-            value = func.coalesce(r, 0) + case((carried, 0), else_=func.coalesce(p, 0))
-            return safe_sum(value)
-        kept = case((carried, r), (r.is_(None), p), (p.is_(None), r), else_=r + p)
-        return func.sum(kept) if name == "cost_usd" else safe_sum(kept)
-
-    cost_carried = d["cost_usd_c"] == 1
-
-    def unpriced(name: str) -> Any:
-        lost = or_(cost_carried, d[f"{name}_c"] == 1)  # priced by the report, or not counted
-        return func.sum(d[f"{name}_ru"] + case((lost, 0), else_=d[f"{name}_pu"]))
-
-    return select(
+    counted = daily.c
+    unpriced = counted.priced == 0
+    sums = select(
         literal(week, WeeklyRow.week.type),
-        d.person,
-        d.tool,
-        *[counted(name) for name in NAMES],
-        safe_sum(d.events),
-        unpriced("input_tokens"),
-        unpriced("output_tokens"),
-        # Priced: some row had a cost (a report's cost carried for the events is one too).
-        func.max(d.has_cost),
-        func.count(),
-    ).group_by(d.person, d.tool)
-
-
-def _carries(name: str) -> ColumnElement[bool]:
-    """`precedence.carries` for a rollup column."""
-    column = getattr(DailyRow, name)
-    return column != 0 if name in COUNTED else column.is_not(None)
+        counted.person_id,
+        counted.tool,
+        *summed_totals(counted),
+        func.sum(case((unpriced, counted.input_tokens), else_=0)),
+        func.sum(case((unpriced, counted.output_tokens), else_=0)),
+        func.max(counted.priced),
+        func.count(distinct(counted.day)),
+    ).group_by(counted.person_id, counted.tool)
+    columns = ["week", "person_id", "tool", *SUMMED, *_EXTRA]
+    conn.execute(insert(WeeklyRow).from_select(columns, sums))
 
 
 def weekly_columns() -> tuple[Any, ...]:
