@@ -28,31 +28,32 @@ def monday(day: date) -> date:
 
 def fresh_weeks(db: Database, first: date, last: date) -> None:
     """Re-sum every week from `first`'s to `last`'s whose days were marked since it was
-    last summed. Serialised (the SQLite write lock, a PostgreSQL advisory lock), and only
-    the marks read before summing are cleared, so a change that lands meanwhile stays
-    marked and is summed next time."""
+    last summed. Each week in a transaction of its own (so writers wait at most one week's
+    sums, even at the first read after the upgrade, when every week is marked), serialised
+    (the SQLite write lock, a PostgreSQL advisory lock); only the marks read in that
+    transaction before summing are cleared, so a change that lands meanwhile stays marked
+    and is summed next time."""
     first, last = monday(first), monday(last) + timedelta(days=6)
     with db.read() as conn:
-        if not _any_marked(conn, first, last):
-            return
-    with db.write() as conn:
-        if not db.is_sqlite:
-            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key(conn, "weekly")})
-        marks = conn.execute(
-            select(WeeklyStaleRow.id, WeeklyStaleRow.day).where(
-                WeeklyStaleRow.day.between(first, last)
-            )
+        days = conn.scalars(
+            select(WeeklyStaleRow.day).where(WeeklyStaleRow.day.between(first, last)).distinct()
         ).all()
-        for week in sorted({monday(day) for _, day in marks}):
+    for week in sorted({monday(day) for day in days}):
+        with db.write() as conn:
+            if not db.is_sqlite:
+                key = lock_key(conn, "weekly")
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+            ids = conn.scalars(
+                select(WeeklyStaleRow.id).where(
+                    WeeklyStaleRow.day.between(week, week + timedelta(days=6))
+                )
+            ).all()
+            if not ids:  # another process summed it meanwhile
+                continue
             _sum_week(conn, week)
-        ids = [mark_id for mark_id, _ in marks]
-        for at in range(0, len(ids), 500):
-            conn.execute(delete(WeeklyStaleRow).where(WeeklyStaleRow.id.in_(ids[at : at + 500])))
-
-
-def _any_marked(conn: Connection, first: date, last: date) -> bool:
-    found = conn.scalar(select(WeeklyStaleRow.id).where(WeeklyStaleRow.day.between(first, last)))
-    return found is not None
+            for at in range(0, len(ids), 500):
+                chunk = ids[at : at + 500]
+                conn.execute(delete(WeeklyStaleRow).where(WeeklyStaleRow.id.in_(chunk)))
 
 
 def _sum_week(conn: Connection, week: date) -> None:
