@@ -13,6 +13,9 @@ issue's size is:
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
+import os
 import statistics
 import sys
 import tempfile
@@ -21,7 +24,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-ROOT = Path(__file__).resolve().parent.parent
+# AIUSAGE_BENCH_ROOT: another checkout's code (main's, for a baseline in the same run).
+ROOT = Path(os.environ.get("AIUSAGE_BENCH_ROOT") or Path(__file__).resolve().parent.parent)
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
@@ -34,6 +38,9 @@ from bot.slack.answers import Viewer  # noqa: E402
 from bot.slack.org_service import OrgService, trend_weeks  # noqa: E402
 from bot.slack.views.render import render  # noqa: E402
 from jobs.weeks import current_week  # noqa: E402
+from storage.bulk import upsert_daily  # noqa: E402
+from storage.figures import NAMES  # noqa: E402
+from storage.people import resolve_identities  # noqa: E402
 from storage.teams import replace_teams  # noqa: E402
 
 
@@ -46,31 +53,89 @@ def percentile(samples: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
+def measured(fn):  # type: ignore[no-untyped-def]
+    """Run `fn`; its result, wall ms, CPU ms (every thread of the process) and the 1-minute
+    load average after it."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = fn()
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return result, wall * 1000, cpu * 1000, os.getloadavg()[0]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, default=2000)
     parser.add_argument("--teams", type=int, default=40)
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--requests", type=int, default=50, help="timed warm answers")
+    parser.add_argument("--db", help="keep the SQLite file here (loaded only if new)")
+    parser.add_argument("--load-only", action="store_true", help="load --db and stop")
     args = parser.parse_args()
     now = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)
     with tempfile.TemporaryDirectory() as workdir:
-        settings = load_settings(
-            AIUSAGE_DATABASE_URL=f"sqlite:///{workdir}/bench.db", AIUSAGE_ADMINS="UADMIN"
+        path = Path(args.db or f"{workdir}/bench.db")
+        fresh = not path.exists()
+        settings = load_settings(AIUSAGE_DATABASE_URL=f"sqlite:///{path}", AIUSAGE_ADMINS="UADMIN")
+        (services, upgrade_ms, _, _) = measured(
+            lambda: build_services(settings, clock=lambda: now, migrate=True)
         )
-        services = build_services(settings, clock=lambda: now, migrate=True)
-        started = time.perf_counter()
-        rows = load(services.db, args.people, args.days, now)
-        teams: dict[str, list[tuple[str, str]]] = {f"team-{t:03d}": [] for t in range(args.teams)}
-        for n in range(args.people):
-            teams[f"team-{n % args.teams:03d}"].append(("slack", f"U{n:07d}"))
-            if n % 10 == 0:  # a tenth of people are in a second team as well
-                teams[f"team-{(n + 1) % args.teams:03d}"].append(("slack", f"U{n:07d}"))
-        replace_teams(services.db, "csv", teams, now)
-        print(
-            f"loaded {args.people:,} people x {args.days} days ({rows:,} rollup rows) in "
-            f"{args.teams} teams in {time.perf_counter() - started:.1f}s"
-        )
+        print(f"code: {ROOT}; load average at start {os.getloadavg()}")
+        if fresh:
+            started = time.perf_counter()
+            rows = load(services.db, args.people, args.days, now)
+            teams: dict[str, list[tuple[str, str]]] = {
+                f"team-{t:03d}": [] for t in range(args.teams)
+            }
+            for n in range(args.people):
+                teams[f"team-{n % args.teams:03d}"].append(("slack", f"U{n:07d}"))
+                if n % 10 == 0:  # a tenth of people are in a second team as well
+                    teams[f"team-{(n + 1) % args.teams:03d}"].append(("slack", f"U{n:07d}"))
+            replace_teams(services.db, "csv", teams, now)
+            print(
+                f"loaded {args.people:,} people x {args.days} days ({rows:,} rollup rows) in "
+                f"{args.teams} teams in {time.perf_counter() - started:.1f}s"
+            )
+        else:
+            print(f"reused {path}; opening and upgrading it took {upgrade_ms:.0f} ms")
+        if args.load_only:
+            services.db.dispose()
+            return 0
+        quarter_end = date(2026, 11, 15)
+        quarter_start = quarter_end - timedelta(days=90)
+        table = ["| measure | wall ms | CPU ms | load (1 min) |", "|---|---:|---:|---:|"]
+
+        def row(name: str, wall: float, cpu: float, load_avg: float) -> None:
+            table.append(f"| {name} | {wall:,.0f} | {cpu:,.0f} | {load_avg:.1f} |")
+
+        if (ROOT / "storage" / "weekly.py").exists():  # this branch's weekly rollup
+            from storage.weekly import fresh_weeks
+
+            first = min(quarter_start, org_weeks(now)[0].start)
+            _, *m = measured(lambda: fresh_weeks(services.db, first, now.date()))
+            row("weekly rollup: first build after the upgrade (all weeks)", *m)
+        # What `serve` always has: usage landing today, and a connector's look-back revising
+        # last Sunday (so this week and last are re-summed at the next read).
+        with services.db.write() as conn:
+            ids = resolve_identities(conn, [("slack", "U0000000")], now)
+            upsert_daily(
+                conn,
+                [
+                    {
+                        **dict.fromkeys(NAMES),
+                        "identity_id": ids[("slack", "U0000000")],
+                        "day": day,
+                        "tool": "cursor",
+                        "kind": "chat",
+                        "origin": "events",
+                        "requests": 1,
+                        "input_tokens": 10,
+                        "output_tokens": 5,
+                        "events": 1,
+                    }
+                    for day in (now.date(), quarter_end)
+                ],
+                replace=False,
+            )
         viewer = Viewer("UADMIN", 0, ZoneInfo("UTC"), False)
         org = OrgService(services)
 
@@ -79,38 +144,32 @@ def main() -> int:
             render(org.answer(viewer, team))
             return (time.perf_counter() - t0) * 1000
 
+        _, *m = measured(lambda: answer(None))
+        row("org, cold (a new process, no warm-up)", *m)
+        again = OrgService(services)  # another new process: nothing marked since the last
+        _, *m = measured(lambda: render(again.answer(viewer, None)))
+        row("org, cold again in a new process (no week marked)", *m)
+        warm = [answer(None) for _ in range(args.requests)]
+        _, *m = measured(lambda: answer("team-001"))
+        row("org TEAM, first team asked", *m)
+        team_warm = [answer(f"team-{i % args.teams:03d}") for i in range(args.requests)]
+        (report, *m) = measured(
+            lambda: grouped_records(services.db, settings, "team", quarter_start, quarter_end)
+        )
+        row(f"report --by team, a quarter ({len(report[1]):,} rows)", *m)
         # `serve` warms the figures up at start: the read on its own, then the first ask.
         warmed = OrgService(services)
-        t0 = time.perf_counter()
-        warmed.warm_up()
-        warmed.inputs(org_weeks(now))  # waits for the warm-up's read
-        warm_up_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        render(warmed.answer(viewer, None))
-        after_warm_up = (time.perf_counter() - t0) * 1000
-        cold = answer(None)
-        warm = [answer(None) for _ in range(args.requests)]
-        team_cold = answer("team-001")
-        team_warm = [answer(f"team-{i % args.teams:03d}") for i in range(args.requests)]
-        quarter_end = date(2026, 11, 15)
-        t0 = time.perf_counter()
-        _, report = grouped_records(
-            services.db, settings, "team", quarter_end - timedelta(days=90), quarter_end
-        )
-        report_s = time.perf_counter() - t0
-        print("| measure | ms |\n|---|---:|")
-        print(f"| org, cold (first answer, no warm-up) | {cold:.0f} |")
-        print(f"| org, warm-up at start (the read, in the background) | {warm_up_s * 1000:.0f} |")
-        print(f"| org, first answer once warmed up | {after_warm_up:.1f} |")
+        _, *m = measured(lambda: (warmed.warm_up(), warmed.inputs(org_weeks(now))))
+        row("org, warm-up at start (the read, in the background)", *m)
+        print("\n".join(table))
+        # The same data on both sides: the report's rows must match main's to the digit.
+        digest = hashlib.sha256(json.dumps(report[1], sort_keys=True).encode()).hexdigest()
+        print(f"report digest {digest[:16]}")
         print(
-            f"| org, warm p50 / p99 | {statistics.median(warm):.1f} / {percentile(warm, 99):.1f} |"
+            f"org warm p50 / p99: {statistics.median(warm):.1f} / {percentile(warm, 99):.1f} ms; "
+            f"org TEAM warm ({args.teams} teams in turn) p50 / p99: "
+            f"{statistics.median(team_warm):.1f} / {percentile(team_warm, 99):.1f} ms"
         )
-        print(f"| org TEAM, first team after org | {team_cold:.0f} |")
-        print(
-            f"| org TEAM, warm p50 / p99 ({args.teams} teams in turn) | "
-            f"{statistics.median(team_warm):.1f} / {percentile(team_warm, 99):.1f} |"
-        )
-        print(f"| report --by team, a quarter ({len(report):,} rows) | {report_s * 1000:.0f} |")
         services.db.dispose()
     return 0
 

@@ -112,12 +112,12 @@ def figures(
     people: int | None = None,
 ) -> GroupFigures:
     """The sum of `cells`, with estimated cost for what no source priced."""
-    totals = Totals()
+    cells = list(cells)
+    totals = Totals.total(cell.totals for cell in cells)
     estimated = 0.0
     active: set[int] = set()
     days = 0
     for cell in cells:
-        totals = totals + cell.totals
         seat_days = span_days if cell.totals.cost_usd is None else 0
         estimated += prices.estimate(
             cell.tool, cell.unpriced_input_tokens, cell.unpriced_output_tokens, seat_days

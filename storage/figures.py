@@ -8,6 +8,7 @@ from it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
 from operator import attrgetter
 from typing import Any, ClassVar, Self, TypeVar
@@ -81,6 +82,21 @@ class Figures:
         for name in REPORTED:
             changes[name] = plus(getattr(self, name), getattr(other, name))
         return replace(self, **changes)
+
+    @classmethod
+    def total(cls, items: Iterable[Self]) -> Self:
+        """The sum of `items`, exactly what adding them one by one from `cls()` gives (the
+        same order, so the same float sums), in one pass per figure: the org view sums tens
+        of thousands of cells, where building a Figures per addition cost a second."""
+        items = list(items)
+        values: dict[str, Any] = {
+            name: sum(getattr(item, name) for item in items)
+            for name in (*COUNTED, *cls.ALSO_COUNTED)
+        }
+        for name in REPORTED:
+            said = [value for item in items if (value := getattr(item, name)) is not None]
+            values[name] = sum(said) if said else None
+        return cls(**values)
 
     def says_anything(self) -> bool:
         """Whether any figure is non-zero."""

@@ -188,6 +188,35 @@ class DailyRow(FigureColumns, Base):
     events: Mapped[int] = mapped_column(BigInteger)
 
 
+class WeeklyRow(FigureColumns, Base):
+    """The daily rollup as it counts (`storage.counted_daily`), summed per linked person,
+    ISO week (named by its Monday: days are local days already) and tool, for the org view
+    and grouped reports. Kept by `storage.weekly`: a week is re-summed from the daily rows
+    whenever `WeeklyStaleRow` marks one of its days."""
+
+    __tablename__ = "usage_weekly"
+    __table_args__ = (Index("ix_usage_weekly_person", "person_id", "week"),)
+    week: Mapped[date] = mapped_column(Date, primary_key=True)
+    person_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tool: Mapped[str] = mapped_column(String(64), primary_key=True)
+    events: Mapped[int] = mapped_column(BigInteger)
+    unpriced_input_tokens: Mapped[int] = mapped_column(BigInteger)
+    unpriced_output_tokens: Mapped[int] = mapped_column(BigInteger)
+    priced: Mapped[int] = mapped_column(Integer)  # 1 when some of its days had a cost
+    active_days: Mapped[int] = mapped_column(Integer)
+
+
+class WeeklyStaleRow(Base):
+    """A day whose daily rows (or whose identities' people) changed since its week was
+    summed into `usage_weekly`. Written by database triggers on `usage_daily` and
+    `identities` (see migration 0130_orgweek), so no writer can forget to; no unique key, so
+    concurrent writers never wait on each other for it."""
+
+    __tablename__ = "usage_weekly_stale"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, index=True)
+
+
 class IntegrityFlagRow(Base):
     """A signal that a person's week looks scripted or wasteful; seen by admins only."""
 

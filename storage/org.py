@@ -9,33 +9,109 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, String, case, cast, distinct, func, literal_column, null, select
+from sqlalchemy import (
+    Integer,
+    String,
+    case,
+    cast,
+    distinct,
+    func,
+    literal_column,
+    null,
+    or_,
+    select,
+)
 
 from storage.counted_daily import counted_daily
 from storage.daily_sums import SUMMED, summed_totals, totals_from_row
 from storage.db import Database
-from storage.models import DailyRow, IdentityRow, IntegrityFlagRow
+from storage.models import DailyRow, IdentityRow, IntegrityFlagRow, WeeklyRow
 from storage.records import ToolSpanSums, UsageCell
+from storage.weekly import fresh_weeks, weekly_columns, whole_weeks
 
 Span = tuple[date, date]  # first and last day, both included
-# Where the columns after the summed figures start, in the rows of `usage_cells` (person,
-# span, tool, figures) and of the per-span sums (span, tool, figures).
-_AFTER_CELL = 3 + len(SUMMED)
+# How many summed figures lead a cell's values; where the columns after the summed figures
+# start in the rows of the per-span sums (span, tool, figures).
+_SUMMED = len(SUMMED)
 _AFTER_SPAN = 2 + len(SUMMED)
 
 
 def usage_cells(db: Database, spans: Sequence[Span]) -> list[UsageCell]:
-    """Every linked person's usage per tool in each of `spans` (which must not overlap)."""
+    """Every linked person's usage per tool in each of `spans` (which must not overlap):
+    whole weeks from the weekly rollup, days at either end of a span from the daily rows."""
     if not spans:
+        return []
+    weekly: list[tuple[int, date, date]] = []  # span, first and last Monday
+    daily: list[tuple[int, date, date]] = []  # span, first and last day
+    for index, (first, last) in enumerate(spans):
+        whole = whole_weeks(first, last)
+        if whole is None:
+            daily.append((index, first, last))
+            continue
+        weekly.append((index, *whole))
+        if first < whole[0]:
+            daily.append((index, first, whole[0] - timedelta(days=1)))
+        if whole[1] + timedelta(days=6) < last:
+            daily.append((index, whole[1] + timedelta(days=7), last))
+    found: dict[tuple[int, int, str], list[Any]] = {}
+    for row in [*_weekly_cells(db, weekly), *_daily_cells(db, daily)]:
+        key = (row[0], int(row[1]), row[2])
+        known = found.get(key)
+        found[key] = list(row[3:]) if known is None else _plus(known, row[3:])
+    return [
+        UsageCell(
+            person_id=person,
+            span=span,
+            tool=tool,
+            totals=totals_from_row(values[:_SUMMED]),
+            unpriced_input_tokens=int(values[_SUMMED] or 0),
+            unpriced_output_tokens=int(values[_SUMMED + 1] or 0),
+            active_days=int(values[_SUMMED + 2]),
+        )
+        for (person, span, tool), values in found.items()
+        if span >= 0
+    ]
+
+
+def _plus(known: list[Any], more: Sequence[Any]) -> list[Any]:
+    """Two rows of sums added, a figure nobody reported (None) staying None only if both are."""
+    return [b if a is None else a if b is None else a + b for a, b in zip(known, more, strict=True)]
+
+
+def _weekly_cells(db: Database, parts: Sequence[tuple[int, date, date]]) -> list[Any]:
+    """Per person, span and tool, the weekly rollup's sums over each part's whole weeks."""
+    if not parts:
+        return []
+    first, last = min(p[1] for p in parts), max(p[2] for p in parts)
+    fresh_weeks(db, first, last)
+    span_of = case(*[(WeeklyRow.week.between(a, b), index) for index, a, b in parts], else_=-1)
+    stmt = (
+        select(
+            WeeklyRow.person_id,
+            span_of,
+            WeeklyRow.tool,
+            *weekly_columns(),
+            func.sum(WeeklyRow.active_days),
+        )
+        .where(WeeklyRow.week.between(first, last))
+        .group_by(WeeklyRow.person_id, span_of, WeeklyRow.tool)
+    )
+    with db.read() as conn:
+        return list(conn.execute(stmt).all())
+
+
+def _daily_cells(db: Database, parts: Sequence[tuple[int, date, date]]) -> list[Any]:
+    """Per person, span and tool, the counted daily rows' sums over each part's days."""
+    if not parts:
         return []
     daily = counted_daily(
         [
-            DailyRow.day.between(min(s[0] for s in spans), max(s[1] for s in spans)),
+            or_(*[DailyRow.day.between(a, b) for _, a, b in parts]),
             IdentityRow.person_id.is_not(None),
         ]
     )
     counted = daily.c
-    span_of = _span_index(db, spans, counted.day)
+    span_of = case(*[(counted.day.between(a, b), index) for index, a, b in parts], else_=-1)
     unpriced = counted.priced == 0
     stmt = (
         select(
@@ -51,20 +127,7 @@ def usage_cells(db: Database, spans: Sequence[Span]) -> list[UsageCell]:
         .group_by(counted.person_id, span_of, counted.tool)
     )
     with db.read() as conn:
-        rows = conn.execute(stmt).all()
-    return [
-        UsageCell(
-            person_id=row[0],
-            span=int(row[1]),
-            tool=row[2],
-            totals=totals_from_row(row[3:_AFTER_CELL]),
-            unpriced_input_tokens=int(row[_AFTER_CELL] or 0),
-            unpriced_output_tokens=int(row[_AFTER_CELL + 1] or 0),
-            active_days=int(row[_AFTER_CELL + 2]),
-        )
-        for row in rows
-        if row[1] is not None and int(row[1]) >= 0
-    ]
+        return list(conn.execute(stmt).all())
 
 
 def span_sums(
@@ -74,6 +137,8 @@ def span_sums(
     how many people had any usage. Restricted to `person_ids` when given."""
     if not spans:
         return [], {}
+    if _are_weeks(spans):
+        return _weekly_span_sums(db, spans, person_ids)
     where = [
         DailyRow.day.between(min(s[0] for s in spans), max(s[1] for s in spans)),
         IdentityRow.person_id.is_not(None),
@@ -146,6 +211,8 @@ def active_by_span(db: Database, spans: Sequence[Span]) -> dict[int, frozenset[i
     identities as one list: a quarter of 20,000 people is 13 rows, not 250,000."""
     if not spans:
         return {}
+    if _are_weeks(spans):
+        return _weekly_active(db, spans)
     span_of = _span_index(db, spans, DailyRow.day)
     # SQLite would take the day index and read every row for its identity; its unary plus
     # leaves the day index out, so the unique index, which holds both columns, is read.
@@ -177,6 +244,78 @@ def active_by_span(db: Database, spans: Sequence[Span]) -> dict[int, frozenset[i
                 if person is not None:
                     people.add(person)
     return {span: frozenset(people) for span, people in found.items() if people}
+
+
+def _are_weeks(spans: Sequence[Span]) -> bool:
+    """Whether every span is one whole ISO week, Monday to Sunday: what the weekly rollup
+    answers."""
+    return all(a.weekday() == 0 and b == a + timedelta(days=6) for a, b in spans)
+
+
+def _weekly_span_sums(
+    db: Database, spans: Sequence[Span], person_ids: Sequence[int] | None
+) -> tuple[list[ToolSpanSums], dict[int, int]]:
+    """`span_sums` of whole weeks, from the weekly rollup: already one row per week, tool
+    and person, so per week and tool it is one more sum."""
+    span_at = {start: index for index, (start, _) in enumerate(spans)}
+    first, last = min(span_at), max(span_at)
+    fresh_weeks(db, first, last)
+    where = [WeeklyRow.week.between(first, last)]
+    if person_ids is not None:
+        where.append(WeeklyRow.person_id.in_(list(person_ids)))
+    by_tool = (
+        select(
+            WeeklyRow.week,
+            WeeklyRow.tool,
+            *weekly_columns(),
+            func.count(),
+            func.sum(WeeklyRow.priced),
+        )
+        .where(*where)
+        .group_by(WeeklyRow.week, WeeklyRow.tool)
+    )
+    people = (
+        select(WeeklyRow.week, func.count(distinct(WeeklyRow.person_id)))
+        .where(*where)
+        .group_by(WeeklyRow.week)
+    )
+    with db.read() as conn:
+        rows = conn.execute(by_tool).all()
+        counts = conn.execute(people).all()
+    people_at = _AFTER_SPAN + 2
+    sums = [
+        ToolSpanSums(
+            span=span_at[row[0]],
+            tool=row[1],
+            totals=totals_from_row(row[2:_AFTER_SPAN]),
+            unpriced_input_tokens=int(row[_AFTER_SPAN] or 0),
+            unpriced_output_tokens=int(row[_AFTER_SPAN + 1] or 0),
+            people=int(row[people_at]),
+            people_without_cost=int(row[people_at]) - int(row[people_at + 1] or 0),
+        )
+        for row in rows
+        if row[0] in span_at
+    ]
+    return sums, {span_at[week]: int(n) for week, n in counts if week in span_at}
+
+
+def _weekly_active(db: Database, spans: Sequence[Span]) -> dict[int, frozenset[int]]:
+    """`active_by_span` of whole weeks: the people with a weekly row, which every linked
+    identity's daily row gives its week."""
+    span_at = {start: index for index, (start, _) in enumerate(spans)}
+    first, last = min(span_at), max(span_at)
+    fresh_weeks(db, first, last)
+    found: dict[int, set[int]] = defaultdict(set)
+    with db.read() as conn:
+        rows = conn.execute(
+            select(WeeklyRow.week, WeeklyRow.person_id)
+            .where(WeeklyRow.week.between(first, last))
+            .distinct()
+        )
+        for week, person in rows:
+            if week in span_at:
+                found[span_at[week]].add(person)
+    return {span: frozenset(people) for span, people in found.items()}
 
 
 def _span_index(db: Database, spans: Sequence[Span], day: Any) -> Any:

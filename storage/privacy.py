@@ -39,6 +39,7 @@ from storage.models import (
 )
 from storage.privacy_read import ANONYMOUS_KEY, CHUNK
 from storage.privacy_records import Forgotten, IdentityKey, Subject, redact
+from storage.weekly import forget_weekly
 
 SALT_KEY = "privacy_salt"
 GENERATION_KEY = "privacy_generation"
@@ -99,6 +100,7 @@ def forget_in(conn: Connection, subject: Subject, *, actor: str, now: datetime) 
             if f
         ]
         counts["digest"] = _rowcount(conn, delete(DigestRow).where(DigestRow.person_id == pid))
+        forget_weekly(conn, pid)  # the weekly sums of the daily rows deleted above
         # Memberships of identities made since the subject was read go with them below.
         conn.execute(
             delete(TeamMemberRow).where(

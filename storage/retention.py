@@ -22,6 +22,7 @@ from storage.models import (
     OtlpSeriesRow,
     OutboxRow,
 )
+from storage.weekly import prune_weekly
 
 BATCH = 1000  # bench/prune.py: a batch takes tens of milliseconds on either database
 
@@ -75,6 +76,8 @@ def prune(
         counts["events"] = drop_months_before(db, cutoffs.raw_before)
     for name, model, condition in plan:
         counts[name] += _delete_in_batches(db, model, condition, batch, on_batch)
+    if cutoffs.rollup_before is not None:
+        prune_weekly(db, cutoffs.rollup_before)  # the weekly sums go with the daily rows
     if cutoffs.refusals_kept is not None:
         with db.read() as conn:
             oldest_kept = conn.scalar(

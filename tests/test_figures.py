@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 from sqlalchemy import BigInteger, Float
 
 from storage.figures import NAMES, REPORTED, Figures, acceptance_rate, is_whole
@@ -75,3 +77,25 @@ def test_shipped_work_is_unknown_until_a_source_reports_it():
     assert Figures(requests=3).shipped is None
     assert Figures(commits=0).shipped == 0
     assert (Figures(commits=2) + Figures(pull_requests=1)).shipped == 3
+
+
+def test_a_total_of_many_is_adding_them_one_by_one_to_the_last_bit():
+    rng = random.Random(3)
+    items = [
+        Totals(
+            requests=rng.randint(0, 9),
+            input_tokens=rng.randint(0, 10**6),
+            suggestions_shown=rng.choice([None, 0, rng.randint(1, 50)]),
+            lines_accepted=rng.choice([None, rng.randint(0, 50)]),
+            cost_usd=rng.choice([None, 0.0, rng.uniform(0, 3)]),
+            events=rng.randint(0, 5),
+        )
+        for _ in range(500)
+    ]
+    one_by_one = Totals()
+    for item in items:
+        one_by_one = one_by_one + item
+    assert repr(Totals.total(items)) == repr(one_by_one)
+    assert Totals.total([]) == Totals()
+    nobody = [Totals(requests=1), Totals(requests=2)]
+    assert Totals.total(nobody).cost_usd is None and Totals.total(nobody).requests == 3

@@ -213,6 +213,19 @@ def test_every_read_counts_what_the_rule_counts(db, seed):
     sums, _ = span_sums(db, [(start, end)])
     for tool_sums in sums:
         _close(_figures(tool_sums.totals), want[("alice", tool_sums.tool)])
+    # the same through the weekly rollup, which whole weeks are read from
+    week = (date(2026, 11, 16), date(2026, 11, 22))
+    cells = usage_cells(db, [week])
+    assert {cell.tool for cell in cells} == {tool for person, tool in want if person == "alice"}
+    for cell in cells:
+        _close(_figures(cell.totals), want[("alice", cell.tool)])
+        assert (
+            cell.unpriced_input_tokens + cell.unpriced_output_tokens
+            == unpriced[("alice", cell.tool)]
+        )
+    sums, _ = span_sums(db, [week])
+    for tool_sums in sums:
+        _close(_figures(tool_sums.totals), want[("alice", tool_sums.tool)])
 
 
 # --- through the real doors ----------------------------------------------------------------

@@ -1,0 +1,267 @@
+"""The weekly rollup the org view and grouped reports read stays what summing every daily
+row gives, after each way the daily rows change once a week was summed: a late event, a
+vendor report replacing a day, a link, a forget, retention, and a change of time zone.
+Driven through the real doors (the events API, `aiusage import`, `people link|forget`,
+`db prune`), on both databases."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from starlette.testclient import TestClient
+
+from bot.cli.main import main
+from bot.composition import build_services, create_http_app
+from bot.settings import load_settings
+from storage.bulk import upsert_daily
+from storage.counted_daily import counted_daily
+from storage.figures import NAMES, Figures
+from storage.models import DailyRow, IdentityRow, PersonRow, WeeklyRow, WeeklyStaleRow
+from storage.org import active_by_span, span_sums, usage_cells
+from storage.people import link_email, resolve_identities
+from tests.builders import bearer, event
+
+WEEK = date(2026, 11, 16)  # the `now` fixture's week, 2026-W47
+TREND = [(WEEK - timedelta(weeks=n), WEEK - timedelta(weeks=n) + timedelta(days=6)) for n in
+         range(11, -1, -1)]  # fmt: skip
+QUARTER = (date(2026, 9, 9), date(2026, 11, 19))  # starts and ends mid-week
+PEOPLE = ("alice", "bob", "carol", "dan", "erin", "finn")
+
+
+def at(day: date, hour: int = 12) -> str:
+    return datetime(day.year, day.month, day.day, hour, tzinfo=UTC).isoformat()
+
+
+def push(http: TestClient, key: str, *events: dict[str, Any]) -> None:
+    response = http.post("/api/v1/events", json={"events": list(events)}, headers=bearer(key))
+    assert response.status_code == 200 and response.json()["rejected"] == [], response.text
+
+
+def cli(*argv: object) -> None:
+    assert main([str(arg) for arg in argv]) == 0
+
+
+def cursor_report(path, days_and_people: list[tuple[date, str, int]]) -> None:
+    """A Cursor daily-usage report (its documented shape) of chat requests per person."""
+    rows = [
+        {
+            "date": int(datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp() * 1000),
+            "isActive": True,
+            "email": f"{who}@example.com",
+            "chatRequests": requests,
+            "totalTabsShown": 10,
+            "totalTabsAccepted": 4,
+            "acceptedLinesAdded": 7,
+        }
+        for d, who, requests in days_and_people
+    ]
+    path.write_text(json.dumps({"data": rows}))
+
+
+def every_row(db, spans) -> dict[tuple[int, int, str], dict[str, Any]]:
+    """The plain read: every counted daily row of a linked identity, summed in Python per
+    person, span and tool."""
+    found: dict[tuple[int, int, str], dict[str, Any]] = {}
+    daily = counted_daily([IdentityRow.person_id.is_not(None)])
+    with db.read() as conn:
+        rows = conn.execute(select(daily)).mappings().all()
+    for row in rows:
+        for index, (first, last) in enumerate(spans):
+            if first <= row["day"] <= last:
+                cell = found.setdefault(
+                    (row["person_id"], index, row["tool"]),
+                    {"figures": Figures(), "events": 0, "unpriced": 0, "days": set(), "priced": 0},
+                )
+                cell["priced"] = max(cell["priced"], row["priced"])
+                cell["figures"] += Figures(**{name: row[name] for name in NAMES})
+                cell["events"] += row["events"]
+                if not row["priced"]:
+                    cell["unpriced"] += row["input_tokens"] + row["output_tokens"]
+                cell["days"].add(row["day"])
+    return found
+
+
+def same(got: Figures, want: Figures) -> None:
+    for name in NAMES:
+        if name == "cost_usd" and want.cost_usd is not None:
+            assert got.cost_usd == pytest.approx(want.cost_usd), name
+        else:
+            assert getattr(got, name) == getattr(want, name), name
+
+
+def figures_of(totals) -> Figures:
+    return Figures(**{name: getattr(totals, name) for name in NAMES})
+
+
+def assert_reads_match_every_row(db) -> None:
+    """The org view's and reports' reads against summing every daily row."""
+    for spans in (TREND, [QUARTER], TREND[-1:]):
+        want = every_row(db, spans)
+        cells = {(c.person_id, c.span, c.tool): c for c in usage_cells(db, spans)}
+        assert set(cells) == set(want)
+        for key, cell in cells.items():
+            same(figures_of(cell.totals), want[key]["figures"])
+            assert cell.totals.events == want[key]["events"]
+            unpriced = cell.unpriced_input_tokens + cell.unpriced_output_tokens
+            assert unpriced == want[key]["unpriced"]
+            assert cell.active_days == len(want[key]["days"])
+    want = every_row(db, TREND)
+    per_tool: dict[tuple[int, str], Figures] = defaultdict(Figures)
+    people: dict[int, set[int]] = defaultdict(set)
+    without_cost: dict[tuple[int, str], int] = defaultdict(int)
+    for (person, span, tool), cell in want.items():
+        per_tool[(span, tool)] += cell["figures"]
+        people[span].add(person)
+        without_cost[(span, tool)] += not cell["priced"]
+    sums, counts = span_sums(db, TREND)
+    assert {(s.span, s.tool) for s in sums} == set(per_tool)
+    for row in sums:
+        same(figures_of(row.totals), per_tool[(row.span, row.tool)])
+        assert row.people_without_cost == without_cost[(row.span, row.tool)]
+    assert counts == {span: len(who) for span, who in people.items()}
+    assert active_by_span(db, TREND) == {span: frozenset(who) for span, who in people.items()}
+    with db.read() as conn:  # read from the weekly rollup, all of it summed now
+        assert conn.scalar(select(func.count()).select_from(WeeklyRow)) > 0
+        marked = select(func.count()).where(WeeklyStaleRow.day.between(TREND[0][0], QUARTER[1]))
+        assert conn.scalar(marked) == 0
+
+
+def requests_of(db, person: str, spans=TREND) -> int:
+    """One person's requests over `spans`, as the weekly rollup gives them."""
+    with db.read() as conn:
+        pid = conn.scalar(select(PersonRow.id).where(PersonRow.slack_user_id == person))
+    return sum(c.totals.requests for c in usage_cells(db, spans) if c.person_id == pid)
+
+
+def test_the_weekly_rollup_stays_what_the_daily_rows_say(
+    slack, api_key, db, now, tmp_path, monkeypatch
+):
+    for name in PEOPLE:
+        link_email(db, f"{name}@example.com", f"U{name.upper()}", now)
+    # Eleven weeks of pushed events, two tools, costs that are exact in binary.
+    batch = [
+        event(
+            user={"slack_user_id": f"U{name.upper()}"},
+            occurred_at=at(WEEK - timedelta(days=d)),
+            tool=("cursor", "claude-code")[(i + d) % 2],
+            requests=1 + (i + d) % 3,
+            cost_usd=0.25 if (i + d) % 4 else None,
+        )
+        for i, name in enumerate(PEOPLE)
+        for d in range(-2, 75, 3)
+    ]
+    push(slack.http, api_key, *batch)
+    assert_reads_match_every_row(db)
+
+    # A late event lands in a week summed and clean since.
+    late = WEEK - timedelta(days=34)  # onto a day, tool and kind of hers with events already
+    before = requests_of(db, "UALICE")
+    push(slack.http, api_key, event(occurred_at=at(late), tool="cursor", requests=40))
+    assert requests_of(db, "UALICE") == before + 40
+    assert_reads_match_every_row(db)
+
+    # A vendor's report of a past day, then a corrected one that replaces it.
+    report = tmp_path / "cursor.json"
+    day = WEEK - timedelta(weeks=3, days=-1)
+    cursor_report(report, [(day, "alice", 100), (day, "bob", 7)])
+    cli("import", "cursor", report)
+    assert_reads_match_every_row(db)
+    with_report = requests_of(db, "UALICE")
+    cursor_report(report, [(day, "alice", 1), (day, "bob", 7)])
+    cli("import", "cursor", report)
+    assert requests_of(db, "UALICE") == with_report - 99
+    assert_reads_match_every_row(db)
+
+    # An identity with usage of its own is linked to a person: its weeks move to them.
+    push(
+        slack.http,
+        api_key,
+        event(user={"email": "gina@example.com"}, occurred_at=at(WEEK - timedelta(weeks=8))),
+    )
+    assert_reads_match_every_row(db)
+    cli("people", "link", "gina@example.com", "UCAROL")
+    assert_reads_match_every_row(db)
+
+    # Forget: the person's weekly sums go with their daily rows.
+    with db.read() as conn:
+        bob = conn.scalar(select(PersonRow.id).where(PersonRow.slack_user_id == "UBOB"))
+    cli("people", "forget", "UBOB")
+    with db.read() as conn:  # at once, not at the next read of those weeks
+        assert conn.scalar(select(func.count()).where(WeeklyRow.person_id == bob)) == 0
+    assert_reads_match_every_row(db)
+
+    # Retention: days before the cutoff go, and so do the weeks wholly before it; the week
+    # it splits is summed again from the days left.
+    monkeypatch.setenv("AIUSAGE_ROLLUP_RETENTION_DAYS", "60")
+    monkeypatch.setenv("AIUSAGE_RAW_RETENTION_DAYS", "30")
+    cli("db", "prune")
+    with db.read() as conn:  # at once, not at the next read of those weeks
+        oldest_day = conn.scalar(select(func.min(DailyRow.day)))
+        oldest_week = conn.scalar(select(func.min(WeeklyRow.week)))
+    assert oldest_day > TREND[0][0] + timedelta(weeks=2)
+    assert oldest_week >= oldest_day - timedelta(days=oldest_day.weekday())
+    assert_reads_match_every_row(db)
+
+    # A change of time zone: new events fall on the new zone's days, and weeks are weeks of
+    # those days, so the weekly sums need no rebuild; the reads still match every row.
+    monkeypatch.setenv("AIUSAGE_TIMEZONE", "Pacific/Kiritimati")  # UTC+14
+    kiritimati = build_services(load_settings())
+    sunday_utc = at(WEEK - timedelta(days=1), hour=13)  # already Monday in Kiritimati
+    before = requests_of(kiritimati.db, "UDAN", TREND[-1:])
+    with TestClient(create_http_app(kiritimati)) as http:
+        push(http, api_key, event(user={"slack_user_id": "UDAN"}, occurred_at=sunday_utc))
+    assert requests_of(kiritimati.db, "UDAN", TREND[-1:]) == before + 1  # counted this week
+    assert_reads_match_every_row(kiritimati.db)
+    kiritimati.db.dispose()
+
+
+def test_the_weekly_sums_apply_the_one_source_rule_to_tokens_and_prices(db, now):
+    """The corners of the rule the weekly re-sum applies on its own: a report carrying
+    tokens but no cost, one carrying a cost but no tokens, and events alone."""
+    people = {name: link_email(db, f"{name}@example.com", f"U{name.upper()}", now) for name in
+              ("alice", "bob", "carol")}  # fmt: skip
+    with db.write() as conn:
+        ids = resolve_identities(conn, [("email", f"{n}@example.com") for n in people], now)
+
+    def row(name: str, origin: str, **figures: Any) -> dict[str, Any]:
+        return {
+            **dict.fromkeys(NAMES),
+            "identity_id": ids[("email", f"{name}@example.com")],
+            "day": WEEK + timedelta(days=1),
+            "tool": "claude-code",
+            "kind": "agent",
+            "origin": origin,
+            "requests": 0,
+            "input_tokens": 0,
+            "output_tokens": 0,
+            "events": 1,
+            **figures,
+        }
+
+    with db.write() as conn:
+        upsert_daily(
+            conn,
+            [
+                row("alice", "events", requests=2, input_tokens=100, output_tokens=50),
+                row("alice", "import:x", input_tokens=1000),  # tokens, no cost
+                row("bob", "events", requests=1, input_tokens=100, output_tokens=50),
+                row("bob", "import:x", cost_usd=2.0),  # a cost, no tokens
+                row("carol", "events", requests=1, input_tokens=7, output_tokens=3),
+            ],
+            replace=True,
+        )
+    unpriced = {
+        c.person_id: c.unpriced_input_tokens + c.unpriced_output_tokens
+        for c in usage_cells(db, TREND[-1:])
+    }
+    # alice: the report's 1000 and the events' 50 out (their 100 in lost to the report);
+    # bob: the report's cost prices the events' tokens; carol: nothing priced hers
+    assert unpriced == {people["alice"]: 1050, people["bob"]: 0, people["carol"]: 10}
+    [sums], _ = span_sums(db, TREND[-1:])
+    assert sums.people_without_cost == 2  # alice and carol
+    assert_reads_match_every_row(db)
