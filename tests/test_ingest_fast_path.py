@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import select
 
 from storage.models import IdentityRow
-
 from tests.builders import bearer, event
 from tests.readback import daily_usage
 
@@ -38,7 +37,8 @@ def test_a_bad_item_only_python_checks_catch_is_named_and_the_rest_stored(
     client, api_key, db, case
 ):
     fields, message = ONLY_PYTHON_CATCHES[case]
-    batch = [event(event_id="good", input_tokens=7, output_tokens=0), event(event_id=case, **fields)]
+    good = event(event_id="good", input_tokens=7, output_tokens=0)
+    batch = [good, event(event_id=case, **fields)]
     answer = client.post("/api/v1/events", json={"events": batch}, headers=bearer(api_key)).json()
     assert answer["accepted"] == 1
     [rejected] = answer["rejected"]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
-from operator import attrgetter
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from operator import attrgetter
+from typing import Annotated, Any, Literal, cast
 
 import orjson
 from pydantic import (
@@ -237,7 +238,7 @@ def _items(data: Any) -> list[Any]:
 
 def _to_record(event: EventIn, default_tool: str) -> UsageEvent:
     user = event.user
-    return UsageEvent(
+    return _new_event(
         event.event_id,
         UserRef(user.slack_user_id, None if user.slack_user_id else (user.email or "").lower()),
         event.occurred_at.astimezone(UTC),
@@ -245,7 +246,7 @@ def _to_record(event: EventIn, default_tool: str) -> UsageEvent:
         event.kind,
         event.model,
         *_figures_of(event),
-        attributes=event.attributes,
+        event.attributes,
     )
 
 
@@ -276,7 +277,7 @@ def _quick_record(event: _EventFields, default_tool: str, latest: datetime) -> U
     attributes = event.attributes
     if attributes and any(isinstance(v, str) and len(v) > 256 for v in attributes.values()):
         return None
-    return UsageEvent(
+    return _new_event(
         event.event_id,
         UserRef(slack_user_id, None if slack_user_id else email),
         at,
@@ -284,12 +285,13 @@ def _quick_record(event: _EventFields, default_tool: str, latest: datetime) -> U
         event.kind,
         event.model,
         *_figures_of(event),
-        attributes=attributes,
+        attributes,
     )
 
 
 # Records are built positionally (keywords cost a dict per event): UsageEvent's fields after
-# `model` are the figures, in the order of NAMES.
+# `model` are the figures, in the order of NAMES, then `attributes`.
 _figures_of = attrgetter(*NAMES)
-if [f.name for f in fields(UsageEvent)][6 : 6 + len(NAMES)] != list(NAMES):
+_new_event = cast(Callable[..., UsageEvent], UsageEvent)  # the figures' count is unknown to mypy
+if [f.name for f in fields(UsageEvent)][6:] != [*NAMES, "attributes"]:
     raise ImportError("UsageEvent's figures are not in the order of storage.figures.NAMES")
