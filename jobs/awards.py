@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -17,12 +16,11 @@ from jobs.schedule import first_fire_at
 from jobs.weeks import Week, current_week, last_complete_week, parse_week
 from storage.awards import active_days_history, people_by_id, store_awards, week_awards
 from storage.db import Database
-from storage.integrity import event_moments, replace_flags, shipped_days, week_flags
+from storage.integrity import moments_by_person, replace_flags, shipped_days, week_flags
 from storage.leaderboard import leaderboard_state
 from storage.posts import post_claims
 from storage.records import (
     Award,
-    EventMoment,
     IntegrityFlag,
     LeaderboardState,
     NewAward,
@@ -87,24 +85,25 @@ def scan_integrity(
 def compute_flags(db: Database, week: Week, config: AwardConfig) -> list[IntegrityFlag]:
     start, end = week.bounds_utc(config.tz)
     baseline_start, _ = week.previous(config.rules.history_weeks).bounds_utc(config.tz)
-    this_week = _by_person(event_moments(db, start, end))
-    baseline = _by_person(event_moments(db, baseline_start, start))
     periods = {p.person_id: p for p in person_periods(db, week.start, week.end)}
     shipped = shipped_days(db, week.start, week.end)
-    flags: list[IntegrityFlag] = []
-    for person_id in sorted(set(this_week) | set(periods)):
-        period = periods.get(person_id)
-        if period is None:
-            continue
-        activity = Activity(
-            person_id,
-            this_week.get(person_id, []),
-            baseline.get(person_id, []),
-            period.totals,
-            shipped.get(person_id, ()),
-        )
-        flags.extend(integrity_flags(activity, week.start, config.tz, config.integrity))
-    return flags
+    by_person: dict[int, list[IntegrityFlag]] = {}
+
+    def judge(activity: Activity) -> None:
+        flags = integrity_flags(activity, week.start, config.tz, config.integrity)
+        by_person[activity.person_id] = flags
+
+    # One person's events at a time (the week's raw events of everyone would not fit in a
+    # replica's memory budget); people with usage in the rollup but no events are judged too.
+    for person_id, baseline, this_week in moments_by_person(db, baseline_start, start, end):
+        if (period := periods.get(person_id)) is not None:
+            judge(
+                Activity(person_id, this_week, baseline, period.totals, shipped.get(person_id, ()))
+            )
+    for person_id, period in periods.items():
+        if person_id not in by_person:
+            judge(Activity(person_id, [], [], period.totals, shipped.get(person_id, ())))
+    return [flag for person_id in sorted(by_person) for flag in by_person[person_id]]
 
 
 def flagged_now(db: Database, week: Week, config: AwardConfig) -> frozenset[int]:
@@ -278,10 +277,3 @@ def _names(db: Database, flags: Sequence[IntegrityFlag]) -> dict[int, str]:
         pid: person.slack_user_id or person.display_name or person.email or ""
         for pid, person in people.items()
     }
-
-
-def _by_person(moments: Sequence[EventMoment]) -> dict[int, list[EventMoment]]:
-    grouped: dict[int, list[EventMoment]] = defaultdict(list)
-    for m in moments:
-        grouped[m.person_id].append(m)
-    return grouped

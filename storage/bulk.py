@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
+from functools import cache
+from itertools import chain
 from operator import itemgetter
 from typing import Any
 
@@ -40,6 +42,9 @@ DAILY_COLUMNS = (
     *FIGURE_COLUMNS,
     ("events", "int8"),
 )
+# Most rows per INSERT on SQLite (a power of two): 17 parameters a row stays far below
+# SQLite's limit of 32,766.
+SQLITE_ROWS_PER_INSERT = 256
 NULLABLE_SUMS = REPORTED  # summed keeping NULL (nobody reported) apart from 0
 
 
@@ -71,17 +76,40 @@ def insert_new_events(
         )
         return {row[0] for row in found}
     before = conn.exec_driver_sql("SELECT coalesce(max(id), 0) FROM usage_events").scalar()
-    cursor = conn.exec_driver_sql(
-        f"INSERT INTO usage_events ({names}) VALUES ({', '.join('?' * len(EVENT_COLUMNS))}) "
-        "ON CONFLICT (integration_id, event_id) DO NOTHING",
-        list(prepared),
-    )
+    inserted = start = 0
+    for size in _sqlite_chunks(len(prepared)):
+        chunk, start = prepared[start : start + size], start + size
+        # Many rows per statement, not `executemany`: the sqlite3 module lets go of the GIL
+        # around every step, and under concurrent requests each row then waited for the
+        # parsing thread to hand the GIL back (up to the 5 ms switch interval).
+        cursor = conn.exec_driver_sql(
+            f"INSERT INTO usage_events ({names}) VALUES {_sqlite_rows(len(chunk))} "
+            "ON CONFLICT (integration_id, event_id) DO NOTHING",
+            tuple(chain.from_iterable(chunk)),
+        )
+        inserted += cursor.rowcount
     # The write lock is ours, so every row past `before` is one this call wrote.
     conn.exec_driver_sql(_rollup_from("usage_events", "?", where="id > ?"), (origin, before))
-    if cursor.rowcount == len(prepared):
+    if inserted == len(prepared):
         return {row[_EVENT_ID] for row in prepared}
     found = conn.exec_driver_sql("SELECT event_id FROM usage_events WHERE id > ?", (before,))
     return {row[0] for row in found}
+
+
+def _sqlite_chunks(count: int) -> list[int]:
+    """Rows per INSERT for `count` rows: whole chunks of SQLITE_ROWS_PER_INSERT, then the rest
+    by powers of two (500 = 256 + 128 + 64 + 32 + 16 + 4), so only a few statement texts
+    exist to be prepared and cached, whatever the batch sizes."""
+    sizes = [SQLITE_ROWS_PER_INSERT] * (count // SQLITE_ROWS_PER_INSERT)
+    rest = count % SQLITE_ROWS_PER_INSERT
+    return sizes + [1 << bit for bit in reversed(range(rest.bit_length())) if rest >> bit & 1]
+
+
+@cache  # one text per size _sqlite_chunks gives: a power of two up to SQLITE_ROWS_PER_INSERT
+def _sqlite_rows(count: int) -> str:
+    """`(?, …), (?, …), …`: the VALUES of `count` event rows."""
+    one = f"({', '.join('?' * len(EVENT_COLUMNS))})"
+    return ", ".join([one] * count)
 
 
 def _rollup_from(source: str, origin: str, where: str = "") -> str:
@@ -201,12 +229,19 @@ def _tuples(
     convert = [(i, forms[kind]) for i, (_, kind) in enumerate(columns) if kind in forms]
     if not convert:
         return [take(row) for row in rows]
+    # A batch's rows share some values (received_at, often a day): each converted once.
+    seen: list[tuple[Any, Any]] = [(None, None)] * len(columns)
     out = []
     for row in rows:
         values = list(take(row))
         for i, form in convert:
-            if values[i] is not None:
-                values[i] = form(values[i])
+            value = values[i]
+            if value is not None:
+                last, formed = seen[i]
+                if value is not last:
+                    formed = form(value)
+                    seen[i] = (value, formed)
+                values[i] = formed
         out.append(tuple(values))
     return out
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from typing import cast
 
@@ -14,31 +14,7 @@ from storage.dialect import insert
 from storage.models import DailyRow, EventRow, IdentityRow, IntegrityFlagRow
 from storage.records import EventMoment, IntegrityFlag
 
-
-def event_moments(db: Database, start: datetime, end: datetime) -> list[EventMoment]:
-    """Every linked event in the half-open UTC interval [start, end), by person then time."""
-    stmt = (
-        select(
-            IdentityRow.person_id,
-            EventRow.occurred_at,
-            EventRow.requests,
-            EventRow.input_tokens + EventRow.output_tokens,
-        )
-        .join(IdentityRow, IdentityRow.id == EventRow.identity_id)
-        .where(
-            EventRow.occurred_at >= start,
-            EventRow.occurred_at < end,
-            IdentityRow.person_id.is_not(None),
-        )
-        .order_by(IdentityRow.person_id, EventRow.occurred_at, EventRow.id)
-    )
-    with db.read() as conn:
-        return [
-            EventMoment(
-                person_id=cast(int, row[0]), occurred_at=row[1], requests=row[2], tokens=row[3]
-            )
-            for row in conn.execute(stmt)
-        ]
+STREAM_ROWS = 5000  # rows fetched at a time by `moments_by_person`
 
 
 def shipped_days(db: Database, start: date, end: date) -> dict[int, list[int]]:
@@ -67,6 +43,44 @@ def shipped_days(db: Database, start: date, end: date) -> dict[int, list[int]]:
             if count:
                 found.setdefault(person_id, []).append(int(count))
     return found
+
+
+def moments_by_person(
+    db: Database, start: datetime, split: datetime, end: datetime
+) -> Iterator[tuple[int, list[EventMoment], list[EventMoment]]]:
+    """Each linked person's events in [start, split) and in [split, end), by time, one person
+    at a time in person order. Rows stream from the database (a server-side cursor on
+    PostgreSQL), so memory holds one person's events, not everyone's: the live board judges
+    integrity every few seconds, and a busy week's raw events are hundreds of megabytes."""
+    stmt = (
+        select(
+            IdentityRow.person_id,
+            EventRow.occurred_at,
+            EventRow.requests,
+            EventRow.input_tokens + EventRow.output_tokens,
+        )
+        .join(IdentityRow, IdentityRow.id == EventRow.identity_id)
+        .where(
+            EventRow.occurred_at >= start,
+            EventRow.occurred_at < end,
+            IdentityRow.person_id.is_not(None),
+        )
+        .order_by(IdentityRow.person_id, EventRow.occurred_at, EventRow.id)
+    )
+    with db.read() as conn:
+        rows = conn.execution_options(yield_per=STREAM_ROWS).execute(stmt)
+        person: int | None = None
+        before: list[EventMoment] = []
+        after: list[EventMoment] = []
+        for person_id, occurred_at, requests, tokens in rows:
+            if person_id != person:
+                if person is not None:
+                    yield person, before, after
+                person, before, after = person_id, [], []
+            moment = EventMoment(cast(int, person_id), occurred_at, requests, tokens)
+            (after if occurred_at >= split else before).append(moment)
+        if person is not None:
+            yield person, before, after
 
 
 def replace_flags(

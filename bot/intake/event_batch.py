@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from operator import attrgetter
+from typing import Annotated, Any, Literal, cast
 
 import orjson
 from pydantic import (
@@ -36,14 +38,18 @@ Count = Annotated[StrictInt, Field(ge=0, le=bounds.MAX_COUNT)]
 AttributeValue = str | int | float | bool | None
 
 
-class UserIn(BaseModel):
-    """Who the event belongs to."""
+class _UserFields(BaseModel):
+    """The user's fields with only the checks pydantic-core makes itself (see `_QuickBatch`)."""
 
     model_config = ConfigDict(extra="forbid")
     slack_user_id: str | None = Field(None, pattern=r"^[UW][A-Z0-9]{2,30}$")
     email: str | None = Field(
         None, max_length=bounds.MAX_EMAIL_CHARS, json_schema_extra={"format": "email"}
     )
+
+
+class UserIn(_UserFields):
+    """Who the event belongs to."""
 
     @field_validator("email")
     @classmethod
@@ -57,12 +63,12 @@ class UserIn(BaseModel):
         return self
 
 
-class EventIn(BaseModel):
-    """One usage event as an integration sends it."""
+class _EventFields(BaseModel):
+    """An event's fields with only the checks pydantic-core makes itself (see `_QuickBatch`)."""
 
     model_config = ConfigDict(extra="forbid")
     event_id: str = Field(min_length=1, max_length=128)
-    user: UserIn
+    user: _UserFields
     occurred_at: AwareDatetime = Field(description="RFC 3339 timestamp with offset")
     tool: str | None = Field(None, min_length=1, max_length=64)
     kind: Literal["chat", "inline_suggestion", "agent", "completion", "other"] = "other"
@@ -82,6 +88,12 @@ class EventIn(BaseModel):
         description="flat object, at most 32 keys; only those in AIUSAGE_KEEP_ATTRIBUTES "
         "are stored",
     )
+
+
+class EventIn(_EventFields):
+    """One usage event as an integration sends it."""
+
+    user: UserIn
 
     @field_validator("occurred_at")
     @classmethod
@@ -124,6 +136,16 @@ class EventBatchIn(BaseModel):
     events: list[EventIn] = Field(min_length=1, max_length=MAX_BATCH)
 
 
+class _QuickBatch(BaseModel):
+    """The batch as pydantic-core alone checks it, with no Python validator called per event:
+    the fast path for a clean batch. `_quick_record` then makes the checks of EventIn's Python
+    validators inline; a batch failing any of them takes the item-by-item path, where EventIn
+    names each bad item. So both paths accept exactly the same events."""
+
+    model_config = ConfigDict(extra="forbid")
+    events: list[_EventFields] = Field(min_length=1, max_length=MAX_BATCH)
+
+
 @dataclass(frozen=True, slots=True)
 class Rejection:
     index: int
@@ -157,12 +179,14 @@ def parse_body(body: bytes, *, default_tool: str, now: datetime) -> ParsedBatch:
     try:
         # The common case, a batch with nothing wrong, validates in one call; anything else
         # takes the item-by-item path below, which names each bad item.
-        batch = EventBatchIn.model_validate_json(body, context=context)
+        quick = _QuickBatch.model_validate_json(body)
     except ValidationError:
         pass
     else:
-        clean = [_to_record(event, default_tool) for event in batch.events]
-        return ParsedBatch(clean, list(range(len(clean))), [])
+        latest = now + FUTURE_LEEWAY
+        clean = [_quick_record(event, default_tool, latest) for event in quick.events]
+        if None not in clean:
+            return ParsedBatch(clean, list(range(len(clean))), [])  # type: ignore[arg-type]
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -214,16 +238,60 @@ def _items(data: Any) -> list[Any]:
 
 def _to_record(event: EventIn, default_tool: str) -> UsageEvent:
     user = event.user
-    return UsageEvent(
-        event_id=event.event_id,
-        user=UserRef(
-            slack_user_id=user.slack_user_id,
-            email=None if user.slack_user_id else (user.email or "").lower(),
-        ),
-        occurred_at=event.occurred_at.astimezone(UTC),
-        tool=event.tool or default_tool,
-        kind=event.kind,
-        model=event.model,
-        attributes=event.attributes,
-        **{name: getattr(event, name) for name in NAMES},
+    return _new_event(
+        event.event_id,
+        UserRef(user.slack_user_id, None if user.slack_user_id else (user.email or "").lower()),
+        event.occurred_at.astimezone(UTC),
+        event.tool or default_tool,
+        event.kind,
+        event.model,
+        *_figures_of(event),
+        event.attributes,
     )
+
+
+def _quick_record(event: _EventFields, default_tool: str, latest: datetime) -> UsageEvent | None:
+    """The record of an event pydantic-core validated alone, after the checks EventIn's Python
+    validators make (the same functions or comparisons); None if one fails."""
+    user = event.user
+    slack_user_id, email = user.slack_user_id, user.email
+    if email is not None:
+        try:
+            email = bounds.email(email)
+        except bounds.OutOfBounds:
+            return None
+    if not slack_user_id and not email:
+        return None
+    try:
+        at = event.occurred_at.astimezone(UTC)
+    except (OverflowError, ValueError):
+        return None
+    if not bounds.EARLIEST <= at <= latest:
+        return None
+    cost = event.cost_usd
+    if cost is not None and not math.isfinite(cost):
+        return None
+    shown, accepted = event.suggestions_shown, event.suggestions_accepted
+    if shown is not None and accepted is not None and accepted > shown:
+        return None
+    attributes = event.attributes
+    if attributes and any(isinstance(v, str) and len(v) > 256 for v in attributes.values()):
+        return None
+    return _new_event(
+        event.event_id,
+        UserRef(slack_user_id, None if slack_user_id else email),
+        at,
+        event.tool or default_tool,
+        event.kind,
+        event.model,
+        *_figures_of(event),
+        attributes,
+    )
+
+
+# Records are built positionally (keywords cost a dict per event): UsageEvent's fields after
+# `model` are the figures, in the order of NAMES, then `attributes`.
+_figures_of = attrgetter(*NAMES)
+_new_event = cast(Callable[..., UsageEvent], UsageEvent)  # the figures' count is unknown to mypy
+if [f.name for f in fields(UsageEvent)][6:] != [*NAMES, "attributes"]:
+    raise ImportError("UsageEvent's figures are not in the order of storage.figures.NAMES")
