@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -21,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.modules.setdefault("org", None)  # type: ignore[arg-type]  # see bench/ingest.py
 
 import soak  # noqa: E402
-from common import AIUSAGE, create_integration, fresh_database  # noqa: E402
+from common import fresh_database  # noqa: E402
 
 from bot.demo.fake_slack import FakeSlack  # noqa: E402
 
@@ -48,20 +47,7 @@ def main() -> None:
     for user in soak.USERS:
         fake.add_user(user, email=f"{user.lower()}@example.com", tz="UTC")
     with fresh_database("postgresql", str(workdir)) as url:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AIUSAGE_", "SLACK_"))}
-        env.update(
-            AIUSAGE_DATABASE_URL=url,
-            SLACK_API_URL=fake.api_url,
-            SLACK_BOT_TOKEN="xoxb-soak",
-            SLACK_SIGNING_SECRET=soak.SECRET,
-            AIUSAGE_AWARD_CHANNELS="CAWARDS",
-            AIUSAGE_AWARD_SCHEDULE="* * * * *",
-            AIUSAGE_LOG_FORMAT="json",
-            AIUSAGE_DRAIN_SECONDS="1",
-        )
-        subprocess.run([AIUSAGE, "db", "upgrade"], env=env, check=True, capture_output=True)
-        api_key = create_integration(env, "soak-api")
-        otlp_key = create_integration(env, "claude-code")
+        env, api_key, otlp_key = soak.prepare(url, fake)
         replica = soak.Replica(0, env, workdir)
         replica.start()
         assert replica.process is not None

@@ -266,6 +266,23 @@ def percentile(samples: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] if ordered else 0.0
 
 
+def prepare(url: str, fake: FakeSlack) -> tuple[dict[str, str], str, str]:
+    """The replicas' environment on a migrated database at `url`, and the API and OTLP keys."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIUSAGE_", "SLACK_"))}
+    env.update(
+        AIUSAGE_DATABASE_URL=url,
+        SLACK_API_URL=fake.api_url,
+        SLACK_BOT_TOKEN="xoxb-soak",
+        SLACK_SIGNING_SECRET=SECRET,
+        AIUSAGE_AWARD_CHANNELS="CAWARDS",
+        AIUSAGE_AWARD_SCHEDULE="* * * * *",
+        AIUSAGE_LOG_FORMAT="json",
+        AIUSAGE_DRAIN_SECONDS="1",
+    )
+    subprocess.run([AIUSAGE, "db", "upgrade"], env=env, check=True, capture_output=True)
+    return env, create_integration(env, "soak-api"), create_integration(env, "claude-code")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=2.0)
@@ -279,20 +296,7 @@ def main() -> int:
     for user in USERS:
         fake.add_user(user, email=f"{user.lower()}@example.com", tz="UTC")
     with fresh_database("postgresql", str(workdir)) as url:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AIUSAGE_", "SLACK_"))}
-        env.update(
-            AIUSAGE_DATABASE_URL=url,
-            SLACK_API_URL=fake.api_url,
-            SLACK_BOT_TOKEN="xoxb-soak",
-            SLACK_SIGNING_SECRET=SECRET,
-            AIUSAGE_AWARD_CHANNELS="CAWARDS",
-            AIUSAGE_AWARD_SCHEDULE="* * * * *",
-            AIUSAGE_LOG_FORMAT="json",
-            AIUSAGE_DRAIN_SECONDS="1",
-        )
-        subprocess.run([AIUSAGE, "db", "upgrade"], env=env, check=True, capture_output=True)
-        api_key = create_integration(env, "soak-api")
-        otlp_key = create_integration(env, "claude-code")
+        env, api_key, otlp_key = prepare(url, fake)
         replicas = [Replica(i, env, workdir) for i in range(args.replicas)]
         for replica in replicas:
             replica.start()

@@ -1,15 +1,37 @@
-"""Reading everyone's daily rollup back, for assertions; the product reads per person."""
+"""Reading everyone's daily rollup back, for assertions (the product reads per person),
+and laying down a rollup by hand for the reads to be held against."""
 
 from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
+from storage.bulk import DAILY_KEY, upsert_daily
 from storage.daily_sums import summed_totals, totals_from_row
 from storage.db import Database
+from storage.figures import NAMES
 from storage.models import DailyRow, IdentityRow
+from storage.precedence import OriginFigures
 from storage.records import DailyUsage
+
+
+def replace_rollup(db: Database, rows: dict[tuple, OriginFigures]) -> None:
+    """Make the rollup exactly `rows`: (identity, day, tool, kind, origin) -> figures."""
+    with db.write() as conn:
+        conn.execute(delete(DailyRow))
+        upsert_daily(
+            conn,
+            [
+                {
+                    **dict(zip(DAILY_KEY, key, strict=True)),
+                    **{name: getattr(row.figures, name) for name in NAMES},
+                    "events": 1,
+                }
+                for key, row in sorted(rows.items())
+            ],
+            replace=True,
+        )
 
 
 def daily_usage(

@@ -16,12 +16,13 @@ import pytest
 from sqlalchemy import delete
 
 from storage.awards import active_days_history
-from storage.bulk import DAILY_KEY, upsert_daily
+from storage.bulk import upsert_daily
 from storage.figures import COUNTED, NAMES, REPORTED, Figures
 from storage.models import DailyRow
 from storage.people import link_email, link_identity, resolve_identities
 from storage.precedence import OriginFigures, counted_figures
 from storage.usage_queries import person_periods, rank_inputs
+from tests.readback import replace_rollup
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 FIRST = date(2026, 8, 3)  # a Monday, 15 weeks before the last day below
@@ -72,20 +73,7 @@ def rows(db):
             origins = (PUSHED, OTLP)
         key = (identity_id, day, rng.choice(TOOLS), rng.choice(KINDS), rng.choice(origins))
         stored[key] = OriginFigures(key[4], _figures(rng))
-    with db.write() as conn:
-        conn.execute(delete(DailyRow))
-        upsert_daily(
-            conn,
-            [
-                {
-                    **dict(zip(DAILY_KEY, key, strict=True)),
-                    **{name: getattr(row.figures, name) for name in NAMES},
-                    "events": 1,
-                }
-                for key, row in sorted(stored.items())
-            ],
-            replace=True,
-        )
+    replace_rollup(db, stored)
     return owner, stored
 
 

@@ -10,14 +10,11 @@ from collections import defaultdict
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import delete
 
 from bot.cli.main import main
 from bot.demo.signed_requests import app_home_opened
-from storage.bulk import DAILY_KEY, upsert_daily
 from storage.figures import COUNTED, NAMES, REPORTED, Figures
 from storage.integrations import create_integration
-from storage.models import DailyRow
 from storage.org import span_sums, usage_cells
 from storage.people import link_email, link_identity, resolve_identities
 from storage.precedence import (
@@ -33,6 +30,7 @@ from storage.precedence import (
 from storage.usage_queries import person_daily, person_periods, rank_inputs
 from storage.usage_report import usage_report
 from tests.builders import bearer, event
+from tests.readback import replace_rollup
 from tests.slack_requests import signed_headers
 
 PUSHED = API_ORIGIN
@@ -152,20 +150,7 @@ def test_every_read_counts_what_the_rule_counts(db, seed):
                         if rng.random() < 0.5:
                             key = (identity_id, day, tool, kind, origin)
                             rows[key] = OriginFigures(origin, _random_figures(rng))
-    with db.write() as conn:
-        conn.execute(delete(DailyRow))
-        upsert_daily(
-            conn,
-            [
-                {
-                    **dict(zip(DAILY_KEY, key, strict=True)),
-                    **{name: getattr(row.figures, name) for name in NAMES},
-                    "events": 1,
-                }
-                for key, row in sorted(rows.items())
-            ],
-            replace=True,
-        )
+    replace_rollup(db, rows)
 
     groups: dict[tuple, list[OriginFigures]] = defaultdict(list)
     for (identity_id, day, tool, _kind, _origin), row in rows.items():
