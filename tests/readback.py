@@ -3,17 +3,45 @@ and laying down a rollup by hand for the reads to be held against."""
 
 from __future__ import annotations
 
+import random
 from datetime import date
+from typing import Any
 
+import pytest
 from sqlalchemy import delete, select
 
 from storage.bulk import DAILY_KEY, upsert_daily
 from storage.daily_sums import summed_totals, totals_from_row
 from storage.db import Database
-from storage.figures import NAMES
+from storage.figures import COUNTED, NAMES, REPORTED, Figures
 from storage.models import DailyRow, IdentityRow
 from storage.precedence import OriginFigures
 from storage.records import DailyUsage
+
+
+def random_figures(rng: random.Random) -> Figures:
+    """Figures as sources store them: counted ones 0 or not, reported ones unknown, 0 or not."""
+    values: dict[str, Any] = {name: rng.choice([0, rng.randint(1, 10**6)]) for name in COUNTED}
+    for name in REPORTED:
+        if name == "cost_usd":
+            values[name] = rng.choice([None, 0.0, round(rng.uniform(0, 500), 2)])
+        else:
+            values[name] = rng.choice([None, 0, rng.randint(1, 10**6)])
+    return Figures(**values)
+
+
+def as_figures(totals: Any) -> Figures:
+    """A read's totals as `Figures`, to compare with the rule's."""
+    return Figures(**{name: getattr(totals, name) for name in NAMES})
+
+
+def assert_same_figures(got: Figures, want: Figures) -> None:
+    """Equal figure by figure; cost to rounding, as sums in another order may differ."""
+    for name in NAMES:
+        if name == "cost_usd" and want.cost_usd is not None:
+            assert got.cost_usd == pytest.approx(want.cost_usd), name
+        else:
+            assert getattr(got, name) == getattr(want, name), name
 
 
 def replace_rollup(db: Database, rows: dict[tuple, OriginFigures]) -> None:

@@ -17,12 +17,12 @@ from sqlalchemy import delete
 
 from storage.awards import active_days_history
 from storage.bulk import upsert_daily
-from storage.figures import COUNTED, NAMES, REPORTED, Figures
+from storage.figures import COUNTED, REPORTED, Figures
 from storage.models import DailyRow
 from storage.people import link_email, link_identity, resolve_identities
 from storage.precedence import OriginFigures, counted_figures
 from storage.usage_queries import person_periods, rank_inputs
-from tests.readback import replace_rollup
+from tests.readback import as_figures, assert_same_figures, random_figures, replace_rollup
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 FIRST = date(2026, 8, 3)  # a Monday, 15 weeks before the last day below
@@ -32,16 +32,6 @@ KINDS = ("chat", "agent", "inline_suggestion")
 PUSHED = "events"
 OTLP = "otlp"
 REPORTS = ("import:claude-code", "import:cursor@acme:ide")
-
-
-def _figures(rng: random.Random) -> Figures:
-    values: dict = {name: rng.choice([0, rng.randint(1, 10**6)]) for name in COUNTED}
-    for name in REPORTED:
-        if name == "cost_usd":
-            values[name] = rng.choice([None, 0.0, round(rng.uniform(0, 500), 2)])
-        else:
-            values[name] = rng.choice([None, 0, rng.randint(1, 10**6)])
-    return Figures(**values)
 
 
 @pytest.fixture
@@ -72,7 +62,7 @@ def rows(db):
         elif owner[identity_id] in telemetry:
             origins = (PUSHED, OTLP)
         key = (identity_id, day, rng.choice(TOOLS), rng.choice(KINDS), rng.choice(origins))
-        stored[key] = OriginFigures(key[4], _figures(rng))
+        stored[key] = OriginFigures(key[4], random_figures(rng))
     replace_rollup(db, stored)
     return owner, stored
 
@@ -96,18 +86,6 @@ def expected(owner, stored, start: date, end: date):
     return {p: (figures[p], len(d), t, k) for p, (d, t, k) in shape.items()}
 
 
-def _close(got: Figures, want: Figures) -> None:
-    for name in NAMES:
-        if name == "cost_usd" and want.cost_usd is not None:
-            assert got.cost_usd == pytest.approx(want.cost_usd), name
-        else:
-            assert getattr(got, name) == getattr(want, name), name
-
-
-def _as_figures(totals) -> Figures:
-    return Figures(**{name: getattr(totals, name) for name in NAMES})
-
-
 @pytest.mark.parametrize(
     ("start", "end"),
     [
@@ -123,7 +101,7 @@ def test_person_periods_count_what_the_rule_counts(db, rows, start, end):
     assert [p.person_id for p in periods] == sorted(want)
     for period in periods:
         figures, days, tools, kinds = want[period.person_id]
-        _close(_as_figures(period.totals), figures)
+        assert_same_figures(as_figures(period.totals), figures)
         assert (period.active_days, set(period.tools), set(period.kinds)) == (days, tools, kinds)
 
     ranked = {r.person_id: r for r in rank_inputs(db, start, end)}
@@ -146,7 +124,7 @@ def test_a_span_without_reports_counts_the_rollup_as_stored(db, rows):
     periods = person_periods(db, FIRST, LAST)
     assert [p.person_id for p in periods] == sorted(want)
     for period in periods:
-        _close(_as_figures(period.totals), want[period.person_id][0])
+        assert_same_figures(as_figures(period.totals), want[period.person_id][0])
 
 
 def test_person_periods_of_some_people_only(db, rows):
@@ -155,7 +133,9 @@ def test_person_periods_of_some_people_only(db, rows):
     got = person_periods(db, FIRST, LAST, some)
     assert [p.person_id for p in got] == some
     for period, whole in zip(got, [everyone[0], everyone[2]], strict=True):
-        _close(_as_figures(period.totals), _as_figures(whole.totals))  # cost: sums reordered
+        assert_same_figures(
+            as_figures(period.totals), as_figures(whole.totals)
+        )  # cost: sums reordered
         unpriced = {"cost_usd": None}
         assert replace(period, totals=replace(period.totals, **unpriced)) == replace(
             whole, totals=replace(whole.totals, **unpriced)

@@ -11,7 +11,6 @@ from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
@@ -25,6 +24,7 @@ from storage.models import DailyRow, IdentityRow, PersonRow, WeeklyRow, WeeklySt
 from storage.org import active_by_span, span_sums, usage_cells
 from storage.people import link_email, resolve_identities
 from tests.builders import bearer, event
+from tests.readback import as_figures, assert_same_figures
 
 WEEK = date(2026, 11, 16)  # the `now` fixture's week, 2026-W47
 TREND = [(WEEK - timedelta(weeks=n), WEEK - timedelta(weeks=n) + timedelta(days=6)) for n in
@@ -86,18 +86,6 @@ def every_row(db, spans) -> dict[tuple[int, int, str], dict[str, Any]]:
     return found
 
 
-def same(got: Figures, want: Figures) -> None:
-    for name in NAMES:
-        if name == "cost_usd" and want.cost_usd is not None:
-            assert got.cost_usd == pytest.approx(want.cost_usd), name
-        else:
-            assert getattr(got, name) == getattr(want, name), name
-
-
-def figures_of(totals) -> Figures:
-    return Figures(**{name: getattr(totals, name) for name in NAMES})
-
-
 def assert_reads_match_every_row(db) -> None:
     """The org view's and reports' reads against summing every daily row."""
     for spans in (TREND, [QUARTER], TREND[-1:]):
@@ -105,7 +93,7 @@ def assert_reads_match_every_row(db) -> None:
         cells = {(c.person_id, c.span, c.tool): c for c in usage_cells(db, spans)}
         assert set(cells) == set(want)
         for key, cell in cells.items():
-            same(figures_of(cell.totals), want[key]["figures"])
+            assert_same_figures(as_figures(cell.totals), want[key]["figures"])
             assert cell.totals.events == want[key]["events"]
             unpriced = cell.unpriced_input_tokens + cell.unpriced_output_tokens
             assert unpriced == want[key]["unpriced"]
@@ -121,7 +109,7 @@ def assert_reads_match_every_row(db) -> None:
     sums, counts = span_sums(db, TREND)
     assert {(s.span, s.tool) for s in sums} == set(per_tool)
     for row in sums:
-        same(figures_of(row.totals), per_tool[(row.span, row.tool)])
+        assert_same_figures(as_figures(row.totals), per_tool[(row.span, row.tool)])
         assert row.people_without_cost == without_cost[(row.span, row.tool)]
     assert counts == {span: len(who) for span, who in people.items()}
     assert active_by_span(db, TREND) == {span: frozenset(who) for span, who in people.items()}

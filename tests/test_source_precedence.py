@@ -13,7 +13,7 @@ import pytest
 
 from bot.cli.main import main
 from bot.demo.signed_requests import app_home_opened
-from storage.figures import COUNTED, NAMES, REPORTED, Figures
+from storage.figures import NAMES, Figures
 from storage.integrations import create_integration
 from storage.org import span_sums, usage_cells
 from storage.people import link_email, link_identity, resolve_identities
@@ -30,7 +30,7 @@ from storage.precedence import (
 from storage.usage_queries import person_daily, person_periods, rank_inputs
 from storage.usage_report import usage_report
 from tests.builders import bearer, event
-from tests.readback import replace_rollup
+from tests.readback import as_figures, assert_same_figures, random_figures, replace_rollup
 from tests.slack_requests import signed_headers
 
 PUSHED = API_ORIGIN
@@ -103,30 +103,6 @@ KINDS = ("agent", "chat")
 ORIGINS = (PUSHED, OTLP, "import:claude-code", "import:cursor@acme:ide")
 
 
-def _random_figures(rng: random.Random) -> Figures:
-    values: dict = {}
-    for name in COUNTED:
-        values[name] = rng.choice([0, rng.randint(1, 10**6)])
-    for name in REPORTED:
-        if name == "cost_usd":
-            values[name] = rng.choice([None, 0.0, round(rng.uniform(0, 500), 2)])
-        else:
-            values[name] = rng.choice([None, 0, rng.randint(1, 10**6)])
-    return Figures(**values)
-
-
-def _close(got: Figures, want: Figures) -> None:
-    for name in NAMES:
-        if name == "cost_usd" and want.cost_usd is not None:
-            assert got.cost_usd == pytest.approx(want.cost_usd), name
-        else:
-            assert getattr(got, name) == getattr(want, name), name
-
-
-def _figures(totals) -> Figures:
-    return Figures(**{name: getattr(totals, name) for name in NAMES})
-
-
 @pytest.mark.parametrize("seed", range(6))
 def test_every_read_counts_what_the_rule_counts(db, seed):
     rng = random.Random(seed)
@@ -149,7 +125,7 @@ def test_every_read_counts_what_the_rule_counts(db, seed):
                     for origin in ORIGINS:
                         if rng.random() < 0.5:
                             key = (identity_id, day, tool, kind, origin)
-                            rows[key] = OriginFigures(origin, _random_figures(rng))
+                            rows[key] = OriginFigures(origin, random_figures(rng))
     replace_rollup(db, rows)
 
     groups: dict[tuple, list[OriginFigures]] = defaultdict(list)
@@ -172,14 +148,14 @@ def test_every_read_counts_what_the_rule_counts(db, seed):
     }
     assert set(lines) == set(want)
     for key, line in lines.items():
-        _close(_figures(line.totals), want[key])
+        assert_same_figures(as_figures(line.totals), want[key])
 
     # me, awards: a person's period; the home chart: a person's days
     [period] = person_periods(db, start, end)
     mine = sum((f for (p, _), f in want.items() if p == "alice"), Figures())
-    _close(_figures(period.totals), mine)
-    daily = sum((_figures(d.totals) for d in person_daily(db, alice, start, end)), Figures())
-    _close(daily, mine)
+    assert_same_figures(as_figures(period.totals), mine)
+    daily = sum((as_figures(d.totals) for d in person_daily(db, alice, start, end)), Figures())
+    assert_same_figures(daily, mine)
 
     # top: suggestions only
     [ranked] = rank_inputs(db, start, end)
@@ -190,27 +166,27 @@ def test_every_read_counts_what_the_rule_counts(db, seed):
 
     # org: per person and tool cells, and per tool sums, with the tokens nobody priced
     for cell in usage_cells(db, [(start, end)]):
-        _close(_figures(cell.totals), want[("alice", cell.tool)])
+        assert_same_figures(as_figures(cell.totals), want[("alice", cell.tool)])
         assert (
             cell.unpriced_input_tokens + cell.unpriced_output_tokens
             == unpriced[("alice", cell.tool)]
         )
     sums, _ = span_sums(db, [(start, end)])
     for tool_sums in sums:
-        _close(_figures(tool_sums.totals), want[("alice", tool_sums.tool)])
+        assert_same_figures(as_figures(tool_sums.totals), want[("alice", tool_sums.tool)])
     # the same through the weekly rollup, which whole weeks are read from
     week = (date(2026, 11, 16), date(2026, 11, 22))
     cells = usage_cells(db, [week])
     assert {cell.tool for cell in cells} == {tool for person, tool in want if person == "alice"}
     for cell in cells:
-        _close(_figures(cell.totals), want[("alice", cell.tool)])
+        assert_same_figures(as_figures(cell.totals), want[("alice", cell.tool)])
         assert (
             cell.unpriced_input_tokens + cell.unpriced_output_tokens
             == unpriced[("alice", cell.tool)]
         )
     sums, _ = span_sums(db, [week])
     for tool_sums in sums:
-        _close(_figures(tool_sums.totals), want[("alice", tool_sums.tool)])
+        assert_same_figures(as_figures(tool_sums.totals), want[("alice", tool_sums.tool)])
 
 
 # --- through the real doors ----------------------------------------------------------------
