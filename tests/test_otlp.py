@@ -30,7 +30,7 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import (
 )
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
-from bot.intake.otlp_payload import BadExport, gunzip
+from bot.intake.otlp_wire import BadExport, gunzip
 from storage.people import link_email, link_identity
 from tests.builders import bearer
 from tests.readback import daily_usage

@@ -11,18 +11,14 @@ from starlette.routing import Route
 from bot.api.decode_gate import RETRY_AFTER_S, Busy, DecodeGate
 from bot.api.ingest import authenticate_request
 from bot.intake.otlp_payload import (
-    MAX_BODY_BYTES,
-    BadExport,
     ExportLogsServiceRequest,
     ExportMetricsServiceRequest,
     MappedLogs,
     MappedMetrics,
-    decode,
-    encode_response,
     map_logs,
     map_metrics,
-    media_type,
 )
+from bot.intake.otlp_wire import MAX_BODY_BYTES, BadExport, decode, encode_response, media_type
 from bot.services import Services
 from bot.web import read_body
 from storage.otlp_series import record_log_events, record_sum_points
