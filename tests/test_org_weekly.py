@@ -362,3 +362,52 @@ def test_the_weekly_pass_is_scheduled_every_five_minutes_on_the_clock():
     assert first_fire_at(WEEKLY_CRON, berlin, fire + timedelta(seconds=1)) - fire == timedelta(
         minutes=5
     )
+
+
+def test_a_week_with_most_of_its_people_marked_is_re_summed_whole(services, now):
+    """Past half of a week's people (and a hundred) marked, one pass over the whole week is
+    cheaper than each person's rows, so the whole week is summed again; below, only the
+    marked. Shown by a row made wrong behind the triggers' back: only a whole re-sum mends it."""
+    from jobs.weekly import resum_marked_weeks
+
+    db = services.db
+    names = [f"U{n:04d}" for n in range(150)]
+    with db.write() as conn:
+        ids = resolve_identities(conn, [("slack", name) for name in names], now)
+
+    def land(who: list[str], requests: int) -> None:
+        rows = [
+            {
+                **dict.fromkeys(NAMES),
+                "identity_id": ids[("slack", name)],
+                "day": WEEK + timedelta(days=1),
+                "tool": "cursor",
+                "kind": "chat",
+                "origin": "events",
+                "requests": requests,
+                "input_tokens": 0,
+                "output_tokens": 0,
+                "events": 1,
+            }
+            for name in who
+        ]
+        with db.write() as conn:
+            upsert_daily(conn, rows, replace=True)
+
+    last = ids[("slack", names[-1])]
+    land(names, 1)
+    assert resum_marked_weeks(db) == 1
+    with db.write() as conn:
+        wrong = conn.scalar(select(IdentityRow.person_id).where(IdentityRow.id == last))
+        spoil = WeeklyRow.__table__.update().where(WeeklyRow.person_id == wrong)
+        conn.execute(spoil.values(requests=999))
+    requests = select(WeeklyRow.requests).where(WeeklyRow.person_id == wrong)
+    land(names[:70], 2)  # 70 of 150: each marked person's rows alone
+    resum_marked_weeks(db)
+    with db.read() as conn:
+        assert conn.scalar(requests) == 999
+    land(names[:120], 3)  # 120 of 150: the whole week
+    resum_marked_weeks(db)
+    with db.read() as conn:
+        assert conn.scalar(requests) == 1
+    assert_reads_match_every_row(db)
