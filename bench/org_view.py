@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from slash import load  # noqa: E402
+from sqlalchemy import text  # noqa: E402
 
 from bot.cli.group_report import grouped_records  # noqa: E402
 from bot.composition import build_services  # noqa: E402
@@ -62,23 +63,62 @@ def measured(fn):  # type: ignore[no-untyped-def]
     return result, wall * 1000, cpu * 1000, os.getloadavg()[0]
 
 
+def land_today(db, changed: list[str], now: datetime, revised: date) -> None:  # type: ignore[no-untyped-def]
+    """Today's usage of `changed`, and the first one's revision of `revised`."""
+    with db.write() as conn:
+        ids = resolve_identities(conn, [("slack", who) for who in changed], now)
+        upsert_daily(
+            conn,
+            [
+                {
+                    **dict.fromkeys(NAMES),
+                    "identity_id": ids[("slack", who)],
+                    "day": day,
+                    "tool": "cursor",
+                    "kind": "chat",
+                    "origin": "events",
+                    "requests": 1,
+                    "input_tokens": 10,
+                    "output_tokens": 5,
+                    "events": 1,
+                }
+                for who in changed
+                for day in ((now.date(), revised) if who == changed[0] else (now.date(),))
+            ],
+            replace=False,
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, default=2000)
     parser.add_argument("--teams", type=int, default=40)
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--requests", type=int, default=50, help="timed warm answers")
+    parser.add_argument(
+        "--changed",
+        type=int,
+        default=1,
+        help="people whose usage landed today since the weekly rollup's last pass",
+    )
     parser.add_argument("--db", help="keep the SQLite file here (loaded only if new)")
+    parser.add_argument("--url", help="a database URL instead (PostgreSQL; loaded if empty)")
     parser.add_argument("--load-only", action="store_true", help="load --db and stop")
     args = parser.parse_args()
     now = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)
     with tempfile.TemporaryDirectory() as workdir:
         path = Path(args.db or f"{workdir}/bench.db")
-        fresh = not path.exists()
-        settings = load_settings(AIUSAGE_DATABASE_URL=f"sqlite:///{path}", AIUSAGE_ADMINS="UADMIN")
+        url = args.url or f"sqlite:///{path}"
+        existed = path.exists()
+        settings = load_settings(AIUSAGE_DATABASE_URL=url, AIUSAGE_ADMINS="UADMIN")
         (services, upgrade_ms, _, _) = measured(
             lambda: build_services(settings, clock=lambda: now, migrate=True)
         )
+        if args.url:
+            with services.db.read() as conn:
+                fresh = conn.execute(text("SELECT 1 FROM usage_daily LIMIT 1")).first() is None
+        else:
+            fresh = not existed
         print(f"code: {ROOT}; load average at start {os.getloadavg()}")
         if fresh:
             started = time.perf_counter()
@@ -96,7 +136,7 @@ def main() -> int:
                 f"{args.teams} teams in {time.perf_counter() - started:.1f}s"
             )
         else:
-            print(f"reused {path}; opening and upgrading it took {upgrade_ms:.0f} ms")
+            print(f"reused {args.url or path}; opening and upgrading it took {upgrade_ms:.0f} ms")
         if args.load_only:
             services.db.dispose()
             return 0
@@ -113,29 +153,12 @@ def main() -> int:
             first = min(quarter_start, org_weeks(now)[0].start)
             _, *m = measured(lambda: fresh_weeks(services.db, first, now.date()))
             row("weekly rollup: first build after the upgrade (all weeks)", *m)
-        # What `serve` always has: usage landing today, and a connector's look-back revising
-        # last Sunday (so this week and last are re-summed at the next read).
-        with services.db.write() as conn:
-            ids = resolve_identities(conn, [("slack", "U0000000")], now)
-            upsert_daily(
-                conn,
-                [
-                    {
-                        **dict.fromkeys(NAMES),
-                        "identity_id": ids[("slack", "U0000000")],
-                        "day": day,
-                        "tool": "cursor",
-                        "kind": "chat",
-                        "origin": "events",
-                        "requests": 1,
-                        "input_tokens": 10,
-                        "output_tokens": 5,
-                        "events": 1,
-                    }
-                    for day in (now.date(), quarter_end)
-                ],
-                replace=False,
-            )
+        # What `serve` always has: usage landing today since the scheduled pass of the weekly
+        # rollup (every five minutes on this branch; on main the marks stay until a read),
+        # and a connector's look-back revising last Sunday, so this week and last are marked.
+        changed = [f"U{n * max(1, args.people // args.changed):07d}" for n in range(args.changed)]
+        land_today(services.db, changed, now, quarter_end)
+        print(f"{len(changed)} people changed since the last pass")
         viewer = Viewer("UADMIN", 0, ZoneInfo("UTC"), False)
         org = OrgService(services)
 
@@ -161,6 +184,13 @@ def main() -> int:
         warmed = OrgService(services)
         _, *m = measured(lambda: (warmed.warm_up(), warmed.inputs(org_weeks(now))))
         row("org, warm-up at start (the read, in the background)", *m)
+        # The scheduled pass (`serve`, every five minutes) after the same people's next usage.
+        land_today(services.db, changed, now + timedelta(minutes=5), quarter_end)
+        if (ROOT / "storage" / "weekly.py").exists():
+            from storage.weekly import fresh_weeks
+
+            _, *m = measured(lambda: fresh_weeks(services.db, first, now.date()))
+            row(f"weekly re-sum of what {len(changed):,} people changed", *m)
         print("\n".join(table))
         # The same data on both sides: the report's rows must match main's to the digit.
         digest = hashlib.sha256(json.dumps(report[1], sort_keys=True).encode()).hexdigest()

@@ -47,6 +47,7 @@ from jobs.redrive import redrive
 from jobs.replicas import run_once_across_replicas
 from jobs.retention import apply_retention
 from jobs.schedule import Scheduler
+from jobs.weekly import resum_marked_weeks
 from jobs.weeks import utcnow
 from storage.db import Database
 
@@ -183,6 +184,7 @@ def build_scheduler(services: Services) -> Scheduler:
         retention_job=lambda: apply_retention(
             services.db, services.settings.retention(), services.clock()
         ),
+        weekly_job=lambda: resum_marked_weeks(services.db),
         run_once=run_once_across_replicas(services.db, services.clock),
     )
 

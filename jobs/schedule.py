@@ -27,6 +27,10 @@ IDENTITY_CRON = "* * * * *"
 DIGEST_CRON = "*/15 * * * *"
 TEAMS_CRON = "41 * * * *"  # hourly: Slack user groups change rarely
 RETENTION_CRON = "17 3 * * *"  # daily, at a quiet hour in the configured zone
+# The weekly rollup's marked weeks are re-summed every few minutes, so a cold `/aiusage org`
+# (a restart, a new replica) finds minutes of changes to sum, not hours. Fixed: the contract
+# has no setting for it, and a pass with nothing marked costs one indexed look-up.
+WEEKLY_CRON = "*/5 * * * *"
 # The re-drive's interval counts from here on every replica (any fixed instant would do).
 REDRIVE_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 # Runs `work` for the job's due time, or not when another replica has it (see jobs/replicas.py).
@@ -109,6 +113,7 @@ class Scheduler:
         digest_job: Callable[[], object] | None = None,
         teams_job: Callable[[], object] | None = None,
         retention_job: Callable[[], object] | None = None,
+        weekly_job: Callable[[], object] | None = None,
         run_once: RunOnce = _run_here,
     ) -> None:
         self._digest_job = digest_job
@@ -121,6 +126,7 @@ class Scheduler:
         self._connector_job, self._connector_schedule = connector_job, connector_schedule
         self._teams_job = teams_job
         self.retention_job = retention_job
+        self.weekly_job = weekly_job
         self._run_once = run_once
         self._scheduler: BackgroundScheduler | None = None
 
@@ -194,6 +200,16 @@ class Scheduler:
         if self.retention_job is not None:
             jobs.append(
                 ("retention", award_trigger(RETENTION_CRON, self.tz), self.retention_job, day)
+            )
+        if self.weekly_job is not None:
+            # Each pass sums whatever is marked by then, so a late one needs no catching up.
+            jobs.append(
+                (
+                    "weekly-rollup",
+                    award_trigger(WEEKLY_CRON, self.tz),
+                    self.weekly_job,
+                    timedelta(minutes=5),
+                )
             )
         planned = [
             (name, trigger, self._once(name, trigger, work, lookback))

@@ -207,14 +207,17 @@ class WeeklyRow(FigureColumns, Base):
 
 
 class WeeklyStaleRow(Base):
-    """A day whose daily rows (or whose identities' people) changed since its week was
-    summed into `usage_weekly`. Written by database triggers on `usage_daily` and
-    `identities` (see migration 0130_orgweek), so no writer can forget to; no unique key, so
-    concurrent writers never wait on each other for it."""
+    """A day and person whose daily rows (or whose identities' links) changed since the
+    week was summed into `usage_weekly`. Written by database triggers on `usage_daily` and
+    `identities` (see migrations 0130_orgweek, 0140_orgcold), so no writer can forget to; no
+    unique key, so concurrent writers never wait on each other for it."""
 
     __tablename__ = "usage_weekly_stale"
+    __table_args__ = (Index("ix_usage_weekly_stale_day", "day", "person_id"),)
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    day: Mapped[date] = mapped_column(Date, index=True)
+    day: Mapped[date] = mapped_column(Date)
+    # The person whose weekly rows changed (migration 0140); none: the whole week.
+    person_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class IntegrityFlagRow(Base):

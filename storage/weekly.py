@@ -18,6 +18,11 @@ from storage.models import DailyRow, IdentityRow, WeeklyRow, WeeklyStaleRow
 
 # The columns `usage_weekly` adds to the summed figures, in the order `_sums` selects them.
 _EXTRA = ("unpriced_input_tokens", "unpriced_output_tokens", "priced", "active_days")
+# A week's re-sum reads the whole week at once when more than this share of its people are
+# marked: measured at 20,000 people on SQLite, the marked people's rows cost about 50 ms and
+# 0.05 ms a person, the whole week about 650 ms (even at 8,000 people, 470 ms against 1,360
+# for two weeks), so per person wins up to about half of them.
+WHOLE_WEEK_SHARE = 0.5
 
 
 def monday(day: date) -> date:
@@ -26,43 +31,75 @@ def monday(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
-def fresh_weeks(db: Database, first: date, last: date) -> None:
-    """Re-sum every week from `first`'s to `last`'s whose days were marked since it was
-    last summed. Each week in a transaction of its own (so writers wait at most one week's
-    sums, even at the first read after the upgrade, when every week is marked), serialised
-    (the SQLite write lock, a PostgreSQL advisory lock); only the marks read in that
-    transaction before summing are cleared, so a change that lands meanwhile stays marked
-    and is summed next time."""
-    first, last = monday(first), monday(last) + timedelta(days=6)
+def fresh_weeks(db: Database, first: date | None = None, last: date | None = None) -> int:
+    """Re-sum every week from `first`'s to `last`'s (every marked week, without them) whose
+    days were marked since it was last summed: only the people marked, unless a mark names
+    no person or over half of the week's people (and over a hundred) are marked. Each week
+    in a transaction of its own (so writers wait at most one week's sums, even at the first
+    read after the upgrade, when every week is marked), serialised (the SQLite write lock,
+    a PostgreSQL advisory lock); only the marks read in that transaction before summing are
+    cleared, so a change that lands meanwhile stays marked and is summed next time. Returns
+    how many weeks it summed."""
+    summed = 0
+    where = []
+    if first is not None:
+        where.append(WeeklyStaleRow.day >= monday(first))
+    if last is not None:
+        where.append(WeeklyStaleRow.day <= monday(last) + timedelta(days=6))
     with db.read() as conn:
-        days = conn.scalars(
-            select(WeeklyStaleRow.day).where(WeeklyStaleRow.day.between(first, last)).distinct()
-        ).all()
+        days = conn.scalars(select(WeeklyStaleRow.day).where(*where).distinct()).all()
     for week in sorted({monday(day) for day in days}):
         with db.write() as conn:
             if not db.is_sqlite:
                 key = lock_key(conn, "weekly")
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
-            ids = conn.scalars(
-                select(WeeklyStaleRow.id).where(
+            marks = conn.execute(
+                select(WeeklyStaleRow.id, WeeklyStaleRow.person_id).where(
                     WeeklyStaleRow.day.between(week, week + timedelta(days=6))
                 )
             ).all()
-            if not ids:  # another process summed it meanwhile
+            if not marks:  # another process summed it meanwhile
                 continue
-            _sum_week(conn, week)
+            people = {person for _, person in marks}
+            whole = None in people or (
+                len(people) > 100 and len(people) > WHOLE_WEEK_SHARE * _people_in(conn, week)
+            )
+            for chunk in _chunks(None if whole else sorted(p for p in people if p is not None)):
+                _sum_week(conn, week, chunk)
+            summed += 1
+            ids = [mark_id for mark_id, _ in marks]
             for at in range(0, len(ids), 500):
                 chunk = ids[at : at + 500]
                 conn.execute(delete(WeeklyStaleRow).where(WeeklyStaleRow.id.in_(chunk)))
+    return summed
 
 
-def _sum_week(conn: Connection, week: date) -> None:
-    """Replace a week's rows with the sums of its daily rows, in the database."""
-    conn.execute(delete(WeeklyRow).where(WeeklyRow.week == week))
+def _people_in(conn: Connection, week: date) -> int:
+    """How many people the week's weekly rows hold now (none for a week never summed, whose
+    first re-sum is then a whole one)."""
+    found = select(WeeklyRow.person_id).where(WeeklyRow.week == week).distinct().subquery()
+    return conn.scalar(select(func.count()).select_from(found)) or 0
+
+
+def _chunks(people: list[int] | None) -> list[list[int] | None]:
+    """`people` in lists short enough for one IN (...), or [None] for everyone."""
+    if people is None:
+        return [None]
+    return [people[at : at + 500] for at in range(0, len(people), 500)]
+
+
+def _sum_week(conn: Connection, week: date, people: list[int] | None = None) -> None:
+    """Replace a week's rows (`people`'s only, unless None) with the sums of its daily
+    rows, in the database. The rule meets a person's identities as one and no one else's,
+    so one person's sums need only that person's rows."""
+    mine = [] if people is None else [WeeklyRow.person_id.in_(people)]
+    theirs = [] if people is None else [IdentityRow.person_id.in_(people)]
+    conn.execute(delete(WeeklyRow).where(WeeklyRow.week == week, *mine))
     daily = counted_daily(
         [
             DailyRow.day.between(week, week + timedelta(days=6)),
             IdentityRow.person_id.is_not(None),
+            *theirs,
         ]
     )
     counted = daily.c

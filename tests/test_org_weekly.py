@@ -253,3 +253,149 @@ def test_the_weekly_sums_apply_the_one_source_rule_to_tokens_and_prices(db, now)
     [sums], _ = span_sums(db, TREND[-1:])
     assert sums.people_without_cost == 2  # alice and carol
     assert_reads_match_every_row(db)
+
+
+this_week = select(WeeklyRow.person_id, WeeklyRow.requests).where(WeeklyRow.week == WEEK)
+
+
+def test_marks_name_the_person_and_the_scheduled_job_re_sums_only_those_people(
+    slack, api_key, services, now
+):
+    """A change marks its day for its person alone; the five-minute job (as `serve`
+    schedules it) re-sums that person's week and no one else's, and clears the marks, so a
+    cold read finds nothing to sum. A mark naming no person still re-sums the whole week."""
+    from bot.composition import build_scheduler
+
+    db = services.db
+    for name in ("alice", "bob"):
+        link_email(db, f"{name}@example.com", f"U{name.upper()}", now)
+    push(
+        slack.http,
+        api_key,
+        *[
+            event(user={"slack_user_id": f"U{name.upper()}"}, occurred_at=at(WEEK), requests=3)
+            for name in ("alice", "bob")
+        ],
+    )
+    scheduler = build_scheduler(services)
+    # Its first pass through the schedule's own call (once per due time across replicas);
+    # the later ones in the same five minutes call the work itself, as the next due times would.
+    [scheduled] = [run for name, _, run in scheduler.planned() if name == "weekly-rollup"]
+    scheduled()
+    assert scheduler.weekly_job is not None
+    job = scheduler.weekly_job
+    with db.read() as conn:
+        assert conn.scalar(select(func.count()).select_from(WeeklyStaleRow)) == 0
+        alice, bob = (
+            conn.scalar(select(PersonRow.id).where(PersonRow.slack_user_id == f"U{n}"))
+            for n in ("ALICE", "BOB")
+        )
+    # Bob's weekly row made wrong behind the triggers' back: only a re-sum of him mends it.
+    with db.write() as conn:
+        conn.execute(
+            WeeklyRow.__table__.update().where(WeeklyRow.person_id == bob).values(requests=999)
+        )
+    push(slack.http, api_key, event(occurred_at=at(WEEK + timedelta(days=1)), requests=40))
+    with db.read() as conn:
+        marks = conn.execute(select(WeeklyStaleRow.day, WeeklyStaleRow.person_id)).all()
+    assert set(marks) == {(WEEK + timedelta(days=1), alice)}
+    job()
+    with db.read() as conn:
+        assert conn.scalar(select(func.count()).select_from(WeeklyStaleRow)) == 0
+        weekly = {row.person_id: row.requests for row in conn.execute(this_week)}
+    assert weekly == {alice: 43, bob: 999}  # alice re-summed, bob's week not read again
+    with db.write() as conn:  # a mark without a person (as 0130 left them): the whole week
+        conn.execute(WeeklyStaleRow.__table__.insert().values(day=WEEK))
+    job()
+    with db.read() as conn:
+        weekly = {row.person_id: row.requests for row in conn.execute(this_week)}
+    assert weekly == {alice: 43, bob: 3}
+    assert_reads_match_every_row(db)
+
+
+def test_a_link_marks_the_days_for_the_person_left_and_the_one_joined(
+    slack, api_key, services, now
+):
+    """Moving an identity from one person to another marks its days for both: the one it
+    left loses those days' sums, the one it joined gains them, at the next re-sum."""
+    db = services.db
+    for name in ("alice", "bob"):
+        link_email(db, f"{name}@example.com", f"U{name.upper()}", now)
+    push(
+        slack.http,
+        api_key,
+        event(user={"email": "alias@example.com"}, occurred_at=at(WEEK), requests=5),
+    )
+    cli("people", "link", "alias@example.com", "UALICE")
+    assert requests_of(db, "UALICE", TREND[-1:]) == 5
+    cli("people", "link", "alias@example.com", "UBOB")
+    with db.read() as conn:
+        marked = set(conn.scalars(select(WeeklyStaleRow.person_id)))
+        people = set(conn.scalars(select(PersonRow.id).where(PersonRow.slack_user_id.in_(
+            ["UALICE", "UBOB"]))))  # fmt: skip
+    assert marked == people
+    assert requests_of(db, "UALICE", TREND[-1:]) == 0
+    assert requests_of(db, "UBOB", TREND[-1:]) == 5
+    assert_reads_match_every_row(db)
+
+
+def test_the_weekly_pass_is_scheduled_every_five_minutes_on_the_clock():
+    from zoneinfo import ZoneInfo
+
+    from jobs.schedule import WEEKLY_CRON, first_fire_at
+
+    berlin = ZoneInfo("Europe/Berlin")
+    fire = first_fire_at(WEEKLY_CRON, berlin, datetime(2026, 11, 18, 10, 1, 30, tzinfo=UTC))
+    assert fire == datetime(2026, 11, 18, 10, 5, tzinfo=UTC)
+    assert first_fire_at(WEEKLY_CRON, berlin, fire + timedelta(seconds=1)) - fire == timedelta(
+        minutes=5
+    )
+
+
+def test_a_week_with_most_of_its_people_marked_is_re_summed_whole(services, now):
+    """Past half of a week's people (and a hundred) marked, one pass over the whole week is
+    cheaper than each person's rows, so the whole week is summed again; below, only the
+    marked. Shown by a row made wrong behind the triggers' back: only a whole re-sum mends it."""
+    from jobs.weekly import resum_marked_weeks
+
+    db = services.db
+    names = [f"U{n:04d}" for n in range(150)]
+    with db.write() as conn:
+        ids = resolve_identities(conn, [("slack", name) for name in names], now)
+
+    def land(who: list[str], requests: int) -> None:
+        rows = [
+            {
+                **dict.fromkeys(NAMES),
+                "identity_id": ids[("slack", name)],
+                "day": WEEK + timedelta(days=1),
+                "tool": "cursor",
+                "kind": "chat",
+                "origin": "events",
+                "requests": requests,
+                "input_tokens": 0,
+                "output_tokens": 0,
+                "events": 1,
+            }
+            for name in who
+        ]
+        with db.write() as conn:
+            upsert_daily(conn, rows, replace=True)
+
+    last = ids[("slack", names[-1])]
+    land(names, 1)
+    assert resum_marked_weeks(db) == 1
+    with db.write() as conn:
+        wrong = conn.scalar(select(IdentityRow.person_id).where(IdentityRow.id == last))
+        spoil = WeeklyRow.__table__.update().where(WeeklyRow.person_id == wrong)
+        conn.execute(spoil.values(requests=999))
+    requests = select(WeeklyRow.requests).where(WeeklyRow.person_id == wrong)
+    land(names[:70], 2)  # 70 of 150: each marked person's rows alone
+    resum_marked_weeks(db)
+    with db.read() as conn:
+        assert conn.scalar(requests) == 999
+    land(names[:120], 3)  # 120 of 150: the whole week
+    resum_marked_weeks(db)
+    with db.read() as conn:
+        assert conn.scalar(requests) == 1
+    assert_reads_match_every_row(db)

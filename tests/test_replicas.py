@@ -228,6 +228,7 @@ def test_every_scheduled_job_runs_once_when_two_schedulers_fire_together(pg_url,
         "weekly-digests",
         "teams-from-usergroups",
         "retention",
+        "weekly-rollup",
         "redrive-posts",
     ]
     schedulers = [
@@ -243,6 +244,7 @@ def test_every_scheduled_job_runs_once_when_two_schedulers_fire_together(pg_url,
             digest_job=work("weekly-digests"),
             teams_job=work("teams-from-usergroups"),
             retention_job=work("retention"),
+            weekly_job=work("weekly-rollup"),
             run_once=run_once_across_replicas(
                 database, lambda: datetime.now(UTC), holder=f"replica-{i}"
             ),
