@@ -23,21 +23,23 @@ import sys
 import tempfile
 import time
 from contextlib import closing
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, text
+from sqlalchemy import insert
 
 from bot.slack.views.award_post import award_blocks, award_text
 from jobs.award_rules import AwardRules, build_post, decide_awards
-from jobs.awards import candidates
+from jobs.awards import AwardConfig, candidates, decide_week
 from jobs.weeks import Week
 from storage.db import Database
-from storage.models import DailyRow, IdentityRow, PersonRow
+from storage.models import DailyRow, IdentityRow, PersonRow, WeeklyStaleRow
 from storage.records import Award
+from storage.weekly import fresh_weeks
 
 WEEK = Week(date(2026, 11, 9))
+WEEKS = [WEEK.previous(back) for back in range(5)]
 TOOLS = ("claude-code", "copilot", "cursor", "kiro")
 KINDS = ("chat", "inline_suggestion", "agent", "completion", "other")
 
@@ -103,11 +105,6 @@ def seed(db: Database, people: int, rng: random.Random, reported: float = 0.0) -
     return rows
 
 
-# The code measured against (--baseline) reads with the rollup indexes it had: the plain day
-# index instead of this code's, put back for the run and undone after.
-BASELINE_INDEXES = ("CREATE INDEX IF NOT EXISTS ix_usage_daily_day ON usage_daily (day)",)
-OWN_INDEXES = ("ix_usage_daily_day_identity", "ix_usage_daily_reports")
-
 # Run in a child process with the baseline's code first on sys.path: its own award reads and
 # decision, timed as the main run times this code's.
 BASELINE_SCRIPT = """
@@ -115,9 +112,10 @@ import sys, time
 from datetime import date
 from zoneinfo import ZoneInfo
 from jobs.award_rules import AwardRules, decide_awards
-from jobs.awards import candidates
+from jobs.awards import AwardConfig, candidates, decide_week
 from jobs.weeks import Week
 from storage.db import Database
+from storage.weekly import fresh_weeks
 db = Database(sys.argv[1], ZoneInfo("UTC"))
 rules = AwardRules()
 w0, c0 = time.perf_counter(), time.process_time()
@@ -125,46 +123,34 @@ cands = candidates(db, Week(date.fromisoformat(sys.argv[2])), rules.history_week
 w1, c1 = time.perf_counter(), time.process_time()
 winners = decide_awards(cands, rules)
 w2, c2 = time.perf_counter(), time.process_time()
-print(w1 - w0, w2 - w1, c2 - c0, len(cands), sorted((w.category, w.person_id) for w in winners))
+from datetime import UTC, datetime
+from jobs.awards import AwardConfig, decide_week
+config = AwardConfig(channels=("C1",), schedule="0 9 * * mon", tz=ZoneInfo("UTC"))
+j0, jc0 = time.perf_counter(), time.process_time()
+decide_week(db, Week(date.fromisoformat(sys.argv[2])), config, datetime.now(UTC), store=False)
+job = (time.perf_counter() - j0, time.process_time() - jc0)
+ranked = sorted((w.category, w.person_id) for w in winners)
+print(w1 - w0, w2 - w1, c2 - c0, job[0], job[1], len(cands), ranked)
 """
 
 
-def time_baseline(db: Database, source: Path) -> tuple[float, float, float, int, str]:
-    """The baseline code's read and decide wall times, CPU time, candidates and winners."""
-    own = _own_index_sql(db)
-    with db.write() as conn:
-        for sql in BASELINE_INDEXES:
-            conn.execute(text(sql))
-        for name in own:
-            conn.execute(text(f"DROP INDEX IF EXISTS {name}"))
+def time_baseline(
+    db: Database, source: Path
+) -> tuple[float, float, float, tuple[float, float], int, str]:
+    """The baseline code's read and decide wall times, CPU time, the whole job's decision
+    (wall, CPU), candidates and winners."""
     checkpoint(db)
-    try:
-        env = {**os.environ, "PYTHONPATH": str(source)}
-        out = subprocess.run(
-            [sys.executable, "-P", "-c", BASELINE_SCRIPT, str(db.url), WEEK.start.isoformat()],
-            env=env,
-            cwd=source,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.split(maxsplit=4)
-    finally:
-        with db.write() as conn:
-            conn.execute(text("DROP INDEX IF EXISTS ix_usage_daily_day"))
-            for sql in own.values():
-                conn.execute(text(sql))
-        checkpoint(db)
-    return float(out[0]), float(out[1]), float(out[2]), int(out[3]), out[4].strip()
-
-
-def _own_index_sql(db: Database) -> dict[str, str]:
-    """This code's rollup indexes as SQLite created them (to drop and recreate)."""
-    with db.read() as conn:
-        rows = conn.execute(
-            text("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = :t"),
-            {"t": "usage_daily"},
-        ).all()
-    return {name: sql for name, sql in rows if name in OWN_INDEXES}
+    env = {**os.environ, "PYTHONPATH": str(source)}
+    out = subprocess.run(
+        [sys.executable, "-P", "-c", BASELINE_SCRIPT, str(db.url), WEEK.start.isoformat()],
+        env=env,
+        cwd=source,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split(maxsplit=6)
+    job = (float(out[3]), float(out[4]))
+    return float(out[0]), float(out[1]), float(out[2]), job, int(out[5]), out[6].strip()
 
 
 def checkpoint(db: Database) -> None:
@@ -173,6 +159,28 @@ def checkpoint(db: Database) -> None:
     if db.url.get_backend_name() == "sqlite" and db.url.database:
         with closing(sqlite3.connect(db.url.database)) as conn:  # outside any transaction
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def time_awards(db: Database, rules: AwardRules) -> tuple:
+    """Read, decide and render the week's awards: wall times of each, CPU time, candidates,
+    winners (sorted), blocks and characters of text."""
+    cpu0 = time.process_time()
+    t0 = time.perf_counter()
+    cands = candidates(db, WEEK, rules.history_weeks)
+    t1 = time.perf_counter()
+    winners = decide_awards(cands, rules)
+    t2 = time.perf_counter()
+    awards = [
+        Award(w.person_id, w.slack_user_id, WEEK.start, w.category, w.reason, datetime.now(UTC))
+        for w in winners
+    ]
+    post = build_post(WEEK.label, WEEK.start, WEEK.end, awards, rules)
+    blocks = [block.to_dict() for block in award_blocks(post)]
+    chars = len(award_text(post))
+    t3 = time.perf_counter()
+    cpu = time.process_time() - cpu0
+    ranked = sorted((w.category, w.person_id) for w in winners)
+    return t1 - t0, t2 - t1, t3 - t2, cpu, len(cands), ranked, len(blocks), chars
 
 
 def main() -> None:
@@ -202,42 +210,51 @@ def main() -> None:
         print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
         rules = AwardRules()
-        cpu0 = time.process_time()
-        t0 = time.perf_counter()
-        cands = candidates(db, WEEK, rules.history_weeks)
-        t1 = time.perf_counter()
-        winners = decide_awards(cands, rules)
-        t2 = time.perf_counter()
-        awards = [
-            Award(w.person_id, w.slack_user_id, WEEK.start, w.category, w.reason, datetime.now(UTC))
-            for w in winners
-        ]
-        post = build_post(WEEK.label, WEEK.start, WEEK.end, awards, rules)
-        blocks = [block.to_dict() for block in award_blocks(post)]
-        text = award_text(post)
-        t3 = time.perf_counter()
-        cpu = time.process_time() - cpu0
+        t = time.perf_counter()
+        fresh_weeks(db, WEEKS[-1].start, WEEK.end)  # the first read after seeding sums all
+        print(f"weekly rollup of 5 weeks summed once: {time.perf_counter() - t:6.3f} s")
+        checkpoint(db)
+        clean = time_awards(db, rules)
+        with db.write() as conn:  # a change landed in the week since it was summed
+            conn.execute(insert(WeeklyStaleRow).values(day=WEEK.start + timedelta(days=3)))
+        checkpoint(db)
+        marked = time_awards(db, rules)
+        fresh_weeks(db, WEEK.start, WEEK.end)
+        config = AwardConfig(channels=("C1",), schedule="0 9 * * mon", tz=ZoneInfo("UTC"))
+        j0, jc0 = time.perf_counter(), time.process_time()
+        decide_week(db, WEEK, config, datetime.now(UTC), store=False)
+        job = (time.perf_counter() - j0, time.process_time() - jc0)
         baseline = None if args.baseline is None else time_baseline(db, args.baseline)
         db.dispose()
 
-    print(
-        f"read week + {rules.history_weeks} weeks of history: {t1 - t0:6.3f} s "
-        f"({len(cands):,} candidates)"
-    )
-    print(f"decide badges:                     {t2 - t1:6.3f} s ({len(winners)} winners)")
-    print(
-        f"render blocks and text:            {t3 - t2:6.3f} s ({len(blocks)} blocks, "
-        f"{len(text)} chars)"
-    )
-    print(f"total:                             {t3 - t0:6.3f} s (CPU {cpu:6.3f} s)")
+    for label, run in (("weekly rows clean", clean), ("the week marked", marked)):
+        read, decide, render, cpu, cands, winners, blocks, chars = run
+        print(f"{label}:")
+        print(
+            f"  read week + {rules.history_weeks} weeks of history: {read:6.3f} s "
+            f"({cands:,} candidates)"
+        )
+        print(f"  decide badges:                     {decide:6.3f} s ({len(winners)} winners)")
+        print(
+            f"  render blocks and text:            {render:6.3f} s ({blocks} blocks, {chars} chars)"
+        )
+        print(
+            f"  total:                             {read + decide + render:6.3f} s "
+            f"(CPU {cpu:6.3f} s)"
+        )
     if baseline is not None:
-        read, decide, base_cpu, base_cands, base_winners = baseline
-        mine = str(sorted((w.category, w.person_id) for w in winners))
+        read, decide, base_cpu, base_job, base_cands, base_winners = baseline
+        total = clean[0] + clean[1] + clean[2]
         print(
             f"baseline ({args.baseline}): read {read:6.3f} s, decide {decide:6.3f} s, "
             f"total {read + decide:6.3f} s (CPU {base_cpu:6.3f} s), {base_cands:,} candidates; "
-            f"now {(read + decide) / (t3 - t0):.1f}x faster (CPU {base_cpu / cpu:.1f}x); "
-            f"same winners: {base_winners == mine}"
+            f"clean now {(read + decide) / total:.1f}x faster (CPU {base_cpu / clean[3]:.1f}x); "
+            f"same winners: {base_winners == str(clean[5]) == str(marked[5])}"
+        )
+        print(
+            f"the job's decision (badges and integrity flags, weekly rows clean): "
+            f"{job[0]:6.3f} s (CPU {job[1]:6.3f} s); baseline {base_job[0]:6.3f} s "
+            f"(CPU {base_job[1]:6.3f} s)"
         )
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from jobs.award_rules import AwardPost, AwardRules, Candidate, build_post, decide_awards
@@ -14,11 +14,13 @@ from jobs.integrity import Activity, IntegrityRules, integrity_flags
 from jobs.posting import ChannelResult, Notifier, Post, PostPolicy, deliver
 from jobs.schedule import first_fire_at
 from jobs.weeks import Week, current_week, last_complete_week, parse_week
+from storage.award_weeks import week_periods, weeks_active_days
 from storage.awards import active_days_history, people_by_id, store_awards, week_awards
 from storage.db import Database
 from storage.integrity import moments_by_person, replace_flags, shipped_days, week_flags
 from storage.leaderboard import leaderboard_state
 from storage.posts import post_claims
+from storage.weekly import fresh_weeks
 from storage.records import (
     Award,
     IntegrityFlag,
@@ -73,19 +75,32 @@ def post_key(week: Week) -> str:
 
 
 def scan_integrity(
-    db: Database, week: Week, config: AwardConfig, now: datetime
+    db: Database,
+    week: Week,
+    config: AwardConfig,
+    now: datetime,
+    periods: Sequence[PersonPeriod] | None = None,
 ) -> list[IntegrityFlag]:
     """Compute the week's integrity flags from its events and the baseline weeks before
     it, and store them in place of any earlier computation."""
-    flags = compute_flags(db, week, config)
+    flags = compute_flags(db, week, config, periods)
     replace_flags(db, week.start, flags, now)
     return flags
 
 
-def compute_flags(db: Database, week: Week, config: AwardConfig) -> list[IntegrityFlag]:
+def compute_flags(
+    db: Database,
+    week: Week,
+    config: AwardConfig,
+    periods: Sequence[PersonPeriod] | None = None,
+) -> list[IntegrityFlag]:
+    """The week's integrity flags; `periods` is everyone's week when the caller has read it
+    already (else it is read here)."""
     start, end = week.bounds_utc(config.tz)
     baseline_start, _ = week.previous(config.rules.history_weeks).bounds_utc(config.tz)
-    periods = {p.person_id: p for p in person_periods(db, week.start, week.end)}
+    if periods is None:
+        periods = person_periods(db, week.start, week.end)
+    by_id = {p.person_id: p for p in periods}
     shipped = shipped_days(db, week.start, week.end)
     by_person: dict[int, list[IntegrityFlag]] = {}
 
@@ -96,11 +111,11 @@ def compute_flags(db: Database, week: Week, config: AwardConfig) -> list[Integri
     # One person's events at a time (the week's raw events of everyone would not fit in a
     # replica's memory budget); people with usage in the rollup but no events are judged too.
     for person_id, baseline, this_week in moments_by_person(db, baseline_start, start, end):
-        if (period := periods.get(person_id)) is not None:
+        if (period := by_id.get(person_id)) is not None:
             judge(
                 Activity(person_id, this_week, baseline, period.totals, shipped.get(person_id, ()))
             )
-    for person_id, period in periods.items():
+    for person_id, period in by_id.items():
         if person_id not in by_person:
             judge(Activity(person_id, [], [], period.totals, shipped.get(person_id, ())))
     return [flag for person_id in sorted(by_person) for flag in by_person[person_id]]
@@ -113,7 +128,21 @@ def flagged_now(db: Database, week: Week, config: AwardConfig) -> frozenset[int]
 
 
 def candidates(db: Database, week: Week, history_weeks: int) -> list[Candidate]:
-    """Everyone with usage in the week, with their active days in the weeks before. The
+    """Everyone with usage in the week, with their active days in the weeks before, from
+    the weekly rollup: rows per person-week rather than per person-day (marked weeks are
+    re-summed first). The earlier weeks are summed before the two reads run side by side:
+    the database works outside Python's lock."""
+    earlier = [week.previous(back).start for back in range(1, history_weeks + 1)]
+    if earlier:
+        fresh_weeks(db, earlier[-1], week.start - timedelta(days=1))
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="award-history") as pool:
+        history = pool.submit(weeks_active_days, db, earlier)
+        periods = week_periods(db, week.start)
+        return _joined(periods, history.result(), history_weeks)
+
+
+def daily_candidates(db: Database, week: Week, history_weeks: int) -> list[Candidate]:
+    """`candidates` read from the daily rows instead: what the weekly read must equal. The
     week and its history are read side by side: each is a pass over everyone's rows, and
     the database works outside Python's lock."""
     earlier = [week.previous(back).start for back in range(1, history_weeks + 1)]
@@ -147,7 +176,12 @@ def decide_week(
         flags = week_flags(db, week.start)
         return WeekDecision(week, stored, flags, True, _names(db, flags))
     cands = candidates(db, week, config.rules.history_weeks)
-    flags = scan_integrity(db, week, config, now) if store else compute_flags(db, week, config)
+    periods = [c.period for c in cands]  # the week read once, for badges and flags alike
+    flags = (
+        scan_integrity(db, week, config, now, periods)
+        if store
+        else compute_flags(db, week, config, periods)
+    )
     winners = decide_awards(cands, config.rules, {f.person_id for f in flags})
     if store:
         awards = store_awards(

@@ -204,6 +204,11 @@ class WeeklyRow(FigureColumns, Base):
     unpriced_output_tokens: Mapped[int] = mapped_column(BigInteger)
     priced: Mapped[int] = mapped_column(Integer)  # 1 when some of its days had a cost
     active_days: Mapped[int] = mapped_column(Integer)
+    # Which days of the week (bit i: Monday + i) and kinds of work (`storage.weekly`'s
+    # KIND_BITS) the person used the tool on: a person's week is these OR-ed over tools,
+    # so the award job reads a row per person-week rather than per person-day.
+    day_mask: Mapped[int] = mapped_column(Integer)
+    kind_mask: Mapped[int] = mapped_column(Integer)
 
 
 class WeeklyStaleRow(Base):

@@ -15,9 +15,23 @@ from storage.counted_daily import counted_daily
 from storage.daily_sums import SUMMED, summed_totals
 from storage.db import Database, lock_key
 from storage.models import DailyRow, IdentityRow, WeeklyRow, WeeklyStaleRow
+from storage.records import KINDS
+from storage.usage_masks import day_mask
 
 # The columns `usage_weekly` adds to the summed figures, in the order `_sums` selects them.
-_EXTRA = ("unpriced_input_tokens", "unpriced_output_tokens", "priced", "active_days")
+_EXTRA = (
+    "unpriced_input_tokens",
+    "unpriced_output_tokens",
+    "priced",
+    "active_days",
+    "day_mask",
+    "kind_mask",
+)
+
+# Bit i of a weekly row's kind mask is KINDS[i]; any other kind sets OTHER_KIND (its name is
+# not in the mask, so a week with one is read from the daily rows instead).
+KIND_BITS = {kind: 1 << i for i, kind in enumerate(KINDS)}
+OTHER_KIND = 1 << 30
 
 
 def monday(day: date) -> date:
@@ -76,6 +90,8 @@ def _sum_week(conn: Connection, week: date) -> None:
         func.sum(case((unpriced, counted.output_tokens), else_=0)),
         func.max(counted.priced),
         func.count(distinct(counted.day)),
+        day_mask(counted, week),
+        func.sum(distinct(case(KIND_BITS, value=counted.kind, else_=OTHER_KIND))),
     ).group_by(counted.person_id, counted.tool)
     columns = ["week", "person_id", "tool", *SUMMED, *_EXTRA]
     conn.execute(insert(WeeklyRow).from_select(columns, sums))
