@@ -20,7 +20,6 @@ from storage.db import Database
 from storage.integrity import moments_by_person, replace_flags, shipped_days, week_flags
 from storage.leaderboard import leaderboard_state
 from storage.posts import post_claims
-from storage.weekly import fresh_weeks
 from storage.records import (
     Award,
     IntegrityFlag,
@@ -30,6 +29,7 @@ from storage.records import (
     PersonPeriod,
 )
 from storage.usage_queries import person_periods
+from storage.weekly import fresh_weeks
 
 log = logging.getLogger(__name__)
 
