@@ -38,6 +38,8 @@ def week_periods(db: Database, week_start: date) -> list[PersonPeriod]:
     """Everyone with usage in the ISO week starting `week_start` (a Monday), by person id,
     as `person_periods` gives it: one grouped pass over the week's weekly rows (re-summing
     the week first if its days were marked)."""
+    if week_start.weekday() != 0:  # weekly rows are keyed by Monday: anything else reads none
+        raise ValueError(f"{week_start} is not a Monday")
     week_end = week_start + timedelta(days=6)
     fresh_weeks(db, week_start, week_end)
     this_week = WeeklyRow.week == week_start
@@ -95,6 +97,8 @@ def weeks_active_days(db: Database, week_starts: Sequence[date]) -> dict[int, li
     in the order given, as `active_days_history` gives it: a row per person-week."""
     if not week_starts:
         return {}
+    if any(start.weekday() != 0 for start in week_starts):
+        raise ValueError("weekly rows are read by the Monday of their week")
     fresh_weeks(db, min(week_starts), max(week_starts) + timedelta(days=6))
     position = {start: at for at, start in enumerate(week_starts)}
     stmt = (

@@ -176,3 +176,11 @@ def test_the_upgrade_marks_summed_weeks_so_their_masks_are_filled(db, identities
     with db.read() as conn:
         assert set(conn.scalars(select(WeeklyRow.day_mask))) == {0}  # as the upgrade left them
     _check_all(db)
+
+
+def test_a_week_is_named_by_its_monday(db) -> None:
+    """Weekly rows are keyed by Monday: a read by another day would find nobody, silently."""
+    with pytest.raises(ValueError):
+        week_periods(db, WEEK.start + timedelta(days=1))
+    with pytest.raises(ValueError):
+        weeks_active_days(db, [WEEK.start, WEEK.end])
