@@ -73,19 +73,32 @@ def post_key(week: Week) -> str:
 
 
 def scan_integrity(
-    db: Database, week: Week, config: AwardConfig, now: datetime
+    db: Database,
+    week: Week,
+    config: AwardConfig,
+    now: datetime,
+    periods: Sequence[PersonPeriod] | None = None,
 ) -> list[IntegrityFlag]:
     """Compute the week's integrity flags from its events and the baseline weeks before
     it, and store them in place of any earlier computation."""
-    flags = compute_flags(db, week, config)
+    flags = compute_flags(db, week, config, periods)
     replace_flags(db, week.start, flags, now)
     return flags
 
 
-def compute_flags(db: Database, week: Week, config: AwardConfig) -> list[IntegrityFlag]:
+def compute_flags(
+    db: Database,
+    week: Week,
+    config: AwardConfig,
+    periods: Sequence[PersonPeriod] | None = None,
+) -> list[IntegrityFlag]:
+    """The week's integrity flags; `periods`, everyone's week when the caller has read it
+    already (the award job has: reading it is a pass over everyone's rows)."""
     start, end = week.bounds_utc(config.tz)
     baseline_start, _ = week.previous(config.rules.history_weeks).bounds_utc(config.tz)
-    periods = {p.person_id: p for p in person_periods(db, week.start, week.end)}
+    if periods is None:
+        periods = person_periods(db, week.start, week.end)
+    by_id = {p.person_id: p for p in periods}
     shipped = shipped_days(db, week.start, week.end)
     by_person: dict[int, list[IntegrityFlag]] = {}
 
@@ -96,11 +109,11 @@ def compute_flags(db: Database, week: Week, config: AwardConfig) -> list[Integri
     # One person's events at a time (the week's raw events of everyone would not fit in a
     # replica's memory budget); people with usage in the rollup but no events are judged too.
     for person_id, baseline, this_week in moments_by_person(db, baseline_start, start, end):
-        if (period := periods.get(person_id)) is not None:
+        if (period := by_id.get(person_id)) is not None:
             judge(
                 Activity(person_id, this_week, baseline, period.totals, shipped.get(person_id, ()))
             )
-    for person_id, period in periods.items():
+    for person_id, period in by_id.items():
         if person_id not in by_person:
             judge(Activity(person_id, [], [], period.totals, shipped.get(person_id, ())))
     return [flag for person_id in sorted(by_person) for flag in by_person[person_id]]
@@ -147,7 +160,11 @@ def decide_week(
         flags = week_flags(db, week.start)
         return WeekDecision(week, stored, flags, True, _names(db, flags))
     cands = candidates(db, week, config.rules.history_weeks)
-    flags = scan_integrity(db, week, config, now) if store else compute_flags(db, week, config)
+    periods = [c.period for c in cands]  # the week, read once for badges and flags
+    if store:
+        flags = scan_integrity(db, week, config, now, periods)
+    else:
+        flags = compute_flags(db, week, config, periods)
     winners = decide_awards(cands, config.rules, {f.person_id for f in flags})
     if store:
         awards = store_awards(
