@@ -178,7 +178,7 @@ def identity_ids(db: Database, keys: set[IdentityKey], now: datetime) -> dict[Id
     """Ids for these identities, from the cache or, for new ones, a short transaction of
     their own; call it before taking the write lock."""
     notice_forgets(db, now)
-    identities = {key: cached for key in keys if (cached := db.identity_ids.get(key)) is not None}
+    identities = db.identity_ids.get_many(keys)
     missing = keys - identities.keys()
     if missing:
         # Its own short transaction: an identity made for a batch that then fails is harmless.
