@@ -1,5 +1,6 @@
 """Ingest throughput: the HTTP API (a real `aiusage serve` process) against the ceiling of
-plain `sqlite3.executemany` into an equivalent schema, plus PostgreSQL and server memory.
+plain `sqlite3.executemany` into the app's own migrated schema (its indexes, foreign keys
+and the weekly rollup's triggers), plus PostgreSQL and server memory.
 On PostgreSQL the ceiling is plain psycopg on the app's own schema (COPY into a staging table,
 then the same unique insert and rollup upsert, one durable commit a batch), and the API runs
 as one or more replicas (`--replicas`), clients spread over them.
@@ -111,75 +112,76 @@ def through_api(
         return total / elapsed, max(peak_rss_mb(server.pid) for _, server in servers)
 
 
-CEILING_SCHEMA = """
-CREATE TABLE usage_events (
-  id INTEGER PRIMARY KEY, integration_id INTEGER NOT NULL, event_id TEXT NOT NULL,
-  identity_id INTEGER NOT NULL, occurred_at TEXT NOT NULL, day TEXT NOT NULL, tool TEXT NOT NULL,
-  kind TEXT NOT NULL, model TEXT, requests INTEGER NOT NULL, input_tokens INTEGER NOT NULL,
-  output_tokens INTEGER NOT NULL, suggestions_shown INTEGER, suggestions_accepted INTEGER,
-  lines_accepted INTEGER, cost_usd REAL, attributes TEXT, received_at TEXT NOT NULL,
-  UNIQUE (integration_id, event_id));
-CREATE INDEX ix_identity_time ON usage_events (identity_id, occurred_at);
-CREATE INDEX ix_day ON usage_events (day);
-CREATE TABLE usage_daily (
-  id INTEGER PRIMARY KEY, identity_id INTEGER NOT NULL, day TEXT NOT NULL, tool TEXT NOT NULL,
-  kind TEXT NOT NULL, origin TEXT NOT NULL, requests INTEGER NOT NULL,
-  input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL, suggestions_shown INTEGER,
-  suggestions_accepted INTEGER, lines_accepted INTEGER, cost_usd REAL, events INTEGER NOT NULL,
-  UNIQUE (identity_id, day, tool, kind, origin));
-CREATE INDEX ix_daily_day ON usage_daily (day);
-"""
+SQLITE_EVENT_COLUMNS = (
+    "integration_id, event_id, identity_id, occurred_at, day, tool, kind, model, requests, "
+    "input_tokens, output_tokens, suggestions_shown, suggestions_accepted, lines_accepted, "
+    "cost_usd, commits, pull_requests, attributes, received_at"
+)
 
 
-def ceiling(events: list[dict], batch: int) -> float:
-    """Plain sqlite3 with the same pragmas, unique keys and rollup: no HTTP, no validation."""
-    with tempfile.TemporaryDirectory() as tmp:
-        conn = sqlite3.connect(Path(tmp) / "ceiling.db", isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.executescript(CEILING_SCHEMA)
-        identities = {f"U{i:05d}": i + 1 for i in range(2000)}
-        now = datetime.now(UTC).isoformat()
-        started = time.perf_counter()
-        for offset in range(0, len(events), batch):
-            chunk = events[offset : offset + batch]
-            rows = [
-                (1, e["event_id"], identities[e["user"]["slack_user_id"]], e["occurred_at"],
-                 e["occurred_at"][:10], e["tool"], e["kind"], e["model"], 1, e["input_tokens"],
-                 e["output_tokens"], e["suggestions_shown"], e["suggestions_accepted"], None,
-                 e["cost_usd"], None, now)
-                for e in chunk
-            ]  # fmt: skip
-            daily: dict[tuple, list] = defaultdict(lambda: [0, 0, 0, 0, 0, 0.0, 0])
-            for r in rows:
-                acc = daily[(r[2], r[4], r[5], r[6], "events")]
-                for i, v in enumerate((1, r[9], r[10], r[11], r[12], r[14], 1)):
-                    acc[i] += v
-            conn.execute("BEGIN IMMEDIATE")
-            conn.executemany(
-                "INSERT INTO usage_events (integration_id, event_id, identity_id, occurred_at, "
-                "day, tool, kind, model, requests, input_tokens, output_tokens, "
-                "suggestions_shown, suggestions_accepted, lines_accepted, cost_usd, attributes, "
-                "received_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
-                "ON CONFLICT DO NOTHING",
-                rows,
-            )
-            conn.executemany(
-                "INSERT INTO usage_daily (identity_id, day, tool, kind, origin, requests, "
-                "input_tokens, output_tokens, suggestions_shown, suggestions_accepted, cost_usd, "
-                "events) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO UPDATE SET "
-                "requests = requests + excluded.requests, "
-                "input_tokens = input_tokens + excluded.input_tokens, "
-                "output_tokens = output_tokens + excluded.output_tokens, "
-                "suggestions_shown = suggestions_shown + excluded.suggestions_shown, "
-                "suggestions_accepted = suggestions_accepted + excluded.suggestions_accepted, "
-                "cost_usd = cost_usd + excluded.cost_usd, events = events + excluded.events",
-                [(*key, *acc) for key, acc in daily.items()],
-            )
-            conn.execute("COMMIT")
-        elapsed = time.perf_counter() - started
-        conn.close()
-        return len(events) / elapsed
+def ceiling(database_url: str, events: list[dict], batch: int) -> float:
+    """Plain sqlite3 into the app's own schema (migrated by `aiusage db upgrade`, so the same
+    indexes, foreign keys and weekly-mark triggers on usage_daily), with the app's pragmas
+    (WAL, synchronous=FULL, foreign keys on): per batch the unique insert, the rollup upsert
+    and one durable commit. No HTTP, no validation."""
+    env = {**os.environ, "AIUSAGE_DATABASE_URL": database_url}
+    subprocess.run([AIUSAGE, "db", "upgrade"], env=env, check=True, capture_output=True)
+    conn = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    now = datetime.now(UTC).isoformat(" ", "microseconds")[:26]
+    conn.execute(
+        "INSERT INTO integrations (name, key_id, key_hash, created_at) "
+        "VALUES ('ceiling', 'k', 'h', ?)",
+        (now,),
+    )
+    conn.executemany(
+        "INSERT INTO identities (kind, value, created_at) VALUES ('slack', ?, ?)",
+        [(f"U{i:05d}", now) for i in range(2000)],
+    )
+    identities = dict(conn.execute("SELECT value, id FROM identities").fetchall())
+    started = time.perf_counter()
+    for offset in range(0, len(events), batch):
+        chunk = events[offset : offset + batch]
+        rows = [
+            (1, e["event_id"], identities[e["user"]["slack_user_id"]],
+             e["occurred_at"][:19].replace("T", " ") + ".000000", e["occurred_at"][:10],
+             e["tool"], e["kind"], e["model"], 1, e["input_tokens"], e["output_tokens"],
+             e["suggestions_shown"], e["suggestions_accepted"], None, e["cost_usd"], None, None,
+             None, now)
+            for e in chunk
+        ]  # fmt: skip
+        daily: dict[tuple, list] = defaultdict(lambda: [0, 0, 0, 0, 0, 0.0, 0])
+        for r in rows:
+            acc = daily[(r[2], r[4], r[5], r[6], "events")]
+            for i, v in enumerate((1, r[9], r[10], r[11], r[12], r[14], 1)):
+                acc[i] += v
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(
+            f"INSERT INTO usage_events ({SQLITE_EVENT_COLUMNS}) "
+            f"VALUES ({', '.join('?' * 19)}) ON CONFLICT DO NOTHING",
+            rows,
+        )
+        conn.executemany(
+            "INSERT INTO usage_daily (identity_id, day, tool, kind, origin, requests, "
+            "input_tokens, output_tokens, suggestions_shown, suggestions_accepted, cost_usd, "
+            "events) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO UPDATE SET "
+            "requests = requests + excluded.requests, "
+            "input_tokens = input_tokens + excluded.input_tokens, "
+            "output_tokens = output_tokens + excluded.output_tokens, "
+            "suggestions_shown = suggestions_shown + excluded.suggestions_shown, "
+            "suggestions_accepted = suggestions_accepted + excluded.suggestions_accepted, "
+            "cost_usd = cost_usd + excluded.cost_usd, events = events + excluded.events",
+            [(*key, *acc) for key, acc in sorted(daily.items())],
+        )
+        conn.execute("COMMIT")
+    elapsed = time.perf_counter() - started
+    stored = conn.execute("SELECT count(*) FROM usage_events").fetchone()[0]
+    marks = conn.execute("SELECT count(*) FROM usage_weekly_stale").fetchone()[0]
+    conn.close()
+    assert stored == len(events) and marks, (stored, marks)
+    return len(events) / elapsed
 
 
 PG_EVENT_COLUMNS = (
@@ -319,12 +321,12 @@ def main() -> None:
             return run(url)
 
     if not args.postgres_only:
-        print("SQLite (ceiling: sqlite3.executemany, same pragmas, schema, rollup)")
+        print("SQLite (ceiling: sqlite3.executemany into the app's migrated schema, same pragmas)")
         verdict(
             "SQLite",
             *rounds(
                 args.rounds,
-                lambda: ceiling(events, args.batch),
+                lambda: in_fresh("sqlite", lambda url: ceiling(url, events, args.batch)),
                 lambda: in_fresh("sqlite", lambda url: through_api(url, bodies, args.clients)),
             ),
         )

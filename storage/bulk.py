@@ -48,15 +48,11 @@ SQLITE_ROWS_PER_INSERT = 256
 NULLABLE_SUMS = REPORTED  # summed keeping NULL (nobody reported) apart from 0
 
 
-def prepare_events(dialect: str, rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
-    """Event rows as the tuples `insert_new_events` writes, ready before any lock is taken."""
-    return _tuples(dialect, rows, EVENT_COLUMNS)
-
-
 def insert_new_events(
     conn: Connection, prepared: Sequence[tuple[Any, ...]], origin: str
 ) -> set[str]:
-    """Insert prepared event rows, skipping (integration_id, event_id) pairs already stored,
+    """Insert event rows (tuples in EVENT_COLUMNS order, from `storage.event_rows`),
+    skipping (integration_id, event_id) pairs already stored,
     and add exactly the rows that went in to the daily rollup under `origin`; returns their
     event_ids. The database sums them from the rows just written, so each event is written
     once and summed once. On SQLite the caller holds the write lock."""
@@ -250,14 +246,15 @@ def _as_is(value: Any) -> Any:
     return value
 
 
-def _sqlite_datetime(value: datetime) -> str:
+def sqlite_datetime(value: datetime) -> str:
+    """A moment in the text form SQLAlchemy's SQLite DateTime writes and reads back."""
     if value.tzinfo is not UTC:
         value = value.astimezone(UTC)
     return value.isoformat(" ", "microseconds")[:26]  # drop the "+00:00"
 
 
 _SQLITE_FORMS: dict[str, Callable[[Any], Any]] = {
-    "timestamptz": _sqlite_datetime,
+    "timestamptz": sqlite_datetime,
     "date": date.isoformat,
     "json": json.dumps,
 }

@@ -7,7 +7,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from datetime import datetime
+from datetime import date, datetime
 from importlib.resources import files
 from zoneinfo import ZoneInfo
 
@@ -19,6 +19,7 @@ from alembic.util.exc import CommandError
 from sqlalchemy import Connection, create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 
+from storage.event_rows import LocalDays
 from storage.lru import BoundedCache
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -41,6 +42,8 @@ class Database:
         self.dialect = self.url.get_backend_name()
         self.is_sqlite = self.dialect == "sqlite"
         self.engine = _make_engine(url, self.is_sqlite)
+        # Events' local days, in the form their rows take (ISO text on SQLite).
+        self.local_days = LocalDays(tz, date.isoformat if self.is_sqlite else _same_day)
         # Identity ids never change once made, so ingestion can skip looking them up. Bounded:
         # a stream of new identities must not grow memory without end.
         self.identity_ids: BoundedCache[tuple[str, str], int] = BoundedCache(IDENTITY_CACHE_SIZE)
@@ -159,3 +162,7 @@ def _make_engine(url: str, is_sqlite: bool) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def _same_day(day: date) -> date:
+    return day

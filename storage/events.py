@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import Connection, update
 
 from storage.bounds import COST_DAY_CAP, DAY_CAP
-from storage.bulk import DAILY_KEY, insert_new_events, prepare_events
+from storage.bulk import DAILY_KEY, insert_new_events
 from storage.db import Database
+from storage.event_rows import event_tuples
 from storage.figures import COUNTED, NAMES, REPORTED, is_whole
 from storage.models import IntegrationRow
 from storage.people import IdentityKey, resolve_identities
@@ -27,7 +27,6 @@ from storage.records import RecordResult, UsageEvent, UserRef
 
 LAST_EVENT_RESOLUTION = timedelta(seconds=30)
 SUMS = (*NAMES, "events")
-_figures_of = attrgetter(*NAMES)  # an event's figures, in the order of NAMES
 
 
 def identity_key(user: UserRef) -> IdentityKey:
@@ -60,8 +59,9 @@ def _record_events(
     first_seen, repeats = _first_seen(events)
     if not first_seen:
         return RecordResult(duplicates=repeats)
-    identities = identity_ids(db, {identity_key(events[i].user) for i in first_seen.values()}, now)
-    batch = _Batch(db, integration_id, events, first_seen, repeats, identities, now, origin)
+    keys = _keys(events, first_seen)
+    identities = identity_ids(db, set(keys.values()), now)
+    batch = _Batch(db, integration_id, events, first_seen, keys, repeats, identities, now, origin)
     if batch.prepared:
         with db.write() as conn:
             batch.store(conn)
@@ -83,7 +83,8 @@ def record_events_in(
     the last value of an OpenTelemetry series) commits or rolls back with the events.
     `identities` come from `identity_ids`, called before the caller took the lock."""
     first_seen, repeats = _first_seen(events)
-    batch = _Batch(db, integration_id, events, first_seen, repeats, identities, now, origin)
+    keys = _keys(events, first_seen)
+    batch = _Batch(db, integration_id, events, first_seen, keys, repeats, identities, now, origin)
     batch.store(conn)
     return batch.result()
 
@@ -100,6 +101,11 @@ def _first_seen(events: Sequence[UsageEvent]) -> tuple[dict[str, int], list[int]
     return first_seen, repeats
 
 
+def _keys(events: Sequence[UsageEvent], first_seen: dict[str, int]) -> dict[int, IdentityKey]:
+    """The identity key of each first-seen position, worked out once a batch."""
+    return {i: identity_key(events[i].user) for i in first_seen.values()}
+
+
 class _Batch:
     """A batch's event rows, built before any lock is taken, and what became of them."""
 
@@ -109,21 +115,20 @@ class _Batch:
         integration_id: int,
         events: Sequence[UsageEvent],
         first_seen: dict[str, int],
+        keys: dict[int, IdentityKey],
         repeats: list[int],
         identities: dict[IdentityKey, int],
         now: datetime,
         origin: str,
     ) -> None:
         self.origin = origin
-        self.first_seen, self.dropped = drop_forgotten(
-            first_seen, lambda i: identity_key(events[i].user), identities
-        )
+        self.first_seen, self.dropped = drop_forgotten(first_seen, keys.__getitem__, identities)
         self.repeats = repeats
-        rows = [
-            _event_row(integration_id, events[i], identities, db, now)
-            for _, i in sorted(self.first_seen.items())
-        ]
-        self.prepared = prepare_events(db.dialect, rows)
+        # In event_id order, as before: concurrent writers then meet rows in one order.
+        positions = [(i, identities[keys[i]]) for _, i in sorted(self.first_seen.items())]
+        self.prepared = event_tuples(
+            db.dialect, integration_id, events, positions, db.local_days, now
+        )
         self.stored: set[str] = set()
 
     def store(self, conn: Connection) -> None:
@@ -173,7 +178,7 @@ def identity_ids(db: Database, keys: set[IdentityKey], now: datetime) -> dict[Id
     """Ids for these identities, from the cache or, for new ones, a short transaction of
     their own; call it before taking the write lock."""
     notice_forgets(db, now)
-    identities = {key: cached for key in keys if (cached := db.identity_ids.get(key)) is not None}
+    identities = db.identity_ids.get_many(keys)
     missing = keys - identities.keys()
     if missing:
         # Its own short transaction: an identity made for a batch that then fails is harmless.
@@ -199,25 +204,3 @@ def note_last_event(db: Database, integration_id: int, now: datetime) -> None:
             .where(IntegrationRow.id == integration_id)
             .values(last_event_at=now)
         )
-
-
-def _event_row(
-    integration_id: int,
-    event: UsageEvent,
-    identities: dict[IdentityKey, int],
-    db: Database,
-    now: datetime,
-) -> dict[str, Any]:
-    return {
-        "integration_id": integration_id,
-        "event_id": event.event_id,
-        "identity_id": identities[identity_key(event.user)],
-        "occurred_at": event.occurred_at,
-        "day": event.occurred_at.astimezone(db.tz).date(),
-        "tool": event.tool,
-        "kind": event.kind,
-        "model": event.model,
-        **dict(zip(NAMES, _figures_of(event), strict=True)),
-        "attributes": event.attributes,
-        "received_at": now,
-    }

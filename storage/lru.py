@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Generic, TypeVar
 
 K = TypeVar("K")
@@ -27,6 +27,18 @@ class BoundedCache(Generic[K, V]):
             if value is not None:
                 self._items.move_to_end(key)
             return value
+
+    def get_many(self, keys: Iterable[K]) -> dict[K, V]:
+        """The entries of these keys that are cached: one lock taken for a whole batch."""
+        found: dict[K, V] = {}
+        with self._lock:
+            items = self._items
+            for key in keys:
+                value = items.get(key)
+                if value is not None:
+                    items.move_to_end(key)
+                    found[key] = value
+        return found
 
     def __getitem__(self, key: K) -> V:
         value = self.get(key)
