@@ -175,7 +175,10 @@ def main() -> int:
         warm = [answer(None) for _ in range(args.requests)]
         _, *m = measured(lambda: answer("team-001"))
         row("org TEAM, first team asked", *m)
-        team_warm = [answer(f"team-{i % args.teams:03d}") for i in range(args.requests)]
+        # Each team's first ask reads its own trend; asked again, it is answered warm.
+        teams = [f"team-{i % args.teams:03d}" for i in range(args.requests)]
+        team_first = [answer(team) for team in teams]
+        team_warm = [answer(team) for team in teams]
         (report, *m) = measured(
             lambda: grouped_records(services.db, settings, "team", quarter_start, quarter_end)
         )
@@ -197,7 +200,8 @@ def main() -> int:
         print(f"report digest {digest[:16]}")
         print(
             f"org warm p50 / p99: {statistics.median(warm):.1f} / {percentile(warm, 99):.1f} ms; "
-            f"org TEAM warm ({args.teams} teams in turn) p50 / p99: "
+            f"org TEAM, each team's first ask p50 / p99: {statistics.median(team_first):.1f} / "
+            f"{percentile(team_first, 99):.1f} ms; asked again (warm): "
             f"{statistics.median(team_warm):.1f} / {percentile(team_warm, 99):.1f} ms"
         )
         services.db.dispose()
