@@ -59,7 +59,7 @@ def build_bolt_app(
         listener_executor=executor,
         logger=log,
     )
-    register_listeners(app, usage, services, home)
+    register_listeners(app, usage, services, executor, home)
     return app
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
+
 from slack_bolt import App
 
 from bot.services import Services
@@ -11,11 +13,18 @@ from bot.slack.usage_service import UsageService
 
 
 def register_listeners(
-    app: App, usage: UsageService, services: Services, home_service: HomeService | None = None
+    app: App,
+    usage: UsageService,
+    services: Services,
+    executor: Executor,
+    home_service: HomeService | None = None,
 ) -> None:
     """The `/aiusage` command, the retirement buttons, the one error handler and, given a
-    Home service, the App Home (refreshed after the commands that change its settings)."""
-    after_answer = home.refresh_home_after(home_service) if home_service is not None else None
+    Home service, the App Home (refreshed after the commands that change its settings, on
+    `executor`, which the app drains before it stops)."""
+    after_answer = (
+        home.refresh_home_after(home_service, executor) if home_service is not None else None
+    )
     commands.register(app, usage, services, after_answer)
     actions.register(app, usage, services)
     errors.register(app, usage, services)

@@ -4,8 +4,8 @@ re-publishes the tab. Slack is acknowledged first; the work runs after the ack."
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
+from concurrent.futures import Executor
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -85,9 +85,10 @@ def register(app: App, home: HomeService) -> None:
         app.action(action_id)(ack=just_ack, lazy=[on_click(change)])
 
 
-def refresh_home_after(home: HomeService) -> AfterAnswer:
+def refresh_home_after(home: HomeService, executor: Executor) -> AfterAnswer:
     """After `/aiusage optout|optin|digest on|off`, the caller's Home tab shows the new
-    setting too; published from its own thread, so the command's answer is not held up."""
+    setting too; published on `executor`, so the command's answer is not held up, and a
+    stopping app finishes it before its database goes (a thread of its own would not be)."""
 
     def after(request: SlashRequest, viewer: Viewer, client: WebClient) -> None:
         if not isinstance(request, OptOut | OptIn | Digest):
@@ -99,6 +100,6 @@ def refresh_home_after(home: HomeService) -> AfterAnswer:
             except Exception:
                 log.exception("refreshing the Home tab of %s failed", viewer.slack_user_id)
 
-        threading.Thread(target=refresh, name="home-refresh", daemon=True).start()
+        executor.submit(refresh)
 
     return after
