@@ -26,6 +26,7 @@ from storage.digests import digest_subscribers
 from storage.people import find_slack_profile, slack_user_of
 from tests.builders import bearer, event
 from tests.slack_requests import SIGNING_SECRET, signed_headers
+from tests.test_slack_commands import text_of
 
 PUBLIC_URL = "https://aiusage.example.com"
 
@@ -52,17 +53,6 @@ def open_home(slack, user_id="UALICE", count=1):
     assert call.params["user_id"] == user_id
     view = call.params["view"]
     return json.loads(view) if isinstance(view, str) else view
-
-
-def text_of(view) -> str:
-    parts = []
-    for block in view["blocks"]:
-        if "text" in block:
-            parts.append(block["text"]["text"])
-        for element in block.get("elements", []):
-            text = element.get("text", "")
-            parts.append(text["text"] if isinstance(text, dict) else text)
-    return "\n".join(parts)
 
 
 def check_block_kit_limits(view) -> None:

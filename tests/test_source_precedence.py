@@ -32,6 +32,7 @@ from storage.usage_report import usage_report
 from tests.builders import bearer, event
 from tests.readback import as_figures, assert_same_figures, random_figures, replace_rollup
 from tests.slack_requests import signed_headers
+from tests.test_slack_commands import text_of
 
 PUSHED = API_ORIGIN
 OTLP = OTLP_ORIGIN
@@ -225,18 +226,6 @@ def push(slack, api_key, *events):
         "/api/v1/events", json={"events": list(events)}, headers=bearer(api_key)
     )
     assert response.status_code == 200 and response.json()["rejected"] == [], response.text
-
-
-def text_of(blocks_holder: dict) -> str:
-    """The text a reply or a view shows, its blocks' sections and context elements."""
-    parts = []
-    for block in blocks_holder["blocks"]:
-        if "text" in block:
-            parts.append(block["text"]["text"])
-        for element in block.get("elements", []):
-            text = element.get("text", "")
-            parts.append(text["text"] if isinstance(text, dict) else text)
-    return "\n".join(parts)
 
 
 def open_home(slack, user_id: str = "UALICE") -> str:
