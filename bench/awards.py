@@ -34,9 +34,9 @@ from jobs.award_rules import AwardRules, build_post, decide_awards
 from jobs.awards import candidates
 from jobs.weeks import Week
 from storage.db import Database
-from storage.weekly import fresh_weeks
 from storage.models import DailyRow, IdentityRow, PersonRow
 from storage.records import Award
+from storage.weekly import fresh_weeks
 
 WEEK = Week(date(2026, 11, 9))
 TOOLS = ("claude-code", "copilot", "cursor", "kiro")
