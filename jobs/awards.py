@@ -10,6 +10,7 @@ from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from jobs.award_rules import AwardPost, AwardRules, Candidate, build_post, decide_awards
+from jobs.heap import collector_paused
 from jobs.integrity import Activity, IntegrityRules, integrity_flags
 from jobs.posting import ChannelResult, Notifier, Post, PostPolicy, deliver
 from jobs.schedule import first_fire_at
@@ -139,16 +140,18 @@ def candidates(db: Database, week: Week, history_weeks: int) -> list[Candidate]:
     earlier = [week.previous(back).start for back in range(1, history_weeks + 1)]
     for _ in range(FRESH_TRIES):
         fresh_weeks(db, earlier[-1] if earlier else week.start, week.end)
-        read = person_weeks(db, week.start, earlier)
-        if read is not None:
-            periods, masks = read
-            shifts = [WEEK_BITS * at for at in range(history_weeks)]
-            return [
-                Candidate(p, tuple([(mask >> s & WEEK_MASK).bit_count() for s in shifts]))
-                for p in periods
-                for mask in (masks.get(p.person_id, 0),)
-            ]
-    return daily_candidates(db, week, history_weeks)
+        with collector_paused():
+            read = person_weeks(db, week.start, earlier)
+            if read is not None:
+                periods, masks = read
+                shifts = [WEEK_BITS * at for at in range(history_weeks)]
+                return [
+                    Candidate(p, tuple([(mask >> s & WEEK_MASK).bit_count() for s in shifts]))
+                    for p in periods
+                    for mask in (masks.get(p.person_id, 0),)
+                ]
+    with collector_paused():
+        return daily_candidates(db, week, history_weeks)
 
 
 def daily_candidates(db: Database, week: Week, history_weeks: int) -> list[Candidate]:
