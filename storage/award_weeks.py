@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Executable, case, func, literal, select
+from sqlalchemy import BigInteger, Connection, Executable, case, cast, func, literal, select
 
 from storage.daily_sums import SUMMED
 from storage.db import Database
@@ -22,6 +22,8 @@ from storage.weekly import OTHER_KIND, tool_names
 
 # Bits of the history mask a week takes: seven days.
 WEEK_BITS = 7
+# Weeks of history summed into one 64-bit mask in the database (9 x 7 = 63 bits).
+WEEKS_PER_SUM = 9
 
 
 def person_weeks(
@@ -52,32 +54,34 @@ def person_weeks(
         .where(PersonWeekRow.week == week_start)
         .order_by(PersonWeekRow.person_id)
     )
-    # Per person, each earlier week's day mask moved to its place and added up in the
-    # database: a row per person rather than per person-week, and no week (a date, parsed per
-    # row on SQLite) read back.
-    history = (
-        select(
-            PersonWeekRow.person_id,
-            func.sum(
-                PersonWeekRow.day_mask
-                * case(
-                    {start: 1 << WEEK_BITS * at for at, start in enumerate(earlier)},
-                    value=PersonWeekRow.week,
-                )
-            ),
-        )
-        .where(PersonWeekRow.week.in_(earlier))
-        .group_by(PersonWeekRow.person_id)
-    )
     # One transaction, so the marks looked at and the rows read are of the same moment. The
     # two reads one after the other: beside each other on two threads, the rows of each
     # wait for Python's lock, held by the other (slower than both in turn, on SQLite).
     with db.read() as conn:
         if conn.execute(stale.limit(1)).first() is not None:
             return None
-        masks: dict[int, int] = dict(_raw_rows(conn, history)) if earlier else {}
+        masks: dict[int, int] = {}
+        for at in range(0, len(earlier), WEEKS_PER_SUM):
+            shift = WEEK_BITS * at
+            for person_id, mask in _raw_rows(conn, _history(earlier[at : at + WEEKS_PER_SUM])):
+                masks[person_id] = masks.get(person_id, 0) | int(mask) << shift
         periods = _periods(_raw_rows(conn, this_week))
     return None if periods is None else (periods, masks)
+
+
+def _history(weeks: Sequence[date]) -> Executable:
+    """Per person, each week's day mask moved to its place (week i to bit 7i) and added up
+    in the database: a row per person rather than per person-week, and no week (a date,
+    parsed per row on SQLite) read back. At most WEEKS_PER_SUM weeks, so the sum fits in a
+    signed 64-bit integer."""
+    place = case(
+        {start: 1 << WEEK_BITS * at for at, start in enumerate(weeks)}, value=PersonWeekRow.week
+    )
+    return (
+        select(PersonWeekRow.person_id, func.sum(cast(PersonWeekRow.day_mask, BigInteger) * place))
+        .where(PersonWeekRow.week.in_(weeks))
+        .group_by(PersonWeekRow.person_id)
+    )
 
 
 def _raw_rows(conn: Connection, stmt: Executable) -> list[Any]:

@@ -97,11 +97,11 @@ def add_rows(db, identity_id: int, day: date, tools, kind: str = "chat", origin=
         )
 
 
-@pytest.mark.parametrize("week", WEEKS)
-def test_candidates_count_what_the_rule_counts(db, rows, week):  # noqa: F811
+@pytest.mark.parametrize(("week", "history"), [*[(w, 4) for w in WEEKS], (WEEKS[0], 12)])
+def test_candidates_count_what_the_rule_counts(db, rows, week, history):  # noqa: F811
     owner, stored = rows
-    got = candidates(db, Week(week), 4)
-    assert_as_the_rule_counts(got, want_candidates(owner, stored, week, 4))
+    got = candidates(db, Week(week), history)  # 12: more weeks than one summed mask holds
+    assert_as_the_rule_counts(got, want_candidates(owner, stored, week, history))
     with db.read() as conn:  # read from the person-week rows, the weeks read summed
         assert conn.scalar(select(func.count()).select_from(PersonWeekRow)) > 0
         span = WeeklyStaleRow.day.between(week - timedelta(weeks=4), week + timedelta(days=6))
