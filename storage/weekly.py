@@ -2,7 +2,8 @@
 person, week and tool, so the org view and grouped reports read a row per person-week
 rather than per person-day. Triggers mark the days whose rows change (`usage_weekly_stale`);
 `fresh_weeks` re-sums their weeks from `storage.counted_daily` before a read, so a read
-always gives what summing the daily rows would."""
+always gives what summing the daily rows would. The same re-sum keeps a row per person and
+week, every tool merged (`usage_person_weekly`), for the award job."""
 
 from __future__ import annotations
 
