@@ -10,6 +10,9 @@ badges, and rendering the post. With --baseline DIR (a checkout of the code to c
 e.g. `git archive main`), the same work is then timed with that code on the same database in
 a child process, on the rollup indexes that code has: a same-run baseline on a shared machine.
 Wall and CPU time are both printed (CPU: this process and its threads; SQLite runs in them).
+Before timing, every marked week is re-summed as the five-minute job would have (on a file
+seeded earlier, that is every week, once); --changed N then changes N people's week, so the
+timed read sums their week again first.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from jobs.weeks import Week
 from storage.db import Database
 from storage.models import DailyRow, IdentityRow, PersonRow
 from storage.records import Award
+from storage.weekly import fresh_weeks
 
 WEEK = Week(date(2026, 11, 9))
 TOOLS = ("claude-code", "copilot", "cursor", "kiro")
@@ -103,6 +107,21 @@ def seed(db: Database, people: int, rng: random.Random, reported: float = 0.0) -
     return rows
 
 
+def change_usage(db: Database, people: int) -> int:
+    """One more request on one of the week's rows of each of the first `people` people, as
+    late usage landing after the five-minute re-sum: the award job sums their week again
+    before it reads. Returns how many people that was."""
+    with db.write() as conn:
+        return conn.execute(
+            text(
+                "UPDATE usage_daily SET requests = requests + 1 WHERE id IN ("
+                "SELECT min(id) FROM usage_daily WHERE day BETWEEN :first AND :last "
+                "AND identity_id <= :people GROUP BY identity_id)"
+            ),
+            {"first": WEEK.start, "last": WEEK.end, "people": people},
+        ).rowcount
+
+
 # The code measured against (--baseline) reads with the rollup indexes it had: the plain day
 # index instead of this code's, put back for the run and undone after.
 BASELINE_INDEXES = ("CREATE INDEX IF NOT EXISTS ix_usage_daily_day ON usage_daily (day)",)
@@ -118,6 +137,7 @@ from jobs.award_rules import AwardRules, decide_awards
 from jobs.awards import candidates
 from jobs.weeks import Week
 from storage.db import Database
+from storage.weekly import fresh_weeks
 db = Database(sys.argv[1], ZoneInfo("UTC"))
 rules = AwardRules()
 w0, c0 = time.perf_counter(), time.process_time()
@@ -131,9 +151,10 @@ print(w1 - w0, w2 - w1, c2 - c0, len(cands), sorted((w.category, w.person_id) fo
 
 def time_baseline(db: Database, source: Path) -> tuple[float, float, float, int, str]:
     """The baseline code's read and decide wall times, CPU time, candidates and winners."""
-    own = _own_index_sql(db)
+    # SQLite only: on PostgreSQL the baseline reads this code's indexes.
+    own = _own_index_sql(db) if db.is_sqlite else {}
     with db.write() as conn:
-        for sql in BASELINE_INDEXES:
+        for sql in BASELINE_INDEXES if db.is_sqlite else ():
             conn.execute(text(sql))
         for name in own:
             conn.execute(text(f"DROP INDEX IF EXISTS {name}"))
@@ -150,7 +171,8 @@ def time_baseline(db: Database, source: Path) -> tuple[float, float, float, int,
         ).stdout.split(maxsplit=4)
     finally:
         with db.write() as conn:
-            conn.execute(text("DROP INDEX IF EXISTS ix_usage_daily_day"))
+            if db.is_sqlite:
+                conn.execute(text("DROP INDEX IF EXISTS ix_usage_daily_day"))
             for sql in own.values():
                 conn.execute(text(sql))
         checkpoint(db)
@@ -183,6 +205,12 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="a SQLite file: seeded once, then reused")
     parser.add_argument("--reported", type=float, default=0.0, help="share from a report")
     parser.add_argument("--baseline", type=Path, help="source tree of the code to compare with")
+    parser.add_argument(
+        "--changed",
+        type=int,
+        default=0,
+        help="people whose usage of the week lands after the re-sum (re-summed in the timing)",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -198,6 +226,14 @@ def main() -> None:
                 f"seeded {args.people:,} people, {rows:,} rollup rows in "
                 f"{time.perf_counter() - started:.1f} s"
             )
+        # What the five-minute re-sum has done before the job runs: every marked week (on a
+        # file seeded before the person-week rows, every week) summed once, untimed.
+        summed_at = time.perf_counter()
+        if weeks := fresh_weeks(db):
+            print(f"weekly re-sum of {weeks} marked weeks: {time.perf_counter() - summed_at:.1f} s")
+        if args.changed:
+            changed = change_usage(db, args.changed)
+            print(f"usage changed since the re-sum for {changed:,} people of the week")
         checkpoint(db)
         print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 

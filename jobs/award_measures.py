@@ -4,7 +4,7 @@ a reason for each of them: only the winners' are ever written."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -16,12 +16,17 @@ if TYPE_CHECKING:  # award_rules imports this module
 
 @dataclass(frozen=True, slots=True)
 class Measure:
-    """A category's score for a candidate (None: not in the running) and the reason a
+    """A category's scores for candidates (None: not in the running) and the reason a
     winner is given. Kept apart so a week of everyone is scored without writing a reason
-    for each of them: only the winners' are ever read."""
+    for each of them: only the winners' are ever read. Scored a list at a time: a call per
+    person and badge cost more than the scoring itself, for a week of everyone."""
 
-    value: Callable[[Candidate, Category, int], float | None]
+    values: Callable[[Sequence[Candidate], Category, int], list[float | None]]
     reason: Callable[[Candidate, int], str]
+
+    def value(self, candidate: Candidate, category: Category, history: int) -> float | None:
+        """One candidate's score."""
+        return self.values([candidate], category, history)[0]
 
 
 def _acceptance_rate(period: PersonPeriod) -> float | None:
@@ -41,19 +46,26 @@ def days_phrase(n: int) -> str:
     return f"{n} active day" + ("" if n == 1 else "s")
 
 
-def _steady(c: Candidate, _cat: Category, _history: int) -> float | None:
-    return float(c.period.active_days)
+def _steady(cs: Sequence[Candidate], _cat: Category, _history: int) -> list[float | None]:
+    return [float(c.period.active_days) for c in cs]
 
 
 def _steady_reason(c: Candidate, _history: int) -> str:
     return _with_acceptance(days_phrase(c.period.active_days), c.period)
 
 
-def _acceptance(c: Candidate, cat: Category, _history: int) -> float | None:
-    rate = _acceptance_rate(c.period)
-    if rate is None or (c.period.totals.suggestions_shown or 0) < cat.min_suggestions:
-        return None
-    return rate
+def _acceptance(cs: Sequence[Candidate], cat: Category, _history: int) -> list[float | None]:
+    least = cat.min_suggestions
+    values: list[float | None] = []
+    for c in cs:
+        totals = c.period.totals
+        shown, accepted = totals.suggestions_shown, totals.suggestions_accepted
+        # `_acceptance_rate`, written out: it is None without suggestions shown.
+        if not shown or accepted is None or shown < least:
+            values.append(None)
+        else:
+            values.append(accepted / shown)
+    return values
 
 
 def _acceptance_reason(c: Candidate, _history: int) -> str:
@@ -67,12 +79,21 @@ def _accepted_work(totals: Totals) -> tuple[int | None, str]:
     return (lines, "accepted lines") if lines is not None else (accepted, "accepted")
 
 
-def _efficiency(c: Candidate, cat: Category, _history: int) -> float | None:
-    totals = c.period.totals
-    work, _ = _accepted_work(totals)
-    if work is None or work < cat.min_accepted or totals.tokens < max(cat.min_tokens, 1):
-        return None
-    return work * 1000 / totals.tokens
+def _efficiency(cs: Sequence[Candidate], cat: Category, _history: int) -> list[float | None]:
+    least_work, least_tokens = cat.min_accepted, max(cat.min_tokens, 1)
+    values: list[float | None] = []
+    for c in cs:
+        totals = c.period.totals
+        # `_accepted_work`, written out.
+        work = totals.lines_accepted
+        if work is None:
+            work = totals.suggestions_accepted
+        tokens = totals.input_tokens + totals.output_tokens
+        if work is None or work < least_work or tokens < least_tokens:
+            values.append(None)
+        else:
+            values.append(work * 1000 / tokens)
+    return values
 
 
 def _efficiency_reason(c: Candidate, _history: int) -> str:
@@ -83,8 +104,8 @@ def _efficiency_reason(c: Candidate, _history: int) -> str:
     return f"{per_k:.1f} {unit} per 1,000 tokens ({work:,} in {totals.tokens:,} tokens)"
 
 
-def _breadth(c: Candidate, _cat: Category, _history: int) -> float | None:
-    return float(len(c.period.tools) + len(c.period.kinds))
+def _breadth(cs: Sequence[Candidate], _cat: Category, _history: int) -> list[float | None]:
+    return [float(len(c.period.tools) + len(c.period.kinds)) for c in cs]
 
 
 def _breadth_reason(c: Candidate, _history: int) -> str:
@@ -98,10 +119,10 @@ def _previous(c: Candidate, history: int) -> tuple[int, ...]:
     return (c.previous_active_days + (0,) * history)[:history]
 
 
-def _improvement(c: Candidate, cat: Category, history: int) -> float | None:
+def _improvement(cs: Sequence[Candidate], cat: Category, history: int) -> list[float | None]:
     if history == 0:  # the earlier weeks needed are checked for every badge (_weeks_used)
-        return None
-    return c.period.active_days - sum(_previous(c, history)) / history
+        return [None] * len(cs)
+    return [c.period.active_days - sum(_previous(c, history)) / history for c in cs]
 
 
 def _improvement_reason(c: Candidate, history: int) -> str:
@@ -109,12 +130,17 @@ def _improvement_reason(c: Candidate, history: int) -> str:
     return f"{days_phrase(c.period.active_days)}, up from {average:.1f} a week"
 
 
-def _shipped(c: Candidate, cat: Category, _history: int) -> float | None:
-    totals = c.period.totals
-    shipped = totals.shipped
-    if shipped is None or shipped < max(cat.min_shipped, 1) or totals.tokens < cat.min_tokens:
-        return None
-    return shipped / max(c.period.active_days, 1)
+def _shipped(cs: Sequence[Candidate], cat: Category, _history: int) -> list[float | None]:
+    least_shipped, least_tokens = max(cat.min_shipped, 1), cat.min_tokens
+    values: list[float | None] = []
+    for c in cs:
+        totals = c.period.totals
+        shipped = totals.shipped
+        if shipped is None or shipped < least_shipped or totals.tokens < least_tokens:
+            values.append(None)
+        else:
+            values.append(shipped / max(c.period.active_days, 1))
+    return values
 
 
 def _shipped_reason(c: Candidate, _history: int) -> str:

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails
 
 from jobs.award_measures import MEASURES
+from jobs.heap import collector_paused
 from storage.records import Award, PersonPeriod
 
 
@@ -179,28 +180,42 @@ def decide_awards(
     who have not opted out and whose week is not flagged are eligible; nobody wins more
     than `max_badges_per_person`. Ties go to more active days, then fewer tokens, then the
     lower Slack user ID, so the same week always gives the same winners."""
-    flagged = set(flagged)
-    eligible = [
-        c
-        for c in candidates
-        if c.period.slack_user_id and not c.period.opted_out and c.period.person_id not in flagged
-    ]
+    with collector_paused():
+        return _decide(candidates, rules, set(flagged))
+
+
+def _decide(candidates: Sequence[Candidate], rules: AwardRules, flagged: set[int]) -> list[Winner]:
+    history = rules.history_weeks
     # Counted once per person rather than once per person and badge: a week of everyone.
-    baseline = [(c, c.period.active_days, _weeks_used(c, rules.history_weeks)) for c in eligible]
+    # Few people's earlier weeks differ (a handful of days in each), so counted once each.
+    used: dict[tuple[int, ...], int] = {}
+    baseline: list[tuple[Candidate, int, int]] = []
+    for c in candidates:
+        period = c.period
+        if period.slack_user_id and not period.opted_out and period.person_id not in flagged:
+            previous = c.previous_active_days
+            weeks_used = used.get(previous)
+            if weeks_used is None:
+                weeks_used = used[previous] = _weeks_used(c, history)
+            baseline.append((c, period.active_days, weeks_used))
     wins: dict[int, int] = {}
     winners: list[Winner] = []
     for category in rules.categories:
         if not category.enabled:
             continue
         measure = MEASURES[category.key]
-        scored: list[tuple[float, Candidate]] = []
-        for c, active_days, weeks_used in baseline:
-            if active_days < category.min_active_days or weeks_used < category.min_previous_weeks:
-                continue
-            value = measure.value(c, category, rules.history_weeks)
-            if value is None or value <= 0 or value < category.minimum:
-                continue
-            scored.append((value, c))
+        least_days, least_weeks = category.min_active_days, category.min_previous_weeks
+        running = [
+            c
+            for c, active_days, weeks_used in baseline
+            if not (active_days < least_days or weeks_used < least_weeks)
+        ]
+        minimum = category.minimum
+        scored: list[tuple[float, Candidate]] = [
+            (value, c)
+            for value, c in zip(measure.values(running, category, history), running, strict=True)
+            if not (value is None or value <= 0 or value < minimum)
+        ]
         for value, c in _leaders(scored, wins, rules.max_badges_per_person):
             if wins.get(c.period.person_id, 0) < rules.max_badges_per_person:
                 wins[c.period.person_id] = wins.get(c.period.person_id, 0) + 1
@@ -210,7 +225,7 @@ def decide_awards(
                         c.period.person_id,
                         c.period.slack_user_id or "",
                         value,
-                        measure.reason(c, rules.history_weeks),
+                        measure.reason(c, history),
                     )
                 )
                 break

@@ -10,10 +10,12 @@ from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from jobs.award_rules import AwardPost, AwardRules, Candidate, build_post, decide_awards
+from jobs.heap import collector_paused
 from jobs.integrity import Activity, IntegrityRules, integrity_flags
 from jobs.posting import ChannelResult, Notifier, Post, PostPolicy, deliver
 from jobs.schedule import first_fire_at
 from jobs.weeks import Week, current_week, last_complete_week, parse_week
+from storage.award_weeks import WEEK_BITS, person_weeks
 from storage.awards import active_days_history, people_by_id, store_awards, week_awards
 from storage.db import Database
 from storage.integrity import moments_by_person, replace_flags, shipped_days, week_flags
@@ -28,8 +30,13 @@ from storage.records import (
     PersonPeriod,
 )
 from storage.usage_queries import person_periods
+from storage.weekly import fresh_weeks
 
 log = logging.getLogger(__name__)
+
+# How often `candidates` re-sums marked weeks before it reads the daily rows instead.
+FRESH_TRIES = 3
+WEEK_MASK = (1 << WEEK_BITS) - 1
 
 RETIRED_LINE = "the leaderboard is retired, so no awards are posted (an admin can restore it)"
 AWARD_KEY_PREFIX = "awards:"
@@ -126,9 +133,31 @@ def flagged_now(db: Database, week: Week, config: AwardConfig) -> frozenset[int]
 
 
 def candidates(db: Database, week: Week, history_weeks: int) -> list[Candidate]:
-    """Everyone with usage in the week, with their active days in the weeks before. The
-    week and its history are read side by side: each is a pass over everyone's rows, and
-    the database works outside Python's lock."""
+    """Everyone with usage in the week, with their active days in the weeks before, from
+    the person-week rows: a row per person and week. The weeks read are re-summed first
+    where marked; should marks land between that and the read (new usage meanwhile), the
+    re-sum runs again, and after a few tries the week is read from the daily rows."""
+    earlier = [week.previous(back).start for back in range(1, history_weeks + 1)]
+    for _ in range(FRESH_TRIES):
+        fresh_weeks(db, earlier[-1] if earlier else week.start, week.end)
+        with collector_paused():
+            read = person_weeks(db, week.start, earlier)
+            if read is not None:
+                periods, masks = read
+                shifts = [WEEK_BITS * at for at in range(history_weeks)]
+                return [
+                    Candidate(p, tuple([(mask >> s & WEEK_MASK).bit_count() for s in shifts]))
+                    for p in periods
+                    for mask in (masks.get(p.person_id, 0),)
+                ]
+    with collector_paused():
+        return daily_candidates(db, week, history_weeks)
+
+
+def daily_candidates(db: Database, week: Week, history_weeks: int) -> list[Candidate]:
+    """`candidates` read from the daily rows: the fallback, and what the person-week read
+    must equal. The week and its history are read side by side: each is a pass over
+    everyone's rows, and the database works outside Python's lock."""
     earlier = [week.previous(back).start for back in range(1, history_weeks + 1)]
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="award-history") as pool:
         history = pool.submit(active_days_history, db, earlier)

@@ -206,6 +206,22 @@ class WeeklyRow(FigureColumns, Base):
     active_days: Mapped[int] = mapped_column(Integer)
 
 
+class PersonWeekRow(FigureColumns, Base):
+    """A person's week with every tool merged: `usage_weekly`'s figures summed over tools,
+    and which days, kinds of work and tools the week's daily rows have. The award job reads a
+    row per person-week from it rather than rows per person, day and tool. Kept by the same
+    re-sum as `WeeklyRow` (`storage.weekly`), under the same marks."""
+
+    __tablename__ = "usage_person_weekly"
+    __table_args__ = (Index("ix_usage_person_weekly_person", "person_id"),)
+    week: Mapped[date] = mapped_column(Date, primary_key=True)
+    person_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    events: Mapped[int] = mapped_column(BigInteger)
+    day_mask: Mapped[int] = mapped_column(Integer)  # bit n: the week's Monday + n days
+    kind_mask: Mapped[int] = mapped_column(Integer)  # bit i: records.KINDS[i]; see weekly.py
+    tools: Mapped[str] = mapped_column(Text)  # the tool names, see storage.weekly.tool_names
+
+
 class WeeklyStaleRow(Base):
     """A day and person whose daily rows (or whose identities' links) changed since the
     week was summed into `usage_weekly`. Written by database triggers on `usage_daily` and

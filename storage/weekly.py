@@ -2,10 +2,12 @@
 person, week and tool, so the org view and grouped reports read a row per person-week
 rather than per person-day. Triggers mark the days whose rows change (`usage_weekly_stale`);
 `fresh_weeks` re-sums their weeks from `storage.counted_daily` before a read, so a read
-always gives what summing the daily rows would."""
+always gives what summing the daily rows would. The same re-sum keeps a row per person and
+week, every tool merged (`usage_person_weekly`), for the award job."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from typing import Any
 
@@ -14,7 +16,9 @@ from sqlalchemy import Connection, case, delete, distinct, func, insert, literal
 from storage.counted_daily import counted_daily
 from storage.daily_sums import SUMMED, summed_totals
 from storage.db import Database, lock_key
-from storage.models import DailyRow, IdentityRow, WeeklyRow, WeeklyStaleRow
+from storage.models import DailyRow, IdentityRow, PersonWeekRow, WeeklyRow, WeeklyStaleRow
+from storage.records import KINDS
+from storage.usage_masks import day_mask
 
 # The columns `usage_weekly` adds to the summed figures, in the order `_sums` selects them.
 _EXTRA = ("unpriced_input_tokens", "unpriced_output_tokens", "priced", "active_days")
@@ -23,6 +27,15 @@ _EXTRA = ("unpriced_input_tokens", "unpriced_output_tokens", "priced", "active_d
 # 0.05 ms a person, the whole week about 650 ms (even at 8,000 people, 470 ms against 1,360
 # for two weeks), so per person wins up to about half of them.
 WHOLE_WEEK_SHARE = 0.5
+
+# Bit i of a person-week's kind mask is KINDS[i]; any other kind sets OTHER_KIND, whose name
+# the mask cannot give back (a reader of such a week reads the daily rows instead).
+KIND_BITS = {kind: 1 << i for i, kind in enumerate(KINDS)}
+OTHER_KIND = 1 << 30
+# A person-week's tool names joined by TOOL_SEPARATOR, each escaped first (a tool name is any
+# string): a backslash as `\b`, the separator as `\c`. See `tool_names`.
+TOOL_SEPARATOR = ","
+_ESCAPES = re.compile(r"\\([bc])")
 
 
 def monday(day: date) -> date:
@@ -116,6 +129,67 @@ def _sum_week(conn: Connection, week: date, people: list[int] | None = None) -> 
     ).group_by(counted.person_id, counted.tool)
     columns = ["week", "person_id", "tool", *SUMMED, *_EXTRA]
     conn.execute(insert(WeeklyRow).from_select(columns, sums))
+    _sum_person_week(conn, week, people)
+
+
+def _sum_person_week(conn: Connection, week: date, people: list[int] | None) -> None:
+    """Replace a week's person-week rows (`people`'s only, unless None): the figures of
+    its weekly rows just summed, added over tools, with the masks of its daily rows. Which
+    days, tools and kinds a person used does not depend on the one-source rule (it leaves
+    rows' figures out, never rows), so the masks come from the daily rows as stored."""
+    mine = [] if people is None else [PersonWeekRow.person_id.in_(people)]
+    conn.execute(delete(PersonWeekRow).where(PersonWeekRow.week == week, *mine))
+    weekly_people = [] if people is None else [WeeklyRow.person_id.in_(people)]
+    escaped = func.replace(func.replace(WeeklyRow.tool, "\\", "\\b"), TOOL_SEPARATOR, "\\c")
+    figures = (
+        select(
+            WeeklyRow.person_id.label("person_id"),
+            *[
+                total.label(name)
+                for total, name in zip(summed_totals(WeeklyRow), SUMMED, strict=True)
+            ],
+            func.aggregate_strings(escaped, TOOL_SEPARATOR).label("tools"),
+        )
+        .where(WeeklyRow.week == week, *weekly_people)
+        .group_by(WeeklyRow.person_id)
+        .subquery("figures")
+    )
+    theirs = [] if people is None else [IdentityRow.person_id.in_(people)]
+    shapes = (
+        select(
+            IdentityRow.person_id.label("person_id"),
+            day_mask(DailyRow, week).label("days"),
+            func.sum(distinct(case(KIND_BITS, value=DailyRow.kind, else_=OTHER_KIND))).label(
+                "kinds"
+            ),
+        )
+        .join(IdentityRow, IdentityRow.id == DailyRow.identity_id)
+        .where(
+            DailyRow.day.between(week, week + timedelta(days=6)),
+            IdentityRow.person_id.is_not(None),
+            *theirs,
+        )
+        .group_by(IdentityRow.person_id)
+        .subquery("shapes")
+    )
+    rows = select(
+        literal(week, PersonWeekRow.week.type),
+        figures.c.person_id,
+        *[figures.c[name] for name in SUMMED],
+        shapes.c.days,
+        shapes.c.kinds,
+        figures.c.tools,
+    ).join(shapes, shapes.c.person_id == figures.c.person_id)
+    columns = ["week", "person_id", *SUMMED, "day_mask", "kind_mask", "tools"]
+    conn.execute(insert(PersonWeekRow).from_select(columns, rows))
+
+
+def tool_names(joined: str) -> frozenset[str]:
+    """The tool names of a person-week's `tools` column."""
+    return frozenset(
+        _ESCAPES.sub(lambda m: "\\" if m[1] == "b" else TOOL_SEPARATOR, name)
+        for name in joined.split(TOOL_SEPARATOR)
+    )
 
 
 def weekly_columns() -> tuple[Any, ...]:
@@ -141,9 +215,11 @@ def prune_weekly(db: Database, before: date) -> None:
     whole = monday(before)  # weeks before this one's Monday are wholly before `before`
     with db.write() as conn:
         conn.execute(delete(WeeklyRow).where(WeeklyRow.week < whole))
+        conn.execute(delete(PersonWeekRow).where(PersonWeekRow.week < whole))
         conn.execute(delete(WeeklyStaleRow).where(WeeklyStaleRow.day < whole))
 
 
 def forget_weekly(conn: Connection, person_id: int) -> None:
     """Forget: a person's weekly sums go with their daily rows."""
     conn.execute(delete(WeeklyRow).where(WeeklyRow.person_id == person_id))
+    conn.execute(delete(PersonWeekRow).where(PersonWeekRow.person_id == person_id))

@@ -17,14 +17,23 @@ from starlette.testclient import TestClient
 from bot.cli.main import main
 from bot.composition import build_services, create_http_app
 from bot.settings import load_settings
+from jobs.weeks import Week
 from storage.bulk import upsert_daily
 from storage.counted_daily import counted_daily
 from storage.figures import NAMES, Figures
-from storage.models import DailyRow, IdentityRow, PersonRow, WeeklyRow, WeeklyStaleRow
+from storage.models import (
+    DailyRow,
+    IdentityRow,
+    PersonRow,
+    PersonWeekRow,
+    WeeklyRow,
+    WeeklyStaleRow,
+)
 from storage.org import active_by_span, span_sums, usage_cells
 from storage.people import link_email, resolve_identities
 from tests.builders import bearer, event
 from tests.readback import as_figures, assert_same_figures
+from tests.test_award_person_weeks import assert_same_as_daily
 
 WEEK = date(2026, 11, 16)  # the `now` fixture's week, 2026-W47
 TREND = [(WEEK - timedelta(weeks=n), WEEK - timedelta(weeks=n) + timedelta(days=6)) for n in
@@ -117,6 +126,9 @@ def assert_reads_match_every_row(db) -> None:
         assert conn.scalar(select(func.count()).select_from(WeeklyRow)) > 0
         marked = select(func.count()).where(WeeklyStaleRow.day.between(TREND[0][0], QUARTER[1]))
         assert conn.scalar(marked) == 0
+    # The award job's read of a row per person-week, kept by the same re-sum.
+    for first, _ in (TREND[-1], TREND[-5]):
+        assert_same_as_daily(db, Week(first))
 
 
 def requests_of(db, person: str, spans=TREND) -> int:
@@ -181,6 +193,7 @@ def test_the_weekly_rollup_stays_what_the_daily_rows_say(
     cli("people", "forget", "UBOB")
     with db.read() as conn:  # at once, not at the next read of those weeks
         assert conn.scalar(select(func.count()).where(WeeklyRow.person_id == bob)) == 0
+        assert conn.scalar(select(func.count()).where(PersonWeekRow.person_id == bob)) == 0
     assert_reads_match_every_row(db)
 
     # Retention: days before the cutoff go, and so do the weeks wholly before it; the week
@@ -191,8 +204,10 @@ def test_the_weekly_rollup_stays_what_the_daily_rows_say(
     with db.read() as conn:  # at once, not at the next read of those weeks
         oldest_day = conn.scalar(select(func.min(DailyRow.day)))
         oldest_week = conn.scalar(select(func.min(WeeklyRow.week)))
+        oldest_person_week = conn.scalar(select(func.min(PersonWeekRow.week)))
     assert oldest_day > TREND[0][0] + timedelta(weeks=2)
     assert oldest_week >= oldest_day - timedelta(days=oldest_day.weekday())
+    assert oldest_person_week >= oldest_day - timedelta(days=oldest_day.weekday())
     assert_reads_match_every_row(db)
 
     # A change of time zone: new events fall on the new zone's days, and weeks are weeks of

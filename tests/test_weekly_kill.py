@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import delete, func, select
 
 from storage.db import Database
-from storage.models import WeeklyRow, WeeklyStaleRow
+from storage.models import PersonWeekRow, WeeklyRow, WeeklyStaleRow
 from storage.people import link_email, resolve_identities
 from storage.precedence import API_ORIGIN, OriginFigures
 from storage.weekly import fresh_weeks
@@ -56,9 +56,12 @@ def _seed(db: Database) -> None:
     replace_rollup(db, rows)
 
 
-def _weekly(db: Database) -> list[tuple]:
+def _weekly(db: Database) -> list[list[tuple]]:
     with db.read() as conn:
-        return sorted(tuple(row) for row in conn.execute(select(WeeklyRow.__table__)))
+        return [
+            sorted(tuple(row) for row in conn.execute(select(table)))
+            for table in (WeeklyRow.__table__, PersonWeekRow.__table__)
+        ]
 
 
 def _mark_every_week(db: Database) -> None:
@@ -79,12 +82,13 @@ def test_a_resum_killed_part_way_leaves_nothing_half_summed(db, database_url):
     _seed(db)
     fresh_weeks(db)
     whole = _weekly(db)  # every week summed from scratch, with nobody in the way
-    assert len(whole) > WEEKS * PEOPLE
+    assert len(whole[0]) > WEEKS * PEOPLE and len(whole[1]) > WEEKS * PEOPLE // 2
 
     cut_part_way = 0
     for delay in (0.02, 0.05, 0.1, 0.2, 0.4, 0.8):
         with db.write() as conn:  # the sums spoiled and every week marked: all to redo
             conn.execute(delete(WeeklyRow))
+            conn.execute(delete(PersonWeekRow))
         _mark_every_week(db)
         resum = subprocess.Popen(
             [sys.executable, "-c", RESUM, database_url], stdout=subprocess.PIPE, text=True
