@@ -33,6 +33,10 @@ class SchemaTooNew(Exception):
     """The database was migrated by a newer aiusage than this one."""
 
 
+class _SharedRead(threading.local):
+    conn: Connection | None = None
+
+
 class Database:
     """Owns the engine and the time zone that local days are computed in."""
 
@@ -52,20 +56,43 @@ class Database:
         # `storage.privacy_door.RECHECK`, which then empties the identity cache.
         self.privacy_generation: str | None = None
         self.privacy_checked_at: datetime | None = None
+        self._shared = _SharedRead()
         self._write_mutex: AbstractContextManager[object] = (
             threading.Lock() if self.is_sqlite else nullcontext()
         )
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
+        """A read transaction; inside `reading_together` on this thread, that one."""
+        shared = self._shared.conn
+        if shared is not None:
+            yield shared
+            return
         with self.engine.connect() as conn, conn.begin():
             yield conn
+
+    @contextmanager
+    def reading_together(self) -> Iterator[None]:
+        """Every `read` on this thread inside the block shares one transaction: one
+        snapshot, one BEGIN. A slash command's two or three reads each cost a connection
+        check-out and a transaction otherwise. Only for work that does not write."""
+        if self._shared.conn is not None:
+            yield
+            return
+        with self.engine.connect() as conn, conn.begin():
+            self._shared.conn = conn
+            try:
+                yield
+            finally:
+                self._shared.conn = None
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction. On SQLite it takes the write lock up front (BEGIN IMMEDIATE)
         so writers queue rather than fail on a lock upgrade; threads of this process queue
         on a mutex first, which wakes them at once where SQLite's busy handler would sleep."""
+        # A write inside `reading_together` would not be seen by the reads after it.
+        assert self._shared.conn is None, "a write inside reading_together"
         with self._write_mutex, self.engine.connect() as conn:
             conn.execution_options(aiusage_write=True)
             with conn.begin():
@@ -159,7 +186,11 @@ def _make_engine(url: str, is_sqlite: bool) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         immediate = conn.get_execution_options().get("aiusage_write")
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        # On the driver's connection: through SQLAlchemy's execution path, BEGIN cost as
+        # much as the read it opens (every slash command makes two or three).
+        conn.connection.dbapi_connection.execute(  # type: ignore[union-attr]
+            "BEGIN IMMEDIATE" if immediate else "BEGIN"
+        )
 
     return engine
 
