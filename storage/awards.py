@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Integer, Select, bindparam, select
 
+from storage.compiled import CompiledRead
 from storage.db import Database
 from storage.dialect import insert_ignore
 from storage.models import AwardRow, IdentityRow, PersonRow
@@ -50,7 +51,10 @@ def week_awards(db: Database, week_start: date) -> list[Award]:
 def awards_for(db: Database, person_id: int, limit: int | None = None) -> list[Award]:
     """A person's badges, newest week first."""
     with db.read() as conn:
-        rows = conn.execute(_person_awards(limit is not None), {"p": person_id, "n": limit})
+        if limit is None:
+            rows: Any = conn.execute(_person_awards(False), {"p": person_id})
+        else:  # `me`, on every request
+            rows = _latest_awards().rows(conn, {"p": person_id, "n": limit})
         return [_award(row) for row in rows]
 
 
@@ -64,6 +68,11 @@ def _person_awards(limited: bool) -> Select[Any]:
         .order_by(AwardRow.week_start.desc(), AwardRow.id)
     )
     return stmt.limit(bindparam("n", type_=Integer)) if limited else stmt
+
+
+@functools.cache
+def _latest_awards() -> CompiledRead:
+    return CompiledRead(_person_awards(True))
 
 
 def active_days_history(db: Database, week_starts: Sequence[date]) -> dict[int, list[int]]:

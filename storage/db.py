@@ -23,6 +23,7 @@ from storage.event_rows import LocalDays
 from storage.lru import BoundedCache
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+SQLITE_MMAP_BYTES = 1 << 30  # a file larger than this is mapped up to here, read beyond it
 # Tens of thousands of people's identities; each entry is well under a kilobyte.
 IDENTITY_CACHE_SIZE = 50_000
 
@@ -31,6 +32,10 @@ log = logging.getLogger(__name__)
 
 class SchemaTooNew(Exception):
     """The database was migrated by a newer aiusage than this one."""
+
+
+class _SharedRead(threading.local):
+    conn: Connection | None = None
 
 
 class Database:
@@ -52,20 +57,43 @@ class Database:
         # `storage.privacy_door.RECHECK`, which then empties the identity cache.
         self.privacy_generation: str | None = None
         self.privacy_checked_at: datetime | None = None
+        self._shared = _SharedRead()
         self._write_mutex: AbstractContextManager[object] = (
             threading.Lock() if self.is_sqlite else nullcontext()
         )
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
+        """A read transaction; inside `reading_together` on this thread, that one."""
+        shared = self._shared.conn
+        if shared is not None:
+            yield shared
+            return
         with self.engine.connect() as conn, conn.begin():
             yield conn
+
+    @contextmanager
+    def reading_together(self) -> Iterator[None]:
+        """Every `read` on this thread inside the block shares one transaction: one
+        snapshot, one BEGIN. A slash command's two or three reads each cost a connection
+        check-out and a transaction otherwise. Only for work that does not write."""
+        if self._shared.conn is not None:
+            yield
+            return
+        with self.engine.connect() as conn, conn.begin():
+            self._shared.conn = conn
+            try:
+                yield
+            finally:
+                self._shared.conn = None
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction. On SQLite it takes the write lock up front (BEGIN IMMEDIATE)
         so writers queue rather than fail on a lock upgrade; threads of this process queue
         on a mutex first, which wakes them at once where SQLite's busy handler would sleep."""
+        # A write inside `reading_together` would not be seen by the reads after it.
+        assert self._shared.conn is None, "a write inside reading_together"
         with self._write_mutex, self.engine.connect() as conn:
             conn.execution_options(aiusage_write=True)
             with conn.begin():
@@ -154,12 +182,21 @@ def _make_engine(url: str, is_sqlite: bool) -> Engine:
         cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=FULL")
+        # Reads take pages straight from the OS's file cache, shared by every connection,
+        # instead of copying each into the connection's own small cache: one person's
+        # weeks for `me` are pages nobody else's `me` asked for, and read() per page cost
+        # more than the query did. Address space only, not memory of this process's own.
+        cur.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
         cur.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         immediate = conn.get_execution_options().get("aiusage_write")
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        # On the driver's connection: through SQLAlchemy's execution path, BEGIN cost as
+        # much as the read it opens (every slash command makes two or three).
+        conn.connection.dbapi_connection.execute(  # type: ignore[union-attr]
+            "BEGIN IMMEDIATE" if immediate else "BEGIN"
+        )
 
     return engine
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from storage.compiled import CompiledRead
 from storage.db import Database
 from storage.models import LeaderboardStateRow
 from storage.records import LeaderboardState
@@ -12,17 +13,26 @@ from storage.records import LeaderboardState
 def leaderboard_state(db: Database) -> LeaderboardState:
     """The current state; a database without the row counts as active."""
     with db.read() as conn:
-        row = conn.execute(_STATE).one_or_none()
-        if row is None:
-            return LeaderboardState(status="active")
-        return LeaderboardState(
-            status=row.status,
-            announcement=row.announcement,
-            changed_by=row.changed_by,
-            changed_at=row.changed_at,
-            resume_week=row.resume_week,
-        )
+        rows = _STATE.rows(conn, {})
+    if not rows:
+        return LeaderboardState(status="active")
+    status, announcement, changed_by, changed_at, resume_week = rows[0]
+    return LeaderboardState(
+        status=status,
+        announcement=announcement,
+        changed_by=changed_by,
+        changed_at=changed_at,
+        resume_week=resume_week,
+    )
 
 
-# Built once: `top` reads it on every request.
-_STATE = select(LeaderboardStateRow).where(LeaderboardStateRow.id == 1)
+# Compiled once: `top` reads it on every request.
+_STATE = CompiledRead(
+    select(
+        LeaderboardStateRow.status,
+        LeaderboardStateRow.announcement,
+        LeaderboardStateRow.changed_by,
+        LeaderboardStateRow.changed_at,
+        LeaderboardStateRow.resume_week,
+    ).where(LeaderboardStateRow.id == 1)
+)

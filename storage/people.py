@@ -6,8 +6,9 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Connection, bindparam, or_, select, tuple_, update
+from sqlalchemy import Connection, String, bindparam, or_, select, tuple_, update
 
+from storage.compiled import CompiledRead
 from storage.db import Database
 from storage.dialect import insert_ignore
 from storage.models import IdentityRow, PersonRow
@@ -266,12 +267,33 @@ def slack_user_of(db: Database, person_id: int) -> str | None:
 def find_slack_profile(db: Database, slack_user_id: str) -> Profile | None:
     """What we know of a Slack user, without creating anyone."""
     with db.read() as conn:
-        row = conn.execute(_FIND_PROFILE, {"slack_user_id": slack_user_id}).one_or_none()
-    return _profile(row) if row else None
+        rows = _FIND_PROFILE.rows(conn, {"slack_user_id": slack_user_id})
+    if not rows:
+        return None
+    person_id, user, display_name, tz, opted_out, checked_at, is_admin = rows[0]
+    return Profile(
+        person_id=person_id,
+        slack_user_id=user,
+        display_name=display_name,
+        tz=tz,
+        opted_out=opted_out,
+        checked_at=checked_at,
+        is_workspace_admin=bool(is_admin),
+    )
 
 
-# Built once: every slash command and Home tab opening reads it first.
-_FIND_PROFILE = select(PersonRow).where(PersonRow.slack_user_id == bindparam("slack_user_id"))
+# Compiled once: every slash command and Home tab opening reads it first.
+_FIND_PROFILE = CompiledRead(
+    select(
+        PersonRow.id,
+        PersonRow.slack_user_id,
+        PersonRow.display_name,
+        PersonRow.tz,
+        PersonRow.opted_out,
+        PersonRow.slack_checked_at,
+        PersonRow.is_workspace_admin,
+    ).where(PersonRow.slack_user_id == bindparam("slack_user_id", type_=String))
+)
 
 
 def slack_user_for_email(db: Database, email: str) -> str | None:

@@ -19,6 +19,7 @@ from sqlalchemy import (
     union,
 )
 
+from storage.compiled import CompiledRead
 from storage.counted_daily import counted_daily, counted_sums_by_identity
 from storage.daily_sums import SUMMED, safe_sum, summed_totals, totals_from_row, whole
 from storage.db import Database
@@ -169,9 +170,7 @@ def person_daily(db: Database, person_id: int, start: date, end: date) -> list[D
     """One person's usage per local day, tool and kind, for days start..end inclusive.
     Reads through the person's identities so the (identity, day) index does the work."""
     with db.read() as conn:
-        rows = conn.execute(
-            _person_daily_statement(), {"person_id": person_id, "start": start, "end": end}
-        ).all()
+        rows = _person_daily_read().rows(conn, {"person_id": person_id, "start": start, "end": end})
     return [
         DailyUsage(
             person_id=person_id,
@@ -185,6 +184,10 @@ def person_daily(db: Database, person_id: int, start: date, end: date) -> list[D
 
 
 @functools.cache
+def _person_daily_read() -> CompiledRead:
+    return CompiledRead(_person_daily_statement())
+
+
 def _person_daily_statement() -> Select[Any]:
     """`person_daily`'s statement, built once: `me` asks it on every request, and building
     the one-source rule's statement costs several times what running it does."""
@@ -245,15 +248,17 @@ def unranked_people(db: Database, week_start: date) -> set[int]:
     """People kept off that week's leaderboard: those who opted out, and those whose week
     has an integrity flag (scripted or wasteful use)."""
     with db.read() as conn:
-        return set(conn.execute(_UNRANKED, {"week_start": week_start}).scalars())
+        return {row[0] for row in _UNRANKED.rows(conn, {"week_start": week_start})}
 
 
-# Built once: `top` reads it on every request. One statement for both, on the opt-out index.
-_UNRANKED = union(
-    select(PersonRow.id).where(PersonRow.opted_out.is_(True)),
-    select(IntegrityFlagRow.person_id).where(
-        IntegrityFlagRow.week_start == bindparam("week_start", type_=Date)
-    ),
+# Compiled once: `top` reads it on every request. One statement for both, on the opt-out index.
+_UNRANKED = CompiledRead(
+    union(
+        select(PersonRow.id).where(PersonRow.opted_out.is_(True)),
+        select(IntegrityFlagRow.person_id).where(
+            IntegrityFlagRow.week_start == bindparam("week_start", type_=Date)
+        ),
+    )
 )
 
 

@@ -8,12 +8,15 @@ import time
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import insert
+from starlette.testclient import TestClient
 
+from bot.composition import build_services, create_http_app
 from storage.awards import store_awards
 from storage.models import IntegrityFlagRow
 from storage.people import find_slack_profile
 from storage.records import NewAward
 from tests.builders import bearer, event
+from tests.slack_fixtures import SlackDriver
 
 # `now` is Wednesday 2026-11-18 12:00 UTC: week 2026-W47 runs Mon 16 to Sun 22 November.
 THIS_MONDAY = "2026-11-16"
@@ -410,3 +413,48 @@ def test_top_refreshes_no_more_often_than_its_last_refresh_allows(slack, api_key
     for _ in range(20):  # a second: without the spacing, the refresh lands well within it
         assert _top_lines(slack)[0] == before
         time.sleep(0.05)
+
+
+# -- answered from the database on every request ------------------------------------------------
+
+
+def test_me_shows_usage_the_moment_it_lands_here_and_on_another_replica(
+    slack, api_key, slack_settings, db, now
+):
+    # Nothing of `me` is kept between requests: the viewer, their days and their badges
+    # are read afresh, in one transaction, on whichever replica answers.
+    assert "No AI usage has been recorded" in text_of(slack.ask("me"))
+    ingest(slack, api_key, used("UALICE", THIS_MONDAY, tool="copilot", requests=7))
+    assert "*Requests:* 7 " in text_of(slack.ask("me"))
+
+    replica = build_services(slack_settings)
+    try:
+        with TestClient(create_http_app(replica)) as http:
+            other = SlackDriver(http, slack.fake, replica, slack.freezer)
+            assert "*Requests:* 7 " in text_of(other.ask("me"))
+            ingest(slack, api_key, used("UALICE", "2026-11-17", tool="copilot", requests=5))
+            assert "*Requests:* 12 " in text_of(other.ask("me"))
+            assert "*Requests:* 12 " in text_of(slack.ask("me"))
+            # A badge stored since shows on both at once, too.
+            week = date(2026, 11, 9)
+            person = find_slack_profile(db, "UALICE").person_id
+            store_awards(db, week, [NewAward(person, "steady", "5 active days")], now)
+            assert "5 active days" in text_of(other.ask("me"))
+            assert "5 active days" in text_of(slack.ask("me"))
+    finally:
+        replica.db.dispose()
+
+
+def test_opting_out_on_one_replica_shows_in_top_on_another_at_once(slack, api_key, slack_settings):
+    ingest(slack, api_key, used("UALICE", THIS_MONDAY), used("UBOB", THIS_MONDAY, hour="11"))
+    replica = build_services(slack_settings)
+    try:
+        with TestClient(create_http_app(replica)) as http:
+            other = SlackDriver(http, slack.fake, replica, slack.freezer)
+            assert "<@UBOB>" in text_of(other.ask("top", user_id="UBOB"))
+            slack.ask("optout", user_id="UBOB")
+            text = text_of(other.ask("top", user_id="UBOB"))
+            assert "<@UBOB>" not in text
+            assert "*Your place:* you opted out" in text
+    finally:
+        replica.db.dispose()

@@ -25,7 +25,7 @@ def register_listeners(
     after_answer = (
         home.refresh_home_after(home_service, executor) if home_service is not None else None
     )
-    commands.register(app, usage, services, after_answer)
+    commands.register(app, usage, services, executor, after_answer)
     actions.register(app, usage, services)
     errors.register(app, usage, services)
     if home_service is not None:

@@ -8,15 +8,18 @@ their time zone), and answer through `response_url`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from concurrent.futures import Executor
+from contextlib import nullcontext
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext, Respond
+from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot.services import Services
 from bot.slack.answers import Viewer
-from bot.slack.command_text import Org, Restore, parse_command
+from bot.slack.command_text import Badges, Me, Org, Restore, Top, parse_command
 from bot.slack.command_text import Request as SlashRequest
 from bot.slack.listeners.errors import failure
 from bot.slack.usage_service import UsageService
@@ -24,47 +27,61 @@ from bot.slack.viewers import known_viewer, learn_viewer, profile_max_age
 from bot.slack.views.render import render
 
 COMMAND = "/aiusage"
+# Requests whose answer only reads: the viewer look-up and the answer share one transaction.
+READS_ONLY = (Me, Top, Badges)
+log = logging.getLogger("aiusage.slack")
 
 # Called once a command has been answered, e.g. to refresh the caller's Home tab.
 AfterAnswer = Callable[[SlashRequest, Viewer, WebClient], None]
 
 
 def register(
-    app: App, usage: UsageService, services: Services, after_answer: AfterAnswer | None = None
+    app: App,
+    usage: UsageService,
+    services: Services,
+    executor: Executor,
+    after_answer: AfterAnswer | None = None,
 ) -> None:
+    """`/aiusage`, answered in the ack when it can be, otherwise after it on `executor`
+    (which the app drains before it stops)."""
     answered = after_answer or (lambda _request, _viewer, _client: None)
 
-    def answer_now(
-        ack: Ack, command: dict[str, Any], context: BoltContext, client: WebClient
-    ) -> None:
+    def answer_now(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
         request = parse_command(command.get("text") or "")
         user_id = command["user_id"]
-        viewer = known_viewer(services, user_id, profile_max_age(services, request, user_id))
-        if viewer is None or posts_to_slack(request):
-            ack()  # `answer_later` asks Slack who this is, or does the slow part, then replies
+        together = isinstance(request, READS_ONLY)
+        with services.db.reading_together() if together else nullcontext():
+            viewer = known_viewer(services, user_id, profile_max_age(services, request, user_id))
+            answer = (
+                None if viewer is None or posts_to_slack(request) else usage.answer(request, viewer)
+            )
+        if viewer is None or answer is None:
+            ack()
+            # Not a Bolt lazy listener: Bolt deep-copies the request for one on every call,
+            # answered or not, which cost more than the answer itself.
+            executor.submit(answer_later, request, user_id, respond, client)
             return
-        context["aiusage_answered"] = True
-        ack(**render(usage.answer(request, viewer)).as_kwargs())
+        ack(**render(answer).as_kwargs())
         answered(request, viewer, client)
 
     def answer_later(
-        command: dict[str, Any], context: BoltContext, respond: Respond, client: WebClient
+        request: SlashRequest, user_id: str, respond: Respond, client: WebClient
     ) -> None:
-        if context.get("aiusage_answered"):
-            return
+        """Asks Slack who this is, or does the slow part, then replies."""
         try:
-            request = parse_command(command.get("text") or "")
-            user_id = command["user_id"]
             viewer = known_viewer(services, user_id, profile_max_age(services, request, user_id))
             viewer = viewer or learn_viewer(services, client, user_id)
             respond(**render(usage.answer(request, viewer)).as_kwargs())
             answered(request, viewer, client)
         except Exception as error:
-            # Bolt only logs what a lazy listener raises; the caller, acknowledged with
+            # Nothing else would hear of it on the executor; the caller, acknowledged with
             # nothing, would never hear back, so they are told here, as `on_error` would.
-            respond(**failure(error))
+            try:
+                respond(**failure(error))
+            except Exception:  # Slack unreachable: the log is all that is left
+                log.exception("could not tell %s that their command failed", user_id)
 
-    app.command(COMMAND)(ack=answer_now, lazy=[answer_later])
+    app.command(COMMAND)(answer_now)
 
 
 def posts_to_slack(request: SlashRequest) -> bool:

@@ -10,7 +10,6 @@ from typing import Any
 from slack_sdk.models.blocks import (
     Block,
     ContextBlock,
-    DividerBlock,
     MarkdownTextObject,
 )
 
@@ -24,7 +23,7 @@ from bot.slack.answers import (
     TopAnswer,
     Viewer,
 )
-from bot.slack.views.reply import Reply, as_of, header, note, section, sections
+from bot.slack.views.reply import Reply, as_of, context, divider, header, note, section, sections
 from bot.slack.views.text import (
     MAX_BLOCKS,
     MAX_ECHO,
@@ -75,9 +74,9 @@ def render_me(answer: MeAnswer) -> Reply:
     )
     blocks: list[Block] = [
         header(title),
-        ContextBlock(elements=[MarkdownTextObject(text=span)]),
+        context(span),
         section(_figures(c.this_week, same_days)),
-        DividerBlock(),
+        divider(),
         section(_tools(c.tools)),
         section(_trend(c.trend, c.last_week)),
         *_badge_blocks(answer.awards, 5, answer.badge_names),
@@ -197,7 +196,7 @@ def render_top(answer: TopAnswer) -> Reply:
         header(title),
         section(board),
         section(mine),
-        ContextBlock(elements=[MarkdownTextObject(text=footer)]),
+        context(footer),
     ]
     return Reply(clip(f"{title}. {plain(mine)}", MAX_FALLBACK_TEXT), blocks)
 
