@@ -141,13 +141,15 @@ def copilot_teams(db: Database) -> dict[str, list[str]]:
 class DayWriter:
     """Stores one connector's fetched days. On SQLite several days share a transaction (see
     GROUP_DAYS); a day is recorded as fetched in the transaction that holds its rows, so a
-    kill leaves each day either stored and recorded or to be fetched again. On PostgreSQL,
-    and whenever `grouped` is off, every chunk and every record is a transaction of its own.
-    Leaving the `with` block commits the days done, unless a day is half written."""
+    kill leaves each day either stored and recorded or to be fetched again. On PostgreSQL
+    every chunk and every record is a transaction of its own, as before. Leaving the `with`
+    block commits the days done, unless a day is half written."""
 
-    def __init__(self, db: Database, name: str, grouped: bool | None = None) -> None:
+    def __init__(self, db: Database, name: str) -> None:
         self.db, self.name = db, name
-        self.grouped = db.is_sqlite if grouped is None else grouped
+        # PostgreSQL has no single write lock to keep forgets out of a group: a forget
+        # meanwhile would fail the whole group, whose days are no longer at hand to retry.
+        self.grouped = db.is_sqlite
         self._stack: ExitStack | None = None
         self._conn: Connection | None = None
         self._opened = 0.0
