@@ -6,22 +6,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Protocol
+from typing import Protocol, TypeVar, cast
 
-from storage.connectors import (
-    connector_states,
-    record_day_done,
-    record_failure,
-    record_success,
-    replace_copilot_teams,
-)
+from storage.connectors import DayWriter, connector_states, record_failure, record_success
 from storage.db import Database
-from storage.imports import ReplacedKey, replace_report_days
+from storage.imports import ReplacedKey
 from storage.records import BadRow, ReportDay
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 CHUNK_ROWS = 5000  # a day of a large org in one transaction: fewer round trips
 # A connector that has never run starts this many days back; `connectors sync --since`
@@ -111,13 +107,17 @@ def sync_one(
         record_success(db, connector.name, 0, clock())
         return result
     try:
-        for batch in connector.batches(first, last):
-            if isinstance(batch, TeamMembers):
-                replace_copilot_teams(db, batch.day, batch.members)
-                continue
-            _write(db, connector.name, batch, result, clock)
-            result.days += len(batch.days)
-            record_day_done(db, connector.name, max(batch.days), clock())
+        with DayWriter(db, connector.name) as writer:
+            # The connector fetches the next batch on a thread of its own while this one is
+            # written; the days written so far are committed before waiting for it, so no
+            # write lock is held while the vendor answers.
+            for batch in one_ahead(connector.batches(first, last), before_waiting=writer.commit):
+                if isinstance(batch, TeamMembers):
+                    writer.teams(batch.day, batch.members)
+                    continue
+                _write(writer, connector.name, batch, result, clock)
+                result.days += len(batch.days)
+                writer.day_done(max(batch.days), clock())
     except ConnectorError as exc:
         result.ok, result.error = False, str(exc)
     except Exception as exc:  # a bug or an unforeseen answer: still one connector's failure
@@ -180,14 +180,33 @@ def sync_connectors(
     return results
 
 
+def one_ahead(items: Iterator[T], before_waiting: Callable[[], None]) -> Iterator[T]:
+    """`items`, each next one made on a worker thread while the caller handles the last;
+    `before_waiting` is called whenever the next one is not ready yet."""
+    done = object()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="connector-fetch") as pool:
+        pending = pool.submit(next, items, done)
+        try:
+            while True:
+                if not pending.done():
+                    before_waiting()
+                item = pending.result()
+                if item is done:
+                    return
+                pending = pool.submit(next, items, done)
+                yield cast(T, item)
+        finally:
+            pending.cancel()
+
+
 def _write(
-    db: Database,
+    writer: DayWriter,
     source: str,
     batch: Batch,
     result: SyncResult,
     clock: Callable[[], datetime],
 ) -> None:
-    """Store a batch in chunks; the first chunk's transaction clears the batch's days."""
+    """Store a batch in chunks; the first chunk clears the batch's days."""
     replaced: set[ReplacedKey] = set()
     chunk: list[ReportDay] = []
     days = batch.days
@@ -200,9 +219,9 @@ def _write(
         chunk.append(item)
         result.rows += 1
         if len(chunk) >= CHUNK_ROWS:
-            replace_report_days(db, source, None, chunk, replaced, clock(), whole_days=days)
+            writer.write(chunk, replaced, clock(), days)
             chunk, written = [], True
     # A last chunk, unless it would be an empty transaction (and a disk flush) for a batch
     # whose days an earlier chunk already cleared; an empty batch still clears its days.
     if chunk or not written:
-        replace_report_days(db, source, None, chunk, replaced, clock(), whole_days=days)
+        writer.write(chunk, replaced, clock(), days)

@@ -42,8 +42,8 @@ DAILY_COLUMNS = (
     *FIGURE_COLUMNS,
     ("events", "int8"),
 )
-# Most rows per INSERT on SQLite (a power of two): 17 parameters a row stays far below
-# SQLite's limit of 32,766.
+# Most rows per INSERT on SQLite (a power of two): 17 parameters an event row (a rollup row
+# has fewer) stays far below SQLite's limit of 32,766.
 SQLITE_ROWS_PER_INSERT = 256
 NULLABLE_SUMS = REPORTED  # summed keeping NULL (nobody reported) apart from 0
 
@@ -108,6 +108,13 @@ def _sqlite_rows(count: int) -> str:
     return ", ".join([one] * count)
 
 
+@cache  # as _sqlite_rows
+def _sqlite_daily_rows(count: int) -> str:
+    """`(?, …), (?, …), …`: the VALUES of `count` rollup rows."""
+    one = f"({', '.join('?' * len(DAILY_COLUMNS))})"
+    return ", ".join([one] * count)
+
+
 def _rollup_from(source: str, origin: str, where: str = "") -> str:
     """An upsert adding the event rows of `source` to the rollup, summed per daily key in
     key order (a fixed order keeps concurrent PostgreSQL writers from deadlocking), each sum
@@ -152,7 +159,7 @@ def daily_day_form(dialect: str) -> Callable[[date], Any]:
 
 
 def upsert_daily_tuples(
-    conn: Connection, prepared: Sequence[tuple[Any, ...]], *, replace: bool
+    conn: Connection, prepared: Sequence[Sequence[Any]], *, replace: bool
 ) -> None:
     """`upsert_daily` for rows already in DAILY_COLUMNS order, their day in
     `daily_day_form`: for writers of many rows (vendor reports), which skip the dicts."""
@@ -172,11 +179,16 @@ def upsert_daily_tuples(
             f"FROM {staged} {conflict}"
         )
         return
-    sql = (
-        f"INSERT INTO usage_daily ({', '.join(names)}) "
-        f"VALUES ({', '.join('?' * len(names))}) {conflict}"
-    )
-    conn.exec_driver_sql(sql, prepared)
+    # Many rows per statement, not `executemany`: with the weekly-mark triggers on the table
+    # every statement opens a statement journal, which copied each row's pages once more.
+    start = 0
+    for size in _sqlite_chunks(len(prepared)):
+        chunk, start = prepared[start : start + size], start + size
+        conn.exec_driver_sql(
+            f"INSERT INTO usage_daily ({', '.join(names)}) VALUES {_sqlite_daily_rows(size)} "
+            f"{conflict}",
+            tuple(chain.from_iterable(chunk)),
+        )
 
 
 def _saturating_sum(name: str) -> str:
@@ -194,7 +206,7 @@ def _pg_stage(
     conn: Connection,
     table: str,
     columns: Sequence[tuple[str, str]],
-    prepared: Sequence[tuple[Any, ...]],
+    prepared: Sequence[Sequence[Any]],
 ) -> str:
     """COPY rows into a session-local staging table emptied at commit; returns its name.
     COPY runs in psycopg's C code, where big parameter lists are dumped in Python."""

@@ -1,18 +1,35 @@
-"""Connector state (last success, last error, last day fetched) and Copilot's team memberships."""
+"""Connector state (last success, last error, last day fetched), Copilot's team memberships,
+and the writer that stores fetched days."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Collection, Iterable, Sequence
+from contextlib import ExitStack
 from datetime import date, datetime
+from types import TracebackType
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from storage.db import Database
+from storage.events import identity_ids, identity_key
+from storage.imports import ReplacedKey, replace_in, replace_report_days
 from storage.models import ConnectorStateRow, CopilotTeamRow
 from storage.privacy import forgotten_keys
-from storage.records import ConnectorState
+from storage.privacy_door import notice_forgets
+from storage.records import ConnectorState, ReportDay
 
 MAX_ERROR_CHARS = 1000
+# On SQLite, fetched days share a transaction, up to this many days or this long (the write
+# lock is held meanwhile; other writers wait at most about that long). Each day adds a row to
+# every person's part of the rollup's unique index, so a day alone dirties thousands of index
+# pages; a week of days writes each of them once instead of seven times.
+GROUP_DAYS = 7
+GROUP_SECONDS = 2.0
+# The page cache of the group's connection, large enough to hold the pages a group dirties
+# (SQLite's default 2 MB would spill them to the WAL mid-transaction); back to the default
+# at each commit, so no pooled connection keeps it.
+GROUP_CACHE_KIB = 48 * 1024
 
 
 def connector_states(db: Database) -> dict[str, ConnectorState]:
@@ -45,18 +62,20 @@ def record_day_done(db: Database, name: str, day: date, now: datetime) -> None:
     """A day was fetched and stored in full; `last_day` only moves forward, so a backfill of
     old days does not make the next scheduled pull start over from them."""
     with db.write() as conn:
-        _ensure(conn, name)
-        conn.execute(
-            update(ConnectorStateRow)
-            .where(ConnectorStateRow.name == name)
-            .where((ConnectorStateRow.last_day.is_(None)) | (ConnectorStateRow.last_day < day))
-            .values(last_day=day)
-        )
-        conn.execute(
-            update(ConnectorStateRow)
-            .where(ConnectorStateRow.name == name)
-            .values(last_attempt_at=now)
-        )
+        _day_done(conn, name, day, now)
+
+
+def _day_done(conn: Connection, name: str, day: date, now: datetime) -> None:
+    _ensure(conn, name)
+    conn.execute(
+        update(ConnectorStateRow)
+        .where(ConnectorStateRow.name == name)
+        .where((ConnectorStateRow.last_day.is_(None)) | (ConnectorStateRow.last_day < day))
+        .values(last_day=day)
+    )
+    conn.execute(
+        update(ConnectorStateRow).where(ConnectorStateRow.name == name).values(last_attempt_at=now)
+    )
 
 
 def record_success(db: Database, name: str, rows: int, now: datetime) -> None:
@@ -83,20 +102,24 @@ def record_failure(db: Database, name: str, error: str, now: datetime) -> None:
 def replace_copilot_teams(db: Database, day: date, members: Iterable[tuple[str, str]]) -> bool:
     """Make `members` ((team, login) pairs of Copilot's user-teams report for `day`) the
     current memberships, unless a newer day is already stored. Returns whether it did."""
-    pairs = sorted(set(members))
     with db.write() as conn:
-        newest = conn.execute(select(func.max(CopilotTeamRow.day))).scalar()
-        if newest is not None and newest > day:
-            return False
-        # A forgotten person's login is dropped here, as their usage is at every door.
-        gone = forgotten_keys(conn, [("copilot", login.lower()) for _, login in pairs])
-        pairs = [(team, login) for team, login in pairs if ("copilot", login.lower()) not in gone]
-        conn.execute(delete(CopilotTeamRow))
-        if pairs:
-            conn.execute(
-                insert(CopilotTeamRow),
-                [{"day": day, "team": team, "login": login} for team, login in pairs],
-            )
+        return _replace_teams(conn, day, members)
+
+
+def _replace_teams(conn: Connection, day: date, members: Iterable[tuple[str, str]]) -> bool:
+    pairs = sorted(set(members))
+    newest = conn.execute(select(func.max(CopilotTeamRow.day))).scalar()
+    if newest is not None and newest > day:
+        return False
+    # A forgotten person's login is dropped here, as their usage is at every door.
+    gone = forgotten_keys(conn, [("copilot", login.lower()) for _, login in pairs])
+    pairs = [(team, login) for team, login in pairs if ("copilot", login.lower()) not in gone]
+    conn.execute(delete(CopilotTeamRow))
+    if pairs:
+        conn.execute(
+            insert(CopilotTeamRow),
+            [{"day": day, "team": team, "login": login} for team, login in pairs],
+        )
     return True
 
 
@@ -113,3 +136,133 @@ def copilot_teams(db: Database) -> dict[str, list[str]]:
     for team, login in rows:
         teams.setdefault(team, []).append(login)
     return teams
+
+
+class DayWriter:
+    """Stores one connector's fetched days. On SQLite several days share a transaction (see
+    GROUP_DAYS); a day is recorded as fetched in the transaction that holds its rows, so a
+    kill leaves each day either stored and recorded or to be fetched again. On PostgreSQL
+    every chunk and every record is a transaction of its own, as before. Leaving the `with`
+    block commits the days done, unless a day is half written."""
+
+    def __init__(self, db: Database, name: str) -> None:
+        self.db, self.name = db, name
+        # PostgreSQL has no single write lock to keep forgets out of a group: a forget
+        # meanwhile would fail the whole group, whose days are no longer at hand to retry.
+        self.grouped = db.is_sqlite
+        self._stack: ExitStack | None = None
+        self._conn: Connection | None = None
+        self._opened = 0.0
+        self._days = 0
+        self._half_written = False
+        self._done: tuple[date, datetime] | None = None  # the group's last day, and when
+
+    def __enter__(self) -> DayWriter:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        if error is not None and self._half_written:
+            self._end(kind, error, trace)  # rolls back: the day is fetched again next run
+        else:
+            self.commit()
+
+    def write(
+        self,
+        chunk: Sequence[ReportDay],
+        replaced: set[ReplacedKey],
+        now: datetime,
+        whole_days: Collection[date],
+    ) -> None:
+        """A chunk of a day (or days) the connector holds complete; see `replace_report_days`."""
+        if not self.grouped:
+            replace_report_days(
+                self.db, self.name, None, chunk, replaced, now, whole_days=whole_days
+            )
+            return
+        if not chunk and not whole_days:
+            return
+        keys = {identity_key(item.user) for item in chunk}
+        identities = self.db.identity_ids.get_many(keys) if self._conn is not None else {}
+        if self._conn is None or len(identities) < len(keys):
+            self.commit()  # new identities are made in a transaction of their own
+            identities = identity_ids(self.db, keys, now)
+            self._open(now)
+            if self._conn is None:  # someone was forgotten meanwhile: look them up again
+                identities = identity_ids(self.db, keys, now)
+                self._open(now, recheck=False)
+        assert self._conn is not None
+        self._half_written = True
+        # `replaced` changes only with the transaction: a rolled-back chunk leaves it as it was.
+        cleared = set(replaced)
+        replace_in(self._conn, self.name, None, chunk, identities, cleared, whole_days)
+        replaced.update(cleared)
+
+    def day_done(self, day: date, now: datetime) -> None:
+        """Every chunk of the days up to `day` is written: record it with them."""
+        if not self.grouped:
+            record_day_done(self.db, self.name, day, now)
+            return
+        if self._conn is None:
+            self._open(now, recheck=False)
+        # Recorded once, at the group's commit: `last_day` only moves forward.
+        self._done = (max(day, self._done[0]) if self._done else day, now)
+        self._half_written = False
+        self._days += 1
+        if self._days >= GROUP_DAYS or time.monotonic() - self._opened >= GROUP_SECONDS:
+            self.commit()
+
+    def teams(self, day: date, members: Iterable[tuple[str, str]]) -> None:
+        """Copilot's team memberships on `day`, with the days around them."""
+        if self._conn is None:
+            replace_copilot_teams(self.db, day, members)
+        else:
+            _replace_teams(self._conn, day, members)
+
+    def commit(self) -> None:
+        """Commit what the open transaction holds, if any; before the connector waits."""
+        if self._half_written:
+            raise RuntimeError("a day is half written; finish it with day_done first")
+        if self._conn is not None and self._done is not None:
+            _day_done(self._conn, self.name, *self._done)
+        self._end(None, None, None)
+
+    def _open(self, now: datetime, *, recheck: bool = True) -> None:
+        """Begin a group under the write lock, which keeps every forget out until it commits;
+        with `recheck`, unless a forget landed since the identities were looked up, which
+        emptied their cache (then nothing is opened)."""
+        stack = ExitStack()
+        conn = stack.enter_context(self.db.write())
+        try:
+            if recheck and notice_forgets(self.db, now, force=True):
+                stack.close()
+                return
+            conn.exec_driver_sql(f"PRAGMA cache_size=-{GROUP_CACHE_KIB}")
+        except BaseException:
+            stack.close()
+            raise
+        self._stack, self._conn = stack, conn
+        self._opened, self._days = time.monotonic(), 0
+
+    def _end(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        stack, conn = self._stack, self._conn
+        self._stack = self._conn = None
+        self._half_written, self._done = False, None
+        if stack is None or conn is None:
+            return
+        try:
+            conn.exec_driver_sql(f"PRAGMA cache_size={_DEFAULT_CACHE}")
+        finally:
+            stack.__exit__(kind, error, trace)
+
+
+_DEFAULT_CACHE = -2000  # SQLite's default: 2,000 KiB

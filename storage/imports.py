@@ -5,19 +5,20 @@ overlapping one replaces figures instead of adding to them."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime
 from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import delete, or_
+from sqlalchemy import Connection, delete, insert, or_
 
 from storage.bounds import COST_DAY_CAP, DAY_CAP
 from storage.bulk import daily_day_form, upsert_daily_tuples
 from storage.db import Database
 from storage.events import identity_ids, identity_key
 from storage.figures import NAMES, is_whole
-from storage.models import DailyRow
+from storage.models import DailyRow, WeeklyStaleRow
+from storage.people import IdentityKey
 from storage.privacy_door import retry_after_forget
 from storage.records import ReportDay
 
@@ -25,6 +26,11 @@ ReplacedKey = tuple[str, int, date]  # origin, identity id, day
 WHOLE_DAY = 0  # in place of an identity id: the whole day of that source was cleared
 _figures_of = attrgetter(*NAMES)  # a report part's figures, in the order of NAMES
 _CAPS = tuple(DAY_CAP if is_whole(name) else COST_DAY_CAP for name in NAMES)
+_KEY_COLUMNS = 5  # a rollup row's figures follow its key's five columns (DAILY_COLUMNS)
+# A whole day replaced for at least this many people gets one whole-day weekly mark, which
+# sums its week again for everyone, instead of a mark per person from the row triggers
+# (about 3 µs a rollup row on SQLite). Fewer people: the week's re-sum reads theirs alone.
+WHOLE_DAY_MARK_PEOPLE = 500
 
 
 def report_origin(source: str, integration: str | None, client: str | None) -> str:
@@ -69,70 +75,86 @@ def _replace(
     now: datetime,
     whole: set[date],
 ) -> None:
-    base = report_origin(source, integration, None)
-    fresh = sorted(day for day in whole if (base, WHOLE_DAY, day) not in replaced)
     # The same first step as every door: identities resolved (forgotten people left out)
     # before the write lock is taken.
     identities = identity_ids(db, {identity_key(d.user) for d in days}, now)
-    days = [d for d in days if identity_key(d.user) in identities]  # forgotten: dropped
     with db.write() as conn:
-        if fresh:
-            replaced.update((base, WHOLE_DAY, day) for day in fresh)
-            conn.execute(
-                delete(DailyRow).where(
-                    DailyRow.day.in_(fresh),
-                    or_(
-                        DailyRow.origin == base,
-                        DailyRow.origin.startswith(f"{base}:", autoescape=True),
-                    ),
-                )
+        replace_in(conn, source, integration, days, identities, replaced, whole)
+
+
+def replace_in(
+    conn: Connection,
+    source: str,
+    integration: str | None,
+    days: Sequence[ReportDay],
+    identities: Mapping[IdentityKey, int],
+    replaced: set[ReplacedKey],
+    whole: Collection[date],
+) -> None:
+    """`replace_report_days`' writes, in the caller's transaction, with the chunk's
+    identities already resolved (a person missing from `identities` is forgotten: dropped)."""
+    base = report_origin(source, integration, None)
+    whole = set(whole)
+    fresh = sorted(day for day in whole if (base, WHOLE_DAY, day) not in replaced)
+    if fresh:
+        replaced.update((base, WHOLE_DAY, day) for day in fresh)
+        if conn.dialect.name == "sqlite" and len(days) >= WHOLE_DAY_MARK_PEOPLE:
+            # One mark for the whole day: the weekly triggers then skip its rows (0150).
+            conn.execute(insert(WeeklyStaleRow), [{"day": day} for day in fresh])
+        conn.execute(
+            delete(DailyRow).where(
+                DailyRow.day.in_(fresh),
+                or_(
+                    DailyRow.origin == base,
+                    DailyRow.origin.startswith(f"{base}:", autoescape=True),
+                ),
             )
-        to_clear: dict[tuple[str, date], set[int]] = defaultdict(set)
-        totals: dict[tuple[Any, ...], list[Any]] = {}
-        for item in days:
-            origin = report_origin(source, integration, item.client)
-            identity_id = identities[identity_key(item.user)]
-            key = (origin, identity_id, item.day)
-            if key not in replaced:
-                replaced.add(key)
-                if item.day not in whole:
-                    to_clear[(origin, item.day)].add(identity_id)
-            for figures in item.figures:
-                daily_key = (identity_id, item.day, item.tool, figures.kind, origin)
-                if (acc := totals.get(daily_key)) is None:
-                    totals[daily_key] = [*_figures_of(figures), 1]
-                else:
-                    _add(acc, _figures_of(figures))
-        for (origin, day), cleared_ids in sorted(to_clear.items()):
-            conn.execute(
-                delete(DailyRow).where(
-                    DailyRow.origin == origin,
-                    DailyRow.day == day,
-                    DailyRow.identity_id.in_(sorted(cleared_ids)),
-                )
+        )
+    to_clear: dict[tuple[str, date], set[int]] = defaultdict(set)
+    # Each rollup row in the rollup's column order (its day in `daily_day_form`), by its key.
+    totals: dict[tuple[Any, ...], list[Any]] = {}
+    origins: dict[str | None, str] = {}
+    form = daily_day_form(conn.dialect.name)
+    formed: dict[date, Any] = {}
+    for item in days:
+        identity_id = identities.get(identity_key(item.user))
+        if identity_id is None:
+            continue  # forgotten: dropped
+        if (origin := origins.get(item.client)) is None:
+            origin = origins[item.client] = report_origin(source, integration, item.client)
+        day, tool = item.day, item.tool
+        if (day_form := formed.get(day)) is None:
+            day_form = formed[day] = form(day)
+        # A whole day was cleared above; any other is cleared person by person, once.
+        if day not in whole and (key := (origin, identity_id, day)) not in replaced:
+            replaced.add(key)
+            to_clear[(origin, day)].add(identity_id)
+        for figures in item.figures:
+            kind = figures.kind
+            daily_key = (identity_id, day, tool, kind, origin)
+            if (acc := totals.get(daily_key)) is None:
+                totals[daily_key] = [identity_id, day_form, tool, kind, origin,
+                                     *_figures_of(figures), 1]  # fmt: skip
+            else:
+                _add(acc, _figures_of(figures))
+    for (origin, day), cleared_ids in sorted(to_clear.items()):
+        conn.execute(
+            delete(DailyRow).where(
+                DailyRow.origin == origin,
+                DailyRow.day == day,
+                DailyRow.identity_id.in_(sorted(cleared_ids)),
             )
-        # One statement for every origin, in key order so concurrent writers cannot deadlock;
-        # tuples in the rollup's column order, as many rows are written here.
-        form = daily_day_form(conn.dialect.name)
-        prepared = [
-            (
-                identity_id,
-                form(day),
-                tool,
-                kind,
-                origin,
-                *totals[(identity_id, day, tool, kind, origin)],
-            )
-            for identity_id, day, tool, kind, origin in sorted(totals)
-        ]
-        upsert_daily_tuples(conn, prepared, replace=False)
+        )
+    # One statement for every origin, in key order so concurrent writers cannot deadlock.
+    upsert_daily_tuples(conn, [row for _, row in sorted(totals.items())], replace=False)
 
 
 def _add(acc: list[Any], figures: tuple[Any, ...]) -> None:
-    """Add a second part of one rollup key (a report that names a person twice) to the first,
-    keeping None for what neither reported and holding each sum at the rollup's caps. A
-    single part needs no capping: every door bounds an item far below them (`storage.bounds`)."""
-    for i, (cap, value) in enumerate(zip(_CAPS, figures, strict=True)):
+    """Add a second part of one rollup key (a report that names a person twice) to the first
+    (a row in the rollup's column order), keeping None for what neither reported and holding
+    each sum at the rollup's caps. A single part needs no capping: every door bounds an item
+    far below them (`storage.bounds`)."""
+    for i, (cap, value) in enumerate(zip(_CAPS, figures, strict=True), start=_KEY_COLUMNS):
         if value is None:
             continue
         total = value if acc[i] is None else acc[i] + value

@@ -226,7 +226,9 @@ class WeeklyStaleRow(Base):
     """A day and person whose daily rows (or whose identities' links) changed since the
     week was summed into `usage_weekly`. Written by database triggers on `usage_daily` and
     `identities` (see migrations 0130_orgweek, 0140_orgcold), so no writer can forget to; no
-    unique key, so concurrent writers never wait on each other for it."""
+    unique key, so concurrent writers never wait on each other for it. On SQLite a writer
+    replacing a whole day for many people marks the day itself, without a person, and the
+    triggers then skip the day's rows (0150_backfill)."""
 
     __tablename__ = "usage_weekly_stale"
     __table_args__ = (Index("ix_usage_weekly_stale_day", "day", "person_id"),)

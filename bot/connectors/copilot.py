@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from typing import TypeVar
 
@@ -68,24 +67,18 @@ class CopilotConnector:
         self.downloads.close()
 
     def batches(self, first: date, last: date) -> Iterator[Batch | TeamMembers]:
-        """Day by day, each followed by its team memberships where the token may read them;
-        the next day is downloaded and parsed while this one is written."""
-        days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="copilot-fetch") as pool:
-            pending = pool.submit(self._day, days[0]) if days else None
-            for index, day in enumerate(days):
-                assert pending is not None
-                items = pending.result()
-                if items is None:
-                    log.info("copilot: no report for %s yet; stopping there", day)
-                    return
-                more = index + 1 < len(days)
-                pending = pool.submit(self._day, days[index + 1]) if more else None
-                yield Batch((day,), items)
-                if self.teams_allowed:
-                    teams = self._teams(day)
-                    if teams is not None:
-                        yield teams
+        """Day by day, each followed by its team memberships where the token may read them
+        (`sync_one` asks for the next day while this one is written)."""
+        for day in (first + timedelta(days=n) for n in range((last - first).days + 1)):
+            items = self._day(day)
+            if items is None:
+                log.info("copilot: no report for %s yet; stopping there", day)
+                return
+            yield Batch((day,), items)
+            if self.teams_allowed:
+                teams = self._teams(day)
+                if teams is not None:
+                    yield teams
 
     def _day(self, day: date) -> list[ReportDay | BadRow] | None:
         links = self._links("users-1-day", day)

@@ -1,0 +1,137 @@
+"""A connector's days written several to a transaction, with one whole-day weekly mark in
+place of the row triggers' marks: the weekly rollup still reads what summing the daily rows
+through the one-source rule gives, after a sync, a re-sync of revised days, an import and a
+forget; and a sync killed with SIGKILL leaves every day either stored and recorded or not
+there at all, to be fetched again. Through the real command line, on both databases."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+import storage.imports
+from storage.connectors import connector_states
+from storage.models import DailyRow, WeeklyStaleRow
+from storage.people import link_email
+from tests.builders import event
+from tests.fakes.vendors import FakeGitHub
+from tests.fault_helpers import AIUSAGE, wait_until
+from tests.test_connectors import copilot_record
+from tests.test_org_weekly import (
+    PEOPLE,
+    WEEK,
+    assert_reads_match_every_row,
+    at,
+    cli,
+    cursor_report,
+    push,
+    requests_of,
+)
+
+DAYS = [WEEK - timedelta(weeks=3) + timedelta(days=n) for n in range(17)]  # across 3 weeks
+
+
+def report(day: date, who: tuple[str, ...], scale: int = 1) -> list[list[dict[str, Any]]]:
+    return [[copilot_record(f"gh-{name}", day, 3 * scale + n, scale + n % 3)
+             for n, name in enumerate(who)]]  # fmt: skip
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("whole_day_mark_people", [1, 1_000_000], ids=["whole-day", "per-row"])
+def test_the_weekly_rollup_reads_the_daily_rows_after_connector_syncs(
+    slack, api_key, db, now, github, tmp_path, monkeypatch, whole_day_mark_people
+):
+    monkeypatch.setattr(storage.imports, "WHOLE_DAY_MARK_PEOPLE", whole_day_mark_people)
+    for name in PEOPLE:
+        link_email(db, f"{name}@example.com", f"U{name.upper()}", now)
+    for name in PEOPLE[:5]:  # finn's Copilot login stays unlinked
+        cli("people", "link", f"copilot:gh-{name}", f"U{name.upper()}")
+    # Events on some of the same days, so the one-source rule has something to choose.
+    push(slack.http, api_key, *[
+        event(user={"slack_user_id": f"U{name.upper()}"}, occurred_at=at(day), tool="copilot",
+              requests=2 + i)
+        for i, name in enumerate(PEOPLE) for day in DAYS[::4]
+    ])  # fmt: skip
+    assert_reads_match_every_row(db)  # every week summed, no mark left
+
+    github.users = {day: report(day, PEOPLE) for day in DAYS}
+    cli("connectors", "sync", "copilot", "--since", DAYS[0], "--until", DAYS[-1])
+    assert_reads_match_every_row(db)
+
+    # Revised days: new figures, and bob dropped from some of them.
+    before = requests_of(db, "UALICE")
+    revised = DAYS[3:12]
+    github.users = {day: report(day, PEOPLE[:1] + PEOPLE[2:], scale=5) for day in revised}
+    cli("connectors", "sync", "copilot", "--since", revised[0], "--until", revised[-1])
+    assert requests_of(db, "UALICE") != before
+    assert_reads_match_every_row(db)
+
+    path = tmp_path / "cursor.json"
+    cursor_report(path, [(DAYS[5], "alice", 40), (DAYS[9], "carol", 3)])
+    cli("import", "cursor", path)
+    assert_reads_match_every_row(db)
+
+    cli("people", "forget", "UBOB")
+    assert_reads_match_every_row(db)
+
+
+@pytest.mark.postgres
+def test_a_sync_killed_part_way_loses_no_recorded_day_and_the_next_run_completes_it(
+    db, settings, monkeypatch
+):
+    # Enough people for whole-day marks (`storage.imports.WHOLE_DAY_MARK_PEOPLE`).
+    people = tuple(f"p{n:03d}" for n in range(500))
+    days = [date(2026, 8, 1) + timedelta(days=n) for n in range(40)]
+    github = FakeGitHub()
+    github.users = {day: report(day, people) for day in days}
+    monkeypatch.setenv("AIUSAGE_COPILOT_TOKEN", github.token)
+    monkeypatch.setenv("AIUSAGE_COPILOT_ORG", github.org)
+    monkeypatch.setenv("AIUSAGE_GITHUB_API_URL", github.url)
+    argv = [AIUSAGE, "connectors", "sync", "copilot", "--since", str(days[0]),
+            "--until", str(days[-1])]  # fmt: skip
+    try:
+        sync = subprocess.Popen(argv, env=dict(os.environ), stdout=subprocess.DEVNULL)
+        last = wait_until("a first day recorded", lambda: _last_day(db), timeout=60)
+        sync.send_signal(signal.SIGKILL)
+        assert sync.wait(30) == -signal.SIGKILL
+        last = _last_day(db)
+        assert last is not None and last < days[-1], "the kill should land mid-sync"
+        rows = _rows_per_day(db)
+        # Each day recorded holds all its rows; none after it was stored.
+        assert {day for day in rows if day > last} == set()
+        assert all(rows.get(day) == 2 * len(people) for day in days if day <= last)
+        assert _whole_day_marks(db) >= (1 if db.is_sqlite else 0)
+
+        # The next run (from the first day: the fake has no report before it, which would
+        # stop a run that looks back further) stores every day once.
+        subprocess.run(argv, env=dict(os.environ), check=True, stdout=subprocess.DEVNULL)
+        assert _last_day(db) == days[-1]
+        assert _rows_per_day(db) == {day: 2 * len(people) for day in days}
+        with db.read() as conn:
+            total = conn.scalar(select(func.sum(DailyRow.requests)))
+        want = sum(1 + n % 3 for n in range(len(people))) * len(days)  # chats
+        assert total == want  # nothing counted twice
+    finally:
+        github.stop()
+
+
+def _last_day(db) -> date | None:
+    state = connector_states(db).get("copilot")
+    return state.last_day if state else None
+
+
+def _rows_per_day(db) -> dict[date, int]:
+    with db.read() as conn:
+        found = conn.execute(select(DailyRow.day, func.count()).group_by(DailyRow.day)).all()
+    return dict(found)  # type: ignore[arg-type]
+
+
+def _whole_day_marks(db) -> int:
+    with db.read() as conn:
+        return conn.scalar(select(func.count()).where(WeeklyStaleRow.person_id.is_(None))) or 0
