@@ -1,7 +1,7 @@
 """SQLite's weekly-mark triggers skip a day that already holds a whole-day mark
 
 Revision ID: 0150_backfill
-Revises: 0140_orgcold
+Revises: 0150_awards
 Create Date: 2026-12-04
 """
 
