@@ -1,6 +1,6 @@
 """The two statements on the ingest hot path, written per dialect for speed: PostgreSQL
-takes whole columns as arrays through `unnest`, SQLite takes `executemany`. Everything else
-goes through SQLAlchemy Core."""
+takes rows by COPY into a staging table, SQLite many-row INSERTs and `executemany`.
+Everything else goes through SQLAlchemy Core."""
 
 from __future__ import annotations
 
@@ -314,10 +314,13 @@ NEW_EVENTS = "aiusage_new_events"
 _STAGING_MADE = "aiusage_new_events_made"
 _STAGING_PENDING = "aiusage_new_events_pending"
 _STAGING_FILLED = "aiusage_new_events_filled"
-_EVENT_TYPES = [kind for _, kind in EVENT_COLUMNS]
+# JSON is staged as the text it already is: psycopg's binary json dumper would encode the
+# text again, as a JSON string. The insert casts it back.
+_EVENT_TYPES = ["text" if kind == "json" else kind for _, kind in EVENT_COLUMNS]
+_STAGED_COLUMNS = zip([name for name, _ in EVENT_COLUMNS], _EVENT_TYPES, strict=True)
 _PG_STAGING_TABLE = (
     f"CREATE TEMP TABLE IF NOT EXISTS {NEW_EVENTS} "
-    f"({', '.join(f'{name} {kind}' for name, kind in EVENT_COLUMNS)}) ON COMMIT DELETE ROWS"
+    f"({', '.join(f'{name} {kind}' for name, kind in _STAGED_COLUMNS)}) ON COMMIT DELETE ROWS"
 )
 _PG_COPY_NEW = (
     f"COPY {NEW_EVENTS} ({', '.join(name for name, _ in EVENT_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
@@ -326,10 +329,11 @@ _PG_COPY_NEW = (
 
 def _pg_insert_new() -> str:
     names = ", ".join(name for name, _ in EVENT_COLUMNS)
+    staged = ", ".join(f"{name}::json" if kind == "json" else name for name, kind in EVENT_COLUMNS)
     summed = [name for name, _ in DAILY_COLUMNS if name not in DAILY_KEY and name != "events"]
     returned = ", ".join(["event_id", *(n for n in DAILY_KEY if n != "origin"), *summed])
     return (
-        f"WITH new AS (INSERT INTO usage_events ({names}) SELECT {names} FROM {NEW_EVENTS} "
+        f"WITH new AS (INSERT INTO usage_events ({names}) SELECT {staged} FROM {NEW_EVENTS} "
         # partitioned by day (0120_replicas): the key holds the day, which a resent
         # event shares, as the day is its occurred_at's
         f"ON CONFLICT (integration_id, event_id, day) DO NOTHING RETURNING {returned}), "
