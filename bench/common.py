@@ -69,8 +69,11 @@ def free_port() -> int:
 def running_server(env: dict[str, str]) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
     """`aiusage serve` on a free loopback port, once it answers /healthz; stopped after."""
     port = free_port()
+    command = [AIUSAGE]
+    if env.get("AIUSAGE_BENCH_PROFILE"):  # see bench/profiled_serve.py
+        command = [sys.executable, str(Path(__file__).with_name("profiled_serve.py"))]
     server = subprocess.Popen(
-        [AIUSAGE, "serve", "--port", str(port)], env=env, stderr=subprocess.DEVNULL
+        [*command, "serve", "--port", str(port)], env=env, stderr=subprocess.DEVNULL
     )
     try:
         deadline = time.monotonic() + 20

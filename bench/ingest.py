@@ -42,6 +42,7 @@ import orjson  # noqa: E402
 import psycopg  # noqa: E402
 from common import (  # noqa: E402
     AIUSAGE,
+    PG_ADMIN,
     create_integration,
     fresh_database,
     postgres_reachable,
@@ -49,6 +50,7 @@ from common import (  # noqa: E402
 )
 
 T = TypeVar("T")
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 TOOLS = ("claude-code", "copilot", "kiro")
 KINDS = ("agent", "chat", "inline_suggestion")
 
@@ -80,15 +82,50 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU a process (or, by its id, a thread) has used so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except FileNotFoundError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def backend_pids(database_url: str, application: str) -> list[int]:
+    """The PostgreSQL server processes of the connections that named themselves so."""
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = %s", (application,)
+        ).fetchall()
+    return [pid for (pid,) in rows]
+
+
+def tagged(database_url: str, application: str) -> str:
+    """The URL with an application name, so the bench can find its PostgreSQL backends."""
+    if not database_url.startswith("postgresql"):
+        return database_url
+    joiner = "&" if "?" in database_url else "?"
+    return f"{database_url}{joiner}application_name={application}"
+
+
+# CPU (ms) per 1,000 events of the last run, by whose: "app" (the replicas or the ceiling's
+# writer threads) and "pg" (their PostgreSQL backends); printed with each round.
+LAST_CPU: dict[str, float] = {}
+
+
 def through_api(
     database_url: str, bodies: list[bytes], clients: int, replicas: int = 1
 ) -> tuple[float, float]:
     """Events per second through real servers (`replicas` of them, clients spread over
     them), and the largest server peak RSS in MB."""
+    application = f"bench_api_{os.getpid()}"
+    database_url = tagged(database_url, application)
     env = {**os.environ, "AIUSAGE_DATABASE_URL": database_url}
     key = create_integration(env)
     with ExitStack() as stack:
         servers = [stack.enter_context(running_server(env)) for _ in range(replicas)]
+        pg_before = {pid: cpu_seconds(pid) for pid in backend_pids(database_url, application)}
+        app_before = sum(cpu_seconds(server.pid) for _, server in servers)
         headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
         accepted = [0] * clients
 
@@ -109,6 +146,14 @@ def through_api(
         elapsed = time.perf_counter() - started
         total = sum(accepted)
         assert total == sum(len(orjson.loads(b)["events"]) for b in bodies), total
+        app_cpu = sum(cpu_seconds(server.pid) for _, server in servers) - app_before
+        pg_cpu = 0.0
+        if database_url.startswith("postgresql"):
+            pg_cpu = sum(
+                cpu_seconds(pid) - pg_before.get(pid, 0.0)
+                for pid in backend_pids(database_url, application)
+            )
+        LAST_CPU.update(app=app_cpu / total * 1e6, pg=pg_cpu / total * 1e6)
         return total / elapsed, max(peak_rss_mb(server.pid) for _, server in servers)
 
 
@@ -139,6 +184,18 @@ def ceiling(database_url: str, events: list[dict], batch: int) -> float:
     conn.executemany(
         "INSERT INTO identities (kind, value, created_at) VALUES ('slack', ?, ?)",
         [(f"U{i:05d}", now) for i in range(2000)],
+    )
+    # Each Slack identity linked to its person, as the app links them on first sight: the
+    # weekly marks are per person (0140_orgcold), so unlinked rows would skip their inserts.
+    conn.execute(
+        "INSERT INTO people (slack_user_id, created_at, is_workspace_admin, opted_out) "
+        "SELECT value, ?, 0, 0 FROM identities",
+        (now,),
+    )
+    conn.execute(
+        "UPDATE identities SET linked_by = 'auto', linked_at = ?, person_id = "
+        "(SELECT id FROM people WHERE slack_user_id = identities.value)",
+        (now,),
     )
     identities = dict(conn.execute("SELECT value, id FROM identities").fetchall())
     started = time.perf_counter()
@@ -220,11 +277,25 @@ def pg_ceiling(database_url: str, events: list[dict], batch: int, clients: int) 
         with conn.cursor().copy("COPY identities (kind, value, created_at) FROM STDIN") as copy:
             for i in range(2000):
                 copy.write_row(("slack", f"U{i:05d}", now))
+        # Linked to their people, as the app links them on first sight: the weekly marks are
+        # per person (0140_orgcold), and unlinked identities would skip their inserts.
+        conn.execute(
+            "INSERT INTO people (slack_user_id, created_at, is_workspace_admin, opted_out) "
+            "SELECT value, now(), false, false FROM identities"
+        )
+        conn.execute(
+            "UPDATE identities i SET person_id = p.id, linked_by = 'auto', linked_at = now() "
+            "FROM people p WHERE p.slack_user_id = i.value"
+        )
         identities = dict(conn.execute("SELECT value, id FROM identities").fetchall())
     chunks = [events[i : i + batch] for i in range(0, len(events), batch)]
+    used = {"app": [0.0] * clients, "pg": [0.0] * clients}
 
     def write(worker: int) -> None:
+        app_started = time.thread_time()
         with psycopg.connect(plain) as conn:
+            backend = conn.info.backend_pid
+            pg_started = cpu_seconds(backend)
             conn.execute(
                 f"CREATE TEMP TABLE staged_events ON COMMIT DELETE ROWS AS "
                 f"SELECT {PG_EVENT_COLUMNS} FROM usage_events WITH NO DATA"
@@ -258,6 +329,8 @@ def pg_ceiling(database_url: str, events: list[dict], batch: int, clients: int) 
                     "excluded.cost_usd), events = usage_daily.events + excluded.events"
                 )
                 conn.commit()
+            used["pg"][worker] = cpu_seconds(backend) - pg_started
+        used["app"][worker] = time.thread_time() - app_started
 
     threads = [threading.Thread(target=write, args=(w,)) for w in range(clients)]
     started = time.perf_counter()
@@ -265,7 +338,14 @@ def pg_ceiling(database_url: str, events: list[dict], batch: int, clients: int) 
         thread.start()
     for thread in threads:
         thread.join()
-    return len(events) / (time.perf_counter() - started)
+    rate = len(events) / (time.perf_counter() - started)
+    with psycopg.connect(plain) as conn:
+        stored, marks = conn.execute(
+            "SELECT (SELECT count(*) FROM usage_events), (SELECT count(*) FROM usage_weekly_stale)"
+        ).fetchone()
+    assert stored == len(events) and marks, (stored, marks)
+    LAST_CPU.update({whose: sum(cpu) / len(events) * 1e6 for whose, cpu in used.items()})
+    return rate
 
 
 def rounds(
@@ -277,16 +357,27 @@ def rounds(
     apis: list[float] = []
     peak = 0.0
     for n in range(count):
-        if n % 2:
-            rate, rss = api_run()
-            ceilings.append(ceiling_run())
-        else:
-            ceilings.append(ceiling_run())
-            rate, rss = api_run()
+        cpu: dict[str, dict[str, float]] = {}
+        for which in ("api", "ceiling") if n % 2 else ("ceiling", "api"):
+            LAST_CPU.clear()
+            if which == "api":
+                rate, rss = api_run()
+            else:
+                ceilings.append(ceiling_run())
+            cpu[which] = dict(LAST_CPU)
         apis.append(rate)
         peak = max(peak, rss)
         print(f"  round {n + 1}: ceiling {ceilings[-1]:>9,.0f}  API {rate:>9,.0f} events/s  "
-              f"ratio {rate / ceilings[-1]:.2f}")  # fmt: skip
+              f"ratio {rate / ceilings[-1]:.2f}  load {os.getloadavg()[0]:.1f}")  # fmt: skip
+        if cpu["api"]:
+            print(
+                "    CPU ms per 1,000 events: "
+                + "; ".join(
+                    f"{which} " + ", ".join(f"{k} {v:.1f}" for k, v in used.items())
+                    for which, used in cpu.items()
+                    if used
+                )
+            )
     return ceilings, apis, peak
 
 

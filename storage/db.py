@@ -19,6 +19,7 @@ from alembic.util.exc import CommandError
 from sqlalchemy import Connection, create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 
+from storage.bulk import track_staging
 from storage.event_rows import LocalDays
 from storage.lru import BoundedCache
 
@@ -169,7 +170,9 @@ def alembic_config(conn: Connection | None = None) -> Config:
 
 def _make_engine(url: str, is_sqlite: bool) -> Engine:
     if not is_sqlite:
-        return create_engine(url, pool_pre_ping=True, pool_size=10)
+        engine = create_engine(url, pool_pre_ping=True, pool_size=10)
+        track_staging(engine)
+        return engine
 
     engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
 

@@ -25,6 +25,8 @@ def resolve_identities(
     wanted = sorted(set(keys))  # a fixed order keeps concurrent writers from deadlocking
     if not wanted:
         return {}
+    if conn.dialect.name == "postgresql":
+        return _resolve_pg(conn, wanted, now)
     found = _find(conn, wanted)
     missing = [key for key in wanted if key not in found]
     if missing:
@@ -37,6 +39,82 @@ def resolve_identities(
     if unlinked:
         _link_to_known_people(conn, [(found[key][0], *key) for key in unlinked], now)
     return {key: identity_id for key, (identity_id, _) in found.items()}
+
+
+def _resolve_pg(
+    conn: Connection, wanted: list[IdentityKey], now: datetime
+) -> dict[IdentityKey, int]:
+    """`resolve_identities` on PostgreSQL: each step one statement over arrays, whatever the
+    count. A batch of new people was five statements a row (insert, person, link, and the
+    identities trigger fired by each link's own UPDATE), the larger part of its ingest."""
+    kinds = [kind for kind, _ in wanted]
+    values = [value for _, value in wanted]
+    keys = {"kinds": kinds, "values": values}
+    found = _find_pg(conn, keys)
+    if len(found) < len(wanted):
+        # In key order, as the rows' locks are taken: concurrent writers queue, not deadlock.
+        conn.exec_driver_sql(
+            "INSERT INTO identities (kind, value, created_at) "
+            "SELECT kind, value, %(now)s FROM unnest(%(kinds)s::text[], %(values)s::text[]) "
+            "WITH ORDINALITY AS w (kind, value, n) ORDER BY n ON CONFLICT DO NOTHING",
+            {**keys, "now": now},
+        )
+        found = _find_pg(conn, keys)
+    unlinked = sorted(
+        (identity_id, *key) for key, (identity_id, person_id) in found.items() if person_id is None
+    )
+    if unlinked:
+        _link_pg(conn, unlinked, now)
+    return {key: identity_id for key, (identity_id, _) in found.items()}
+
+
+def _find_pg(
+    conn: Connection, keys: dict[str, list[str]]
+) -> dict[IdentityKey, tuple[int, int | None]]:
+    rows = conn.exec_driver_sql(
+        "SELECT i.id, i.kind, i.value, i.person_id FROM identities i "
+        "JOIN unnest(%(kinds)s::text[], %(values)s::text[]) AS w (kind, value) "
+        "ON i.kind = w.kind AND i.value = w.value",
+        keys,
+    )
+    return {(kind, value): (identity_id, person_id) for identity_id, kind, value, person_id in rows}
+
+
+def _link_pg(conn: Connection, unlinked: list[tuple[int, str, str]], now: datetime) -> None:
+    """`_link_to_known_people` on PostgreSQL, in three statements: the people of new Slack
+    IDs made, then every new identity linked to its person by one UPDATE."""
+    slack_ids = sorted(value for _, kind, value in unlinked if kind == "slack")
+    if slack_ids:
+        conn.exec_driver_sql(
+            "INSERT INTO people (slack_user_id, created_at, is_workspace_admin, opted_out) "
+            "SELECT v, %(now)s, false, false FROM unnest(%(ids)s::text[]) "
+            "WITH ORDINALITY AS s (v, n) ORDER BY n ON CONFLICT DO NOTHING",
+            {"ids": slack_ids, "now": now},
+        )
+    emails = sorted(value for _, kind, value in unlinked if kind == "email")
+    pairs = conn.exec_driver_sql(
+        "SELECT 'slack', slack_user_id, id FROM people WHERE slack_user_id = ANY(%(ids)s) "
+        "UNION ALL SELECT 'email', email, id FROM people WHERE email = ANY(%(emails)s)",
+        {"ids": slack_ids, "emails": emails},
+    )
+    people = {(kind, value): person_id for kind, value, person_id in pairs}
+    links = [
+        (identity_id, people[(kind, value)])
+        for identity_id, kind, value in unlinked
+        if (kind, value) in people
+    ]
+    if links:
+        # One statement, so the identities trigger (weekly marks) runs once, not per link.
+        conn.exec_driver_sql(
+            "UPDATE identities AS i SET person_id = l.person, linked_by = 'auto', "
+            "linked_at = %(now)s FROM unnest(%(ids)s::int8[], %(people)s::int8[]) "
+            "AS l (id, person) WHERE i.id = l.id",
+            {
+                "ids": [identity_id for identity_id, _ in links],
+                "people": [person_id for _, person_id in links],
+                "now": now,
+            },
+        )
 
 
 def _link_to_known_people(

@@ -29,6 +29,9 @@ ONLY_PYTHON_CATCHES = {
         "give slack_user_id or email",
     ),
     "bad-email": ({"user": {"email": "dev @example.com"}}, "email is not a valid address"),
+    # PostgreSQL's text cannot hold NUL: unchecked, it failed the whole batch there.
+    "nul-in-model": ({"model": "gpt\u0000"}, "model: must not contain the NUL character"),
+    "nul-in-tool": ({"tool": "\u0000"}, "tool: must not contain the NUL character"),
 }
 
 
@@ -44,6 +47,17 @@ def test_a_bad_item_only_python_checks_catch_is_named_and_the_rest_stored(
     [rejected] = answer["rejected"]
     assert (rejected["index"], rejected["event_id"]) == (1, case)
     assert message in rejected["error"], rejected["error"]
+    [day] = daily_usage(db, date(2026, 11, 18), date(2026, 11, 18))
+    assert (day.totals.input_tokens, day.totals.events) == (7, 1)
+
+
+def test_an_event_id_holding_nul_is_named_and_the_rest_stored(client, api_key, db):
+    batch = [event(event_id="good", input_tokens=7), event(event_id="bad\u0000id")]
+    answer = client.post("/api/v1/events", json={"events": batch}, headers=bearer(api_key)).json()
+    assert answer["accepted"] == 1
+    [rejected] = answer["rejected"]
+    assert (rejected["index"], rejected["event_id"]) == (1, "bad\u0000id")
+    assert "event_id: must not contain the NUL character" in rejected["error"]
     [day] = daily_usage(db, date(2026, 11, 18), date(2026, 11, 18))
     assert (day.totals.input_tokens, day.totals.events) == (7, 1)
 

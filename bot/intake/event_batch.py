@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from operator import attrgetter
@@ -31,6 +32,7 @@ MAX_BATCH = 1000
 MAX_BODY_BYTES = 1024 * 1024
 # Checked on the bytes before parsing: 1,000 events of ~20 fields and 32 attributes fit.
 MAX_JSON_VALUES = 100_000
+_ESCAPED_NUL = b"\\u0000"
 MAX_DEPTH = 8  # {"events": [{"user": {...}}]} is four deep; attribute values are flat
 FUTURE_LEEWAY = bounds.FUTURE_LEEWAY
 
@@ -106,6 +108,14 @@ class EventIn(_EventFields):
         except bounds.OutOfBounds as exc:
             raise ValueError(str(exc).removeprefix("occurred_at ")) from None
 
+    @field_validator("event_id", "tool", "model")
+    @classmethod
+    def _no_nul(cls, value: str | None) -> str | None:
+        # PostgreSQL's text cannot hold it: unnamed, it failed the whole batch there.
+        if value is not None and "\x00" in value:
+            raise ValueError("must not contain the NUL character (\\u0000)")
+        return value
+
     @field_validator("cost_usd")
     @classmethod
     def _finite(cls, value: float | None) -> float | None:
@@ -176,13 +186,14 @@ def parse_body(body: bytes, *, default_tool: str, now: datetime) -> ParsedBatch:
         check_json(body, max_values=MAX_JSON_VALUES, max_depth=MAX_DEPTH)
     except TooComplex as exc:
         raise BadBody(exc.status, exc.message) from None
-    try:
-        # The common case, a batch with nothing wrong, validates in one call; anything else
-        # takes the item-by-item path below, which names each bad item.
-        quick = _QuickBatch.model_validate_json(body)
-    except ValidationError:
-        pass
-    else:
+    # The common case, a batch with nothing wrong, validates in one call; anything else
+    # takes the item-by-item path below, which names each bad item. So does a body with an
+    # escaped NUL anywhere (JSON can carry it no other way), for EventIn's check of it.
+    quick = None
+    if _ESCAPED_NUL not in body:
+        with suppress(ValidationError):
+            quick = _QuickBatch.model_validate_json(body)
+    if quick is not None:
         latest = now + FUTURE_LEEWAY
         clean = [_quick_record(event, default_tool, latest) for event in quick.events]
         if None not in clean:
