@@ -11,7 +11,7 @@ from types import TracebackType
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
-from storage.db import Database
+from storage.db import SQLITE_MMAP_BYTES, Database
 from storage.events import identity_ids, identity_key
 from storage.imports import ReplacedKey, replace_in, replace_report_days
 from storage.models import ConnectorStateRow, CopilotTeamRow
@@ -30,6 +30,9 @@ GROUP_SECONDS = 2.0
 # (SQLite's default 2 MB would spill them to the WAL mid-transaction); back to the default
 # at each commit, so no pooled connection keeps it.
 GROUP_CACHE_KIB = 48 * 1024
+# The group's connection reads through that cache, not the file's memory map: a backfill reads
+# most of the rollup's index pages, and every mapped page it touches stays in the process's
+# resident memory (60 days of 5,000 people: 320 MB with the map, 175 MB without, no slower).
 
 
 def connector_states(db: Database) -> dict[str, ConnectorState]:
@@ -242,6 +245,7 @@ class DayWriter:
                 stack.close()
                 return
             conn.exec_driver_sql(f"PRAGMA cache_size=-{GROUP_CACHE_KIB}")
+            conn.exec_driver_sql("PRAGMA mmap_size=0")
         except BaseException:
             stack.close()
             raise
@@ -261,6 +265,7 @@ class DayWriter:
             return
         try:
             conn.exec_driver_sql(f"PRAGMA cache_size={_DEFAULT_CACHE}")
+            conn.exec_driver_sql(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
         finally:
             stack.__exit__(kind, error, trace)
 
