@@ -243,17 +243,29 @@ def _plain_report_day(number: int, record: dict[str, Any]) -> ReportDay | None:
         user=UserRef(vendor=("copilot", login.lower())),
         day=parsed,
         tool=TOOL,
-        figures=tuple(
-            KindFigures(
-                kind=kind,
-                requests=part[0],
-                suggestions_shown=part[1],
-                suggestions_accepted=part[2],
-                lines_accepted=part[3],
-            )
-            for kind, part in sorted(by_kind.items())
-        ),
+        figures=tuple(_kind_figures(kind, part) for kind, part in sorted(by_kind.items())),
     )
+
+
+# KindFigures are immutable and a large org's figures repeat (a few chats, no completions):
+# one object per distinct part, instead of a frozen dataclass built field by field per line.
+_SHARED_FIGURES: dict[tuple[str, _Part], KindFigures] = {}
+_SHARED_LIMIT = 20_000  # a few megabytes at most; emptied when full
+
+
+def _kind_figures(kind: str, part: _Part) -> KindFigures:
+    key = (kind, part)
+    if (figures := _SHARED_FIGURES.get(key)) is None:
+        if len(_SHARED_FIGURES) >= _SHARED_LIMIT:
+            _SHARED_FIGURES.clear()
+        figures = _SHARED_FIGURES[key] = KindFigures(
+            kind=kind,
+            requests=part[0],
+            suggestions_shown=part[1],
+            suggestions_accepted=part[2],
+            lines_accepted=part[3],
+        )
+    return figures
 
 
 def _plus(x: int | None, y: int | None) -> int | None:
