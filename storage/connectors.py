@@ -34,10 +34,6 @@ GROUP_CACHE_KIB = 48 * 1024
 # The group's connection reads through that cache, not the file's memory map: a backfill reads
 # most of the rollup's index pages, and every mapped page it touches stays in the process's
 # resident memory (60 days of 5,000 people: 320 MB with the map, 175 MB without, no slower).
-# Its statement journals stay in memory too (temp_store): each 256-row upsert fires the weekly
-# triggers, so it opens one, and past 64 KiB SQLite spilled it to a temporary file: a third of
-# the sync's time (60 days: 21.5 s with the file, 14.6 s without). SQLite temporary tables,
-# which changing it drops, are not used.
 
 
 def connector_states(db: Database) -> dict[str, ConnectorState]:
@@ -277,7 +273,6 @@ class DayWriter:
                 self._ids.clear()
             conn.exec_driver_sql(f"PRAGMA cache_size=-{GROUP_CACHE_KIB}")
             conn.exec_driver_sql("PRAGMA mmap_size=0")
-            conn.exec_driver_sql("PRAGMA temp_store=MEMORY")
         except BaseException:
             stack.close()
             raise
@@ -298,7 +293,6 @@ class DayWriter:
         try:
             conn.exec_driver_sql(f"PRAGMA cache_size={_DEFAULT_CACHE}")
             conn.exec_driver_sql(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
-            conn.exec_driver_sql("PRAGMA temp_store=DEFAULT")
         finally:
             stack.__exit__(kind, error, trace)
 
