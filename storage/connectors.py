@@ -11,10 +11,11 @@ from types import TracebackType
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
-from storage.db import Database
+from storage.db import IDENTITY_CACHE_SIZE, SQLITE_MMAP_BYTES, Database
 from storage.events import identity_ids, identity_key
 from storage.imports import ReplacedKey, replace_in, replace_report_days
 from storage.models import ConnectorStateRow, CopilotTeamRow
+from storage.people import IdentityKey
 from storage.privacy import forgotten_keys
 from storage.privacy_door import notice_forgets
 from storage.records import ConnectorState, ReportDay
@@ -30,6 +31,9 @@ GROUP_SECONDS = 2.0
 # (SQLite's default 2 MB would spill them to the WAL mid-transaction); back to the default
 # at each commit, so no pooled connection keeps it.
 GROUP_CACHE_KIB = 48 * 1024
+# The group's connection reads through that cache, not the file's memory map: a backfill reads
+# most of the rollup's index pages, and every mapped page it touches stays in the process's
+# resident memory (60 days of 5,000 people: 320 MB with the map, 175 MB without, no slower).
 
 
 def connector_states(db: Database) -> dict[str, ConnectorState]:
@@ -156,6 +160,10 @@ class DayWriter:
         self._days = 0
         self._half_written = False
         self._done: tuple[date, datetime] | None = None  # the group's last day, and when
+        # Identities looked up by this sync, valid for the privacy generation they were
+        # looked up in (a forget empties the shared cache and starts a new generation).
+        self._ids: dict[IdentityKey, int] = {}
+        self._ids_generation = db.privacy_generation
 
     def __enter__(self) -> DayWriter:
         return self
@@ -187,7 +195,7 @@ class DayWriter:
         if not chunk and not whole_days:
             return
         keys = {identity_key(item.user) for item in chunk}
-        identities = self.db.identity_ids.get_many(keys) if self._conn is not None else {}
+        identities = self._known(keys) if self._conn is not None else {}
         if self._conn is None or len(identities) < len(keys):
             self.commit()  # new identities are made in a transaction of their own
             identities = identity_ids(self.db, keys, now)
@@ -195,12 +203,31 @@ class DayWriter:
             if self._conn is None:  # someone was forgotten meanwhile: look them up again
                 identities = identity_ids(self.db, keys, now)
                 self._open(now, recheck=False)
+            self._remember(identities)
         assert self._conn is not None
         self._half_written = True
         # `replaced` changes only with the transaction: a rolled-back chunk leaves it as it was.
         cleared = set(replaced)
         replace_in(self._conn, self.name, None, chunk, identities, cleared, whole_days)
         replaced.update(cleared)
+
+    def _known(self, keys: set[IdentityKey]) -> dict[IdentityKey, int]:
+        """The ids of `keys` this sync has already looked up, while no forget has emptied the
+        shared identity cache since (a day of a large org names the same people as the day
+        before: dict look-ups, not the shared cache's lock and recency bookkeeping)."""
+        if self.db.privacy_generation != self._ids_generation:
+            self._ids.clear()
+            return {}
+        ids = self._ids
+        return {key: ids[key] for key in keys if key in ids}
+
+    def _remember(self, identities: dict[IdentityKey, int]) -> None:
+        if self.db.privacy_generation != self._ids_generation:
+            self._ids.clear()
+            self._ids_generation = self.db.privacy_generation
+        if len(self._ids) + len(identities) > IDENTITY_CACHE_SIZE:
+            self._ids.clear()  # bounded like the shared cache
+        self._ids.update(identities)
 
     def day_done(self, day: date, now: datetime) -> None:
         """Every chunk of the days up to `day` is written: record it with them."""
@@ -241,7 +268,11 @@ class DayWriter:
             if recheck and notice_forgets(self.db, now, force=True):
                 stack.close()
                 return
+            if not recheck:
+                # Unchecked for forgets since this sync's look-ups: only fresh ones count.
+                self._ids.clear()
             conn.exec_driver_sql(f"PRAGMA cache_size=-{GROUP_CACHE_KIB}")
+            conn.exec_driver_sql("PRAGMA mmap_size=0")
         except BaseException:
             stack.close()
             raise
@@ -261,6 +292,7 @@ class DayWriter:
             return
         try:
             conn.exec_driver_sql(f"PRAGMA cache_size={_DEFAULT_CACHE}")
+            conn.exec_driver_sql(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
         finally:
             stack.__exit__(kind, error, trace)
 

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 import storage.imports
 from storage.connectors import connector_states
-from storage.models import DailyRow, WeeklyStaleRow
+from storage.models import DailyRow, IdentityRow, WeeklyStaleRow
 from storage.people import link_email
 from tests.builders import event
 from tests.fakes.vendors import FakeGitHub
@@ -135,3 +135,51 @@ def _rows_per_day(db) -> dict[date, int]:
 def _whole_day_marks(db) -> int:
     with db.read() as conn:
         return conn.scalar(select(func.count()).where(WeeklyStaleRow.person_id.is_(None))) or 0
+
+
+@pytest.mark.postgres
+def test_a_person_forgotten_between_days_of_a_sync_has_no_later_day_stored(db, settings, now):
+    """The writer keeps the sync's identity ids across days and groups: a forget landing
+    between two of its days (here, while the sync waits for the next day's report) must
+    still drop the person from every later day, and keep everyone else's days whole."""
+    link_email(db, "alice@example.com", "UALICE", now)
+    cli("people", "link", "copilot:gh-alice", "UALICE")
+    days = [date(2026, 8, 1) + timedelta(days=n) for n in range(16)]  # groups of 7 and more
+    forget_at = days[9]
+    forgotten: list[bool] = []
+
+    class ForgetMidSync(FakeGitHub):
+        def answer(self, call):  # type: ignore[no-untyped-def]
+            asks = call.path.endswith("/users-1-day") and call.query.get("day") == str(forget_at)
+            if asks and not forgotten:
+                cli("people", "forget", "UALICE")  # waits for the sync's group to commit
+                forgotten.append(True)
+            return super().answer(call)
+
+    github = ForgetMidSync()
+    argv = [AIUSAGE, "connectors", "sync", "copilot", "--since", str(days[0]),
+            "--until", str(days[-1])]  # fmt: skip
+    github.users = {day: report(day, ("alice", "bob")) for day in days}
+    env = {**os.environ, "AIUSAGE_COPILOT_TOKEN": github.token,
+           "AIUSAGE_COPILOT_ORG": github.org, "AIUSAGE_GITHUB_API_URL": github.url}  # fmt: skip
+    try:
+        subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL, timeout=120)
+    finally:
+        github.stop()
+    assert forgotten == [True]
+    assert _last_day(db) == days[-1]
+    with db.read() as conn:
+        alice = conn.scalars(
+            select(IdentityRow.id).where(
+                IdentityRow.kind == "copilot", IdentityRow.value == "gh-alice"
+            )
+        ).all()
+        bob = conn.scalar(
+            select(IdentityRow.id).where(
+                IdentityRow.kind == "copilot", IdentityRow.value == "gh-bob"
+            )
+        )
+        owners = set(conn.scalars(select(DailyRow.identity_id).distinct()).all())
+    assert alice == []  # forgotten, and not made again by a later day
+    assert owners == {bob}
+    assert _rows_per_day(db) == {day: 2 for day in days}  # bob's two kinds, every day

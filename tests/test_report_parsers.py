@@ -102,3 +102,69 @@ def test_kiro_checks_each_model_column_and_keeps_the_client():
     assert bad == BadRow(3, "auto_messages must be a whole number, not 'three'")
     with pytest.raises(BadReport):
         list(kiro.parse(io.StringIO("Day,User\n")))
+
+
+def _varied_copilot_records(seed: int, n: int) -> list[object]:
+    """Copilot records, plain and odd: counts of every type and size, missing and hostile
+    fields, features repeated, days in other forms, logins with spaces and capitals."""
+    import random
+
+    rng = random.Random(seed)
+    counts = [0, 1, 7, 300, 10**12, 10**12 + 1, -1, None, "", "12", " 7 ", 3.0, 2.5, True,
+              False, float("nan"), [], {}, 2**70]  # fmt: skip
+    features = ["code_completion", "chat_panel_ask_mode", "chat_panel_agent_mode", "agent_edit",
+                " code_completion ", "", "  ", 5, None, "something_new"]  # fmt: skip
+    days = ["2026-11-16", "2026-11-16T00:00:00Z", "11-16-2026", " 2026-11-16", "2026-13-01",
+            "2026-W47-1", "20261116", "", 1794787200000, None, True]  # fmt: skip
+    logins = ["octocat", "OctoCat", " hubot ", "", "   ", 5, None, "dev\u2028x", "é" * 400]
+    fields = ["code_generation_activity_count", "code_acceptance_activity_count",
+              "loc_added_sum", "user_initiated_interaction_count"]  # fmt: skip
+
+    def pick(options: list[object], plain: object) -> object:
+        return plain if rng.random() < 0.8 else rng.choice(options)
+
+    records: list[object] = []
+    for _ in range(n):
+        if rng.random() < 0.02:
+            records.append(rng.choice([[], "x", 5, None]))
+            continue
+        record: dict[str, object] = {}
+        if rng.random() < 0.97:
+            record["user_login"] = pick(logins, f"dev{rng.randint(0, 50)}")
+        if rng.random() < 0.97:
+            record["day"] = pick(days, "2026-11-16")
+        if rng.random() < 0.05:
+            record["user_initiated_interaction_count"] = pick(counts, rng.randint(0, 9))
+        if rng.random() < 0.1:
+            record["totals_by_cli"] = rng.choice(
+                [None, {"prompt_count": 3, "token_usage": {"prompt_tokens_sum": 9}}, 5]
+            )
+        if rng.random() < 0.95:
+            items: list[object] = []
+            for _ in range(rng.randint(0, 5)):
+                if rng.random() < 0.03:
+                    items.append(rng.choice(["x", None, 3]))
+                    continue
+                item = {"feature": pick(features, rng.choice(features[:4]))}
+                for name in fields:
+                    if rng.random() < 0.8:
+                        item[name] = pick(counts, rng.randint(0, 300))
+                items.append(item)
+            record["totals_by_feature"] = pick([None, {}, "x"], items)
+        records.append(record)
+    return records
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_copilot_lean_path_reads_every_record_as_the_careful_path_does(seed, monkeypatch):
+    import json
+
+    lines = [json.dumps(r) for r in _varied_copilot_records(seed, 1500)]
+    lines[10:10] = ["", "{not json", "  "]
+    lean = list(copilot.parse(lines))
+    monkeypatch.setattr(copilot, "_plain_report_day", lambda number, record: None)
+    careful = list(copilot.parse(lines))
+    assert lean == careful
+    # The records are varied enough to take both paths and to name bad lines.
+    assert sum(isinstance(item, BadRow) for item in careful) > 50
+    assert sum(isinstance(item, ReportDay) for item in careful) > 300

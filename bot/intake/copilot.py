@@ -4,11 +4,13 @@ one record per user and day, broken down by feature and, for the CLI, with token
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
+from datetime import date
 from typing import Any
 
 import orjson
 
 from bot.intake.vendor_report import BadReport, RowError, calendar_day, count, merge, nonzero, text
+from storage.bounds import MAX_COUNT
 from storage.records import BadRow, KindFigures, ReportDay, UserRef
 
 TOOL = "copilot"
@@ -89,7 +91,7 @@ def _row(number: int, record: Any) -> ReportDay | BadRow:
     try:
         if not isinstance(record, dict):
             raise RowError("a record must be a JSON object")
-        return to_report_day(number, record)
+        return _plain_report_day(number, record) or to_report_day(number, record)
     except RowError as exc:
         return BadRow(number, str(exc))
 
@@ -159,3 +161,112 @@ def _figures(kind: str, totals: Mapping[str, Any]) -> KindFigures:
         suggestions_accepted=accepted,
         lines_accepted=count(totals, "loc_added_sum"),
     )
+
+
+# A feature's figures as the lean path reads them: (requests, shown, accepted, lines).
+_Part = tuple[int, int | None, int | None, int | None]
+_NO_FIGURE = object()  # a field the lean path leaves to the careful one
+
+
+def _plain_count(value: Any) -> Any:
+    """A count the lean path takes as it is: absent, or a JSON whole number in bounds
+    (`type() is int` leaves bools out); anything else is `_NO_FIGURE`."""
+    if value is None or (type(value) is int and 0 <= value <= MAX_COUNT):
+        return value
+    return _NO_FIGURE
+
+
+def _plain_report_day(number: int, record: dict[str, Any]) -> ReportDay | None:
+    """`to_report_day` for the plain record nearly every line of a large org's report is (an
+    ISO day, a login, features with whole-number counts, no CLI totals), read in one pass
+    without a KindFigures per feature: the same ReportDay, or None for anything else, which
+    the careful path then reads (and names what is wrong with it)."""
+    login, day, features = (
+        record.get("user_login"),
+        record.get("day"),
+        record.get("totals_by_feature"),
+    )
+    if (
+        type(login) is not str
+        or type(day) is not str
+        or len(day) != 10
+        or type(features) is not list
+        or not features
+        or record.get("totals_by_cli") is not None
+    ):
+        return None
+    login = login.strip()
+    try:
+        parsed = date.fromisoformat(day)
+    except ValueError:
+        return None
+    if not login:
+        return None
+    by_kind: dict[str, _Part] = {}
+    for feature in features:
+        if type(feature) is not dict:
+            return None
+        name = feature.get("feature")
+        if type(name) is not str:
+            return None
+        shown = _plain_count(feature.get("code_generation_activity_count"))
+        accepted = _plain_count(feature.get("code_acceptance_activity_count"))
+        lines = _plain_count(feature.get("loc_added_sum"))
+        if shown is _NO_FIGURE or accepted is _NO_FIGURE or lines is _NO_FIGURE:
+            return None
+        name = name.strip()
+        if name == "code_completion":
+            kind, requests = "inline_suggestion", 0
+        elif not name:
+            return None
+        else:
+            kind = "agent" if name in AGENT_FEATURES else "chat"
+            requests = _plain_count(feature.get("user_initiated_interaction_count"))
+            if requests is _NO_FIGURE:
+                return None
+            requests = requests or 0
+            if shown is not None and accepted is not None and accepted > shown:
+                shown = accepted  # as `_figures`
+        if not (requests or shown or accepted or lines):
+            continue  # an all-zero part says nothing (`nonzero`)
+        if (seen := by_kind.get(kind)) is None:
+            by_kind[kind] = (requests, shown, accepted, lines)
+        else:  # as `merge`: counted figures added, unreported ones kept apart from zero
+            by_kind[kind] = (
+                seen[0] + requests,
+                _plus(seen[1], shown),
+                _plus(seen[2], accepted),
+                _plus(seen[3], lines),
+            )
+    return ReportDay(
+        line=number,
+        user=UserRef(vendor=("copilot", login.lower())),
+        day=parsed,
+        tool=TOOL,
+        figures=tuple(_kind_figures(kind, part) for kind, part in sorted(by_kind.items())),
+    )
+
+
+# KindFigures are immutable and a large org's figures repeat (a few chats, no completions):
+# one object per distinct part, instead of a frozen dataclass built field by field per line.
+_SHARED_FIGURES: dict[tuple[str, _Part], KindFigures] = {}
+_SHARED_LIMIT = 20_000  # a few megabytes at most; emptied when full
+
+
+def _kind_figures(kind: str, part: _Part) -> KindFigures:
+    key = (kind, part)
+    if (figures := _SHARED_FIGURES.get(key)) is None:
+        if len(_SHARED_FIGURES) >= _SHARED_LIMIT:
+            _SHARED_FIGURES.clear()
+        figures = _SHARED_FIGURES[key] = KindFigures(
+            kind=kind,
+            requests=part[0],
+            suggestions_shown=part[1],
+            suggestions_accepted=part[2],
+            lines_accepted=part[3],
+        )
+    return figures
+
+
+def _plus(x: int | None, y: int | None) -> int | None:
+    return x if y is None else y if x is None else x + y
