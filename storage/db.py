@@ -188,7 +188,10 @@ def _make_engine(url: str, is_sqlite: bool) -> Engine:
         # Reads take pages straight from the OS's file cache, shared by every connection,
         # instead of copying each into the connection's own small cache: one person's
         # weeks for `me` are pages nobody else's `me` asked for, and read() per page cost
-        # more than the query did. Address space only, not memory of this process's own.
+        # more than the query did. Pages read so count in the process's RSS as file-backed
+        # memory (the OS's file cache, shared and reclaimable), so RSS grows toward the file's
+        # size on a large database; a connector backfill, which touches most of the file,
+        # turns the map off for its writes (storage/connectors.py).
         cur.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
         cur.close()
 
