@@ -17,7 +17,7 @@ from storage.db import Database
 from storage.models import PersonWeekRow, WeeklyRow, WeeklyStaleRow
 from storage.people import link_email, resolve_identities
 from storage.precedence import API_ORIGIN, OriginFigures
-from storage.weekly import fresh_weeks
+from storage.weekly import fresh_weeks, tool_names
 from tests.readback import random_figures, replace_rollup
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
@@ -29,7 +29,7 @@ RESUM = """
 import sys
 from zoneinfo import ZoneInfo
 from storage.db import Database
-from storage.weekly import fresh_weeks
+from storage.weekly import fresh_weeks, tool_names
 db = Database(sys.argv[1], ZoneInfo("UTC"))
 print("ready", flush=True)
 fresh_weeks(db)
@@ -57,9 +57,14 @@ def _seed(db: Database) -> None:
 
 
 def _weekly(db: Database) -> list[list[tuple]]:
+    # A person-week's tool names are a set (`tool_names`); PostgreSQL joins them in no set
+    # order, so they are compared as one.
     with db.read() as conn:
         return [
-            sorted(tuple(row) for row in conn.execute(select(table)))
+            sorted(
+                tuple(sorted(tool_names(v)) if k == "tools" else v for k, v in row._mapping.items())
+                for row in conn.execute(select(table))
+            )
             for table in (WeeklyRow.__table__, PersonWeekRow.__table__)
         ]
 
