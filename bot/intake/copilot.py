@@ -11,6 +11,7 @@ import orjson
 
 from bot.intake.vendor_report import BadReport, RowError, calendar_day, count, merge, nonzero, text
 from storage.bounds import MAX_COUNT
+from storage.figures import plus
 from storage.records import BadRow, KindFigures, ReportDay, UserRef
 
 TOOL = "copilot"
@@ -234,9 +235,9 @@ def _plain_report_day(number: int, record: dict[str, Any]) -> ReportDay | None:
         else:  # as `merge`: counted figures added, unreported ones kept apart from zero
             by_kind[kind] = (
                 seen[0] + requests,
-                _plus(seen[1], shown),
-                _plus(seen[2], accepted),
-                _plus(seen[3], lines),
+                plus(seen[1], shown),
+                plus(seen[2], accepted),
+                plus(seen[3], lines),
             )
     return ReportDay(
         line=number,
@@ -266,7 +267,3 @@ def _kind_figures(kind: str, part: _Part) -> KindFigures:
             lines_accepted=part[3],
         )
     return figures
-
-
-def _plus(x: int | None, y: int | None) -> int | None:
-    return x if y is None else y if x is None else x + y
