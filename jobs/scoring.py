@@ -23,16 +23,17 @@ SPARK_BARS = "▁▂▃▄▅▆▇█"
 TREND_WEEKS = 8
 
 
-def add(a: Totals, b: Totals) -> Totals:
-    """The sum of two Totals (see `storage.figures`)."""
-    return a + b
+def total(items: Sequence[Totals]) -> Totals:
+    """The sum of `items` (see `storage.figures`). None or one item is the common case of a
+    person's week, and adding to nothing changes nothing, so those skip the sum."""
+    if not items:
+        return _NOTHING
+    if len(items) == 1:
+        return items[0]
+    return Totals.total(items)
 
 
-def total(items: Iterable[Totals]) -> Totals:
-    result = Totals()
-    for item in items:
-        result = add(result, item)
-    return result
+_NOTHING = Totals()
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,18 +71,36 @@ class WeekComparison:
 
 
 def period(daily: Sequence[DailyUsage], first: date, last: date) -> Period:
-    rows = [d for d in daily if first <= d.day <= last]
+    return _period([d for d in daily if first <= d.day <= last], first, last)
+
+
+def _period(rows: Sequence[DailyUsage], first: date, last: date) -> Period:
     active = {d.day for d in rows if d.totals.requests or d.totals.events}
-    return Period(first, last, total(d.totals for d in rows), len(active))
+    return Period(first, last, total([d.totals for d in rows]), len(active))
 
 
 def compare_weeks(daily: Sequence[DailyUsage], week: Week, today: date) -> WeekComparison:
     """Compare this week up to `today` with last week up to the same weekday, and in full.
-    `daily` should cover the trend's eight weeks; days after `today` are ignored."""
+    `daily` should cover the trend's eight weeks; days after `today` are ignored. One pass
+    over `daily`: `me` asks this on every call."""
     last = week.previous()
     same_day_last_week = today - timedelta(weeks=1)
-    this_rows = [d for d in daily if week.start <= d.day <= today]
-    last_rows = [d for d in daily if last.start <= d.day <= last.end]
+    weeks = [week.previous(n) for n in range(TREND_WEEKS - 1, -1, -1)]
+    first, end = weeks[0].start, min(week.end, today)
+    requests = [0] * TREND_WEEKS  # per week of the trend, up to today
+    this_rows: list[DailyUsage] = []
+    last_rows: list[DailyUsage] = []
+    same_days: list[DailyUsage] = []
+    for d in daily:
+        day = d.day
+        if first <= day <= end:
+            requests[(day - first).days // 7] += d.totals.requests
+        if week.start <= day <= today:
+            this_rows.append(d)
+        if last.start <= day <= last.end:
+            last_rows.append(d)
+        if last.start <= day <= same_day_last_week:
+            same_days.append(d)
     by_tool: dict[str, tuple[list[Totals], list[Totals]]] = {}
     for d in this_rows:
         by_tool.setdefault(d.tool, ([], []))[0].append(d.totals)
@@ -89,19 +108,14 @@ def compare_weeks(daily: Sequence[DailyUsage], week: Week, today: date) -> WeekC
         by_tool.setdefault(d.tool, ([], []))[1].append(d.totals)
     tools = [ToolLine(tool, total(now), total(before)) for tool, (now, before) in by_tool.items()]
     tools.sort(key=lambda t: (-t.this_week.requests, -t.last_week.requests, t.tool))
-    weeks = [week.previous(n) for n in range(TREND_WEEKS - 1, -1, -1)]
-    trend = [
-        (w, sum(d.totals.requests for d in daily if w.start <= d.day <= min(w.end, today)))
-        for w in weeks
-    ]
     return WeekComparison(
         week=week,
         today=today,
-        this_week=period(daily, week.start, today),
-        last_week_same_days=period(daily, last.start, same_day_last_week),
-        last_week=period(daily, last.start, last.end),
+        this_week=_period(this_rows, week.start, today),
+        last_week_same_days=_period(same_days, last.start, same_day_last_week),
+        last_week=_period(last_rows, last.start, last.end),
         tools=tools,
-        trend=trend,
+        trend=list(zip(weeks, requests, strict=True)),
     )
 
 

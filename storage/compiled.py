@@ -60,12 +60,18 @@ class CompiledRead:
                 results = plan.results = self._result_processors(dialect, cursor.description)
         finally:
             cursor.close()
-        if not any(results):
+        processed = [(i, p) for i, p in enumerate(results) if p is not None]
+        if not processed:
             return [tuple(row) for row in fetched]
-        return [
-            tuple(v if p is None or v is None else p(v) for p, v in zip(results, row, strict=True))
-            for row in fetched
-        ]
+        # Only the columns that need it (a day on SQLite, say): most are taken as they come.
+        out = []
+        for row in fetched:
+            values = list(row)
+            for i, processor in processed:
+                if (value := values[i]) is not None:
+                    values[i] = processor(value)
+            out.append(tuple(values))
+        return out
 
     def _plan(self, dialect: Dialect) -> _Plan:
         with self._lock:

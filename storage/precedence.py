@@ -1,6 +1,7 @@
 """Which source counts when several report the same person, tool and day. Pure: the rule
-over plain data; `storage.counted_daily` applies the same rule in SQL, and a test holds
-the two to the same answers.
+over plain data; `storage.counted_daily` applies the same rule in SQL for reads over many
+people, `storage.usage_queries.person_daily` applies this one to a person's few rows, and a
+test holds them to the same answers.
 
 The rule, per figure: every origin has a tier. Vendor reports (imports and connectors,
 origins `import:…`) are the top tier, a tool's own OpenTelemetry (`otlp`) the middle, and

@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from datetime import date
+from itertools import groupby
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from sqlalchemy import (
@@ -19,12 +21,15 @@ from sqlalchemy import (
     union,
 )
 
+from storage.bounds import saturate
 from storage.compiled import CompiledRead
-from storage.counted_daily import counted_daily, counted_sums_by_identity
+from storage.counted_daily import counted_sums_by_identity
 from storage.daily_sums import SUMMED, safe_sum, summed_totals, totals_from_row, whole
 from storage.db import Database
+from storage.figures import FRACTIONAL, NAMES, REPORTED, Figures
 from storage.models import DailyRow, EventRow, IdentityRow, IntegrityFlagRow, PersonRow
-from storage.records import DailyUsage, PersonPeriod, RankInput
+from storage.precedence import OriginFigures, kept_figures, tier
+from storage.records import DailyUsage, PersonPeriod, RankInput, Totals
 from storage.usage_masks import (
     MASK_BITS,
     day_mask,
@@ -167,20 +172,54 @@ def _added(a: Sequence[Any], b: Sequence[Any]) -> list[Any]:
 
 
 def person_daily(db: Database, person_id: int, start: date, end: date) -> list[DailyUsage]:
-    """One person's usage per local day, tool and kind, for days start..end inclusive.
-    Reads through the person's identities so the (identity, day) index does the work."""
+    """One person's usage per local day, tool and kind, for days start..end inclusive, each
+    figure from one source (`storage.precedence`). Reads the person's few rollup rows
+    through the (identity, day) index as stored, and applies the rule to them here: the
+    same rule in SQL (`storage.counted_daily`) cost `me` several times the read."""
     with db.read() as conn:
         rows = _person_daily_read().rows(conn, {"person_id": person_id, "start": start, "end": end})
-    return [
-        DailyUsage(
-            person_id=person_id,
-            day=row[0],
-            tool=row[1],
-            kind=row[2],
-            totals=totals_from_row(row[3:]),
-        )
-        for row in rows
-    ]
+    return counted_days(person_id, rows)
+
+
+def counted_days(person_id: int, rows: Sequence[Sequence[Any]]) -> list[DailyUsage]:
+    """Rows of (day, tool, kind, origin, *figures, events) in (day, tool, kind) order,
+    summed per day, tool and kind as they count."""
+    daily: list[DailyUsage] = []
+    for (day, tool), same_tool in groupby(rows, key=itemgetter(0, 1)):
+        group = list(same_tool)
+        if len(group) == 1:  # the common case: one row, from one source
+            daily.append(DailyUsage(person_id, day, tool, group[0][2], Totals(*group[0][4:])))
+            continue
+        if len({tier(row[3]) for row in group}) > 1:
+            group = _one_source(group)
+        for kind, parts in groupby(group, key=itemgetter(2)):
+            daily.append(DailyUsage(person_id, day, tool, kind, _summed(list(parts))))
+    return daily
+
+
+def _one_source(group: list[Sequence[Any]]) -> list[Sequence[Any]]:
+    """One day and tool's rows of several tiers, each without the figures a higher tier
+    carries (`precedence.kept_figures`)."""
+    kept = kept_figures(OriginFigures(row[3], Figures(*row[4:-1])) for row in group)
+    return [(*row[:4], *_figure_values(k), row[-1]) for row, k in zip(group, kept, strict=True)]
+
+
+def _summed(parts: list[Sequence[Any]]) -> Totals:
+    """The figures and events of rows of one day, tool and kind, added: a figure nobody
+    reported stays None, a whole-count sum is held within 64 bits."""
+    if len(parts) == 1:  # the common case; a stored row is within the rollup's caps
+        return Totals(*parts[0][4:])
+    sums: list[Any] = []
+    for i, name in enumerate(SUMMED, start=4):
+        said = [value for part in parts if (value := part[i]) is not None]
+        if not said:
+            sums.append(None if name in REPORTED else 0)
+        else:
+            sums.append(sum(said) if name in FRACTIONAL else saturate(sum(said)))
+    return Totals(*sums)
+
+
+_figure_values = attrgetter(*NAMES)
 
 
 @functools.cache
@@ -189,17 +228,21 @@ def _person_daily_read() -> CompiledRead:
 
 
 def _person_daily_statement() -> Select[Any]:
-    """`person_daily`'s statement, built once: `me` asks it on every request, and building
-    the one-source rule's statement costs several times what running it does."""
+    """`person_daily`'s statement: a person's rollup rows, as stored."""
     identities = select(IdentityRow.id).where(
         IdentityRow.person_id == bindparam("person_id", type_=Integer)
     )
     span = DailyRow.day.between(bindparam("start", type_=Date), bindparam("end", type_=Date))
-    counted = counted_daily([DailyRow.identity_id.in_(identities), span]).c
     return (
-        select(counted.day, counted.tool, counted.kind, *summed_totals(counted))
-        .group_by(counted.day, counted.tool, counted.kind)
-        .order_by(counted.day, counted.tool, counted.kind)
+        select(
+            DailyRow.day,
+            DailyRow.tool,
+            DailyRow.kind,
+            DailyRow.origin,
+            *[getattr(DailyRow, name) for name in SUMMED],
+        )
+        .where(DailyRow.identity_id.in_(identities), span)
+        .order_by(DailyRow.day, DailyRow.tool, DailyRow.kind, DailyRow.origin)
     )
 
 

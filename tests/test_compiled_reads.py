@@ -81,7 +81,10 @@ def test_compiled_reads_equal_sqlalchemys(db: Database) -> None:
         usage_queries._person_daily_read(),
         {"person_id": alice, "start": WEEK - timedelta(days=13), "end": WEEK},
     )
-    assert len(daily) == 10 and isinstance(daily[0][0], date)
+    assert len(daily) == 20 and isinstance(daily[0][0], date)  # as stored: both sources
+    # Put together per day, the report's requests count and the pushed events' do not.
+    counted = usage_queries.person_daily(db, alice, WEEK - timedelta(days=13), WEEK)
+    assert [d.totals.requests for d in counted] == [4 + back for back in range(9, -1, -1)]
     [award] = _same_rows(db, awards._latest_awards(), {"p": alice, "n": 5})
     assert award[2] == WEEK - timedelta(days=7)
     unranked = _same_rows(db, usage_queries._UNRANKED, {"week_start": WEEK})

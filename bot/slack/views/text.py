@@ -48,8 +48,14 @@ def percent(rate: float | None) -> str:
     return "n/a" if rate is None else f"{rate:.0%}"
 
 
+# English names, as Slack's own English labels; strftime's would follow the process's locale
+# and cost a formatting pass each (a `me` answer shows six days).
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
 def day_label(day: date) -> str:
-    return f"{day:%a} {day.day} {day:%b}"
+    return f"{_WEEKDAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]}"
 
 
 def time_label(moment: datetime) -> str:
