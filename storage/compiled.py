@@ -66,11 +66,11 @@ class CompiledRead:
         # Only the columns that need it (a day on SQLite, say): most are taken as they come.
         out = []
         for row in fetched:
-            values = list(row)
+            columns = list(row)
             for i, processor in processed:
-                if (value := values[i]) is not None:
-                    values[i] = processor(value)
-            out.append(tuple(values))
+                if (value := columns[i]) is not None:
+                    columns[i] = processor(value)
+            out.append(tuple(columns))
         return out
 
     def _plan(self, dialect: Dialect) -> _Plan:
