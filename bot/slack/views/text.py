@@ -59,7 +59,7 @@ def day_label(day: date) -> str:
 
 
 def time_label(moment: datetime) -> str:
-    return f"{day_label(moment.date())}, {moment:%H:%M}"
+    return f"{day_label(moment.date())}, {moment.hour:02}:{moment.minute:02}"
 
 
 def when(moment: datetime) -> str:
