@@ -6,7 +6,8 @@ slash commands end to end, next to a bare Bolt command that only acknowledges, i
 run and the same app. Quick by default; the issue's size (a year, 100,000 people; lower
 --activity keeps the load to a few minutes; --keep loads once and reuses the file) is:
 
-    python -P bench/slash.py --people 100000 --days 365 --activity 0.1 --tools 1 --keep F
+    python -P bench/slash.py --people 100000 --days 365 --activity 0.1 --tools 1 --keep F \
+        --requests 1000 --rounds 5
 
 Target: `me` and `top` p99 within 1.25 x the bare acknowledgement's p99.
 """
@@ -149,6 +150,9 @@ def main() -> int:
     parser.add_argument("--tools", type=int, default=2, help="most tools a person uses")
     parser.add_argument("--reported", type=float, default=0.05, help="share from a report")
     parser.add_argument("--keep", type=Path, help="a SQLite file: loaded once, then reused")
+    # A p99 of a few hundred samples moves with whatever else the machine does; rounds add
+    # samples (the summary is over all of them) and show how much one round's ratio moves.
+    parser.add_argument("--rounds", type=int, default=1, help="rounds of --requests each")
     args = parser.parse_args()
 
     tmp = tempfile.TemporaryDirectory(prefix="aiusage-bench-")
@@ -219,11 +223,19 @@ def main() -> int:
             "top": [],
             "top, usage landing": [],
         }
-        for i in range(args.requests):
-            user = callers[i % len(callers)]
-            timings["bare"].append(post("/bare", "", user))
-            timings["me"].append(post("/aiusage", "me", user))
-            timings["top"].append(post("/aiusage", "top", user))
+        for round_ in range(args.rounds):
+            start = len(timings["bare"])
+            for i in range(args.requests):
+                user = callers[(round_ * args.requests + i) % len(callers)]
+                timings["bare"].append(post("/bare", "", user))
+                timings["me"].append(post("/aiusage", "me", user))
+                timings["top"].append(post("/aiusage", "top", user))
+            if args.rounds > 1:
+                p99 = {k: percentile(timings[k][start:], 99) for k in ("bare", "me", "top")}
+                print(
+                    f"round {round_ + 1}: p99 bare {p99['bare'] * 1000:.2f} ms, "
+                    f"me {p99['me'] / p99['bare']:.2f} x, top {p99['top'] / p99['bare']:.2f} x"
+                )
         # Again, with usage landing through the ingestion API ten times a second, so the
         # cached ranking is always out of date and refreshed in the background meanwhile.
         _, key = create_integration(services.db, f"bench-{now:%Y%m%d%H%M%S}", now)  # --keep

@@ -165,13 +165,6 @@ def daily_candidates(db: Database, week: Week, history_weeks: int) -> list[Candi
         return _joined(periods, history.result(), history_weeks)
 
 
-def with_history(
-    db: Database, week: Week, periods: Sequence[PersonPeriod], history_weeks: int
-) -> list[Candidate]:
-    earlier = [week.previous(back).start for back in range(1, history_weeks + 1)]
-    return _joined(periods, active_days_history(db, earlier), history_weeks)
-
-
 def _joined(
     periods: Sequence[PersonPeriod], history: dict[int, list[int]], history_weeks: int
 ) -> list[Candidate]:
