@@ -77,8 +77,9 @@ class Database:
     @contextmanager
     def reading_together(self) -> Iterator[None]:
         """Every `read` on this thread inside the block shares one transaction: one BEGIN,
-        and on SQLite one snapshot (PostgreSQL reads committed data statement by statement). A slash command's two or three reads each cost a connection
-        check-out and a transaction otherwise. Only for work that does not write."""
+        and on SQLite one snapshot (PostgreSQL reads committed data statement by statement).
+        A slash command's two or three reads each cost a connection check-out and a
+        transaction otherwise. Only for work that does not write."""
         if self._shared.conn is not None:
             yield
             return

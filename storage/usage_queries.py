@@ -185,15 +185,22 @@ def counted_days(person_id: int, rows: Sequence[Sequence[Any]]) -> list[DailyUsa
     """Rows of (day, tool, kind, origin, *figures, events) in (day, tool, kind) order,
     summed per day, tool and kind as they count."""
     daily: list[DailyUsage] = []
-    for (day, tool), same_tool in groupby(rows, key=itemgetter(0, 1)):
-        group = list(same_tool)
-        if len(group) == 1:  # the common case: one row, from one source
-            daily.append(DailyUsage(person_id, day, tool, group[0][2], Totals(*group[0][4:])))
-            continue
-        if len({tier(row[3]) for row in group}) > 1:
-            group = _one_source(group)
-        for kind, parts in groupby(group, key=itemgetter(2)):
-            daily.append(DailyUsage(person_id, day, tool, kind, _summed(list(parts))))
+    start, count = 0, len(rows)
+    while start < count:
+        day, tool = rows[start][0], rows[start][1]
+        end = start + 1
+        while end < count and rows[end][0] == day and rows[end][1] == tool:
+            end += 1
+        if end == start + 1:  # the common case: one row, from one source
+            row = rows[start]
+            daily.append(DailyUsage(person_id, day, tool, row[2], Totals(*row[4:])))
+        else:
+            group = list(rows[start:end])
+            if len({tier(row[3]) for row in group}) > 1:
+                group = _one_source(group)
+            for kind, parts in groupby(group, key=itemgetter(2)):
+                daily.append(DailyUsage(person_id, day, tool, kind, _summed(list(parts))))
+        start = end
     return daily
 
 

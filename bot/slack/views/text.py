@@ -36,7 +36,12 @@ def clip(text: str, limit: int) -> str:
 
 def shown(text: str, limit: int = MAX_NAME) -> str:
     """Untrusted text made safe to show: controls replaced, clipped, then escaped."""
-    visible = "".join("?" if unicodedata.category(ch) in ("Cc", "Cf") else ch for ch in text)
+    # Printable text has no control or format characters: most names, checked in C.
+    visible = (
+        text
+        if text.isprintable()
+        else "".join("?" if unicodedata.category(ch) in ("Cc", "Cf") else ch for ch in text)
+    )
     return escape(clip(visible, limit))
 
 
