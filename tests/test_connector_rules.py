@@ -11,7 +11,7 @@ import pytest
 from apscheduler.triggers.cron import CronTrigger
 
 from bot.cli.main import main
-from bot.connectors import run_connectors
+from bot.connectors.registry import run_connectors
 from bot.connectors.cursor import windows
 from bot.connectors.http import retry_after
 from bot.settings import SettingsError, load_settings
