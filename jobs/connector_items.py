@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from storage.records import BadRow, ReportDay
+from storage.report_rows import PreparedDays
 
 
 class ConnectorError(Exception):
@@ -19,10 +20,12 @@ class ConnectorError(Exception):
 @dataclass
 class Batch:
     """Days a connector fetched in full, and their records. The writer clears what the
-    source said of these days before, then stores `items`."""
+    source said of these days before, then stores `items`, or with `prepared` the days'
+    rows as the connector built them (`items` then holds only the rows it could not read)."""
 
     days: tuple[date, ...]
     items: Iterable[ReportDay | BadRow]
+    prepared: PreparedDays | None = None
 
 
 @dataclass(frozen=True)

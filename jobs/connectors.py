@@ -186,13 +186,18 @@ def _write(
 ) -> None:
     """Store a batch in chunks; the first chunk clears the batch's days."""
     replaced: set[ReplacedKey] = set()
+    if batch.prepared is not None:
+        for item in batch.items:
+            _rejected(source, item, result)
+        result.rows += batch.prepared.records
+        writer.write(batch.prepared, replaced, clock(), batch.days)
+        return
     chunk: list[ReportDay] = []
     days = batch.days
     written = False
     for item in batch.items:
         if isinstance(item, BadRow):
-            result.rejected += 1
-            log.warning("connector %s: record %d skipped: %s", source, item.line, item.error)
+            _rejected(source, item, result)
             continue
         chunk.append(item)
         result.rows += 1
@@ -203,3 +208,9 @@ def _write(
     # whose days an earlier chunk already cleared; an empty batch still clears its days.
     if chunk or not written:
         writer.write(chunk, replaced, clock(), days)
+
+
+def _rejected(source: str, item: ReportDay | BadRow, result: SyncResult) -> None:
+    if isinstance(item, BadRow):
+        result.rejected += 1
+        log.warning("connector %s: record %d skipped: %s", source, item.line, item.error)

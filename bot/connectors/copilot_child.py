@@ -30,6 +30,7 @@ from typing import IO, Any
 
 import bot
 from jobs.connector_items import Batch, ConnectorError, TeamMembers
+from storage.report_rows import prepare
 
 log = logging.getLogger(__name__)
 _LENGTH = struct.Struct("<Q")
@@ -118,6 +119,16 @@ def _read_frame(source: IO[bytes]) -> Any:
     return pickle.loads(data)  # our own child's frames (see above)
 
 
+def _rows_of(item: Batch | TeamMembers, source: str) -> Batch | TeamMembers:
+    """A batch with its rollup rows built here, off the writer's path, where it can be."""
+    if isinstance(item, Batch):
+        ready = prepare(item.items, source, None, item.days)
+        if ready is not None:
+            prepared, bad = ready
+            return Batch(item.days, bad, prepared)
+    return item
+
+
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     from bot.connectors.copilot import CopilotConnector
@@ -133,7 +144,7 @@ def main() -> int:
     )
     try:
         for item in connector.batches_here(first, last):
-            _write_frame(out, item)
+            _write_frame(out, _rows_of(item, connector.name))
     except ConnectorError as exc:
         _write_frame(out, Failed(str(exc)))
         return 0
