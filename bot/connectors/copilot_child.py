@@ -15,13 +15,16 @@ between this process and its own parent; the vendor's bytes are parsed here, in 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import pickle
+import queue
 import resource
 import struct
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -34,6 +37,7 @@ from storage.report_rows import prepare
 
 log = logging.getLogger(__name__)
 _LENGTH = struct.Struct("<Q")
+READ_AHEAD = 2  # frames read from the child before this process asks for them
 
 
 @dataclass(frozen=True)
@@ -77,11 +81,20 @@ def fetch_in_child(recipe: Recipe, first: date, last: date) -> Iterator[Batch | 
         env={**os.environ, "PYTHONPATH": paths, "PYTHONSAFEPATH": "1"},
     )
     assert child.stdin is not None and child.stdout is not None
+    # Frames are read as they come, a few ahead, so the child fetches the next day while
+    # this process writes, even when a day costs it more than one to write (a frame is a
+    # few hundred kilobytes of pickle).
+    frames: queue.Queue[bytes | None] = queue.Queue(READ_AHEAD)
+    reader = threading.Thread(
+        target=_read_frames, args=(child.stdout, frames), name="copilot-child-reader", daemon=True
+    )
     try:
         _write_frame(child.stdin, (recipe, first, last))
         child.stdin.close()
+        reader.start()
         while True:
-            item = _read_frame(child.stdout)
+            frame = frames.get()
+            item = None if frame is None else pickle.loads(frame)  # our own child's frames
             if item is None:
                 code = child.wait()
                 raise ConnectorError(f"Copilot's fetching process ended early (exit code {code})")
@@ -93,11 +106,24 @@ def fetch_in_child(recipe: Recipe, first: date, last: date) -> Iterator[Batch | 
                 return
             yield item
     finally:
-        # Left early (the writer failed, or the sync was stopped): the child goes too.
+        # Left early (the writer failed, or the sync was stopped): the child goes too, and
+        # the reader, which then meets the end of the pipe.
         if child.poll() is None:
             child.kill()
             child.wait()
+        while reader.is_alive():
+            with contextlib.suppress(queue.Empty):
+                frames.get(timeout=0.1)
         child.stdout.close()
+
+
+def _read_frames(source: IO[bytes], frames: queue.Queue[bytes | None]) -> None:
+    """Each whole frame's pickle, then None at the end of the stream or a frame cut short."""
+    try:
+        while (frame := _read_raw(source)) is not None:
+            frames.put(frame)
+    finally:
+        frames.put(None)
 
 
 def _write_frame(out: IO[bytes], item: object) -> None:
@@ -109,14 +135,17 @@ def _write_frame(out: IO[bytes], item: object) -> None:
 
 def _read_frame(source: IO[bytes]) -> Any:
     """The next item, or None at the end of the stream or a frame cut short."""
+    frame = _read_raw(source)
+    return None if frame is None else pickle.loads(frame)  # from our own parent
+
+
+def _read_raw(source: IO[bytes]) -> bytes | None:
     head = source.read(_LENGTH.size)
     if len(head) < _LENGTH.size:
         return None
     size = _LENGTH.unpack(head)[0]
     data = source.read(size)
-    if len(data) < size:
-        return None
-    return pickle.loads(data)  # our own child's frames (see above)
+    return data if len(data) == size else None
 
 
 def _rows_of(item: Batch | TeamMembers, source: str) -> Batch | TeamMembers:
