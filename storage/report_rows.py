@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from storage.bounds import COST_DAY_CAP, DAY_CAP
@@ -69,7 +69,7 @@ def prepare(
     record names a day outside `whole_days` (such a day is cleared person by person, which
     only `replace_in`'s own path does)."""
     bad: list[BadRow] = []
-    people: dict[date, dict[IdentityKey, dict[tuple[str, str, str], list[Any]]]] = {}
+    people: dict[date, dict[IdentityKey, list[Tail]]] = {}
     origins: dict[str | None, str] = {}
     records = 0
     for item in items:
@@ -83,21 +83,32 @@ def prepare(
             origin = origins[item.client] = report_origin(source, integration, item.client)
         if (day := people.get(item.day)) is None:
             day = people[item.day] = {}
-        key = identity_key(item.user)
-        if (rows := day.get(key)) is None:
-            rows = day[key] = {}
         tool = item.tool
-        for figures in item.figures:
-            kind = figures.kind
-            if (acc := rows.get((tool, kind, origin))) is None:
-                rows[(tool, kind, origin)] = [tool, kind, origin, *_figures_of(figures), 1]
-            else:
-                add_part(acc, _figures_of(figures), _TAIL_FIGURES)
-    prepared = {
-        day: [(key, [tuple(rows[part]) for part in sorted(rows)]) for key, rows in found.items()]
-        for day, found in people.items()
-    }
+        # A record's parts are of distinct kinds (the parsers merge a kind named twice).
+        tails = [(tool, part.kind, origin, *_figures_of(part), 1) for part in item.figures]
+        if len(tails) > 1:
+            tails.sort(key=_kind)
+        key = identity_key(item.user)
+        seen = day.get(key)
+        day[key] = tails if seen is None else _merged(seen, tails)
+    prepared = {day: list(found.items()) for day, found in people.items()}
     return PreparedDays(prepared, records, source, integration), bad
+
+
+def _merged(first: list[Tail], then: list[Tail]) -> list[Tail]:
+    """A person the report names twice in a day: their parts summed per (tool, kind,
+    origin), as `replace_in` sums them."""
+    rows: dict[tuple[str, str, str], list[Any]] = {}
+    for tail in first + then:
+        part = (tail[0], tail[1], tail[2])
+        if (acc := rows.get(part)) is None:
+            rows[part] = list(tail)
+        else:
+            add_part(acc, tail[_TAIL_FIGURES:-1], _TAIL_FIGURES)
+    return [tuple(rows[part]) for part in sorted(rows)]
+
+
+_kind = itemgetter(1)
 
 
 def add_part(acc: list[Any], figures: tuple[Any, ...], start: int) -> None:
