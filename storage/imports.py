@@ -173,9 +173,10 @@ def _upsert_prepared(
             for tail in tails:
                 add(head + tail)
     # Key order, as `replace_in`'s: each person's tails come in (tool, kind, origin) order
-    # and the sort is stable, so ordering by (identity, day) is enough.
-    rows.sort(key=_identity_and_day)
+    # and the sort is stable, so ordering by (identity, day) is enough; by identity alone
+    # for a single day.
+    rows.sort(key=_identity if len(days.days) == 1 else _identity_and_day)
     upsert_daily_tuples(conn, rows, replace=False)
 
 
-_identity_and_day = itemgetter(0, 1)
+_identity, _identity_and_day = itemgetter(0), itemgetter(0, 1)
