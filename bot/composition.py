@@ -16,7 +16,7 @@ from bot.api.decode_gate import DecodeGate
 from bot.api.health import health_routes
 from bot.api.ingest import ingest_routes
 from bot.api.otlp_receiver import otlp_routes
-from bot.connectors import configured, run_connectors
+from bot.connectors.registry import configured, run_connectors
 from bot.logs import RequestIds
 from bot.metrics import LatencyMiddleware, Metrics
 from bot.readiness import Readiness

@@ -5,12 +5,13 @@ never stops the others."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Protocol, TypeVar, cast
 
+from jobs.connector_items import Batch, ConnectorError, TeamMembers
 from storage.connectors import DayWriter, connector_states, record_failure, record_success
 from storage.db import Database
 from storage.imports import ReplacedKey
@@ -23,29 +24,6 @@ CHUNK_ROWS = 5000  # a day of a large org in one transaction: fewer round trips
 # A connector that has never run starts this many days back; `connectors sync --since`
 # reaches further for a first backfill.
 FIRST_SYNC_DAYS = 28
-
-
-class ConnectorError(Exception):
-    """A pull failed in a way an operator can act on; the message names the cause and is
-    safe to show and store (it never holds a key or a signed link)."""
-
-
-@dataclass
-class Batch:
-    """Days a connector fetched in full, and their records. The writer clears what the
-    source said of these days before, then stores `items`."""
-
-    days: tuple[date, ...]
-    items: Iterable[ReportDay | BadRow]
-
-
-@dataclass(frozen=True)
-class TeamMembers:
-    """A vendor's team memberships on `day`, as (team, login) pairs (Copilot's user-teams
-    report); stored as the current memberships unless a newer day already is."""
-
-    day: date
-    members: tuple[tuple[str, str], ...]
 
 
 class Connector(Protocol):
@@ -208,13 +186,18 @@ def _write(
 ) -> None:
     """Store a batch in chunks; the first chunk clears the batch's days."""
     replaced: set[ReplacedKey] = set()
+    if batch.prepared is not None:
+        for item in batch.items:
+            _rejected(source, item, result)
+        result.rows += batch.prepared.records
+        writer.write(batch.prepared, replaced, clock(), batch.days)
+        return
     chunk: list[ReportDay] = []
     days = batch.days
     written = False
     for item in batch.items:
         if isinstance(item, BadRow):
-            result.rejected += 1
-            log.warning("connector %s: record %d skipped: %s", source, item.line, item.error)
+            _rejected(source, item, result)
             continue
         chunk.append(item)
         result.rows += 1
@@ -225,3 +208,9 @@ def _write(
     # whose days an earlier chunk already cleared; an empty batch still clears its days.
     if chunk or not written:
         writer.write(chunk, replaced, clock(), days)
+
+
+def _rejected(source: str, item: ReportDay | BadRow, result: SyncResult) -> None:
+    if isinstance(item, BadRow):
+        result.rejected += 1
+        log.warning("connector %s: record %d skipped: %s", source, item.line, item.error)

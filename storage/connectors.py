@@ -12,13 +12,14 @@ from types import TracebackType
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from storage.db import IDENTITY_CACHE_SIZE, SQLITE_MMAP_BYTES, Database
-from storage.events import identity_ids, identity_key
-from storage.imports import ReplacedKey, replace_in, replace_report_days
+from storage.events import identity_ids
+from storage.imports import ReplacedKey, keys_of, replace_in, replace_report_days
 from storage.models import ConnectorStateRow, CopilotTeamRow
 from storage.people import IdentityKey
 from storage.privacy import forgotten_keys
 from storage.privacy_door import notice_forgets
 from storage.records import ConnectorState, ReportDay
+from storage.report_rows import PreparedDays
 
 MAX_ERROR_CHARS = 1000
 # On SQLite, fetched days share a transaction, up to this many days or this long (the write
@@ -30,7 +31,7 @@ GROUP_SECONDS = 2.0
 # The page cache of the group's connection, large enough to hold the pages a group dirties
 # (SQLite's default 2 MB would spill them to the WAL mid-transaction); back to the default
 # at each commit, so no pooled connection keeps it.
-GROUP_CACHE_KIB = 48 * 1024
+GROUP_CACHE_KIB = 24 * 1024
 # The group's connection reads through that cache, not the file's memory map: a backfill reads
 # most of the rollup's index pages, and every mapped page it touches stays in the process's
 # resident memory (60 days of 5,000 people: 320 MB with the map, 175 MB without, no slower).
@@ -181,12 +182,13 @@ class DayWriter:
 
     def write(
         self,
-        chunk: Sequence[ReportDay],
+        chunk: Sequence[ReportDay] | PreparedDays,
         replaced: set[ReplacedKey],
         now: datetime,
         whole_days: Collection[date],
     ) -> None:
-        """A chunk of a day (or days) the connector holds complete; see `replace_report_days`."""
+        """A chunk of a day (or days) the connector holds complete, or those days' rows as the
+        connector prepared them; see `replace_report_days`."""
         if not self.grouped:
             replace_report_days(
                 self.db, self.name, None, chunk, replaced, now, whole_days=whole_days
@@ -194,7 +196,7 @@ class DayWriter:
             return
         if not chunk and not whole_days:
             return
-        keys = {identity_key(item.user) for item in chunk}
+        keys = keys_of(chunk)
         identities = self._known(keys) if self._conn is not None else {}
         if self._conn is None or len(identities) < len(keys):
             self.commit()  # new identities are made in a transaction of their own

@@ -23,19 +23,11 @@ from storage.people import IdentityKey, resolve_identities
 from storage.precedence import API_ORIGIN
 from storage.privacy import forgotten_keys
 from storage.privacy_door import drop_forgotten, notice_forgets, retry_after_forget
-from storage.records import RecordResult, UsageEvent, UserRef
+from storage.records import RecordResult, UsageEvent
+from storage.report_rows import identity_key
 
 LAST_EVENT_RESOLUTION = timedelta(seconds=30)
 SUMS = (*NAMES, "events")
-
-
-def identity_key(user: UserRef) -> IdentityKey:
-    if user.slack_user_id:
-        return ("slack", user.slack_user_id)
-    if user.email:
-        return ("email", user.email.lower())
-    assert user.vendor
-    return user.vendor
 
 
 def record_events(

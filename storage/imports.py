@@ -7,25 +7,24 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, or_
 
-from storage.bounds import COST_DAY_CAP, DAY_CAP
 from storage.bulk import daily_day_form, upsert_daily_tuples
 from storage.db import Database
-from storage.events import identity_ids, identity_key
-from storage.figures import NAMES, is_whole
+from storage.events import identity_ids
+from storage.figures import NAMES
 from storage.models import DailyRow, WeeklyStaleRow
 from storage.people import IdentityKey
 from storage.privacy_door import retry_after_forget
 from storage.records import ReportDay
+from storage.report_rows import PreparedDays, add_part, identity_key, report_origin
 
 ReplacedKey = tuple[str, int, date]  # origin, identity id, day
 WHOLE_DAY = 0  # in place of an identity id: the whole day of that source was cleared
 _figures_of = attrgetter(*NAMES)  # a report part's figures, in the order of NAMES
-_CAPS = tuple(DAY_CAP if is_whole(name) else COST_DAY_CAP for name in NAMES)
 _KEY_COLUMNS = 5  # a rollup row's figures follow its key's five columns (DAILY_COLUMNS)
 # A whole day replaced for at least this many people gets one whole-day weekly mark, which
 # sums its week again for everyone, instead of a mark per person from the row triggers
@@ -33,23 +32,18 @@ _KEY_COLUMNS = 5  # a rollup row's figures follow its key's five columns (DAILY_
 WHOLE_DAY_MARK_PEOPLE = 500
 
 
-def report_origin(source: str, integration: str | None, client: str | None) -> str:
-    """The origin a report's figures are kept under, e.g. `import:kiro@acme:kiro_ide`."""
-    origin = f"import:{source}" + (f"@{integration}" if integration else "")
-    return origin + (f":{client}" if client else "")
-
-
 def replace_report_days(
     db: Database,
     source: str,
     integration: str | None,
-    days: Sequence[ReportDay],
+    days: Sequence[ReportDay] | PreparedDays,
     replaced: set[ReplacedKey],
     now: datetime,
     *,
     whole_days: Collection[date] = (),
 ) -> None:
-    """Store a chunk of a report in one transaction. `replaced` holds the keys this import
+    """Store a chunk of a report (or whole days of it as rows, `storage.report_rows`) in
+    one transaction. `replaced` holds the keys this import
     already cleared; it is updated, so a key spread over several chunks is cleared once.
     `whole_days` are days the caller holds complete (a connector's fetch): everything this
     source said of them before is cleared once, people since dropped from the day included,
@@ -70,23 +64,30 @@ def _replace(
     db: Database,
     source: str,
     integration: str | None,
-    days: Sequence[ReportDay],
+    days: Sequence[ReportDay] | PreparedDays,
     replaced: set[ReplacedKey],
     now: datetime,
     whole: set[date],
 ) -> None:
     # The same first step as every door: identities resolved (forgotten people left out)
     # before the write lock is taken.
-    identities = identity_ids(db, {identity_key(d.user) for d in days}, now)
+    identities = identity_ids(db, keys_of(days), now)
     with db.write() as conn:
         replace_in(conn, source, integration, days, identities, replaced, whole)
+
+
+def keys_of(days: Sequence[ReportDay] | PreparedDays) -> set[IdentityKey]:
+    """The identities a chunk names."""
+    if isinstance(days, PreparedDays):
+        return days.keys()
+    return {identity_key(d.user) for d in days}
 
 
 def replace_in(
     conn: Connection,
     source: str,
     integration: str | None,
-    days: Sequence[ReportDay],
+    days: Sequence[ReportDay] | PreparedDays,
     identities: Mapping[IdentityKey, int],
     replaced: set[ReplacedKey],
     whole: Collection[date],
@@ -96,9 +97,10 @@ def replace_in(
     base = report_origin(source, integration, None)
     whole = set(whole)
     fresh = sorted(day for day in whole if (base, WHOLE_DAY, day) not in replaced)
+    people = days.records if isinstance(days, PreparedDays) else len(days)
     if fresh:
         replaced.update((base, WHOLE_DAY, day) for day in fresh)
-        if conn.dialect.name == "sqlite" and len(days) >= WHOLE_DAY_MARK_PEOPLE:
+        if conn.dialect.name == "sqlite" and people >= WHOLE_DAY_MARK_PEOPLE:
             # One mark for the whole day: the weekly triggers then skip its rows (0150).
             conn.execute(insert(WeeklyStaleRow), [{"day": day} for day in fresh])
         conn.execute(
@@ -110,6 +112,11 @@ def replace_in(
                 ),
             )
         )
+    if isinstance(days, PreparedDays):
+        if set(days.days) - whole or (days.source, days.integration) != (source, integration):
+            raise ValueError("prepared rows are of whole days of this report only")
+        _upsert_prepared(conn, days, identities)
+        return
     to_clear: dict[tuple[str, date], set[int]] = defaultdict(set)
     # Each rollup row in the rollup's column order (its day in `daily_day_form`), by its key.
     totals: dict[tuple[Any, ...], list[Any]] = {}
@@ -136,7 +143,7 @@ def replace_in(
                 totals[daily_key] = [identity_id, day_form, tool, kind, origin,
                                      *_figures_of(figures), 1]  # fmt: skip
             else:
-                _add(acc, _figures_of(figures))
+                add_part(acc, _figures_of(figures), _KEY_COLUMNS)
     for (origin, day), cleared_ids in sorted(to_clear.items()):
         conn.execute(
             delete(DailyRow).where(
@@ -149,14 +156,27 @@ def replace_in(
     upsert_daily_tuples(conn, [row for _, row in sorted(totals.items())], replace=False)
 
 
-def _add(acc: list[Any], figures: tuple[Any, ...]) -> None:
-    """Add a second part of one rollup key (a report that names a person twice) to the first
-    (a row in the rollup's column order), keeping None for what neither reported and holding
-    each sum at the rollup's caps. A single part needs no capping: every door bounds an item
-    far below them (`storage.bounds`)."""
-    for i, (cap, value) in enumerate(zip(_CAPS, figures, strict=True), start=_KEY_COLUMNS):
-        if value is None:
-            continue
-        total = value if acc[i] is None else acc[i] + value
-        acc[i] = cap if total > cap else total
-    acc[-1] += 1  # events: the parts summed
+def _upsert_prepared(
+    conn: Connection, days: PreparedDays, identities: Mapping[IdentityKey, int]
+) -> None:
+    """Whole days' rows with their identity ids put in front; the days were cleared."""
+    form = daily_day_form(conn.dialect.name)
+    rows: list[tuple[Any, ...]] = []
+    add = rows.append
+    for day, people in days.days.items():
+        head_of_day = form(day)
+        for key, tails in people:
+            identity_id = identities.get(key)
+            if identity_id is None:
+                continue  # forgotten: dropped
+            head = (identity_id, head_of_day)
+            for tail in tails:
+                add(head + tail)
+    # Key order, as `replace_in`'s: each person's tails come in (tool, kind, origin) order
+    # and the sort is stable, so ordering by (identity, day) is enough; by identity alone
+    # for a single day.
+    rows.sort(key=_identity if len(days.days) == 1 else _identity_and_day)
+    upsert_daily_tuples(conn, rows, replace=False)
+
+
+_identity, _identity_and_day = itemgetter(0), itemgetter(0, 1)

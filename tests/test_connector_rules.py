@@ -11,9 +11,9 @@ import pytest
 from apscheduler.triggers.cron import CronTrigger
 
 from bot.cli.main import main
-from bot.connectors import run_connectors
 from bot.connectors.cursor import windows
 from bot.connectors.http import retry_after
+from bot.connectors.registry import run_connectors
 from bot.settings import SettingsError, load_settings
 from jobs.connectors import FIRST_SYNC_DAYS, sync_range
 from tests.fakes.vendors import FakeGitHub

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from bot.connectors import run_connectors
+from bot.connectors.registry import run_connectors
 from bot.settings import load_settings
 from storage.connectors import connector_states, copilot_teams
 from storage.usage_report import usage_report

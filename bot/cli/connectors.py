@@ -7,7 +7,7 @@ import sys
 from datetime import date, datetime
 
 from bot.cli.context import CliContext
-from bot.connectors import NAMES, configured, missing_setting, run_connectors
+from bot.connectors.registry import NAMES, configured, missing_setting, run_connectors
 from storage.connectors import connector_states
 
 EPILOG = """\

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 from bot.connectors.http import VendorClient
 from bot.intake import claude_code
-from jobs.connectors import Batch, ConnectorError
+from jobs.connector_items import Batch, ConnectorError
 from storage.records import BadRow, ReportDay
 
 API_VERSION = "2023-06-01"

@@ -10,9 +10,10 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import date, timedelta
 from typing import TypeVar
 
+from bot.connectors.copilot_child import Recipe, fetch_in_child
 from bot.connectors.http import NotReady, VendorClient
 from bot.intake import copilot, copilot_teams
-from jobs.connectors import Batch, ConnectorError, TeamMembers
+from jobs.connector_items import Batch, ConnectorError, TeamMembers
 from storage.records import BadRow, ReportDay
 
 log = logging.getLogger(__name__)
@@ -21,6 +22,9 @@ T = TypeVar("T")
 API_VERSION = "2022-11-28"
 LINK_REFRESHES = 2  # signed links expire; ask the report endpoint again this many times
 RECENT_DAYS = 2  # a 404 this close to today means "not ready yet", not a wrong setting
+# A range this long (a backfill) is fetched and parsed in a child process, while this one
+# writes (`copilot_child`); a scheduled pull of a few days is not worth starting one for.
+CHILD_DAYS = 8
 
 
 class CopilotConnector:
@@ -35,6 +39,9 @@ class CopilotConnector:
     ) -> None:
         self.api, self.downloads, self.scope, self.today = api, downloads, scope, today
         self.teams_allowed = True
+        # How to build this connector again in a child process; None when it was given
+        # clients or knobs a child cannot rebuild (tests' transports, sleep functions).
+        self.recipe: Recipe | None = None
 
     @classmethod
     def build(
@@ -60,7 +67,10 @@ class CopilotConnector:
             **client,  # type: ignore[arg-type]
         )
         downloads = VendorClient("GitHub report download", base_url, **client)  # type: ignore[arg-type]
-        return cls(api, downloads, scope, today)
+        connector = cls(api, downloads, scope, today)
+        if not client:
+            connector.recipe = Recipe(base_url, token, org, enterprise, today)
+        return connector
 
     def close(self) -> None:
         self.api.close()
@@ -68,7 +78,14 @@ class CopilotConnector:
 
     def batches(self, first: date, last: date) -> Iterator[Batch | TeamMembers]:
         """Day by day, each followed by its team memberships where the token may read them
-        (`sync_one` asks for the next day while this one is written)."""
+        (`sync_one` asks for the next day while this one is written); a long range from a
+        child process (`copilot_child`), the same items in the same order."""
+        if self.recipe is not None and (last - first).days + 1 >= CHILD_DAYS:
+            return fetch_in_child(self.recipe, first, last)
+        return self.batches_here(first, last)
+
+    def batches_here(self, first: date, last: date) -> Iterator[Batch | TeamMembers]:
+        """`batches`, fetched and parsed in this process."""
         for day in (first + timedelta(days=n) for n in range((last - first).days + 1)):
             items = self._day(day)
             if items is None:

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from bot.connectors.http import VendorClient
 from bot.intake import cursor
-from jobs.connectors import Batch, ConnectorError
+from jobs.connector_items import Batch, ConnectorError
 from storage.records import BadRow, ReportDay
 
 WINDOW_DAYS = 30

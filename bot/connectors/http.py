@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from jobs.connectors import ConnectorError
+from jobs.connector_items import ConnectorError
 
 log = logging.getLogger(__name__)
 # httpx logs every request's full URL at INFO; signed download links must not reach the logs.

@@ -18,7 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from bot.intake import kiro
 from bot.intake.vendor_report import BadReport
-from jobs.connectors import Batch, ConnectorError
+from jobs.connector_items import Batch, ConnectorError
 from storage.records import BadRow, ReportDay
 
 _KEY = re.compile(
