@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
+
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.slack.answers import BadgesAnswer, HelpAnswer, MeAnswer, OptAnswer, Viewer
 from bot.slack.views.channel import announcement_blocks
 from bot.slack.views.render import render
-from bot.slack.views.text import as_text
+from bot.slack.views.text import MAX_NAME, as_text, clip, escape, shown
 from jobs.admin_rules import Announcement, RetirePreview, StatusReport
 from jobs.scoring import compare_weeks
 from jobs.weeks import Week
@@ -143,3 +147,22 @@ def test_the_retire_preview_and_a_long_status_stay_within_block_kit_limits():
         flags_this_week=3,
     )
     within_block_kit_limits(render(status))
+
+
+def test_a_tool_named_with_control_and_format_characters_is_shown_harmless() -> None:
+    # A vendor report or an integration names the tool; `me` shows it.
+    hostile = "cur\u202esor\x1b[31m<!channel>\u200d&"
+    daily = [
+        DailyUsage(1, WEEK.start, hostile, "chat", Totals(requests=2, events=1)),
+    ]
+    comparison = compare_weeks(daily, WEEK, WEEK.start + timedelta(days=2))
+    reply = render(MeAnswer(VIEWER, NOW, comparison, [], {}))
+    text = json.dumps([block.to_dict() for block in reply.blocks])
+    assert "cur?sor?[31m&lt;!channel&gt;?&amp;" in text
+    assert "\\u202e" not in text and "\\u200d" not in text and "<!channel>" not in text
+
+
+@given(st.text())
+def test_shown_replaces_exactly_the_control_and_format_characters(name: str) -> None:
+    visible = "".join("?" if unicodedata.category(ch) in ("Cc", "Cf") else ch for ch in name)
+    assert shown(name) == escape(clip(visible, MAX_NAME))
