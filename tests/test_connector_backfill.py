@@ -6,10 +6,12 @@ there at all, to be fetched again. Through the real command line, on both databa
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -98,8 +100,12 @@ def test_a_sync_killed_part_way_loses_no_recorded_day_and_the_next_run_completes
     try:
         sync = subprocess.Popen(argv, env=dict(os.environ), stdout=subprocess.DEVNULL)
         last = wait_until("a first day recorded", lambda: _last_day(db), timeout=60)
+        fetching = _children(sync.pid)  # the range is long: Copilot's fetching process
+        assert fetching, "a backfill this long fetches in a process of its own"
         sync.send_signal(signal.SIGKILL)
         assert sync.wait(30) == -signal.SIGKILL
+        # Its parent gone, the fetching process meets the end of its pipe and exits.
+        wait_until("the fetching process gone", lambda: not _alive(fetching), timeout=30)
         last = _last_day(db)
         assert last is not None and last < days[-1], "the kill should land mid-sync"
         rows = _rows_per_day(db)
@@ -123,6 +129,25 @@ def test_a_sync_killed_part_way_loses_no_recorded_day_and_the_next_run_completes
         assert total == want  # nothing counted twice
     finally:
         github.stop()
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            # The parent's pid follows the command's name in parentheses and the state.
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.add(int(stat.parent.name))
+    return found
+
+
+def _alive(pids: set[int]) -> bool:
+    """Whether any of `pids` still runs (a zombie has exited; nothing is left to reap it)."""
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+                return True
+    return False
 
 
 def _last_day(db) -> date | None:
