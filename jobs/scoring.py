@@ -70,10 +70,6 @@ class WeekComparison:
     trend: list[tuple[Week, int]]  # requests per week, oldest first, this week last
 
 
-def period(daily: Sequence[DailyUsage], first: date, last: date) -> Period:
-    return _period([d for d in daily if first <= d.day <= last], first, last)
-
-
 def _period(rows: Sequence[DailyUsage], first: date, last: date) -> Period:
     active = {d.day for d in rows if d.totals.requests or d.totals.events}
     return Period(first, last, total([d.totals for d in rows]), len(active))

@@ -22,9 +22,10 @@ class _Plan:
     positional: tuple[str, ...] | None  # parameter names in order; None for named styles
     fixed: dict[str, Any]  # the statement's own constants, already in the driver's form
     processors: dict[str, Processor]  # for the caller's parameters
-    # Per result column, made from the first answer's column types: some types' processing
-    # depends on the driver's type code (PostgreSQL's numerics).
-    results: tuple[Processor, ...] | None = None
+    # The result columns that need processing, by position, with their processor; made from
+    # the first answer's column types: some types' processing depends on the driver's type
+    # code (PostgreSQL's numerics).
+    results: tuple[tuple[int, Callable[[Any], Any]], ...] | None = None
 
 
 class CompiledRead:
@@ -60,14 +61,13 @@ class CompiledRead:
                 results = plan.results = self._result_processors(dialect, cursor.description)
         finally:
             cursor.close()
-        processed = [(i, p) for i, p in enumerate(results) if p is not None]
-        if not processed:
+        if not results:
             return [tuple(row) for row in fetched]
         # Only the columns that need it (a day on SQLite, say): most are taken as they come.
         out = []
         for row in fetched:
             columns = list(row)
-            for i, processor in processed:
+            for i, processor in results:
                 if (value := columns[i]) is not None:
                     columns[i] = processor(value)
             out.append(tuple(columns))
@@ -101,9 +101,12 @@ class CompiledRead:
             self._plans[dialect.name] = plan
             return plan
 
-    def _result_processors(self, dialect: Dialect, description: Any) -> tuple[Processor, ...]:
+    def _result_processors(
+        self, dialect: Dialect, description: Any
+    ) -> tuple[tuple[int, Callable[[Any], Any]], ...]:
         columns: Sequence[Any] = list(self.stmt.selected_columns)
-        return tuple(
+        processors = (
             column.type.dialect_impl(dialect).result_processor(dialect, described[1])
             for column, described in zip(columns, description, strict=True)
         )
+        return tuple((i, p) for i, p in enumerate(processors) if p is not None)
