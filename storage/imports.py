@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime
+from itertools import chain
 from operator import attrgetter, itemgetter
 from typing import Any
 
@@ -91,9 +92,13 @@ def replace_in(
     identities: Mapping[IdentityKey, int],
     replaced: set[ReplacedKey],
     whole: Collection[date],
+    *,
+    deferred: list[list[tuple[Any, ...]]] | None = None,
 ) -> None:
     """`replace_report_days`' writes, in the caller's transaction, with the chunk's
-    identities already resolved (a person missing from `identities` is forgotten: dropped)."""
+    identities already resolved (a person missing from `identities` is forgotten: dropped).
+    With `deferred`, prepared days' rows are appended to it instead of written: the caller
+    writes them with others' in one pass (`upsert_deferred`) before it commits."""
     base = report_origin(source, integration, None)
     whole = set(whole)
     fresh = sorted(day for day in whole if (base, WHOLE_DAY, day) not in replaced)
@@ -115,7 +120,11 @@ def replace_in(
     if isinstance(days, PreparedDays):
         if set(days.days) - whole or (days.source, days.integration) != (source, integration):
             raise ValueError("prepared rows are of whole days of this report only")
-        _upsert_prepared(conn, days, identities)
+        rows = _prepared_rows(conn, days, identities)
+        if deferred is None:
+            upsert_daily_tuples(conn, rows, replace=False)
+        else:
+            deferred.append(rows)
         return
     to_clear: dict[tuple[str, date], set[int]] = defaultdict(set)
     # Each rollup row in the rollup's column order (its day in `daily_day_form`), by its key.
@@ -156,10 +165,25 @@ def replace_in(
     upsert_daily_tuples(conn, [row for _, row in sorted(totals.items())], replace=False)
 
 
-def _upsert_prepared(
+def upsert_deferred(conn: Connection, deferred: list[list[tuple[Any, ...]]]) -> None:
+    """Write the rows `replace_in` deferred, all in (identity, day) order: each person's
+    part of the rollup's unique index (identity first) is then visited once for all the
+    days, not once a day, which a page cache smaller than the index made a read and a write
+    of every page again."""
+    if len(deferred) == 1:
+        rows = deferred[0]
+    else:
+        # Each list is in that order already; the sort merges the runs, and is stable.
+        rows = sorted(chain.from_iterable(deferred), key=_identity_and_day)
+    deferred.clear()
+    upsert_daily_tuples(conn, rows, replace=False)
+
+
+def _prepared_rows(
     conn: Connection, days: PreparedDays, identities: Mapping[IdentityKey, int]
-) -> None:
-    """Whole days' rows with their identity ids put in front; the days were cleared."""
+) -> list[tuple[Any, ...]]:
+    """Whole days' rows with their identity ids put in front, in key order; the days
+    were cleared."""
     form = daily_day_form(conn.dialect.name)
     rows: list[tuple[Any, ...]] = []
     add = rows.append
@@ -176,7 +200,7 @@ def _upsert_prepared(
     # and the sort is stable, so ordering by (identity, day) is enough; by identity alone
     # for a single day.
     rows.sort(key=_identity if len(days.days) == 1 else _identity_and_day)
-    upsert_daily_tuples(conn, rows, replace=False)
+    return rows
 
 
 _identity, _identity_and_day = itemgetter(0), itemgetter(0, 1)
