@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Protocol, TypeVar, cast
@@ -24,6 +25,11 @@ CHUNK_ROWS = 5000  # a day of a large org in one transaction: fewer round trips
 # A connector that has never run starts this many days back; `connectors sync --since`
 # reaches further for a first backfill.
 FIRST_SYNC_DAYS = 28
+# How long the writer waits for the next fetched day before committing the days it holds:
+# a fetching process that parses a day in a few hundred milliseconds keeps a group together
+# (its days then share one pass through the rollup's index), while a vendor slow to answer
+# never keeps the write lock more than this much longer.
+PATIENCE = 0.5
 
 
 class Connector(Protocol):
@@ -89,7 +95,8 @@ def sync_one(
             # The connector fetches the next batch on a thread of its own while this one is
             # written; the days written so far are committed before waiting for it, so no
             # write lock is held while the vendor answers.
-            for batch in one_ahead(connector.batches(first, last), before_waiting=writer.commit):
+            batches = connector.batches(first, last)
+            for batch in one_ahead(batches, before_waiting=writer.commit, patience=PATIENCE):
                 if isinstance(batch, TeamMembers):
                     writer.teams(batch.day, batch.members)
                     continue
@@ -158,16 +165,21 @@ def sync_connectors(
     return results
 
 
-def one_ahead(items: Iterator[T], before_waiting: Callable[[], None]) -> Iterator[T]:
+def one_ahead(
+    items: Iterator[T], before_waiting: Callable[[], None], patience: float = 0.0
+) -> Iterator[T]:
     """`items`, each next one made on a worker thread while the caller handles the last;
-    `before_waiting` is called whenever the next one is not ready yet."""
+    `before_waiting` is called whenever the next one is not ready within `patience` seconds."""
     done = object()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="connector-fetch") as pool:
         pending = pool.submit(next, items, done)
         try:
             while True:
                 if not pending.done():
-                    before_waiting()
+                    try:
+                        pending.result(timeout=patience)
+                    except FuturesTimeout:
+                        before_waiting()
                 item = pending.result()
                 if item is done:
                     return

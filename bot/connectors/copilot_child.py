@@ -37,7 +37,10 @@ from storage.report_rows import prepare
 
 log = logging.getLogger(__name__)
 _LENGTH = struct.Struct("<Q")
-READ_AHEAD = 2  # frames read from the child before this process asks for them
+# Frames read from the child before this process asks for them: a group's worth and one
+# (storage.connectors.GROUP_DAYS), so the child prepares the next group while this process
+# writes the last one at its commit, instead of stalling two days in.
+READ_AHEAD = 8
 
 
 @dataclass(frozen=True)
