@@ -290,7 +290,7 @@ class DayWriter:
     def _write_deferred(self) -> None:
         if self._deferred:
             assert self._conn is not None
-            upsert_deferred(self._conn, self._deferred)
+            upsert_deferred(self._conn, self._deferred, self._deferred_days)
         self._deferred_days.clear()
 
     def _open(self, now: datetime, *, recheck: bool = True) -> None:

@@ -5,13 +5,14 @@ overlapping one replaces figures instead of adding to them."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from itertools import chain
 from operator import attrgetter, itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, or_
+from sqlalchemy import Connection, delete, distinct, func, insert, or_, select, text
 
 from storage.bulk import daily_day_form, upsert_daily_tuples
 from storage.db import Database
@@ -165,18 +166,55 @@ def replace_in(
     upsert_daily_tuples(conn, [row for _, row in sorted(totals.items())], replace=False)
 
 
-def upsert_deferred(conn: Connection, deferred: list[list[tuple[Any, ...]]]) -> None:
-    """Write the rows `replace_in` deferred, all in (identity, day) order: each person's
-    part of the rollup's unique index (identity first) is then visited once for all the
-    days, not once a day, which a page cache smaller than the index made a read and a write
-    of every page again."""
+def upsert_deferred(
+    conn: Connection, deferred: list[list[tuple[Any, ...]]], days: Collection[date]
+) -> None:
+    """Write the rows `replace_in` deferred for `days`, all in (identity, day) order: each
+    person's part of the rollup's unique index (identity first) is then visited once for
+    all the days, not once a day, which a page cache smaller than the index made a read and
+    a write of every page again."""
     if len(deferred) == 1:
         rows = deferred[0]
     else:
         # Each list is in that order already; the sort merges the runs, and is stable.
         rows = sorted(chain.from_iterable(deferred), key=_identity_and_day)
     deferred.clear()
-    upsert_daily_tuples(conn, rows, replace=False)
+    with _marked_whole(conn, days):
+        upsert_daily_tuples(conn, rows, replace=False)
+
+
+@contextmanager
+def _marked_whole(conn: Connection, days: Collection[date]) -> Iterator[None]:
+    """On SQLite, when every one of `days` holds a whole-day weekly mark: the rollup's
+    insert and update triggers dropped inside, and put back as they were, all in the
+    caller's transaction (SQLite's schema changes are transactional, so no other connection
+    ever sees them gone, and a kill rolls them back with the rows). A marked day's triggers
+    only look the mark up and do nothing (migration 0150_backfill); that look-up was a
+    tenth of writing a year's backfill."""
+    if conn.dialect.name != "sqlite" or not days:
+        yield
+        return
+    whole = conn.scalar(
+        select(func.count(distinct(WeeklyStaleRow.day))).where(
+            WeeklyStaleRow.day.in_(days), WeeklyStaleRow.person_id.is_(None)
+        )
+    )
+    triggers = conn.execute(
+        text(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = "
+            "'usage_daily' AND name IN ('usage_weekly_ins', 'usage_weekly_upd')"
+        )
+    ).all()
+    if whole != len(set(days)) or not triggers:
+        yield
+        return
+    for name, _ in triggers:
+        conn.exec_driver_sql(f'DROP TRIGGER "{name}"')
+    try:
+        yield
+    finally:  # even after a failed statement, which leaves the transaction open
+        for _, sql in triggers:
+            conn.exec_driver_sql(sql)
 
 
 def _prepared_rows(

@@ -24,6 +24,7 @@ from storage.people import link_email
 from tests.builders import event
 from tests.fakes.vendors import FakeGitHub
 from tests.fault_helpers import AIUSAGE, wait_until
+from tests.test_connector_groups import row_triggers
 from tests.test_connectors import copilot_record
 from tests.test_org_weekly import (
     PEOPLE,
@@ -97,6 +98,7 @@ def test_a_sync_killed_part_way_loses_no_recorded_day_and_the_next_run_completes
     monkeypatch.setenv("AIUSAGE_GITHUB_API_URL", github.url)
     argv = [AIUSAGE, "connectors", "sync", "copilot", "--since", str(days[0]),
             "--until", str(days[-1])]  # fmt: skip
+    triggers = row_triggers(db)
     try:
         sync = subprocess.Popen(argv, env=dict(os.environ), stdout=subprocess.DEVNULL)
         last = wait_until("a first day recorded", lambda: _last_day(db), timeout=60)
@@ -117,6 +119,9 @@ def test_a_sync_killed_part_way_loses_no_recorded_day_and_the_next_run_completes
         assert after == set() if db.is_sqlite else after <= {last + timedelta(days=1)}
         assert all(rows.get(day) == 2 * len(people) for day in days if day <= last)
         assert _whole_day_marks(db) >= (1 if db.is_sqlite else 0)
+        # A group's rows go in with the weekly triggers set aside, in its own transaction:
+        # killed, it takes its rows and the set-aside back together.
+        assert row_triggers(db) == triggers
 
         # The next run (from the first day: the fake has no report before it, which would
         # stop a run that looks back further) stores every day once.

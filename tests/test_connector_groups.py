@@ -2,7 +2,8 @@
 of a group's prepared days wait for its commit and go in together, in index order. They
 store exactly what each day written alone stores; a day fetched again within a group
 replaces its first copy; a group that fails as it commits records none of its days, and
-the next run stores them whole. Both databases (PostgreSQL writes each day at once)."""
+the next run stores them whole; the weekly marks stay what the row triggers would make.
+Both databases (PostgreSQL writes each day at once)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,12 @@ from sqlalchemy import func, select, text
 
 from jobs.connectors import one_ahead
 from storage.connectors import GROUP_DAYS, DayWriter, connector_states
-from storage.models import DailyRow
+from storage.imports import WHOLE_DAY_MARK_PEOPLE
+from storage.models import DailyRow, WeeklyStaleRow
+from storage.people import link_identity
 from storage.records import KindFigures, ReportDay, UserRef
 from storage.report_rows import PreparedDays, prepare
+from tests.test_org_weekly import WEEK, assert_reads_match_every_row
 
 DAYS = [date(2026, 9, 1) + timedelta(days=n) for n in range(GROUP_DAYS + 3)]
 CLOCK = datetime(2026, 11, 20, tzinfo=UTC)
@@ -84,11 +88,13 @@ def test_a_day_fetched_again_within_a_group_replaces_its_first_copy(db) -> None:
     assert requests == {first: sum(1 + n for n in range(12)), second: sum(5 + n for n in range(12))}
 
 
-def test_a_group_that_fails_as_it_commits_records_none_of_its_days(db) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("people", [12, WHOLE_DAY_MARK_PEOPLE], ids=["few", "whole-day marks"])
+def test_a_group_that_fails_as_it_commits_records_none_of_its_days(db, people) -> None:  # type: ignore[no-untyped-def]
+    triggers = row_triggers(db)
     _refuse_fault_rows(db)
     # The fourth day carries a row the database refuses; on SQLite its group's rows go in
     # only at the commit, so none of the group's days is stored or recorded as fetched.
-    days = [(day, _day(day, FAULT if n == 3 else 10 + n)) for n, day in enumerate(DAYS[:5])]
+    days = [(day, _day(day, FAULT if n == 3 else 10 + n, people)) for n, day in enumerate(DAYS[:5])]
     with pytest.raises(Exception, match="refused"), DayWriter(db, "copilot") as writer:
         for day, prepared in days:
             writer.write(prepared, set(), CLOCK, {day})
@@ -101,17 +107,48 @@ def test_a_group_that_fails_as_it_commits_records_none_of_its_days(db) -> None: 
     assert all(day in stored for day, _ in days if recorded and day <= recorded)
     assert recorded is None or recorded < DAYS[3]
     assert not stored & {DAYS[3], DAYS[4]}
-    assert all(count == 24 for _, count in db_days(db))
+    assert all(count == 2 * people for _, count in db_days(db))
     if db.is_sqlite:
         assert recorded is None and not stored  # the whole group went back
+    # With whole-day marks the weekly triggers are set aside while the rows go in; they are
+    # back as they were, failure or not.
+    assert row_triggers(db) == triggers
 
     # The next run, the fault gone, stores every day whole; nothing of the first run stays.
     with db.write() as conn:
         conn.execute(text("DROP TRIGGER refuse_fault_rows" if db.is_sqlite else
                           "DROP TRIGGER refuse_fault_rows ON usage_daily"))  # fmt: skip
-    _write(db, [(day, _day(day, 10 + n)) for n, day in enumerate(DAYS[:5])])
-    assert db_days(db) == [(day, 24) for day in DAYS[:5]]
+    _write(db, [(day, _day(day, 10 + n, people)) for n, day in enumerate(DAYS[:5])])
+    assert db_days(db) == [(day, 2 * people) for day in DAYS[:5]]
     assert connector_states(db)["copilot"].last_day == DAYS[4]
+    assert row_triggers(db) == triggers
+
+
+def test_a_group_with_a_day_of_few_people_keeps_their_weekly_marks(db, now) -> None:  # type: ignore[no-untyped-def]
+    """A day of many people is marked whole, and the triggers set aside for the group's rows
+    only when every day in it is; a small day's people are marked one by one, so the weekly
+    rollup of its week (no whole-day mark there) still follows its rows."""
+    for n in range(3):
+        link_identity(db, "copilot", f"p{n:02d}", f"UP{n:02d}", "test", now)
+    many, few = WEEK - timedelta(days=14), WEEK - timedelta(days=6)  # two weeks apart
+    _write(db, [(many, _day(many, 3, WHOLE_DAY_MARK_PEOPLE)), (few, _day(few, 7, 3))])
+    if db.is_sqlite:  # PostgreSQL marks by statement triggers, never set aside
+        assert row_triggers(db)
+        with db.read() as conn:
+            marked = set(conn.execute(select(WeeklyStaleRow.day, WeeklyStaleRow.person_id)))
+        assert (many, None) in marked and {day for day, person in marked if person} == {few}
+    assert_reads_match_every_row(db)
+
+
+def row_triggers(db) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    """The rollup's triggers as stored (SQLite's; PostgreSQL's are not set aside)."""
+    if not db.is_sqlite:
+        return []
+    with db.read() as conn:
+        return sorted(conn.execute(text(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
+            "AND tbl_name = 'usage_daily' AND name LIKE 'usage_weekly%'"
+        )).all())  # fmt: skip
 
 
 def db_days(db) -> list[tuple[date, int]]:  # type: ignore[no-untyped-def]
