@@ -169,14 +169,25 @@ class PeakWatch:
         self._thread.join()
 
     def _watch(self) -> None:
+        own = _cmdline(self.pid)
         while not self._stopping.wait(0.005):
             pending = [self.pid]
             while pending:
                 pid = pending.pop()
-                hwm = _vm_hwm(pid)
+                # A child not yet past exec is still the parent's memory (vfork shares it):
+                # read as the child's own, the parent would be counted twice.
+                hwm = None if pid != self.pid and _cmdline(pid) == own else _vm_hwm(pid)
                 if hwm is not None:
                     self.peaks[pid] = max(hwm, self.peaks.get(pid, 0))
                 pending += _children_of(pid)
+
+
+def _cmdline(pid: int) -> bytes | None:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            return cmdline.read()
+    except OSError:
+        return None
 
 
 def _vm_hwm(pid: int) -> int | None:
