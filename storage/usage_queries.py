@@ -178,7 +178,11 @@ def person_daily(db: Database, person_id: int, start: date, end: date) -> list[D
     same rule in SQL (`storage.counted_daily`) cost `me` several times the read."""
     with db.read() as conn:
         rows = _person_daily_read().rows(conn, {"person_id": person_id, "start": start, "end": end})
+    rows.sort(key=_day_tool_kind_origin)
     return counted_days(person_id, rows)
+
+
+_day_tool_kind_origin = itemgetter(0, 1, 2, 3)
 
 
 def counted_days(person_id: int, rows: Sequence[Sequence[Any]]) -> list[DailyUsage]:
@@ -235,10 +239,10 @@ def _person_daily_read() -> CompiledRead:
 
 
 def _person_daily_statement() -> Select[Any]:
-    """`person_daily`'s statement: a person's rollup rows, as stored."""
-    identities = select(IdentityRow.id).where(
-        IdentityRow.person_id == bindparam("person_id", type_=Integer)
-    )
+    """`person_daily`'s statement: a person's rollup rows, as stored, in no order. A join
+    rather than `IN (subquery)`, and no ORDER BY: SQLite built a list for the one and a
+    temporary b-tree for the other, which for a person's few rows cost as much as reading
+    them (24 against 14 µs)."""
     span = DailyRow.day.between(bindparam("start", type_=Date), bindparam("end", type_=Date))
     return (
         select(
@@ -248,8 +252,9 @@ def _person_daily_statement() -> Select[Any]:
             DailyRow.origin,
             *[getattr(DailyRow, name) for name in SUMMED],
         )
-        .where(DailyRow.identity_id.in_(identities), span)
-        .order_by(DailyRow.day, DailyRow.tool, DailyRow.kind, DailyRow.origin)
+        .select_from(IdentityRow)
+        .join(DailyRow, DailyRow.identity_id == IdentityRow.id)
+        .where(IdentityRow.person_id == bindparam("person_id", type_=Integer), span)
     )
 
 
