@@ -196,7 +196,7 @@ def _marked_whole(conn: Connection, days: Collection[date]) -> Iterator[None]:
         return
     whole = conn.scalar(
         select(func.count(distinct(WeeklyStaleRow.day))).where(
-            WeeklyStaleRow.day.in_(days), WeeklyStaleRow.person_id.is_(None)
+            WeeklyStaleRow.day.in_(sorted(days)), WeeklyStaleRow.person_id.is_(None)
         )
     )
     triggers = conn.execute(
@@ -212,9 +212,13 @@ def _marked_whole(conn: Connection, days: Collection[date]) -> Iterator[None]:
         conn.exec_driver_sql(f'DROP TRIGGER "{name}"')
     try:
         yield
-    finally:  # even after a failed statement, which leaves the transaction open
-        for _, sql in triggers:
-            conn.exec_driver_sql(sql)
+    finally:
+        # Back even after a failed statement, which leaves the transaction open; not after
+        # one SQLite answered by rolling the whole transaction back, which put them back.
+        driver = conn.connection.dbapi_connection
+        if driver is not None and driver.in_transaction:
+            for _, sql in triggers:
+                conn.exec_driver_sql(sql)
 
 
 def _prepared_rows(
