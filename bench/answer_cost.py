@@ -4,7 +4,7 @@ Dispatches signed slash commands straight into the Bolt app (what `POST /slack/e
 its worker thread), without HTTP, on a database `bench/slash.py --keep FILE` loaded, and
 prints the wall time per dispatch and the process CPU time per dispatch (every thread,
 so work Bolt leaves for after the ack counts too). `--profile me|top` prints cProfile's
-top entries for that command instead.
+top entries for that command instead, by cumulative time (`SORT=tottime` for own time).
 
     python -P bench/answer_cost.py --keep FILE [--calls 3000] [--profile me]
 """
@@ -92,7 +92,7 @@ def main() -> int:
             bolt.dispatch(r)
         time.sleep(0.2)
         profiler.disable()
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
+        pstats.Stats(profiler).sort_stats(os.environ.get("SORT", "cumulative")).print_stats(45)
         return 0
 
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
