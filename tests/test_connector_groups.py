@@ -185,16 +185,16 @@ def test_the_writer_waits_a_moment_for_the_next_day_before_committing() -> None:
 
     def days() -> Iterator[int]:
         yield 1
-        made.wait(5)  # the second day is ready within the writer's patience
+        made.wait(5)  # the second day is made only once the first is handed over...
         yield 2
-        time.sleep(1.5)  # the third comes well after it
+        time.sleep(2.5)  # ...and the third well after the writer's patience
         yield 3
 
     seen = []
-    for item in one_ahead(days(), before_waiting=lambda: committed.append(len(seen)), patience=0.5):
+    for item in one_ahead(days(), before_waiting=lambda: committed.append(len(seen)), patience=1):
         seen.append(item)
         if item == 1:
-            threading.Timer(0.05, made.set).start()
+            made.set()  # so it is still being made when the writer asks for it
     assert seen == [1, 2, 3]
     # Not before the second day, which came within the patience; before the late third.
     assert 1 not in committed and 2 in committed
