@@ -19,11 +19,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
-from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, insert, select, text, update
 from sqlalchemy.engine import make_url
 
-from storage.db import Database, lock_key
+from storage.db import Database, lock_key, schema_revisions
 from storage.models import JobRunRow
 
 log = logging.getLogger(__name__)
@@ -36,7 +35,8 @@ class AlreadyServing(Exception):
 def current_revision(db: Database) -> str | None:
     """The schema revision the database is at (None when empty)."""
     with db.engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        revisions = schema_revisions(conn)
+    return revisions.pop() if len(revisions) == 1 else None
 
 
 @contextmanager

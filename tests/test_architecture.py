@@ -8,7 +8,9 @@ from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
+from storage.db import SCHEMA_HEAD, alembic_config
 from storage.models import Base
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,3 +78,22 @@ def test_serving_loads_the_charting_stack_only_when_a_chart_is_drawn():
         [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_the_schema_head_the_code_checks_is_the_newest_migration():
+    # `Database.schema_is_current` compares the database with SCHEMA_HEAD, not with the
+    # migrations themselves: a new migration must move it.
+    assert ScriptDirectory.from_config(alembic_config()).get_heads() == [SCHEMA_HEAD]
+
+
+def test_a_command_that_does_not_migrate_never_loads_alembic(db, settings):
+    # A connector's sync holds its memory under a bound; alembic and every migration would
+    # be 11 MB of it. `connectors list` opens and checks the database the same way.
+    code = (
+        "import sys; from bot.cli.main import main; rc = main(['connectors', 'list']); "
+        "print(rc, sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.splitlines()[-1] == "0 []", result.stdout + result.stderr
