@@ -20,6 +20,9 @@ MAX_COUNT = 10**12  # requests, tokens, suggestions, lines: per event, point or 
 MAX_COST_USD = 1_000_000.0  # per event, point or report row
 DAY_CAP = 10**15  # a rollup row's figure saturates here
 COST_DAY_CAP = 10.0**12
+# Stands for a figure nobody reported in rows built for `storage.bulk.upsert_daily_tuples`
+# with `absent=ABSENT`: no door lets a negative figure in, so it is never a real one.
+ABSENT = -1
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)  # before any AI coding tool reported anything
 FUTURE_LEEWAY = timedelta(minutes=5)  # clocks drift; more than this ahead is refused
 MAX_EMAIL_CHARS = 320  # RFC 5321: 64 for the local part, @, 255 for the domain

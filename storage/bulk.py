@@ -157,9 +157,9 @@ def _sqlite_rows(count: int) -> str:
 
 
 @cache  # as _sqlite_rows
-def _sqlite_daily_rows(count: int) -> str:
+def _sqlite_daily_rows(count: int, absent: Any = None) -> str:
     """`(?, …), (?, …), …`: the VALUES of `count` rollup rows."""
-    one = f"({', '.join('?' * len(DAILY_COLUMNS))})"
+    one = f"({', '.join(_unless_absent(name, absent, '?') for name, _ in DAILY_COLUMNS)})"
     return ", ".join([one] * count)
 
 
@@ -207,10 +207,11 @@ def daily_day_form(dialect: str) -> Callable[[date], Any]:
 
 
 def upsert_daily_tuples(
-    conn: Connection, prepared: Sequence[Sequence[Any]], *, replace: bool
+    conn: Connection, prepared: Sequence[Sequence[Any]], *, replace: bool, absent: Any = None
 ) -> None:
     """`upsert_daily` for rows already in DAILY_COLUMNS order, their day in
-    `daily_day_form`: for writers of many rows (vendor reports), which skip the dicts."""
+    `daily_day_form`: for writers of many rows (vendor reports), which skip the dicts. With
+    `absent` (ABSENT), the rows hold that for a figure nobody reported instead of None."""
     if not prepared:
         return
     names = [name for name, _ in DAILY_COLUMNS]
@@ -222,9 +223,9 @@ def upsert_daily_tuples(
         conflict = _adding_conflict()
     if conn.dialect.name == "postgresql":
         staged = _pg_stage(conn, "usage_daily", DAILY_COLUMNS, prepared)
+        taken = ", ".join(_unless_absent(name, absent, name) for name in names)
         conn.exec_driver_sql(
-            f"INSERT INTO usage_daily ({', '.join(names)}) SELECT {', '.join(names)} "
-            f"FROM {staged} {conflict}"
+            f"INSERT INTO usage_daily ({', '.join(names)}) SELECT {taken} FROM {staged} {conflict}"
         )
         return
     # Many rows per statement, not `executemany`: with the weekly-mark triggers on the table
@@ -233,10 +234,17 @@ def upsert_daily_tuples(
     for size in _sqlite_chunks(len(prepared)):
         chunk, start = prepared[start : start + size], start + size
         conn.exec_driver_sql(
-            f"INSERT INTO usage_daily ({', '.join(names)}) VALUES {_sqlite_daily_rows(size)} "
-            f"{conflict}",
+            f"INSERT INTO usage_daily ({', '.join(names)}) "
+            f"VALUES {_sqlite_daily_rows(size, absent)} {conflict}",
             tuple(chain.from_iterable(chunk)),
         )
+
+
+def _unless_absent(name: str, absent: Any, value: str) -> str:
+    """`value` for column `name`, NULL when it is `absent` (a reported figure's column)."""
+    if absent is None or name not in NULLABLE_SUMS:
+        return value
+    return f"NULLIF({value}, {absent!r})"
 
 
 def _saturating_sum(name: str) -> str:

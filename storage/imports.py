@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, distinct, func, insert, or_, select, text
 
+from storage.bounds import ABSENT
 from storage.bulk import daily_day_form, upsert_daily_tuples
 from storage.db import Database
 from storage.events import identity_ids
@@ -123,7 +124,7 @@ def replace_in(
             raise ValueError("prepared rows are of whole days of this report only")
         rows = _prepared_rows(conn, days, identities)
         if deferred is None:
-            upsert_daily_tuples(conn, rows, replace=False)
+            upsert_daily_tuples(conn, rows, replace=False, absent=ABSENT)
         else:
             deferred.append(rows)
         return
@@ -180,7 +181,7 @@ def upsert_deferred(
         rows = sorted(chain.from_iterable(deferred), key=_identity_and_day)
     deferred.clear()
     with _marked_whole(conn, days):
-        upsert_daily_tuples(conn, rows, replace=False)
+        upsert_daily_tuples(conn, rows, replace=False, absent=ABSENT)
 
 
 @contextmanager

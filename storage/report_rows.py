@@ -11,8 +11,8 @@ from datetime import date
 from operator import attrgetter, itemgetter
 from typing import Any
 
-from storage.bounds import COST_DAY_CAP, DAY_CAP
-from storage.figures import NAMES, is_whole
+from storage.bounds import ABSENT, COST_DAY_CAP, DAY_CAP
+from storage.figures import NAMES, REPORTED, is_whole
 from storage.privacy_records import IdentityKey
 from storage.records import BadRow, ReportDay, UserRef
 
@@ -46,9 +46,11 @@ def report_origin(source: str, integration: str | None, client: str | None) -> s
 class PreparedDays:
     """Whole days of a report as rollup rows: per day, each person's key (in the order the
     report first names them) with their rows' tails, in (tool, kind, origin) order; each
-    key once, a part the report names twice already summed. `records` counts the records
-    they came from; `source` and `integration` are the report's, as `report_origin` took
-    them for the rows' origins."""
+    key once, a part the report names twice already summed. A figure the report does not
+    give is `storage.bounds.ABSENT` in a tail, not None: SQLite's driver binds None at
+    several times an int's cost, and a backfill binds millions. `records` counts the
+    records they came from; `source` and `integration` are the report's, as
+    `report_origin` took them for the rows' origins."""
 
     days: dict[date, list[tuple[IdentityKey, list[Tail]]]]
     records: int
@@ -91,8 +93,25 @@ def prepare(
         key = identity_key(item.user)
         seen = day.get(key)
         day[key] = tails if seen is None else _merged(seen, tails)
-    prepared = {day: list(found.items()) for day, found in people.items()}
+    prepared = {
+        day: [(key, [_absent_marked(tail) for tail in tails]) for key, tails in found.items()]
+        for day, found in people.items()
+    }
     return PreparedDays(prepared, records, source, integration), bad
+
+
+def _absent_marked(tail: Tail) -> Tail:
+    """`tail` with ABSENT for each reported figure it does not have."""
+    if None not in tail:
+        return tail
+    marked = list(tail)
+    for i in _REPORTED_AT:
+        if marked[i] is None:
+            marked[i] = ABSENT
+    return tuple(marked)
+
+
+_REPORTED_AT = tuple(_TAIL_FIGURES + NAMES.index(name) for name in REPORTED)
 
 
 def _merged(first: list[Tail], then: list[Tail]) -> list[Tail]:

@@ -69,6 +69,10 @@ def test_a_group_of_days_stores_what_each_day_written_alone_stores(db) -> None: 
     _write(db, days)
     grouped = _stored(db)
     assert len(grouped) == len(DAYS) * 12 * 2
+    with db.read() as conn:  # what the days do not report is stored unreported, not -1
+        chat = select(DailyRow.suggestions_shown, DailyRow.cost_usd).where(DailyRow.kind == "chat")
+        assert set(conn.execute(chat)) == {(None, None)}
+        assert conn.scalar(select(func.min(DailyRow.suggestions_shown))) >= 0
     assert connector_states(db)["copilot"].last_day == DAYS[-1]
 
     _write(db, days, alone=True)  # the same days again, each in its own transaction
