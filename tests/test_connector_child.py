@@ -113,6 +113,18 @@ def test_hostile_records_are_named_and_skipped_in_the_fetching_process(db, monke
         {**copilot_record("mallory", DAYS[3]), "day": "2026-13-45"},
         {**copilot_record("mallory", DAYS[3]), "totals_by_feature": "lots"},
         {**copilot_record("", DAYS[3])},
+        # -1 is what the rows hold for a figure nobody reported (`storage.bounds.ABSENT`):
+        # sent as a figure, it must be refused, never stored as "not reported".
+        {
+            **copilot_record("mallory", DAYS[3]),
+            "totals_by_feature": [
+                {
+                    "feature": "code_completion",
+                    "code_generation_activity_count": 5,
+                    "code_acceptance_activity_count": -1,
+                }
+            ],
+        },
     ]
     github.users[DAYS[3]] = [github.users[DAYS[3]][0] + hostile]
     # A record of another day than the report's: stored on its own day, person by person.
