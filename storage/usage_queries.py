@@ -21,12 +21,11 @@ from sqlalchemy import (
     union,
 )
 
-from storage.bounds import saturate
 from storage.compiled import CompiledRead
 from storage.counted_daily import counted_sums_by_identity
 from storage.daily_sums import SUMMED, safe_sum, summed_totals, totals_from_row, whole
 from storage.db import Database
-from storage.figures import FRACTIONAL, NAMES, REPORTED, Figures
+from storage.figures import NAMES, Figures, plus
 from storage.models import DailyRow, EventRow, IdentityRow, IntegrityFlagRow, PersonRow
 from storage.precedence import OriginFigures, kept_figures, tier
 from storage.records import DailyUsage, PersonPeriod, RankInput, Totals
@@ -216,18 +215,12 @@ def _one_source(group: list[Sequence[Any]]) -> list[Sequence[Any]]:
 
 
 def _summed(parts: list[Sequence[Any]]) -> Totals:
-    """The figures and events of rows of one day, tool and kind, added: a figure nobody
-    reported stays None, a whole-count sum is held within 64 bits."""
+    """The figures and events of rows of one day, tool and kind, added as the SQL sums
+    are read back (`totals_from_row`): a figure nobody reported stays None."""
     if len(parts) == 1:  # the common case; a stored row is within the rollup's caps
         return Totals(*parts[0][4:])
-    sums: list[Any] = []
-    for i, name in enumerate(SUMMED, start=4):
-        said = [value for part in parts if (value := part[i]) is not None]
-        if not said:
-            sums.append(None if name in REPORTED else 0)
-        else:
-            sums.append(sum(said) if name in FRACTIONAL else saturate(sum(said)))
-    return Totals(*sums)
+    columns = zip(*(part[4:] for part in parts), strict=True)
+    return totals_from_row([functools.reduce(plus, column) for column in columns])
 
 
 _figure_values = attrgetter(*NAMES)
