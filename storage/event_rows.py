@@ -7,19 +7,17 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
-from operator import attrgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from storage.bulk import sqlite_datetime
-from storage.figures import NAMES
+from storage.figures import figures_of
 from storage.records import UsageEvent
 
 _HOUR = timedelta(hours=1)
 _LAST_MOMENT = _HOUR - timedelta(microseconds=1)
 # Hours remembered per zone before starting over: events of a few years, a few MB at most.
 HOURS_KEPT = 50_000
-_figures_of = attrgetter(*NAMES)
 
 # (the hour's local day if one day covers all of it, the offset if one offset does); a
 # (None, None) hour has an offset change in it and takes zoneinfo for each moment.
@@ -98,7 +96,7 @@ def event_tuples(
                 event.tool,
                 event.kind,
                 event.model,
-                *_figures_of(event),
+                *figures_of(event),
                 None if attributes is None else json.dumps(attributes),
                 received,
             )

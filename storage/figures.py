@@ -28,8 +28,11 @@ REPORTED: tuple[str, ...] = (
 FRACTIONAL: tuple[str, ...] = ("cost_usd",)
 NAMES: tuple[str, ...] = COUNTED + REPORTED
 
+# A record's figures as a tuple in the order of NAMES, in one C call: for the paths that
+# build a row per event or report part.
+figures_of = attrgetter(*NAMES)
+
 N = TypeVar("N", int, float)
-_all_figures = attrgetter(*NAMES)
 
 
 def plus(x: N | None, y: N | None) -> N | None:
@@ -100,7 +103,7 @@ class Figures:
 
     def says_anything(self) -> bool:
         """Whether any figure is non-zero."""
-        return any(_all_figures(self))  # one C call per row: parsers ask it of every part
+        return any(figures_of(self))  # one C call per row: parsers ask it of every part
 
 
 def is_whole(name: str) -> bool:

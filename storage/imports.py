@@ -9,7 +9,7 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from itertools import chain
-from operator import attrgetter, itemgetter
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, delete, distinct, func, insert, or_, select, text
@@ -18,7 +18,7 @@ from storage.bounds import ABSENT
 from storage.bulk import daily_day_form, upsert_daily_tuples
 from storage.db import Database
 from storage.events import identity_ids
-from storage.figures import NAMES
+from storage.figures import figures_of
 from storage.models import DailyRow, WeeklyStaleRow
 from storage.people import IdentityKey
 from storage.privacy_door import retry_after_forget
@@ -27,7 +27,6 @@ from storage.report_rows import PreparedDays, add_part, identity_key, report_ori
 
 ReplacedKey = tuple[str, int, date]  # origin, identity id, day
 WHOLE_DAY = 0  # in place of an identity id: the whole day of that source was cleared
-_figures_of = attrgetter(*NAMES)  # a report part's figures, in the order of NAMES
 _KEY_COLUMNS = 5  # a rollup row's figures follow its key's five columns (DAILY_COLUMNS)
 # A whole day replaced for at least this many people gets one whole-day weekly mark, which
 # sums its week again for everyone, instead of a mark per person from the row triggers
@@ -152,9 +151,9 @@ def replace_in(
             daily_key = (identity_id, day, tool, kind, origin)
             if (acc := totals.get(daily_key)) is None:
                 totals[daily_key] = [identity_id, day_form, tool, kind, origin,
-                                     *_figures_of(figures), 1]  # fmt: skip
+                                     *figures_of(figures), 1]  # fmt: skip
             else:
-                add_part(acc, _figures_of(figures), _KEY_COLUMNS)
+                add_part(acc, figures_of(figures), _KEY_COLUMNS)
     for (origin, day), cleared_ids in sorted(to_clear.items()):
         conn.execute(
             delete(DailyRow).where(

@@ -8,15 +8,14 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date
-from operator import attrgetter, itemgetter
+from operator import itemgetter
 from typing import Any
 
 from storage.bounds import ABSENT, COST_DAY_CAP, DAY_CAP
-from storage.figures import NAMES, REPORTED, is_whole
+from storage.figures import NAMES, REPORTED, figures_of, is_whole
 from storage.privacy_records import IdentityKey
 from storage.records import BadRow, ReportDay, UserRef
 
-_figures_of = attrgetter(*NAMES)  # a report part's figures, in the order of NAMES
 _CAPS = tuple(DAY_CAP if is_whole(name) else COST_DAY_CAP for name in NAMES)
 # A row's tail (the columns after the identity id and day: tool, kind, origin, the figures,
 # events) starts its figures here.
@@ -87,7 +86,7 @@ def prepare(
             day = people[item.day] = {}
         tool = item.tool
         # A record's parts are of distinct kinds (the parsers merge a kind named twice).
-        tails = [(tool, part.kind, origin, *_figures_of(part), 1) for part in item.figures]
+        tails = [(tool, part.kind, origin, *figures_of(part), 1) for part in item.figures]
         if len(tails) > 1:
             tails.sort(key=_kind)
         key = identity_key(item.user)

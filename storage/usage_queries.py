@@ -6,7 +6,7 @@ import functools
 from collections.abc import Sequence
 from datetime import date
 from itertools import groupby
-from operator import attrgetter, itemgetter
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
@@ -25,7 +25,7 @@ from storage.compiled import CompiledRead
 from storage.counted_daily import counted_sums_by_identity
 from storage.daily_sums import SUMMED, safe_sum, summed_totals, totals_from_row, whole
 from storage.db import Database
-from storage.figures import NAMES, Figures, plus
+from storage.figures import Figures, figures_of, plus
 from storage.models import DailyRow, EventRow, IdentityRow, IntegrityFlagRow, PersonRow
 from storage.precedence import OriginFigures, kept_figures, tier
 from storage.records import DailyUsage, PersonPeriod, RankInput, Totals
@@ -211,7 +211,7 @@ def _one_source(group: list[Sequence[Any]]) -> list[Sequence[Any]]:
     """One day and tool's rows of several tiers, each without the figures a higher tier
     carries (`precedence.kept_figures`)."""
     kept = kept_figures(OriginFigures(row[3], Figures(*row[4:-1])) for row in group)
-    return [(*row[:4], *_figure_values(k), row[-1]) for row, k in zip(group, kept, strict=True)]
+    return [(*row[:4], *figures_of(k), row[-1]) for row, k in zip(group, kept, strict=True)]
 
 
 def _summed(parts: list[Sequence[Any]]) -> Totals:
@@ -221,9 +221,6 @@ def _summed(parts: list[Sequence[Any]]) -> Totals:
         return Totals(*parts[0][4:])
     columns = zip(*(part[4:] for part in parts), strict=True)
     return totals_from_row([functools.reduce(plus, column) for column in columns])
-
-
-_figure_values = attrgetter(*NAMES)
 
 
 @functools.cache

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
-from operator import attrgetter
 from typing import Annotated, Any, Literal, cast
 
 import orjson
@@ -25,7 +24,7 @@ from pydantic import (
 
 from bot.intake.body_limits import TooComplex, check_json
 from storage import bounds
-from storage.figures import NAMES
+from storage.figures import NAMES, figures_of
 from storage.records import UsageEvent, UserRef
 
 MAX_BATCH = 1000
@@ -256,7 +255,7 @@ def _to_record(event: EventIn, default_tool: str) -> UsageEvent:
         event.tool or default_tool,
         event.kind,
         event.model,
-        *_figures_of(event),
+        *figures_of(event),
         event.attributes,
     )
 
@@ -295,14 +294,13 @@ def _quick_record(event: _EventFields, default_tool: str, latest: datetime) -> U
         event.tool or default_tool,
         event.kind,
         event.model,
-        *_figures_of(event),
+        *figures_of(event),
         attributes,
     )
 
 
 # Records are built positionally (keywords cost a dict per event): UsageEvent's fields after
 # `model` are the figures, in the order of NAMES, then `attributes`.
-_figures_of = attrgetter(*NAMES)
 _new_event = cast(Callable[..., UsageEvent], UsageEvent)  # the figures' count is unknown to mypy
 if [f.name for f in fields(UsageEvent)][6:] != [*NAMES, "attributes"]:
     raise ImportError("UsageEvent's figures are not in the order of storage.figures.NAMES")
