@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from urllib.parse import parse_qsl
 
 import pytest
@@ -14,8 +17,10 @@ from starlette.testclient import TestClient
 
 from bot.composition import build_services, create_bolt_app, create_http_app
 from bot.settings import load_settings
+from bot.slack.authorization import RETRY_AFTER_S
 from bot.slack.listeners.errors import ERROR_TEXT
 from storage.db import Database
+from tests.slack_fixtures import BOT_TOKEN
 from tests.slack_requests import block_actions, signed_headers, slash_command
 
 
@@ -68,29 +73,83 @@ def test_when_slack_cannot_say_who_it_is_the_answer_still_comes(slack):
     assert "your time (UTC)" in str(reply)  # the configured zone, until Slack can say
 
 
-def test_slow_commands_do_not_delay_a_health_check(slack_settings, db, fake_slack):
-    # Bolt checks the bot token with auth.test on its first requests; a slow Slack makes
-    # each of these commands take a second. The health check must not wait for them.
+def test_slow_commands_do_not_delay_a_health_check(slack_settings, db):
+    # Bolt's dispatch runs in a worker thread: a listener that takes a second (a slow
+    # database, say) must not hold up the event loop that answers the health check.
     slow = 1.0
-    fake_slack.delay("auth.test", slow)
     services = build_services(slack_settings)
     services.db = db
-    body = slash_command("help", response_url=fake_slack.response_url("slow"))
-    with TestClient(create_http_app(services)) as http, ThreadPoolExecutor(5) as pool:
-        started = time.monotonic()
-        commands = [
-            pool.submit(http.post, "/slack/events", content=body, headers=signed_headers(body))
-            for _ in range(4)
-        ]
-        time.sleep(0.2)  # the commands are in flight
-        health_started = time.monotonic()
-        health = http.get("/healthz")
-        health_took = time.monotonic() - health_started
-        statuses = [c.result().status_code for c in commands]
+    with ThreadPoolExecutor(2) as after_ack, ThreadPoolExecutor(5) as pool:
+        bolt = create_bolt_app(services, after_ack)
+        assert bolt is not None
+        bolt.command("/slow")(lambda ack: (time.sleep(slow), ack()))
+        body = slash_command("", command="/slow")
+        with TestClient(create_http_app(services, bolt=bolt)) as http:
+            started = time.monotonic()
+            commands = [
+                pool.submit(http.post, "/slack/events", content=body, headers=signed_headers(body))
+                for _ in range(4)
+            ]
+            time.sleep(0.2)  # the commands are in flight
+            health_started = time.monotonic()
+            health = http.get("/healthz")
+            health_took = time.monotonic() - health_started
+            statuses = [c.result().status_code for c in commands]
     assert health.status_code == 200
     assert health_took < 0.5, health_took
     assert statuses == [200] * 4
     assert time.monotonic() - started >= slow  # the commands really were slow
+
+
+def test_commands_are_answered_while_slack_cannot_say_who_the_bot_is(slack):
+    # Slack's Web API hangs on auth.test, which only tells the bot's own ids: commands need
+    # nothing from it, so none waits for it, and it is asked once, not by every command.
+    held, released, answered = threading.Event(), threading.Event(), threading.Event()
+
+    def hang(_params):
+        held.set()
+        released.wait(5)
+        return True
+
+    slack.fake.before("auth.test", hang)
+    slack.fake.after("auth.test", lambda _params: answered.set())
+    try:
+        assert "`/aiusage me`" in str(slack.ask("help"))  # Alice, not yet known: after the ack
+        assert held.wait(5)
+        reply = slack.command("me")  # now known: answered in the acknowledgement itself
+        assert reply.status_code == 200 and "Only you can see this" in reply.text
+        assert not answered.is_set()
+    finally:
+        released.set()
+    assert answered.wait(5)
+    for _ in range(3):
+        assert "Only you can see this" in slack.command("me").text
+    assert len(slack.fake.calls_to("auth.test")) == 1
+
+
+def test_a_bot_token_slack_refuses_is_said_once_and_commands_still_answer(slack, now, caplog):
+    slack.fake.fail("auth.test", error="invalid_auth", times=10)
+    slack.ask("help")  # Alice, from users.info: the Web API is up, only the token is refused
+    slack.fake.wait_for("auth.test")
+    refused = _wait_for_record(caplog, "Slack refused SLACK_BOT_TOKEN")
+    assert refused.levelno == logging.ERROR and "invalid_auth" in refused.getMessage()
+    assert BOT_TOKEN not in caplog.text
+    for _ in range(3):
+        assert "Only you can see this" in slack.command("me").text
+    assert len(slack.fake.calls_to("auth.test")) == 1  # not asked again by every command
+    slack.move_to(now + timedelta(seconds=RETRY_AFTER_S + 1))
+    slack.command("me")
+    slack.fake.wait_for("auth.test", count=2)
+
+
+def _wait_for_record(caplog, start: str, timeout: float = 5.0) -> logging.LogRecord:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for record in caplog.records:
+            if record.getMessage().startswith(start):
+                return record
+        time.sleep(0.01)
+    raise AssertionError(f"no log line starting {start!r}: {caplog.text}")
 
 
 def test_socket_mode_without_an_app_token_stops_with_one_clear_line(settings, capsys):

@@ -8,7 +8,10 @@ from concurrent.futures import Executor
 from typing import Any
 
 from slack_bolt import App, BoltRequest
-from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
+from slack_bolt.logger.messages import (
+    warning_client_prioritized_and_token_skipped,
+    warning_token_skipped,
+)
 from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 from starlette.concurrency import run_in_threadpool
@@ -17,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.services import Services
+from bot.slack.authorization import BotTokenAuthorize
 from bot.slack.home_service import HomeService
 from bot.slack.listeners import register_listeners
 from bot.slack.request import SlackRequest, signature_problem
@@ -31,9 +35,9 @@ log = logging.getLogger("aiusage.slack")
 
 
 def noisy_log_messages() -> list[str]:
-    """Bolt's log lines that say nothing to an operator: we hand Bolt our own WebClient on
-    purpose, so its warning that the token was skipped is noise."""
-    return [warning_client_prioritized_and_token_skipped()]
+    """Bolt's log lines that say nothing to an operator: we hand Bolt our own WebClient and
+    authorize with its token on purpose, so its warnings that a token was skipped are noise."""
+    return [warning_client_prioritized_and_token_skipped(), warning_token_skipped()]
 
 
 def build_bolt_app(
@@ -50,12 +54,12 @@ def build_bolt_app(
     app = App(
         signing_secret=secret.get_secret_value() if secret else "",
         request_verification_enabled=secret is not None,
-        client=client,  # carries the bot token
+        client=client,
+        # The bot token, without waiting on Slack's auth.test (see bot.slack.authorization).
+        authorize=BotTokenAuthorize(client),
         # We dispatch in a worker thread already, so run listeners there and return when they
         # finish instead of polling for the ack; slow work goes to lazy listeners.
         process_before_response=True,
-        # auth.test happens on the first request, not while the app is being built.
-        token_verification_enabled=False,
         listener_executor=executor,
         logger=log,
     )
