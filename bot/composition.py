@@ -33,7 +33,7 @@ from bot.slack.org_service import OrgService
 from bot.slack.privacy_service import PrivacyService
 from bot.slack.usage_service import UsageService
 from bot.slack.usergroups import sync_usergroups
-from bot.web import HTTPProblem, problem_response
+from bot.web import HTTPProblem, problem_response, unavailable_response
 from jobs.admin import AdminConfig, AdminService
 from jobs.awards import (
     AwardConfig,
@@ -49,7 +49,7 @@ from jobs.retention import apply_retention
 from jobs.schedule import Scheduler
 from jobs.weekly import resum_marked_weeks
 from jobs.weeks import utcnow
-from storage.db import Database
+from storage.db import UNAVAILABLE, Database
 
 log = logging.getLogger(__name__)
 
@@ -288,7 +288,10 @@ def create_http_app(
                 else None,
             ),
         ],
-        exception_handlers={HTTPProblem: problem_response},
+        exception_handlers={
+            HTTPProblem: problem_response,
+            **dict.fromkeys(UNAVAILABLE, unavailable_response),
+        },
         lifespan=lifespan,
     )
     app.add_middleware(LatencyMiddleware, metrics=services.metrics)

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from bot.intake.event_batch import MAX_BODY_BYTES
+
+# How long a client is asked to wait before sending again while the database is away.
+UNAVAILABLE_RETRY_AFTER_S = 5
+
+log = logging.getLogger("aiusage.http")
 
 
 class HTTPProblem(Exception):
@@ -21,6 +28,24 @@ class HTTPProblem(Exception):
 def problem_response(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPProblem)
     return JSONResponse({"error": exc.message}, exc.status, headers=exc.headers)
+
+
+def unavailable_response(request: Request, exc: Exception) -> Response:
+    """503 with Retry-After for a request the database could not serve (`storage.db.
+    UNAVAILABLE`): a 500 would tell an OTLP exporter its data is bad, and it drops it;
+    a 503 tells every client to send the same again, which ingestion takes only once."""
+    cause = getattr(exc, "orig", None) or exc
+    log.warning(
+        "%s %s: database unavailable: %s",
+        request.method,
+        request.url.path,
+        str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__,
+    )
+    return JSONResponse(
+        {"error": "database unavailable: retry shortly"},
+        503,
+        headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER_S)},
+    )
 
 
 async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:

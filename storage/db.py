@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, create_engine, event, inspect, text
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine, make_url
 
 from storage.bulk import track_staging
@@ -29,6 +30,15 @@ IDENTITY_CACHE_SIZE = 50_000
 # writes rows starts 9 MB lighter for it (a connector's sync peaks 7 MB lower). A test holds
 # it to the migrations' head.
 SCHEMA_HEAD = "0150_backfill"
+
+# What a database that cannot serve right now raises: the server refused or dropped the
+# connection, no pooled connection came free in time, SQLite's file is locked or will not open.
+# A request that meets one is worth retrying once it is back; nothing of it was stored.
+UNAVAILABLE: tuple[type[Exception], ...] = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.TimeoutError,
+)
 
 if TYPE_CHECKING:
     from alembic.config import Config
