@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -92,8 +93,9 @@ def first_fire_at(expr: str, tz: ZoneInfo, moment: datetime) -> datetime:
 
 
 class Scheduler:
-    """Runs the weekly award job on its cron schedule (and at once when the last post was
-    missed while the bot was down), the integrity scan hourly and the email match every
+    """Runs the weekly award job on its cron schedule (at once when the last post was
+    missed while the bot was down, and again at each re-drive after a run that failed while
+    the post is still missing), the integrity scan hourly and the email match every
     minute, the re-drive of owed posts and the rest, each due time through `run_once` (once
     across replicas; the outbox's own claims still keep a post from being doubled)."""
 
@@ -129,6 +131,11 @@ class Scheduler:
         self.weekly_job = weekly_job
         self._run_once = run_once
         self._scheduler: BackgroundScheduler | None = None
+        self._awards = self._once(
+            "weekly-awards", award_trigger(expr, tz), self._award_attempt, MISFIRE_GRACE
+        )
+        self._award_running = threading.Lock()
+        self._award_failed = threading.Event()
 
     def start(self) -> None:
         """Start the jobs; when a post was missed while the bot was down, the award job's
@@ -167,7 +174,6 @@ class Scheduler:
         """Every repeating job as the scheduler runs it: its id, its trigger and the call
         that runs the due time it fires for through `run_once`."""
         jobs: list[tuple[str, BaseTrigger, Callable[[], object], timedelta]] = [
-            ("weekly-awards", award_trigger(self.expr, self.tz), self._award_job, MISFIRE_GRACE),
             (
                 "integrity-scan",
                 award_trigger(INTEGRITY_CRON, self.tz),
@@ -213,8 +219,11 @@ class Scheduler:
                 )
             )
         planned = [
-            (name, trigger, self._once(name, trigger, work, lookback))
-            for name, trigger, work, lookback in jobs
+            ("weekly-awards", award_trigger(self.expr, self.tz), self._awards),
+            *[
+                (name, trigger, self._once(name, trigger, work, lookback))
+                for name, trigger, work, lookback in jobs
+            ],
         ]
         if self._redrive_job is not None:
             # Owed posts go out every `redrive_every`, counted from a fixed epoch rather than
@@ -245,9 +254,29 @@ class Scheduler:
         assert redrive_job is not None
 
         def job() -> object:
-            return self._run_once("redrive-posts", due(datetime.now(UTC)), redrive_job)
+            done = self._run_once("redrive-posts", due(datetime.now(UTC)), redrive_job)
+            if self._award_failed.is_set() and self._catch_up_due():
+                log.info("the weekly award run failed; trying it again")
+                self._awards()
+            return done
 
         return job
+
+    def _award_attempt(self) -> object:
+        """The award job, once at a time in this process. A failure (the database away at
+        the fire time, say) is remembered, so that each re-drive tries again while the
+        week's post is still missing; the fire time would not come back for a week."""
+        if not self._award_running.acquire(blocking=False):
+            return None  # already running here: the retry and the schedule met
+        try:
+            done = self._award_job()
+        except Exception:
+            self._award_failed.set()
+            raise
+        finally:
+            self._award_running.release()
+        self._award_failed.clear()
+        return done
 
     def shutdown(self) -> None:
         """Stop, letting a running job finish (a post in flight gets recorded)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -109,3 +109,40 @@ def test_the_scheduler_runs_a_missed_post_once_at_start_and_stops_cleanly(due):
         time.sleep(0.01)
     scheduler.shutdown()  # waits for a running job to finish
     assert ran == (["award"] if due else [])
+
+
+def run_scheduler(award_job, catch_up_due, seconds: float = 1.5) -> None:
+    """A scheduler whose re-drive comes every 0.1 s, run for `seconds`."""
+    scheduler = Scheduler(
+        "0 9 * * mon",
+        BERLIN,
+        award_job=award_job,
+        integrity_job=lambda: None,
+        catch_up_due=catch_up_due,
+        redrive_job=lambda: None,
+        redrive_every=timedelta(seconds=0.1),
+    )
+    scheduler.start()
+    time.sleep(seconds)
+    scheduler.shutdown()
+
+
+def test_an_award_run_that_failed_is_tried_again_until_the_post_is_made():
+    # The database was away when the week's post fell due: the fire time would not come
+    # back for a week, so the re-drive runs the award job again while the post is missing.
+    runs: list[str] = []
+
+    def award() -> None:
+        runs.append("award")
+        if len(runs) < 3:
+            raise RuntimeError("database unavailable")
+
+    run_scheduler(award, catch_up_due=lambda: len(runs) < 3)
+    assert runs == ["award"] * 3
+
+
+def test_a_run_that_succeeded_is_not_repeated_by_the_re_drive():
+    # A post that failed for its own reasons is the outbox's to re-drive, not a new run's.
+    runs: list[str] = []
+    run_scheduler(lambda: runs.append("award"), catch_up_due=lambda: True, seconds=1.0)
+    assert runs == ["award"]  # the catch-up at start, once
