@@ -35,12 +35,9 @@ def unavailable_response(request: Request, exc: Exception) -> Response:
     UNAVAILABLE`): a 500 would tell an OTLP exporter its data is bad, and it drops it;
     a 503 tells every client to send the same again, which ingestion takes only once."""
     cause = getattr(exc, "orig", None) or exc
-    log.warning(
-        "%s %s: database unavailable: %s",
-        request.method,
-        request.url.path,
-        str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__,
-    )
+    said = str(cause).strip()
+    first_line = said.splitlines()[0] if said else type(cause).__name__
+    log.warning("%s %s: database unavailable: %s", request.method, request.url.path, first_line)
     return JSONResponse(
         {"error": "database unavailable: retry shortly"},
         503,

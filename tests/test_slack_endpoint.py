@@ -20,6 +20,7 @@ from bot.settings import load_settings
 from bot.slack.authorization import RETRY_AFTER_S
 from bot.slack.listeners.errors import ERROR_TEXT
 from storage.db import Database
+from tests.fault_helpers import wait_until
 from tests.slack_fixtures import BOT_TOKEN
 from tests.slack_requests import block_actions, signed_headers, slash_command
 
@@ -131,7 +132,11 @@ def test_a_bot_token_slack_refuses_is_said_once_and_commands_still_answer(slack,
     slack.fake.fail("auth.test", error="invalid_auth", times=10)
     slack.ask("help")  # Alice, from users.info: the Web API is up, only the token is refused
     slack.fake.wait_for("auth.test")
-    refused = _wait_for_record(caplog, "Slack refused SLACK_BOT_TOKEN")
+    refused = wait_until(
+        "the refusal logged",
+        lambda: next((r for r in caplog.records if "Slack refused" in r.getMessage()), None),
+        timeout=5,
+    )
     assert refused.levelno == logging.ERROR and "invalid_auth" in refused.getMessage()
     assert BOT_TOKEN not in caplog.text
     for _ in range(3):
@@ -140,16 +145,6 @@ def test_a_bot_token_slack_refuses_is_said_once_and_commands_still_answer(slack,
     slack.move_to(now + timedelta(seconds=RETRY_AFTER_S + 1))
     slack.command("me")
     slack.fake.wait_for("auth.test", count=2)
-
-
-def _wait_for_record(caplog, start: str, timeout: float = 5.0) -> logging.LogRecord:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for record in caplog.records:
-            if record.getMessage().startswith(start):
-                return record
-        time.sleep(0.01)
-    raise AssertionError(f"no log line starting {start!r}: {caplog.text}")
 
 
 def test_socket_mode_without_an_app_token_stops_with_one_clear_line(settings, capsys):
