@@ -40,6 +40,21 @@ UNAVAILABLE: tuple[type[Exception], ...] = (
     sa_exc.TimeoutError,
 )
 
+# How long PostgreSQL may stay silent before its connection counts as lost; a URL's own
+# values win. Without them a host that vanished (a failover, a network cut: packets dropped,
+# not refused) held every request on a pooled connection for the kernel's retransmission
+# limit, about 15 minutes, and every new connection for psycopg's 130 s, so a replica stopped
+# answering long after the database was back or another took over. A slow query is not cut:
+# the server's kernel acknowledges both the query and the keepalive probes meanwhile.
+POSTGRES_CONNECT_DEFAULTS: dict[str, int] = {
+    "connect_timeout": 10,  # seconds, for the whole connection start
+    "tcp_user_timeout": 10_000,  # ms that sent data may go unacknowledged
+    "keepalives": 1,  # and probes on an idle connection waiting for an answer
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+}
+
 if TYPE_CHECKING:
     from alembic.config import Config
 
@@ -216,7 +231,9 @@ def alembic_config(conn: Connection | None = None) -> Config:
 
 def _make_engine(url: str, is_sqlite: bool) -> Engine:
     if not is_sqlite:
-        engine = create_engine(url, pool_pre_ping=True, pool_size=10)
+        given = make_url(url).query
+        defaults = {k: v for k, v in POSTGRES_CONNECT_DEFAULTS.items() if k not in given}
+        engine = create_engine(url, pool_pre_ping=True, pool_size=10, connect_args=defaults)
         track_staging(engine)
         return engine
 

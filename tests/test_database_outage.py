@@ -5,22 +5,30 @@ bad, and it would drop it. A resend once the database is back is stored once."""
 from __future__ import annotations
 
 import logging
+import socket
+import threading
+import time
+from collections.abc import Callable
 from datetime import date
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from starlette.testclient import TestClient
 
 from bot.composition import create_http_app
 from bot.web import UNAVAILABLE_RETRY_AFTER_S
-from storage.db import Database
+from storage.db import POSTGRES_CONNECT_DEFAULTS, Database
 from storage.integrations import KEY_PREFIX
 from tests.builders import bearer, event
 from tests.fakes.tcp_proxy import TcpProxy
+from tests.fakes.vanishing_host import can_make_hosts, vanishing_host
 from tests.readback import daily_usage
 
 OTLP = {"resourceMetrics": []}
 # Well formed, so checking it needs the database.
 SOME_KEY = f"{KEY_PREFIX}_k1_secret"
+UTC = ZoneInfo("UTC")
 
 
 def assert_retry_shortly(response) -> None:
@@ -65,3 +73,70 @@ def test_postgresql_going_away_and_back_loses_nothing(database_url, services, db
         services.db.dispose()
     [day] = daily_usage(db, date(2026, 11, 18), date(2026, 11, 18))
     assert day.totals.requests == 3
+
+
+def answered_within(seconds: float, call: Callable[[], Any]) -> Any:
+    """`call()`'s result, failing the test if it has none in time (a hung call is left
+    behind on a daemon thread)."""
+    results: list[Any] = []
+    thread = threading.Thread(target=lambda: results.append(call()), daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if not results:
+        pytest.fail(f"no answer in {seconds:.0f} s")
+    return results[0]
+
+
+def test_postgresql_vanishing_is_503_in_seconds_not_minutes(database_url, services, db, api_key):
+    """The database host drops off the network without a word (a failover, a cable cut):
+    the kernel would retry a pooled connection's unanswered query for about 15 minutes and
+    psycopg would wait 130 s for a new one, holding each request that long."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("a network between the service and its database is PostgreSQL's")
+    if why_not := can_make_hosts():
+        pytest.skip(why_not)
+    a, b, c = (event(event_id=name) for name in "abc")
+    with vanishing_host() as host:
+        proxy = TcpProxy(("127.0.0.1", 5432), host.address, host.socket).start()
+        services.db = Database(
+            database_url.replace("@127.0.0.1:5432/", f"@{host.address}:{proxy.port}/"), db.tz
+        )
+        try:
+            with TestClient(create_http_app(services), raise_server_exceptions=False) as client:
+
+                def send(events: list[dict]) -> Any:
+                    return client.post(
+                        "/api/v1/events", json={"events": events}, headers=bearer(api_key)
+                    )
+
+                assert send([a, b]).json()["accepted"] == 2
+                host.vanish()
+                started = time.monotonic()
+                try:
+                    # The pooled connection's ping gives up (10 s), then a new one (10 s).
+                    refused = answered_within(60, lambda: send([b, c]))
+                finally:
+                    host.come_back()  # so that a request still held can end, and the test
+                assert_retry_shortly(refused)
+                assert time.monotonic() - started < 30
+                again = answered_within(30, lambda: send([b, c]))
+                assert again.json() == {"accepted": 1, "duplicates": 1, "rejected": []}
+        finally:
+            proxy.stop()
+            services.db.dispose()
+    [day] = daily_usage(db, date(2026, 11, 18), date(2026, 11, 18))
+    assert day.totals.requests == 3
+
+
+@pytest.mark.parametrize("query, gives_up_after", [("", 10), ("?connect_timeout=2", 2)])
+def test_a_postgresql_that_never_answers_is_given_up_on(query, gives_up_after):
+    """A server that takes the connection and then says nothing (hung, or half there) is
+    given up on after 10 s, or the URL's own connect_timeout."""
+    assert POSTGRES_CONNECT_DEFAULTS["connect_timeout"] == 10
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # the kernel accepts; nobody reads
+        port = silent.getsockname()[1]
+        quiet = Database(f"postgresql+psycopg://postgres@127.0.0.1:{port}/test{query}", UTC)
+        started = time.monotonic()
+        assert answered_within(30, quiet.ping) is False
+        assert gives_up_after <= time.monotonic() - started < gives_up_after + 3
+        quiet.dispose()

@@ -6,22 +6,31 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+from collections.abc import Callable
 
 
 class TcpProxy:
-    """Forwards 127.0.0.1:`port` to `target`; `cut()` refuses and drops, `restore()` forwards."""
+    """Forwards `host`:`port` to `target`; `cut()` refuses and drops, `restore()` forwards.
+    `make_socket` makes its listening socket, which may live in another network namespace."""
 
-    def __init__(self, target: tuple[str, int]) -> None:
+    def __init__(
+        self,
+        target: tuple[str, int],
+        host: str = "127.0.0.1",
+        make_socket: Callable[[], socket.socket] = socket.socket,
+    ) -> None:
         self.target = target
+        self.host = host
+        self.make_socket = make_socket
         self._lock = threading.Lock()
         self._open: set[socket.socket] = set()
         self._listener: socket.socket | None = None
         self.port = 0
 
     def start(self) -> TcpProxy:
-        listener = socket.socket()
+        listener = self.make_socket()
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
+        listener.bind((self.host, self.port))
         listener.listen()
         self.port = listener.getsockname()[1]
         self._listener = listener
