@@ -10,7 +10,8 @@ from slack_sdk import WebClient
 
 from bot.services import Services
 from bot.slack.answers import Answer, ForgetCancelled, Viewer
-from bot.slack.listeners.errors import failure
+from bot.slack.listeners.errors import caller_told_of_errors
+from bot.slack.replies import reply
 from bot.slack.usage_service import UsageService, actor
 from bot.slack.viewers import admin_max_age, known_viewer, learn_viewer
 from bot.slack.views.admin import CANCEL_ACTION, CONFIRM_ACTION
@@ -25,17 +26,17 @@ def register(app: App, usage: UsageService, services: Services) -> None:
 
     def clicked(decide: Callable[[Viewer, int], Answer]) -> Callable[..., None]:
         def after_ack(body: dict[str, Any], respond: Respond, client: WebClient) -> None:
-            try:
-                user_id = body["user"]["id"]
+            user_id = str((body.get("user") or {}).get("id"))
+            timeout = services.settings.slack_timeout_seconds
+            with caller_told_of_errors(respond, timeout, f"{user_id}'s click"):
                 viewer = known_viewer(services, user_id, admin_max_age(services, user_id))
                 viewer = viewer or learn_viewer(services, client, user_id)
                 outcome = decide(viewer, button_value(body))
                 # A refusal leaves the admin's preview alone; anything else replaces it, so
                 # its buttons cannot be pressed again.
                 keep = isinstance(outcome, Refused)
-                respond(replace_original=not keep, **render(outcome).as_kwargs())
-            except Exception as error:
-                respond(**failure(error))
+                replaces = {**render(outcome).as_kwargs(), "replace_original": not keep}
+                reply(respond, replaces, timeout)
 
         return after_ack
 

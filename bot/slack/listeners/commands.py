@@ -21,7 +21,8 @@ from bot.services import Services
 from bot.slack.answers import Viewer
 from bot.slack.command_text import Badges, Me, Org, Restore, Top, parse_command
 from bot.slack.command_text import Request as SlashRequest
-from bot.slack.listeners.errors import failure
+from bot.slack.listeners.errors import caller_told_of_errors
+from bot.slack.replies import reply
 from bot.slack.usage_service import UsageService
 from bot.slack.viewers import known_viewer, learn_viewer, profile_max_age
 from bot.slack.views.render import render
@@ -68,18 +69,12 @@ def register(
         request: SlashRequest, user_id: str, respond: Respond, client: WebClient
     ) -> None:
         """Asks Slack who this is, or does the slow part, then replies."""
-        try:
+        timeout = services.settings.slack_timeout_seconds
+        with caller_told_of_errors(respond, timeout, f"{user_id}'s command"):
             viewer = known_viewer(services, user_id, profile_max_age(services, request, user_id))
             viewer = viewer or learn_viewer(services, client, user_id)
-            respond(**render(usage.answer(request, viewer)).as_kwargs())
+            reply(respond, render(usage.answer(request, viewer)).as_kwargs(), timeout)
             answered(request, viewer, client)
-        except Exception as error:
-            # Nothing else would hear of it on the executor; the caller, acknowledged with
-            # nothing, would never hear back, so they are told here, as `on_error` would.
-            try:
-                respond(**failure(error))
-            except Exception:  # Slack unreachable: the log is all that is left
-                log.exception("could not tell %s that their command failed", user_id)
 
     app.command(COMMAND)(answer_now)
 

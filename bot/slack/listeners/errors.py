@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from slack_bolt import App, BoltResponse
+from slack_bolt import App, BoltResponse, Respond
 
 from bot.services import Services
+from bot.slack.replies import ReplyNotDelivered, reply
 from bot.slack.usage_service import UsageService
 
 ERROR_TEXT = "Sorry, something went wrong on our side. Please try again in a minute."
@@ -34,3 +37,19 @@ def failure(error: Exception) -> dict[str, Any]:
     """Log an error and say sorry to the caller: the message, as an ephemeral reply."""
     log.error("slack request failed: %r", error, exc_info=error)
     return {"response_type": "ephemeral", "text": ERROR_TEXT, "replace_original": False}
+
+
+@contextmanager
+def caller_told_of_errors(respond: Respond, timeout: float, what: str) -> Iterator[None]:
+    """For work after the ack, which nothing else would hear fail: the caller, acknowledged
+    with nothing, is told through `response_url`, as `on_error` would tell them in the ack.
+    A reply that did not arrive is logged, not followed by an apology that might."""
+    try:
+        yield
+    except ReplyNotDelivered as error:
+        log.warning("the reply to %s did not reach the caller: %s", what, error)
+    except Exception as error:
+        try:
+            reply(respond, failure(error), timeout)
+        except ReplyNotDelivered as not_told:
+            log.warning("could not tell the caller that %s failed: %s", what, not_told)

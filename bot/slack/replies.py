@@ -1,0 +1,70 @@
+"""Replies through a request's `response_url`. Bolt's `respond` sends once and returns whatever
+Slack answered, so a 429 or an outage lost the reply without a word; here what Slack cannot have
+acted on is sent again, and what still did not arrive is raised."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Mapping
+from typing import Any
+from urllib.error import URLError
+
+from slack_bolt import Respond
+from slack_sdk.http_retry import HttpRequest, HttpResponse, RetryHandler, RetryState
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+from slack_sdk.webhook import WebhookClient
+
+
+class ReplyNotDelivered(Exception):
+    """Slack did not take a reply, or may not have; sending the caller anything else would
+    meet the same fate or come on top of it."""
+
+
+class NeverSentRetryHandler(RetryHandler):
+    """Retries a request that cannot have reached Slack: the connection was refused or the
+    host's name did not resolve."""
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        reason = error.reason if isinstance(error, URLError) else None
+        return response is None and isinstance(reason, ConnectionRefusedError | socket.gaierror)
+
+
+def reply(respond: Respond, message: Mapping[str, Any], timeout: float) -> None:
+    """Send `message` to the request's `response_url`. A 429 is waited out and a connection
+    that never reached Slack is tried again; a 5xx or a connection dropped after sending is
+    tried again only for a reply that replaces or deletes the original, which done twice is
+    done once. A new reply is never risked twice: the caller would see it twice."""
+    if respond.response_url is None:
+        raise ValueError("this request has no response_url to reply to")
+    handlers: list[RetryHandler] = [
+        RateLimitErrorRetryHandler(max_retry_count=5),
+        NeverSentRetryHandler(max_retry_count=3),
+    ]
+    if message.get("replace_original") or message.get("delete_original"):
+        handlers += [ConnectionErrorRetryHandler(max_retry_count=3), ServerErrorRetryHandler(3)]
+    client = WebhookClient(
+        url=respond.response_url,
+        timeout=timeout,  # type: ignore[arg-type]  # urlopen takes a float
+        ssl=respond.ssl,
+        proxy=respond.proxy,
+        retry_handlers=handlers,
+    )
+    try:
+        response = client.send(**message)
+    except (OSError, URLError) as error:  # the response_url is a secret: not in the message
+        raise ReplyNotDelivered(f"no answer from Slack to a reply: {error!r}") from None
+    if response.status_code != 200:
+        raise ReplyNotDelivered(
+            f"Slack answered {response.status_code} to a reply: {response.body[:200]!r}"
+        )
