@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from bot.intake.event_batch import MAX_BODY_BYTES
+from storage.db import unavailable
 
 # How long a client is asked to wait before sending again while the database is away.
 UNAVAILABLE_RETRY_AFTER_S = 5
@@ -33,7 +34,10 @@ def problem_response(_request: Request, exc: Exception) -> Response:
 def unavailable_response(request: Request, exc: Exception) -> Response:
     """503 with Retry-After for a request the database could not serve (`storage.db.
     UNAVAILABLE`): a 500 would tell an OTLP exporter its data is bad, and it drops it;
-    a 503 tells every client to send the same again, which ingestion takes only once."""
+    a 503 tells every client to send the same again, which ingestion takes only once.
+    Any other error of those kinds is raised on, to be a 500."""
+    if not unavailable(exc):
+        raise exc
     cause = getattr(exc, "orig", None) or exc
     said = str(cause).strip()
     first_line = said.splitlines()[0] if said else type(cause).__name__

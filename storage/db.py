@@ -34,11 +34,16 @@ SCHEMA_HEAD = "0150_backfill"
 # What a database that cannot serve right now raises: the server refused or dropped the
 # connection, no pooled connection came free in time, SQLite's file is locked or will not open.
 # A request that meets one is worth retrying once it is back; nothing of it was stored.
+# So is PostgreSQL refusing every write as read-only (SQLSTATE 25006, which the driver calls
+# an internal error): a standby, or a primary demoted in a failover while its name still
+# points at it. `unavailable` tells which of these errors are that.
 UNAVAILABLE: tuple[type[Exception], ...] = (
     sa_exc.OperationalError,
     sa_exc.InterfaceError,
     sa_exc.TimeoutError,
+    sa_exc.InternalError,
 )
+READ_ONLY_SQLSTATE = "25006"
 
 # How long PostgreSQL may stay silent before its connection counts as lost; a URL's own
 # values win. Without them a host that vanished (a failover, a network cut: packets dropped,
@@ -59,6 +64,14 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 log = logging.getLogger(__name__)
+
+
+def unavailable(error: BaseException) -> bool:
+    """Whether `error` says the database cannot serve right now, so the same request is
+    worth sending again later; not a fault of the request or of this code."""
+    if isinstance(error, sa_exc.InternalError):
+        return getattr(error.orig, "sqlstate", None) == READ_ONLY_SQLSTATE
+    return isinstance(error, UNAVAILABLE)
 
 
 class SchemaTooNew(Exception):
@@ -154,6 +167,13 @@ class Database:
             return True
         except Exception:
             return False
+
+    def read_only(self) -> bool:
+        """Whether the database refuses writes: a PostgreSQL standby, or one set read-only."""
+        if self.is_sqlite:
+            return False
+        with self.engine.connect() as conn:
+            return conn.execute(text("SHOW transaction_read_only")).scalar_one() == "on"
 
     def upgrade(self) -> None:
         """Apply every pending migration, one process at a time (replicas starting together

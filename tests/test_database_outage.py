@@ -13,12 +13,14 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import psycopg
 import pytest
+from sqlalchemy import exc as sa_exc
 from starlette.testclient import TestClient
 
 from bot.composition import create_http_app
 from bot.web import UNAVAILABLE_RETRY_AFTER_S
-from storage.db import POSTGRES_CONNECT_DEFAULTS, Database
+from storage.db import POSTGRES_CONNECT_DEFAULTS, Database, unavailable
 from storage.integrations import KEY_PREFIX
 from tests.builders import bearer, event
 from tests.fakes.tcp_proxy import TcpProxy
@@ -73,6 +75,34 @@ def test_postgresql_going_away_and_back_loses_nothing(database_url, services, db
         services.db.dispose()
     [day] = daily_usage(db, date(2026, 11, 18), date(2026, 11, 18))
     assert day.totals.requests == 3
+
+
+def test_a_read_only_postgresql_is_503_and_not_ready(database_url, services, db, api_key):
+    """A standby, or a primary demoted in a failover while its name still points at it,
+    takes connections and answers reads but refuses every write."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("read-only servers are PostgreSQL's")
+    read_only = database_url + "%20-cdefault_transaction_read_only%3Don"
+    assert "options=-csearch_path" in read_only  # one more setting for this engine alone
+    services.db = Database(read_only, db.tz)
+    try:
+        with TestClient(create_http_app(services), raise_server_exceptions=False) as client:
+            batch = {"events": [event()]}
+            assert_retry_shortly(client.post("/api/v1/events", json=batch, headers=bearer(api_key)))
+            ready = client.get("/readyz")
+            assert ready.status_code == 503
+            assert ready.json()["error"] == "database is read-only (a standby?): writes would fail"
+    finally:
+        services.db.dispose()
+
+
+def test_among_internal_errors_only_a_read_only_refusal_is_unavailability():
+    def internal(orig: Exception) -> sa_exc.InternalError:
+        return sa_exc.InternalError("INSERT INTO usage_events ...", None, orig)
+
+    assert unavailable(internal(psycopg.errors.ReadOnlySqlTransaction()))
+    assert not unavailable(internal(psycopg.errors.InFailedSqlTransaction()))
+    assert not unavailable(sa_exc.IntegrityError("INSERT", None, Exception("duplicate key")))
 
 
 def answered_within(seconds: float, call: Callable[[], Any]) -> Any:

@@ -51,6 +51,11 @@ def _not_ready(services: Services, readiness: Readiness) -> str | None:
     if not services.db.ping():
         return "database does not answer"
     try:
+        if services.db.read_only():
+            return "database is read-only (a standby?): writes would fail"
+    except Exception:
+        return "database does not answer"
+    try:
         if not services.db.schema_is_current():
             return "database schema is not at this version's migrations"
     except Exception:
