@@ -8,7 +8,8 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -39,6 +40,22 @@ def assert_retry_shortly(response) -> None:
     assert response.json() == {"error": "database unavailable: retry shortly"}
 
 
+@contextmanager
+def serving_on(services, url: str) -> Iterator[TestClient]:
+    """The HTTP app on a database at `url`, its connections closed on the way out."""
+    services.db = Database(url, services.db.tz)
+    try:
+        with TestClient(create_http_app(services), raise_server_exceptions=False) as client:
+            yield client
+    finally:
+        services.db.dispose()
+
+
+def requests_stored(db) -> int:
+    [day] = daily_usage(db, date(2026, 11, 18), date(2026, 11, 18))
+    return day.totals.requests
+
+
 def test_a_database_that_will_not_open_is_503_with_retry_after(services, tmp_path, caplog):
     services.db = Database(f"sqlite:///{tmp_path}/no/such/dir/aiusage.db", services.db.tz)
     with TestClient(create_http_app(services), raise_server_exceptions=False) as client:
@@ -55,12 +72,10 @@ def test_postgresql_going_away_and_back_loses_nothing(database_url, services, db
     if database_url.startswith("sqlite"):
         pytest.skip("a network between the service and its database is PostgreSQL's")
     proxy = TcpProxy(("127.0.0.1", 5432)).start()
-    services.db = Database(
-        database_url.replace("@127.0.0.1:5432/", f"@127.0.0.1:{proxy.port}/"), db.tz
-    )
     a, b, c = (event(event_id=name) for name in "abc")
     try:
-        with TestClient(create_http_app(services), raise_server_exceptions=False) as client:
+        url = database_url.replace("@127.0.0.1:5432/", f"@127.0.0.1:{proxy.port}/")
+        with serving_on(services, url) as client:
             first = client.post("/api/v1/events", json={"events": [a, b]}, headers=bearer(api_key))
             assert first.json()["accepted"] == 2
             proxy.cut()  # every pooled connection dropped, new ones refused
@@ -72,28 +87,22 @@ def test_postgresql_going_away_and_back_loses_nothing(database_url, services, db
             assert again.json() == {"accepted": 1, "duplicates": 1, "rejected": []}
     finally:
         proxy.stop()
-        services.db.dispose()
-    [day] = daily_usage(db, date(2026, 11, 18), date(2026, 11, 18))
-    assert day.totals.requests == 3
+    assert requests_stored(db) == 3
 
 
-def test_a_read_only_postgresql_is_503_and_not_ready(database_url, services, db, api_key):
+def test_a_read_only_postgresql_is_503_and_not_ready(database_url, services, api_key):
     """A standby, or a primary demoted in a failover while its name still points at it,
     takes connections and answers reads but refuses every write."""
     if database_url.startswith("sqlite"):
         pytest.skip("read-only servers are PostgreSQL's")
     read_only = database_url + "%20-cdefault_transaction_read_only%3Don"
     assert "options=-csearch_path" in read_only  # one more setting for this engine alone
-    services.db = Database(read_only, db.tz)
-    try:
-        with TestClient(create_http_app(services), raise_server_exceptions=False) as client:
-            batch = {"events": [event()]}
-            assert_retry_shortly(client.post("/api/v1/events", json=batch, headers=bearer(api_key)))
-            ready = client.get("/readyz")
-            assert ready.status_code == 503
-            assert ready.json()["error"] == "database is read-only (a standby?): writes would fail"
-    finally:
-        services.db.dispose()
+    with serving_on(services, read_only) as client:
+        batch = {"events": [event()]}
+        assert_retry_shortly(client.post("/api/v1/events", json=batch, headers=bearer(api_key)))
+        ready = client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["error"] == "database is read-only (a standby?): writes would fail"
 
 
 def test_among_internal_errors_only_a_read_only_refusal_is_unavailability():
@@ -128,11 +137,9 @@ def test_postgresql_vanishing_is_503_in_seconds_not_minutes(database_url, servic
     a, b, c = (event(event_id=name) for name in "abc")
     with vanishing_host() as host:
         proxy = TcpProxy(("127.0.0.1", 5432), host.address, host.socket).start()
-        services.db = Database(
-            database_url.replace("@127.0.0.1:5432/", f"@{host.address}:{proxy.port}/"), db.tz
-        )
+        url = database_url.replace("@127.0.0.1:5432/", f"@{host.address}:{proxy.port}/")
         try:
-            with TestClient(create_http_app(services), raise_server_exceptions=False) as client:
+            with serving_on(services, url) as client:
 
                 def send(events: list[dict]) -> Any:
                     return client.post(
@@ -153,9 +160,7 @@ def test_postgresql_vanishing_is_503_in_seconds_not_minutes(database_url, servic
                 assert again.json() == {"accepted": 1, "duplicates": 1, "rejected": []}
         finally:
             proxy.stop()
-            services.db.dispose()
-    [day] = daily_usage(db, date(2026, 11, 18), date(2026, 11, 18))
-    assert day.totals.requests == 3
+    assert requests_stored(db) == 3
 
 
 @pytest.mark.parametrize("query, gives_up_after", [("", 10), ("?connect_timeout=2", 2)])
