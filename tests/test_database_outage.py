@@ -62,6 +62,9 @@ def test_a_database_that_will_not_open_is_503_with_retry_after(services, tmp_pat
         assert_retry_shortly(client.post("/api/v1/events", json=event(), headers=bearer(SOME_KEY)))
         for path in ("/v1/metrics", "/v1/logs"):
             assert_retry_shortly(client.post(path, json=OTLP, headers=bearer(SOME_KEY)))
+        documented = client.get("/openapi.json").json()["paths"]
+    for path in ("/api/v1/events", "/v1/metrics", "/v1/logs"):
+        assert "Retry-After" in documented[path]["post"]["responses"]["503"]["headers"]
     lines = [r for r in caplog.records if "database unavailable" in r.getMessage()]
     assert len(lines) == 3 and all(r.levelno == logging.WARNING for r in lines)
     assert "POST /v1/logs: database unavailable: " in lines[-1].getMessage()
@@ -102,6 +105,7 @@ def test_a_read_only_postgresql_is_503_and_not_ready(database_url, services, api
         assert_retry_shortly(client.post("/api/v1/events", json=batch, headers=bearer(api_key)))
         ready = client.get("/readyz")
         assert ready.status_code == 503
+        assert "503" in client.get("/openapi.json").json()["paths"]["/readyz"]["get"]["responses"]
         assert ready.json()["error"] == "database is read-only (a standby?): writes would fail"
 
 

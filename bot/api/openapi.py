@@ -61,6 +61,7 @@ def openapi_document(version: str) -> dict[str, Any]:
                         "401": _json("Missing, unknown or revoked key", error),
                         "413": _json("Body larger than 1 MiB", error),
                         "422": _json("Body is not an event or a batch", error),
+                        "503": _RETRY_LATER,
                     },
                 }
             },
@@ -71,6 +72,16 @@ def openapi_document(version: str) -> dict[str, Any]:
                     "responses": {
                         "200": {"description": "Healthy"},
                         "503": {"description": "Database unreachable"},
+                    },
+                }
+            },
+            "/readyz": {
+                "get": {
+                    "summary": "Whether this replica should get traffic: the database answers "
+                    "and takes writes, the schema is this version's, and it is not draining",
+                    "responses": {
+                        "200": {"description": "Ready"},
+                        "503": {"description": "Not ready; `error` says why"},
                     },
                 }
             },
@@ -116,9 +127,19 @@ def _otlp(signal: str) -> dict[str, Any]:
                 "401": {"description": "Missing, unknown or revoked key"},
                 "413": {"description": "Body too large"},
                 "415": {"description": "Content-Type or Content-Encoding not supported"},
+                "503": _RETRY_LATER,
             },
         }
     }
+
+
+# Nothing of the request was stored; OTLP exporters send the same again on their own.
+_RETRY_LATER = {
+    "description": "The database is unreachable or read-only, or every decode slot is busy: "
+    "nothing was stored; send the same again after Retry-After",
+    "headers": {"Retry-After": {"description": "seconds", "schema": {"type": "integer"}}},
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+}
 
 
 def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
