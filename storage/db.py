@@ -60,6 +60,19 @@ POSTGRES_CONNECT_DEFAULTS: dict[str, int] = {
     "keepalives_count": 3,
 }
 
+# The same from the server's side, so that a backend whose client went silent (a network
+# partition: our side gives up, the server's would wait out the OS's two-hour keepalive)
+# ends, and with it its transaction's row locks and its advisory locks, which other replicas
+# would otherwise wait on or take for a live job's. Set per connection: any role may, and a
+# connection pooler passes SET where it may refuse startup options. tcp_user_timeout needs
+# PostgreSQL 12. A setting the URL's `options` names is left as it says.
+POSTGRES_SERVER_SILENCE: dict[str, int] = {
+    "tcp_keepalives_idle": 10,
+    "tcp_keepalives_interval": 5,
+    "tcp_keepalives_count": 3,
+    "tcp_user_timeout": 10_000,
+}
+
 if TYPE_CHECKING:
     from alembic.config import Config
 
@@ -254,6 +267,21 @@ def _make_engine(url: str, is_sqlite: bool) -> Engine:
         given = make_url(url).query
         defaults = {k: v for k, v in POSTGRES_CONNECT_DEFAULTS.items() if k not in given}
         engine = create_engine(url, pool_pre_ping=True, pool_size=10, connect_args=defaults)
+        options = str(given.get("options", ""))
+        server = {k: v for k, v in POSTGRES_SERVER_SILENCE.items() if k not in options}
+
+        @event.listens_for(engine, "connect")
+        def _server_notices_silence(dbapi_conn, _record) -> None:
+            settings = dict(server)
+            if dbapi_conn.info.server_version < 120000:
+                settings.pop("tcp_user_timeout", None)
+            # Outside a transaction, or the pool's rollback would undo the SETs.
+            autocommit, dbapi_conn.autocommit = dbapi_conn.autocommit, True
+            with dbapi_conn.cursor() as cur:
+                for name, value in settings.items():
+                    cur.execute(f"SET {name} = {int(value)}")
+            dbapi_conn.autocommit = autocommit
+
         track_staging(engine)
         return engine
 

@@ -21,7 +21,7 @@ from starlette.testclient import TestClient
 
 from bot.composition import create_http_app
 from bot.web import UNAVAILABLE_RETRY_AFTER_S
-from storage.db import POSTGRES_CONNECT_DEFAULTS, Database, unavailable
+from storage.db import POSTGRES_CONNECT_DEFAULTS, POSTGRES_SERVER_SILENCE, Database, unavailable
 from storage.integrations import KEY_PREFIX
 from tests.builders import bearer, event
 from tests.fakes.tcp_proxy import TcpProxy
@@ -179,3 +179,28 @@ def test_a_postgresql_that_never_answers_is_given_up_on(query, gives_up_after):
         assert answered_within(30, quiet.ping) is False
         assert gives_up_after <= time.monotonic() - started < gives_up_after + 3
         quiet.dispose()
+
+
+def test_the_server_ends_a_backend_whose_client_went_silent_in_seconds(database_url):
+    """Its transaction's row locks and its advisory locks go with it. Seen from the server:
+    each connection sets its keepalives, unless the URL's own options name one."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("a network between the service and its database is PostgreSQL's")
+    names = list(POSTGRES_SERVER_SILENCE)
+
+    def settings(url: str) -> dict[str, str]:
+        db = Database(url, UTC)
+        try:
+            with db.read() as conn:
+                return {name: conn.exec_driver_sql(f"SHOW {name}").scalar_one() for name in names}
+        finally:
+            db.dispose()
+
+    assert settings(database_url) == {
+        "tcp_keepalives_idle": "10",  # seconds
+        "tcp_keepalives_interval": "5",
+        "tcp_keepalives_count": "3",
+        "tcp_user_timeout": "10000",  # ms
+    }
+    own = settings(database_url + "%20-ctcp_keepalives_idle%3D30")
+    assert own["tcp_keepalives_idle"] == "30" and own["tcp_keepalives_count"] == "3"
