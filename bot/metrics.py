@@ -24,6 +24,14 @@ class Metrics:
             ["method", "route", "status"],
             registry=self.registry,
         )
+        # How long ranking everyone's week for `top` takes at this company's size, and how
+        # often it is done (in the background while usage lands; the first of a week waits).
+        self.ranking = Histogram(
+            "aiusage_ranking_seconds",
+            "Time to rank everyone's week for the leaderboard, per computation.",
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=self.registry,
+        )
 
     def count_events(self, integration: str, accepted: int, duplicates: int, rejected: int) -> None:
         for outcome, n in (

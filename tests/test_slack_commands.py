@@ -4,9 +4,12 @@ response or from what the app posted to the fake Slack."""
 from __future__ import annotations
 
 import re
+import threading
 import time
 from datetime import UTC, date, datetime, timedelta
 
+import psycopg
+import pytest
 from sqlalchemy import insert
 from starlette.testclient import TestClient
 
@@ -391,6 +394,33 @@ def test_top_serves_its_cached_board_then_the_usage_that_landed(slack, api_key):
         "2. <@UALICE>: 1 active day, 0 accepted suggestions (n/a accepted)",
     ]
     assert "*Your place:* 1 of 2." in lines[1]
+
+
+def test_tops_arriving_together_in_a_new_week_sum_it_once(slack, api_key, database_url):
+    """The first `top`s of a week, or after a restart, wait for one ranking of everyone's
+    week: each summing it at once multiplied the seconds and the memory it takes by the
+    callers waiting (`aiusage_ranking_seconds` counts the computations)."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("holding the week's usage back takes PostgreSQL's LOCK TABLE")
+    ingest(slack, api_key, used("UALICE", THIS_MONDAY))
+    for user in ("UALICE", "UBOB"):
+        slack.ask("help", user_id=user)  # known now, so `top` is answered in its ack
+    answers: list = []
+    callers = [
+        threading.Thread(target=lambda u=user: answers.append(slack.command("top", user_id=u)))
+        for user in ("UALICE", "UBOB")
+    ]
+    with psycopg.connect(database_url.replace("postgresql+psycopg://", "postgresql://")) as hold:
+        hold.execute("LOCK TABLE usage_events IN ACCESS EXCLUSIVE MODE")
+        for caller in callers:
+            caller.start()
+        time.sleep(1.0)  # both are in, held at the week's usage
+        hold.rollback()
+    for caller in callers:
+        caller.join(30)
+    assert [a.status_code for a in answers] == [200, 200]
+    assert all("1. <@UALICE>" in text_of(a.json()) for a in answers)
+    assert "aiusage_ranking_seconds_count 1.0" in slack.http.get("/metrics").text
 
 
 def test_top_leaves_out_who_opts_out_at_once_from_the_cached_board(slack, api_key):

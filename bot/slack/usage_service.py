@@ -100,6 +100,9 @@ class UsageService:
         }
         self._rankings: dict[Week, _CachedRanking] = {}
         self._lock = threading.Lock()
+        # Held while a week's first ranking is computed: the `top`s that arrive meanwhile (a
+        # new week, a restart) wait for it, rather than each summing everyone's week at once.
+        self._first = threading.Lock()
         self._refreshing = False
         # One background worker: at most one refresh at a time, however busy `top` is.
         self._refresher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ranking")
@@ -183,7 +186,11 @@ class UsageService:
         with self._lock:
             cached = self._rankings.get(week)
         if cached is None:
-            return self._refresh(week, usage_fingerprint(self.db))
+            with self._first:
+                with self._lock:
+                    cached = self._rankings.get(week)
+                if cached is None:
+                    return self._refresh(week, usage_fingerprint(self.db))
         age = time.monotonic() - cached.computed_at
         spacing = RANKING_REFRESH_SPACING * cached.took
         if age < max(RANKING_MIN_AGE_S, spacing):
@@ -202,6 +209,7 @@ class UsageService:
             board = Board.of(rank(rank_inputs(self.db, week.start, week.end)))
             flagged = flagged_now(self.db, week, self.award_config)
             done = time.monotonic()
+            self.services.metrics.ranking.observe(done - started)
             fresh = _CachedRanking(fingerprint, done, done - started, board, flagged)
             with self._lock:
                 # Only the current week is ever asked for; drop the others.
