@@ -62,6 +62,12 @@ def can_make_hosts() -> str | None:
         return "making a network namespace needs root"
     if shutil.which("ip") is None:
         return "making a network namespace needs iproute2's ip"
+    probe = f"aiusage-probe-{os.getpid()}"
+    try:  # root in a container may still lack the right to
+        _ip("netns", "add", probe)
+    except OSError as refused:
+        return f"cannot make a network namespace here: {refused}"
+    subprocess.run(["ip", "netns", "del", probe], capture_output=True, check=False)
     return None
 
 
