@@ -50,7 +50,7 @@ def fresh_weeks(db: Database, first: date | None = None, last: date | None = Non
     no person or over half of the week's people (and over a hundred) are marked. Each week
     in a transaction of its own (so writers wait at most one week's sums, even at the first
     read after the upgrade, when every week is marked), serialised (the SQLite write lock,
-    a PostgreSQL advisory lock); only the marks read in that transaction before summing are
+    a PostgreSQL advisory lock); only the marks taken in that transaction before summing are
     cleared, so a change that lands meanwhile stays marked and is summed next time. Returns
     how many weeks it summed."""
     summed = 0
@@ -66,25 +66,33 @@ def fresh_weeks(db: Database, first: date | None = None, last: date | None = Non
             if not db.is_sqlite:
                 key = lock_key(conn, "weekly")
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
-            marks = conn.execute(
-                select(WeeklyStaleRow.id, WeeklyStaleRow.person_id).where(
-                    WeeklyStaleRow.day.between(week, week + timedelta(days=6))
-                )
-            ).all()
-            if not marks:  # another process summed it meanwhile
+            people = _take_marks(conn, week)
+            if not people:  # another process summed it meanwhile
                 continue
-            people = {person for _, person in marks}
             whole = None in people or (
                 len(people) > 100 and len(people) > WHOLE_WEEK_SHARE * _people_in(conn, week)
             )
             for chunk in _chunks(None if whole else sorted(p for p in people if p is not None)):
                 _sum_week(conn, week, chunk)
             summed += 1
-            ids = [mark_id for mark_id, _ in marks]
-            for at in range(0, len(ids), 500):
-                chunk = ids[at : at + 500]
-                conn.execute(delete(WeeklyStaleRow).where(WeeklyStaleRow.id.in_(chunk)))
     return summed
+
+
+def _take_marks(conn: Connection, week: date) -> set[int | None]:
+    """Delete the week's marks and return whom they name (None: the whole week), deduplicated
+    by the database. PostgreSQL keeps a mark per statement that changed a person's day, so a
+    busy week holds hundreds of thousands, which read back as rows cost a replica tens of
+    megabytes at once. Taken in the summing transaction: a mark committed after this is left
+    for next time, and a failed sum puts them all back."""
+    taken = (
+        delete(WeeklyStaleRow)
+        .where(WeeklyStaleRow.day.between(week, week + timedelta(days=6)))
+        .returning(WeeklyStaleRow.person_id)
+    )
+    if conn.dialect.name == "sqlite":  # no DELETE in a CTE; its trigger keeps one mark a day
+        return set(conn.execute(taken).scalars())
+    gone = taken.cte("gone")
+    return set(conn.execute(select(gone.c.person_id).distinct()).scalars())
 
 
 def _people_in(conn: Connection, week: date) -> int:
