@@ -23,6 +23,11 @@ log = logging.getLogger(__name__)
 logging.getLogger("httpx").setLevel(logging.WARNING)
 
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+# An answer must arrive whole within this. The timeouts above are per read, so a vendor (or a
+# proxy) that trickles a byte now and then never trips them: a sync held on by one kept the
+# connectors' job, and its claim, on that replica, so no replica pulled again until a restart.
+# A day's report for a large organisation arrives in seconds.
+EXCHANGE_SECONDS = 300.0
 RETRIES = 5
 BACKOFF_SECONDS = 1.0
 MAX_WAIT_SECONDS = 120.0
@@ -96,10 +101,12 @@ class VendorClient:
         backoff: float = BACKOFF_SECONDS,
         sleep: Callable[[float], None] = time.sleep,
         timeout: httpx.Timeout = TIMEOUT,
+        deadline: float = EXCHANGE_SECONDS,
     ) -> None:
         self.vendor = vendor
         self.secrets = secrets
         self.retries, self.backoff, self.sleep = retries, backoff, sleep
+        self.deadline = deadline
         self.http = httpx.Client(
             base_url=base_url,
             headers={"user-agent": USER_AGENT, **(headers or {})},
@@ -113,31 +120,39 @@ class VendorClient:
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """A whole response with a 2xx status (204 included); raises ConnectorError."""
-        with self.stream(method, url, **kwargs) as response:
-            response.read()
-            return response
+        return self._send(method, url, kwargs, whole=True)
 
     @contextmanager
     def stream(self, method: str, url: str, **kwargs: Any) -> Iterator[httpx.Response]:
-        """A response whose body is read as it arrives; retried until its status is final."""
+        """A response whose body is read as it arrives; retried until its status is final.
+        A body that stops, or trickles past the deadline, raises ConnectorError."""
+        response = self._send(method, url, kwargs, whole=False)
+        try:
+            yield response
+        except httpx.TransportError as exc:  # raised while the caller read the body
+            raise ConnectorError(f"{self.vendor} {_failure(exc)} at {where(url)}") from None
+        finally:
+            response.close()
+
+    def _send(self, method: str, url: str, kwargs: dict[str, Any], whole: bool) -> httpx.Response:
         attempt = 0
         while True:
             attempt += 1
+            response = None
             try:
                 request = self.http.build_request(method, url, **kwargs)
+                ends = time.monotonic() + self.deadline
                 response = self.http.send(request, stream=True)
-            except httpx.TimeoutException:
-                failure, wait = "timed out", None
+                response.stream = _Until(response.stream, ends, self.deadline)
+                if whole or response.status_code >= 400:
+                    response.read()
             except httpx.TransportError as exc:
-                failure, wait = f"unreachable ({type(exc).__name__})", None
+                if response is not None:
+                    response.close()
+                failure, wait = _failure(exc), None
             else:
                 if response.status_code < 400:
-                    try:
-                        yield response
-                    finally:
-                        response.close()
-                    return
-                response.read()
+                    return response
                 response.close()
                 self._raise_final(response)
                 failure, wait = f"answered HTTP {response.status_code}", retry_after(response)
@@ -175,3 +190,34 @@ class VendorClient:
         raise ConnectorError(
             f"{self.vendor} answered HTTP {status} at {where(response.url)}{detail}"
         )
+
+
+class TooSlow(httpx.ReadTimeout):
+    """An answer still not whole at the exchange's deadline."""
+
+
+class _Until(httpx.SyncByteStream):
+    """A response body that must have arrived whole by `ends` (a monotonic time)."""
+
+    def __init__(
+        self, inner: httpx.SyncByteStream | httpx.AsyncByteStream, ends: float, seconds: float
+    ) -> None:
+        assert isinstance(inner, httpx.SyncByteStream)
+        self.inner, self.ends, self.seconds = inner, ends, seconds
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self.inner:
+            if time.monotonic() > self.ends:
+                raise TooSlow(f"sent its answer too slowly: not whole after {self.seconds:g} s")
+            yield chunk
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def _failure(exc: httpx.TransportError) -> str:
+    if isinstance(exc, TooSlow):
+        return str(exc)
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    return f"unreachable ({type(exc).__name__})"

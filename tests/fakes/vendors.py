@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,6 +36,9 @@ class FakeVendor:
 
     calls: list[Call] = field(default_factory=list)
     failures: dict[str, list[Answer]] = field(default_factory=lambda: defaultdict(list))
+    # Seconds between the bytes of every answer's body: a vendor, or a proxy, that trickles.
+    trickle: float | None = None
+    trickle_paths: str = "/"  # only answers to paths starting with this
 
     def __post_init__(self) -> None:
         fake = self
@@ -96,7 +100,16 @@ class FakeVendor:
             request.send_header(name, value)
         request.send_header("content-length", str(len(body)))
         request.end_headers()
-        request.wfile.write(body)
+        if self.trickle is None or not call.path.startswith(self.trickle_paths):
+            request.wfile.write(body)
+            return
+        for i in range(len(body)):
+            time.sleep(self.trickle)
+            try:
+                request.wfile.write(body[i : i + 1])
+                request.wfile.flush()
+            except OSError:  # the client gave up
+                return
 
     def answer(self, call: Call) -> Answer:
         raise NotImplementedError
