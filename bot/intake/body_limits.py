@@ -31,20 +31,28 @@ _DEPTH = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1, ord(","): 0}
 
 def check_json(body: bytes, *, max_values: int, max_depth: int) -> None:
     """Refuse JSON holding more than `max_values` containers and items, or nested deeper
-    than `max_depth`. Values are counted on the raw bytes (brackets and commas, at C speed,
-    with no copy), strings taken out only near the limit; depth always with strings taken
-    out, as brackets inside them can pair with real ones and hide any depth."""
-    text: bytes | None = None
+    than `max_depth`."""
+    check_json_values(body, max_values=max_values)
+    check_json_depth(body, max_depth=max_depth)
+
+
+def check_json_values(body: bytes, *, max_values: int) -> None:
+    """Refuse JSON holding more than `max_values` containers and items. Counted on the raw
+    bytes (brackets and commas, at C speed, with no copy), strings taken out only near the
+    limit."""
     values = _values(body)
     if values > 2 * max_values:
         # Far past the limit: strings could not hold enough of them to matter. Refused with
         # no copy of the body made.
         raise TooComplex(f"body holds more than {max_values} JSON values")
-    if values > max_values:
-        text = _STRING.sub(b'""', body)
-        if _values(text) > max_values:
-            raise TooComplex(f"body holds more than {max_values} JSON values")
-    if _deeper_than(_brackets_outside_strings(text or body), max_depth):
+    if values > max_values and _values(_STRING.sub(b'""', body)) > max_values:
+        raise TooComplex(f"body holds more than {max_values} JSON values")
+
+
+def check_json_depth(body: bytes, *, max_depth: int) -> None:
+    """Refuse JSON nested deeper than `max_depth`, strings taken out: brackets inside them
+    can pair with real ones and hide any depth."""
+    if _deeper_than(_brackets_outside_strings(body), max_depth):
         raise TooComplex(f"body nests deeper than {max_depth} levels", status=400)
 
 
