@@ -191,6 +191,39 @@ def test_gzip_bodies_are_refused_clearly_when_not_declared(client, api_key):
     assert client.post("/api/v1/events", content=body, headers=headers).status_code == 400
 
 
+def test_a_gzip_body_is_read_when_declared_and_held_to_one_mebibyte_inflated(client, api_key, db):
+    headers = {**bearer(api_key), "Content-Type": "application/json", "Content-Encoding": "gzip"}
+    batch = {"events": [event(event_id=f"z{i}", input_tokens=10) for i in range(3)]}
+    sent = client.post(
+        "/api/v1/events", content=gzip.compress(orjson.dumps(batch)), headers=headers
+    )
+    assert sent.json() == {"accepted": 3, "duplicates": 0, "rejected": []}
+    # 1 MiB and one byte of spaces after a valid batch: a few kilobytes sent, too big inflated
+    bomb = gzip.compress(orjson.dumps(batch) + b" " * (1024 * 1024 + 1))
+    assert len(bomb) < 5_000
+    refused = client.post("/api/v1/events", content=bomb, headers=headers)
+    assert (refused.status_code, refused.json()) == (
+        413,
+        {"error": "decompressed body is larger than 1048576 bytes"},
+    )
+    # what it says it is, or a clear refusal; nothing of these is stored
+    plain = client.post(
+        "/api/v1/events", content=orjson.dumps(event(event_id="p")), headers=headers
+    )
+    assert plain.status_code == 400 and "not valid gzip" in plain.json()["error"]
+    cut = client.post(
+        "/api/v1/events", content=gzip.compress(orjson.dumps(batch))[:-8], headers=headers
+    )
+    assert (cut.status_code, cut.json()) == (400, {"error": "gzip body is truncated"})
+    brotli = client.post(
+        "/api/v1/events", content=b"\x1b", headers={**headers, "Content-Encoding": "br"}
+    )
+    assert brotli.status_code == 415 and brotli.headers["accept-encoding"] == "gzip"
+    assert "'br' is not supported; use gzip" in brotli.json()["error"]
+    [day] = daily_usage(db, date(2026, 11, 18), date(2026, 11, 18))
+    assert (day.totals.input_tokens, day.totals.events) == (30, 3)
+
+
 def test_shipped_work_is_summed_and_unknown_stays_unknown(client, api_key, db):
     batch = [
         event(event_id="c1", commits=2, pull_requests=1),

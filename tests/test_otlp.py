@@ -30,7 +30,7 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import (
 )
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
-from bot.intake.otlp_wire import BadExport, gunzip
+from bot.intake.encodings import BadEncoding, gunzip
 from storage.people import link_email, link_identity
 from tests.builders import bearer
 from tests.readback import daily_usage
@@ -264,7 +264,7 @@ def test_gzip_bodies_are_read_and_bombs_refused(client, api_key, db, person):
         "Content-Encoding": "gzip",
     }
     assert client.post("/v1/metrics", content=bomb, headers=headers).status_code == 413
-    with pytest.raises(BadExport) as truncated:
+    with pytest.raises(BadEncoding) as truncated:
         gunzip(gzip.compress(b"x" * 1000)[:-8], 10_000)
     assert truncated.value.status == 400
 

@@ -9,7 +9,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bot.api.decode_gate import RETRY_AFTER_S, Busy, DecodeGate
-from bot.intake.event_batch import BadBody, ParsedBatch, parse_body
+from bot.intake.encodings import GZIP, BadEncoding, decoded
+from bot.intake.event_batch import MAX_BODY_BYTES, BadBody, ParsedBatch, parse_body
 from bot.services import Services
 from bot.web import HTTPProblem, read_body
 from jobs.privacy_rules import minimal
@@ -38,8 +39,9 @@ def ingest_routes(services: Services, gate: DecodeGate | None = None) -> list[Ro
     async def ingest(request: Request) -> Response:
         integration = await authenticate_request(request, services)
         body = await read_body(request)
+        encoding = request.headers.get("content-encoding")
         try:
-            batch = await gate.run(_parse, services, integration, body)
+            batch = await gate.run(_parse, services, integration, body, encoding)
         except Busy:
             raise HTTPProblem(
                 503, "busy: retry shortly", {"Retry-After": str(RETRY_AFTER_S)}
@@ -52,8 +54,16 @@ def ingest_routes(services: Services, gate: DecodeGate | None = None) -> list[Ro
     ]
 
 
-def _parse(services: Services, integration: Integration, body: bytes) -> ParsedBatch:
-    """Validate a body: the CPU-bound part, run under the decode gate."""
+def _parse(
+    services: Services, integration: Integration, body: bytes, encoding: str | None
+) -> ParsedBatch:
+    """Inflate and validate a body: the CPU-bound part, run under the decode gate. A gzip
+    body is held to the same 1 MiB once inflated."""
+    try:
+        body = decoded(body, encoding, MAX_BODY_BYTES)
+    except BadEncoding as exc:
+        accepted = {"Accept-Encoding": GZIP} if exc.status == 415 else None
+        raise HTTPProblem(exc.status, exc.message, accepted) from None
     try:
         return parse_body(body, default_tool=integration.name, now=services.clock())
     except BadBody as exc:

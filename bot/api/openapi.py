@@ -40,7 +40,8 @@ def openapi_document(version: str) -> dict[str, Any]:
                     "summary": f"Record one event or a batch of 1 to {MAX_BATCH}",
                     "description": "Idempotent per integration and event_id. Bad items are "
                     "rejected by index while the good ones beside them are stored. Body at "
-                    "most 1 MiB.",
+                    "most 1 MiB, gzip allowed (`Content-Encoding: gzip`; at most 1 MiB "
+                    "inflated too).",
                     "security": [{"integrationKey": []}],
                     "requestBody": {
                         "required": True,
@@ -57,9 +58,10 @@ def openapi_document(version: str) -> dict[str, Any]:
                     },
                     "responses": {
                         "200": _json("Stored", {"$ref": _REF.format(model="IngestResult")}),
-                        "400": _json("Body is not JSON", error),
+                        "400": _json("Body is not JSON, or not the gzip it says", error),
                         "401": _json("Missing, unknown or revoked key", error),
-                        "413": _json("Body larger than 1 MiB", error),
+                        "413": _json("Body larger than 1 MiB, sent or inflated", error),
+                        "415": _json("Content-Encoding other than gzip", error),
                         "422": _json("Body is not an event or a batch", error),
                         "503": _RETRY_LATER,
                     },

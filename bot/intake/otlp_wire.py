@@ -4,7 +4,6 @@ is parsed, decoding into protobuf messages, and the answer. Pure: bytes in, mess
 from __future__ import annotations
 
 import base64
-import zlib
 from typing import Any, TypeVar
 
 import orjson
@@ -20,6 +19,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 
 from bot.intake.body_limits import TooComplex, check_json, check_protobuf
+from bot.intake.encodings import BadEncoding, decoded
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
@@ -53,11 +53,10 @@ def media_type(content_type: str | None) -> str:
 
 def decode(body: bytes, kind: str, encoding: str | None, message: type[M]) -> M:
     """Parse an OTLP request body of the given media type and Content-Encoding."""
-    encoding = (encoding or "identity").strip().lower()
-    if encoding == "gzip":
-        body = gunzip(body, MAX_DECOMPRESSED_BYTES)
-    elif encoding != "identity":
-        raise BadExport(415, f"Content-Encoding {encoding!r} is not supported; use gzip")
+    try:
+        body = decoded(body, encoding, MAX_DECOMPRESSED_BYTES)
+    except BadEncoding as exc:
+        raise BadExport(exc.status, exc.message) from None
     try:
         if kind == PROTOBUF:
             # An empty message costs two bytes on the wire: a smaller body cannot pass the limit.
@@ -86,32 +85,6 @@ def decode(body: bytes, kind: str, encoding: str | None, message: type[M]) -> M:
         )
     except json_format.ParseError as exc:
         raise BadExport(400, f"body is not a valid {message.__name__}: {exc}") from None
-
-
-def gunzip(body: bytes, limit: int) -> bytes:
-    """Decompress gzip, refusing (413) output past `limit` so a small bomb cannot fill memory.
-    Inflated a megabyte at a time into one growing buffer: the peak is the output, not twice
-    it, as one call with a limit would allocate."""
-    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-    out = bytearray()
-    pending = body
-    try:
-        while not inflater.eof:
-            chunk = inflater.decompress(pending, _INFLATE_STEP)
-            if not chunk and len(inflater.unconsumed_tail) == len(pending):
-                break  # no progress: the input ended before the gzip stream did
-            pending = inflater.unconsumed_tail
-            out += chunk
-            if len(out) > limit:
-                raise BadExport(413, f"decompressed body is larger than {limit} bytes")
-    except zlib.error as exc:
-        raise BadExport(400, f"body is not valid gzip: {exc}") from None
-    if not inflater.eof:
-        raise BadExport(400, "gzip body is truncated")
-    return out  # type: ignore[return-value]  # a bytearray reads as bytes everywhere it goes
-
-
-_INFLATE_STEP = 1024 * 1024
 
 
 def _hex_ids_to_base64(value: Any) -> Any:
