@@ -241,63 +241,48 @@ def test_claude_code_vendor_down_then_back(db, settings, anthropic, monkeypatch)
     assert ("dev@example.com", "claude-code") in figures(db)  # what was stored stays
 
 
+def pull(db, name, **client):
+    """One pull of `name` for D1, as the connectors' job makes it, with `client` knobs."""
+    now = datetime(2026, 11, 20, tzinfo=UTC)
+    [result] = run_connectors(load_settings(), db, lambda: now, [name], D1, D1, **client)
+    return result
+
+
 def test_a_vendor_that_trickles_its_answer_is_given_up_at_the_deadline(db, settings, cursor_api):
     # A byte every 50 ms: no read waits long enough to time out, and the whole answer would
     # take about 20 s. The pull gives up after its deadline instead of holding the
     # connectors' job (and its claim across replicas) for as long as the vendor likes.
     cursor_api.records = [cursor_record("ada@example.com", D1)]
     cursor_api.trickle = 0.05
-    now = datetime(2026, 11, 20, tzinfo=UTC)
     started = time.monotonic()
-    results = run_connectors(
-        load_settings(),
-        db,
-        lambda: now,
-        ["cursor"],
-        D1,
-        D1,
-        sleep=lambda _s: None,
-        retries=1,
-        deadline=1.0,
-    )
+    result = pull(db, "cursor", sleep=lambda _s: None, retries=1, deadline=1.0)
     assert time.monotonic() - started < 8
-    assert not results[0].ok
-    assert "Cursor sent its answer too slowly: not whole after 1 s" in (results[0].error or "")
+    assert not result.ok
+    assert "Cursor sent its answer too slowly: not whole after 1 s" in (result.error or "")
     assert len(cursor_api.calls) == 2  # retried once, as a timeout is
     assert connector_states(db)["cursor"].failing
 
     cursor_api.trickle = None  # the vendor recovers: the next pull is not held up
-    results = run_connectors(load_settings(), db, lambda: now, ["cursor"], D1, D1)
-    assert results[0].ok and results[0].rows == 1
+    result = pull(db, "cursor")
+    assert result.ok and result.rows == 1
 
 
 def test_a_report_download_that_trickles_is_fetched_again_then_given_up(db, settings, github):
     github.users = {D1: [[copilot_record("octocat", D1)]]}
     github.trickle, github.trickle_paths = 0.05, "/download/"
-    now = datetime(2026, 11, 20, tzinfo=UTC)
     started = time.monotonic()
-    results = run_connectors(
-        load_settings(),
-        db,
-        lambda: now,
-        ["copilot"],
-        D1,
-        D1,
-        sleep=lambda _s: None,
-        retries=0,
-        deadline=1.0,
-    )
+    result = pull(db, "copilot", sleep=lambda _s: None, retries=0, deadline=1.0)
     assert time.monotonic() - started < 10
-    assert not results[0].ok
-    error = results[0].error or ""
+    assert not result.ok
+    error = result.error or ""
     assert "report file 1 for 2026-11-16 could not be downloaded" in error
     assert "sent its answer too slowly" in error and "s3cr3t" not in error
     assert len(github.calls_to(f"/download/users/{D1}/0")) == 3  # a fresh link, twice
     assert ("copilot:octocat", "copilot") not in figures(db)
 
     github.trickle = None
-    results = run_connectors(load_settings(), db, lambda: now, ["copilot"], D1, D1)
-    assert results[0].ok and figures(db)[("copilot:octocat", "copilot")].suggestions_shown == 10
+    assert pull(db, "copilot").ok
+    assert figures(db)[("copilot:octocat", "copilot")].suggestions_shown == 10
 
 
 # --- the command line ----------------------------------------------------------------------
