@@ -198,6 +198,11 @@ def test_a_gzip_body_is_read_when_declared_and_held_to_one_mebibyte_inflated(cli
         "/api/v1/events", content=gzip.compress(orjson.dumps(batch)), headers=headers
     )
     assert sent.json() == {"accepted": 3, "duplicates": 0, "rejected": []}
+    legacy = {**headers, "Content-Encoding": "x-gzip"}  # the old name HTTP still honours
+    again = client.post(
+        "/api/v1/events", content=gzip.compress(orjson.dumps(batch)), headers=legacy
+    )
+    assert again.json() == {"accepted": 0, "duplicates": 3, "rejected": []}
     # 1 MiB and one byte of spaces after a valid batch: a few kilobytes sent, too big inflated
     bomb = gzip.compress(orjson.dumps(batch) + b" " * (1024 * 1024 + 1))
     assert len(bomb) < 5_000

@@ -22,7 +22,7 @@ def decoded(body: bytes, encoding: str | None, limit: int) -> bytes:
     """The body as sent (`identity` or no Content-Encoding) or inflated (`gzip`), refusing
     any other encoding (415) and an inflated body past `limit` bytes (413)."""
     encoding = (encoding or "identity").strip().lower()
-    if encoding == GZIP:
+    if encoding in (GZIP, "x-gzip"):  # HTTP counts x-gzip as gzip (RFC 9110, 8.4.1.3)
         return gunzip(body, limit)
     if encoding != "identity":
         raise BadEncoding(415, f"Content-Encoding {encoding!r} is not supported; use gzip")
