@@ -9,6 +9,7 @@ import subprocess
 import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from alembic import command
 from sqlalchemy import func, insert, select, text
@@ -97,7 +98,7 @@ def migrating(db: Database, application: str) -> bool:
 def test_an_upgrade_killed_mid_way_leaves_the_old_schema_whole_and_the_next_one_completes(
     database_url,
 ):
-    db = Database(database_url, NOW.tzinfo)  # type: ignore[arg-type]
+    db = Database(database_url, ZoneInfo("UTC"))
     db.upgrade()
     fill(db)
     with db.engine.connect() as conn:
