@@ -113,6 +113,17 @@ def test_kiro_email_column_matches_by_email_and_hostile_rows_are_named(run, db, 
     assert figures[("kiro:u3", "kiro")].requests == 4
 
 
+def test_kiro_refuses_a_file_with_an_endless_line_and_keeps_the_others(run, db, bucket):
+    # A line is one person's day; a file that never breaks its line is not held whole.
+    s3, name = bucket
+    put(s3, name, D1, "KIRO_IDE_1_user_report_1", ["2026-11-16,u1,KIRO_IDE,2,5,5"])
+    put(s3, name, D2, "KIRO_CLI_1_user_report_1", ["2026-11-17,u2,KIRO_CLI,1" + "0" * 2**24])
+    code, _, err = run("connectors", "sync", "kiro", "--since", D1, "--until", D2)
+    assert code == 1
+    assert "KIRO_CLI_1_user_report_1.csv sent a line longer than 16 MiB" in err
+    assert stored(db)[("kiro:u1", "kiro")].requests == 5  # the day before stays stored
+
+
 def test_kiro_missing_bucket_fails_clearly(run, db, bucket, monkeypatch):
     monkeypatch.setenv("AIUSAGE_KIRO_REPORTS_URI", "s3://no-such-bucket-here/x")
     code, _, err = run("connectors", "sync", "kiro", "--since", D1, "--until", D1)

@@ -5,20 +5,52 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 
 import httpx
 import pytest
 from apscheduler.triggers.cron import CronTrigger
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.cli.main import main
 from bot.connectors.cursor import windows
 from bot.connectors.http import retry_after
+from bot.connectors.limits import TooLarge, bounded_lines
 from bot.connectors.registry import run_connectors
 from bot.settings import SettingsError, load_settings
 from jobs.connectors import FIRST_SYNC_DAYS, sync_range
 from tests.fakes.vendors import FakeGitHub
 
 TODAY = date(2026, 12, 4)
+
+
+@given(
+    body=st.binary().map(lambda b: b.translate(bytes.maketrans(b"\x00\x01", b"\r\n"))),
+    cuts=st.lists(st.integers(min_value=0, max_value=200)),
+    keepends=st.booleans(),
+)
+def test_lines_read_in_chunks_are_the_lines_of_the_whole(body, cuts, keepends):
+    # Wherever the chunks break, "\r\n" split across two of them included.
+    edges = sorted({0, len(body), *(c for c in cuts if c < len(body))})
+    chunks = [body[a:b] for a, b in pairwise(edges)]
+    whole = body.splitlines(keepends)
+    assert list(bounded_lines(chunks, len(body) + 1, keepends=keepends)) == whole
+
+
+def test_a_line_past_the_limit_is_refused_before_more_of_it_is_held():
+    sent = []
+
+    def chunks():
+        for chunk in (b"a\n", b"x" * 40, b"x" * 40, b"x" * 40, b"\n"):
+            sent.append(chunk)
+            yield chunk
+
+    lines = bounded_lines(chunks(), 64)
+    assert next(lines) == b"a"
+    with pytest.raises(TooLarge, match="a line longer than 64 bytes"):
+        next(lines)
+    assert len(sent) == 3  # stopped at the chunk that went past, not at the line's end
 
 
 def test_sync_range_first_run_lookback_and_explicit_dates():

@@ -285,6 +285,35 @@ def test_a_report_download_that_trickles_is_fetched_again_then_given_up(db, sett
     assert figures(db)[("copilot:octocat", "copilot")].suggestions_shown == 10
 
 
+def test_an_answer_past_the_size_limit_is_refused_as_it_inflates(db, settings, cursor_api):
+    # Counted once decoded: a compressed answer small on the wire can inflate a thousandfold,
+    # and held whole it would grow the replica until the kernel killed it, every sync.
+    cursor_api.records = [cursor_record(f"dev{n}@example.com", D1) for n in range(3000)]
+    cursor_api.gzip = True
+    result = pull(db, "cursor", sleep=lambda _s: None, max_bytes=64 * 1024)
+    assert not result.ok
+    assert "Cursor sent an answer larger than 65,536 bytes" in (result.error or "")
+    assert len(cursor_api.calls) == 1  # the same answer again would not help
+    assert connector_states(db)["cursor"].failing
+
+    result = pull(db, "cursor")  # under the usual limit, a compressed answer is read as ever
+    assert result.ok and result.rows == 3000
+
+
+def test_a_report_line_past_the_limit_is_refused_without_a_fresh_link(db, settings, github):
+    padded = {**copilot_record("octocat", D1), "note": "x" * 8192}  # one line, 8 KB and more
+    github.users = {D1: [[copilot_record("hubot", D1), padded]]}
+    result = pull(db, "copilot", sleep=lambda _s: None, max_line=4096)
+    assert not result.ok
+    error = result.error or ""
+    assert "GitHub report download sent a line longer than 4,096 bytes" in error
+    assert "s3cr3t" not in error
+    assert len(github.calls_to(f"/download/users/{D1}/0")) == 1
+
+    assert pull(db, "copilot").ok  # lines of any sane length are read as ever
+    assert figures(db)[("copilot:octocat", "copilot")].suggestions_shown == 10
+
+
 # --- the command line ----------------------------------------------------------------------
 
 

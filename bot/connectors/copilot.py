@@ -12,6 +12,7 @@ from typing import TypeVar
 
 from bot.connectors.copilot_child import Recipe, fetch_in_child
 from bot.connectors.http import NotReady, VendorClient
+from bot.connectors.limits import TooLarge
 from bot.intake import copilot, copilot_teams
 from jobs.connector_items import Batch, ConnectorError, TeamMembers
 from storage.records import BadRow, ReportDay
@@ -140,7 +141,9 @@ class CopilotConnector:
         while True:
             try:
                 with self.downloads.stream("GET", links[index]) as response:
-                    return list(parse(response.iter_lines()))
+                    return list(parse(self.downloads.lines(response)))
+            except TooLarge:
+                raise  # a fresh link would serve the same file
             except ConnectorError as exc:
                 if refreshes >= LINK_REFRESHES:
                     raise ConnectorError(

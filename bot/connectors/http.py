@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from bot.connectors.limits import MAX_ANSWER_BYTES, MAX_LINE_BYTES, TooLarge, bounded_lines, mib
 from jobs.connector_items import ConnectorError
 
 log = logging.getLogger(__name__)
@@ -102,11 +103,14 @@ class VendorClient:
         sleep: Callable[[float], None] = time.sleep,
         timeout: httpx.Timeout = TIMEOUT,
         deadline: float = EXCHANGE_SECONDS,
+        max_bytes: int = MAX_ANSWER_BYTES,
+        max_line: int = MAX_LINE_BYTES,
     ) -> None:
         self.vendor = vendor
         self.secrets = secrets
         self.retries, self.backoff, self.sleep = retries, backoff, sleep
         self.deadline = deadline
+        self.max_bytes, self.max_line = max_bytes, max_line
         self.http = httpx.Client(
             base_url=base_url,
             headers={"user-agent": USER_AGENT, **(headers or {})},
@@ -131,8 +135,16 @@ class VendorClient:
             yield response
         except httpx.TransportError as exc:  # raised while the caller read the body
             raise ConnectorError(f"{self.vendor} {_failure(exc)} at {where(url)}") from None
+        except TooLarge as exc:
+            raise TooLarge(f"{self.vendor} {exc} at {where(url)}") from None
         finally:
             response.close()
+
+    def lines(self, response: httpx.Response) -> Iterator[str]:
+        """A streamed body's lines as text, each held to `max_line` bytes (TooLarge past it):
+        httpx's own `iter_lines` holds a line however long it grows."""
+        for line in bounded_lines(response.iter_bytes(), self.max_line):
+            yield line.decode("utf-8", "replace")
 
     def _send(self, method: str, url: str, kwargs: dict[str, Any], whole: bool) -> httpx.Response:
         attempt = 0
@@ -145,7 +157,9 @@ class VendorClient:
                 response = self.http.send(request, stream=True)
                 response.stream = _Until(response.stream, ends, self.deadline)
                 if whole or response.status_code >= 400:
-                    response.read()
+                    response = _read_whole(response, self.max_bytes)
+            except TooLarge as exc:
+                raise TooLarge(f"{self.vendor} {exc} at {where(url)}") from None
             except httpx.TransportError as exc:
                 if response is not None:
                     response.close()
@@ -190,6 +204,29 @@ class VendorClient:
         raise ConnectorError(
             f"{self.vendor} answered HTTP {status} at {where(response.url)}{detail}"
         )
+
+
+def _read_whole(response: httpx.Response, limit: int) -> httpx.Response:
+    """The response with its body read and decoded, refusing it past `limit` bytes once
+    decoded: httpx's own `read` would inflate a compressed body whatever it grows to."""
+    chunks, size = [], 0
+    try:
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > limit:
+                raise TooLarge(f"sent an answer larger than {mib(limit)}; it was not read further")
+            chunks.append(chunk)
+    finally:
+        response.close()
+    # The body as read, so nothing decodes it again.
+    headers = [(k, v) for k, v in response.headers.multi_items() if k != "content-encoding"]
+    return httpx.Response(
+        response.status_code,
+        headers=headers,
+        content=b"".join(chunks),
+        request=response.request,
+        extensions=response.extensions,
+    )
 
 
 class TooSlow(httpx.ReadTimeout):

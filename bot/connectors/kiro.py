@@ -16,6 +16,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from bot.connectors.limits import MAX_LINE_BYTES, TooLarge, bounded_lines
 from bot.intake import kiro
 from bot.intake.vendor_report import BadReport
 from jobs.connector_items import Batch, ConnectorError
@@ -101,10 +102,12 @@ class KiroConnector:
         for file in files:
             try:
                 body = self.s3.get_object(Bucket=self.bucket, Key=file.key)["Body"]
-                lines = codecs.iterdecode(body.iter_lines(keepends=True), "utf-8-sig")
-                items.extend(kiro.parse(lines))
+                chunks = bounded_lines(body.iter_chunks(), MAX_LINE_BYTES, keepends=True)
+                items.extend(kiro.parse(codecs.iterdecode(chunks, "utf-8-sig")))
             except (ClientError, BotoCoreError) as exc:
                 raise ConnectorError(f"Kiro report {file.key}: {_s3_error(exc)}") from None
+            except TooLarge as exc:
+                raise TooLarge(f"Kiro report {file.key} {exc}") from None
             except (BadReport, UnicodeDecodeError) as exc:
                 raise ConnectorError(f"Kiro report {file.key} is not readable: {exc}") from None
         return items

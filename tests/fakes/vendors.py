@@ -5,6 +5,7 @@ Anthropic's Claude Code usage report. Each records its calls and can be told to 
 from __future__ import annotations
 
 import base64
+import gzip
 import threading
 import time
 from collections import defaultdict
@@ -39,6 +40,7 @@ class FakeVendor:
     # Seconds between the bytes of every answer's body: a vendor, or a proxy, that trickles.
     trickle: float | None = None
     trickle_paths: str = "/"  # only answers to paths starting with this
+    gzip: bool = False  # every answer's body compressed, as `Content-Encoding: gzip`
 
     def __post_init__(self) -> None:
         fake = self
@@ -95,6 +97,8 @@ class FakeVendor:
         self.calls.append(call)
         queued = self.failures.get(call.path)
         status, headers, body = queued.pop(0) if queued else self.answer(call)
+        if self.gzip:
+            body, headers = gzip.compress(body), {**headers, "content-encoding": "gzip"}
         request.send_response(status)
         for name, value in {"content-type": "application/json", **headers}.items():
             request.send_header(name, value)

@@ -1,0 +1,54 @@
+"""How much of a vendor's answer a connector takes into memory: a whole answer (a JSON page)
+and any one line of a report read line by line. A vendor or proxy that goes wrong, or a
+compressed body that inflates a thousandfold, would otherwise grow a replica until the
+kernel killed it, and the next sync would do it again."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from jobs.connector_items import ConnectorError
+
+# A month of Cursor's daily usage for a few thousand people is tens of MB.
+MAX_ANSWER_BYTES = 256 * 2**20
+# A report line is one person's day: a few KB.
+MAX_LINE_BYTES = 16 * 2**20
+
+
+class TooLarge(ConnectorError):
+    """An answer, or one line of it, past what a connector takes; asking again would not help."""
+
+
+def mib(size: int) -> str:
+    """A limit in words: "256 MiB", or bytes when it is less than one."""
+    return f"{size / 2**20:g} MiB" if size >= 2**20 else f"{size:,} bytes"
+
+
+def bounded_lines(
+    chunks: Iterable[bytes], limit: int, *, keepends: bool = False
+) -> Iterator[bytes]:
+    """The lines of a body that arrives in chunks, split where `bytes.splitlines` splits;
+    raises TooLarge once a line is past `limit` bytes, before more of it is held."""
+    parts: list[bytes] = []  # the line under way, in the chunks it came in
+    held = 0
+    for chunk in chunks:
+        if b"\n" not in chunk and b"\r" not in chunk:
+            parts.append(chunk)
+            held += len(chunk)
+            if held > limit:
+                raise TooLarge(f"sent a line longer than {mib(limit)}")
+            continue
+        lines = (b"".join(parts) + chunk).splitlines(True)
+        parts, held = [], 0
+        if not lines[-1].endswith(b"\n"):  # unfinished, or a "\r" whose "\n" may follow
+            parts, held = [lines[-1]], len(lines[-1])
+            del lines[-1]
+        for line in lines:
+            if len(line) > limit:
+                raise TooLarge(f"sent a line longer than {mib(limit)}")
+            yield line if keepends else line.rstrip(b"\r\n")
+        if held > limit:
+            raise TooLarge(f"sent a line longer than {mib(limit)}")
+    # splitlines again: a held "\r" may have ended a line after all
+    for line in b"".join(parts).splitlines(True):
+        yield line if keepends else line.rstrip(b"\r\n")
