@@ -124,6 +124,17 @@ def test_kiro_refuses_a_file_with_an_endless_line_and_keeps_the_others(run, db, 
     assert stored(db)[("kiro:u1", "kiro")].requests == 5  # the day before stays stored
 
 
+def test_kiro_names_a_row_whose_field_is_too_long_and_keeps_the_rest(run, db, bucket):
+    s3, name = bucket
+    rows = ["2026-11-16,u1,KIRO_IDE,2,5,5", "2026-11-16,u2,KIRO_IDE," + "9" * 200_000 + ",1,1"]
+    put(s3, name, D1, "KIRO_IDE_1_user_report_1", [*rows, "2026-11-16,u3,KIRO_IDE,1,4,4"])
+    code, out, _ = run("connectors", "sync", "kiro", "--since", D1, "--until", D1)
+    assert code == 0 and "1 rejected" in out
+    figures = stored(db)
+    assert figures[("kiro:u1", "kiro")].requests == 5
+    assert figures[("kiro:u3", "kiro")].requests == 4
+
+
 def test_kiro_missing_bucket_fails_clearly(run, db, bucket, monkeypatch):
     monkeypatch.setenv("AIUSAGE_KIRO_REPORTS_URI", "s3://no-such-bucket-here/x")
     code, _, err = run("connectors", "sync", "kiro", "--since", D1, "--until", D1)

@@ -45,7 +45,14 @@ def parse(lines: Iterable[str]) -> Iterator[ReportDay | BadRow]:
             "not a Kiro user-activity report: the header needs UserId and Date "
             "(and Client_Type and Total_Messages for the per-client report)"
         )
-    for row in reader:
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # e.g. a field past the csv module's limit: this row only
+            yield BadRow(reader.line_num, f"is not readable CSV: {exc}")
+            continue
         line = reader.line_num
         if None in row or any(value is None for value in row.values()):
             yield BadRow(line, f"has {len(header)} columns in the header but not in this row")
