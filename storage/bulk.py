@@ -43,9 +43,10 @@ DAILY_COLUMNS = (
     *FIGURE_COLUMNS,
     ("events", "int8"),
 )
-# Most rows per INSERT on SQLite (a power of two): 17 parameters an event row (a rollup row
-# has fewer) stays far below SQLite's limit of 32,766.
+# Most rows per INSERT on SQLite (powers of two): a rollup row's 15 parameters, and an event
+# row's 19, stay below SQLite's limit of 32,766 a statement.
 SQLITE_ROWS_PER_INSERT = 256
+SQLITE_EVENT_ROWS = 1024
 NULLABLE_SUMS = REPORTED  # summed keeping NULL (nobody reported) apart from 0
 
 
@@ -62,20 +63,27 @@ def insert_new_events(
     if conn.dialect.name == "postgresql":
         return _insert_new_events_pg(conn, prepared, origin)
     names = ", ".join(name for name, _ in EVENT_COLUMNS)
-    before = conn.exec_driver_sql("SELECT coalesce(max(id), 0) FROM usage_events").scalar()
-    inserted = start = 0
-    for size in _sqlite_chunks(len(prepared)):
+    before = inserted = 0
+    start = 0
+    for size in _sqlite_padded_chunks(len(prepared)):
         chunk, start = prepared[start : start + size], start + size
-        # Many rows per statement, not `executemany`: the sqlite3 module lets go of the GIL
-        # around every step, and under concurrent requests each row then waited for the
-        # parsing thread to hand the GIL back (up to the 5 ms switch interval).
+        # One statement for a batch, where it was six (500 rows went as 256 + 128 + … + 4),
+        # each a release of Python's lock that a parsing thread could hold on to for up to
+        # its switch interval. A chunk is padded to its statement's size with copies of its
+        # last row, which the conflict clause skips: the same few texts serve every size.
+        rows = [*chunk, *[chunk[-1]] * (_padded(len(chunk)) - len(chunk))]
         cursor = conn.exec_driver_sql(
-            f"INSERT INTO usage_events ({names}) VALUES {_sqlite_rows(len(chunk))} "
+            f"INSERT INTO usage_events ({names}) VALUES {_sqlite_rows(len(rows))} "
             "ON CONFLICT (integration_id, event_id) DO NOTHING",
-            tuple(chain.from_iterable(chunk)),
+            tuple(chain.from_iterable(rows)),
         )
+        if cursor.rowcount > 0 and not inserted:
+            # The write lock is ours, so the rows this call writes take the ids after the
+            # largest, one by one: every id past `before` is one of them.
+            before = cursor.lastrowid - cursor.rowcount
         inserted += cursor.rowcount
-    # The write lock is ours, so every row past `before` is one this call wrote.
+    if not inserted:
+        return set()
     conn.exec_driver_sql(_rollup_from("usage_events", "?", where="id > ?"), (origin, before))
     if inserted == len(prepared):
         return {row[_EVENT_ID] for row in prepared}
@@ -149,14 +157,34 @@ def _sqlite_chunks(count: int) -> list[int]:
     return sizes + [1 << bit for bit in reversed(range(rest.bit_length())) if rest >> bit & 1]
 
 
-@cache  # one text per size _sqlite_chunks gives: a power of two up to SQLITE_ROWS_PER_INSERT
+def _sqlite_padded_chunks(count: int) -> list[int]:
+    """Rows per INSERT of event rows, each chunk padded to a power of two (`_padded`): whole
+    chunks of SQLITE_EVENT_ROWS, then the rest in one, or in a few where one would pad it by
+    more than half."""
+    sizes = [SQLITE_EVENT_ROWS] * (count // SQLITE_EVENT_ROWS)
+    rest = count % SQLITE_EVENT_ROWS
+    while rest:
+        size = _padded(rest)
+        if size - rest > rest // 2:
+            size //= 2
+        size = min(size, rest)
+        sizes.append(size)
+        rest -= size
+    return sizes
+
+
+def _padded(count: int) -> int:
+    return 1 << (count - 1).bit_length()
+
+
+@cache  # one text per size: a power of two up to SQLITE_EVENT_ROWS
 def _sqlite_rows(count: int) -> str:
     """`(?, …), (?, …), …`: the VALUES of `count` event rows."""
     one = f"({', '.join('?' * len(EVENT_COLUMNS))})"
     return ", ".join([one] * count)
 
 
-@cache  # as _sqlite_rows
+@cache  # one text per size _sqlite_chunks gives
 def _sqlite_daily_rows(count: int, absent: Any = None) -> str:
     """`(?, …), (?, …), …`: the VALUES of `count` rollup rows."""
     one = f"({', '.join(_unless_absent(name, absent, '?') for name, _ in DAILY_COLUMNS)})"

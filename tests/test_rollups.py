@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from itertools import count
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from storage import bounds
 from storage.events import record_events
 from storage.integrations import create_integration
-from storage.people import link_identity
+from storage.people import find_slack_profile, link_identity
 from storage.records import UsageEvent, UserRef
 from storage.usage_queries import person_periods
 from tests.readback import daily_usage
@@ -135,3 +138,37 @@ def test_a_batch_adds_to_the_rollup_exactly_the_events_it_stored(db, integration
     assert len(record_events(db, integration.id, huge, now).accepted) == 1001
     [totals] = [d.totals for d in daily_usage(db, day.date(), day.date())]
     assert (totals.input_tokens, totals.requests) == (bounds.DAY_CAP, 1001)
+
+
+_people = count()
+
+
+@pytest.mark.postgres
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    batches=st.lists(st.tuples(st.integers(1, 1100), st.integers(0, 2000)), min_size=1, max_size=3),
+)
+def test_the_rollup_holds_exactly_the_stored_events_whatever_the_batch_sizes(
+    db, integration, now, batches
+):
+    """Batches of any size (a statement's worth, padded, or several), each partly resending
+    what earlier ones stored: the rollup is the sum of the events stored, each once."""
+    example = next(_people)  # examples share the database: their own person and event ids
+    user = UserRef(slack_user_id=f"UROLL{example}")
+    at = datetime(2026, 11, 18, 9, tzinfo=UTC)
+    stored: dict[str, int] = {}
+    for size, first in batches:
+        ids = [f"{example}-{(first + n * 7) % 2500}" for n in range(size)]  # repeats past 2,500
+        batch = [usage(i, at + timedelta(seconds=n), user, input_tokens=n) for n, i in
+                 enumerate(ids)]  # fmt: skip
+        result = record_events(db, integration.id, batch, now)
+        fresh = [n for n, i in enumerate(ids) if i not in stored and ids.index(i) == n]
+        assert result.accepted == fresh
+        for n in fresh:
+            stored[ids[n]] = n
+    person = find_slack_profile(db, user.slack_user_id or "")
+    assert person is not None
+    [day] = daily_usage(db, at.date(), at.date(), [person.person_id])
+    assert (day.totals.requests, day.totals.input_tokens) == (len(stored), sum(stored.values()))
