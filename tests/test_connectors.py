@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, date, datetime, timedelta
 
+import orjson
 import pytest
 
 from bot.connectors.registry import run_connectors
@@ -298,6 +299,22 @@ def test_an_answer_past_the_size_limit_is_refused_as_it_inflates(db, settings, c
 
     result = pull(db, "cursor")  # under the usual limit, a compressed answer is read as ever
     assert result.ok and result.rows == 3000
+
+
+def test_a_window_too_large_to_take_whole_is_asked_for_in_halves(db, settings, cursor_api):
+    # A month of a large team's usage can pass the limit; its days, asked for apart, do not.
+    days = [D1 + timedelta(days=n) for n in range(4)]
+    cursor_api.records = [
+        cursor_record(f"dev{n}@example.com", day) for day in days for n in range(400)
+    ]
+    now = datetime(2026, 11, 25, tzinfo=UTC)
+    [result] = run_connectors(
+        load_settings(), db, lambda: now, ["cursor"], days[0], days[-1], max_bytes=160 * 1024
+    )
+    assert result.ok and result.rows == 1600
+    asked = [orjson.loads(call.body) for call in cursor_api.calls]
+    spans = [(a["endDate"] + 1 - a["startDate"]) // 86_400_000 for a in asked]
+    assert spans == [4, 2, 2]  # the whole window, then its halves, which fit
 
 
 def test_a_report_line_past_the_limit_is_refused_without_a_fresh_link(db, settings, github):

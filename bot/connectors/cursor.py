@@ -5,15 +5,18 @@ most 30 days (basic auth, the key as user name), read by the same parser as
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 
 from bot.connectors.http import VendorClient
+from bot.connectors.limits import TooLarge
 from bot.intake import cursor
 from jobs.connector_items import Batch, ConnectorError
 from storage.records import BadRow, ReportDay
 
 WINDOW_DAYS = 30
+log = logging.getLogger(__name__)
 
 
 def epoch_ms(day: date) -> int:
@@ -44,10 +47,24 @@ class CursorConnector:
 
     def batches(self, first: date, last: date) -> Iterator[Batch]:
         for start, end in windows(first, last):
-            body = {"startDate": epoch_ms(start), "endDate": epoch_ms(end + timedelta(days=1)) - 1}
+            yield from self._window(start, end)
+
+    def _window(self, start: date, end: date) -> Iterator[Batch]:
+        """The window's days, asked for in halves while its answer is past the client's
+        size limit: a month of a large team's usage can be, a day of it should not be."""
+        body = {"startDate": epoch_ms(start), "endDate": epoch_ms(end + timedelta(days=1)) - 1}
+        try:
             response = self.api.request("POST", "/teams/daily-usage-data", json=body)
-            days = tuple(start + timedelta(days=n) for n in range((end - start).days + 1))
-            yield Batch(days, self._within(response.text, start, end))
+        except TooLarge:
+            if start == end:
+                raise
+            middle = start + (end - start) // 2
+            log.info("cursor: the answer for %s to %s is too large; asking in halves", start, end)
+            yield from self._window(start, middle)
+            yield from self._window(middle + timedelta(days=1), end)
+            return
+        days = tuple(start + timedelta(days=n) for n in range((end - start).days + 1))
+        yield Batch(days, self._within(response.text, start, end))
 
     @staticmethod
     def _within(body: str, start: date, end: date) -> Iterator[ReportDay | BadRow]:

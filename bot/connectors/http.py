@@ -136,7 +136,7 @@ class VendorClient:
         except httpx.TransportError as exc:  # raised while the caller read the body
             raise ConnectorError(f"{self.vendor} {_failure(exc)} at {where(url)}") from None
         except TooLarge as exc:
-            raise TooLarge(f"{self.vendor} {exc} at {where(url)}") from None
+            raise TooLarge(f"{self.vendor} {exc} at {where(url)}; not read further") from None
         finally:
             response.close()
 
@@ -159,7 +159,7 @@ class VendorClient:
                 if whole or response.status_code >= 400:
                     response = _read_whole(response, self.max_bytes)
             except TooLarge as exc:
-                raise TooLarge(f"{self.vendor} {exc} at {where(url)}") from None
+                raise TooLarge(f"{self.vendor} {exc} at {where(url)}; not read further") from None
             except httpx.TransportError as exc:
                 if response is not None:
                     response.close()
@@ -214,7 +214,7 @@ def _read_whole(response: httpx.Response, limit: int) -> httpx.Response:
         for chunk in response.iter_bytes():
             size += len(chunk)
             if size > limit:
-                raise TooLarge(f"sent an answer larger than {mib(limit)}; it was not read further")
+                raise TooLarge(f"sent an answer larger than {mib(limit)}")
             chunks.append(chunk)
     finally:
         response.close()
