@@ -9,8 +9,9 @@ from collections.abc import Iterable, Iterator
 
 from jobs.connector_items import ConnectorError
 
-# A month of Cursor's daily usage for a few thousand people is tens of MB.
-MAX_ANSWER_BYTES = 256 * 2**20
+# A JSON page or a window of Cursor's daily usage, which asks again for a window past it in
+# halves: held as bytes, then as text, then parsed, 32 MiB is already ~90 MB of a replica.
+MAX_ANSWER_BYTES = 32 * 2**20
 # A report line is one person's day: a few KB.
 MAX_LINE_BYTES = 16 * 2**20
 
@@ -20,7 +21,7 @@ class TooLarge(ConnectorError):
 
 
 def mib(size: int) -> str:
-    """A limit in words: "256 MiB", or bytes when it is less than one."""
+    """A limit in words: "32 MiB", or bytes when it is less than one."""
     return f"{size / 2**20:g} MiB" if size >= 2**20 else f"{size:,} bytes"
 
 
