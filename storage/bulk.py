@@ -63,8 +63,7 @@ def insert_new_events(
     if conn.dialect.name == "postgresql":
         return _insert_new_events_pg(conn, prepared, origin)
     names = ", ".join(name for name, _ in EVENT_COLUMNS)
-    before = inserted = 0
-    start = 0
+    before = inserted = start = 0
     for size in _sqlite_padded_chunks(len(prepared)):
         chunk, start = prepared[start : start + size], start + size
         # One statement for a batch, where it was six (500 rows went as 256 + 128 + … + 4),
