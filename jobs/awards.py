@@ -11,14 +11,14 @@ from zoneinfo import ZoneInfo
 
 from jobs.award_rules import AwardPost, AwardRules, Candidate, build_post, decide_awards
 from jobs.heap import collector_paused
-from jobs.integrity import Activity, IntegrityRules, integrity_flags
+from jobs.integrity import IntegrityRules, Judge
 from jobs.posting import ChannelResult, Notifier, Post, PostPolicy, deliver
 from jobs.schedule import first_fire_at
 from jobs.weeks import Week, current_week, last_complete_week, parse_week
 from storage.award_weeks import WEEK_BITS, person_weeks
 from storage.awards import active_days_history, people_by_id, store_awards, week_awards
 from storage.db import Database
-from storage.integrity import moments_by_person, replace_flags, shipped_days, week_flags
+from storage.integrity import event_moments, replace_flags, shipped_days, week_flags
 from storage.leaderboard import leaderboard_state
 from storage.posts import post_claims
 from storage.records import (
@@ -109,20 +109,27 @@ def compute_flags(
     shipped = shipped_days(db, week.start, week.end)
     by_person: dict[int, list[IntegrityFlag]] = {}
 
-    def judge(activity: Activity) -> None:
-        flags = integrity_flags(activity, week.start, config.tz, config.integrity)
-        by_person[activity.person_id] = flags
-
-    # One person's events at a time (the week's raw events of everyone would not fit in a
-    # replica's memory budget); people with usage in the rollup but no events are judged too.
-    for person_id, baseline, this_week in moments_by_person(db, baseline_start, start, end):
+    def judged(person_id: int, judge: Judge) -> None:
         if (period := by_id.get(person_id)) is not None:
-            judge(
-                Activity(person_id, this_week, baseline, period.totals, shipped.get(person_id, ()))
-            )
-    for person_id, period in by_id.items():
-        if person_id not in by_person:
-            judge(Activity(person_id, [], [], period.totals, shipped.get(person_id, ())))
+            shipped_by_day = shipped.get(person_id, ())
+            by_person[person_id] = judge.flags(person_id, week.start, period.totals, shipped_by_day)
+
+    # Everyone's events in one pass, one person at a time, each judged as the events stream
+    # by; people with usage in the rollup but no events are judged too.
+    person, judge = None, Judge(config.tz, config.integrity)
+    for person_id, moment, requests in event_moments(db, baseline_start, end):
+        if person_id != person:
+            if person is not None:
+                judged(person, judge)
+            person, judge = person_id, Judge(config.tz, config.integrity)
+        if moment < start:
+            judge.baseline(moment, requests)
+        else:
+            judge.week(moment, requests)
+    if person is not None:
+        judged(person, judge)
+    for person_id in by_id.keys() - by_person.keys():
+        judged(person_id, Judge(config.tz, config.integrity))
     return [flag for person_id in sorted(by_person) for flag in by_person[person_id]]
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from itertools import pairwise
 from statistics import median
+from typing import cast
 from zoneinfo import ZoneInfo
 
 from storage.records import EventMoment, IntegrityFlag, Totals
@@ -65,23 +65,10 @@ class Activity:
 def regular_spacing(week: Sequence[EventMoment], rules: IntegrityRules) -> str | None:
     """A long run of requests at the same interval (within 2% or half a second) is a loop:
     people pause, read and think; a script ticks."""
-    times = sorted({m.occurred_at for m in week})
-    best, best_gap, best_start = 0, 0.0, times[0] if times else None
-    run, ref, run_start = 0, 0.0, best_start
-    for previous, current in pairwise(times):
-        gap = (current - previous).total_seconds()
-        tolerance = max(rules.regular_tolerance_floor_s, ref * rules.regular_tolerance)
-        if run and abs(gap - ref) <= tolerance:
-            run += 1
-        else:
-            run, ref, run_start = 1, gap, previous
-        if gap > rules.regular_max_gap.total_seconds():
-            run = 0
-        if run > best:
-            best, best_gap, best_start = run, ref, run_start
-    if best < rules.regular_min_gaps or best_start is None:
-        return None
-    return f"{best + 1} requests {best_gap:.1f} s apart from {best_start:%a %H:%M} UTC"
+    spacing = _Spacing(rules)
+    for moment in sorted({m.occurred_at for m in week}):
+        spacing.add(moment)
+    return spacing.verdict()
 
 
 def off_hours_run(
@@ -92,43 +79,12 @@ def off_hours_run(
 ) -> str | None:
     """Hours of continuous requests at local hours the person never used in the baseline
     weeks: a job left running at night rather than someone working late once."""
-    if len(baseline) < rules.baseline_min_events:
-        return None
-    if len({m.occurred_at.astimezone(tz).date() for m in baseline}) < rules.baseline_min_days:
-        return None
-    usual = {m.occurred_at.astimezone(tz).hour for m in baseline}
-    best: tuple[timedelta, int, datetime] | None = None
-    start: EventMoment | None = None
-    last: EventMoment | None = None
-    requests = 0
-    for moment in [*week, None]:
-        unusual = moment is not None and moment.occurred_at.astimezone(tz).hour not in usual
-        continues = (
-            unusual
-            and last is not None
-            and moment is not None
-            and moment.occurred_at - last.occurred_at <= rules.off_hours_max_gap
-        )
-        if continues:
-            assert moment is not None
-            requests += moment.requests
-            last = moment
-            continue
-        if start is not None and last is not None:
-            span = last.occurred_at - start.occurred_at
-            long_enough = (
-                span >= rules.off_hours_min_span and requests >= rules.off_hours_min_requests
-            )
-            if long_enough and (best is None or span > best[0]):
-                best = (span, requests, start.occurred_at)
-        start = last = moment if unusual else None
-        requests = moment.requests if unusual and moment is not None else 0
-    if best is None:
-        return None
-    span, requests, began = best
-    local = began.astimezone(tz)
-    hours = span.total_seconds() / 3600
-    return f"{requests} requests over {hours:.1f} h from {local:%a %H:%M}, hours never used before"
+    off_hours = _OffHours(tz, rules)
+    for m in baseline:
+        off_hours.baseline(m.occurred_at)
+    for m in week:
+        off_hours.week(m.occurred_at, m.requests)
+    return off_hours.verdict()
 
 
 def tokens_without_acceptance(totals: Totals, rules: IntegrityRules) -> str | None:
@@ -146,21 +102,12 @@ def burst(
     week: Sequence[EventMoment], baseline: Sequence[EventMoment], rules: IntegrityRules
 ) -> str | None:
     """An hour with many times the requests of the person's own busiest baseline hour."""
-    baseline_hours = _hourly(baseline)
-    if len(baseline_hours) < rules.burst_baseline_min_hours:
-        return None
-    week_hours = _hourly(week)
-    if not week_hours:
-        return None
-    hour, peak = max(week_hours.items(), key=lambda item: (item[1], item[0]))
-    usual_peak = max(baseline_hours.values())
-    if peak < rules.burst_min_requests or peak < rules.burst_factor * usual_peak:
-        return None
-    typical = median(baseline_hours.values())
-    return (
-        f"{peak} requests in the hour from {hour:%a %H:00} UTC; "
-        f"own busiest hour before: {usual_peak}, typical {typical:g}"
-    )
+    hours = _Burst(rules)
+    for m in baseline:
+        hours.baseline(m.occurred_at, m.requests)
+    for m in week:
+        hours.week(m.occurred_at, m.requests)
+    return hours.verdict()
 
 
 def shipped_without_usage(totals: Totals, rules: IntegrityRules) -> str | None:
@@ -189,24 +136,192 @@ def integrity_flags(
     activity: Activity, week_start: date, tz: ZoneInfo, rules: IntegrityRules
 ) -> list[IntegrityFlag]:
     """Every signal that fires for this person's week."""
-    found = {
-        REGULAR: regular_spacing(activity.week, rules),
-        OFF_HOURS: off_hours_run(activity.week, activity.baseline, tz, rules),
-        WASTE: tokens_without_acceptance(activity.totals, rules),
-        BURST: burst(activity.week, activity.baseline, rules),
-        SHIPPED_UNBACKED: shipped_without_usage(activity.totals, rules),
-        SHIPPED_CADENCE: shipped_cadence(activity.shipped_days, rules),
-    }
-    return [
-        IntegrityFlag(activity.person_id, week_start, signal, detail)
-        for signal, detail in found.items()
-        if detail is not None
-    ]
+    judge = Judge(tz, rules)
+    for m in activity.baseline:
+        judge.baseline(m.occurred_at, m.requests)
+    for m in sorted(activity.week, key=_moment):
+        judge.week(m.occurred_at, m.requests)
+    return judge.flags(activity.person_id, week_start, activity.totals, activity.shipped_days)
 
 
-def _hourly(moments: Sequence[EventMoment]) -> dict[datetime, int]:
-    hours: dict[datetime, int] = {}
-    for m in moments:
-        key = m.occurred_at.replace(minute=0, second=0, microsecond=0)
-        hours[key] = hours.get(key, 0) + m.requests
-    return hours
+class Judge:
+    """One person's week judged as their events arrive in time order, the baseline weeks'
+    first, then the week's: each signal keeps a running state and counts per hour, not the
+    events. Scripted traffic is what this judges, and one script can send millions of events
+    in a week; holding them cost the live leaderboard tens of MB a person."""
+
+    def __init__(self, tz: ZoneInfo, rules: IntegrityRules) -> None:
+        self.rules = rules
+        self._spacing = _Spacing(rules)
+        self._off_hours = _OffHours(tz, rules)
+        self._burst = _Burst(rules)
+
+    def baseline(self, at: datetime, requests: int) -> None:
+        self._off_hours.baseline(at)
+        self._burst.baseline(at, requests)
+
+    def week(self, at: datetime, requests: int) -> None:
+        self._spacing.add(at)
+        self._off_hours.week(at, requests)
+        self._burst.week(at, requests)
+
+    def flags(
+        self, person_id: int, week_start: date, totals: Totals, shipped_days: Sequence[int]
+    ) -> list[IntegrityFlag]:
+        """Every signal that fires, given the week's totals and shipped work per day."""
+        found = {
+            REGULAR: self._spacing.verdict(),
+            OFF_HOURS: self._off_hours.verdict(),
+            WASTE: tokens_without_acceptance(totals, self.rules),
+            BURST: self._burst.verdict(),
+            SHIPPED_UNBACKED: shipped_without_usage(totals, self.rules),
+            SHIPPED_CADENCE: shipped_cadence(shipped_days, self.rules),
+        }
+        return [
+            IntegrityFlag(person_id, week_start, signal, detail)
+            for signal, detail in found.items()
+            if detail is not None
+        ]
+
+
+class _Spacing:
+    """`regular_spacing` over moments given in time order; a repeat of the last is skipped."""
+
+    def __init__(self, rules: IntegrityRules) -> None:
+        self.rules = rules
+        self.last: datetime | None = None
+        self.run, self.ref, self.run_start = 0, 0.0, cast(datetime | None, None)
+        self.best, self.best_gap, self.best_start = 0, 0.0, cast(datetime | None, None)
+
+    def add(self, at: datetime) -> None:
+        previous, self.last = self.last, at
+        if previous is None:
+            self.run_start = self.best_start = at
+            return
+        if at == previous:
+            return
+        rules = self.rules
+        gap = (at - previous).total_seconds()
+        tolerance = max(rules.regular_tolerance_floor_s, self.ref * rules.regular_tolerance)
+        if self.run and abs(gap - self.ref) <= tolerance:
+            self.run += 1
+        else:
+            self.run, self.ref, self.run_start = 1, gap, previous
+        if gap > rules.regular_max_gap.total_seconds():
+            self.run = 0
+        if self.run > self.best:
+            self.best, self.best_gap, self.best_start = self.run, self.ref, self.run_start
+
+    def verdict(self) -> str | None:
+        if self.best < self.rules.regular_min_gaps or self.best_start is None:
+            return None
+        began = f"{self.best_start:%a %H:%M}"
+        return f"{self.best + 1} requests {self.best_gap:.1f} s apart from {began} UTC"
+
+
+class _OffHours:
+    """`off_hours_run`: the baseline's local hours and days first, then the week's runs."""
+
+    def __init__(self, tz: ZoneInfo, rules: IntegrityRules) -> None:
+        self.tz, self.rules = tz, rules
+        self.baseline_events = 0
+        self.days: set[date] = set()
+        self.usual: set[int] = set()
+        self.judged: bool | None = None  # whether the baseline is enough to judge by
+        self.start: datetime | None = None  # of the run of unusual hours under way
+        self.last: datetime | None = None
+        self.requests = 0
+        self.best: tuple[timedelta, int, datetime] | None = None
+
+    def baseline(self, at: datetime) -> None:
+        local = at.astimezone(self.tz)
+        self.baseline_events += 1
+        self.days.add(local.date())
+        self.usual.add(local.hour)
+
+    def week(self, at: datetime, requests: int) -> None:
+        if self.judged is None:  # the baseline is whole once the week's first event comes
+            rules = self.rules
+            self.judged = (
+                self.baseline_events >= rules.baseline_min_events
+                and len(self.days) >= rules.baseline_min_days
+            )
+        if not self.judged:
+            return
+        unusual = at.astimezone(self.tz).hour not in self.usual
+        last = self.last
+        if unusual and last is not None and at - last <= self.rules.off_hours_max_gap:
+            self.requests += requests
+            self.last = at
+            return
+        self.best = self._longest()
+        self.start = self.last = at if unusual else None
+        self.requests = requests if unusual else 0
+
+    def _longest(self) -> tuple[timedelta, int, datetime] | None:
+        """The longest qualifying run so far, the one under way included."""
+        best, start, last, rules = self.best, self.start, self.last, self.rules
+        if start is None or last is None:
+            return best
+        span = last - start
+        long_enough = (
+            span >= rules.off_hours_min_span and self.requests >= rules.off_hours_min_requests
+        )
+        if long_enough and (best is None or span > best[0]):
+            return (span, self.requests, start)
+        return best
+
+    def verdict(self) -> str | None:
+        rules = self.rules
+        if (
+            self.baseline_events < rules.baseline_min_events
+            or len(self.days) < rules.baseline_min_days
+        ):
+            return None
+        best = self._longest()
+        if best is None:
+            return None
+        span, requests, began = best
+        local = began.astimezone(self.tz)
+        hours = span.total_seconds() / 3600
+        return (
+            f"{requests} requests over {hours:.1f} h from {local:%a %H:%M}, hours never used before"
+        )
+
+
+class _Burst:
+    """`burst`: requests per hour of the baseline weeks and of the week."""
+
+    def __init__(self, rules: IntegrityRules) -> None:
+        self.rules = rules
+        self.baseline_hours: dict[datetime, int] = {}
+        self.week_hours: dict[datetime, int] = {}
+
+    def baseline(self, at: datetime, requests: int) -> None:
+        _count(self.baseline_hours, at, requests)
+
+    def week(self, at: datetime, requests: int) -> None:
+        _count(self.week_hours, at, requests)
+
+    def verdict(self) -> str | None:
+        rules, baseline_hours, week_hours = self.rules, self.baseline_hours, self.week_hours
+        if len(baseline_hours) < rules.burst_baseline_min_hours or not week_hours:
+            return None
+        hour, peak = max(week_hours.items(), key=lambda item: (item[1], item[0]))
+        usual_peak = max(baseline_hours.values())
+        if peak < rules.burst_min_requests or peak < rules.burst_factor * usual_peak:
+            return None
+        typical = median(baseline_hours.values())
+        return (
+            f"{peak} requests in the hour from {hour:%a %H:00} UTC; "
+            f"own busiest hour before: {usual_peak}, typical {typical:g}"
+        )
+
+
+def _count(hours: dict[datetime, int], at: datetime, requests: int) -> None:
+    key = at.replace(minute=0, second=0, microsecond=0)
+    hours[key] = hours.get(key, 0) + requests
+
+
+def _moment(m: EventMoment) -> datetime:
+    return m.occurred_at

@@ -12,9 +12,9 @@ from storage.counted_daily import counted_daily
 from storage.db import Database
 from storage.dialect import insert
 from storage.models import DailyRow, EventRow, IdentityRow, IntegrityFlagRow
-from storage.records import EventMoment, IntegrityFlag
+from storage.records import IntegrityFlag
 
-STREAM_ROWS = 5000  # rows fetched at a time by `moments_by_person`
+STREAM_ROWS = 5000  # rows fetched at a time by `event_moments`
 
 
 def shipped_days(db: Database, start: date, end: date) -> dict[int, list[int]]:
@@ -45,20 +45,15 @@ def shipped_days(db: Database, start: date, end: date) -> dict[int, list[int]]:
     return found
 
 
-def moments_by_person(
-    db: Database, start: datetime, split: datetime, end: datetime
-) -> Iterator[tuple[int, list[EventMoment], list[EventMoment]]]:
-    """Each linked person's events in [start, split) and in [split, end), by time, one person
-    at a time in person order. Rows stream from the database (a server-side cursor on
-    PostgreSQL), so memory holds one person's events, not everyone's: the live board judges
-    integrity every few seconds, and a busy week's raw events are hundreds of megabytes."""
+def event_moments(
+    db: Database, start: datetime, end: datetime
+) -> Iterator[tuple[int, datetime, int]]:
+    """Each linked person's events in [start, end) as (person, moment, requests), in person
+    and time order. Rows stream from the database (a server-side cursor on PostgreSQL) and
+    nothing here holds them: the live board judges integrity every few seconds, a busy
+    week's raw events are hundreds of megabytes, and one person's can be most of them."""
     stmt = (
-        select(
-            IdentityRow.person_id,
-            EventRow.occurred_at,
-            EventRow.requests,
-            EventRow.input_tokens + EventRow.output_tokens,
-        )
+        select(IdentityRow.person_id, EventRow.occurred_at, EventRow.requests)
         .join(IdentityRow, IdentityRow.id == EventRow.identity_id)
         .where(
             EventRow.occurred_at >= start,
@@ -69,18 +64,8 @@ def moments_by_person(
     )
     with db.read() as conn:
         rows = conn.execution_options(yield_per=STREAM_ROWS).execute(stmt)
-        person: int | None = None
-        before: list[EventMoment] = []
-        after: list[EventMoment] = []
-        for person_id, occurred_at, requests, tokens in rows:
-            if person_id != person:
-                if person is not None:
-                    yield person, before, after
-                person, before, after = person_id, [], []
-            moment = EventMoment(cast(int, person_id), occurred_at, requests, tokens)
-            (after if occurred_at >= split else before).append(moment)
-        if person is not None:
-            yield person, before, after
+        for person_id, occurred_at, requests in rows:
+            yield cast(int, person_id), occurred_at, requests
 
 
 def replace_flags(

@@ -1,5 +1,5 @@
 """The integrity rules read raw events one person at a time from a streamed query
-(`storage.integrity.moments_by_person`): however the rows are fetched, every person's events
+(`storage.integrity.event_moments`): however the rows are fetched, every person's events
 reach the rules whole, split into the baseline weeks and the week judged."""
 
 from __future__ import annotations
