@@ -1,5 +1,6 @@
-"""Signals that a week's usage looks scripted or wasteful. Pure functions over event timings,
-the week's totals and its shipped work per day.
+"""Signals that a week's usage looks scripted or wasteful, from event timings, the week's
+totals and its shipped work per day: pure functions, and for the timings a `Judge` that
+takes them one at a time (no database, no clock).
 
 A flag only keeps a person out of that week's awards and rankings; it is shown to admins,
 never in public. Every signal needs a minimum of data before it speaks, and the ones about
@@ -12,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from statistics import median
-from typing import cast
 from zoneinfo import ZoneInfo
 
 from storage.records import EventMoment, IntegrityFlag, Totals
@@ -190,8 +190,10 @@ class _Spacing:
     def __init__(self, rules: IntegrityRules) -> None:
         self.rules = rules
         self.last: datetime | None = None
-        self.run, self.ref, self.run_start = 0, 0.0, cast(datetime | None, None)
-        self.best, self.best_gap, self.best_start = 0, 0.0, cast(datetime | None, None)
+        self.run, self.ref = 0, 0.0  # gaps in the run under way, and its interval
+        self.run_start: datetime | None = None
+        self.best, self.best_gap = 0, 0.0
+        self.best_start: datetime | None = None
 
     def add(self, at: datetime) -> None:
         previous, self.last = self.last, at
