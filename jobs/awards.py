@@ -7,6 +7,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, time
+from itertools import groupby
+from operator import itemgetter
 from zoneinfo import ZoneInfo
 
 from jobs.award_rules import AwardPost, AwardRules, Candidate, build_post, decide_awards
@@ -116,18 +118,11 @@ def compute_flags(
 
     # Everyone's events in one pass, one person at a time, each judged as the events stream
     # by; people with usage in the rollup but no events are judged too.
-    person, judge = None, Judge(config.tz, config.integrity)
-    for person_id, moment, requests in event_moments(db, baseline_start, end):
-        if person_id != person:
-            if person is not None:
-                judged(person, judge)
-            person, judge = person_id, Judge(config.tz, config.integrity)
-        if moment < start:
-            judge.baseline(moment, requests)
-        else:
-            judge.week(moment, requests)
-    if person is not None:
-        judged(person, judge)
+    for person_id, rows in groupby(event_moments(db, baseline_start, end), key=itemgetter(0)):
+        judge = Judge(config.tz, config.integrity)
+        for _, moment, requests in rows:
+            (judge.baseline if moment < start else judge.week)(moment, requests)
+        judged(person_id, judge)
     for person_id in by_id.keys() - by_person.keys():
         judged(person_id, Judge(config.tz, config.integrity))
     return [flag for person_id in sorted(by_person) for flag in by_person[person_id]]
