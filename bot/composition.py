@@ -49,6 +49,7 @@ from jobs.retention import apply_retention
 from jobs.schedule import Scheduler
 from jobs.weekly import resum_marked_weeks
 from jobs.weeks import utcnow
+from storage.days_zone import ZoneMismatch
 from storage.db import UNAVAILABLE, Database
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,8 @@ class SchemaBehind(Exception):
 
 def open_database(settings: Settings, *, migrate: bool = False) -> Database:
     """The database, migrated first when `migrate`; otherwise refused if its schema is behind,
-    so a read-only command never changes the schema under a running server."""
+    so a read-only command never changes the schema under a running server. Either way it is
+    refused when its days are counted in another zone than ours (ZoneMismatch)."""
     db = Database(settings.database_url, settings.timezone)
     if migrate:
         try:
@@ -71,6 +73,9 @@ def open_database(settings: Settings, *, migrate: bool = False) -> Database:
     elif not db.schema_is_current():
         db.dispose()
         raise SchemaBehind("the database schema is not current; run `aiusage db upgrade`")
+    elif problem := db.zone_problem():
+        db.dispose()
+        raise ZoneMismatch(problem)
     return db
 
 

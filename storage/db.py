@@ -17,6 +17,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine, make_url
 
 from storage.bulk import track_staging
+from storage.days_zone import mismatch, recorded_zone, settle_zone
 from storage.event_rows import LocalDays
 from storage.lru import BoundedCache
 
@@ -188,10 +189,12 @@ class Database:
         with self.engine.connect() as conn:
             return conn.execute(text("SHOW transaction_read_only")).scalar_one() == "on"
 
-    def upgrade(self) -> None:
+    def upgrade(self, *, change_zone: bool = False) -> str | None:
         """Apply every pending migration, one process at a time (replicas starting together
         take turns under an advisory lock on PostgreSQL); refuse a schema this code does not
-        know, which a newer aiusage migrated, without touching it."""
+        know, which a newer aiusage migrated, without touching it. Then hold the database to
+        this process's zone (`storage.days_zone`): recorded the first time, ZoneMismatch
+        when another is, or, with `change_zone`, put in its place (the old one returned)."""
         # Imported here: only `db upgrade` and `serve` migrate (see SCHEMA_HEAD).
         from alembic import command
         from alembic.runtime.migration import MigrationContext
@@ -220,6 +223,14 @@ class Database:
             now_at = MigrationContext.configure(conn).get_current_revision()
             if now_at != found:
                 log.info("database migrated from %s to %s", found or "empty", now_at)
+            return settle_zone(conn, self.tz.key, change=change_zone)
+
+    def zone_problem(self) -> str | None:
+        """Why this process must not count days in this database (another zone is recorded
+        for them), or None. Reads only: a database never migrated has none recorded yet."""
+        with self.engine.connect() as conn:
+            recorded = recorded_zone(conn)
+        return None if recorded in (None, self.tz.key) else mismatch(recorded, self.tz.key)
 
     def schema_is_current(self) -> bool:
         """Whether every migration has been applied; reads, never migrates."""

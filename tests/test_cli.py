@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import pytest
 
 from bot.cli.main import main
@@ -98,12 +100,12 @@ def test_help_is_on_every_command(capsys):
     assert "usage: aiusage integrations create" in capsys.readouterr().out
 
 
-def test_audit_lists_entries_in_the_configured_zone(settings, db, now, capsys, monkeypatch):
+@pytest.mark.parametrize("timezone", [ZoneInfo("America/New_York")])
+def test_audit_lists_entries_in_the_configured_zone(settings, db, now, capsys):
     from datetime import timedelta
 
     from storage.admin import record_audit
 
-    monkeypatch.setenv("AIUSAGE_TIMEZONE", "America/New_York")
     record_audit(db, "UADMIN", "retire", "refused", now - timedelta(days=3), "not an admin")
     record_audit(db, "UADMIN", "retire", "done", now, "Bye.")
     code, out, _ = run(capsys, "audit")

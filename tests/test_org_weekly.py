@@ -213,6 +213,7 @@ def test_the_weekly_rollup_stays_what_the_daily_rows_say(
     # A change of time zone: new events fall on the new zone's days, and weeks are weeks of
     # those days, so the weekly sums need no rebuild; the reads still match every row.
     monkeypatch.setenv("AIUSAGE_TIMEZONE", "Pacific/Kiritimati")  # UTC+14
+    assert main(["db", "upgrade", "--change-timezone"]) == 0
     kiritimati = build_services(load_settings())
     sunday_utc = at(WEEK - timedelta(days=1), hour=13)  # already Monday in Kiritimati
     before = requests_of(kiritimati.db, "UDAN", TREND[-1:])

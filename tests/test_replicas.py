@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -102,7 +103,7 @@ def test_two_replicas_on_one_schema_run_each_due_time_once(pg_url, tmp_path):
     assert sorted(stood_aside) == [False, True], outputs
     assert "Traceback" not in "".join(outputs)
 
-    database = Database(pg_url, UTC)  # type: ignore[arg-type]
+    database = Database(pg_url, ZoneInfo("UTC"))
     try:
         with database.read() as conn:
             rows = conn.execute(
@@ -184,7 +185,7 @@ def test_a_due_time_is_claimed_once_and_a_dead_holders_claim_is_taken_over(db):
 
 
 def test_a_running_job_is_not_run_beside_itself(pg_url):
-    database = Database(pg_url, UTC)  # type: ignore[arg-type]
+    database = Database(pg_url, ZoneInfo("UTC"))
     database.upgrade()
     due = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
     try:
@@ -213,7 +214,7 @@ def test_due_times_are_the_schedules_own_whoever_computes_them():
 def test_every_scheduled_job_runs_once_when_two_schedulers_fire_together(pg_url, settings):
     # Two replicas' schedulers on one PostgreSQL schema, every job turned on: each fires
     # every job at the same moment from both, as their clocks agree on the due times.
-    databases = [Database(pg_url, UTC) for _ in range(2)]  # type: ignore[arg-type]
+    databases = [Database(pg_url, ZoneInfo("UTC")) for _ in range(2)]
     databases[0].upgrade()
     ran: collections.Counter[str] = collections.Counter()
     lock = threading.Lock()

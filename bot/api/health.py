@@ -60,4 +60,10 @@ def _not_ready(services: Services, readiness: Readiness) -> str | None:
             return "database schema is not at this version's migrations"
     except Exception:
         return "database schema cannot be read"
+    try:
+        # After `db upgrade --change-timezone`, replicas still set to the old zone step out.
+        if problem := services.db.zone_problem():
+            return problem
+    except Exception:
+        return "database schema cannot be read"
     return None

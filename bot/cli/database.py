@@ -6,17 +6,40 @@ import argparse
 
 from bot.cli import privacy
 from bot.cli.context import CliContext
+from storage.db import Database
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     db = commands.add_parser("db", help="database maintenance")
     actions = db.add_subparsers(dest="action", metavar="ACTION", required=True)
     upgrade = actions.add_parser("upgrade", help="apply schema migrations")
+    upgrade.add_argument(
+        "--change-timezone",
+        action="store_true",
+        help="count new days in AIUSAGE_TIMEZONE from now on, in place of the zone the "
+        "database's days were counted in so far (stop every aiusage process first)",
+    )
     upgrade.set_defaults(run=run_upgrade)
     privacy.register_db(actions)
 
 
-def run_upgrade(_args: argparse.Namespace, cli: CliContext) -> int:
-    database = cli.services(migrate=True).db
-    print(f"database is up to date ({database.url.render_as_string(hide_password=True)})")
+def run_upgrade(args: argparse.Namespace, cli: CliContext) -> int:
+    if not args.change_timezone:
+        database = cli.services(migrate=True).db
+        print(f"database is up to date ({database.url.render_as_string(hide_password=True)})")
+        return 0
+    # Not through `cli.services`, which refuses a database counted in another zone.
+    database = Database(cli.settings.database_url, cli.settings.timezone)
+    try:
+        previous = database.upgrade(change_zone=True)
+    finally:
+        database.dispose()
+    zone = cli.settings.timezone.key
+    if previous is None:
+        print(f"database is up to date; its days are counted in {zone}")
+    else:
+        print(
+            f"new days are counted in {zone}, no longer in {previous}; days already counted "
+            "keep their dates"
+        )
     return 0

@@ -25,6 +25,7 @@ from bot.demo import walkthrough as demo
 from bot.services import Clock
 from bot.settings import SettingsError, load_settings
 from jobs.weeks import utcnow
+from storage.days_zone import ZoneMismatch
 from storage.db import SchemaTooNew
 
 COMMAND_MODULES = (
@@ -69,6 +70,9 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock = utcnow) -> int:
     except SchemaTooNew as exc:  # from a command that migrates: `serve`, `db upgrade`
         print(f"aiusage: AIUSAGE_DATABASE_URL: {exc}", file=sys.stderr)
         return 1
+    except ZoneMismatch as exc:
+        print(f"aiusage: {exc}", file=sys.stderr)
+        return 2
     finally:
         cli.close()
 
