@@ -300,3 +300,39 @@ def test_new_usage_shows_within_a_minute_and_new_teams_at_once(slack, usage, db,
     assert main(["teams", "import", str(teams)]) == 0
     text = text_of(slack.ask("org", user_id="UADMIN"))
     assert "*platform*" not in text and "solo" not in text
+
+
+def test_as_of_says_when_the_figures_were_read_and_day_old_ones_are_read_again(
+    slack, usage, db, now
+):
+    """An admin who asks once a day sees today's figures, not the last ones somebody read."""
+    from datetime import timedelta
+
+    def as_of(reply) -> str:
+        return line_with(reply, "As of ").split(" your time")[0]
+
+    first = slack.ask("org", user_id="UADMIN")  # UADMIN's zone is Europe/London: UTC now
+    assert "*17 people with usage" in text_of(first)
+    assert as_of(first) == "As of Wed 18 Nov, 12:00"
+    integration, _ = create_integration(db, "later", now)
+    record_events(db, integration.id, [claude("UNEW")], now)
+
+    # Five minutes on, the figures read at 12:00 still answer, and say they are from 12:00.
+    slack.move_to(now + timedelta(minutes=5))
+    soon = slack.ask("org", user_id="UADMIN")
+    assert "*17 people with usage" in text_of(soon)
+    assert as_of(soon) == "As of Wed 18 Nov, 12:00"
+
+    for _ in range(100):  # meanwhile they were read again in the background
+        if "*18 people with usage" in text_of(slack.ask("org", user_id="UADMIN")):
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("new usage never showed")
+
+    # The next morning nobody has asked since: the figures are read before answering.
+    slack.move_to(now + timedelta(hours=20))
+    record_events(db, integration.id, [claude("UNEWER")], now)
+    morning = slack.ask("org", user_id="UADMIN")
+    assert "*19 people with usage" in text_of(morning)
+    assert as_of(morning) == "As of Thu 19 Nov, 08:00"

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from slack_sdk import WebClient
 
@@ -34,10 +34,12 @@ from storage.usage_queries import usage_fingerprint
 
 log = logging.getLogger("aiusage.org")
 TREND_WEEKS = 12
-# Figures are re-read (in the background) when usage has changed and they are a minute old,
-# and at least every ten minutes (integrity flags change without either); before answering
-# when teams, the week or the minimum change.
+# Figures are re-read in the background when usage has changed and they are a minute old,
+# and when they are five minutes old anyway (integrity flags change without usage); before
+# answering when teams, the week or the minimum change, or when nobody has asked for ten
+# minutes: an admin who asks once a day must not be shown yesterday's figures.
 USAGE_LAG_S = 60.0
+REFRESH_AGE_S = 300.0
 MAX_AGE_S = 600.0
 
 
@@ -51,7 +53,7 @@ class _Inputs:
     is read only when a team is asked for, and each team's trend once."""
 
     key: tuple[object, ...]
-    read_at: float
+    read_at: datetime  # by the service's clock: the reply's "As of"
     weeks: list[Week]
     current: WeekUsage
     org_trend: Trend
@@ -116,7 +118,7 @@ class OrgService:
             self._audit(viewer, "refused", f"{scope}: {found.reason}")
             return OrgRefused(found)
         self._audit(viewer, "shown", scope)
-        return OrgShown(viewer, now.astimezone(viewer.tz), found, self.chart(found))
+        return OrgShown(viewer, inputs.read_at.astimezone(viewer.tz), found, self.chart(found))
 
     def view(self, inputs: _Inputs, team: str | None) -> OrgView | OrgRefusal:
         """The view of `team` (None: the organisation) from `inputs`, built once."""
@@ -176,10 +178,11 @@ class OrgService:
         # are read in the background, at most every minute. A change of teams, week or
         # minimum group size (what the privacy rule judges) is read before answering.
         if cached is not None and _same_judgement(cached.key, key):
-            age = time.monotonic() - cached.read_at
-            if (cached.key != key and age >= USAGE_LAG_S) or age >= MAX_AGE_S:
-                self._refresh_later(weeks, key)
-            return cached
+            age = (self.services.clock() - cached.read_at).total_seconds()
+            if age < MAX_AGE_S:
+                if (cached.key != key and age >= USAGE_LAG_S) or age >= REFRESH_AGE_S:
+                    self._refresh_later(weeks, key)
+                return cached
         return self._read(weeks, key)
 
     def _key(self, weeks: list[Week]) -> tuple[object, ...]:
@@ -205,6 +208,7 @@ class OrgService:
         self._refresher.submit(refresh)
 
     def _read(self, weeks: list[Week], key: tuple[object, ...]) -> _Inputs:
+        started = self.services.clock()
         db = self.services.db
         min_size = self.services.settings.min_group_size
         teams = team_people(db)
@@ -213,7 +217,7 @@ class OrgService:
         shown = [people.get(i, 0) >= min_size for i in range(len(weeks))]
         fresh = _Inputs(
             key=key,
-            read_at=time.monotonic(),
+            read_at=started,
             weeks=weeks,
             current=prepare_week(usage_cells(db, spans[-1:]), teams, min_size),
             org_trend=trend_points(weeks, sums, people, shown, self.services.settings.prices()),
