@@ -396,6 +396,23 @@ def test_top_serves_its_cached_board_then_the_usage_that_landed(slack, api_key):
     assert "*Your place:* 1 of 2." in lines[1]
 
 
+def test_a_board_nobody_asked_for_in_ten_minutes_is_ranked_before_answering(slack, api_key):
+    """Asked once in a quiet afternoon, `top` shows the usage that landed since, and "As of"
+    says when the board was ranked."""
+    ingest(slack, api_key, used("UALICE", THIS_MONDAY))
+    _, text = _top_lines(slack)
+    assert "As of Wed 18 Nov, 13:00 your time (Europe/Berlin)" in text  # noon UTC
+    ingest(slack, api_key, *[used("UBOB", day) for day in (THIS_MONDAY, "2026-11-17")])
+
+    slack.freezer.tick(timedelta(hours=3))
+    lines, text = _top_lines(slack)
+    assert lines == [
+        "1. <@UBOB>: 2 active days, 0 accepted suggestions (n/a accepted)",
+        "2. <@UALICE>: 1 active day, 0 accepted suggestions (n/a accepted)",
+    ]
+    assert "As of Wed 18 Nov, 16:00 your time (Europe/Berlin)" in text
+
+
 def test_tops_arriving_together_in_a_new_week_sum_it_once(slack, api_key, database_url):
     """The first `top`s of a week, or after a restart, wait for one ranking of everyone's
     week: each summing it at once multiplied the seconds and the memory it takes by the

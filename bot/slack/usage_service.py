@@ -7,6 +7,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 
 from bot.services import Services
 from bot.slack.answers import (
@@ -63,12 +64,18 @@ RANKING_MAX_AGE_S = 60.0
 # Python's lock) with every request: refresh no more often than this many times what the
 # last refresh took, so at most a tenth of the time goes to it, whatever the size.
 RANKING_REFRESH_SPACING = 10.0
+# A ranking nobody has asked for in this long, with usage landed since, is computed before
+# answering rather than shown that old, when the last one took less than RANKING_QUICK_S:
+# `top` is answered in the acknowledgement, which Slack waits only three seconds for.
+RANKING_WAIT_AFTER_S = 600.0
+RANKING_QUICK_S = 0.5
 
 
 @dataclass(frozen=True, slots=True)
 class _CachedRanking:
     fingerprint: tuple[int, int, str]
     computed_at: float  # time.monotonic()
+    as_of: datetime  # by the service's clock, when the computation began: the reply's "As of"
     took: float  # seconds the computation took
     board: Board
     # Judged from the same snapshot as `board`, so nobody is ever shown before their
@@ -163,7 +170,7 @@ class UsageService:
         board = ranking.board.standings(unranked, viewer.person_id, TOP_SIZE)
         return TopAnswer(
             viewer=viewer,
-            as_of=now.astimezone(viewer.tz),
+            as_of=ranking.as_of.astimezone(viewer.tz),
             week=week,
             top=board.top,
             ranked_count=board.count,
@@ -179,7 +186,9 @@ class UsageService:
         SQLite), and usage lands all the time, so a ranking that is out of date is served
         while a fresh one is computed in the background, at most every few seconds (or ten
         times what the last computation took, if longer): `top` lags new usage by seconds
-        (half a minute at 100,000 people). Only the first `top` of a week waits for the sums.
+        (half a minute at 100,000 people). Only the first `top` of a week waits for the sums,
+        and, where ranking is quick, the first after ten quiet minutes with usage landed; a
+        reply says when its ranking was computed.
         Opt-outs and stored flags are read fresh on every request, so opting out takes
         effect at once. Whether usage has landed is only asked once a ranking is old enough
         to be refreshed, so most requests read nothing for it."""
@@ -196,8 +205,15 @@ class UsageService:
         if age < max(RANKING_MIN_AGE_S, spacing):
             return cached
         fingerprint = usage_fingerprint(self.db)
+        stale = cached.fingerprint != fingerprint or age > max(RANKING_MAX_AGE_S, spacing)
+        if stale and age > RANKING_WAIT_AFTER_S and cached.took < RANKING_QUICK_S:
+            with self._first:
+                with self._lock:
+                    latest = self._rankings.get(week)
+                if latest is not None and latest is not cached:
+                    return latest  # computed while this request waited
+                return self._refresh(week, fingerprint)
         with self._lock:
-            stale = cached.fingerprint != fingerprint or age > max(RANKING_MAX_AGE_S, spacing)
             if stale and not self._refreshing:
                 self._refreshing = True
                 self._refresher.submit(self._refresh, week, fingerprint)
@@ -205,12 +221,13 @@ class UsageService:
 
     def _refresh(self, week: Week, fingerprint: tuple[int, int, str]) -> _CachedRanking:
         try:
+            as_of = self.services.clock()
             started = time.monotonic()
             board = Board.of(rank(rank_inputs(self.db, week.start, week.end)))
             flagged = flagged_now(self.db, week, self.award_config)
             done = time.monotonic()
             self.services.metrics.ranking.observe(done - started)
-            fresh = _CachedRanking(fingerprint, done, done - started, board, flagged)
+            fresh = _CachedRanking(fingerprint, done, as_of, done - started, board, flagged)
             with self._lock:
                 # Only the current week is ever asked for; drop the others.
                 self._rankings = {week: fresh}
