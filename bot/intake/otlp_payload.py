@@ -89,6 +89,13 @@ def find_user(
     return None
 
 
+def _model(attrs: Mapping[str, Any]) -> str | None:
+    """The `model` attribute as stored: at most 128 characters; raises OutOfBounds for one
+    no database can hold (see `storage.bounds.text`)."""
+    model = attrs.get("model")
+    return bounds.text("model", str(model)[:128]) if model else None
+
+
 def _digest(*parts: Any) -> str:
     return hashlib.sha256(orjson.dumps(parts, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
@@ -172,6 +179,7 @@ def map_metrics(
                         user = _point_bounds(
                             point, value, figures, attrs, resource, user_attributes, now
                         )
+                        model = _model(attrs)
                     except bounds.OutOfBounds as exc:
                         rejected += 1
                         errors.add(f"{metric.name[:100]}: {exc}")
@@ -179,14 +187,13 @@ def map_metrics(
                     series_key = _digest(
                         metric.name, sorted(resource.items()), sorted(attrs.items())
                     )
-                    model = attrs.get("model")
                     template = UsageEvent(
                         event_id="",  # set from the series and time once the increase is known
                         user=user,
                         occurred_at=_moment(point.time_unix_nano),
                         tool=CLAUDE_CODE,
                         kind="agent",
-                        model=str(model)[:128] if model else None,
+                        model=model,
                         requests=0,
                         suggestions_accepted=(
                             0 if metric.name == "claude_code.code_edit_tool.decision" else None
@@ -272,11 +279,11 @@ def map_logs(
                     if user is None:
                         raise bounds.OutOfBounds(f"no {' or '.join(user_attributes)} attribute")
                     bounds.unix_nanos("time_unix_nano", nanos, now)
+                    model = _model(attrs)
                 except bounds.OutOfBounds as exc:
                     rejected += 1
                     errors.add(f"{name}: {exc}")
                     continue
-                model = attrs.get("model")
                 events.append(
                     UsageEvent(
                         event_id="otlp-log:" + _digest(name, nanos, sorted(attrs.items()))[:48],
@@ -284,7 +291,7 @@ def map_logs(
                         occurred_at=_moment(nanos),
                         tool=CLAUDE_CODE,
                         kind="agent",
-                        model=str(model)[:128] if model else None,
+                        model=model,
                         requests=1,
                     )
                 )
