@@ -344,6 +344,29 @@ def test_api_request_events_count_requests_once(client, api_key, db, person):
     assert (totals.requests, totals.input_tokens) == (2, 0)
 
 
+def test_identical_api_requests_of_two_people_named_on_the_resource_count_for_each(
+    client, api_key, db, person, now
+):
+    link_email(db, "other@example.com", "UOTHER", now)
+
+    def request_of(email: str) -> ResourceLogs:
+        record = LogRecord(
+            time_unix_nano=NOON,
+            event_name="claude_code.api_request",
+            attributes=[kv("model", "claude-sonnet-4-5")],
+        )
+        return ResourceLogs(
+            resource=claude_resource(email), scope_logs=[ScopeLogs(log_records=[record])]
+        )
+
+    both = ExportLogsServiceRequest(
+        resource_logs=[request_of("dev@example.com"), request_of("other@example.com")]
+    )
+    for _ in range(2):  # the second is a resend: a duplicate for each, not new requests
+        assert send(client, api_key, both, path="/v1/logs").status_code == 200
+    assert [day.totals.requests for day in daily_usage(db, DAY, DAY)] == [1, 1]
+
+
 def test_json_logs_carry_hex_trace_ids_and_name_rejections(client, api_key, person):
     body = otlp_json(logs(api_request_log(NOON)))
     record = body["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0]

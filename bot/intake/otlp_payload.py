@@ -253,6 +253,13 @@ def _event_name(record: Any, attrs: Mapping[str, Any], service: str) -> str:
     return ""
 
 
+def _log_event_id(name: str, nanos: int, user: UserRef, attrs: Mapping[str, Any]) -> str:
+    """The same record resent is a duplicate; the person is part of it because they are often
+    named on the resource alone, and two people's records can otherwise be identical."""
+    person = (user.email, user.vendor)
+    return "otlp-log:" + _digest(name, nanos, person, sorted(attrs.items()))[:48]
+
+
 def map_logs(
     request: ExportLogsServiceRequest,
     *,
@@ -286,7 +293,7 @@ def map_logs(
                     continue
                 events.append(
                     UsageEvent(
-                        event_id="otlp-log:" + _digest(name, nanos, sorted(attrs.items()))[:48],
+                        event_id=_log_event_id(name, nanos, user, attrs),
                         user=user,
                         occurred_at=_moment(nanos),
                         tool=CLAUDE_CODE,
