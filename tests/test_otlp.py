@@ -29,8 +29,10 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import (
     Sum,
 )
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+from sqlalchemy import func, select
 
 from bot.intake.encodings import BadEncoding, gunzip
+from storage.models import EventRow
 from storage.people import link_email, link_identity
 from tests.builders import bearer
 from tests.readback import daily_usage
@@ -163,6 +165,16 @@ def test_a_counter_reset_or_new_start_time_is_a_restart_not_a_negative(client, a
     # an export from the old run arriving late changes nothing
     send(client, api_key, metrics(tokens(70, time=NOON + 240 * SECOND, start=start)))
     assert today(db).totals.input_tokens == 100 + 30 + 20 + 10
+
+
+def test_a_counter_climbing_by_fractions_counts_its_rounded_total(client, api_key, db, person):
+    for step in range(1, 11):  # 0.4, 0.8 … 4.0 output tokens, as a double
+        sent = send(client, api_key, metrics(tokens(step * 4 / 10, "output", time=NOON + step)))
+        assert sent.status_code == 200
+    assert today(db).totals.output_tokens == 4
+    # only the points where the rounded total moved (0.8, 1.6, 2.8, 3.6) left an event
+    with db.read() as conn:
+        assert conn.scalar(select(func.count()).select_from(EventRow)) == 4
 
 
 def test_delta_points_add_up_and_a_resent_export_counts_once(client, api_key, db, person):
