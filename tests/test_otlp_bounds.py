@@ -10,9 +10,12 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceResponse,
 )
 
+from tests.readback import daily_usage
 from tests.test_otlp import (  # noqa: F401 (person is a fixture)
+    DAY,
     DELTA,
     NOON,
+    SECOND,
     api_request_log,
     claude_resource,
     logs,
@@ -21,6 +24,7 @@ from tests.test_otlp import (  # noqa: F401 (person is a fixture)
     point,
     send,
     today,
+    tokens,
 )
 
 
@@ -58,3 +62,21 @@ def test_an_api_request_whose_model_holds_nul_is_refused_beside_good_ones(client
     assert answer.rejected_log_records == 1
     assert "model must not contain the NUL character" in answer.error_message
     assert today(db).totals.requests == 1
+
+
+@pytest.mark.usefixtures("person")
+@pytest.mark.parametrize("temporality", [0, 99], ids=["unspecified", "unknown"])
+def test_a_sum_of_no_known_temporality_is_refused_not_taken_for_delta(
+    client, api_key, db, temporality
+):
+    for offset in range(3):  # a cumulative counter standing at 1,000, sent three times
+        message = metrics(tokens(1000, time=NOON + offset * SECOND), temporality=temporality)
+        response = send(client, api_key, message, as_json=True)
+        assert response.status_code == 200, response.text
+        answer = response.json()["partialSuccess"]
+        assert answer["rejectedDataPoints"] == "1"
+        assert (
+            "aggregation_temporality must be DELTA (1) or CUMULATIVE (2)"
+            in (answer["errorMessage"])
+        )
+    assert daily_usage(db, DAY, DAY) == []

@@ -144,6 +144,23 @@ def _claude_code_figures(name: str, attrs: Mapping[str, Any]) -> tuple[str, ...]
     return None
 
 
+_CUMULATIVE_BY_TEMPORALITY: dict[int, bool] = {
+    AggregationTemporality.AGGREGATION_TEMPORALITY_DELTA: False,
+    AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE: True,
+}
+
+
+def _is_cumulative(temporality: int) -> bool:
+    """Whether a sum's points are cumulative. UNSPECIFIED (which OTLP says must not be sent)
+    or an unknown value raises OutOfBounds: taken as delta, a cumulative counter would be
+    counted in full at every export."""
+    if temporality not in _CUMULATIVE_BY_TEMPORALITY:
+        raise bounds.OutOfBounds(
+            f"aggregation_temporality must be DELTA (1) or CUMULATIVE (2), not {temporality}"
+        )
+    return _CUMULATIVE_BY_TEMPORALITY[temporality]
+
+
 def map_metrics(
     request: ExportMetricsServiceRequest,
     *,
@@ -161,10 +178,6 @@ def map_metrics(
             for metric in scope_metrics.metrics:
                 if metric.WhichOneof("data") != "sum":
                     continue
-                cumulative = (
-                    metric.sum.aggregation_temporality
-                    == AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE
-                )
                 for point in metric.sum.data_points:
                     attrs = attributes(point.attributes)
                     figures = _claude_code_figures(metric.name, attrs)
@@ -180,6 +193,7 @@ def map_metrics(
                             point, value, figures, attrs, resource, user_attributes, now
                         )
                         model = _model(attrs)
+                        cumulative = _is_cumulative(metric.sum.aggregation_temporality)
                     except bounds.OutOfBounds as exc:
                         rejected += 1
                         errors.add(f"{metric.name[:100]}: {exc}")
