@@ -261,6 +261,19 @@ def test_points_nobody_can_be_named_for_are_a_partial_success(client, api_key, d
     assert today(db).totals.input_tokens == 5
 
 
+def test_a_point_user_email_that_names_nobody_falls_back_to_the_resource(
+    client, api_key, db, person
+):
+    message = metrics(
+        tokens(10, user__email=42),  # a number where a string belongs: no one is named
+        tokens(20, "output", user__email="  "),
+    )
+    answer = send(client, api_key, message, as_json=True).json()
+    assert answer == {}
+    totals = today(db).totals
+    assert (totals.input_tokens, totals.output_tokens) == (10, 20)
+
+
 def test_a_future_point_is_rejected(client, api_key, person):
     response = send(client, api_key, metrics(tokens(10, time=NOON + 600 * SECOND)), as_json=True)
     assert response.json()["partialSuccess"]["rejectedDataPoints"] == "1"

@@ -77,15 +77,22 @@ def find_user(
     point: Mapping[str, Any], resource: Mapping[str, Any], names: Sequence[str]
 ) -> UserRef | None:
     """The person named by the first of `names` present on the point or its resource: an
-    email if it has an @, otherwise an `otlp` identity an admin can link later. Raises
-    OutOfBounds when that value is not a valid identity (see `storage.bounds`)."""
+    email if it has an @, otherwise an `otlp` identity an admin can link later. A point's
+    value that names nobody (not a string, or blank) leaves the resource's to speak. Raises
+    OutOfBounds when the value found is not a valid identity (see `storage.bounds`)."""
     for name in names:
-        value = point.get(name, resource.get(name))
-        if isinstance(value, str) and value.strip():
-            value = value.strip()
+        value = _named(point.get(name)) or _named(resource.get(name))
+        if value is not None:
             if "@" in value:
                 return UserRef(email=bounds.email(value))
             return UserRef(vendor=("otlp", bounds.identity("otlp", value)))
+    return None
+
+
+def _named(value: Any) -> str | None:
+    """An attribute's value as a name for someone: a string with more than blanks in it."""
+    if isinstance(value, str) and value.strip():
+        return value.strip()
     return None
 
 
