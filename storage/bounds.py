@@ -104,6 +104,14 @@ def email(value: str) -> str:
     return value.lower()
 
 
+def text(name: str, value: str) -> str:
+    """A free-text value bound for a text column (a model's name): without the NUL character,
+    which PostgreSQL's text cannot hold, so what one database stores the other does too."""
+    if "\x00" in value:
+        raise OutOfBounds(f"{name} must not contain the NUL character (\\u0000)")
+    return value
+
+
 def slack_user_id(value: str) -> str:
     if not _SLACK_USER_ID.fullmatch(value):
         raise OutOfBounds(f"slack_user_id is not a Slack user ID: {value[:40]!r}")

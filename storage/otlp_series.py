@@ -57,16 +57,24 @@ class _State:
     value: float
 
 
-def increase(state: _State | None, start_ns: int, time_ns: int, value: float) -> float | None:
-    """How much a cumulative point adds over the series' last one; None when it is a resend,
-    out of order, or from an older run of the series. A drop or a new start is a restart."""
+def counted_from(state: _State | None, start_ns: int, time_ns: int, value: float) -> float | None:
+    """The value a cumulative point's increase is counted from: the series' last one, or 0
+    for a new series or a restart (a drop or a new start); None when the point is a resend,
+    out of order, or from an older run of the series."""
     if state is None or state.time_ns == 0:
-        return value
+        return 0.0
     if start_ns > state.start_ns:
-        return value
+        return 0.0
     if start_ns < state.start_ns or time_ns <= state.time_ns:
         return None
-    return value - state.value if value >= state.value else value
+    return state.value if value >= state.value else 0.0
+
+
+def whole_increase(base: float, value: float) -> int:
+    """A whole-number figure's increase from `base` to `value`: the step between the rounded
+    running totals, so a counter climbing by fractions (0.4, 0.8 … 4.0) adds up to its
+    rounded total instead of each step rounding to nothing."""
+    return round(value) - round(base)
 
 
 def record_log_events(
@@ -116,17 +124,18 @@ def _record_sum_points(
         events: list[UsageEvent] = []
         changed: set[str] = set()
         for point in sorted(points, key=lambda p: (p.series_key, p.start_ns, p.time_ns)):
+            base = 0.0
             if point.cumulative:
                 state = states.get(point.series_key)
-                amount = increase(state, point.start_ns, point.time_ns, point.value)
-                if amount is None:
+                counted = counted_from(state, point.start_ns, point.time_ns, point.value)
+                if counted is None:
                     continue
+                base = counted
                 states[point.series_key] = _State(point.start_ns, point.time_ns, point.value)
                 changed.add(point.series_key)
-            else:
-                amount = point.value
-            if amount > 0:
-                events.append(_event(point, amount))
+            event = _event(point, base)
+            if event is not None:
+                events.append(event)
 
         if changed:
             _save_states(conn, integration_id, {key: states[key] for key in sorted(changed)}, now)
@@ -179,9 +188,14 @@ def _save_states(
     )
 
 
-def _event(point: SumPoint, amount: float) -> UsageEvent:
-    """The point's template with its increase in the fields it feeds; the event id comes from
-    the series and the point's times, so a resent export is a duplicate."""
+def _event(point: SumPoint, base: float) -> UsageEvent | None:
+    """The point's template with its increase over `base` in the fields it feeds, or None when
+    it adds nothing (a whole-number figure whose rounded total did not move: its fraction
+    carries to the next point). The event id comes from the series and the point's times, so
+    a resent export is a duplicate."""
+    amount = point.value - base
+    if amount <= 0:
+        return None
     figures: dict[str, object] = {}
     attributes = dict(point.template.attributes or {})
     for name in point.figures:
@@ -191,7 +205,9 @@ def _event(point: SumPoint, amount: float) -> UsageEvent:
             figures[name] = amount
         else:
             assert name in INT_FIGURES, name
-            figures[name] = round(amount)
+            figures[name] = whole_increase(base, point.value)
+    if figures and not any(figures.values()):
+        return None
     digest = hashlib.sha256(
         f"{point.series_key}/{point.start_ns}/{point.time_ns}".encode()
     ).hexdigest()

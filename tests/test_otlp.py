@@ -29,8 +29,10 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import (
     Sum,
 )
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+from sqlalchemy import func, select
 
 from bot.intake.encodings import BadEncoding, gunzip
+from storage.models import EventRow
 from storage.people import link_email, link_identity
 from tests.builders import bearer
 from tests.readback import daily_usage
@@ -165,6 +167,16 @@ def test_a_counter_reset_or_new_start_time_is_a_restart_not_a_negative(client, a
     assert today(db).totals.input_tokens == 100 + 30 + 20 + 10
 
 
+def test_a_counter_climbing_by_fractions_counts_its_rounded_total(client, api_key, db, person):
+    for step in range(1, 11):  # 0.4, 0.8 … 4.0 output tokens, as a double
+        sent = send(client, api_key, metrics(tokens(step * 4 / 10, "output", time=NOON + step)))
+        assert sent.status_code == 200
+    assert today(db).totals.output_tokens == 4
+    # only the points where the rounded total moved (0.8, 1.6, 2.8, 3.6) left an event
+    with db.read() as conn:
+        assert conn.scalar(select(func.count()).select_from(EventRow)) == 4
+
+
 def test_delta_points_add_up_and_a_resent_export_counts_once(client, api_key, db, person):
     first = metrics(tokens(40, time=NOON), tokens(7, "output", time=NOON), temporality=DELTA)
     second = metrics(tokens(60, time=NOON + 60 * SECOND), temporality=DELTA)
@@ -247,6 +259,19 @@ def test_points_nobody_can_be_named_for_are_a_partial_success(client, api_key, d
     as_json = send(client, api_key, message, as_json=True).json()
     assert as_json["partialSuccess"]["rejectedDataPoints"] == "2"
     assert today(db).totals.input_tokens == 5
+
+
+def test_a_point_user_email_that_names_nobody_falls_back_to_the_resource(
+    client, api_key, db, person
+):
+    message = metrics(
+        tokens(10, user__email=42),  # a number where a string belongs: no one is named
+        tokens(20, "output", user__email="  "),
+    )
+    answer = send(client, api_key, message, as_json=True).json()
+    assert answer == {}
+    totals = today(db).totals
+    assert (totals.input_tokens, totals.output_tokens) == (10, 20)
 
 
 def test_a_future_point_is_rejected(client, api_key, person):
@@ -342,6 +367,29 @@ def test_api_request_events_count_requests_once(client, api_key, db, person):
     totals = today(db).totals
     # tokens and cost arrive as metrics; the event only says a request was made
     assert (totals.requests, totals.input_tokens) == (2, 0)
+
+
+def test_identical_api_requests_of_two_people_named_on_the_resource_count_for_each(
+    client, api_key, db, person, now
+):
+    link_email(db, "other@example.com", "UOTHER", now)
+
+    def request_of(email: str) -> ResourceLogs:
+        record = LogRecord(
+            time_unix_nano=NOON,
+            event_name="claude_code.api_request",
+            attributes=[kv("model", "claude-sonnet-4-5")],
+        )
+        return ResourceLogs(
+            resource=claude_resource(email), scope_logs=[ScopeLogs(log_records=[record])]
+        )
+
+    both = ExportLogsServiceRequest(
+        resource_logs=[request_of("dev@example.com"), request_of("other@example.com")]
+    )
+    for _ in range(2):  # the second is a resend: a duplicate for each, not new requests
+        assert send(client, api_key, both, path="/v1/logs").status_code == 200
+    assert [day.totals.requests for day in daily_usage(db, DAY, DAY)] == [1, 1]
 
 
 def test_json_logs_carry_hex_trace_ids_and_name_rejections(client, api_key, person):

@@ -77,16 +77,30 @@ def find_user(
     point: Mapping[str, Any], resource: Mapping[str, Any], names: Sequence[str]
 ) -> UserRef | None:
     """The person named by the first of `names` present on the point or its resource: an
-    email if it has an @, otherwise an `otlp` identity an admin can link later. Raises
-    OutOfBounds when that value is not a valid identity (see `storage.bounds`)."""
+    email if it has an @, otherwise an `otlp` identity an admin can link later. A point's
+    value that names nobody (not a string, or blank) leaves the resource's to speak. Raises
+    OutOfBounds when the value found is not a valid identity (see `storage.bounds`)."""
     for name in names:
-        value = point.get(name, resource.get(name))
-        if isinstance(value, str) and value.strip():
-            value = value.strip()
+        value = _named(point.get(name)) or _named(resource.get(name))
+        if value is not None:
             if "@" in value:
                 return UserRef(email=bounds.email(value))
             return UserRef(vendor=("otlp", bounds.identity("otlp", value)))
     return None
+
+
+def _named(value: Any) -> str | None:
+    """An attribute's value as a name for someone: a string with more than blanks in it."""
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    return None
+
+
+def _model(attrs: Mapping[str, Any]) -> str | None:
+    """The `model` attribute as stored: at most 128 characters; raises OutOfBounds for one
+    no database can hold (see `storage.bounds.text`)."""
+    model = attrs.get("model")
+    return bounds.text("model", str(model)[:128]) if model else None
 
 
 def _digest(*parts: Any) -> str:
@@ -137,6 +151,23 @@ def _claude_code_figures(name: str, attrs: Mapping[str, Any]) -> tuple[str, ...]
     return None
 
 
+_CUMULATIVE_BY_TEMPORALITY: dict[int, bool] = {
+    AggregationTemporality.AGGREGATION_TEMPORALITY_DELTA: False,
+    AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE: True,
+}
+
+
+def _is_cumulative(temporality: int) -> bool:
+    """Whether a sum's points are cumulative. UNSPECIFIED (which OTLP says must not be sent)
+    or an unknown value raises OutOfBounds: taken as delta, a cumulative counter would be
+    counted in full at every export."""
+    if temporality not in _CUMULATIVE_BY_TEMPORALITY:
+        raise bounds.OutOfBounds(
+            f"aggregation_temporality must be DELTA (1) or CUMULATIVE (2), not {temporality}"
+        )
+    return _CUMULATIVE_BY_TEMPORALITY[temporality]
+
+
 def map_metrics(
     request: ExportMetricsServiceRequest,
     *,
@@ -154,10 +185,6 @@ def map_metrics(
             for metric in scope_metrics.metrics:
                 if metric.WhichOneof("data") != "sum":
                     continue
-                cumulative = (
-                    metric.sum.aggregation_temporality
-                    == AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE
-                )
                 for point in metric.sum.data_points:
                     attrs = attributes(point.attributes)
                     figures = _claude_code_figures(metric.name, attrs)
@@ -172,6 +199,8 @@ def map_metrics(
                         user = _point_bounds(
                             point, value, figures, attrs, resource, user_attributes, now
                         )
+                        model = _model(attrs)
+                        cumulative = _is_cumulative(metric.sum.aggregation_temporality)
                     except bounds.OutOfBounds as exc:
                         rejected += 1
                         errors.add(f"{metric.name[:100]}: {exc}")
@@ -179,14 +208,13 @@ def map_metrics(
                     series_key = _digest(
                         metric.name, sorted(resource.items()), sorted(attrs.items())
                     )
-                    model = attrs.get("model")
                     template = UsageEvent(
                         event_id="",  # set from the series and time once the increase is known
                         user=user,
                         occurred_at=_moment(point.time_unix_nano),
                         tool=CLAUDE_CODE,
                         kind="agent",
-                        model=str(model)[:128] if model else None,
+                        model=model,
                         requests=0,
                         suggestions_accepted=(
                             0 if metric.name == "claude_code.code_edit_tool.decision" else None
@@ -246,6 +274,13 @@ def _event_name(record: Any, attrs: Mapping[str, Any], service: str) -> str:
     return ""
 
 
+def _log_event_id(name: str, nanos: int, user: UserRef, attrs: Mapping[str, Any]) -> str:
+    """The same record resent is a duplicate; the person is part of it because they are often
+    named on the resource alone, and two people's records can otherwise be identical."""
+    person = (user.email, user.vendor)
+    return "otlp-log:" + _digest(name, nanos, person, sorted(attrs.items()))[:48]
+
+
 def map_logs(
     request: ExportLogsServiceRequest,
     *,
@@ -272,19 +307,19 @@ def map_logs(
                     if user is None:
                         raise bounds.OutOfBounds(f"no {' or '.join(user_attributes)} attribute")
                     bounds.unix_nanos("time_unix_nano", nanos, now)
+                    model = _model(attrs)
                 except bounds.OutOfBounds as exc:
                     rejected += 1
                     errors.add(f"{name}: {exc}")
                     continue
-                model = attrs.get("model")
                 events.append(
                     UsageEvent(
-                        event_id="otlp-log:" + _digest(name, nanos, sorted(attrs.items()))[:48],
+                        event_id=_log_event_id(name, nanos, user, attrs),
                         user=user,
                         occurred_at=_moment(nanos),
                         tool=CLAUDE_CODE,
                         kind="agent",
-                        model=str(model)[:128] if model else None,
+                        model=model,
                         requests=1,
                     )
                 )
