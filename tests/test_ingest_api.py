@@ -48,6 +48,23 @@ def test_a_batch_keeps_good_events_and_names_the_bad_ones(client, api_key, db):
     assert "suggestions_accepted" in answer["rejected"][2]["error"]
 
 
+def test_accepted_suggestions_come_with_the_suggestions_shown(client, api_key, db):
+    # Each event alone kept accepted <= shown, yet the day summed 10,100 accepted of 100.
+    batch = [
+        event(event_id="both", suggestions_shown=100, suggestions_accepted=100),
+        event(event_id="accepted-only", suggestions_accepted=10_000),
+        event(event_id="lines-only", lines_accepted=40),  # lines are no share of suggestions
+    ]
+    answer = post(client, api_key, {"events": batch}).json()
+    assert answer["accepted"] == 2
+    assert [(r["event_id"], r["error"]) for r in answer["rejected"]] == [
+        ("accepted-only", "event: suggestions_accepted needs suggestions_shown beside it")
+    ]
+    [day] = daily_usage(db, date(2026, 11, 18), date(2026, 11, 18))
+    assert (day.totals.suggestions_shown, day.totals.suggestions_accepted) == (100, 100)
+    assert day.totals.lines_accepted == 40
+
+
 def test_each_field_rule_is_explained(client, api_key):
     cases = {
         "naive-time": ({"occurred_at": "2026-11-18T12:00:00"}, "occurred_at"),

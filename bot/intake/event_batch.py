@@ -78,7 +78,9 @@ class _EventFields(BaseModel):
     input_tokens: Count = 0
     output_tokens: Count = 0
     suggestions_shown: Count | None = None
-    suggestions_accepted: Count | None = None
+    suggestions_accepted: Count | None = Field(
+        None, description="at most suggestions_shown, which must be given with it"
+    )
     lines_accepted: Count | None = None
     cost_usd: float | None = Field(None, ge=0, le=bounds.MAX_COST_USD)
     commits: Count | None = Field(None, description="commits made with the tool")
@@ -132,7 +134,11 @@ class EventIn(_EventFields):
 
     @model_validator(mode="after")
     def _accepted_not_above_shown(self) -> EventIn:
+        # Accepted without shown would slip past the rule per event and break it in the sum
+        # (one event 100 of 100, another 10,000 of nothing: 10,100% acceptance).
         shown, accepted = self.suggestions_shown, self.suggestions_accepted
+        if accepted is not None and shown is None:
+            raise ValueError("suggestions_accepted needs suggestions_shown beside it")
         if shown is not None and accepted is not None and accepted > shown:
             raise ValueError("suggestions_accepted is more than suggestions_shown")
         return self
@@ -289,7 +295,7 @@ def _quick_record(event: _EventFields, default_tool: str, latest: datetime) -> U
     if cost is not None and not math.isfinite(cost):
         return None
     shown, accepted = event.suggestions_shown, event.suggestions_accepted
-    if shown is not None and accepted is not None and accepted > shown:
+    if accepted is not None and (shown is None or accepted > shown):
         return None
     attributes = event.attributes
     if attributes and any(isinstance(v, str) and len(v) > 256 for v in attributes.values()):
