@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from bot.intake.event_batch import MAX_BODY_BYTES
@@ -50,15 +50,23 @@ def unavailable_response(request: Request, exc: Exception) -> Response:
 
 
 async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
-    """The request body, refusing with 413 as soon as it passes `limit` bytes."""
+    """The request body, refusing with 413 as soon as it passes `limit` bytes. A client gone
+    before the end is logged in a line, not as an error: it is the client's doing, and
+    nothing of the body is used."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise HTTPProblem(413, f"body is larger than {limit} bytes")
     body = bytearray()  # one growing buffer: no second copy of a large body when joined
-    async for chunk in request.stream():
-        if len(body) + len(chunk) > limit:
-            raise HTTPProblem(413, f"body is larger than {limit} bytes")
-        body += chunk
+    try:
+        async for chunk in request.stream():
+            if len(body) + len(chunk) > limit:
+                raise HTTPProblem(413, f"body is larger than {limit} bytes")
+            body += chunk
+    except ClientDisconnect:
+        log.info(
+            "%s %s: the client left before its body was whole", request.method, request.url.path
+        )
+        raise HTTPProblem(400, "the client left before its body was whole") from None
     # A large body stays the buffer it was read into (bytes-like wherever it goes): copying
     # it to bytes would hold it twice.
     return bytes(body) if len(body) < 65536 else body  # type: ignore[return-value]
