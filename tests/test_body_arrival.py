@@ -1,10 +1,12 @@
-"""Bodies that arrive partly or never, over a real socket to the served app: a client gone
-mid-body is a line in the log, not an error."""
+"""Bodies that arrive slowly, partly or never, over a real socket to the served app: a client
+gone mid-body is a line in the log, not an error; a body not whole in time is 408; and a key
+revoked while its request's body was still arriving stores nothing."""
 
 from __future__ import annotations
 
 import logging
 import socket
+import threading
 import time
 from datetime import date
 from urllib.parse import urlsplit
@@ -12,6 +14,9 @@ from urllib.parse import urlsplit
 import orjson
 import pytest
 
+import bot.api.ingest
+import bot.web
+from storage.integrations import revoke_integration
 from tests.builders import event
 from tests.readback import daily_usage
 
@@ -71,4 +76,32 @@ def test_a_client_gone_mid_body_is_a_line_in_the_log_not_an_error(
     begin(live_server, path, api_key, content_type).close()
     wait_for(lambda: "the client left before its body was whole" in caplog.text)
     assert [r.getMessage() for r in uvicorn_errors] == []
+    assert daily_usage(db, date(2026, 1, 1), date(2026, 12, 31)) == []
+
+
+def test_a_body_not_whole_in_time_is_408(live_server, api_key, db, monkeypatch):
+    monkeypatch.setattr(bot.web, "BODY_TIMEOUT_S", 0.3)
+    connection = begin(live_server, "/api/v1/events", api_key)
+    status, body = answer(connection)
+    assert (status, orjson.loads(body)) == (408, {"error": "body not whole within 0.3 s"})
+    assert daily_usage(db, date(2026, 1, 1), date(2026, 12, 31)) == []
+
+
+def test_a_key_revoked_while_the_body_arrives_stores_nothing(
+    live_server, api_key, db, now, monkeypatch
+):
+    checked = threading.Event()
+    real_authenticate = bot.api.ingest.authenticate
+
+    def authenticate(*args):
+        checked.set()
+        return real_authenticate(*args)
+
+    monkeypatch.setattr(bot.api.ingest, "authenticate", authenticate)
+    connection = begin(live_server, "/api/v1/events", api_key)
+    assert checked.wait(10)  # the key was good when the headers came
+    revoke_integration(db, "claude-code", now)
+    connection.sendall(BODY[10:])
+    status, _ = answer(connection)
+    assert status == 401
     assert daily_usage(db, date(2026, 1, 1), date(2026, 12, 31)) == []
