@@ -94,8 +94,9 @@ def test_a_key_revoked_while_the_body_arrives_stores_nothing(
     real_authenticate = bot.api.ingest.authenticate
 
     def authenticate(*args):
+        integration = real_authenticate(*args)
         checked.set()
-        return real_authenticate(*args)
+        return integration
 
     monkeypatch.setattr(bot.api.ingest, "authenticate", authenticate)
     connection = begin(live_server, "/api/v1/events", api_key)
