@@ -22,7 +22,17 @@ from bot.composition import create_http_app
 from bot.intake.body_limits import TooComplex, check_json, check_protobuf
 from storage.people import link_email
 from tests.builders import bearer, event
-from tests.test_otlp import DELTA, metrics, point, send, tokens
+from tests.test_otlp import (
+    DELTA,
+    NOON,
+    api_request_log,
+    logs,
+    metrics,
+    otlp_json,
+    point,
+    send,
+    tokens,
+)
 
 # A generous budget for a shared CI machine: it catches the minutes these bodies used to
 # take; bench/hostile_bodies.py measures the real times (tens to a few hundred ms).
@@ -127,6 +137,11 @@ def test_hostile_otlp_bodies_are_refused_quickly(client, api_key, name, caplog):
 API_HOSTILE = {
     "empty objects": (b'{"events":[' + b"{}," * 349_000 + b"{}]}", 413),
     "arrays 100,000 deep": (b"[" * 100_000 + b"]" * 100_000, 400),
+    # Read as a whole JSON string by a regular expression, this took minutes (backtracking).
+    "escaped quotes in a string never closed": (
+        b'{"events":[{"event_id":"' + b'\\",' * 150_000,
+        413,
+    ),
     "objects 500 deep in an attribute": (
         b'{"events":[{"attributes":' + b'{"a":' * 500 + b"1" + b"}" * 500 + b"}]}",
         400,
@@ -146,6 +161,18 @@ def test_hostile_api_bodies_are_refused_quickly(client, api_key, name, caplog):
     assert response.status_code == status, response.text
     assert time.monotonic() - started < QUICK_S
     assert not [r for r in caplog.records if r.exc_info]
+
+
+def test_valid_bodies_are_never_refused_for_commas_in_their_strings(client, api_key, db):
+    # 1,000 events of 210 commas each (with escapes before them), and one OTLP/JSON string
+    # of 450,000 commas: each far past the limit counted raw, each a few thousand values.
+    note = '\\"""' + "," * 210
+    batch = [event(event_id=f"c{i}", attributes={"note": note}) for i in range(1000)]
+    response = client.post("/api/v1/events", json={"events": batch}, headers=bearer(api_key))
+    assert response.json() == {"accepted": 1000, "duplicates": 0, "rejected": []}
+    export = otlp_json(logs(api_request_log(NOON, note="," * 450_000)))
+    response, _ = otlp(client, api_key, orjson.dumps(export), as_json=True, path="/v1/logs")
+    assert response.status_code == 200, response.text
 
 
 def test_an_api_body_one_level_past_the_limit_is_refused_by_name(client, api_key):
@@ -222,12 +249,14 @@ async def use_gate(gate: DecodeGate, name: str, hold: float, log: list[str]) -> 
 
 
 def test_limits_count_structure_not_text():
-    # Brackets and commas inside strings are text, not values (near the limit, where it
-    # matters; far past it the body is refused without looking).
+    # Brackets and commas inside strings are text, not values, however many there are;
+    # an escaped quote does not end a string, an escaped backslash before a quote does.
     check_json(b'{"a":"' + b"[{," * 6 + b'"}', max_values=10, max_depth=3)
     check_json(b'{"a":"' + b"[[[[[[" + b'"}', max_values=10, max_depth=3)
+    check_json(b'{"a":"' + b"[{," * 300_000 + b'"}', max_values=10, max_depth=3)
+    check_json(b'{"a":"\\"' + b",," * 10 + b'\\\\"}', max_values=10, max_depth=3)
     with pytest.raises(TooComplex):
-        check_json(b'{"a":"' + b"[{," * 300_000 + b'"}', max_values=10, max_depth=3)
+        check_json(b'{"a":"\\\\"' + b",1" * 11 + b"}", max_values=10, max_depth=3)
     with pytest.raises(TooComplex):
         check_json(b"[" + b"1," * 11 + b"1]", max_values=10, max_depth=3)
     with pytest.raises(TooComplex):

@@ -48,6 +48,23 @@ def test_a_batch_keeps_good_events_and_names_the_bad_ones(client, api_key, db):
     assert "suggestions_accepted" in answer["rejected"][2]["error"]
 
 
+def test_accepted_suggestions_come_with_the_suggestions_shown(client, api_key, db):
+    # Each event alone kept accepted <= shown, yet the day summed 10,100 accepted of 100.
+    batch = [
+        event(event_id="both", suggestions_shown=100, suggestions_accepted=100),
+        event(event_id="accepted-only", suggestions_accepted=10_000),
+        event(event_id="lines-only", lines_accepted=40),  # lines are no share of suggestions
+    ]
+    answer = post(client, api_key, {"events": batch}).json()
+    assert answer["accepted"] == 2
+    assert [(r["event_id"], r["error"]) for r in answer["rejected"]] == [
+        ("accepted-only", "event: suggestions_accepted needs suggestions_shown beside it")
+    ]
+    [day] = daily_usage(db, date(2026, 11, 18), date(2026, 11, 18))
+    assert (day.totals.suggestions_shown, day.totals.suggestions_accepted) == (100, 100)
+    assert day.totals.lines_accepted == 40
+
+
 def test_each_field_rule_is_explained(client, api_key):
     cases = {
         "naive-time": ({"occurred_at": "2026-11-18T12:00:00"}, "occurred_at"),
@@ -64,6 +81,36 @@ def test_each_field_rule_is_explained(client, api_key):
     assert [r["event_id"] for r in rejected] == list(cases)
     for r in rejected:
         assert cases[r["event_id"]][1] in r["error"], r
+
+
+def test_times_costs_and_tools_are_held_to_the_contract_s_types(client, api_key, db):
+    # Read before as Unix times, numbers and a tool: each one's sender meant something else.
+    timestamp = "must be an RFC 3339 timestamp with offset"
+    cases = {
+        "time-as-int": ({"occurred_at": 1_795_003_140}, timestamp),
+        "time-as-digits": ({"occurred_at": "1795003140"}, timestamp),
+        "time-as-float": ({"occurred_at": 1_795_003_140.5}, timestamp),
+        "cost-as-text": ({"cost_usd": "1.5"}, "cost_usd: Input should be a valid number"),
+        "cost-as-bool": ({"cost_usd": True}, "cost_usd: Input should be a valid number"),
+        "blank-tool": ({"tool": " \t"}, "tool: must not be blank"),
+    }
+    batch = [event(event_id=name, **fields) for name, (fields, _) in cases.items()]
+    batch.append(event(event_id="whole-dollars", cost_usd=2, tool="claude-code"))
+    answer = post(client, api_key, {"events": batch}).json()
+    assert answer["accepted"] == 1
+    assert [(r["event_id"], cases[r["event_id"]][1] in r["error"]) for r in answer["rejected"]] == [
+        (name, True) for name in cases
+    ]
+    [day] = daily_usage(db, date(2026, 11, 18), date(2026, 11, 18))
+    assert (day.tool, day.totals.cost_usd) == ("claude-code", 2.0)
+
+
+def test_a_cost_of_minus_zero_is_stored_as_zero(client, api_key, db):
+    # PostgreSQL kept the sign, and reports printed "-0.0".
+    for body in (event(cost_usd=-0.0), {"events": [event(cost_usd=-0.0), event(tool="\u0000")]}):
+        assert post(client, api_key, body).json()["accepted"] == 1  # the quick path, the other
+    [day] = daily_usage(db, date(2026, 11, 18), date(2026, 11, 18))
+    assert str(day.totals.cost_usd) == "0.0"
 
 
 def test_a_resent_event_is_a_duplicate_not_a_second_event(client, api_key, db):

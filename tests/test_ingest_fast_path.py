@@ -22,6 +22,10 @@ ONLY_PYTHON_CATCHES = {
         {"suggestions_shown": 1, "suggestions_accepted": 2},
         "suggestions_accepted is more than suggestions_shown",
     ),
+    "accepted-without-shown": (
+        {"suggestions_accepted": 3},
+        "suggestions_accepted needs suggestions_shown beside it",
+    ),
     "long-attribute": ({"attributes": {"note": "x" * 257}}, "longer than 256 characters"),
     "no-user": ({"user": {}}, "give slack_user_id or email"),
     "null-user-fields": (

@@ -46,6 +46,8 @@ def ingest_routes(services: Services, gate: DecodeGate | None = None) -> list[Ro
             raise HTTPProblem(
                 503, "busy: retry shortly", {"Retry-After": str(RETRY_AFTER_S)}
             ) from None
+        # Again, once the body is in and parsed: a key revoked meanwhile stores nothing.
+        integration = await authenticate_request(request, services)
         answer = await run_in_threadpool(_ingest, services, integration, batch)
         return Response(orjson.dumps(answer), media_type="application/json")
 

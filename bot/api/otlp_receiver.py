@@ -60,6 +60,8 @@ async def _export(
     except BadExport as exc:
         return Response(exc.message, exc.status, media_type="text/plain")
     del body
+    # Again, once the body is in and decoded: a key revoked meanwhile stores nothing.
+    integration = await authenticate_request(request, services)
     rejected, error = await run_in_threadpool(_store, services, integration, mapped, logs)
     return Response(encode_response(kind, rejected, error, logs=logs), media_type=kind)
 

@@ -15,12 +15,15 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    GetPydanticSchema,
+    StrictFloat,
     StrictInt,
     ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
+from pydantic_core import core_schema
 
 from bot.intake.body_limits import TooComplex, check_json_depth, check_json_values
 from storage import bounds
@@ -36,6 +39,31 @@ MAX_DEPTH = 8  # {"events": [{"user": {...}}]} is four deep; attribute values ar
 FUTURE_LEEWAY = bounds.FUTURE_LEEWAY
 
 Count = Annotated[StrictInt, Field(ge=0, le=bounds.MAX_COUNT)]
+# A timestamp written as one: pydantic alone also reads a number, or a string of digits, as
+# Unix time. Checked in pydantic-core before it parses the time, so it costs the quick path
+# no Python call.
+_TIMESTAMP_TEXT = core_schema.custom_error_schema(
+    core_schema.str_schema(pattern=r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}"),
+    "rfc3339",
+    custom_error_message="must be an RFC 3339 timestamp with offset, such as "
+    "2026-11-18T09:30:00+01:00",
+)
+Timestamp = Annotated[
+    AwareDatetime,
+    GetPydanticSchema(
+        lambda kind, handler: core_schema.chain_schema([_TIMESTAMP_TEXT, handler(kind)])
+    ),
+    Field(description="RFC 3339 timestamp with offset", json_schema_extra={"format": "date-time"}),
+]
+# A blank tool is a tool nobody can name in the figures, and one more beside the rest.
+_NOT_BLANK = core_schema.custom_error_schema(
+    core_schema.str_schema(pattern=r"\S"), "blank", custom_error_message="must not be blank"
+)
+ToolName = Annotated[
+    str,
+    Field(min_length=1, max_length=64),
+    GetPydanticSchema(lambda kind, handler: core_schema.chain_schema([handler(kind), _NOT_BLANK])),
+]
 AttributeValue = str | int | float | bool | None
 
 
@@ -70,17 +98,19 @@ class _EventFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
     event_id: str = Field(min_length=1, max_length=128)
     user: _UserFields
-    occurred_at: AwareDatetime = Field(description="RFC 3339 timestamp with offset")
-    tool: str | None = Field(None, min_length=1, max_length=64)
+    occurred_at: Timestamp
+    tool: ToolName | None = None
     kind: Literal["chat", "inline_suggestion", "agent", "completion", "other"] = "other"
     model: str | None = Field(None, max_length=128)
     requests: Count = 1
     input_tokens: Count = 0
     output_tokens: Count = 0
     suggestions_shown: Count | None = None
-    suggestions_accepted: Count | None = None
+    suggestions_accepted: Count | None = Field(
+        None, description="at most suggestions_shown, which must be given with it"
+    )
     lines_accepted: Count | None = None
-    cost_usd: float | None = Field(None, ge=0, le=bounds.MAX_COST_USD)
+    cost_usd: StrictFloat | None = Field(None, ge=0, le=bounds.MAX_COST_USD)
     commits: Count | None = Field(None, description="commits made with the tool")
     pull_requests: Count | None = Field(None, description="pull requests made with the tool")
     attributes: dict[Annotated[str, Field(max_length=64)], AttributeValue] | None = Field(
@@ -120,7 +150,8 @@ class EventIn(_EventFields):
     def _finite(cls, value: float | None) -> float | None:
         if value is not None and not math.isfinite(value):
             raise ValueError("must be a finite number")
-        return value
+        # -0.0 passes `ge=0`, and PostgreSQL keeps its sign: reports printed "-0.0".
+        return 0.0 if value == 0 else value
 
     @field_validator("attributes")
     @classmethod
@@ -132,7 +163,11 @@ class EventIn(_EventFields):
 
     @model_validator(mode="after")
     def _accepted_not_above_shown(self) -> EventIn:
+        # Accepted without shown would slip past the rule per event and break it in the sum
+        # (one event 100 of 100, another 10,000 of nothing: 10,100% acceptance).
         shown, accepted = self.suggestions_shown, self.suggestions_accepted
+        if accepted is not None and shown is None:
+            raise ValueError("suggestions_accepted needs suggestions_shown beside it")
         if shown is not None and accepted is not None and accepted > shown:
             raise ValueError("suggestions_accepted is more than suggestions_shown")
         return self
@@ -286,10 +321,13 @@ def _quick_record(event: _EventFields, default_tool: str, latest: datetime) -> U
     if not bounds.EARLIEST <= at <= latest:
         return None
     cost = event.cost_usd
-    if cost is not None and not math.isfinite(cost):
-        return None
+    if cost is not None:
+        if not math.isfinite(cost):
+            return None
+        if cost == 0:
+            event.cost_usd = 0.0  # as EventIn._finite does: -0.0 would be stored signed
     shown, accepted = event.suggestions_shown, event.suggestions_accepted
-    if shown is not None and accepted is not None and accepted > shown:
+    if accepted is not None and (shown is None or accepted > shown):
         return None
     attributes = event.attributes
     if attributes and any(isinstance(v, str) and len(v) > 256 for v in attributes.values()):
