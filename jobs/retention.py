@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from jobs.weeks import local_day
@@ -50,6 +50,21 @@ def cutoffs(config: RetentionConfig, now: datetime) -> Cutoffs:
         refusals_before=now - timedelta(days=REFUSAL_DAYS),
         refusals_kept=MAX_REFUSALS,
     )
+
+
+def raw_kept_since(config: RetentionConfig, now: datetime) -> datetime | None:
+    """The first moment whose raw events retention keeps (the local midnight its cutoff
+    day starts at), or None when they are kept forever."""
+    before = cutoffs(config, now).raw_before
+    return None if before is None else datetime.combine(before, time(), config.tz)
+
+
+def series_kept_since(config: RetentionConfig, now: datetime) -> datetime | None:
+    """The first moment an OTLP point may carry: a cumulative series' state is kept only
+    so long, and its raw points only as long as raw events."""
+    raw = raw_kept_since(config, now)
+    state = now - timedelta(days=config.otlp_days) if config.otlp_days else None
+    return max((m for m in (raw, state) if m is not None), default=None)
 
 
 def apply_retention(db: Database, config: RetentionConfig, now: datetime) -> dict[str, int]:

@@ -11,9 +11,11 @@ from starlette.routing import Route
 from bot.api.decode_gate import RETRY_AFTER_S, Busy, DecodeGate
 from bot.intake.encodings import GZIP, BadEncoding, decoded
 from bot.intake.event_batch import MAX_BODY_BYTES, BadBody, ParsedBatch, parse_body
+from bot.intake.kept_window import within_events
 from bot.services import Services
 from bot.web import HTTPProblem, read_body
 from jobs.privacy_rules import minimal
+from jobs.retention import raw_kept_since
 from storage.events import record_events
 from storage.integrations import authenticate
 from storage.records import Integration
@@ -66,10 +68,12 @@ def _parse(
     except BadEncoding as exc:
         accepted = {"Accept-Encoding": GZIP} if exc.status == 415 else None
         raise HTTPProblem(exc.status, exc.message, accepted) from None
+    now = services.clock()
     try:
-        return parse_body(body, default_tool=integration.name, now=services.clock())
+        batch = parse_body(body, default_tool=integration.name, now=now)
     except BadBody as exc:
         raise HTTPProblem(exc.status, exc.message) from None
+    return within_events(batch, raw_kept_since(services.settings.retention(), now))
 
 
 def _ingest(services: Services, integration: Integration, batch: ParsedBatch) -> dict[str, object]:

@@ -10,6 +10,7 @@ from starlette.routing import Route
 
 from bot.api.decode_gate import RETRY_AFTER_S, Busy, DecodeGate
 from bot.api.ingest import authenticate_request
+from bot.intake.kept_window import within_points, within_records
 from bot.intake.otlp_payload import (
     ExportLogsServiceRequest,
     ExportMetricsServiceRequest,
@@ -21,6 +22,7 @@ from bot.intake.otlp_payload import (
 from bot.intake.otlp_wire import MAX_BODY_BYTES, BadExport, decode, encode_response, media_type
 from bot.services import Services
 from bot.web import read_body
+from jobs.retention import raw_kept_since, series_kept_since
 from storage.otlp_series import record_log_events, record_sum_points
 from storage.records import Integration
 
@@ -72,17 +74,20 @@ def _map(
     """Decode and map a body: the CPU-bound part, run under the decode gate."""
     now = services.clock()
     user_attributes = services.settings.otlp_user_attributes
+    retention = services.settings.retention()
     if logs:
-        return map_logs(
+        records = map_logs(
             decode(body, kind, encoding, ExportLogsServiceRequest),
             user_attributes=user_attributes,
             now=now,
         )
-    return map_metrics(
+        return within_records(records, raw_kept_since(retention, now))
+    points = map_metrics(
         decode(body, kind, encoding, ExportMetricsServiceRequest),
         user_attributes=user_attributes,
         now=now,
     )
+    return within_points(points, series_kept_since(retention, now))
 
 
 def _store(
