@@ -24,6 +24,7 @@ from bot.web import UNAVAILABLE_RETRY_AFTER_S
 from storage.db import POSTGRES_CONNECT_DEFAULTS, POSTGRES_SERVER_SILENCE, Database, unavailable
 from storage.integrations import KEY_PREFIX
 from tests.builders import bearer, event
+from tests.conftest import PG_ADMIN_URL
 from tests.fakes.tcp_proxy import TcpProxy
 from tests.fakes.vanishing_host import can_make_hosts, vanishing_host
 from tests.readback import daily_usage
@@ -91,6 +92,59 @@ def test_postgresql_going_away_and_back_loses_nothing(database_url, services, db
     finally:
         proxy.stop()
     assert requests_stored(db) == 3
+
+
+@contextmanager
+def holding_lock_on(database_url: str, table: str) -> Iterator[Callable[[], list[int]]]:
+    """An exclusive lock on `table` in the test's schema, held by a connection of the test's
+    own; yields a function listing the backends that wait on it."""
+    schema = database_url.rsplit("search_path%3D", 1)[1]
+    with (
+        psycopg.connect(PG_ADMIN_URL, autocommit=True) as locker,
+        # Apart: inside the locker's transaction pg_stat_activity would not change.
+        psycopg.connect(PG_ADMIN_URL, autocommit=True) as watcher,
+    ):
+        locker.execute(f"SET search_path = {schema}")
+        with locker.transaction():
+            locker.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+            me = locker.info.backend_pid
+            yield lambda: [
+                pid
+                for (pid,) in watcher.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
+                    (me,),
+                )
+            ]
+
+
+def test_a_connection_ended_mid_request_is_503_not_500(database_url, services, db, api_key):
+    """PostgreSQL ends the backend while a write is under way (a restart, a failover, an
+    administrator's pg_terminate_backend): the client is told to retry, and the resend counts
+    once. The error once raised while rolling back hid the lost connection, and was a 500."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("a connection ended by the server is PostgreSQL's")
+    a, b = (event(event_id=name) for name in "ab")
+    with serving_on(services, database_url) as client:
+        answers: list[Any] = []
+
+        def send() -> None:
+            batch = {"events": [a, b]}
+            answers.append(client.post("/api/v1/events", json=batch, headers=bearer(api_key)))
+
+        with holding_lock_on(database_url, "usage_events") as waiting:
+            sender = threading.Thread(target=send)
+            sender.start()
+            deadline = time.monotonic() + 20
+            while not (blocked := waiting()) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert blocked, "the write never reached the table"
+            with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (blocked[0],))
+            sender.join(20)
+        assert_retry_shortly(answers[0])
+        again = client.post("/api/v1/events", json={"events": [a, b]}, headers=bearer(api_key))
+        assert again.json() == {"accepted": 2, "duplicates": 0, "rejected": []}
+    assert requests_stored(db) == 2
 
 
 def test_a_read_only_postgresql_is_503_and_not_ready(database_url, services, api_key):
