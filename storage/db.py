@@ -257,6 +257,14 @@ def url_password(url: str) -> str | None:
         return None
 
 
+def unavailable_reason(error: BaseException) -> str:
+    """The first line of what the driver said about an `unavailable` error (the SQL and
+    parameters SQLAlchemy appends are left out)."""
+    cause = getattr(error, "orig", None) or error
+    said = str(cause).strip()
+    return said.splitlines()[0] if said else type(cause).__name__
+
+
 def schema_revisions(conn: Connection) -> set[str]:
     """The revisions alembic recorded the database at; none for an empty database."""
     if not inspect(conn).has_table("alembic_version"):
