@@ -16,7 +16,7 @@ from jobs.prices import Prices, load_prices
 from jobs.privacy_rules import DEFAULT_KEEP_ATTRIBUTES, check_keep_attributes
 from jobs.retention import RetentionConfig
 from jobs.schedule import check_cron
-from storage.db import url_password
+from storage.db import check_database_url, url_password
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
 
@@ -69,6 +69,14 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = Field("text", alias="AIUSAGE_LOG_FORMAT")
     # After SIGTERM, how long /readyz answers 503 while still serving, before draining.
     drain_seconds: float = Field(5.0, alias="AIUSAGE_DRAIN_SECONDS", ge=0, le=600)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        # Empty is refused, not taken for the default: `AIUSAGE_DATABASE_URL=${DB_URL}` with
+        # DB_URL unset would otherwise write to a new SQLite file beside the real database.
+        check_database_url(value)
+        return value
 
     @field_validator("connector_schedule")
     @classmethod

@@ -46,6 +46,13 @@ UNAVAILABLE: tuple[type[Exception], ...] = (
 )
 READ_ONLY_SQLSTATE = "25006"
 
+# The (dialect, driver) pairs this code speaks: storage is written per dialect
+# (storage/bulk.py), and on PostgreSQL uses psycopg 3's own COPY and connection info, so
+# psycopg2 (what `postgresql://` means before SQLAlchemy 2.1) or another database would fail
+# at its first connection or write, with a traceback, long after start-up.
+DRIVERS = (("sqlite", "pysqlite"), ("postgresql", "psycopg"))
+URL_FORMS = "sqlite:///FILE or postgresql+psycopg://USER@HOST/DATABASE"
+
 # How long PostgreSQL may stay silent before its connection counts as lost; a URL's own
 # values win. Without them a host that vanished (a failover, a network cut: packets dropped,
 # not refused) held every request on a pooled connection for the kernel's retransmission
@@ -255,6 +262,22 @@ def url_password(url: str) -> str | None:
         return make_url(url).password
     except Exception:
         return None
+
+
+def check_database_url(url: str) -> None:
+    """Raise ValueError unless `url` names a database this code is written for: SQLite, or
+    PostgreSQL through psycopg 3. The message never repeats the URL, which may hold a
+    password."""
+    try:
+        parsed = make_url(url)
+    except Exception:  # ArgumentError; ValueError for a port that is no number
+        raise ValueError(f"not a database URL; expected {URL_FORMS}") from None
+    try:
+        spoken = (parsed.get_backend_name(), parsed.get_driver_name())
+    except sa_exc.NoSuchModuleError:  # a dialect SQLAlchemy does not know
+        spoken = None
+    if spoken not in DRIVERS:
+        raise ValueError(f"{parsed.drivername}:// is not supported; expected {URL_FORMS}")
 
 
 def unavailable_reason(error: BaseException) -> str:

@@ -70,6 +70,12 @@ def test_a_revoked_key_is_refused_at_once(settings, client, capsys):
         ("AIUSAGE_AWARD_SCHEDULE", "every monday", "AIUSAGE_AWARD_SCHEDULE: expected 5"),
         ("AIUSAGE_AWARD_SCHEDULE", "0 25 * * mon", "AIUSAGE_AWARD_SCHEDULE: invalid cron"),
         ("AIUSAGE_WORKSPACE_ADMINS", "perhaps", "AIUSAGE_WORKSPACE_ADMINS"),
+        ("AIUSAGE_DATABASE_URL", "nonsense", "AIUSAGE_DATABASE_URL: not a database URL"),
+        ("AIUSAGE_DATABASE_URL", "", "AIUSAGE_DATABASE_URL: not a database URL"),
+        ("AIUSAGE_DATABASE_URL", "postgresql://u@h:port/db", "AIUSAGE_DATABASE_URL: not a"),
+        ("AIUSAGE_DATABASE_URL", "mysql://u:hunter2@h/db", "AIUSAGE_DATABASE_URL: mysql:// is"),
+        ("AIUSAGE_DATABASE_URL", "postgresql+psycopg2://u@h/db", "AIUSAGE_DATABASE_URL: post"),
+        ("AIUSAGE_DATABASE_URL", "oracle+nosuch://u@h/db", "AIUSAGE_DATABASE_URL: oracle+"),
     ],
 )
 def test_a_malformed_setting_stops_with_one_line_naming_it(
@@ -81,6 +87,7 @@ def test_a_malformed_setting_stops_with_one_line_naming_it(
     assert out == ""
     assert err.count("\n") == 1
     assert err.startswith(f"aiusage: {message}")
+    assert "hunter2" not in err
 
 
 def test_settings_come_from_a_dotenv_file_too(settings, tmp_path, monkeypatch):
