@@ -16,7 +16,7 @@ from jobs.prices import Prices, load_prices
 from jobs.privacy_rules import DEFAULT_KEEP_ATTRIBUTES, check_keep_attributes
 from jobs.retention import RetentionConfig
 from jobs.schedule import check_cron
-from storage.db import check_database_url, url_password
+from storage.db import check_database_url, url_passwords
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
 
@@ -168,8 +168,7 @@ class Settings(BaseSettings):
             for value in vars(self).values()
             if isinstance(value, SecretStr) and value.get_secret_value()
         ]
-        password = url_password(self.database_url)
-        return [*found, *([password] if password else [])]
+        return [*found, *url_passwords(self.database_url)]
 
     def post_policy(self) -> PostPolicy:
         return PostPolicy(

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, create_engine, event, inspect, text
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import URL, Engine, make_url
 
 from storage.bulk import track_staging
 from storage.days_zone import mismatch, recorded_zone, settle_zone
@@ -52,6 +52,8 @@ READ_ONLY_SQLSTATE = "25006"
 # at its first connection or write, with a traceback, long after start-up.
 DRIVERS = (("sqlite", "pysqlite"), ("postgresql", "psycopg"))
 URL_FORMS = "sqlite:///FILE or postgresql+psycopg://USER@HOST/DATABASE"
+# Query parameters libpq reads a secret from.
+SECRET_QUERY_PARAMETERS = ("password", "sslpassword")
 
 # How long PostgreSQL may stay silent before its connection counts as lost; a URL's own
 # values win. Without them a host that vanished (a failover, a network cut: packets dropped,
@@ -256,12 +258,27 @@ def lock_key(conn: Connection, purpose: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-def url_password(url: str) -> str | None:
-    """The password in a database URL, if any (so the logs can scrub it)."""
+def url_passwords(url: str) -> tuple[str, ...]:
+    """Every password in a database URL: after the user name, or as a query parameter, which
+    libpq takes as well (so the logs can scrub them)."""
     try:
-        return make_url(url).password
+        parsed = make_url(url)
     except Exception:
-        return None
+        return ()
+    found = [parsed.password] if parsed.password else []
+    for name in SECRET_QUERY_PARAMETERS:
+        given = parsed.query.get(name, ())
+        found += [given] if isinstance(given, str) else list(given)
+    return tuple(str(value) for value in found if value)
+
+
+def display_url(url: URL) -> str:
+    """The URL to show a person, every password in it masked."""
+    secret = [name for name in SECRET_QUERY_PARAMETERS if name in url.query]
+    shown = url.difference_update_query(secret).render_as_string(hide_password=True)
+    # Appended by hand: rendered, a query value's *** would be escaped to %2A%2A%2A.
+    masked = "&".join(f"{name}=***" for name in secret)
+    return f"{shown}{'&' if '?' in shown else '?'}{masked}" if masked else shown
 
 
 def check_database_url(url: str) -> None:

@@ -158,3 +158,16 @@ def test_commands_read_the_injected_clock(settings, db, capsys):
     capsys.readouterr()
     assert main(["audit"]) == 0
     assert "2031-05-06 07:08" in capsys.readouterr().out
+
+
+def test_a_password_given_as_a_query_parameter_is_never_printed(settings, capsys, monkeypatch):
+    """libpq takes `?password=` as well as `user:password@`; both are masked."""
+    if settings.database_url.startswith("sqlite"):
+        pytest.skip("a password is PostgreSQL's")
+    url = settings.database_url
+    monkeypatch.setenv(
+        "AIUSAGE_DATABASE_URL", url + ("&" if "?" in url else "?") + "password=hunter2"
+    )
+    code, out, _ = run(capsys, "db", "upgrade")
+    assert code == 0
+    assert "hunter2" not in out and "password=***" in out
