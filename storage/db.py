@@ -37,7 +37,10 @@ SCHEMA_HEAD = "0150_backfill"
 # A request that meets one is worth retrying once it is back; nothing of it was stored.
 # So is PostgreSQL refusing every write as read-only (SQLSTATE 25006, which the driver calls
 # an internal error): a standby, or a primary demoted in a failover while its name still
-# points at it. `unavailable` tells which of these errors are that.
+# points at it. `unavailable` tells which of these errors are that. PendingRollbackError is
+# left out on purpose: it says code went on with a connection after an error without rolling
+# back, a fault of the code that a retry would only repeat; the one place it met a lost
+# connection, the staging listener in storage/bulk.py, no longer reads one.
 UNAVAILABLE: tuple[type[Exception], ...] = (
     sa_exc.OperationalError,
     sa_exc.InterfaceError,
