@@ -19,10 +19,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 access_log = logging.getLogger("aiusage.access")
 
-# Tokens and keys as they look in the wild, caught even when we were not told their value.
+# Tokens and keys as they look in the wild, caught even when we were not told their value;
+# a database password too, after the user name or as the query parameter libpq also reads.
 SECRET_PATTERNS = re.compile(
     r"(xox[abposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+|(?i:bearer)\s+[A-Za-z0-9._~+/=-]+"
-    r"|postgres(?:ql)?(?:\+\w+)?://[^\s:@/]+:[^\s@/]+@)"
+    r"|postgres(?:ql)?(?:\+\w+)?://[^\s:@/]+:[^\s@/]+@|[?&](?i:(?:ssl)?password)=[^\s&#]+)"
 )
 REDACTED = "[redacted]"
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")

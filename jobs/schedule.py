@@ -39,13 +39,18 @@ RunOnce = Callable[[str, datetime, Callable[[], object]], object]
 
 
 def check_cron(expr: str) -> None:
-    """Raise ValueError unless `expr` is a 5-field cron expression APScheduler accepts."""
+    """Raise ValueError unless `expr` is a 5-field cron expression APScheduler accepts and
+    that fires at some time."""
     if len(expr.split()) != 5:
         raise ValueError(f"expected 5 cron fields (minute hour day month weekday), got {expr!r}")
     try:
-        CronTrigger.from_crontab(expr, timezone="UTC")
+        trigger = CronTrigger.from_crontab(expr, timezone="UTC")
     except ValueError as exc:
         raise ValueError(f"invalid cron expression {expr!r}: {exc}") from None
+    # A date that never comes (31 February) is valid cron, and the job would never run.
+    # Cron has no year, so whether it ever fires does not depend on when we ask.
+    if trigger.get_next_fire_time(None, REDRIVE_EPOCH) is None:
+        raise ValueError(f"cron expression {expr!r} never fires")
 
 
 def due_time(trigger: BaseTrigger, now: datetime, lookback: timedelta) -> datetime:

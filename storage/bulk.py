@@ -134,8 +134,14 @@ def track_staging(engine: Engine) -> None:
     a table made in a transaction exists once that commits; staged rows are gone at its
     end either way."""
 
+    # A connection the server dropped is invalidated: its notes, and its temporary table, go
+    # with it (the pool clears `info` before reconnecting). Reading `info` on it would raise
+    # PendingRollbackError from inside the rollback, hiding the OperationalError that says
+    # the database is away, and a request that should be a 503 was a 500.
     @event.listens_for(engine, "commit")
     def _committed(conn: Connection) -> None:
+        if conn.invalidated:
+            return
         info = conn.info
         if info.pop(_STAGING_PENDING, False):
             info[_STAGING_MADE] = True
@@ -143,6 +149,8 @@ def track_staging(engine: Engine) -> None:
 
     @event.listens_for(engine, "rollback")
     def _rolled_back(conn: Connection) -> None:
+        if conn.invalidated:
+            return
         conn.info.pop(_STAGING_PENDING, None)
         conn.info.pop(_STAGING_FILLED, None)
 

@@ -28,7 +28,11 @@ from storage.models import JobRunRow
 log = logging.getLogger(__name__)
 
 
-class AlreadyServing(Exception):
+class CannotServe(Exception):
+    """This process may not serve this SQLite database."""
+
+
+class AlreadyServing(CannotServe):
     """Another process serves this SQLite database."""
 
 
@@ -50,7 +54,13 @@ def single_server(database_url: str) -> Iterator[None]:
         yield
         return
     lock_path = Path(f"{path}.serve.lock")
-    handle: IO[str] = lock_path.open("a+")
+    try:
+        handle: IO[str] = lock_path.open("a+")
+    except OSError as exc:
+        # Where the lock file cannot be made, SQLite could not open the database either.
+        raise CannotServe(
+            f"database unavailable: cannot open {lock_path}: {exc.strerror}"
+        ) from None
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

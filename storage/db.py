@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, create_engine, event, inspect, text
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import URL, Engine, make_url
 
 from storage.bulk import track_staging
 from storage.days_zone import mismatch, recorded_zone, settle_zone
@@ -37,7 +37,10 @@ SCHEMA_HEAD = "0150_backfill"
 # A request that meets one is worth retrying once it is back; nothing of it was stored.
 # So is PostgreSQL refusing every write as read-only (SQLSTATE 25006, which the driver calls
 # an internal error): a standby, or a primary demoted in a failover while its name still
-# points at it. `unavailable` tells which of these errors are that.
+# points at it. `unavailable` tells which of these errors are that. PendingRollbackError is
+# left out on purpose: it says code went on with a connection after an error without rolling
+# back, a fault of the code that a retry would only repeat; the one place it met a lost
+# connection, the staging listener in storage/bulk.py, no longer reads one.
 UNAVAILABLE: tuple[type[Exception], ...] = (
     sa_exc.OperationalError,
     sa_exc.InterfaceError,
@@ -45,6 +48,15 @@ UNAVAILABLE: tuple[type[Exception], ...] = (
     sa_exc.InternalError,
 )
 READ_ONLY_SQLSTATE = "25006"
+
+# The (dialect, driver) pairs this code speaks: storage is written per dialect
+# (storage/bulk.py), and on PostgreSQL uses psycopg 3's own COPY and connection info, so
+# psycopg2 (what `postgresql://` means before SQLAlchemy 2.1) or another database would fail
+# at its first connection or write, with a traceback, long after start-up.
+DRIVERS = (("sqlite", "pysqlite"), ("postgresql", "psycopg"))
+URL_FORMS = "sqlite:///FILE or postgresql+psycopg://USER@HOST/DATABASE"
+# Query parameters libpq reads a secret from.
+SECRET_QUERY_PARAMETERS = ("password", "sslpassword")
 
 # How long PostgreSQL may stay silent before its connection counts as lost; a URL's own
 # values win. Without them a host that vanished (a failover, a network cut: packets dropped,
@@ -249,12 +261,51 @@ def lock_key(conn: Connection, purpose: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-def url_password(url: str) -> str | None:
-    """The password in a database URL, if any (so the logs can scrub it)."""
+def url_passwords(url: str) -> tuple[str, ...]:
+    """Every password in a database URL: after the user name, or as a query parameter, which
+    libpq takes as well (so the logs can scrub them)."""
     try:
-        return make_url(url).password
+        parsed = make_url(url)
     except Exception:
-        return None
+        return ()
+    found = [parsed.password] if parsed.password else []
+    for name in SECRET_QUERY_PARAMETERS:
+        given = parsed.query.get(name, ())
+        found += [given] if isinstance(given, str) else list(given)
+    return tuple(str(value) for value in found if value)
+
+
+def display_url(url: URL) -> str:
+    """The URL to show a person, every password in it masked."""
+    secret = [name for name in SECRET_QUERY_PARAMETERS if name in url.query]
+    shown = url.difference_update_query(secret).render_as_string(hide_password=True)
+    # Appended by hand: rendered, a query value's *** would be escaped to %2A%2A%2A.
+    masked = "&".join(f"{name}=***" for name in secret)
+    return f"{shown}{'&' if '?' in shown else '?'}{masked}" if masked else shown
+
+
+def check_database_url(url: str) -> None:
+    """Raise ValueError unless `url` names a database this code is written for: SQLite, or
+    PostgreSQL through psycopg 3. The message never repeats the URL, which may hold a
+    password."""
+    try:
+        parsed = make_url(url)
+    except Exception:  # ArgumentError; ValueError for a port that is no number
+        raise ValueError(f"not a database URL; expected {URL_FORMS}") from None
+    try:
+        spoken = (parsed.get_backend_name(), parsed.get_driver_name())
+    except sa_exc.NoSuchModuleError:  # a dialect SQLAlchemy does not know
+        spoken = None
+    if spoken not in DRIVERS:
+        raise ValueError(f"{parsed.drivername}:// is not supported; expected {URL_FORMS}")
+
+
+def unavailable_reason(error: BaseException) -> str:
+    """The first line of what the driver said about an `unavailable` error (the SQL and
+    parameters SQLAlchemy appends are left out)."""
+    cause = getattr(error, "orig", None) or error
+    said = str(cause).strip()
+    return said.splitlines()[0] if said else type(cause).__name__
 
 
 def schema_revisions(conn: Connection) -> set[str]:

@@ -70,6 +70,19 @@ def test_a_revoked_key_is_refused_at_once(settings, client, capsys):
         ("AIUSAGE_AWARD_SCHEDULE", "every monday", "AIUSAGE_AWARD_SCHEDULE: expected 5"),
         ("AIUSAGE_AWARD_SCHEDULE", "0 25 * * mon", "AIUSAGE_AWARD_SCHEDULE: invalid cron"),
         ("AIUSAGE_WORKSPACE_ADMINS", "perhaps", "AIUSAGE_WORKSPACE_ADMINS"),
+        ("AIUSAGE_AWARD_SCHEDULE", "0 9 31 2 *", "AIUSAGE_AWARD_SCHEDULE: cron expression"),
+        ("AIUSAGE_CONNECTOR_SCHEDULE", "0 9 30 2 *", "AIUSAGE_CONNECTOR_SCHEDULE: cron"),
+        ("AIUSAGE_POST_CHECK_DELAY_SECONDS", "0", "AIUSAGE_POST_CHECK_DELAY_SECONDS"),
+        ("AIUSAGE_POST_LEASE_SECONDS", "1e-300", "AIUSAGE_POST_LEASE_SECONDS"),
+        ("AIUSAGE_POST_REDRIVE_SECONDS", "1e-300", "AIUSAGE_POST_REDRIVE_SECONDS"),
+        ("AIUSAGE_SLACK_TIMEOUT_SECONDS", "0.001", "AIUSAGE_SLACK_TIMEOUT_SECONDS"),
+        ("SLACK_API_URL", "notaurl", "SLACK_API_URL: expected an http(s) URL"),
+        ("AIUSAGE_DATABASE_URL", "nonsense", "AIUSAGE_DATABASE_URL: not a database URL"),
+        ("AIUSAGE_DATABASE_URL", "", "AIUSAGE_DATABASE_URL: not a database URL"),
+        ("AIUSAGE_DATABASE_URL", "postgresql://u@h:port/db", "AIUSAGE_DATABASE_URL: not a"),
+        ("AIUSAGE_DATABASE_URL", "mysql://u:hunter2@h/db", "AIUSAGE_DATABASE_URL: mysql:// is"),
+        ("AIUSAGE_DATABASE_URL", "postgresql+psycopg2://u@h/db", "AIUSAGE_DATABASE_URL: post"),
+        ("AIUSAGE_DATABASE_URL", "oracle+nosuch://u@h/db", "AIUSAGE_DATABASE_URL: oracle+"),
     ],
 )
 def test_a_malformed_setting_stops_with_one_line_naming_it(
@@ -81,6 +94,7 @@ def test_a_malformed_setting_stops_with_one_line_naming_it(
     assert out == ""
     assert err.count("\n") == 1
     assert err.startswith(f"aiusage: {message}")
+    assert "hunter2" not in err
 
 
 def test_settings_come_from_a_dotenv_file_too(settings, tmp_path, monkeypatch):
@@ -151,3 +165,16 @@ def test_commands_read_the_injected_clock(settings, db, capsys):
     capsys.readouterr()
     assert main(["audit"]) == 0
     assert "2031-05-06 07:08" in capsys.readouterr().out
+
+
+def test_a_password_given_as_a_query_parameter_is_never_printed(settings, capsys, monkeypatch):
+    """libpq takes `?password=` as well as `user:password@`; both are masked."""
+    if settings.database_url.startswith("sqlite"):
+        pytest.skip("a password is PostgreSQL's")
+    url = settings.database_url
+    monkeypatch.setenv(
+        "AIUSAGE_DATABASE_URL", url + ("&" if "?" in url else "?") + "password=hunter2"
+    )
+    code, out, _ = run(capsys, "db", "upgrade")
+    assert code == 0
+    assert "hunter2" not in out and "password=***" in out

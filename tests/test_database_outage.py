@@ -5,28 +5,42 @@ bad, and it would drop it. A resend once the database is back is stored once."""
 from __future__ import annotations
 
 import logging
+import os
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
 from sqlalchemy import exc as sa_exc
+from sqlalchemy import text
 from starlette.testclient import TestClient
 
+from bot.cli.main import main
 from bot.composition import create_http_app
 from bot.web import UNAVAILABLE_RETRY_AFTER_S
-from storage.db import POSTGRES_CONNECT_DEFAULTS, POSTGRES_SERVER_SILENCE, Database, unavailable
+from storage.db import (
+    POSTGRES_CONNECT_DEFAULTS,
+    POSTGRES_SERVER_SILENCE,
+    Database,
+    lock_key,
+    unavailable,
+)
 from storage.integrations import KEY_PREFIX
 from tests.builders import bearer, event
+from tests.conftest import PG_ADMIN_URL
 from tests.fakes.tcp_proxy import TcpProxy
 from tests.fakes.vanishing_host import can_make_hosts, vanishing_host
 from tests.readback import daily_usage
+from tests.test_replicas import AIUSAGE
+from tests.test_serve import aiusage, free_port
 
 OTLP = {"resourceMetrics": []}
 # Well formed, so checking it needs the database.
@@ -91,6 +105,63 @@ def test_postgresql_going_away_and_back_loses_nothing(database_url, services, db
     finally:
         proxy.stop()
     assert requests_stored(db) == 3
+
+
+def blocked_by(pid: int) -> list[int]:
+    """The backends waiting on a lock that backend `pid` holds."""
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as watcher:
+        found = watcher.execute(
+            "SELECT pid FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))", (pid,)
+        )
+        return [row[0] for row in found]
+
+
+def end_the_backend_that_waits_on(pid: int) -> None:
+    """Wait for a backend to block on `pid`'s lock, mid-transaction, then end it as an
+    administrator (or a server restart, or a failover) would."""
+    deadline = time.monotonic() + 30
+    while not (blocked := blocked_by(pid)):
+        assert time.monotonic() < deadline, "nothing came to wait on the lock"
+        time.sleep(0.02)
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (blocked[0],))
+
+
+@contextmanager
+def holding_lock_on(database_url: str, table: str) -> Iterator[int]:
+    """An exclusive lock on `table` in the test's schema, held by a connection of the test's
+    own; yields that connection's backend pid."""
+    schema = database_url.rsplit("search_path%3D", 1)[1]
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as locker:
+        locker.execute(f"SET search_path = {schema}")
+        with locker.transaction():
+            locker.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+            yield locker.info.backend_pid
+
+
+def test_a_connection_ended_mid_request_is_503_not_500(database_url, services, db, api_key):
+    """PostgreSQL ends the backend while a write is under way (a restart, a failover, an
+    administrator's pg_terminate_backend): the client is told to retry, and the resend counts
+    once. The error once raised while rolling back hid the lost connection, and was a 500."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("a connection ended by the server is PostgreSQL's")
+    a, b = (event(event_id=name) for name in "ab")
+    with serving_on(services, database_url) as client:
+        answers: list[Any] = []
+
+        def send() -> None:
+            batch = {"events": [a, b]}
+            answers.append(client.post("/api/v1/events", json=batch, headers=bearer(api_key)))
+
+        with holding_lock_on(database_url, "usage_events") as locker:
+            sender = threading.Thread(target=send)
+            sender.start()
+            end_the_backend_that_waits_on(locker)
+            sender.join(20)
+        assert_retry_shortly(answers[0])
+        again = client.post("/api/v1/events", json={"events": [a, b]}, headers=bearer(api_key))
+        assert again.json() == {"accepted": 2, "duplicates": 0, "rejected": []}
+    assert requests_stored(db) == 2
 
 
 def test_a_read_only_postgresql_is_503_and_not_ready(database_url, services, api_key):
@@ -204,3 +275,79 @@ def test_the_server_ends_a_backend_whose_client_went_silent_in_seconds(database_
     }
     own = settings(database_url + "%20-ctcp_keepalives_idle%3D30")
     assert own["tcp_keepalives_idle"] == "30" and own["tcp_keepalives_count"] == "3"
+
+
+def unreachable_url(database_url: str, tmp_path: Path) -> str:
+    """A database of the same kind that cannot be reached, its URL holding a password."""
+    if database_url.startswith("sqlite"):
+        return f"sqlite:///{tmp_path}/no/such/dir/aiusage.db"
+    return "postgresql+psycopg://postgres:hunter2@127.0.0.1:1/test"  # nothing listens on 1
+
+
+def assert_one_line_unavailable(code: int, out: str, err: str) -> None:
+    assert code == 1, err
+    assert err.startswith("aiusage: AIUSAGE_DATABASE_URL: database unavailable: "), err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "hunter2" not in out + err
+
+
+@pytest.mark.parametrize("argv", [["report"], ["db", "upgrade"], ["integrations", "list"]])
+def test_a_command_that_cannot_reach_the_database_says_so_in_one_line(
+    database_url, settings, tmp_path, monkeypatch, capsys, argv
+):
+    """Exit 1, as any failure: the same command may succeed once the database is back."""
+    monkeypatch.setenv("AIUSAGE_DATABASE_URL", unreachable_url(database_url, tmp_path))
+    code = main(argv)
+    assert_one_line_unavailable(code, *capsys.readouterr())
+
+
+def test_serve_that_cannot_reach_the_database_stops_with_one_line(database_url, tmp_path):
+    """Its supervisor (systemd, compose, Kubernetes) restarts it; one line says why."""
+    env = {**os.environ, "AIUSAGE_DATABASE_URL": unreachable_url(database_url, tmp_path)}
+    done = aiusage("serve", "--port", str(free_port()), env=env, timeout=60)
+    assert_one_line_unavailable(done.returncode, done.stdout, done.stderr)
+
+
+def test_a_command_that_loses_its_connection_midway_says_so_in_one_line(database_url, db, capsys):
+    if database_url.startswith("sqlite"):
+        pytest.skip("a connection ended by the server is PostgreSQL's")
+    codes: list[int] = []
+    with holding_lock_on(database_url, "integrations") as locker:
+        command = threading.Thread(
+            target=lambda: codes.append(main(["integrations", "create", "kiro"]))
+        )
+        command.start()
+        end_the_backend_that_waits_on(locker)
+        command.join(30)
+    assert_one_line_unavailable(codes[0], *capsys.readouterr())
+
+
+def test_serve_that_loses_its_connection_while_migrating_stops_with_one_line(database_url):
+    """A database restarting or failing over as `serve` starts: no traceback, and nothing
+    half migrated (all migrations run in one transaction)."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("a connection ended by the server is PostgreSQL's")
+    env = {**os.environ, "AIUSAGE_DATABASE_URL": database_url}
+    holder = Database(database_url, UTC)
+    try:
+        with holder.engine.connect() as conn:
+            # The lock replicas take turns under: `serve` waits on it inside its migration.
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": lock_key(conn, "migrate")})
+            server = subprocess.Popen(
+                [str(AIUSAGE), "serve", "--port", str(free_port())],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            try:
+                end_the_backend_that_waits_on(conn.connection.driver_connection.info.backend_pid)
+                out, err = server.communicate(timeout=60)
+            finally:
+                if server.poll() is None:
+                    server.kill()
+        assert_one_line_unavailable(server.returncode, out, err.splitlines()[-1] + "\n")
+        assert "Traceback" not in err
+        assert not holder.schema_is_current()
+    finally:
+        holder.dispose()

@@ -11,6 +11,7 @@ import httpx
 from sqlalchemy import text
 
 from bot.logs import Scrub
+from bot.settings import load_settings
 from tests.test_replicas import AIUSAGE, env_for, wait_ready
 from tests.test_serve import free_port
 
@@ -100,4 +101,16 @@ def test_scrub_removes_known_secrets_and_anything_shaped_like_a_token():
     assert scrub.scrub(text_) == (
         "calling with [redacted], [redacted], [redacted], Authorization: [redacted] and "
         "[redacted]db/aiusage; short stays"
+    )
+
+
+def test_scrub_removes_a_database_password_given_as_a_query_parameter():
+    """libpq reads `?password=` (and `sslpassword=`) as well as `user:password@`."""
+    settings = load_settings(
+        AIUSAGE_DATABASE_URL="postgresql+psycopg://app@db/aiusage?password=hunter2&sslmode=require"
+    )
+    scrub = Scrub(settings.secret_values())
+    assert scrub.scrub("connecting to app@db as hunter2") == "connecting to app@db as [redacted]"
+    assert Scrub([]).scrub("postgresql+psycopg://app@db/x?sslmode=require&PASSWORD=pw1&a=b") == (
+        "postgresql+psycopg://app@db/x?sslmode=require[redacted]&a=b"
     )

@@ -6,7 +6,7 @@ import argparse
 
 from bot.cli import privacy
 from bot.cli.context import CliContext
-from storage.db import Database
+from storage.db import Database, display_url
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -26,7 +26,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 def run_upgrade(args: argparse.Namespace, cli: CliContext) -> int:
     if not args.change_timezone:
         database = cli.services(migrate=True).db
-        print(f"database is up to date ({database.url.render_as_string(hide_password=True)})")
+        print(f"database is up to date ({display_url(database.url)})")
         return 0
     # Not through `cli.services`, which refuses a database counted in another zone.
     database = Database(cli.settings.database_url, cli.settings.timezone)

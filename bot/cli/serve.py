@@ -22,7 +22,7 @@ from bot.logs import configure_logging
 from bot.readiness import DrainingServer, Readiness
 from bot.slack.app import noisy_log_messages
 from bot.slack.client import make_web_client
-from storage.coordination import AlreadyServing, single_server
+from storage.coordination import CannotServe, single_server
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -55,7 +55,7 @@ def run_serve(args: argparse.Namespace, cli: CliContext) -> int:
         # this code is refused (SchemaTooNew, reported by `main`).
         with single_server(settings.database_url):
             return _serve(args, cli)
-    except AlreadyServing as exc:
+    except CannotServe as exc:
         print(f"aiusage: AIUSAGE_DATABASE_URL: {exc}", file=sys.stderr)
         return 1
 
