@@ -35,7 +35,9 @@ sources:
   kiro     Kiro user-activity CSV: the per-client report or the per-user activity report
 
 Re-importing a file, or a report that overlaps one already imported, replaces the figures
-for each person and day it holds rather than adding to them.
+for each person and day it holds rather than adding to them. So does a row of a file that
+names a person and day (and client) an earlier row named: the later row counts, as if the
+two had been imported one after the other, and stderr says how many rows did so.
 
 exit status: 0 every row imported; 1 some rows were rejected (each is named on stderr with
 its line number, and the rest imported); 2 bad usage, unknown integration or unreadable file.
@@ -83,6 +85,7 @@ def _import(
 ) -> tuple[int, int]:
     replaced: set[ReplacedKey] = set()
     chunk: list[ReportDay] = []
+    repeated: list[int] = []
     imported = rejected = 0
     today = local_day(now, db.tz)
     for parsed in PARSERS[args.source](handle):
@@ -94,9 +97,16 @@ def _import(
         chunk.append(item)
         imported += 1
         if len(chunk) >= CHUNK_ROWS:
-            replace_report_days(db, args.source, args.integration, chunk, replaced, now)
+            repeated += replace_report_days(db, args.source, args.integration, chunk, replaced, now)
             chunk = []
         if imported % PROGRESS_EVERY == 0:
             print(f"aiusage: {imported} rows imported so far", file=sys.stderr, flush=True)
-    replace_report_days(db, args.source, args.integration, chunk, replaced, now)
+    repeated += replace_report_days(db, args.source, args.integration, chunk, replaced, now)
+    if repeated:
+        # Not a rejection: each row was imported, as a second import of it would be.
+        print(
+            f"aiusage: {args.file}:{repeated[0]}: names a person and day an earlier row named; "
+            f"the later row counts (rows doing so: {len(repeated)})",
+            file=sys.stderr,
+        )
     return imported, rejected
