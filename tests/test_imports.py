@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tracemalloc
 from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -250,3 +251,46 @@ def test_two_reports_run_together_give_what_importing_them_one_by_one_does(run, 
     code, _, err = run("import", "kiro", clients)
     assert code == 0 and "clients.csv:4: names a person and day" in err
     assert figures(db, NOV16, NOV16)[KIRO_ALEX]["requests"] == 58 + 14  # IDE and CLI
+
+
+@pytest.mark.parametrize("source", ["copilot", "kiro", "cursor"])
+def test_a_file_far_past_the_limits_is_refused_holding_no_more_than_them(
+    run, db, tmp_path, monkeypatch, source
+):
+    """Lines are read one at a time and Cursor's document whole, each up to a limit: a file
+    of 64 MiB without a line break is refused by its first line (or as a document), naming
+    the limit, with about that much of it ever held in memory."""
+    monkeypatch.setattr("bot.cli.imports.MAX_LINE_BYTES", 2**20)
+    monkeypatch.setattr("bot.cli.imports.MAX_DOCUMENT_BYTES", 2**20)
+    huge = tmp_path / "huge"
+    with huge.open("wb") as sparse:
+        sparse.truncate(64 * 2**20)
+    tracemalloc.start()
+    try:
+        code, _, err = run("import", source, huge)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert code == 2
+    assert "longer than 1 MiB" in err
+    assert peak < 8 * 2**20
+
+
+def test_a_copilot_report_as_one_document_past_the_limit_is_refused_whole(
+    run, db, tmp_path, monkeypatch
+):
+    """A JSON array or `day_totals` document is parsed whole, so its size is what counts,
+    however it is broken into lines."""
+    records = [json.loads(line) for line in (DATA / "copilot_users_1_day.ndjson").open()]
+    pretty = tmp_path / "pretty.json"
+    pretty.write_text(json.dumps(records, indent=2))
+    limit = pretty.stat().st_size
+    monkeypatch.setattr("bot.cli.imports.MAX_DOCUMENT_BYTES", limit)
+    assert run("import", "copilot", pretty)[0] == 0  # at the limit: read as before
+    imported = figures(db)
+    pretty.write_text(json.dumps(records + records[:1], indent=2))
+    code, _, err = run("import", "copilot", pretty)
+    assert code == 2
+    assert f"longer than {limit:,} bytes" in err
+    assert "import the NDJSON report" in err
+    assert figures(db) == imported
