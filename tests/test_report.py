@@ -132,6 +132,18 @@ def test_bad_spans_are_refused(run, db):
         assert err.startswith("aiusage: ")
 
 
+@pytest.mark.parametrize(
+    "command", [["report"], ["awards", "preview"], ["awards", "post"]], ids=" ".join
+)
+@pytest.mark.parametrize("week", ["9999-W52", "0001-W01"])
+def test_a_week_at_the_ends_of_the_calendar_is_refused_in_one_line(run, db, command, week):
+    """Weeks around the one named are read too, and past year 9999 there are none."""
+    code, out, err = run(*command, "--week", week)
+    assert (code, out) == (2, "")
+    assert err.startswith("aiusage: ") and err.count("\n") == 1
+    assert err.endswith(f"weeks are of the years 2000 to 9998, not {int(week[:4])}\n")
+
+
 def test_an_empty_period_is_a_header_or_an_empty_list(run, db):
     assert (
         run("report", "--week", "2026-W01")[1]
