@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+import subprocess
+import sys
+import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -216,3 +219,25 @@ def test_a_link_is_audited(settings, db, capsys):
     assert main(["audit"]) == 0
     out = capsys.readouterr().out
     assert "people.link" in out and "copilot:octocat -> U012AB3CD" in out
+
+
+def test_a_reader_that_stops_early_ends_the_report_quietly(run, db, tmp_path):
+    """`aiusage report | head -1`: the rest of the output has nowhere to go, so the command
+    stops there, as Unix tools do, with the status a shell gives them (128 + SIGPIPE) and
+    no traceback."""
+    many = tmp_path / "many.csv"
+    rows = (f"2026-11-16,user-{i},KIRO_IDE,{i % 9 + 1}" for i in range(5000))
+    many.write_text("Date,UserId,Client_Type,Total_Messages\n" + "\n".join(rows) + "\n")
+    assert run("import", "kiro", many)[0] == 0  # some 200 KB of report: past a pipe's buffer
+    report = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "report", "--week", "2026-W47", "--format", "csv"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert report.stdout is not None and report.stderr is not None
+    assert report.stdout.readline().startswith(b"slack_user_id,")
+    report.stdout.close()
+    assert report.wait(timeout=60) == 141
+    assert report.stderr.read() == b""
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    assert project["project"]["scripts"]["aiusage"] == "bot.cli.console_script:main"
