@@ -8,6 +8,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 _WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")
+# The weeks a person may name. Reads look a week or two past the one named, and the awards
+# many weeks before it, so the ends of the calendar would overflow `date`; no AI tool
+# reported anything before 2000 (the events' bound too).
+FIRST_YEAR, LAST_YEAR = 2000, 9998
 
 
 def utcnow() -> datetime:
@@ -70,6 +74,8 @@ def parse_week(text: str) -> Week:
     if not match:
         raise ValueError(f"not an ISO week like 2026-W07: {text!r}")
     year, week = int(match[1]), int(match[2])
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise ValueError(f"weeks are of the years {FIRST_YEAR} to {LAST_YEAR}, not {year}")
     try:
         return Week(date.fromisocalendar(year, week, 1))
     except ValueError:

@@ -1,6 +1,7 @@
 """Vendor reports into the daily rollup. Each report owns its origin, and the first time an
 import meets a (origin, person, day) it clears what was there, so re-importing a file or an
-overlapping one replaces figures instead of adding to them."""
+overlapping one replaces figures instead of adding to them; a file naming one twice keeps
+its later row, as importing the two rows one after the other would."""
 
 from __future__ import annotations
 
@@ -43,23 +44,26 @@ def replace_report_days(
     now: datetime,
     *,
     whole_days: Collection[date] = (),
-) -> None:
+) -> list[int]:
     """Store a chunk of a report (or whole days of it as rows, `storage.report_rows`) in
     one transaction. `replaced` holds the keys this import
     already cleared; it is updated, so a key spread over several chunks is cleared once.
     `whole_days` are days the caller holds complete (a connector's fetch): everything this
     source said of them before is cleared once, people since dropped from the day included,
-    and their rows need no clearing one person at a time."""
+    and their rows need no clearing one person at a time. Returns the lines of records that
+    repeated a key this import had met (see `replace_in`)."""
     if not days and not whole_days:
-        return
+        return []
 
-    def attempt() -> set[ReplacedKey]:
+    def attempt() -> tuple[set[ReplacedKey], list[int]]:
         # Works on a copy: a transaction retried after a concurrent forget clears again.
         cleared = set(replaced)
-        _replace(db, source, integration, days, cleared, now, set(whole_days))
-        return cleared
+        repeated = _replace(db, source, integration, days, cleared, now, set(whole_days))
+        return cleared, repeated
 
-    replaced.update(retry_after_forget(db, now, attempt))
+    cleared, repeated = retry_after_forget(db, now, attempt)
+    replaced.update(cleared)
+    return repeated
 
 
 def _replace(
@@ -70,12 +74,12 @@ def _replace(
     replaced: set[ReplacedKey],
     now: datetime,
     whole: set[date],
-) -> None:
+) -> list[int]:
     # The same first step as every door: identities resolved (forgotten people left out)
     # before the write lock is taken.
     identities = identity_ids(db, keys_of(days), now)
     with db.write() as conn:
-        replace_in(conn, source, integration, days, identities, replaced, whole)
+        return replace_in(conn, source, integration, days, identities, replaced, whole)
 
 
 def keys_of(days: Sequence[ReportDay] | PreparedDays) -> set[IdentityKey]:
@@ -95,11 +99,17 @@ def replace_in(
     whole: Collection[date],
     *,
     deferred: list[list[tuple[Any, ...]]] | None = None,
-) -> None:
+) -> list[int]:
     """`replace_report_days`' writes, in the caller's transaction, with the chunk's
     identities already resolved (a person missing from `identities` is forgotten: dropped).
     With `deferred`, prepared days' rows are appended to it instead of written: the caller
-    writes them with others' in one pass (`upsert_deferred`) before it commits."""
+    writes them with others' in one pass (`upsert_deferred`) before it commits.
+
+    A record is one row of the report: its (origin, person, day), the client being part of
+    the origin. Outside `whole`, a record whose key this import has met already replaces the
+    earlier one, in this chunk or an earlier one, and its line is returned: the contract
+    keys figures so, and a file of two reports run together (`cat a b`) then gives what
+    importing them one by one does. A whole day's records add up, as `prepare` sums them."""
     base = report_origin(source, integration, None)
     whole = set(whole)
     fresh = sorted(day for day in whole if (base, WHOLE_DAY, day) not in replaced)
@@ -126,13 +136,17 @@ def replace_in(
             upsert_daily_tuples(conn, rows, replace=False, absent=ABSENT)
         else:
             deferred.append(rows)
-        return
+        return []
     to_clear: dict[tuple[str, date], set[int]] = defaultdict(set)
     # Each rollup row in the rollup's column order (its day in `daily_day_form`), by its key.
     totals: dict[tuple[Any, ...], list[Any]] = {}
     origins: dict[str | None, str] = {}
     form = daily_day_form(conn.dialect.name)
     formed: dict[date, Any] = {}
+    # The rollup keys of this chunk's record for each key met person by person, so that a
+    # later record of that key can take its place.
+    met: dict[ReplacedKey, list[tuple[Any, ...]]] = {}
+    repeated: list[int] = []
     for item in days:
         identity_id = identities.get(identity_key(item.user))
         if identity_id is None:
@@ -142,13 +156,27 @@ def replace_in(
         day, tool = item.day, item.tool
         if (day_form := formed.get(day)) is None:
             day_form = formed[day] = form(day)
-        # A whole day was cleared above; any other is cleared person by person, once.
-        if day not in whole and (key := (origin, identity_id, day)) not in replaced:
-            replaced.add(key)
-            to_clear[(origin, day)].add(identity_id)
+        mine: list[tuple[Any, ...]] | None = None
+        # A whole day was cleared above; any other is cleared person by person, once, and
+        # again when a record repeats a key an earlier chunk wrote.
+        if day not in whole:
+            key = (origin, identity_id, day)
+            if key not in replaced:
+                replaced.add(key)
+                to_clear[(origin, day)].add(identity_id)
+            else:
+                repeated.append(item.line)
+                if (earlier := met.get(key)) is not None:
+                    for daily_key in earlier:
+                        totals.pop(daily_key, None)
+                else:
+                    to_clear[(origin, day)].add(identity_id)
+            mine = met[key] = []
         for figures in item.figures:
             kind = figures.kind
             daily_key = (identity_id, day, tool, kind, origin)
+            if mine is not None:
+                mine.append(daily_key)
             if (acc := totals.get(daily_key)) is None:
                 totals[daily_key] = [identity_id, day_form, tool, kind, origin,
                                      *figures_of(figures), 1]  # fmt: skip
@@ -164,6 +192,7 @@ def replace_in(
         )
     # One statement for every origin, in key order so concurrent writers cannot deadlock.
     upsert_daily_tuples(conn, [row for _, row in sorted(totals.items())], replace=False)
+    return repeated
 
 
 def upsert_deferred(

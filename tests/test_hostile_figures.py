@@ -246,7 +246,9 @@ def test_imports_refuse_out_of_bounds_rows_by_line_number(db, tmp_path, capsys):
     }
 
 
-def test_a_report_naming_a_person_over_and_over_adds_up_and_saturates(db, tmp_path, capsys):
+def test_a_report_naming_a_person_over_and_over_keeps_the_last_row(db, tmp_path, capsys):
+    """Each repeat replaces the one before, as importing it again would: nothing to add up,
+    so nothing to saturate (a connector's whole day still adds up; see test_connector_child)."""
     kiro = tmp_path / "kiro.csv"
     rows = [f"2026-11-16,huge,KIRO_IDE,{bounds.MAX_COUNT}"] * 1001 + [
         "2026-11-16,twice,KIRO_IDE,4",
@@ -257,7 +259,7 @@ def test_a_report_naming_a_person_over_and_over_adds_up_and_saturates(db, tmp_pa
     capsys.readouterr()
     assert main(["report", "--week", WEEK, "--format", "json"]) == 0
     found = {row["identity"]: row["requests"] for row in orjson.loads(capsys.readouterr().out)}
-    assert found == {"kiro:huge": bounds.DAY_CAP, "kiro:twice": 9}
+    assert found == {"kiro:huge": bounds.MAX_COUNT, "kiro:twice": 5}
 
 
 def test_a_day_of_many_maximal_batches_saturates_instead_of_overflowing(client, api_key, db):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import tracemalloc
 from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -202,3 +204,93 @@ def test_big_files_show_progress(run, db, tmp_path):
     assert "10000 rows imported so far" in err
     assert "Imported 12000 rows" in out
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+@pytest.mark.parametrize("chunk_rows", [1000, 1], ids=["one chunk", "a chunk a row"])
+def test_a_person_and_day_named_twice_in_one_file_count_once_as_the_later_row(
+    run, db, tmp_path, monkeypatch, chunk_rows
+):
+    """A file repeating a row is read as two imports of it: the later row replaces the
+    earlier, whether the two are written together or apart."""
+    monkeypatch.setattr("bot.cli.imports.CHUNK_ROWS", chunk_rows)
+    hubot = (DATA / "copilot_users_1_day.ndjson").read_text().splitlines()[1]
+    twice = tmp_path / "twice.ndjson"
+    twice.write_text(f"{hubot}\n{hubot}\n")
+    code, out, err = run("import", "copilot", twice)
+    assert code == 0 and "Imported 2 rows" in out
+    assert "twice.ndjson:2: names a person and day an earlier row named" in err
+    assert figures(db, NOV16, NOV16)["copilot:hubot"]["shown"] == 30  # not 60
+
+    dana = json.loads((DATA / "cursor_daily_usage.json").read_text())["data"][0]
+    corrected = {**dana, "chatRequests": dana["chatRequests"] + 100}
+    inactive = {**dana, "isActive": False}
+    cursor = tmp_path / "cursor.json"
+    cursor.write_text(json.dumps({"data": [dana, corrected]}))
+    assert run("import", "cursor", cursor)[0] == 0
+    assert figures(db, NOV16, NOV16)["email:dana@example.com"]["requests"] == 252 + 100
+    cursor.write_text(json.dumps({"data": [dana, corrected, inactive]}))
+    assert run("import", "cursor", cursor)[0] == 0
+    assert "email:dana@example.com" not in figures(db, NOV16, NOV16)  # the last row: no use
+
+
+def test_two_reports_run_together_give_what_importing_them_one_by_one_does(run, db, tmp_path):
+    """`cat a b > both` then importing `both` is importing `a` then `b`: the overlapping days
+    of `b` replace those of `a`, and rows for different clients still add up."""
+    one_day, month = DATA / "copilot_users_1_day.ndjson", DATA / "copilot_users_28_day.ndjson"
+    run("import", "copilot", one_day)
+    run("import", "copilot", month)
+    one_by_one = figures(db, date(2026, 11, 1), NOV17)
+    both = tmp_path / "both.ndjson"
+    both.write_text(one_day.read_text() + month.read_text())
+    assert run("import", "copilot", both)[0] == 1  # the month's malformed rows, as before
+    assert figures(db, date(2026, 11, 1), NOV17) == one_by_one
+
+    kiro = (DATA / "kiro_user_report.csv").read_text().splitlines()
+    clients = tmp_path / "clients.csv"
+    clients.write_text("\n".join([kiro[0], kiro[1], kiro[2], kiro[1]]) + "\n")
+    code, _, err = run("import", "kiro", clients)
+    assert code == 0 and "clients.csv:4: names a person and day" in err
+    assert figures(db, NOV16, NOV16)[KIRO_ALEX]["requests"] == 58 + 14  # IDE and CLI
+
+
+@pytest.mark.parametrize("source", ["copilot", "kiro", "cursor"])
+def test_a_file_far_past_the_limits_is_refused_holding_no_more_than_them(
+    run, db, tmp_path, monkeypatch, source
+):
+    """Lines are read one at a time and Cursor's document whole, each up to a limit: a file
+    of 64 MiB without a line break is refused by its first line (or as a document), naming
+    the limit, with about that much of it ever held in memory."""
+    monkeypatch.setattr("bot.cli.imports.MAX_LINE_BYTES", 2**20)
+    monkeypatch.setattr("bot.cli.imports.MAX_DOCUMENT_BYTES", 2**20)
+    huge = tmp_path / "huge"
+    with huge.open("wb") as sparse:
+        sparse.truncate(64 * 2**20)
+    tracemalloc.start()
+    try:
+        code, _, err = run("import", source, huge)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert code == 2
+    assert "longer than 1 MiB" in err
+    assert peak < 8 * 2**20
+
+
+def test_a_copilot_report_as_one_document_past_the_limit_is_refused_whole(
+    run, db, tmp_path, monkeypatch
+):
+    """A JSON array or `day_totals` document is parsed whole, so its size is what counts,
+    however it is broken into lines."""
+    records = [json.loads(line) for line in (DATA / "copilot_users_1_day.ndjson").open()]
+    pretty = tmp_path / "pretty.json"
+    pretty.write_text(json.dumps(records, indent=2))
+    limit = pretty.stat().st_size
+    monkeypatch.setattr("bot.cli.imports.MAX_DOCUMENT_BYTES", limit)
+    assert run("import", "copilot", pretty)[0] == 0  # at the limit: read as before
+    imported = figures(db)
+    pretty.write_text(json.dumps(records + records[:1], indent=2))
+    code, _, err = run("import", "copilot", pretty)
+    assert code == 2
+    assert f"longer than {limit:,} bytes" in err
+    assert "import the NDJSON report" in err
+    assert figures(db) == imported

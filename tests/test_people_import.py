@@ -48,3 +48,14 @@ def test_a_file_without_the_header_is_refused_whole(run, db, tmp_path):
     code, _, err = run("people", "import", links)
     assert code == 2 and "identity,slack_user" in err
     assert run("people", "import", tmp_path / "missing.csv")[0] == 2
+
+
+def test_a_row_with_more_or_fewer_fields_than_the_header_is_rejected_by_its_line(run, db, tmp_path):
+    """As `teams import` names such a line; the rows beside it are still linked."""
+    links = tmp_path / "links.csv"
+    links.write_text("identity,slack_user\ncopilot:a,UAAA1,extra\ncopilot:b\ncopilot:c,UCCC1\n")
+    code, out, err = run("people", "import", links)
+    assert code == 1
+    assert "Linked 1 identities" in out and "2 rejected" in out
+    assert "links.csv:2: has 3 fields; the header has 2" in err
+    assert "links.csv:3: has 1 field; the header has 2" in err

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+import subprocess
+import sys
+import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -132,6 +135,18 @@ def test_bad_spans_are_refused(run, db):
         assert err.startswith("aiusage: ")
 
 
+@pytest.mark.parametrize(
+    "command", [["report"], ["awards", "preview"], ["awards", "post"]], ids=" ".join
+)
+@pytest.mark.parametrize("week", ["9999-W52", "0001-W01"])
+def test_a_week_at_the_ends_of_the_calendar_is_refused_in_one_line(run, db, command, week):
+    """Weeks around the one named are read too, and past year 9999 there are none."""
+    code, out, err = run(*command, "--week", week)
+    assert (code, out) == (2, "")
+    assert err.startswith("aiusage: ") and err.count("\n") == 1
+    assert err.endswith(f"weeks are of the years 2000 to 9998, not {int(week[:4])}\n")
+
+
 def test_an_empty_period_is_a_header_or_an_empty_list(run, db):
     assert (
         run("report", "--week", "2026-W01")[1]
@@ -204,3 +219,25 @@ def test_a_link_is_audited(settings, db, capsys):
     assert main(["audit"]) == 0
     out = capsys.readouterr().out
     assert "people.link" in out and "copilot:octocat -> U012AB3CD" in out
+
+
+def test_a_reader_that_stops_early_ends_the_report_quietly(run, db, tmp_path):
+    """`aiusage report | head -1`: the rest of the output has nowhere to go, so the command
+    stops there, as Unix tools do, with the status a shell gives them (128 + SIGPIPE) and
+    no traceback."""
+    many = tmp_path / "many.csv"
+    rows = (f"2026-11-16,user-{i},KIRO_IDE,{i % 9 + 1}" for i in range(5000))
+    many.write_text("Date,UserId,Client_Type,Total_Messages\n" + "\n".join(rows) + "\n")
+    assert run("import", "kiro", many)[0] == 0  # some 200 KB of report: past a pipe's buffer
+    report = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "report", "--week", "2026-W47", "--format", "csv"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert report.stdout is not None and report.stderr is not None
+    assert report.stdout.readline().startswith(b"slack_user_id,")
+    report.stdout.close()
+    assert report.wait(timeout=60) == 141
+    assert report.stderr.read() == b""
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    assert project["project"]["scripts"]["aiusage"] == "bot.cli.console_script:main"

@@ -70,3 +70,16 @@ def test_neutralise_leaves_ordinary_values_alone():
     assert neutralise("a=b") == "a=b"
     assert neutralise(12) == 12 and neutralise(0.5) == 0.5 and neutralise(None) is None
     assert [neutralise(f) for f in FORMULAS[:-1]] == ["'" + f for f in FORMULAS[:-1]]
+
+
+BEHIND_BLANKS = ["\n=nl()", " =sp()", "\u00a0=nbsp()", "\u200b=zw()", "\ufeff \t+1", "  @x"]
+
+
+def test_a_formula_behind_leading_blanks_is_neutralised_too(client, api_key, db, capsys):
+    """Spreadsheets trim some leading whitespace before reading a cell, and zero-width
+    characters cannot be seen: a formula behind them is as live as one in front."""
+    batch = [event(tool=tool, occurred_at="2026-11-18T09:00:00Z") for tool in BEHIND_BLANKS]
+    assert post(client, api_key, {"events": batch}).json()["accepted"] == len(BEHIND_BLANKS)
+    rows = list(csv.DictReader(io.StringIO(report(capsys), newline="")))
+    assert {row["tool"] for row in rows} == {"'" + tool for tool in BEHIND_BLANKS}
+    assert neutralise(" plain") == " plain" and neutralise("\u200bx-y") == "\u200bx-y"

@@ -7,11 +7,12 @@ import csv
 import sys
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import TextIO
+from typing import BinaryIO
 
 from bot.cli.context import CliContext
+from bot.connectors.limits import MAX_LINE_BYTES, TooLarge, bounded_lines, mib
 from bot.intake import copilot, cursor, kiro
-from bot.intake.vendor_report import BadReport, within_bounds
+from bot.intake.vendor_report import BadReport, DocumentTooLarge, within_bounds
 from jobs.weeks import local_day
 from storage.db import Database
 from storage.imports import ReplacedKey, replace_report_days
@@ -20,12 +21,45 @@ from storage.records import BadRow, ReportDay
 
 CHUNK_ROWS = 1000
 PROGRESS_EVERY = 10_000
+READ_BYTES = 2**20
+# Memory held by an import stays near these, however large the file: a line (a person's
+# day, a few KB) is read one at a time, but a report that is one JSON document (Cursor's
+# answer, a Copilot array) is parsed whole, into several times its size of objects.
+MAX_DOCUMENT_BYTES = 64 * 2**20
+SMALLER_DOCUMENT = {
+    "copilot": "import the NDJSON report, one record a line, instead",
+    "cursor": "ask the API for fewer days at a time (startDate, endDate)",
+}
 
-Parser = Callable[[TextIO], Iterator[ReportDay | BadRow]]
+
+def _lines(handle: BinaryIO) -> Iterator[str]:
+    """The file's lines as text, ends kept (a quoted CSV cell may hold one); a line past
+    MAX_LINE_BYTES refuses the file before more of it is held."""
+    number = 0
+    chunks = iter(lambda: handle.read(READ_BYTES), b"")
+    try:
+        for line in bounded_lines(chunks, MAX_LINE_BYTES, keepends=True):
+            number += 1
+            yield line.decode("utf-8-sig" if number == 1 else "utf-8")
+    except TooLarge:
+        raise BadReport(
+            f"line {number + 1} is longer than {mib(MAX_LINE_BYTES)}, the most an import reads"
+        ) from None
+
+
+def _document(handle: BinaryIO) -> str:
+    """The whole file as text, refused past MAX_DOCUMENT_BYTES before more is read."""
+    body = handle.read(MAX_DOCUMENT_BYTES + 1)
+    if len(body) > MAX_DOCUMENT_BYTES:
+        raise DocumentTooLarge(MAX_DOCUMENT_BYTES)
+    return body.decode("utf-8-sig")
+
+
+Parser = Callable[[BinaryIO], Iterator[ReportDay | BadRow]]
 PARSERS: dict[str, Parser] = {
-    "copilot": copilot.parse,
-    "cursor": lambda handle: cursor.parse(handle.read()),
-    "kiro": kiro.parse,
+    "copilot": lambda handle: copilot.parse(_lines(handle), max_document_bytes=MAX_DOCUMENT_BYTES),
+    "cursor": lambda handle: cursor.parse(_document(handle)),
+    "kiro": lambda handle: kiro.parse(_lines(handle)),
 }
 
 EPILOG = """\
@@ -35,7 +69,9 @@ sources:
   kiro     Kiro user-activity CSV: the per-client report or the per-user activity report
 
 Re-importing a file, or a report that overlaps one already imported, replaces the figures
-for each person and day it holds rather than adding to them.
+for each person and day it holds rather than adding to them. So does a row of a file that
+names a person and day (and client) an earlier row named: the later row counts, as if the
+two had been imported one after the other, and stderr says how many rows did so.
 
 exit status: 0 every row imported; 1 some rows were rejected (each is named on stderr with
 its line number, and the rest imported); 2 bad usage, unknown integration or unreadable file.
@@ -66,10 +102,17 @@ def run_import(args: argparse.Namespace, cli: CliContext) -> int:
         print(f"aiusage: no integration named {args.integration!r}", file=sys.stderr)
         return 2
     try:
-        with open(args.file, encoding="utf-8-sig", newline="") as handle:
+        with open(args.file, "rb") as handle:
             imported, rejected = _import(db, args, handle, cli.clock())
     except (OSError, UnicodeDecodeError) as exc:
         print(f"aiusage: cannot read {args.file}: {exc}", file=sys.stderr)
+        return 2
+    except DocumentTooLarge as exc:
+        print(
+            f"aiusage: {args.file}: is one JSON document, read whole, and longer than "
+            f"{mib(exc.limit)}, the most an import holds; {SMALLER_DOCUMENT[args.source]}",
+            file=sys.stderr,
+        )
         return 2
     except (BadReport, csv.Error) as exc:
         print(f"aiusage: {args.file}: {exc}", file=sys.stderr)
@@ -79,10 +122,11 @@ def run_import(args: argparse.Namespace, cli: CliContext) -> int:
 
 
 def _import(
-    db: Database, args: argparse.Namespace, handle: TextIO, now: datetime
+    db: Database, args: argparse.Namespace, handle: BinaryIO, now: datetime
 ) -> tuple[int, int]:
     replaced: set[ReplacedKey] = set()
     chunk: list[ReportDay] = []
+    repeated: list[int] = []
     imported = rejected = 0
     today = local_day(now, db.tz)
     for parsed in PARSERS[args.source](handle):
@@ -94,9 +138,16 @@ def _import(
         chunk.append(item)
         imported += 1
         if len(chunk) >= CHUNK_ROWS:
-            replace_report_days(db, args.source, args.integration, chunk, replaced, now)
+            repeated += replace_report_days(db, args.source, args.integration, chunk, replaced, now)
             chunk = []
         if imported % PROGRESS_EVERY == 0:
             print(f"aiusage: {imported} rows imported so far", file=sys.stderr, flush=True)
-    replace_report_days(db, args.source, args.integration, chunk, replaced, now)
+    repeated += replace_report_days(db, args.source, args.integration, chunk, replaced, now)
+    if repeated:
+        # Not a rejection: each row was imported, as a second import of it would be.
+        print(
+            f"aiusage: {args.file}:{repeated[0]}: names a person and day an earlier row named; "
+            f"the later row counts (rows doing so: {len(repeated)})",
+            file=sys.stderr,
+        )
     return imported, rejected

@@ -8,6 +8,7 @@ import csv
 import sys
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from bot.cli import cli_actor
 from bot.cli.context import CliContext
@@ -54,13 +55,7 @@ def run_people_import(args: argparse.Namespace, cli: CliContext) -> int:
                     f"aiusage: {args.file}: the header must be identity,slack_user", file=sys.stderr
                 )
                 return 2
-            rows = [
-                (
-                    reader.line_num,
-                    {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()},
-                )
-                for row in reader
-            ]
+            rows = [(reader.line_num, _cells(row, len(header))) for row in reader]
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         print(f"aiusage: cannot read {args.file}: {exc}", file=sys.stderr)
         return 2
@@ -70,6 +65,8 @@ def run_people_import(args: argparse.Namespace, cli: CliContext) -> int:
     linked = rejected = 0
     for line, row in rows:
         try:
+            if isinstance(row, str):
+                raise ValueError(row)
             kind, value = parse_identity(row.get("identity", ""))
             user_id = _slack_user(db, row.get("slack_user", ""), lookup, cli.clock())
         except ValueError as exc:
@@ -84,6 +81,16 @@ def run_people_import(args: argparse.Namespace, cli: CliContext) -> int:
     )  # fmt: skip
     print(f"Linked {linked} identities from {args.file}; {rejected} rejected.")
     return 1 if rejected else 0
+
+
+def _cells(row: dict[str | None, Any], columns: int) -> dict[str, str] | str:
+    """A row's cells by lower-cased column name, or why it cannot be read: DictReader puts
+    the cells past the header under None, as a list, and leaves missing ones None."""
+    if None in row or None in row.values():
+        past_header = row.pop(None, None) or []
+        given = sum(value is not None for value in row.values()) + len(past_header)
+        return f"has {given} field{'' if given == 1 else 's'}; the header has {columns}"
+    return {str(k).strip().lower(): str(v).strip() for k, v in row.items()}
 
 
 def _slack_user(

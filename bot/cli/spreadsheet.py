@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 # A cell starting with one of these is read as a formula by Excel, LibreOffice or Sheets.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# The same behind blanks: spreadsheets trim some leading whitespace (a line break, a space,
+# a no-break space) before they read a cell, and a zero-width character is invisible to
+# whoever checks the file by eye. `\s` is every Unicode space; the rest are the zero-width
+# spaces and joiners and the byte-order mark, which Python does not count as spaces.
+_BEHIND_BLANKS = re.compile(r"[\s\u180e\u200b-\u200d\u2060\ufeff]+[=+\-@]")
 
 
 def neutralise(value: Any) -> Any:
     """Text that a spreadsheet would evaluate, prefixed with `'` so it shows as text; numbers
     (ours are never negative) and other text pass unchanged."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+    if isinstance(value, str) and (value.startswith(FORMULA_STARTS) or _BEHIND_BLANKS.match(value)):
         return "'" + value
     return value
 

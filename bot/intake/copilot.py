@@ -9,7 +9,16 @@ from typing import Any
 
 import orjson
 
-from bot.intake.vendor_report import BadReport, RowError, calendar_day, count, merge, nonzero, text
+from bot.intake.vendor_report import (
+    BadReport,
+    DocumentTooLarge,
+    RowError,
+    calendar_day,
+    count,
+    merge,
+    nonzero,
+    text,
+)
 from storage.bounds import MAX_COUNT
 from storage.figures import plus
 from storage.records import BadRow, KindFigures, ReportDay, UserRef
@@ -25,11 +34,14 @@ AGENT_FEATURES = {
 }
 
 
-def parse(lines: Iterable[str]) -> Iterator[ReportDay | BadRow]:
+def parse(
+    lines: Iterable[str], *, max_document_bytes: int | None = None
+) -> Iterator[ReportDay | BadRow]:
     """Records from an NDJSON report, one per line; blank lines are skipped. A file that is
     one JSON array (as the API's example shows) is read too, each item named by its index,
     and so is a document with a `day_totals` list (as GitHub's own metrics tooling writes it),
-    on one line or pretty-printed."""
+    on one line or pretty-printed; such a document is parsed whole, so past
+    `max_document_bytes` it raises DocumentTooLarge."""
     stream = iter(enumerate(lines, start=1))
     first = True
     for number, line in stream:
@@ -38,14 +50,14 @@ def parse(lines: Iterable[str]) -> Iterator[ReportDay | BadRow]:
             continue
         was_first, first = first, False
         if was_first and stripped.startswith("["):
-            rest = stripped + "".join(item for _, item in stream)
+            rest = _whole(stripped, (item for _, item in stream), max_document_bytes)
             yield from _parse_array(rest)
             return
         try:
             record = orjson.loads(stripped)
         except orjson.JSONDecodeError as exc:
             if was_first and stripped.startswith("{"):
-                rest = stripped + "".join(item for _, item in stream)
+                rest = _whole(stripped, (item for _, item in stream), max_document_bytes)
                 yield from _parse_document(rest)
                 return
             yield BadRow(number, f"not a JSON object: {exc}")
@@ -54,6 +66,21 @@ def parse(lines: Iterable[str]) -> Iterator[ReportDay | BadRow]:
             yield from _day_totals(record, number)
             continue
         yield _row(number, record)
+
+
+def _whole(first: str, rest: Iterable[str], limit: int | None) -> str:
+    """The document that starts with `first`, refused as soon as it is past `limit` bytes."""
+    if limit is None:
+        return first + "".join(rest)
+    parts, held = [first], len(first.encode())
+    if held > limit:
+        raise DocumentTooLarge(limit)
+    for line in rest:
+        held += len(line.encode())
+        if held > limit:
+            raise DocumentTooLarge(limit)
+        parts.append(line)
+    return "".join(parts)
 
 
 def _parse_array(body: str) -> Iterator[ReportDay | BadRow]:

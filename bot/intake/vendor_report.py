@@ -20,6 +20,15 @@ class BadReport(Exception):
     """The file as a whole is not this vendor's report (wrong format or header)."""
 
 
+class DocumentTooLarge(BadReport):
+    """A report that is one JSON document, parsed whole, is longer than `limit` bytes: held
+    and parsed, it would take several times that in memory."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"a JSON document longer than {limit} bytes")
+        self.limit = limit
+
+
 def count(row: Mapping[str, Any], name: str, *, required: bool = False) -> int | None:
     """A non-negative whole number; None when the report leaves the field out."""
     value = row.get(name)
