@@ -6,10 +6,12 @@ import argparse
 import sys
 
 from bot.cli.context import CliContext
+from bot.cli.privacy import print_edits
 from bot.composition import award_config, slack_notifier
 from bot.slack.views.award_post import award_text
 from jobs.award_rules import build_post
 from jobs.awards import decide_week, post_week, public_awards
+from jobs.privacy import edit_owed_award_posts
 from jobs.weeks import Week, last_complete_week, parse_week
 
 
@@ -74,7 +76,14 @@ def run_post(args: argparse.Namespace, cli: CliContext) -> int:
         print("aiusage: SLACK_BOT_TOKEN: needed to post awards", file=sys.stderr)
         return 2
     db = cli.db
-    report = post_week(db, notifier, award_config(settings), week, cli.clock)
+    config = award_config(settings)
+    report = post_week(db, notifier, config, week, cli.clock)
+    # A post found or made just now may be what an edit owed since a forget waits on.
+    edits = edit_owed_award_posts(
+        db, notifier, config.rules, cli.clock(), config.posting, due_only=False
+    )
+    if edits.edited or edits.failed or edits.waiting:
+        print_edits(edits)
     if report.refused:
         print(f"aiusage: {week.label}: {report.refused}", file=sys.stderr)
         return 1
