@@ -78,19 +78,19 @@ def run_post(args: argparse.Namespace, cli: CliContext) -> int:
     db = cli.db
     config = award_config(settings)
     report = post_week(db, notifier, config, week, cli.clock)
+    if report.refused:
+        print(f"aiusage: {week.label}: {report.refused}", file=sys.stderr)
+    else:
+        print(f"Awards for {week.label}: {report.winners} badge(s)")
+    for result in report.results:
+        detail = result.ts or result.error or ""
+        if result.retry_at is not None:
+            detail += f"; checked and retried from {result.retry_at:%Y-%m-%d %H:%M:%S} UTC"
+        print(f"  {result.channel}: {result.status} {detail}".rstrip())
     # A post found or made just now may be what an edit owed since a forget waits on.
     edits = edit_owed_award_posts(
         db, notifier, config.rules, cli.clock(), config.posting, due_only=False
     )
     if edits.edited or edits.failed or edits.waiting:
         print_edits(edits)
-    if report.refused:
-        print(f"aiusage: {week.label}: {report.refused}", file=sys.stderr)
-        return 1
-    print(f"Awards for {week.label}: {report.winners} badge(s)")
-    for result in report.results:
-        detail = result.ts or result.error or ""
-        if result.retry_at is not None:
-            detail += f"; checked and retried from {result.retry_at:%Y-%m-%d %H:%M:%S} UTC"
-        print(f"  {result.channel}: {result.status} {detail}".rstrip())
-    return 0 if all(r.ok for r in report.results) else 1
+    return 0 if not report.refused and all(r.ok for r in report.results) else 1
