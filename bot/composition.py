@@ -43,6 +43,7 @@ from jobs.awards import (
     scheduled_awards,
 )
 from jobs.digest import send_digests
+from jobs.privacy import edit_owed_award_posts
 from jobs.redrive import redrive
 from jobs.replicas import run_once_across_replicas
 from jobs.retention import apply_retention
@@ -146,17 +147,6 @@ def build_scheduler(services: Services) -> Scheduler:
         if services.settings.slack_bot_token is not None:
             resolve_unmatched_emails(services)
 
-    def redrive_job() -> None:
-        if notifier is not None:
-            rebuilders = {"awards": rebuild_award_post(services.db, config, services.clock)}
-            redrive(
-                services.db,
-                notifier,
-                services.clock,
-                rebuilders=rebuilders,
-                policy=config.posting,
-            )
-
     def connector_job() -> None:
         settings = services.settings
         names = configured(settings)
@@ -180,7 +170,7 @@ def build_scheduler(services: Services) -> Scheduler:
         integrity_job=lambda: scan_current_week(services.db, config, services.clock()),
         identity_job=identity_job,
         catch_up_due=lambda: catch_up_due(services.db, config, services.clock()),
-        redrive_job=redrive_job,
+        redrive_job=redrive_job(services, notifier),
         redrive_every=timedelta(seconds=services.settings.post_redrive_seconds),
         connector_job=connector_job,
         connector_schedule=services.settings.connector_schedule,
@@ -192,6 +182,22 @@ def build_scheduler(services: Services) -> Scheduler:
         weekly_job=lambda: resum_marked_weeks(services.db),
         run_once=run_once_across_replicas(services.db, services.clock),
     )
+
+
+def redrive_job(services: Services, notifier: SlackNotifier | None) -> Callable[[], None]:
+    """What `serve` runs at start and every AIUSAGE_POST_REDRIVE_SECONDS: the owed posts,
+    then the award-post edits owed since a forget."""
+    config = award_config(services.settings)
+
+    def run() -> None:
+        if notifier is None:
+            return
+        rebuilders = {"awards": rebuild_award_post(services.db, config, services.clock)}
+        redrive(services.db, notifier, services.clock, rebuilders=rebuilders, policy=config.posting)
+        # After the posts: a post found or made just now may be one an edit waits on.
+        edit_owed_award_posts(services.db, notifier, config.rules, services.clock(), config.posting)
+
+    return run
 
 
 def teams_job(services: Services) -> Callable[[], object] | None:

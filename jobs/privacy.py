@@ -1,31 +1,38 @@
-"""Forgetting a person end to end: the deletion, then their past award posts edited so they
-no longer name them. Exports and the `mydata` inventory are read straight from storage."""
+"""Forgetting a person end to end: the deletion, which owes the edits of their past award
+posts, then those edits, made at once and re-driven until Slack takes them. Exports and the
+`mydata` inventory are read straight from storage."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Protocol
 
 from jobs.award_rules import AwardRules, build_post
 from jobs.awards import post_key, public_awards
-from jobs.posting import Post
+from jobs.posting import DEFAULT_POLICY, Post, PostPolicy, PostRejected
 from jobs.weeks import Week
+from storage.award_edits import defer_award_edit, owed_award_edits, settle_award_edit
 from storage.awards import week_awards
 from storage.db import Database
+from storage.outbox import outbox_item
 from storage.posts import post_claims
 from storage.privacy import forget
 from storage.privacy_records import Forgotten, Subject
+from storage.records import OwedEdit, PostClaim
 
 log = logging.getLogger(__name__)
 
 
 class PostEditor(Protocol):
-    """The far side that rewrites a message already posted (`chat.update` in Slack)."""
+    """The far side that rewrites a message already posted (`chat.update` in Slack), and
+    finds one by its post key when its outcome was never known (`conversations.history`)."""
 
     def update(self, channel: str, ts: str, post: Post) -> None: ...
+
+    def find_post(self, channel: str, post_key: str, since: datetime) -> str | None: ...
 
 
 class HomeEraser(Protocol):
@@ -37,13 +44,31 @@ class HomeEraser(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class EditReport:
+    """What one pass over the owed award-post edits did: messages rewritten ("channel ts"),
+    those Slack refused ("WEEK in CHANNEL: why"), and those that must wait for their post
+    to be delivered first (same form). Refused and waiting edits stay owed."""
+
+    edited: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    waiting: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
 class ForgetReport:
-    """What a forget deleted, and which award posts were rewritten (or could not be)."""
+    """What a forget deleted, and which award posts were rewritten (or are still owed)."""
 
     forgotten: Forgotten
-    edited: list[str] = field(default_factory=list)  # "channel ts"
-    not_edited: list[str] = field(default_factory=list)  # "channel: why"
+    edits: EditReport = field(default_factory=EditReport)
     home_not_erased: list[str] = field(default_factory=list)  # what Slack refused, and why
+
+    @property
+    def edited(self) -> list[str]:
+        return self.edits.edited
+
+    @property
+    def not_edited(self) -> list[str]:
+        return self.edits.failed
 
 
 def forget_person(
@@ -55,12 +80,14 @@ def forget_person(
     editor: PostEditor | None,
     rules: AwardRules,
     home: HomeEraser | None = None,
+    policy: PostPolicy = DEFAULT_POLICY,
 ) -> ForgetReport:
-    """Delete everything about `subject` (one transaction), then rewrite the award posts
-    that named them and empty their App Home. What Slack refuses is reported; the deletion
-    stands."""
+    """Delete everything about `subject` (one transaction, which also owes the edits of
+    the award posts that named them), then make every owed edit at once and empty their
+    App Home. What Slack refuses is reported and stays owed; the deletion stands."""
     forgotten = forget(db, subject, actor=actor, now=now)
-    edited, not_edited = edit_award_posts(db, forgotten.award_weeks, editor, rules)
+    # Every owed week, not only theirs: a rerun after an outage is how an operator asks.
+    edits = edit_owed_award_posts(db, editor, rules, now, policy, due_only=False)
     home_not_erased: list[str] = []
     if home is not None and (subject.slack_user_id or forgotten.chart_files):
         home_not_erased = home.erase(subject.slack_user_id, forgotten.chart_files)
@@ -68,35 +95,106 @@ def forget_person(
         home_not_erased = [
             f"chart file {f}: SLACK_BOT_TOKEN is not set" for f in forgotten.chart_files
         ]
-    return ForgetReport(forgotten, edited, not_edited, home_not_erased)
+    return ForgetReport(forgotten, edits, home_not_erased)
 
 
-def edit_award_posts(
-    db: Database, weeks: Sequence[date], editor: PostEditor | None, rules: AwardRules
-) -> tuple[list[str], list[str]]:
-    """Re-render each week's award post from what is stored now (the forgotten person's
-    badge is held by the anonymous placeholder, which is never named) and update it in
-    every channel it was posted to."""
-    edited: list[str] = []
-    not_edited: list[str] = []
-    for start in weeks:
-        week = Week(start)
-        posted = [c for c in post_claims(db, post_key(week)) if c.status == "posted" and c.ts]
-        if not posted:
+def edit_owed_award_posts(
+    db: Database,
+    editor: PostEditor | None,
+    rules: AwardRules,
+    now: datetime,
+    policy: PostPolicy = DEFAULT_POLICY,
+    *,
+    due_only: bool = True,
+) -> EditReport:
+    """Rewrite the award posts of every week owed an edit (only those due, when `due_only`)
+    from what is stored now, where the forgotten person's badge is held by the anonymous
+    placeholder, which is never named. A week stays owed until each of its channels' message
+    is rewritten or is known never to have been posted."""
+    report = EditReport()
+    for owed in owed_award_edits(db, now if due_only else None):
+        try:
+            failed, waiting = _edit_week(db, owed, editor, rules, now, policy, report.edited)
+        except Exception as exc:  # one broken week must not stop the others
+            log.exception("editing the award posts of %s failed", Week(owed.week_start).label)
+            failed, waiting = [f"{Week(owed.week_start).label}: {exc!r}"], []
+        report.failed.extend(failed)
+        report.waiting.extend(waiting)
+        if not failed and not waiting:
+            if settle_award_edit(db, owed):
+                log.info("award posts of %s rewritten", Week(owed.week_start).label)
             continue
-        data = build_post(
-            week.label, week.start, week.end, public_awards(db, week_awards(db, start)), rules
-        )
-        for claim in posted:
-            assert claim.ts is not None
-            if editor is None:
-                not_edited.append(f"{claim.channel}: SLACK_BOT_TOKEN is not set")
+        retry_at = now + policy.backoff(owed.attempts + 1)
+        defer_award_edit(db, owed, "; ".join(failed or waiting), retry_at)
+    return report
+
+
+def _edit_week(
+    db: Database,
+    owed: OwedEdit,
+    editor: PostEditor | None,
+    rules: AwardRules,
+    now: datetime,
+    policy: PostPolicy,
+    edited: list[str],
+) -> tuple[list[str], list[str]]:
+    week = Week(owed.week_start)
+    key = post_key(week)
+    # Built after the owed row was read, so a forget since then bumps its generation and
+    # keeps the week owed for another pass.
+    awards = public_awards(db, week_awards(db, week.start))
+    post = Post(key, build_post(week.label, week.start, week.end, awards, rules))
+    item = outbox_item(db, key)
+    delivering = item is not None and item.status == "pending"
+    failed: list[str] = []
+    waiting: list[str] = []
+    for claim in post_claims(db, key):
+        where = f"{week.label} in {claim.channel}"
+        if editor is None:
+            failed.append(f"{where}: SLACK_BOT_TOKEN is not set")
+            continue
+        ts = claim.ts if claim.status == "posted" else None
+        if ts is None:
+            if reason := _wait_for(claim, delivering, now, policy):
+                waiting.append(f"{where}: {reason}")
                 continue
+            # Nobody will deliver this post again, and it may have been made built from
+            # the awards as they were: look for it, as a takeover would.
             try:
-                editor.update(claim.channel, claim.ts, Post(post_key(week), data))
-            except Exception as exc:  # one channel failing must not stop the others
-                log.warning("editing the %s post in %s failed: %r", week.label, claim.channel, exc)
-                not_edited.append(f"{claim.channel}: {exc}")
+                ts = editor.find_post(claim.channel, key, claim.claimed_at)
+            except Exception as exc:
+                failed.append(f"{where}: {exc}")
                 continue
-            edited.append(f"{claim.channel} {claim.ts}")
-    return edited, not_edited
+            if ts is None:
+                continue  # never posted there: nothing names them
+        try:
+            editor.update(claim.channel, ts, post)
+        except PostRejected as exc:
+            if exc.error == "message_not_found":
+                continue  # deleted in Slack: it names nobody any more
+            log.warning("editing the %s post in %s failed: %s", week.label, claim.channel, exc)
+            failed.append(f"{where}: {exc}")
+            continue
+        except Exception as exc:  # one channel failing must not stop the others
+            log.warning("editing the %s post in %s failed: %r", week.label, claim.channel, exc)
+            failed.append(f"{where}: {exc}")
+            continue
+        edited.append(f"{claim.channel} {ts}")
+    if delivering and not waiting:
+        # A post still owed may be going out built from the awards before the forget.
+        waiting.append(f"{week.label}: its post is still being delivered; edited after")
+    return failed, waiting
+
+
+def _wait_for(claim: PostClaim, delivering: bool, now: datetime, policy: PostPolicy) -> str:
+    """Why a channel whose post is not known to be made must wait before its edit; empty
+    when it may be looked for now."""
+    if claim.status == "claimed" and (
+        claim.lease_until is not None and claim.lease_until + policy.grace > now
+    ):
+        return "its post is being made; edited after"
+    if delivering:
+        return f"its post is {claim.status}; edited once the re-drive finds or makes it"
+    if claim.check_after is not None and claim.check_after > now:
+        return f"its post is {claim.status}; looked for from {claim.check_after:%Y-%m-%d %H:%M} UTC"
+    return ""

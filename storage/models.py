@@ -304,6 +304,22 @@ class OutboxRow(Base):
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class AwardEditRow(Base):
+    """A week whose award posts must be rewritten because someone they may name was
+    forgotten: owed in the forget's own transaction, so neither a Slack outage nor a crash
+    loses the edit, and kept until every channel's message is rewritten (or never came)."""
+
+    __tablename__ = "award_edits"
+    week_start: Mapped[date] = mapped_column(Date, primary_key=True)
+    # Bumped by every forget that owes the week again: an edit made from data read before a
+    # later forget must not clear what that forget owes.
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    owed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    check_after: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    error: Mapped[str | None] = mapped_column(String(200))  # channels and Slack's words only
+
+
 class LeaderboardStateRow(Base):
     """The single row saying whether the leaderboard is active or retired, and since when."""
 

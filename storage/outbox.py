@@ -73,6 +73,13 @@ def cancel_pending(conn: Connection, kind: str, now: datetime, detail: str) -> N
     )
 
 
+def outbox_item(db: Database, post_key: str) -> OutboxItem | None:
+    """The outbox row of one post, whatever its state; None when never owed (or pruned)."""
+    with db.read() as conn:
+        row = conn.execute(select(OutboxRow).where(OutboxRow.post_key == post_key)).first()
+    return None if row is None else _item(row)
+
+
 def pending_posts(db: Database) -> list[OutboxItem]:
     """Every post still owed, oldest first."""
     with db.read() as conn:

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Text, cast, delete, func, insert, or_, select, update
 
+from storage.award_edits import owe_award_edits
 from storage.db import Database
 from storage.dialect import insert_ignore
 from storage.models import (
@@ -122,6 +123,9 @@ def forget_in(conn: Connection, subject: Subject, *, actor: str, now: datetime) 
                 .where(AwardRow.person_id == pid)
                 .values(person_id=_anonymous_person(conn, now)),
             )
+            # Owed with the forget itself, so a Slack outage or a crash before the edits
+            # cannot leave the posts naming them with nothing left to say so.
+            owe_award_edits(conn, weeks, now)
     for chunk in _chunks(ids):
         counts["identities"] += _rowcount(
             conn, delete(IdentityRow).where(IdentityRow.id.in_(chunk))

@@ -352,3 +352,16 @@ class ToolSpanSums:
     unpriced_output_tokens: int
     people: int
     people_without_cost: int
+
+
+@dataclass(frozen=True, slots=True)
+class OwedEdit:
+    """A week whose award posts are still to be rewritten since a forget; `generation`
+    tells a later forget of the same week apart, `error` says what Slack last answered."""
+
+    week_start: date
+    generation: int
+    owed_at: datetime
+    attempts: int = 0
+    check_after: datetime | None = None
+    error: str | None = None

@@ -6,10 +6,12 @@ import argparse
 import sys
 
 from bot.cli.context import CliContext
+from bot.cli.privacy import print_edits
 from bot.composition import award_config, slack_notifier
 from bot.slack.views.award_post import award_text
 from jobs.award_rules import build_post
 from jobs.awards import decide_week, post_week, public_awards
+from jobs.privacy import edit_owed_award_posts
 from jobs.weeks import Week, last_complete_week, parse_week
 
 
@@ -74,14 +76,21 @@ def run_post(args: argparse.Namespace, cli: CliContext) -> int:
         print("aiusage: SLACK_BOT_TOKEN: needed to post awards", file=sys.stderr)
         return 2
     db = cli.db
-    report = post_week(db, notifier, award_config(settings), week, cli.clock)
+    config = award_config(settings)
+    report = post_week(db, notifier, config, week, cli.clock)
     if report.refused:
         print(f"aiusage: {week.label}: {report.refused}", file=sys.stderr)
-        return 1
-    print(f"Awards for {week.label}: {report.winners} badge(s)")
+    else:
+        print(f"Awards for {week.label}: {report.winners} badge(s)")
     for result in report.results:
         detail = result.ts or result.error or ""
         if result.retry_at is not None:
             detail += f"; checked and retried from {result.retry_at:%Y-%m-%d %H:%M:%S} UTC"
         print(f"  {result.channel}: {result.status} {detail}".rstrip())
-    return 0 if all(r.ok for r in report.results) else 1
+    # A post found or made just now may be what an edit owed since a forget waits on.
+    edits = edit_owed_award_posts(
+        db, notifier, config.rules, cli.clock(), config.posting, due_only=False
+    )
+    if edits.edited or edits.failed or edits.waiting:
+        print_edits(edits)
+    return 0 if not report.refused and all(r.ok for r in report.results) else 1

@@ -12,7 +12,7 @@ from bot.cli.context import CliContext
 from bot.slack.client import make_web_client
 from bot.slack.forgotten_home import SlackHomeEraser
 from bot.slack.notifier import SlackNotifier
-from jobs.privacy import forget_person
+from jobs.privacy import EditReport, forget_person
 from jobs.retention import apply_retention
 from storage.admin import record_audit
 from storage.db import Database
@@ -87,15 +87,26 @@ def run_forget(args: argparse.Namespace, cli: CliContext) -> int:
         editor=SlackNotifier(client) if client else None,
         rules=cli.settings.award_rules(),
         home=SlackHomeEraser(client) if client else None,
+        policy=cli.settings.post_policy(),
     )
     print(f"Forgotten: {report.forgotten.summary()}")
-    print(f"Award posts edited: {len(report.edited)}")
-    for line in report.not_edited:
-        print(f"aiusage: award post not edited: {line}", file=sys.stderr)
+    print_edits(report.edits)
     for line in report.home_not_erased:
         print(f"aiusage: not emptied in Slack: {line}", file=sys.stderr)
     print("Usage that arrives for them from now on is dropped until they type /aiusage optin.")
     return 1 if report.not_edited or report.home_not_erased else 0
+
+
+def print_edits(edits: EditReport) -> None:
+    """What a pass over the owed award-post edits did, and what it leaves owed: every owed
+    week is tried, so a rerun after a Slack outage says what is still to do."""
+    print(f"Award posts edited: {len(edits.edited)}")
+    for line in edits.failed:
+        print(f"aiusage: award post not edited: {line}", file=sys.stderr)
+    for line in edits.waiting:
+        print(f"Award post still to edit: {line}")
+    if edits.failed or edits.waiting:
+        print("What is still to edit is retried by `aiusage serve` until Slack takes it.")
 
 
 def run_export(args: argparse.Namespace, cli: CliContext) -> int:

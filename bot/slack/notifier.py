@@ -78,6 +78,8 @@ class SlackNotifier:
             self._client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
         except SlackApiError as exc:
             raise _classify(exc) from None
+        except OSError as exc:  # a timeout: Slack may have made the edit; it is made again
+            raise PostOutcomeUnknown(f"{type(exc).__name__}: {exc}") from None
 
     def find_post(self, channel: str, post_key: str, since: datetime) -> str | None:
         """Reads `conversations.history` from just before `since` to its end."""

@@ -47,10 +47,12 @@ class PrivacyService:
             editor=self.editor,
             rules=self.services.settings.award_rules(),
             home=self.home,
+            policy=self.services.settings.post_policy(),
         )
         for reset in self.on_forget:
             reset()
-        return ForgetDone(report.forgotten.counts, len(report.edited), report.not_edited)
+        edits = report.edits
+        return ForgetDone(report.forgotten.counts, len(edits.edited), edits.failed + edits.waiting)
 
     def opted_in(self, slack_user_id: str) -> None:
         """Usage for someone forgotten counts again once they opt in."""

@@ -152,8 +152,8 @@ def render_forget_done(answer: ForgetDone) -> Reply:
     ]
     if answer.not_edited:
         lines.append(
-            f"• {number(len(answer.not_edited))} award posts could not be edited; an admin "
-            "can remove them by hand"
+            f"• {number(len(answer.not_edited))} award posts could not be edited yet; "
+            "aiusage keeps trying until Slack takes the edit"
         )
     lines.append(DROPPED_LATER)
     return note("\n".join(lines))
