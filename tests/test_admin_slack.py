@@ -3,6 +3,7 @@ clicks into the real endpoint, announcements posted to the fake Slack over HTTP.
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import date, timedelta
 
@@ -232,6 +233,29 @@ def test_top_becomes_a_notice_and_personal_stats_keep_working(slack, db, api_key
     assert "We stopped ranking people." in top and "<@UALICE>:" not in top
     assert "*Requests:* 12" in text_of(slack.ask("me", user_id="UALICE"))
     assert "*Badges:* none yet." in text_of(slack.ask("badges", user_id="UALICE"))
+
+
+def test_an_announcement_all_brackets_keeps_every_message_within_block_kit(slack):
+    # 1,990 `<` become 7,960 characters once escaped; Slack refuses a block text past 3,000,
+    # which would have refused every `top` until a restore.
+    click(slack, CONFIRM, preview(slack, "retire " + "<" * 1990))
+    top = slack.ask("top", user_id="UALICE")
+    for message in [top, *(call.params for call in posts(slack))]:
+        for text in block_texts(message):
+            assert len(text) <= 3000
+            # Cut at a whole `&lt;`, never through one.
+            assert not re.search(r"&[a-z]{0,2}…", text), text[-12:]
+    assert block_texts(top)[-1].endswith("&lt;&lt;…")
+
+
+def block_texts(message: dict) -> list[str]:
+    """Every text of a message's header, section and context blocks."""
+    texts = []
+    for block in message["blocks"]:
+        if "text" in block:
+            texts.append(block["text"]["text"])
+        texts += [element["text"] for element in block.get("elements", []) if "text" in element]
+    return texts
 
 
 def test_the_awards_stop_while_retired(slack, db):
