@@ -191,6 +191,15 @@ def test_a_second_click_or_a_second_admin_posts_nothing_again(slack, db):
     assert leaderboard_state(db).changed_by == "UADMIN"
 
 
+def test_a_button_value_in_other_digits_names_no_retirement(slack, db):
+    value = preview(slack)
+    arabic = value.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
+    for forged in (arabic, "²", value + "²"):
+        answer = click(slack, CONFIRM, forged)
+        assert "That retirement request no longer exists. Nothing was changed." in text_of(answer)
+    assert not leaderboard_state(db).retired and posts(slack) == []
+
+
 def test_cancel_leaves_everything_as_it_was(slack, db):
     value = preview(slack)
     answer = click(slack, CANCEL, value)
