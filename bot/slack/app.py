@@ -71,7 +71,8 @@ def slack_route(
     dispatch: Callable[[BoltRequest], Any] | None, signing_secret: str | None = None
 ) -> Route:
     """`POST /slack/events`. The signature is checked first (401 and one short log line when
-    missing, malformed, wrong or more than five minutes old); Bolt's synchronous dispatch
+    missing, malformed, wrong or more than five minutes old), then the body's shape (400 and
+    one line when it is no Slack request we can read); Bolt's synchronous dispatch
     runs in a worker thread so a slow command never holds up the event loop."""
     verifier = SignatureVerifier(signing_secret) if signing_secret else None
 
@@ -90,6 +91,10 @@ def slack_route(
             query=request.url.query,
             headers={key: [value] for key, value in request.headers.items()},
         )
+        if bolt_request.problem:
+            # Signed, so from Slack or someone holding the secret: worth a line, not a trace.
+            log.warning("slack request refused: %s", bolt_request.problem)
+            return JSONResponse({"error": "malformed request"}, 400)
         answer = await run_in_threadpool(dispatch, bolt_request)
         return Response(
             answer.body, answer.status, headers=answer.first_headers_without_set_cookie()
