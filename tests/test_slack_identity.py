@@ -147,3 +147,9 @@ def test_an_odd_slack_profile_is_stored_within_bounds_and_the_person_answered(sl
         len(profile.display_name) <= 255 and "\x00" not in profile.display_name
     )
     assert profile.tz is None or ZoneInfo(profile.tz)
+
+
+def test_only_a_true_admin_flag_makes_a_workspace_admin(slack):
+    slack.fake.add_user("UODD", name="odd")
+    slack.fake.users["UODD"].update(is_admin="false", is_owner="no")
+    assert "is for admins" in text_of(slack.ask("status", user_id="UODD"))
