@@ -114,6 +114,11 @@ MALFORMED = {
         form(payload={"type": "view_submission", "user": {"id": "UALICE"}, "view": {}}),
         FORM_TYPE,
     ),
+    "an event with no event": (json.dumps({"type": "event_callback", "team_id": "T0001"}), JSON),
+    "a Home opened by nobody": (
+        json.dumps({"type": "event_callback", "event": {"type": "app_home_opened", "user": None}}),
+        JSON,
+    ),
     "an event whose user is a number": (
         json.dumps({"type": "event_callback", "event": {"type": "app_home_opened", "user": 5}}),
         JSON,

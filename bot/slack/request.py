@@ -68,6 +68,12 @@ def shape_problem(body: dict[str, Any]) -> str | None:
             return "block_actions without actions"
         if not (isinstance(user, dict) and _text(user.get("id"))):
             return "block_actions without a user"
+    if kind == "event_callback":
+        event = body.get("event")
+        if not (isinstance(event, dict) and _text(event.get("type"))):
+            return "event_callback without an event type"
+        if event["type"] == "app_home_opened" and not _text(event.get("user")):
+            return "app_home_opened without a user"
     if kind in ("view_submission", "view_closed"):
         view = body.get("view")
         if not (isinstance(view, dict) and _text(view.get("type"))):
