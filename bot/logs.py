@@ -26,11 +26,18 @@ SECRET_PATTERNS = re.compile(
     r"|postgres(?:ql)?(?:\+\w+)?://[^\s:@/]+:[^\s@/]+@|[?&](?i:(?:ssl)?password)=[^\s&#]+)"
 )
 REDACTED = "[redacted]"
+# A Slack response_url or webhook (hooks.slack.com/commands/T…/…/…, /actions/…, /services/…)
+# lets whoever holds it post as the app, for half an hour or for good: the path past the
+# team is the secret, on whichever host serves it (SLACK_API_URL points elsewhere in tests).
+WEBHOOK_PATH = re.compile(
+    r"/(commands|actions|services|workflows|triggers)/([A-Z0-9]+)/[^\s'\"<>]+"
+)
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 class Scrub(logging.Filter):
-    """Replaces known secret values, and anything shaped like a token, in each record."""
+    """Replaces known secret values, and anything shaped like a token or a Slack webhook
+    path, in each record."""
 
     def __init__(self, secrets: Iterable[str], *, dropped: Iterable[str] = ()) -> None:
         super().__init__()
@@ -40,6 +47,7 @@ class Scrub(logging.Filter):
     def scrub(self, text: str) -> str:
         for secret in self.secrets:
             text = text.replace(secret, REDACTED)
+        text = WEBHOOK_PATH.sub(rf"/\1/\2/{REDACTED}", text)
         return SECRET_PATTERNS.sub(REDACTED, text)
 
     def filter(self, record: logging.LogRecord) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from storage.records import UserRef
 
@@ -27,6 +28,8 @@ EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)  # before any AI coding tool reporte
 FUTURE_LEEWAY = timedelta(minutes=5)  # clocks drift; more than this ahead is refused
 MAX_EMAIL_CHARS = 320  # RFC 5321: 64 for the local part, @, 255 for the domain
 MAX_IDENTITY_CHARS = 320  # any other identity (a vendor login, an id)
+MAX_DISPLAY_NAME_CHARS = 255  # a person's name as Slack shows it (people.display_name)
+MAX_ZONE_CHARS = 64  # an IANA zone name (people.tz); the longest real one is 32
 
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _EMAIL = re.compile(
@@ -125,6 +128,26 @@ def identity(kind: str, value: str) -> str:
         raise OutOfBounds(f"{kind} identity must be 1 to {MAX_IDENTITY_CHARS} characters")
     if not value.isprintable():
         raise OutOfBounds(f"{kind} identity holds control characters")
+    return value
+
+
+def display_name(value: object) -> str | None:
+    """A name Slack gives, fit to store: text without NULs (PostgreSQL refuses them) and at
+    most MAX_DISPLAY_NAME_CHARS; None when there is none."""
+    if not isinstance(value, str):
+        return None
+    return value.replace("\x00", "")[:MAX_DISPLAY_NAME_CHARS] or None
+
+
+def zone_name(value: object) -> str | None:
+    """An IANA zone name Slack gives, or None (unknown, so the configured zone is used) when
+    it is not one: not text, too long, or no zone this machine knows."""
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_ZONE_CHARS or "\x00" in value:
+        return None
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
     return value
 
 

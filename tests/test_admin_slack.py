@@ -3,6 +3,7 @@ clicks into the real endpoint, announcements posted to the fake Slack over HTTP.
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import date, timedelta
 
@@ -190,6 +191,15 @@ def test_a_second_click_or_a_second_admin_posts_nothing_again(slack, db):
     assert leaderboard_state(db).changed_by == "UADMIN"
 
 
+def test_a_button_value_in_other_digits_names_no_retirement(slack, db):
+    value = preview(slack)
+    arabic = value.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
+    for forged in (arabic, "²", value + "²"):
+        answer = click(slack, CONFIRM, forged)
+        assert "That retirement request no longer exists. Nothing was changed." in text_of(answer)
+    assert not leaderboard_state(db).retired and posts(slack) == []
+
+
 def test_cancel_leaves_everything_as_it_was(slack, db):
     value = preview(slack)
     answer = click(slack, CANCEL, value)
@@ -232,6 +242,29 @@ def test_top_becomes_a_notice_and_personal_stats_keep_working(slack, db, api_key
     assert "We stopped ranking people." in top and "<@UALICE>:" not in top
     assert "*Requests:* 12" in text_of(slack.ask("me", user_id="UALICE"))
     assert "*Badges:* none yet." in text_of(slack.ask("badges", user_id="UALICE"))
+
+
+def test_an_announcement_all_brackets_keeps_every_message_within_block_kit(slack):
+    # 1,990 `<` become 7,960 characters once escaped; Slack refuses a block text past 3,000,
+    # which would have refused every `top` until a restore.
+    click(slack, CONFIRM, preview(slack, "retire " + "<" * 1990))
+    top = slack.ask("top", user_id="UALICE")
+    for message in [top, *(call.params for call in posts(slack))]:
+        for text in block_texts(message):
+            assert len(text) <= 3000
+            # Cut at a whole `&lt;`, never through one.
+            assert not re.search(r"&[a-z]{0,2}…", text), text[-12:]
+    assert block_texts(top)[-1].endswith("&lt;&lt;…")
+
+
+def block_texts(message: dict) -> list[str]:
+    """Every text of a message's header, section and context blocks."""
+    texts = []
+    for block in message["blocks"]:
+        if "text" in block:
+            texts.append(block["text"]["text"])
+        texts += [element["text"] for element in block.get("elements", []) if "text" in element]
+    return texts
 
 
 def test_the_awards_stop_while_retired(slack, db):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 from bot.slack.answers import BadgesAnswer, HelpAnswer, MeAnswer, OptAnswer, Viewer
 from bot.slack.views.channel import announcement_blocks
 from bot.slack.views.render import render
-from bot.slack.views.text import MAX_NAME, as_text, clip, escape, shown
+from bot.slack.views.text import MAX_NAME, as_text, clip, escape, escaped, shown
 from jobs.admin_rules import Announcement, RetirePreview, StatusReport
 from jobs.scoring import compare_weeks
 from jobs.weeks import Week
@@ -166,3 +167,14 @@ def test_a_tool_named_with_control_and_format_characters_is_shown_harmless() -> 
 def test_shown_replaces_exactly_the_control_and_format_characters(name: str) -> None:
     visible = "".join("?" if unicodedata.category(ch) in ("Cc", "Cf") else ch for ch in name)
     assert shown(name) == escape(clip(visible, MAX_NAME))
+
+
+@given(st.text(alphabet="<>&a…", max_size=60), st.integers(min_value=1, max_value=40))
+def test_escaped_text_is_held_to_its_limit_and_never_cut_through_an_escape(
+    text: str, limit: int
+) -> None:
+    held = escaped(text, limit)
+    assert len(held) <= limit
+    # Every `&` left is the start of a whole escape, so Slack shows no stray `&l`.
+    assert "&" not in re.sub(r"&(?:amp|lt|gt);", "", held)
+    assert held == escape(text) or held.endswith("…")

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import re
+import time
 from datetime import timedelta
 
 import pytest
@@ -168,6 +170,29 @@ def test_the_messages_tab_publishes_nothing(slack):
     assert slack.post(body, signed_headers(body, "application/json")).status_code == 200
     open_home(slack)  # the next home open is the first publish
     assert len(slack.fake.calls_to("views.publish")) == 1
+
+
+def test_slacks_retry_of_an_event_already_taken_in_publishes_nothing_again(slack, caplog):
+    # Slack retries when our answer was slow to reach it; the first try did the work.
+    body = app_home_opened("UALICE")
+    for retry in (None, "1", "2"):
+        headers = signed_headers(body, "application/json")
+        if retry:
+            headers |= {"X-Slack-Retry-Num": retry, "X-Slack-Retry-Reason": "http_timeout"}
+        with caplog.at_level(logging.INFO):
+            assert slack.post(body, headers).status_code == 200
+    slack.fake.wait_for("views.publish")
+    time.sleep(0.5)  # a second publish would have come by now
+    assert len(slack.fake.calls_to("views.publish")) == 1
+    skipped = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    assert len(skipped) == 2 and "taken in already" in skipped[0]
+
+
+def test_a_retry_whose_first_try_never_arrived_is_handled(slack):
+    body = app_home_opened("UBOB")
+    headers = signed_headers(body, "application/json") | {"X-Slack-Retry-Num": "1"}
+    assert slack.post(body, headers).status_code == 200
+    assert slack.fake.wait_for("views.publish")[0].params["user_id"] == "UBOB"
 
 
 def test_an_unsigned_or_stale_event_is_refused(slack, now):

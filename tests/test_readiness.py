@@ -8,11 +8,13 @@ import subprocess
 import time
 
 import httpx
+import pytest
 from sqlalchemy import text
 
 from bot.logs import Scrub
 from bot.settings import load_settings
-from tests.test_replicas import AIUSAGE, env_for, wait_ready
+from tests.slack_requests import SIGNING_SECRET, signed_headers, slash_command
+from tests.test_replicas import AIUSAGE, env_for, start, wait_ready
 from tests.test_serve import free_port
 
 BOT_TOKEN = "xoxb-1111-2222-readiness-secret"
@@ -90,6 +92,41 @@ def test_json_logs_carry_request_ids_and_never_a_secret(database_url, tmp_path):
     [events] = [line for line in lines if line.get("path") == "/api/v1/events"]
     assert events["status"] == 401 and "key=" not in json.dumps(events)
     assert BOT_TOKEN not in log.read_text() and "signing-secret-0123456789" not in log.read_text()
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_a_response_url_never_reaches_the_logs(database_url, tmp_path, fake_slack, log_format):
+    # Whoever holds a response_url can post as the app for half an hour; slack_sdk names the
+    # URL when it retries a 429 or a dropped connection.
+    port = free_port()
+    env = env_for(
+        database_url,
+        AIUSAGE_LOG_FORMAT=log_format,
+        SLACK_API_URL=fake_slack.api_url,
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+    )
+    secret_path = "commands/T0001/1234567890/ZZwebhookSecretZZ"
+    fake_slack.fail("response_url", status=429, retry_after=1)
+    fake_slack.fail("response_url", drop_connection=True)
+    log = tmp_path / "serve.log"
+    server = start(env, port, log)
+    try:
+        wait_ready(port)
+        body = slash_command("help", response_url=fake_slack.response_url(secret_path))
+        answer = httpx.post(
+            f"http://127.0.0.1:{port}/slack/events", content=body, headers=signed_headers(body)
+        )
+        assert answer.status_code == 200
+        fake_slack.wait_for("response_url", 2, timeout=20)  # the 429, then the reply
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=30) == 0
+    finally:
+        if server.poll() is None:
+            server.kill()
+    written = log.read_text()
+    assert "ZZwebhookSecretZZ" not in written
+    assert "commands/T0001/[redacted]" in written  # the retry was logged, its secret not
 
 
 def test_scrub_removes_known_secrets_and_anything_shaped_like_a_token():

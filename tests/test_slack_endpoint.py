@@ -147,6 +147,44 @@ def test_a_bot_token_slack_refuses_is_said_once_and_commands_still_answer(slack,
     slack.fake.wait_for("auth.test", count=2)
 
 
+def lifecycle_event(kind: str, **fields: object) -> str:
+    """An event Slack sends every app, subscribed or not."""
+    event = {"type": kind, "event_ts": "1.2", **fields}
+    envelope = {"type": "event_callback", "team_id": "T0001", "event_id": f"Ev{kind}"}
+    return json.dumps({**envelope, "event": event})
+
+
+@pytest.mark.parametrize(
+    ("body", "told"),
+    [
+        (lifecycle_event("app_uninstalled"), "uninstalled from workspace T0001"),
+        (
+            lifecycle_event("tokens_revoked", tokens={"bot": ["UBOT"]}),
+            "revoked the bot token in workspace T0001",
+        ),
+    ],
+)
+def test_uninstalling_or_revoking_the_token_is_acknowledged_and_told_once(
+    slack, caplog, body, told
+):
+    # Slack retries an event answered 404, and turns off the app's events when they pile up.
+    with caplog.at_level(logging.INFO):
+        assert slack.post(body, signed_headers(body, "application/json")).status_code == 200
+    said = wait_until(
+        "the operator told",
+        lambda: [r for r in caplog.records if told in r.getMessage()],
+        timeout=5,
+    )
+    assert [(r.levelno, r.exc_info) for r in said] == [(logging.ERROR, None)]
+    assert "SLACK_BOT_TOKEN" in said[0].getMessage()
+
+
+def test_revoking_only_user_tokens_is_acknowledged_quietly(slack, caplog):
+    body = lifecycle_event("tokens_revoked", tokens={"oauth": ["UALICE"]})
+    assert slack.post(body, signed_headers(body, "application/json")).status_code == 200
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
 def test_socket_mode_without_an_app_token_stops_with_one_clear_line(settings, capsys):
     from bot.cli.main import main
 

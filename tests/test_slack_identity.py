@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
+import pytest
 from slack_sdk import WebClient
 from sqlalchemy import select
 
 from bot.composition import build_scheduler
 from bot.slack.identity import resolve_unmatched_emails
+from bot.slack.listeners.errors import ERROR_TEXT
 from storage.models import IdentityRow
-from storage.people import unlinked_emails
+from storage.people import find_slack_profile, unlinked_emails
 from tests.builders import bearer, event
 from tests.test_slack_commands import text_of
 
@@ -114,3 +117,39 @@ def test_when_slack_keeps_refusing_the_pass_stops_and_retries_next_time(slack, a
     assert stopped.rate_limited and stopped.matched == {} and stopped.unknown == []
     assert len(slack.fake.calls_to("users.lookupByEmail")) == 1  # stopped at the first refusal
     assert set(unlinked_emails(db)) == {"bob@example.com", "alice@example.com"}
+
+
+# What users.info might say about someone, beyond what the people columns hold.
+ODD_PROFILES = {
+    "a long real name and no display name": {
+        "profile": {"display_name": "", "real_name": "<!channel> " * 30}
+    },
+    "a NUL in the display name": {"profile": {"display_name": "\x00nul<@UBOB>\u202e"}},
+    "no profile at all": {"profile": None},
+    "a zone name longer than any": {"tz": "America/" + "X" * 80},
+    "a path for a zone": {"tz": "../../../../etc/localtime"},
+    "a number for a zone": {"tz": 5},
+}
+
+
+@pytest.mark.parametrize("oddity", ODD_PROFILES)
+def test_an_odd_slack_profile_is_stored_within_bounds_and_the_person_answered(slack, db, oddity):
+    slack.fake.add_user("UODD", email="odd@example.com", name="odd")
+    slack.fake.users["UODD"].update(ODD_PROFILES[oddity])
+    for text in ("me", "mydata", "me"):
+        reply = slack.ask(text, user_id="UODD")
+        assert reply["text"] != ERROR_TEXT
+    profile = find_slack_profile(db, "UODD")
+    # Stored, so the next command is answered at once rather than asking Slack again.
+    assert profile.checked_at is not None
+    assert len(slack.fake.calls_to("users.info")) == 1
+    assert profile.display_name is None or (
+        len(profile.display_name) <= 255 and "\x00" not in profile.display_name
+    )
+    assert profile.tz is None or ZoneInfo(profile.tz)
+
+
+def test_only_a_true_admin_flag_makes_a_workspace_admin(slack):
+    slack.fake.add_user("UODD", name="odd")
+    slack.fake.users["UODD"].update(is_admin="false", is_owner="no")
+    assert "is for admins" in text_of(slack.ask("status", user_id="UODD"))

@@ -24,6 +24,7 @@ from bot.slack.authorization import BotTokenAuthorize
 from bot.slack.home_service import HomeService
 from bot.slack.listeners import register_listeners
 from bot.slack.request import SlackRequest, signature_problem
+from bot.slack.retries import EventsInHand
 from bot.slack.usage_service import UsageService
 from bot.web import read_body
 
@@ -71,9 +72,12 @@ def slack_route(
     dispatch: Callable[[BoltRequest], Any] | None, signing_secret: str | None = None
 ) -> Route:
     """`POST /slack/events`. The signature is checked first (401 and one short log line when
-    missing, malformed, wrong or more than five minutes old); Bolt's synchronous dispatch
-    runs in a worker thread so a slow command never holds up the event loop."""
+    missing, malformed, wrong or more than five minutes old), then the body's shape (400 and
+    one line when it is no Slack request we can read); Bolt's synchronous dispatch
+    runs in a worker thread so a slow command never holds up the event loop. Slack's retry
+    of an event this process already took in is acknowledged and not done again."""
     verifier = SignatureVerifier(signing_secret) if signing_secret else None
+    in_hand = EventsInHand()
 
     async def slack_events(request: Request) -> Response:
         if dispatch is None:
@@ -90,7 +94,25 @@ def slack_route(
             query=request.url.query,
             headers={key: [value] for key, value in request.headers.items()},
         )
-        answer = await run_in_threadpool(dispatch, bolt_request)
+        if bolt_request.problem:
+            # Signed, so from Slack or someone holding the secret: worth a line, not a trace.
+            log.warning("slack request refused: %s", bolt_request.problem)
+            return JSONResponse({"error": "malformed request"}, 400)
+        event_id = bolt_request.body.get("event_id")
+        event_id = event_id if isinstance(event_id, str) else None
+        if event_id is not None and event_id in in_hand:
+            retry = request.headers.get("x-slack-retry-num", "")
+            log.info("slack retry %.8s of event %.40s skipped: taken in already", retry, event_id)
+            return Response(status_code=200)
+        if event_id is not None:
+            in_hand.take(event_id)
+        answered = False
+        try:
+            answer = await run_in_threadpool(dispatch, bolt_request)
+            answered = 200 <= answer.status < 300
+        finally:
+            if event_id is not None and not answered:
+                in_hand.drop(event_id)
         return Response(
             answer.body, answer.status, headers=answer.first_headers_without_set_cookie()
         )

@@ -36,5 +36,6 @@ def make_web_client(settings: Settings, *, retry_server_errors: bool = True) -> 
 
 
 def says_workspace_admin(user: Mapping[str, Any]) -> bool:
-    """Whether a `users.info` user is a workspace admin or owner."""
-    return bool(user.get("is_admin") or user.get("is_owner"))
+    """Whether a `users.info` user is a workspace admin or owner: only a true `true` counts,
+    never a value that merely looks truthy (such as the string "false")."""
+    return user.get("is_admin") is True or user.get("is_owner") is True

@@ -37,21 +37,52 @@ def signature_problem(
     return None
 
 
-def parse_slack_body(raw: str, content_type: str | None) -> dict[str, Any]:
-    """The fields of a request body. Bolt guesses a form body is an interaction when the word
-    `payload` appears anywhere in it, so `/aiusage payload` went unanswered; here only a real
-    `payload` field makes it one. A body that cannot be read is empty (Bolt then says 404)."""
+def parse_slack_body(raw: str, content_type: str | None) -> dict[str, Any] | None:
+    """The fields of a request body; None when it is not a JSON object or a form. Bolt guesses
+    a form body is an interaction when the word `payload` appears anywhere in it, so
+    `/aiusage payload` went unanswered; here only a real `payload` field makes it one."""
     try:
         if content_type == "application/json" or raw.startswith("{"):
             data = json.loads(raw)
-            return data if isinstance(data, dict) else {}
+            return data if isinstance(data, dict) else None
         fields = dict(parse_qsl(raw, keep_blank_values=True))
         if "payload" in fields:
             payload = json.loads(fields["payload"])
-            return payload if isinstance(payload, dict) else {}
+            return payload if isinstance(payload, dict) else None
         return fields
     except (ValueError, RecursionError):
-        return {}
+        return None
+
+
+def shape_problem(body: dict[str, Any]) -> str | None:
+    """What a body lacks that Slack always sends with its kind, in a few words; None when
+    nothing is missing. Bolt's matchers and our listeners read these fields as given, and
+    raised on a signed body without them."""
+    if "command" in body and not (_text(body.get("user_id")) and _text(body.get("response_url"))):
+        return "slash command without user_id or response_url"
+    kind = body.get("type")
+    if kind == "block_actions":
+        actions, user = body.get("actions"), body.get("user")
+        listed = actions if isinstance(actions, list) else []
+        if not listed or not all(isinstance(action, dict) for action in listed):
+            return "block_actions without actions"
+        if not (isinstance(user, dict) and _text(user.get("id"))):
+            return "block_actions without a user"
+    if kind == "event_callback":
+        event = body.get("event")
+        if not (isinstance(event, dict) and _text(event.get("type"))):
+            return "event_callback without an event type"
+        if event["type"] == "app_home_opened" and not _text(event.get("user")):
+            return "app_home_opened without a user"
+    if kind in ("view_submission", "view_closed"):
+        view = body.get("view")
+        if not (isinstance(view, dict) and _text(view.get("type"))):
+            return f"{kind} without a view type"
+    return None
+
+
+def _text(value: object) -> bool:
+    return isinstance(value, str) and value != ""
 
 
 class SlackRequest(BoltRequest):
@@ -69,13 +100,20 @@ class SlackRequest(BoltRequest):
         # Bolt's own parse runs first and cannot be skipped; on a hostile body it can raise.
         try:
             super().__init__(body=body, query=query, headers=headers, context=context)
-        except (ValueError, RecursionError):
+        except (ValueError, RecursionError, AttributeError, TypeError):
             super().__init__(body="", query=query, headers=headers, context=context)
             self.raw_body = body
-        parsed = parse_slack_body(self.raw_body, self.content_type)
+        read = parse_slack_body(self.raw_body, self.content_type)
+        # Why this body is no Slack request we can read; None when it is one.
+        self.problem = "body is not a JSON object or form" if read is None else shape_problem(read)
+        parsed = {} if read is None or self.problem else read
         if parsed != self.body:
+            try:
+                self.context = build_context(BoltContext(dict(context or {})), parsed)
+            except (AttributeError, TypeError, LookupError):
+                self.problem, parsed = "fields of a kind Slack never sends", {}
+                self.context = build_context(BoltContext(dict(context or {})), parsed)
             self.body = parsed
-            self.context = build_context(BoltContext(dict(context or {})), parsed)
 
     def to_copyable(self) -> SlackRequest:
         return SlackRequest(

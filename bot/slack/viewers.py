@@ -66,12 +66,16 @@ def learn_viewer(services: Services, client: WebClient, slack_user_id: str) -> V
         )
         # What Slack said about admin rights earlier is not trusted when it cannot say now.
         return replace(known, is_workspace_admin=False)
-    profile = user.get("profile") or {}
+    profile = user.get("profile")
+    profile = profile if isinstance(profile, dict) else {}
+    # What Slack says is held to what the columns take (`storage.bounds`): a value they
+    # refused left the profile unsaved, and every command of that person failed for good.
+    names = (profile.get("display_name"), profile.get("real_name"), user.get("name"))
     saved = save_slack_profile(
         services.db,
         slack_user_id,
-        display_name=profile.get("display_name") or profile.get("real_name") or user.get("name"),
-        tz=user.get("tz"),
+        display_name=next(filter(None, map(bounds.display_name, names)), None),
+        tz=bounds.zone_name(user.get("tz")),
         is_workspace_admin=says_workspace_admin(user),
         now=now,
     )

@@ -8,7 +8,7 @@ from slack_bolt import App
 
 from bot.services import Services
 from bot.slack.home_service import HomeService
-from bot.slack.listeners import actions, commands, errors, home
+from bot.slack.listeners import actions, commands, errors, home, lifecycle
 from bot.slack.usage_service import UsageService
 
 
@@ -19,7 +19,8 @@ def register_listeners(
     executor: Executor,
     home_service: HomeService | None = None,
 ) -> None:
-    """The `/aiusage` command, the retirement buttons, the one error handler and, given a
+    """The `/aiusage` command, the retirement buttons, the one error handler, the uninstall
+    and token revocation events and, given a
     Home service, the App Home (refreshed after the commands that change its settings, on
     `executor`, which the app drains before it stops)."""
     after_answer = (
@@ -28,5 +29,6 @@ def register_listeners(
     commands.register(app, usage, services, executor, after_answer)
     actions.register(app, usage, services)
     errors.register(app, usage, services)
+    lifecycle.register(app)
     if home_service is not None:
         home.register(app, home_service)

@@ -52,6 +52,7 @@ def register(app: App, usage: UsageService, services: Services) -> None:
 
 
 def button_value(body: dict[str, Any]) -> int:
-    """The pending retirement id a button carries; -1 (no such retirement) if mangled."""
+    """The pending retirement id a button carries; -1 (no such retirement) if mangled. Only
+    ASCII digits: `isdigit` alone takes `²` (which `int` refuses) and `٣` (which it reads as 3)."""
     value = str((body.get("actions") or [{}])[0].get("value") or "")
-    return int(value) if value.isdigit() and len(value) < 18 else -1
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 18 else -1

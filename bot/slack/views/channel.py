@@ -9,7 +9,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.slack.views.reply import header, section
-from bot.slack.views.text import MAX_FALLBACK_TEXT, MAX_SECTION_TEXT, clip, escape
+from bot.slack.views.text import MAX_FALLBACK_TEXT, MAX_SECTION_TEXT, clip, escape, escaped
 from jobs.admin_rules import (
     Announcement,
 )
@@ -30,7 +30,7 @@ def announcement_blocks(announcement: Announcement) -> list[Block]:
     anyone, nor hide a link behind other words."""
     return [
         header(ANNOUNCEMENT_TITLES[announcement.kind]),
-        section(escape(clip(announcement.text, MAX_SECTION_TEXT - 200))),
+        section(escaped(announcement.text, MAX_SECTION_TEXT - 200)),
         ContextBlock(elements=[MarkdownTextObject(text=ANNOUNCEMENT_FOOTERS[announcement.kind])]),
     ]
 

@@ -7,11 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
-from slack_sdk.models.blocks import (
-    Block,
-    ContextBlock,
-    MarkdownTextObject,
-)
+from slack_sdk.models.blocks import Block
 
 from bot.slack.answers import (
     BadgesAnswer,
@@ -28,11 +24,12 @@ from bot.slack.views.text import (
     MAX_BLOCKS,
     MAX_ECHO,
     MAX_FALLBACK_TEXT,
+    MAX_SECTION_TEXT,
     MAX_TOOLS_SHOWN,
     by_line,
     clip,
     day_label,
-    escape,
+    escaped,
     number,
     percent,
     plain,
@@ -314,7 +311,5 @@ def render_retired_top(answer: RetiredTopAnswer) -> Reply:
     )
     blocks: list[Block] = [header("Leaderboard retired"), section(text)]
     if state.announcement:
-        blocks.append(
-            ContextBlock(elements=[MarkdownTextObject(text=escape(clip(state.announcement, 2000)))])
-        )
+        blocks.append(context(escaped(state.announcement, MAX_SECTION_TEXT)))
     return Reply(clip(plain(text), MAX_FALLBACK_TEXT), blocks)

@@ -114,7 +114,7 @@ def section(text: str) -> Block:
 
 def context(text: str) -> Block:
     """A context line of mrkdwn."""
-    return Filled(_CONTEXT, text)
+    return Filled(_CONTEXT, clip(text, MAX_SECTION_TEXT))
 
 
 def divider() -> Block:

@@ -29,9 +29,26 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+# What `escape` makes; a cut through one would leave Slack a stray `&l`.
+_ENTITY = re.compile(r"&(?:amp|lt|gt);")
+
+
 def clip(text: str, limit: int) -> str:
-    """At most `limit` characters, with an ellipsis when cut."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """At most `limit` characters, with an ellipsis when cut; never cuts an escape such as
+    `&lt;` in half, so escaped text can be clipped safely."""
+    if len(text) <= limit:
+        return text
+    cut = limit - 1
+    start = text.rfind("&", max(0, cut - 4), cut)
+    if start != -1 and (entity := _ENTITY.match(text, start)) and entity.end() > cut:
+        cut = start
+    return text[:cut] + "…"
+
+
+def escaped(text: str, limit: int) -> str:
+    """Untrusted text escaped, then held to `limit` characters: the limit is on what Slack
+    receives, which escaping can make up to five times longer than what was typed."""
+    return clip(escape(text), limit)
 
 
 def shown(text: str, limit: int = MAX_NAME) -> str:
