@@ -32,6 +32,15 @@ def timezone():
     return ZoneInfo("Asia/Tehran")
 
 
+@pytest.fixture
+def settings(settings, monkeypatch):
+    """Raw events kept for good: the moments are from 2021."""
+    from bot.settings import load_settings
+
+    monkeypatch.setenv("AIUSAGE_RAW_RETENTION_DAYS", "0")
+    return load_settings()
+
+
 @pytest.mark.parametrize("order", ["forward", "backward"])
 def test_days_split_inside_one_utc_hour_at_midnight_and_dst_changes(client, api_key, db, order):
     # Both orders: whichever moment of an hour comes first is the one the cache learns from.

@@ -31,7 +31,12 @@ def aiusage(*args: str, env: dict[str, str], **kwargs) -> subprocess.CompletedPr
 
 
 def test_serve_migrates_accepts_events_and_stops_cleanly_on_sigterm(settings, tmp_path):
-    env = {**os.environ, "AIUSAGE_DATABASE_URL": settings.database_url}
+    # A January day on the real clock: raw events are kept for good, as an operator may ask.
+    env = {
+        **os.environ,
+        "AIUSAGE_DATABASE_URL": settings.database_url,
+        "AIUSAGE_RAW_RETENTION_DAYS": "0",
+    }
     # Only `db upgrade` and `serve` migrate; creating an integration needs the schema first.
     aiusage("db", "upgrade", env=env, check=True)
     created = aiusage("integrations", "create", "claude-code", env=env, check=True)
