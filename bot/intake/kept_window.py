@@ -5,12 +5,16 @@ count twice."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from operator import attrgetter
 
 from bot.intake.event_batch import ParsedBatch, Rejection
 from bot.intake.otlp_payload import MappedLogs, MappedMetrics
 
 RAW = "AIUSAGE_RAW_RETENTION_DAYS"
 SERIES = "AIUSAGE_RAW_RETENTION_DAYS, AIUSAGE_OTLP_RETENTION_DAYS"
+
+
+_moment = attrgetter("occurred_at")
 
 
 def too_old(since: datetime, settings: str = RAW) -> str:
@@ -24,7 +28,7 @@ def too_old(since: datetime, settings: str = RAW) -> str:
 
 def within_events(batch: ParsedBatch, since: datetime | None) -> ParsedBatch:
     """`batch` with its events before `since` moved to its rejections, by their index."""
-    if since is None or all(event.occurred_at >= since for event in batch.events):
+    if since is None or not batch.events or min(map(_moment, batch.events)) >= since:
         return batch
     events, positions, rejected = [], [], list(batch.rejected)
     for event, position in zip(batch.events, batch.positions, strict=True):
