@@ -124,6 +124,15 @@ MALFORMED = {
         JSON,
     ),
     "a command with no user": (command_without("user_id"), FORM_TYPE),
+    # The people tables key on Slack's IDs: this one was acknowledged, then failed.
+    "a command from a user_id no Slack user has": (
+        urlencode({**dict(parse_qsl(slash_command("me"))), "user_id": "U" + "X" * 5000}),
+        FORM_TYPE,
+    ),
+    "a click by a user_id no Slack user has": (
+        click_payload(user={"id": "alice"}, actions=[{"action_id": "aiusage_forget_confirm"}]),
+        FORM_TYPE,
+    ),
     "a command with no user or response_url": (
         command_without("user_id", "response_url"),
         FORM_TYPE,

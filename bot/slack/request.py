@@ -14,6 +14,8 @@ from slack_bolt import BoltContext, BoltRequest
 from slack_bolt.request.internals import build_context
 from slack_sdk.signature import SignatureVerifier
 
+from storage import bounds
+
 # Slack signs with `v0=` and a hex SHA-256; its timestamps are Unix seconds.
 _SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
@@ -58,21 +60,21 @@ def shape_problem(body: dict[str, Any]) -> str | None:
     """What a body lacks that Slack always sends with its kind, in a few words; None when
     nothing is missing. Bolt's matchers and our listeners read these fields as given, and
     raised on a signed body without them."""
-    if "command" in body and not (_text(body.get("user_id")) and _text(body.get("response_url"))):
-        return "slash command without user_id or response_url"
+    if "command" in body and not (_user(body.get("user_id")) and _text(body.get("response_url"))):
+        return "slash command without a Slack user_id or a response_url"
     kind = body.get("type")
     if kind == "block_actions":
         actions, user = body.get("actions"), body.get("user")
         listed = actions if isinstance(actions, list) else []
         if not listed or not all(isinstance(action, dict) for action in listed):
             return "block_actions without actions"
-        if not (isinstance(user, dict) and _text(user.get("id"))):
+        if not (isinstance(user, dict) and _user(user.get("id"))):
             return "block_actions without a user"
     if kind == "event_callback":
         event = body.get("event")
         if not (isinstance(event, dict) and _text(event.get("type"))):
             return "event_callback without an event type"
-        if event["type"] == "app_home_opened" and not _text(event.get("user")):
+        if event["type"] == "app_home_opened" and not _user(event.get("user")):
             return "app_home_opened without a user"
     if kind in ("view_submission", "view_closed"):
         view = body.get("view")
@@ -83,6 +85,14 @@ def shape_problem(body: dict[str, Any]) -> str | None:
 
 def _text(value: object) -> bool:
     return isinstance(value, str) and value != ""
+
+
+def _user(value: object) -> bool:
+    """A Slack user ID: what the people tables key on (a longer one failed after the ack)."""
+    try:
+        return isinstance(value, str) and bool(bounds.slack_user_id(value))
+    except bounds.OutOfBounds:
+        return False
 
 
 class SlackRequest(BoltRequest):
