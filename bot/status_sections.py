@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from jobs.admin_rules import StatusReport
-from storage.records import ConnectorState, LeaderboardState
+from jobs.weeks import Week
+from storage.records import ConnectorState, LeaderboardState, OwedEdit
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,14 @@ def status_sections(report: StatusReport, m: Markup) -> list[Section]:
     if report.connectors:
         sections.append(
             Section("Connectors", items=tuple(_connector(c, m) for c in report.connectors))
+        )
+    if report.owed_edits:
+        # Naming the week only: who was forgotten is what the edit is there to remove.
+        sections.append(
+            Section(
+                "Award posts still to edit since a forget (retried by the re-drive)",
+                items=tuple(_owed_edit(e, m) for e in report.owed_edits),
+            )
         )
     return sections
 
@@ -132,3 +141,10 @@ def _connector(state: ConnectorState, m: Markup) -> Item:
         why = m.text(state.last_error or "", 300)
         return Item(text, (f"failing since {m.moment(state.last_error_at)}: {why}",))
     return Item(text)
+
+
+def _owed_edit(edit: OwedEdit, m: Markup) -> Item:
+    """An award week still owed its edits: since when, how often tried, what Slack said."""
+    tries = f", {edit.attempts} {'try' if edit.attempts == 1 else 'tries'}" if edit.attempts else ""
+    text = f"{Week(edit.week_start).label}: owed since {m.moment(edit.owed_at)}{tries}"
+    return Item(text, (f"last: {m.text(edit.error, 300)}",) if edit.error else ())

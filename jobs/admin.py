@@ -40,6 +40,7 @@ from storage.admin import (
     request_retirement,
     restore_leaderboard,
 )
+from storage.award_edits import owed_award_edits
 from storage.connectors import connector_states
 from storage.db import Database
 from storage.integrations import list_integrations
@@ -231,6 +232,7 @@ class AdminService:
             flags_this_week=len(flags),
             posts=self._post_states(),
             connectors=tuple(connector_states(self.db).values()),
+            owed_edits=tuple(owed_award_edits(self.db)),
         )
         self._audit(actor, "status", "done")
         return report

@@ -15,6 +15,7 @@ from storage.records import (
     Integration,
     LeaderboardState,
     OutboxItem,
+    OwedEdit,
     PostClaim,
     Retirement,
 )
@@ -189,6 +190,7 @@ class StatusReport:
     flags_this_week: int
     posts: list[PostState] = field(default_factory=list)  # every owed post, the latest others
     connectors: tuple[ConnectorState, ...] = ()  # those that have run, with their last error
+    owed_edits: tuple[OwedEdit, ...] = ()  # award weeks whose posts still name someone forgotten
 
 
 AdminOutcome = (

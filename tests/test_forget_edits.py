@@ -77,6 +77,26 @@ def usage(slack, *, bob_wins: bool) -> None:
         send(slack.http, slack.api_key, suggestion({"slack_user_id": "UBOB"}, LAST_WEEK.start))
 
 
+def test_status_lists_the_weeks_still_owed_an_edit_and_names_nobody(slack, db, capsys):
+    usage(slack, bob_wins=True)
+    assert main(["awards", "post"]) == 0
+    slack.fake.fail("chat.update", status=500, times=2)
+    assert main(["people", "forget", "UALICE"]) == 1
+    capsys.readouterr()
+
+    assert main(["admin", "status"]) == 0
+    out = capsys.readouterr().out
+    assert "Award posts still to edit since a forget (retried by the re-drive):" in out
+    assert "  2026-W46: owed since 2026-11-18 12:00 (UTC), 1 try" in out
+    assert "    last: " in out and "HTTP 500" in out
+    assert "UALICE" not in out
+
+    assert main(["people", "forget", "UALICE"]) == 0  # Slack is back: the edits are made
+    capsys.readouterr()
+    assert main(["admin", "status"]) == 0
+    assert "still to edit" not in capsys.readouterr().out
+
+
 def run_redrive(slack) -> None:
     """One run of the re-drive `serve` schedules, at the (frozen) time the test is at."""
     redrive_job(slack.services, notifier_for(slack.services.settings))()
