@@ -8,8 +8,8 @@ from datetime import date, datetime
 from sqlalchemy import insert, select, update
 
 from storage.db import Database
-from storage.models import AuditRow, LeaderboardStateRow, RetirementRow
 from storage.outbox import add_to_outbox, cancel_pending
+from storage.post_models import AuditRow, LeaderboardStateRow, RetirementRow
 from storage.records import AuditEntry, OwedPost, Retirement
 
 STATE_ID = 1

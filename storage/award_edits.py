@@ -10,7 +10,7 @@ from sqlalchemy import Connection, delete, or_, select, update
 
 from storage.db import Database
 from storage.dialect import insert_ignore
-from storage.models import AwardEditRow
+from storage.post_models import AwardEditRow
 from storage.records import OwedEdit
 
 

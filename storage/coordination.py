@@ -23,7 +23,7 @@ from sqlalchemy import Connection, insert, select, text, update
 from sqlalchemy.engine import make_url
 
 from storage.db import Database, lock_key, schema_revisions
-from storage.models import JobRunRow
+from storage.post_models import JobRunRow
 
 log = logging.getLogger(__name__)
 

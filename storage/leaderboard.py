@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from storage.compiled import CompiledRead
 from storage.db import Database
-from storage.models import LeaderboardStateRow
+from storage.post_models import LeaderboardStateRow
 from storage.records import LeaderboardState
 
 

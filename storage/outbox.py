@@ -14,7 +14,7 @@ from sqlalchemy import Connection, select, update
 
 from storage.db import Database
 from storage.dialect import insert_ignore
-from storage.models import OutboxRow
+from storage.post_models import OutboxRow
 from storage.records import OutboxItem
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, select, update
 
 from storage.db import Database
 from storage.dialect import insert_ignore
-from storage.models import PostRow
+from storage.post_models import PostRow
 from storage.records import ClaimResult, PostClaim
 
 RETRYABLE = ("failed", "unknown")

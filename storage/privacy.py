@@ -21,7 +21,6 @@ from storage.award_edits import owe_award_edits
 from storage.db import Database
 from storage.dialect import insert_ignore
 from storage.models import (
-    AuditRow,
     AwardRow,
     ConnectorStateRow,
     CopilotTeamRow,
@@ -31,13 +30,11 @@ from storage.models import (
     ForgottenRow,
     IdentityRow,
     IntegrityFlagRow,
-    LeaderboardStateRow,
     MetaRow,
-    OutboxRow,
     PersonRow,
-    RetirementRow,
     TeamMemberRow,
 )
+from storage.post_models import AuditRow, LeaderboardStateRow, OutboxRow, RetirementRow
 from storage.privacy_read import ANONYMOUS_KEY, CHUNK
 from storage.privacy_records import Forgotten, IdentityKey, Subject, redact
 from storage.weekly import forget_weekly

@@ -11,7 +11,6 @@ from sqlalchemy import Connection, func, or_, select
 
 from storage.db import Database
 from storage.models import (
-    AuditRow,
     AwardRow,
     CopilotTeamRow,
     DailyRow,
@@ -24,6 +23,7 @@ from storage.models import (
     TeamMemberRow,
     TeamRow,
 )
+from storage.post_models import AuditRow
 from storage.privacy_records import IdentityKey, Inventory, Span, Subject
 
 ANONYMOUS_KEY = "anonymous_person_id"

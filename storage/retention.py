@@ -13,15 +13,8 @@ from sqlalchemy import delete, select
 
 from storage.db import Database
 from storage.event_partitions import drop_months_before
-from storage.models import (
-    AuditRow,
-    DailyRow,
-    EventRow,
-    IntegrityFlagRow,
-    JobRunRow,
-    OtlpSeriesRow,
-    OutboxRow,
-)
+from storage.models import DailyRow, EventRow, IntegrityFlagRow, OtlpSeriesRow
+from storage.post_models import AuditRow, JobRunRow, OutboxRow
 from storage.weekly import prune_weekly
 
 BATCH = 1000  # bench/prune.py: a batch takes tens of milliseconds on either database

@@ -35,7 +35,8 @@ from storage.db import Database
 from storage.events import record_events
 from storage.integrations import create_integration
 from storage.integrity import week_flags
-from storage.models import LeaderboardStateRow, PersonRow
+from storage.models import PersonRow
+from storage.post_models import LeaderboardStateRow
 from storage.posts import claim_post, post_claims
 from storage.records import NewAward, UsageEvent, UserRef
 

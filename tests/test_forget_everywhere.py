@@ -14,10 +14,10 @@ import pytest
 from bot.cli.main import main
 from storage.connectors import copilot_teams, record_failure, replace_copilot_teams
 from storage.digests import digest_subscribers
-from storage.models import Base
 from storage.outbox import owe_post, pending_posts
 from storage.privacy_read import find_subject
 from storage.privacy_records import STAND_IN, redact
+from storage.schema import metadata
 from tests.test_home import chart_file, open_home, without_public_url
 from tests.test_privacy import (
     ALICE_IDS,
@@ -76,7 +76,7 @@ def slack_with_key(slack, api_key):  # noqa: F811
 
 def test_the_scan_reads_every_table_the_orm_defines(db):
     # On an empty database it reads them all, finds nothing, and agrees with the schema.
-    assert len(Base.metadata.tables) >= 20
+    assert len(metadata.tables) >= 20
     assert scan(db, ["x"], people=[1], identities=[1]) == []
 
 
@@ -169,7 +169,7 @@ def test_redact_takes_out_identifiers_in_any_case_and_form(text, expected):
 def test_the_privacy_notice_inventories_every_table_the_orm_defines():
     notice = (Path(__file__).parent.parent / "docs" / "privacy.md").read_text()
     inventory = notice.split("## Data inventory", 1)[1].split("\n## ", 1)[0]
-    missing = [name for name in Base.metadata.tables if f"`{name}`" not in inventory]
+    missing = [name for name in metadata.tables if f"`{name}`" not in inventory]
     assert missing == [], f"docs/privacy.md's inventory does not name {missing}"
     # Columns that hold something about one person are named too, by what they hold.
     assert "App Home chart" in inventory

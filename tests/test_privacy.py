@@ -20,7 +20,8 @@ from storage.awards import week_awards
 from storage.db import Database
 from storage.event_partitions import DEFAULT_PARTITION, month_partitions
 from storage.integrations import create_integration
-from storage.models import Base, DailyRow
+from storage.models import DailyRow
+from storage.schema import metadata
 from tests.builders import bearer, event
 from tests.test_slack_commands import text_of
 
@@ -100,8 +101,8 @@ def scan(
         # PostgreSQL's monthly partitions of the raw events are read through their parent.
         if conn.dialect.name == "postgresql":
             stored -= set(month_partitions(conn).values()) | {DEFAULT_PARTITION}
-        assert stored == set(Base.metadata.tables), "the database and the ORM disagree"
-        for tbl in Base.metadata.sorted_tables:
+        assert stored == set(metadata.tables), "the database and the ORM disagree"
+        for tbl in metadata.sorted_tables:
             for row in conn.execute(select(tbl)):
                 for col, value in zip(tbl.columns, row, strict=True):
                     text = str(value).lower()

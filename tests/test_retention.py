@@ -15,7 +15,8 @@ from bot.cli.main import main
 from storage.admin import record_audit
 from storage.events import record_events
 from storage.integrations import create_integration
-from storage.models import AuditRow, DailyRow, EventRow
+from storage.models import DailyRow, EventRow
+from storage.post_models import AuditRow
 from storage.records import UsageEvent, UserRef
 from storage.retention import Cutoffs, prune
 

@@ -13,8 +13,8 @@ from bot.cli.main import main
 from jobs.retention import JOB_RUN_DAYS, MAX_REFUSALS, OUTBOX_CLOSED_DAYS, REFUSAL_DAYS
 from storage.admin import record_audit
 from storage.coordination import claim_job
-from storage.models import AuditRow, JobRunRow, OutboxRow
 from storage.outbox import finish_outbox, owe_post
+from storage.post_models import AuditRow, JobRunRow, OutboxRow
 from storage.retention import Cutoffs, prune
 
 NOW = datetime(2026, 11, 24, 3, 17, tzinfo=UTC)
