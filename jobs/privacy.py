@@ -62,14 +62,6 @@ class ForgetReport:
     edits: EditReport = field(default_factory=EditReport)
     home_not_erased: list[str] = field(default_factory=list)  # what Slack refused, and why
 
-    @property
-    def edited(self) -> list[str]:
-        return self.edits.edited
-
-    @property
-    def not_edited(self) -> list[str]:
-        return self.edits.failed
-
 
 def forget_person(
     db: Database,

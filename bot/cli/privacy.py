@@ -94,7 +94,7 @@ def run_forget(args: argparse.Namespace, cli: CliContext) -> int:
     for line in report.home_not_erased:
         print(f"aiusage: not emptied in Slack: {line}", file=sys.stderr)
     print("Usage that arrives for them from now on is dropped until they type /aiusage optin.")
-    return 1 if report.not_edited or report.home_not_erased else 0
+    return 1 if report.edits.failed or report.home_not_erased else 0
 
 
 def print_edits(edits: EditReport) -> None:
