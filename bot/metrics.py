@@ -8,6 +8,9 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+# HTTP takes any token as a method; a label per made-up one would grow without end.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
 
 class Metrics:
     def __init__(self) -> None:
@@ -71,6 +74,7 @@ class LatencyMiddleware:
         finally:
             route: Any = scope.get("route")
             path = getattr(route, "path", "unmatched")
-            self.metrics.latency.labels(scope["method"], path, str(status)).observe(
+            method = scope["method"] if scope["method"] in KNOWN_METHODS else "other"
+            self.metrics.latency.labels(method, path, str(status)).observe(
                 time.perf_counter() - started
             )

@@ -48,3 +48,13 @@ def test_openapi_describes_the_event_schema(client):
         "other",
     ]
     assert "/api/v1/events" in document["paths"]
+
+
+def test_made_up_methods_share_one_label_so_metrics_stay_bounded(client):
+    # Any token is a method to HTTP: one label per made-up method grew /metrics (and memory)
+    # without end for a client that invents them.
+    for n in range(50):
+        client.request(f"X{n}", "/healthz")
+    text = client.get("/metrics").text
+    assert 'method="X' not in text
+    assert 'aiusage_http_request_duration_seconds_count{method="other",route="/healthz"' in text
