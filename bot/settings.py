@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 from jobs.award_rules import AwardRules, load_rules
 from jobs.posting import PostPolicy
@@ -16,7 +18,7 @@ from jobs.prices import Prices, load_prices
 from jobs.privacy_rules import DEFAULT_KEEP_ATTRIBUTES, check_keep_attributes
 from jobs.retention import RetentionConfig
 from jobs.schedule import check_cron
-from storage.db import check_database_url, url_passwords
+from storage.db import check_database_url, display_url, url_passwords
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
 
@@ -166,6 +168,11 @@ class Settings(BaseSettings):
     def _rules(cls, value: Path | None) -> Path | None:
         load_rules(value)  # a bad file stops start-up here, not at the first award run
         return value
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # Tokens are SecretStr already; the database URL may hold a password too.
+        for name, value in super().__repr_args__():
+            yield name, display_url(make_url(value)) if name == "database_url" else value
 
     def secret_values(self) -> list[str]:
         """Every secret value in the settings (the database password too), to be scrubbed

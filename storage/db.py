@@ -298,6 +298,22 @@ def check_database_url(url: str) -> None:
         spoken = None
     if spoken not in DRIVERS:
         raise ValueError(f"{parsed.drivername}:// is not supported; expected {URL_FORMS}")
+    if spoken == ("postgresql", "psycopg"):
+        _check_libpq_options(parsed)
+
+
+def _check_libpq_options(url: URL) -> None:
+    """libpq's own parser on the URL's options: a misspelt one is a setting to name now, not
+    a traceback at the first connection. Its message names the option, never a value."""
+    from psycopg import ProgrammingError
+    from psycopg.conninfo import make_conninfo
+    from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
+
+    _, options = PGDialect_psycopg().create_connect_args(url)
+    try:
+        make_conninfo("", **options)
+    except ProgrammingError as error:
+        raise ValueError(str(error).strip().splitlines()[0]) from None
 
 
 def unavailable_reason(error: BaseException) -> str:

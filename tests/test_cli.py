@@ -83,6 +83,11 @@ def test_a_revoked_key_is_refused_at_once(settings, client, capsys):
         ("AIUSAGE_DATABASE_URL", "mysql://u:hunter2@h/db", "AIUSAGE_DATABASE_URL: mysql:// is"),
         ("AIUSAGE_DATABASE_URL", "postgresql+psycopg2://u@h/db", "AIUSAGE_DATABASE_URL: post"),
         ("AIUSAGE_DATABASE_URL", "oracle+nosuch://u@h/db", "AIUSAGE_DATABASE_URL: oracle+"),
+        (
+            "AIUSAGE_DATABASE_URL",
+            "postgresql+psycopg://u:hunter2@h/db?sslmod=require",
+            'AIUSAGE_DATABASE_URL: invalid connection option "sslmod"',
+        ),
     ],
 )
 def test_a_malformed_setting_stops_with_one_line_naming_it(
@@ -178,3 +183,12 @@ def test_a_password_given_as_a_query_parameter_is_never_printed(settings, capsys
     code, out, _ = run(capsys, "db", "upgrade")
     assert code == 0
     assert "hunter2" not in out and "password=***" in out
+
+
+def test_the_settings_repr_masks_the_database_password(monkeypatch):
+    from bot.settings import load_settings
+
+    monkeypatch.setenv("AIUSAGE_DATABASE_URL", "postgresql+psycopg://u:hunter2@h/db?password=pw2")
+    shown = repr(load_settings())
+    assert "hunter2" not in shown and "pw2" not in shown
+    assert "postgresql+psycopg://u:***@h/db?password=***" in shown
