@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from sqlalchemy.engine import make_url
 
 from jobs.award_rules import AwardRules, load_rules
 from jobs.posting import PostPolicy
@@ -172,7 +171,7 @@ class Settings(BaseSettings):
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         # Tokens are SecretStr already; the database URL may hold a password too.
         for name, value in super().__repr_args__():
-            yield name, display_url(make_url(value)) if name == "database_url" else value
+            yield name, display_url(value) if name == "database_url" else value
 
     def secret_values(self) -> list[str]:
         """Every secret value in the settings (the database password too), to be scrubbed

@@ -275,8 +275,9 @@ def url_passwords(url: str) -> tuple[str, ...]:
     return tuple(str(value) for value in found if value)
 
 
-def display_url(url: URL) -> str:
+def display_url(url: URL | str) -> str:
     """The URL to show a person, every password in it masked."""
+    url = make_url(url)
     secret = [name for name in SECRET_QUERY_PARAMETERS if name in url.query]
     shown = url.difference_update_query(secret).render_as_string(hide_password=True)
     # Appended by hand: rendered, a query value's *** would be escaped to %2A%2A%2A.
