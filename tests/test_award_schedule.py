@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from freezegun import freeze_time
 
 from jobs.awards import AwardConfig, catch_up_due, post_key
-from jobs.schedule import MISFIRE_GRACE, Scheduler, award_trigger, first_fire_at
+from jobs.schedule import MISFIRE_GRACE, Scheduler, award_trigger, due_time, first_fire_at
 from jobs.weeks import Week, last_complete_week
 from storage.posts import claim_post, mark_posted
 
@@ -59,6 +61,101 @@ def test_a_fire_time_in_the_skipped_hour_still_fires_once_that_day():
     # 02:30 does not exist in Berlin on 29 March 2026; the trigger moves it, it does not drop it.
     [fire] = fires("30 2 * * sun", BERLIN, datetime(2026, 3, 28, 12, tzinfo=UTC), 1)
     assert fire.astimezone(BERLIN).date() == datetime(2026, 3, 29).date()
+
+
+# Zones whose clocks change: by an hour, at midnight (Santiago, Havana), by half an hour
+# (Lord Howe), across the date line (Apia, which no longer changes), or never (Kathmandu).
+CHANGING = [
+    "America/New_York",
+    "Europe/London",
+    "America/Santiago",
+    "America/Havana",
+    "Australia/Lord_Howe",
+    "Pacific/Apia",
+    "Asia/Kathmandu",
+]
+
+
+@pytest.mark.parametrize("zone", CHANGING)
+@pytest.mark.parametrize("expr", ["30 0 * * *", "30 1 * * *", "30 2 * * *", "0 9 * * *"])
+def test_a_daily_time_fires_once_every_day_of_the_year_whatever_the_clocks_do(zone, expr):
+    # Skipped wall times fire later that day, repeated ones once: 365 days, 365 fires. A
+    # midnight jump used to drop a day's fire (a week's, for a weekly post).
+    tz = ZoneInfo(zone)
+    year = fires(expr, tz, datetime(2026, 1, 1, tzinfo=tz), 366)
+    days = [fire.astimezone(tz).date() for fire in year]
+    assert len(set(days[:365])) == 365 and days[0].isoformat() == "2026-01-01"
+    assert days[365].isoformat() == "2027-01-01"
+    assert year == sorted(year)
+
+
+def test_a_weekly_post_at_a_time_skipped_at_midnight_still_goes_out_that_week():
+    santiago = ZoneInfo("America/Santiago")  # 6 September 2026 starts at 01:00
+    assert [
+        f.astimezone(santiago).isoformat()
+        for f in fires("30 0 * * sun", santiago, datetime(2026, 8, 31, tzinfo=UTC), 3)
+    ] == [
+        "2026-09-06T01:30:00-03:00",
+        "2026-09-13T00:30:00-03:00",
+        "2026-09-20T00:30:00-03:00",
+    ]
+
+
+def test_an_hourly_job_fires_whenever_the_clock_shows_its_minute():
+    # 1 November 2026, New York: 01:00 to 02:00 happens twice (EDT, then EST).
+    night = fires("7 * * * *", NEW_YORK, datetime(2026, 11, 1, 4, tzinfo=UTC), 4)
+    assert [f.strftime("%H:%M") for f in night] == ["04:07", "05:07", "06:07", "07:07"]
+    # 8 March 2026: 02:00 to 03:00 never happens, so neither does 02:07.
+    spring = fires("7 * * * *", NEW_YORK, datetime(2026, 3, 8, 6, tzinfo=UTC), 2)
+    assert [f.astimezone(NEW_YORK).strftime("%H:%M") for f in spring] == ["01:07", "03:07"]
+
+
+def test_due_times_inside_a_repeated_hour_are_found_at_once():
+    # Asked from the second 01:07, the look-up asked APScheduler again from an hour earlier
+    # and was handed the same time for ever: each job's thread spun, and never ran it.
+    second_time_round = datetime(2026, 11, 1, 6, 7, 5, tzinfo=UTC).astimezone(NEW_YORK)
+    cases = {
+        "7 * * * *": datetime(2026, 11, 1, 6, 7, tzinfo=UTC),
+        "*/15 * * * *": datetime(2026, 11, 1, 6, 0, tzinfo=UTC),
+        "30 1 * * sun": datetime(2026, 11, 1, 5, 30, tzinfo=UTC),  # the first time round
+    }
+    found: dict[str, datetime] = {}
+    for expr in cases:
+        worker = threading.Thread(
+            target=lambda e=expr: found.setdefault(
+                e, due_time(award_trigger(e, NEW_YORK), second_time_round, timedelta(days=1))
+            ),
+            daemon=True,
+        )
+        worker.start()
+        worker.join(5)
+    assert found == cases
+
+
+@pytest.mark.parametrize(
+    ("zone", "moment"),
+    [
+        ("America/New_York", datetime(2026, 11, 1, 6, 7, 5, tzinfo=UTC)),
+        ("Europe/London", datetime(2026, 10, 25, 1, 7, 5, tzinfo=UTC)),
+        ("America/New_York", datetime(2026, 11, 1, 12, 7, 5, tzinfo=UTC)),  # hours after
+    ],
+)
+def test_the_hourly_scan_runs_on_the_night_the_clocks_go_back(zone, moment):
+    runs: list[tuple[str, datetime]] = []
+    scheduler = Scheduler(
+        "0 9 * * mon",
+        ZoneInfo(zone),
+        award_job=lambda: None,
+        integrity_job=lambda: None,
+        catch_up_due=lambda: False,
+        run_once=lambda job, due, work: runs.append((job, due)),
+    )
+    scan = {name: run for name, _, run in scheduler.planned()}["integrity-scan"]
+    with freeze_time(moment):
+        worker = threading.Thread(target=scan, daemon=True)
+        worker.start()
+        worker.join(5)
+    assert runs == [("integrity-scan", moment.replace(second=0))]
 
 
 def test_the_last_complete_week_is_the_one_before_the_fire_time():
