@@ -330,6 +330,23 @@ def test_without_the_files_scope_home_shows_a_text_chart(slack):
     assert len(slack.fake.calls_to("files.getUploadURLExternal")) == 1
 
 
+def test_the_text_chart_shows_tool_names_as_text(slack, api_key):
+    # A tool name is whatever an integration sends for a person: in the text chart's code
+    # block it could link, mention, or end the block early, as nowhere else it can.
+    names = ["<https://ev.il|Re-login>", "```<!here>", "<@UBOB>", "tab\tname\u202e"]
+    ingest(slack, api_key, *(event(event_id=name, tool=name, kind="chat") for name in names))
+    without_public_url(slack)
+    slack.fake.fail("files.getUploadURLExternal", error="missing_scope")
+    [chart] = [
+        b["text"]["text"] for b in open_home(slack)["blocks"] if "12 weeks" in str(b.get("text"))
+    ]
+    body = chart.split("```")[1]  # the block holds the whole chart, then ends
+    assert chart.endswith("```") and chart.count("```") == 2
+    assert "<" not in body and ">" not in body
+    assert "&lt;https://ev.il|Re-login&gt;" in body and "&lt;@UBOB&gt;" in body
+    assert "'''&lt;!here&gt;" in body and "tab?name?" in body
+
+
 def test_settings_changed_by_slash_command_reach_the_home_tab(slack):
     open_home(slack)  # Alice is known from here on
     slack.ask("digest on")
