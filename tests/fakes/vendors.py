@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import ssl
 import threading
 import time
 from collections import defaultdict
@@ -41,6 +42,7 @@ class FakeVendor:
     trickle: float | None = None
     trickle_paths: str = "/"  # only answers to paths starting with this
     gzip: bool = False  # every answer's body compressed, as `Content-Encoding: gzip`
+    tls: ssl.SSLContext | None = None  # answer over HTTPS (tests/fakes/tls.py)
 
     def __post_init__(self) -> None:
         fake = self
@@ -58,12 +60,15 @@ class FakeVendor:
                 fake._handle(self)
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if self.tls is not None:
+            self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        scheme = "http" if self.tls is None else "https"
+        return f"{scheme}://127.0.0.1:{self._server.server_address[1]}"
 
     def stop(self) -> None:
         self._server.shutdown()
