@@ -10,7 +10,7 @@ from bot.connectors.claude_code import ClaudeCodeConnector
 from bot.connectors.registry import run_connectors
 from bot.settings import load_settings
 from storage.connectors import connector_states
-from tests.test_connectors import D1, D2, claude_record, figures
+from tests.test_connectors import D1, D2, claude_record, copilot_record, figures
 
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
 CLAUDE_PATH = "/v1/organizations/usage_report/claude_code"
@@ -51,3 +51,14 @@ def test_claude_code_holds_a_day_to_its_record_limit(db, settings, anthropic, mo
     assert len([c for c in anthropic.calls if c.query["starting_at"] == str(D2)]) == 3
     assert set(figures(db)) == {("dev@example.com", "claude-code")}  # the day before stays
 
+
+def test_copilot_refuses_a_day_that_lists_a_download_link_twice(db, settings, github):
+    github.users = {D1: [[copilot_record("octocat", D1)]]}
+    link = f"{github.url}/download/users/{D1}/0?sig=s3cr3t-signature"
+    reports = "/orgs/acme/copilot/metrics/reports/users-1-day"
+    github.fail(reports, 200, body={"download_links": [link, link], "report_day": str(D1)})
+    result = pull(db, "copilot")
+    assert not result.ok
+    assert "users-1-day answer for 2026-11-16 lists a download link twice" in (result.error or "")
+    assert "s3cr3t" not in (result.error or "")
+    assert figures(db) == {}
