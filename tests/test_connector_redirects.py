@@ -105,3 +105,17 @@ def test_a_signed_link_may_lead_to_storage_elsewhere_without_the_token(db, setti
     assert [call.path for call in storage.calls] == [link]
     assert all(token not in str(call.headers) for call in storage.calls)
     assert figures(db)[("copilot:octocat", "copilot")].suggestions_shown == 10
+
+
+def test_a_redirect_with_nowhere_to_go_is_a_failure_named_by_its_status(db, settings, monkeypatch):
+    # S3 answers a bucket asked for in the wrong region so: 301 and no Location. It was taken
+    # as the answer itself, and failed later as an answer of the wrong shape.
+    anthropic, _, _ = vendor("claude-code", monkeypatch)
+    anthropic.fail(CLAUDE_PATH, 301, body={"message": "use the other endpoint"})
+    try:
+        result = pull(db, "claude-code")
+    finally:
+        anthropic.stop()
+    assert not result.ok
+    assert "Anthropic answered HTTP 301 at" in (result.error or "")
+    assert "use the other endpoint" in (result.error or "")

@@ -173,7 +173,7 @@ class VendorClient:
                 ends = time.monotonic() + self.deadline
                 response = self._follow(request, ends)
                 response.stream = _Until(response.stream, ends, self.deadline)
-                if whole or response.status_code >= 400:
+                if whole or response.status_code >= 300:
                     response = _read_whole(response, self.max_bytes)
             except TooLarge as exc:
                 raise TooLarge(f"{self.vendor} {exc} at {where(url)}; not read further") from None
@@ -182,7 +182,7 @@ class VendorClient:
                     response.close()
                 failure, wait = _failure(exc), None
             else:
-                if response.status_code < 400:
+                if response.status_code < 300:  # a 3xx here had nowhere to go: a failure
                     return response
                 response.close()
                 self._raise_final(response)
