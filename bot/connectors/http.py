@@ -4,8 +4,10 @@ and error messages that never carry a key or a signed link."""
 
 from __future__ import annotations
 
+import html
 import logging
 import random
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -34,6 +36,8 @@ BACKOFF_SECONDS = 1.0
 MAX_WAIT_SECONDS = 120.0
 MAX_REDIRECTS = 5
 USER_AGENT = "aiusage-connector/0.1 (+https://github.com/aiusage)"
+_XML_CODE = re.compile(r"<Code>([^<]{1,100})</Code>")
+_XML_MESSAGE = re.compile(r"<Message>([^<]{0,300})</Message>")
 
 
 class KeyRefused(ConnectorError):
@@ -90,6 +94,11 @@ def vendor_message(response: httpx.Response, secrets: tuple[str, ...] = ()) -> s
         text = str(nested or body.get("message") or error or "")
     else:
         text = str(body)
+        code = _XML_CODE.search(text) if "<Error>" in text else None
+        if code is not None:
+            # S3's <Error>: its code and message only; the rest can echo a signed link's query
+            message = _XML_MESSAGE.search(text)
+            text = html.unescape(f"{code[1]}: {message[1] if message else ''}")
     text = " ".join(text.split())[:200]
     for secret in secrets:
         if secret:
