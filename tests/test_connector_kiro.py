@@ -4,16 +4,22 @@
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+import time
+from datetime import UTC, date, datetime, timedelta
 
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
 from bot.connectors.kiro import KiroConnector
+from bot.connectors.registry import run_connectors
+from bot.settings import load_settings
 from storage.usage_report import usage_report
+from tests.fakes.tcp_proxy import TcpProxy
+from tests.fakes.vendors import FakeS3
 
 D1, D2 = date(2026, 11, 16), date(2026, 11, 17)
+NOW = datetime(2026, 11, 20, tzinfo=UTC)
 PREFIX = "reports/AWSLogs/111122223333/KiroLogs/user_report/us-east-1"
 HEADER = "Date,UserId,Client_Type,Credits_Used,Total_Messages,claude_sonnet_4_5_messages"
 
@@ -124,6 +130,77 @@ def test_kiro_refuses_a_file_with_an_endless_line_and_keeps_the_others(run, db, 
     assert stored(db)[("kiro:u1", "kiro")].requests == 5  # the day before stays stored
 
 
+def trickling(s3, db, marker: bytes, **client):
+    """One pull of D1..D2 through a proxy that trickles S3's answers from `marker` on, a byte
+    every 10 ms; how long it took."""
+    proxy = TcpProxy(("127.0.0.1", int(s3.meta.endpoint_url.rsplit(":", 1)[1]))).start()
+    proxy.trickle, proxy.trickle_after = 0.01, marker
+    started = time.monotonic()
+    try:
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{proxy.port}")
+            [result] = run_connectors(load_settings(), db, lambda: NOW, ["kiro"], D1, D2, **client)
+    finally:
+        proxy.stop()
+    return result, time.monotonic() - started, proxy.port
+
+
+def test_kiro_gives_up_a_report_that_trickles_and_keeps_the_days_before(db, settings, bucket):
+    # No read waits long enough for botocore's read timeout, so only a deadline on the whole
+    # file keeps the connectors' job (and its claim) from being held.
+    s3, name = bucket
+    put(s3, name, D1, "KIRO_IDE_1_user_report_1", ["2026-11-16,u1,KIRO_IDE,2,5,5"])
+    stalls = [f"2026-11-17,u{n}-stalls,KIRO_CLI,1,3,3" for n in range(60)]  # 20 s to arrive
+    put(s3, name, D2, "KIRO_CLI_1_user_report_1", stalls)
+    result, seconds, port = trickling(s3, db, b"-stalls", deadline=1.0)
+    assert seconds < 8
+    assert not result.ok
+    error = result.error or ""
+    file = f"127.0.0.1:{port}/{name}/{PREFIX}/2026/11/17/00/KIRO_CLI_1_user_report_1.csv"
+    assert f"Kiro sent its answer too slowly: not whole after 1 s at {file}" in error
+    assert "X-Amz" not in error and "Signature" not in error  # the presigned link's query
+    assert stored(db)[("kiro:u1", "kiro")].requests == 5  # the day before stays stored
+
+
+def test_kiro_gives_up_a_listing_that_trickles(db, settings, bucket):
+    s3, name = bucket
+    for n in range(20):  # a listing page of 20 files: some 10 KB, over a minute to arrive
+        put(s3, name, D1, f"KIRO_IDE_{n}_user_report_1", ["2026-11-16,u1,KIRO_IDE,2,5,5"])
+    result, seconds, _ = trickling(
+        s3, db, b"<ListBucketResult", deadline=1.0, retries=1, sleep=lambda _s: None
+    )
+    assert seconds < 8
+    assert not result.ok
+    assert "Kiro sent its answer too slowly: not whole after 1 s" in (result.error or "")
+    assert "still after 2 tries" in (result.error or "")
+    assert stored(db) == {}
+
+
+def test_kiro_stops_a_listing_whose_continuation_token_comes_round_again(db, settings):
+    # S3's pages "" -> a -> b -> a -> ...: botocore saw only a token given twice in a row.
+    fake = FakeS3(next_tokens={"": "a", "a": "b", "b": "a"}, max_pages=30)
+    key = f"{PREFIX}/2026/11/16/00/KIRO_IDE_1_user_report_1.csv"
+    fake.objects[key] = f"{HEADER}\n2026-11-16,u1,KIRO_IDE,2,5,5\n".encode()
+    try:
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("AWS_ENDPOINT_URL", fake.url)
+            env.setenv("AWS_ACCESS_KEY_ID", "testing")
+            env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+            env.setenv("AWS_DEFAULT_REGION", "us-east-1")
+            env.setenv("AIUSAGE_KIRO_REPORTS_URI", f"s3://{fake.bucket}/reports")
+            [result] = run_connectors(load_settings(), db, lambda: NOW, ["kiro"], D1, D1)
+    finally:
+        fake.stop()
+    assert not result.ok
+    assert (
+        f"Kiro's listing of s3://{fake.bucket}/reports/ gave, after page 3, a continuation "
+        "token it had given before" in (result.error or "")
+    )
+    listed = [c for c in fake.calls if c.query.get("list-type") == "2"]
+    assert [c.query.get("continuation-token") for c in listed] == [None, "a", "b"]
+    assert stored(db) == {}
+
+
 def test_kiro_names_a_row_whose_field_is_too_long_and_keeps_the_rest(run, db, bucket):
     s3, name = bucket
     rows = ["2026-11-16,u1,KIRO_IDE,2,5,5", "2026-11-16,u2,KIRO_IDE," + "9" * 200_000 + ",1,1"]
@@ -179,3 +256,26 @@ def test_kiro_listing_is_followed_page_by_page(run, db, bucket, monkeypatch):
     )
     assert code == 0 and "5 rows for 5 days" in out
     assert stored(db, D1 - timedelta(days=4), D1)[("kiro:u1", "kiro")].requests == 15
+
+
+def test_kiro_names_s3s_refusal_without_the_signed_link(db, settings):
+    # S3's error answers echo the request, presigned query and all: only its code and
+    # message are kept.
+    fake = FakeS3()
+    key = f"{PREFIX}/2026/11/16/00/KIRO_IDE_1_user_report_1.csv"
+    fake.objects[key] = f"{HEADER}\n2026-11-16,u1,KIRO_IDE,2,5,5\n".encode()
+    fake.refused.add(key)
+    try:
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("AWS_ENDPOINT_URL", fake.url)
+            env.setenv("AWS_ACCESS_KEY_ID", "AKIATESTINGKEY")
+            env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+            env.setenv("AWS_DEFAULT_REGION", "us-east-1")
+            env.setenv("AIUSAGE_KIRO_REPORTS_URI", f"s3://{fake.bucket}/reports")
+            [result] = run_connectors(load_settings(), db, lambda: NOW, ["kiro"], D1, D1)
+    finally:
+        fake.stop()
+    assert not result.ok
+    error = result.error or ""
+    assert "Kiro refused the key (HTTP 403): SignatureDoesNotMatch: The request signature" in error
+    assert "X-Amz" not in error and "AKIATESTINGKEY" not in error

@@ -1,5 +1,7 @@
 """The `claude-code` connector: Anthropic's Admin API Claude Code usage report, one UTC day per
-request (`starting_at`), followed page by page (`has_more`, `next_page`) to the end."""
+request (`starting_at`), followed page by page (`has_more`, `next_page`) to the end. A day is
+held whole before it is written, so it is held to `MAX_DAY_RECORDS`, and a cursor that comes
+round again stops it: its pages would otherwise be counted twice, or asked for without end."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 
 from bot.connectors.http import VendorClient
+from bot.connectors.limits import MAX_DAY_RECORDS, TooLarge
 from bot.intake import claude_code
 from jobs.connector_items import Batch, ConnectorError
 from storage.records import BadRow, ReportDay
@@ -18,6 +21,7 @@ MAX_PAGES = 10_000  # a cursor that never ends is a vendor bug, not a reason to 
 
 class ClaudeCodeConnector:
     name = "claude-code"
+    max_day_records = MAX_DAY_RECORDS
 
     def __init__(self, api: VendorClient) -> None:
         self.api = api
@@ -46,13 +50,19 @@ class ClaudeCodeConnector:
         """Every page of the day; records are numbered across pages."""
         params: dict[str, str | int] = {"starting_at": day.isoformat(), "limit": PAGE_SIZE}
         number = 1
-        for _ in range(MAX_PAGES):
+        cursors: set[str] = set()
+        for page in range(1, MAX_PAGES + 1):
             body = self.api.request(
                 "GET", "/v1/organizations/usage_report/claude_code", params=params
             ).json()
             data = body.get("data") if isinstance(body, dict) else None
             if not isinstance(data, list):
                 raise ConnectorError(f"Anthropic's Claude Code report for {day} has no data list")
+            if number - 1 + len(data) > self.max_day_records:
+                raise TooLarge(
+                    f"Anthropic's report for {day} has more than {self.max_day_records:,} "
+                    "records; not read further"
+                )
             for item in claude_code.parse_records(data, number):
                 if isinstance(item, BadRow) or item.day == day:
                     yield item
@@ -62,5 +72,11 @@ class ClaudeCodeConnector:
             cursor = body.get("next_page")
             if not isinstance(cursor, str) or not cursor:
                 raise ConnectorError(f"Anthropic said has_more for {day} but gave no next_page")
+            if cursor in cursors:
+                raise ConnectorError(
+                    f"Anthropic's report for {day} gave, after page {page}, a next_page it had "
+                    "given before; not read further, as its records would count twice"
+                )
+            cursors.add(cursor)
             params["page"] = cursor
         raise ConnectorError(f"Anthropic's report for {day} did not end after {MAX_PAGES} pages")

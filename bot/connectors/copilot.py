@@ -120,6 +120,11 @@ class CopilotConnector:
         links = body.get("download_links") if isinstance(body, dict) else None
         if not isinstance(links, list) or not all(isinstance(x, str) for x in links):
             raise ConnectorError(f"GitHub's {report} answer for {day} has no download_links")
+        if len(set(links)) < len(links):  # a day's files add up: one read twice counts twice
+            raise ConnectorError(
+                f"GitHub's {report} answer for {day} lists a download link twice; not read, "
+                "as its records would count twice"
+            )
         return links
 
     def _records(self, day: date, links: list[str]) -> Iterator[ReportDay | BadRow]:

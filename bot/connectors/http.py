@@ -1,11 +1,13 @@
 """The HTTP side every vendor connector shares: timeouts, retries with backoff on 5xx, 429 and
-network errors (honouring `Retry-After`), and error messages that never carry a key or a
-signed link."""
+network errors (honouring `Retry-After`), redirects that never take a key to another origin,
+and error messages that never carry a key or a signed link."""
 
 from __future__ import annotations
 
+import html
 import logging
 import random
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -32,7 +34,10 @@ EXCHANGE_SECONDS = 300.0
 RETRIES = 5
 BACKOFF_SECONDS = 1.0
 MAX_WAIT_SECONDS = 120.0
+MAX_REDIRECTS = 5
 USER_AGENT = "aiusage-connector/0.1 (+https://github.com/aiusage)"
+_XML_CODE = re.compile(r"<Code>([^<]{1,100})</Code>")
+_XML_MESSAGE = re.compile(r"<Message>([^<]{0,300})</Message>")
 
 
 class KeyRefused(ConnectorError):
@@ -47,6 +52,15 @@ def where(url: str | httpx.URL) -> str:
     """Host and path only: query strings of signed links are secrets."""
     parts = urlsplit(str(url))
     return f"{parts.netloc}{parts.path}"
+
+
+def origin(url: str | httpx.URL) -> str:
+    """Where a request goes, as a browser's same-origin rule sees it: scheme, host and port
+    (never a path, a query or a user name)."""
+    parsed = httpx.URL(url)
+    host = f"[{parsed.host}]" if ":" in parsed.host else parsed.host  # IPv6
+    port = f":{parsed.port}" if parsed.port is not None else ""  # None: the scheme's own
+    return f"{parsed.scheme}://{host}{port}"
 
 
 def retry_after(response: httpx.Response, now: datetime | None = None) -> float | None:
@@ -80,6 +94,11 @@ def vendor_message(response: httpx.Response, secrets: tuple[str, ...] = ()) -> s
         text = str(nested or body.get("message") or error or "")
     else:
         text = str(body)
+        code = _XML_CODE.search(text) if "<Error>" in text else None
+        if code is not None:
+            # S3's <Error>: its code and message only; the rest can echo a signed link's query
+            message = _XML_MESSAGE.search(text)
+            text = html.unescape(f"{code[1]}: {message[1] if message else ''}")
     text = " ".join(text.split())[:200]
     for secret in secrets:
         if secret:
@@ -88,7 +107,13 @@ def vendor_message(response: httpx.Response, secrets: tuple[str, ...] = ()) -> s
 
 
 class VendorClient:
-    """An httpx client for one vendor; `sleep` is injectable so tests need not wait."""
+    """An httpx client for one vendor; `sleep` is injectable so tests need not wait.
+
+    Redirects are followed here, not by httpx, which drops only `Authorization` on a redirect
+    to another origin: Anthropic's key, in `x-api-key`, went wherever a redirect from the API
+    (or from anything between) pointed. A client that holds a secret (`secrets`, `auth`)
+    follows a redirect only within the origin of `base_url`, scheme and port included, and
+    fails naming the other one; a client without (signed download links) follows any."""
 
     def __init__(
         self,
@@ -111,12 +136,13 @@ class VendorClient:
         self.retries, self.backoff, self.sleep = retries, backoff, sleep
         self.deadline = deadline
         self.max_bytes, self.max_line = max_bytes, max_line
+        self.home = origin(base_url) if secrets or auth is not None else None
         self.http = httpx.Client(
             base_url=base_url,
             headers={"user-agent": USER_AGENT, **(headers or {})},
             auth=auth,
             timeout=timeout,
-            follow_redirects=True,
+            follow_redirects=False,  # see the class's docstring: `_follow`
         )
 
     def close(self) -> None:
@@ -154,9 +180,9 @@ class VendorClient:
             try:
                 request = self.http.build_request(method, url, **kwargs)
                 ends = time.monotonic() + self.deadline
-                response = self.http.send(request, stream=True)
+                response = self._follow(request, ends)
                 response.stream = _Until(response.stream, ends, self.deadline)
-                if whole or response.status_code >= 400:
+                if whole or response.status_code >= 300:
                     response = _read_whole(response, self.max_bytes)
             except TooLarge as exc:
                 raise TooLarge(f"{self.vendor} {exc} at {where(url)}; not read further") from None
@@ -165,7 +191,7 @@ class VendorClient:
                     response.close()
                 failure, wait = _failure(exc), None
             else:
-                if response.status_code < 400:
+                if response.status_code < 300:  # a 3xx here had nowhere to go: a failure
                     return response
                 response.close()
                 self._raise_final(response)
@@ -186,6 +212,30 @@ class VendorClient:
                 delay,
             )
             self.sleep(delay)
+
+    def _follow(self, request: httpx.Request, ends: float) -> httpx.Response:
+        """The answer at the end of the request's redirects, each redirect's own body left
+        unread (httpx would read it whole, past every limit here)."""
+        asked = request.url
+        for _ in range(MAX_REDIRECTS + 1):
+            response = self.http.send(request, stream=True)
+            following = response.next_request
+            if following is None:
+                return response
+            response.close()
+            there = origin(following.url)
+            if self.home is not None and there != self.home:
+                raise ConnectorError(
+                    f"{self.vendor} redirected {where(asked)} to {there}, which was not "
+                    f"followed: its key is sent to {self.home} only (if the API has moved, "
+                    "set its URL to the new address)"
+                )
+            if time.monotonic() > ends:
+                raise TooSlow(f"sent its answer too slowly: not whole after {self.deadline:g} s")
+            request = following
+        raise ConnectorError(
+            f"{self.vendor} redirected {where(asked)} more than {MAX_REDIRECTS} times"
+        )
 
     def _raise_final(self, response: httpx.Response) -> None:
         """Raise for answers that retrying cannot change; return for 429 and 5xx."""

@@ -1,7 +1,8 @@
 """The `kiro` connector: the per-client user reports Kiro writes to S3 each day, under
 `<prefix>/…/KiroLogs/user_report/<region>/<yyyy>/<mm>/<dd>/<hh>/<CLIENT>_…_user_report_<ts>.csv`,
 listed page by page to the end and read by the same parser as `aiusage import kiro`. The
-standard AWS settings apply (credentials, region, `AWS_ENDPOINT_URL`)."""
+standard AWS settings apply (credentials, region, `AWS_ENDPOINT_URL`). Listing pages and
+reports are read over presigned links (`s3_links`), within the connectors' HTTP limits."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bot.connectors.limits import MAX_LINE_BYTES, TooLarge, bounded_lines
+from bot.connectors.http import VendorClient
+from bot.connectors.limits import TooLarge, bounded_lines
+from bot.connectors.s3_links import S3Links
 from bot.intake import kiro
 from bot.intake.vendor_report import BadReport
 from jobs.connector_items import Batch, ConnectorError
@@ -27,8 +30,15 @@ _KEY = re.compile(
 )
 _REVISION = re.compile(r"^(?P<series>.*?)_?(?P<ts>\d+)$")
 S3_CONFIG = Config(
-    connect_timeout=10, read_timeout=60, retries={"max_attempts": 6, "mode": "standard"}
+    connect_timeout=10,
+    read_timeout=60,
+    retries={"max_attempts": 6, "mode": "standard"},
+    # Presigned links too are signed with SigV4, which every region opened since 2014
+    # requires: botocore signs them with the older scheme otherwise.
+    signature_version="s3v4",
 )
+# HeadBucket answers without a body, so botocore names its errors by their status only.
+_HEAD_CODES = {"403": "AccessDenied", "404": "NoSuchBucket"}
 
 
 @dataclass(frozen=True)
@@ -72,11 +82,14 @@ class KiroConnector:
     name = "kiro"
     page_size = 1000  # S3's own maximum per listing page
 
-    def __init__(self, uri: str, s3: Any | None = None) -> None:
+    def __init__(self, uri: str, s3: Any | None = None, **client: Any) -> None:
+        """`client` passes the retry, sleep, deadline and size knobs to the HTTP client."""
         self.bucket, self.prefix = split_uri(uri)
         self.s3 = s3 or boto3.client("s3", config=S3_CONFIG)
+        self.reports = S3Links(self.bucket, self.s3, VendorClient("Kiro", "", **client))
 
     def close(self) -> None:
+        self.reports.http.close()
         self.s3.close()
 
     def batches(self, first: date, last: date) -> Iterator[Batch]:
@@ -86,12 +99,9 @@ class KiroConnector:
 
     def _files(self) -> dict[date, list[ReportFile]]:
         try:
-            pages = self.s3.get_paginator("list_objects_v2").paginate(
-                Bucket=self.bucket,
-                Prefix=f"{self.prefix}/" if self.prefix else "",
-                PaginationConfig={"PageSize": self.page_size},
-            )
-            return report_files(obj for page in pages for obj in page.get("Contents", []))
+            self.reports.find_region()
+            prefix = f"{self.prefix}/" if self.prefix else ""
+            return report_files(self.reports.objects(prefix, self.page_size))
         except (ClientError, BotoCoreError) as exc:
             raise ConnectorError(
                 f"Kiro's reports in s3://{self.bucket}: {_s3_error(exc)}"
@@ -101,20 +111,29 @@ class KiroConnector:
         items: list[ReportDay | BadRow] = []
         for file in files:
             try:
-                body = self.s3.get_object(Bucket=self.bucket, Key=file.key)["Body"]
-                chunks = bounded_lines(body.iter_chunks(), MAX_LINE_BYTES, keepends=True)
-                items.extend(kiro.parse(codecs.iterdecode(chunks, "utf-8-sig")))
+                items.extend(self._read_file(file))
             except (ClientError, BotoCoreError) as exc:
                 raise ConnectorError(f"Kiro report {file.key}: {_s3_error(exc)}") from None
-            except TooLarge as exc:
-                raise TooLarge(f"Kiro report {file.key} {exc}") from None
             except (BadReport, UnicodeDecodeError) as exc:
                 raise ConnectorError(f"Kiro report {file.key} is not readable: {exc}") from None
         return items
+
+    def _read_file(self, file: ReportFile) -> list[ReportDay | BadRow]:
+        """A report's records; one that stops, trickles past the client's deadline or has a
+        line past its limit raises ConnectorError (TooLarge)."""
+        with self.reports.get(file.key) as response:
+            lines = bounded_lines(response.iter_bytes(), self.reports.http.max_line, keepends=True)
+            try:
+                return list(kiro.parse(codecs.iterdecode(lines, "utf-8-sig")))
+            except TooLarge as exc:
+                too_large = f"Kiro report {file.key} {exc}"
+        # raised out here: inside, the stream would name it by its link's host and path
+        raise TooLarge(too_large)
 
 
 def _s3_error(exc: Exception) -> str:
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
-        return f"{error.get('Code', 'error')}: {error.get('Message', '')}".strip(": ")
+        code = str(error.get("Code", "error"))
+        return f"{_HEAD_CODES.get(code, code)}: {error.get('Message', '')}".strip(": ")
     return type(exc).__name__ + (f": {exc}" if "credential" in str(exc).lower() else "")

@@ -14,6 +14,10 @@ from jobs.connector_items import ConnectorError
 MAX_ANSWER_BYTES = 32 * 2**20
 # A report line is one person's day: a few KB.
 MAX_LINE_BYTES = 16 * 2**20
+# Records of one day a connector gathers before handing the day over, since a day is written
+# only once fetched whole. A record is about one person's day, some 0.5 KB once parsed: this
+# is ~100 MB, and more people than an organisation has seats.
+MAX_DAY_RECORDS = 200_000
 
 
 class TooLarge(ConnectorError):

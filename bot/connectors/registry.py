@@ -63,7 +63,7 @@ def build(name: str, settings: Settings, today: date, **client: Any) -> Connecto
             settings.anthropic_api_url, settings.anthropic_admin_key.get_secret_value(), **client
         )
     assert settings.kiro_reports_uri is not None
-    return KiroConnector(settings.kiro_reports_uri)
+    return KiroConnector(settings.kiro_reports_uri, **client)
 
 
 def run_connectors(

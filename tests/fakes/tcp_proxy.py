@@ -1,11 +1,14 @@
 """A TCP proxy on a loopback port that a test can cut and restore: the network between the
-service and its database going away, with every open connection dropped, then coming back."""
+service and its database going away, with every open connection dropped, then coming back.
+It can also trickle: pass on an answer a byte at a time from a marker on, as a far side (or
+a proxy) that stalls mid-body does."""
 
 from __future__ import annotations
 
 import contextlib
 import socket
 import threading
+import time
 from collections.abc import Callable
 
 
@@ -26,6 +29,10 @@ class TcpProxy:
         self._open: set[socket.socket] = set()
         self._listener: socket.socket | None = None
         self.port = 0
+        # Seconds between the bytes of an answer from `target` from `trickle_after` on; set
+        # before the connection is made.
+        self.trickle: float | None = None
+        self.trickle_after = b""
 
     def start(self) -> TcpProxy:
         listener = self.make_socket()
@@ -62,14 +69,39 @@ class TcpProxy:
                 continue
             with self._lock:
                 self._open.update((client, upstream))
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=_pipe, args=(a, b), daemon=True).start()
+            threading.Thread(target=_pipe, args=(client, upstream), daemon=True).start()
+            threading.Thread(
+                target=_pipe,
+                args=(upstream, client, self._slowly, self.trickle or 0.0),
+                daemon=True,
+            ).start()
+
+    def _slowly(self, data: bytes) -> int | None:
+        """Where in this answer to start trickling, or None to pass it on at once."""
+        if self.trickle is None or not self.trickle_after:
+            return None
+        at = data.find(self.trickle_after)
+        return None if at < 0 else at
 
 
-def _pipe(source: socket.socket, sink: socket.socket) -> None:
+def _pipe(
+    source: socket.socket,
+    sink: socket.socket,
+    slowly: Callable[[bytes], int | None] = lambda _data: None,
+    pause: float = 0.0,
+) -> None:
+    trickling = False
     try:
         while data := source.recv(65536):
-            sink.sendall(data)
+            at = 0 if trickling else slowly(data)
+            if at is None:
+                sink.sendall(data)
+                continue
+            trickling = True
+            sink.sendall(data[:at])
+            for i in range(at, len(data)):
+                sink.sendall(data[i : i + 1])
+                time.sleep(pause)
     except OSError:
         pass
     finally:

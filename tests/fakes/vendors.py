@@ -1,11 +1,13 @@
 """Fake vendor admin APIs on loopback ports, built from the vendors' documented shapes: GitHub's
-Copilot usage-metrics reports (with signed download links), Cursor's daily-usage-data and
-Anthropic's Claude Code usage report. Each records its calls and can be told to fail."""
+Copilot usage-metrics reports (with signed download links), Cursor's daily-usage-data,
+Anthropic's Claude Code usage report, and the little of S3 that moto cannot be made to get
+wrong. Each records its calls and can be told to fail."""
 
 from __future__ import annotations
 
 import base64
 import gzip
+import ssl
 import threading
 import time
 from collections import defaultdict
@@ -41,6 +43,7 @@ class FakeVendor:
     trickle: float | None = None
     trickle_paths: str = "/"  # only answers to paths starting with this
     gzip: bool = False  # every answer's body compressed, as `Content-Encoding: gzip`
+    tls: ssl.SSLContext | None = None  # answer over HTTPS (tests/fakes/tls.py)
 
     def __post_init__(self) -> None:
         fake = self
@@ -57,13 +60,19 @@ class FakeVendor:
             def do_POST(self) -> None:
                 fake._handle(self)
 
+            def do_HEAD(self) -> None:
+                fake._handle(self)
+
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if self.tls is not None:
+            self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        scheme = "http" if self.tls is None else "https"
+        return f"{scheme}://127.0.0.1:{self._server.server_address[1]}"
 
     def stop(self) -> None:
         self._server.shutdown()
@@ -104,6 +113,8 @@ class FakeVendor:
             request.send_header(name, value)
         request.send_header("content-length", str(len(body)))
         request.end_headers()
+        if request.command == "HEAD":
+            return
         if self.trickle is None or not call.path.startswith(self.trickle_paths):
             request.wfile.write(body)
             return
@@ -221,3 +232,57 @@ class FakeAnthropic(FakeVendor):
             200,
             {"data": page, "has_more": more, "next_page": str(start + size) if more else None},
         )
+
+
+@dataclass
+class FakeS3(FakeVendor):
+    """HeadBucket, ListObjectsV2 and GetObject on path-style URLs of one bucket, signatures
+    unchecked. `next_tokens` maps a listing page's continuation token ("" for the first) to
+    the next page's, and may come round again; every page lists every object. After
+    `max_pages` pages the listing ends, as a vendor's bug might not. A key in `refused` is
+    listed, but reading it is refused as S3 refuses a bad signature, echoing the request."""
+
+    bucket: str = "kiro-reports"
+    objects: dict[str, bytes] = field(default_factory=dict)
+    next_tokens: dict[str, str] = field(default_factory=dict)
+    max_pages: int = 10
+    refused: set[str] = field(default_factory=set)
+
+    def answer(self, call: Call) -> Answer:
+        if call.path == f"/{self.bucket}" and call.method == "HEAD":
+            return 200, {"x-amz-bucket-region": "us-east-1"}, b""
+        if call.path == f"/{self.bucket}" and call.query.get("list-type") == "2":
+            pages = sum(1 for c in self.calls_to(call.path) if c.method == "GET")
+            token = self.next_tokens.get(call.query.get("continuation-token", ""))
+            more = token is not None and pages < self.max_pages
+            return 200, {"content-type": "application/xml"}, self._page(token if more else None)
+        key = call.path.removeprefix(f"/{self.bucket}/")
+        if key in self.refused:
+            query = "&amp;".join(f"{k}={v}" for k, v in call.query.items())
+            return (
+                403,
+                {"content-type": "application/xml"},
+                (
+                    "<Error><Code>SignatureDoesNotMatch</Code><Message>The request signature we "
+                    "calculated does not match the signature you provided.</Message>"
+                    f"<CanonicalRequest>GET {call.path} {query}</CanonicalRequest></Error>"
+                ).encode(),
+            )
+        if key in self.objects:
+            return 200, {"content-type": "text/csv"}, self.objects[key]
+        return 404, {}, b"<Error><Code>NoSuchKey</Code><Message>no such key</Message></Error>"
+
+    def _page(self, token: str | None) -> bytes:
+        contents = "".join(
+            f"<Contents><Key>{key}</Key><LastModified>2026-11-17T00:00:00.000Z</LastModified>"
+            f"<Size>{len(body)}</Size></Contents>"
+            for key, body in self.objects.items()
+        )
+        more = "<IsTruncated>true</IsTruncated>"
+        more += f"<NextContinuationToken>{token}</NextContinuationToken>"
+        return (
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            '<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+            f"<Name>{self.bucket}</Name>{contents}"
+            f"{more if token else '<IsTruncated>false</IsTruncated>'}</ListBucketResult>"
+        ).encode()
