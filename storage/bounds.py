@@ -14,7 +14,7 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from storage.records import UserRef
+from storage.records import BadRow, ReportDay, UserRef
 
 INT64_MAX = 2**63 - 1
 MAX_COUNT = 10**12  # requests, tokens, suggestions, lines: per event, point or report row
@@ -162,6 +162,18 @@ def user(ref: UserRef) -> UserRef:
     else:
         raise OutOfBounds("no person is named")
     return ref
+
+
+def within_bounds(item: ReportDay, today: date) -> ReportDay | BadRow:
+    """A vendor report's row, or why it breaks the bounds every door keeps: who it names and
+    which day. Its figures were checked as they were read. `aiusage import` and the
+    connectors' sync both keep it."""
+    try:
+        user(item.user)
+        day("day", item.day, today)
+    except OutOfBounds as exc:
+        return BadRow(item.line, str(exc))
+    return item
 
 
 def saturate(value: int) -> int:
