@@ -30,6 +30,7 @@ MAX_EMAIL_CHARS = 320  # RFC 5321: 64 for the local part, @, 255 for the domain
 MAX_IDENTITY_CHARS = 320  # any other identity (a vendor login, an id)
 MAX_DISPLAY_NAME_CHARS = 255  # a person's name as Slack shows it (people.display_name)
 MAX_ZONE_CHARS = 64  # an IANA zone name (people.tz); the longest real one is 32
+MAX_TEAM_NAME_CHARS = 255  # a team's name (teams.name, copilot_team_members.team)
 
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _EMAIL = re.compile(

@@ -1,0 +1,87 @@
+"""The connectors keep the bounds every door keeps (storage/bounds.py), as `aiusage import`
+does: a record naming a person no column holds, or a day outside the calendar, is rejected
+by its number and the rest stored. Through the real command line and the fake vendors, on
+both databases (PostgreSQL's columns are where an unbounded value used to fail the sync)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from bot.connectors.copilot import CHILD_DAYS
+from storage.connectors import connector_states, copilot_teams
+from tests.test_connectors import claude_record, copilot_record, figures
+
+D1 = date(2026, 11, 16)
+
+
+@pytest.mark.postgres
+def test_copilot_logins_past_the_bounds_are_rejected_and_the_day_stored(run, db, github):
+    github.users = {
+        D1: [
+            [
+                copilot_record("a" * 400, D1),  # identities hold 320 characters
+                copilot_record("bell\u0007", D1),  # a control character
+                copilot_record("good", D1),
+            ]
+        ]
+    }
+    code, out, err = run("connectors", "sync", "copilot", "--since", D1, "--until", D1)
+    assert (code, err) == (0, ""), err
+    assert "copilot: 1 rows for 1 days (2026-11-16 to 2026-11-16), 2 rejected" in out
+    assert list(figures(db, D1, D1)) == [("copilot:good", "copilot")]
+    # the day is fetched whole, so the next pull moves on instead of failing on it again
+    assert connector_states(db)["copilot"].last_day == D1
+
+
+@pytest.mark.postgres
+def test_claude_code_emails_and_key_names_past_the_bounds_are_rejected(run, db, anthropic):
+    anthropic.records = {
+        D1: [
+            claude_record("<!channel> x@y z\u0007", D1),
+            claude_record("x" * 330 + "@example.com", D1),
+            {
+                **claude_record("unused@example.com", D1),
+                "actor": {"type": "api_actor", "api_key_name": "k" * 400},
+            },
+            claude_record("ok@example.com", D1),
+        ]
+    }
+    code, out, err = run("connectors", "sync", "claude-code", "--since", D1, "--until", D1)
+    assert (code, err) == (0, ""), err
+    assert "claude-code: 1 rows for 1 days" in out and "3 rejected" in out
+    assert list(figures(db, D1, D1)) == [("ok@example.com", "claude-code")]
+
+
+@pytest.mark.postgres
+def test_copilot_team_names_and_logins_past_the_columns_are_left_out(run, db, github):
+    github.users = {D1: [[copilot_record("good", D1)]]}
+
+    def member(login: str, slug: str) -> dict:
+        return {"user_login": login, "day": D1.isoformat(), "team_id": 1, "slug": slug}
+
+    github.teams = {
+        D1: [
+            member("good", "t" * 300),  # teams.name and the memberships hold 255
+            member("good", "tab\tin-it"),
+            member("l" * 300, "web"),
+            member("good", "web"),
+        ]
+    }
+    code, out, err = run("connectors", "sync", "copilot", "--since", D1, "--until", D1)
+    assert (code, err) == (0, ""), err
+    assert "copilot: 1 rows for 1 days" in out
+    assert ("copilot:good", "copilot") in figures(db, D1, D1)
+    assert copilot_teams(db) == {"web": ["good"]}
+
+
+@pytest.mark.postgres
+def test_a_backfill_fetched_in_a_child_process_keeps_the_bounds_too(run, db, github):
+    days = [D1 + timedelta(days=n) for n in range(CHILD_DAYS)]
+    github.users = {day: [[copilot_record("good", day)]] for day in days}
+    github.users[days[2]][0].append(copilot_record("a" * 400, days[2]))
+    code, out, err = run("connectors", "sync", "copilot", "--since", days[0], "--until", days[-1])
+    assert (code, err) == (0, ""), err
+    assert f"copilot: {CHILD_DAYS} rows for {CHILD_DAYS} days" in out and "1 rejected" in out
+    assert list(figures(db, days[0], days[-1])) == [("copilot:good", "copilot")]
