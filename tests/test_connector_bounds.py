@@ -85,3 +85,20 @@ def test_a_backfill_fetched_in_a_child_process_keeps_the_bounds_too(run, db, git
     assert (code, err) == (0, ""), err
     assert f"copilot: {CHILD_DAYS} rows for {CHILD_DAYS} days" in out and "1 rejected" in out
     assert list(figures(db, days[0], days[-1])) == [("copilot:good", "copilot")]
+
+
+@pytest.mark.postgres
+def test_copilot_keeps_only_the_day_it_asked_for(run, db, github):
+    # A day's report holding records of other days: far ones (which once made the weekly
+    # rollup's job fail for good) and a near one alike, as the other connectors leave out
+    # days they did not ask for. The day asked for is stored and recorded as fetched.
+    def on(day: str) -> dict:
+        return {**copilot_record("octo", D1), "day": day}
+
+    github.users = {D1: [[on("9999-12-31"), on("1970-01-01"), on("2026-11-15"), on(str(D1))]]}
+    code, out, err = run("connectors", "sync", "copilot", "--since", D1, "--until", D1)
+    assert (code, err) == (0, ""), err
+    assert "copilot: 1 rows for 1 days" in out
+    assert figures(db, date.min, date.max) == figures(db, D1, D1)
+    assert list(figures(db, D1, D1)) == [("copilot:octo", "copilot")]
+    assert connector_states(db)["copilot"].last_day == D1

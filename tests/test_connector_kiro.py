@@ -179,3 +179,15 @@ def test_kiro_listing_is_followed_page_by_page(run, db, bucket, monkeypatch):
     )
     assert code == 0 and "5 rows for 5 days" in out
     assert stored(db, D1 - timedelta(days=4), D1)[("kiro:u1", "kiro")].requests == 15
+
+
+@pytest.mark.postgres
+def test_kiro_rows_of_days_outside_the_calendar_are_named_and_the_rest_kept(run, db, bucket):
+    # A file's rows keep their own dates (a report may be filed under the day it was
+    # written), but only within the bounds every door keeps: from 2000 to tomorrow.
+    s3, name = bucket
+    rows = ["9999-12-31,u1,KIRO_IDE,1,5,5", "1999-12-31,u2,KIRO_IDE,1,6,6"]
+    put(s3, name, D1, "KIRO_IDE_1_user_report_1", [*rows, "2026-11-16,u3,KIRO_IDE,1,4,4"])
+    code, out, _ = run("connectors", "sync", "kiro", "--since", D1, "--until", D1)
+    assert code == 0 and "1 rows for 1 days" in out and "2 rejected" in out
+    assert list(stored(db, date.min, date.max)) == [("kiro:u3", "kiro")]
