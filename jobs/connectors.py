@@ -66,8 +66,11 @@ def sync_range(
 ) -> tuple[date, date]:
     """The vendor days to fetch, both ends included: by default from the last day fetched
     less the look-back (the last `lookback_days` fetched days again, since vendors revise
-    them) up to yesterday. The range may be empty (first > last)."""
-    last = until or today - timedelta(days=1)
+    them) up to yesterday. The range may be empty (first > last). It never ends after
+    today: a future day fetched would be recorded as the last day fetched, and every later
+    pull would find nothing to fetch until the calendar caught up (the command line
+    refuses such an --until; this holds for every caller)."""
+    last = min(until, today) if until else today - timedelta(days=1)
     if since is not None:
         return since, last
     if last_day is None:

@@ -5,11 +5,13 @@ both databases (PostgreSQL's columns are where an unbounded value used to fail t
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from bot.connectors.copilot import CHILD_DAYS
+from bot.connectors.registry import run_connectors
+from bot.settings import load_settings
 from storage.connectors import connector_states, copilot_teams
 from tests.test_connectors import claude_record, copilot_record, figures
 
@@ -102,3 +104,32 @@ def test_copilot_keeps_only_the_day_it_asked_for(run, db, github):
     assert figures(db, date.min, date.max) == figures(db, D1, D1)
     assert list(figures(db, D1, D1)) == [("copilot:octo", "copilot")]
     assert connector_states(db)["copilot"].last_day == D1
+
+
+@pytest.mark.postgres
+def test_a_future_until_is_refused_and_never_recorded_as_fetched(run, db, anthropic):
+    today = datetime.now(UTC).date()
+    later = today + timedelta(days=20)  # a month typed for a day, say
+    code, out, err = run(
+        "connectors", "sync", "claude-code", "--since", today - timedelta(days=1), "--until", later
+    )
+    assert (code, out) == (2, "")
+    assert err == (
+        f"aiusage: --until {later} is in the future; the last day a pull can fetch is "
+        f"today, {today} (UTC)\n"
+    )
+    assert anthropic.calls == [] and "claude-code" not in connector_states(db)
+
+    # A caller of the job itself passing such a day: its range ends today.
+    now = datetime.combine(today, datetime.min.time(), UTC) + timedelta(hours=6)
+    settings = load_settings()
+    [result] = run_connectors(settings, db, lambda: now, ["claude-code"], today, later)
+    assert result.ok and (result.first, result.last) == (today, today)
+    assert connector_states(db)["claude-code"].last_day == today
+
+    # So the next day's scheduled pull still fetches the days since, today included.
+    anthropic.records = {today: [claude_record("dev@example.com", today)]}
+    tomorrow = now + timedelta(days=1)
+    [result] = run_connectors(settings, db, lambda: tomorrow, ["claude-code"])
+    assert result.ok and result.last == today
+    assert ("dev@example.com", "claude-code") in figures(db, today, today)
