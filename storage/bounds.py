@@ -31,6 +31,10 @@ MAX_IDENTITY_CHARS = 320  # any other identity (a vendor login, an id)
 MAX_DISPLAY_NAME_CHARS = 255  # a person's name as Slack shows it (people.display_name)
 MAX_ZONE_CHARS = 64  # an IANA zone name (people.tz); the longest real one is 32
 MAX_TEAM_NAME_CHARS = 255  # a team's name (teams.name, copilot_team_members.team)
+# A report's client (Kiro's Client_Type) is kept in its origin, usage_daily.origin of 128
+# characters: "import:" + a source (at most 11) + "@" + an integration (at most 64) + ":"
+# leaves 44; Kiro's own clients (KIRO_IDE, KIRO_CLI, PLUGIN) are far shorter.
+MAX_CLIENT_CHARS = 40
 
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _EMAIL = re.compile(
@@ -116,6 +120,16 @@ def text(name: str, value: str) -> str:
     return value
 
 
+def client(value: str) -> str:
+    """A report's client: 1 to MAX_CLIENT_CHARS printable characters."""
+    if not 0 < len(value) <= MAX_CLIENT_CHARS or not value.isprintable():
+        shown = value if len(value) <= 40 else value[:40] + "…"
+        raise OutOfBounds(
+            f"client must be 1 to {MAX_CLIENT_CHARS} printable characters, not {shown!r}"
+        )
+    return value
+
+
 def slack_user_id(value: str) -> str:
     if not _SLACK_USER_ID.fullmatch(value):
         raise OutOfBounds(f"slack_user_id is not a Slack user ID: {value[:40]!r}")
@@ -166,12 +180,14 @@ def user(ref: UserRef) -> UserRef:
 
 
 def within_bounds(item: ReportDay, today: date) -> ReportDay | BadRow:
-    """A vendor report's row, or why it breaks the bounds every door keeps: who it names and
-    which day. Its figures were checked as they were read. `aiusage import` and the
-    connectors' sync both keep it."""
+    """A vendor report's row, or why it breaks the bounds every door keeps: who it names,
+    which day, and its client. Its figures were checked as they were read. `aiusage
+    import` and the connectors' sync both keep it."""
     try:
         user(item.user)
         day("day", item.day, today)
+        if item.client is not None:
+            client(item.client)
     except OutOfBounds as exc:
         return BadRow(item.line, str(exc))
     return item

@@ -191,3 +191,15 @@ def test_kiro_rows_of_days_outside_the_calendar_are_named_and_the_rest_kept(run,
     code, out, _ = run("connectors", "sync", "kiro", "--since", D1, "--until", D1)
     assert code == 0 and "1 rows for 1 days" in out and "2 rejected" in out
     assert list(stored(db, date.min, date.max)) == [("kiro:u3", "kiro")]
+
+
+@pytest.mark.postgres
+def test_kiro_a_client_too_long_to_keep_is_named_and_the_rest_kept(run, db, bucket):
+    # As `aiusage import kiro` names it: the client is kept in the figures' origin.
+    s3, name = bucket
+    rows = ["2026-11-16,u1,KIRO_IDE,2,5,5", f"2026-11-16,u2,{'X' * 200},1,3,3"]
+    put(s3, name, D1, "KIRO_IDE_1_user_report_1", rows)
+    code, out, err = run("connectors", "sync", "kiro", "--since", D1, "--until", D1)
+    assert (code, err) == (0, ""), err
+    assert "1 rows for 1 days" in out and "1 rejected" in out
+    assert list(stored(db)) == [("kiro:u1", "kiro")]
