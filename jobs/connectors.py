@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import Protocol, TypeVar, cast
 
 from jobs.connector_items import Batch, ConnectorError, TeamMembers
+from storage.bounds import within_bounds
 from storage.connectors import DayWriter, connector_states, record_failure, record_success
 from storage.db import Database
 from storage.imports import ReplacedKey
@@ -65,8 +66,11 @@ def sync_range(
 ) -> tuple[date, date]:
     """The vendor days to fetch, both ends included: by default from the last day fetched
     less the look-back (the last `lookback_days` fetched days again, since vendors revise
-    them) up to yesterday. The range may be empty (first > last)."""
-    last = until or today - timedelta(days=1)
+    them) up to yesterday. The range may be empty (first > last). It never ends after
+    today: a future day fetched would be recorded as the last day fetched, and every later
+    pull would find nothing to fetch until the calendar caught up (the command line
+    refuses such an --until; this holds for every caller)."""
+    last = min(until, today) if until else today - timedelta(days=1)
     if since is not None:
         return since, last
     if last_day is None:
@@ -100,7 +104,7 @@ def sync_one(
                 if isinstance(batch, TeamMembers):
                     writer.teams(batch.day, batch.members)
                     continue
-                _write(writer, connector.name, batch, result, clock)
+                _write(writer, connector.name, batch, result, clock, today)
                 result.days += len(batch.days)
                 writer.day_done(max(batch.days), clock())
     except ConnectorError as exc:
@@ -195,8 +199,12 @@ def _write(
     batch: Batch,
     result: SyncResult,
     clock: Callable[[], datetime],
+    today: date,
 ) -> None:
-    """Store a batch in chunks; the first chunk clears the batch's days."""
+    """Store a batch in chunks; the first chunk clears the batch's days. A record outside the
+    bounds every door keeps (`storage.bounds.within_bounds`: who it names, which day) is
+    rejected by its number, as `aiusage import` rejects it, and the rest stored. A prepared
+    batch was checked where it was prepared (`bot.connectors.copilot_child`)."""
     replaced: set[ReplacedKey] = set()
     if batch.prepared is not None:
         for item in batch.items:
@@ -207,7 +215,8 @@ def _write(
     chunk: list[ReportDay] = []
     days = batch.days
     written = False
-    for item in batch.items:
+    for parsed in batch.items:
+        item = parsed if isinstance(parsed, BadRow) else within_bounds(parsed, today)
         if isinstance(item, BadRow):
             _rejected(source, item, result)
             continue

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from jobs.org import OTHER
+from storage.bounds import MAX_TEAM_NAME_CHARS
 
-MAX_TEAM_NAME = 255
 MAX_TEAMS_FILE_ROWS = 1_000_000
 # Where teams come from (`teams list` shows the key): an import, Slack user groups, and
 # Copilot's user-teams report, which the connectors add through `storage.teams.replace_teams`.
@@ -26,8 +26,8 @@ def clean_team_name(raw: str) -> str:
     name = " ".join(raw.split())  # newlines and runs of spaces become one space
     if not name:
         raise ValueError("the team name is empty")
-    if len(name) > MAX_TEAM_NAME:
-        raise ValueError(f"the team name is longer than {MAX_TEAM_NAME} characters")
+    if len(name) > MAX_TEAM_NAME_CHARS:
+        raise ValueError(f"the team name is longer than {MAX_TEAM_NAME_CHARS} characters")
     if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in name):
         raise ValueError("the team name has control or invisible formatting characters")
     if name.casefold() == OTHER:

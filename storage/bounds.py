@@ -14,7 +14,7 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from storage.records import UserRef
+from storage.records import BadRow, ReportDay, UserRef
 
 INT64_MAX = 2**63 - 1
 MAX_COUNT = 10**12  # requests, tokens, suggestions, lines: per event, point or report row
@@ -30,6 +30,11 @@ MAX_EMAIL_CHARS = 320  # RFC 5321: 64 for the local part, @, 255 for the domain
 MAX_IDENTITY_CHARS = 320  # any other identity (a vendor login, an id)
 MAX_DISPLAY_NAME_CHARS = 255  # a person's name as Slack shows it (people.display_name)
 MAX_ZONE_CHARS = 64  # an IANA zone name (people.tz); the longest real one is 32
+MAX_TEAM_NAME_CHARS = 255  # a team's name (teams.name, copilot_team_members.team)
+# A report's client (Kiro's Client_Type) is kept in its origin, usage_daily.origin of 128
+# characters: "import:" + a source (at most 11) + "@" + an integration (at most 64) + ":"
+# leaves 44; Kiro's own clients (KIRO_IDE, KIRO_CLI, PLUGIN) are far shorter.
+MAX_CLIENT_CHARS = 40
 
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _EMAIL = re.compile(
@@ -93,9 +98,14 @@ def unix_nanos(name: str, nanos: int, now: datetime) -> datetime:
 
 def day(name: str, value: date, today: date) -> date:
     """A vendor's calendar day: from EARLIEST to a day past `today` (zones run ahead)."""
-    if not EARLIEST.date() <= value <= today + timedelta(days=1):
+    if not _EARLIEST_DAY <= value <= today + _ONE_DAY:
         raise OutOfBounds(f"{name} {value.isoformat()} is before 2000 or in the future")
     return value
+
+
+# Kept at hand: a connector's sync checks the day of every record it stores.
+_EARLIEST_DAY = EARLIEST.date()
+_ONE_DAY = timedelta(days=1)
 
 
 def email(value: str) -> str:
@@ -112,6 +122,16 @@ def text(name: str, value: str) -> str:
     which PostgreSQL's text cannot hold, so what one database stores the other does too."""
     if "\x00" in value:
         raise OutOfBounds(f"{name} must not contain the NUL character (\\u0000)")
+    return value
+
+
+def client(value: str) -> str:
+    """A report's client: 1 to MAX_CLIENT_CHARS printable characters."""
+    if not 0 < len(value) <= MAX_CLIENT_CHARS or not value.isprintable():
+        shown = value if len(value) <= 40 else value[:40] + "…"
+        raise OutOfBounds(
+            f"client must be 1 to {MAX_CLIENT_CHARS} printable characters, not {shown!r}"
+        )
     return value
 
 
@@ -162,6 +182,20 @@ def user(ref: UserRef) -> UserRef:
     else:
         raise OutOfBounds("no person is named")
     return ref
+
+
+def within_bounds(item: ReportDay, today: date) -> ReportDay | BadRow:
+    """A vendor report's row, or why it breaks the bounds every door keeps: who it names,
+    which day, and its client. Its figures were checked as they were read. `aiusage
+    import` and the connectors' sync both keep it."""
+    try:
+        user(item.user)
+        day("day", item.day, today)
+        if item.client is not None:
+            client(item.client)
+    except OutOfBounds as exc:
+        return BadRow(item.line, str(exc))
+    return item
 
 
 def saturate(value: int) -> int:

@@ -44,6 +44,17 @@ def monday(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
+def sunday(week: date) -> date:
+    """The last day of the week that starts on `week`; the calendar's last week ends with
+    it (9999-12-31 is a Friday). No door lets such a day in now, but a database may hold
+    one from before they all kept the bounds, and its mark must be summed like any other,
+    or the scheduled re-sum would fail on it every time, the other weeks with it."""
+    return week + timedelta(days=6) if week < _LAST_MONDAY else date.max
+
+
+_LAST_MONDAY = monday(date.max)
+
+
 def fresh_weeks(db: Database, first: date | None = None, last: date | None = None) -> int:
     """Re-sum every week from `first`'s to `last`'s (every marked week, without them) whose
     days were marked since it was last summed: only the people marked, unless a mark names
@@ -58,7 +69,7 @@ def fresh_weeks(db: Database, first: date | None = None, last: date | None = Non
     if first is not None:
         where.append(WeeklyStaleRow.day >= monday(first))
     if last is not None:
-        where.append(WeeklyStaleRow.day <= monday(last) + timedelta(days=6))
+        where.append(WeeklyStaleRow.day <= sunday(monday(last)))
     with db.read() as conn:
         days = conn.scalars(select(WeeklyStaleRow.day).where(*where).distinct()).all()
     for week in sorted({monday(day) for day in days}):
@@ -86,7 +97,7 @@ def _take_marks(conn: Connection, week: date) -> set[int | None]:
     for next time, and a failed sum puts them all back."""
     taken = (
         delete(WeeklyStaleRow)
-        .where(WeeklyStaleRow.day.between(week, week + timedelta(days=6)))
+        .where(WeeklyStaleRow.day.between(week, sunday(week)))
         .returning(WeeklyStaleRow.person_id)
     )
     if conn.dialect.name == "sqlite":  # no DELETE in a CTE; its trigger keeps one mark a day
@@ -118,7 +129,7 @@ def _sum_week(conn: Connection, week: date, people: list[int] | None = None) -> 
     conn.execute(delete(WeeklyRow).where(WeeklyRow.week == week, *mine))
     daily = counted_daily(
         [
-            DailyRow.day.between(week, week + timedelta(days=6)),
+            DailyRow.day.between(week, sunday(week)),
             IdentityRow.person_id.is_not(None),
             *theirs,
         ]
@@ -173,7 +184,7 @@ def _sum_person_week(conn: Connection, week: date, people: list[int] | None) -> 
         )
         .join(IdentityRow, IdentityRow.id == DailyRow.identity_id)
         .where(
-            DailyRow.day.between(week, week + timedelta(days=6)),
+            DailyRow.day.between(week, sunday(week)),
             IdentityRow.person_id.is_not(None),
             *theirs,
         )
@@ -212,8 +223,18 @@ def weekly_columns() -> tuple[Any, ...]:
 
 def whole_weeks(first: date, last: date) -> tuple[date, date] | None:
     """The first and last Monday of the whole weeks within first..last, or None."""
-    start = first if first.weekday() == 0 else monday(first) + timedelta(weeks=1)
-    end = monday(last) if last.weekday() == 6 else monday(last) - timedelta(weeks=1)
+    if first.weekday() == 0:
+        start = first
+    elif monday(first) < _LAST_MONDAY:
+        start = monday(first) + timedelta(weeks=1)
+    else:
+        return None  # the calendar's last week, which is never whole
+    if last.weekday() == 6:
+        end = monday(last)
+    elif monday(last) > date.min:
+        end = monday(last) - timedelta(weeks=1)
+    else:
+        return None  # the calendar's first week, with no whole week before it
     return (start, end) if start <= end else None
 
 

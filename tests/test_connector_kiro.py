@@ -279,3 +279,27 @@ def test_kiro_names_s3s_refusal_without_the_signed_link(db, settings):
     error = result.error or ""
     assert "Kiro refused the key (HTTP 403): SignatureDoesNotMatch: The request signature" in error
     assert "X-Amz" not in error and "AKIATESTINGKEY" not in error
+
+
+@pytest.mark.postgres
+def test_kiro_rows_of_days_outside_the_calendar_are_named_and_the_rest_kept(run, db, bucket):
+    # A file's rows keep their own dates (a report may be filed under the day it was
+    # written), but only within the bounds every door keeps: from 2000 to tomorrow.
+    s3, name = bucket
+    rows = ["9999-12-31,u1,KIRO_IDE,1,5,5", "1999-12-31,u2,KIRO_IDE,1,6,6"]
+    put(s3, name, D1, "KIRO_IDE_1_user_report_1", [*rows, "2026-11-16,u3,KIRO_IDE,1,4,4"])
+    code, out, _ = run("connectors", "sync", "kiro", "--since", D1, "--until", D1)
+    assert code == 0 and "1 rows for 1 days" in out and "2 rejected" in out
+    assert list(stored(db, date.min, date.max)) == [("kiro:u3", "kiro")]
+
+
+@pytest.mark.postgres
+def test_kiro_a_client_too_long_to_keep_is_named_and_the_rest_kept(run, db, bucket):
+    # As `aiusage import kiro` names it: the client is kept in the figures' origin.
+    s3, name = bucket
+    rows = ["2026-11-16,u1,KIRO_IDE,2,5,5", f"2026-11-16,u2,{'X' * 200},1,3,3"]
+    put(s3, name, D1, "KIRO_IDE_1_user_report_1", rows)
+    code, out, err = run("connectors", "sync", "kiro", "--since", D1, "--until", D1)
+    assert (code, err) == (0, ""), err
+    assert "1 rows for 1 days" in out and "1 rejected" in out
+    assert list(stored(db)) == [("kiro:u1", "kiro")]

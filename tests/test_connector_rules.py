@@ -69,6 +69,12 @@ def test_sync_range_first_run_lookback_and_explicit_dates():
     )
 
 
+def test_sync_range_never_ends_after_today():
+    later = TODAY + timedelta(days=20)
+    assert sync_range(None, 3, TODAY, TODAY - timedelta(days=1), later)[1] == TODAY
+    assert sync_range(date(2026, 12, 1), 3, TODAY, until=later) == (date(2026, 11, 29), TODAY)
+
+
 def test_windows_cover_the_range_in_at_most_30_days():
     parts = list(windows(date(2026, 1, 1), date(2026, 3, 31)))
     assert parts[0] == (date(2026, 1, 1), date(2026, 1, 30))

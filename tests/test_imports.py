@@ -158,6 +158,29 @@ def test_a_kiro_client_corrected_alone_leaves_the_other_clients(run, db, tmp_pat
     assert figures(db, NOV16, NOV16)[KIRO_ALEX]["requests"] == 58 + 20
 
 
+@pytest.mark.postgres
+def test_a_kiro_client_too_long_to_keep_is_named_and_the_rest_imported(run, db, tmp_path, now):
+    # The client is kept in the figures' origin (128 characters, with the source and the
+    # integration's name): past MAX_CLIENT_CHARS it is a bad row, as a bad figure is. The
+    # longest client kept, through the longest integration name, fits.
+    longest = "a" * 64
+    create_integration(db, longest, now)
+    report = tmp_path / "kiro.csv"
+    report.write_text(
+        "Date,UserId,Client_Type,Total_Messages\n"
+        f"2026-11-16,u1,{'C' * 40},5\n"
+        f"2026-11-16,u2,{'X' * 200},3\n"
+        "2026-11-16,u3,KIRO\u0007IDE,4\n"
+    )
+    code, out, err = run("import", "kiro", report, "--integration", longest)
+    assert code == 1
+    assert f"kiro.csv:3: client must be 1 to 40 printable characters, not '{'x' * 40}…'" in err
+    assert "kiro.csv:4: client must be 1 to 40 printable characters" in err
+    assert "Imported 1 rows of kiro usage" in out and "2 rejected" in out
+    assert list(figures(db, NOV16, NOV16)) == ["kiro:u1"]
+    assert figures(db, NOV16, NOV16)["kiro:u1"]["requests"] == 5
+
+
 @pytest.mark.parametrize("timezone", [ZoneInfo("Pacific/Kiritimati")])
 def test_a_vendor_day_is_that_calendar_day_whatever_the_zone(run, db, timezone):
     run("import", "cursor", DATA / "cursor_daily_usage.json")

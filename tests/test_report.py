@@ -147,6 +147,17 @@ def test_a_week_at_the_ends_of_the_calendar_is_refused_in_one_line(run, db, comm
     assert err.endswith(f"weeks are of the years 2000 to 9998, not {int(week[:4])}\n")
 
 
+@pytest.mark.parametrize("by", ["person", "team", "tool"])
+@pytest.mark.parametrize(
+    "span", [("9999-12-27", "9999-12-31"), ("0001-01-01", "0001-01-02")], ids=" to ".join
+)
+def test_dates_at_the_ends_of_the_calendar_are_refused_in_one_line(run, db, by, span):
+    """As weeks are: a team's report reads the weeks the dates touch, past year 9999 too."""
+    code, out, err = run("report", "--by", by, "--from", span[0], "--to", span[1])
+    assert (code, out) == (2, "")
+    assert err == f"aiusage: dates are of the years 2000 to 9998, not {int(span[0][:4])}\n"
+
+
 def test_an_empty_period_is_a_header_or_an_empty_list(run, db):
     assert (
         run("report", "--week", "2026-W01")[1]

@@ -15,8 +15,8 @@ EPILOG = """\
 connectors: copilot, cursor, claude-code, kiro (each on when its key is set; see README).
 
 sync fetches the vendor's days from --since to --until, both included; by default from the
-last day fetched, less AIUSAGE_CONNECTOR_LOOKBACK_DAYS, to yesterday. A day fetched again
-replaces what the connector said of it before.
+last day fetched, less AIUSAGE_CONNECTOR_LOOKBACK_DAYS, to yesterday (UTC). --until may not
+be later than today. A day fetched again replaces what the connector said of it before.
 
 exit status: 0 every requested connector succeeded; 1 one failed (named on stderr, the
 others still ran); 2 unknown or unconfigured connector, or bad dates.
@@ -96,6 +96,16 @@ def run_sync(args: argparse.Namespace, cli: CliContext) -> int:
         names = [args.name]
     if args.since and args.until and args.since > args.until:
         print("aiusage: --since is after --until", file=sys.stderr)
+        return 2
+    # Refused rather than cut to today: a day that has not begun cannot be fetched, and a
+    # mistyped --until should be seen, not quietly turned into another range.
+    today = cli.clock().date()
+    if args.until and args.until > today:
+        print(
+            f"aiusage: --until {args.until} is in the future; the last day a pull can fetch "
+            f"is today, {today} (UTC)",
+            file=sys.stderr,
+        )
         return 2
     # Start-up's objects (modules, settings, the engine) live as long as the process: frozen,
     # the collector's full passes stop walking them while a backfill allocates a day's rows

@@ -12,8 +12,9 @@ from typing import BinaryIO
 from bot.cli.context import CliContext
 from bot.connectors.limits import MAX_LINE_BYTES, TooLarge, bounded_lines, mib
 from bot.intake import copilot, cursor, kiro
-from bot.intake.vendor_report import BadReport, DocumentTooLarge, within_bounds
+from bot.intake.vendor_report import BadReport, DocumentTooLarge
 from jobs.weeks import local_day
+from storage.bounds import within_bounds
 from storage.db import Database
 from storage.imports import ReplacedKey, replace_report_days
 from storage.integrations import get_integration

@@ -16,7 +16,7 @@ from bot.cli.group_report import grouped_records
 from bot.cli.report_columns import FIRST_FIGURES, LATER_FIGURES, report_figures
 from bot.cli.spreadsheet import csv_row
 from bot.settings import Settings
-from jobs.weeks import last_complete_week, parse_week
+from jobs.weeks import FIRST_YEAR, LAST_YEAR, last_complete_week, parse_week
 from storage.records import ReportLine
 from storage.usage_report import usage_report
 
@@ -70,6 +70,12 @@ def span_of(args: argparse.Namespace, settings: Settings, now: datetime) -> tupl
             start, end = date.fromisoformat(args.start), date.fromisoformat(args.end)
         except ValueError:
             raise ValueError("dates are YYYY-MM-DD") from None
+        for day in (start, end):
+            # As --week: reads look a week past the span, so the calendar's ends overflow.
+            if not FIRST_YEAR <= day.year <= LAST_YEAR:
+                raise ValueError(
+                    f"dates are of the years {FIRST_YEAR} to {LAST_YEAR}, not {day.year}"
+                )
         if start > end:
             raise ValueError("--from is after --to")
         return start, end

@@ -99,8 +99,25 @@ class CopilotConnector:
                     yield teams
 
     def _day(self, day: date) -> list[ReportDay | BadRow] | None:
+        """The day's records; None when GitHub has no report for it yet. A record of another
+        day is left out, as the other connectors leave out what they did not ask for: the
+        report was asked for this day only, and only this day is cleared and recorded as
+        fetched (a record of 9999-12-31 would otherwise be stored beside it)."""
         links = self._links("users-1-day", day)
-        return None if links is None else list(self._records(day, links))
+        if links is None:
+            return None
+        kept: list[ReportDay | BadRow] = []
+        others = 0
+        for item in self._records(day, links):
+            if isinstance(item, BadRow) or item.day == day:
+                kept.append(item)
+            else:
+                others += 1
+        if others:
+            log.warning(
+                "copilot: the report for %s held %d records of other days; left out", day, others
+            )
+        return kept
 
     def _links(self, report: str, day: date) -> list[str] | None:
         """The day's signed links; None when GitHub has no report for the day yet."""

@@ -33,6 +33,8 @@ from typing import IO, Any
 
 import bot
 from jobs.connector_items import Batch, ConnectorError, TeamMembers
+from storage.bounds import within_bounds
+from storage.records import BadRow
 from storage.report_rows import prepare
 
 log = logging.getLogger(__name__)
@@ -151,13 +153,19 @@ def _read_raw(source: IO[bytes]) -> bytes | None:
     return data if len(data) == size else None
 
 
-def _rows_of(item: Batch | TeamMembers, source: str) -> Batch | TeamMembers:
-    """A batch with its rollup rows built here, off the writer's path, where it can be."""
+def _rows_of(item: Batch | TeamMembers, source: str, today: date) -> Batch | TeamMembers:
+    """A batch with its rollup rows built here, off the writer's path, where it can be; its
+    records kept to the bounds every door keeps first, as the writer keeps them."""
     if isinstance(item, Batch):
-        ready = prepare(item.items, source, None, item.days)
+        checked = [
+            record if isinstance(record, BadRow) else within_bounds(record, today)
+            for record in item.items
+        ]
+        ready = prepare(checked, source, None, item.days)
         if ready is not None:
             prepared, bad = ready
             return Batch(item.days, bad, prepared)
+        return Batch(item.days, checked)
     return item
 
 
@@ -176,7 +184,7 @@ def main() -> int:
     )
     try:
         for item in connector.batches_here(first, last):
-            _write_frame(out, _rows_of(item, connector.name))
+            _write_frame(out, _rows_of(item, connector.name, recipe.today))
     except ConnectorError as exc:
         _write_frame(out, Failed(str(exc)))
         return 0

@@ -9,11 +9,16 @@ from datetime import date
 import orjson
 
 from bot.intake.vendor_report import RowError, calendar_day, text
+from storage import bounds
 from storage.records import BadRow
+
+# copilot_team_members.login holds this many characters (GitHub's logins hold at most 39).
+MAX_LOGIN_CHARS = 255
 
 
 def parse(lines: Iterable[str]) -> Iterator[tuple[date, str, str] | BadRow]:
-    """(day, team slug, lower-cased login) per membership; a bad line is named, not fatal."""
+    """(day, team slug, lower-cased login) per membership; a bad line is named, not fatal,
+    and so is a team or login that no column holds (the bounds every door keeps)."""
     for number, line in enumerate(lines, start=1):
         stripped = line.strip()
         if not stripped:
@@ -27,10 +32,26 @@ def parse(lines: Iterable[str]) -> Iterator[tuple[date, str, str] | BadRow]:
                 raise RowError("slug is missing")
             yield (
                 calendar_day(record.get("day"), "day"),
-                team.strip(),
-                text(record, "user_login").lower(),
+                _team(team.strip()),
+                _login(text(record, "user_login").lower()),
             )
         except orjson.JSONDecodeError as exc:
             yield BadRow(number, f"not a JSON object: {exc}")
         except RowError as exc:
             yield BadRow(number, str(exc))
+
+
+def _team(slug: str) -> str:
+    if len(slug) > bounds.MAX_TEAM_NAME_CHARS or not slug.isprintable():
+        raise RowError(f"slug must be 1 to {bounds.MAX_TEAM_NAME_CHARS} printable characters")
+    return slug
+
+
+def _login(login: str) -> str:
+    try:
+        bounds.identity("copilot", login)
+    except bounds.OutOfBounds as exc:
+        raise RowError(str(exc)) from None
+    if len(login) > MAX_LOGIN_CHARS:
+        raise RowError(f"user_login is longer than {MAX_LOGIN_CHARS} characters")
+    return login

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from storage import bounds
-from storage.records import BadRow, KindFigures, ReportDay
+from storage.records import KindFigures
 
 
 class RowError(ValueError):
@@ -116,17 +116,6 @@ def _epoch_day(millis: float, name: str) -> date:
         return datetime.fromtimestamp(millis / 1000, UTC).date()
     except (OverflowError, OSError, ValueError):
         raise RowError(f"{name} is not a date: {millis!r}") from None
-
-
-def within_bounds(item: ReportDay, today: date) -> ReportDay | BadRow:
-    """The row, or why it breaks the bounds every door keeps (see `storage.bounds`): who it
-    names and which day. Its figures were checked as they were read."""
-    try:
-        bounds.user(item.user)
-        bounds.day("day", item.day, today)
-    except bounds.OutOfBounds as exc:
-        return BadRow(item.line, str(exc))
-    return item
 
 
 def merge(parts: Iterable[KindFigures]) -> tuple[KindFigures, ...]:
