@@ -1,7 +1,8 @@
-"""Forget against every table the later issues added (digest, teams, Copilot teams, connector
-state, outbox, the App Home chart file) and every table the ORM will ever define: Alice is put
-in each through its own door, forgotten with the Slack button, and the whole-database scan
-(tables from the ORM metadata, rows by her identifiers or her ids) finds nothing."""
+"""Forget against every table the later issues added (digest and the claim of the digest DM
+sent to her, teams, Copilot teams, connector state, outbox, the App Home chart file) and every
+table the ORM will ever define: Alice is put in each through its own door, forgotten with the
+Slack button, and the whole-database scan (tables from the ORM metadata, rows by her
+identifiers or her ids) finds nothing."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli.main import main
+from bot.composition import build_scheduler
 from storage.connectors import copilot_teams, record_failure, replace_copilot_teams
 from storage.digests import digest_subscribers
 from storage.outbox import owe_post, pending_posts
@@ -45,13 +47,27 @@ PERSONAL = {
     "connector_state",
     "outbox",
     "audit_log",
+    "posts",  # the claim of the digest DM she was sent: its channel is her Slack ID
 }
+
+
+def send_digests(slack) -> None:
+    """One pass of the weekly-digest job `serve` schedules; at `now` (a Wednesday) last
+    week's digest is due to every subscriber."""
+    build_scheduler(slack.services)._digest_job()
+
+
+def dms(slack, user: str) -> list[dict]:
+    return list(slack.fake.messages.get(user, []))
 
 
 def alice_in_every_table(slack, db, tmp_path, now) -> None:
     a_week_of_usage(slack.http, slack.api_key)
     assert main(["awards", "post"]) == 0
     assert "on" in json.dumps(slack.ask("digest on"))
+    assert "on" in json.dumps(slack.ask("digest on", user_id="UBOB"))
+    send_digests(slack)
+    assert len(dms(slack, "UALICE")) == len(dms(slack, "UBOB")) == 1
     assert main(["people", "link", f"copilot:{ALICE_GITHUB.lower()}", "UALICE"]) == 0
     teams = tmp_path / "teams.csv"
     teams.write_text("team,member\nPlatform,UALICE\nPlatform,UBOB\nSolo,alice@example.com\n")
@@ -85,10 +101,11 @@ def test_forget_leaves_nothing_in_any_table_and_empties_the_app_home(
 ):
     slack = slack_with_key
     alice_in_every_table(slack, db, tmp_path, now)
-    # `digest on` refreshes her Home after its answer, on its own time: let it land first.
-    slack.fake.wait_for("views.publish", 1)
+    # `digest on` refreshes her Home (and Bob's) after its answer, on its own time: let
+    # both land first.
+    slack.fake.wait_for("views.publish", 2)
     without_public_url(slack)  # Socket Mode's case: her chart is a file uploaded to Slack
-    file_id = chart_file(open_home(slack, count=2))
+    file_id = chart_file(open_home(slack, count=3))
     assert file_id in slack.fake.files
     subject = find_subject(db, slack_user_id="UALICE")
     assert subject is not None and subject.person_id is not None
@@ -104,6 +121,8 @@ def test_forget_leaves_nothing_in_any_table_and_empties_the_app_home(
     exported = json.loads(capsys.readouterr().out)
     assert {"name": "Solo", "source": "csv"} in exported["teams"]
     assert exported["digest_subscription"]["enabled"] is True
+    [dm] = exported["direct_messages"]
+    assert dm["post_key"] == "digest:2026-W46" and dm["status"] == "posted"
 
     # `digest on` refreshed her Home after its ack, on its own time: count from here.
     published_before = len(slack.fake.calls_to("views.publish"))
@@ -111,6 +130,10 @@ def test_forget_leaves_nothing_in_any_table_and_empties_the_app_home(
     assert "everything aiusage stored about you is deleted" in json.dumps(done)
 
     assert scan(db, NEEDLES, **ids) == []
+    # The digest job's next passes send her nothing more, and Bob still has his one.
+    send_digests(slack)
+    assert len(dms(slack, "UALICE")) == len(dms(slack, "UBOB")) == 1
+    assert scan(db, NEEDLES) == []
     # Her chart file is deleted from Slack, and her Home shows nothing of hers.
     assert file_id not in slack.fake.files
     [*_, published] = slack.fake.wait_for("views.publish", published_before + 1)
@@ -122,7 +145,7 @@ def test_forget_leaves_nothing_in_any_table_and_empties_the_app_home(
     [owed] = pending_posts(db)
     assert owed.payload["text"] == f"Thanks {STAND_IN} and {STAND_IN} for the idea"
     # Surfaces built on the new tables no longer count her.
-    assert [s.slack_user_id for s in digest_subscribers(db)] == []
+    assert [s.slack_user_id for s in digest_subscribers(db)] == ["UBOB"]
     assert copilot_teams(db) == {"octo": ["bob-gh"]}
     capsys.readouterr()
     assert main(["teams", "list"]) == 0
