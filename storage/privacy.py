@@ -143,7 +143,9 @@ def forget_in(conn: Connection, subject: Subject, *, actor: str, now: datetime) 
         conn.execute(delete(PersonRow).where(PersonRow.id == pid))
     if subject.slack_user_id:
         # The claims of the direct messages sent to them (the digest), whose channel is their
-        # Slack user ID. They are gone as subscribers too, so none is sent to them again.
+        # Slack user ID. After the person row, whose lock a claim being taken holds until it
+        # commits (`storage.posts`): one taken meanwhile is deleted here, and none is taken
+        # after, so no DM is made to them again.
         counts["direct_messages"] = _rowcount(
             conn, delete(PostRow).where(PostRow.channel == subject.slack_user_id)
         )

@@ -17,6 +17,7 @@ from bot.composition import build_scheduler
 from storage.connectors import copilot_teams, record_failure, replace_copilot_teams
 from storage.digests import digest_subscribers
 from storage.outbox import owe_post, pending_posts
+from storage.posts import post_claims
 from storage.privacy_read import find_subject
 from storage.privacy_records import STAND_IN, redact
 from storage.schema import metadata
@@ -157,6 +158,32 @@ def test_forget_leaves_nothing_in_any_table_and_empties_the_app_home(
     replace_copilot_teams(db, date(2026, 11, 18), [("octo", ALICE_GITHUB), ("octo", "bob-gh")])
     assert scan(db, NEEDLES) == []
     assert copilot_teams(db) == {"octo": ["bob-gh"]}
+
+
+def test_a_digest_run_that_read_her_before_her_forget_sends_her_nothing(slack_with_key, db, capsys):
+    """The job read its subscribers, Alice then Bob; Bob is forgotten (by the CLI, another
+    process) while Alice's DM is being posted. Bob's turn then claims nothing: no DM to
+    someone forgotten, and no claim left naming him."""
+    slack = slack_with_key
+    a_week_of_usage(slack.http, slack.api_key)
+    slack.ask("digest on")
+    slack.ask("digest on", user_id="UBOB")
+    forgot: list[int] = []
+
+    def forget_bob(params: dict) -> bool:
+        if params.get("channel") == "UALICE" and not forgot:
+            forgot.append(main(["people", "forget", "UBOB"]))
+        return True
+
+    slack.fake.before("chat.postMessage", forget_bob)
+    send_digests(slack)
+    assert forgot == [0]
+    assert len(dms(slack, "UALICE")) == 1 and dms(slack, "UBOB") == []
+    assert [claim.channel for claim in post_claims(db, "digest:2026-W46")] == ["UALICE"]
+    # Alice's digest is still hers once, whatever runs next.
+    slack.fake.before("chat.postMessage", lambda _params: True)
+    send_digests(slack)
+    assert len(dms(slack, "UALICE")) == 1 and dms(slack, "UBOB") == []
 
 
 def test_operator_forget_deletes_the_chart_file_the_server_uploaded(
