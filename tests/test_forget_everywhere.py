@@ -7,17 +7,20 @@ identifiers or her ids) finds nothing."""
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from alembic import command
 
 from bot.cli.main import main
 from bot.composition import build_scheduler
 from storage.connectors import copilot_teams, record_failure, replace_copilot_teams
+from storage.db import alembic_config
 from storage.digests import digest_subscribers
 from storage.outbox import owe_post, pending_posts
-from storage.posts import post_claims
+from storage.people import save_slack_profile
+from storage.posts import claim_post, mark_posted, post_claims
 from storage.privacy_read import find_subject
 from storage.privacy_records import STAND_IN, redact
 from storage.schema import metadata
@@ -223,3 +226,26 @@ def test_the_privacy_notice_inventories_every_table_the_orm_defines():
     assert missing == [], f"docs/privacy.md's inventory does not name {missing}"
     # Columns that hold something about one person are named too, by what they hold.
     assert "App Home chart" in inventory
+
+
+def test_db_upgrade_deletes_the_digest_claims_earlier_forgets_left(db, now, capsys):
+    """Before 0170_dmclaims a forget left the claims of the digests sent to the person, their
+    Slack ID as the channel; `aiusage db upgrade` deletes those and keeps everyone else's."""
+    save_slack_profile(
+        db, "UALICE", display_name="alice", tz=None, is_workspace_admin=False, now=now
+    )
+    for key, channel in (
+        ("digest:2026-W46", "UALICE"),  # stored: kept
+        ("digest:2026-W46", "UGONE"),  # forgotten before the fix: nobody stored has the ID
+        ("digest:2026-W45", "UGONE"),
+        ("awards:2026-W46", "CAWARDS"),  # a channel, no person's: kept
+    ):
+        assert claim_post(db, key, channel, "earlier", now, timedelta(minutes=1)) is not None
+        mark_posted(db, key, channel, "earlier", "1.0", now)
+    with db.engine.connect() as conn:
+        command.downgrade(alembic_config(conn), "0160_edits")
+        conn.commit()
+    assert main(["db", "upgrade"]) == 0
+    assert [c.channel for c in post_claims(db, "digest:2026-W46")] == ["UALICE"]
+    assert post_claims(db, "digest:2026-W45") == []
+    assert [c.channel for c in post_claims(db, "awards:2026-W46")] == ["CAWARDS"]
