@@ -1,5 +1,6 @@
-"""The org view and grouped reports as pure functions over usage cells: cost and efficiency
-by tool and by team, never fewer people than the minimum group size, never a name.
+"""The org view as pure functions over usage cells: cost and efficiency by tool and by team,
+never fewer people than the minimum group size, never a name. The grouped reports build on
+it in `jobs.org_report`.
 
 Every grouping goes through `jobs.group_size.private_groups`; this module only sums."""
 
@@ -176,11 +177,11 @@ def by_team(
     """Per shown team (and other: everyone active in no shown team), all tools together."""
     mine = cells_by_person(cells)
     rows = [
-        figures(name, _of(mine, grouping.shown[name]), prices, span_days, len(teams[name]))
+        figures(name, cells_of(mine, grouping.shown[name]), prices, span_days, len(teams[name]))
         for name in sorted(grouping.shown)
     ]
     if grouping.other:
-        rows.append(figures(OTHER, _of(mine, grouping.other), prices, span_days))
+        rows.append(figures(OTHER, cells_of(mine, grouping.other), prices, span_days))
     return rows
 
 
@@ -191,7 +192,7 @@ def cells_by_person(cells: Iterable[UsageCell]) -> dict[int, list[UsageCell]]:
     return found
 
 
-def _of(mine: Mapping[int, list[UsageCell]], people: Iterable[int]) -> list[UsageCell]:
+def cells_of(mine: Mapping[int, list[UsageCell]], people: Iterable[int]) -> list[UsageCell]:
     """The cells of `people`, from `cells_by_person`."""
     return [cell for person in people for cell in mine.get(person, ())]
 
@@ -236,7 +237,7 @@ def scope_cells(week: WeekUsage, team: str | None) -> list[UsageCell] | None:
     members = week.grouping.shown.get(team)
     if members is None:
         return None
-    return _of(week.by_person, sorted(members))
+    return cells_of(week.by_person, sorted(members))
 
 
 def figures_from_sums(
@@ -318,69 +319,3 @@ def org_view(
         flagged=flagged_share(in_scope, flagged),
         trend=[*trend[:-1], (week, total)],
     )
-
-
-@dataclass(frozen=True, slots=True)
-class ReportRow:
-    """One row of `report --by team|tool`: a team (None for `--by tool`) and a tool."""
-
-    team: str | None
-    tool: str
-    people: int
-    figures: GroupFigures
-
-
-def tool_report(
-    cells: Sequence[UsageCell], prices: Prices, days: int, min_size: int
-) -> list[ReportRow]:
-    """`report --by tool`: one row per tool (and other) over the period."""
-    population = len({cell.person_id for cell in cells})
-    if population < min_size:
-        return []
-    return [
-        ReportRow(None, row.key, population, row) for row in by_tool(cells, prices, days, min_size)
-    ]
-
-
-def unsteady_teams(
-    teams: Mapping[str, People], weekly_active: Sequence[People], min_size: int
-) -> set[str]:
-    """Teams some week of a period would fold while they had usage that week. Shown for
-    the whole period, a report for it minus one for the other weeks would be that week's
-    few people; so they fold for the whole period."""
-    unsteady: set[str] = set()
-    for active in weekly_active:
-        shown = private_groups(teams, active, min_size).shown
-        unsteady |= {
-            name for name, people in teams.items() if name not in shown and people & active
-        }
-    return unsteady
-
-
-def team_report(
-    cells: Sequence[UsageCell],
-    teams: Mapping[str, People],
-    prices: Prices,
-    days: int,
-    min_size: int,
-    weekly_active: Sequence[People] = (),
-) -> list[ReportRow]:
-    """`report --by team`: per shown team (and other) and tool; a team's tools fold within
-    it, and may not differ from the organisation's use of a tool by a few people. A team
-    any week of the period would fold (`weekly_active`) folds for the period."""
-    active = frozenset(cell.person_id for cell in cells)
-    fold = unsteady_teams(teams, weekly_active, min_size)
-    grouping = private_groups(teams, active, min_size, fold=fold)
-    if not grouping.total_shown:
-        return []
-    org_tools = tool_groups(cells)
-    scopes = [(name, grouping.shown[name], len(teams[name])) for name in sorted(grouping.shown)]
-    if grouping.other:
-        scopes.append((OTHER, grouping.other, len(grouping.other)))
-    mine = cells_by_person(cells)
-    rows = []
-    for name, members, size in scopes:
-        inside = _of(mine, sorted(members))
-        for row in by_tool(inside, prices, days, min_size, org_tools):
-            rows.append(ReportRow(name, row.key, size, row))
-    return rows

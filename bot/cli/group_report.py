@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.cli.report_columns import FIRST_FIGURES, LATER_FIGURES, report_figures
 from bot.settings import Settings
-from jobs.org import ReportRow, team_report, tool_report
+from jobs.org_report import ReportRow, team_report, tool_report
 from storage.db import Database
 from storage.org import active_by_span, usage_cells
 from storage.teams import team_people
