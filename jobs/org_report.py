@@ -1,15 +1,24 @@
 """`report --by team|tool` as pure functions: the org view's sums (`jobs.org`) over a
-period, never for fewer people than the minimum group size."""
+period, never for fewer people than the minimum group size.
+
+Two reports can be subtracted, so a period is whole ISO weeks that have ended
+(`period_problem`): two periods then differ by whole weeks, and a week's report no longer
+grows a day at a time."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
+from typing import Literal
 
 from jobs.group_size import People, private_groups
 from jobs.org import OTHER, GroupFigures, by_tool, cells_by_person, cells_of, tool_groups
 from jobs.prices import Prices
+from jobs.weeks import Week
 from storage.records import UsageCell
+
+PeriodProblem = Literal["partial_weeks", "unfinished_week"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +29,16 @@ class ReportRow:
     tool: str
     people: int
     figures: GroupFigures
+
+
+def period_problem(start: date, end: date, current: Week) -> PeriodProblem | None:
+    """Why days start..end may not be a grouped report's period (`current` is the week now
+    running), or None: it must start on a Monday, end on a Sunday, and be over."""
+    if start.weekday() != 0 or end.weekday() != 6:
+        return "partial_weeks"
+    if end >= current.start:
+        return "unfinished_week"
+    return None
 
 
 def tool_report(

@@ -16,7 +16,8 @@ from bot.cli.group_report import grouped_records
 from bot.cli.report_columns import FIRST_FIGURES, LATER_FIGURES, report_figures
 from bot.cli.spreadsheet import csv_row
 from bot.settings import Settings
-from jobs.weeks import last_complete_week, parse_week
+from jobs.org_report import period_problem
+from jobs.weeks import Week, current_week, last_complete_week, parse_week, week_of
 from storage.records import ReportLine
 from storage.usage_report import usage_report
 
@@ -51,7 +52,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         choices=("person", "team", "tool"),
         default="person",
         help="rows per person and tool (default), per team and tool, or per tool; teams and "
-        "tools never cover fewer than AIUSAGE_MIN_GROUP_SIZE people (smaller: `other`)",
+        "tools never cover fewer than AIUSAGE_MIN_GROUP_SIZE people (smaller: `other`), and "
+        "cover whole ISO weeks that have ended",
     )
     parser.set_defaults(run=run_report)
 
@@ -75,6 +77,26 @@ def span_of(args: argparse.Namespace, settings: Settings, now: datetime) -> tupl
         return start, end
     week = last_complete_week(now, settings.timezone)
     return week.start, week.end
+
+
+def grouped_refusal(start: date, end: date, current: Week) -> str | None:
+    """Why `--by team|tool` refuses days start..end, in words; None when it does not.
+    Refused rather than widened: a CSV does not say its days, and a widened period would
+    pass for the one asked for."""
+    problem = period_problem(start, end, current)
+    if problem == "partial_weeks":
+        return (
+            "--by team and --by tool cover whole ISO weeks (Monday to Sunday), so two reports "
+            "never differ by a few days of a few people's usage: use --from "
+            f"{week_of(start).start} --to {week_of(end).end}, or --week"
+        )
+    if problem == "unfinished_week":
+        return (
+            f"--by team and --by tool cover weeks that have ended, and {current.label} has "
+            "not, so two reports of a week taken a day apart never differ by one day of a few "
+            f"people's usage: end the period by {current.previous().end}"
+        )
+    return None
 
 
 def as_record(line: ReportLine) -> dict[str, Any]:
@@ -103,6 +125,10 @@ def run_report(args: argparse.Namespace, cli: CliContext) -> int:
     if args.by == "person":
         records = [as_record(line) for line in usage_report(db, start, end)]
     else:
+        refused = grouped_refusal(start, end, current_week(cli.clock(), settings.timezone))
+        if refused:
+            print(f"aiusage: {refused}", file=sys.stderr)
+            return 2
         columns, records = grouped_records(db, settings, args.by, start, end)
     if args.format == "json":
         sys.stdout.write(orjson.dumps(records, option=orjson.OPT_INDENT_2).decode() + "\n")
