@@ -1,23 +1,31 @@
 """`report --by team|tool` as pure functions: the org view's sums (`jobs.org`) over a
 period, never for fewer people than the minimum group size.
 
-Two reports can be subtracted, so a period is whole ISO weeks that have ended
-(`period_problem`): two periods then differ by whole weeks, and a week's report no longer
-grows a day at a time."""
+Two reports can be subtracted, so a period is judged week by week, not only as a whole:
+
+- a period is whole ISO weeks that have ended (`period_problem`): two periods then differ
+  by whole weeks, and a week's report no longer grows a day at a time;
+- a week some people but fewer than the minimum had usage in is left out of the period
+  (`small_weeks`): a report with it minus one without would be those few people's week;
+- a team some week of the period would fold, while it had usage that week, folds for the
+  whole period (`unsteady_teams`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
-from jobs.group_size import People, private_groups
+from jobs.group_size import People, allowed_size, private_groups
 from jobs.org import OTHER, GroupFigures, by_tool, cells_by_person, cells_of, tool_groups
 from jobs.prices import Prices
 from jobs.weeks import Week
-from storage.records import UsageCell
+from storage.records import Totals, UsageCell
 
+WeekTools = Mapping[str, People]  # who used each tool in one week of a period
 PeriodProblem = Literal["partial_weeks", "unfinished_week"]
 
 
@@ -39,6 +47,38 @@ def period_problem(start: date, end: date, current: Week) -> PeriodProblem | Non
     if end >= current.start:
         return "unfinished_week"
     return None
+
+
+def active(tools: WeekTools) -> People:
+    """Everyone who used some tool that week."""
+    return frozenset().union(*tools.values())
+
+
+def small_weeks(weekly: Sequence[WeekTools], min_size: int) -> list[int]:
+    """The weeks (by index) that some people, but fewer than the minimum, had usage in."""
+    return [i for i, tools in enumerate(weekly) if not allowed_size(len(active(tools)), min_size)]
+
+
+def merged(cells: Iterable[UsageCell]) -> list[UsageCell]:
+    """Each person's use of each tool over several spans (a period's runs of weeks) as one
+    cell."""
+    found: dict[tuple[int, str], list[UsageCell]] = defaultdict(list)
+    for cell in cells:
+        found[(cell.person_id, cell.tool)].append(cell)
+    return [
+        same[0]
+        if len(same) == 1
+        else UsageCell(
+            person_id=person,
+            span=0,
+            tool=tool,
+            totals=Totals.total(cell.totals for cell in same),
+            unpriced_input_tokens=sum(cell.unpriced_input_tokens for cell in same),
+            unpriced_output_tokens=sum(cell.unpriced_output_tokens for cell in same),
+            active_days=sum(cell.active_days for cell in same),
+        )
+        for (person, tool), same in found.items()
+    ]
 
 
 def tool_report(

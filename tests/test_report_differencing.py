@@ -93,3 +93,18 @@ def test_whole_weeks_that_are_over_are_reported(run, two_weeks):
         {"eng/copilot": 50, "eng/kiro": 50},
         "",
     )
+
+
+@pytest.mark.parametrize("by", ["team", "tool"])
+def test_a_week_fewer_than_the_minimum_used_is_left_out_and_said_to_be(db, now, run, two_weeks, by):
+    """In 2026-W48 only Uma uses anything: a report with that week minus one without it
+    would be her week. It is left out, and stderr says so."""
+    integration, _ = create_integration(db, "late", now)
+    record_events(db, integration.id, [used(ENG[0], 23, "kiro", 999)], now)
+    with freeze_time("2026-12-02T12:00:00Z", tick=True):
+        without, _ = report(run, by, "--from", "2026-11-09", "--to", "2026-11-22")
+        with_it, err = report(run, by, "--from", "2026-11-09", "--to", "2026-11-29")
+        assert with_it == without
+        assert "left out 2026-W48: fewer than 5 people (AIUSAGE_MIN_GROUP_SIZE)" in err
+        alone, err = report(run, by, "--week", "2026-W48")
+        assert alone == {} and "left out 2026-W48" in err

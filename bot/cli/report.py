@@ -129,7 +129,16 @@ def run_report(args: argparse.Namespace, cli: CliContext) -> int:
         if refused:
             print(f"aiusage: {refused}", file=sys.stderr)
             return 2
-        columns, records = grouped_records(db, settings, args.by, start, end)
+        grouped = grouped_records(db, settings, args.by, start, end)
+        columns, records = grouped.columns, grouped.records
+        if grouped.left_out:
+            labels = ", ".join(week.label for week in grouped.left_out)
+            print(
+                f"aiusage: left out {labels}: fewer than {settings.min_group_size} people "
+                "(AIUSAGE_MIN_GROUP_SIZE) had usage in it, and a report with it minus one "
+                "without would be theirs",
+                file=sys.stderr,
+            )
     if args.format == "json":
         sys.stdout.write(orjson.dumps(records, option=orjson.OPT_INDENT_2).decode() + "\n")
         return 0
