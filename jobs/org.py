@@ -7,7 +7,7 @@ Every grouping goes through `jobs.group_size.private_groups`; this module only s
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from jobs.group_size import Grouping, People, private_groups
@@ -150,12 +150,14 @@ def by_tool(
     span_days: int,
     min_size: int,
     against: Mapping[str, People] | None = None,
+    fold: Collection[str] = (),
 ) -> list[GroupFigures]:
     """Per tool (and other), within whoever `cells` cover; `against` is the wider view's
-    tool groups a narrower one must not differ from by a few people."""
+    tool groups a narrower one must not differ from by a few people; tools in `fold` fold
+    whatever their size (a report's tools some week of its period would fold)."""
     population = frozenset(cell.person_id for cell in cells)
     grouping = private_groups(
-        tool_groups(cells), population, min_size, other_mode="folded", against=against
+        tool_groups(cells), population, min_size, other_mode="folded", against=against, fold=fold
     )
     rows = [
         figures(tool, [c for c in cells if c.tool == tool], prices, span_days)

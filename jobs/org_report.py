@@ -1,5 +1,6 @@
-"""`report --by team|tool` as pure functions: the org view's sums (`jobs.org`) over a
-period, never for fewer people than the minimum group size.
+"""`report --by team|tool` as pure functions: the org view's sums over a period of weeks,
+never for fewer people than the minimum group size, and never two reports whose difference
+is fewer people than that.
 
 Two reports can be subtracted, so a period is judged week by week, not only as a whole:
 
@@ -7,24 +8,26 @@ Two reports can be subtracted, so a period is judged week by week, not only as a
   by whole weeks, and a week's report no longer grows a day at a time;
 - a week some people but fewer than the minimum had usage in is left out of the period
   (`small_weeks`): a report with it minus one without would be those few people's week;
-- a team some week of the period would fold, while it had usage that week, folds for the
-  whole period (`unsteady_teams`).
+- a group (a team, a tool, a team's tool) that some week of the period would fold, while
+  it had usage that week, folds for the whole period (`steady_groups`): two weeks of it
+  minus its first week would be the few people of its second.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
-from jobs.group_size import People, allowed_size, private_groups
+from jobs.group_size import Grouping, OtherMode, People, allowed_size, private_groups
 from jobs.org import OTHER, GroupFigures, by_tool, cells_by_person, cells_of, tool_groups
 from jobs.prices import Prices
 from jobs.weeks import Week
 from storage.records import Totals, UsageCell
 
+K = TypeVar("K", bound=Hashable)
 WeekTools = Mapping[str, People]  # who used each tool in one week of a period
 PeriodProblem = Literal["partial_weeks", "unfinished_week"]
 
@@ -81,31 +84,83 @@ def merged(cells: Iterable[UsageCell]) -> list[UsageCell]:
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class WeekGroups(Generic[K]):
+    """One week of a report's period as a grouping meets it: who each group covered that
+    week, who in scope had usage, and the wider view's groups that week (`against`)."""
+
+    groups: Mapping[K, People]
+    population: People
+    against: Mapping[K, People] | None = None
+
+
+def steady_groups(
+    groups: Mapping[K, People],
+    population: People,
+    min_size: int,
+    weeks: Sequence[WeekGroups[K]],
+    *,
+    other_mode: OtherMode = "rest",
+    against: Mapping[K, People] | None = None,
+) -> Grouping[K]:
+    """`private_groups` over a period of `weeks`, where a group some week would fold, while
+    it had usage that week, folds for the whole period: shown, two weeks of it minus its
+    first week would be the few people of its second. `other` then covers, in each week,
+    at least what that week's own `other` does (nobody, or the minimum) plus groups that
+    week shows (each the minimum at least), so it cannot be subtracted down to a few people
+    either. A one-week period is its week: nothing to add."""
+    fold: set[K] = set()
+    if len(weeks) > 1:
+        for week in weeks:
+            shown = private_groups(
+                week.groups, week.population, min_size, other_mode=other_mode, against=week.against
+            ).shown
+            fold |= {
+                key
+                for key, people in week.groups.items()
+                if key not in shown and people & week.population
+            }
+    return private_groups(
+        groups, population, min_size, other_mode=other_mode, against=against, fold=fold
+    )
+
+
+def team_weeks(teams: Mapping[str, People], weekly: Sequence[WeekTools]) -> list[WeekGroups[str]]:
+    """Each week's teams, judged by their members with usage that week."""
+    return [WeekGroups(teams, active(tools)) for tools in weekly]
+
+
+def tool_weeks(weekly: Sequence[WeekTools], members: People | None = None) -> list[WeekGroups[str]]:
+    """Each week's tools, used by everyone or within `members` (a team's use of a tool,
+    judged against everyone's that week, as the report judges it)."""
+    if members is None:
+        return [WeekGroups(tools, active(tools)) for tools in weekly]
+    weeks = []
+    for tools in weekly:
+        mine = {tool: within for tool, people in tools.items() if (within := people & members)}
+        weeks.append(WeekGroups(mine, active(mine), tools))
+    return weeks
+
+
 def tool_report(
-    cells: Sequence[UsageCell], prices: Prices, days: int, min_size: int
+    cells: Sequence[UsageCell],
+    prices: Prices,
+    days: int,
+    min_size: int,
+    weekly: Sequence[WeekTools] = (),
 ) -> list[ReportRow]:
-    """`report --by tool`: one row per tool (and other) over the period."""
-    population = len({cell.person_id for cell in cells})
-    if population < min_size:
+    """`report --by tool`: one row per tool (and other) over the period; `weekly` says who
+    used which tool in each of its weeks."""
+    people = frozenset(cell.person_id for cell in cells)
+    if len(people) < min_size:
         return []
+    grouping = steady_groups(
+        tool_groups(cells), people, min_size, tool_weeks(weekly), other_mode="folded"
+    )
     return [
-        ReportRow(None, row.key, population, row) for row in by_tool(cells, prices, days, min_size)
+        ReportRow(None, row.key, len(people), row)
+        for row in by_tool(cells, prices, days, min_size, fold=grouping.folded)
     ]
-
-
-def unsteady_teams(
-    teams: Mapping[str, People], weekly_active: Sequence[People], min_size: int
-) -> set[str]:
-    """Teams some week of a period would fold while they had usage that week. Shown for
-    the whole period, a report for it minus one for the other weeks would be that week's
-    few people; so they fold for the whole period."""
-    unsteady: set[str] = set()
-    for active in weekly_active:
-        shown = private_groups(teams, active, min_size).shown
-        unsteady |= {
-            name for name, people in teams.items() if name not in shown and people & active
-        }
-    return unsteady
 
 
 def team_report(
@@ -114,14 +169,13 @@ def team_report(
     prices: Prices,
     days: int,
     min_size: int,
-    weekly_active: Sequence[People] = (),
+    weekly: Sequence[WeekTools] = (),
 ) -> list[ReportRow]:
     """`report --by team`: per shown team (and other) and tool; a team's tools fold within
-    it, and may not differ from the organisation's use of a tool by a few people. A team
-    any week of the period would fold (`weekly_active`) folds for the period."""
-    active = frozenset(cell.person_id for cell in cells)
-    fold = unsteady_teams(teams, weekly_active, min_size)
-    grouping = private_groups(teams, active, min_size, fold=fold)
+    it, and may not differ from the organisation's use of a tool by a few people. A team,
+    or a team's tool, that some week of the period (`weekly`) would fold folds for it."""
+    people = frozenset(cell.person_id for cell in cells)
+    grouping = steady_groups(teams, people, min_size, team_weeks(teams, weekly))
     if not grouping.total_shown:
         return []
     org_tools = tool_groups(cells)
@@ -132,6 +186,14 @@ def team_report(
     rows = []
     for name, members, size in scopes:
         inside = cells_of(mine, sorted(members))
-        for row in by_tool(inside, prices, days, min_size, org_tools):
+        tools = steady_groups(
+            tool_groups(inside),
+            frozenset(cell.person_id for cell in inside),
+            min_size,
+            tool_weeks(weekly, members),
+            other_mode="folded",
+            against=org_tools,
+        )
+        for row in by_tool(inside, prices, days, min_size, org_tools, fold=tools.folded):
             rows.append(ReportRow(name, row.key, size, row))
     return rows

@@ -96,6 +96,20 @@ def test_whole_weeks_that_are_over_are_reported(run, two_weeks):
 
 
 @pytest.mark.parametrize("by", ["team", "tool"])
+def test_a_tool_some_week_would_fold_folds_for_the_whole_period(run, two_weeks, by):
+    """Two weeks of copilot minus its first week would be Uma's 777 requests alone. In
+    2026-W47 copilot is one person's, so that week folds it, and kiro with it (an `other` of
+    copilot alone would be her): over both weeks both fold."""
+    prefix = "eng/" if by == "team" else ""
+    week46, _ = report(run, by, "--week", "2026-W46")
+    assert week46 == {f"{prefix}copilot": 50, f"{prefix}kiro": 50}
+    week47, _ = report(run, by, "--week", "2026-W47")
+    assert week47 == {f"{prefix}other": 50 + 777}
+    both, err = report(run, by, "--from", "2026-11-09", "--to", "2026-11-22")
+    assert (both, err) == ({f"{prefix}other": 100 + 50 + 777}, "")
+
+
+@pytest.mark.parametrize("by", ["team", "tool"])
 def test_a_week_fewer_than_the_minimum_used_is_left_out_and_said_to_be(db, now, run, two_weeks, by):
     """In 2026-W48 only Uma uses anything: a report with that week minus one without it
     would be her week. It is left out, and stderr says so."""

@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.cli.report_columns import FIRST_FIGURES, LATER_FIGURES, report_figures
 from bot.settings import Settings
-from jobs.org_report import ReportRow, active, merged, small_weeks, team_report, tool_report
+from jobs.org_report import ReportRow, merged, small_weeks, team_report, tool_report
 from jobs.weeks import Week
 from storage.db import Database
 from storage.org import tools_by_week, usage_cells
@@ -54,11 +54,10 @@ def grouped_records(
     cells = merged(usage_cells(db, runs([weeks[i] for i in kept])))
     days, prices = 7 * len(kept), settings.prices()
     if by == "team":
-        weekly_active = [active(tools) for tools in weekly]
-        rows = team_report(cells, team_people(db), prices, days, min_size, weekly_active)
+        rows = team_report(cells, team_people(db), prices, days, min_size, weekly)
         columns = COLUMNS
     else:
-        rows = tool_report(cells, prices, days, min_size)
+        rows = tool_report(cells, prices, days, min_size, weekly)
         columns = COLUMNS[1:]
     left_out = [Week(weeks[i][0]) for i in sorted(small)]
     return GroupedReport(columns, [_record(row, columns) for row in rows], left_out)
