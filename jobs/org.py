@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from jobs.group_size import Grouping, People, private_groups
+from jobs.group_size import Grouping, People, allowed_size, private_groups
 from jobs.prices import Prices
 from jobs.weeks import Week
 from storage.figures import acceptance_rate
@@ -73,10 +73,15 @@ def _per_million(count: int | None, tokens: int) -> float | None:
 
 @dataclass(frozen=True, slots=True)
 class Flagged:
-    """How much of a scope's usage was judged scripted or wasteful: counts and shares only."""
+    """How much of a scope's usage was judged scripted or wasteful: counts and shares only,
+    and only of groups of at least the minimum (`flagged_share`). `some`: whether anyone's
+    was. `people` and its share are None when fewer than the minimum were flagged: only that
+    some usage is set aside is said. `share_of_tokens` is None too when it would give the
+    tokens of fewer than the minimum, flagged or not."""
 
-    people: int
-    share_of_people: float
+    some: bool
+    people: int | None
+    share_of_people: float | None
     share_of_tokens: float | None
 
 
@@ -199,16 +204,35 @@ def cells_of(mine: Mapping[int, list[UsageCell]], people: Iterable[int]) -> list
     return [cell for person in people for cell in mine.get(person, ())]
 
 
-def flagged_share(cells: Sequence[UsageCell], flagged: People) -> Flagged:
-    """How many of the people `cells` cover were flagged, and their share of tokens."""
-    people = {cell.person_id for cell in cells}
+def flagged_share(
+    cells: Sequence[UsageCell],
+    flagged: People,
+    min_size: int,
+    wider: People | None = None,
+) -> Flagged:
+    """How many of the people `cells` cover were flagged, and their share of tokens, each
+    only where it describes no fewer than `min_size` people. The share of tokens is the
+    flagged people's tokens, and beside the total it is the others' too, so both must be
+    the minimum or more. In a team's view, `wider` is everyone in the organisation's: the
+    organisation's figures minus the team's would be those outside it, flagged or not, so
+    they must be nobody or the minimum too."""
+    people = frozenset(cell.person_id for cell in cells)
     hit = people & flagged
+    if not hit:
+        return Flagged(False, 0, 0.0, None)
+    outside = (wider or people) - people
+    counted = [hit, *([outside & flagged] if wider is not None else [])]
+    if not all(allowed_size(len(group), min_size) for group in counted):
+        return Flagged(True, None, None, None)
     tokens = sum(cell.totals.tokens for cell in cells)
     flagged_tokens = sum(cell.totals.tokens for cell in cells if cell.person_id in hit)
+    others = [people - hit, *([outside - flagged] if wider is not None else [])]
+    told = tokens and all(allowed_size(len(group), min_size) for group in others)
     return Flagged(
+        some=True,
         people=len(hit),
-        share_of_people=len(hit) / len(people) if people else 0.0,
-        share_of_tokens=flagged_tokens / tokens if tokens else None,
+        share_of_people=len(hit) / len(people),
+        share_of_tokens=flagged_tokens / tokens if told else None,
     )
 
 
@@ -318,6 +342,11 @@ def org_view(
         total=total,
         by_tool=by_tool(in_scope, prices, 7, min_size, against),
         by_team=[] if team else by_team(in_scope, teams, current.grouping, prices, 7),
-        flagged=flagged_share(in_scope, flagged),
+        flagged=flagged_share(
+            in_scope,
+            flagged,
+            min_size,
+            frozenset(current.by_person) if team is not None else None,
+        ),
         trend=[*trend[:-1], (week, total)],
     )
