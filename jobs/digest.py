@@ -1,5 +1,7 @@
 """The weekly digest: each subscriber's last week by direct message, exactly once per person
-and week across restarts and replicas (one post claim per person, through `deliver`)."""
+and week across restarts and replicas (one post claim per person, through `deliver`). The
+claims name the person (their channel is their Slack user ID), so a forget deletes them and
+no claim is taken for someone forgotten since the subscribers were read."""
 
 from __future__ import annotations
 
@@ -49,7 +51,7 @@ def send_digests(
             continue
         if not digest_due(now, _zone(subscriber, tz), this_week, awards_at):
             continue
-        post = Post(key, digest_for(db, subscriber.person_id, week))
+        post = Post(key, digest_for(db, subscriber.person_id, week), subscriber.person_id)
         results += deliver(db, notifier, post, [subscriber.slack_user_id], clock)
     return results
 

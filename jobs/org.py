@@ -1,15 +1,16 @@
-"""The org view and grouped reports as pure functions over usage cells: cost and efficiency
-by tool and by team, never fewer people than the minimum group size, never a name.
+"""The org view as pure functions over usage cells: cost and efficiency by tool and by team,
+never fewer people than the minimum group size, never a name. The grouped reports build on
+it in `jobs.org_report`.
 
 Every grouping goes through `jobs.group_size.private_groups`; this module only sums."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from jobs.group_size import Grouping, People, private_groups
+from jobs.group_size import Grouping, People, allowed_size, private_groups
 from jobs.prices import Prices
 from jobs.weeks import Week
 from storage.figures import acceptance_rate
@@ -72,10 +73,15 @@ def _per_million(count: int | None, tokens: int) -> float | None:
 
 @dataclass(frozen=True, slots=True)
 class Flagged:
-    """How much of a scope's usage was judged scripted or wasteful: counts and shares only."""
+    """How much of a scope's usage was judged scripted or wasteful: counts and shares only,
+    and only of groups of at least the minimum (`flagged_share`). `some`: whether anyone's
+    was. `people` and its share are None when fewer than the minimum were flagged: only that
+    some usage is set aside is said. `share_of_tokens` is None too when it would give the
+    tokens of fewer than the minimum, flagged or not."""
 
-    people: int
-    share_of_people: float
+    some: bool
+    people: int | None
+    share_of_people: float | None
     share_of_tokens: float | None
 
 
@@ -149,12 +155,14 @@ def by_tool(
     span_days: int,
     min_size: int,
     against: Mapping[str, People] | None = None,
+    fold: Collection[str] = (),
 ) -> list[GroupFigures]:
     """Per tool (and other), within whoever `cells` cover; `against` is the wider view's
-    tool groups a narrower one must not differ from by a few people."""
+    tool groups a narrower one must not differ from by a few people; tools in `fold` fold
+    whatever their size (a report's tools some week of its period would fold)."""
     population = frozenset(cell.person_id for cell in cells)
     grouping = private_groups(
-        tool_groups(cells), population, min_size, other_mode="folded", against=against
+        tool_groups(cells), population, min_size, other_mode="folded", against=against, fold=fold
     )
     rows = [
         figures(tool, [c for c in cells if c.tool == tool], prices, span_days)
@@ -176,11 +184,11 @@ def by_team(
     """Per shown team (and other: everyone active in no shown team), all tools together."""
     mine = cells_by_person(cells)
     rows = [
-        figures(name, _of(mine, grouping.shown[name]), prices, span_days, len(teams[name]))
+        figures(name, cells_of(mine, grouping.shown[name]), prices, span_days, len(teams[name]))
         for name in sorted(grouping.shown)
     ]
     if grouping.other:
-        rows.append(figures(OTHER, _of(mine, grouping.other), prices, span_days))
+        rows.append(figures(OTHER, cells_of(mine, grouping.other), prices, span_days))
     return rows
 
 
@@ -191,21 +199,40 @@ def cells_by_person(cells: Iterable[UsageCell]) -> dict[int, list[UsageCell]]:
     return found
 
 
-def _of(mine: Mapping[int, list[UsageCell]], people: Iterable[int]) -> list[UsageCell]:
+def cells_of(mine: Mapping[int, list[UsageCell]], people: Iterable[int]) -> list[UsageCell]:
     """The cells of `people`, from `cells_by_person`."""
     return [cell for person in people for cell in mine.get(person, ())]
 
 
-def flagged_share(cells: Sequence[UsageCell], flagged: People) -> Flagged:
-    """How many of the people `cells` cover were flagged, and their share of tokens."""
-    people = {cell.person_id for cell in cells}
+def flagged_share(
+    cells: Sequence[UsageCell],
+    flagged: People,
+    min_size: int,
+    wider: People | None = None,
+) -> Flagged:
+    """How many of the people `cells` cover were flagged, and their share of tokens, each
+    only where it describes no fewer than `min_size` people. The share of tokens is the
+    flagged people's tokens, and beside the total it is the others' too, so both must be
+    the minimum or more. In a team's view, `wider` is everyone in the organisation's: the
+    organisation's figures minus the team's would be those outside it, flagged or not, so
+    they must be nobody or the minimum too."""
+    people = frozenset(cell.person_id for cell in cells)
     hit = people & flagged
+    if not hit:
+        return Flagged(False, 0, 0.0, None)
+    outside = (wider or people) - people
+    counted = [hit, *([outside & flagged] if wider is not None else [])]
+    if not all(allowed_size(len(group), min_size) for group in counted):
+        return Flagged(True, None, None, None)
     tokens = sum(cell.totals.tokens for cell in cells)
     flagged_tokens = sum(cell.totals.tokens for cell in cells if cell.person_id in hit)
+    others = [people - hit, *([outside - flagged] if wider is not None else [])]
+    told = tokens and all(allowed_size(len(group), min_size) for group in others)
     return Flagged(
+        some=True,
         people=len(hit),
-        share_of_people=len(hit) / len(people) if people else 0.0,
-        share_of_tokens=flagged_tokens / tokens if tokens else None,
+        share_of_people=len(hit) / len(people),
+        share_of_tokens=flagged_tokens / tokens if told else None,
     )
 
 
@@ -236,7 +263,7 @@ def scope_cells(week: WeekUsage, team: str | None) -> list[UsageCell] | None:
     members = week.grouping.shown.get(team)
     if members is None:
         return None
-    return _of(week.by_person, sorted(members))
+    return cells_of(week.by_person, sorted(members))
 
 
 def figures_from_sums(
@@ -315,72 +342,11 @@ def org_view(
         total=total,
         by_tool=by_tool(in_scope, prices, 7, min_size, against),
         by_team=[] if team else by_team(in_scope, teams, current.grouping, prices, 7),
-        flagged=flagged_share(in_scope, flagged),
+        flagged=flagged_share(
+            in_scope,
+            flagged,
+            min_size,
+            frozenset(current.by_person) if team is not None else None,
+        ),
         trend=[*trend[:-1], (week, total)],
     )
-
-
-@dataclass(frozen=True, slots=True)
-class ReportRow:
-    """One row of `report --by team|tool`: a team (None for `--by tool`) and a tool."""
-
-    team: str | None
-    tool: str
-    people: int
-    figures: GroupFigures
-
-
-def tool_report(
-    cells: Sequence[UsageCell], prices: Prices, days: int, min_size: int
-) -> list[ReportRow]:
-    """`report --by tool`: one row per tool (and other) over the period."""
-    population = len({cell.person_id for cell in cells})
-    if population < min_size:
-        return []
-    return [
-        ReportRow(None, row.key, population, row) for row in by_tool(cells, prices, days, min_size)
-    ]
-
-
-def unsteady_teams(
-    teams: Mapping[str, People], weekly_active: Sequence[People], min_size: int
-) -> set[str]:
-    """Teams some week of a period would fold while they had usage that week. Shown for
-    the whole period, a report for it minus one for the other weeks would be that week's
-    few people; so they fold for the whole period."""
-    unsteady: set[str] = set()
-    for active in weekly_active:
-        shown = private_groups(teams, active, min_size).shown
-        unsteady |= {
-            name for name, people in teams.items() if name not in shown and people & active
-        }
-    return unsteady
-
-
-def team_report(
-    cells: Sequence[UsageCell],
-    teams: Mapping[str, People],
-    prices: Prices,
-    days: int,
-    min_size: int,
-    weekly_active: Sequence[People] = (),
-) -> list[ReportRow]:
-    """`report --by team`: per shown team (and other) and tool; a team's tools fold within
-    it, and may not differ from the organisation's use of a tool by a few people. A team
-    any week of the period would fold (`weekly_active`) folds for the period."""
-    active = frozenset(cell.person_id for cell in cells)
-    fold = unsteady_teams(teams, weekly_active, min_size)
-    grouping = private_groups(teams, active, min_size, fold=fold)
-    if not grouping.total_shown:
-        return []
-    org_tools = tool_groups(cells)
-    scopes = [(name, grouping.shown[name], len(teams[name])) for name in sorted(grouping.shown)]
-    if grouping.other:
-        scopes.append((OTHER, grouping.other, len(grouping.other)))
-    mine = cells_by_person(cells)
-    rows = []
-    for name, members, size in scopes:
-        inside = _of(mine, sorted(members))
-        for row in by_tool(inside, prices, days, min_size, org_tools):
-            rows.append(ReportRow(name, row.key, size, row))
-    return rows

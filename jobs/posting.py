@@ -71,10 +71,13 @@ DEFAULT_POLICY = PostPolicy()
 @dataclass(frozen=True, slots=True)
 class Post:
     """A message to post once per channel: its key (e.g. `awards:2026-W46`), carried in the
-    message metadata so the message can be found again, and the plain data to render."""
+    message metadata so the message can be found again, and the plain data to render.
+    `to_person` marks a direct message (its one channel is their Slack user ID): it is
+    claimed only while they are stored, so a forget stops it even mid-run."""
 
     key: str
     data: object
+    to_person: int | None = None
 
 
 class PostRejected(Exception):
@@ -175,7 +178,18 @@ def _deliver_one(
     clock: Callable[[], datetime],
     policy: PostPolicy,
 ) -> ChannelResult:
-    claimed = claim_post(db, post.key, channel, holder, clock(), policy.lease, grace=policy.grace)
+    claimed = claim_post(
+        db,
+        post.key,
+        channel,
+        holder,
+        clock(),
+        policy.lease,
+        grace=policy.grace,
+        to_person=post.to_person,
+    )
+    if claimed is None:
+        return ChannelResult(channel, "gone")  # forgotten: nobody to post to, nothing owed
     claim = claimed.claim
     if not claimed.mine:
         if claim.status == "posted":

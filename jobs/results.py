@@ -10,8 +10,9 @@ from datetime import datetime
 class ChannelResult:
     """What happened in one channel: `posted` now, `found` (an earlier run's post was
     found and recorded), `already` posted before, `busy` (another run holds the claim),
-    `failed` (Slack refused) or `unknown` (no clear answer); those two are looked for in the
-    channel and retried from `retry_at`, by the scheduled re-drive or any later run."""
+    `gone` (a direct message to someone forgotten meanwhile: never posted), `failed` (Slack
+    refused) or `unknown` (no clear answer); those two are looked for in the channel and
+    retried from `retry_at`, by the scheduled re-drive or any later run."""
 
     channel: str
     status: str
@@ -21,4 +22,4 @@ class ChannelResult:
 
     @property
     def ok(self) -> bool:
-        return self.status in ("posted", "found", "already", "busy")
+        return self.status in ("posted", "found", "already", "busy", "gone")

@@ -318,6 +318,30 @@ def _weekly_active(db: Database, spans: Sequence[Span]) -> dict[int, frozenset[i
     return {span: frozenset(people) for span, people in found.items()}
 
 
+def tools_by_week(db: Database, weeks: Sequence[Span]) -> dict[int, dict[str, frozenset[int]]]:
+    """Who used which tool in each of `weeks` (whole ISO weeks), from the weekly rollup:
+    what judging a grouped report's tools and teams week by week needs."""
+    if not weeks:
+        return {}
+    span_at = {start: index for index, (start, _) in enumerate(weeks)}
+    first, last = min(span_at), max(span_at)
+    fresh_weeks(db, first, last)
+    found: dict[int, dict[str, set[int]]] = defaultdict(lambda: defaultdict(set))
+    with db.read() as conn:
+        rows = conn.execute(
+            select(WeeklyRow.week, WeeklyRow.tool, WeeklyRow.person_id).where(
+                WeeklyRow.week.between(first, last)
+            )
+        )
+        for week, tool, person in rows:
+            if week in span_at:
+                found[span_at[week]][tool].add(person)
+    return {
+        span: {tool: frozenset(people) for tool, people in tools.items()}
+        for span, tools in found.items()
+    }
+
+
 def _span_index(db: Database, spans: Sequence[Span], day: Any) -> Any:
     """Which span a day falls in. Consecutive weeks are day arithmetic, far cheaper than a
     CASE with a branch per week when a quarter of everyone's days is grouped."""

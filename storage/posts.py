@@ -4,6 +4,9 @@ A claim is taken (INSERT, unique on key and channel) before posting and complete
 message ts after. Its holder keeps it by renewing a lease while it works; a claim whose lease
 ran out (its holder died), or that ended `failed` or `unknown` and is due for a re-check, may
 be taken over, and the new holder must first look for an earlier message before posting.
+
+A direct message's channel is its person's Slack user ID, so its claims are theirs: a forget
+deletes them (`storage.privacy`), and a claim on one is taken only while the person is stored.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from sqlalchemy import Connection, select, update
 
 from storage.db import Database
 from storage.dialect import insert_ignore
+from storage.models import PersonRow
 from storage.post_models import PostRow
 from storage.records import ClaimResult, PostClaim
 
@@ -29,11 +33,16 @@ def claim_post(
     lease: timedelta,
     *,
     grace: timedelta = timedelta(0),
-) -> ClaimResult:
+    to_person: int | None = None,
+) -> ClaimResult | None:
     """Try to take the right to post `post_key` to `channel` until `now + lease`. A posted
     claim stays posted; a live lease or a re-check not yet due is left alone. A lease is only
-    taken over `grace` after it ran out, so a post its dead holder made has had time to show."""
+    taken over `grace` after it ran out, so a post its dead holder made has had time to show.
+    With `to_person` (a direct message: `channel` is their Slack user ID) nothing is claimed,
+    and None is returned, once that person is no longer stored."""
     with db.write() as conn:
+        if to_person is not None and not _recipient_stored(conn, to_person, channel):
+            return None
         inserted = conn.execute(
             insert_ignore(conn, PostRow).returning(PostRow.id),
             {
@@ -75,6 +84,19 @@ def claim_post(
             return ClaimResult(after, mine=False)
         # Any earlier holder may have posted since the first claim: look before posting.
         return ClaimResult(after, mine=True, verify_since=claim.claimed_at)
+
+
+def _recipient_stored(conn: Connection, person_id: int, slack_user_id: str) -> bool:
+    """Whether the person a direct message is for is still stored. On PostgreSQL their row
+    is share-locked until the claim commits: a forget that deleted it first is waited for
+    (and then nothing is claimed), and one that comes after waits for the claim, so the
+    claim is among the rows it deletes. SQLite's writers take turns anyway."""
+    found = conn.execute(
+        select(PersonRow.id)
+        .where(PersonRow.id == person_id, PersonRow.slack_user_id == slack_user_id)
+        .with_for_update(read=True, key_share=True)
+    ).first()
+    return found is not None
 
 
 def _takeable(claim: PostClaim, now: datetime, grace: timedelta) -> bool:

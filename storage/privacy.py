@@ -1,9 +1,10 @@
 """Forgetting one person, and the tombstones that keep them forgotten at every door.
 
-Forgetting deletes the person's events, rollup, identities, flags and profile in one
-transaction, keeps their awards under an anonymous placeholder, scrubs their identifiers from
-the audit trail, and leaves a keyed hash of each identity (never the identity itself) so usage
-that arrives later for them is dropped at the door until they opt in again.
+Forgetting deletes the person's events, rollup, identities, flags, profile and the claims
+of the direct messages sent to them in one transaction, keeps their awards under an anonymous
+placeholder, scrubs their identifiers from the audit trail, and leaves a keyed hash of each
+identity (never the identity itself) so usage that arrives later for them is dropped at the
+door until they opt in again.
 """
 
 from __future__ import annotations
@@ -34,7 +35,13 @@ from storage.models import (
     PersonRow,
     TeamMemberRow,
 )
-from storage.post_models import AuditRow, LeaderboardStateRow, OutboxRow, RetirementRow
+from storage.post_models import (
+    AuditRow,
+    LeaderboardStateRow,
+    OutboxRow,
+    PostRow,
+    RetirementRow,
+)
 from storage.privacy_read import ANONYMOUS_KEY, CHUNK
 from storage.privacy_records import Forgotten, IdentityKey, Subject, redact
 from storage.weekly import forget_weekly
@@ -76,6 +83,7 @@ def forget_in(conn: Connection, subject: Subject, *, actor: str, now: datetime) 
         "team_memberships": 0,
         "copilot_teams": 0,
         "digest": 0,
+        "direct_messages": 0,
     }
     for chunk in _chunks(ids):
         counts["events"] += _rowcount(conn, delete(EventRow).where(EventRow.identity_id.in_(chunk)))
@@ -133,6 +141,14 @@ def forget_in(conn: Connection, subject: Subject, *, actor: str, now: datetime) 
             conn, delete(IdentityRow).where(IdentityRow.person_id == pid)
         )
         conn.execute(delete(PersonRow).where(PersonRow.id == pid))
+    if subject.slack_user_id:
+        # The claims of the direct messages sent to them (the digest), whose channel is their
+        # Slack user ID. After the person row, whose lock a claim being taken holds until it
+        # commits (`storage.posts`): one taken meanwhile is deleted here, and none is taken
+        # after, so no DM is made to them again.
+        counts["direct_messages"] = _rowcount(
+            conn, delete(PostRow).where(PostRow.channel == subject.slack_user_id)
+        )
     _scrub(conn, subject.needles())
     conn.execute(
         insert(AuditRow).values(

@@ -23,7 +23,7 @@ from storage.models import (
     TeamMemberRow,
     TeamRow,
 )
-from storage.post_models import AuditRow
+from storage.post_models import AuditRow, PostRow
 from storage.privacy_records import IdentityKey, Inventory, Span, Subject
 
 ANONYMOUS_KEY = "anonymous_person_id"
@@ -154,6 +154,17 @@ def export(db: Database, subject: Subject) -> dict[str, Any]:
                     .order_by(AuditRow.at, AuditRow.id)
                 )
             ]
+        direct_messages = []
+        if subject.slack_user_id:
+            # The digest DMs' claims: their channel is the person's Slack user ID.
+            direct_messages = [
+                _plain(row, skip=("id", "channel", "claimed_by", "lease_until", "check_after"))
+                for row in conn.execute(
+                    _all(PostRow)
+                    .where(PostRow.channel == subject.slack_user_id)
+                    .order_by(PostRow.post_key)
+                )
+            ]
         identities = [
             _plain(row, skip=("id", "person_id"))
             for chunk in _chunks(ids)
@@ -169,6 +180,7 @@ def export(db: Database, subject: Subject) -> dict[str, Any]:
             "audit_log": audit,
             "teams": _teams(conn, subject),
             "digest_subscription": _digest(conn, subject.person_id),
+            "direct_messages": direct_messages,
         }
 
 

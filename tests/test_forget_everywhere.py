@@ -1,20 +1,26 @@
-"""Forget against every table the later issues added (digest, teams, Copilot teams, connector
-state, outbox, the App Home chart file) and every table the ORM will ever define: Alice is put
-in each through its own door, forgotten with the Slack button, and the whole-database scan
-(tables from the ORM metadata, rows by her identifiers or her ids) finds nothing."""
+"""Forget against every table the later issues added (digest and the claim of the digest DM
+sent to her, teams, Copilot teams, connector state, outbox, the App Home chart file) and every
+table the ORM will ever define: Alice is put in each through its own door, forgotten with the
+Slack button, and the whole-database scan (tables from the ORM metadata, rows by her
+identifiers or her ids) finds nothing."""
 
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from alembic import command
 
 from bot.cli.main import main
+from bot.composition import build_scheduler
 from storage.connectors import copilot_teams, record_failure, replace_copilot_teams
+from storage.db import alembic_config
 from storage.digests import digest_subscribers
 from storage.outbox import owe_post, pending_posts
+from storage.people import save_slack_profile
+from storage.posts import claim_post, mark_posted, post_claims
 from storage.privacy_read import find_subject
 from storage.privacy_records import STAND_IN, redact
 from storage.schema import metadata
@@ -45,13 +51,27 @@ PERSONAL = {
     "connector_state",
     "outbox",
     "audit_log",
+    "posts",  # the claim of the digest DM she was sent: its channel is her Slack ID
 }
+
+
+def send_digests(slack) -> None:
+    """One pass of the weekly-digest job `serve` schedules; at `now` (a Wednesday) last
+    week's digest is due to every subscriber."""
+    build_scheduler(slack.services)._digest_job()
+
+
+def dms(slack, user: str) -> list[dict]:
+    return list(slack.fake.messages.get(user, []))
 
 
 def alice_in_every_table(slack, db, tmp_path, now) -> None:
     a_week_of_usage(slack.http, slack.api_key)
     assert main(["awards", "post"]) == 0
     assert "on" in json.dumps(slack.ask("digest on"))
+    assert "on" in json.dumps(slack.ask("digest on", user_id="UBOB"))
+    send_digests(slack)
+    assert len(dms(slack, "UALICE")) == len(dms(slack, "UBOB")) == 1
     assert main(["people", "link", f"copilot:{ALICE_GITHUB.lower()}", "UALICE"]) == 0
     teams = tmp_path / "teams.csv"
     teams.write_text("team,member\nPlatform,UALICE\nPlatform,UBOB\nSolo,alice@example.com\n")
@@ -85,10 +105,11 @@ def test_forget_leaves_nothing_in_any_table_and_empties_the_app_home(
 ):
     slack = slack_with_key
     alice_in_every_table(slack, db, tmp_path, now)
-    # `digest on` refreshes her Home after its answer, on its own time: let it land first.
-    slack.fake.wait_for("views.publish", 1)
+    # `digest on` refreshes her Home (and Bob's) after its answer, on its own time: let
+    # both land first.
+    slack.fake.wait_for("views.publish", 2)
     without_public_url(slack)  # Socket Mode's case: her chart is a file uploaded to Slack
-    file_id = chart_file(open_home(slack, count=2))
+    file_id = chart_file(open_home(slack, count=3))
     assert file_id in slack.fake.files
     subject = find_subject(db, slack_user_id="UALICE")
     assert subject is not None and subject.person_id is not None
@@ -104,6 +125,8 @@ def test_forget_leaves_nothing_in_any_table_and_empties_the_app_home(
     exported = json.loads(capsys.readouterr().out)
     assert {"name": "Solo", "source": "csv"} in exported["teams"]
     assert exported["digest_subscription"]["enabled"] is True
+    [dm] = exported["direct_messages"]
+    assert dm["post_key"] == "digest:2026-W46" and dm["status"] == "posted"
 
     # `digest on` refreshed her Home after its ack, on its own time: count from here.
     published_before = len(slack.fake.calls_to("views.publish"))
@@ -111,6 +134,10 @@ def test_forget_leaves_nothing_in_any_table_and_empties_the_app_home(
     assert "everything aiusage stored about you is deleted" in json.dumps(done)
 
     assert scan(db, NEEDLES, **ids) == []
+    # The digest job's next passes send her nothing more, and Bob still has his one.
+    send_digests(slack)
+    assert len(dms(slack, "UALICE")) == len(dms(slack, "UBOB")) == 1
+    assert scan(db, NEEDLES) == []
     # Her chart file is deleted from Slack, and her Home shows nothing of hers.
     assert file_id not in slack.fake.files
     [*_, published] = slack.fake.wait_for("views.publish", published_before + 1)
@@ -122,7 +149,7 @@ def test_forget_leaves_nothing_in_any_table_and_empties_the_app_home(
     [owed] = pending_posts(db)
     assert owed.payload["text"] == f"Thanks {STAND_IN} and {STAND_IN} for the idea"
     # Surfaces built on the new tables no longer count her.
-    assert [s.slack_user_id for s in digest_subscribers(db)] == []
+    assert [s.slack_user_id for s in digest_subscribers(db)] == ["UBOB"]
     assert copilot_teams(db) == {"octo": ["bob-gh"]}
     capsys.readouterr()
     assert main(["teams", "list"]) == 0
@@ -134,6 +161,32 @@ def test_forget_leaves_nothing_in_any_table_and_empties_the_app_home(
     replace_copilot_teams(db, date(2026, 11, 18), [("octo", ALICE_GITHUB), ("octo", "bob-gh")])
     assert scan(db, NEEDLES) == []
     assert copilot_teams(db) == {"octo": ["bob-gh"]}
+
+
+def test_a_digest_run_that_read_her_before_her_forget_sends_her_nothing(slack_with_key, db, capsys):
+    """The job read its subscribers, Alice then Bob; Bob is forgotten (by the CLI, another
+    process) while Alice's DM is being posted. Bob's turn then claims nothing: no DM to
+    someone forgotten, and no claim left naming him."""
+    slack = slack_with_key
+    a_week_of_usage(slack.http, slack.api_key)
+    slack.ask("digest on")
+    slack.ask("digest on", user_id="UBOB")
+    forgot: list[int] = []
+
+    def forget_bob(params: dict) -> bool:
+        if params.get("channel") == "UALICE" and not forgot:
+            forgot.append(main(["people", "forget", "UBOB"]))
+        return True
+
+    slack.fake.before("chat.postMessage", forget_bob)
+    send_digests(slack)
+    assert forgot == [0]
+    assert len(dms(slack, "UALICE")) == 1 and dms(slack, "UBOB") == []
+    assert [claim.channel for claim in post_claims(db, "digest:2026-W46")] == ["UALICE"]
+    # Alice's digest is still hers once, whatever runs next.
+    slack.fake.before("chat.postMessage", lambda _params: True)
+    send_digests(slack)
+    assert len(dms(slack, "UALICE")) == 1 and dms(slack, "UBOB") == []
 
 
 def test_operator_forget_deletes_the_chart_file_the_server_uploaded(
@@ -173,3 +226,26 @@ def test_the_privacy_notice_inventories_every_table_the_orm_defines():
     assert missing == [], f"docs/privacy.md's inventory does not name {missing}"
     # Columns that hold something about one person are named too, by what they hold.
     assert "App Home chart" in inventory
+
+
+def test_db_upgrade_deletes_the_digest_claims_earlier_forgets_left(db, now, capsys):
+    """Before 0170_dmclaims a forget left the claims of the digests sent to the person, their
+    Slack ID as the channel; `aiusage db upgrade` deletes those and keeps everyone else's."""
+    save_slack_profile(
+        db, "UALICE", display_name="alice", tz=None, is_workspace_admin=False, now=now
+    )
+    for key, channel in (
+        ("digest:2026-W46", "UALICE"),  # stored: kept
+        ("digest:2026-W46", "UGONE"),  # forgotten before the fix: nobody stored has the ID
+        ("digest:2026-W45", "UGONE"),
+        ("awards:2026-W46", "CAWARDS"),  # a channel, no person's: kept
+    ):
+        assert claim_post(db, key, channel, "earlier", now, timedelta(minutes=1)) is not None
+        mark_posted(db, key, channel, "earlier", "1.0", now)
+    with db.engine.connect() as conn:
+        command.downgrade(alembic_config(conn), "0160_edits")
+        conn.commit()
+    assert main(["db", "upgrade"]) == 0
+    assert [c.channel for c in post_claims(db, "digest:2026-W46")] == ["UALICE"]
+    assert post_claims(db, "digest:2026-W45") == []
+    assert [c.channel for c in post_claims(db, "awards:2026-W46")] == ["CAWARDS"]

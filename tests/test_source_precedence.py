@@ -291,20 +291,12 @@ def test_claude_code_pushed_and_pulled_for_the_same_day_counts_once_everywhere(
     assert {name: row[name] for name in want} == pytest.approx(want)
 
     monkeypatch.setenv("AIUSAGE_MIN_GROUP_SIZE", "1")
+    # Grouped reports cover whole weeks that are over: Tuesday's week, the Monday after.
+    slack.move_to(datetime(2026, 11, 23, 12, tzinfo=UTC))
     rows = json.loads(
-        cli(
-            "report",
-            "--from",
-            TUESDAY,
-            "--to",
-            TUESDAY,
-            "--by",
-            "tool",
-            "--format",
-            "json",
-            capsys=capsys,
-        )
+        cli("report", "--week", "2026-W47", "--by", "tool", "--format", "json", capsys=capsys)
     )
+    slack.move_to(now)
     [by_tool] = rows
     assert {name: by_tool[name] for name in want if name != "active_days"} == pytest.approx(
         {name: value for name, value in want.items() if name != "active_days"}

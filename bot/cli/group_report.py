@@ -1,16 +1,20 @@
 """`aiusage report --by team|tool`: the period's figures per team (and tool) or per tool,
-never for fewer than AIUSAGE_MIN_GROUP_SIZE people; smaller groups are summed as `other`."""
+never for fewer than AIUSAGE_MIN_GROUP_SIZE people; smaller groups are summed as `other`.
+The rules, including those that keep two reports from being subtracted down to a few
+people, are in `jobs.org_report`."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
 from bot.cli.report_columns import FIRST_FIGURES, LATER_FIGURES, report_figures
 from bot.settings import Settings
-from jobs.org import ReportRow, team_report, tool_report
+from jobs.org_report import ReportRow, merged, small_weeks, team_report, tool_report
+from jobs.weeks import Week
 from storage.db import Database
-from storage.org import active_by_span, usage_cells
+from storage.org import tools_by_week, usage_cells
 from storage.teams import team_people
 
 COLUMNS = (
@@ -25,24 +29,49 @@ COLUMNS = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class GroupedReport:
+    """A grouped report's columns and rows, and the weeks of its period left out because
+    fewer people than the minimum had usage in them."""
+
+    columns: tuple[str, ...]
+    records: list[dict[str, Any]]
+    left_out: list[Week]
+
+
 def grouped_records(
     db: Database, settings: Settings, by: str, start: date, end: date
-) -> tuple[tuple[str, ...], list[dict[str, Any]]]:
-    """The columns and rows of a grouped report for days start..end."""
+) -> GroupedReport:
+    """A grouped report for the whole weeks start..end (`jobs.org_report.period_problem`
+    has passed them)."""
     columns: tuple[str, ...]
-    cells = usage_cells(db, [(start, end)])
-    days = (end - start).days + 1
-    prices, min_size = settings.prices(), settings.min_group_size
+    min_size = settings.min_group_size
+    weeks = week_spans(start, end)
+    every = tools_by_week(db, weeks)
+    small = set(small_weeks([every.get(i, {}) for i in range(len(weeks))], min_size))
+    kept = [i for i in range(len(weeks)) if i not in small]
+    weekly = [every.get(i, {}) for i in kept]
+    cells = merged(usage_cells(db, runs([weeks[i] for i in kept])))
+    days, prices = 7 * len(kept), settings.prices()
     if by == "team":
-        weeks = week_spans(start, end)
-        active = active_by_span(db, weeks)
-        weekly = [active.get(i, frozenset()) for i in range(len(weeks))]
         rows = team_report(cells, team_people(db), prices, days, min_size, weekly)
         columns = COLUMNS
     else:
-        rows = tool_report(cells, prices, days, min_size)
+        rows = tool_report(cells, prices, days, min_size, weekly)
         columns = COLUMNS[1:]
-    return columns, [_record(row, columns) for row in rows]
+    left_out = [Week(weeks[i][0]) for i in sorted(small)]
+    return GroupedReport(columns, [_record(row, columns) for row in rows], left_out)
+
+
+def runs(weeks: list[tuple[date, date]]) -> list[tuple[date, date]]:
+    """Consecutive weeks joined into one span each: one read per run."""
+    joined: list[tuple[date, date]] = []
+    for first, last in weeks:
+        if joined and joined[-1][1] + timedelta(days=1) == first:
+            joined[-1] = (joined[-1][0], last)
+        else:
+            joined.append((first, last))
+    return joined
 
 
 def week_spans(start: date, end: date) -> list[tuple[date, date]]:

@@ -16,7 +16,16 @@ from bot.cli.group_report import grouped_records
 from bot.cli.report_columns import FIRST_FIGURES, LATER_FIGURES, report_figures
 from bot.cli.spreadsheet import csv_row
 from bot.settings import Settings
-from jobs.weeks import FIRST_YEAR, LAST_YEAR, last_complete_week, parse_week
+from jobs.org_report import period_problem
+from jobs.weeks import (
+    FIRST_YEAR,
+    LAST_YEAR,
+    Week,
+    current_week,
+    last_complete_week,
+    parse_week,
+    week_of,
+)
 from storage.records import ReportLine
 from storage.usage_report import usage_report
 
@@ -51,7 +60,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         choices=("person", "team", "tool"),
         default="person",
         help="rows per person and tool (default), per team and tool, or per tool; teams and "
-        "tools never cover fewer than AIUSAGE_MIN_GROUP_SIZE people (smaller: `other`)",
+        "tools never cover fewer than AIUSAGE_MIN_GROUP_SIZE people (smaller: `other`), and "
+        "cover whole ISO weeks that have ended",
     )
     parser.set_defaults(run=run_report)
 
@@ -83,6 +93,26 @@ def span_of(args: argparse.Namespace, settings: Settings, now: datetime) -> tupl
     return week.start, week.end
 
 
+def grouped_refusal(start: date, end: date, current: Week) -> str | None:
+    """Why `--by team|tool` refuses days start..end, in words; None when it does not.
+    Refused rather than widened: a CSV does not say its days, and a widened period would
+    pass for the one asked for."""
+    problem = period_problem(start, end, current)
+    if problem == "partial_weeks":
+        return (
+            "--by team and --by tool cover whole ISO weeks (Monday to Sunday), so two reports "
+            "never differ by a few days of a few people's usage: use --from "
+            f"{week_of(start).start} --to {week_of(end).end}, or --week"
+        )
+    if problem == "unfinished_week":
+        return (
+            f"--by team and --by tool cover weeks that have ended, and {current.label} has "
+            "not, so two reports of a week taken a day apart never differ by one day of a few "
+            f"people's usage: end the period by {current.previous().end}"
+        )
+    return None
+
+
 def as_record(line: ReportLine) -> dict[str, Any]:
     """One row of the report with the contract's columns; None where nobody reported."""
     figures = report_figures(line.totals)
@@ -109,7 +139,20 @@ def run_report(args: argparse.Namespace, cli: CliContext) -> int:
     if args.by == "person":
         records = [as_record(line) for line in usage_report(db, start, end)]
     else:
-        columns, records = grouped_records(db, settings, args.by, start, end)
+        refused = grouped_refusal(start, end, current_week(cli.clock(), settings.timezone))
+        if refused:
+            print(f"aiusage: {refused}", file=sys.stderr)
+            return 2
+        grouped = grouped_records(db, settings, args.by, start, end)
+        columns, records = grouped.columns, grouped.records
+        if grouped.left_out:
+            labels = ", ".join(week.label for week in grouped.left_out)
+            print(
+                f"aiusage: left out {labels}: fewer than {settings.min_group_size} people "
+                "(AIUSAGE_MIN_GROUP_SIZE) had usage in it, and a report with it minus one "
+                "without would be theirs",
+                file=sys.stderr,
+            )
     if args.format == "json":
         sys.stdout.write(orjson.dumps(records, option=orjson.OPT_INDENT_2).decode() + "\n")
         return 0

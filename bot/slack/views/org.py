@@ -153,9 +153,19 @@ def _total(t: GroupFigures) -> str:
 
 def _flagged(view: OrgView) -> str:
     f = view.flagged
-    if not f.people:
+    fewer = f"as it would describe fewer than {number(view.min_size)} people"
+    if not f.some:
         return "No usage this week was judged scripted or wasteful."
-    tokens = "" if f.share_of_tokens is None else f", {percent(f.share_of_tokens)} of tokens"
+    if f.people is None or f.share_of_people is None:
+        return (
+            "Some usage this week was judged scripted or wasteful: it is set aside, not "
+            f"ranked, not named, and no figure of it is shown, {fewer}."
+        )
+    tokens = ""
+    if f.share_of_tokens is not None:
+        tokens = f", {percent(f.share_of_tokens)} of tokens"
+    elif view.total.totals.tokens:
+        tokens = f"; no share of tokens, {fewer}"
     people = "person's" if f.people == 1 else "people's"
     return (
         f"Usage judged scripted or wasteful: {number(f.people)} {people} "

@@ -1,0 +1,124 @@
+"""`report --by team|tool` twice, over periods a day or a week apart, through the real command
+line on both databases: no two reports subtract to fewer people than the minimum.
+
+Eng is five people. In week 2026-W46 (9 to 15 November) all five use kiro and copilot, 10
+requests each a tool; in 2026-W47 (16 to 22 November) they use kiro on Monday, and only
+Uma, the first of them, uses copilot, 777 requests on Tuesday."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import orjson
+import pytest
+from freezegun import freeze_time
+
+from storage.events import record_events
+from storage.integrations import create_integration
+from storage.records import UsageEvent, UserRef
+
+ENG = [f"U00{i}" for i in range(1, 6)]
+LATER = datetime(2026, 11, 25, 12, tzinfo=UTC)  # a Wednesday: both weeks are over
+
+
+def used(user: str, day: int, tool: str, requests: int) -> UsageEvent:
+    return UsageEvent(
+        event_id=f"{user}-{day}-{tool}",
+        user=UserRef(slack_user_id=user),
+        occurred_at=datetime(2026, 11, day, 9, tzinfo=UTC),
+        tool=tool,
+        requests=requests,
+    )
+
+
+@pytest.fixture
+def two_weeks(db, now, run, tmp_path) -> Iterator[None]:
+    """The usage above, eng's team file imported, and the clock after both weeks."""
+    integration, _ = create_integration(db, "seed", now)
+    events = [used(u, 9, tool, 10) for u in ENG for tool in ("kiro", "copilot")]
+    events += [used(u, 16, "kiro", 10) for u in ENG] + [used(ENG[0], 17, "copilot", 777)]
+    record_events(db, integration.id, events, now)
+    teams = tmp_path / "teams.csv"
+    teams.write_text("team,member\n" + "".join(f"eng,{u}\n" for u in ENG))
+    assert run("teams", "import", teams)[0] == 0
+    with freeze_time(LATER, tick=True):
+        yield
+
+
+def report(run, by: str, *span: str) -> tuple[dict[str, int], str]:
+    """Requests per row (`team/tool` or `tool`), and what was said on stderr."""
+    code, out, err = run("report", *span, "--by", by, "--format", "json")
+    assert code == 0, err
+    rows = orjson.loads(out)
+    assert all(row["active_people"] >= 5 for row in rows)
+    key = "{team}/{tool}" if by == "team" else "{tool}"
+    return {key.format(**row): row["requests"] for row in rows}, err
+
+
+@pytest.mark.parametrize("by", ["team", "tool"])
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        ("2026-11-16", "2026-11-17"),  # Monday to Tuesday ...
+        ("2026-11-16", "2026-11-16"),  # ... minus Monday would be Uma's Tuesday
+        ("2026-11-17", "2026-11-22"),  # from a Tuesday
+        ("2026-11-09", "2026-11-21"),  # to a Saturday
+    ],
+)
+def test_days_short_of_whole_weeks_are_refused_naming_the_weeks_to_ask_for(
+    run, two_weeks, by, start, end
+):
+    code, out, err = run("report", "--from", start, "--to", end, "--by", by)
+    assert (code, out) == (2, "")
+    assert "cover whole ISO weeks (Monday to Sunday)" in err
+    first = "2026-11-09" if start == "2026-11-09" else "2026-11-16"
+    assert f"use --from {first} --to 2026-11-22, or --week" in err
+    # Per person, days are still fine: those rows name the person anyway.
+    assert run("report", "--from", start, "--to", end)[0] == 0
+
+
+@pytest.mark.parametrize("by", ["team", "tool"])
+def test_a_week_not_over_yet_is_refused(run, two_weeks, by):
+    with freeze_time("2026-11-18T12:00:00Z", tick=True):  # Wednesday of 2026-W47
+        code, out, err = run("report", "--week", "2026-W47", "--by", by)
+        assert (code, out) == (2, "")
+        assert "2026-W47 has not" in err and "end the period by 2026-11-15" in err
+        assert run("report", "--week", "2026-W46", "--by", by)[0] == 0
+
+
+def test_whole_weeks_that_are_over_are_reported(run, two_weeks):
+    assert report(run, "tool", "--week", "2026-W46") == ({"copilot": 50, "kiro": 50}, "")
+    assert report(run, "team", "--from", "2026-11-09", "--to", "2026-11-15") == (
+        {"eng/copilot": 50, "eng/kiro": 50},
+        "",
+    )
+
+
+@pytest.mark.parametrize("by", ["team", "tool"])
+def test_a_tool_some_week_would_fold_folds_for_the_whole_period(run, two_weeks, by):
+    """Two weeks of copilot minus its first week would be Uma's 777 requests alone. In
+    2026-W47 copilot is one person's, so that week folds it, and kiro with it (an `other` of
+    copilot alone would be her): over both weeks both fold."""
+    prefix = "eng/" if by == "team" else ""
+    week46, _ = report(run, by, "--week", "2026-W46")
+    assert week46 == {f"{prefix}copilot": 50, f"{prefix}kiro": 50}
+    week47, _ = report(run, by, "--week", "2026-W47")
+    assert week47 == {f"{prefix}other": 50 + 777}
+    both, err = report(run, by, "--from", "2026-11-09", "--to", "2026-11-22")
+    assert (both, err) == ({f"{prefix}other": 100 + 50 + 777}, "")
+
+
+@pytest.mark.parametrize("by", ["team", "tool"])
+def test_a_week_fewer_than_the_minimum_used_is_left_out_and_said_to_be(db, now, run, two_weeks, by):
+    """In 2026-W48 only Uma uses anything: a report with that week minus one without it
+    would be her week. It is left out, and stderr says so."""
+    integration, _ = create_integration(db, "late", now)
+    record_events(db, integration.id, [used(ENG[0], 23, "kiro", 999)], now)
+    with freeze_time("2026-12-02T12:00:00Z", tick=True):
+        without, _ = report(run, by, "--from", "2026-11-09", "--to", "2026-11-22")
+        with_it, err = report(run, by, "--from", "2026-11-09", "--to", "2026-11-29")
+        assert with_it == without
+        assert "left out 2026-W48: fewer than 5 people (AIUSAGE_MIN_GROUP_SIZE)" in err
+        alone, err = report(run, by, "--week", "2026-W48")
+        assert alone == {} and "left out 2026-W48" in err
