@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -18,6 +19,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 
 from storage.bulk import track_staging
 from storage.days_zone import mismatch, recorded_zone, settle_zone
+from storage.driver import as_sqlalchemy
 from storage.event_rows import LocalDays
 from storage.lru import BoundedCache
 
@@ -392,8 +394,13 @@ def _make_engine(url: str, is_sqlite: bool) -> Engine:
         if not immediate and driver.in_transaction:
             return  # a read inside `reading_together`, which began the transaction
         # On the driver's connection: through SQLAlchemy's execution path, BEGIN cost as
-        # much as the read it opens (every slash command makes two or three).
-        driver.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        # much as the read it opens (every slash command makes two or three). Outside
+        # SQLAlchemy's error handling: "database is locked" is made its error here (a 503).
+        begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+        try:
+            driver.execute(begin)
+        except sqlite3.Error as error:
+            raise as_sqlalchemy(conn, error, begin) from error
 
     return engine
 
