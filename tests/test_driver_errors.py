@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import exc as sa_exc
 from starlette.testclient import TestClient
 
-import storage.db
+import storage.engine
 from bot.cli.main import main
 from bot.composition import create_http_app
 from storage.db import Database
@@ -181,7 +181,7 @@ def test_a_sqlite_write_lock_held_past_the_busy_timeout_is_503(
     locked", and the client is told to retry."""
     if not database_url.startswith("sqlite"):
         pytest.skip("SQLite's file lock")
-    monkeypatch.setattr(storage.db, "SQLITE_BUSY_TIMEOUT_MS", 200)
+    monkeypatch.setattr(storage.engine, "SQLITE_BUSY_TIMEOUT_MS", 200)
     path = database_url.removeprefix("sqlite:///")
     batch = {"events": [event(event_id="a")]}
     with serving_on(services, database_url) as client:
