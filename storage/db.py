@@ -287,8 +287,15 @@ def _check_libpq_options(url: URL) -> None:
         raise ValueError(str(error).strip().splitlines()[0]) from None
 
 
-def unavailable_reason(error: BaseException) -> str:
-    """The first line of what the driver said about an `unavailable` error (the SQL and
+def database_error(error: BaseException) -> bool:
+    """Whether `error` is the database's own (any error the driver raised, as SQLAlchemy
+    raises it): a permission denied, a constraint, a missing table. One line naming it
+    tells an operator more than a traceback through SQLAlchemy, and shows no statement."""
+    return isinstance(error, sa_exc.DBAPIError)
+
+
+def database_reason(error: BaseException) -> str:
+    """The first line of what the driver said about a database error (the SQL and
     parameters SQLAlchemy appends are left out)."""
     cause = getattr(error, "orig", None) or error
     said = str(cause).strip()

@@ -1,10 +1,13 @@
 """A PostgreSQL role with fewer rights than aiusage's own: one that may only read (a reporting
 role, a replica's credentials) upgrades a database already at this version's schema, which
-needs no write, and runs the commands that read."""
+needs no write, and runs the commands that read; a command it may not run, and a `serve`
+that cannot start, say why in one line, never a traceback with the statement and its
+parameters (an integration's key id and hash)."""
 
 from __future__ import annotations
 
 import signal
+import subprocess
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +19,7 @@ from sqlalchemy.engine import make_url
 
 from bot.cli.main import main
 from tests.conftest import PG_ADMIN_URL
-from tests.test_replicas import env_for, start, wait_ready
+from tests.test_replicas import AIUSAGE, env_for, start, wait_ready
 from tests.test_serve import free_port
 
 
@@ -59,6 +62,18 @@ def test_a_role_that_may_only_read_upgrades_a_current_database_and_reads(
         assert "Traceback" not in capsys.readouterr().err
 
 
+def test_a_command_the_role_may_not_run_says_why_in_one_line(database_url, db, monkeypatch, capsys):
+    with role_that_may(database_url, select=True) as reader:
+        monkeypatch.setenv("AIUSAGE_DATABASE_URL", reader)
+        code = main(["integrations", "create", "kiro"])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert err == (
+        "aiusage: AIUSAGE_DATABASE_URL: database error: permission denied for table integrations\n"
+    )
+    assert out == ""  # no key printed: none was made
+
+
 def test_serve_as_a_role_that_may_only_read_gets_past_its_migration(
     database_url, db, tmp_path: Path
 ):
@@ -76,3 +91,21 @@ def test_serve_as_a_role_that_may_only_read_gets_past_its_migration(
             if server.poll() is None:
                 server.kill()
     assert "permission denied for table meta" not in log.read_text()
+
+
+def test_serve_that_the_database_refuses_stops_with_one_line(database_url, db):
+    """A role that may not even read the schema's tables: `serve` stops at its migration
+    with one line naming the cause (exit 1, as any failure), not 60 lines of traceback."""
+    with role_that_may(database_url, select=False) as nobody:
+        done = subprocess.run(
+            [AIUSAGE, "serve", "--port", str(free_port())],
+            env=env_for(nobody),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 1, done.stderr
+    assert done.stderr == (
+        "aiusage: AIUSAGE_DATABASE_URL: database error: "
+        "permission denied for table alembic_version\n"
+    )
