@@ -46,11 +46,15 @@ POSTGRES_SERVER_SILENCE: dict[str, int] = {
 
 def make_engine(url: str, is_sqlite: bool) -> Engine:
     """The engine for `url`: on PostgreSQL with the timeouts above and COPY's staging kept
-    in step; on SQLite in WAL mode, with its BEGINs sent by the listener below."""
+    in step; on SQLite in WAL mode, with its BEGINs sent by the listener below. Its errors
+    never carry the statement's parameters (`hide_parameters`): people's emails, an
+    integration's key hash, which a logged traceback would otherwise keep."""
     if not is_sqlite:
         given = make_url(url).query
         defaults = {k: v for k, v in POSTGRES_CONNECT_DEFAULTS.items() if k not in given}
-        engine = create_engine(url, pool_pre_ping=True, pool_size=10, connect_args=defaults)
+        engine = create_engine(
+            url, pool_pre_ping=True, pool_size=10, connect_args=defaults, hide_parameters=True
+        )
         options = str(given.get("options", ""))
         server = {k: v for k, v in POSTGRES_SERVER_SILENCE.items() if k not in options}
 
@@ -69,7 +73,9 @@ def make_engine(url: str, is_sqlite: bool) -> Engine:
         track_staging(engine)
         return engine
 
-    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    engine = create_engine(
+        url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, hide_parameters=True
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record) -> None:

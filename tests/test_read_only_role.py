@@ -2,7 +2,8 @@
 role, a replica's credentials) upgrades a database already at this version's schema, which
 needs no write, and runs the commands that read; a command it may not run, and a `serve`
 that cannot start, say why in one line, never a traceback with the statement and its
-parameters (an integration's key id and hash)."""
+parameters (an integration's key id and hash); and no database error carries the
+parameters, wherever it is logged."""
 
 from __future__ import annotations
 
@@ -15,9 +16,14 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
+from starlette.testclient import TestClient
 
 from bot.cli.main import main
+from bot.composition import create_http_app
+from storage.db import Database
+from tests.builders import bearer, event
 from tests.conftest import PG_ADMIN_URL
 from tests.test_replicas import AIUSAGE, env_for, start, wait_ready
 from tests.test_serve import free_port
@@ -109,3 +115,28 @@ def test_serve_that_the_database_refuses_stops_with_one_line(database_url, db):
         "aiusage: AIUSAGE_DATABASE_URL: database error: "
         "permission denied for table alembic_version\n"
     )
+
+
+def test_a_database_error_never_carries_the_statements_parameters(
+    database_url, services, db, api_key
+):
+    """What the logs keep of a failed request: the statement, never its values (people's
+    emails, an integration's key hash)."""
+    with role_that_may(database_url, select=True) as reader:
+        services.db = Database(reader, services.db.tz)
+        try:
+            with (
+                TestClient(create_http_app(services)) as client,
+                pytest.raises(sa_exc.ProgrammingError) as raised,
+            ):
+                client.post(
+                    "/api/v1/events",
+                    json=event(user={"email": "dana@example.com"}),
+                    headers=bearer(api_key),
+                )
+        finally:
+            services.db.dispose()
+    said = str(raised.value)
+    assert "permission denied" in said
+    assert "dana@example.com" not in said
+    assert "[SQL parameters hidden due to hide_parameters=True]" in said
