@@ -268,7 +268,7 @@ def create_http_app(
         executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="slack-after-ack")
         bolt = create_bolt_app(services, executor, home, org)
     # Requests over HTTP are only taken when their signatures can be checked.
-    http_slack = bolt if services.settings.slack_signing_secret is not None else None
+    http_slack = bolt if services.settings.slack_signing_secret else None
     decodes = DecodeGate()  # the API and OTLP share one limit on bodies decoded at once
 
     @asynccontextmanager

@@ -20,6 +20,15 @@ from jobs.schedule import check_cron
 from storage.db import check_database_url, display_url, url_passwords
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
+# Every SecretStr setting (a test holds this to the fields): empty means not set.
+SECRET_SETTINGS = (
+    "slack_bot_token",
+    "slack_signing_secret",
+    "slack_app_token",
+    "copilot_token",
+    "cursor_api_key",
+    "anthropic_admin_key",
+)
 
 
 class Settings(BaseSettings):
@@ -77,6 +86,19 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = Field("text", alias="AIUSAGE_LOG_FORMAT")
     # After SIGTERM, how long /readyz answers 503 while still serving, before draining.
     drain_seconds: float = Field(5.0, alias="AIUSAGE_DRAIN_SECONDS", ge=0, le=600)
+
+    @field_validator(*SECRET_SETTINGS, mode="before")
+    @classmethod
+    def _empty_secret_is_unset(cls, value: object) -> object:
+        # `SLACK_SIGNING_SECRET=` (a .env template's blank, `${VAR}` of an unset VAR) means
+        # no secret, as leaving it out does. Taken as set, an empty signing secret made every
+        # Slack request a traceback, and signed chart links with an empty key; an empty bot
+        # token crashed `serve`, and an empty app token passed the --socket-mode check.
+        if isinstance(value, str | SecretStr):
+            text = value.get_secret_value() if isinstance(value, SecretStr) else value
+            if not text.strip():
+                return None
+        return value
 
     @field_validator("database_url")
     @classmethod

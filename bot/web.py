@@ -9,7 +9,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from bot.intake.event_batch import MAX_BODY_BYTES
-from storage.db import unavailable, unavailable_reason
+from storage.db import database_reason, unavailable
 
 # How long a client is asked to wait before sending again while the database is away.
 UNAVAILABLE_RETRY_AFTER_S = 5
@@ -43,7 +43,7 @@ def unavailable_response(request: Request, exc: Exception) -> Response:
     Any other error of those kinds is raised on, to be a 500."""
     if not unavailable(exc):
         raise exc
-    reason = unavailable_reason(exc)
+    reason = database_reason(exc)
     log.warning("%s %s: database unavailable: %s", request.method, request.url.path, reason)
     return JSONResponse(
         {"error": "database unavailable: retry shortly"},

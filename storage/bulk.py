@@ -16,6 +16,7 @@ from sqlalchemy import Connection, event
 from sqlalchemy.engine import Engine
 
 from storage.bounds import COST_DAY_CAP, DAY_CAP
+from storage.driver import copy_rows
 from storage.figures import NAMES, REPORTED, is_whole
 
 # The figures as (column, PostgreSQL type) pairs, in the figures' order.
@@ -115,14 +116,10 @@ def _stage_new_events(conn: Connection, prepared: Sequence[tuple[Any, ...]]) -> 
     if info.get(_STAGING_FILLED):
         conn.exec_driver_sql(f"DELETE FROM {NEW_EVENTS}")
     info[_STAGING_FILLED] = True
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         # Binary: psycopg dumps each row in C without formatting text, about a third of the
         # CPU of a text COPY; the staging table's types are exactly the ones named here.
-        with cursor.copy(_PG_COPY_NEW) as copy:
-            copy.set_types(_EVENT_TYPES)
-            for row in prepared:
-                copy.write_row(row)
+        copy_rows(conn, _PG_COPY_NEW, prepared, _EVENT_TYPES)
     except Exception:
         # Whatever went wrong, make the table again next time rather than trust it is there.
         info.pop(_STAGING_MADE, None)
@@ -311,10 +308,7 @@ def _pg_stage(
     # must not apply the first call's rows again. DELETE, because TRUNCATE gives the table
     # a new file every time, which cost more than the rest of a batch's staging.
     conn.exec_driver_sql(f"DELETE FROM {staged}")
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    with cursor.copy(f"COPY {staged} ({names}) FROM STDIN") as copy:
-        for row in prepared:
-            copy.write_row(row)
+    copy_rows(conn, f"COPY {staged} ({names}) FROM STDIN", prepared)
     return staged
 
 

@@ -13,6 +13,8 @@ from sqlalchemy import Connection
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.selectable import SelectBase
 
+from storage.driver import as_sqlalchemy
+
 Processor = Callable[[Any], Any] | None
 
 
@@ -32,7 +34,8 @@ class CompiledRead:
     """`stmt`, compiled to the dialect's SQL once, run with the caller's values for its named
     bind parameters. Values go through the same type processing SQLAlchemy gives them on
     the way in and out (dates as ISO text on SQLite, say), so rows equal what
-    `conn.execute(stmt, params)` returns, as plain tuples."""
+    `conn.execute(stmt, params)` returns, as plain tuples; and errors are SQLAlchemy's, as
+    it raises them."""
 
     def __init__(self, stmt: SelectBase) -> None:
         self.stmt = stmt
@@ -59,6 +62,9 @@ class CompiledRead:
             results = plan.results
             if results is None:
                 results = plan.results = self._result_processors(dialect, cursor.description)
+        except dialect.loaded_dbapi.Error as error:
+            # As SQLAlchemy's own errors, which `storage.db.unavailable` and the 503 know.
+            raise as_sqlalchemy(conn, error, plan.sql, values, cursor) from error
         finally:
             cursor.close()
         if not results:

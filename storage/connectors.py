@@ -12,7 +12,8 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
-from storage.db import IDENTITY_CACHE_SIZE, SQLITE_MMAP_BYTES, Database
+from storage.db import IDENTITY_CACHE_SIZE, Database
+from storage.engine import SQLITE_MMAP_BYTES
 from storage.events import identity_ids
 from storage.imports import (
     ReplacedKey,

@@ -37,9 +37,14 @@ def recorded_zone(conn: Connection) -> str | None:
 
 def settle_zone(conn: Connection, zone: str, *, change: bool = False) -> str | None:
     """Inside the migration's transaction: record `zone` when none is; with `change`, put
-    it in place of another and return that one. Otherwise raise ZoneMismatch."""
-    conn.execute(insert_ignore(conn, MetaRow).values(key=DAYS_ZONE_KEY, value=zone))
+    it in place of another and return that one. Otherwise raise ZoneMismatch. Read first,
+    and written only when it must be: INSERT … ON CONFLICT DO NOTHING needs the INSERT
+    privilege even when the row is there, so a role that may only read could not upgrade
+    a database already current (which has nothing to do)."""
     recorded = recorded_zone(conn)
+    if recorded is None:  # ignored if another process recorded one since (SQLite)
+        conn.execute(insert_ignore(conn, MetaRow).values(key=DAYS_ZONE_KEY, value=zone))
+        recorded = recorded_zone(conn)
     if recorded is None or recorded == zone:
         return None
     if not change:

@@ -1,4 +1,4 @@
-"""The database handle: one engine, tuned per dialect, with read and write transactions."""
+"""The database handle: one engine (`storage.engine`), with read and write transactions."""
 
 from __future__ import annotations
 
@@ -9,20 +9,18 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import date, datetime
 from importlib.resources import files
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, create_engine, event, inspect, text
+from sqlalchemy import Connection, inspect, text
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.engine import URL, make_url
 
-from storage.bulk import track_staging
 from storage.days_zone import mismatch, recorded_zone, settle_zone
+from storage.engine import make_engine
 from storage.event_rows import LocalDays
 from storage.lru import BoundedCache
 
-SQLITE_BUSY_TIMEOUT_MS = 10_000
-SQLITE_MMAP_BYTES = 1 << 30  # a file larger than this is mapped up to here, read beyond it
 # Tens of thousands of people's identities; each entry is well under a kilobyte.
 IDENTITY_CACHE_SIZE = 50_000
 
@@ -58,34 +56,6 @@ URL_FORMS = "sqlite:///FILE or postgresql+psycopg://USER@HOST/DATABASE"
 # Query parameters libpq reads a secret from.
 SECRET_QUERY_PARAMETERS = ("password", "sslpassword")
 
-# How long PostgreSQL may stay silent before its connection counts as lost; a URL's own
-# values win. Without them a host that vanished (a failover, a network cut: packets dropped,
-# not refused) held every request on a pooled connection for the kernel's retransmission
-# limit, about 15 minutes, and every new connection for psycopg's 130 s, so a replica stopped
-# answering long after the database was back or another took over. A slow query is not cut:
-# the server's kernel acknowledges both the query and the keepalive probes meanwhile.
-POSTGRES_CONNECT_DEFAULTS: dict[str, int] = {
-    "connect_timeout": 10,  # seconds, for the whole connection start
-    "tcp_user_timeout": 10_000,  # ms that sent data may go unacknowledged
-    "keepalives": 1,  # and probes on an idle connection waiting for an answer
-    "keepalives_idle": 10,
-    "keepalives_interval": 5,
-    "keepalives_count": 3,
-}
-
-# The same from the server's side, so that a backend whose client went silent (a network
-# partition: our side gives up, the server's would wait out the OS's two-hour keepalive)
-# ends, and with it its transaction's row locks and its advisory locks, which other replicas
-# would otherwise wait on or take for a live job's. Set per connection: any role may, and a
-# connection pooler passes SET where it may refuse startup options. tcp_user_timeout needs
-# PostgreSQL 12. A setting the URL's `options` names is left as it says.
-POSTGRES_SERVER_SILENCE: dict[str, int] = {
-    "tcp_keepalives_idle": 10,
-    "tcp_keepalives_interval": 5,
-    "tcp_keepalives_count": 3,
-    "tcp_user_timeout": 10_000,
-}
-
 if TYPE_CHECKING:
     from alembic.config import Config
 
@@ -116,7 +86,7 @@ class Database:
         self.tz = tz
         self.dialect = self.url.get_backend_name()
         self.is_sqlite = self.dialect == "sqlite"
-        self.engine = _make_engine(url, self.is_sqlite)
+        self.engine = make_engine(url, self.is_sqlite)
         # Events' local days, in the form their rows take (ISO text on SQLite).
         self.local_days = LocalDays(tz, date.isoformat if self.is_sqlite else _same_day)
         # Identity ids never change once made, so ingestion can skip looking them up. Bounded:
@@ -162,7 +132,7 @@ class Database:
         with self.engine.connect() as conn:
             # BEGIN and COMMIT straight on the driver: SQLAlchemy's transaction around them
             # cost a third of a `top`'s own work. A statement run through SQLAlchemy inside
-            # still autobegins its transaction, which then joins this one (`_on_begin`).
+            # still autobegins its transaction, which then joins this one (`storage.engine`).
             driver = conn.connection.dbapi_connection
             assert driver is not None
             driver.execute("BEGIN")
@@ -317,8 +287,15 @@ def _check_libpq_options(url: URL) -> None:
         raise ValueError(str(error).strip().splitlines()[0]) from None
 
 
-def unavailable_reason(error: BaseException) -> str:
-    """The first line of what the driver said about an `unavailable` error (the SQL and
+def database_error(error: BaseException) -> bool:
+    """Whether `error` is the database's own (any error the driver raised, as SQLAlchemy
+    raises it): a permission denied, a constraint, a missing table. One line naming it
+    tells an operator more than a traceback through SQLAlchemy, and shows no statement."""
+    return isinstance(error, sa_exc.DBAPIError)
+
+
+def database_reason(error: BaseException) -> str:
+    """The first line of what the driver said about a database error (the SQL and
     parameters SQLAlchemy appends are left out)."""
     cause = getattr(error, "orig", None) or error
     said = str(cause).strip()
@@ -339,63 +316,6 @@ def alembic_config(conn: Connection | None = None) -> Config:
     cfg.set_main_option("script_location", str(files("storage") / "migrations"))
     cfg.attributes["connection"] = conn
     return cfg
-
-
-def _make_engine(url: str, is_sqlite: bool) -> Engine:
-    if not is_sqlite:
-        given = make_url(url).query
-        defaults = {k: v for k, v in POSTGRES_CONNECT_DEFAULTS.items() if k not in given}
-        engine = create_engine(url, pool_pre_ping=True, pool_size=10, connect_args=defaults)
-        options = str(given.get("options", ""))
-        server = {k: v for k, v in POSTGRES_SERVER_SILENCE.items() if k not in options}
-
-        @event.listens_for(engine, "connect")
-        def _server_notices_silence(dbapi_conn, _record) -> None:
-            settings = dict(server)
-            if dbapi_conn.info.server_version < 120000:
-                settings.pop("tcp_user_timeout", None)
-            # Outside a transaction, or the pool's rollback would undo the SETs.
-            autocommit, dbapi_conn.autocommit = dbapi_conn.autocommit, True
-            with dbapi_conn.cursor() as cur:
-                for name, value in settings.items():
-                    cur.execute(f"SET {name} = {int(value)}")
-            dbapi_conn.autocommit = autocommit
-
-        track_staging(engine)
-        return engine
-
-    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record) -> None:
-        # Let SQLAlchemy's "begin" event emit BEGIN itself, so writers can ask for IMMEDIATE.
-        dbapi_conn.isolation_level = None
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA synchronous=FULL")
-        # Reads take pages straight from the OS's file cache, shared by every connection,
-        # instead of copying each into the connection's own small cache: one person's
-        # weeks for `me` are pages nobody else's `me` asked for, and read() per page cost
-        # more than the query did. Pages read so count in the process's RSS as file-backed
-        # memory (the OS's file cache, shared and reclaimable), so RSS grows toward the file's
-        # size on a large database; a connector backfill, which touches most of the file,
-        # turns the map off for its writes (storage/connectors.py).
-        cur.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
-        cur.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        immediate = conn.get_execution_options().get("aiusage_write")
-        driver: Any = conn.connection.dbapi_connection
-        if not immediate and driver.in_transaction:
-            return  # a read inside `reading_together`, which began the transaction
-        # On the driver's connection: through SQLAlchemy's execution path, BEGIN cost as
-        # much as the read it opens (every slash command makes two or three).
-        driver.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-    return engine
 
 
 def _same_day(day: date) -> date:

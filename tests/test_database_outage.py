@@ -26,13 +26,8 @@ from starlette.testclient import TestClient
 from bot.cli.main import main
 from bot.composition import create_http_app
 from bot.web import UNAVAILABLE_RETRY_AFTER_S
-from storage.db import (
-    POSTGRES_CONNECT_DEFAULTS,
-    POSTGRES_SERVER_SILENCE,
-    Database,
-    lock_key,
-    unavailable,
-)
+from storage.db import Database, lock_key, unavailable
+from storage.engine import POSTGRES_CONNECT_DEFAULTS, POSTGRES_SERVER_SILENCE
 from storage.integrations import KEY_PREFIX
 from tests.builders import bearer, event
 from tests.conftest import PG_ADMIN_URL

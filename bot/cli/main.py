@@ -1,5 +1,5 @@
 """The `aiusage` command line. Exit codes: 0 done, 1 refused or failed (the database
-unavailable too), 2 bad usage or settings."""
+unavailable or refusing too), 2 bad usage or settings."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from bot.services import Clock
 from bot.settings import SettingsError, load_settings
 from jobs.weeks import utcnow
 from storage.days_zone import ZoneMismatch
-from storage.db import SchemaTooNew, unavailable, unavailable_reason
+from storage.db import SchemaTooNew, database_error, database_reason, unavailable
 
 COMMAND_MODULES = (
     serve,
@@ -75,16 +75,20 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock = utcnow) -> int:
         print(f"aiusage: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:
-        if not unavailable(exc):
+        away = unavailable(exc)
+        if not (away or database_error(exc)):
             raise
         # 1, as for anything that failed (and as the traceback this replaces exited): the
         # same command may succeed once the database is back, so a script or a supervisor
         # retries it; it is no usage error. `serve` stops rather than wait at start, since
         # its supervisor restarts it and a replica that never comes up should be seen.
-        reason = unavailable_reason(exc)
+        # Any other database error (a role without a privilege the command needs, say) is
+        # named in a line too: its traceback said no more, and showed the statement.
+        reason = database_reason(exc)
         for secret in settings.secret_values():
             reason = reason.replace(secret, "***")
-        print(f"aiusage: AIUSAGE_DATABASE_URL: database unavailable: {reason}", file=sys.stderr)
+        said = "database unavailable" if away else "database error"
+        print(f"aiusage: AIUSAGE_DATABASE_URL: {said}: {reason}", file=sys.stderr)
         return 1
     finally:
         cli.close()

@@ -75,18 +75,22 @@ def slack_route(
     missing, malformed, wrong or more than five minutes old), then the body's shape (400 and
     one line when it is no Slack request we can read); Bolt's synchronous dispatch
     runs in a worker thread so a slow command never holds up the event loop. Slack's retry
-    of an event this process already took in is acknowledged and not done again."""
+    of an event this process already took in is acknowledged and not done again. Nothing is
+    dispatched without a signing secret to check it with."""
+    if dispatch is not None and not signing_secret:
+        # An empty key would check nothing: anyone could sign with it.
+        raise ValueError("the Slack endpoint needs the signing secret to check requests")
     verifier = SignatureVerifier(signing_secret) if signing_secret else None
     in_hand = EventsInHand()
 
     async def slack_events(request: Request) -> Response:
-        if dispatch is None:
+        if dispatch is None or verifier is None:
             return JSONResponse(
                 {"error": "Slack is not configured: set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN"},
                 503,
             )
         raw = (await read_body(request, MAX_SLACK_BODY)).decode("utf-8", errors="replace")
-        if verifier is not None and (problem := signature_problem(verifier, raw, request.headers)):
+        if problem := signature_problem(verifier, raw, request.headers):
             log.warning("slack request refused: %s", problem)
             return JSONResponse({"error": "invalid request"}, 401)
         bolt_request = SlackRequest(

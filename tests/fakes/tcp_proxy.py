@@ -28,6 +28,8 @@ class TcpProxy:
         self._lock = threading.Lock()
         self._open: set[socket.socket] = set()
         self._listener: socket.socket | None = None
+        self._hold_after: bytes | None = None
+        self._held = threading.Event()
         self.port = 0
         # Seconds between the bytes of an answer from `target` from `trickle_after` on; set
         # before the connection is made.
@@ -53,6 +55,17 @@ class TcpProxy:
             if sock is not None:
                 _close(sock)
 
+    def hold_after(self, marker: bytes) -> None:
+        """The next time a client sends `marker` (a statement's text, say), it is passed on,
+        and what that client sends next is held back until `release()`: the server is left
+        mid-statement (waiting for COPY's rows, say) for as long as the test likes."""
+        self._held.clear()
+        self._hold_after = marker
+
+    def release(self) -> None:
+        self._hold_after = None
+        self._held.set()
+
     restore = start
     stop = cut
 
@@ -69,7 +82,7 @@ class TcpProxy:
                 continue
             with self._lock:
                 self._open.update((client, upstream))
-            threading.Thread(target=_pipe, args=(client, upstream), daemon=True).start()
+            threading.Thread(target=self._forward, args=(client, upstream), daemon=True).start()
             threading.Thread(
                 target=_pipe,
                 args=(upstream, client, self._slowly, self.trickle or 0.0),
@@ -82,6 +95,21 @@ class TcpProxy:
             return None
         at = data.find(self.trickle_after)
         return None if at < 0 else at
+
+    def _forward(self, client: socket.socket, upstream: socket.socket) -> None:
+        """Client to server, holding back after `hold_after`'s marker."""
+        try:
+            while data := client.recv(65536):
+                upstream.sendall(data)
+                marker = self._hold_after
+                if marker is not None and marker in data:
+                    self._hold_after = None
+                    self._held.wait()
+        except OSError:
+            pass
+        finally:
+            _close(client)
+            _close(upstream)
 
 
 def _pipe(

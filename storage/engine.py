@@ -1,0 +1,114 @@
+"""The engine, tuned per dialect: PostgreSQL's timeouts for a silent server, SQLite's pragmas
+and its BEGIN on the driver's connection."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from sqlalchemy import Connection, create_engine, event
+from sqlalchemy.engine import Engine, make_url
+
+from storage.bulk import track_staging
+from storage.driver import as_sqlalchemy
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+SQLITE_MMAP_BYTES = 1 << 30  # a file larger than this is mapped up to here, read beyond it
+
+# How long PostgreSQL may stay silent before its connection counts as lost; a URL's own
+# values win. Without them a host that vanished (a failover, a network cut: packets dropped,
+# not refused) held every request on a pooled connection for the kernel's retransmission
+# limit, about 15 minutes, and every new connection for psycopg's 130 s, so a replica stopped
+# answering long after the database was back or another took over. A slow query is not cut:
+# the server's kernel acknowledges both the query and the keepalive probes meanwhile.
+POSTGRES_CONNECT_DEFAULTS: dict[str, int] = {
+    "connect_timeout": 10,  # seconds, for the whole connection start
+    "tcp_user_timeout": 10_000,  # ms that sent data may go unacknowledged
+    "keepalives": 1,  # and probes on an idle connection waiting for an answer
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+}
+
+# The same from the server's side, so that a backend whose client went silent (a network
+# partition: our side gives up, the server's would wait out the OS's two-hour keepalive)
+# ends, and with it its transaction's row locks and its advisory locks, which other replicas
+# would otherwise wait on or take for a live job's. Set per connection: any role may, and a
+# connection pooler passes SET where it may refuse startup options. tcp_user_timeout needs
+# PostgreSQL 12. A setting the URL's `options` names is left as it says.
+POSTGRES_SERVER_SILENCE: dict[str, int] = {
+    "tcp_keepalives_idle": 10,
+    "tcp_keepalives_interval": 5,
+    "tcp_keepalives_count": 3,
+    "tcp_user_timeout": 10_000,
+}
+
+
+def make_engine(url: str, is_sqlite: bool) -> Engine:
+    """The engine for `url`: on PostgreSQL with the timeouts above and COPY's staging kept
+    in step; on SQLite in WAL mode, with its BEGINs sent by the listener below. Its errors
+    never carry the statement's parameters (`hide_parameters`): people's emails, an
+    integration's key hash, which a logged traceback would otherwise keep."""
+    if not is_sqlite:
+        given = make_url(url).query
+        defaults = {k: v for k, v in POSTGRES_CONNECT_DEFAULTS.items() if k not in given}
+        engine = create_engine(
+            url, pool_pre_ping=True, pool_size=10, connect_args=defaults, hide_parameters=True
+        )
+        options = str(given.get("options", ""))
+        server = {k: v for k, v in POSTGRES_SERVER_SILENCE.items() if k not in options}
+
+        @event.listens_for(engine, "connect")
+        def _server_notices_silence(dbapi_conn, _record) -> None:
+            settings = dict(server)
+            if dbapi_conn.info.server_version < 120000:
+                settings.pop("tcp_user_timeout", None)
+            # Outside a transaction, or the pool's rollback would undo the SETs.
+            autocommit, dbapi_conn.autocommit = dbapi_conn.autocommit, True
+            with dbapi_conn.cursor() as cur:
+                for name, value in settings.items():
+                    cur.execute(f"SET {name} = {int(value)}")
+            dbapi_conn.autocommit = autocommit
+
+        track_staging(engine)
+        return engine
+
+    engine = create_engine(
+        url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, hide_parameters=True
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:
+        # Let SQLAlchemy's "begin" event emit BEGIN itself, so writers can ask for IMMEDIATE.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA synchronous=FULL")
+        # Reads take pages straight from the OS's file cache, shared by every connection,
+        # instead of copying each into the connection's own small cache: one person's
+        # weeks for `me` are pages nobody else's `me` asked for, and read() per page cost
+        # more than the query did. Pages read so count in the process's RSS as file-backed
+        # memory (the OS's file cache, shared and reclaimable), so RSS grows toward the file's
+        # size on a large database; a connector backfill, which touches most of the file,
+        # turns the map off for its writes (storage/connectors.py).
+        cur.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get("aiusage_write")
+        driver: Any = conn.connection.dbapi_connection
+        if not immediate and driver.in_transaction:
+            return  # a read inside `reading_together`, which began the transaction
+        # On the driver's connection: through SQLAlchemy's execution path, BEGIN cost as
+        # much as the read it opens (every slash command makes two or three). Outside
+        # SQLAlchemy's error handling: "database is locked" is made its error here (a 503).
+        begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+        try:
+            driver.execute(begin)
+        except sqlite3.Error as error:
+            raise as_sqlalchemy(conn, error, begin) from error
+
+    return engine
