@@ -9,6 +9,7 @@ from pathlib import Path
 
 import yaml
 
+from bot.connection_guard import MOST_CONNECTIONS, RESERVED_FILES
 from bot.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,3 +79,11 @@ def test_the_image_copies_every_package_it_installs():
     for package in PYPROJECT["tool"]["setuptools"]["packages"]["find"]["include"]:
         top = package.rstrip("*")
         assert f"COPY {top} ./{top}" in DOCKERFILE
+
+
+def test_the_recipe_lets_serve_take_all_the_connections_it_may():
+    # systemd's default soft limit of 1,024 files would leave serve 768 connections.
+    wanted = MOST_CONNECTIONS + RESERVED_FILES
+    [unit] = re.findall(r"^LimitNOFILE=(\d+)$", DEPLOY, re.MULTILINE)
+    assert int(unit) >= wanted
+    assert int(COMPOSE["services"]["aiusage"]["ulimits"]["nofile"]) >= wanted
