@@ -1,6 +1,7 @@
 """What `serve` does about connections that hold a file descriptor without sending a request:
-each must send a whole request head within HEAD_TIMEOUT_S, and at most `connection_cap()`
-are open at once, so the database and files keep descriptors of their own.
+each must send a whole request head within HEAD_TIMEOUT_S (and the rest of a body it was
+answered without within LINGER_S), and at most `connection_cap()` are open at once, so the
+database and files keep descriptors of their own.
 
 uvicorn has neither. Its keep-alive timeout starts only after a response, and is reset by
 every byte received, so a connection that never finishes its first request head (idle, or a
@@ -8,7 +9,7 @@ slowloris trickling a header a byte at a time) is kept for ever; its `limit_conc
 answers 503 only once a head is whole, so such connections still pile up. At the process's
 file limit (1,024 by default under systemd) every new connection, `/healthz` and Slack's
 included, was reset, with nothing logged. This is uvicorn's httptools protocol (`serve`'s,
-through `uvicorn[standard]`) with a deadline on the head and a cap on connections."""
+through `uvicorn[standard]`) with those deadlines and a cap on connections."""
 
 from __future__ import annotations
 
@@ -33,6 +34,10 @@ RESERVED_FILES = 256
 # However high the file limit: 4,096 connections is far past what one process serves, and
 # costs about 16 MB held.
 MOST_CONNECTIONS = 4096
+# How long the rest of a request body the app answered without reading is read and dropped:
+# a client that sent a large body to be refused (401, 413) gets its answer rather than a
+# reset, and one trickling the body after its answer does not keep the connection.
+LINGER_S = 5.0
 # Refusals and cuts are counted and logged at most once per this many seconds.
 NOTICE_EVERY_S = 10.0
 
@@ -68,6 +73,8 @@ class Notices:
             f"takes with its file limit of {files} (docs/deploy.md: LimitNOFILE)",
             "head": f"closed %d connection(s) that sent no whole request head within "
             f"{HEAD_TIMEOUT_S:g} s",
+            "body": f"closed %d connection(s) still sending a request body {LINGER_S:g} s "
+            f"after it was answered",
         }
         self.counts = dict.fromkeys(self.lines, 0)
         self.pending: dict[str, asyncio.TimerHandle] = {}
@@ -102,7 +109,8 @@ class Notices:
 class GuardedHTTP(HttpToolsProtocol):
     """uvicorn's HTTP/1.1 protocol, refusing a connection past `cap` open ones with 503,
     closing one whose request head is not whole HEAD_TIMEOUT_S after the connection
-    opened (for its first request) or the head began (for the next ones)."""
+    opened (for its first request) or the head began (for the next ones), and one still
+    sending a body LINGER_S after the app answered without reading it."""
 
     cap: ClassVar[int]
     notices: ClassVar[Notices]
@@ -143,6 +151,19 @@ class GuardedHTTP(HttpToolsProtocol):
         self._disarm()
         super().on_headers_complete()
 
+    def on_message_complete(self) -> None:
+        self._disarm()
+        super().on_message_complete()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        # Answered before its body was whole (a 401, a 413, a path that takes no body):
+        # the rest is read and dropped, as uvicorn does, but not for ever. uvicorn's
+        # keep-alive timeout, restarted by every byte, let a trickle hold the connection.
+        cycle = self.cycle
+        if cycle.response_complete and cycle.more_body and not self.transport.is_closing():
+            self._arm(LINGER_S, self._body_too_slow)
+
     def _arm(self, seconds: float, expired: Callable[[], None]) -> None:
         self._disarm()
         # In a context of its own: not the request id of whichever request armed it.
@@ -161,6 +182,12 @@ class GuardedHTTP(HttpToolsProtocol):
             self.transport.write(_TOO_SLOW)
         self.transport.close()
         self.notices.note(self.loop, "head")
+
+    def _body_too_slow(self) -> None:
+        self.deadline = None
+        if not self.transport.is_closing():
+            self.transport.close()
+            self.notices.note(self.loop, "body")
 
 
 def guarded_http(cap: int, files: int) -> type[GuardedHTTP]:

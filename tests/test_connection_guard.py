@@ -1,5 +1,5 @@
 """`aiusage serve` against clients that hold connections without sending requests: idle ones,
-slow heads, and more connections than the process has
+slow heads, bodies trickled after the answer, and more connections than the process has
 files for. A real process on a free port, its file limit lowered to keep the flood small."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from bot.connection_guard import HEAD_TIMEOUT_S, connection_cap
+from bot.connection_guard import HEAD_TIMEOUT_S, LINGER_S, connection_cap
 from tests.fault_helpers import AIUSAGE, free_port, wait_until
 
 # Long enough for a loaded machine to run a timer late; far short of "never".
@@ -134,7 +134,11 @@ def test_connections_holding_no_whole_request_are_closed_in_seconds(database_url
         second_head.send(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         assert second_head.answer().startswith(b"HTTP/1.1 200")
         second_head.send(b"GET /healthz HTTP/1.1\r\nX-Pad: ")
-        trickling = {"slow head": slow_head, "second head": second_head}
+        # A path that takes no body is answered at once; the declared body then trickles.
+        slow_body = Client(served)
+        slow_body.send(b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n")
+        assert slow_body.answer().startswith(b"HTTP/1.1 405")
+        trickling = {"slow head": slow_head, "second head": second_head, "slow body": slow_body}
         held = {"idle": idle, **trickling}
         opened = time.monotonic()
         closed_after: dict[str, float] = {}
@@ -149,13 +153,21 @@ def test_connections_holding_no_whole_request_are_closed_in_seconds(database_url
         assert httpx.get(f"http://127.0.0.1:{served.port}/healthz", timeout=5).status_code == 200
         assert set(closed_after) == set(held), f"still open: {set(held) - set(closed_after)}"
         for name, after in closed_after.items():
-            assert after < HEAD_TIMEOUT_S + SLACK_S, (name, after)
+            assert after < max(HEAD_TIMEOUT_S, LINGER_S) + SLACK_S, (name, after)
         # Whoever began a head is told why, unless its next byte met the close first.
         assert slow_head.received == b"" or slow_head.received.startswith(b"HTTP/1.1 408")
         for client in held.values():
             client.sock.close()
+        # A body sent whole after an early answer keeps its connection for the next request.
+        reused = Client(served)
+        reused.send(b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n")
+        assert reused.answer().startswith(b"HTTP/1.1 405")
+        reused.send(b"hello" + b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert reused.answer().startswith(b"HTTP/1.1 200")
+        reused.sock.close()
     log = served.output()
     assert f"sent no whole request head within {HEAD_TIMEOUT_S:g} s" in log, log
+    assert f"still sending a request body {LINGER_S:g} s after it was answered" in log, log
 
 
 def test_connections_past_the_cap_are_refused_leaving_files_for_the_rest(database_url, tmp_path):
