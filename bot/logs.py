@@ -84,10 +84,31 @@ class JSONLines(logging.Formatter):
 
 
 class Text(logging.Formatter):
+    """One line a record, control characters escaped (`\\n`, `\\x00`): a request path or
+    any other text a client chose cannot start a line that passes for a record of its own,
+    nor write raw bytes into the log. A traceback is one line too, as in JSON lines."""
+
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
         rid = getattr(record, "request_id", None)
-        return f"{text} [request {rid}]" if rid else text
+        return one_line(f"{text} [request {rid}]" if rid else text)
+
+
+# C0 and C1 controls and DEL, and the two Unicode separators some viewers break lines at.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    return _ESCAPES.get(char) or (
+        f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+    )
+
+
+def one_line(text: str) -> str:
+    """`text` with its control characters written as Python escapes."""
+    return _CONTROL.sub(_escape, text)
 
 
 def configure_logging(fmt: str, secrets: Iterable[str], *, dropped: Iterable[str] = ()) -> None:
