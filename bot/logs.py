@@ -39,10 +39,9 @@ class Scrub(logging.Filter):
     """Replaces known secret values, and anything shaped like a token or a Slack webhook
     path, in each record."""
 
-    def __init__(self, secrets: Iterable[str], *, dropped: Iterable[str] = ()) -> None:
+    def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
         self.secrets = sorted({s for s in secrets if len(s) >= 6}, key=len, reverse=True)
-        self.dropped = frozenset(dropped)
 
     def scrub(self, text: str) -> str:
         for secret in self.secrets:
@@ -51,8 +50,6 @@ class Scrub(logging.Filter):
         return SECRET_PATTERNS.sub(REDACTED, text)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.msg in self.dropped:  # known noise, such as Bolt's (bot/slack/app.py)
-            return False
         record.msg = self.scrub(record.getMessage())
         record.args = None
         if record.exc_info:
@@ -111,11 +108,11 @@ def one_line(text: str) -> str:
     return _CONTROL.sub(_escape, text)
 
 
-def configure_logging(fmt: str, secrets: Iterable[str], *, dropped: Iterable[str] = ()) -> None:
+def configure_logging(fmt: str, secrets: Iterable[str]) -> None:
     """Send every log record (ours, uvicorn's, Bolt's) to stderr in `fmt` ("text" or "json"),
-    secrets scrubbed and the `dropped` messages left out."""
+    secrets scrubbed."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(Scrub(secrets, dropped=dropped))
+    handler.addFilter(Scrub(secrets))
     if fmt == "json":
         handler.setFormatter(JSONLines())
     else:

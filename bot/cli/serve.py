@@ -22,7 +22,6 @@ from bot.composition import (
 from bot.connection_guard import HEAD_TIMEOUT_S, connection_cap, file_limit, guarded_http
 from bot.logs import configure_logging
 from bot.readiness import DrainingServer, Readiness
-from bot.slack.app import noisy_log_messages
 from bot.slack.client import make_web_client
 from storage.coordination import CannotServe, single_server
 
@@ -50,7 +49,7 @@ def run_serve(args: argparse.Namespace, cli: CliContext) -> int:
             file=sys.stderr,
         )
         return 2
-    configure_logging(settings.log_format, settings.secret_values(), dropped=noisy_log_messages())
+    configure_logging(settings.log_format, settings.secret_values())
     # uvicorn drains in-flight requests on SIGTERM, then re-raises the signal; landing it
     # here makes a requested stop exit 0, as supervisors expect of a clean shutdown.
     signal.signal(signal.SIGTERM, _exit_cleanly)
