@@ -39,10 +39,9 @@ class Scrub(logging.Filter):
     """Replaces known secret values, and anything shaped like a token or a Slack webhook
     path, in each record."""
 
-    def __init__(self, secrets: Iterable[str], *, dropped: Iterable[str] = ()) -> None:
+    def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
         self.secrets = sorted({s for s in secrets if len(s) >= 6}, key=len, reverse=True)
-        self.dropped = frozenset(dropped)
 
     def scrub(self, text: str) -> str:
         for secret in self.secrets:
@@ -51,8 +50,6 @@ class Scrub(logging.Filter):
         return SECRET_PATTERNS.sub(REDACTED, text)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.msg in self.dropped:  # known noise, such as Bolt's (bot/slack/app.py)
-            return False
         record.msg = self.scrub(record.getMessage())
         record.args = None
         if record.exc_info:
@@ -84,17 +81,38 @@ class JSONLines(logging.Formatter):
 
 
 class Text(logging.Formatter):
+    """One line a record, control characters escaped (`\\n`, `\\x00`): a request path or
+    any other text a client chose cannot start a line that passes for a record of its own,
+    nor write raw bytes into the log. A traceback is one line too, as in JSON lines."""
+
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
         rid = getattr(record, "request_id", None)
-        return f"{text} [request {rid}]" if rid else text
+        return one_line(f"{text} [request {rid}]" if rid else text)
 
 
-def configure_logging(fmt: str, secrets: Iterable[str], *, dropped: Iterable[str] = ()) -> None:
+# C0 and C1 controls and DEL, and the two Unicode separators some viewers break lines at.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    return _ESCAPES.get(char) or (
+        f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+    )
+
+
+def one_line(text: str) -> str:
+    """`text` with its control characters written as Python escapes."""
+    return _CONTROL.sub(_escape, text)
+
+
+def configure_logging(fmt: str, secrets: Iterable[str]) -> None:
     """Send every log record (ours, uvicorn's, Bolt's) to stderr in `fmt` ("text" or "json"),
-    secrets scrubbed and the `dropped` messages left out."""
+    secrets scrubbed."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(Scrub(secrets, dropped=dropped))
+    handler.addFilter(Scrub(secrets))
     if fmt == "json":
         handler.setFormatter(JSONLines())
     else:

@@ -53,7 +53,11 @@ def single_server(database_url: str) -> Iterator[None]:
     if url.get_backend_name() != "sqlite" or not path or path == ":memory:":
         yield
         return
-    lock_path = Path(f"{path}.serve.lock")
+    # Beside the file the path leads to: a lock beside a symlink to it was a lock of its own,
+    # and a second serve through the link ran beside the first. SQLite follows symlinks to
+    # name its WAL the same way. (Hard links it cannot tell apart: each name gets a WAL of
+    # its own, which is why SQLite's documentation warns against them.)
+    lock_path = Path(f"{os.path.realpath(path)}.serve.lock")
     try:
         handle: IO[str] = lock_path.open("a+")
     except OSError as exc:

@@ -271,6 +271,22 @@ def check_database_url(url: str) -> None:
         raise ValueError(f"{parsed.drivername}:// is not supported; expected {URL_FORMS}")
     if spoken == ("postgresql", "psycopg"):
         _check_libpq_options(parsed)
+    elif _in_memory(parsed):
+        # Each connection would have a database of its own: migrations ran on one, and
+        # `serve` answered 503 and 500 for ever from the others ("no such table").
+        raise ValueError(
+            f"an in-memory SQLite database is gone with its connection; expected {URL_FORMS}"
+        )
+
+
+def _in_memory(url: URL) -> bool:
+    """Whether a SQLite URL names no file: `sqlite://`, `:memory:`, or a `mode=memory` URI."""
+    database = url.database or ""
+    return (
+        database in ("", ":memory:")
+        or url.query.get("mode") == "memory"
+        or (database.startswith("file:") and ("mode=memory" in database or ":memory:" in database))
+    )
 
 
 def _check_libpq_options(url: URL) -> None:

@@ -83,6 +83,23 @@ def test_a_revoked_key_is_refused_at_once(settings, client, capsys):
         ("AIUSAGE_DATABASE_URL", "mysql://u:hunter2@h/db", "AIUSAGE_DATABASE_URL: mysql:// is"),
         ("AIUSAGE_DATABASE_URL", "postgresql+psycopg2://u@h/db", "AIUSAGE_DATABASE_URL: post"),
         ("AIUSAGE_DATABASE_URL", "oracle+nosuch://u@h/db", "AIUSAGE_DATABASE_URL: oracle+"),
+        ("AIUSAGE_DATABASE_URL", "sqlite://", "AIUSAGE_DATABASE_URL: an in-memory"),
+        ("AIUSAGE_DATABASE_URL", "sqlite:///:memory:", "AIUSAGE_DATABASE_URL: an in-memory"),
+        (
+            "AIUSAGE_DATABASE_URL",
+            "sqlite+pysqlite:///:memory:",
+            "AIUSAGE_DATABASE_URL: an in-memory",
+        ),
+        (
+            "AIUSAGE_DATABASE_URL",
+            "sqlite:///file:x?mode=memory&uri=true",
+            "AIUSAGE_DATABASE_URL: an in-memory",
+        ),
+        (
+            "AIUSAGE_DATABASE_URL",
+            "sqlite:///file::memory:?uri=true",
+            "AIUSAGE_DATABASE_URL: an in-memory",
+        ),
         (
             "AIUSAGE_DATABASE_URL",
             "postgresql+psycopg://u:hunter2@h/db?sslmod=require",

@@ -8,7 +8,9 @@ import tomllib
 from pathlib import Path
 
 import yaml
+from sqlalchemy.engine import make_url
 
+from bot.connection_guard import MOST_CONNECTIONS, RESERVED_FILES
 from bot.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -16,6 +18,8 @@ DOCKERFILE = (ROOT / "Dockerfile").read_text()
 COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text())
 DEPLOY = (ROOT / "docs" / "deploy.md").read_text()
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+# Variables compose.yaml gives the app that are not our settings: libpq reads them itself.
+READ_BY_LIBPQ = {"PGPASSWORD"}
 SETTING = re.compile(r"\b((?:AIUSAGE|SLACK)_[A-Z_]+)\b")
 
 
@@ -68,7 +72,7 @@ def test_port_and_health_check_agree_with_the_settings():
 
 def test_every_setting_the_recipe_names_exists():
     named = set(SETTING.findall(DOCKERFILE)) | set(SETTING.findall(DEPLOY))
-    named |= set(COMPOSE["services"]["aiusage"]["environment"])
+    named |= set(COMPOSE["services"]["aiusage"]["environment"]) - READ_BY_LIBPQ
     unknown = named - known_settings()
     assert not unknown, f"the recipe names settings that do not exist: {sorted(unknown)}"
     assert {"AIUSAGE_DATABASE_URL", "SLACK_BOT_TOKEN", "AIUSAGE_LOG_FORMAT"} <= named
@@ -78,3 +82,22 @@ def test_the_image_copies_every_package_it_installs():
     for package in PYPROJECT["tool"]["setuptools"]["packages"]["find"]["include"]:
         top = package.rstrip("*")
         assert f"COPY {top} ./{top}" in DOCKERFILE
+
+
+def test_the_recipe_lets_serve_take_all_the_connections_it_may():
+    # systemd's default soft limit of 1,024 files would leave serve 768 connections.
+    wanted = MOST_CONNECTIONS + RESERVED_FILES
+    [unit] = re.findall(r"^LimitNOFILE=(\d+)$", DEPLOY, re.MULTILINE)
+    assert int(unit) >= wanted
+    assert int(COMPOSE["services"]["aiusage"]["ulimits"]["nofile"]) >= wanted
+
+
+def test_the_database_password_reaches_both_sides_as_given():
+    # In the URL, SQLAlchemy decodes %40 and the like, which the db's own copy does not: an
+    # encoded password failed to log in, and an unencoded one with @ or / broke the URL.
+    db = COMPOSE["services"]["db"]["environment"]
+    app = COMPOSE["services"]["aiusage"]["environment"]
+    assert app["PGPASSWORD"] == db["POSTGRES_PASSWORD"]
+    assert make_url(app["AIUSAGE_DATABASE_URL"]).password is None
+    assert "POSTGRES_PASSWORD" not in app["AIUSAGE_DATABASE_URL"]
+    assert "URL-encode it" not in DEPLOY

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import subprocess
+import sys
 import time
 
 import httpx
 import pytest
 from sqlalchemy import text
 
-from bot.logs import Scrub
+from bot.logs import Scrub, Text
 from bot.settings import load_settings
 from tests.slack_requests import SIGNING_SECRET, signed_headers, slash_command
 from tests.test_replicas import AIUSAGE, env_for, start, wait_ready
@@ -127,6 +129,45 @@ def test_a_response_url_never_reaches_the_logs(database_url, tmp_path, fake_slac
     written = log.read_text()
     assert "ZZwebhookSecretZZ" not in written
     assert "commands/T0001/[redacted]" in written  # the retry was logged, its secret not
+    assert "`token`" not in written  # Bolt's noise about the token we hand it on purpose
+
+
+def test_text_logs_write_one_line_a_record_whatever_the_path(database_url, tmp_path):
+    # The access line names the path, which uvicorn has percent-decoded.
+    port = free_port()
+    log = tmp_path / "serve.log"
+    server = start(env_for(database_url, AIUSAGE_LOG_FORMAT="text"), port, log)
+    forged = "2026-01-01 00:00:00,000 INFO aiusage.jobs: FORGED"
+    try:
+        wait_ready(port)
+        base = f"http://127.0.0.1:{port}"
+        assert httpx.get(f"{base}/x%0a{forged.replace(' ', '%20')}").status_code == 404
+        assert httpx.get(f"{base}/healthz%00").status_code == 404
+        assert httpx.get(f"{base}/y%0d%1b[2J%e2%80%a8z").status_code == 404
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=30) == 0
+    finally:
+        if server.poll() is None:
+            server.kill()
+    written = log.read_bytes().decode()
+    lines = written.split("\n")
+    assert not [line for line in lines if line.startswith(forged)], written
+    assert f"GET /x\\n{forged} 404" in written
+    assert "GET /healthz\\x00 404" in written and "\x00" not in written
+    assert "GET /y\\r\\x1b[2J\\u2028z 404" in written
+    assert not set(written) & {"\r", "\x1b", "\u2028"}
+
+
+def test_a_text_record_is_one_line_traceback_and_all():
+    try:
+        raise ValueError("bad\nERROR aiusage: forged")
+    except ValueError:
+        failure = sys.exc_info()
+    record = logging.LogRecord("aiusage", logging.ERROR, __file__, 1, "on %s", ("a\x00b",), failure)
+    line = Text("%(levelname)s %(name)s: %(message)s").format(record)
+    assert "\n" not in line and "\x00" not in line
+    assert line.startswith("ERROR aiusage: on a\\x00b\\nTraceback (most recent call last):")
+    assert "ValueError: bad\\nERROR aiusage: forged" in line
 
 
 def test_scrub_removes_known_secrets_and_anything_shaped_like_a_token():

@@ -23,6 +23,7 @@ from jobs.replicas import run_once_across_replicas
 from jobs.schedule import REDRIVE_EPOCH, Scheduler, award_trigger, due_time, redrive_due
 from storage.coordination import claim_job, current_revision
 from storage.db import Database
+from tests.fault_helpers import wait_until
 from tests.test_serve import free_port
 
 AIUSAGE = str(Path(sys.executable).with_name("aiusage"))
@@ -162,6 +163,44 @@ def test_sqlite_refuses_a_second_serving_process(tmp_path):
         wait_ready(port)
     finally:
         assert stop(again) == 0
+
+
+def test_sqlite_refuses_a_second_serving_process_under_another_name_for_the_file(tmp_path):
+    (tmp_path / "data").mkdir()
+    real = tmp_path / "data" / "one.db"
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "alias.db").symlink_to(real)
+    port = free_port()
+    first = start(env_for(f"sqlite:///{real}"), port, tmp_path / "first.log")
+    try:
+        wait_ready(port)
+        for name in (tmp_path / "elsewhere" / "alias.db", tmp_path / "elsewhere/../data/one.db"):
+            other = free_port()
+            second = start(env_for(f"sqlite:///{name}"), other, tmp_path / "second.log")
+            try:
+                wait_until(
+                    f"serve on {name} to stop or answer",
+                    lambda: second.poll() is not None or answers(other),  # noqa: B023
+                    timeout=60,
+                )
+                assert second.poll() == 1, f"a second serve runs on {name}"
+            finally:
+                if second.poll() is None:
+                    stop(second)
+            said = (tmp_path / "second.log").read_text().strip().splitlines()[-1]
+            assert said.startswith(
+                f"aiusage: AIUSAGE_DATABASE_URL: another aiusage serve is already using {name}"
+            )
+        assert httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200
+    finally:
+        assert stop(first) == 0
+
+
+def answers(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
 
 
 def test_a_due_time_is_claimed_once_and_a_dead_holders_claim_is_taken_over(db):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import logging
 import signal
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -18,11 +19,13 @@ from bot.composition import (
     home_service,
     org_service,
 )
+from bot.connection_guard import HEAD_TIMEOUT_S, connection_cap, file_limit, guarded_http
 from bot.logs import configure_logging
 from bot.readiness import DrainingServer, Readiness
-from bot.slack.app import noisy_log_messages
 from bot.slack.client import make_web_client
 from storage.coordination import CannotServe, single_server
+
+log = logging.getLogger("aiusage.serve")
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -46,7 +49,7 @@ def run_serve(args: argparse.Namespace, cli: CliContext) -> int:
             file=sys.stderr,
         )
         return 2
-    configure_logging(settings.log_format, settings.secret_values(), dropped=noisy_log_messages())
+    configure_logging(settings.log_format, settings.secret_values())
     # uvicorn drains in-flight requests on SIGTERM, then re-raises the signal; landing it
     # here makes a requested stop exit 0, as supervisors expect of a clean shutdown.
     signal.signal(signal.SIGTERM, _exit_cleanly)
@@ -103,10 +106,21 @@ def _serve(args: argparse.Namespace, cli: CliContext) -> int:
     # objects, and those passes cost about a third of parsing a batch (~3 µs an event).
     gc.collect()
     gc.freeze()
+    files = file_limit()
+    cap = connection_cap(files)
+    log.info(
+        "taking at most %d connections at once (file limit %d); a request head must arrive "
+        "within %g s",
+        cap,
+        files,
+        HEAD_TIMEOUT_S,
+    )
+    protocol = guarded_http(cap, files)  # bot/connection_guard.py: idle and slow clients
     config = uvicorn.Config(
         app,
         host=args.host or settings.host,
         port=args.port or settings.port,
+        http=protocol,
         log_config=None,  # our handler, in AIUSAGE_LOG_FORMAT, takes uvicorn's lines too
         access_log=False,  # RequestIds logs each request, with its id
         timeout_graceful_shutdown=20,
@@ -117,6 +131,7 @@ def _serve(args: argparse.Namespace, cli: CliContext) -> int:
         # committed.
         DrainingServer(config, readiness, settings.drain_seconds).run()
     finally:
+        protocol.notices.close()
         if socket_mode is not None:
             socket_mode.close()
         executor.shutdown(wait=True)

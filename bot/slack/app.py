@@ -35,10 +35,18 @@ MAX_SLACK_BODY = 256 * 1024
 log = logging.getLogger("aiusage.slack")
 
 
-def noisy_log_messages() -> list[str]:
-    """Bolt's log lines that say nothing to an operator: we hand Bolt our own WebClient and
-    authorize with its token on purpose, so its warnings that a token was skipped are noise."""
-    return [warning_client_prioritized_and_token_skipped(), warning_token_skipped()]
+class BoltNoise(logging.Filter):
+    """Drops Bolt's log lines that say nothing to an operator: we hand Bolt our own WebClient
+    and authorize with its token on purpose, so its warnings that a token was skipped are
+    noise. On Bolt's logger itself, so `serve`, Socket Mode and the demo are all spared."""
+
+    messages = frozenset({warning_client_prioritized_and_token_skipped(), warning_token_skipped()})
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.msg not in self.messages
+
+
+_BOLT_NOISE = BoltNoise()
 
 
 def build_bolt_app(
@@ -52,6 +60,7 @@ def build_bolt_app(
     Socket Mode only (whose connection is authenticated by the app token), never HTTP."""
     secret = services.settings.slack_signing_secret
     assert client.token, "the Web API client needs the bot token"
+    log.addFilter(_BOLT_NOISE)  # once: the same filter is never added twice
     app = App(
         signing_secret=secret.get_secret_value() if secret else "",
         request_verification_enabled=secret is not None,
