@@ -1,0 +1,130 @@
+"""Scripted, near-empty or implausible usage sent through the real ingest API wins no badge,
+while an honest week of ordinary size still does: the weekly decision read as an admin
+reads it (`aiusage awards preview`, which also lists integrity flags) and `aiusage report`."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from bot.cli.main import main
+from tests.builders import bearer
+
+WEEK = "2026-W46"  # the last complete week at the `now` fixture
+MONDAY = datetime(2026, 11, 9, tzinfo=UTC)
+_ids = itertools.count(1)
+
+
+def usage(user: str, day: int, hour: float = 10, **figures: Any) -> dict[str, Any]:
+    """An event of `user` on the week's `day` (0 is Monday) at `hour` UTC; requests,
+    tokens and the rest are exactly `figures` (requests 1 and nothing else by default)."""
+    at = MONDAY + timedelta(days=day, hours=hour)
+    return {
+        "event_id": f"scripted-{next(_ids)}",
+        "user": {"slack_user_id": user},
+        "occurred_at": at.isoformat(),
+        "tool": "kiro",
+        "kind": "chat",
+        **figures,
+    }
+
+
+def honest_week(user: str = "UHONEST") -> list[dict[str, Any]]:
+    """Five working days of ordinary use: a few sessions a day, tokens, suggestions shown
+    and some accepted, lines written."""
+    return [
+        usage(
+            user,
+            day,
+            hour,
+            kind="inline_suggestion",
+            requests=4,
+            input_tokens=3000,
+            output_tokens=400,
+            suggestions_shown=15,
+            suggestions_accepted=6,
+            lines_accepted=20,
+        )
+        for day in range(5)
+        for hour in (9.5, 11.25, 14.75)
+    ]
+
+
+def send(client, api_key: str, events: list[dict[str, Any]]) -> None:
+    response = client.post("/api/v1/events", json={"events": events}, headers=bearer(api_key))
+    assert response.status_code == 200, response.text
+    assert response.json()["rejected"] == [], response.json()
+
+
+def preview(capsys) -> str:
+    capsys.readouterr()
+    assert main(["awards", "preview", "--week", WEEK]) == 0
+    return capsys.readouterr().out
+
+
+def report(capsys) -> dict[str, dict[str, Any]]:
+    """`aiusage report` of the week by Slack user: their most active tool's active days,
+    and the tools with an active day."""
+    capsys.readouterr()
+    assert main(["report", "--week", WEEK, "--format", "json"]) == 0
+    rows: dict[str, dict[str, Any]] = {}
+    for row in json.loads(capsys.readouterr().out):
+        mine = rows.setdefault(row["slack_user_id"], {"active_days": 0, "tools": set()})
+        mine["active_days"] = max(mine["active_days"], row["active_days"])
+        if row["active_days"]:
+            mine["tools"].add(row["tool"])
+    return rows
+
+
+def badge_lines(out: str) -> list[str]:
+    return [line for line in out.splitlines() if line.startswith(":")]
+
+
+@pytest.fixture
+def honest(client, api_key):
+    send(client, api_key, honest_week())
+
+
+def test_empty_events_pad_no_active_days_and_no_tools(client, api_key, honest, capsys):
+    # One real day, then an empty event (no request, no token) on each of the six others:
+    # seven "active days" against the honest five, had any event made a day active.
+    padded = [usage("UPAD", 0, requests=40, input_tokens=40_000, output_tokens=2000)]
+    padded += [usage("UPAD", day, 9, requests=0) for day in range(1, 7)]
+    # Two real days with one tool, and empty events under made-up tools and kinds: seven
+    # "tools and kinds" for the Explorer badge.
+    wide = [usage("UWIDE", day, requests=15, input_tokens=20_000) for day in (0, 1)]
+    wide += [
+        usage("UWIDE", 2, requests=0, tool=tool, kind=kind)
+        for tool, kind in (("t1", "agent"), ("t2", "completion"), ("t3", "other"))
+    ]
+    send(client, api_key, padded + wide)
+
+    lines = badge_lines(preview(capsys))
+    assert lines == [":calendar: *Steady hand*: <@UHONEST> (5 active days, 40% acceptance)"]
+    rows = report(capsys)
+    assert rows["UPAD"]["active_days"] == 1 and rows["UHONEST"]["active_days"] == 5
+    assert rows["UWIDE"]["tools"] == {"kiro"}
+
+
+def test_the_honest_week_alone_still_wins(client, api_key, honest, capsys):
+    out = preview(capsys)
+    assert badge_lines(out) == [
+        ":calendar: *Steady hand*: <@UHONEST> (5 active days, 40% acceptance)"
+    ]
+    assert "Integrity flags: none" in out
+
+
+def test_a_week_of_nothing_but_empty_events_is_read_and_wins_nothing(
+    client, api_key, honest, capsys
+):
+    # Only what makes a day active changed: an empty event is accepted as before, and a
+    # week of them (no day, tool or kind of work) reads back everywhere.
+    send(client, api_key, [usage("UEMPTY", day, 9, requests=0) for day in range(7)])
+    assert badge_lines(preview(capsys)) == [
+        ":calendar: *Steady hand*: <@UHONEST> (5 active days, 40% acceptance)"
+    ]
+    assert report(capsys)["UEMPTY"] == {"active_days": 0, "tools": set()}
