@@ -128,3 +128,21 @@ def test_a_week_of_nothing_but_empty_events_is_read_and_wins_nothing(
         ":calendar: *Steady hand*: <@UHONEST> (5 active days, 40% acceptance)"
     ]
     assert report(capsys)["UEMPTY"] == {"active_days": 0, "tools": set()}
+
+
+def test_a_handful_of_bare_requests_wins_nothing(client, api_key, honest, capsys):
+    # One bare request a day, every day, at the same second: seven active days of nothing.
+    ticks = [usage("UTICK", day, 9) for day in range(7)]
+    # Four bare requests under two tools and two kinds of work, on two days: an "Explorer".
+    hops = [
+        usage("UHOP", day, 9, tool=tool, kind=kind)
+        for day, tool, kind in ((0, "kiro", "chat"), (1, "copilot", "agent"))
+        for _ in range(2)
+    ]
+    send(client, api_key, ticks + hops)
+
+    out = preview(capsys)
+    assert badge_lines(out) == [
+        ":calendar: *Steady hand*: <@UHONEST> (5 active days, 40% acceptance)"
+    ]
+    assert report(capsys)["UTICK"]["active_days"] == 7  # active, but not a week of use
