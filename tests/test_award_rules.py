@@ -88,6 +88,14 @@ def test_acceptance_needs_enough_suggestions_shown():
     assert winner.reason == "45% acceptance of 200 suggestions, 3 active days"
 
 
+def test_acceptance_is_a_rate_over_three_days_not_two_perfect_events():
+    two_perfect_days = person(1, days=2, shown=50, accepted=50)
+    assert decide_awards([two_perfect_days], only("acceptance")) == []
+    three_days = person(2, days=3, shown=50, accepted=20)
+    [winner] = decide_awards([two_perfect_days, three_days], only("acceptance"))
+    assert winner.reason == "40% acceptance of 50 suggestions, 3 active days"
+
+
 def test_acceptance_below_its_floor_wins_nothing():
     assert decide_awards([person(1, days=3, shown=200, accepted=20)], only("acceptance")) == []
 

@@ -146,3 +146,22 @@ def test_a_handful_of_bare_requests_wins_nothing(client, api_key, honest, capsys
         ":calendar: *Steady hand*: <@UHONEST> (5 active days, 40% acceptance)"
     ]
     assert report(capsys)["UTICK"]["active_days"] == 7  # active, but not a week of use
+
+
+def test_two_events_of_perfect_acceptance_win_no_sharp_eye(client, api_key, honest, capsys):
+    # 25 of 25 accepted on each of two days (and enough requests to count as a week's use).
+    perfect = [
+        usage(
+            "UPERFECT",
+            day,
+            9,
+            kind="inline_suggestion",
+            requests=10,
+            input_tokens=3000,
+            suggestions_shown=25,
+            suggestions_accepted=25,
+        )
+        for day in (0, 1)
+    ]
+    send(client, api_key, perfect)
+    assert "UPERFECT" not in preview(capsys)
