@@ -165,3 +165,27 @@ def test_two_events_of_perfect_acceptance_win_no_sharp_eye(client, api_key, hone
     ]
     send(client, api_key, perfect)
     assert "UPERFECT" not in preview(capsys)
+
+
+def test_lines_no_use_could_write_are_flagged_for_admins(client, api_key, honest, capsys):
+    # 20,000 tokens and a billion accepted lines on each of two days.
+    claimed = [
+        usage(
+            "ULINES",
+            day,
+            9,
+            kind="agent",
+            input_tokens=10_000,
+            suggestions_shown=10,
+            suggestions_accepted=10,
+            lines_accepted=10**9,
+        )
+        for day in (0, 1)
+    ]
+    send(client, api_key, claimed)
+    post, flags = preview(capsys).split("Integrity flags")
+    assert "ULINES" not in post
+    assert flags.splitlines()[1:] == [
+        "  ULINES  lines_without_usage: 2,000,000,000 accepted lines on 20,000 tokens, "
+        "2 requests and 20 accepted suggestions"
+    ]
