@@ -35,12 +35,14 @@ class Category:
     """One badge. `key` names both the stored category and the measure it ranks by;
     `minimum` is the least that measure must reach, the `min_*` fields guard against
     winning on a handful of data points. `min_work` is the least use the week must show
-    (`award_measures.work`: requests, suggestions shown and thousands of tokens)."""
+    (`award_measures.work`: requests, suggestions shown and thousands of tokens);
+    `maximum`, when set, the most the measure may reach and still be believed."""
 
     key: str
     title: str
     emoji: str
     minimum: float = 0.0
+    maximum: float | None = None
     min_work: int = WEEK_OF_USE
     min_active_days: int = 1
     min_suggestions: int = 0
@@ -60,12 +62,16 @@ DEFAULT_CATEGORIES: tuple[Category, ...] = (  # each asks for a week of real use
     Category(
         "acceptance", "Sharp eye", ":dart:", minimum=0.25, min_active_days=3, min_suggestions=50
     ),
-    # measure: accepted lines (or suggestions, when lines are not reported) per 1,000 tokens
+    # measure: accepted lines (or suggestions, when lines are not reported) per 1,000 tokens.
+    # A line of code costs about ten tokens to write, and the prompt behind it more, so over
+    # a week more than 100 accepted per 1,000 tokens (a line for every ten tokens spent) is
+    # figures that do not hang together, not lean use: not believed (`maximum`).
     Category(
         "efficiency",
         "Lean and useful",
         ":seedling:",
         minimum=0.0,
+        maximum=100.0,
         min_active_days=2,
         min_tokens=20_000,
         min_accepted=20,
@@ -220,11 +226,16 @@ def _decide(candidates: Sequence[Candidate], rules: AwardRules, flagged: set[int
             for c, active_days, weeks_used, done in baseline
             if not (active_days < least_days or weeks_used < least_weeks or done < least_work)
         ]
-        minimum = category.minimum
+        minimum, maximum = category.minimum, category.maximum
         scored: list[tuple[float, Candidate]] = [
             (value, c)
             for value, c in zip(measure.values(running, category, history), running, strict=True)
-            if not (value is None or value <= 0 or value < minimum)
+            if not (
+                value is None
+                or value <= 0
+                or value < minimum
+                or (maximum is not None and value > maximum)
+            )
         ]
         for value, c in _leaders(scored, wins, rules.max_badges_per_person):
             if wins.get(c.period.person_id, 0) < rules.max_badges_per_person:
@@ -270,6 +281,7 @@ class _CategoryChanges(BaseModel):
     title: str | None = None
     emoji: str | None = None
     minimum: int | float | None = None
+    maximum: int | float | None = None
     min_work: int | None = None
     min_active_days: int | None = None
     min_suggestions: int | None = None

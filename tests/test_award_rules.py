@@ -109,6 +109,22 @@ def test_efficiency_is_accepted_work_per_thousand_tokens_with_minimum_volume():
     assert winner.reason == "3.0 accepted lines per 1,000 tokens (300 in 100,000 tokens)"
 
 
+def test_efficiency_past_a_line_for_every_ten_tokens_is_not_believed():
+    claimed = person(1, days=2, lines=19_000, tokens=20_000)  # 950 per 1k, under the flag
+    plausible = person(2, days=2, lines=2_000, tokens=20_000)  # 100 per 1k: the most believed
+    just_past = person(3, days=2, lines=2_001, tokens=20_000)
+    ordinary = person(4, days=2, lines=120, tokens=20_000)  # 6 per 1k
+    [winner] = decide_awards([claimed, just_past, ordinary, plausible], only("efficiency"))
+    assert (winner.slack_user_id, winner.value) == ("U002", 100.0)
+    [winner] = decide_awards([claimed, just_past, ordinary], only("efficiency"))
+    assert winner.slack_user_id == "U004"
+    assert only("efficiency").category("efficiency").maximum == 100.0
+    looser = only("efficiency", maximum=1000)
+    assert decide_awards([claimed], looser)[0].slack_user_id == "U001"
+    with pytest.raises(ValueError, match="maximum has the wrong type"):
+        rules_from_mapping({"categories": {"efficiency": {"maximum": "100"}}})
+
+
 def test_efficiency_falls_back_to_accepted_suggestions_without_lines():
     [winner] = decide_awards(
         [person(1, days=2, shown=100, accepted=40, tokens=20_000)], only("efficiency")
@@ -301,7 +317,7 @@ def candidates(draw, pid: int) -> Candidate:
         tokens=draw(st.sampled_from([0, 900, 5_000, 20_000, 60_000])),
         shown=shown,
         accepted=accepted,
-        lines=draw(st.none() | st.integers(0, 400)),
+        lines=draw(st.none() | st.integers(0, 400) | st.integers(1_000, 30_000)),
         tools=tuple(draw(st.sets(st.sampled_from("abcd"), min_size=1))),
         kinds=tuple(draw(st.sets(st.sampled_from(["chat", "agent", "other"]), min_size=1))),
         previous=tuple(draw(st.lists(st.integers(0, 7), max_size=4))),
@@ -318,3 +334,4 @@ def test_no_winner_has_less_than_a_week_of_real_use(people):
         category = rules.category(winner.category)
         assert work(candidate.period.totals) >= category.min_work == 20
         assert candidate.period.active_days >= category.min_active_days
+        assert category.maximum is None or winner.value <= category.maximum

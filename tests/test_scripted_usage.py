@@ -189,3 +189,35 @@ def test_lines_no_use_could_write_are_flagged_for_admins(client, api_key, honest
         "  ULINES  lines_without_usage: 2,000,000,000 accepted lines on 20,000 tokens, "
         "2 requests and 20 accepted suggestions"
     ]
+
+
+def test_more_lines_than_a_tool_writes_per_token_win_no_lean_badge(client, api_key, honest, capsys):
+    # 19,000 accepted lines on 20,000 tokens: under the flag's bounds (fewer lines than
+    # tokens), but a line for about every token, where code costs about ten.
+    claimed = [
+        usage(
+            "UFAST",
+            day,
+            9,
+            kind="agent",
+            requests=10,
+            input_tokens=10_000,
+            suggestions_shown=30,
+            suggestions_accepted=20,
+            lines_accepted=9_500,
+        )
+        for day in (0, 1)
+    ]
+    # Someone leaner than the honest week, within what tokens can write: 100 per 1,000.
+    lean = [
+        usage("ULEAN", day, 9, kind="agent", requests=10, input_tokens=10_000, lines_accepted=1000)
+        for day in (0, 1)
+    ]
+    send(client, api_key, claimed + lean)
+    out = preview(capsys)
+    assert "UFAST" not in out  # not eligible, and not flagged either
+    assert badge_lines(out) == [
+        ":calendar: *Steady hand*: <@UHONEST> (5 active days, 40% acceptance)",
+        ":seedling: *Lean and useful*: <@ULEAN> "
+        "(100.0 accepted lines per 1,000 tokens (2,000 in 20,000 tokens))",
+    ]
