@@ -221,3 +221,54 @@ def test_more_lines_than_a_tool_writes_per_token_win_no_lean_badge(client, api_k
         ":seedling: *Lean and useful*: <@ULEAN> "
         "(100.0 accepted lines per 1,000 tokens (2,000 in 20,000 tokens))",
     ]
+
+
+def test_the_probes_week_awards_only_the_honest_person(client, api_key, capsys):
+    # The probe that found these: a use in each of the four weeks before for everyone, so
+    # every guard on history passes; an honest week of five days; one empty event a day for
+    # seven days; two events claiming 25 of 25 accepted; two claiming a billion lines each.
+    events = [
+        usage(user, -7 * back, 10, input_tokens=5000)
+        for back in range(1, 5)
+        for user in ("UALICE", "UMAL1", "UMAL2", "UMAL3")
+    ]
+    events += [
+        usage(
+            "UALICE",
+            day,
+            kind="inline_suggestion",
+            input_tokens=8000,
+            suggestions_shown=80,
+            suggestions_accepted=48,
+            lines_accepted=100,
+        )
+        for day in range(5)
+    ]
+    events += [usage("UMAL1", day, 9, requests=0) for day in range(7)]
+    events += [
+        usage(
+            "UMAL2", day, 9, kind="inline_suggestion", suggestions_shown=25, suggestions_accepted=25
+        )
+        for day in range(2)
+    ]
+    events += [
+        usage(
+            "UMAL3",
+            day,
+            9,
+            kind="agent",
+            input_tokens=10_000,
+            lines_accepted=10**9,
+            suggestions_shown=10,
+            suggestions_accepted=10,
+        )
+        for day in range(2)
+    ]
+    send(client, api_key, events)
+    out = preview(capsys)
+    assert badge_lines(out) == [
+        ":calendar: *Steady hand*: <@UALICE> (5 active days, 60% acceptance)"
+    ]
+    assert [line.split()[:2] for line in out.split("Integrity flags")[1].splitlines()[1:]] == [
+        ["UMAL3", "lines_without_usage:"]
+    ]
