@@ -29,6 +29,14 @@ class Measure:
         return self.values([candidate], category, history)[0]
 
 
+def work(totals: Totals) -> int:
+    """How much use a week shows, in requests: its requests, plus each suggestion shown
+    (inline tools report suggestions, not requests) and each 1,000 tokens (telemetry and
+    some reports count tokens, not requests). Every badge asks for a minimum of it, so a
+    handful of near-empty events wins nothing."""
+    return totals.requests + (totals.suggestions_shown or 0) + totals.tokens // 1000
+
+
 def _acceptance_rate(period: PersonPeriod) -> float | None:
     shown, accepted = period.totals.suggestions_shown, period.totals.suggestions_accepted
     if not shown or accepted is None:

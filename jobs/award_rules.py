@@ -20,21 +20,30 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails
 
-from jobs.award_measures import MEASURES
+from jobs.award_measures import MEASURES, work
 from jobs.heap import collector_paused
 from storage.records import Award, PersonPeriod
+
+# The least use a week must show for any badge by default: 20 requests, suggestions shown
+# or thousands of tokens (`award_measures.work`). Ordinary use shows that in a day or two;
+# a handful of near-empty events a week, the cheapest thing a script can send, does not.
+WEEK_OF_USE = 20
 
 
 @dataclass(frozen=True, slots=True)
 class Category:
     """One badge. `key` names both the stored category and the measure it ranks by;
     `minimum` is the least that measure must reach, the `min_*` fields guard against
-    winning on a handful of data points."""
+    winning on a handful of data points. `min_work` is the least use the week must show
+    (`award_measures.work`: requests, suggestions shown and thousands of tokens);
+    `maximum`, when set, the most the measure may reach and still be believed."""
 
     key: str
     title: str
     emoji: str
     minimum: float = 0.0
+    maximum: float | None = None
+    min_work: int = WEEK_OF_USE
     min_active_days: int = 1
     min_suggestions: int = 0
     min_tokens: int = 0
@@ -44,19 +53,25 @@ class Category:
     enabled: bool = True
 
 
-DEFAULT_CATEGORIES: tuple[Category, ...] = (
+DEFAULT_CATEGORIES: tuple[Category, ...] = (  # each asks for a week of real use (min_work)
     # measure: active days in the week
     Category("steady", "Steady hand", ":calendar:", minimum=3),
-    # measure: accepted / shown suggestions, once at least min_suggestions were shown
+    # measure: accepted / shown suggestions, once at least min_suggestions were shown. A rate
+    # is a habit, judged over three days as Steady hand is: on two, two events claiming 25
+    # of 25 accepted each won it with 100%.
     Category(
-        "acceptance", "Sharp eye", ":dart:", minimum=0.25, min_active_days=2, min_suggestions=50
+        "acceptance", "Sharp eye", ":dart:", minimum=0.25, min_active_days=3, min_suggestions=50
     ),
-    # measure: accepted lines (or suggestions, when lines are not reported) per 1,000 tokens
+    # measure: accepted lines (or suggestions, when lines are not reported) per 1,000 tokens.
+    # A line of code costs about ten tokens to write, and the prompt behind it more, so over
+    # a week more than 100 accepted per 1,000 tokens (a line for every ten tokens spent) is
+    # figures that do not hang together, not lean use: not believed (`maximum`).
     Category(
         "efficiency",
         "Lean and useful",
         ":seedling:",
         minimum=0.0,
+        maximum=100.0,
         min_active_days=2,
         min_tokens=20_000,
         min_accepted=20,
@@ -189,7 +204,7 @@ def _decide(candidates: Sequence[Candidate], rules: AwardRules, flagged: set[int
     # Counted once per person rather than once per person and badge: a week of everyone.
     # Few people's earlier weeks differ (a handful of days in each), so counted once each.
     used: dict[tuple[int, ...], int] = {}
-    baseline: list[tuple[Candidate, int, int]] = []
+    baseline: list[tuple[Candidate, int, int, int]] = []
     for c in candidates:
         period = c.period
         if period.slack_user_id and not period.opted_out and period.person_id not in flagged:
@@ -197,7 +212,7 @@ def _decide(candidates: Sequence[Candidate], rules: AwardRules, flagged: set[int
             weeks_used = used.get(previous)
             if weeks_used is None:
                 weeks_used = used[previous] = _weeks_used(c, history)
-            baseline.append((c, period.active_days, weeks_used))
+            baseline.append((c, period.active_days, weeks_used, work(period.totals)))
     wins: dict[int, int] = {}
     winners: list[Winner] = []
     for category in rules.categories:
@@ -205,16 +220,22 @@ def _decide(candidates: Sequence[Candidate], rules: AwardRules, flagged: set[int
             continue
         measure = MEASURES[category.key]
         least_days, least_weeks = category.min_active_days, category.min_previous_weeks
+        least_work = category.min_work
         running = [
             c
-            for c, active_days, weeks_used in baseline
-            if not (active_days < least_days or weeks_used < least_weeks)
+            for c, active_days, weeks_used, done in baseline
+            if not (active_days < least_days or weeks_used < least_weeks or done < least_work)
         ]
-        minimum = category.minimum
+        minimum, maximum = category.minimum, category.maximum
         scored: list[tuple[float, Candidate]] = [
             (value, c)
             for value, c in zip(measure.values(running, category, history), running, strict=True)
-            if not (value is None or value <= 0 or value < minimum)
+            if not (
+                value is None
+                or value <= 0
+                or value < minimum
+                or (maximum is not None and value > maximum)
+            )
         ]
         for value, c in _leaders(scored, wins, rules.max_badges_per_person):
             if wins.get(c.period.person_id, 0) < rules.max_badges_per_person:
@@ -260,6 +281,8 @@ class _CategoryChanges(BaseModel):
     title: str | None = None
     emoji: str | None = None
     minimum: int | float | None = None
+    maximum: int | float | None = None
+    min_work: int | None = None
     min_active_days: int | None = None
     min_suggestions: int | None = None
     min_tokens: int | None = None

@@ -23,6 +23,7 @@ WASTE = "tokens_without_acceptance"
 BURST = "burst"
 SHIPPED_UNBACKED = "shipped_without_usage"
 SHIPPED_CADENCE = "shipped_cadence"
+LINES_UNBACKED = "lines_without_usage"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,8 @@ class IntegrityRules:
     shipped_min_tokens_each: int = 1_000
     cadence_min_days: int = 4
     cadence_min_each: int = 3
+    lines_min: int = 1_000
+    lines_per_request: int = 1_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +123,24 @@ def shipped_without_usage(totals: Totals, rules: IntegrityRules) -> str | None:
     return f"{shipped:,} commits and pull requests on {totals.tokens:,} tokens"
 
 
+def lines_without_usage(totals: Totals, rules: IntegrityRules) -> str | None:
+    """Accepted lines that neither the tokens nor the requests behind them could have
+    written: more lines than tokens (a tool writes no line without spending a token) and
+    more than 1,000 for each request and accepted suggestion (far beyond what even an agent
+    writing whole files averages over a week). Both, so the lines of a tool that reports
+    no tokens (a Copilot report) beside a little use of one that does are not flagged."""
+    lines = totals.lines_accepted or 0
+    if lines < rules.lines_min or lines <= totals.tokens:
+        return None
+    requests, accepted = totals.requests, totals.suggestions_accepted or 0
+    if lines <= (requests + accepted) * rules.lines_per_request:
+        return None
+    return (
+        f"{lines:,} accepted lines on {totals.tokens:,} tokens, {requests:,} requests "
+        f"and {accepted:,} accepted suggestions"
+    )
+
+
 def shipped_cadence(shipped_days: Sequence[int], rules: IntegrityRules) -> str | None:
     """Exactly the same commits plus pull requests on every day that had any, for days on
     end: people ship unevenly, a script ships its quota. Telemetry arrives on the
@@ -176,6 +197,7 @@ class Judge:
             BURST: self._burst.verdict(),
             SHIPPED_UNBACKED: shipped_without_usage(totals, self.rules),
             SHIPPED_CADENCE: shipped_cadence(shipped_days, self.rules),
+            LINES_UNBACKED: lines_without_usage(totals, self.rules),
         }
         return [
             IntegrityFlag(person_id, week_start, signal, detail)

@@ -71,7 +71,9 @@ class WeekComparison:
 
 
 def _period(rows: Sequence[DailyUsage], first: date, last: date) -> Period:
-    active = {d.day for d in rows if d.totals.requests or d.totals.events}
+    # A day with nothing but empty events (no request, token or suggestion shown) is not
+    # active: otherwise a script fills a week with them (`Figures.does_work`).
+    active = {d.day for d in rows if d.totals.does_work()}
     return Period(first, last, total([d.totals for d in rows]), len(active))
 
 

@@ -95,7 +95,7 @@ def _raw_rows(conn: Connection, stmt: Executable) -> list[Any]:
 def _periods(rows: Sequence[Any]) -> list[PersonPeriod] | None:
     """The week's rows as `PersonPeriod`s, or None for a kind the mask has no name for."""
     n = len(SUMMED)
-    tool_sets: dict[str, frozenset[str]] = {}
+    tool_sets: dict[str | None, frozenset[str]] = {}
     kind_sets: dict[int, frozenset[str]] = {}
     periods: list[PersonPeriod] = []
     append = periods.append
@@ -107,8 +107,8 @@ def _periods(rows: Sequence[Any]) -> list[PersonPeriod] | None:
                 return None
             kinds = kind_sets[kind_bits] = names_of(kind_bits, KINDS)
         names = tool_sets.get(tools)
-        if names is None:
-            names = tool_sets[tools] = tool_names(tools)
+        if names is None:  # NULL: a week without work used no tool
+            names = tool_sets[tools] = frozenset() if tools is None else tool_names(tools)
         append(
             PersonPeriod(
                 row[0],

@@ -77,9 +77,9 @@ def _latest_awards() -> CompiledRead:
 
 def active_days_history(db: Database, week_starts: Sequence[date]) -> dict[int, list[int]]:
     """Per person, the number of active days in each of the given weeks (Monday dates), in
-    the order given. One grouped read of active-day masks for the whole span, on the
-    rollup's (day, identity) index alone, rather than a count of distinct days per person
-    and week."""
+    the order given. One grouped read of active-day masks for the whole span (days with
+    work, as the figures count: `usage_masks.day_masks`), rather than a count of distinct
+    days per person and week."""
     if not week_starts:
         return {}
     first = min(week_starts)

@@ -24,6 +24,11 @@ REPORTED: tuple[str, ...] = (
     "commits",  # shipped work made with the tool (Claude Code reports these)
     "pull_requests",
 )
+# The figures that say a tool did work: any of them above zero makes a day active, and a
+# tool or kind of work used (`Figures.does_work`; `storage.usage_masks.works` in SQL). An
+# event with none of them (say, zero requests and a claimed accepted line) is recorded and
+# counted, but makes no day active: a script could otherwise fill a week with empty events.
+WORK: tuple[str, ...] = ("requests", "input_tokens", "output_tokens", "suggestions_shown")
 # Fractional figures (dollars); every other figure is a whole count.
 FRACTIONAL: tuple[str, ...] = ("cost_usd",)
 NAMES: tuple[str, ...] = COUNTED + REPORTED
@@ -104,6 +109,14 @@ class Figures:
     def says_anything(self) -> bool:
         """Whether any figure is non-zero."""
         return any(figures_of(self))  # one C call per row: parsers ask it of every part
+
+    def does_work(self) -> bool:
+        """Whether a tool did work here: a request, tokens, or a suggestion shown (see
+        `WORK`). Only such usage makes a day active or a tool and kind of work used;
+        accepted lines, commits or cost alone do not, as no tool produces them for free."""
+        return bool(
+            self.requests or self.input_tokens or self.output_tokens or self.suggestions_shown
+        )
 
 
 def is_whole(name: str) -> bool:

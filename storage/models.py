@@ -221,7 +221,8 @@ class PersonWeekRow(FigureColumns, Base):
     events: Mapped[int] = mapped_column(BigInteger)
     day_mask: Mapped[int] = mapped_column(Integer)  # bit n: the week's Monday + n days
     kind_mask: Mapped[int] = mapped_column(Integer)  # bit i: records.KINDS[i]; see weekly.py
-    tools: Mapped[str] = mapped_column(Text)  # the tool names, see storage.weekly.tool_names
+    # The tool names (see storage.weekly.tool_names) of the tools that did work; NULL for none.
+    tools: Mapped[str | None] = mapped_column(Text)
 
 
 class WeeklyStaleRow(Base):

@@ -27,6 +27,7 @@ from storage.daily_sums import SUMMED, summed_totals, totals_from_row
 from storage.db import Database
 from storage.models import DailyRow, IdentityRow, IntegrityFlagRow, WeeklyRow
 from storage.records import ToolSpanSums, UsageCell
+from storage.usage_masks import active_day_count
 from storage.weekly import fresh_weeks, weekly_columns, whole_weeks
 
 Span = tuple[date, date]  # first and last day, both included
@@ -121,7 +122,7 @@ def _daily_cells(db: Database, parts: Sequence[tuple[int, date, date]]) -> list[
             *summed_totals(counted),
             func.sum(case((unpriced, counted.input_tokens), else_=0)),
             func.sum(case((unpriced, counted.output_tokens), else_=0)),
-            func.count(distinct(counted.day)),
+            active_day_count(counted),
         )
         .select_from(daily)
         .group_by(counted.person_id, span_of, counted.tool)

@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 
 from storage.compiled import CompiledRead
-from storage.counted_daily import counted_sums_by_identity
+from storage.counted_daily import counted_daily, counted_sums_by_identity
 from storage.daily_sums import SUMMED, safe_sum, summed_totals, totals_from_row, whole
 from storage.db import Database
 from storage.figures import Figures, figures_of, plus
@@ -36,6 +36,7 @@ from storage.usage_masks import (
     name_mask,
     names_of,
     tools_and_kinds,
+    works,
 )
 
 
@@ -43,7 +44,8 @@ def person_periods(
     db: Database, start: date, end: date, person_ids: list[int] | None = None
 ) -> list[PersonPeriod]:
     """Everyone with usage on days start..end inclusive (or just `person_ids`), by person id.
-    A day counts as active when any request or event was recorded on it.
+    A day counts as active, and a tool or kind of work as used, only when a tool did work
+    then (`Figures.does_work`: a request, tokens or a suggestion shown), as the figures count.
 
     Everyone's week is hundreds of thousands of rollup rows, so it is one grouped pass by
     identity (figures as they count, and the active days, tools and kinds as bitmasks, see
@@ -67,8 +69,8 @@ def person_periods(
                 if wide or days
                 else (
                     day_mask(rows, start),
-                    name_mask(rows.tool, tools),
-                    name_mask(rows.kind, kinds),
+                    name_mask(rows, rows.tool, tools),
+                    name_mask(rows, rows.kind, kinds),
                 )
             )
             return (*summed_totals(rows), *masks)
@@ -86,7 +88,7 @@ def person_periods(
         if shapes is None:
             day_bits, tool_bits, kind_bits = int(row[n]), int(row[n + 1]), int(row[n + 2])
         else:
-            day_bits, tool_bits, kind_bits = shapes[identity_id]
+            day_bits, tool_bits, kind_bits = shapes.get(identity_id, (0, 0, 0))
         person_id = owner[0]
         seen = merged.get(person_id)
         if seen is None:  # most people have one identity with usage
@@ -148,11 +150,13 @@ def _shapes(
 ) -> dict[int, tuple[int, int, int]]:
     """Per identity its day, tool and kind masks read row by row: for spans longer than a
     mask or with more tools or kinds than one holds (bit i of the name masks is the i-th
-    name, in Python's unbounded ints)."""
+    name, in Python's unbounded ints). Only rows that did work, as the figures count, set
+    bits; an identity whose rows did none has empty masks."""
     tool_bit = {tool: 1 << i for i, tool in enumerate(tools)}
     kind_bit = {kind: 1 << i for i, kind in enumerate(kinds)}
     shapes: dict[int, tuple[int, int, int]] = {}
-    stmt = select(DailyRow.identity_id, DailyRow.day, DailyRow.tool, DailyRow.kind).where(*where)
+    daily = counted_daily(where).c
+    stmt = select(daily.identity_id, daily.day, daily.tool, daily.kind).where(works(daily))
     for identity_id, day, tool, kind in conn.execute(stmt.distinct()):
         days, tool_mask, kind_mask = shapes.get(identity_id, (0, 0, 0))
         day_one = 1 << (day - start).days

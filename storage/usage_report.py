@@ -6,19 +6,20 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import select
 
 from storage.counted_daily import counted_daily
 from storage.daily_sums import SUMMED, summed_totals, totals_from_row
 from storage.db import Database
 from storage.models import DailyRow, IdentityRow, PersonRow
 from storage.records import ReportLine
+from storage.usage_masks import active_day_count
 
 _FIGURES = slice(3, 3 + len(SUMMED))  # after the who and the tool; then the active days
 
 
 def _sums(counted: Any) -> tuple[Any, ...]:
-    return (*summed_totals(counted), func.count(distinct(counted.day)))
+    return (*summed_totals(counted), active_day_count(counted))
 
 
 def usage_report(db: Database, start: date, end: date) -> list[ReportLine]:

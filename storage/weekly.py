@@ -12,13 +12,14 @@ from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, case, delete, distinct, func, insert, literal, select, text
+from sqlalchemy.sql import Subquery
 
 from storage.counted_daily import counted_daily
 from storage.daily_sums import SUMMED, summed_totals
 from storage.db import Database, lock_key
 from storage.models import DailyRow, IdentityRow, PersonWeekRow, WeeklyRow, WeeklyStaleRow
 from storage.records import KINDS
-from storage.usage_masks import day_mask
+from storage.usage_masks import active_day_count, day_mask, worked
 
 # The columns `usage_weekly` adds to the summed figures, in the order `_sums` selects them.
 _EXTRA = ("unpriced_input_tokens", "unpriced_output_tokens", "priced", "active_days")
@@ -144,18 +145,22 @@ def _sum_week(conn: Connection, week: date, people: list[int] | None = None) -> 
         func.sum(case((unpriced, counted.input_tokens), else_=0)),
         func.sum(case((unpriced, counted.output_tokens), else_=0)),
         func.max(counted.priced),
-        func.count(distinct(counted.day)),
+        active_day_count(counted),
     ).group_by(counted.person_id, counted.tool)
     columns = ["week", "person_id", "tool", *SUMMED, *_EXTRA]
     conn.execute(insert(WeeklyRow).from_select(columns, sums))
-    _sum_person_week(conn, week, people)
+    _sum_person_week(conn, week, daily, people)
 
 
-def _sum_person_week(conn: Connection, week: date, people: list[int] | None) -> None:
+def _sum_person_week(
+    conn: Connection, week: date, daily: Subquery, people: list[int] | None
+) -> None:
     """Replace a week's person-week rows (`people`'s only, unless None): the figures of
-    its weekly rows just summed, added over tools, with the masks of its daily rows. Which
-    days, tools and kinds a person used does not depend on the one-source rule (it leaves
-    rows' figures out, never rows), so the masks come from the daily rows as stored."""
+    its weekly rows just summed, added over tools, with the masks of its counted daily rows
+    (`daily`). Only work makes a day active or a kind of work used (`usage_masks.works`),
+    judged on the figures as they count, as every other read judges it; a tool is used when
+    its weekly figures show work, which is when one of its counted rows did. A person whose
+    week did no work keeps a row, with no days, kinds or tools (`tools` NULL)."""
     mine = [] if people is None else [PersonWeekRow.person_id.in_(people)]
     conn.execute(delete(PersonWeekRow).where(PersonWeekRow.week == week, *mine))
     weekly_people = [] if people is None else [WeeklyRow.person_id.in_(people)]
@@ -167,28 +172,21 @@ def _sum_person_week(conn: Connection, week: date, people: list[int] | None) -> 
                 total.label(name)
                 for total, name in zip(summed_totals(WeeklyRow), SUMMED, strict=True)
             ],
-            func.aggregate_strings(escaped, TOOL_SEPARATOR).label("tools"),
+            func.aggregate_strings(worked(WeeklyRow, escaped), TOOL_SEPARATOR).label("tools"),
         )
         .where(WeeklyRow.week == week, *weekly_people)
         .group_by(WeeklyRow.person_id)
         .subquery("figures")
     )
-    theirs = [] if people is None else [IdentityRow.person_id.in_(people)]
+    counted = daily.c
+    kind_bit = case(KIND_BITS, value=counted.kind, else_=OTHER_KIND)
     shapes = (
         select(
-            IdentityRow.person_id.label("person_id"),
-            day_mask(DailyRow, week).label("days"),
-            func.sum(distinct(case(KIND_BITS, value=DailyRow.kind, else_=OTHER_KIND))).label(
-                "kinds"
-            ),
+            counted.person_id.label("person_id"),
+            day_mask(counted, week).label("days"),
+            func.coalesce(func.sum(distinct(worked(counted, kind_bit))), 0).label("kinds"),
         )
-        .join(IdentityRow, IdentityRow.id == DailyRow.identity_id)
-        .where(
-            DailyRow.day.between(week, sunday(week)),
-            IdentityRow.person_id.is_not(None),
-            *theirs,
-        )
-        .group_by(IdentityRow.person_id)
+        .group_by(counted.person_id)
         .subquery("shapes")
     )
     rows = select(

@@ -85,12 +85,13 @@ def week_of_usage(db, now):
                 suggestions_accepted=9,
             )
         )
+    # Bob's three days are sessions of several requests: three bare one-request events, a
+    # week's whole use, are below the use every badge now asks for (20 requests' worth).
     for n, (day, tool, kind) in enumerate(
         [(0, "kiro", "chat"), (1, "copilot", "agent"), (2, "copilot", "completion")]
     ):
-        events.append(
-            usage("UBOB", MONDAY + timedelta(days=day, hours=14), n, tool=tool, kind=kind)
-        )
+        at = MONDAY + timedelta(days=day, hours=14)
+        events.append(usage("UBOB", at, n, tool=tool, kind=kind, requests=8, input_tokens=2000))
     for n in range(45):
         day = n % 6  # six active days, more than Alice
         at = MONDAY + timedelta(days=day, hours=3, seconds=60 * (n // 6))
@@ -516,8 +517,15 @@ def test_serve_posts_a_missed_week_at_start_and_stops_cleanly_on_sigterm(setting
     # Real time here: `serve` runs on the production clock in its own process.
     week = last_complete_week(datetime.now(UTC), settings.timezone)
     integration, _ = create_integration(db, "kiro", datetime.now(UTC))
-    events = [
-        usage("UALICE", datetime.combine(day, time(10), UTC), i, kind="agent")
+    events = [  # a week of real use (five bare requests win nothing now)
+        usage(
+            "UALICE",
+            datetime.combine(day, time(10), UTC),
+            i,
+            kind="agent",
+            requests=6,
+            input_tokens=4000,
+        )
         for i, day in enumerate(week.days()[:5])
     ]
     record_events(db, integration.id, events, datetime.now(UTC))

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from jobs.award_measures import work
 from jobs.award_rules import (
     AwardRules,
     Candidate,
@@ -32,9 +36,10 @@ def person(
     previous: tuple[int, ...] = (),
     commits: int | None = None,
     pulls: int | None = None,
+    requests: int = 30,  # a week of real use: every badge asks for 20 (`min_work`)
 ) -> Candidate:
     totals = Totals(
-        requests=10,
+        requests=requests,
         input_tokens=tokens,
         output_tokens=0,
         suggestions_shown=shown,
@@ -83,6 +88,14 @@ def test_acceptance_needs_enough_suggestions_shown():
     assert winner.reason == "45% acceptance of 200 suggestions, 3 active days"
 
 
+def test_acceptance_is_a_rate_over_three_days_not_two_perfect_events():
+    two_perfect_days = person(1, days=2, shown=50, accepted=50)
+    assert decide_awards([two_perfect_days], only("acceptance")) == []
+    three_days = person(2, days=3, shown=50, accepted=20)
+    [winner] = decide_awards([two_perfect_days, three_days], only("acceptance"))
+    assert winner.reason == "40% acceptance of 50 suggestions, 3 active days"
+
+
 def test_acceptance_below_its_floor_wins_nothing():
     assert decide_awards([person(1, days=3, shown=200, accepted=20)], only("acceptance")) == []
 
@@ -94,6 +107,22 @@ def test_efficiency_is_accepted_work_per_thousand_tokens_with_minimum_volume():
     [winner] = decide_awards([tiny, lean, bulky], only("efficiency"))
     assert winner.slack_user_id == "U002"
     assert winner.reason == "3.0 accepted lines per 1,000 tokens (300 in 100,000 tokens)"
+
+
+def test_efficiency_past_a_line_for_every_ten_tokens_is_not_believed():
+    claimed = person(1, days=2, lines=19_000, tokens=20_000)  # 950 per 1k, under the flag
+    plausible = person(2, days=2, lines=2_000, tokens=20_000)  # 100 per 1k: the most believed
+    just_past = person(3, days=2, lines=2_001, tokens=20_000)
+    ordinary = person(4, days=2, lines=120, tokens=20_000)  # 6 per 1k
+    [winner] = decide_awards([claimed, just_past, ordinary, plausible], only("efficiency"))
+    assert (winner.slack_user_id, winner.value) == ("U002", 100.0)
+    [winner] = decide_awards([claimed, just_past, ordinary], only("efficiency"))
+    assert winner.slack_user_id == "U004"
+    assert only("efficiency").category("efficiency").maximum == 100.0
+    looser = only("efficiency", maximum=1000)
+    assert decide_awards([claimed], looser)[0].slack_user_id == "U001"
+    with pytest.raises(ValueError, match="maximum has the wrong type"):
+        rules_from_mapping({"categories": {"efficiency": {"maximum": "100"}}})
 
 
 def test_efficiency_falls_back_to_accepted_suggestions_without_lines():
@@ -238,3 +267,71 @@ def test_the_post_lists_badges_in_category_order():
         ("Steady hand", "U001"),
         ("Explorer", "U002"),
     ]
+
+
+# -- a week of real use ---------------------------------------------------------------------
+
+
+def test_near_empty_weeks_win_nothing_however_many_days_tools_or_rises():
+    # What a script sends cheapest: one bare request an event, no tokens, nothing shown.
+    cheap = {
+        "steady": person(1, days=7, requests=7, tokens=0),
+        "breadth": person(2, days=2, requests=4, tokens=0, tools=("a", "b"), kinds=("x", "y")),
+        "improvement": person(3, days=5, requests=5, tokens=0, previous=(1, 1, 0, 1)),
+    }
+    for key, candidate in cheap.items():
+        assert decide_awards([candidate], only(key)) == [], key
+        real = replace(candidate, period=replace(candidate.period, totals=Totals(requests=20)))
+        assert [w.category for w in decide_awards([real], only(key))] == [key]
+
+
+def test_work_is_requests_suggestions_shown_and_thousands_of_tokens():
+    week = Totals(requests=3, suggestions_shown=10, input_tokens=5_600, output_tokens=400)
+    assert work(week) == 19
+    assert work(Totals(requests=0, suggestions_shown=None, output_tokens=999)) == 0
+    inline = person(1, days=5, requests=0, tokens=0, shown=20, accepted=5)  # Copilot's report
+    telemetry = person(2, days=5, requests=0, tokens=20_000)  # OTLP metrics: no requests
+    for candidate in (inline, telemetry):
+        assert decide_awards([candidate], only("steady")) != []
+
+
+def test_the_floor_comes_from_the_rules_file():
+    rules = only("steady", min_work=100)
+    assert decide_awards([person(1, days=5, requests=99, tokens=999)], rules) == []
+    assert decide_awards([person(1, days=5, requests=99, tokens=1000)], rules) != []
+    with pytest.raises(ValueError, match="min_work has the wrong type"):
+        rules_from_mapping({"categories": {"steady": {"min_work": "20"}}})
+
+
+counts = st.integers(0, 40)
+
+
+@st.composite
+def candidates(draw, pid: int) -> Candidate:
+    shown = draw(st.none() | st.integers(0, 80))
+    accepted = None if shown is None else draw(st.integers(0, shown))
+    return person(
+        pid,
+        days=draw(st.integers(0, 7)),
+        requests=draw(counts),
+        tokens=draw(st.sampled_from([0, 900, 5_000, 20_000, 60_000])),
+        shown=shown,
+        accepted=accepted,
+        lines=draw(st.none() | st.integers(0, 400) | st.integers(1_000, 30_000)),
+        tools=tuple(draw(st.sets(st.sampled_from("abcd"), min_size=1))),
+        kinds=tuple(draw(st.sets(st.sampled_from(["chat", "agent", "other"]), min_size=1))),
+        previous=tuple(draw(st.lists(st.integers(0, 7), max_size=4))),
+        commits=draw(st.none() | counts),
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 8).flatmap(lambda n: st.tuples(*[candidates(pid) for pid in range(n)])))
+def test_no_winner_has_less_than_a_week_of_real_use(people):
+    rules = AwardRules()
+    for winner in decide_awards(people, rules):
+        [candidate] = [c for c in people if c.period.person_id == winner.person_id]
+        category = rules.category(winner.category)
+        assert work(candidate.period.totals) >= category.min_work == 20
+        assert candidate.period.active_days >= category.min_active_days
+        assert category.maximum is None or winner.value <= category.maximum

@@ -20,7 +20,7 @@ from storage.bulk import upsert_daily
 from storage.figures import COUNTED, REPORTED, Figures
 from storage.models import DailyRow
 from storage.people import link_email, link_identity, resolve_identities
-from storage.precedence import OriginFigures, counted_figures
+from storage.precedence import OriginFigures, counted_figures, kept_figures
 from storage.usage_queries import person_periods, rank_inputs
 from tests.readback import as_figures, assert_same_figures, random_figures, replace_rollup
 
@@ -68,21 +68,24 @@ def rows(db):
 
 
 def expected(owner, stored, start: date, end: date):
-    """Per person: the figures the rule counts, active days, tools and kinds."""
-    cells: dict[tuple, list[OriginFigures]] = defaultdict(list)
+    """Per person with rows: the figures the rule counts, and the active days, tools and
+    kinds of the rows that did work as they count (`Figures.does_work`)."""
+    cells: dict[tuple, list[tuple[str, OriginFigures]]] = defaultdict(list)
     shape: dict[int, tuple[set, set, set]] = defaultdict(lambda: (set(), set(), set()))
     for (identity_id, day, tool, kind, _origin), row in stored.items():
         person = owner[identity_id]
         if not start <= day <= end:
             continue
-        cells[(person if person is not None else -identity_id, day, tool)].append(row)
-        if person is not None:
-            days, tools, kinds = shape[person]
-            days.add(day), tools.add(tool), kinds.add(kind)
+        cells[(person if person is not None else -identity_id, day, tool)].append((kind, row))
     figures: dict[int, Figures] = defaultdict(Figures)
-    for (key, _day, _tool), group in cells.items():
-        if key > 0:
-            figures[key] += counted_figures(group)
+    for (key, day, tool), group in cells.items():
+        if key < 0:
+            continue
+        figures[key] += counted_figures(row for _, row in group)
+        days, tools, kinds = shape[key]
+        for (kind, _), counted in zip(group, kept_figures(r for _, r in group), strict=True):
+            if counted.does_work():
+                days.add(day), tools.add(tool), kinds.add(kind)
     return {p: (figures[p], len(d), t, k) for p, (d, t, k) in shape.items()}
 
 

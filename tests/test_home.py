@@ -110,6 +110,9 @@ def test_opening_home_publishes_figures_chart_badges_settings_and_notice(slack, 
     assert "&lt;!channel&gt; $x" in text and "<!channel>" not in text
     assert "Only you can see this tab" in text and "not for performance reviews" in text
     assert "What each badge rewards" in text and "Steady hand" in text
+    assert "Every badge needs a week of real use: at least 20 requests, counting each" in text
+    assert "A day is active when a tool did work on it" in text
+    assert "accepted, at least 2 active days; believed up to 100)" in text  # Lean and useful
     assert buttons(view) == {
         OPT_OUT_ACTION: "Leave the leaderboard",
         DIGEST_ON_ACTION: "Turn the digest on",

@@ -84,7 +84,8 @@ def test_flagged_shipped_work_wins_no_badge_and_is_shown_to_admins(db, now, caps
     for user in ("UALICE", "UCAROL", "UEVE", "UFRANK"):
         events.append(usage(user, -5, 99, input_tokens=10))
     # Alice uses AI every weekday, shipping nothing: the steadiest, so Carol's badge is hers
-    events += [usage("UALICE", day, day, input_tokens=1_000) for day in range(5)]
+    # (a few requests a day: five bare ones would be less than the week of use badges ask for)
+    events += [usage("UALICE", day, day, requests=5, input_tokens=1_000) for day in range(5)]
     # Carol ships a little, unevenly, with plenty of AI use behind it
     events += [
         usage("UCAROL", day, day, input_tokens=10_000, commits=commits)

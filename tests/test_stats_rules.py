@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import random
-from datetime import date
+from datetime import date, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from jobs.scoring import Board, compare_weeks, leave_out, rank, sparkline, standings
 from jobs.weeks import Week
+from storage.figures import WORK
 from storage.records import DailyUsage, RankInput, Totals
 
 
@@ -92,3 +96,53 @@ def test_board_standings_match_walking_everyone():
         unranked = set(rng.sample(range(30), rng.randint(0, 10)))
         viewer, size = rng.randrange(30), rng.randint(1, 12)
         assert board.standings(unranked, viewer, size) == standings(ranked, unranked, viewer, size)
+
+
+def test_a_day_of_empty_events_is_not_an_active_day():
+    # A script's one event a day: no request, no token, a claimed accepted line and commit.
+    week = Week(date(2026, 11, 9))
+    empty = {"requests": 0, "lines_accepted": 5, "commits": 1, "cost_usd": 0.0}
+    daily = [row(week.start + timedelta(days=n), **empty) for n in range(7)]
+    daily.append(row(week.start, requests=0, suggestions_shown=3))  # inline: shown, no request
+    daily.append(row(week.start + timedelta(days=1), requests=0, output_tokens=40))  # OTLP
+    c = compare_weeks(daily, week, today=week.end)
+    assert c.this_week.active_days == 2
+    assert c.this_week.totals.lines_accepted == 35  # still counted, just not a day's work
+
+
+figure = st.one_of(st.just(0), st.integers(1, 10**6))
+reported = st.one_of(st.none(), figure)
+
+
+@st.composite
+def figures(draw):
+    return Totals(
+        requests=draw(figure),
+        input_tokens=draw(figure),
+        output_tokens=draw(figure),
+        suggestions_shown=draw(reported),
+        lines_accepted=draw(reported),
+        commits=draw(reported),
+        events=draw(st.integers(0, 3)),
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(days=st.lists(st.tuples(st.integers(0, 6), figures()), max_size=20))
+def test_active_days_are_the_days_with_a_request_tokens_or_a_suggestion_shown(days):
+    week = Week(date(2026, 11, 9))
+    daily = [
+        DailyUsage(1, week.start + timedelta(days=n), "kiro", "chat", totals) for n, totals in days
+    ]
+    worked = {n for n, t in days if any(getattr(t, name) for name in WORK)}
+    assert {name for name in WORK} == {
+        "requests",
+        "input_tokens",
+        "output_tokens",
+        "suggestions_shown",
+    }
+    assert compare_weeks(daily, week, today=week.end).this_week.active_days == len(worked)
+    for _, totals in days:  # events, lines or commits alone never make a day's work
+        assert totals.does_work() == bool(
+            totals.requests or totals.tokens or (totals.suggestions_shown or 0)
+        )

@@ -151,10 +151,22 @@ def _settings_blocks(data: HomeData) -> list[Block]:
 
 def _rewards_blocks(categories: Sequence[Category]) -> list[Block]:
     lines = [f"*What each badge rewards*  {DEFAULT_REWARDS_LINE}"]
-    lines += [
-        f"• {c.emoji} *{shown(c.title)}*: {category_rewards(c)}" for c in categories if c.enabled
-    ]
+    enabled = [c for c in categories if c.enabled]
+    lines += [f"• {c.emoji} *{shown(c.title)}*: {category_rewards(c)}" for c in enabled]
+    if enabled:
+        lines.append(week_of_use(enabled))
     return [DividerBlock(), section("\n".join(lines))]
+
+
+def week_of_use(categories: Sequence[Category]) -> str:
+    """The use every badge asks for, and what makes a day active, in one sentence each."""
+    least = sorted({c.min_work for c in categories})
+    amount = f"{least[0]:,}" if len(least) == 1 else f"{least[0]:,} to {least[-1]:,}, by badge,"
+    return (
+        f"Every badge needs a week of real use: at least {amount} requests, counting each "
+        "suggestion shown or 1,000 tokens as one. A day is active when a tool did work on it: "
+        "a request, tokens or a suggestion shown."
+    )
 
 
 def category_rewards(category: Category) -> str:
@@ -169,10 +181,11 @@ def category_rewards(category: Category) -> str:
                 f"({category.min_suggestions:,} shown or more, {days})."
             )
         case "efficiency":
+            most = "" if category.maximum is None else f"; believed up to {category.maximum:g}"
             return (
                 "the most accepted lines per 1,000 tokens: useful output, not volume "
                 f"(from {category.min_tokens:,} tokens and {category.min_accepted:,} "
-                f"accepted, {days})."
+                f"accepted, {days}{most})."
             )
         case "breadth":
             return (
