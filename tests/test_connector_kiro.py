@@ -176,21 +176,29 @@ def test_kiro_gives_up_a_listing_that_trickles(db, settings, bucket):
     assert stored(db) == {}
 
 
-def test_kiro_stops_a_listing_whose_continuation_token_comes_round_again(db, settings):
-    # S3's pages "" -> a -> b -> a -> ...: botocore saw only a token given twice in a row.
-    fake = FakeS3(next_tokens={"": "a", "a": "b", "b": "a"}, max_pages=30)
+def pull_one_report(db, fake: FakeS3, key_id: str = "testing", refused: bool = False):
+    """One day's pull of a single report from `fake` (refused with 403 if `refused`)."""
     key = f"{PREFIX}/2026/11/16/00/KIRO_IDE_1_user_report_1.csv"
     fake.objects[key] = f"{HEADER}\n2026-11-16,u1,KIRO_IDE,2,5,5\n".encode()
+    if refused:
+        fake.refused.add(key)
     try:
         with pytest.MonkeyPatch.context() as env:
             env.setenv("AWS_ENDPOINT_URL", fake.url)
-            env.setenv("AWS_ACCESS_KEY_ID", "testing")
+            env.setenv("AWS_ACCESS_KEY_ID", key_id)
             env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
             env.setenv("AWS_DEFAULT_REGION", "us-east-1")
             env.setenv("AIUSAGE_KIRO_REPORTS_URI", f"s3://{fake.bucket}/reports")
             [result] = run_connectors(load_settings(), db, lambda: NOW, ["kiro"], D1, D1)
     finally:
         fake.stop()
+    return result
+
+
+def test_kiro_stops_a_listing_whose_continuation_token_comes_round_again(db, settings):
+    # S3's pages "" -> a -> b -> a -> ...: botocore saw only a token given twice in a row.
+    fake = FakeS3(next_tokens={"": "a", "a": "b", "b": "a"}, max_pages=30)
+    result = pull_one_report(db, fake)
     assert not result.ok
     assert (
         f"Kiro's listing of s3://{fake.bucket}/reports/ gave, after page 3, a continuation "
@@ -262,19 +270,7 @@ def test_kiro_names_s3s_refusal_without_the_signed_link(db, settings):
     # S3's error answers echo the request, presigned query and all: only its code and
     # message are kept.
     fake = FakeS3()
-    key = f"{PREFIX}/2026/11/16/00/KIRO_IDE_1_user_report_1.csv"
-    fake.objects[key] = f"{HEADER}\n2026-11-16,u1,KIRO_IDE,2,5,5\n".encode()
-    fake.refused.add(key)
-    try:
-        with pytest.MonkeyPatch.context() as env:
-            env.setenv("AWS_ENDPOINT_URL", fake.url)
-            env.setenv("AWS_ACCESS_KEY_ID", "AKIATESTINGKEY")
-            env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-            env.setenv("AWS_DEFAULT_REGION", "us-east-1")
-            env.setenv("AIUSAGE_KIRO_REPORTS_URI", f"s3://{fake.bucket}/reports")
-            [result] = run_connectors(load_settings(), db, lambda: NOW, ["kiro"], D1, D1)
-    finally:
-        fake.stop()
+    result = pull_one_report(db, fake, key_id="AKIATESTINGKEY", refused=True)
     assert not result.ok
     error = result.error or ""
     assert "Kiro refused the key (HTTP 403): SignatureDoesNotMatch: The request signature" in error
