@@ -63,6 +63,18 @@ def stop(server: subprocess.Popen) -> int:
             server.kill()
 
 
+def stop_all(servers: list[subprocess.Popen]) -> list[int | None]:
+    """Each server stopped, whatever the others did: one that would not stop in time left
+    the next running, on a minutely schedule, long after the test."""
+    codes: list[int | None] = []
+    for server in servers:
+        try:
+            codes.append(stop(server))
+        except subprocess.TimeoutExpired:
+            codes.append(None)
+    return codes
+
+
 @pytest.fixture
 def pg_url(database_url: str) -> str:
     if not database_url.startswith("postgresql"):
@@ -92,7 +104,7 @@ def test_two_replicas_on_one_schema_run_each_due_time_once(pg_url, tmp_path):
                 break
             time.sleep(0.2)
     finally:
-        codes = [stop(server) for server in servers]
+        codes = stop_all(servers)
     assert codes == [0, 0]
     outputs = [log.read_text() for log in logs]
     started = [m.groups() for out in outputs for m in STARTED.finditer(out)]
