@@ -108,12 +108,6 @@ class Settings(BaseSettings):
         check_database_url(value)
         return value
 
-    @field_validator("connector_schedule")
-    @classmethod
-    def _connector_cron(cls, value: str) -> str:
-        check_cron(value)
-        return value
-
     @field_validator("github_api_url", "cursor_api_url", "anthropic_api_url")
     @classmethod
     def _base_url(cls, value: str) -> str:
@@ -178,7 +172,7 @@ class Settings(BaseSettings):
                 raise ValueError(f"unknown IANA time zone {value!r}") from None
         return value
 
-    @field_validator("award_schedule")
+    @field_validator("award_schedule", "connector_schedule")
     @classmethod
     def _cron(cls, value: str) -> str:
         check_cron(value)
