@@ -79,7 +79,9 @@ def test_a_response_url_that_refuses_connections_is_tried_until_it_listens(slack
     time.sleep(2.0)
     bodies: list[bytes] = []
     server = ThreadingHTTPServer(("127.0.0.1", port), recorder(bodies))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+    ).start()
     try:
         [answer] = wait_until("the answer", lambda: bodies, timeout=10)
         assert b"Your AI usage" in answer

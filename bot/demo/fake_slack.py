@@ -85,7 +85,11 @@ class FakeSlack(FilesAndGroups):
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # `shutdown` waits for the serving loop to look up; at the default half a second a look,
+        # stopping the fake took longer than most tests that use it.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+        )
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> FakeSlack:
