@@ -20,6 +20,7 @@ from bot.services import Services
 from bot.settings import Settings, load_settings
 from storage.db import Database
 from storage.integrations import create_integration
+from tests.migrated_copies import MigratedCopies
 
 pytest_plugins = ["tests.slack_fixtures", "tests.vendor_fixtures"]
 # The app imports matplotlib at its first chart render (bot/charts.py); a test process loads
@@ -80,11 +81,16 @@ def settings(database_url: str, timezone: ZoneInfo, monkeypatch, tmp_path) -> Se
     return load_settings()
 
 
+@pytest.fixture(scope="session")
+def migrated_copies(tmp_path_factory: pytest.TempPathFactory) -> MigratedCopies:
+    return MigratedCopies(tmp_path_factory.mktemp("migrated"), PG_ADMIN_URL)
+
+
 @pytest.fixture
-def db(settings: Settings) -> Iterator[Database]:
-    """The migrated database the app uses."""
+def db(settings: Settings, migrated_copies: MigratedCopies) -> Iterator[Database]:
+    """The migrated database the app uses (a copy of one migrated for the test process)."""
+    migrated_copies.fill(settings.database_url, settings.timezone)
     database = Database(settings.database_url, settings.timezone)
-    database.upgrade()
     yield database
     database.dispose()
 
