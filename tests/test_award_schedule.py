@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -130,6 +131,68 @@ def test_due_times_inside_a_repeated_hour_are_found_at_once():
         worker.start()
         worker.join(5)
     assert found == cases
+
+
+class CountingTrigger:
+    """A trigger that counts the fire times it is asked for."""
+
+    def __init__(self, trigger: Any) -> None:
+        self.trigger, self.asked = trigger, 0
+
+    def get_next_fire_time(self, previous: datetime | None, now: datetime) -> datetime | None:
+        self.asked += 1
+        return self.trigger.get_next_fire_time(previous, now)
+
+
+def latest_fire_walking_the_whole_lookback(expr, zone, now, lookback):
+    trigger, due = award_trigger(expr, zone), None
+    fire = trigger.get_next_fire_time(None, now - lookback)
+    while fire is not None and fire <= now + timedelta(seconds=1):
+        due = fire
+        fire = trigger.get_next_fire_time(fire, fire.astimezone(UTC) + timedelta(seconds=1))
+    return due if due is not None else now.replace(microsecond=0)
+
+
+@pytest.mark.parametrize("zone", [BERLIN, NEW_YORK, ZoneInfo("Australia/Lord_Howe")])
+@pytest.mark.parametrize(
+    ("expr", "lookback"),
+    [
+        # Look-backs short enough for the whole walk to check against, each past a window.
+        ("* * * * *", timedelta(minutes=10)),
+        ("*/15 * * * *", timedelta(days=1, hours=1)),
+        ("7 * * * *", timedelta(days=2)),
+        ("0-59 9 * * *", timedelta(days=2)),
+        ("0 9 * * mon", MISFIRE_GRACE),
+        ("0 0 1 * *", MISFIRE_GRACE),
+    ],
+)
+def test_the_due_time_is_the_latest_fire_time_in_the_look_back(zone, expr, lookback):
+    # Around each zone's changes of the clocks in 2026, and on ordinary days.
+    moments = [
+        datetime(2026, 3, 29, 1, 0, 30, tzinfo=UTC),
+        datetime(2026, 10, 25, 2, 0, 30, tzinfo=UTC),
+        datetime(2026, 11, 1, 6, 7, 5, tzinfo=UTC),
+        datetime(2026, 10, 4, 0, 0, 30, tzinfo=UTC),
+        datetime(2026, 4, 5, 1, 31, tzinfo=UTC),
+        datetime(2026, 11, 18, 11, 0, 0, tzinfo=UTC),
+        datetime(2026, 11, 18, 23, 59, 59, tzinfo=UTC),
+    ]
+    for now in moments:
+        expected = latest_fire_walking_the_whole_lookback(expr, zone, now, lookback)
+        assert due_time(award_trigger(expr, zone), now, lookback) == expected, now
+
+
+@pytest.mark.parametrize("zone", [BERLIN, ZoneInfo("Australia/Lord_Howe")])
+def test_a_minutely_schedule_finds_its_due_time_without_walking_six_days(zone):
+    # An hour after Berlin's clocks went back; an hour after Lord Howe's half-hour jump. Each
+    # award run walked its six days' look-back, 8,640 fire times, seconds of CPU a minute.
+    for now in (
+        datetime(2026, 10, 25, 2, 0, 30, tzinfo=UTC),
+        datetime(2026, 10, 4, 0, 0, 30, tzinfo=UTC),
+    ):
+        trigger = CountingTrigger(award_trigger("* * * * *", zone))
+        assert due_time(trigger, now, MISFIRE_GRACE) == now.replace(second=0)
+        assert trigger.asked <= 5
 
 
 @pytest.mark.parametrize(
