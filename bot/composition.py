@@ -161,7 +161,14 @@ def build_scheduler(services: Services) -> Scheduler:
 
     def digest_job() -> None:
         if direct is not None:
-            send_digests(services.db, direct, config.tz, config.schedule, services.clock)
+            send_digests(
+                services.db,
+                direct,
+                config.tz,
+                config.schedule,
+                services.clock,
+                policy=config.posting,
+            )
 
     return Scheduler(
         config.schedule,

@@ -11,7 +11,7 @@ from datetime import datetime, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jobs.digest_rules import DigestPost, digest_due, digest_week
-from jobs.posting import ChannelResult, Notifier, Post, deliver
+from jobs.posting import DEFAULT_POLICY, ChannelResult, Notifier, Post, PostPolicy, deliver
 from jobs.schedule import first_fire_at
 from jobs.scoring import compare_weeks
 from jobs.weeks import Week, current_week
@@ -36,9 +36,12 @@ def send_digests(
     tz: ZoneInfo,
     award_schedule: str,
     clock: Callable[[], datetime],
+    *,
+    policy: PostPolicy = DEFAULT_POLICY,
 ) -> list[ChannelResult]:
     """Send every subscriber whose Monday morning has come their digest for last week,
-    unless they already had it. Safe to run as often as you like, on several replicas."""
+    unless they already had it. Safe to run as often as you like, on several replicas;
+    `policy` is the award posts' (leases and checks), as configured."""
     now = clock()
     this_week = current_week(now, tz)
     week = digest_week(now, tz)
@@ -52,7 +55,7 @@ def send_digests(
         if not digest_due(now, _zone(subscriber, tz), this_week, awards_at):
             continue
         post = Post(key, digest_for(db, subscriber.person_id, week), subscriber.person_id)
-        results += deliver(db, notifier, post, [subscriber.slack_user_id], clock)
+        results += deliver(db, notifier, post, [subscriber.slack_user_id], clock, policy=policy)
     return results
 
 
