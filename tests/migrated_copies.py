@@ -4,8 +4,8 @@ Migrating an empty database took a test 0.1 s on SQLite and 0.3 s on PostgreSQL,
 most tests themselves. Each test process migrates one database per time zone the real way
 (`Database.upgrade`), then gives every test a copy of it: the file copied on SQLite, the
 schema's `pg_dump` replayed into the test's own schema on PostgreSQL. Where `pg_dump` is not
-installed, each PostgreSQL test is migrated as before. Tests of migrating itself
-(`db upgrade`, `serve` and the tests of migrations) migrate for real.
+installed (or cannot dump this server), each PostgreSQL test is migrated as before. Tests of
+migrating itself (`db upgrade`, `serve` and the tests of migrations) migrate for real.
 """
 
 from __future__ import annotations
@@ -60,7 +60,10 @@ class MigratedCopies:
         if tz.key not in self._postgres:
             self._postgres[tz.key] = None
             if self._pg_dump is not None:
-                self._postgres[tz.key] = self._dump(database_url, tz)
+                try:
+                    self._postgres[tz.key] = self._dump(database_url, tz)
+                except subprocess.CalledProcessError:  # e.g. older than the server: migrate
+                    self._pg_dump = None
         return self._postgres[tz.key]
 
     def _dump(self, database_url: str, tz: ZoneInfo) -> str:
