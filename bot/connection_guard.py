@@ -1,15 +1,18 @@
 """What `serve` does about connections that hold a file descriptor without sending a request:
 each must send a whole request head within HEAD_TIMEOUT_S (and the rest of a body it was
-answered without within LINGER_S), and at most `connection_cap()` are open at once, so the
-database and files keep descriptors of their own.
+answered without within LINGER_S), no head or trailers past HEAD_LIMIT bytes are taken in,
+and at most `connection_cap()` are open at once, so the database and files keep descriptors
+of their own.
 
-uvicorn has neither. Its keep-alive timeout starts only after a response, and is reset by
-every byte received, so a connection that never finishes its first request head (idle, or a
-slowloris trickling a header a byte at a time) is kept for ever; its `limit_concurrency`
-answers 503 only once a head is whole, so such connections still pile up. At the process's
-file limit (1,024 by default under systemd) every new connection, `/healthz` and Slack's
-included, was reset, with nothing logged. This is uvicorn's httptools protocol (`serve`'s,
-through `uvicorn[standard]`) with those deadlines and a cap on connections."""
+uvicorn has none of these. Its keep-alive timeout starts only after a response, and is reset
+by every byte received (a blank line included, which begins no request), so a connection that
+never finishes a request head (idle, or a slowloris trickling a header a byte at a time) is
+kept for ever; its `limit_concurrency` answers 503 only once a head is whole, so such
+connections still pile up. At the process's file limit (1,024 by default under systemd) every
+new connection, `/healthz` and Slack's included, was reset, with nothing logged. Nor does
+httptools bound a head: one client sent 800 MB of headers (or of chunked trailers, neither
+head nor body) into memory. This is uvicorn's httptools protocol (`serve`'s, through
+`uvicorn[standard]`) with those deadlines and limits and a cap on connections."""
 
 from __future__ import annotations
 
@@ -18,8 +21,9 @@ import contextvars
 import logging
 import resource
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
+import httptools
 from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
@@ -27,6 +31,9 @@ from uvicorn.server import ServerState
 # A request head is under a kilobyte, sent in one segment: 5 s is several retransmissions of
 # it, and as long as uvicorn lets a connection sit idle between two requests.
 HEAD_TIMEOUT_S = 5.0
+# The most of a request head, and of its chunked trailers after, that is taken in (431 past
+# it): Slack's and OTLP exporters' heads are a few KiB; h11 stops at 16 KiB, nginx at 4 x 8.
+HEAD_LIMIT = 64 * 1024
 # Descriptors kept out of the cap for everything else the process opens: the database pools
 # (PostgreSQL's 20 connections; SQLite's up to 15, three files each), calls to Slack and the
 # vendors' APIs, fonts for charts, logs. An idle `serve` holds about 25.
@@ -47,6 +54,11 @@ _REFUSED = (
     b"too many connections: retry shortly"
 )
 _TOO_SLOW = b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+_TOO_LARGE_TEXT = f"request head is larger than {HEAD_LIMIT} bytes".encode()
+_TOO_LARGE = (
+    b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain; charset=utf-8\r\n"
+    b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(_TOO_LARGE_TEXT), _TOO_LARGE_TEXT)
+)
 
 log = logging.getLogger("aiusage.http")
 
@@ -75,6 +87,8 @@ class Notices:
             f"{HEAD_TIMEOUT_S:g} s",
             "body": f"closed %d connection(s) still sending a request body {LINGER_S:g} s "
             f"after it was answered",
+            "large": f"closed %d connection(s) sending a request head or trailers past "
+            f"{HEAD_LIMIT} bytes (431)",
         }
         self.counts = dict.fromkeys(self.lines, 0)
         self.pending: dict[str, asyncio.TimerHandle] = {}
@@ -106,11 +120,16 @@ class Notices:
         return bool(count)
 
 
+class _HeadTooLarge(Exception):
+    """Raised in a parser callback to stop httptools reading a head already refused."""
+
+
 class GuardedHTTP(HttpToolsProtocol):
     """uvicorn's HTTP/1.1 protocol, refusing a connection past `cap` open ones with 503,
     closing one whose request head is not whole HEAD_TIMEOUT_S after the connection
-    opened (for its first request) or the head began (for the next ones), and one still
-    sending a body LINGER_S after the app answered without reading it."""
+    opened (for its first request) or its first byte came (for the next ones), one whose head
+    or trailers pass HEAD_LIMIT bytes (431), and one still sending a body LINGER_S after the
+    app answered without reading it."""
 
     cap: ClassVar[int]
     notices: ClassVar[Notices]
@@ -125,6 +144,15 @@ class GuardedHTTP(HttpToolsProtocol):
         super().__init__(config, server_state, app_state, _loop)
         self.refused = False
         self.deadline: asyncio.TimerHandle | None = None
+        # Where the parser is: before a request (or between two), in its head, or past the
+        # head (body and trailers).
+        self.phase: Literal["waiting", "head", "body"] = "waiting"
+        # Bytes of this request's head and trailers httptools handed over, and of those it
+        # holds unhanded (it keeps a header line whole until the next one begins) as far as
+        # reads with no callback at all tell: a line never ended is counted too.
+        self.head_size = 0
+        self.unhanded = 0
+        self.handed = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         if len(self.connections) >= self.cap:
@@ -142,16 +170,67 @@ class GuardedHTTP(HttpToolsProtocol):
         if not self.refused:
             super().connection_lost(exc)
 
+    def data_received(self, data: bytes) -> None:
+        # uvicorn's, but for a head refused by a callback, answered 431 rather than 400.
+        self._unset_keepalive_if_required()
+        self.handed = False
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            if self._should_upgrade():
+                self.handle_websocket_upgrade()
+            else:
+                self._unsupported_upgrade_warning()
+            return
+        except httptools.HttpParserError:
+            if not self.transport.is_closing():  # else refused by a callback, and told why
+                self.logger.warning("Invalid HTTP request received.")
+                self.send_400_response("Invalid HTTP request received.")
+            return
+        if self.transport.is_closing():
+            return
+        self.unhanded = 0 if self.handed else self.unhanded + len(data)
+        if self.head_size + self.unhanded > HEAD_LIMIT:
+            self._head_too_large()
+        elif self.phase == "waiting" and self.deadline is None and self._answered():
+            # After an answer, bytes that begin no request (httptools skips blank lines), or
+            # the end of a body answered early: they stopped uvicorn's keep-alive timer for
+            # good, so the next head is timed from here.
+            self._arm(HEAD_TIMEOUT_S, self._head_too_slow)
+
     def on_message_begin(self) -> None:
+        self.handed = True
+        self.phase = "head"
+        self.head_size = 0
         super().on_message_begin()
         if self.deadline is None:  # a later request on a kept-alive connection
             self._arm(HEAD_TIMEOUT_S, self._head_too_slow)
 
+    def on_url(self, url: bytes) -> None:
+        self.handed = True
+        self._count(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        # After the head, a trailer: uvicorn adds it to the request's headers, counted alike.
+        self.handed = True
+        self._count(len(name) + len(value) + 4)
+        super().on_header(name, value)
+
     def on_headers_complete(self) -> None:
+        self.handed = True
+        self.phase = "body"
         self._disarm()
         super().on_headers_complete()
 
+    def on_body(self, body: bytes) -> None:
+        self.handed = True
+        super().on_body(body)
+
     def on_message_complete(self) -> None:
+        self.handed = True
+        self.phase = "waiting"
+        self.head_size = 0
         self._disarm()
         super().on_message_complete()
 
@@ -163,6 +242,29 @@ class GuardedHTTP(HttpToolsProtocol):
         cycle = self.cycle
         if cycle.response_complete and cycle.more_body and not self.transport.is_closing():
             self._arm(LINGER_S, self._body_too_slow)
+
+    def _answered(self) -> bool:
+        """Whether every request so far on this connection has been answered."""
+        return self.cycle is None or self.cycle.response_complete
+
+    def _count(self, size: int) -> None:
+        self.head_size += size
+        if self.head_size > HEAD_LIMIT:
+            self._head_too_large()
+            raise _HeadTooLarge  # stops the parser; data_received knows why
+
+    def _head_too_large(self) -> None:
+        # Told 431 unless an answer is being written on the connection already: an earlier
+        # request's, or this one's when the trailers came after the app began answering.
+        if self.phase == "body":
+            answering = self.cycle.response_started
+            self.cycle.disconnected = True  # what the app answers now goes nowhere
+        else:
+            answering = not self._answered()
+        if not answering:
+            self.transport.write(_TOO_LARGE)
+        self.transport.close()
+        self.notices.note(self.loop, "large")
 
     def _arm(self, seconds: float, expired: Callable[[], None]) -> None:
         self._disarm()
@@ -178,7 +280,7 @@ class GuardedHTTP(HttpToolsProtocol):
         self.deadline = None
         if self.transport.is_closing():
             return
-        if self.scope is not None:  # a head was begun: a slow client may be honest
+        if self.phase == "head":  # a head was begun: a slow client may be honest
             self.transport.write(_TOO_SLOW)
         self.transport.close()
         self.notices.note(self.loop, "head")

@@ -1,6 +1,7 @@
 """`aiusage serve` against clients that hold connections without sending requests: idle ones,
-slow heads, bodies trickled after the answer, and more connections than the process has
-files for. A real process on a free port, its file limit lowered to keep the flood small."""
+slow heads, bodies trickled after the answer, heads and trailers too large to keep, and more
+connections than the process has files for. A real process on a free port, its file limit
+lowered to keep the flood small."""
 
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pytest
 
-from bot.connection_guard import HEAD_TIMEOUT_S, LINGER_S, connection_cap
+from bot.connection_guard import HEAD_LIMIT, HEAD_TIMEOUT_S, LINGER_S, connection_cap
 from tests.fault_helpers import AIUSAGE, free_port, wait_until
 
 # Long enough for a loaded machine to run a timer late; far short of "never".
@@ -138,14 +140,31 @@ def test_connections_holding_no_whole_request_are_closed_in_seconds(database_url
         slow_body = Client(served)
         slow_body.send(b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n")
         assert slow_body.answer().startswith(b"HTTP/1.1 405")
-        trickling = {"slow head": slow_head, "second head": second_head, "slow body": slow_body}
-        held = {"idle": idle, **trickling}
+        # After an answer, blank lines: httptools skips them, so no next head ever begins,
+        # while each byte stopped uvicorn's keep-alive timer.
+        blank_lines = Client(served)
+        blank_lines.send(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert blank_lines.answer().startswith(b"HTTP/1.1 200")
+        # A body sent whole after an early answer, then silence: its bytes stopped the
+        # keep-alive timer too, and nothing started it again.
+        drained = Client(served)
+        drained.send(b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n")
+        assert drained.answer().startswith(b"HTTP/1.1 405")
+        drained.send(b"hello")
+        trickling = {
+            "slow head": slow_head,
+            "second head": second_head,
+            "slow body": slow_body,
+            "blank lines": blank_lines,
+        }
+        held = {"idle": idle, "drained": drained, **trickling}
         opened = time.monotonic()
         closed_after: dict[str, float] = {}
         while len(closed_after) < len(held) and time.monotonic() - opened < 2 * HEAD_TIMEOUT_S + 5:
             for name, client in held.items():
                 if name in trickling and not client.closed:
-                    client.send(b"a")  # every byte restarted uvicorn's keep-alive timer
+                    # Every byte restarted uvicorn's keep-alive timer.
+                    client.send(b"\r\n" if client is blank_lines else b"a")
                 if name not in closed_after and client.ended():
                     closed_after[name] = time.monotonic() - opened
             time.sleep(0.25)
@@ -156,6 +175,7 @@ def test_connections_holding_no_whole_request_are_closed_in_seconds(database_url
             assert after < max(HEAD_TIMEOUT_S, LINGER_S) + SLACK_S, (name, after)
         # Whoever began a head is told why, unless its next byte met the close first.
         assert slow_head.received == b"" or slow_head.received.startswith(b"HTTP/1.1 408")
+        assert not blank_lines.received  # it began none
         for client in held.values():
             client.sock.close()
         # A body sent whole after an early answer keeps its connection for the next request.
@@ -199,3 +219,63 @@ def test_connections_past_the_cap_are_refused_leaving_files_for_the_rest(databas
     log = served.output()
     assert f"{cap} open already, the most this process takes with its file limit of {files}" in log
     assert f"taking at most {cap} connections at once (file limit {files})" in log
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """The guard works below the app, whichever the database: these run on SQLite alone."""
+    return f"sqlite:///{tmp_path / 'aiusage.db'}"
+
+
+def header_lines(size: int) -> bytes:
+    """`size` bytes (a multiple of 1 KiB) of header lines, 1 KiB each."""
+    return (b"X-Pad: " + b"a" * 1015 + b"\r\n") * (size // 1024)
+
+
+def test_request_heads_and_trailers_past_the_limit_are_refused_with_431(sqlite_url, tmp_path):
+    """httptools keeps a head whole in memory, and uvicorn each chunked trailer, with no limit:
+    one client sent 800 MB of headers, another 2.6 GB of trailers (neither head, which is
+    timed, nor body, which is limited), and the process grew to match. Past HEAD_LIMIT the
+    request is answered 431 and its connection closed; under it, served as ever."""
+    # /slack/events reads the whole body, trailers and all, before it checks the signature.
+    (tmp_path / ".env").write_text("SLACK_SIGNING_SECRET=test-secret\nSLACK_BOT_TOKEN=xoxb-1-x\n")
+    get = b"GET /healthz HTTP/1.1\r\nHost: x\r\n"
+    post = (
+        b"POST /slack/events HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+        b"Content-Type: application/x-www-form-urlencoded\r\n\r\n5\r\na=b&c\r\n0\r\n"
+    )
+    with serve(sqlite_url, tmp_path) as served:
+        fits = Client(served)
+        fits.send(get + header_lines(HEAD_LIMIT - 1024) + b"\r\n")
+        assert fits.answer().startswith(b"HTTP/1.1 200")
+        fits.send(post + b"X-Trailer: 1\r\n\r\n")
+        assert fits.answer().startswith(b"HTTP/1.1 401")
+        # Each is refused when the line that takes it past the limit ends, which is when the
+        # next begins: nothing more is sent, so the answer is read rather than reset.
+        too_large = {
+            "head": get + header_lines(HEAD_LIMIT),
+            "trailers": post + header_lines(HEAD_LIMIT),
+        }
+        for name, data in too_large.items():
+            client = Client(served)
+            client.send(data + b"X")
+            assert client.answer().startswith(b"HTTP/1.1 431"), name
+            wait_until(f"the connection sending a large {name} to close", client.ended)
+            client.sock.close()
+        # One header line that never ends: httptools holds it whole until the next begins.
+        # The server stops reading it past HEAD_LIMIT and one read; the kernel's buffers take
+        # megabytes more before the reset reaches this side.
+        endless = Client(served)
+        endless.send(get + b"X-Pad: ")
+        sent = 0
+        while sent < 1024 * HEAD_LIMIT and not endless.ended():
+            endless.send(b"a" * 16384)
+            sent += 16384
+        assert endless.ended(), f"a header line of {sent} bytes is still being taken"
+        assert endless.received == b"" or endless.received.startswith(b"HTTP/1.1 431")
+        endless.sock.close()
+        fits.sock.close()
+    log = served.output()
+    told = re.findall(r"closed (\d+) connection\(s\) sending a request head or trailers", log)
+    assert sum(map(int, told)) == 3, log
+    assert "Traceback" not in log, log
