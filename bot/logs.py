@@ -33,11 +33,14 @@ WEBHOOK_PATH = re.compile(
     r"/(commands|actions|services|workflows|triggers)/([A-Z0-9]+)/[^\s'\"<>]+"
 )
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+# What every record has; anything else on one came from `extra=` (a request's path, its
+# method) or from the request id, and is written beside the message in JSON lines.
+_RECORD_FIELDS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
 
 class Scrub(logging.Filter):
     """Replaces known secret values, and anything shaped like a token or a Slack webhook
-    path, in each record."""
+    path, in each record: its message, its traceback and every text field added to it."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
@@ -56,6 +59,13 @@ class Scrub(logging.Filter):
             record.exc_text = self.scrub(logging.Formatter().formatException(record.exc_info))
             record.exc_info = None
         record.request_id = request_id.get()
+        # JSON lines copy these as they are: a token in a requested path was written in full
+        # in `path` while the message beside it said [redacted].
+        fields = record.__dict__
+        for key in fields.keys() - _RECORD_FIELDS:
+            value = fields[key]
+            if isinstance(value, str):
+                fields[key] = self.scrub(value)
         return True
 
 

@@ -310,3 +310,33 @@ def test_shipped_work_keeps_the_bounds_of_every_figure(client, api_key, db):
         assert "commits" in r["error"] or "pull_requests" in r["error"], r
     [day] = daily_usage(db, date(2026, 11, 18), date(2026, 11, 18))
     assert (day.totals.commits, day.totals.pull_requests) == (10**12, 0)
+
+
+def test_a_rejected_item_is_named_in_a_few_words_however_many_problems_it_has(client, api_key):
+    # Every problem of every item was listed in full: 1,000 events of 32 list attributes
+    # (448 KB) were answered with 6.8 MB of errors and held a decode slot for 2 s. An item
+    # is named by its first few problems, each cut short, then how many more it had.
+    lists = [
+        event(event_id=f"lists-{i}", attributes={f"k{j}": [] for j in range(32)}) for i in range(50)
+    ]
+    unknown = {**event(event_id="unknown"), **{f"field{j}": 0 for j in range(50)}}
+    long_key = {**event(event_id="long-key"), "x" * 5000: 0, "attributes": {"y" * 5000: []}}
+    body = orjson.dumps({"events": [*lists, unknown, long_key]})
+    response = client.post(
+        "/api/v1/events",
+        content=body,
+        headers={**bearer(api_key), "Content-Type": "application/json"},
+    )
+    answer = response.json()
+    assert answer["accepted"] == 0 and len(answer["rejected"]) == 52
+    assert len(response.content) < len(body) / 2
+    errors = {r["event_id"]: r["error"] for r in answer["rejected"]}
+    assert errors["lists-0"] == "attributes.k0: must be a string, number, true, false or null"
+    assert errors["unknown"] == (
+        "field0: is not a known field; field1: is not a known field; "
+        "field2: is not a known field; and 47 more"
+    )
+    assert errors["long-key"] == (  # the paths the sender chose, cut at 80 characters
+        f"attributes.{'y' * 68}…: String should have at most 64 characters; "
+        f"{'x' * 79}…: is not a known field"
+    )

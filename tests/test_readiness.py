@@ -12,8 +12,12 @@ import time
 import httpx
 import pytest
 from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+from starlette.testclient import TestClient
 
-from bot.logs import Scrub, Text
+from bot.logs import RequestIds, Scrub, Text, configure_logging
 from bot.settings import load_settings
 from tests.slack_requests import SIGNING_SECRET, signed_headers, slash_command
 from tests.test_replicas import AIUSAGE, env_for, start, wait_ready
@@ -192,3 +196,32 @@ def test_scrub_removes_a_database_password_given_as_a_query_parameter():
     assert Scrub([]).scrub("postgresql+psycopg://app@db/x?sslmode=require&PASSWORD=pw1&a=b") == (
         "postgresql+psycopg://app@db/x?sslmode=require[redacted]&a=b"
     )
+
+
+def test_every_text_field_of_a_json_line_is_scrubbed_like_its_message(capsys):
+    # The access line's `path` was copied as the client sent it: a token or a webhook path
+    # the message showed as [redacted] was written in full beside it. The request id is the
+    # client's too when it is short and plain, as a token can be.
+    token = "xoxb-1111-2222-secretvalue"
+
+    async def anything(_request):
+        return PlainTextResponse("no", 404)
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        configure_logging("json", [token])
+        app = RequestIds(Starlette(routes=[Route("/{rest:path}", anything)]))
+        with TestClient(app) as client:
+            client.get(f"/x/{token}/commands/T1/B2/hooksecret", headers={"X-Request-Id": token})
+        written = capsys.readouterr().err
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    [access] = [json.loads(line) for line in written.splitlines() if "aiusage.access" in line]
+    assert access["path"] == "/x/[redacted]/commands/T1/[redacted]"
+    assert access["message"] == "GET /x/[redacted]/commands/T1/[redacted] 404 " + (
+        f"{access['ms']:.1f} ms"
+    )
+    assert access["request_id"] == "[redacted]"
+    assert token not in written and "hooksecret" not in written
