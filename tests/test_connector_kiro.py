@@ -130,6 +130,21 @@ def test_kiro_refuses_a_file_with_an_endless_line_and_keeps_the_others(run, db, 
     assert stored(db)[("kiro:u1", "kiro")].requests == 5  # the day before stays stored
 
 
+def test_kiro_reads_a_key_with_a_dot_segment_as_itself(run, db, bucket):
+    # `reports/x/../AWSLogs/...` is a key of its own, not `reports/AWSLogs/...`: httpx drops
+    # dot segments from a URL's path, so the presigned link asked for another object (a
+    # 404 that failed every pull; on AWS, a signature that no longer matched).
+    s3, name = bucket
+    put(s3, name, D1, "KIRO_IDE_1_user_report_1", ["2026-11-16,u1,KIRO_IDE,1,5,5"])
+    odd = PREFIX.replace("reports/", "reports/x/../", 1)
+    key = f"{odd}/{D1:%Y/%m/%d}/00/KIRO_CLI_1_user_report_1.csv"
+    s3.put_object(Bucket=name, Key=key, Body=f"{HEADER}\n2026-11-16,u2,KIRO_CLI,1,7,7\n".encode())
+    code, _out, err = run("connectors", "sync", "kiro", "--since", D1, "--until", D1)
+    assert (code, err) == (0, ""), err
+    figures = stored(db)
+    assert (figures[("kiro:u1", "kiro")].requests, figures[("kiro:u2", "kiro")].requests) == (5, 7)
+
+
 def trickling(s3, db, marker: bytes, **client):
     """One pull of D1..D2 through a proxy that trickles S3's answers from `marker` on, a byte
     every 10 ms; how long it took."""
