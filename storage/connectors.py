@@ -200,16 +200,25 @@ class DayWriter:
         replaced: set[ReplacedKey],
         now: datetime,
         whole_days: Collection[date],
-    ) -> None:
+        *,
+        add_up: bool = False,
+    ) -> list[int]:
         """A chunk of a day (or days) the connector holds complete, or those days' rows as the
-        connector prepared them; see `replace_report_days`."""
+        connector prepared them; see `replace_report_days`. Returns the lines of records that
+        repeated a key met before (with `add_up`, those of days not held whole only)."""
         if not self.grouped:
-            replace_report_days(
-                self.db, self.name, None, chunk, replaced, now, whole_days=whole_days
+            return replace_report_days(
+                self.db,
+                self.name,
+                None,
+                chunk,
+                replaced,
+                now,
+                whole_days=whole_days,
+                add_up=add_up,
             )
-            return
         if not chunk and not whole_days:
-            return
+            return []
         keys = keys_of(chunk)
         if self._conn is None:
             identities = identity_ids(self.db, keys, now)
@@ -233,10 +242,19 @@ class DayWriter:
             self._write_deferred()
         # `replaced` changes only with the transaction: a rolled-back chunk leaves it as it was.
         cleared = set(replaced)
-        replace_in(
-            self._conn, self.name, None, chunk, identities, cleared, whole_days, deferred=deferred
+        repeated = replace_in(
+            self._conn,
+            self.name,
+            None,
+            chunk,
+            identities,
+            cleared,
+            whole_days,
+            deferred=deferred,
+            add_up=add_up,
         )
         replaced.update(cleared)
+        return repeated
 
     def _known(self, keys: set[IdentityKey]) -> dict[IdentityKey, int]:
         """The ids of `keys` this sync has already looked up, while no forget has emptied the

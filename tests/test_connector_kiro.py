@@ -130,6 +130,18 @@ def test_kiro_refuses_a_file_with_an_endless_line_and_keeps_the_others(run, db, 
     assert stored(db)[("kiro:u1", "kiro")].requests == 5  # the day before stays stored
 
 
+def test_kiro_keeps_the_later_of_two_rows_of_a_persons_day_as_import_does(run, db, bucket):
+    # One row per person, day and client: a file naming one twice keeps the later row, as
+    # `aiusage import kiro` of that file does; another client's row is a part of its own.
+    s3, name = bucket
+    rows = ["2026-11-16,u1,KIRO_IDE,1,5,5", "2026-11-16,u1,KIRO_CLI,1,2,2",
+            "2026-11-16,u1,KIRO_IDE,1,7,7"]  # fmt: skip
+    put(s3, name, D1, "KIRO_IDE_1_user_report_1", rows)
+    code, _out, err = run("connectors", "sync", "kiro", "--since", D1, "--until", D1)
+    assert (code, err) == (0, "")
+    assert stored(db)[("kiro:u1", "kiro")].requests == 7 + 2
+
+
 def test_kiro_reads_a_key_with_a_dot_segment_as_itself(run, db, bucket):
     # `reports/x/../AWSLogs/...` is a key of its own, not `reports/AWSLogs/...`: httpx drops
     # dot segments from a URL's path, so the presigned link asked for another object (a
