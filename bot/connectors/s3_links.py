@@ -92,8 +92,7 @@ def dot_segments_kept(link: str) -> str:
     if "." not in segments and ".." not in segments:
         return link
     path = "/".join(
-        segment.replace(".", "%2E") if segment in (".", "..") else segment
-        for segment in segments
+        segment.replace(".", "%2E") if segment in (".", "..") else segment for segment in segments
     )
     return f"{head[:start]}{path}{query_mark}{query}"
 
