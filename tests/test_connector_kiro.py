@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -155,6 +156,38 @@ def test_kiro_reads_a_key_with_a_dot_segment_as_itself(run, db, bucket):
     assert (code, err) == (0, ""), err
     figures = stored(db)
     assert (figures[("kiro:u1", "kiro")].requests, figures[("kiro:u2", "kiro")].requests) == (5, 7)
+
+
+def test_kiro_holds_a_report_to_the_answer_limit_as_it_inflates(db, settings, bucket):
+    # Stored gzip-encoded, as S3 serves it: a few KB on the wire, ~0.5 MiB inflated, past
+    # the client's limit (64 KiB here), so not read whole into memory.
+    s3, name = bucket
+    rows = "".join(f"2026-11-16,{'u' * 100}{n},KIRO_IDE,1,1,1\n" for n in range(4_000))
+    body = gzip.compress(f"{HEADER}\n{rows}".encode(), 9)
+    assert len(body) < 2**16 < len(rows)
+    key = f"{PREFIX}/{D1:%Y/%m/%d}/00/KIRO_IDE_1_user_report_1.csv"
+    s3.put_object(Bucket=name, Key=key, Body=body, ContentEncoding="gzip")
+    [result] = run_connectors(load_settings(), db, lambda: NOW, ["kiro"], D1, D1, max_bytes=2**16)
+    assert not result.ok
+    assert f"Kiro report {key} sent an answer larger than 65,536 bytes" in (result.error or "")
+    assert stored(db) == {}
+
+
+def test_kiro_holds_a_day_to_its_record_limit(db, settings, bucket, monkeypatch):
+    s3, name = bucket
+    monkeypatch.setattr(KiroConnector, "max_day_records", 2, raising=False)
+    put(s3, name, D1, "KIRO_IDE_1_user_report_1", ["2026-11-16,u1,KIRO_IDE,1,5,5"])
+    put(
+        s3,
+        name,
+        D1,
+        "KIRO_CLI_1_user_report_1",
+        [f"2026-11-16,u{n},KIRO_CLI,1,5,5" for n in (2, 3)],
+    )
+    [result] = run_connectors(load_settings(), db, lambda: NOW, ["kiro"], D1, D1)
+    assert not result.ok
+    assert "Kiro's reports for 2026-11-16 have more than 2 records" in (result.error or "")
+    assert stored(db) == {}
 
 
 def trickling(s3, db, marker: bytes, **client):
