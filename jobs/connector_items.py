@@ -21,11 +21,15 @@ class ConnectorError(Exception):
 class Batch:
     """Days a connector fetched in full, and their records. The writer clears what the
     source said of these days before, then stores `items`, or with `prepared` the days'
-    rows as the connector built them (`items` then holds only the rows it could not read)."""
+    rows as the connector built them (`items` then holds only the rows it could not read).
+    A record naming a person, day and client named before replaces the earlier one, as
+    `aiusage import` keeps it; with `add_up`, the two add up (a vendor whose report gives a
+    person several records a day, as Claude Code's gives one per terminal)."""
 
     days: tuple[date, ...]
     items: Iterable[ReportDay | BadRow]
     prepared: PreparedDays | None = None
+    add_up: bool = False
 
 
 @dataclass(frozen=True)

@@ -213,8 +213,9 @@ def _write(
         writer.write(batch.prepared, replaced, clock(), batch.days)
         return
     chunk: list[ReportDay] = []
-    days = batch.days
+    days, add_up = batch.days, batch.add_up
     written = False
+    repeated = 0
     for parsed in batch.items:
         item = parsed if isinstance(parsed, BadRow) else within_bounds(parsed, today)
         if isinstance(item, BadRow):
@@ -223,12 +224,19 @@ def _write(
         chunk.append(item)
         result.rows += 1
         if len(chunk) >= CHUNK_ROWS:
-            writer.write(chunk, replaced, clock(), days)
+            repeated += len(writer.write(chunk, replaced, clock(), days, add_up=add_up))
             chunk, written = [], True
     # A last chunk, unless it would be an empty transaction (and a disk flush) for a batch
     # whose days an earlier chunk already cleared; an empty batch still clears its days.
     if chunk or not written:
-        writer.write(chunk, replaced, clock(), days)
+        repeated += len(writer.write(chunk, replaced, clock(), days, add_up=add_up))
+    if repeated:
+        log.warning(
+            "connector %s: %d records named a person and day an earlier record named; the "
+            "later counts, as `aiusage import` keeps it",
+            source,
+            repeated,
+        )
 
 
 def _rejected(source: str, item: ReportDay | BadRow, result: SyncResult) -> None:

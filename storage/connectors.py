@@ -23,7 +23,7 @@ from storage.imports import (
     upsert_deferred,
 )
 from storage.models import ConnectorStateRow, CopilotTeamRow
-from storage.people import IdentityKey
+from storage.people import IdentityKey, resolve_identities
 from storage.privacy import forgotten_keys
 from storage.privacy_door import notice_forgets
 from storage.records import ConnectorState, ReportDay
@@ -200,26 +200,37 @@ class DayWriter:
         replaced: set[ReplacedKey],
         now: datetime,
         whole_days: Collection[date],
-    ) -> None:
+        *,
+        add_up: bool = False,
+    ) -> list[int]:
         """A chunk of a day (or days) the connector holds complete, or those days' rows as the
-        connector prepared them; see `replace_report_days`."""
+        connector prepared them; see `replace_report_days`. Returns the lines of records that
+        repeated a key met before (with `add_up`, those of days not held whole only)."""
         if not self.grouped:
-            replace_report_days(
-                self.db, self.name, None, chunk, replaced, now, whole_days=whole_days
+            return replace_report_days(
+                self.db,
+                self.name,
+                None,
+                chunk,
+                replaced,
+                now,
+                whole_days=whole_days,
+                add_up=add_up,
             )
-            return
         if not chunk and not whole_days:
-            return
+            return []
         keys = keys_of(chunk)
-        identities = self._known(keys) if self._conn is not None else {}
-        if self._conn is None or len(identities) < len(keys):
-            self.commit()  # new identities are made in a transaction of their own
+        if self._conn is None:
             identities = identity_ids(self.db, keys, now)
             self._open(now)
             if self._conn is None:  # someone was forgotten meanwhile: look them up again
                 identities = identity_ids(self.db, keys, now)
                 self._open(now, recheck=False)
             self._remember(identities)
+        else:
+            identities = self._known(keys)
+            if len(identities) < len(keys):
+                identities.update(self._made_here(keys - identities.keys(), now))
         assert self._conn is not None
         self._half_written = True
         deferred: list[list[tuple[Any, ...]]] | None = None
@@ -231,10 +242,19 @@ class DayWriter:
             self._write_deferred()
         # `replaced` changes only with the transaction: a rolled-back chunk leaves it as it was.
         cleared = set(replaced)
-        replace_in(
-            self._conn, self.name, None, chunk, identities, cleared, whole_days, deferred=deferred
+        repeated = replace_in(
+            self._conn,
+            self.name,
+            None,
+            chunk,
+            identities,
+            cleared,
+            whole_days,
+            deferred=deferred,
+            add_up=add_up,
         )
         replaced.update(cleared)
+        return repeated
 
     def _known(self, keys: set[IdentityKey]) -> dict[IdentityKey, int]:
         """The ids of `keys` this sync has already looked up, while no forget has emptied the
@@ -245,6 +265,16 @@ class DayWriter:
             return {}
         ids = self._ids
         return {key: ids[key] for key in keys if key in ids}
+
+    def _made_here(self, keys: set[IdentityKey], now: datetime) -> dict[IdentityKey, int]:
+        """Ids for `keys`, new ones made in the group's own transaction: committing to make
+        them elsewhere would commit a day half written (a day past one chunk names people
+        its first chunk did not). The group holds the write lock, so no forget lands
+        meanwhile; they reach no shared cache, as a rollback takes them back."""
+        assert self._conn is not None
+        found = resolve_identities(self._conn, keys - forgotten_keys(self._conn, keys), now)
+        self._remember(found)
+        return found
 
     def _remember(self, identities: dict[IdentityKey, int]) -> None:
         if self.db.privacy_generation != self._ids_generation:
@@ -324,6 +354,8 @@ class DayWriter:
         stack, conn = self._stack, self._conn
         self._stack = self._conn = None
         self._half_written, self._done = False, None
+        if error is not None:
+            self._ids.clear()  # some may have been made in the transaction rolled back
         self._deferred.clear()
         self._deferred_days.clear()
         if stack is None or conn is None:

@@ -44,6 +44,7 @@ def replace_report_days(
     now: datetime,
     *,
     whole_days: Collection[date] = (),
+    add_up: bool = False,
 ) -> list[int]:
     """Store a chunk of a report (or whole days of it as rows, `storage.report_rows`) in
     one transaction. `replaced` holds the keys this import
@@ -51,14 +52,16 @@ def replace_report_days(
     `whole_days` are days the caller holds complete (a connector's fetch): everything this
     source said of them before is cleared once, people since dropped from the day included,
     and their rows need no clearing one person at a time. Returns the lines of records that
-    repeated a key this import had met (see `replace_in`)."""
+    repeated a key this import had met (see `replace_in`, and its `add_up`)."""
     if not days and not whole_days:
         return []
 
     def attempt() -> tuple[set[ReplacedKey], list[int]]:
         # Works on a copy: a transaction retried after a concurrent forget clears again.
         cleared = set(replaced)
-        repeated = _replace(db, source, integration, days, cleared, now, set(whole_days))
+        repeated = _replace(
+            db, source, integration, days, cleared, now, set(whole_days), add_up=add_up
+        )
         return cleared, repeated
 
     cleared, repeated = retry_after_forget(db, now, attempt)
@@ -74,12 +77,16 @@ def _replace(
     replaced: set[ReplacedKey],
     now: datetime,
     whole: set[date],
+    *,
+    add_up: bool,
 ) -> list[int]:
     # The same first step as every door: identities resolved (forgotten people left out)
     # before the write lock is taken.
     identities = identity_ids(db, keys_of(days), now)
     with db.write() as conn:
-        return replace_in(conn, source, integration, days, identities, replaced, whole)
+        return replace_in(
+            conn, source, integration, days, identities, replaced, whole, add_up=add_up
+        )
 
 
 def keys_of(days: Sequence[ReportDay] | PreparedDays) -> set[IdentityKey]:
@@ -99,6 +106,7 @@ def replace_in(
     whole: Collection[date],
     *,
     deferred: list[list[tuple[Any, ...]]] | None = None,
+    add_up: bool = False,
 ) -> list[int]:
     """`replace_report_days`' writes, in the caller's transaction, with the chunk's
     identities already resolved (a person missing from `identities` is forgotten: dropped).
@@ -106,10 +114,12 @@ def replace_in(
     writes them with others' in one pass (`upsert_deferred`) before it commits.
 
     A record is one row of the report: its (origin, person, day), the client being part of
-    the origin. Outside `whole`, a record whose key this import has met already replaces the
-    earlier one, in this chunk or an earlier one, and its line is returned: the contract
-    keys figures so, and a file of two reports run together (`cat a b`) then gives what
-    importing them one by one does. A whole day's records add up, as `prepare` sums them."""
+    the origin. A record whose key this import has met already replaces the earlier one, in
+    this chunk or an earlier one, and its line is returned: the contract keys figures so,
+    and a file of two reports run together (`cat a b`) then gives what importing them one
+    by one does. With `add_up`, a whole day's records of one key add up instead, as
+    `prepare` then sums them: a report of several records a person and day (Claude Code's,
+    one per terminal)."""
     base = report_origin(source, integration, None)
     whole = set(whole)
     fresh = sorted(day for day in whole if (base, WHOLE_DAY, day) not in replaced)
@@ -159,11 +169,12 @@ def replace_in(
         mine: list[tuple[Any, ...]] | None = None
         # A whole day was cleared above; any other is cleared person by person, once, and
         # again when a record repeats a key an earlier chunk wrote.
-        if day not in whole:
+        if day not in whole or not add_up:
             key = (origin, identity_id, day)
             if key not in replaced:
                 replaced.add(key)
-                to_clear[(origin, day)].add(identity_id)
+                if day not in whole:
+                    to_clear[(origin, day)].add(identity_id)
             else:
                 repeated.append(item.line)
                 if (earlier := met.get(key)) is not None:

@@ -65,10 +65,13 @@ def prepare(
     source: str,
     integration: str | None,
     whole_days: Collection[date],
+    *,
+    add_up: bool = False,
 ) -> tuple[PreparedDays, list[BadRow]] | None:
     """The records of whole days as rows, and the rows that could not be read; None if a
     record names a day outside `whole_days` (such a day is cleared person by person, which
-    only `replace_in`'s own path does)."""
+    only `replace_in`'s own path does). A record of a (person, day, origin) named before
+    replaces the earlier one, as `replace_in` keeps it; with `add_up`, they are summed."""
     bad: list[BadRow] = []
     people: dict[date, dict[IdentityKey, list[Tail]]] = {}
     origins: dict[str | None, str] = {}
@@ -91,7 +94,12 @@ def prepare(
             tails.sort(key=_kind)
         key = identity_key(item.user)
         seen = day.get(key)
-        day[key] = tails if seen is None else _merged(seen, tails)
+        if seen is None:
+            day[key] = tails
+        elif add_up:
+            day[key] = _merged(seen, tails)
+        else:
+            day[key] = _replaced(seen, tails, origin)
     prepared = {
         day: [(key, [_absent_marked(tail) for tail in tails]) for key, tails in found.items()]
         for day, found in people.items()
@@ -126,7 +134,14 @@ def _merged(first: list[Tail], then: list[Tail]) -> list[Tail]:
     return [tuple(rows[part]) for part in sorted(rows)]
 
 
-_kind = itemgetter(1)
+def _replaced(first: list[Tail], then: list[Tail], origin: str) -> list[Tail]:
+    """A person the report names twice in a day, in one origin: the later record's parts
+    alone (none, if it reported nothing), beside the parts of the person's other origins."""
+    kept = [tail for tail in first if tail[2] != origin]
+    return sorted(kept + then, key=_part) if kept else then
+
+
+_kind, _part = itemgetter(1), itemgetter(0, 1, 2)
 
 
 def add_part(acc: list[Any], figures: tuple[Any, ...], start: int) -> None:

@@ -148,7 +148,8 @@ def test_hostile_records_are_named_and_skipped_in_the_fetching_process(db, monke
 @pytest.mark.postgres
 def test_rows_the_fetching_process_builds_are_the_writers_own(db):
     """The same whole day written both ways (prepared rows, and the writer's own path) gives
-    the same rollup, with a person named twice summed and held at the caps."""
+    the same rollup: with a person named twice summed and held at the caps, for a report
+    whose records add up (`add_up`), or with the later record alone, as an import keeps it."""
     day = DAYS[0]
 
     def part(kind: str, **figures: Any) -> KindFigures:
@@ -165,7 +166,7 @@ def test_rows_the_fetching_process_builds_are_the_writers_own(db):
         ReportDay(5, UserRef(email="Cy@Example.com"), day, "copilot",
                   (part("chat", requests=1),), client="cli"),
     ]  # fmt: skip
-    ready = prepare(items, "copilot", None, {day})
+    ready = prepare(items, "copilot", None, {day}, add_up=True)
     assert ready is not None
     prepared, bad = ready
     assert bad == [items[1]] and prepared.records == 4
@@ -176,15 +177,32 @@ def test_rows_the_fetching_process_builds_are_the_writers_own(db):
             rows = conn.execute(select(DailyRow.__table__).order_by(DailyRow.id)).all()
         return sorted(tuple(row)[1:] for row in rows)  # every column but the row id
 
+    records = [i for i in items if isinstance(i, ReportDay)]
     with DayWriter(db, "copilot") as writer:
         writer.write(prepared, set(), CLOCK, {day})
         writer.day_done(day, CLOCK)
     both = stored()
     with DayWriter(db, "copilot") as writer:
-        writer.write([i for i in items if isinstance(i, ReportDay)], set(), CLOCK, {day})
+        writer.write(records, set(), CLOCK, {day}, add_up=True)
         writer.day_done(day, CLOCK)
     assert stored() == both
     assert len(both) == 4  # ann's chat (summed), ann's completions, bo's agent, cy's CLI chat
     with db.read() as conn:
         capped = conn.scalar(select(func.max(DailyRow.requests)))
     assert capped == DAY_CAP  # 3 + (DAY_CAP - 1), held at the cap
+
+    later = prepare(items, "copilot", None, {day})
+    assert later is not None
+    with DayWriter(db, "copilot") as writer:
+        writer.write(later[0], set(), CLOCK, {day})
+        writer.day_done(day, CLOCK)
+    kept = stored()
+    with DayWriter(db, "copilot") as writer:
+        writer.write(records, set(), CLOCK, {day})
+        writer.day_done(day, CLOCK)
+    assert stored() == kept
+    assert len(kept) == 3  # ann's later record alone (its chat), bo's agent, cy's CLI chat
+    with db.read() as conn:
+        ann = conn.execute(select(DailyRow.kind, DailyRow.requests).where(
+            DailyRow.requests >= DAY_CAP - 1)).all()  # fmt: skip
+    assert ann == [("chat", DAY_CAP - 1)]

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, text
 
+import jobs.connectors
 from jobs.connectors import one_ahead
 from storage.connectors import GROUP_DAYS, DayWriter, connector_states
 from storage.imports import WHOLE_DAY_MARK_PEOPLE
@@ -23,6 +24,8 @@ from storage.models import DailyRow, WeeklyStaleRow
 from storage.people import link_identity
 from storage.records import KindFigures, ReportDay, UserRef
 from storage.report_rows import PreparedDays, prepare
+from storage.usage_report import usage_report
+from tests.test_connectors import cursor_record
 from tests.test_org_weekly import WEEK, assert_reads_match_every_row
 
 DAYS = [date(2026, 9, 1) + timedelta(days=n) for n in range(GROUP_DAYS + 3)]
@@ -90,6 +93,22 @@ def test_a_day_fetched_again_within_a_group_replaces_its_first_copy(db) -> None:
         )
     # The second copy of the first day alone: 1 + n for 12 people, not that plus 100 + n.
     assert requests == {first: sum(1 + n for n in range(12)), second: sum(5 + n for n in range(12))}
+
+
+def test_a_day_past_one_chunk_of_people_never_seen_is_stored_whole(  # type: ignore[no-untyped-def]
+    run, db, cursor_api, monkeypatch
+) -> None:
+    """A day is written in chunks (5,000 records; 2 here), and a later chunk names people
+    the sync has not met. Their identities are made inside the open group: committing to
+    make them failed every sync of such a day on SQLite ("a day is half written")."""
+    monkeypatch.setattr(jobs.connectors, "CHUNK_ROWS", 2)
+    day = date(2026, 11, 16)
+    cursor_api.records = [cursor_record(f"p{n}@example.com", day) for n in range(5)]
+    for _ in range(2):  # and again, as the look-back fetches it
+        code, _out, err = run("connectors", "sync", "cursor", "--since", day, "--until", day)
+        assert (code, err) == (0, "")
+        assert connector_states(db)["cursor"].last_day == day
+        assert len(usage_report(db, day, day)) == 5
 
 
 @pytest.mark.parametrize("people", [12, WHOLE_DAY_MARK_PEOPLE], ids=["few", "whole-day marks"])

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -128,6 +129,65 @@ def test_kiro_refuses_a_file_with_an_endless_line_and_keeps_the_others(run, db, 
     assert code == 1
     assert "KIRO_CLI_1_user_report_1.csv sent a line longer than 16 MiB" in err
     assert stored(db)[("kiro:u1", "kiro")].requests == 5  # the day before stays stored
+
+
+def test_kiro_keeps_the_later_of_two_rows_of_a_persons_day_as_import_does(run, db, bucket):
+    # One row per person, day and client: a file naming one twice keeps the later row, as
+    # `aiusage import kiro` of that file does; another client's row is a part of its own.
+    s3, name = bucket
+    rows = ["2026-11-16,u1,KIRO_IDE,1,5,5", "2026-11-16,u1,KIRO_CLI,1,2,2",
+            "2026-11-16,u1,KIRO_IDE,1,7,7"]  # fmt: skip
+    put(s3, name, D1, "KIRO_IDE_1_user_report_1", rows)
+    code, _out, err = run("connectors", "sync", "kiro", "--since", D1, "--until", D1)
+    assert (code, err) == (0, "")
+    assert stored(db)[("kiro:u1", "kiro")].requests == 7 + 2
+
+
+def test_kiro_reads_a_key_with_a_dot_segment_as_itself(run, db, bucket):
+    # `reports/x/../AWSLogs/...` is a key of its own, not `reports/AWSLogs/...`: httpx drops
+    # dot segments from a URL's path, so the presigned link asked for another object (a
+    # 404 that failed every pull; on AWS, a signature that no longer matched).
+    s3, name = bucket
+    put(s3, name, D1, "KIRO_IDE_1_user_report_1", ["2026-11-16,u1,KIRO_IDE,1,5,5"])
+    odd = PREFIX.replace("reports/", "reports/x/../", 1)
+    key = f"{odd}/{D1:%Y/%m/%d}/00/KIRO_CLI_1_user_report_1.csv"
+    s3.put_object(Bucket=name, Key=key, Body=f"{HEADER}\n2026-11-16,u2,KIRO_CLI,1,7,7\n".encode())
+    code, _out, err = run("connectors", "sync", "kiro", "--since", D1, "--until", D1)
+    assert (code, err) == (0, ""), err
+    figures = stored(db)
+    assert (figures[("kiro:u1", "kiro")].requests, figures[("kiro:u2", "kiro")].requests) == (5, 7)
+
+
+def test_kiro_holds_a_report_to_the_answer_limit_as_it_inflates(db, settings, bucket):
+    # Stored gzip-encoded, as S3 serves it: a few KB on the wire, ~0.5 MiB inflated, past
+    # the client's limit (64 KiB here), so not read whole into memory.
+    s3, name = bucket
+    rows = "".join(f"2026-11-16,{'u' * 100}{n},KIRO_IDE,1,1,1\n" for n in range(4_000))
+    body = gzip.compress(f"{HEADER}\n{rows}".encode(), 9)
+    assert len(body) < 2**16 < len(rows)
+    key = f"{PREFIX}/{D1:%Y/%m/%d}/00/KIRO_IDE_1_user_report_1.csv"
+    s3.put_object(Bucket=name, Key=key, Body=body, ContentEncoding="gzip")
+    [result] = run_connectors(load_settings(), db, lambda: NOW, ["kiro"], D1, D1, max_bytes=2**16)
+    assert not result.ok
+    assert f"Kiro report {key} sent an answer larger than 65,536 bytes" in (result.error or "")
+    assert stored(db) == {}
+
+
+def test_kiro_holds_a_day_to_its_record_limit(db, settings, bucket, monkeypatch):
+    s3, name = bucket
+    monkeypatch.setattr(KiroConnector, "max_day_records", 2, raising=False)
+    put(s3, name, D1, "KIRO_IDE_1_user_report_1", ["2026-11-16,u1,KIRO_IDE,1,5,5"])
+    put(
+        s3,
+        name,
+        D1,
+        "KIRO_CLI_1_user_report_1",
+        [f"2026-11-16,u{n},KIRO_CLI,1,5,5" for n in (2, 3)],
+    )
+    [result] = run_connectors(load_settings(), db, lambda: NOW, ["kiro"], D1, D1)
+    assert not result.ok
+    assert "Kiro's reports for 2026-11-16 have more than 2 records" in (result.error or "")
+    assert stored(db) == {}
 
 
 def trickling(s3, db, marker: bytes, **client):

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bot.connectors.claude_code import ClaudeCodeConnector
+from bot.connectors.copilot import CopilotConnector
 from bot.connectors.registry import run_connectors
 from bot.settings import load_settings
 from storage.connectors import connector_states
@@ -16,8 +17,8 @@ NOW = datetime(2026, 11, 20, tzinfo=UTC)
 CLAUDE_PATH = "/v1/organizations/usage_report/claude_code"
 
 
-def pull(db, name: str, first=D1, last=D1):
-    [result] = run_connectors(load_settings(), db, lambda: NOW, [name], first, last)
+def pull(db, name: str, first=D1, last=D1, **client):
+    [result] = run_connectors(load_settings(), db, lambda: NOW, [name], first, last, **client)
     return result
 
 
@@ -61,4 +62,28 @@ def test_copilot_refuses_a_day_that_lists_a_download_link_twice(db, settings, gi
     assert not result.ok
     assert "users-1-day answer for 2026-11-16 lists a download link twice" in (result.error or "")
     assert "s3cr3t" not in (result.error or "")
+    assert figures(db) == {}
+
+
+def test_copilot_holds_a_day_to_its_record_limit(db, settings, github, monkeypatch):
+    # Its files are read whole and kept until the day is written, as Claude Code's pages.
+    monkeypatch.setattr(CopilotConnector, "max_day_records", 3, raising=False)
+    github.users = {
+        D1: [[copilot_record("octocat", D1)]],
+        D2: [[copilot_record(f"dev{n}", D2) for n in range(2)]] * 2,  # two files of 2
+    }
+    result = pull(db, "copilot", D1, D2)
+    assert not result.ok
+    assert "GitHub's report for 2026-11-17 has more than 3 records" in (result.error or "")
+    assert set(figures(db)) == {("copilot:octocat", "copilot")}  # the day before stays
+
+
+def test_copilot_holds_a_download_to_the_answer_limit_as_it_inflates(db, settings, github):
+    # A report file is read line by line, but its records are kept: a file small on the wire
+    # that inflates past the limit is refused as a whole answer is.
+    github.users = {D1: [[copilot_record(f"dev{n}", D1) for n in range(300)]]}
+    github.gzip = True
+    result = pull(db, "copilot", sleep=lambda _s: None, max_bytes=64 * 1024)
+    assert not result.ok
+    assert "sent an answer larger than 65,536 bytes" in (result.error or "")
     assert figures(db) == {}

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 import orjson
 import pytest
 
+import jobs.connectors
 from bot.connectors.registry import run_connectors
 from bot.settings import load_settings
 from storage.connectors import connector_states, copilot_teams
@@ -208,6 +209,45 @@ def test_claude_code_follows_pages_and_reads_cost_in_cents(run, db, anthropic):
     assert (dev0.suggestions_shown, dev0.suggestions_accepted) == (20, 18)
     assert dev0.lines_accepted == 80
     assert (dev0.commits, dev0.pull_requests) == (4, 2)  # shipped work, summed over the days
+
+
+def test_claude_code_adds_up_a_persons_records_of_several_terminals(run, db, anthropic):
+    # Its report has a record per actor, day and terminal: each is a part of the day.
+    anthropic.records = {
+        D1: [
+            claude_record("dev@example.com", D1, cents=100),
+            claude_record("dev@example.com", D1, cents=50, terminal_type="cursor"),
+        ]
+    }
+    code, _out, err = run("connectors", "sync", "claude-code", "--since", D1, "--until", D1)
+    assert (code, err) == (0, "")
+    assert figures(db)[("dev@example.com", "claude-code")].cost_usd == pytest.approx(1.5)
+
+
+# --- as `aiusage import` stores it ---------------------------------------------------------
+
+
+def test_a_repeated_record_is_stored_as_import_stores_it(run, db, github, tmp_path, monkeypatch):
+    """A connector's figures are those `aiusage import` stores from the same report, and an
+    import keeps the later of two records of a person's day. The connector added them up.
+    In chunks of 2 here, so the later record replaces one of its own chunk and one of an
+    earlier chunk, already written."""
+    monkeypatch.setattr(jobs.connectors, "CHUNK_ROWS", 2)
+    records = [
+        copilot_record("octocat", D1, 10),
+        copilot_record("hubot", D1, 3),
+        copilot_record("octocat", D1, 7),
+        copilot_record("Octocat", D1, 5),
+    ]
+    report = tmp_path / "copilot.ndjson"
+    report.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
+    assert run("import", "copilot", report)[0] == 0
+    imported = {who: totals.suggestions_shown for (who, _), totals in figures(db).items()}
+    assert imported == {"copilot:octocat": 5, "copilot:hubot": 3}  # the later row counts
+    github.users = {D1: [records[:2], records[2:]]}  # two files of the day
+    code, _out, err = run("connectors", "sync", "copilot", "--since", D1, "--until", D1)
+    assert (code, err) == (0, "")
+    assert {who: totals.suggestions_shown for (who, _), totals in figures(db).items()} == imported
 
 
 def test_claude_code_vendor_down_then_back(db, settings, anthropic, monkeypatch):

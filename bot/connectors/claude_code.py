@@ -43,7 +43,8 @@ class ClaudeCodeConnector:
     def batches(self, first: date, last: date) -> Iterator[Batch]:
         day = first
         while day <= last:
-            yield Batch((day,), list(self._day(day)))
+            # One record per actor, terminal and customer type: a person's records add up.
+            yield Batch((day,), list(self._day(day)), add_up=True)
             day += timedelta(days=1)
 
     def _day(self, day: date) -> Iterator[ReportDay | BadRow]:

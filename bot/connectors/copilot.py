@@ -8,11 +8,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date, timedelta
+from itertools import islice
 from typing import TypeVar
 
 from bot.connectors.copilot_child import Recipe, fetch_in_child
 from bot.connectors.http import NotReady, VendorClient
-from bot.connectors.limits import TooLarge
+from bot.connectors.limits import MAX_DAY_RECORDS, TooLarge
 from bot.intake import copilot, copilot_teams
 from jobs.connector_items import Batch, ConnectorError, TeamMembers
 from storage.records import BadRow, ReportDay
@@ -30,6 +31,7 @@ CHILD_DAYS = 8
 
 class CopilotConnector:
     name = "copilot"
+    max_day_records = MAX_DAY_RECORDS
 
     def __init__(
         self,
@@ -147,9 +149,19 @@ class CopilotConnector:
     def _records(self, day: date, links: list[str]) -> Iterator[ReportDay | BadRow]:
         """Every record of every file of the day, numbered across the day. A file is read
         whole before its records are kept, so a link that expires mid-way is fetched again
-        from a fresh link without counting anything twice."""
+        from a fresh link without counting anything twice. The day is held whole before it is
+        written, so it is held to `max_day_records` (TooLarge past it)."""
+        count = 0
         for index in range(len(links)):
-            yield from self._download("users-1-day", day, links, index, copilot.parse)
+            room = self.max_day_records - count
+            items = self._download("users-1-day", day, links, index, copilot.parse, room + 1)
+            if len(items) > room:
+                raise TooLarge(
+                    f"GitHub's report for {day} has more than {self.max_day_records:,} "
+                    "records; not read further"
+                )
+            count += len(items)
+            yield from items
 
     def _download(
         self,
@@ -158,12 +170,14 @@ class CopilotConnector:
         links: list[str],
         index: int,
         parse: Callable[[Iterable[str]], Iterator[T]],
+        most: int | None = None,
     ) -> list[T]:
+        """A file's items, `most` of them at most."""
         refreshes = 0
         while True:
             try:
                 with self.downloads.stream("GET", links[index]) as response:
-                    return list(parse(self.downloads.lines(response)))
+                    return list(islice(parse(self.downloads.lines(response)), most))
             except TooLarge:
                 raise  # a fresh link would serve the same file
             except ConnectorError as exc:

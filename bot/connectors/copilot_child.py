@@ -161,11 +161,11 @@ def _rows_of(item: Batch | TeamMembers, source: str, today: date) -> Batch | Tea
             record if isinstance(record, BadRow) else within_bounds(record, today)
             for record in item.items
         ]
-        ready = prepare(checked, source, None, item.days)
+        ready = prepare(checked, source, None, item.days, add_up=item.add_up)
         if ready is not None:
             prepared, bad = ready
-            return Batch(item.days, bad, prepared)
-        return Batch(item.days, checked)
+            return Batch(item.days, bad, prepared, item.add_up)
+        return Batch(item.days, checked, add_up=item.add_up)
     return item
 
 

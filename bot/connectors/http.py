@@ -169,8 +169,19 @@ class VendorClient:
     def lines(self, response: httpx.Response) -> Iterator[str]:
         """A streamed body's lines as text, each held to `max_line` bytes (TooLarge past it):
         httpx's own `iter_lines` holds a line however long it grows."""
-        for line in bounded_lines(response.iter_bytes(), self.max_line):
+        for line in bounded_lines(self.body(response), self.max_line):
             yield line.decode("utf-8", "replace")
+
+    def body(self, response: httpx.Response) -> Iterator[bytes]:
+        """A streamed body as it arrives, decoded, held to `max_bytes` in all (TooLarge past
+        it), as a whole answer is: a report a few KB on the wire can inflate a thousandfold,
+        and its records are kept until the day is written."""
+        size = 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > self.max_bytes:
+                raise TooLarge(f"sent an answer larger than {mib(self.max_bytes)}")
+            yield chunk
 
     def _send(self, method: str, url: str, kwargs: dict[str, Any], whole: bool) -> httpx.Response:
         attempt = 0

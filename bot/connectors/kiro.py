@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
+from itertools import islice
 from typing import Any
 
 import boto3
@@ -18,7 +19,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bot.connectors.http import VendorClient
-from bot.connectors.limits import TooLarge, bounded_lines
+from bot.connectors.limits import MAX_DAY_RECORDS, TooLarge, bounded_lines
 from bot.connectors.s3_links import S3Links
 from bot.intake import kiro
 from bot.intake.vendor_report import BadReport
@@ -81,6 +82,7 @@ def split_uri(uri: str) -> tuple[str, str]:
 class KiroConnector:
     name = "kiro"
     page_size = 1000  # S3's own maximum per listing page
+    max_day_records = MAX_DAY_RECORDS  # a day is held whole before it is written
 
     def __init__(self, uri: str, s3: Any | None = None, **client: Any) -> None:
         """`client` passes the retry, sleep, deadline and size knobs to the HTTP client."""
@@ -108,23 +110,33 @@ class KiroConnector:
             ) from None
 
     def _read(self, files: list[ReportFile]) -> list[ReportDay | BadRow]:
+        """The day's records, all its files', held to `max_day_records` (TooLarge past it)."""
         items: list[ReportDay | BadRow] = []
         for file in files:
             try:
-                items.extend(self._read_file(file))
+                items.extend(self._read_file(file, self.max_day_records - len(items)))
             except (ClientError, BotoCoreError) as exc:
                 raise ConnectorError(f"Kiro report {file.key}: {_s3_error(exc)}") from None
             except (BadReport, UnicodeDecodeError) as exc:
                 raise ConnectorError(f"Kiro report {file.key} is not readable: {exc}") from None
         return items
 
-    def _read_file(self, file: ReportFile) -> list[ReportDay | BadRow]:
-        """A report's records; one that stops, trickles past the client's deadline or has a
-        line past its limit raises ConnectorError (TooLarge)."""
+    def _read_file(self, file: ReportFile, room: int) -> list[ReportDay | BadRow]:
+        """A report's records, at most `room` of them; one that stops, trickles past the
+        client's deadline, inflates past its size limit or has a line past its line limit
+        raises ConnectorError (TooLarge)."""
+        http = self.reports.http
         with self.reports.get(file.key) as response:
-            lines = bounded_lines(response.iter_bytes(), self.reports.http.max_line, keepends=True)
+            lines = bounded_lines(http.body(response), http.max_line, keepends=True)
             try:
-                return list(kiro.parse(codecs.iterdecode(lines, "utf-8-sig")))
+                records = kiro.parse(codecs.iterdecode(lines, "utf-8-sig"))
+                items = list(islice(records, room + 1))
+                if len(items) <= room:
+                    return items
+                too_large = (
+                    f"Kiro's reports for {file.day} have more than {self.max_day_records:,} "
+                    f"records (at {file.key}); not read further"
+                )
             except TooLarge as exc:
                 too_large = f"Kiro report {file.key} {exc}"
         # raised out here: inside, the stream would name it by its link's host and path

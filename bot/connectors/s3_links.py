@@ -69,11 +69,32 @@ class S3Links:
             yield response
 
     def _link(self, operation: str, **params: Any) -> str:
-        return str(
-            self.s3.generate_presigned_url(
-                operation, Params={"Bucket": self.bucket, **params}, ExpiresIn=LINK_SECONDS
+        return dot_segments_kept(
+            str(
+                self.s3.generate_presigned_url(
+                    operation, Params={"Bucket": self.bucket, **params}, ExpiresIn=LINK_SECONDS
+                )
             )
         )
+
+
+def dot_segments_kept(link: str) -> str:
+    """The link with each `.` or `..` segment of its path percent-encoded. A key may hold
+    such segments (`reports/x/../a.csv` is a key of its own), and httpx removes them from a
+    URL's path, which asked for another object. S3 takes the key from the decoded path and
+    signs it with `.` unencoded, as botocore signed the link, so the signature still holds."""
+    head, query_mark, query = link.partition("?")
+    scheme_end = head.find("://")
+    start = head.find("/", scheme_end + 3 if scheme_end >= 0 else 0)
+    if start < 0:
+        return link
+    segments = head[start:].split("/")
+    if "." not in segments and ".." not in segments:
+        return link
+    path = "/".join(
+        segment.replace(".", "%2E") if segment in (".", "..") else segment for segment in segments
+    )
+    return f"{head[:start]}{path}{query_mark}{query}"
 
 
 def listing_page(body: bytes) -> tuple[list[dict[str, Any]], str | None]:
