@@ -58,9 +58,17 @@ DEFAULT_CATEGORIES: tuple[Category, ...] = (  # each asks for a week of real use
     Category("steady", "Steady hand", ":calendar:", minimum=3),
     # measure: accepted / shown suggestions, once at least min_suggestions were shown. A rate
     # is a habit, judged over three days as Steady hand is: on two, two events claiming 25
-    # of 25 accepted each won it with 100%.
+    # of 25 accepted each won it with 100%. Real rates are 20-40%; over 50 suggestions and
+    # three days nobody accepts nearly all of them, so past 90% is not believed (`maximum`):
+    # three events claiming 17 of 17 won it.
     Category(
-        "acceptance", "Sharp eye", ":dart:", minimum=0.25, min_active_days=3, min_suggestions=50
+        "acceptance",
+        "Sharp eye",
+        ":dart:",
+        minimum=0.25,
+        maximum=0.9,
+        min_active_days=3,
+        min_suggestions=50,
     ),
     # measure: accepted lines (or suggestions, when lines are not reported) per 1,000 tokens.
     # A line of code costs about ten tokens to write, and the prompt behind it more, so over
@@ -76,7 +84,8 @@ DEFAULT_CATEGORIES: tuple[Category, ...] = (  # each asks for a week of real use
         min_tokens=20_000,
         min_accepted=20,
     ),
-    # measure: distinct tools plus distinct kinds of work
+    # measure: distinct tools plus distinct kinds of work, a tool counting only when someone
+    # else did work with it that week too (`award_measures.TOOL_USERS`)
     Category("breadth", "Explorer", ":compass:", minimum=4, min_active_days=2),
     # measure: active days above the person's own weekly average over the history weeks
     Category(
@@ -120,6 +129,12 @@ class AwardRules:
 
     def category(self, key: str) -> Category | None:
         return next((c for c in self.categories if c.key == key), None)
+
+    @property
+    def least_work(self) -> int:
+        """The least use (`award_measures.work`) any enabled badge asks of a week: the floor
+        `/aiusage top` holds a week to as well, so a handful of events ranks nowhere."""
+        return min((c.min_work for c in self.categories if c.enabled), default=WEEK_OF_USE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,10 +183,11 @@ def _weeks_used(c: Candidate, history: int) -> int:
 def _leaders(
     scored: list[tuple[float, Candidate]], wins: Mapping[int, int], most: int
 ) -> list[tuple[float, Candidate]]:
-    """The start of the winning order (highest value, then more active days, fewer tokens,
-    lower Slack ID), long enough to hold the winner: only people who already hold `most`
-    badges can be passed over. Everyone at or above the cut-off value is ordered in full,
-    so ties are broken as if everyone had been sorted, without sorting everyone."""
+    """The start of the winning order (highest value, then more active days, fewer tokens
+    among weeks that report any, lower Slack ID), long enough to hold the winner: only
+    people who already hold `most` badges can be passed over. Everyone at or above the
+    cut-off value is ordered in full, so ties are broken as if everyone had been sorted,
+    without sorting everyone."""
     enough = sum(1 for n in wins.values() if n >= most) + 1
     if not scored:
         return []
@@ -182,10 +198,17 @@ def _leaders(
         key=lambda item: (
             -item[0],
             -item[1].period.active_days,
-            item[1].period.totals.tokens,
+            _tokens_tie(item[1].period.totals.tokens),
             item[1].period.slack_user_id,
         ),
     )
+
+
+def _tokens_tie(tokens: int) -> tuple[bool, int]:
+    """Fewer tokens win a tie, but only among weeks whose work reports tokens at all: a
+    week with none behind it is not lean, it is unmeasured (or made up: seven one-request
+    events with no tokens won Steady hand from a real seven-day week), so it comes after."""
+    return (tokens == 0, tokens)
 
 
 def decide_awards(
@@ -193,8 +216,9 @@ def decide_awards(
 ) -> list[Winner]:
     """Pick each enabled category's winner, in category order. Only people with a Slack ID
     who have not opted out and whose week is not flagged are eligible; nobody wins more
-    than `max_badges_per_person`. Ties go to more active days, then fewer tokens, then the
-    lower Slack user ID, so the same week always gives the same winners."""
+    than `max_badges_per_person`. Ties go to more active days, then fewer tokens (a week
+    reporting none comes after those that do), then the lower Slack user ID, so the same
+    week always gives the same winners."""
     with collector_paused():
         return _decide(candidates, rules, set(flagged))
 
@@ -213,6 +237,9 @@ def _decide(candidates: Sequence[Candidate], rules: AwardRules, flagged: set[int
             if weeks_used is None:
                 weeks_used = used[previous] = _weeks_used(c, history)
             baseline.append((c, period.active_days, weeks_used, work(period.totals)))
+    # Every candidate of the week but the flagged, for measures judged against the whole
+    # week: a scripted week vouches for no tool.
+    everyone = [c for c in candidates if c.period.person_id not in flagged]
     wins: dict[int, int] = {}
     winners: list[Winner] = []
     for category in rules.categories:
@@ -229,7 +256,9 @@ def _decide(candidates: Sequence[Candidate], rules: AwardRules, flagged: set[int
         minimum, maximum = category.minimum, category.maximum
         scored: list[tuple[float, Candidate]] = [
             (value, c)
-            for value, c in zip(measure.values(running, category, history), running, strict=True)
+            for value, c in zip(
+                measure.values(running, category, history, everyone), running, strict=True
+            )
             if not (
                 value is None
                 or value <= 0
@@ -246,7 +275,7 @@ def _decide(candidates: Sequence[Candidate], rules: AwardRules, flagged: set[int
                         c.period.person_id,
                         c.period.slack_user_id or "",
                         value,
-                        measure.reason(c, history),
+                        measure.reason(c, history, everyone),
                     )
                 )
                 break

@@ -1,7 +1,8 @@
 """Stats rules: a person's week against last week, the leaderboard score, trends. Pure.
 
-The leaderboard never looks at tokens or request counts: volume is what people game. It ranks by
-active days (steady use), then accepted suggestions (useful use), then acceptance rate.
+The leaderboard never ranks by tokens or request counts: volume is what people game. It ranks by
+active days (steady use), then accepted suggestions (useful use), then acceptance rate, and only
+weeks that show the use every badge asks for (`AwardRules.least_work`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
+from jobs.award_measures import work_of
 from jobs.weeks import Week
 from storage.figures import acceptance_rate
 from storage.records import DailyUsage, RankInput, Totals
@@ -149,8 +151,9 @@ def score(item: RankInput) -> tuple[int, int, float]:
     return (item.active_days, item.suggestions_accepted or 0, rate or 0.0)
 
 
-def rank(inputs: Iterable[RankInput]) -> list[Ranked]:
-    """Everyone with an active day, best first (`leave_out` drops the opted-out and flagged).
+def rank(inputs: Iterable[RankInput], least_work: int = 0) -> list[Ranked]:
+    """Everyone with an active day whose week shows at least `least_work` use (the badges'
+    `award_measures.work`), best first (`leave_out` drops the opted-out and flagged).
     Equal scores share a place (1, 2, 2, 4); among equals the order is by Slack ID, for
     stability, and means nothing."""
     eligible = [
@@ -163,10 +166,39 @@ def rank(inputs: Iterable[RankInput]) -> list[Ranked]:
             acceptance_rate=acceptance_rate(item.suggestions_accepted, item.suggestions_shown),
         )
         for item in inputs
-        if item.active_days > 0
+        if enough_use(item, least_work)
     ]
     eligible.sort(key=lambda r: (tuple(-x for x in r.score), r.slack_user_id or ""))
     return leave_out(eligible, ())
+
+
+def enough_use(item: RankInput, least_work: int) -> bool:
+    """Whether a week is ranked at all: an active day, and at least `least_work` of the use
+    every badge asks for, so a handful of near-empty events a week ranks nowhere."""
+    if item.active_days <= 0:
+        return False
+    return work_of(item.requests, item.suggestions_shown, item.tokens) >= least_work
+
+
+def past_belief(inputs: Iterable[RankInput], most: float | None, over: int) -> frozenset[int]:
+    """The people whose acceptance is past belief: more than `most` of at least `over`
+    suggestions shown (Sharp eye's `maximum` and `min_suggestions`). The leaderboard ranks
+    by accepted suggestions and their rate, so it believes them no further than the badge
+    does: three events claiming 1,000 of 1,000 accepted, one a day, took first place."""
+    if most is None:
+        return frozenset()
+    return frozenset(
+        item.person_id
+        for item in inputs
+        if item.suggestions_shown
+        and item.suggestions_shown >= over
+        and (item.suggestions_accepted or 0) > most * item.suggestions_shown
+    )
+
+
+def too_little_use(inputs: Iterable[RankInput], least_work: int) -> frozenset[int]:
+    """The people with usage in the period who are not ranked (yet) for too little of it."""
+    return frozenset(item.person_id for item in inputs if not enough_use(item, least_work))
 
 
 def leave_out(ranked: Iterable[Ranked], unranked: Collection[int]) -> list[Ranked]:

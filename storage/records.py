@@ -154,13 +154,17 @@ class Profile:
 
 @dataclass(frozen=True, slots=True)
 class RankInput:
-    """One person's figures for a leaderboard period: only what the ranking looks at."""
+    """One person's figures for a leaderboard period: only what the ranking looks at. The
+    requests and tokens (input plus output) never order it; they only say whether the week
+    shows enough use to be ranked at all."""
 
     person_id: int
     slack_user_id: str | None
     active_days: int
     suggestions_accepted: int | None
     suggestions_shown: int | None
+    requests: int = 0
+    tokens: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -253,15 +253,17 @@ def _person_daily_statement() -> Select[Any]:
 
 
 def rank_inputs(db: Database, start: date, end: date) -> list[RankInput]:
-    """Per person with usage on days start..end: active days and suggestions, nothing else,
-    so the leaderboard reads as little as it can: one grouped pass by identity (see
-    `person_periods`), put together per person here."""
+    """Per person with usage on days start..end: active days, suggestions, and the requests
+    and tokens that say how much use the week shows, nothing else, so the leaderboard reads
+    as little as it can: one grouped pass by identity (see `person_periods`), put together
+    per person here."""
     where = [DailyRow.day.between(start, end)]
     masked = (end - start).days + 1 <= MASK_BITS
+    n = len(_RANKED)
 
     def columns(rows: Any) -> tuple[Any, ...]:
-        suggestions = (safe_sum(rows.suggestions_accepted), safe_sum(rows.suggestions_shown))
-        return (*suggestions, day_mask(rows, start)) if masked else suggestions
+        sums = tuple(safe_sum(getattr(rows, name)) for name in _RANKED)
+        return (*sums, day_mask(rows, start)) if masked else sums
 
     spans: dict[int, int] = {}
     with db.read() as conn:
@@ -274,13 +276,12 @@ def rank_inputs(db: Database, start: date, end: date) -> list[RankInput]:
         owner = owners.get(identity_id)
         if owner is None:  # not linked to anyone: counts once it is
             continue
-        mask = int(row[2] or 0) if masked else spans.get(identity_id, 0)
+        mask = int(row[n] or 0) if masked else spans.get(identity_id, 0)
         before = people.get(owner[0])
         if before is None:
-            people[owner[0]] = [owner[1], row[0], row[1], mask]
+            people[owner[0]] = [owner[1], *row[:n], mask]
         else:
-            accepted, shown = _added(before[1:3], list(row[:2]))
-            people[owner[0]] = [owner[1], accepted, shown, before[3] | mask]
+            people[owner[0]] = [owner[1], *_added(before[1 : n + 1], row[:n]), before[-1] | mask]
     return [
         RankInput(
             person_id=person_id,
@@ -288,9 +289,29 @@ def rank_inputs(db: Database, start: date, end: date) -> list[RankInput]:
             active_days=mask.bit_count(),
             suggestions_accepted=whole(accepted),
             suggestions_shown=whole(shown),
+            requests=whole(requests) or 0,
+            tokens=(whole(input_tokens) or 0) + (whole(output_tokens) or 0),
         )
-        for person_id, (slack_user_id, accepted, shown, mask) in people.items()
+        for person_id, (
+            slack_user_id,
+            accepted,
+            shown,
+            requests,
+            input_tokens,
+            output_tokens,
+            mask,
+        ) in people.items()
     ]
+
+
+# The figures the leaderboard reads, in the order `rank_inputs` unpacks them.
+_RANKED = (
+    "suggestions_accepted",
+    "suggestions_shown",
+    "requests",
+    "input_tokens",
+    "output_tokens",
+)
 
 
 def unranked_people(db: Database, week_start: date) -> set[int]:

@@ -19,7 +19,7 @@ from storage.connectors import record_day_done, record_failure, record_success
 from storage.integrations import create_integration
 from storage.leaderboard import leaderboard_state
 from storage.posts import post_claims
-from tests.test_slack_commands import THIS_MONDAY, ingest, text_of, used
+from tests.test_slack_commands import THIS_MONDAY, ingest, text_of, used, worked
 
 CONFIRM = "aiusage_retire_confirm"
 CANCEL = "aiusage_retire_cancel"
@@ -290,7 +290,7 @@ def test_retire_while_retired_says_so(slack):
 
 
 def test_restore_brings_top_back_and_awards_from_the_next_scheduled_week(slack, db, api_key):
-    ingest(slack, api_key, used("UALICE", THIS_MONDAY))
+    ingest(slack, api_key, worked("UALICE", THIS_MONDAY))
     click(slack, CONFIRM, preview(slack))
     answer = text_of(slack.ask("restore Welcome back, ranked by steady use.", user_id="UOLIVE"))
     assert "*The leaderboard is back.*" in answer

@@ -118,7 +118,7 @@ def test_the_post_names_winners_with_reasons_and_never_the_flagged(
     ]
     [message] = fake.messages["CAWARDS"]
     assert "<@UALICE> (5 active days, 45% acceptance)" in message["text"]
-    assert "<@UBOB> (2 tools, 3 kinds of work)" in message["text"]
+    assert "<@UBOB> (1 tool colleagues use too, 3 kinds of work)" in message["text"]
     assert "UDAVE" not in str(message)
     assert message["blocks"][0]["text"]["text"] == "AI badges for week 2026-W46 (9 to 15 Nov 2026)"
     assert message["metadata"] == {

@@ -135,9 +135,11 @@ def test_efficiency_falls_back_to_accepted_suggestions_without_lines():
 def test_breadth_counts_distinct_tools_and_kinds():
     narrow = person(1, days=5, tools=("kiro",), kinds=("chat", "agent"))
     wide = person(2, days=2, tools=("kiro", "copilot"), kinds=("chat", "agent", "completion"))
-    [winner] = decide_awards([narrow, wide], only("breadth"))
+    # A tool counts only when someone else used it that week: here a colleague's one day.
+    peer = person(3, days=1, requests=2, tools=("copilot",))
+    [winner] = decide_awards([narrow, wide, peer], only("breadth"))
     assert winner.slack_user_id == "U002"
-    assert winner.reason == "2 tools, 3 kinds of work"
+    assert winner.reason == "2 tools colleagues use too, 3 kinds of work"
 
 
 def test_improvement_is_against_the_persons_own_previous_weeks():
@@ -195,6 +197,40 @@ def test_ties_go_to_more_days_then_fewer_tokens_then_user_id():
     d = person(4, days=4, tools=("a", "b"), kinds=("chat", "agent"), tokens=100)
     for order in ([a, b, c, d], [d, c, b, a], [b, d, a, c]):
         assert decide_awards(order, rules)[0].slack_user_id == "U003"
+
+
+def test_a_week_without_tokens_is_not_fewer_tokens_in_a_tie():
+    # Seven one-request events with no tokens won Steady hand from a real seven-day week
+    # through "fewer tokens"; a week reporting none comes after every week that reports some.
+    made_up = person(1, days=7, requests=20, tokens=0)
+    real = person(2, days=7, requests=42, tokens=62_000)
+    lean = person(3, days=7, requests=42, tokens=30_000)
+    for order in ([made_up, real], [real, made_up]):
+        assert decide_awards(order, only("steady"))[0].slack_user_id == "U002"
+    assert decide_awards([made_up, real, lean], only("steady"))[0].slack_user_id == "U003"
+    # Among weeks that all report none, the Slack ID decides, as before.
+    other = person(4, days=7, requests=20, tokens=0)
+    assert decide_awards([other, made_up], only("steady"))[0].slack_user_id == "U001"
+
+
+def test_acceptance_past_belief_wins_no_sharp_eye():
+    # Real rates are 20-40%; over 50+ suggestions and three days nobody accepts nearly all.
+    perfect = person(1, days=3, shown=51, accepted=51)
+    just_past = person(2, days=3, shown=100, accepted=91)
+    highest_believed = person(3, days=3, shown=100, accepted=90)
+    real = person(4, days=5, shown=200, accepted=120)
+    [winner] = decide_awards([perfect, just_past, highest_believed, real], only("acceptance"))
+    assert winner.slack_user_id == "U003"
+    assert decide_awards([perfect, just_past, real], only("acceptance"))[0].slack_user_id == "U004"
+    assert AwardRules().category("acceptance").maximum == 0.9
+
+
+def test_the_least_work_is_the_least_any_enabled_badge_asks():
+    assert AwardRules().least_work == 20
+    rules = rules_from_mapping(
+        {"categories": {"steady": {"min_work": 5}, "breadth": {"min_work": 1, "enabled": False}}}
+    )
+    assert rules.least_work == 5
 
 
 def test_nobody_wins_more_than_the_limit():
@@ -279,10 +315,13 @@ def test_near_empty_weeks_win_nothing_however_many_days_tools_or_rises():
         "breadth": person(2, days=2, requests=4, tokens=0, tools=("a", "b"), kinds=("x", "y")),
         "improvement": person(3, days=5, requests=5, tokens=0, previous=(1, 1, 0, 1)),
     }
+    # A colleague on one day who uses the same tools, so Explorer counts them (one day wins
+    # no badge here).
+    colleague = person(9, days=1, requests=1, tokens=0, tools=("a", "b"))
     for key, candidate in cheap.items():
-        assert decide_awards([candidate], only(key)) == [], key
+        assert decide_awards([candidate, colleague], only(key)) == [], key
         real = replace(candidate, period=replace(candidate.period, totals=Totals(requests=20)))
-        assert [w.category for w in decide_awards([real], only(key))] == [key]
+        assert [w.category for w in decide_awards([real, colleague], only(key))] == [key]
 
 
 def test_work_is_requests_suggestions_shown_and_thousands_of_tokens():

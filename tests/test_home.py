@@ -113,6 +113,9 @@ def test_opening_home_publishes_figures_chart_badges_settings_and_notice(slack, 
     assert "Every badge needs a week of real use: at least 20 requests, counting each" in text
     assert "A day is active when a tool did work on it" in text
     assert "accepted, at least 2 active days; believed up to 100)" in text  # Lean and useful
+    assert "A place in `/aiusage top` needs 20 too." in text
+    assert "at least 3 active days; believed up to 90%)" in text  # Sharp eye
+    assert "counting a tool only when 2 or more people used it that week" in text  # Explorer
     assert buttons(view) == {
         OPT_OUT_ACTION: "Leave the leaderboard",
         DIGEST_ON_ACTION: "Turn the digest on",

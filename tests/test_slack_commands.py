@@ -41,6 +41,13 @@ def used(user, day, hour="10", **fields):
     return event(user={"slack_user_id": user}, occurred_at=f"{day}T{hour}:00:00Z", **fields)
 
 
+def worked(user, day, hour="10", **fields):
+    """`used` with 20 requests unless told: a week of real use in one event, the least
+    `top` ranks (the badges' `min_work`), so a board test is about its own point."""
+    fields.setdefault("requests", 20)
+    return used(user, day, hour, **fields)
+
+
 def text_of(reply) -> str:
     """All the mrkdwn and plain text a reply's blocks show."""
     parts = []
@@ -259,16 +266,16 @@ def test_top_ranks_steady_accepted_use_not_token_volume(slack, api_key):
         slack,
         api_key,
         # Bob: one day, enormous volume.
-        used("UBOB", THIS_MONDAY, input_tokens=50_000_000, requests=5000),
+        worked("UBOB", THIS_MONDAY, input_tokens=50_000_000, requests=5000),
         # Alice: three days, no suggestion data at all.
-        *[used("UALICE", day) for day in ("2026-11-16", "2026-11-17", "2026-11-18")],
+        *[worked("UALICE", day) for day in ("2026-11-16", "2026-11-17", "2026-11-18")],
         # Carol: three days and accepted suggestions, so above Alice.
         *[
-            used("UCAROL", day, suggestions_shown=10, suggestions_accepted=4)
+            worked("UCAROL", day, suggestions_shown=10, suggestions_accepted=4)
             for day in ("2026-11-16", "2026-11-17", "2026-11-18")
         ],
         # Last week's usage does not count this week.
-        *[used("UDAN", f"2026-11-{d:02d}") for d in (9, 10, 11, 12, 13)],
+        *[worked("UDAN", f"2026-11-{d:02d}") for d in (9, 10, 11, 12, 13)],
     )
     reply = slack.ask("top", user_id="UALICE")
     text = text_of(reply)
@@ -284,20 +291,20 @@ def test_top_ranks_steady_accepted_use_not_token_volume(slack, api_key):
 
 
 def test_ties_share_a_place(slack, api_key):
-    ingest(slack, api_key, used("UALICE", THIS_MONDAY), used("UBOB", THIS_MONDAY))
+    ingest(slack, api_key, worked("UALICE", THIS_MONDAY), worked("UBOB", THIS_MONDAY))
     text = text_of(slack.ask("top"))
     assert "1. <@UALICE>" in text and "1. <@UBOB>" in text
 
 
 def test_top_shows_ten(slack, api_key):
-    ingest(slack, api_key, *[used(f"UPERSON{i:02d}", THIS_MONDAY) for i in range(25)])
+    ingest(slack, api_key, *[worked(f"UPERSON{i:02d}", THIS_MONDAY) for i in range(25)])
     text = text_of(slack.ask("top", user_id="UPERSON20"))
     assert len(re.findall(r"<@UPERSON\d\d>", text)) == 10
     assert "*Your place:* 1 of 25." in text
 
 
 def test_opted_out_people_are_never_shown_and_can_rejoin(slack, api_key):
-    ingest(slack, api_key, used("UALICE", THIS_MONDAY), used("UBOB", THIS_MONDAY, requests=50))
+    ingest(slack, api_key, worked("UALICE", THIS_MONDAY), worked("UBOB", THIS_MONDAY, requests=50))
     assert "You are off the public leaderboard" in text_of(slack.ask("optout", user_id="UBOB"))
 
     seen_by_alice = slack.ask("top", user_id="UALICE")
@@ -311,7 +318,7 @@ def test_opted_out_people_are_never_shown_and_can_rejoin(slack, api_key):
 
 
 def test_usage_flagged_for_the_week_is_not_ranked_and_nobody_is_told_why(slack, api_key, db, now):
-    ingest(slack, api_key, used("UALICE", THIS_MONDAY), used("UBOB", THIS_MONDAY))
+    ingest(slack, api_key, worked("UALICE", THIS_MONDAY), worked("UBOB", THIS_MONDAY))
     bob = find_slack_profile(db, "UBOB").person_id
     with db.write() as conn:
         conn.execute(
@@ -342,7 +349,7 @@ def test_scripted_usage_is_never_ranked_even_before_the_hourly_scan(slack, api_k
         )
         for minute in range(40)
     ]
-    ingest(slack, api_key, used("UALICE", THIS_MONDAY), *loop)
+    ingest(slack, api_key, worked("UALICE", THIS_MONDAY), *loop)
     seen_by_alice = text_of(slack.ask("top", user_id="UALICE"))
     assert "<@UALICE>" in seen_by_alice and "UBOT" not in seen_by_alice
     assert "*Your place:* you are not ranked this week." in text_of(
@@ -351,9 +358,9 @@ def test_scripted_usage_is_never_ranked_even_before_the_hourly_scan(slack, api_k
 
 
 def test_new_usage_shows_up_in_top_within_seconds(slack, api_key, now):
-    ingest(slack, api_key, used("UALICE", THIS_MONDAY))
+    ingest(slack, api_key, worked("UALICE", THIS_MONDAY))
     assert "<@UBOB>" not in text_of(slack.ask("top"))
-    ingest(slack, api_key, used("UBOB", THIS_MONDAY))
+    ingest(slack, api_key, worked("UBOB", THIS_MONDAY))
     assert "<@UBOB>" not in text_of(slack.ask("top"))  # the cached board, seconds old
     # Once the board is a few seconds old, the next `top` starts a refresh in the
     # background and serves the old board meanwhile; the ones after show the new usage.
@@ -376,12 +383,12 @@ def _top_lines(slack, user_id="UALICE"):
 
 
 def test_top_serves_its_cached_board_then_the_usage_that_landed(slack, api_key):
-    ingest(slack, api_key, used("UALICE", THIS_MONDAY))
+    ingest(slack, api_key, worked("UALICE", THIS_MONDAY))
     before, _ = _top_lines(slack)
     assert before == ["1. <@UALICE>: 1 active day, 0 accepted suggestions (n/a accepted)"]
 
     # Bob arrives with two days: a board computed a moment ago is still served...
-    ingest(slack, api_key, *[used("UBOB", day) for day in (THIS_MONDAY, "2026-11-17")])
+    ingest(slack, api_key, *[worked("UBOB", day) for day in (THIS_MONDAY, "2026-11-17")])
     assert _top_lines(slack)[0] == before
     # ...and once it is old enough to refresh, the new usage shows, refreshed meanwhile.
     slack.freezer.tick(timedelta(seconds=6))
@@ -399,10 +406,10 @@ def test_top_serves_its_cached_board_then_the_usage_that_landed(slack, api_key):
 def test_a_board_nobody_asked_for_in_ten_minutes_is_ranked_before_answering(slack, api_key):
     """Asked once in a quiet afternoon, `top` shows the usage that landed since, and "As of"
     says when the board was ranked."""
-    ingest(slack, api_key, used("UALICE", THIS_MONDAY))
+    ingest(slack, api_key, worked("UALICE", THIS_MONDAY))
     _, text = _top_lines(slack)
     assert "As of Wed 18 Nov, 13:00 your time (Europe/Berlin)" in text  # noon UTC
-    ingest(slack, api_key, *[used("UBOB", day) for day in (THIS_MONDAY, "2026-11-17")])
+    ingest(slack, api_key, *[worked("UBOB", day) for day in (THIS_MONDAY, "2026-11-17")])
 
     slack.freezer.tick(timedelta(hours=3))
     lines, text = _top_lines(slack)
@@ -419,7 +426,7 @@ def test_tops_arriving_together_in_a_new_week_sum_it_once(slack, api_key, databa
     callers waiting (`aiusage_ranking_seconds` counts the computations)."""
     if database_url.startswith("sqlite"):
         pytest.skip("holding the week's usage back takes PostgreSQL's LOCK TABLE")
-    ingest(slack, api_key, used("UALICE", THIS_MONDAY))
+    ingest(slack, api_key, worked("UALICE", THIS_MONDAY))
     for user in ("UALICE", "UBOB"):
         slack.ask("help", user_id=user)  # known now, so `top` is answered in its ack
     answers: list = []
@@ -441,7 +448,7 @@ def test_tops_arriving_together_in_a_new_week_sum_it_once(slack, api_key, databa
 
 
 def test_top_leaves_out_who_opts_out_at_once_from_the_cached_board(slack, api_key):
-    ingest(slack, api_key, used("UALICE", THIS_MONDAY), used("UBOB", THIS_MONDAY, hour="11"))
+    ingest(slack, api_key, worked("UALICE", THIS_MONDAY), worked("UBOB", THIS_MONDAY, hour="11"))
     assert len(_top_lines(slack)[0]) == 2
     slack.ask("optout", user_id="UBOB")
     lines, text = _top_lines(slack, "UBOB")
@@ -453,9 +460,9 @@ def test_top_refreshes_no_more_often_than_its_last_refresh_allows(slack, api_key
     # As if ranking everyone took ages: the usage that landed waits for the spacing, not
     # just the few seconds a small workspace waits.
     monkeypatch.setattr("bot.slack.usage_service.RANKING_REFRESH_SPACING", 1e9)
-    ingest(slack, api_key, used("UALICE", THIS_MONDAY))
+    ingest(slack, api_key, worked("UALICE", THIS_MONDAY))
     before, _ = _top_lines(slack)
-    ingest(slack, api_key, *[used("UBOB", day) for day in (THIS_MONDAY, "2026-11-17")])
+    ingest(slack, api_key, *[worked("UBOB", day) for day in (THIS_MONDAY, "2026-11-17")])
     slack.freezer.tick(timedelta(seconds=6))
     for _ in range(20):  # a second: without the spacing, the refresh lands well within it
         assert _top_lines(slack)[0] == before
@@ -493,7 +500,7 @@ def test_me_shows_usage_the_moment_it_lands_here_and_on_another_replica(
 
 
 def test_opting_out_on_one_replica_shows_in_top_on_another_at_once(slack, api_key, slack_settings):
-    ingest(slack, api_key, used("UALICE", THIS_MONDAY), used("UBOB", THIS_MONDAY, hour="11"))
+    ingest(slack, api_key, worked("UALICE", THIS_MONDAY), worked("UBOB", THIS_MONDAY, hour="11"))
     replica = build_services(slack_settings)
     try:
         with TestClient(create_http_app(replica)) as http:

@@ -8,7 +8,16 @@ from datetime import date, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jobs.scoring import Board, compare_weeks, leave_out, rank, sparkline, standings
+from jobs.scoring import (
+    Board,
+    compare_weeks,
+    leave_out,
+    past_belief,
+    rank,
+    sparkline,
+    standings,
+    too_little_use,
+)
 from jobs.weeks import Week
 from storage.figures import WORK
 from storage.records import DailyUsage, RankInput, Totals
@@ -31,6 +40,30 @@ def test_rank_orders_by_active_days_then_accepted_then_rate():
     assert [(r.place, r.person_id) for r in ranked] == [(1, 4), (2, 3), (3, 2), (4, 1)]
     assert ranked[0].acceptance_rate == 0.75
     assert ranked[2].acceptance_rate is None
+
+
+def test_only_weeks_with_the_badges_floor_of_use_are_ranked():
+    # The floor is `award_measures.work`: requests, suggestions shown, thousands of tokens.
+    enough = RankInput(1, "U1", 3, 36, 90, requests=24, tokens=10_200)  # 124
+    thin = RankInput(2, "U2", 3, 15, 15, requests=3, tokens=999)  # 18
+    telemetry = RankInput(3, "U3", 2, None, None, requests=0, tokens=20_000)  # 20
+    empty = RankInput(4, "U4", 0, None, None)
+    ranked = rank([enough, thin, telemetry, empty], least_work=20)
+    assert [r.person_id for r in ranked] == [1, 3]
+    assert too_little_use([enough, thin, telemetry, empty], 20) == {2, 4}
+    assert [r.person_id for r in rank([enough, thin, telemetry], least_work=18)] == [1, 2, 3]
+
+
+def test_acceptance_past_the_badges_belief_is_doubted():
+    people = [
+        RankInput(1, "U1", 3, 3000, 3000, requests=3),  # 1,000 of 1,000, three times
+        RankInput(2, "U2", 3, 91, 100),  # past 90%
+        RankInput(3, "U3", 3, 90, 100),  # at it: believed
+        RankInput(4, "U4", 1, 10, 10),  # too few shown to judge
+        RankInput(5, "U5", 3, None, None),
+    ]
+    assert past_belief(people, 0.9, 50) == {1, 2}
+    assert past_belief(people, None, 50) == frozenset()
 
 
 def test_equal_scores_share_a_place():

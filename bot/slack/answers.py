@@ -51,6 +51,9 @@ class TopAnswer:
     ranked_count: int
     mine: Ranked | None
     excluded: bool  # the viewer is left out this week (opted out, or their week is flagged)
+    too_little: int  # people with usage not ranked yet: their week shows too little use
+    least_work: int  # the use a week must show to be ranked (`AwardRules.least_work`)
+    short: bool  # the viewer is one of them
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,7 +42,14 @@ from bot.slack.privacy_service import PrivacyService
 from jobs.admin import AdminService
 from jobs.admin_rules import Actor
 from jobs.awards import AwardConfig, flagged_now
-from jobs.scoring import TREND_WEEKS, Board, compare_weeks, rank
+from jobs.scoring import (
+    TREND_WEEKS,
+    Board,
+    compare_weeks,
+    past_belief,
+    rank,
+    too_little_use,
+)
 from jobs.weeks import Week, current_week, local_day
 from storage.awards import awards_for
 from storage.db import Database
@@ -81,6 +88,8 @@ class _CachedRanking:
     # Judged from the same snapshot as `board`, so nobody is ever shown before their
     # week has been looked at.
     flagged: frozenset[int]
+    # People with usage this week below the badges' floor of use: not ranked yet.
+    short: frozenset[int]
 
 
 class UsageService:
@@ -168,6 +177,10 @@ class UsageService:
         ranking = self.ranking(week)
         unranked = unranked_people(self.db, week.start) | ranking.flagged
         board = ranking.board.standings(unranked, viewer.person_id, TOP_SIZE)
+        short = ranking.short
+        # The opted-out and flagged are left out for that, not for too little use; the
+        # intersection walks the smaller set (usually `unranked`), not everyone short.
+        short_count = len(short) - len(unranked & short)
         return TopAnswer(
             viewer=viewer,
             as_of=ranking.as_of.astimezone(viewer.tz),
@@ -176,6 +189,9 @@ class UsageService:
             ranked_count=board.count,
             mine=board.mine,
             excluded=viewer.person_id in unranked,
+            too_little=short_count,
+            least_work=self.award_config.rules.least_work,
+            short=viewer.person_id in short and viewer.person_id not in unranked,
         )
 
     def ranking(self, week: Week) -> _CachedRanking:
@@ -223,11 +239,24 @@ class UsageService:
         try:
             as_of = self.services.clock()
             started = time.monotonic()
-            board = Board.of(rank(rank_inputs(self.db, week.start, week.end)))
-            flagged = flagged_now(self.db, week, self.award_config)
+            inputs = rank_inputs(self.db, week.start, week.end)
+            # The floor every badge asks of a week, and Sharp eye's bound on belief, from the
+            # configured rules: the leaderboard believes no more than the badges do.
+            rules = self.award_config.rules
+            least = rules.least_work
+            board = Board.of(rank(inputs, least))
+            short = too_little_use(inputs, least)
+            sharp = rules.category("acceptance")
+            doubted = past_belief(
+                inputs,
+                sharp.maximum if sharp else None,
+                sharp.min_suggestions if sharp else 0,
+            )
+            # Left out as a flagged week is: not ranked, and named nowhere.
+            flagged = flagged_now(self.db, week, self.award_config) | doubted
             done = time.monotonic()
             self.services.metrics.ranking.observe(done - started)
-            fresh = _CachedRanking(fingerprint, done, as_of, done - started, board, flagged)
+            fresh = _CachedRanking(fingerprint, done, as_of, done - started, board, flagged, short)
             with self._lock:
                 # Only the current week is ever asked for; drop the others.
                 self._rankings = {week: fresh}

@@ -24,6 +24,7 @@ from bot.slack.answers import MeAnswer
 from bot.slack.views.personal import render_me
 from bot.slack.views.reply import header, section
 from bot.slack.views.text import MAX_SECTION_TEXT, as_text, clip, shown
+from jobs.award_measures import TOOL_USERS
 from jobs.award_rules import DEFAULT_REWARDS_LINE, Category
 from storage.records import LeaderboardState
 
@@ -159,12 +160,14 @@ def _rewards_blocks(categories: Sequence[Category]) -> list[Block]:
 
 
 def week_of_use(categories: Sequence[Category]) -> str:
-    """The use every badge asks for, and what makes a day active, in one sentence each."""
+    """The use every badge (and a place in `top`) asks for, and what makes a day active, in a
+    sentence each."""
     least = sorted({c.min_work for c in categories})
     amount = f"{least[0]:,}" if len(least) == 1 else f"{least[0]:,} to {least[-1]:,}, by badge,"
     return (
         f"Every badge needs a week of real use: at least {amount} requests, counting each "
-        "suggestion shown or 1,000 tokens as one. A day is active when a tool did work on it: "
+        f"suggestion shown or 1,000 tokens as one. A place in `/aiusage top` needs "
+        f"{least[0]:,} too. A day is active when a tool did work on it: "
         "a request, tokens or a suggestion shown."
     )
 
@@ -176,9 +179,10 @@ def category_rewards(category: Category) -> str:
         case "steady":
             return f"using AI tools on at least {category.minimum:g} days of the week."
         case "acceptance":
+            most = "" if category.maximum is None else f"; believed up to {category.maximum:.0%}"
             return (
                 f"accepting at least {category.minimum:.0%} of suggestions shown "
-                f"({category.min_suggestions:,} shown or more, {days})."
+                f"({category.min_suggestions:,} shown or more, {days}{most})."
             )
         case "efficiency":
             most = "" if category.maximum is None else f"; believed up to {category.maximum:g}"
@@ -189,7 +193,8 @@ def category_rewards(category: Category) -> str:
             )
         case "breadth":
             return (
-                f"using at least {category.minimum:g} different tools and kinds of work ({days})."
+                f"using at least {category.minimum:g} different tools and kinds of work, "
+                f"counting a tool only when {TOOL_USERS} or more people used it that week ({days})."
             )
         case "improvement":
             return (

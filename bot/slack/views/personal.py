@@ -177,12 +177,26 @@ def render_top(answer: TopAnswer) -> Reply:
         board = "\n".join(lines)
     else:
         board = "Nobody is on the board yet this week."
+    if answer.too_little:
+        people = (
+            "1 person is" if answer.too_little == 1 else f"{number(answer.too_little)} people are"
+        )
+        board += (
+            f"\n{people} not ranked yet: too little use this week "
+            f"(under {number(answer.least_work)} requests' worth)."
+        )
     if answer.mine is not None:
         mine = f"*Your place:* {answer.mine.place} of {number(answer.ranked_count)}."
     elif answer.viewer.opted_out and answer.excluded:
         mine = "*Your place:* you opted out, so you are not shown. `/aiusage optin` to rejoin."
     elif answer.excluded:
         mine = "*Your place:* you are not ranked this week."
+    elif answer.short:
+        mine = (
+            "*Your place:* not ranked yet: your week so far shows less than "
+            f"{number(answer.least_work)} requests' worth of use (each suggestion shown or "
+            "1,000 tokens counts as one request), the least every badge asks for too."
+        )
     else:
         mine = "*Your place:* not on the board yet this week."
     footer = (
