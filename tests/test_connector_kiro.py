@@ -167,7 +167,9 @@ def test_kiro_holds_a_report_to_the_answer_limit_as_it_inflates(db, settings, bu
     assert len(body) < 2**16 < len(rows)
     key = f"{PREFIX}/{D1:%Y/%m/%d}/00/KIRO_IDE_1_user_report_1.csv"
     s3.put_object(Bucket=name, Key=key, Body=body, ContentEncoding="gzip")
-    [result] = run_connectors(load_settings(), db, lambda: NOW, ["kiro"], D1, D1, max_bytes=2**16)
+    [result] = run_connectors(
+        load_settings(), db, lambda: NOW, ["kiro"], D1, D1, max_report_bytes=2**16
+    )
     assert not result.ok
     assert f"Kiro report {key} sent an answer larger than 65,536 bytes" in (result.error or "")
     assert stored(db) == {}

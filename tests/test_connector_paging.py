@@ -83,7 +83,7 @@ def test_copilot_holds_a_download_to_the_answer_limit_as_it_inflates(db, setting
     # that inflates past the limit is refused as a whole answer is.
     github.users = {D1: [[copilot_record(f"dev{n}", D1) for n in range(300)]]}
     github.gzip = True
-    result = pull(db, "copilot", sleep=lambda _s: None, max_bytes=64 * 1024)
+    result = pull(db, "copilot", sleep=lambda _s: None, max_report_bytes=64 * 1024)
     assert not result.ok
     assert "sent an answer larger than 65,536 bytes" in (result.error or "")
     assert figures(db) == {}

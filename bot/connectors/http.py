@@ -18,7 +18,14 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from bot.connectors.limits import MAX_ANSWER_BYTES, MAX_LINE_BYTES, TooLarge, bounded_lines, mib
+from bot.connectors.limits import (
+    MAX_ANSWER_BYTES,
+    MAX_LINE_BYTES,
+    MAX_REPORT_BYTES,
+    TooLarge,
+    bounded_lines,
+    mib,
+)
 from jobs.connector_items import ConnectorError
 
 log = logging.getLogger(__name__)
@@ -130,12 +137,14 @@ class VendorClient:
         deadline: float = EXCHANGE_SECONDS,
         max_bytes: int = MAX_ANSWER_BYTES,
         max_line: int = MAX_LINE_BYTES,
+        max_report_bytes: int = MAX_REPORT_BYTES,
     ) -> None:
         self.vendor = vendor
         self.secrets = secrets
         self.retries, self.backoff, self.sleep = retries, backoff, sleep
         self.deadline = deadline
         self.max_bytes, self.max_line = max_bytes, max_line
+        self.max_report_bytes = max_report_bytes
         self.home = origin(base_url) if secrets or auth is not None else None
         self.http = httpx.Client(
             base_url=base_url,
@@ -173,14 +182,14 @@ class VendorClient:
             yield line.decode("utf-8", "replace")
 
     def body(self, response: httpx.Response) -> Iterator[bytes]:
-        """A streamed body as it arrives, decoded, held to `max_bytes` in all (TooLarge past
-        it), as a whole answer is: a report a few KB on the wire can inflate a thousandfold,
-        and its records are kept until the day is written."""
+        """A streamed body (a report file) as it arrives, decoded, held to `max_report_bytes`
+        in all (TooLarge past it): a report a few KB on the wire can inflate a thousandfold.
+        Larger than a whole answer's limit: a large organisation's day is tens of MB."""
         size = 0
         for chunk in response.iter_bytes():
             size += len(chunk)
-            if size > self.max_bytes:
-                raise TooLarge(f"sent an answer larger than {mib(self.max_bytes)}")
+            if size > self.max_report_bytes:
+                raise TooLarge(f"sent an answer larger than {mib(self.max_report_bytes)}")
             yield chunk
 
     def _send(self, method: str, url: str, kwargs: dict[str, Any], whole: bool) -> httpx.Response:

@@ -12,6 +12,10 @@ from jobs.connector_items import ConnectorError
 # A JSON page or a window of Cursor's daily usage, which asks again for a window past it in
 # halves: held as bytes, then as text, then parsed, 32 MiB is already ~90 MB of a replica.
 MAX_ANSWER_BYTES = 32 * 2**20
+# A report file read line by line (Copilot's NDJSON, Kiro's CSV), once inflated: its records
+# are held until the day is written, but MAX_DAY_RECORDS bounds those, and a day's report of
+# a large organisation is tens of MB. This only stops a body inflating without end.
+MAX_REPORT_BYTES = 2**30
 # A report line is one person's day: a few KB.
 MAX_LINE_BYTES = 16 * 2**20
 # Records of one day a connector gathers before handing the day over, since a day is written
