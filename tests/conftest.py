@@ -21,13 +21,16 @@ from bot.settings import Settings, load_settings
 from storage.db import Database
 from storage.integrations import create_integration
 from tests.migrated_copies import MigratedCopies
+from tests.session_database import session_database
 
 pytest_plugins = ["tests.slack_fixtures", "tests.vendor_fixtures"]
 # The app imports matplotlib at its first chart render (bot/charts.py); a test process loads
 # it once here, so that seconds of import on a busy machine never count against a test's wait
 # for a reply. Serving without it is tested in a process of its own (test_architecture.py).
 
-PG_ADMIN_URL = os.environ.get("AIUSAGE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+PG_SERVER_URL = os.environ.get("AIUSAGE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+# Each test process's PostgreSQL tests run in a database of its own (tests/session_database.py).
+PG_ADMIN_URL = session_database(PG_SERVER_URL)
 _pg_reachable: bool | None = None
 
 
@@ -55,12 +58,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
     schema = f"t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")
-    try:
-        base = PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://", 1)
-        yield f"{base}?options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    base = PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://", 1)
+    # Not dropped after the test: the process's database goes, with every schema, at its end.
+    yield f"{base}?options=-csearch_path%3D{schema}"
 
 
 @pytest.fixture
