@@ -45,6 +45,22 @@ def postgres_reachable() -> bool:
     return _pg_reachable
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked `one_database` (what they test lies above the database) run on SQLite
+    alone: the suite's PostgreSQL half costs twice its SQLite half, and CI has ten minutes."""
+    kept, dropped = [], []
+    for item in items:
+        params = getattr(item, "callspec", None)
+        on_postgres = params is not None and params.params.get("database_url") == "postgresql"
+        if on_postgres and item.get_closest_marker("one_database"):
+            dropped.append(item)
+        else:
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
     """A fresh, empty database: a SQLite file, or a PostgreSQL schema of its own."""

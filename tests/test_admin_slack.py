@@ -21,6 +21,9 @@ from storage.leaderboard import leaderboard_state
 from storage.posts import post_claims
 from tests.test_slack_commands import THIS_MONDAY, ingest, text_of, used, worked
 
+# What this module tests lies above the database: it runs on SQLite alone (conftest.py).
+pytestmark = pytest.mark.one_database
+
 CONFIRM = "aiusage_retire_confirm"
 CANCEL = "aiusage_retire_cancel"
 # `now` is Wednesday 2026-11-18 (week 2026-W47); awards post on Mondays at 09:00 UTC.

@@ -6,12 +6,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from storage.db import SCHEMA_HEAD, alembic_config
 from storage.schema import metadata
+
+# What this module tests lies above the database: it runs on SQLite alone (conftest.py).
+pytestmark = pytest.mark.one_database
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -20,6 +20,9 @@ from storage.integrations import revoke_integration
 from tests.builders import event
 from tests.readback import daily_usage
 
+# What this module tests lies above the database: it runs on SQLite alone (conftest.py).
+pytestmark = pytest.mark.one_database
+
 BODY = orjson.dumps({"events": [event(event_id=f"slow-{i}") for i in range(3)]})
 
 

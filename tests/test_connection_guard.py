@@ -23,6 +23,9 @@ import pytest
 from bot.connection_guard import HEAD_LIMIT, HEAD_TIMEOUT_S, LINGER_S, connection_cap
 from tests.fault_helpers import AIUSAGE, free_port, wait_until
 
+# What this module tests lies above the database: it runs on SQLite alone (conftest.py).
+pytestmark = pytest.mark.one_database
+
 # Long enough for a loaded machine to run a timer late; far short of "never".
 SLACK_S = 3.0
 

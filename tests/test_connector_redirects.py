@@ -15,6 +15,9 @@ from tests.fakes.tls import loopback_tls
 from tests.fakes.vendors import FakeAnthropic, FakeCursor, FakeGitHub, FakeVendor
 from tests.test_connectors import D1, claude_record, copilot_record, cursor_record, figures
 
+# What this module tests lies above the database: it runs on SQLite alone (conftest.py).
+pytestmark = pytest.mark.one_database
+
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
 CLAUDE_PATH = "/v1/organizations/usage_report/claude_code"
 COPILOT_PATH = "/orgs/acme/copilot/metrics/reports/users-1-day"

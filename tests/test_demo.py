@@ -13,6 +13,9 @@ from PIL import Image
 from bot.cli.main import main
 from storage.integrations import list_integrations
 
+# What this module tests lies above the database: it runs on SQLite alone (conftest.py).
+pytestmark = pytest.mark.one_database
+
 
 @pytest.mark.parametrize("moment", ["2026-11-18 12:00", "2026-11-23 00:00:30"])
 def test_the_demo_walks_through_usage_me_and_top(db, capsys, caplog, moment):

@@ -30,6 +30,9 @@ from tests.builders import bearer, event
 from tests.slack_requests import SIGNING_SECRET, signed_headers
 from tests.test_slack_commands import text_of
 
+# What this module tests lies above the database: it runs on SQLite alone (conftest.py).
+pytestmark = pytest.mark.one_database
+
 PUBLIC_URL = "https://aiusage.example.com"
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
 from starlette.testclient import TestClient
 
 from bot.composition import create_http_app
 from storage.db import Database
 from tests.builders import bearer, event
+
+# What this module tests lies above the database: it runs on SQLite alone (conftest.py).
+pytestmark = pytest.mark.one_database
 
 
 def test_health_is_ok_while_the_database_answers(client):

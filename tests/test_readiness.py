@@ -23,6 +23,9 @@ from tests.slack_requests import SIGNING_SECRET, signed_headers, slash_command
 from tests.test_replicas import AIUSAGE, env_for, start, wait_ready
 from tests.test_serve import free_port
 
+# What this module tests lies above the database: it runs on SQLite alone (conftest.py).
+pytestmark = pytest.mark.one_database
+
 BOT_TOKEN = "xoxb-1111-2222-readiness-secret"
 
 

@@ -24,6 +24,9 @@ from tests.fault_helpers import wait_until
 from tests.slack_fixtures import BOT_TOKEN
 from tests.slack_requests import block_actions, signed_headers, slash_command
 
+# What this module tests lies above the database: it runs on SQLite alone (conftest.py).
+pytestmark = pytest.mark.one_database
+
 
 @pytest.fixture
 def body(slack):

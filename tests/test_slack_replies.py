@@ -10,8 +10,13 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pytest
+
 from tests.fault_helpers import free_port, wait_until
 from tests.slack_requests import slash_command
+
+# What this module tests lies above the database: it runs on SQLite alone (conftest.py).
+pytestmark = pytest.mark.one_database
 
 
 def first_sight_me(slack, response_url: str = "late") -> None:

@@ -22,6 +22,9 @@ from tests.fault_helpers import wait_until
 from tests.slack_requests import block_actions, slash_command
 from tests.test_serve import free_port
 
+# What this module tests lies above the database: it runs on SQLite alone (conftest.py).
+pytestmark = pytest.mark.one_database
+
 AIUSAGE = str(Path(sys.executable).with_name("aiusage"))
 # Slack gives up on an envelope after 3 s; a healthy client answers in milliseconds.
 ACK_BUDGET_S = 0.3
