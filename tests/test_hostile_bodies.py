@@ -34,6 +34,9 @@ from tests.test_otlp import (
     tokens,
 )
 
+# Bodies are refused before the database is reached: this runs on SQLite alone (conftest.py).
+pytestmark = pytest.mark.one_database
+
 # A generous budget for a shared CI machine: it catches the minutes these bodies used to
 # take; bench/hostile_bodies.py measures the real times (tens to a few hundred ms).
 QUICK_S = 2.0
