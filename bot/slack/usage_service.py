@@ -84,11 +84,13 @@ class _CachedRanking:
     computed_at: float  # time.monotonic()
     as_of: datetime  # by the service's clock, when the computation began: the reply's "As of"
     took: float  # seconds the computation took
+    # Without the flagged: they are the same for every request until the next refresh, and
+    # leaving hundreds of them out per request was most of what `top` cost.
     board: Board
     # Judged from the same snapshot as `board`, so nobody is ever shown before their
     # week has been looked at.
     flagged: frozenset[int]
-    # People with usage this week below the badges' floor of use: not ranked yet.
+    # People with usage this week below the badges' floor of use, not flagged: not ranked yet.
     short: frozenset[int]
 
 
@@ -175,11 +177,12 @@ class UsageService:
         now = self.services.clock()
         week = current_week(now, self.tz)
         ranking = self.ranking(week)
-        unranked = unranked_people(self.db, week.start) | ranking.flagged
+        # Opt-outs and stored flags, read fresh; the ranking's own flagged are off its board.
+        unranked = unranked_people(self.db, week.start)
         board = ranking.board.standings(unranked, viewer.person_id, TOP_SIZE)
         short = ranking.short
-        # The opted-out and flagged are left out for that, not for too little use; the
-        # intersection walks the smaller set (usually `unranked`), not everyone short.
+        # The opted-out are left out for that, not for too little use; the intersection
+        # walks the smaller set (usually `unranked`), not everyone short.
         short_count = len(short) - len(unranked & short)
         return TopAnswer(
             viewer=viewer,
@@ -188,7 +191,7 @@ class UsageService:
             top=board.top,
             ranked_count=board.count,
             mine=board.mine,
-            excluded=viewer.person_id in unranked,
+            excluded=viewer.person_id in unranked or viewer.person_id in ranking.flagged,
             too_little=short_count,
             least_work=self.award_config.rules.least_work,
             short=viewer.person_id in short and viewer.person_id not in unranked,
@@ -244,8 +247,6 @@ class UsageService:
             # configured rules: the leaderboard believes no more than the badges do.
             rules = self.award_config.rules
             least = rules.least_work
-            board = Board.of(rank(inputs, least))
-            short = too_little_use(inputs, least)
             sharp = rules.category("acceptance")
             doubted = past_belief(
                 inputs,
@@ -254,6 +255,8 @@ class UsageService:
             )
             # Left out as a flagged week is: not ranked, and named nowhere.
             flagged = flagged_now(self.db, week, self.award_config) | doubted
+            board = Board.of([r for r in rank(inputs, least) if r.person_id not in flagged])
+            short = too_little_use(inputs, least) - flagged
             done = time.monotonic()
             self.services.metrics.ranking.observe(done - started)
             fresh = _CachedRanking(fingerprint, done, as_of, done - started, board, flagged, short)
