@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, text
 
 import storage.imports
+from jobs.connectors import CHUNK_ROWS
 from storage.connectors import connector_states
 from storage.models import DailyRow, IdentityRow, WeeklyStaleRow
 from storage.people import link_email
@@ -25,7 +26,7 @@ from tests.builders import event
 from tests.fakes.vendors import FakeGitHub
 from tests.fault_helpers import AIUSAGE, wait_until
 from tests.test_connector_groups import row_triggers
-from tests.test_connectors import copilot_record
+from tests.test_connectors import claude_record, copilot_record
 from tests.test_org_weekly import (
     PEOPLE,
     WEEK,
@@ -136,6 +137,55 @@ def test_a_sync_killed_part_way_loses_no_recorded_day_and_the_next_run_completes
         github.stop()
 
 
+@pytest.mark.postgres
+def test_a_sync_killed_between_the_chunks_of_one_day_stores_that_day_once_next_run(
+    db, settings, anthropic, now
+):
+    """A day of more records than one write takes (`jobs.connectors.CHUNK_ROWS`), killed
+    after its first chunk is stored and before its second: the day is not recorded, and the
+    next run replaces what the first chunk left rather than adding to it (Claude Code's
+    records add up, so a chunk counted twice would show)."""
+    if db.is_sqlite:
+        pytest.skip("on SQLite a day's chunks share one transaction (the test above)")
+    day = date(2026, 8, 3)
+    records = [claude_record(f"dev{n:05d}@example.com", day) for n in range(CHUNK_ROWS + 1000)]
+    anthropic.records, anthropic.page_size = {day: records}, 1000
+    argv = [AIUSAGE, "connectors", "sync", "claude-code", "--since", str(day), "--until", str(day)]
+    # A person of the second chunk, being made by another transaction: the second chunk's
+    # identities wait on it, after the first chunk's rows are committed.
+    with db.engine.connect() as holding:
+        holding.execute(
+            insert(IdentityRow).values(kind="email", value="dev05500@example.com", created_at=now)
+        )
+        sync = subprocess.Popen(argv, env=dict(os.environ), stdout=subprocess.DEVNULL)
+        try:
+            wait_until("the second chunk waiting", lambda: _waiting_on_locks(db), timeout=60)
+        finally:
+            sync.send_signal(signal.SIGKILL)
+            sync.wait(30)
+        holding.rollback()
+    assert _last_day(db, "claude-code") is None  # not recorded: fetched again next run
+    assert _rows_per_day(db) == {day: CHUNK_ROWS}  # the first chunk, committed on its own
+
+    subprocess.run(argv, env=dict(os.environ), check=True, stdout=subprocess.DEVNULL)
+    assert _last_day(db, "claude-code") == day
+    assert _rows_per_day(db) == {day: len(records)}
+    with db.read() as conn:
+        commits = conn.scalar(select(func.sum(DailyRow.commits)))
+    assert commits == 2 * len(records)  # two a record, each record once
+
+
+def _waiting_on_locks(db) -> bool:
+    with db.read() as conn:
+        waiting = conn.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+        )
+    return bool(waiting)
+
+
 def _children(pid: int) -> set[int]:
     found = set()
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -155,8 +205,8 @@ def _alive(pids: set[int]) -> bool:
     return False
 
 
-def _last_day(db) -> date | None:
-    state = connector_states(db).get("copilot")
+def _last_day(db, connector: str = "copilot") -> date | None:
+    state = connector_states(db).get(connector)
     return state.last_day if state else None
 
 
