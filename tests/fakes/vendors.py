@@ -11,7 +11,6 @@ import ssl
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -211,7 +210,6 @@ class FakeAnthropic(FakeVendor):
     key: str = "sk-ant-admin-fake"
     records: dict[date, list[dict[str, Any]]] = field(default_factory=dict)
     page_size: int = 2
-    on_call: Callable[[Call], None] | None = None
 
     def answer(self, call: Call) -> Answer:
         if call.headers.get("x-api-key") != self.key:
