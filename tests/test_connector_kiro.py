@@ -361,3 +361,22 @@ def test_kiro_a_client_too_long_to_keep_is_named_and_the_rest_kept(run, db, buck
     assert (code, err) == (0, ""), err
     assert "1 rows for 1 days" in out and "1 rejected" in out
     assert list(stored(db)) == [("kiro:u1", "kiro")]
+
+
+@pytest.mark.one_database
+def test_kiro_rejects_a_row_not_utf8_and_refuses_a_report_naming_a_column_twice(
+    run, db, bucket, caplog
+):
+    # As `aiusage import kiro`: the same parser, the same bytes (decoded with surrogateescape).
+    s3, name = bucket
+    key = f"{PREFIX}/{D1:%Y/%m/%d}/00/KIRO_IDE_1_user_report_1.csv"
+    body = f"{HEADER}\n2026-11-16,u1,KIRO_IDE,1,5,5\n2026-11-16,u\xff,KIRO_IDE,1,6,6\n"
+    s3.put_object(Bucket=name, Key=key, Body=body.encode().replace(b"\xc3\xbf", b"\xff"))
+    put(s3, name, D2, "KIRO_IDE_1_user_report_2", ["2026-11-17,u1,KIRO_IDE,1,5,500"],
+        "Date,UserId,Client_Type,Credits_Used,Total_Messages,Total_Messages")  # fmt: skip
+    code, _, err = run("connectors", "sync", "kiro", "--since", D1, "--until", D2)
+    assert code == 1
+    assert "record 3 skipped: is not UTF-8 text (byte 0xff)" in caplog.text
+    assert "the header names the column 'Total_Messages' twice" in err
+    assert stored(db, D1, D2) == {("kiro:u1", "kiro"): stored(db, D1, D1)[("kiro:u1", "kiro")]}
+    assert stored(db, D1, D1)[("kiro:u1", "kiro")].requests == 5

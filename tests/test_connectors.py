@@ -190,6 +190,18 @@ def test_cursor_hostile_values_are_named_and_the_rest_kept(run, db, cursor_api):
     assert [who for who, _ in stored] == ["ada@example.com"]
 
 
+@pytest.mark.one_database
+def test_cursor_accepted_above_shown_is_stored_as_shown_as_import_stores_it(run, db, cursor_api):
+    cursor_api.records = [
+        {**cursor_record("ada@example.com", D1, tabs=3), "totalTabsAccepted": 300,
+         "totalApplies": 1, "totalAccepts": 80},
+    ]  # fmt: skip
+    code, _, err = run("connectors", "sync", "cursor", "--since", D1, "--until", D1)
+    assert (code, err) == (0, "")
+    totals = figures(db)[("ada@example.com", "cursor")]
+    assert (totals.suggestions_shown, totals.suggestions_accepted) == (380, 380)
+
+
 # --- claude code ---------------------------------------------------------------------------
 
 

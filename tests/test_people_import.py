@@ -50,6 +50,16 @@ def test_a_file_without_the_header_is_refused_whole(run, db, tmp_path):
     assert run("people", "import", tmp_path / "missing.csv")[0] == 2
 
 
+@pytest.mark.one_database
+def test_a_header_naming_a_column_twice_is_refused_whole(run, db, tmp_path):
+    # csv.DictReader would give each row the later of the two cells, silently.
+    links = tmp_path / "links.csv"
+    links.write_text("identity,slack_user,Slack_User \ncopilot:octocat,U012AB3CD,UOTHER1\n")
+    code, out, err = run("people", "import", links)
+    assert (code, out) == (2, "")
+    assert err == f"aiusage: {links}: the header names the column 'Slack_User' twice\n"
+
+
 def test_a_row_with_more_or_fewer_fields_than_the_header_is_rejected_by_its_line(run, db, tmp_path):
     """As `teams import` names such a line; the rows beside it are still linked."""
     links = tmp_path / "links.csv"

@@ -6,13 +6,14 @@ import argparse
 import csv
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO
 
 from bot.cli.context import CliContext
 from bot.connectors.limits import MAX_LINE_BYTES, TooLarge, bounded_lines, mib
 from bot.intake import copilot, cursor, kiro
-from bot.intake.vendor_report import BadReport, DocumentTooLarge
+from bot.intake.vendor_report import DECODE_ERRORS, BadReport, DocumentTooLarge
 from jobs.weeks import local_day
 from storage.bounds import within_bounds
 from storage.db import Database
@@ -34,14 +35,15 @@ SMALLER_DOCUMENT = {
 
 
 def _lines(handle: BinaryIO) -> Iterator[str]:
-    """The file's lines as text, ends kept (a quoted CSV cell may hold one); a line past
-    MAX_LINE_BYTES refuses the file before more of it is held."""
+    """The file's lines as text, ends kept (a quoted CSV cell may hold one), decoded so that
+    the parser rejects a line that is not UTF-8; a line past MAX_LINE_BYTES refuses the file
+    before more of it is held."""
     number = 0
     chunks = iter(lambda: handle.read(READ_BYTES), b"")
     try:
         for line in bounded_lines(chunks, MAX_LINE_BYTES, keepends=True):
             number += 1
-            yield line.decode("utf-8-sig" if number == 1 else "utf-8")
+            yield line.decode("utf-8-sig" if number == 1 else "utf-8", DECODE_ERRORS)
     except TooLarge:
         raise BadReport(
             f"line {number + 1} is longer than {mib(MAX_LINE_BYTES)}, the most an import reads"
@@ -53,7 +55,7 @@ def _document(handle: BinaryIO) -> str:
     body = handle.read(MAX_DOCUMENT_BYTES + 1)
     if len(body) > MAX_DOCUMENT_BYTES:
         raise DocumentTooLarge(MAX_DOCUMENT_BYTES)
-    return body.decode("utf-8-sig")
+    return body.decode("utf-8-sig", DECODE_ERRORS)
 
 
 Parser = Callable[[BinaryIO], Iterator[ReportDay | BadRow]]
@@ -74,9 +76,23 @@ for each person and day it holds rather than adding to them. So does a row of a 
 names a person and day (and client) an earlier row named: the later row counts, as if the
 two had been imported one after the other, and stderr says how many rows did so.
 
+A row is rejected, named by its line, when a figure or name in it is bad or a byte of it is
+not UTF-8. Where a vendor counts more suggestions accepted than shown (each accept action
+counts), shown is raised to accepted. A CSV header naming a column twice refuses the file.
+
 exit status: 0 every row imported; 1 some rows were rejected (each is named on stderr with
 its line number, and the rest imported); 2 bad usage, unknown integration or unreadable file.
+Rows are stored 1,000 at a time: a file that stops being readable part way (a line too long,
+JSON broken off) exits 2 with how many rows were stored before; importing it again, mended,
+replaces them.
 """
+
+
+@dataclass
+class Progress:
+    """Rows of this import committed so far: what a stop part way leaves stored."""
+
+    stored: int = 0
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -102,28 +118,45 @@ def run_import(args: argparse.Namespace, cli: CliContext) -> int:
     if args.integration and get_integration(db, args.integration) is None:
         print(f"aiusage: no integration named {args.integration!r}", file=sys.stderr)
         return 2
+    progress = Progress()
     try:
         with open(args.file, "rb") as handle:
-            imported, rejected = _import(db, args, handle, cli.clock())
-    except (OSError, UnicodeDecodeError) as exc:
-        print(f"aiusage: cannot read {args.file}: {exc}", file=sys.stderr)
-        return 2
+            imported, rejected = _import(db, args, handle, cli.clock(), progress)
+    except OSError as exc:
+        return _stopped(f"cannot read {args.file}: {exc}", progress)
     except DocumentTooLarge as exc:
-        print(
-            f"aiusage: {args.file}: is one JSON document, read whole, and longer than "
+        return _stopped(
+            f"{args.file}: is one JSON document, read whole, and longer than "
             f"{mib(exc.limit)}, the most an import holds; {SMALLER_DOCUMENT[args.source]}",
-            file=sys.stderr,
+            progress,
         )
-        return 2
     except (BadReport, csv.Error) as exc:
-        print(f"aiusage: {args.file}: {exc}", file=sys.stderr)
-        return 2
+        return _stopped(f"{args.file}: {exc}", progress)
+    except BaseException:  # the database gone, ^C: said by main, or Python; this adds what stays
+        if progress.stored:
+            print(f"aiusage: {args.file}: {_stored(progress)}", file=sys.stderr)
+        raise
     print(f"Imported {imported} rows of {args.source} usage from {args.file}; {rejected} rejected.")
     return 1 if rejected else 0
 
 
+def _stopped(message: str, progress: Progress) -> int:
+    """Exit 2 for a file that cannot be read on; saying so, and what it left stored."""
+    if progress.stored:
+        message = f"{message}; {_stored(progress)}"
+    print(f"aiusage: {message}", file=sys.stderr)
+    return 2
+
+
+def _stored(progress: Progress) -> str:
+    # Each row cleared its person's day (and client) of this source before it was written,
+    # so a second import of the file, mended, replaces them rather than adding to them.
+    rows = "1 row was" if progress.stored == 1 else f"{progress.stored:,} rows were"
+    return f"{rows} stored before the import stopped; importing the file again replaces them"
+
+
 def _import(
-    db: Database, args: argparse.Namespace, handle: BinaryIO, now: datetime
+    db: Database, args: argparse.Namespace, handle: BinaryIO, now: datetime, progress: Progress
 ) -> tuple[int, int]:
     replaced: set[ReplacedKey] = set()
     chunk: list[ReportDay] = []
@@ -140,10 +173,12 @@ def _import(
         imported += 1
         if len(chunk) >= CHUNK_ROWS:
             repeated += replace_report_days(db, args.source, args.integration, chunk, replaced, now)
+            progress.stored += len(chunk)
             chunk = []
         if imported % PROGRESS_EVERY == 0:
             print(f"aiusage: {imported} rows imported so far", file=sys.stderr, flush=True)
     repeated += replace_report_days(db, args.source, args.integration, chunk, replaced, now)
+    progress.stored += len(chunk)
     if repeated:
         # Not a rejection: each row was imported, as a second import of it would be.
         print(

@@ -13,6 +13,7 @@ from typing import Any
 from bot.cli import cli_actor
 from bot.cli.context import CliContext
 from bot.cli.people import SLACK_USER_RE, parse_identity
+from bot.intake.vendor_report import BadReport, unique_columns
 from bot.slack.identity import email_lookup
 from storage.admin import record_audit
 from storage.db import Database
@@ -29,7 +30,8 @@ ID, or the email of a Slack user (known from earlier usage, or looked up in Slac
 SLACK_BOT_TOKEN is set).
 
 exit status: 0 every row linked; 1 some rows were rejected (each named on stderr with its
-line, the rest linked); 2 the file cannot be read or has not that header.
+line, the rest linked); 2 the file cannot be read or has not that header (or names a
+column twice).
 """
 
 
@@ -49,7 +51,7 @@ def run_people_import(args: argparse.Namespace, cli: CliContext) -> int:
     try:
         with open(args.file, encoding="utf-8-sig", newline="") as handle:
             reader = csv.DictReader(handle)
-            header = [name.strip().lower() for name in reader.fieldnames or []]
+            header = [name.lower() for name in unique_columns(reader.fieldnames or [])]
             if "identity" not in header or "slack_user" not in header:
                 print(
                     f"aiusage: {args.file}: the header must be identity,slack_user", file=sys.stderr
@@ -58,6 +60,9 @@ def run_people_import(args: argparse.Namespace, cli: CliContext) -> int:
             rows = [(reader.line_num, _cells(row, len(header))) for row in reader]
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         print(f"aiusage: cannot read {args.file}: {exc}", file=sys.stderr)
+        return 2
+    except BadReport as exc:  # a column named twice: a row would take one of its cells
+        print(f"aiusage: {args.file}: {exc}", file=sys.stderr)
         return 2
     db = cli.db
     actor = cli_actor()

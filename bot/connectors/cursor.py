@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from bot.connectors.http import VendorClient
 from bot.connectors.limits import TooLarge
 from bot.intake import cursor
+from bot.intake.vendor_report import DECODE_ERRORS
 from jobs.connector_items import Batch, ConnectorError
 from storage.records import BadRow, ReportDay
 
@@ -64,7 +65,8 @@ class CursorConnector:
             yield from self._window(middle + timedelta(days=1), end)
             return
         days = tuple(start + timedelta(days=n) for n in range((end - start).days + 1))
-        yield Batch(days, self._within(response.text, start, end))
+        answer = response.content.decode("utf-8-sig", DECODE_ERRORS)  # as `import cursor`
+        yield Batch(days, self._within(answer, start, end))
 
     @staticmethod
     def _within(body: str, start: date, end: date) -> Iterator[ReportDay | BadRow]:

@@ -26,6 +26,7 @@ from bot.connectors.limits import (
     bounded_lines,
     mib,
 )
+from bot.intake.vendor_report import DECODE_ERRORS
 from jobs.connector_items import ConnectorError
 
 log = logging.getLogger(__name__)
@@ -177,9 +178,10 @@ class VendorClient:
 
     def lines(self, response: httpx.Response) -> Iterator[str]:
         """A streamed body's lines as text, each held to `max_line` bytes (TooLarge past it):
-        httpx's own `iter_lines` holds a line however long it grows."""
+        httpx's own `iter_lines` holds a line however long it grows. Decoded as imports
+        decode: the parser rejects a line that is not UTF-8, rather than keep a mangled name."""
         for line in bounded_lines(self.body(response), self.max_line):
-            yield line.decode("utf-8", "replace")
+            yield line.decode("utf-8", DECODE_ERRORS)
 
     def body(self, response: httpx.Response) -> Iterator[bytes]:
         """A streamed body (a report file) as it arrives, decoded, held to `max_report_bytes`

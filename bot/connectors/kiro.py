@@ -22,7 +22,7 @@ from bot.connectors.http import VendorClient
 from bot.connectors.limits import MAX_DAY_RECORDS, TooLarge, bounded_lines
 from bot.connectors.s3_links import S3Links
 from bot.intake import kiro
-from bot.intake.vendor_report import BadReport
+from bot.intake.vendor_report import DECODE_ERRORS, BadReport
 from jobs.connector_items import Batch, ConnectorError
 from storage.records import BadRow, ReportDay
 
@@ -117,7 +117,7 @@ class KiroConnector:
                 items.extend(self._read_file(file, self.max_day_records - len(items)))
             except (ClientError, BotoCoreError) as exc:
                 raise ConnectorError(f"Kiro report {file.key}: {_s3_error(exc)}") from None
-            except (BadReport, UnicodeDecodeError) as exc:
+            except BadReport as exc:  # not a Kiro report, or a column named twice
                 raise ConnectorError(f"Kiro report {file.key} is not readable: {exc}") from None
         return items
 
@@ -129,7 +129,7 @@ class KiroConnector:
         with self.reports.get(file.key) as response:
             lines = bounded_lines(http.body(response), http.max_line, keepends=True)
             try:
-                records = kiro.parse(codecs.iterdecode(lines, "utf-8-sig"))
+                records = kiro.parse(codecs.iterdecode(lines, "utf-8-sig", DECODE_ERRORS))
                 items = list(islice(records, room + 1))
                 if len(items) <= room:
                     return items

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import date
+from itertools import chain
 from typing import Any
 
 import orjson
@@ -17,6 +18,8 @@ from bot.intake.vendor_report import (
     count,
     merge,
     nonzero,
+    not_utf8,
+    suggestions,
     text,
 )
 from storage.bounds import MAX_COUNT
@@ -41,7 +44,8 @@ def parse(
     one JSON array (as the API's example shows) is read too, each item named by its index,
     and so is a document with a `day_totals` list (as GitHub's own metrics tooling writes it),
     on one line or pretty-printed; such a document is parsed whole, so past
-    `max_document_bytes` it raises DocumentTooLarge."""
+    `max_document_bytes` it raises DocumentTooLarge. Lines decoded with DECODE_ERRORS: one
+    holding a byte that was not UTF-8 is rejected (in a document, refuses it)."""
     stream = iter(enumerate(lines, start=1))
     first = True
     for number, line in stream:
@@ -50,14 +54,17 @@ def parse(
             continue
         was_first, first = first, False
         if was_first and stripped.startswith("["):
-            rest = _whole(stripped, (item for _, item in stream), max_document_bytes)
+            rest = _whole(number, stripped, stream, max_document_bytes)
             yield from _parse_array(rest)
             return
+        if (why := not_utf8(stripped)) is not None:
+            yield BadRow(number, why)
+            continue
         try:
             record = orjson.loads(stripped)
         except orjson.JSONDecodeError as exc:
             if was_first and stripped.startswith("{"):
-                rest = _whole(stripped, (item for _, item in stream), max_document_bytes)
+                rest = _whole(number, stripped, stream, max_document_bytes)
                 yield from _parse_document(rest)
                 return
             yield BadRow(number, f"not a JSON object: {exc}")
@@ -68,16 +75,15 @@ def parse(
         yield _row(number, record)
 
 
-def _whole(first: str, rest: Iterable[str], limit: int | None) -> str:
-    """The document that starts with `first`, refused as soon as it is past `limit` bytes."""
-    if limit is None:
-        return first + "".join(rest)
-    parts, held = [first], len(first.encode())
-    if held > limit:
-        raise DocumentTooLarge(limit)
-    for line in rest:
-        held += len(line.encode())
-        if held > limit:
+def _whole(start: int, first: str, rest: Iterable[tuple[int, str]], limit: int | None) -> str:
+    """The document that starts with `first` (line `start`), refused as soon as it is past
+    `limit` bytes or holds a line that was not UTF-8 (parsed whole, no item is its own)."""
+    parts, held = [], 0
+    for number, line in chain([(start, first)], rest):
+        if (why := not_utf8(line)) is not None:
+            raise BadReport(f"line {number} {why}")
+        held += len(line) if line.isascii() else len(line.encode())
+        if limit is not None and held > limit:
             raise DocumentTooLarge(limit)
         parts.append(line)
     return "".join(parts)
@@ -167,21 +173,26 @@ def to_report_day(number: int, record: Mapping[str, Any]) -> ReportDay:
 def _feature(feature: Mapping[str, Any]) -> KindFigures:
     name = text(feature, "feature")
     if name == "code_completion":
+        shown, accepted = _suggestions(feature)
         return KindFigures(
             kind="inline_suggestion",
-            suggestions_shown=count(feature, "code_generation_activity_count"),
-            suggestions_accepted=count(feature, "code_acceptance_activity_count"),
+            suggestions_shown=shown,
+            suggestions_accepted=accepted,
             lines_accepted=count(feature, "loc_added_sum"),
         )
     return _figures("agent" if name in AGENT_FEATURES else "chat", feature)
 
 
+def _suggestions(totals: Mapping[str, Any]) -> tuple[int | None, int | None]:
+    # Copilot counts each accept action, which can outnumber the blocks generated
+    return suggestions(
+        count(totals, "code_generation_activity_count"),
+        count(totals, "code_acceptance_activity_count"),
+    )
+
+
 def _figures(kind: str, totals: Mapping[str, Any]) -> KindFigures:
-    shown = count(totals, "code_generation_activity_count")
-    accepted = count(totals, "code_acceptance_activity_count")
-    if shown is not None and accepted is not None and accepted > shown:
-        # Copilot counts each accept action, which can outnumber the blocks generated
-        shown = accepted
+    shown, accepted = _suggestions(totals)
     return KindFigures(
         kind=kind,
         requests=count(totals, "user_initiated_interaction_count") or 0,
@@ -253,8 +264,7 @@ def _plain_report_day(number: int, record: dict[str, Any]) -> ReportDay | None:
             if requests is _NO_FIGURE:
                 return None
             requests = requests or 0
-            if shown is not None and accepted is not None and accepted > shown:
-                shown = accepted  # as `_figures`
+        shown, accepted = suggestions(shown, accepted)  # as `_suggestions`
         if not (requests or shown or accepted or lines):
             continue  # an all-zero part says nothing (`nonzero`)
         if (seen := by_kind.get(kind)) is None:

@@ -8,7 +8,7 @@ from datetime import date
 
 import orjson
 
-from bot.intake.vendor_report import RowError, calendar_day, text
+from bot.intake.vendor_report import RowError, calendar_day, not_utf8, text
 from storage import bounds
 from storage.records import BadRow
 
@@ -24,6 +24,8 @@ def parse(lines: Iterable[str]) -> Iterator[tuple[date, str, str] | BadRow]:
         if not stripped:
             continue
         try:
+            if (why := not_utf8(stripped)) is not None:
+                raise RowError(why)
             record = orjson.loads(stripped)
             if not isinstance(record, dict):
                 raise RowError("a record must be a JSON object")

@@ -8,7 +8,17 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from bot.intake.vendor_report import BadReport, RowError, calendar_day, count, merge, nonzero, text
+from bot.intake.vendor_report import (
+    BadReport,
+    RowError,
+    calendar_day,
+    count,
+    merge,
+    nonzero,
+    not_utf8,
+    suggestions,
+    text,
+)
 from storage import bounds
 from storage.records import BadRow, KindFigures, ReportDay, UserRef
 
@@ -19,7 +29,8 @@ _decoder = json.JSONDecoder()
 
 def parse(body: str) -> Iterator[ReportDay | BadRow]:
     """Each item of `data` (or of a bare JSON array), with the line it starts on, decoded
-    one at a time so a bad item is named and the rest still imported."""
+    one at a time so a bad item is named and the rest still imported; so is an item holding
+    a byte that was not UTF-8 (the body decoded with DECODE_ERRORS)."""
     match = _DATA_KEY.search(body)
     if match:
         position = match.end()
@@ -44,6 +55,8 @@ def parse(body: str) -> Iterator[ReportDay | BadRow]:
         except RecursionError:
             raise BadReport(f"line {line}: JSON nested too deeply") from None
         try:
+            if (why := not_utf8(body[position:end])) is not None:
+                raise RowError(why)
             if not isinstance(item, dict):
                 raise RowError("an item of data must be an object")
             yield to_report_day(line, item)
@@ -83,19 +96,23 @@ def to_report_day(line: int, item: Mapping[str, Any]) -> ReportDay:
     }
     parts: list[KindFigures] = []
     if item.get("isActive", True) is not False:
+        tabs_shown, tabs_accepted = suggestions(
+            numbers["totalTabsShown"], numbers["totalTabsAccepted"]
+        )
+        applies, accepts = suggestions(numbers["totalApplies"], numbers["totalAccepts"])
         parts = [
             KindFigures(
                 kind="inline_suggestion",
-                suggestions_shown=numbers["totalTabsShown"],
-                suggestions_accepted=numbers["totalTabsAccepted"],
+                suggestions_shown=tabs_shown,
+                suggestions_accepted=tabs_accepted,
             ),
             KindFigures(
                 kind="agent",
                 requests=numbers["composerRequests"]
                 + numbers["agentRequests"]
                 + numbers["cmdkUsages"],
-                suggestions_shown=numbers["totalApplies"],
-                suggestions_accepted=numbers["totalAccepts"],
+                suggestions_shown=applies,
+                suggestions_accepted=accepts,
                 lines_accepted=numbers["acceptedLinesAdded"],
             ),
             KindFigures(kind="chat", requests=numbers["chatRequests"]),

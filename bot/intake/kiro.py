@@ -17,7 +17,10 @@ from bot.intake.vendor_report import (
     count,
     merge,
     nonzero,
+    not_utf8,
+    suggestions,
     text,
+    unique_columns,
 )
 from storage.records import BadRow, KindFigures, ReportDay, UserRef
 
@@ -27,9 +30,12 @@ _ACTIVITY_COLUMNS = {"UserId", "Date"}
 
 
 def parse(lines: Iterable[str]) -> Iterator[ReportDay | BadRow]:
-    """Rows of either report, streamed; a row's line is where it ends in the file."""
+    """Rows of either report, streamed; a row's line is where it ends in the file. Lines
+    decoded with DECODE_ERRORS: a row holding a byte that was not UTF-8 is rejected."""
     reader = csv.DictReader(lines)
     header = reader.fieldnames or []
+    if (why := not_utf8("".join(header))) is not None:
+        raise BadReport(f"line 1 (the header) {why}")
     columns = {name.strip() for name in header}
     if columns >= _CLIENT_COLUMNS:
         to_day = _client_day
@@ -45,6 +51,7 @@ def parse(lines: Iterable[str]) -> Iterator[ReportDay | BadRow]:
             "not a Kiro user-activity report: the header needs UserId and Date "
             "(and Client_Type and Total_Messages for the per-client report)"
         )
+    unique_columns(header)  # refuses a name given twice
     while True:
         try:
             row = next(reader)
@@ -56,6 +63,9 @@ def parse(lines: Iterable[str]) -> Iterator[ReportDay | BadRow]:
         line = reader.line_num
         if None in row or any(value is None for value in row.values()):
             yield BadRow(line, f"has {len(header)} columns in the header but not in this row")
+            continue
+        if (why := not_utf8("".join(row.values()))) is not None:
+            yield BadRow(line, why)
             continue
         stripped = {(key or "").strip(): value for key, value in row.items()}
         try:
@@ -97,30 +107,31 @@ def _activity_day(line: int, row: Mapping[str, str]) -> ReportDay:
     """Suggestions, acceptances and accepted lines per kind of work. Messages are left to
     the per-client report, which counts them for every client, so they are not added twice."""
     parts = [
-        KindFigures(
-            kind="inline_suggestion",
-            suggestions_shown=count(row, "Inline_SuggestionsCount"),
-            suggestions_accepted=count(row, "Inline_AcceptanceCount"),
-            lines_accepted=count(row, "Inline_AICodeLines"),
-        ),
+        _suggested(row, "inline_suggestion", "Inline_SuggestionsCount", "Inline_AcceptanceCount",
+                   "Inline_AICodeLines"),
         KindFigures(kind="chat", lines_accepted=count(row, "Chat_AICodeLines")),
-        KindFigures(
-            kind="chat",
-            suggestions_shown=count(row, "InlineChat_TotalEventCount"),
-            suggestions_accepted=count(row, "InlineChat_AcceptanceEventCount"),
-            lines_accepted=count(row, "InlineChat_AcceptedLineAdditions"),
-        ),
-        KindFigures(
-            kind="agent",
-            suggestions_shown=count(row, "Dev_GenerationEventCount"),
-            suggestions_accepted=count(row, "Dev_AcceptanceEventCount"),
-            lines_accepted=count(row, "Dev_AcceptedLines"),
-        ),
-    ]
+        _suggested(row, "chat", "InlineChat_TotalEventCount", "InlineChat_AcceptanceEventCount",
+                   "InlineChat_AcceptedLineAdditions"),
+        _suggested(row, "agent", "Dev_GenerationEventCount", "Dev_AcceptanceEventCount",
+                   "Dev_AcceptedLines"),
+    ]  # fmt: skip
     return ReportDay(
         line=line,
         user=_user(row),
         day=calendar_day(row.get("Date"), "Date"),
         tool=TOOL,
         figures=merge(part for part in parts if nonzero(part)),
+    )
+
+
+def _suggested(
+    row: Mapping[str, str], kind: str, shown: str, accepted: str, lines: str
+) -> KindFigures:
+    """A kind's suggestions shown and accepted (see `suggestions`) and its accepted lines."""
+    figures = suggestions(count(row, shown), count(row, accepted))
+    return KindFigures(
+        kind=kind,
+        suggestions_shown=figures[0],
+        suggestions_accepted=figures[1],
+        lines_accepted=count(row, lines),
     )

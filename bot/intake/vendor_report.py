@@ -11,6 +11,11 @@ from typing import Any
 from storage import bounds
 from storage.records import KindFigures
 
+# How every report's bytes are decoded (imports and connectors): a byte that is not UTF-8
+# becomes a lone surrogate instead of stopping the read, so the row holding it is rejected
+# by its line (`not_utf8`) and the rows around it are read as ever.
+DECODE_ERRORS = "surrogateescape"
+
 
 class RowError(ValueError):
     """This row cannot be imported; the message says which field and why."""
@@ -27,6 +32,42 @@ class DocumentTooLarge(BadReport):
     def __init__(self, limit: int) -> None:
         super().__init__(f"a JSON document longer than {limit} bytes")
         self.limit = limit
+
+
+def not_utf8(text: str) -> str | None:
+    """Why `text`, decoded with DECODE_ERRORS, was not UTF-8 in the file; None if it was."""
+    if text.isascii():  # nearly every line: checked at C speed, nothing encoded
+        return None
+    try:
+        text.encode()
+    except UnicodeEncodeError as exc:
+        code = ord(text[exc.start])
+        byte = f" (byte 0x{code - 0xDC00:02x})" if 0xDC80 <= code <= 0xDCFF else ""
+        return f"is not UTF-8 text{byte}"
+    return None
+
+
+def unique_columns(header: Iterable[str]) -> list[str]:
+    """A CSV header's names, stripped; a name given twice (in any case) refuses the file,
+    as a row would otherwise silently take one of its two values."""
+    names = [name.strip() for name in header]
+    seen: set[str] = set()
+    for name in names:
+        if name.casefold() in seen:
+            raise BadReport(f"the header names the column {name!r} twice")
+        seen.add(name.casefold())
+    return names
+
+
+def suggestions(shown: int | None, accepted: int | None) -> tuple[int | None, int | None]:
+    """(shown, accepted) as stored from a vendor's report: shown raised to accepted where
+    accepted is more (or shown is left out). Vendors count each accept action, which can
+    outnumber what they counted as shown (Copilot's chat, Cursor's applies, Kiro's
+    acceptance events), and the rest of the row is good: so it is kept, not rejected as
+    the ingestion API rejects an event that says so, and stays within accepted <= shown."""
+    if accepted and (shown is None or accepted > shown):
+        return accepted, accepted
+    return shown, accepted
 
 
 def count(row: Mapping[str, Any], name: str, *, required: bool = False) -> int | None:
