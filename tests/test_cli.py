@@ -5,6 +5,7 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import text
 
 from bot.cli.main import main
 from tests.builders import bearer, event
@@ -236,6 +237,20 @@ def test_a_command_on_a_schema_that_is_behind_says_to_upgrade_and_changes_nothin
     # Nothing was migrated behind the operator's back; the upgrade then lets them through.
     assert run(capsys, "db", "upgrade")[0] == 0
     assert run(capsys, "integrations", "create", "kiro")[0] == 0
+
+
+def test_a_schema_newer_than_the_code_says_so_rather_than_to_upgrade(db, settings, capsys):
+    # A rolled-back deploy: `db upgrade`, which these commands used to advise, refuses too.
+    with db.write() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = 'ffff_future'"))
+    for argv in (["integrations", "list"], ["report"], ["db", "upgrade"]):
+        code, out, err = run(capsys, *argv)
+        assert (code, out) == (1, ""), argv
+        assert err.startswith(
+            "aiusage: AIUSAGE_DATABASE_URL: the database schema is at revision 'ffff_future', "
+            "newer than this aiusage knows"
+        ), argv
+        assert err.endswith("; run the newer aiusage\n") and "db upgrade" not in err
 
 
 def test_commands_read_the_injected_clock(settings, db, capsys):

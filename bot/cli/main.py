@@ -68,7 +68,7 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock = utcnow) -> int:
     except SchemaBehind as exc:
         print(f"aiusage: {exc}", file=sys.stderr)
         return 2
-    except SchemaTooNew as exc:  # from a command that migrates: `serve`, `db upgrade`
+    except SchemaTooNew as exc:  # refused by every command, and 1 as `db upgrade` always was
         print(f"aiusage: AIUSAGE_DATABASE_URL: {exc}", file=sys.stderr)
         return 1
     except ZoneMismatch as exc:
