@@ -22,6 +22,7 @@ from storage.bounds import SLACK_CHANNEL_ID, SLACK_USER_ID
 from storage.db import check_database_url, display_url, url_passwords
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
+MIN_PORT, MAX_PORT = 1, 65535  # AIUSAGE_PORT's bounds, and `serve --port`'s
 # Every SecretStr setting (a test holds this to the fields): empty means not set.
 SECRET_SETTINGS = (
     "slack_bot_token",
@@ -46,7 +47,7 @@ class Settings(BaseSettings):
     slack_api_url: str = Field("https://slack.com/api/", alias="SLACK_API_URL")
     database_url: str = Field("sqlite:///aiusage.db", alias="AIUSAGE_DATABASE_URL")
     host: str = Field("127.0.0.1", alias="AIUSAGE_HOST")
-    port: int = Field(3000, alias="AIUSAGE_PORT", ge=1, le=65535)
+    port: int = Field(3000, alias="AIUSAGE_PORT", ge=MIN_PORT, le=MAX_PORT)
     admins: CommaList = Field((), alias="AIUSAGE_ADMINS")
     workspace_admins: bool = Field(True, alias="AIUSAGE_WORKSPACE_ADMINS")
     award_channels: CommaList = Field((), alias="AIUSAGE_AWARD_CHANNELS")

@@ -47,7 +47,10 @@ COMMAND_MODULES = (
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="aiusage", description="Shows how your company uses AI tools, in Slack."
+        prog="aiusage",
+        description="Shows how your company uses AI tools, in Slack.",
+        epilog="exit status: 0 done; 1 refused or failed (the database unavailable, an "
+        "address `serve` cannot listen on); 2 bad usage or settings",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in COMMAND_MODULES:
