@@ -62,8 +62,9 @@ class SchemaBehind(Exception):
 
 def open_database(settings: Settings, *, migrate: bool = False) -> Database:
     """The database, migrated first when `migrate`; otherwise refused if its schema is behind,
-    so a read-only command never changes the schema under a running server. Either way it is
-    refused when its days are counted in another zone than ours (ZoneMismatch)."""
+    so a read-only command never changes the schema under a running server (SchemaTooNew when
+    it is ahead). Either way it is refused when its days are counted in another zone than
+    ours (ZoneMismatch)."""
     db = Database(settings.database_url, settings.timezone)
     if migrate:
         try:
@@ -72,7 +73,10 @@ def open_database(settings: Settings, *, migrate: bool = False) -> Database:
             db.dispose()
             raise
     elif not db.schema_is_current():
-        db.dispose()
+        try:
+            db.refuse_newer_schema()  # `db upgrade` would refuse it too: say what will help
+        finally:
+            db.dispose()
         raise SchemaBehind("the database schema is not current; run `aiusage db upgrade`")
     elif problem := db.zone_problem():
         db.dispose()

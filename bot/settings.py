@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -17,9 +18,11 @@ from jobs.prices import Prices, load_prices
 from jobs.privacy_rules import DEFAULT_KEEP_ATTRIBUTES, check_keep_attributes
 from jobs.retention import RetentionConfig
 from jobs.schedule import check_cron
+from storage.bounds import SLACK_CHANNEL_ID, SLACK_USER_ID
 from storage.db import check_database_url, display_url, url_passwords
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
+MIN_PORT, MAX_PORT = 1, 65535  # AIUSAGE_PORT's bounds, and `serve --port`'s
 # Every SecretStr setting (a test holds this to the fields): empty means not set.
 SECRET_SETTINGS = (
     "slack_bot_token",
@@ -44,7 +47,7 @@ class Settings(BaseSettings):
     slack_api_url: str = Field("https://slack.com/api/", alias="SLACK_API_URL")
     database_url: str = Field("sqlite:///aiusage.db", alias="AIUSAGE_DATABASE_URL")
     host: str = Field("127.0.0.1", alias="AIUSAGE_HOST")
-    port: int = Field(3000, alias="AIUSAGE_PORT", ge=1, le=65535)
+    port: int = Field(3000, alias="AIUSAGE_PORT", ge=MIN_PORT, le=MAX_PORT)
     admins: CommaList = Field((), alias="AIUSAGE_ADMINS")
     workspace_admins: bool = Field(True, alias="AIUSAGE_WORKSPACE_ADMINS")
     award_channels: CommaList = Field((), alias="AIUSAGE_AWARD_CHANNELS")
@@ -162,6 +165,16 @@ class Settings(BaseSettings):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
+    @field_validator("admins", "insight_viewers")
+    @classmethod
+    def _user_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _slack_ids(value, SLACK_USER_ID, "user ID (U… or W…)")
+
+    @field_validator("award_channels")
+    @classmethod
+    def _channel_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _slack_ids(value, SLACK_CHANNEL_ID, "channel ID (C… or G…)")
+
     @field_validator("timezone", mode="before")
     @classmethod
     def _zone(cls, value: object) -> object:
@@ -247,6 +260,15 @@ class Settings(BaseSettings):
         return value.rstrip("/")
 
 
+def _slack_ids(ids: tuple[str, ...], shape: re.Pattern[str], what: str) -> tuple[str, ...]:
+    # A list split on anything but commas ("U1 U2", "U1;U2") used to be taken as one ID that
+    # matched nobody: every admin refused, every award post failing, only when it was used.
+    for entry in ids:
+        if not shape.fullmatch(entry):
+            raise ValueError(f"{entry[:40]!r} is not a Slack {what}; give IDs separated by commas")
+    return ids
+
+
 class SettingsError(Exception):
     """A setting is missing or malformed; the message is one line naming the variable."""
 
@@ -254,12 +276,25 @@ class SettingsError(Exception):
 def load_settings(**overrides: object) -> Settings:
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
+    except UnicodeDecodeError as exc:
+        # Only `.env` is decoded here: the environment is text already, and a validator's
+        # own ValueError (a rules file's, say) arrives inside a ValidationError.
+        raise SettingsError(f"{Settings.model_config['env_file']}: {_not_utf8(exc)}") from None
     except ValidationError as exc:
         error = exc.errors()[0]
         field = str(error["loc"][0]) if error["loc"] else "settings"
         name = _env_name(field)
         message = error["msg"].removeprefix("Value error, ")
         raise SettingsError(f"{name}: {message}") from None
+
+
+def _not_utf8(exc: UnicodeDecodeError) -> str:
+    # python-dotenv reads the file whole, so `start` is the byte's offset in the file.
+    raw = exc.object
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):  # Notepad's "Unicode"
+        return "UTF-16 text, not UTF-8: save it as UTF-8"
+    line = raw.count(b"\n", 0, exc.start) + 1
+    return f"not UTF-8 text at byte {exc.start} (line {line})"
 
 
 def _env_name(field: str) -> str:

@@ -40,7 +40,9 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _EMAIL = re.compile(
     r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@" + _LABEL + r"(?:\." + _LABEL + r")*",
 )
-_SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,30}")
+SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,30}")
+# A public (C) or private (G) channel, or a direct message (D): where posts may go.
+SLACK_CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{2,30}")
 
 
 class OutOfBounds(ValueError):
@@ -136,7 +138,7 @@ def client(value: str) -> str:
 
 
 def slack_user_id(value: str) -> str:
-    if not _SLACK_USER_ID.fullmatch(value):
+    if not SLACK_USER_ID.fullmatch(value):
         raise OutOfBounds(f"slack_user_id is not a Slack user ID: {value[:40]!r}")
     return value
 

@@ -180,8 +180,6 @@ class Database:
         # Imported here: only `db upgrade` and `serve` migrate (see SCHEMA_HEAD).
         from alembic import command
         from alembic.runtime.migration import MigrationContext
-        from alembic.script import ScriptDirectory
-        from alembic.util.exc import CommandError
 
         with self.engine.begin() as conn:
             if not self.is_sqlite:
@@ -190,17 +188,8 @@ class Database:
                 conn.execute(
                     text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key(conn, "migrate")}
                 )
-            scripts = ScriptDirectory.from_config(alembic_config())
             found = MigrationContext.configure(conn).get_current_revision()
-            if found is not None:
-                try:
-                    scripts.get_revision(found)
-                except CommandError:
-                    raise SchemaTooNew(
-                        f"the database schema is at revision {found!r}, newer than this aiusage "
-                        f"knows (its newest is {scripts.get_current_head()!r}); run the newer "
-                        "aiusage"
-                    ) from None
+            refuse_unknown({found} if found else set())
             command.upgrade(alembic_config(conn), "head")
             now_at = MigrationContext.configure(conn).get_current_revision()
             if now_at != found:
@@ -218,6 +207,12 @@ class Database:
         """Whether every migration has been applied; reads, never migrates."""
         with self.engine.connect() as conn:
             return schema_revisions(conn) == {SCHEMA_HEAD}
+
+    def refuse_newer_schema(self) -> None:
+        """Raise SchemaTooNew when a newer aiusage migrated the database; reads only. Asked
+        only of a schema that is not current, since it loads alembic and every migration."""
+        with self.engine.connect() as conn:
+            refuse_unknown(schema_revisions(conn))
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -323,6 +318,23 @@ def schema_revisions(conn: Connection) -> set[str]:
     if not inspect(conn).has_table("alembic_version"):
         return set()
     return set(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
+
+
+def refuse_unknown(revisions: set[str]) -> None:
+    """Raise SchemaTooNew for a revision none of this code's migrations has: a newer aiusage
+    recorded it, so `db upgrade` cannot help and only the newer code can run."""
+    from alembic.script import ScriptDirectory
+    from alembic.util.exc import CommandError
+
+    scripts = ScriptDirectory.from_config(alembic_config())
+    for revision in sorted(revisions):
+        try:
+            scripts.get_revision(revision)
+        except CommandError:
+            raise SchemaTooNew(
+                f"the database schema is at revision {revision!r}, newer than this aiusage "
+                f"knows (its newest is {scripts.get_current_head()!r}); run the newer aiusage"
+            ) from None
 
 
 def alembic_config(conn: Connection | None = None) -> Config:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import text
 
 from bot.cli.main import main
 from tests.builders import bearer, event
@@ -122,10 +123,71 @@ def test_a_malformed_setting_stops_with_one_line_naming_it(
 def test_settings_come_from_a_dotenv_file_too(settings, tmp_path, monkeypatch):
     from bot.settings import load_settings
 
-    (tmp_path / ".env").write_text("AIUSAGE_AWARD_CHANNELS=C1, C2\nAIUSAGE_ADMINS=UADMIN\n")
+    (tmp_path / ".env").write_text("AIUSAGE_AWARD_CHANNELS=C01, C02\nAIUSAGE_ADMINS=UADMIN\n")
     loaded = load_settings()
-    assert loaded.award_channels == ("C1", "C2")
+    assert loaded.award_channels == ("C01", "C02")
     assert loaded.admins == ("UADMIN",)
+
+
+@pytest.mark.one_database
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b"# caf\xe9 settings\nAIUSAGE_TIMEZONE=UTC\n", "not UTF-8 text at byte 5 (line 1)"),
+        ("AIUSAGE_TIMEZONE=UTC\n".encode("utf-16"), "UTF-16 text, not UTF-8: save it as UTF-8"),
+    ],
+    ids=["latin-1", "utf-16"],
+)
+def test_a_dotenv_file_that_is_not_utf8_stops_with_one_line_naming_it(
+    settings, tmp_path, capsys, content, problem
+):
+    # A Windows editor's Latin-1 comment, or Notepad's "Unicode": a traceback for every command.
+    (tmp_path / ".env").write_bytes(content)
+    code, out, err = run(capsys, "integrations", "list")
+    assert (code, out, err) == (2, "", f"aiusage: .env: {problem}\n")
+
+
+@pytest.mark.one_database
+def test_a_dotenv_file_saved_with_a_byte_order_mark_is_read_whole(settings, tmp_path):
+    from bot.settings import load_settings
+
+    # Notepad's "UTF-8 with BOM": the BOM is no part of the first variable's name.
+    (tmp_path / ".env").write_bytes("AIUSAGE_ADMINS=UADMIN\n".encode("utf-8-sig"))
+    assert load_settings().admins == ("UADMIN",)
+
+
+@pytest.mark.one_database
+@pytest.mark.parametrize(
+    ("variable", "value", "entry"),
+    [
+        ("AIUSAGE_ADMINS", "U0AAA111 U0BBB222", "'U0AAA111 U0BBB222'"),
+        ("AIUSAGE_ADMINS", "U0AAA111;U0BBB222", "'U0AAA111;U0BBB222'"),
+        ("AIUSAGE_ADMINS", "U0AAA111,@alice", "'@alice'"),
+        ("AIUSAGE_INSIGHT_VIEWERS", "U0AAA111 U0BBB222", "'U0AAA111 U0BBB222'"),
+        ("AIUSAGE_AWARD_CHANNELS", "C0AAA111 C0BBB222", "'C0AAA111 C0BBB222'"),
+        ("AIUSAGE_AWARD_CHANNELS", "#general", "'#general'"),
+    ],
+)
+def test_a_list_of_slack_ids_with_a_wrong_separator_or_entry_stops_with_one_line(
+    settings, monkeypatch, capsys, variable, value, entry
+):
+    # Taken as one ID, the list matched nobody: every admin refused, every award post failed.
+    monkeypatch.setenv(variable, value)
+    code, out, err = run(capsys, "admin", "status")
+    assert code == 2 and out == ""
+    assert err.startswith(f"aiusage: {variable}: {entry} is not a Slack ") and err.count("\n") == 1
+    assert "separated by commas" in err
+
+
+@pytest.mark.one_database
+def test_lists_of_slack_ids_take_commas_with_spaces_and_blanks_around_them(settings, monkeypatch):
+    from bot.settings import load_settings
+
+    monkeypatch.setenv("AIUSAGE_ADMINS", " U0AAA111 , W0BBB222,, ")
+    monkeypatch.setenv("AIUSAGE_AWARD_CHANNELS", "C0AAA111, G0BBB222,")
+    loaded = load_settings()
+    assert loaded.admins == ("U0AAA111", "W0BBB222")
+    assert loaded.award_channels == ("C0AAA111", "G0BBB222")
 
 
 def test_help_is_on_every_command(capsys):
@@ -175,6 +237,20 @@ def test_a_command_on_a_schema_that_is_behind_says_to_upgrade_and_changes_nothin
     # Nothing was migrated behind the operator's back; the upgrade then lets them through.
     assert run(capsys, "db", "upgrade")[0] == 0
     assert run(capsys, "integrations", "create", "kiro")[0] == 0
+
+
+def test_a_schema_newer_than_the_code_says_so_rather_than_to_upgrade(db, settings, capsys):
+    # A rolled-back deploy: `db upgrade`, which these commands used to advise, refuses too.
+    with db.write() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = 'ffff_future'"))
+    for argv in (["integrations", "list"], ["report"], ["db", "upgrade"]):
+        code, out, err = run(capsys, *argv)
+        assert (code, out) == (1, ""), argv
+        assert err.startswith(
+            "aiusage: AIUSAGE_DATABASE_URL: the database schema is at revision 'ffff_future', "
+            "newer than this aiusage knows"
+        ), argv
+        assert err.endswith("; run the newer aiusage\n") and "db upgrade" not in err
 
 
 def test_commands_read_the_injected_clock(settings, db, capsys):

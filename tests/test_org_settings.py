@@ -52,10 +52,10 @@ def test_settings_read_the_org_knobs(settings, monkeypatch, tmp_path):
     path = tmp_path / "prices.yml"
     path.write_text("tools:\n  kiro:\n    output_per_million: 12\n")
     monkeypatch.setenv("AIUSAGE_PRICES", str(path))
-    monkeypatch.setenv("AIUSAGE_INSIGHT_VIEWERS", " U1 ,U2,, ")
+    monkeypatch.setenv("AIUSAGE_INSIGHT_VIEWERS", " U01 ,U02,, ")
     monkeypatch.setenv("AIUSAGE_MIN_GROUP_SIZE", "7")
     loaded = load_settings()
-    assert loaded.insight_viewers == ("U1", "U2") and loaded.min_group_size == 7
+    assert loaded.insight_viewers == ("U01", "U02") and loaded.min_group_size == 7
     assert loaded.prices().tools["kiro"] == ToolPrice(output_per_million=12.0)
     assert loaded.teams_from_usergroups is False
 

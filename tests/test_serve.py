@@ -12,8 +12,10 @@ from datetime import date
 from pathlib import Path
 
 import httpx
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, inspect, select
 
+from bot.cli.main import main
 from storage.db import Database
 from storage.models import DailyRow
 from tests.builders import bearer, event
@@ -82,3 +84,48 @@ def test_serve_migrates_accepts_events_and_stops_cleanly_on_sigterm(settings, tm
         assert events == 50
     finally:
         database.dispose()
+
+
+def nothing_started(settings) -> bool:
+    """Whether serve stopped before migrating (so before the scheduler and its jobs too)."""
+    database = Database(settings.database_url, settings.timezone)
+    try:
+        with database.read() as conn:
+            return not inspect(conn).has_table("alembic_version")
+    finally:
+        database.dispose()
+
+
+@pytest.mark.one_database
+@pytest.mark.parametrize("port", ["99999", "65536", "0", "-5"])
+def test_a_port_outside_1_to_65535_is_refused_before_anything_starts(settings, capsys, port):
+    # 99999 went to uvicorn, which served on 34463 (99999 - 65536) while logging 99999; 0
+    # served on AIUSAGE_PORT; -5 started the scheduler, then exited 3 amid the log lines.
+    code = main(["serve", "--port", port])
+    assert code == 2
+    assert capsys.readouterr().err == f"aiusage: --port: expected 1 to 65535, got {port}\n"
+    assert nothing_started(settings)
+
+
+@pytest.mark.one_database
+def test_a_port_already_taken_is_one_line_and_exit_1_before_anything_starts(settings, capsys):
+    # It used to migrate and start the scheduler (whose re-drive ran), then exit 3.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code = main(["serve", "--port", str(port)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err == f"aiusage: cannot listen on 127.0.0.1:{port}: Address already in use\n"
+    assert nothing_started(settings)
+
+
+@pytest.mark.one_database
+def test_a_listen_address_that_does_not_resolve_is_refused_with_one_line(settings, capsys):
+    code = main(["serve", "--host", "nosuch.invalid", "--port", str(free_port())])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("aiusage: --host: cannot resolve 'nosuch.invalid': ")
+    assert err.count("\n") == 1
+    assert nothing_started(settings)

@@ -47,7 +47,10 @@ COMMAND_MODULES = (
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="aiusage", description="Shows how your company uses AI tools, in Slack."
+        prog="aiusage",
+        description="Shows how your company uses AI tools, in Slack.",
+        epilog="exit status: 0 done; 1 refused or failed (the database unavailable, an "
+        "address `serve` cannot listen on); 2 bad usage or settings",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in COMMAND_MODULES:
@@ -68,7 +71,7 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock = utcnow) -> int:
     except SchemaBehind as exc:
         print(f"aiusage: {exc}", file=sys.stderr)
         return 2
-    except SchemaTooNew as exc:  # from a command that migrates: `serve`, `db upgrade`
+    except SchemaTooNew as exc:  # refused by every command, and 1 as `db upgrade` always was
         print(f"aiusage: AIUSAGE_DATABASE_URL: {exc}", file=sys.stderr)
         return 1
     except ZoneMismatch as exc:

@@ -6,6 +6,7 @@ import argparse
 import gc
 import logging
 import signal
+import socket
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
@@ -20,8 +21,10 @@ from bot.composition import (
     org_service,
 )
 from bot.connection_guard import HEAD_TIMEOUT_S, connection_cap, file_limit, guarded_http
+from bot.listening import bind_listeners, shown
 from bot.logs import configure_logging
 from bot.readiness import DrainingServer, Readiness
+from bot.settings import MAX_PORT, MIN_PORT
 from bot.slack.client import make_web_client
 from storage.coordination import CannotServe, single_server
 
@@ -49,21 +52,42 @@ def run_serve(args: argparse.Namespace, cli: CliContext) -> int:
             file=sys.stderr,
         )
         return 2
-    configure_logging(settings.log_format, settings.secret_values())
-    # uvicorn drains in-flight requests on SIGTERM, then re-raises the signal; landing it
-    # here makes a requested stop exit 0, as supervisors expect of a clean shutdown.
-    signal.signal(signal.SIGTERM, _exit_cleanly)
+    host = args.host or settings.host
+    port = args.port if args.port is not None else settings.port
+    if not MIN_PORT <= port <= MAX_PORT:  # AIUSAGE_PORT is held to them already
+        print(f"aiusage: --port: expected {MIN_PORT} to {MAX_PORT}, got {port}", file=sys.stderr)
+        return 2
+    # Bound first: a port taken or a host unknown used to surface only after the migrations
+    # and the scheduler's first jobs had run, as uvicorn's exit 3 amid the log lines.
     try:
+        listeners = bind_listeners(host, port)
+    except socket.gaierror as exc:
+        name = "--host" if args.host else "AIUSAGE_HOST"
+        print(f"aiusage: {name}: cannot resolve {host!r}: {exc.strerror}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"aiusage: cannot listen on {shown(host, port)}: {exc.strerror}", file=sys.stderr)
+        return 1
+    try:
+        configure_logging(settings.log_format, settings.secret_values())
+        # uvicorn drains in-flight requests on SIGTERM, then re-raises the signal; landing it
+        # here makes a requested stop exit 0, as supervisors expect of a clean shutdown.
+        signal.signal(signal.SIGTERM, _exit_cleanly)
         # One serving process on a SQLite file, taken before migrating; a schema newer than
         # this code is refused (SchemaTooNew, reported by `main`).
         with single_server(settings.database_url):
-            return _serve(args, cli)
+            return _serve(args, cli, listeners, shown(host, port))
     except CannotServe as exc:
         print(f"aiusage: AIUSAGE_DATABASE_URL: {exc}", file=sys.stderr)
         return 1
+    finally:
+        for listener in listeners:
+            listener.close()
 
 
-def _serve(args: argparse.Namespace, cli: CliContext) -> int:
+def _serve(
+    args: argparse.Namespace, cli: CliContext, listeners: list[socket.socket], where: str
+) -> int:
     settings = cli.settings
     services = cli.services(migrate=True)
     socket_mode = None
@@ -118,8 +142,6 @@ def _serve(args: argparse.Namespace, cli: CliContext) -> int:
     protocol = guarded_http(cap, files)  # bot/connection_guard.py: idle and slow clients
     config = uvicorn.Config(
         app,
-        host=args.host or settings.host,
-        port=args.port or settings.port,
         http=protocol,
         log_config=None,  # our handler, in AIUSAGE_LOG_FORMAT, takes uvicorn's lines too
         access_log=False,  # RequestIds logs each request, with its id
@@ -129,7 +151,8 @@ def _serve(args: argparse.Namespace, cli: CliContext) -> int:
         # SIGTERM: /readyz turns 503 at once; after AIUSAGE_DRAIN_SECONDS uvicorn stops
         # taking connections and finishes in-flight requests, so an acknowledged event is
         # committed.
-        DrainingServer(config, readiness, settings.drain_seconds).run()
+        log.info("serving HTTP on %s", where)
+        DrainingServer(config, readiness, settings.drain_seconds).run(sockets=listeners)
     finally:
         protocol.notices.close()
         if socket_mode is not None:
