@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -113,6 +114,8 @@ class PersonRow(Base):
     display_name: Mapped[str | None] = mapped_column(String(255))
     tz: Mapped[str | None] = mapped_column(String(64))
     is_workspace_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A guest (single- or multi-channel) sees their own figures only, never others'.
+    is_guest: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     opted_out: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     slack_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -293,8 +293,10 @@ def save_slack_profile(
     tz: str | None,
     is_workspace_admin: bool,
     now: datetime,
+    is_guest: bool = False,
 ) -> Profile:
-    """Store what users.info said, stamped so it is not asked again too soon."""
+    """Store what users.info said of a member of the workspace, stamped so it is not asked
+    again too soon; a stamp also says Slack vouched for them."""
     with db.write() as conn:
         person_id = ensure_person(conn, slack_user_id, now)
         conn.execute(
@@ -304,6 +306,7 @@ def save_slack_profile(
                 display_name=display_name,
                 tz=tz,
                 is_workspace_admin=is_workspace_admin,
+                is_guest=is_guest,
                 slack_checked_at=now,
             )
         )
@@ -333,6 +336,7 @@ def _profile(row) -> Profile:
         opted_out=row.opted_out,
         checked_at=row.slack_checked_at,
         is_workspace_admin=bool(row.is_workspace_admin),
+        is_guest=bool(row.is_guest),
     )
 
 
@@ -348,7 +352,7 @@ def find_slack_profile(db: Database, slack_user_id: str) -> Profile | None:
         rows = _FIND_PROFILE.rows(conn, {"slack_user_id": slack_user_id})
     if not rows:
         return None
-    person_id, user, display_name, tz, opted_out, checked_at, is_admin = rows[0]
+    person_id, user, display_name, tz, opted_out, checked_at, is_admin, is_guest = rows[0]
     return Profile(
         person_id=person_id,
         slack_user_id=user,
@@ -357,6 +361,7 @@ def find_slack_profile(db: Database, slack_user_id: str) -> Profile | None:
         opted_out=opted_out,
         checked_at=checked_at,
         is_workspace_admin=bool(is_admin),
+        is_guest=bool(is_guest),
     )
 
 
@@ -370,6 +375,7 @@ _FIND_PROFILE = CompiledRead(
         PersonRow.opted_out,
         PersonRow.slack_checked_at,
         PersonRow.is_workspace_admin,
+        PersonRow.is_guest,
     ).where(PersonRow.slack_user_id == bindparam("slack_user_id", type_=String))
 )
 

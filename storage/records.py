@@ -150,6 +150,7 @@ class Profile:
     opted_out: bool
     checked_at: datetime | None
     is_workspace_admin: bool = False  # a Slack workspace admin or owner, as of `checked_at`
+    is_guest: bool = False  # a guest of the workspace, as of `checked_at`
 
 
 @dataclass(frozen=True, slots=True)

@@ -298,6 +298,7 @@ def test_ties_share_a_place(slack, api_key):
 
 def test_top_shows_ten(slack, api_key):
     ingest(slack, api_key, *[worked(f"UPERSON{i:02d}", THIS_MONDAY) for i in range(25)])
+    slack.fake.add_user("UPERSON20")
     text = text_of(slack.ask("top", user_id="UPERSON20"))
     assert len(re.findall(r"<@UPERSON\d\d>", text)) == 10
     assert "*Your place:* 1 of 25." in text
@@ -350,6 +351,7 @@ def test_scripted_usage_is_never_ranked_even_before_the_hourly_scan(slack, api_k
         for minute in range(40)
     ]
     ingest(slack, api_key, worked("UALICE", THIS_MONDAY), *loop)
+    slack.fake.add_user("UBOT")  # a person of ours who runs a loop, not a Slack bot
     seen_by_alice = text_of(slack.ask("top", user_id="UALICE"))
     assert "<@UALICE>" in seen_by_alice and "UBOT" not in seen_by_alice
     assert "*Your place:* you are not ranked this week." in text_of(

@@ -20,6 +20,7 @@ from bot.settings import load_settings
 from bot.slack.authorization import RETRY_AFTER_S
 from bot.slack.listeners.errors import ERROR_TEXT
 from storage.db import Database
+from storage.people import save_slack_profile
 from tests.fault_helpers import wait_until
 from tests.slack_fixtures import BOT_TOKEN
 from tests.slack_requests import block_actions, signed_headers, slash_command
@@ -71,12 +72,6 @@ def test_a_429_from_slack_is_waited_out(slack):
     assert len(slack.fake.calls_to("users.info")) == 2
 
 
-def test_when_slack_cannot_say_who_it_is_the_answer_still_comes(slack):
-    slack.fake.fail("users.info", error="user_not_found")
-    reply = slack.ask("me")
-    assert "your time (UTC)" in str(reply)  # the configured zone, until Slack can say
-
-
 def test_slow_commands_do_not_delay_a_health_check(slack_settings, db):
     # Bolt's dispatch runs in a worker thread: a listener that takes a second (a slow
     # database, say) must not hold up the event loop that answers the health check.
@@ -105,10 +100,12 @@ def test_slow_commands_do_not_delay_a_health_check(slack_settings, db):
     assert time.monotonic() - started >= slow  # the commands really were slow
 
 
-def test_commands_are_answered_while_slack_cannot_say_who_the_bot_is(slack):
-    # Slack's Web API hangs on auth.test, which only tells the bot's own ids: commands need
-    # nothing from it, so none waits for it, and it is asked once, not by every command.
+def test_commands_are_answered_while_slack_cannot_say_who_the_bot_is(slack, db, now):
+    # Slack's Web API hangs on auth.test, which tells the bot's own ids and which workspace
+    # is ours: the commands of a member already vouched for need nothing from it, so none
+    # waits for it, and it is asked once, not by every command.
     held, released, answered = threading.Event(), threading.Event(), threading.Event()
+    vouched_for(db, "UALICE", now)
 
     def hang(_params):
         held.set()
@@ -118,9 +115,9 @@ def test_commands_are_answered_while_slack_cannot_say_who_the_bot_is(slack):
     slack.fake.before("auth.test", hang)
     slack.fake.after("auth.test", lambda _params: answered.set())
     try:
-        assert "`/aiusage me`" in str(slack.ask("help"))  # Alice, not yet known: after the ack
+        assert "`/aiusage me`" in str(slack.ask("help"))  # Alice: in the acknowledgement
         assert held.wait(5)
-        reply = slack.command("me")  # now known: answered in the acknowledgement itself
+        reply = slack.command("me")
         assert reply.status_code == 200 and "Only you can see this" in reply.text
         assert not answered.is_set()
     finally:
@@ -131,9 +128,10 @@ def test_commands_are_answered_while_slack_cannot_say_who_the_bot_is(slack):
     assert len(slack.fake.calls_to("auth.test")) == 1
 
 
-def test_a_bot_token_slack_refuses_is_said_once_and_commands_still_answer(slack, now, caplog):
+def test_a_bot_token_slack_refuses_is_said_once_and_commands_still_answer(slack, db, now, caplog):
     slack.fake.fail("auth.test", error="invalid_auth", times=10)
-    slack.ask("help")  # Alice, from users.info: the Web API is up, only the token is refused
+    vouched_for(db, "UALICE", now)
+    slack.ask("help")  # Alice, vouched for before: answered from what is stored
     slack.fake.wait_for("auth.test")
     refused = wait_until(
         "the refusal logged",
@@ -148,6 +146,11 @@ def test_a_bot_token_slack_refuses_is_said_once_and_commands_still_answer(slack,
     slack.move_to(now + timedelta(seconds=RETRY_AFTER_S + 1))
     slack.command("me")
     slack.fake.wait_for("auth.test", count=2)
+
+
+def vouched_for(db, user_id, now):
+    """A member Slack vouched for before (users.info answered for them and was stored)."""
+    save_slack_profile(db, user_id, display_name=None, tz=None, is_workspace_admin=False, now=now)
 
 
 def lifecycle_event(kind: str, **fields: object) -> str:

@@ -34,9 +34,10 @@ def test_an_unknown_email_is_matched_later_and_its_usage_counts_then(slack, api_
 
     first = resolve_unmatched_emails(slack.services)
     assert first.unknown == ["carol@example.com"] and first.matched == {}
+    slack.fake.add_user("UCAROL", name="carol")  # no email in her profile yet
     assert "No AI usage" in text_of(slack.ask("me", user_id="UCAROL"))  # not Carol's yet
 
-    slack.fake.add_user("UCAROL", email="carol@example.com", name="carol")
+    slack.fake.users["UCAROL"]["profile"]["email"] = "carol@example.com"
     assert resolve_unmatched_emails(slack.services).unknown == []  # tried under an hour ago
     assert len(slack.fake.calls_to("users.lookupByEmail")) == 1
 
@@ -75,7 +76,7 @@ def test_an_oversized_or_slack_markup_profile_email_is_never_a_link_key(slack, a
 def test_a_bot_profile_email_links_nothing(slack, api_key, db):
     slack.fake.add_user("UROBOT", email="robot@example.com", is_bot=True)
     ingest(slack, api_key, by_email("robot@example.com", requests=3))
-    assert "No AI usage" in text_of(slack.ask("me", user_id="UROBOT"))
+    assert "only members of this workspace" in text_of(slack.ask("me", user_id="UROBOT"))
     assert unlinked_emails(db) == ["robot@example.com"]
 
 

@@ -15,7 +15,8 @@ from slack_sdk.errors import SlackApiError
 from bot.cli.context import CliContext
 from bot.composition import admin_config, slack_notifier
 from bot.settings import Settings
-from bot.slack.client import make_web_client, says_workspace_admin
+from bot.slack.client import make_web_client
+from bot.slack.membership import says_workspace_admin, workspace_of
 from bot.status_sections import Markup, status_sections
 from jobs.admin import AdminService
 from jobs.admin_rules import (
@@ -145,8 +146,12 @@ def _actor(settings: Settings, user_id: str) -> Actor:
     says_admin = False
     if settings.workspace_admins and user_id not in settings.admins and settings.slack_bot_token:
         try:
-            user = make_web_client(settings).users_info(user=user_id)["user"]
-            says_admin = says_workspace_admin(user)
+            web = make_web_client(settings)
+            # Only an admin of the workspace the bot token belongs to is one here.
+            said = web.auth_test()
+            ours = workspace_of({key: said.get(key) for key in ("team_id", "enterprise_id")})
+            user = web.users_info(user=user_id)["user"]
+            says_admin = ours is not None and says_workspace_admin(user, ours)
         except (SlackApiError, OSError) as exc:
             print(f"aiusage: could not ask Slack about {user_id}: {exc}", file=sys.stderr)
     return Actor(user_id, slack_says_admin=says_admin, via="cli")

@@ -128,6 +128,7 @@ class FakeSlack(FilesAndGroups):
         name = name or user_id.lower()
         self.users[user_id] = {
             "id": user_id,
+            "team_id": TEAM_ID,  # a member of the app's own workspace, as auth.test names it
             "name": name,
             "real_name": name.title(),
             "tz": tz,
@@ -317,7 +318,7 @@ class FakeSlack(FilesAndGroups):
 
     # -- Web API methods -----------------------------------------------------------------------
     def _api_auth_test(self, _params: dict[str, Any]) -> dict[str, Any]:
-        return {"ok": True, "team_id": "T0001", "user_id": "UBOT", "bot_id": "BBOT", "url": ""}
+        return {"ok": True, "team_id": TEAM_ID, "user_id": "UBOT", "bot_id": "BBOT", "url": ""}
 
     def _api_apps_connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
         token = str(params.get("_authorization", "")).removeprefix("Bearer ")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jobs.admin_rules import AdminOutcome
@@ -25,6 +26,16 @@ class Viewer:
     tz: ZoneInfo
     opted_out: bool
     is_workspace_admin: bool = False  # as users.info last said
+    is_guest: bool = False  # as users.info last said: their own figures only
+
+
+@dataclass(frozen=True, slots=True)
+class NotAnswered:
+    """The caller is not answered: "stranger" (not a member of this workspace, as far as
+    Slack says), "guest" (asking for others' figures) or "unverified" (Slack could not say
+    who they are, and they were never vouched for before)."""
+
+    reason: Literal["stranger", "guest", "unverified"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +177,7 @@ Answer = (
     | OrgNotAllowed
     | OrgRefused
     | PrivacyAnswer
+    | NotAnswered
 )
 
 
@@ -178,5 +190,10 @@ def viewer_from(profile: Profile, fallback: ZoneInfo) -> Viewer:
         except (ZoneInfoNotFoundError, ValueError):
             tz = fallback
     return Viewer(
-        profile.slack_user_id, profile.person_id, tz, profile.opted_out, profile.is_workspace_admin
+        profile.slack_user_id,
+        profile.person_id,
+        tz,
+        profile.opted_out,
+        profile.is_workspace_admin,
+        profile.is_guest,
     )

@@ -26,6 +26,7 @@ from bot.slack.listeners import register_listeners
 from bot.slack.request import SlackRequest, signature_problem
 from bot.slack.retries import EventsInHand
 from bot.slack.usage_service import UsageService
+from bot.slack.viewers import Callers
 from bot.web import read_body
 
 # Slack's own requests are a few kilobytes; an interactive payload with a long message is the
@@ -61,19 +62,22 @@ def build_bolt_app(
     secret = services.settings.slack_signing_secret
     assert client.token, "the Web API client needs the bot token"
     log.addFilter(_BOLT_NOISE)  # once: the same filter is never added twice
+    authorize = BotTokenAuthorize(client)
     app = App(
         signing_secret=secret.get_secret_value() if secret else "",
         request_verification_enabled=secret is not None,
         client=client,
         # The bot token, without waiting on Slack's auth.test (see bot.slack.authorization).
-        authorize=BotTokenAuthorize(client),
+        authorize=authorize,
         # We dispatch in a worker thread already, so run listeners there and return when they
         # finish instead of polling for the ack; slow work goes to lazy listeners.
         process_before_response=True,
         listener_executor=executor,
         logger=log,
     )
-    register_listeners(app, usage, services, executor, home)
+    # Who is answered: members of the workspace auth.test says the bot token belongs to.
+    callers = Callers(services, authorize.workspace)
+    register_listeners(app, usage, services, callers, executor, home)
     return app
 
 

@@ -4,9 +4,10 @@ Bolt's own single-workspace authorization asks Slack `auth.test` on the first re
 on every request after it until one succeeds. While Slack's Web API is unreachable or slow
 (an outage, a restart behind a broken proxy), every command then waits out the client's
 retries, past the three seconds Slack allows an acknowledgement, and fails, though most of
-them need nothing from the Web API. Here `auth.test` runs in the background instead: it only
-tells us the bot's own ids, which no listener of ours needs, and whether Slack accepts the
-token, which operators learn from the log.
+them need nothing from the Web API. Here `auth.test` runs in the background instead: it tells
+us the bot's own ids, whether Slack accepts the token (which operators learn from the log),
+and which workspace is ours, which only a caller never seen before waits for
+(`bot.slack.viewers`), after the acknowledgement.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.authorization.authorize import Authorize
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+
+from bot.slack.membership import Workspace, workspace_of
 
 log = logging.getLogger("aiusage.slack")
 
@@ -38,6 +41,8 @@ class BotTokenAuthorize(Authorize):
         self._ids: dict[str, Any] | None = None  # auth.test's answer, once it came
         self._asking = False
         self._next_ask = 0.0
+        self._settled = threading.Event()  # set while no auth.test is under way
+        self._settled.set()
 
     def __call__(
         self,
@@ -61,12 +66,23 @@ class BotTokenAuthorize(Authorize):
             user_id=user_id,
         )
 
+    def workspace(self, wait: float = 0.0) -> Workspace | None:
+        """Ours, as `auth.test` said; None until it has. Waits up to `wait` seconds for an
+        answer under way (or asked now), but not for one put off after a failure."""
+        ids = self._ids
+        if ids is None and wait > 0:
+            self._ask_in_background()
+            self._settled.wait(wait)
+            ids = self._ids
+        return workspace_of(ids) if ids is not None else None
+
     def _ask_in_background(self) -> None:
         now = time.monotonic()
         with self._lock:
             if self._asking or now < self._next_ask:
                 return
             self._asking, self._next_ask = True, now + RETRY_AFTER_S
+            self._settled.clear()
         threading.Thread(target=self._ask, name="slack-auth-test", daemon=True).start()
 
     def _ask(self) -> None:
@@ -86,3 +102,4 @@ class BotTokenAuthorize(Authorize):
         finally:
             with self._lock:
                 self._asking = False
+                self._settled.set()

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from slack_sdk import WebClient
 from slack_sdk.http_retry import RetryHandler
 from slack_sdk.http_retry.builtin_handlers import (
@@ -33,9 +30,3 @@ def make_web_client(settings: Settings, *, retry_server_errors: bool = True) -> 
         timeout=settings.slack_timeout_seconds,  # type: ignore[arg-type]
         retry_handlers=handlers,
     )
-
-
-def says_workspace_admin(user: Mapping[str, Any]) -> bool:
-    """Whether a `users.info` user is a workspace admin or owner: only a true `true` counts,
-    never a value that merely looks truthy (such as the string "false")."""
-    return user.get("is_admin") is True or user.get("is_owner") is True

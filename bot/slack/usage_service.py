@@ -16,6 +16,7 @@ from bot.slack.answers import (
     DigestAnswer,
     HelpAnswer,
     MeAnswer,
+    NotAnswered,
     OptAnswer,
     RetiredTopAnswer,
     TopAnswer,
@@ -133,6 +134,8 @@ class UsageService:
         return self.services.db
 
     def answer(self, request: Request, viewer: Viewer) -> Answer:
+        if viewer.is_guest and isinstance(request, Top | Org):
+            return NotAnswered("guest")  # others' names and a team's figures are not theirs
         match request:
             case Me():
                 return self.me(viewer)

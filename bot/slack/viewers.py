@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import timedelta
 
@@ -10,18 +12,26 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.services import Services
-from bot.slack.answers import Viewer, viewer_from
-from bot.slack.client import says_workspace_admin
+from bot.slack import membership
+from bot.slack.answers import NotAnswered, Viewer, viewer_from
 from bot.slack.command_text import Org, Restore, Retire, Status
 from bot.slack.command_text import Request as SlashRequest
+from bot.slack.membership import Workspace
 from storage import bounds
-from storage.people import find_slack_profile, link_email, save_slack_profile, slack_profile
+from storage.lru import BoundedCache
+from storage.people import find_slack_profile, link_email, save_slack_profile
 
 # How long what users.info told us (time zone, name, admin) is trusted before asking again.
 PROFILE_MAX_AGE = timedelta(hours=24)
 # Whether someone is a workspace admin is trusted for much less long: a demoted admin should
 # lose admin commands within minutes.
 ADMIN_CHECK_MAX_AGE = timedelta(minutes=5)
+# users.info errors that say there is no such user for us: a stranger, not a failure.
+NO_SUCH_USER = frozenset({"user_not_found", "user_not_visible"})
+# Strangers refused lately, by Slack user ID, kept this long: one asking again and again
+# is answered from here, and one who has just joined the workspace waits at most this.
+REFUSALS_KEPT = 10_000
+REFUSAL_KEPT_S = 300.0
 log = logging.getLogger("aiusage.slack")
 
 
@@ -53,38 +63,97 @@ def known_viewer(
     return viewer_from(profile, services.settings.timezone)
 
 
-def learn_viewer(services: Services, client: WebClient, slack_user_id: str) -> Viewer:
-    """Ask Slack about the caller (users.info) and store it. If Slack cannot say, answer
-    anyway in the configured zone and ask again next time."""
-    now = services.clock()
-    try:
-        user = client.users_info(user=slack_user_id)["user"]
-    except (SlackApiError, OSError) as exc:  # an error answer, or no answer after retries
-        log.warning("users.info for %s failed: %r", slack_user_id, exc)
-        known = viewer_from(
-            slack_profile(services.db, slack_user_id, now), services.settings.timezone
+class Callers:
+    """Who is asking, and whether they are answered at all: only members of the workspace
+    the bot token belongs to (`bot.slack.membership`). Nothing is stored about anyone else,
+    and a refusal is remembered a while, so a stranger repeating a command is not looked
+    up in Slack each time."""
+
+    def __init__(self, services: Services, ours: Callable[[float], Workspace | None]) -> None:
+        self.services = services
+        self.ours = ours  # waits up to the given seconds for auth.test's answer
+        self._refused: BoundedCache[str, float] = BoundedCache(REFUSALS_KEPT)
+
+    def foreign(self, team: tuple[object, object]) -> bool:
+        """Whether a request's own (team, org) is another workspace's: answered at once,
+        without asking Slack. Unsure (no team in it, or ours not known yet) is not foreign;
+        `users.info` decides then."""
+        ours = self.ours(0.0)
+        team_id, enterprise_id = team
+        if ours is None or (team_id is None and enterprise_id is None):
+            return False
+        return not ours.holds(team_id, enterprise_id)
+
+    def viewer(
+        self,
+        client: WebClient,
+        slack_user_id: str,
+        max_age: timedelta = PROFILE_MAX_AGE,
+        team: tuple[object, object] = (None, None),
+    ) -> Viewer | NotAnswered:
+        """The caller as we know them, or as Slack tells us now; `team` is the (team, org)
+        the request itself says they are in, when it says."""
+        if self.foreign(team):
+            return NotAnswered("stranger")
+        known = known_viewer(self.services, slack_user_id, max_age)
+        return known or self.learn(client, slack_user_id)
+
+    def learn(self, client: WebClient, slack_user_id: str) -> Viewer | NotAnswered:
+        """Ask Slack about the caller (users.info) and store them if they are a member."""
+        refused_until = self._refused.get(slack_user_id)
+        if refused_until is not None and time.monotonic() < refused_until:
+            return NotAnswered("stranger")
+        ours = self.ours(self.services.settings.slack_timeout_seconds)
+        if ours is None:
+            return self._unsure(slack_user_id, "auth.test has not said which workspace is ours")
+        now = self.services.clock()
+        try:
+            user = client.users_info(user=slack_user_id)["user"]
+        except SlackApiError as exc:
+            if exc.response.get("error") in NO_SUCH_USER:
+                return self._refuse(slack_user_id)
+            return self._unsure(slack_user_id, repr(exc))
+        except OSError as exc:  # no answer after the client's retries
+            return self._unsure(slack_user_id, repr(exc))
+        standing = membership.standing(user, ours) if isinstance(user, Mapping) else "stranger"
+        if standing == "stranger":
+            return self._refuse(slack_user_id)
+        profile = user.get("profile")
+        profile = profile if isinstance(profile, dict) else {}
+        # What Slack says is held to what the columns take (`storage.bounds`): a value they
+        # refused left the profile unsaved, and every command of that person failed for good.
+        names = (profile.get("display_name"), profile.get("real_name"), user.get("name"))
+        saved = save_slack_profile(
+            self.services.db,
+            slack_user_id,
+            display_name=next(filter(None, map(bounds.display_name, names)), None),
+            tz=bounds.zone_name(user.get("tz")),
+            is_workspace_admin=membership.says_workspace_admin(user, ours),
+            is_guest=standing == "guest",
+            now=now,
         )
+        # Slack's own profile email, held to the rule every door keeps (`storage.bounds`).
+        # Usage reported under it counts from this answer on, not from the next matching pass.
+        email = _valid_email(profile.get("email"))
+        if email is not None:
+            link_email(self.services.db, email, slack_user_id, now)
+        return viewer_from(saved, self.services.settings.timezone)
+
+    def _refuse(self, slack_user_id: str) -> NotAnswered:
+        log.info("%s is not a member of this workspace: not answered", slack_user_id)
+        self._refused[slack_user_id] = time.monotonic() + REFUSAL_KEPT_S
+        return NotAnswered("stranger")
+
+    def _unsure(self, slack_user_id: str, why: str) -> Viewer | NotAnswered:
+        """Slack cannot say now: someone it vouched for before is answered from what is
+        stored; anyone else is asked to try again, and nothing is stored."""
+        log.warning("could not check who %s is: %s", slack_user_id, why)
+        profile = find_slack_profile(self.services.db, slack_user_id)
+        if profile is None or profile.checked_at is None:
+            return NotAnswered("unverified")
+        known = viewer_from(profile, self.services.settings.timezone)
         # What Slack said about admin rights earlier is not trusted when it cannot say now.
         return replace(known, is_workspace_admin=False)
-    profile = user.get("profile")
-    profile = profile if isinstance(profile, dict) else {}
-    # What Slack says is held to what the columns take (`storage.bounds`): a value they
-    # refused left the profile unsaved, and every command of that person failed for good.
-    names = (profile.get("display_name"), profile.get("real_name"), user.get("name"))
-    saved = save_slack_profile(
-        services.db,
-        slack_user_id,
-        display_name=next(filter(None, map(bounds.display_name, names)), None),
-        tz=bounds.zone_name(user.get("tz")),
-        is_workspace_admin=says_workspace_admin(user),
-        now=now,
-    )
-    # Slack's own profile email, held to the rule every door keeps (`storage.bounds`). Usage
-    # reported under it counts from this answer on, not from the next matching pass.
-    email = _valid_email(profile.get("email"))
-    if email is not None and not user.get("is_bot"):
-        link_email(services.db, email, slack_user_id, now)
-    return viewer_from(saved, services.settings.timezone)
 
 
 def _valid_email(value: object) -> str | None:

@@ -10,25 +10,27 @@ from bot.services import Services
 from bot.slack.home_service import HomeService
 from bot.slack.listeners import actions, commands, errors, home, lifecycle
 from bot.slack.usage_service import UsageService
+from bot.slack.viewers import Callers
 
 
 def register_listeners(
     app: App,
     usage: UsageService,
     services: Services,
+    callers: Callers,
     executor: Executor,
     home_service: HomeService | None = None,
 ) -> None:
     """The `/aiusage` command, the retirement buttons, the one error handler, the uninstall
-    and token revocation events and, given a
-    Home service, the App Home (refreshed after the commands that change its settings, on
-    `executor`, which the app drains before it stops)."""
+    and token revocation events and, given a Home service, the App Home (refreshed after the
+    commands that change its settings, on `executor`, which the app drains before it stops).
+    Each answers only the members of this workspace `callers` vouches for."""
     after_answer = (
         home.refresh_home_after(home_service, executor) if home_service is not None else None
     )
-    commands.register(app, usage, services, executor, after_answer)
-    actions.register(app, usage, services)
+    commands.register(app, usage, services, callers, executor, after_answer)
+    actions.register(app, usage, services, callers)
     errors.register(app, usage, services)
     lifecycle.register(app)
     if home_service is not None:
-        home.register(app, home_service)
+        home.register(app, home_service, callers)

@@ -9,18 +9,19 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot.services import Services
-from bot.slack.answers import Answer, ForgetCancelled, Viewer
+from bot.slack.answers import Answer, ForgetCancelled, NotAnswered, Viewer
 from bot.slack.listeners.errors import caller_told_of_errors
+from bot.slack.membership import click_team
 from bot.slack.replies import reply
 from bot.slack.usage_service import UsageService, actor
-from bot.slack.viewers import admin_max_age, known_viewer, learn_viewer
+from bot.slack.viewers import Callers, admin_max_age
 from bot.slack.views.admin import CANCEL_ACTION, CONFIRM_ACTION
 from bot.slack.views.privacy import FORGET_CANCEL_ACTION, FORGET_CONFIRM_ACTION
 from bot.slack.views.render import render
 from jobs.admin_rules import Refused
 
 
-def register(app: App, usage: UsageService, services: Services) -> None:
+def register(app: App, usage: UsageService, services: Services, callers: Callers) -> None:
     def ack_click(ack: Ack) -> None:
         ack()  # Slack wants an answer within 3 s; the work, and the reply, come after
 
@@ -29,8 +30,11 @@ def register(app: App, usage: UsageService, services: Services) -> None:
             user_id = str((body.get("user") or {}).get("id"))
             timeout = services.settings.slack_timeout_seconds
             with caller_told_of_errors(respond, timeout, f"{user_id}'s click"):
-                viewer = known_viewer(services, user_id, admin_max_age(services, user_id))
-                viewer = viewer or learn_viewer(services, client, user_id)
+                max_age = admin_max_age(services, user_id)
+                viewer = callers.viewer(client, user_id, max_age, click_team(body))
+                if isinstance(viewer, NotAnswered):
+                    reply(respond, render(viewer).as_kwargs(), timeout)
+                    return
                 outcome = decide(viewer, button_value(body))
                 # A refusal leaves the admin's preview alone; anything else replaces it, so
                 # its buttons cannot be pressed again.

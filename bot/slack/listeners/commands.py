@@ -2,8 +2,9 @@
 
 Replies are answered in the command's own HTTP response (ephemeral by default, and testable
 from the response) whenever we already know the caller. The first time we see someone, or when
-what we know is a day old, we acknowledge at once, ask Slack who they are (`users.info`, for
-their time zone), and answer through `response_url`.
+what we know is a day old, we acknowledge at once, ask Slack who they are (`users.info`: a
+member of this workspace? their time zone), and answer through `response_url`. A command
+whose own payload names another workspace is refused at once.
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot.services import Services
-from bot.slack.answers import Viewer
+from bot.slack.answers import NotAnswered, Viewer
 from bot.slack.command_text import Badges, Me, Org, Restore, Top, parse_command
 from bot.slack.command_text import Request as SlashRequest
 from bot.slack.listeners.errors import caller_told_of_errors
+from bot.slack.membership import command_team
 from bot.slack.replies import reply
 from bot.slack.usage_service import UsageService
-from bot.slack.viewers import known_viewer, learn_viewer, profile_max_age
+from bot.slack.viewers import Callers, known_viewer, profile_max_age
 from bot.slack.views.render import render
 
 COMMAND = "/aiusage"
@@ -40,6 +42,7 @@ def register(
     app: App,
     usage: UsageService,
     services: Services,
+    callers: Callers,
     executor: Executor,
     after_answer: AfterAnswer | None = None,
 ) -> None:
@@ -48,6 +51,9 @@ def register(
     answered = after_answer or (lambda _request, _viewer, _client: None)
 
     def answer_now(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
+        if callers.foreign(command_team(command)):
+            ack(**render(NotAnswered("stranger")).as_kwargs())
+            return
         request = parse_command(command.get("text") or "")
         user_id = command["user_id"]
         together = isinstance(request, READS_ONLY)
@@ -71,8 +77,10 @@ def register(
         """Asks Slack who this is, or does the slow part, then replies."""
         timeout = services.settings.slack_timeout_seconds
         with caller_told_of_errors(respond, timeout, f"{user_id}'s command"):
-            viewer = known_viewer(services, user_id, profile_max_age(services, request, user_id))
-            viewer = viewer or learn_viewer(services, client, user_id)
+            viewer = callers.viewer(client, user_id, profile_max_age(services, request, user_id))
+            if isinstance(viewer, NotAnswered):
+                reply(respond, render(viewer).as_kwargs(), timeout)
+                return
             reply(respond, render(usage.answer(request, viewer)).as_kwargs(), timeout)
             answered(request, viewer, client)
 

@@ -11,13 +11,14 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot.slack.answers import Viewer
+from bot.slack.answers import NotAnswered, Viewer
 from bot.slack.command_text import Digest, OptIn, OptOut
 from bot.slack.command_text import Request as SlashRequest
 from bot.slack.home_service import HomeService
 from bot.slack.listeners.commands import AfterAnswer
+from bot.slack.membership import click_team
 from bot.slack.usage_service import actor
-from bot.slack.viewers import admin_max_age, known_viewer, learn_viewer
+from bot.slack.viewers import Callers, admin_max_age
 from bot.slack.views.home import (
     DIGEST_OFF_ACTION,
     DIGEST_ON_ACTION,
@@ -36,12 +37,15 @@ ORG_NOTE = (
 Change = Callable[[HomeService, Viewer], "tuple[Viewer, str | None]"]
 
 
-def register(app: App, home: HomeService) -> None:
+def register(app: App, home: HomeService, callers: Callers) -> None:
     services = home.services
 
-    def viewer_for(client: WebClient, user_id: str) -> Viewer:
-        found = known_viewer(services, user_id, admin_max_age(services, user_id))
-        return found or learn_viewer(services, client, user_id)
+    def viewer_for(
+        client: WebClient, user_id: str, team: tuple[object, object] = (None, None)
+    ) -> Viewer | None:
+        """The member whose Home this is; None for anyone else, who gets no Home at all."""
+        found = callers.viewer(client, user_id, admin_max_age(services, user_id), team)
+        return None if isinstance(found, NotAnswered) else found
 
     def just_ack(ack: Ack) -> None:
         ack()
@@ -49,13 +53,16 @@ def register(app: App, home: HomeService) -> None:
     def opened(event: dict[str, Any], client: WebClient) -> None:
         if event.get("tab", "home") != "home":
             return  # the Messages tab: nothing to publish
-        home.publish(client, viewer_for(client, event["user"]))
+        if viewer := viewer_for(client, event["user"]):
+            home.publish(client, viewer)
 
     app.event("app_home_opened")(ack=just_ack, lazy=[opened])
 
     def on_click(change: Change) -> Callable[..., None]:
         def after_ack(body: dict[str, Any], client: WebClient) -> None:
-            viewer = viewer_for(client, body["user"]["id"])
+            viewer = viewer_for(client, body["user"]["id"], click_team(body))
+            if viewer is None:
+                return
             viewer, note = change(home, viewer)
             home.publish(client, viewer, note)
 

@@ -14,6 +14,7 @@ from bot.slack.answers import (
     DigestAnswer,
     HelpAnswer,
     MeAnswer,
+    NotAnswered,
     OptAnswer,
     RetiredTopAnswer,
     TopAnswer,
@@ -314,6 +315,23 @@ def render_help(answer: HelpAnswer) -> Reply:
         intro = f"I don't know “{shown(answer.unknown, MAX_ECHO)}”. Here is what I can do:"
     text = "\n".join([intro, *HELP_LINES] if intro else HELP_LINES)
     return Reply(clip(plain(text), MAX_FALLBACK_TEXT), [section(text)])
+
+
+NOT_ANSWERED = {
+    "stranger": "Sorry, aiusage answers only members of this workspace.",
+    "guest": (
+        "The leaderboard and the org view are for members of this workspace, not guests. "
+        "Your own figures are yours to see: `/aiusage me`, `/aiusage badges`, `/aiusage mydata`."
+    ),
+    "unverified": (
+        "Sorry, aiusage could not check with Slack who you are just now, and it answers only "
+        "members of this workspace. Please try again in a minute."
+    ),
+}
+
+
+def render_not_answered(answer: NotAnswered) -> Reply:
+    return note(NOT_ANSWERED[answer.reason])
 
 
 def render_retired_top(answer: RetiredTopAnswer) -> Reply:

@@ -12,6 +12,7 @@ from bot.slack.answers import (
     HelpAnswer,
     MeAnswer,
     MyDataAnswer,
+    NotAnswered,
     OptAnswer,
     OrgNotAllowed,
     OrgRefused,
@@ -26,6 +27,7 @@ from bot.slack.views.personal import (
     render_digest_answer,
     render_help,
     render_me,
+    render_not_answered,
     render_opt,
     render_retired_top,
     render_top,
@@ -55,5 +57,7 @@ def render(answer: Answer) -> Reply:
             return render_org(answer)
         case MyDataAnswer() | ForgetPreview() | ForgetDone() | ForgetCancelled():
             return render_privacy(answer)
+        case NotAnswered():
+            return render_not_answered(answer)
         case _:
             return render_admin(answer)
