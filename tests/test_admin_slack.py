@@ -213,6 +213,23 @@ def test_cancel_leaves_everything_as_it_was(slack, db):
     assert not leaderboard_state(db).retired and posts(slack) == []
 
 
+def test_confirming_one_preview_closes_the_others_and_a_restore_does_not_reopen_them(slack, db):
+    draft = preview(slack, "retire DRAFT: do not send, wording not agreed")
+    final = preview(slack, "retire Thanks, everyone.")
+    click(slack, CONFIRM, final)
+    closed = f"via slack: retirement {draft}: closed by confirming retirement {final}"
+    assert ("retire-cancel", "done", closed) in [
+        (e.action, e.outcome, e.detail) for e in audit_log(db)
+    ]
+    assert "is back" in text_of(slack.ask("restore", user_id="UADMIN"))
+    before = len(posts(slack))
+
+    late = text_of(click(slack, CONFIRM, draft))  # still on the admin's screen
+
+    assert "This retirement request was cancelled. Nothing was changed." in late
+    assert not leaderboard_state(db).retired and len(posts(slack)) == before
+
+
 def test_a_rate_limit_while_announcing_is_waited_out_and_posts_once(slack, db):
     slack.fake.fail("chat.postMessage", status=429, retry_after=1, channel="CAWARDS")
     answer = click(slack, CONFIRM, preview(slack))
