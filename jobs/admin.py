@@ -150,16 +150,18 @@ class AdminService:
             status = closed.retirement.status if closed.retirement else "unknown id"
             self._audit(actor, "retire-confirm", "already", f"retirement {retirement_id}: {status}")
             return closed
+        retirement = confirmed.retirement
+        self._audit_closed(actor, confirmed.superseded, f"confirming retirement {retirement.id}")
         results, unposted = self._announce(
-            retire_post_key(confirmed.id), Announcement("retired", confirmed.announcement)
+            retire_post_key(retirement.id), Announcement("retired", retirement.announcement)
         )
         self._audit(
             actor,
             "retire-confirm",
             "done",
-            f"retirement {confirmed.id}; announcement: {unposted or _summary(results)}",
+            f"retirement {retirement.id}; announcement: {unposted or _summary(results)}",
         )
-        return RetireDone(confirmed, results, unposted)
+        return RetireDone(retirement, results, unposted)
 
     def cancel_retire(
         self, actor: Actor, retirement_id: int
@@ -185,6 +187,13 @@ class AdminService:
             return preview
         return self.confirm_retire(actor, preview.retirement.id)
 
+    def _audit_closed(self, actor: Actor, retirement_ids: Sequence[int], by_what: str) -> None:
+        """Audit each pending retirement that `by_what` cancelled, as a cancel click is."""
+        for retirement_id in retirement_ids:
+            self._audit(
+                actor, "retire-cancel", "done", f"retirement {retirement_id}: closed by {by_what}"
+            )
+
     # -- restore and status -------------------------------------------------------------------
 
     def restore(self, actor: Actor, note: str = "") -> Refused | NotRetired | Restored:
@@ -196,9 +205,11 @@ class AdminService:
         week = resume_week(self.config.schedule, self.config.tz, now)
         key = f"restore:{now.strftime('%Y%m%dT%H%M%S%f')}"
         owed = self._owed(key, Announcement("restored", note.strip())) if note.strip() else None
-        if not restore_leaderboard(self.db, actor.user_id, now, week.start, note=owed):
+        closed = restore_leaderboard(self.db, actor.user_id, now, week.start, note=owed)
+        if closed is None:
             self._audit(actor, "restore", "already", "the leaderboard is not retired")
             return NotRetired()
+        self._audit_closed(actor, closed, "the restore")
         results: list[ChannelResult] = []
         unposted = None
         if note.strip():

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from storage.db import Database
 from storage.outbox import add_to_outbox, cancel_pending
 from storage.post_models import AuditRow, LeaderboardStateRow, RetirementRow
-from storage.records import AuditEntry, OwedPost, Retirement
+from storage.records import AuditEntry, ConfirmedRetirement, OwedPost, Retirement
 
 STATE_ID = 1
 
@@ -43,12 +43,13 @@ def confirm_retirement(
     now: datetime,
     *,
     announce: Callable[[str], OwedPost | None] | None = None,
-) -> Retirement | None:
+) -> ConfirmedRetirement | None:
     """Confirm a pending retirement and retire the leaderboard, atomically. Returns it only
     to the one caller that confirmed it: a second click, or a second admin, gets None, and
     so does a retirement confirmed while the leaderboard is already retired (it is cancelled).
     `announce(text)` names the announcement to owe, written in the same transaction so a
-    crash right after cannot lose it; award posts still owed are cancelled with it."""
+    crash right after cannot lose it; award posts still owed are cancelled with it, and so
+    is every other pending retirement."""
     with db.write() as conn:
         claimed = conn.execute(
             update(RetirementRow)
@@ -81,10 +82,13 @@ def confirm_retirement(
             )
             return None
         cancel_pending(conn, "awards", now, "the leaderboard was retired")
+        superseded = _cancel_pending_retirements(conn, by, now)
         owed = announce(announcement) if announce is not None and announcement else None
         if owed is not None:
             add_to_outbox(conn, owed.post_key, owed.kind, owed.payload, owed.channels, now)
-    return get_retirement(db, retirement_id)
+    confirmed = get_retirement(db, retirement_id)
+    assert confirmed is not None
+    return ConfirmedRetirement(confirmed, superseded)
 
 
 def cancel_retirement(db: Database, retirement_id: int, by: str, now: datetime) -> bool:
@@ -102,21 +106,31 @@ def cancel_retirement(db: Database, retirement_id: int, by: str, now: datetime) 
 
 def restore_leaderboard(
     db: Database, by: str, now: datetime, resume_week: date, *, note: OwedPost | None = None
-) -> bool:
-    """Bring the leaderboard back, awards from `resume_week` on; False if it was not retired.
-    `note`, when given, is owed to its channels in the same transaction."""
+) -> tuple[int, ...] | None:
+    """Bring the leaderboard back, awards from `resume_week` on; None if it was not retired,
+    else the ids of pending retirements it cancelled (a preview from before must not retire
+    again). `note`, when given, is owed to its channels in the same transaction."""
     with db.write() as conn:
-        restored = (
-            conn.execute(
-                update(LeaderboardStateRow)
-                .where(LeaderboardStateRow.id == STATE_ID, LeaderboardStateRow.status == "retired")
-                .values(status="active", changed_by=by, changed_at=now, resume_week=resume_week)
-            ).rowcount
-            == 1
-        )
-        if restored and note is not None:
+        restored = conn.execute(
+            update(LeaderboardStateRow)
+            .where(LeaderboardStateRow.id == STATE_ID, LeaderboardStateRow.status == "retired")
+            .values(status="active", changed_by=by, changed_at=now, resume_week=resume_week)
+        ).rowcount
+        if restored != 1:
+            return None
+        if note is not None:
             add_to_outbox(conn, note.post_key, note.kind, note.payload, note.channels, now)
-        return restored
+        return _cancel_pending_retirements(conn, by, now)
+
+
+def _cancel_pending_retirements(conn: Connection, by: str, now: datetime) -> tuple[int, ...]:
+    ids = conn.execute(
+        update(RetirementRow)
+        .where(RetirementRow.status == "pending")
+        .values(status="cancelled", decided_by=by, decided_at=now)
+        .returning(RetirementRow.id)
+    ).scalars()
+    return tuple(sorted(ids))
 
 
 def record_audit(

@@ -24,8 +24,7 @@ class IntegrationExists(Exception):
 
 def create_integration(db: Database, name: str, now: datetime) -> tuple[Integration, str]:
     """Register an integration; returns it with its API key, which is never stored."""
-    key_id = secrets.token_hex(6)
-    secret = secrets.token_urlsafe(32)
+    key_id, secret = _new_key()
     try:
         with db.write() as conn:
             conn.execute(
@@ -38,6 +37,28 @@ def create_integration(db: Database, name: str, now: datetime) -> tuple[Integrat
     found = get_integration(db, name)
     assert found is not None
     return found, f"{KEY_PREFIX}_{key_id}_{secret}"
+
+
+def renew_integration(db: Database, name: str) -> tuple[Integration, str] | None:
+    """Give a revoked integration a new API key and make it active again; None if there is
+    no revoked integration of that name. The row is kept, so its events, duplicates and
+    figures carry on under the name; the old key's id is gone, so that key stays refused."""
+    key_id, secret = _new_key()
+    with db.write() as conn:
+        renewed = conn.execute(
+            update(IntegrationRow)
+            .where(IntegrationRow.name == name, IntegrationRow.revoked_at.is_not(None))
+            .values(key_id=key_id, key_hash=_hash(secret), revoked_at=None)
+        ).rowcount
+    if renewed != 1:
+        return None
+    found = get_integration(db, name)
+    assert found is not None
+    return found, f"{KEY_PREFIX}_{key_id}_{secret}"
+
+
+def _new_key() -> tuple[str, str]:
+    return secrets.token_hex(6), secrets.token_urlsafe(32)
 
 
 def authenticate(db: Database, api_key: str) -> Integration | None:

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Connection, String, bindparam, or_, select, tuple_, update
+from sqlalchemy import Connection, String, bindparam, insert, or_, select, tuple_, update
 
 from storage.compiled import CompiledRead
 from storage.db import Database
 from storage.dialect import insert_ignore
 from storage.models import IdentityRow, PersonRow
+from storage.post_models import AuditRow
 from storage.records import Person, Profile
+
+log = logging.getLogger(__name__)
 
 IdentityKey = tuple[str, str]  # (kind, value): ("slack", "U123"), ("email", "a@b.c"), ...
 
@@ -228,21 +232,79 @@ def link_identity(
         person_id = ensure_person(conn, slack_user_id, now)
         [identity_id] = resolve_identities(conn, [(kind, value)], now).values()
         _link(conn, identity_id, person_id, by, now)
+        if kind == "email":
+            # A person's own email counts as theirs in `mydata`, export and forget: the one
+            # it was moved from must not keep it.
+            _drop_email_elsewhere(conn, value, person_id)
     return person_id
 
 
 def link_email(db: Database, email: str, slack_user_id: str, now: datetime) -> int:
-    """Record that Slack knows this email as this user, and count the email's usage as theirs."""
+    """Record that Slack knows this email as this user, and count the email's usage as theirs.
+    An email whose usage already counts for another Slack user is left where it is, logged
+    and audited: Slack reuses addresses, and their history is not the newcomer's. An admin
+    moves it with `aiusage people link`."""
     email = email.lower()
     with db.write() as conn:
         person_id = ensure_person(conn, slack_user_id, now)
-        conn.execute(
-            update(PersonRow)
-            .where(PersonRow.email == email, PersonRow.id != person_id)
-            .values(email=None)
-        )
+        holder = conn.execute(
+            select(IdentityRow.id, PersonRow.slack_user_id)
+            .join(PersonRow, PersonRow.id == IdentityRow.person_id)
+            .where(IdentityRow.kind == "email", IdentityRow.value == email)
+        ).one_or_none()
+        if holder is not None and holder.slack_user_id not in (None, slack_user_id):
+            _hold_email(conn, holder.id, email, holder.slack_user_id, slack_user_id, now)
+            return person_id
+        _drop_email_elsewhere(conn, email, person_id)
         conn.execute(update(PersonRow).where(PersonRow.id == person_id).values(email=email))
     return link_identity(db, "email", email, slack_user_id, "slack-lookup", now)
+
+
+# A contested address is audited again at most weekly while nobody decides, however often the
+# newcomer's profile is read (an admin's every five minutes): a reminder, not a flood.
+CONTESTED_EMAIL_NOTICE = timedelta(days=7)
+
+
+def _hold_email(
+    conn: Connection, identity_id: int, email: str, holder: str, claimant: str, now: datetime
+) -> None:
+    """Leave a contested email with its holder, and tell the operators."""
+    detail = (
+        f"email:{email} counts for {holder}; Slack now gives it to {claimant}. Not moved: "
+        f"if it is {claimant}'s usage, `aiusage people link {email} {claimant}` moves it"
+    )
+    told = conn.scalar(
+        select(AuditRow.id)
+        .where(
+            AuditRow.at > now - CONTESTED_EMAIL_NOTICE,
+            AuditRow.action == "people.link",
+            AuditRow.detail == detail,
+        )
+        .limit(1)
+    )
+    if told is not None:
+        return
+    conn.execute(
+        insert(AuditRow).values(
+            at=now, actor="slack-lookup", action="people.link", outcome="refused", detail=detail
+        )
+    )
+    # The address stays out of the logs, which nobody can ask to forget; the audit has it.
+    log.warning(
+        "email identity %d counts for %s; Slack now gives that address to %s: not moved "
+        "(see `aiusage audit`; `aiusage people link` moves it)",
+        identity_id,
+        holder,
+        claimant,
+    )
+
+
+def _drop_email_elsewhere(conn: Connection, email: str, person_id: int) -> None:
+    conn.execute(
+        update(PersonRow)
+        .where(PersonRow.email == email, PersonRow.id != person_id)
+        .values(email=None)
+    )
 
 
 def unlinked_emails(

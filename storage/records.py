@@ -262,6 +262,15 @@ class Retirement:
 
 
 @dataclass(frozen=True, slots=True)
+class ConfirmedRetirement:
+    """A retirement one caller confirmed, and the ids of the other pending retirements that
+    confirming it cancelled (previews that must not retire again later)."""
+
+    retirement: Retirement
+    superseded: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class AuditEntry:
     at: datetime
     actor: str

@@ -213,6 +213,34 @@ def test_cancel_leaves_everything_as_it_was(slack, db):
     assert not leaderboard_state(db).retired and posts(slack) == []
 
 
+def test_confirming_one_preview_closes_the_others_and_a_restore_does_not_reopen_them(slack, db):
+    draft = preview(slack, "retire DRAFT: do not send, wording not agreed")
+    final = preview(slack, "retire Thanks, everyone.")
+    click(slack, CONFIRM, final)
+    closed = f"via slack: retirement {draft}: closed by confirming retirement {final}"
+    assert ("retire-cancel", "done", closed) in [
+        (e.action, e.outcome, e.detail) for e in audit_log(db)
+    ]
+    assert "is back" in text_of(slack.ask("restore", user_id="UADMIN"))
+    before = len(posts(slack))
+
+    late = text_of(click(slack, CONFIRM, draft))  # still on the admin's screen
+
+    assert "This retirement request was cancelled. Nothing was changed." in late
+    assert not leaderboard_state(db).retired and len(posts(slack)) == before
+
+
+@pytest.mark.parametrize("command", ["retire", "restore"])
+def test_an_announcement_past_the_limit_is_called_too_long_not_an_unknown_command(
+    slack, db, command
+):
+    words = "We are changing how we look at AI usage. " * 60
+    reply = text_of(slack.ask(f"{command} {words}", user_id="UADMIN"))
+    assert f"too long: {len(words.strip()):,} characters, at most 2,000" in reply
+    assert "I don't know" not in reply and "Nothing was changed." in reply
+    assert get_retirement(db, 1) is None and not leaderboard_state(db).retired
+
+
 def test_a_rate_limit_while_announcing_is_waited_out_and_posts_once(slack, db):
     slack.fake.fail("chat.postMessage", status=429, retry_after=1, channel="CAWARDS")
     answer = click(slack, CONFIRM, preview(slack))

@@ -26,7 +26,7 @@ def test_a_confirmed_retirement_retires_with_who_when_and_why(db, now):
     pending = request_retirement(db, "Thanks, all.", "UADMIN", now)
     assert not leaderboard_state(db).retired
     confirmed = confirm_retirement(db, pending.id, "UADMIN2", now)
-    assert confirmed is not None and confirmed.status == "confirmed"
+    assert confirmed is not None and confirmed.retirement.status == "confirmed"
     state = leaderboard_state(db)
     assert (state.status, state.announcement, state.changed_by, state.changed_at) == (
         "retired",
@@ -64,9 +64,9 @@ def test_a_cancelled_retirement_cannot_be_confirmed(db, now):
 
 
 def test_restore_only_undoes_a_retirement(db, now):
-    assert not restore_leaderboard(db, "UADMIN", now, date(2026, 11, 23))
+    assert restore_leaderboard(db, "UADMIN", now, date(2026, 11, 23)) is None
     confirm_retirement(db, request_retirement(db, "Bye.", "UADMIN", now).id, "UADMIN", now)
-    assert restore_leaderboard(db, "UADMIN", now, date(2026, 11, 23))
+    assert restore_leaderboard(db, "UADMIN", now, date(2026, 11, 23)) == ()
     state = leaderboard_state(db)
     assert (state.status, state.resume_week) == ("active", date(2026, 11, 23))
 
@@ -86,3 +86,20 @@ def test_a_second_retirement_confirmed_while_retired_is_cancelled_not_applied(db
     state = leaderboard_state(db)
     assert (state.announcement, state.changed_by) == ("First.", "UA")
     assert get_retirement(db, second.id).status == "cancelled"
+
+
+def test_confirming_a_retirement_cancels_every_other_pending_one(db, now):
+    draft = request_retirement(db, "Draft.", "UA", now)
+    other = request_retirement(db, "Other.", "UB", now)
+    final = request_retirement(db, "Final.", "UA", now)
+    confirmed = confirm_retirement(db, final.id, "UA", now)
+    assert confirmed is not None and sorted(confirmed.superseded) == [draft.id, other.id]
+    assert {get_retirement(db, r.id).status for r in (draft, other)} == {"cancelled"}
+
+
+def test_a_restore_cancels_a_preview_that_raced_the_retirement(db, now):
+    confirm_retirement(db, request_retirement(db, "Bye.", "UA", now).id, "UA", now)
+    raced = request_retirement(db, "Late draft.", "UB", now)  # read "active" just before
+    assert restore_leaderboard(db, "UA", now, date(2026, 11, 23)) == (raced.id,)
+    assert confirm_retirement(db, raced.id, "UB", now) is None
+    assert not leaderboard_state(db).retired

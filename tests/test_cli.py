@@ -62,6 +62,30 @@ def test_a_revoked_key_is_refused_at_once(settings, client, capsys):
     assert code == 1 and "no active integration" in err
 
 
+def test_create_gives_a_revoked_integration_a_new_key_and_keeps_it_one_integration(
+    settings, client, capsys
+):
+    _, created, _ = run(capsys, "integrations", "create", "copilot")
+    old = created.strip().splitlines()[-1]
+    sent = event(event_id="run-1")
+    assert client.post("/api/v1/events", json=sent, headers=bearer(old)).status_code == 200
+    run(capsys, "integrations", "revoke", "copilot")
+
+    code, out, _ = run(capsys, "integrations", "create", "copilot")
+
+    assert code == 0 and "new key" in out
+    new = out.strip().splitlines()[-1]
+    assert new.startswith("aiu_") and new != old
+    assert client.post("/api/v1/events", json=sent, headers=bearer(old)).status_code == 401
+    # The same integration: the event sent under the old key is a duplicate, not a second.
+    again = client.post("/api/v1/events", json=sent, headers=bearer(new))
+    assert (again.status_code, again.json()["duplicates"]) == (200, 1)
+    _, listed, _ = run(capsys, "integrations", "list")
+    assert [line.split()[:2] for line in listed.splitlines()[1:]] == [["copilot", "active"]]
+    code, _, err = run(capsys, "integrations", "create", "copilot")
+    assert code == 1 and "already exists" in err
+
+
 @pytest.mark.parametrize(
     ("variable", "value", "message"),
     [

@@ -9,11 +9,20 @@ import pytest
 from slack_sdk import WebClient
 from sqlalchemy import select
 
+from bot.cli.main import main
 from bot.composition import build_scheduler
 from bot.slack.identity import resolve_unmatched_emails
 from bot.slack.listeners.errors import ERROR_TEXT
+from storage.admin import audit_log
 from storage.models import IdentityRow
-from storage.people import find_slack_profile, unlinked_emails
+from storage.people import (
+    find_slack_profile,
+    link_email,
+    link_identity,
+    slack_user_for_email,
+    unlinked_emails,
+)
+from storage.privacy_read import find_subject
 from tests.builders import bearer, event
 from tests.test_slack_commands import text_of
 
@@ -154,3 +163,41 @@ def test_only_a_true_admin_flag_makes_a_workspace_admin(slack):
     slack.fake.add_user("UODD", name="odd")
     slack.fake.users["UODD"].update(is_admin="false", is_owner="no")
     assert "is for admins" in text_of(slack.ask("status", user_id="UODD"))
+
+
+def test_an_email_slack_gives_to_someone_new_keeps_the_old_owners_usage_until_an_admin_moves_it(
+    slack, api_key, db, caplog
+):
+    ingest(slack, api_key, by_email("alice@example.com", requests=42))
+    assert "*Requests:* 42" in text_of(slack.ask("me", user_id="UALICE"))
+    # Alice's Slack email changes, and her old address goes to a newcomer.
+    slack.fake.users["UALICE"]["profile"]["email"] = "alice.old@example.com"
+    slack.fake.add_user("UALICE2", email="alice@example.com", name="alice2")
+    slack.move_to(datetime(2026, 11, 19, 13, 0, tzinfo=UTC))  # profiles are re-read daily
+
+    assert "*Requests:* 42" not in text_of(slack.ask("me", user_id="UALICE2"))
+    assert "*Requests:* 42" in text_of(slack.ask("me", user_id="UALICE"))
+    [entry] = [e for e in audit_log(db) if e.action == "people.link"]
+    assert (entry.outcome, entry.actor) == ("refused", "slack-lookup")
+    assert "aiusage people link alice@example.com UALICE2" in entry.detail
+    [warning] = [r.getMessage() for r in caplog.records if "not moved" in r.getMessage()]
+    assert "UALICE2" in warning and "alice@" not in warning
+
+    # An admin who knows it is the same person's moves it, and it stays moved.
+    assert main(["people", "link", "alice@example.com", "UALICE2"]) == 0
+    slack.move_to(datetime(2026, 11, 20, 14, 0, tzinfo=UTC))
+    assert "*Requests:* 42" in text_of(slack.ask("me", user_id="UALICE2"))
+    assert "*Requests:* 42" not in text_of(slack.ask("me", user_id="UALICE"))
+
+
+def test_a_contested_email_is_audited_once_a_week_and_a_moved_one_leaves_its_old_owner(db, now):
+    link_email(db, "Dana@Example.com", "UDANA", now)
+    for hours in (0, 1, 24 * 7 - 1):  # another account's profile, read again and again
+        link_email(db, "dana@example.COM", "UDANA2", now + timedelta(hours=hours))
+    contested = [e for e in audit_log(db) if e.outcome == "refused"]
+    assert len(contested) == 1 and "counts for UDANA;" in contested[0].detail
+    assert slack_user_for_email(db, "dana@example.com") == "UDANA"
+
+    link_identity(db, "email", "dana@example.com", "UDANA2", "cli:ops", now)
+    assert slack_user_for_email(db, "dana@example.com") is None  # UDANA's profile lost it
+    assert find_subject(db, slack_user_id="UDANA").email is None

@@ -14,6 +14,7 @@ from bot.slack.command_text import (
     Restore,
     Retire,
     Status,
+    TooLong,
     Top,
     parse_command,
 )
@@ -50,3 +51,9 @@ def test_parse(text, expected):
 
 def test_very_long_text_is_help():
     assert isinstance(parse_command("me " + "x" * MAX_TEXT), Help)
+
+
+def test_an_announcement_or_note_past_the_limit_is_too_long_not_unknown():
+    assert parse_command("retire " + "x" * MAX_TEXT) == Retire("x" * MAX_TEXT)
+    assert parse_command("Retire  " + "x" * (MAX_TEXT + 1)) == TooLong("retire", MAX_TEXT + 1)
+    assert parse_command("restore " + "y" * 3000 + " ") == TooLong("restore", 3000)

@@ -14,6 +14,7 @@ from storage.integrations import (
     IntegrationExists,
     create_integration,
     list_integrations,
+    renew_integration,
     revoke_integration,
 )
 
@@ -23,7 +24,14 @@ NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("integrations", help="tool integrations and their API keys")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    create = actions.add_parser("create", help="register an integration and print its API key once")
+    create = actions.add_parser(
+        "create",
+        help="register an integration and print its API key once; for a revoked one, a new key",
+        description="Register an integration and print its API key once, alone on the last "
+        "line. For a revoked integration, issue a new key and make it active again: the same "
+        "integration, so its figures carry on under its name; the old key stays refused. An "
+        "active integration is refused (revoke it first to replace its key).",
+    )
     create.add_argument("name", help="lower-case name, also the default tool of its events")
     create.set_defaults(run=run_create)
     actions.add_parser("list", help="list integrations").set_defaults(run=run_list)
@@ -45,11 +53,26 @@ def run_create(args: argparse.Namespace, cli: CliContext) -> int:
         )
         return 2
     db = _db(cli)
+    renewed = renew_integration(db, args.name)
+    if renewed is not None:
+        record_audit(
+            db, cli_actor(), "integrations.create", "done", cli.clock(), f"{args.name}: new key"
+        )
+        print(
+            f"Integration {args.name} was revoked; it has a new key and is active again (its "
+            "old key stays refused). Its API key is shown this once; store it now:"
+        )
+        print(renewed[1])
+        return 0
     try:
         _, key = create_integration(db, args.name, cli.clock())
     except IntegrationExists:
         record_audit(db, cli_actor(), "integrations.create", "refused", cli.clock(), "exists")
-        print(f"aiusage: integration {args.name!r} already exists", file=sys.stderr)
+        print(
+            f"aiusage: integration {args.name!r} already exists and is active (revoke it "
+            "first to give it a new key)",
+            file=sys.stderr,
+        )
         return 1
     record_audit(db, cli_actor(), "integrations.create", "done", cli.clock(), args.name)
     print(f"Created integration {args.name}. Its API key is shown this once; store it now:")

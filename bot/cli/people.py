@@ -32,7 +32,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     link = actions.add_parser(
         "link",
         help="link a vendor identity to a Slack user",
-        description="Counts a vendor identity's usage, past and future, as this Slack user's.",
+        description="Counts a vendor identity's usage, past and future, as this Slack user's.\n"
+        "An identity already linked is moved, with its past usage. An email Slack gave to\n"
+        "someone new while it counts for someone else is never moved automatically\n"
+        "(`aiusage audit` names it): this moves it, once it is known to be theirs.",
         epilog=EPILOG + "\n\nexample: aiusage people link copilot:octocat U012AB3CD",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -98,6 +98,15 @@ class HelpAnswer:
 
 
 @dataclass(frozen=True, slots=True)
+class TooLongAnswer:
+    """An admin's announcement or note past the limit; nothing was asked or changed."""
+
+    command: str
+    length: int
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
 class OrgChart:
     """The org view's trend chart: an image URL Slack fetches (HTTP mode), or an uploaded
     file's id."""
@@ -171,6 +180,7 @@ Answer = (
     | BadgesAnswer
     | OptAnswer
     | HelpAnswer
+    | TooLongAnswer
     | DigestAnswer
     | AdminOutcome
     | OrgShown

@@ -5,7 +5,8 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
-# Slack caps slash-command text well below this; longer input is not a command anyone typed.
+# Longer input is not a command anyone typed, nor an announcement anyone should post; Slack
+# passes up to about 4,000 characters, so an over-long announcement is told it is.
 MAX_TEXT = 2000
 
 
@@ -56,6 +57,15 @@ class Restore:
 
 
 @dataclass(frozen=True, slots=True)
+class TooLong:
+    """Admins: a `retire` announcement or `restore` note of `length` characters, past `limit`."""
+
+    command: str
+    length: int
+    limit: int = MAX_TEXT
+
+
+@dataclass(frozen=True, slots=True)
 class Status:
     """Admins: state, schedule, channels, last award post, integrations."""
 
@@ -93,6 +103,7 @@ Request = (
     | Help
     | Retire
     | Restore
+    | TooLong
     | Status
     | Digest
     | Org
@@ -115,17 +126,21 @@ _SIMPLE: dict[str, Request] = {
 
 
 def parse_command(text: str) -> Request:
-    """Parse the text after `/aiusage`. Subcommands are case-insensitive; anything unknown,
-    over-long or containing control characters is a request for help."""
-    if len(text) > MAX_TEXT or any(_is_control(ch) for ch in text):
+    """Parse the text after `/aiusage`. Subcommands are case-insensitive; an announcement or
+    note past `MAX_TEXT` is `TooLong`; anything else unknown, over-long or containing control
+    characters is a request for help."""
+    if any(_is_control(ch) for ch in text):
         return Help(unknown=text)
     stripped = text.strip()
     word, _, rest = stripped.partition(" ")
     word = word.lower()
-    if word == "retire":
-        return Retire(rest.strip())
-    if word == "restore":
-        return Restore(rest.strip())
+    if word in ("retire", "restore"):
+        body = rest.strip()
+        if len(body) > MAX_TEXT:
+            return TooLong(word, len(body))
+        return Retire(body) if word == "retire" else Restore(body)
+    if len(text) > MAX_TEXT:
+        return Help(unknown=text)
     if word == "digest" and rest.strip().lower() in ("on", "off"):
         return Digest(on=rest.strip().lower() == "on")
     if word == "org":

@@ -19,6 +19,7 @@ from bot.slack.answers import (
     NotAnswered,
     OptAnswer,
     RetiredTopAnswer,
+    TooLongAnswer,
     TopAnswer,
     Viewer,
 )
@@ -36,6 +37,7 @@ from bot.slack.command_text import (
     Restore,
     Retire,
     Status,
+    TooLong,
     Top,
 )
 from bot.slack.org_service import OrgService
@@ -162,6 +164,8 @@ class UsageService:
                 return self.privacy.preview(viewer.slack_user_id)
             case Help(unknown=unknown):
                 return HelpAnswer(unknown=unknown)
+            case TooLong(command=command, length=length, limit=limit):
+                return TooLongAnswer(command, length, limit)
 
     def me(self, viewer: Viewer) -> MeAnswer:
         now = self.services.clock()

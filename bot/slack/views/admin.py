@@ -12,6 +12,7 @@ from slack_sdk.models.blocks import (
     MarkdownTextObject,
 )
 
+from bot.slack.answers import TooLongAnswer
 from bot.slack.views.channel import announcement_blocks
 from bot.slack.views.reply import Reply, header, note, section, sections
 from bot.slack.views.text import (
@@ -21,6 +22,7 @@ from bot.slack.views.text import (
     channel_list,
     clip,
     day_label,
+    number,
     plain,
     shown,
     when,
@@ -81,6 +83,12 @@ def render_admin(outcome: object) -> Reply:
             return note("The leaderboard is not retired, so there is nothing to restore.")
         case StatusReport():
             return render_status(outcome)
+        case TooLongAnswer(command=command, length=length, limit=limit):
+            what = "announcement" if command == "retire" else "note"
+            return note(
+                f"The `/aiusage {command}` {what} is too long: {number(length)} characters, "
+                f"at most {number(limit)}. Nothing was changed."
+            )
     raise TypeError(f"no renderer for {type(outcome).__name__}")
 
 
