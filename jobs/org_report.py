@@ -22,7 +22,7 @@ from datetime import date
 from typing import Generic, Literal, TypeVar
 
 from jobs.group_size import Grouping, OtherMode, People, allowed_size, private_groups
-from jobs.org import OTHER, GroupFigures, by_tool, cells_by_person, cells_of, tool_groups
+from jobs.org import OTHER, GroupFigures, by_tool, tool_groups
 from jobs.prices import Prices
 from jobs.weeks import Week
 from storage.records import Totals, UsageCell
@@ -125,21 +125,36 @@ def steady_groups(
     )
 
 
-def team_weeks(teams: Mapping[str, People], weekly: Sequence[WeekTools]) -> list[WeekGroups[str]]:
-    """Each week's teams, judged by their members with usage that week."""
-    return [WeekGroups(teams, active(tools)) for tools in weekly]
+def team_weeks(
+    weekly_teams: Sequence[Mapping[str, People]], weekly: Sequence[WeekTools]
+) -> list[WeekGroups[str]]:
+    """Each week's teams (that week's members), judged by their members with usage then."""
+    return [
+        WeekGroups(teams, active(tools)) for teams, tools in zip(weekly_teams, weekly, strict=True)
+    ]
 
 
-def tool_weeks(weekly: Sequence[WeekTools], members: People | None = None) -> list[WeekGroups[str]]:
-    """Each week's tools, used by everyone or within `members` (a team's use of a tool,
-    judged against everyone's that week, as the report judges it)."""
+def tool_weeks(
+    weekly: Sequence[WeekTools], members: Sequence[People] | None = None
+) -> list[WeekGroups[str]]:
+    """Each week's tools, used by everyone or within that week's `members` (a team's use of
+    a tool, judged against everyone's that week, as the report judges it)."""
     if members is None:
         return [WeekGroups(tools, active(tools)) for tools in weekly]
     weeks = []
-    for tools in weekly:
-        mine = {tool: within for tool, people in tools.items() if (within := people & members)}
+    for tools, theirs in zip(weekly, members, strict=True):
+        mine = {tool: within for tool, people in tools.items() if (within := people & theirs)}
         weeks.append(WeekGroups(mine, active(mine), tools))
     return weeks
+
+
+def period_teams(weekly_teams: Sequence[Mapping[str, People]]) -> dict[str, People]:
+    """Each team over a period: everyone who was a member in some week of it."""
+    found: dict[str, set[int]] = defaultdict(set)
+    for teams in weekly_teams:
+        for name, people in teams.items():
+            found[name] |= people
+    return {name: frozenset(people) for name, people in found.items()}
 
 
 def tool_report(
@@ -165,27 +180,41 @@ def tool_report(
 
 def team_report(
     cells: Sequence[UsageCell],
-    teams: Mapping[str, People],
+    weekly_teams: Sequence[Mapping[str, People]],
     prices: Prices,
     days: int,
     min_size: int,
-    weekly: Sequence[WeekTools] = (),
+    weekly: Sequence[WeekTools],
 ) -> list[ReportRow]:
     """`report --by team`: per shown team (and other) and tool; a team's tools fold within
     it, and may not differ from the organisation's use of a tool by a few people. A team,
-    or a team's tool, that some week of the period (`weekly`) would fold folds for it."""
+    or a team's tool, that some week of the period (`weekly`) would fold folds for it.
+    `cells` are per week (their span indexes `weekly_teams` and `weekly`), and a team sums
+    each week over that week's members: a week's figures never move with later members."""
     people = frozenset(cell.person_id for cell in cells)
-    grouping = steady_groups(teams, people, min_size, team_weeks(teams, weekly))
+    teams = period_teams(weekly_teams)
+    grouping = steady_groups(teams, people, min_size, team_weeks(weekly_teams, weekly))
     if not grouping.total_shown:
         return []
-    org_tools = tool_groups(cells)
-    scopes = [(name, grouping.shown[name], len(teams[name])) for name in sorted(grouping.shown)]
+    merged_cells = merged(cells)
+    org_tools = tool_groups(merged_cells)
+    scopes = [
+        (name, [week.get(name, frozenset()) for week in weekly_teams], len(teams[name]))
+        for name in sorted(grouping.shown)
+    ]
     if grouping.other:
-        scopes.append((OTHER, grouping.other, len(grouping.other)))
-    mine = cells_by_person(cells)
+        # Each week's other: who had usage then and was in none of the shown teams then.
+        used: list[set[int]] = [set() for _ in weekly_teams]
+        for cell in cells:
+            used[cell.span].add(cell.person_id)
+        others = [
+            frozenset(week_used).difference(*(teams.get(name, ()) for name in grouping.shown))
+            for week_used, teams in zip(used, weekly_teams, strict=True)
+        ]
+        scopes.append((OTHER, others, len(frozenset().union(*others))))
     rows = []
     for name, members, size in scopes:
-        inside = cells_of(mine, sorted(members))
+        inside = merged(cell for cell in cells if cell.person_id in members[cell.span])
         tools = steady_groups(
             tool_groups(inside),
             frozenset(cell.person_id for cell in inside),

@@ -122,3 +122,41 @@ def test_a_week_fewer_than_the_minimum_used_is_left_out_and_said_to_be(db, now, 
         assert "left out 2026-W48: fewer than 5 people (AIUSAGE_MIN_GROUP_SIZE)" in err
         alone, err = report(run, by, "--week", "2026-W48")
         assert alone == {} and "left out 2026-W48" in err
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        ["eng"],  # Uma leaves eng
+        ["ops", "eng"],  # eng is dropped, then made again without her
+        ["eng", "eng+uma", "eng"],  # she leaves, comes back and leaves again
+    ],
+)
+def test_a_member_leaving_a_team_later_does_not_change_a_week_that_is_over(
+    db, now, run, tmp_path, files
+):
+    """Eng is ten in 2026-W46, Uma's 1000 requests among them, with six people in no team.
+    However she is taken out of eng afterwards, she still counts in eng's 2026-W46:
+    otherwise the report before minus the one after would be her week."""
+    uma, *rest = [f"UENG{i}" for i in range(10)]
+    integration, _ = create_integration(db, "seed", now)
+    events = [used(u, 10, "kiro", 1000 if u == uma else 10) for u in [uma, *rest]]
+    events += [used(f"UOPS{i}", 10, "kiro", 10) for i in range(6)]
+    record_events(db, integration.id, events, now)
+    members = {"eng": rest, "eng+uma": [uma, *rest], "ops": ["UOPS0"]}
+    teams = tmp_path / "teams.csv"
+
+    def import_teams(name: str) -> None:
+        team = name.split("+")[0]
+        teams.write_text("team,member\n" + "".join(f"{team},{u}\n" for u in members[name]))
+        assert run("teams", "import", teams)[0] == 0
+
+    with freeze_time("2026-11-11T12:00:00Z"):  # during 2026-W46: eng is new, so always eng
+        import_teams("eng+uma")
+    with freeze_time(LATER, tick=True):
+        before, _ = report(run, "team", "--week", "2026-W46")
+        for name in files:
+            import_teams(name)
+        after, _ = report(run, "team", "--week", "2026-W46")
+    assert before == {"eng/kiro": 1090, "other/kiro": 60}
+    assert after == before

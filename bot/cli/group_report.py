@@ -12,6 +12,7 @@ from typing import Any
 from bot.cli.report_columns import FIRST_FIGURES, LATER_FIGURES, report_figures
 from bot.settings import Settings
 from jobs.org_report import ReportRow, merged, small_weeks, team_report, tool_report
+from jobs.teams import members_moment
 from jobs.weeks import Week
 from storage.db import Database
 from storage.org import tools_by_week, usage_cells
@@ -51,12 +52,15 @@ def grouped_records(
     small = set(small_weeks([every.get(i, {}) for i in range(len(weeks))], min_size))
     kept = [i for i in range(len(weeks)) if i not in small]
     weekly = [every.get(i, {}) for i in kept]
-    cells = merged(usage_cells(db, runs([weeks[i] for i in kept])))
     days, prices = 7 * len(kept), settings.prices()
     if by == "team":
-        rows = team_report(cells, team_people(db), prices, days, min_size, weekly)
+        # Week by week: each week's figures are summed over the members as it started.
+        cells = usage_cells(db, [weeks[i] for i in kept])
+        moments = [members_moment(Week(weeks[i][0]), settings.timezone) for i in kept]
+        rows = team_report(cells, team_people(db, moments), prices, days, min_size, weekly)
         columns = COLUMNS
     else:
+        cells = merged(usage_cells(db, runs([weeks[i] for i in kept])))
         rows = tool_report(cells, prices, days, min_size, weekly)
         columns = COLUMNS[1:]
     left_out = [Week(weeks[i][0]) for i in sorted(small)]
