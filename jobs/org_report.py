@@ -22,7 +22,7 @@ from datetime import date
 from typing import Generic, Literal, TypeVar
 
 from jobs.group_size import Grouping, OtherMode, People, allowed_size, private_groups
-from jobs.org import OTHER, GroupFigures, by_tool, tool_groups
+from jobs.org import OTHER, GroupFigures, by_tool, cells_by_person, cells_of, tool_groups
 from jobs.prices import Prices
 from jobs.weeks import Week
 from storage.records import Totals, UsageCell
@@ -180,17 +180,18 @@ def tool_report(
 
 def team_report(
     cells: Sequence[UsageCell],
-    weekly_teams: Sequence[Mapping[str, People]],
+    span_teams: Sequence[Mapping[str, People]],
     prices: Prices,
     days: int,
     min_size: int,
     weekly: Sequence[WeekTools],
+    weekly_teams: Sequence[Mapping[str, People]],
 ) -> list[ReportRow]:
     """`report --by team`: per shown team (and other) and tool; a team's tools fold within
     it, and may not differ from the organisation's use of a tool by a few people. A team,
-    or a team's tool, that some week of the period (`weekly`) would fold folds for it.
-    `cells` are per week (their span indexes `weekly_teams` and `weekly`), and a team sums
-    each week over that week's members: a week's figures never move with later members."""
+    or a team's tool, that some week of the period (`weekly`, with that week's members in
+    `weekly_teams`) would fold folds for it. A cell's span indexes `span_teams`, the members
+    its weeks were summed over: a week's figures never move with later members."""
     people = frozenset(cell.person_id for cell in cells)
     teams = period_teams(weekly_teams)
     grouping = steady_groups(teams, people, min_size, team_weeks(weekly_teams, weekly))
@@ -198,28 +199,37 @@ def team_report(
         return []
     merged_cells = merged(cells)
     org_tools = tool_groups(merged_cells)
+    spans = [cells_by_person(c for c in cells if c.span == i) for i in range(len(span_teams))]
     scopes = [
-        (name, [week.get(name, frozenset()) for week in weekly_teams], len(teams[name]))
+        (name, [span.get(name, frozenset()) for span in span_teams], len(teams[name]))
         for name in sorted(grouping.shown)
     ]
     if grouping.other:
-        # Each week's other: who had usage then and was in none of the shown teams then.
-        used: list[set[int]] = [set() for _ in weekly_teams]
-        for cell in cells:
-            used[cell.span].add(cell.person_id)
+        # Each span's other: who had usage then and was in none of the shown teams then.
         others = [
-            frozenset(week_used).difference(*(teams.get(name, ()) for name in grouping.shown))
-            for week_used, teams in zip(used, weekly_teams, strict=True)
+            frozenset(mine).difference(*(members.get(name, ()) for name in grouping.shown))
+            for mine, members in zip(spans, span_teams, strict=True)
         ]
         scopes.append((OTHER, others, len(frozenset().union(*others))))
     rows = []
     for name, members, size in scopes:
-        inside = merged(cell for cell in cells if cell.person_id in members[cell.span])
+        inside = merged(
+            cell
+            for mine, theirs in zip(spans, members, strict=True)
+            for cell in cells_of(mine, sorted(theirs))
+        )
+        # Who the scope held each week, for judging its tools week by week.
+        held = [
+            teams_then.get(name, frozenset())
+            if name != OTHER
+            else active(tools).difference(*(teams_then.get(n, ()) for n in grouping.shown))
+            for teams_then, tools in zip(weekly_teams, weekly, strict=True)
+        ]
         tools = steady_groups(
             tool_groups(inside),
             frozenset(cell.person_id for cell in inside),
             min_size,
-            tool_weeks(weekly, members),
+            tool_weeks(weekly, held),
             other_mode="folded",
             against=org_tools,
         )
