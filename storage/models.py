@@ -333,6 +333,9 @@ class TeamRow(Base):
     source: Mapped[str] = mapped_column(String(32))
     external_id: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # When the source stopped giving it: kept, with its members' ended spells, for the
+    # weeks it was summed in.
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class TeamMemberRow(Base):

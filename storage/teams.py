@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, distinct, func, or_, select, update
+from sqlalchemy import Connection, and_, distinct, func, or_, select, update
 
 from storage.db import Database
 from storage.dialect import insert_ignore
@@ -47,7 +47,11 @@ def replace_teams(
         gone = [team_id for name, team_id in known.items() if name not in teams]
         if gone:
             _leave(conn, select(TeamMemberRow.id).where(TeamMemberRow.team_id.in_(gone)), now)
-            conn.execute(update(TeamRow).where(TeamRow.id.in_(gone)).values(updated_at=now))
+            conn.execute(
+                update(TeamRow)
+                .where(TeamRow.id.in_(gone), TeamRow.removed_at.is_(None))
+                .values(updated_at=now, removed_at=now)
+            )
         if not teams:
             return
         # Any source's team of the name counts: a second source's members must not be
@@ -70,7 +74,7 @@ def replace_teams(
             conn.execute(
                 update(TeamRow)
                 .where(TeamRow.id == team_id)
-                .values(updated_at=now, external_id=(external_ids or {}).get(name))
+                .values(updated_at=now, external_id=(external_ids or {}).get(name), removed_at=None)
             )
         # Someone forgotten is no one's member: their identity is not made again.
         keys = {key for members in teams.values() for key in members}
@@ -118,7 +122,7 @@ def _leave(conn: Connection, spells: Any, now: datetime) -> None:
 
 
 def list_teams(db: Database) -> list[TeamInfo]:
-    """Every team of every source with members now, by name then source."""
+    """Every team each source gives now, with its members now, by name then source."""
     stmt = (
         select(
             TeamRow.name,
@@ -127,9 +131,12 @@ def list_teams(db: Database) -> list[TeamInfo]:
             func.count(TeamMemberRow.id),
             func.count(distinct(IdentityRow.person_id)),
         )
-        .join(TeamMemberRow, TeamMemberRow.team_id == TeamRow.id)
+        .outerjoin(
+            TeamMemberRow,
+            and_(TeamMemberRow.team_id == TeamRow.id, TeamMemberRow.until.is_(None)),
+        )
         .outerjoin(IdentityRow, IdentityRow.id == TeamMemberRow.identity_id)
-        .where(TeamMemberRow.until.is_(None))
+        .where(TeamRow.removed_at.is_(None))
         .group_by(TeamRow.id, TeamRow.name, TeamRow.source, TeamRow.updated_at)
         .order_by(TeamRow.name, TeamRow.source)
     )

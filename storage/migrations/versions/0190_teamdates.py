@@ -29,6 +29,8 @@ def upgrade() -> None:
     # Rows stored so far become members since always (`since` NULL): nothing says when they
     # joined. Someone who leaves and comes back has a spell each: only an open spell is
     # one per member.
+    with op.batch_alter_table("teams") as batch:
+        batch.add_column(sa.Column("removed_at", sa.DateTime(timezone=True), nullable=True))
     with op.batch_alter_table("team_members", naming_convention=_NAMES) as batch:
         batch.add_column(sa.Column("since", sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column("until", sa.DateTime(timezone=True), nullable=True))
@@ -44,10 +46,14 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    # Back to members as they are now: ended spells go (an open one is one per member).
+    # Back to members as they are now: ended spells go (an open one is one per member),
+    # and so do teams no source gives any more.
     op.execute("DELETE FROM team_members WHERE until IS NOT NULL")
+    op.execute("DELETE FROM teams WHERE removed_at IS NOT NULL")
     op.drop_index("uq_team_members_open", table_name="team_members")
     with op.batch_alter_table("team_members", naming_convention=_NAMES) as batch:
         batch.create_unique_constraint(_unique_key(), ["team_id", "identity_id"])
         batch.drop_column("until")
         batch.drop_column("since")
+    with op.batch_alter_table("teams") as batch:
+        batch.drop_column("removed_at")
