@@ -285,13 +285,19 @@ def figures_from_sums(
 
 
 def shown_weeks(
-    active: Sequence[People], teams: Mapping[str, People], min_size: int, team: str | None
+    active: Sequence[People],
+    weekly_teams: Sequence[Mapping[str, People]],
+    min_size: int,
+    team: str | None,
 ) -> list[bool]:
-    """For each week's active people, whether the scope may be shown that week: the same
-    rule as this week's view, applied week by week."""
+    """For each week's active people and teams (each week's own members), whether the scope
+    may be shown that week: the same rule as this week's view, applied week by week."""
     if team is None:
         return [len(people) >= min_size for people in active]
-    return [team in private_groups(teams, people, min_size).shown for people in active]
+    return [
+        team in private_groups(teams, people, min_size).shown
+        for people, teams in zip(active, weekly_teams, strict=True)
+    ]
 
 
 def trend_points(

@@ -125,21 +125,36 @@ def steady_groups(
     )
 
 
-def team_weeks(teams: Mapping[str, People], weekly: Sequence[WeekTools]) -> list[WeekGroups[str]]:
-    """Each week's teams, judged by their members with usage that week."""
-    return [WeekGroups(teams, active(tools)) for tools in weekly]
+def team_weeks(
+    weekly_teams: Sequence[Mapping[str, People]], weekly: Sequence[WeekTools]
+) -> list[WeekGroups[str]]:
+    """Each week's teams (that week's members), judged by their members with usage then."""
+    return [
+        WeekGroups(teams, active(tools)) for teams, tools in zip(weekly_teams, weekly, strict=True)
+    ]
 
 
-def tool_weeks(weekly: Sequence[WeekTools], members: People | None = None) -> list[WeekGroups[str]]:
-    """Each week's tools, used by everyone or within `members` (a team's use of a tool,
-    judged against everyone's that week, as the report judges it)."""
+def tool_weeks(
+    weekly: Sequence[WeekTools], members: Sequence[People] | None = None
+) -> list[WeekGroups[str]]:
+    """Each week's tools, used by everyone or within that week's `members` (a team's use of
+    a tool, judged against everyone's that week, as the report judges it)."""
     if members is None:
         return [WeekGroups(tools, active(tools)) for tools in weekly]
     weeks = []
-    for tools in weekly:
-        mine = {tool: within for tool, people in tools.items() if (within := people & members)}
+    for tools, theirs in zip(weekly, members, strict=True):
+        mine = {tool: within for tool, people in tools.items() if (within := people & theirs)}
         weeks.append(WeekGroups(mine, active(mine), tools))
     return weeks
+
+
+def period_teams(weekly_teams: Sequence[Mapping[str, People]]) -> dict[str, People]:
+    """Each team over a period: everyone who was a member in some week of it."""
+    found: dict[str, set[int]] = defaultdict(set)
+    for teams in weekly_teams:
+        for name, people in teams.items():
+            found[name] |= people
+    return {name: frozenset(people) for name, people in found.items()}
 
 
 def tool_report(
@@ -165,32 +180,56 @@ def tool_report(
 
 def team_report(
     cells: Sequence[UsageCell],
-    teams: Mapping[str, People],
+    span_teams: Sequence[Mapping[str, People]],
     prices: Prices,
     days: int,
     min_size: int,
-    weekly: Sequence[WeekTools] = (),
+    weekly: Sequence[WeekTools],
+    weekly_teams: Sequence[Mapping[str, People]],
 ) -> list[ReportRow]:
     """`report --by team`: per shown team (and other) and tool; a team's tools fold within
     it, and may not differ from the organisation's use of a tool by a few people. A team,
-    or a team's tool, that some week of the period (`weekly`) would fold folds for it."""
+    or a team's tool, that some week of the period (`weekly`, with that week's members in
+    `weekly_teams`) would fold folds for it. A cell's span indexes `span_teams`, the members
+    its weeks were summed over: a week's figures never move with later members."""
     people = frozenset(cell.person_id for cell in cells)
-    grouping = steady_groups(teams, people, min_size, team_weeks(teams, weekly))
+    teams = period_teams(weekly_teams)
+    grouping = steady_groups(teams, people, min_size, team_weeks(weekly_teams, weekly))
     if not grouping.total_shown:
         return []
-    org_tools = tool_groups(cells)
-    scopes = [(name, grouping.shown[name], len(teams[name])) for name in sorted(grouping.shown)]
+    merged_cells = merged(cells)
+    org_tools = tool_groups(merged_cells)
+    spans = [cells_by_person(c for c in cells if c.span == i) for i in range(len(span_teams))]
+    scopes = [
+        (name, [span.get(name, frozenset()) for span in span_teams], len(teams[name]))
+        for name in sorted(grouping.shown)
+    ]
     if grouping.other:
-        scopes.append((OTHER, grouping.other, len(grouping.other)))
-    mine = cells_by_person(cells)
+        # Each span's other: who had usage then and was in none of the shown teams then.
+        others = [
+            frozenset(mine).difference(*(members.get(name, ()) for name in grouping.shown))
+            for mine, members in zip(spans, span_teams, strict=True)
+        ]
+        scopes.append((OTHER, others, len(frozenset().union(*others))))
     rows = []
     for name, members, size in scopes:
-        inside = cells_of(mine, sorted(members))
+        inside = merged(
+            cell
+            for mine, theirs in zip(spans, members, strict=True)
+            for cell in cells_of(mine, sorted(theirs))
+        )
+        # Who the scope held each week, for judging its tools week by week.
+        held = [
+            teams_then.get(name, frozenset())
+            if name != OTHER
+            else active(tools).difference(*(teams_then.get(n, ()) for n in grouping.shown))
+            for teams_then, tools in zip(weekly_teams, weekly, strict=True)
+        ]
         tools = steady_groups(
             tool_groups(inside),
             frozenset(cell.person_id for cell in inside),
             min_size,
-            tool_weeks(weekly, members),
+            tool_weeks(weekly, held),
             other_mode="folded",
             against=org_tools,
         )

@@ -1,5 +1,6 @@
-"""Team names and team files: what a team may be called and how a `team,member` CSV reads.
-Pure: the caller resolves members and stores the result."""
+"""Team names, team files and when a week's members are taken: what a team may be called,
+how a `team,member` CSV reads, and which moment's members a week is summed over. Pure: the
+caller resolves members and stores the result."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TextIO
+from zoneinfo import ZoneInfo
 
 from jobs.org import OTHER
+from jobs.weeks import Week
 from storage.bounds import MAX_TEAM_NAME_CHARS
 
 MAX_TEAMS_FILE_ROWS = 1_000_000
@@ -19,6 +23,14 @@ MAX_TEAMS_FILE_ROWS = 1_000_000
 SOURCES = ("csv", "slack", "copilot")
 # A Slack user ID: what `people link`, a teams file and a user group's member list give.
 SLACK_USER_RE = re.compile(r"^[UW][A-Z0-9]{2,30}$")
+
+
+def members_moment(week: Week, tz: ZoneInfo) -> datetime:
+    """When a week's members of a team are taken: as the week starts (Monday 00:00 in `tz`).
+    A change of members shows from the next week on, and a week that is over never changes
+    with later ones: otherwise the same week reported before and after one person left
+    would subtract to that person's week."""
+    return week.bounds_utc(tz)[0]
 
 
 def clean_team_name(raw: str) -> str:

@@ -336,16 +336,33 @@ class TeamRow(Base):
     source: Mapped[str] = mapped_column(String(32))
     external_id: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # When the source stopped giving it: kept, with its members' ended spells, for the
+    # weeks it was summed in.
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class TeamMemberRow(Base):
-    """A member of a team, as an identity: whoever it is linked to (now or later) counts."""
+    """A spell of an identity in a team, from `since` (None: always) until `until` (None:
+    still): whoever the identity is linked to (now or later) counts. A week sums a team
+    over the members at its start, so a week's figures never move when members do."""
 
     __tablename__ = "team_members"
-    __table_args__ = (UniqueConstraint("team_id", "identity_id"),)
+    __table_args__ = (
+        # One open spell per member: someone who leaves and comes back has a spell each.
+        Index(
+            "uq_team_members_open",
+            "team_id",
+            "identity_id",
+            unique=True,
+            sqlite_where=text("until IS NULL"),
+            postgresql_where=text("until IS NULL"),
+        ),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
     identity_id: Mapped[int] = mapped_column(ForeignKey("identities.id"), index=True)
+    since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class ForgottenRow(Base):

@@ -5,7 +5,8 @@ Only identities linked to a person count: a group is a set of people."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -204,6 +205,25 @@ def span_sums(
         if row[0] is not None and int(row[0]) >= 0
     ]
     return sums, {span: n for span, n in counts.items() if span >= 0}
+
+
+def members_span_sums(
+    db: Database, spans: Sequence[Span], members: Sequence[Collection[int]]
+) -> tuple[list[ToolSpanSums], dict[int, int]]:
+    """`span_sums` with each span restricted to its own people (`members[i]` for span i: a
+    team's members that week). One read per distinct set of people, so a team whose members
+    did not change over the spans costs one."""
+    spans_of: dict[frozenset[int], list[int]] = defaultdict(list)
+    for index, people in enumerate(members):
+        if people:
+            spans_of[frozenset(people)].append(index)
+    sums: list[ToolSpanSums] = []
+    counts: dict[int, int] = {}
+    for people, indexes in spans_of.items():
+        found, found_counts = span_sums(db, [spans[i] for i in indexes], sorted(people))
+        sums += [replace(row, span=indexes[row.span]) for row in found]
+        counts.update({indexes[span]: n for span, n in found_counts.items()})
+    return sums, counts
 
 
 def active_by_span(db: Database, spans: Sequence[Span]) -> dict[int, frozenset[int]]:

@@ -7,8 +7,9 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, distinct, func, select, update
+from sqlalchemy import Connection, and_, distinct, func, or_, select, update
 
 from storage.db import Database
 from storage.dialect import insert_ignore
@@ -35,14 +36,29 @@ def replace_teams(
     now: datetime,
     external_ids: Mapping[str, str] | None = None,
 ) -> None:
-    """Make `teams` everything `source` says: its other teams go, and each team's members
-    become exactly those given. One transaction, so a view never sees half an import."""
+    """Make `teams` everything `source` says from `now` on: members no longer given (and
+    every member of a team no longer given) leave at `now`, new ones join at `now`, and the
+    weeks before keep the members they had. A team name never seen before has its members
+    since always. One transaction, so a view never sees half an import."""
     with db.write() as conn:
-        conn.execute(
-            delete(TeamRow).where(TeamRow.source == source, TeamRow.name.not_in(list(teams)))
+        known = dict(
+            conn.execute(select(TeamRow.name, TeamRow.id).where(TeamRow.source == source)).all()
         )
+        gone = [team_id for name, team_id in known.items() if name not in teams]
+        if gone:
+            _leave(conn, select(TeamMemberRow.id).where(TeamMemberRow.team_id.in_(gone)), now)
+            conn.execute(
+                update(TeamRow)
+                .where(TeamRow.id.in_(gone), TeamRow.removed_at.is_(None))
+                .values(updated_at=now, removed_at=now)
+            )
         if not teams:
             return
+        # Any source's team of the name counts: a second source's members must not be
+        # added to the weeks the first source's members were summed in.
+        seen = set(
+            conn.scalars(select(TeamRow.name).where(TeamRow.name.in_(list(teams))).distinct())
+        )
         conn.execute(
             insert_ignore(conn, TeamRow),
             [{"name": name, "source": source, "updated_at": now} for name in teams],
@@ -58,27 +74,55 @@ def replace_teams(
             conn.execute(
                 update(TeamRow)
                 .where(TeamRow.id == team_id)
-                .values(updated_at=now, external_id=(external_ids or {}).get(name))
+                .values(updated_at=now, external_id=(external_ids or {}).get(name), removed_at=None)
             )
-        conn.execute(delete(TeamMemberRow).where(TeamMemberRow.team_id.in_(list(ids.values()))))
         # Someone forgotten is no one's member: their identity is not made again.
         keys = {key for members in teams.values() for key in members}
         identities = resolve_identities(conn, keys - forgotten_keys(conn, keys), now)
-        rows = {
+        wanted = {
             (ids[name], identities[key])
             for name, members in teams.items()
             for key in members
             if key in identities
         }
-        if rows:
+        current = {
+            (team, identity): spell
+            for spell, team, identity in conn.execute(
+                select(TeamMemberRow.id, TeamMemberRow.team_id, TeamMemberRow.identity_id).where(
+                    TeamMemberRow.team_id.in_(list(ids.values())), TeamMemberRow.until.is_(None)
+                )
+            )
+        }
+        left = sorted(spell for pair, spell in current.items() if pair not in wanted)
+        if left:
+            _leave(conn, left, now)
+        joined = sorted(wanted - set(current))
+        if joined:
+            team_of = {team_id: name for name, team_id in ids.items()}
             conn.execute(
                 insert_ignore(conn, TeamMemberRow),
-                [{"team_id": team, "identity_id": identity} for team, identity in sorted(rows)],
+                [
+                    {
+                        "team_id": team,
+                        "identity_id": identity,
+                        "since": None if team_of[team] not in seen else now,
+                    }
+                    for team, identity in joined
+                ],
             )
 
 
+def _leave(conn: Connection, spells: Any, now: datetime) -> None:
+    """End the open `spells` (ids, or a select of them) at `now`."""
+    conn.execute(
+        update(TeamMemberRow)
+        .where(TeamMemberRow.id.in_(spells), TeamMemberRow.until.is_(None))
+        .values(until=now)
+    )
+
+
 def list_teams(db: Database) -> list[TeamInfo]:
-    """Every team of every source, by name then source."""
+    """Every team each source gives now, with its members now, by name then source."""
     stmt = (
         select(
             TeamRow.name,
@@ -87,8 +131,12 @@ def list_teams(db: Database) -> list[TeamInfo]:
             func.count(TeamMemberRow.id),
             func.count(distinct(IdentityRow.person_id)),
         )
-        .outerjoin(TeamMemberRow, TeamMemberRow.team_id == TeamRow.id)
+        .outerjoin(
+            TeamMemberRow,
+            and_(TeamMemberRow.team_id == TeamRow.id, TeamMemberRow.until.is_(None)),
+        )
         .outerjoin(IdentityRow, IdentityRow.id == TeamMemberRow.identity_id)
+        .where(TeamRow.removed_at.is_(None))
         .group_by(TeamRow.id, TeamRow.name, TeamRow.source, TeamRow.updated_at)
         .order_by(TeamRow.name, TeamRow.source)
     )
@@ -99,20 +147,30 @@ def list_teams(db: Database) -> list[TeamInfo]:
         ]
 
 
-def team_people(db: Database) -> dict[str, frozenset[int]]:
-    """Each team name's people (the union over the sources that name it), linked ones only."""
+def team_people(db: Database, moments: Sequence[datetime]) -> list[dict[str, frozenset[int]]]:
+    """For each of `moments`, each team name's people then (the union over the sources that
+    name it), linked ones only. One read, however many moments."""
+    if not moments:
+        return []
     stmt = (
-        select(TeamRow.name, IdentityRow.person_id)
+        select(TeamRow.name, IdentityRow.person_id, TeamMemberRow.since, TeamMemberRow.until)
         .join(TeamMemberRow, TeamMemberRow.team_id == TeamRow.id)
         .join(IdentityRow, IdentityRow.id == TeamMemberRow.identity_id)
-        .where(IdentityRow.person_id.is_not(None))
+        .where(
+            IdentityRow.person_id.is_not(None),
+            or_(TeamMemberRow.since.is_(None), TeamMemberRow.since <= max(moments)),
+            or_(TeamMemberRow.until.is_(None), TeamMemberRow.until > min(moments)),
+        )
     )
-    people: dict[str, set[int]] = defaultdict(set)
+    people: list[dict[str, set[int]]] = [defaultdict(set) for _ in moments]
     with db.read() as conn:
-        for name, person_id in conn.execute(stmt):
-            if person_id is not None:  # the query keeps linked ones only
-                people[name].add(person_id)
-    return {name: frozenset(members) for name, members in people.items()}
+        for name, person_id, since, until in conn.execute(stmt):
+            if person_id is None:  # the query keeps linked ones only
+                continue
+            for i, moment in enumerate(moments):
+                if (since is None or since <= moment) and (until is None or until > moment):
+                    people[i][name].add(person_id)
+    return [{name: frozenset(members) for name, members in at.items()} for at in people]
 
 
 def teams_version(db: Database) -> tuple[int, str]:

@@ -282,7 +282,9 @@ def test_when_the_upload_fails_the_reply_keeps_the_text_trend(slack, usage):
     assert "*Last 12 weeks* (2026-W36 to 2026-W47)" in text_of(reply)
 
 
-def test_new_usage_shows_within_a_minute_and_new_teams_at_once(slack, usage, db, now, tmp_path):
+def test_new_usage_shows_within_a_minute_new_teams_at_once_and_a_team_gone_next_week(
+    slack, usage, db, now, tmp_path
+):
     from datetime import timedelta
 
     assert "*17 people with usage" in text_of(slack.ask("org", user_id="UADMIN"))
@@ -301,7 +303,9 @@ def test_new_usage_shows_within_a_minute_and_new_teams_at_once(slack, usage, db,
     teams.write_text("team,member\n" + "".join(f"solo,{u}\n" for u in A[:4]))
     assert main(["teams", "import", str(teams)]) == 0
     text = text_of(slack.ask("org", user_id="UADMIN"))
-    assert "*platform*" not in text and "solo" not in text
+    # Solo, never seen before, counts at once (and folds: four people); platform, gone from
+    # the file, keeps the members it started this week with until the week is over.
+    assert "*platform*" in text and "solo" not in text
 
 
 def test_as_of_says_when_the_figures_were_read_and_day_old_ones_are_read_again(
@@ -338,3 +342,34 @@ def test_as_of_says_when_the_figures_were_read_and_day_old_ones_are_read_again(
     morning = slack.ask("org", user_id="UADMIN")
     assert "*19 people with usage" in text_of(morning)
     assert as_of(morning) == "As of Thu 19 Nov, 08:00"
+
+
+def test_a_member_leaving_a_team_shows_from_next_week_never_in_weeks_before(
+    slack, usage, db, now, tmp_path, capsys
+):
+    """Platform's six all used claude-code last week, UA1 1,000 requests more. UA1 leaves it
+    on Wednesday: platform's last week, and this week, are still summed over all six, so two
+    views cannot be subtracted down to UA1's week."""
+    integration, _ = create_integration(db, "w46", now)
+    events = [claude(u, "2026-11-10") for u in A[3:]]
+    events.append(use(A[0], "2026-11-11", "claude-code", requests=1000))
+    record_events(db, integration.id, events, now)
+    before = slack.ask("org platform", user_id="UADMIN")
+    last_week = line_with(before, "Last week (2026-W46)")
+    assert "6 people with usage, 1,012 requests" in last_week
+    rows = ["team,member", *[f"platform,{u}" for u in A[1:]]]
+    rows += [f"four,b{i}@example.com" for i in range(1, 5)]
+    rows += [f'"{HOSTILE}",copilot:c{i}' for i in range(1, 6)]
+    teams = tmp_path / "teams.csv"
+    teams.write_text("\n".join(rows) + "\n")
+    assert main(["teams", "import", str(teams)]) == 0
+    after = slack.ask("org platform", user_id="UADMIN")
+    assert line_with(after, "Last week (2026-W46)") == last_week
+    assert "*6 people with usage, 12 requests, 6,600 tokens, $3.00*" in text_of(after)
+    org = slack.ask("org", user_id="UADMIN")
+    assert "6 of 6 people with usage, 12 requests" in line_with(org, "• *platform*")
+    # From next week on, platform is the five who are in it.
+    record_events(db, integration.id, [claude(u, "2026-11-23") for u in A + B + D], now)
+    slack.move_to(datetime.fromisoformat("2026-11-23T12:00:00+00:00"))
+    next_week = slack.ask("org", user_id="UADMIN")
+    assert "5 of 5 people with usage" in line_with(next_week, "• *platform*")

@@ -122,3 +122,64 @@ def test_a_week_fewer_than_the_minimum_used_is_left_out_and_said_to_be(db, now, 
         assert "left out 2026-W48: fewer than 5 people (AIUSAGE_MIN_GROUP_SIZE)" in err
         alone, err = report(run, by, "--week", "2026-W48")
         assert alone == {} and "left out 2026-W48" in err
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        ["eng"],  # Uma leaves eng
+        ["ops", "eng"],  # eng is dropped, then made again without her
+        ["eng", "eng+uma", "eng"],  # she leaves, comes back and leaves again
+    ],
+)
+def test_a_member_leaving_a_team_later_does_not_change_a_week_that_is_over(
+    db, now, run, tmp_path, files
+):
+    """Eng is ten in 2026-W46, Uma's 1000 requests among them, with six people in no team.
+    However she is taken out of eng afterwards, she still counts in eng's 2026-W46:
+    otherwise the report before minus the one after would be her week."""
+    uma, *rest = [f"UENG{i}" for i in range(10)]
+    integration, _ = create_integration(db, "seed", now)
+    events = [used(u, 10, "kiro", 1000 if u == uma else 10) for u in [uma, *rest]]
+    events += [used(f"UOPS{i}", 10, "kiro", 10) for i in range(6)]
+    record_events(db, integration.id, events, now)
+    members = {"eng": rest, "eng+uma": [uma, *rest], "ops": ["UOPS0"]}
+    teams = tmp_path / "teams.csv"
+
+    def import_teams(name: str) -> None:
+        team = name.split("+")[0]
+        teams.write_text("team,member\n" + "".join(f"{team},{u}\n" for u in members[name]))
+        assert run("teams", "import", teams)[0] == 0
+
+    with freeze_time("2026-11-11T12:00:00Z"):  # during 2026-W46: eng is new, so always eng
+        import_teams("eng+uma")
+    with freeze_time(LATER, tick=True):
+        before, _ = report(run, "team", "--week", "2026-W46")
+        for name in files:
+            import_teams(name)
+        after, _ = report(run, "team", "--week", "2026-W46")
+    assert before == {"eng/kiro": 1090, "other/kiro": 60}
+    assert after == before
+
+
+def test_a_period_sums_each_week_over_the_members_it_started_with(db, now, run, tmp_path):
+    """Uma leaves eng during 2026-W46: that week she is still eng's, from 2026-W47 she is in
+    no team, so her 2,000 requests of 2026-W47 are other's."""
+    uma, *rest = [f"UENG{i}" for i in range(10)]
+    ops = [f"UOPS{i}" for i in range(6)]
+    integration, _ = create_integration(db, "seed", now)
+    events = [used(u, 10, "kiro", 1000 if u == uma else 10) for u in [uma, *rest, *ops]]
+    events += [used(u, 17, "kiro", 2000 if u == uma else 10) for u in [uma, *rest, *ops]]
+    record_events(db, integration.id, events, now)
+    teams = tmp_path / "teams.csv"
+    for day, members in (("2026-11-11", [uma, *rest]), ("2026-11-12", rest)):
+        with freeze_time(f"{day}T12:00:00Z"):
+            teams.write_text("team,member\n" + "".join(f"eng,{u}\n" for u in members))
+            assert run("teams", "import", teams)[0] == 0
+    with freeze_time(LATER, tick=True):
+        both, err = report(run, "team", "--from", "2026-11-09", "--to", "2026-11-22")
+        assert (both, err) == ({"eng/kiro": 1090 + 90, "other/kiro": 60 + 2060}, "")
+        assert report(run, "team", "--week", "2026-W47")[0] == {
+            "eng/kiro": 90,
+            "other/kiro": 2060,
+        }

@@ -12,6 +12,7 @@ import pytest
 
 from bot.composition import build_scheduler, teams_job
 from bot.settings import load_settings
+from jobs.weeks import utcnow
 from storage.admin import audit_log
 from storage.events import record_events
 from storage.integrations import create_integration
@@ -55,7 +56,7 @@ def test_a_reimport_replaces_every_imported_team(run, tmp_path, db):
     run("teams", "import", write(tmp_path, "a.csv", "team,member\nold,U001\nkept,U002\n"))
     run("teams", "import", write(tmp_path, "b.csv", "team,member\nkept,U003\n"))
     assert [(r["team"], r["members"]) for r in listed(run)] == [("kept", "1")]
-    [kept] = team_people(db).values()
+    [kept] = team_people(db, [utcnow()])[0].values()
     assert len(kept) == 1
     actions = [(e.action, e.outcome) for e in audit_log(db)]
     assert actions == [("teams.import", "done"), ("teams.import", "done")]
@@ -89,7 +90,7 @@ def test_a_bad_line_imports_nothing_and_names_every_bad_line(run, tmp_path):
 def test_hostile_team_names_are_kept_as_text_and_listed_spreadsheet_safe(run, tmp_path, db):
     text = 'team,member\n"<!channel> *bold*",U001\n"' + HOSTILE.replace('"', '""') + '",U002\n'
     assert run("teams", "import", write(tmp_path, "h.csv", text))[0] == 0
-    assert set(team_people(db)) == {"<!channel> *bold*", HOSTILE}
+    assert set(team_people(db, [utcnow()])[0]) == {"<!channel> *bold*", HOSTILE}
     assert {r["team"] for r in listed(run)} == {"<!channel> *bold*", "'" + HOSTILE}
 
 

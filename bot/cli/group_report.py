@@ -11,7 +11,9 @@ from typing import Any
 
 from bot.cli.report_columns import FIRST_FIGURES, LATER_FIGURES, report_figures
 from bot.settings import Settings
+from jobs.group_size import People
 from jobs.org_report import ReportRow, merged, small_weeks, team_report, tool_report
+from jobs.teams import members_moment
 from jobs.weeks import Week
 from storage.db import Database
 from storage.org import tools_by_week, usage_cells
@@ -51,12 +53,18 @@ def grouped_records(
     small = set(small_weeks([every.get(i, {}) for i in range(len(weeks))], min_size))
     kept = [i for i in range(len(weeks)) if i not in small]
     weekly = [every.get(i, {}) for i in kept]
-    cells = merged(usage_cells(db, runs([weeks[i] for i in kept])))
     days, prices = 7 * len(kept), settings.prices()
     if by == "team":
-        rows = team_report(cells, team_people(db), prices, days, min_size, weekly)
+        # Each week is summed over its members as it started: one read per run of weeks
+        # with the same members.
+        moments = [members_moment(Week(weeks[i][0]), settings.timezone) for i in kept]
+        weekly_teams = team_people(db, moments)
+        spans, span_teams = team_runs([weeks[i] for i in kept], weekly_teams)
+        cells = usage_cells(db, spans)
+        rows = team_report(cells, span_teams, prices, days, min_size, weekly, weekly_teams)
         columns = COLUMNS
     else:
+        cells = merged(usage_cells(db, runs([weeks[i] for i in kept])))
         rows = tool_report(cells, prices, days, min_size, weekly)
         columns = COLUMNS[1:]
     left_out = [Week(weeks[i][0]) for i in sorted(small)]
@@ -72,6 +80,22 @@ def runs(weeks: list[tuple[date, date]]) -> list[tuple[date, date]]:
         else:
             joined.append((first, last))
     return joined
+
+
+def team_runs(
+    weeks: list[tuple[date, date]], teams: list[dict[str, People]]
+) -> tuple[list[tuple[date, date]], list[dict[str, People]]]:
+    """`runs`, joining only consecutive weeks with the same members: the spans, and each
+    one's members."""
+    joined: list[tuple[date, date]] = []
+    members: list[dict[str, People]] = []
+    for (first, last), found in zip(weeks, teams, strict=True):
+        if joined and joined[-1][1] + timedelta(days=1) == first and members[-1] == found:
+            joined[-1] = (joined[-1][0], last)
+        else:
+            joined.append((first, last))
+            members.append(found)
+    return joined, members
 
 
 def week_spans(start: date, end: date) -> list[tuple[date, date]]:

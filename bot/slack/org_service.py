@@ -26,9 +26,16 @@ from jobs.org import (
     shown_weeks,
     trend_points,
 )
+from jobs.teams import members_moment
 from jobs.weeks import Week, current_week
 from storage.admin import record_audit
-from storage.org import active_by_span, flagged_by_week, span_sums, usage_cells
+from storage.org import (
+    active_by_span,
+    flagged_by_week,
+    members_span_sums,
+    span_sums,
+    usage_cells,
+)
 from storage.teams import team_people, teams_version
 from storage.usage_queries import usage_fingerprint
 
@@ -49,8 +56,9 @@ Trend = list[tuple[Week, GroupFigures | None]]
 @dataclass
 class _Inputs:
     """What every view of a week reads, once: this week per person and tool, the
-    organisation's trend as sums, teams and flags; who was active in each week of the trend
-    is read only when a team is asked for, and each team's trend once."""
+    organisation's trend as sums, each week's teams (`teams`: this week's) and flags; who
+    was active in each week of the trend is read only when a team is asked for, and each
+    team's trend once."""
 
     key: tuple[object, ...]
     read_at: datetime  # by the service's clock: the reply's "As of"
@@ -58,6 +66,7 @@ class _Inputs:
     current: WeekUsage
     org_trend: Trend
     teams: dict[str, People]
+    weekly_teams: list[dict[str, People]]
     flagged: People
     active: list[People] | None = None
     team_trends: dict[str, Trend] = field(default_factory=dict)
@@ -211,7 +220,9 @@ class OrgService:
         started = self.services.clock()
         db = self.services.db
         min_size = self.services.settings.min_group_size
-        teams = team_people(db)
+        tz = self.services.settings.timezone
+        weekly_teams = team_people(db, [members_moment(week, tz) for week in weeks])
+        teams = weekly_teams[-1]
         spans = [(week.start, week.end) for week in weeks]
         sums, people = span_sums(db, spans)
         shown = [people.get(i, 0) >= min_size for i in range(len(weeks))]
@@ -222,6 +233,7 @@ class OrgService:
             current=prepare_week(usage_cells(db, spans[-1:]), teams, min_size),
             org_trend=trend_points(weeks, sums, people, shown, self.services.settings.prices()),
             teams=teams,
+            weekly_teams=weekly_teams,
             flagged=flagged_by_week(db, [weeks[-1].start]).get(weeks[-1].start, frozenset()),
         )
         with self._lock:
@@ -230,7 +242,8 @@ class OrgService:
 
     def trend(self, inputs: _Inputs, team: str | None) -> Trend:
         """The scope's weekly trend: the organisation's from the inputs; a team's summed
-        over its members, in the weeks the group-size rule lets it be shown."""
+        each week over that week's members, in the weeks the group-size rule lets it be
+        shown."""
         if team is None or team not in inputs.teams:
             return inputs.org_trend
         if team in inputs.team_trends:
@@ -241,8 +254,9 @@ class OrgService:
             active = active_by_span(db, spans)
             inputs.active = [active.get(i, frozenset()) for i in range(len(spans))]
         min_size = self.services.settings.min_group_size
-        shown = shown_weeks(inputs.active, inputs.teams, min_size, team)
-        sums, people = span_sums(db, spans, sorted(inputs.teams[team]))
+        shown = shown_weeks(inputs.active, inputs.weekly_teams, min_size, team)
+        members = [teams.get(team, frozenset()) for teams in inputs.weekly_teams]
+        sums, people = members_span_sums(db, spans, members)
         found = trend_points(
             inputs.weeks, sums, people, shown, self.services.settings.prices(), team
         )

@@ -3,7 +3,7 @@ their own figures but not the leaderboard or the org view
 
 Revision ID: 0190_guests
 Revises: 0180_workdays
-Create Date: 2026-12-09
+Create Date: 2026-12-05
 """
 
 from collections.abc import Sequence
