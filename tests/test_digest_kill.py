@@ -106,8 +106,13 @@ def test_a_job_killed_after_slack_sent_a_digest_does_not_send_it_again(db, fake,
     assert digests_to(fake, "UALICE", key) == 1
 
     # The job's next runs (the next quarter hours) take over the dead run's claim once its
-    # lease is over, and find the DM in its history instead of sending it again.
+    # lease is over, and find the DM in its history instead of sending it again. A run
+    # before then finds the DM busy and leaves it to the next due time, which here, with the
+    # clock not moved, never comes: so the runs start once the lease is over.
     fake.after("chat.postMessage", lambda _params: None)
+    lease = claim.lease_until
+    assert lease is not None
+    wait_until("the dead run's lease to be over", lambda: datetime.now(UTC) > lease, 10)
 
     def next_run_completed_it() -> bool:
         assert digest_job(procs).wait(60) == 0
