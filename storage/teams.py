@@ -38,9 +38,13 @@ def replace_teams(
 ) -> None:
     """Make `teams` everything `source` says from `now` on: members no longer given (and
     every member of a team no longer given) leave at `now`, new ones join at `now`, and the
-    weeks before keep the members they had. A team name never seen before has its members
-    since always. One transaction, so a view never sees half an import."""
+    weeks before keep the members they had. Only the first teams ever given, by any
+    source, have their members since always (a first import counts for the weeks before
+    it); a team named later starts at `now` like any other join, or a new team of a
+    week-old team plus one person would subtract to that person's ended week. One
+    transaction, so a view never sees half an import."""
     with db.write() as conn:
+        first_teams = conn.scalar(select(TeamRow.id).limit(1)) is None
         known = dict(
             conn.execute(select(TeamRow.name, TeamRow.id).where(TeamRow.source == source)).all()
         )
@@ -54,11 +58,6 @@ def replace_teams(
             )
         if not teams:
             return
-        # Any source's team of the name counts: a second source's members must not be
-        # added to the weeks the first source's members were summed in.
-        seen = set(
-            conn.scalars(select(TeamRow.name).where(TeamRow.name.in_(list(teams))).distinct())
-        )
         conn.execute(
             insert_ignore(conn, TeamRow),
             [{"name": name, "source": source, "updated_at": now} for name in teams],
@@ -98,14 +97,13 @@ def replace_teams(
             _leave(conn, left, now)
         joined = sorted(wanted - set(current))
         if joined:
-            team_of = {team_id: name for name, team_id in ids.items()}
             conn.execute(
                 insert_ignore(conn, TeamMemberRow),
                 [
                     {
                         "team_id": team,
                         "identity_id": identity,
-                        "since": None if team_of[team] not in seen else now,
+                        "since": None if first_teams else now,
                     }
                     for team, identity in joined
                 ],

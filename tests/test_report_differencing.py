@@ -183,3 +183,29 @@ def test_a_period_sums_each_week_over_the_members_it_started_with(db, now, run, 
             "eng/kiro": 90,
             "other/kiro": 2060,
         }
+
+
+def test_a_team_named_after_a_week_ended_does_not_change_that_week(db, now, run, tmp_path):
+    """Eng is nine from before 2026-W46; a team named later, eng plus Uma, starts when it is
+    named. Counted since always, it gave the same ended week's report two answers that
+    subtract to Uma's week (the pair rule folds only within one answer)."""
+    uma, *rest = [f"UENG{i}" for i in range(10)]
+    integration, _ = create_integration(db, "seed", now)
+    events = [used(u, 10, "kiro", 1000 if u == uma else 10) for u in [uma, *rest]]
+    events += [used(f"UOPS{i}", 10, "kiro", 10) for i in range(6)]
+    record_events(db, integration.id, events, now)
+    teams = tmp_path / "teams.csv"
+    with freeze_time("2026-11-01T12:00:00Z"):  # the first teams: members since always
+        teams.write_text("team,member\n" + "".join(f"eng,{u}\n" for u in rest))
+        assert run("teams", "import", teams)[0] == 0
+    with freeze_time(LATER, tick=True):
+        before, _ = report(run, "team", "--week", "2026-W46")
+        teams.write_text(
+            "team,member\n"
+            + "".join(f"eng,{u}\n" for u in rest)
+            + "".join(f"platform,{u}\n" for u in [uma, *rest])
+        )
+        assert run("teams", "import", teams)[0] == 0
+        after, _ = report(run, "team", "--week", "2026-W46")
+    assert before == {"eng/kiro": 90, "other/kiro": 1060}
+    assert after == before
