@@ -67,6 +67,7 @@ def forget(db: Database, subject: Subject, *, actor: str, now: datetime) -> Forg
 def forget_in(conn: Connection, subject: Subject, *, actor: str, now: datetime) -> Forgotten:
     ids = subject.identity_ids
     pid = subject.person_id
+    _hold(conn, ids, pid)
     salt = _salt(conn)
     keys = subject.keys()
     group = digest(salt, ("slack", subject.slack_user_id) if subject.slack_user_id else keys[0])
@@ -215,6 +216,30 @@ def digest(salt: str, key: IdentityKey) -> str:
 
 
 # -- helpers --------------------------------------------------------------------------------
+
+
+def _hold(conn: Connection, ids: Sequence[int], pid: int | None) -> None:
+    """Lock the person's identity rows and person row before deleting anything. Every row
+    that points at them (events, rollup, team spells, an identity being linked) takes a key
+    share lock on them as it goes in, so on PostgreSQL a batch arriving meanwhile waits for
+    the forget and then fails on the deleted identity, to be retried and dropped; unlocked,
+    one stored between the forget's deletes made its delete of the identity fail, and the
+    whole forget with it. SQLite's write lock already keeps every writer out."""
+    for chunk in _chunks(ids):
+        conn.execute(
+            select(IdentityRow.id)
+            .where(IdentityRow.id.in_(chunk))
+            .order_by(IdentityRow.id)
+            .with_for_update()
+        ).all()
+    if pid is not None:
+        conn.execute(
+            select(IdentityRow.id)
+            .where(IdentityRow.person_id == pid)
+            .order_by(IdentityRow.id)
+            .with_for_update()
+        ).all()
+        conn.execute(select(PersonRow.id).where(PersonRow.id == pid).with_for_update()).all()
 
 
 def _scrub(conn: Connection, needles: Sequence[str]) -> None:

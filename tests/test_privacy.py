@@ -5,11 +5,13 @@ and a scan of every column of every table for the forgotten person's identifiers
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterable
 from datetime import date, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import func, inspect, select
 
@@ -23,6 +25,7 @@ from storage.integrations import create_integration
 from storage.models import DailyRow
 from storage.schema import metadata
 from tests.builders import bearer, event
+from tests.test_database_outage import blocked_by, holding_lock_on
 from tests.test_slack_commands import text_of
 
 LAST_WEEK = Week(date(2026, 11, 9))  # the last complete week at `now` (Wed 2026-11-18)
@@ -307,3 +310,50 @@ def test_otlp_usage_for_a_forgotten_person_is_dropped_before_any_series_state(
         series = list(conn.scalars(select_(OtlpSeriesRow.last_value)))
     assert series == [100.0]  # untouched by the dropped point; retention removes it later
     assert scan(db, ["dev@example.com", "UDEV"]) == []
+
+
+def in_thread(work) -> tuple[threading.Thread, list]:
+    """`work()` started on a thread of its own; its result lands in the list."""
+    results: list = []
+    thread = threading.Thread(target=lambda: results.append(work()))
+    thread.start()
+    return thread, results
+
+
+def waits_on(pid: int, count: int = 1) -> list[int]:
+    """The backends waiting on backend `pid`'s locks, once there are `count` of them."""
+    deadline = time.monotonic() + 30
+    while len(found := blocked_by(pid)) < count:
+        assert time.monotonic() < deadline, f"{len(found)} of {count} came to wait on {pid}"
+        time.sleep(0.02)
+    return found
+
+
+@pytest.mark.postgres
+def test_a_forget_while_usage_for_the_person_arrives_forgets_them_and_drops_that_usage(
+    database_url, live_server, db, api_key, capsys
+):
+    """A batch stored between the forget's first deletes and its identity delete made
+    PostgreSQL refuse the forget (a foreign key): nothing forgotten, exit 1."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite's write lock keeps every batch out of a forget")
+    url, key = f"{live_server}/api/v1/events", bearer(api_key)
+    day = date(2026, 11, 17)
+    first = {"events": [suggestion({"slack_user_id": "UALICE"}, day)]}
+    assert httpx.post(url, json=first, headers=key).status_code == 200  # serve caches her id
+    # Of a new kind: a new daily row as well as a new event.
+    more = {"events": [suggestion({"slack_user_id": "UALICE"}, day, kind="agent")]}
+    with holding_lock_on(database_url, "team_members") as locker:
+        forgetting, code = in_thread(lambda: main(["people", "forget", "UALICE"]))
+        [forget_pid] = waits_on(locker)
+        sending, answer = in_thread(lambda: httpx.post(url, json=more, headers=key, timeout=60))
+        deadline = time.monotonic() + 30
+        while not answer and not blocked_by(forget_pid):
+            assert time.monotonic() < deadline, "the batch neither stored nor waited"
+            time.sleep(0.02)
+    forgetting.join(60)
+    sending.join(60)
+    assert code == [0], capsys.readouterr().err
+    assert answer[0].status_code == 200, answer[0].text
+    assert answer[0].json()["accepted"] == 1  # accepted and dropped, as the contract says
+    assert scan(db, ["UALICE"]) == []
