@@ -40,8 +40,10 @@ def retry_after_forget(db: Database, now: datetime, attempt: Callable[[], T]) ->
     try:
         return attempt()
     except IntegrityError:
-        if not notice_forgets(db, now, force=True):
-            raise
+        # Emptied whatever the generation says: another request thread that failed on the
+        # same forget may have noticed it first, and this attempt's ids came from before.
+        notice_forgets(db, now, force=True)
+        db.identity_ids.clear()
     return attempt()
 
 

@@ -357,3 +357,32 @@ def test_a_forget_while_usage_for_the_person_arrives_forgets_them_and_drops_that
     assert answer[0].status_code == 200, answer[0].text
     assert answer[0].json()["accepted"] == 1  # accepted and dropped, as the contract says
     assert scan(db, ["UALICE"]) == []
+
+
+@pytest.mark.postgres
+def test_batches_that_meet_a_person_forgotten_meanwhile_are_all_answered_200(
+    database_url, live_server, db, api_key, capsys
+):
+    """Several request threads failing on the vanished identity at once: only the first to
+    notice the forget retried, the others answered 500."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite's write lock keeps every batch out of a forget")
+    url, key = f"{live_server}/api/v1/events", bearer(api_key)
+    batch = {"events": [suggestion({"slack_user_id": "UALICE"}, date(2026, 11, 17))]}
+    assert httpx.post(url, json=batch, headers=key).status_code == 200  # serve caches her id
+    with holding_lock_on(database_url, "team_members") as locker:
+        forgetting, code = in_thread(lambda: main(["people", "forget", "UALICE"]))
+        [forget_pid] = waits_on(locker)
+        # Resends of her stored batch: each waits on the forget (her event row it deleted,
+        # or her identity), and all fail on her identity together once it commits.
+        senders = [
+            in_thread(lambda: httpx.post(url, json=batch, headers=key, timeout=60))
+            for _ in range(3)
+        ]
+        waits_on(forget_pid, 3)
+    forgetting.join(60)
+    for sender, _ in senders:
+        sender.join(60)
+    assert code == [0], capsys.readouterr().err
+    assert [answer[0].status_code for _, answer in senders] == [200] * 3
+    assert scan(db, ["UALICE"]) == []
