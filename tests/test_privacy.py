@@ -386,3 +386,30 @@ def test_batches_that_meet_a_person_forgotten_meanwhile_are_all_answered_200(
     assert code == [0], capsys.readouterr().err
     assert [answer[0].status_code for _, answer in senders] == [200] * 3
     assert scan(db, ["UALICE"]) == []
+
+
+@pytest.mark.postgres
+def test_a_team_import_naming_the_person_while_they_are_forgotten_leaves_them_out(
+    database_url, live_server, db, api_key, tmp_path, capsys
+):
+    """The import's new team spell for her waits for the forget, then meets her deleted
+    identity: imported again without her, not failed, and she is not made again."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite's write lock keeps every import out of a forget")
+    batch = {"events": [suggestion({"slack_user_id": "UALICE"}, date(2026, 11, 17))]}
+    headers = bearer(api_key)
+    assert httpx.post(f"{live_server}/api/v1/events", json=batch, headers=headers).is_success
+    teams = tmp_path / "teams.csv"
+    teams.write_text("team,member\nplatform,UALICE\nplatform,UBOB\n")
+    with holding_lock_on(database_url, "digest_subscriptions") as locker:
+        forgetting, code = in_thread(lambda: main(["people", "forget", "UALICE"]))
+        [forget_pid] = waits_on(locker)
+        importing, imported = in_thread(lambda: main(["teams", "import", str(teams)]))
+        waits_on(forget_pid)
+    forgetting.join(60)
+    importing.join(60)
+    assert (code, imported) == ([0], [0]), capsys.readouterr().err
+    assert scan(db, ["UALICE"]) == []
+    assert main(["teams", "list"]) == 0
+    assert "platform" in capsys.readouterr().out
+
