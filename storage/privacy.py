@@ -300,12 +300,20 @@ def _anonymous_person(conn: Connection, now: datetime) -> int:
     found = conn.scalar(select(MetaRow.value).where(MetaRow.key == ANONYMOUS_KEY))
     if found is not None:
         return int(found)
+    # Claimed before it is made: the first forgets of two winners at once (PostgreSQL) each
+    # made one, and the second failed on the first's key. Now the second waits for the
+    # first's claim and takes its placeholder.
+    claim = insert_ignore(conn, MetaRow).values(key=ANONYMOUS_KEY, value="")
+    if not _rowcount(conn, claim):
+        found = conn.scalar(select(MetaRow.value).where(MetaRow.key == ANONYMOUS_KEY))
+        assert found
+        return int(found)
     person_id = conn.execute(
         insert(PersonRow)
         .values(created_at=now, opted_out=True, is_workspace_admin=False)
         .returning(PersonRow.id)
     ).scalar_one()
-    conn.execute(insert(MetaRow).values(key=ANONYMOUS_KEY, value=str(person_id)))
+    conn.execute(update(MetaRow).where(MetaRow.key == ANONYMOUS_KEY).values(value=str(person_id)))
     return int(person_id)
 
 

@@ -413,3 +413,34 @@ def test_a_team_import_naming_the_person_while_they_are_forgotten_leaves_them_ou
     assert main(["teams", "list"]) == 0
     assert "platform" in capsys.readouterr().out
 
+
+@pytest.mark.postgres
+def test_two_award_winners_forgotten_at_once_share_one_anonymous_placeholder(
+    database_url, slack, db, api_key, capsys
+):
+    """The first forgets of award winners each made the placeholder their badges move to;
+    the second to commit failed on the first's, and forgot nothing."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite's write lock keeps one forget out of another")
+    a_week_of_usage(slack.http, api_key)
+    bob = [
+        suggestion({"slack_user_id": "UBOB"}, LAST_WEEK.start + timedelta(days=i))
+        for i in (0, 3, 4)
+    ]
+    send(slack.http, api_key, *bob)
+    assert main(["awards", "post"]) == 0
+    assert {a.slack_user_id for a in week_awards(db, LAST_WEEK.start)} == {"UALICE", "UBOB"}
+    # An earlier forget made the privacy salt, which the first of the two would otherwise
+    # hold the other up on before either comes to the placeholder.
+    assert main(["people", "forget", "nobody@example.com"]) == 0
+    with holding_lock_on(database_url, "award_edits") as locker:
+        # Alice's forget is held right after it made the placeholder.
+        alice, alice_code = in_thread(lambda: main(["people", "forget", "UALICE"]))
+        [alice_pid] = waits_on(locker)
+        bob, bob_code = in_thread(lambda: main(["people", "forget", "UBOB"]))
+        waits_on(alice_pid)
+    alice.join(60)
+    bob.join(60)
+    assert (alice_code, bob_code) == ([0], [0]), capsys.readouterr().err
+    assert [a.slack_user_id for a in week_awards(db, LAST_WEEK.start)] == [None, None]
+    assert scan(db, [*ALICE_IDS, "UBOB"]) == []
