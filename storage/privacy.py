@@ -219,12 +219,12 @@ def digest(salt: str, key: IdentityKey) -> str:
 
 
 def _hold(conn: Connection, ids: Sequence[int], pid: int | None) -> None:
-    """Lock the person's identity rows and person row before deleting anything. Every row
-    that points at them (events, rollup, team spells, an identity being linked) takes a key
-    share lock on them as it goes in, so on PostgreSQL a batch arriving meanwhile waits for
-    the forget and then fails on the deleted identity, to be retried and dropped; unlocked,
-    one stored between the forget's deletes made its delete of the identity fail, and the
-    whole forget with it. SQLite's write lock already keeps every writer out."""
+    """Lock the person's identity rows and person row before deleting anything (on
+    PostgreSQL; SQLite's write lock already keeps every other writer out)."""
+    # A row that points at them (an event, a rollup row, a team spell, an identity being
+    # linked) takes a key share lock on them as it goes in: it now waits for the forget and
+    # then fails on the deleted row, to be retried and dropped. Unlocked, one stored between
+    # the forget's deletes made its delete of the identity fail, and the whole forget.
     for chunk in _chunks(ids):
         conn.execute(
             select(IdentityRow.id)
