@@ -67,6 +67,7 @@ def forget(db: Database, subject: Subject, *, actor: str, now: datetime) -> Forg
 def forget_in(conn: Connection, subject: Subject, *, actor: str, now: datetime) -> Forgotten:
     ids = subject.identity_ids
     pid = subject.person_id
+    _hold(conn, ids, pid)
     salt = _salt(conn)
     keys = subject.keys()
     group = digest(salt, ("slack", subject.slack_user_id) if subject.slack_user_id else keys[0])
@@ -217,6 +218,30 @@ def digest(salt: str, key: IdentityKey) -> str:
 # -- helpers --------------------------------------------------------------------------------
 
 
+def _hold(conn: Connection, ids: Sequence[int], pid: int | None) -> None:
+    """Lock the person's identity rows and person row before deleting anything (on
+    PostgreSQL; SQLite's write lock already keeps every other writer out)."""
+    # A row that points at them (an event, a rollup row, a team spell, an identity being
+    # linked) takes a key share lock on them as it goes in: it now waits for the forget and
+    # then fails on the deleted row, to be retried and dropped. Unlocked, one stored between
+    # the forget's deletes made its delete of the identity fail, and the whole forget.
+    for chunk in _chunks(ids):
+        conn.execute(
+            select(IdentityRow.id)
+            .where(IdentityRow.id.in_(chunk))
+            .order_by(IdentityRow.id)
+            .with_for_update()
+        ).all()
+    if pid is not None:
+        conn.execute(
+            select(IdentityRow.id)
+            .where(IdentityRow.person_id == pid)
+            .order_by(IdentityRow.id)
+            .with_for_update()
+        ).all()
+        conn.execute(select(PersonRow.id).where(PersonRow.id == pid).with_for_update()).all()
+
+
 def _scrub(conn: Connection, needles: Sequence[str]) -> None:
     """Take the person's identifiers out of the audit trail and the admin records: the audit
     keeps that something happened, not who it was about."""
@@ -275,12 +300,20 @@ def _anonymous_person(conn: Connection, now: datetime) -> int:
     found = conn.scalar(select(MetaRow.value).where(MetaRow.key == ANONYMOUS_KEY))
     if found is not None:
         return int(found)
+    # Claimed before it is made: the first forgets of two winners at once (PostgreSQL) each
+    # made one, and the second failed on the first's key. Now the second waits for the
+    # first's claim and takes its placeholder.
+    claim = insert_ignore(conn, MetaRow).values(key=ANONYMOUS_KEY, value="")
+    if not _rowcount(conn, claim):
+        found = conn.scalar(select(MetaRow.value).where(MetaRow.key == ANONYMOUS_KEY))
+        assert found
+        return int(found)
     person_id = conn.execute(
         insert(PersonRow)
         .values(created_at=now, opted_out=True, is_workspace_admin=False)
         .returning(PersonRow.id)
     ).scalar_one()
-    conn.execute(insert(MetaRow).values(key=ANONYMOUS_KEY, value=str(person_id)))
+    conn.execute(update(MetaRow).where(MetaRow.key == ANONYMOUS_KEY).values(value=str(person_id)))
     return int(person_id)
 
 

@@ -35,13 +35,15 @@ def notice_forgets(db: Database, now: datetime, *, force: bool = False) -> bool:
 
 
 def retry_after_forget(db: Database, now: datetime, attempt: Callable[[], T]) -> T:
-    """Run `attempt`; if it fails on an identity that another process has just deleted
-    (a forget between our cache checks), empty the cache and run it once more."""
+    """Run `attempt`; if it fails on an integrity error (an identity a forget has just
+    deleted, between our cache checks), empty the cache and run it once more."""
     try:
         return attempt()
     except IntegrityError:
-        if not notice_forgets(db, now, force=True):
-            raise
+        # Emptied whatever the generation says: another request thread that failed on the
+        # same forget may have noticed it first, and this attempt's ids came from before.
+        notice_forgets(db, now, force=True)
+        db.identity_ids.clear()
     return attempt()
 
 

@@ -16,6 +16,7 @@ from storage.dialect import insert_ignore
 from storage.models import IdentityRow, TeamMemberRow, TeamRow
 from storage.people import IdentityKey, resolve_identities
 from storage.privacy import forgotten_keys
+from storage.privacy_door import retry_after_forget
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,18 @@ def replace_teams(
     it); a team named later starts at `now` like any other join, or a new team of a
     week-old team plus one person would subtract to that person's ended week. One
     transaction, so a view never sees half an import."""
+    # A new spell for someone being forgotten meanwhile waits for the forget and then fails
+    # on their deleted identity; the second time round they are left out, as forgotten.
+    retry_after_forget(db, now, lambda: _replace(db, source, teams, now, external_ids))
+
+
+def _replace(
+    db: Database,
+    source: str,
+    teams: Mapping[str, Sequence[IdentityKey]],
+    now: datetime,
+    external_ids: Mapping[str, str] | None,
+) -> None:
     with db.write() as conn:
         first_teams = conn.scalar(select(TeamRow.id).limit(1)) is None
         known = dict(

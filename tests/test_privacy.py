@@ -5,11 +5,13 @@ and a scan of every column of every table for the forgotten person's identifiers
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterable
 from datetime import date, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import func, inspect, select
 
@@ -23,6 +25,7 @@ from storage.integrations import create_integration
 from storage.models import DailyRow
 from storage.schema import metadata
 from tests.builders import bearer, event
+from tests.test_database_outage import blocked_by, holding_lock_on
 from tests.test_slack_commands import text_of
 
 LAST_WEEK = Week(date(2026, 11, 9))  # the last complete week at `now` (Wed 2026-11-18)
@@ -307,3 +310,137 @@ def test_otlp_usage_for_a_forgotten_person_is_dropped_before_any_series_state(
         series = list(conn.scalars(select_(OtlpSeriesRow.last_value)))
     assert series == [100.0]  # untouched by the dropped point; retention removes it later
     assert scan(db, ["dev@example.com", "UDEV"]) == []
+
+
+def in_thread(work) -> tuple[threading.Thread, list]:
+    """`work()` started on a thread of its own; its result lands in the list."""
+    results: list = []
+    thread = threading.Thread(target=lambda: results.append(work()))
+    thread.start()
+    return thread, results
+
+
+def waits_on(pid: int, count: int = 1) -> list[int]:
+    """The backends waiting on backend `pid`'s locks, once there are `count` of them."""
+    deadline = time.monotonic() + 30
+    while len(found := blocked_by(pid)) < count:
+        assert time.monotonic() < deadline, f"{len(found)} of {count} came to wait on {pid}"
+        time.sleep(0.02)
+    return found
+
+
+@pytest.mark.postgres
+def test_a_forget_while_usage_for_the_person_arrives_forgets_them_and_drops_that_usage(
+    database_url, live_server, db, api_key, capsys
+):
+    """A batch stored between the forget's first deletes and its identity delete made
+    PostgreSQL refuse the forget (a foreign key): nothing forgotten, exit 1."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite's write lock keeps every batch out of a forget")
+    url, key = f"{live_server}/api/v1/events", bearer(api_key)
+    day = date(2026, 11, 17)
+    first = {"events": [suggestion({"slack_user_id": "UALICE"}, day)]}
+    assert httpx.post(url, json=first, headers=key).status_code == 200  # serve caches her id
+    # Of a new kind: a new daily row as well as a new event.
+    more = {"events": [suggestion({"slack_user_id": "UALICE"}, day, kind="agent")]}
+    with holding_lock_on(database_url, "team_members") as locker:
+        forgetting, code = in_thread(lambda: main(["people", "forget", "UALICE"]))
+        [forget_pid] = waits_on(locker)
+        sending, answer = in_thread(lambda: httpx.post(url, json=more, headers=key, timeout=60))
+        deadline = time.monotonic() + 30
+        while not answer and not blocked_by(forget_pid):
+            assert time.monotonic() < deadline, "the batch neither stored nor waited"
+            time.sleep(0.02)
+    forgetting.join(60)
+    sending.join(60)
+    assert code == [0], capsys.readouterr().err
+    assert answer[0].status_code == 200, answer[0].text
+    assert answer[0].json()["accepted"] == 1  # accepted and dropped, as the contract says
+    assert scan(db, ["UALICE"]) == []
+
+
+@pytest.mark.postgres
+def test_batches_that_meet_a_person_forgotten_meanwhile_are_all_answered_200(
+    database_url, live_server, db, api_key, capsys
+):
+    """Several request threads failing on the vanished identity at once: only the first to
+    notice the forget retried, the others answered 500."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite's write lock keeps every batch out of a forget")
+    url, key = f"{live_server}/api/v1/events", bearer(api_key)
+    batch = {"events": [suggestion({"slack_user_id": "UALICE"}, date(2026, 11, 17))]}
+    assert httpx.post(url, json=batch, headers=key).status_code == 200  # serve caches her id
+    with holding_lock_on(database_url, "team_members") as locker:
+        forgetting, code = in_thread(lambda: main(["people", "forget", "UALICE"]))
+        [forget_pid] = waits_on(locker)
+        # Resends of her stored batch: each waits on the forget (her event row it deleted,
+        # or her identity), and all fail on her identity together once it commits.
+        senders = [
+            in_thread(lambda: httpx.post(url, json=batch, headers=key, timeout=60))
+            for _ in range(3)
+        ]
+        waits_on(forget_pid, 3)
+    forgetting.join(60)
+    for sender, _ in senders:
+        sender.join(60)
+    assert code == [0], capsys.readouterr().err
+    assert [answer[0].status_code for _, answer in senders] == [200] * 3
+    assert scan(db, ["UALICE"]) == []
+
+
+@pytest.mark.postgres
+def test_a_team_import_naming_the_person_while_they_are_forgotten_leaves_them_out(
+    database_url, live_server, db, api_key, tmp_path, capsys
+):
+    """The import's new team spell for her waits for the forget, then meets her deleted
+    identity: imported again without her, not failed, and she is not made again."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite's write lock keeps every import out of a forget")
+    batch = {"events": [suggestion({"slack_user_id": "UALICE"}, date(2026, 11, 17))]}
+    headers = bearer(api_key)
+    assert httpx.post(f"{live_server}/api/v1/events", json=batch, headers=headers).is_success
+    teams = tmp_path / "teams.csv"
+    teams.write_text("team,member\nplatform,UALICE\nplatform,UBOB\n")
+    with holding_lock_on(database_url, "digest_subscriptions") as locker:
+        forgetting, code = in_thread(lambda: main(["people", "forget", "UALICE"]))
+        [forget_pid] = waits_on(locker)
+        importing, imported = in_thread(lambda: main(["teams", "import", str(teams)]))
+        waits_on(forget_pid)
+    forgetting.join(60)
+    importing.join(60)
+    assert (code, imported) == ([0], [0]), capsys.readouterr().err
+    assert scan(db, ["UALICE"]) == []
+    assert main(["teams", "list"]) == 0
+    assert "platform" in capsys.readouterr().out
+
+
+@pytest.mark.postgres
+def test_two_award_winners_forgotten_at_once_share_one_anonymous_placeholder(
+    database_url, slack, db, api_key, capsys
+):
+    """The first forgets of award winners each made the placeholder their badges move to;
+    the second to commit failed on the first's, and forgot nothing."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite's write lock keeps one forget out of another")
+    a_week_of_usage(slack.http, api_key)
+    bob = [
+        suggestion({"slack_user_id": "UBOB"}, LAST_WEEK.start + timedelta(days=i))
+        for i in (0, 3, 4)
+    ]
+    send(slack.http, api_key, *bob)
+    assert main(["awards", "post"]) == 0
+    assert {a.slack_user_id for a in week_awards(db, LAST_WEEK.start)} == {"UALICE", "UBOB"}
+    # An earlier forget made the privacy salt, which the first of the two would otherwise
+    # hold the other up on before either comes to the placeholder.
+    assert main(["people", "forget", "nobody@example.com"]) == 0
+    with holding_lock_on(database_url, "award_edits") as locker:
+        # Alice's forget is held right after it made the placeholder.
+        alice, alice_code = in_thread(lambda: main(["people", "forget", "UALICE"]))
+        [alice_pid] = waits_on(locker)
+        bob, bob_code = in_thread(lambda: main(["people", "forget", "UBOB"]))
+        waits_on(alice_pid)
+    alice.join(60)
+    bob.join(60)
+    assert (alice_code, bob_code) == ([0], [0]), capsys.readouterr().err
+    assert [a.slack_user_id for a in week_awards(db, LAST_WEEK.start)] == [None, None]
+    assert scan(db, [*ALICE_IDS, "UBOB"]) == []
