@@ -167,6 +167,7 @@ def main() -> int:
         print(f"chart cache: {cache.hits} hits, {cache.misses} misses, {len(cache._items)} kept")
         conn.close()
     executor.shutdown()
+    home.close()
     fake.stop()
     return 0
 

@@ -227,11 +227,12 @@ def create_bolt_app(
     org: OrgService | None = None,
 ) -> App | None:
     """The Bolt app, or None without a bot token. Work done after the ack (lazy listeners)
-    runs on `executor`, which the caller shuts down. `org`: the org view's service, when
-    the caller keeps it (`serve` warms its figures up at start)."""
+    runs on `executor`, which the caller shuts down; Home publishes run on `home`'s own
+    queue, which its builder closes. `org`: the org view's service, when the caller keeps it
+    (`serve` warms its figures up at start)."""
     if services.settings.slack_bot_token is None:
         return None
-    client = make_web_client(services.settings)
+    client = make_web_client(services.settings, wait_out_home_limits=False)
     usage = UsageService(
         services,
         admin_service(services),
@@ -241,8 +242,11 @@ def create_bolt_app(
         privacy=PrivacyService(services, editor=SlackNotifier(client)),
     )
     home = home or home_service(services)
-    # A forget also empties the person's App Home and this process's chart caches.
-    usage.privacy.home = SlackHomeEraser(client, on_erase=home.forget_charts)
+    # A forget also empties the person's App Home (in their turn, after any publish of theirs
+    # under way) and this process's chart caches.
+    usage.privacy.home = SlackHomeEraser(
+        client, on_erase=home.forget_charts, publish=lambda user: home.erase(client, user)
+    )
     return build_bolt_app(services, client, executor, usage, home)
 
 
@@ -256,7 +260,8 @@ def org_service(services: Services) -> OrgService | None:
 
 def home_service(services: Services) -> HomeService:
     """The App Home. Build one per process and hand it to both `create_bolt_app` and
-    `create_http_app`, so the Slack listeners and `/charts` share its chart cache."""
+    `create_http_app`, so the Slack listeners and `/charts` share its chart cache; `close`
+    it at shutdown, after the after-ack executor, to finish the publishes it owes."""
     return HomeService.build(services, admin_service(services))
 
 
@@ -272,8 +277,10 @@ def create_http_app(
     """The ASGI app `serve` runs: API routes, OTLP and the Slack endpoint (which answers 503
     until Slack is configured). Pass `bolt` to share one Bolt app with Socket Mode; the
     scheduler, when given, runs from start-up until shutdown (SIGTERM included); `readiness`
-    is what `/readyz` reads, set to draining by `serve` on SIGTERM."""
+    is what `/readyz` reads, set to draining by `serve` on SIGTERM. A `home` passed in is
+    closed by the caller."""
     executor = None
+    own_home = home is None
     home = home or home_service(services)
     if bolt is None:
         executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="slack-after-ack")
@@ -294,6 +301,9 @@ def create_http_app(
             if executor is not None:
                 # Replies still owed through response_url go out before we stop.
                 await run_in_threadpool(executor.shutdown, wait=True)
+            if own_home:
+                # Then the Home tabs they (or opens) asked for.
+                await run_in_threadpool(home.close)
             decodes.close()
             services.db.dispose()
 

@@ -113,6 +113,7 @@ def _serve(
         except SocketModeRefused as exc:
             print(f"aiusage: SLACK_APP_TOKEN: {exc}", file=sys.stderr)
             executor.shutdown(wait=False)
+            home.close()
             return 1
     readiness = Readiness()
     app = create_http_app(
@@ -158,6 +159,7 @@ def _serve(
         if socket_mode is not None:
             socket_mode.close()
         executor.shutdown(wait=True)
+        home.close()  # the Home tabs the after-ack work (and opens) asked for
     return 0
 
 

@@ -19,11 +19,19 @@ GONE = frozenset({"file_not_found", "file_deleted"})
 
 class SlackHomeEraser:
     """Empties a forgotten person's Home through the bot's client; `on_erase` drops what
-    this process keeps in memory (rendered charts, uploaded file IDs)."""
+    this process keeps in memory (rendered charts, uploaded file IDs). `publish`, in `serve`,
+    queues the deleted Home behind the person's other publishes (`HomeService.erase`), which
+    delivers it; without it (the CLI) it is published here, and a refusal reported."""
 
-    def __init__(self, client: WebClient, on_erase: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        client: WebClient,
+        on_erase: Callable[[], None] | None = None,
+        publish: Callable[[str], None] | None = None,
+    ) -> None:
         self._client = client
         self.on_erase: list[Callable[[], None]] = [on_erase] if on_erase else []
+        self._publish = publish
 
     def erase(self, slack_user_id: str | None, chart_files: Sequence[str]) -> list[str]:
         problems: list[str] = []
@@ -38,7 +46,9 @@ class SlackHomeEraser:
                     problems.append(f"chart file {file_id}: {error}")
             except OSError as exc:
                 problems.append(f"chart file {file_id}: {exc!r}")
-        if slack_user_id:
+        if slack_user_id and self._publish is not None:
+            self._publish(slack_user_id)
+        elif slack_user_id:
             try:
                 self._client.views_publish(user_id=slack_user_id, view=forgotten_home_view())
             except SlackApiError as exc:

@@ -23,14 +23,13 @@ def register_listeners(
 ) -> None:
     """The `/aiusage` command, the retirement buttons, the one error handler, the uninstall
     and token revocation events and, given a Home service, the App Home (refreshed after the
-    commands that change its settings, on `executor`, which the app drains before it stops).
-    Each answers only the members of this workspace `callers` vouches for."""
-    after_answer = (
-        home.refresh_home_after(home_service, executor) if home_service is not None else None
-    )
+    commands that change its settings). Work after the ack runs on `executor`, which the app
+    drains before it stops. Each answers only the members of this workspace `callers` vouches
+    for."""
+    after_answer = home.refresh_home_after(home_service) if home_service is not None else None
     commands.register(app, usage, services, callers, executor, after_answer)
     actions.register(app, usage, services, callers)
     errors.register(app, usage, services)
     lifecycle.register(app)
     if home_service is not None:
-        home.register(app, home_service, callers)
+        home.register(app, home_service, callers, usage)

@@ -1,11 +1,12 @@
 """Home tab listeners: publish on `app_home_opened`, and the settings buttons, each of which
-re-publishes the tab. Slack is acknowledged first; the work runs after the ack."""
+re-publishes the tab. Slack is acknowledged first. Publishing is the Home's own queue's work
+(`bot.slack.home_queue`), never the after-ack executor's: a button's change is made after the
+ack, once per click, and its publish queued like an open."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from concurrent.futures import Executor
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -17,7 +18,7 @@ from bot.slack.command_text import Request as SlashRequest
 from bot.slack.home_service import HomeService
 from bot.slack.listeners.commands import AfterAnswer
 from bot.slack.membership import click_team
-from bot.slack.usage_service import actor
+from bot.slack.usage_service import UsageService, actor
 from bot.slack.viewers import Callers, admin_max_age
 from bot.slack.views.home import (
     DIGEST_OFF_ACTION,
@@ -34,10 +35,10 @@ ORG_NOTE = (
     "type `/aiusage org` or `/aiusage org TEAM` in any channel; only you see the answer."
 )
 
-Change = Callable[[HomeService, Viewer], "tuple[Viewer, str | None]"]
+Change = Callable[[Viewer], "str | None"]  # makes a button's change; returns the Home's note
 
 
-def register(app: App, home: HomeService, callers: Callers) -> None:
+def register(app: App, home: HomeService, callers: Callers, usage: UsageService) -> None:
     services = home.services
 
     def viewer_for(
@@ -50,37 +51,40 @@ def register(app: App, home: HomeService, callers: Callers) -> None:
     def just_ack(ack: Ack) -> None:
         ack()
 
-    def opened(event: dict[str, Any], client: WebClient) -> None:
+    def opened(ack: Ack, event: dict[str, Any], client: WebClient) -> None:
+        ack()
         if event.get("tab", "home") != "home":
             return  # the Messages tab: nothing to publish
-        if viewer := viewer_for(client, event["user"]):
-            home.publish(client, viewer)
+        user = event["user"]
+        # Who they are is looked up in their turn too: opens pile up as one, not as lookups.
+        home.open(client, user, lambda: viewer_for(client, user))
 
-    app.event("app_home_opened")(ack=just_ack, lazy=[opened])
+    app.event("app_home_opened")(opened)
 
     def on_click(change: Change) -> Callable[..., None]:
         def after_ack(body: dict[str, Any], client: WebClient) -> None:
             viewer = viewer_for(client, body["user"]["id"], click_team(body))
             if viewer is None:
                 return
-            viewer, note = change(home, viewer)
-            home.publish(client, viewer, note)
+            home.publish(client, viewer, change(viewer))
 
         return after_ack
 
     def opt(opted_out: bool) -> Change:
-        return lambda h, v: (h.set_opted_out(v, opted_out), None)
-
-    def digest(on: bool) -> Change:
-        def change(h: HomeService, v: Viewer) -> tuple[Viewer, str | None]:
-            h.set_digest(v, on)
-            return v, None
+        def change(v: Viewer) -> None:
+            usage.opt(v, opted_out=opted_out)  # as `/aiusage optin` does: lifts a forget too
 
         return change
 
-    def org(h: HomeService, v: Viewer) -> tuple[Viewer, str | None]:
+    def digest(on: bool) -> Change:
+        def change(v: Viewer) -> None:
+            home.set_digest(v, on)
+
+        return change
+
+    def org(v: Viewer) -> str | None:
         # The org view is for admins and insight viewers; others get their Home back as is.
-        return v, ORG_NOTE if h.admin.allowed(actor(v)) else None
+        return ORG_NOTE if home.admin.allowed(actor(v)) else None
 
     for action_id, change in (
         (OPT_OUT_ACTION, opt(True)),
@@ -92,21 +96,12 @@ def register(app: App, home: HomeService, callers: Callers) -> None:
         app.action(action_id)(ack=just_ack, lazy=[on_click(change)])
 
 
-def refresh_home_after(home: HomeService, executor: Executor) -> AfterAnswer:
+def refresh_home_after(home: HomeService) -> AfterAnswer:
     """After `/aiusage optout|optin|digest on|off`, the caller's Home tab shows the new
-    setting too; published on `executor`, so the command's answer is not held up, and a
-    stopping app finishes it before its database goes (a thread of its own would not be)."""
+    setting too: queued on the Home's own pool, so the command's answer is not held up."""
 
     def after(request: SlashRequest, viewer: Viewer, client: WebClient) -> None:
-        if not isinstance(request, OptOut | OptIn | Digest):
-            return
-
-        def refresh() -> None:
-            try:
-                home.publish(client, viewer)
-            except Exception:
-                log.exception("refreshing the Home tab of %s failed", viewer.slack_user_id)
-
-        executor.submit(refresh)
+        if isinstance(request, OptOut | OptIn | Digest):
+            home.publish(client, viewer)
 
     return after
