@@ -32,7 +32,7 @@ from bot.demo.fake_slack import FakeSlack  # noqa: E402
 from bot.demo.signed_requests import signed_headers, slash_command  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
 from bot.slack.request import SlackRequest  # noqa: E402
-from storage.people import save_slack_profile  # noqa: E402
+from storage.profiles import save_slack_profile  # noqa: E402
 
 SECRET = "bench-signing-secret"
 

@@ -37,7 +37,7 @@ from bot.demo.walkthrough import serving  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
 from bot.slack.home_chart import chart_size, chart_weeks, trend_chart  # noqa: E402
 from jobs.weeks import current_week, local_day  # noqa: E402
-from storage.people import find_slack_profile, save_slack_profile  # noqa: E402
+from storage.profiles import find_slack_profile, save_slack_profile  # noqa: E402
 from storage.usage_queries import person_daily  # noqa: E402
 
 SECRET = "bench-signing-secret"

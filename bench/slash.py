@@ -47,7 +47,8 @@ from jobs.weeks import local_day  # noqa: E402
 from storage.figures import REPORTED  # noqa: E402
 from storage.integrations import create_integration  # noqa: E402
 from storage.models import DailyRow  # noqa: E402
-from storage.people import resolve_identities, save_slack_profile  # noqa: E402
+from storage.people import resolve_identities  # noqa: E402
+from storage.profiles import save_slack_profile  # noqa: E402
 
 SECRET = "bench-signing-secret"
 TOOLS = ("claude-code", "copilot", "cursor", "kiro")

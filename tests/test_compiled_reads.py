@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import insert
 
-from storage import awards, leaderboard, people, usage_queries
+from storage import awards, leaderboard, profiles, usage_queries
 from storage.admin import confirm_retirement, request_retirement
 from storage.awards import store_awards
 from storage.compiled import CompiledRead
@@ -16,7 +16,8 @@ from storage.db import Database
 from storage.figures import REPORTED
 from storage.integrity import replace_flags
 from storage.models import DailyRow
-from storage.people import link_email, resolve_identities, save_slack_profile, set_opted_out
+from storage.people import link_email, resolve_identities
+from storage.profiles import save_slack_profile, set_opted_out
 from storage.records import IntegrityFlag, NewAward
 
 NOW = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)
@@ -73,9 +74,9 @@ def test_compiled_reads_equal_sqlalchemys(db: Database) -> None:
     replace_flags(db, WEEK, [IntegrityFlag(alice, WEEK, "scripted", "night and day")], NOW)
     confirm_retirement(db, request_retirement(db, "paused", "UADMIN", NOW).id, "UADMIN", NOW)
 
-    [profile] = _same_rows(db, people._FIND_PROFILE, {"slack_user_id": "UALICE"})
+    [profile] = _same_rows(db, profiles._FIND_PROFILE, {"slack_user_id": "UALICE"})
     assert profile[0] == alice and isinstance(profile[5], datetime)
-    assert _same_rows(db, people._FIND_PROFILE, {"slack_user_id": "UNOBODY"}) == []
+    assert _same_rows(db, profiles._FIND_PROFILE, {"slack_user_id": "UNOBODY"}) == []
     daily = _same_rows(
         db,
         usage_queries._person_daily_read(),

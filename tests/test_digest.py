@@ -14,7 +14,7 @@ from jobs.digest import digest_key, send_digests
 from jobs.digest_rules import digest_due
 from jobs.weeks import Week
 from storage.digests import digest_subscribers, set_digest
-from storage.people import save_slack_profile
+from storage.profiles import save_slack_profile
 from tests.builders import bearer, event
 from tests.slack_fixtures import BOT_TOKEN
 

@@ -16,8 +16,8 @@ from bot.demo.fake_slack import FakeSlack
 from jobs.digest import digest_key
 from jobs.digest_rules import digest_week
 from storage.digests import set_digest
-from storage.people import save_slack_profile
 from storage.posts import post_claims
+from storage.profiles import save_slack_profile
 from tests.fault_helpers import Aiusage, wait_until
 from tests.post_helpers import seed_award_week
 

@@ -19,10 +19,10 @@ from storage.connectors import copilot_teams, record_failure, replace_copilot_te
 from storage.db import alembic_config
 from storage.digests import digest_subscribers
 from storage.outbox import owe_post, pending_posts
-from storage.people import save_slack_profile
 from storage.posts import claim_post, mark_posted, post_claims
 from storage.privacy_read import find_subject
 from storage.privacy_records import STAND_IN, redact
+from storage.profiles import save_slack_profile
 from storage.schema import metadata
 from tests.test_home import chart_file, open_home, without_public_url
 from tests.test_privacy import (

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from alembic import command
 
 from storage.db import alembic_config
-from storage.people import find_slack_profile, save_slack_profile
+from storage.profiles import find_slack_profile, save_slack_profile
 
 NOW = datetime(2026, 11, 18, 12, tzinfo=UTC)
 

@@ -27,7 +27,7 @@ from bot.slack.views.home import (
     ORG_ACTION,
 )
 from storage.digests import digest_subscribers
-from storage.people import find_slack_profile, slack_user_of
+from storage.profiles import find_slack_profile, slack_user_of
 from tests.builders import bearer, event
 from tests.slack_requests import SIGNING_SECRET, signed_headers
 from tests.test_privacy import clicked

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from storage.db import Database
 from storage.models import PersonRow
-from storage.people import find_slack_profile, save_slack_profile
+from storage.profiles import find_slack_profile, save_slack_profile
 
 
 def _people(db: Database) -> int:

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from storage import bounds
 from storage.events import record_events
 from storage.integrations import create_integration
-from storage.people import find_slack_profile, link_identity
+from storage.people import link_identity
+from storage.profiles import find_slack_profile
 from storage.records import UsageEvent, UserRef
 from storage.usage_queries import person_periods
 from tests.readback import daily_usage

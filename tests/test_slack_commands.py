@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 from bot.composition import build_services, create_http_app
 from storage.awards import store_awards
 from storage.models import IntegrityFlagRow
-from storage.people import find_slack_profile
+from storage.profiles import find_slack_profile
 from storage.records import NewAward
 from tests.builders import bearer, event
 from tests.slack_fixtures import SlackDriver

@@ -20,7 +20,7 @@ from bot.settings import load_settings
 from bot.slack.authorization import RETRY_AFTER_S
 from bot.slack.listeners.errors import ERROR_TEXT
 from storage.db import Database
-from storage.people import save_slack_profile
+from storage.profiles import save_slack_profile
 from tests.fault_helpers import wait_until
 from tests.slack_fixtures import BOT_TOKEN
 from tests.slack_requests import block_actions, signed_headers, slash_command

@@ -15,14 +15,9 @@ from bot.slack.identity import resolve_unmatched_emails
 from bot.slack.listeners.errors import ERROR_TEXT
 from storage.admin import audit_log
 from storage.models import IdentityRow
-from storage.people import (
-    find_slack_profile,
-    link_email,
-    link_identity,
-    slack_user_for_email,
-    unlinked_emails,
-)
+from storage.people import link_email, link_identity, slack_user_for_email, unlinked_emails
 from storage.privacy_read import find_subject
+from storage.profiles import find_slack_profile
 from tests.builders import bearer, event
 from tests.test_slack_commands import text_of
 

@@ -11,7 +11,7 @@ import pytest
 
 from bot.demo.signed_requests import app_home_opened, block_actions, slash_command
 from bot.slack.views.admin import CONFIRM_ACTION
-from storage.people import find_slack_profile, save_slack_profile
+from storage.profiles import find_slack_profile, save_slack_profile
 from tests.slack_requests import signed_headers
 from tests.test_slack_commands import THIS_MONDAY, ingest, text_of, worked
 

@@ -38,7 +38,7 @@ from storage.awards import awards_for
 from storage.digests import digest_enabled, set_digest
 from storage.home_files import swap_home_chart_file
 from storage.leaderboard import leaderboard_state
-from storage.people import find_slack_profile, slack_user_of
+from storage.profiles import find_slack_profile, slack_user_of
 from storage.usage_queries import person_daily
 
 log = logging.getLogger("aiusage.home")

@@ -58,7 +58,7 @@ from storage.awards import awards_for
 from storage.db import Database
 from storage.digests import set_digest
 from storage.leaderboard import leaderboard_state
-from storage.people import set_opted_out
+from storage.profiles import set_opted_out
 from storage.usage_queries import person_daily, rank_inputs, unranked_people, usage_fingerprint
 
 log = logging.getLogger("aiusage.usage")

@@ -19,7 +19,8 @@ from bot.slack.command_text import Request as SlashRequest
 from bot.slack.membership import Workspace
 from storage import bounds
 from storage.lru import BoundedCache
-from storage.people import find_slack_profile, link_email, save_slack_profile
+from storage.people import link_email
+from storage.profiles import find_slack_profile, save_slack_profile
 
 # How long what users.info told us (time zone, name, admin) is trusted before asking again.
 PROFILE_MAX_AGE = timedelta(hours=24)
