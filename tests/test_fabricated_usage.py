@@ -153,22 +153,16 @@ def test_top_holds_weeks_to_the_configured_floor(slack, api_key):
 
 def _real_week(user: str) -> list[dict[str, Any]]:
     """Five days of real inline use, 60% acceptance, with tokens behind it."""
-    return [
-        usage(
-            user,
-            day,
-            hour,
-            kind="inline_suggestion",
-            requests=3,
-            input_tokens=2500,
-            output_tokens=300,
-            suggestions_shown=20,
-            suggestions_accepted=12,
-            lines_accepted=30,
-        )
-        for day in range(5)
-        for hour in (9.5, 14.25)
-    ]
+    return honest_week(
+        user,
+        hours=(9.5, 14.25),
+        requests=3,
+        input_tokens=2500,
+        output_tokens=300,
+        suggestions_shown=20,
+        suggestions_accepted=12,
+        lines_accepted=30,
+    )
 
 
 def test_three_events_claiming_full_acceptance_win_no_sharp_eye(client, api_key, capsys):

@@ -33,24 +33,24 @@ def usage(user: str, day: int, hour: float = 10, **figures: Any) -> dict[str, An
     }
 
 
-def honest_week(user: str = "UHONEST") -> list[dict[str, Any]]:
-    """Five working days of ordinary use: a few sessions a day, tokens, suggestions shown
-    and some accepted, lines written."""
+def honest_week(
+    user: str = "UHONEST", hours: tuple[float, ...] = (9.5, 11.25, 14.75), **figures: Any
+) -> list[dict[str, Any]]:
+    """Five working days of ordinary use: a few sessions a day (at `hours`), tokens,
+    suggestions shown and some accepted, lines written; `figures` change a session's."""
+    session = {
+        "requests": 4,
+        "input_tokens": 3000,
+        "output_tokens": 400,
+        "suggestions_shown": 15,
+        "suggestions_accepted": 6,
+        "lines_accepted": 20,
+        **figures,
+    }
     return [
-        usage(
-            user,
-            day,
-            hour,
-            kind="inline_suggestion",
-            requests=4,
-            input_tokens=3000,
-            output_tokens=400,
-            suggestions_shown=15,
-            suggestions_accepted=6,
-            lines_accepted=20,
-        )
+        usage(user, day, hour, kind="inline_suggestion", **session)
         for day in range(5)
-        for hour in (9.5, 11.25, 14.75)
+        for hour in hours
     ]
 
 
