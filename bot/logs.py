@@ -87,7 +87,10 @@ class JSONLines(logging.Formatter):
                 line[key] = getattr(record, key)
         if record.exc_text:
             line["error"] = record.exc_text
-        return json.dumps(line, ensure_ascii=False)
+        # JSON escapes C0 controls but not DEL, C1 or the Unicode separators, which
+        # `str.splitlines()` and some viewers break lines at: a client's path could then start
+        # a line of its own. Escaped, the line still reads back as the same JSON.
+        return _JSON_UNSAFE.sub(_json_escape, json.dumps(line, ensure_ascii=False))
 
 
 class Text(logging.Formatter):
@@ -111,6 +114,13 @@ def _escape(match: re.Match[str]) -> str:
     return _ESCAPES.get(char) or (
         f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
     )
+
+
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029]")
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
 
 
 def one_line(text: str) -> str:

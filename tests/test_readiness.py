@@ -228,3 +228,26 @@ def test_every_text_field_of_a_json_line_is_scrubbed_like_its_message(capsys):
     )
     assert access["request_id"] == "[redacted]"
     assert token not in written and "hooksecret" not in written
+
+
+def test_a_json_line_stays_one_line_whatever_the_path(capsys):
+    # JSON leaves DEL, C1 controls and U+2028/U+2029 raw, and `str.splitlines()` (as some
+    # log viewers) breaks lines at them: a path could start a forged record of its own.
+    async def anything(_request):
+        return PlainTextResponse("no", 404)
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        configure_logging("json", [])
+        app = RequestIds(Starlette(routes=[Route("/{rest:path}", anything)]))
+        with TestClient(app) as client:
+            client.get('/a%e2%80%a8{"level": "info", "message": "FORGED"}%c2%85b%7f')
+        written = capsys.readouterr().err
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    assert written.splitlines() == written.split("\n")[:-1]
+    [access] = [json.loads(line) for line in written.splitlines() if "aiusage.access" in line]
+    assert access["path"] == '/a\u2028{"level": "info", "message": "FORGED"}\x85b\x7f'
+    assert "\\u2028" in written and "\\u0085" in written and "\\u007f" in written
