@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import event as engine_events
 from sqlalchemy import func, inspect, select
 
 from bot.cli.main import main
@@ -22,7 +23,7 @@ from storage.awards import week_awards
 from storage.db import Database
 from storage.event_partitions import DEFAULT_PARTITION, month_partitions
 from storage.integrations import create_integration
-from storage.models import DailyRow
+from storage.models import DailyRow, EventRow
 from storage.schema import metadata
 from tests.builders import bearer, event
 from tests.test_database_outage import blocked_by, holding_lock_on
@@ -444,3 +445,40 @@ def test_two_award_winners_forgotten_at_once_share_one_anonymous_placeholder(
     assert (alice_code, bob_code) == ([0], [0]), capsys.readouterr().err
     assert [a.slack_user_id for a in week_awards(db, LAST_WEEK.start)] == [None, None]
     assert scan(db, [*ALICE_IDS, "UBOB"]) == []
+
+
+@pytest.mark.postgres
+def test_usage_of_someone_forgotten_between_its_tombstone_check_and_its_identity_insert_is_dropped(
+    database_url, client, db, api_key, capsys
+):
+    """Her identity was new to this process (stored by another one), so the batch looked
+    for her tombstone, found none, and a forget then committed before it looked her
+    identity up: it made her identity and person again and stored her usage."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite's write lock keeps every batch out of a forget")
+    assert main(["people", "link", "alice@example.com", "UALICE"]) == 0  # another process
+    checked, forgotten = threading.Event(), threading.Event()
+
+    def after_execute(conn, cursor, statement, parameters, context, executemany) -> None:
+        if "forgotten_identities" in statement and not checked.is_set():
+            checked.set()  # the batch found no tombstone for her, in its transaction ...
+            assert forgotten.wait(30), "the forget did not finish"
+
+    engine_events.listen(db.engine, "after_cursor_execute", after_execute)
+    try:
+        batch = {"events": [suggestion({"slack_user_id": "UALICE"}, date(2026, 11, 17))]}
+        sending, answer = in_thread(
+            lambda: client.post("/api/v1/events", json=batch, headers=bearer(api_key))
+        )
+        assert checked.wait(30), "the batch never looked for her tombstone"
+        assert main(["people", "forget", "UALICE"]) == 0, capsys.readouterr().err  # ... commits
+        forgotten.set()
+        sending.join(60)
+    finally:
+        engine_events.remove(db.engine, "after_cursor_execute", after_execute)
+    assert answer[0].status_code == 200, answer[0].text
+    assert answer[0].json() == {"accepted": 1, "duplicates": 0, "rejected": []}  # and dropped
+    assert scan(db, ["UALICE", "alice@example.com"]) == []
+    with db.read() as conn:
+        stored = [conn.scalar(select(func.count()).select_from(t)) for t in (EventRow, DailyRow)]
+    assert stored == [0, 0]  # hers was the only usage sent
