@@ -49,10 +49,11 @@ def resolve_unforgotten(
     keys = set(keys)
     made: set[IdentityKey] = set()
     found = resolve_identities(conn, keys - forgotten_keys(conn, keys), now, made=made)
-    # Under PostgreSQL's READ COMMITTED a forget could commit between the look-up above and
-    # the insert: its deleted identity was then made afresh. A statement of its own sees that
-    # forget's tombstone (one still under way made the insert wait on the unique key). Only
-    # identities made here are looked at: ingest of people already known pays nothing.
+    # Under PostgreSQL's READ COMMITTED a forget could commit between the tombstone check
+    # above and the identity look-up: the identity it deleted was then made afresh. A
+    # statement of its own sees that forget's tombstone (an insert meeting a forget still
+    # under way waits for it on the unique key). Only identities made here are looked at,
+    # so ingest of people already known pays nothing.
     if made and forgotten_keys(conn, made):
         raise ForgottenMeanwhile
     return found
