@@ -19,10 +19,14 @@ from storage.db import Database
 from storage.event_rows import event_tuples
 from storage.figures import COUNTED, NAMES, REPORTED, is_whole
 from storage.models import IntegrationRow
-from storage.people import IdentityKey, resolve_identities
+from storage.people import IdentityKey
 from storage.precedence import API_ORIGIN
-from storage.privacy import forgotten_keys
-from storage.privacy_door import drop_forgotten, notice_forgets, retry_after_forget
+from storage.privacy_door import (
+    drop_forgotten,
+    notice_forgets,
+    resolve_unforgotten,
+    retry_after_forget,
+)
 from storage.records import RecordResult, UsageEvent
 from storage.report_rows import identity_key
 
@@ -176,7 +180,7 @@ def identity_ids(db: Database, keys: set[IdentityKey], now: datetime) -> dict[Id
         # Its own short transaction: an identity made for a batch that then fails is harmless.
         # Identities of forgotten people are left out, and so never made again.
         with db.write() as conn:
-            found = resolve_identities(conn, missing - forgotten_keys(conn, missing), now)
+            found = resolve_unforgotten(conn, missing, now)
         db.identity_ids.update(found)
         identities.update(found)
     return identities

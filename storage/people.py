@@ -21,18 +21,25 @@ IdentityKey = tuple[str, str]  # (kind, value): ("slack", "U123"), ("email", "a@
 
 
 def resolve_identities(
-    conn: Connection, keys: Iterable[IdentityKey], now: datetime
+    conn: Connection,
+    keys: Iterable[IdentityKey],
+    now: datetime,
+    *,
+    made: set[IdentityKey] | None = None,
 ) -> dict[IdentityKey, int]:
     """Ids for these identities, creating any not seen before. A Slack ID brings its person
-    into being; an email is linked to the person who already has it, if anyone does."""
+    into being; an email is linked to the person who already has it, if anyone does. Keys
+    that had no identity row when looked up are added to `made`, if given."""
     wanted = sorted(set(keys))  # a fixed order keeps concurrent writers from deadlocking
     if not wanted:
         return {}
     if conn.dialect.name == "postgresql":
-        return _resolve_pg(conn, wanted, now)
+        return _resolve_pg(conn, wanted, now, made)
     found = _find(conn, wanted)
     missing = [key for key in wanted if key not in found]
     if missing:
+        if made is not None:
+            made.update(missing)
         conn.execute(
             insert_ignore(conn, IdentityRow),
             [{"kind": k, "value": v, "created_at": now} for k, v in missing],
@@ -45,7 +52,7 @@ def resolve_identities(
 
 
 def _resolve_pg(
-    conn: Connection, wanted: list[IdentityKey], now: datetime
+    conn: Connection, wanted: list[IdentityKey], now: datetime, made: set[IdentityKey] | None
 ) -> dict[IdentityKey, int]:
     """`resolve_identities` on PostgreSQL: each step one statement over arrays, whatever the
     count. A batch of new people was five statements a row (insert, person, link, and the
@@ -55,6 +62,8 @@ def _resolve_pg(
     keys = {"kinds": kinds, "values": values}
     found = _find_pg(conn, keys)
     if len(found) < len(wanted):
+        if made is not None:
+            made.update(key for key in wanted if key not in found)
         # In key order, as the rows' locks are taken: concurrent writers queue, not deadlock.
         conn.exec_driver_sql(
             "INSERT INTO identities (kind, value, created_at) "

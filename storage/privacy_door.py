@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import TypeVar
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from storage.db import Database
-from storage.privacy import generation
+from storage.people import IdentityKey, resolve_identities
+from storage.privacy import forgotten_keys, generation
 
 T = TypeVar("T")
 K = TypeVar("K", bound=Hashable)
@@ -34,12 +36,36 @@ def notice_forgets(db: Database, now: datetime, *, force: bool = False) -> bool:
     return changed
 
 
+class ForgottenMeanwhile(Exception):
+    """An identity was made for someone whose forget committed meanwhile: the transaction
+    must roll back, and `retry_after_forget` runs it again without them."""
+
+
+def resolve_unforgotten(
+    conn: Connection, keys: Iterable[IdentityKey], now: datetime
+) -> dict[IdentityKey, int]:
+    """`resolve_identities` for the keys of people not forgotten: theirs are left out, and
+    never made again. Raises ForgottenMeanwhile (see `retry_after_forget`)."""
+    keys = set(keys)
+    made: set[IdentityKey] = set()
+    found = resolve_identities(conn, keys - forgotten_keys(conn, keys), now, made=made)
+    # Under PostgreSQL's READ COMMITTED a forget could commit between the tombstone check
+    # above and the identity look-up: the identity it deleted was then made afresh. A
+    # statement of its own sees that forget's tombstone (an insert meeting a forget still
+    # under way waits for it on the unique key). Only identities made here are looked at,
+    # so ingest of people already known pays nothing.
+    if made and forgotten_keys(conn, made):
+        raise ForgottenMeanwhile
+    return found
+
+
 def retry_after_forget(db: Database, now: datetime, attempt: Callable[[], T]) -> T:
     """Run `attempt`; if it fails on an integrity error (an identity a forget has just
-    deleted, between our cache checks), empty the cache and run it once more."""
+    deleted, between our cache checks) or on ForgottenMeanwhile, empty the cache and run
+    it once more."""
     try:
         return attempt()
-    except IntegrityError:
+    except (IntegrityError, ForgottenMeanwhile):
         # Emptied whatever the generation says: another request thread that failed on the
         # same forget may have noticed it first, and this attempt's ids came from before.
         notice_forgets(db, now, force=True)

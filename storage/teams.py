@@ -14,9 +14,8 @@ from sqlalchemy import Connection, and_, distinct, func, or_, select, update
 from storage.db import Database
 from storage.dialect import insert_ignore
 from storage.models import IdentityRow, TeamMemberRow, TeamRow
-from storage.people import IdentityKey, resolve_identities
-from storage.privacy import forgotten_keys
-from storage.privacy_door import retry_after_forget
+from storage.people import IdentityKey
+from storage.privacy_door import resolve_unforgotten, retry_after_forget
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +44,8 @@ def replace_teams(
     week-old team plus one person would subtract to that person's ended week. One
     transaction, so a view never sees half an import."""
     # A new spell for someone being forgotten meanwhile waits for the forget and then fails
-    # on their deleted identity; the second time round they are left out, as forgotten.
+    # on their deleted identity (or their identity, made again after their forget committed,
+    # is found forgotten); the second time round they are left out, as forgotten.
     retry_after_forget(db, now, lambda: _replace(db, source, teams, now, external_ids))
 
 
@@ -90,7 +90,7 @@ def _replace(
             )
         # Someone forgotten is no one's member: their identity is not made again.
         keys = {key for members in teams.values() for key in members}
-        identities = resolve_identities(conn, keys - forgotten_keys(conn, keys), now)
+        identities = resolve_unforgotten(conn, keys, now)
         wanted = {
             (ids[name], identities[key])
             for name, members in teams.items()

@@ -7,13 +7,15 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import func, inspect, select
+from sqlalchemy import Engine, func, inspect, select
+from sqlalchemy import event as engine_events
 
 from bot.cli.main import main
 from bot.settings import load_settings
@@ -22,7 +24,7 @@ from storage.awards import week_awards
 from storage.db import Database
 from storage.event_partitions import DEFAULT_PARTITION, month_partitions
 from storage.integrations import create_integration
-from storage.models import DailyRow
+from storage.models import DailyRow, EventRow
 from storage.schema import metadata
 from tests.builders import bearer, event
 from tests.test_database_outage import blocked_by, holding_lock_on
@@ -415,6 +417,29 @@ def test_a_team_import_naming_the_person_while_they_are_forgotten_leaves_them_ou
 
 
 @pytest.mark.postgres
+def test_a_team_import_naming_someone_forgotten_after_its_tombstone_check_leaves_them_out(
+    database_url, db, tmp_path, capsys
+):
+    """The import found no tombstone for her, then her forget committed: it made her
+    identity and person again, as a member of the team."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite's write lock keeps every import out of a forget")
+    assert main(["people", "link", "alice@example.com", "UALICE"]) == 0
+    teams = tmp_path / "teams.csv"
+    teams.write_text("team,member\nplatform,UALICE\nplatform,UBOB\n")
+    with paused_after_tombstone_check(Engine) as (checked, forgotten):
+        importing, imported = in_thread(lambda: main(["teams", "import", str(teams)]))
+        assert checked.wait(30), "the import never looked for her tombstone"
+        assert main(["people", "forget", "UALICE"]) == 0, capsys.readouterr().err
+        forgotten.set()
+        importing.join(60)
+    assert imported == [0], capsys.readouterr().err
+    assert scan(db, ["UALICE", "alice@example.com"]) == []
+    assert main(["teams", "list"]) == 0
+    assert "platform" in capsys.readouterr().out
+
+
+@pytest.mark.postgres
 def test_two_award_winners_forgotten_at_once_share_one_anonymous_placeholder(
     database_url, slack, db, api_key, capsys
 ):
@@ -444,3 +469,52 @@ def test_two_award_winners_forgotten_at_once_share_one_anonymous_placeholder(
     assert (alice_code, bob_code) == ([0], [0]), capsys.readouterr().err
     assert [a.slack_user_id for a in week_awards(db, LAST_WEEK.start)] == [None, None]
     assert scan(db, [*ALICE_IDS, "UBOB"]) == []
+
+
+@contextmanager
+def paused_after_tombstone_check(target) -> Iterator[tuple[threading.Event, threading.Event]]:
+    """The first statement off the main thread that looks for tombstones (on `target`, an
+    engine or the Engine class) sets the first event, then waits, in its transaction, until
+    the test sets the second."""
+    checked, forgotten = threading.Event(), threading.Event()
+
+    def after_execute(conn, cursor, statement, parameters, context, executemany) -> None:
+        if threading.current_thread() is threading.main_thread():
+            return  # the test's own forget
+        if "forgotten_identities" in statement and not checked.is_set():
+            checked.set()
+            assert forgotten.wait(30), "the forget did not finish"
+
+    engine_events.listen(target, "after_cursor_execute", after_execute)
+    try:
+        yield checked, forgotten
+    finally:
+        forgotten.set()
+        engine_events.remove(target, "after_cursor_execute", after_execute)
+
+
+@pytest.mark.postgres
+def test_usage_of_someone_forgotten_between_its_tombstone_check_and_its_identity_insert_is_dropped(
+    database_url, client, db, api_key, capsys
+):
+    """Her identity was new to this process (stored by another one), so the batch looked
+    for her tombstone, found none, and a forget then committed before it looked her
+    identity up: it made her identity and person again and stored her usage."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite's write lock keeps every batch out of a forget")
+    assert main(["people", "link", "alice@example.com", "UALICE"]) == 0  # another process
+    batch = {"events": [suggestion({"slack_user_id": "UALICE"}, date(2026, 11, 17))]}
+    with paused_after_tombstone_check(db.engine) as (checked, forgotten):
+        sending, answer = in_thread(
+            lambda: client.post("/api/v1/events", json=batch, headers=bearer(api_key))
+        )
+        assert checked.wait(30), "the batch never looked for her tombstone"
+        assert main(["people", "forget", "UALICE"]) == 0, capsys.readouterr().err
+        forgotten.set()
+        sending.join(60)
+    assert answer[0].status_code == 200, answer[0].text
+    assert answer[0].json() == {"accepted": 1, "duplicates": 0, "rejected": []}  # and dropped
+    assert scan(db, ["UALICE", "alice@example.com"]) == []
+    with db.read() as conn:
+        stored = [conn.scalar(select(func.count()).select_from(t)) for t in (EventRow, DailyRow)]
+    assert stored == [0, 0]  # hers was the only usage sent
