@@ -67,6 +67,18 @@ def test_slack_web_api_is_faked_once():
     assert fakes == ["bot/demo/fake_slack.py"]
 
 
+def test_a_slack_user_id_is_one_rule():
+    """Every place that takes a Slack user ID uses `storage.bounds.SLACK_USER_ID`, so a
+    value one door refuses is refused by all."""
+    spelled = sorted(
+        str(path.relative_to(ROOT))
+        for folder in ("bot", "jobs", "storage")
+        for path in (ROOT / folder).rglob("*.py")
+        if "[UW][A-Z0-9]" in path.read_text()
+    )
+    assert spelled == ["storage/bounds.py"]
+
+
 def test_serving_loads_the_charting_stack_only_when_a_chart_is_drawn():
     # matplotlib, numpy and PIL are some 55 MB a replica; one that only ingests never draws.
     script = (
