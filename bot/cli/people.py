@@ -73,7 +73,7 @@ def run_link(args: argparse.Namespace, cli: CliContext) -> int:
     except ValueError as exc:
         print(f"aiusage: {exc}", file=sys.stderr)
         return 2
-    if not bounds.SLACK_USER_ID.match(args.user_id):
+    if not bounds.SLACK_USER_ID.fullmatch(args.user_id):
         print(f"aiusage: {args.user_id!r} is not a Slack user ID like U012AB3CD", file=sys.stderr)
         return 2
     db = cli.db

@@ -102,7 +102,7 @@ def _cells(row: dict[str | None, Any], columns: int) -> dict[str, str] | str:
 def _slack_user(
     db: Database, text: str, lookup: Callable[[str], str | None] | None, now: datetime
 ) -> str:
-    if SLACK_USER_ID.match(text):
+    if SLACK_USER_ID.fullmatch(text):
         return text
     if "@" not in text:
         raise ValueError(f"slack_user {text!r} is neither a Slack user ID nor an email")

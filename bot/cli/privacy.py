@@ -58,7 +58,7 @@ def _subject(db: Database, text: str) -> Subject:
     from bot.cli.people import parse_identity
 
     text = text.strip()
-    if SLACK_USER_ID.match(text):
+    if SLACK_USER_ID.fullmatch(text):
         return find_subject(db, slack_user_id=text) or Subject(None, text, None, ())
     kind, value = parse_identity(text)
     found = find_subject(db, identity=(kind, value))

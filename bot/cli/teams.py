@@ -50,7 +50,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def parse_member(text: str) -> tuple[str, str]:
     """A member as an identity key: a Slack user ID, an email, or KIND:VALUE."""
-    if SLACK_USER_ID.match(text):
+    if SLACK_USER_ID.fullmatch(text):
         return "slack", text
     return parse_identity(text)
 

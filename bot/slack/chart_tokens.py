@@ -48,7 +48,7 @@ def sign(key: bytes, ref: ChartRef, now: datetime, ttl: timedelta = TOKEN_TTL) -
     if (
         not _KIND.match(ref.kind)
         or not _WEEK.match(ref.week)
-        or not SLACK_USER_ID.match(ref.slack_user_id)
+        or not SLACK_USER_ID.fullmatch(ref.slack_user_id)
         or ref.person_id < 0
     ):
         raise ValueError(f"cannot sign {ref!r}")

@@ -48,7 +48,7 @@ def sync_usergroups(services: Services, client: WebClient) -> UsergroupSync | No
             members = teams.setdefault(name, [])
             for user in users:
                 key = ("slack", str(user))
-                if SLACK_USER_ID.match(str(user)) and key not in members:
+                if SLACK_USER_ID.fullmatch(str(user)) and key not in members:
                     members.append(key)
             external[name] = str(group["id"])
     except (SlackApiError, OSError, KeyError, TypeError) as exc:
