@@ -5,7 +5,6 @@ caller resolves members and stores the result."""
 from __future__ import annotations
 
 import csv
-import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,8 +20,6 @@ MAX_TEAMS_FILE_ROWS = 1_000_000
 # Where teams come from (`teams list` shows the key): an import, Slack user groups, and
 # Copilot's user-teams report, which the connectors add through `storage.teams.replace_teams`.
 SOURCES = ("csv", "slack", "copilot")
-# A Slack user ID: what `people link`, a teams file and a user group's member list give.
-SLACK_USER_RE = re.compile(r"^[UW][A-Z0-9]{2,30}$")
 
 
 def members_moment(week: Week, tz: ZoneInfo) -> datetime:

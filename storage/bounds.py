@@ -40,7 +40,10 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _EMAIL = re.compile(
     r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@" + _LABEL + r"(?:\." + _LABEL + r")*",
 )
-SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,30}")
+# A Slack user ID, the one rule for every place that takes one. Anchored, so that its
+# `.pattern` means the whole value in pydantic's `Field(pattern=...)`, which searches; in
+# Python use `fullmatch`, as `$` lets `match` take a trailing newline.
+SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")
 # A public (C) or private (G) channel, or a direct message (D): where posts may go.
 SLACK_CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{2,30}")
 

@@ -55,16 +55,33 @@ def test_upgrade_is_idempotent(db):
 
 
 def test_slack_web_api_is_faked_once():
-    """The demo and the tests share one fake Slack; a second one would drift from it."""
+    """The demo and the tests share one fake Slack; a second one would drift from it. A fake
+    answers chat.postMessage: in a module that serves HTTP, or in a method of its own."""
     fakes = sorted(
         str(path.relative_to(ROOT))
         for folder in ("bot", "jobs", "storage", "tests", "bench")
         for path in (ROOT / folder).rglob("*.py")
-        if path != Path(__file__).resolve()  # which names both
-        and "http.server" in (text := path.read_text())
-        and ("chat_postMessage" in text or "chat.postMessage" in text)
+        if path != Path(__file__).resolve()  # which names all of these
+        and (
+            "def _api_chat_postMessage" in (text := path.read_text())
+            or (
+                "http.server" in text and ("chat_postMessage" in text or "chat.postMessage" in text)
+            )
+        )
     )
-    assert fakes == ["bot/demo/fake_slack.py"]
+    assert fakes == ["bot/demo/fake_slack_methods.py"]
+
+
+def test_a_slack_user_id_is_one_rule():
+    """Every place that takes a Slack user ID uses `storage.bounds.SLACK_USER_ID`, so a
+    value one door refuses is refused by all."""
+    spelled = sorted(
+        str(path.relative_to(ROOT))
+        for folder in ("bot", "jobs", "storage")
+        for path in (ROOT / folder).rglob("*.py")
+        if "[UW][A-Z0-9]" in path.read_text()
+    )
+    assert spelled == ["storage/bounds.py"]
 
 
 def test_serving_loads_the_charting_stack_only_when_a_chart_is_drawn():

@@ -54,6 +54,13 @@ def test_people_link_refuses_identities_every_door_refuses(db, capsys, identity)
     assert capsys.readouterr().err.startswith("aiusage: ")
 
 
+@pytest.mark.parametrize("user_id", ["UDEV\n", "UDEV\nUEVE", " UDEV", "udev", "U1"])
+def test_people_link_refuses_a_slack_user_id_every_door_refuses(db, capsys, user_id):
+    # `re.match` with `$` let a trailing newline through, which the ingestion API refuses.
+    assert main(["people", "link", "dev@example.com", user_id]) == 2
+    assert "is not a Slack user ID" in capsys.readouterr().err
+
+
 def test_the_same_address_is_one_identity_whichever_door_it_came_through(client, api_key, db):
     assert bounds.email("Dev@Example.COM") == "dev@example.com"
     assert post(client, api_key, event(user={"email": "Dev@Example.COM"})).json()["accepted"] == 1

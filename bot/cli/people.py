@@ -7,7 +7,6 @@ import sys
 
 from bot.cli import cli_actor, privacy
 from bot.cli.context import CliContext
-from jobs.teams import SLACK_USER_RE
 from storage import bounds
 from storage.admin import record_audit
 from storage.people import link_identity
@@ -74,7 +73,7 @@ def run_link(args: argparse.Namespace, cli: CliContext) -> int:
     except ValueError as exc:
         print(f"aiusage: {exc}", file=sys.stderr)
         return 2
-    if not SLACK_USER_RE.match(args.user_id):
+    if not bounds.SLACK_USER_ID.fullmatch(args.user_id):
         print(f"aiusage: {args.user_id!r} is not a Slack user ID like U012AB3CD", file=sys.stderr)
         return 2
     db = cli.db

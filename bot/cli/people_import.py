@@ -12,10 +12,11 @@ from typing import Any
 
 from bot.cli import cli_actor
 from bot.cli.context import CliContext
-from bot.cli.people import SLACK_USER_RE, parse_identity
+from bot.cli.people import parse_identity
 from bot.intake.vendor_report import BadReport, unique_columns
 from bot.slack.identity import email_lookup
 from storage.admin import record_audit
+from storage.bounds import SLACK_USER_ID
 from storage.db import Database
 from storage.people import link_email, link_identity, slack_user_for_email
 
@@ -101,7 +102,7 @@ def _cells(row: dict[str | None, Any], columns: int) -> dict[str, str] | str:
 def _slack_user(
     db: Database, text: str, lookup: Callable[[str], str | None] | None, now: datetime
 ) -> str:
-    if SLACK_USER_RE.match(text):
+    if SLACK_USER_ID.fullmatch(text):
         return text
     if "@" not in text:
         raise ValueError(f"slack_user {text!r} is neither a Slack user ID nor an email")

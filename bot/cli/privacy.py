@@ -15,6 +15,7 @@ from bot.slack.notifier import SlackNotifier
 from jobs.privacy import EditReport, forget_person
 from jobs.retention import apply_retention
 from storage.admin import record_audit
+from storage.bounds import SLACK_USER_ID
 from storage.db import Database
 from storage.privacy_read import export, find_subject
 from storage.privacy_records import Subject
@@ -54,10 +55,10 @@ def _subject(db: Database, text: str) -> Subject:
     """The person (or lone identity) named on the command line; someone nothing is stored
     about still gets a subject, so a forget still stops their later usage."""
     # Imported here: `bot.cli.people` imports this module to register forget and export.
-    from bot.cli.people import SLACK_USER_RE, parse_identity
+    from bot.cli.people import parse_identity
 
     text = text.strip()
-    if SLACK_USER_RE.match(text):
+    if SLACK_USER_ID.fullmatch(text):
         return find_subject(db, slack_user_id=text) or Subject(None, text, None, ())
     kind, value = parse_identity(text)
     found = find_subject(db, identity=(kind, value))

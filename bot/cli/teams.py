@@ -11,8 +11,9 @@ from bot.cli import cli_actor
 from bot.cli.context import CliContext
 from bot.cli.people import parse_identity
 from bot.cli.spreadsheet import cell
-from jobs.teams import SLACK_USER_RE, read_teams_file
+from jobs.teams import read_teams_file
 from storage.admin import record_audit
+from storage.bounds import SLACK_USER_ID
 from storage.teams import list_teams, replace_teams
 
 EPILOG = """\
@@ -49,7 +50,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def parse_member(text: str) -> tuple[str, str]:
     """A member as an identity key: a Slack user ID, an email, or KIND:VALUE."""
-    if SLACK_USER_RE.match(text):
+    if SLACK_USER_ID.fullmatch(text):
         return "slack", text
     return parse_identity(text)
 

@@ -6,7 +6,8 @@ ever listens on 127.0.0.1.
 Point the real `slack_sdk.WebClient` at `fake.api_url`. Every call is recorded; failures
 (429s, 5xx, Slack errors, dropped connections) can be scripted per method and channel.
 `response_url`s handed to the app point here too, and their posts are recorded as calls
-to the pseudo-method `response_url`.
+to the pseudo-method `response_url`. This module serves, records and scripts; the answers to
+each method are mixed in from `fake_slack_methods` and `fake_slack_files`.
 """
 
 from __future__ import annotations
@@ -23,8 +24,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlparse
 
 from bot.demo.fake_slack_files import FilesAndGroups
-
-TEAM_ID = "T0001"
+from bot.demo.fake_slack_methods import TEAM_ID, WebApiMethods
 
 
 @dataclass
@@ -49,7 +49,7 @@ class Failure:
 
 
 @dataclass
-class FakeSlack(FilesAndGroups):
+class FakeSlack(WebApiMethods, FilesAndGroups):
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     channels: set[str] = field(default_factory=lambda: {"CAWARDS", "CGENERAL"})
     not_in: set[str] = field(default_factory=set)
@@ -316,110 +316,9 @@ class FakeSlack(FilesAndGroups):
         request.end_headers()
         request.wfile.write(data)
 
-    # -- Web API methods -----------------------------------------------------------------------
-    def _api_auth_test(self, _params: dict[str, Any]) -> dict[str, Any]:
-        return {"ok": True, "team_id": TEAM_ID, "user_id": "UBOT", "bot_id": "BBOT", "url": ""}
-
-    def _api_apps_connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
-        token = str(params.get("_authorization", "")).removeprefix("Bearer ")
-        if token != self.app_token or self.socket_mode_url is None:
-            return {"ok": False, "error": "invalid_auth"}
-        return {"ok": True, "url": self.socket_mode_url}
-
-    def _api_chat_postMessage(self, params: dict[str, Any]) -> dict[str, Any]:
-        channel = self._dm_user(params.get("channel", ""))
-        # A user ID as the channel is a direct message from the app, as in Slack.
-        if channel not in self.channels and channel not in self.users:
-            return {"ok": False, "error": "channel_not_found"}
-        if channel in self.not_in:
-            return {"ok": False, "error": "not_in_channel"}
-        message = {
-            "type": "message",
-            "ts": f"{1_800_000_000 + next(self._ts)}.000100",
-            "text": params.get("text"),
-            "blocks": params.get("blocks"),
-            "metadata": params.get("metadata"),
-            "bot_id": "BBOT",
-        }
-        with self._lock:
-            self.messages[channel].insert(0, message)
-            self._posted_at[str(message["ts"])] = time.monotonic()
-        return {"ok": True, "channel": channel, "ts": message["ts"], "message": message}
-
-    def _api_chat_update(self, params: dict[str, Any]) -> dict[str, Any]:
-        channel, ts = params.get("channel", ""), params.get("ts")
-        with self._lock:
-            for message in self.messages.get(channel, []):
-                if message["ts"] == ts:
-                    message.update(text=params.get("text"), blocks=params.get("blocks"))
-                    return {"ok": True, "channel": channel, "ts": ts, "text": message["text"]}
-        return {"ok": False, "error": "message_not_found"}
-
-    def _api_chat_postEphemeral(self, params: dict[str, Any]) -> dict[str, Any]:
-        if params.get("channel") not in self.channels:
-            return {"ok": False, "error": "channel_not_found"}
-        return {"ok": True, "message_ts": f"{1_800_000_000 + next(self._ts)}.000200"}
-
-    def _api_conversations_open(self, params: dict[str, Any]) -> dict[str, Any]:
-        """The app's DM with one user: its channel ID is `D` and the user ID's tail."""
-        user = params.get("users", "")
-        if user not in self.users:
-            return {"ok": False, "error": "user_not_found"}
-        return {"ok": True, "channel": {"id": "D" + user[1:]}}
-
-    def _dm_user(self, channel: str) -> str:
-        """DMs are kept under the user's ID, whether posted to the user or to the DM."""
-        user = "U" + channel[1:]
-        return user if channel.startswith("D") and user in self.users else channel
-
-    def _api_conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
-        channel = self._dm_user(params.get("channel", ""))
-        if channel not in self.channels and channel not in self.users:
-            return {"ok": False, "error": "channel_not_found"}
-        with self._lock:
-            shown_before = time.monotonic() - self.history_lag
-            found = [
-                m
-                for m in self.messages[channel]
-                if self._posted_at.get(str(m["ts"]), 0.0) <= shown_before
-            ]
-        if "oldest" in params:
-            found = [m for m in found if float(m["ts"]) >= float(params["oldest"])]
-        if str(params.get("include_all_metadata", "")).lower() not in ("1", "true"):
-            found = [{k: v for k, v in m.items() if k != "metadata"} for m in found]
-        limit = int(params.get("limit") or 100)
-        start = int(params.get("cursor") or 0)  # the fake's cursor: an offset
-        page = found[start : start + limit]
-        more = len(found) > start + limit
-        answer: dict[str, Any] = {"ok": True, "messages": page, "has_more": more}
-        if more:
-            answer["response_metadata"] = {"next_cursor": str(start + limit)}
-        return answer
-
-    def _api_views_publish(self, params: dict[str, Any]) -> dict[str, Any]:
-        view = params.get("view")
-        view = json.loads(view) if isinstance(view, str) else view
-        if params.get("user_id") not in self.users:
-            return {"ok": False, "error": "user_not_found"}
-        if not isinstance(view, dict) or view.get("type") != "home":
-            return {"ok": False, "error": "invalid_arguments"}
-        if len(view.get("blocks") or []) > 100:  # Slack's limit for a Home view
-            return {"ok": False, "error": "invalid_blocks"}
-        return {"ok": True, "view": {"id": "V0001", **view}}
-
-    def _api_users_info(self, params: dict[str, Any]) -> dict[str, Any]:
-        user = self.users.get(params.get("user", ""))
-        return {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"}
-
+    # -- what the method mixins ask of the core ----------------------------------------------
     def _note(self, method: str, params: dict[str, Any]) -> None:
         self.calls.append(Call(method, params, {}))
 
     def _upload_url(self, file_id: str) -> str:
         return f"{self.url}/upload/{file_id}"
-
-    def _api_users_lookupByEmail(self, params: dict[str, Any]) -> dict[str, Any]:
-        email = str(params.get("email", "")).lower()
-        for user in self.users.values():
-            if (user["profile"].get("email") or "").lower() == email:
-                return {"ok": True, "user": user}
-        return {"ok": False, "error": "users_not_found"}

@@ -1,6 +1,6 @@
 """Two corners of the fake Slack Web API (bot/demo/fake_slack.py): files.uploadV2's steps and
 files.delete, and the user-group methods. Kept apart so the fake's core (serving, recording,
-scripted failures, messages) reads on its own."""
+scripted failures) and its message methods (bot/demo/fake_slack_methods.py) read on their own."""
 
 from __future__ import annotations
 

@@ -82,7 +82,7 @@ class _UserFields(BaseModel):
     """The user's fields with only the checks pydantic-core makes itself (see `_QuickBatch`)."""
 
     model_config = ConfigDict(extra="forbid")
-    slack_user_id: str | None = Field(None, pattern=r"^[UW][A-Z0-9]{2,30}$")
+    slack_user_id: str | None = Field(None, pattern=bounds.SLACK_USER_ID.pattern)
     email: str | None = Field(
         None, max_length=bounds.MAX_EMAIL_CHARS, json_schema_extra={"format": "email"}
     )

@@ -15,13 +15,14 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from storage.bounds import SLACK_USER_ID
+
 # Home is re-published on every open, each time with a fresh token, so a short life is enough;
 # Slack fetches (and caches) the image when the view is published.
 TOKEN_TTL = timedelta(hours=24)
 _KEY_LABEL = b"aiusage chart tokens v2"  # v2 names the Slack user
 _KIND = re.compile(r"^[a-z][a-z0-9_]{0,15}$")
 _WEEK = re.compile(r"^\d{4}-W\d{2}$")
-_USER = re.compile(r"^[UW][A-Z0-9]{2,30}$")
 MAX_TOKEN = 200
 
 
@@ -47,7 +48,7 @@ def sign(key: bytes, ref: ChartRef, now: datetime, ttl: timedelta = TOKEN_TTL) -
     if (
         not _KIND.match(ref.kind)
         or not _WEEK.match(ref.week)
-        or not _USER.match(ref.slack_user_id)
+        or not SLACK_USER_ID.fullmatch(ref.slack_user_id)
         or ref.person_id < 0
     ):
         raise ValueError(f"cannot sign {ref!r}")

@@ -14,7 +14,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.services import Services
-from jobs.teams import SLACK_USER_RE, clean_team_name
+from jobs.teams import clean_team_name
+from storage.bounds import SLACK_USER_ID
 from storage.teams import replace_teams
 
 log = logging.getLogger("aiusage.usergroups")
@@ -47,7 +48,7 @@ def sync_usergroups(services: Services, client: WebClient) -> UsergroupSync | No
             members = teams.setdefault(name, [])
             for user in users:
                 key = ("slack", str(user))
-                if SLACK_USER_RE.match(str(user)) and key not in members:
+                if SLACK_USER_ID.fullmatch(str(user)) and key not in members:
                     members.append(key)
             external[name] = str(group["id"])
     except (SlackApiError, OSError, KeyError, TypeError) as exc:
