@@ -167,3 +167,41 @@ def test_a_dm_that_slack_never_made_is_sent_after_the_check(db, fake_slack, subs
     later = {r.channel: r.status for r in run(db, fake_slack, at("2026-11-02T15:15"))}
     assert later == {"UALICE": "posted"}
     assert len(dms(fake_slack, "UALICE")) == 1
+
+
+def dm_attempts(fake_slack, user: str) -> int:
+    return sum(1 for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == user)
+
+
+def every_hour(db, fake_slack, first: str, hours: int) -> None:
+    for hour in range(hours):
+        run(db, fake_slack, at(first) + timedelta(hours=hour))
+
+
+@pytest.mark.parametrize("error", ["user_not_found", "user_disabled", "cannot_dm_bot"])
+def test_a_dm_slack_will_never_take_is_tried_once_a_week_and_the_others_are_sent(
+    db, fake_slack, subscribers, error
+):
+    """Slack says the person cannot be written to: retried all week, each week, it was
+    ~160 refused calls a week for good. Now one try a week (they may be back next week)."""
+    fake_slack.fail("chat.postMessage", error=error, channel="UALICE", times=10_000)
+    results = {r.channel: (r.status, r.error) for r in run(db, fake_slack, at("2026-11-02T15:00"))}
+    assert results == {"UALICE": ("undeliverable", error), "UBOB": ("posted", None)}
+    every_hour(db, fake_slack, "2026-11-02T16:00", 24 * 7)  # the rest of that week and the next
+    assert dm_attempts(fake_slack, "UALICE") == 2
+    assert len(dms(fake_slack, "UBOB")) == 2
+
+
+@pytest.mark.parametrize("gone", ["deleted", "is_bot", "left"])
+def test_no_dm_goes_to_someone_slack_reports_deactivated_a_bot_or_not_there(
+    db, fake_slack, subscribers, gone
+):
+    if gone == "left":
+        del fake_slack.users["UALICE"]
+    else:
+        fake_slack.users["UALICE"][gone] = True
+    results = {r.channel: r.status for r in run(db, fake_slack, at("2026-11-02T15:00"))}
+    assert results == {"UALICE": "undeliverable", "UBOB": "posted"}
+    every_hour(db, fake_slack, "2026-11-02T16:00", 24)
+    assert dm_attempts(fake_slack, "UALICE") == 0 and dms(fake_slack, "UALICE") == []
+    assert len(fake_slack.calls_to("users.info")) == 2  # asked once each, that week
