@@ -19,6 +19,7 @@ from storage.awards import awards_for
 from storage.db import Database
 from storage.digests import Subscriber, digest_subscribers
 from storage.posts import UNDELIVERABLE, post_claims
+from storage.privacy import is_forgotten
 from storage.usage_queries import person_daily
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,9 @@ def send_digests(
         if subscriber.slack_user_id in sent:
             continue
         if not digest_due(now, _zone(subscriber, tz), this_week, awards_at):
+            continue
+        # Forgotten and not opted in since: nothing of theirs is counted, so nothing is sent.
+        if is_forgotten(db, subscriber.slack_user_id):
             continue
         post = Post(key, digest_for(db, subscriber.person_id, week), subscriber.person_id)
         results += deliver(db, notifier, post, [subscriber.slack_user_id], clock, policy=policy)

@@ -17,6 +17,8 @@ from storage.digests import digest_subscribers, set_digest
 from storage.profiles import save_slack_profile
 from tests.builders import bearer, event
 from tests.slack_fixtures import BOT_TOKEN
+from tests.test_privacy import clicked
+from tests.test_slack_commands import text_of
 
 NEW_YORK = ZoneInfo("America/New_York")
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -205,3 +207,19 @@ def test_no_dm_goes_to_someone_slack_reports_deactivated_a_bot_or_not_there(
     every_hour(db, fake_slack, "2026-11-02T16:00", 24)
     assert dm_attempts(fake_slack, "UALICE") == 0 and dms(fake_slack, "UALICE") == []
     assert len(fake_slack.calls_to("users.info")) == 2  # asked once each, that week
+
+
+def test_someone_forgotten_who_turns_the_digest_on_is_told_why_none_comes_until_they_opt_in(
+    slack, api_key
+):
+    """Her usage is dropped until she opts in: a digest would be a week of zeros, DMed to
+    someone who asked to be forgotten."""
+    db = slack.services.db
+    clicked(slack, "aiusage_forget_confirm")
+    reply = text_of(slack.ask("digest on"))
+    assert "forget" in reply and "/aiusage optin" in reply
+    monday = at("2026-11-23T15:00")
+    send = lambda: send_digests(db, notifier(slack.fake), UTC_ZONE, "0 9 * * mon", lambda: monday)  # noqa: E731
+    assert send() == [] and dms(slack.fake, "UALICE") == []
+    slack.ask("optin")  # she rejoins: her digest, still on, comes
+    assert [r.status for r in send()] == ["posted"]
