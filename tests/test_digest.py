@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from freezegun import freeze_time
 
 from bot.slack.notifier import DirectMessageNotifier
 from jobs.digest import digest_key, send_digests
@@ -223,3 +224,25 @@ def test_someone_forgotten_who_turns_the_digest_on_is_told_why_none_comes_until_
     assert send() == [] and dms(slack.fake, "UALICE") == []
     slack.ask("optin")  # she rejoins: her digest, still on, comes
     assert [r.status for r in send()] == ["posted"]
+
+
+@pytest.mark.parametrize(
+    "changeover",
+    [
+        "2026-10-25",  # Berlin leaves summer time a week before New York does
+        "2027-03-28",  # and starts it two weeks after New York
+    ],
+)
+def test_one_digest_per_person_and_week_across_the_configured_zones_dst_change(
+    db, fake_slack, subscribers, changeover
+):
+    """AIUSAGE_TIMEZONE is Europe/Berlin: the job every two hours from the Monday before its
+    clock change to the Monday after next sends each subscriber one digest a week."""
+    start = datetime.fromisoformat(changeover) - timedelta(days=6)  # that week's Monday
+    with freeze_time(start) as frozen:
+        for _ in range(12 * 15):
+            send_digests(db, notifier(fake_slack), BERLIN, "0 9 * * mon", lambda: datetime.now(UTC))
+            frozen.tick(timedelta(hours=2))
+    for user in ("UALICE", "UBOB"):
+        weeks = [m["metadata"]["event_payload"]["post_key"] for m in dms(fake_slack, user)]
+        assert len(weeks) == len(set(weeks)) == 3, (user, weeks)
