@@ -18,7 +18,8 @@ from jobs.weeks import Week, current_week
 from storage.awards import awards_for
 from storage.db import Database
 from storage.digests import Subscriber, digest_subscribers
-from storage.posts import post_claims
+from storage.posts import UNDELIVERABLE, post_claims
+from storage.privacy import is_forgotten
 from storage.usage_queries import person_daily
 
 log = logging.getLogger(__name__)
@@ -47,12 +48,16 @@ def send_digests(
     week = digest_week(now, tz)
     awards_at = first_fire_at(award_schedule, tz, datetime.combine(this_week.start, time(), tz))
     key = digest_key(week)
-    sent = {c.channel for c in post_claims(db, key) if c.status == "posted"}
+    # A DM Slack will never take is not tried again that week: it is done, as a sent one is.
+    sent = {c.channel for c in post_claims(db, key) if c.status in ("posted", UNDELIVERABLE)}
     results = []
     for subscriber in digest_subscribers(db):
         if subscriber.slack_user_id in sent:
             continue
         if not digest_due(now, _zone(subscriber, tz), this_week, awards_at):
+            continue
+        # Forgotten and not opted in since: nothing of theirs is counted, so nothing is sent.
+        if is_forgotten(db, subscriber.slack_user_id):
             continue
         post = Post(key, digest_for(db, subscriber.person_id, week), subscriber.person_id)
         results += deliver(db, notifier, post, [subscriber.slack_user_id], clock, policy=policy)

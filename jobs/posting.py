@@ -25,7 +25,15 @@ from jobs.award_rules import AwardPost
 from jobs.results import ChannelResult
 from storage.db import Database
 from storage.outbox import finish_outbox, owe_post
-from storage.posts import claim_post, mark_posted, mark_retry, post_claims, renew_claims, still_mine
+from storage.posts import (
+    claim_post,
+    mark_posted,
+    mark_retry,
+    mark_undeliverable,
+    post_claims,
+    renew_claims,
+    still_mine,
+)
 
 __all__ = [
     "ChannelResult",
@@ -34,6 +42,7 @@ __all__ = [
     "PostOutcomeUnknown",
     "PostPolicy",
     "PostRejected",
+    "PostUndeliverable",
     "deliver",
 ]
 
@@ -88,6 +97,11 @@ class PostRejected(Exception):
         super().__init__(error)
         self.error = error
         self.retry_after = retry_after
+
+
+class PostUndeliverable(PostRejected):
+    """Slack will never take the post there (a direct message to someone deactivated, gone
+    or a bot): the claim ends `undeliverable`, and nobody retries it."""
 
 
 class PostOutcomeUnknown(Exception):
@@ -223,6 +237,9 @@ def _deliver_one(
             check_after=retry_at,
         )
         return ChannelResult(channel, "unknown", error=error, retry_at=retry_at)
+    except PostUndeliverable as exc:
+        mark_undeliverable(db, post.key, channel, holder, error=exc.error, now=clock())
+        return ChannelResult(channel, "undeliverable", error=exc.error)
     except PostRejected as exc:
         wait = policy.backoff(claim.attempts)
         if exc.retry_after:

@@ -10,9 +10,10 @@ from datetime import datetime
 class ChannelResult:
     """What happened in one channel: `posted` now, `found` (an earlier run's post was
     found and recorded), `already` posted before, `busy` (another run holds the claim),
-    `gone` (a direct message to someone forgotten meanwhile: never posted), `failed` (Slack
-    refused) or `unknown` (no clear answer); those two are looked for in the channel and
-    retried from `retry_at`, by the scheduled re-drive or any later run."""
+    `gone` (a direct message to someone forgotten meanwhile: never posted), `undeliverable`
+    (a direct message Slack will never take: not retried), `failed` (Slack refused) or
+    `unknown` (no clear answer); those two are looked for in the channel and retried from
+    `retry_at`, by the scheduled re-drive or any later run."""
 
     channel: str
     status: str

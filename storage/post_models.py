@@ -23,7 +23,9 @@ class PostRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     post_key: Mapped[str] = mapped_column(String(128))
     channel: Mapped[str] = mapped_column(String(32))
-    status: Mapped[str] = mapped_column(String(16))  # claimed | posted | failed | unknown
+    status: Mapped[str] = mapped_column(
+        String(16)
+    )  # claimed | posted | failed | unknown | undeliverable
     claimed_by: Mapped[str] = mapped_column(String(64))
     claimed_at: Mapped[datetime] = mapped_column(UTCDateTime())  # the first claim, kept
     ts: Mapped[str | None] = mapped_column(String(32))

@@ -22,6 +22,9 @@ from storage.post_models import PostRow
 from storage.records import ClaimResult, PostClaim
 
 RETRYABLE = ("failed", "unknown")
+# Slack said the post can never be made there (a direct message to someone deactivated, or
+# a bot): nobody takes the claim again, so it is not retried.
+UNDELIVERABLE = "undeliverable"
 
 
 def claim_post(
@@ -174,6 +177,24 @@ def mark_retry(
                 error=error[:200],
                 lease_until=None,
                 check_after=check_after,
+                updated_at=now,
+            )
+        )
+
+
+def mark_undeliverable(
+    db: Database, post_key: str, channel: str, holder: str, *, error: str, now: datetime
+) -> None:
+    """Give the claim up for good: Slack will never take this post in this channel."""
+    with db.write() as conn:
+        conn.execute(
+            update(PostRow)
+            .where(*_mine(post_key, channel, holder))
+            .values(
+                status=UNDELIVERABLE,
+                error=error[:200],
+                lease_until=None,
+                check_after=None,
                 updated_at=now,
             )
         )

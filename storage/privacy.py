@@ -186,6 +186,22 @@ def clear_tombstones(db: Database, slack_user_id: str) -> int:
     return n
 
 
+def is_forgotten(db: Database, slack_user_id: str) -> bool:
+    """Whether this Slack user was forgotten and has not opted in since: their tombstones
+    stand, whether or not a command has stored a profile for them again meanwhile."""
+    with db.read() as conn:
+        # Read, not made: without a salt nobody was ever forgotten.
+        salt = conn.scalar(select(MetaRow.value).where(MetaRow.key == SALT_KEY))
+        if salt is None:
+            return False
+        found = conn.scalar(
+            select(ForgottenRow.digest)
+            .where(ForgottenRow.group_digest == digest(salt, ("slack", slack_user_id)))
+            .limit(1)
+        )
+    return found is not None
+
+
 def forgotten_keys(conn: Connection, keys: Iterable[IdentityKey]) -> set[IdentityKey]:
     """Which of these identities belong to someone forgotten (usage for them is dropped)."""
     wanted = sorted(set(keys))

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from freezegun import freeze_time
 
 from bot.slack.notifier import DirectMessageNotifier
 from jobs.digest import digest_key, send_digests
@@ -17,6 +18,8 @@ from storage.digests import digest_subscribers, set_digest
 from storage.profiles import save_slack_profile
 from tests.builders import bearer, event
 from tests.slack_fixtures import BOT_TOKEN
+from tests.test_privacy import clicked
+from tests.test_slack_commands import text_of
 
 NEW_YORK = ZoneInfo("America/New_York")
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -167,3 +170,79 @@ def test_a_dm_that_slack_never_made_is_sent_after_the_check(db, fake_slack, subs
     later = {r.channel: r.status for r in run(db, fake_slack, at("2026-11-02T15:15"))}
     assert later == {"UALICE": "posted"}
     assert len(dms(fake_slack, "UALICE")) == 1
+
+
+def dm_attempts(fake_slack, user: str) -> int:
+    return sum(1 for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == user)
+
+
+def every_hour(db, fake_slack, first: str, hours: int) -> None:
+    for hour in range(hours):
+        run(db, fake_slack, at(first) + timedelta(hours=hour))
+
+
+@pytest.mark.parametrize("error", ["user_not_found", "user_disabled", "cannot_dm_bot"])
+def test_a_dm_slack_will_never_take_is_tried_once_a_week_and_the_others_are_sent(
+    db, fake_slack, subscribers, error
+):
+    """Slack says the person cannot be written to: retried all week, each week, it was
+    ~160 refused calls a week for good. Now one try a week (they may be back next week)."""
+    fake_slack.fail("chat.postMessage", error=error, channel="UALICE", times=10_000)
+    results = {r.channel: (r.status, r.error) for r in run(db, fake_slack, at("2026-11-02T15:00"))}
+    assert results == {"UALICE": ("undeliverable", error), "UBOB": ("posted", None)}
+    every_hour(db, fake_slack, "2026-11-02T16:00", 24 * 7)  # the rest of that week and the next
+    assert dm_attempts(fake_slack, "UALICE") == 2
+    assert len(dms(fake_slack, "UBOB")) == 2
+
+
+@pytest.mark.parametrize("gone", ["deleted", "is_bot", "left"])
+def test_no_dm_goes_to_someone_slack_reports_deactivated_a_bot_or_not_there(
+    db, fake_slack, subscribers, gone
+):
+    if gone == "left":
+        del fake_slack.users["UALICE"]
+    else:
+        fake_slack.users["UALICE"][gone] = True
+    results = {r.channel: r.status for r in run(db, fake_slack, at("2026-11-02T15:00"))}
+    assert results == {"UALICE": "undeliverable", "UBOB": "posted"}
+    every_hour(db, fake_slack, "2026-11-02T16:00", 24)
+    assert dm_attempts(fake_slack, "UALICE") == 0 and dms(fake_slack, "UALICE") == []
+    assert len(fake_slack.calls_to("users.info")) == 2  # asked once each, that week
+
+
+def test_someone_forgotten_who_turns_the_digest_on_is_told_why_none_comes_until_they_opt_in(
+    slack, api_key
+):
+    """Her usage is dropped until she opts in: a digest would be a week of zeros, DMed to
+    someone who asked to be forgotten."""
+    db = slack.services.db
+    clicked(slack, "aiusage_forget_confirm")
+    reply = text_of(slack.ask("digest on"))
+    assert "forget" in reply and "/aiusage optin" in reply
+    monday = at("2026-11-23T15:00")
+    send = lambda: send_digests(db, notifier(slack.fake), UTC_ZONE, "0 9 * * mon", lambda: monday)  # noqa: E731
+    assert send() == [] and dms(slack.fake, "UALICE") == []
+    slack.ask("optin")  # she rejoins: her digest, still on, comes
+    assert [r.status for r in send()] == ["posted"]
+
+
+@pytest.mark.parametrize(
+    "changeover",
+    [
+        "2026-10-25",  # Berlin leaves summer time a week before New York does
+        "2027-03-28",  # and starts it two weeks after New York
+    ],
+)
+def test_one_digest_per_person_and_week_across_the_configured_zones_dst_change(
+    db, fake_slack, subscribers, changeover
+):
+    """AIUSAGE_TIMEZONE is Europe/Berlin: the job every two hours from the Monday before its
+    clock change to the Monday after next sends each subscriber one digest a week."""
+    start = datetime.fromisoformat(changeover) - timedelta(days=6)  # that week's Monday
+    with freeze_time(start) as frozen:
+        for _ in range(12 * 15):
+            send_digests(db, notifier(fake_slack), BERLIN, "0 9 * * mon", lambda: datetime.now(UTC))
+            frozen.tick(timedelta(hours=2))
+    for user in ("UALICE", "UBOB"):
+        weeks = [m["metadata"]["event_payload"]["post_key"] for m in dms(fake_slack, user)]
+        assert len(weeks) == len(set(weeks)) == 3, (user, weeks)

@@ -511,3 +511,25 @@ def test_rejoining_the_leaderboard_from_the_home_after_a_forget_counts_usage_aga
     slack.fake.wait_for("views.publish", published + 1)
     ingest(slack, api_key, event(requests=5))
     assert "*Usage events* as tools sent them: 1," in text_of(slack.ask("mydata"))
+
+
+def test_a_forgotten_person_opening_their_home_again_is_told_so_and_can_rejoin(slack, api_key):
+    ingest(slack, api_key, event(occurred_at="2026-11-17T10:00:00Z", requests=7))
+    open_home(slack)
+    clicked(slack, "aiusage_forget_confirm")
+    slack.fake.wait_for("views.publish", 2)  # the deleted Home, right after the forget
+    # Days later she opens the app again: her Home says she is forgotten, not "on the
+    # leaderboard" with empty figures, and opening it stores nothing of hers again.
+    shown = text_of(open_home(slack, count=3))
+    assert "Your aiusage data is deleted" in shown and "*off* the leaderboard" in shown
+    assert "You are *on*" not in shown and "Requests:" not in shown
+    assert find_slack_profile(slack.services.db, "UALICE") is None
+    # A command since (it stores her profile) does not make her Home forget the forget.
+    slack.ask("me")
+    assert "Your aiusage data is deleted" in text_of(open_home(slack, count=4))
+    # Its button lifts the forget, as `/aiusage optin` does, and her Home is back.
+    slack.click(OPT_IN_ACTION, "optin")
+    [*_, rejoined] = slack.fake.wait_for("views.publish", 5)
+    assert "You are *on* the public leaderboard" in text_of(as_view(rejoined.params))
+    ingest(slack, api_key, event(occurred_at="2026-11-17T11:00:00Z", requests=5))
+    assert "*Usage events* as tools sent them: 1," in text_of(slack.ask("mydata"))

@@ -90,6 +90,7 @@ class OptAnswer:
 @dataclass(frozen=True, slots=True)
 class DigestAnswer:
     on: bool
+    forgotten: bool = False  # they were forgotten and have not opted in: no digest comes
 
 
 @dataclass(frozen=True, slots=True)

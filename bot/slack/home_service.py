@@ -38,6 +38,7 @@ from storage.awards import awards_for
 from storage.digests import digest_enabled, set_digest
 from storage.home_files import swap_home_chart_file
 from storage.leaderboard import leaderboard_state
+from storage.privacy import is_forgotten
 from storage.profiles import find_slack_profile, slack_user_of
 from storage.usage_queries import person_daily
 
@@ -186,7 +187,10 @@ class HomeService:
         (opens while one is under way are merged into one)."""
 
         def job() -> None:
-            if (viewer := find()) is not None:
+            # Someone forgotten is not looked up: `find` would store their profile again.
+            if is_forgotten(self.services.db, slack_user_id):
+                self._publish(client, slack_user_id, None)
+            elif (viewer := find()) is not None:
                 self._publish(client, slack_user_id, viewer, None)
 
         self.queue.submit(slack_user_id, job)
@@ -218,7 +222,9 @@ class HomeService:
             started = next(self._starts)
         # Read now, not when asked: a forget or a setting may have landed since.
         profile = find_slack_profile(self.services.db, slack_user_id)
-        if profile is None:  # forgotten
+        # A command since the forget may have stored a profile again: until they opt in,
+        # nothing of theirs is counted, so the Home says so rather than show empty figures.
+        if profile is None or is_forgotten(self.services.db, slack_user_id):
             view = forgotten_home_view()
         else:
             if viewer is None:

@@ -10,13 +10,14 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
 
+from bot.slack.membership import NOT_A_PERSON_OF_OURS
 from bot.slack.views.award_post import award_blocks, award_text
 from bot.slack.views.channel import announcement_blocks, announcement_text
 from bot.slack.views.digest import digest_blocks, digest_text
 from jobs.admin_rules import Announcement
 from jobs.award_rules import AwardPost
 from jobs.digest_rules import DigestPost
-from jobs.posting import Post, PostOutcomeUnknown, PostRejected
+from jobs.posting import Post, PostOutcomeUnknown, PostRejected, PostUndeliverable
 
 EVENT_TYPE = "aiusage_post"
 # Slack's clock and ours may differ a little; look this far before the claim for a post.
@@ -24,6 +25,12 @@ CLOCK_SLACK_S = 120
 # History is read from the first claim to its end; past this many pages (200,000 messages
 # since the claim) the answer is "unsure", and nothing is posted.
 HISTORY_PAGES = 1000
+# Errors that say a direct message's person cannot be written to, now or on any retry: gone
+# from Slack, deactivated, or a bot. (`account_inactive` is not one: it is our own token's
+# account that is deleted, which no person's DM can help, and may be put right.)
+NO_SUCH_RECIPIENT = frozenset(
+    {"user_not_found", "user_disabled", "cannot_dm_bot", "user_not_visible", "channel_not_found"}
+)
 
 
 @singledispatch
@@ -129,13 +136,44 @@ def _classify(exc: SlackApiError) -> Exception:
 class DirectMessageNotifier(SlackNotifier):
     """Posts to a person (a user ID as the channel: the app's DM with them), exactly once as
     channel posts are: before any retry the DM's own history is read (`conversations.open`
-    names the DM channel; `im:history` reads it)."""
+    names the DM channel; `im:history` reads it). Someone Slack reports deactivated, gone or
+    a bot is not written to, and a DM Slack refuses for good is not retried
+    (`PostUndeliverable`)."""
+
+    def post(self, channel: str, post: Post) -> str:
+        self._check_recipient(channel)
+        try:
+            return super().post(channel, post)
+        except PostRejected as exc:
+            raise _for_good(exc) from None
 
     def find_post(self, channel: str, post_key: str, since: datetime) -> str | None:
         try:
             opened = self._client.conversations_open(users=channel)
         except SlackApiError as exc:
-            raise _classify(exc) from None
+            raise _for_good(_classify(exc)) from None
         except OSError as exc:
             raise PostOutcomeUnknown(f"{type(exc).__name__}: {exc}") from None
         return super().find_post(str(opened["channel"]["id"]), post_key, since)
+
+    def _check_recipient(self, user_id: str) -> None:
+        """Refuse, for good, a DM to someone `users.info` says is no person of ours now; when
+        Slack cannot say, the post itself is tried (and refused by Slack if it must be)."""
+        try:
+            user = self._client.users_info(user=user_id)["user"]
+        except SlackApiError as exc:
+            if exc.response.get("error") in NO_SUCH_RECIPIENT:
+                raise PostUndeliverable(str(exc.response.get("error"))) from None
+            return
+        except OSError:
+            return
+        flags = [flag for flag in NOT_A_PERSON_OF_OURS if isinstance(user, dict) and user.get(flag)]
+        if flags:
+            raise PostUndeliverable(f"users.info: {flags[0]}")
+
+
+def _for_good(exc: Exception) -> Exception:
+    """A refusal that says the person cannot be written to at all, as undeliverable."""
+    if isinstance(exc, PostRejected) and exc.error in NO_SUCH_RECIPIENT:
+        return PostUndeliverable(exc.error)
+    return exc

@@ -58,6 +58,7 @@ from storage.awards import awards_for
 from storage.db import Database
 from storage.digests import set_digest
 from storage.leaderboard import leaderboard_state
+from storage.privacy import is_forgotten
 from storage.profiles import set_opted_out
 from storage.usage_queries import person_daily, rank_inputs, unranked_people, usage_fingerprint
 
@@ -155,7 +156,7 @@ class UsageService:
                 return self.admin.status(actor(viewer))
             case Digest(on=on):
                 set_digest(self.db, viewer.slack_user_id, on, self.services.clock())
-                return DigestAnswer(on)
+                return DigestAnswer(on, forgotten=is_forgotten(self.db, viewer.slack_user_id))
             case Org(team=team):
                 return self.org.answer(viewer, team)
             case MyData():

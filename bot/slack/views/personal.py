@@ -278,6 +278,12 @@ def render_opt(answer: OptAnswer) -> Reply:
 
 
 def render_digest_answer(answer: DigestAnswer) -> Reply:
+    if answer.on and answer.forgotten:
+        return note(
+            "Your weekly digest is *on*, but none is sent while aiusage keeps your forget: "
+            "nothing of yours is counted. `/aiusage optin` lifts it, and your digest comes "
+            "from the next Monday on."
+        )
     if answer.on:
         return note(
             "Your weekly digest is *on*: each Monday morning, your time, after the awards, "

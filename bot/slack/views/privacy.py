@@ -21,6 +21,7 @@ from bot.slack.answers import (
     MyDataAnswer,
     PrivacyAnswer,
 )
+from bot.slack.views.home import OPT_IN_ACTION
 from bot.slack.views.reply import Reply, header, note, section
 from bot.slack.views.text import number, shown
 from storage.privacy_records import Inventory, Span
@@ -179,13 +180,24 @@ def _notice() -> ContextBlock:
 
 
 def forgotten_home_view() -> dict[str, Any]:
-    """The App Home published right after a forget, in place of the one that showed the
-    person's figures and chart: it says what happened and names nothing of theirs."""
+    """The App Home of someone forgotten, right after the forget and at every open until they
+    opt in: it says what happened and what they can do, and names nothing of theirs."""
     blocks: list[Block] = [
         header("Your aiusage data is deleted"),
         section(
-            "Everything aiusage stored about you was deleted, and your chart with it.\n"
-            f"{DROPPED_LATER}"
+            "You asked aiusage to forget you, so everything it stored about you was deleted, "
+            "and your chart with it. You are *off* the leaderboard and award posts, and get "
+            f"no weekly digest.\n{DROPPED_LATER}"
+        ),
+        section(
+            "Changed your mind? Rejoining (or `/aiusage optin`) counts the usage your tools "
+            "send from then on; what was deleted stays deleted."
+        ),
+        ActionsBlock(
+            block_id="aiusage_home_forgotten",
+            elements=[
+                ButtonElement(text="Rejoin the leaderboard", action_id=OPT_IN_ACTION, value="optin")
+            ],
         ),
         _notice(),
     ]
