@@ -23,9 +23,9 @@ from storage.award_edits import owed_award_edits
 from storage.awards import week_awards
 from storage.outbox import outbox_item
 from storage.posts import post_claims
+from tests.award_posting.helpers import WEEK
 from tests.fault_helpers import Aiusage, wait_until
 from tests.post_helpers import seed_award_week
-from tests.test_award_posting import WEEK
 from tests.test_privacy import (
     LAST_WEEK,
     a_week_of_usage,
