@@ -19,7 +19,7 @@ from storage.connectors import record_day_done, record_failure, record_success
 from storage.integrations import create_integration
 from storage.leaderboard import leaderboard_state
 from storage.posts import post_claims
-from tests.test_slack_commands import THIS_MONDAY, ingest, text_of, used, worked
+from tests.slack_command_helpers import THIS_MONDAY, ingest, text_of, used, worked
 
 # What this module tests lies above the database: it runs on SQLite alone (conftest.py).
 pytestmark = pytest.mark.one_database

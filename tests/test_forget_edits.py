@@ -26,6 +26,7 @@ from storage.posts import post_claims
 from tests.award_posting.helpers import WEEK
 from tests.fault_helpers import Aiusage, wait_until
 from tests.post_helpers import seed_award_week
+from tests.slack_command_helpers import text_of
 from tests.test_privacy import (
     LAST_WEEK,
     a_week_of_usage,
@@ -34,7 +35,6 @@ from tests.test_privacy import (
     send,
     suggestion,
 )
-from tests.test_slack_commands import text_of
 
 CHANNELS = ("CAWARDS", "CGENERAL")
 KEY = post_key(LAST_WEEK)

@@ -29,9 +29,9 @@ from bot.slack.views.home import (
 from storage.digests import digest_subscribers
 from storage.profiles import find_slack_profile, slack_user_of
 from tests.builders import bearer, event
+from tests.slack_command_helpers import text_of
 from tests.slack_requests import SIGNING_SECRET, signed_headers
 from tests.test_privacy import clicked
-from tests.test_slack_commands import text_of
 
 # What this module tests lies above the database: it runs on SQLite alone (conftest.py).
 pytestmark = pytest.mark.one_database

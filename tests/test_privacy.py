@@ -27,8 +27,8 @@ from storage.integrations import create_integration
 from storage.models import DailyRow, EventRow
 from storage.schema import metadata
 from tests.builders import bearer, event
+from tests.slack_command_helpers import text_of
 from tests.test_database_outage import blocked_by, holding_lock_on
-from tests.test_slack_commands import text_of
 
 LAST_WEEK = Week(date(2026, 11, 9))  # the last complete week at `now` (Wed 2026-11-18)
 # Identities built to break SQL, CSV and Slack formatting if anything handled them raw.
