@@ -299,8 +299,8 @@ def test_otlp_usage_for_a_forgotten_person_is_dropped_before_any_series_state(
 
     from storage.models import EventRow, OtlpSeriesRow
     from storage.people import link_email
-    from tests.test_otlp import metrics, tokens
-    from tests.test_otlp import send as send_otlp
+    from tests.otlp.helpers import metrics, tokens
+    from tests.otlp.helpers import send as send_otlp
 
     link_email(db, "dev@example.com", "UDEV", now)
     assert send_otlp(client, api_key, metrics(tokens(100))).status_code == 200
