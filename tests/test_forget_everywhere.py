@@ -24,7 +24,7 @@ from storage.privacy_read import find_subject
 from storage.privacy_records import STAND_IN, redact
 from storage.profiles import save_slack_profile
 from storage.schema import metadata
-from tests.test_home import chart_file, open_home, without_public_url
+from tests.home.helpers import chart_file, open_home, without_public_url
 from tests.test_privacy import (
     ALICE_IDS,
     HOSTILE_LOGIN,
