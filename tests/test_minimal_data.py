@@ -10,7 +10,7 @@ from bot.cli.main import main
 from storage.models import EventRow
 from tests.builders import bearer, event
 from tests.otlp.helpers import claude_resource, kv, metrics, send, tokens
-from tests.test_privacy import scan
+from tests.privacy.helpers import scan
 
 SECRETS = {
     "prompt": "SECRET-PROMPT please refactor payroll.py",

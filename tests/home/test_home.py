@@ -30,9 +30,9 @@ from tests.home.helpers import (
     open_home,
     open_home_after_click,
 )
+from tests.privacy.helpers import clicked
 from tests.slack_command_helpers import text_of
 from tests.slack_requests import signed_headers
-from tests.test_privacy import clicked
 
 # What this module tests lies above the database: it runs on SQLite alone (conftest.py).
 pytestmark = pytest.mark.one_database

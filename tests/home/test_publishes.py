@@ -18,9 +18,9 @@ from bot.slack.views.home import OPT_OUT_ACTION
 from storage.profiles import find_slack_profile
 from tests.builders import event
 from tests.home.helpers import as_view, hold_first_publish, ingest, open_home, post_open, wait_until
+from tests.privacy.helpers import clicked
 from tests.slack_command_helpers import text_of
 from tests.slack_requests import signed_headers
-from tests.test_privacy import clicked
 
 # What this module tests lies above the database: it runs on SQLite alone (conftest.py).
 pytestmark = pytest.mark.one_database
