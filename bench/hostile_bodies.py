@@ -23,8 +23,8 @@ from pathlib import Path
 from common import create_integration, fresh_database, running_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.otlp.helpers import DELTA, claude_resource, metrics, point
 from tests.test_hostile_bodies import nested_any_value
-from tests.test_otlp import DELTA, claude_resource, metrics, point
 
 MiB = 1024 * 1024
 

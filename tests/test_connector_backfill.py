@@ -23,11 +23,10 @@ from storage.connectors import connector_states
 from storage.models import DailyRow, IdentityRow, WeeklyStaleRow
 from storage.people import link_email
 from tests.builders import event
+from tests.connector_helpers import claude_record, copilot_record
 from tests.fakes.vendors import FakeGitHub
 from tests.fault_helpers import AIUSAGE, wait_until
-from tests.test_connector_groups import row_triggers
-from tests.test_connectors import claude_record, copilot_record
-from tests.test_org_weekly import (
+from tests.org_weekly_helpers import (
     PEOPLE,
     WEEK,
     assert_reads_match_every_row,
@@ -37,6 +36,7 @@ from tests.test_org_weekly import (
     push,
     requests_of,
 )
+from tests.test_connector_groups import row_triggers
 
 DAYS = [WEEK - timedelta(weeks=3) + timedelta(days=n) for n in range(17)]  # across 3 weeks
 

@@ -13,7 +13,7 @@ from bot.connectors.copilot import CHILD_DAYS
 from bot.connectors.registry import run_connectors
 from bot.settings import load_settings
 from storage.connectors import connector_states, copilot_teams
-from tests.test_connectors import claude_record, copilot_record, figures
+from tests.connector_helpers import claude_record, copilot_record, figures
 
 D1 = date(2026, 11, 16)
 

@@ -23,8 +23,8 @@ from storage.connectors import DayWriter, connector_states
 from storage.models import DailyRow
 from storage.records import BadRow, KindFigures, ReportDay, UserRef
 from storage.report_rows import prepare
+from tests.connector_helpers import copilot_record
 from tests.fakes.vendors import Call, FakeGitHub
-from tests.test_connectors import copilot_record
 
 DAYS = [date(2026, 8, 1) + timedelta(days=n) for n in range(12)]
 assert len(DAYS) >= CHILD_DAYS  # the range is long enough for a child process

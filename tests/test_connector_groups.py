@@ -25,8 +25,8 @@ from storage.people import link_identity
 from storage.records import KindFigures, ReportDay, UserRef
 from storage.report_rows import PreparedDays, prepare
 from storage.usage_report import usage_report
-from tests.test_connectors import cursor_record
-from tests.test_org_weekly import WEEK, assert_reads_match_every_row
+from tests.connector_helpers import cursor_record
+from tests.org_weekly_helpers import WEEK, assert_reads_match_every_row
 
 DAYS = [date(2026, 9, 1) + timedelta(days=n) for n in range(GROUP_DAYS + 3)]
 CLOCK = datetime(2026, 11, 20, tzinfo=UTC)

@@ -11,7 +11,7 @@ from bot.connectors.copilot import CopilotConnector
 from bot.connectors.registry import run_connectors
 from bot.settings import load_settings
 from storage.connectors import connector_states
-from tests.test_connectors import D1, D2, claude_record, copilot_record, figures
+from tests.connector_helpers import D1, D2, claude_record, copilot_record, figures
 
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
 CLAUDE_PATH = "/v1/organizations/usage_report/claude_code"

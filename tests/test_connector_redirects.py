@@ -11,9 +11,9 @@ import pytest
 from bot.connectors.registry import run_connectors
 from bot.settings import load_settings
 from storage.connectors import connector_states
+from tests.connector_helpers import D1, claude_record, copilot_record, cursor_record, figures
 from tests.fakes.tls import loopback_tls
 from tests.fakes.vendors import FakeAnthropic, FakeCursor, FakeGitHub, FakeVendor
-from tests.test_connectors import D1, claude_record, copilot_record, cursor_record, figures
 
 # What this module tests lies above the database: it runs on SQLite alone (conftest.py).
 pytestmark = pytest.mark.one_database

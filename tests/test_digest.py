@@ -17,9 +17,9 @@ from jobs.weeks import Week
 from storage.digests import digest_subscribers, set_digest
 from storage.profiles import save_slack_profile
 from tests.builders import bearer, event
+from tests.privacy.helpers import clicked
+from tests.slack_command_helpers import text_of
 from tests.slack_fixtures import BOT_TOKEN
-from tests.test_privacy import clicked
-from tests.test_slack_commands import text_of
 
 NEW_YORK = ZoneInfo("America/New_York")
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -23,6 +23,7 @@ from storage.db import Database
 from tests.builders import bearer, event
 from tests.conftest import PG_ADMIN_URL
 from tests.fakes.tcp_proxy import TcpProxy
+from tests.import_helpers import DATA, figures
 from tests.test_database_outage import (
     OTLP,
     assert_retry_shortly,
@@ -31,7 +32,6 @@ from tests.test_database_outage import (
     requests_stored,
     serving_on,
 )
-from tests.test_imports import DATA, figures
 
 
 def postgresql_only(database_url: str) -> None:

@@ -12,8 +12,8 @@ import orjson
 
 from storage.people import link_email
 from tests.builders import bearer, event
+from tests.otlp.helpers import DAY, metrics, tokens
 from tests.readback import daily_usage
-from tests.test_otlp import DAY, metrics, tokens
 
 GZIP_JSON = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
 

@@ -22,7 +22,7 @@ from bot.composition import create_http_app
 from bot.intake.body_limits import TooComplex, check_json, check_protobuf
 from storage.people import link_email
 from tests.builders import bearer, event
-from tests.test_otlp import (
+from tests.otlp.helpers import (
     DELTA,
     NOON,
     api_request_log,

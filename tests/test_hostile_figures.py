@@ -17,6 +17,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceResponse,
 )
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs, ScopeLogs
 
 from bot.cli.main import main
@@ -27,20 +28,18 @@ from storage.figures import NAMES, is_whole
 from storage.people import link_email, resolve_identities
 from storage.usage_queries import person_periods
 from tests.builders import event
-from tests.readback import daily_usage
-from tests.test_ingest_api import post
-from tests.test_otlp import (
+from tests.otlp.helpers import (
     DELTA,
     NOON,
     SECOND,
-    AnyValue,
-    KeyValue,
     claude_resource,
     metrics,
     point,
     send,
     tokens,
 )
+from tests.readback import daily_usage
+from tests.test_ingest_api import post
 
 DAY_NS = 86_400 * SECOND
 WEEK = "2026-W47"  # the fixed clock's week: Monday 16 to Sunday 22 November 2026

@@ -19,7 +19,7 @@ from bot.settings import load_settings
 from jobs.weeks import utcnow
 from storage.integrations import create_integration
 from tests.builders import bearer, event
-from tests.test_otlp import DAY, NOON, SECOND, api_request_log, logs, metrics, send, tokens
+from tests.otlp.helpers import DAY, NOON, SECOND, api_request_log, logs, metrics, send, tokens
 
 OLD = "2026-08-19T21:59:00Z"  # 23:59 in Berlin on the day before the 90th day back
 KEPT = "2026-08-19T22:00:00Z"  # 00:00 on 2026-08-20 in Berlin: the first moment kept

@@ -9,8 +9,8 @@ from sqlalchemy import select
 from bot.cli.main import main
 from storage.models import EventRow
 from tests.builders import bearer, event
-from tests.test_otlp import claude_resource, kv, metrics, send, tokens
-from tests.test_privacy import scan
+from tests.otlp.helpers import claude_resource, kv, metrics, send, tokens
+from tests.privacy.helpers import scan
 
 SECRETS = {
     "prompt": "SECRET-PROMPT please refactor payroll.py",

@@ -11,6 +11,7 @@ from datetime import date
 from sqlalchemy import insert
 
 from storage.models import IntegrityFlagRow
+from tests.slack_command_helpers import text_of
 from tests.test_org_slack import (  # noqa: F401 (fixtures)
     SET_ASIDE,
     callers,
@@ -18,7 +19,6 @@ from tests.test_org_slack import (  # noqa: F401 (fixtures)
     slack_settings,
     usage,
 )
-from tests.test_slack_commands import text_of
 
 
 def flag(db, now, *users: str) -> None:

@@ -22,7 +22,7 @@ from storage.integrations import create_integration
 from storage.models import IntegrityFlagRow
 from storage.people import link_email
 from storage.records import UsageEvent, UserRef
-from tests.test_slack_commands import text_of
+from tests.slack_command_helpers import text_of
 
 HOSTILE = "<!channel> =SUM(1) <@UADMIN>"
 PRICES = """\

@@ -12,7 +12,7 @@ from bot.settings import load_settings
 from storage.events import record_events
 from storage.integrations import create_integration
 from storage.records import UsageEvent, UserRef
-from tests.test_slack_commands import text_of
+from tests.slack_command_helpers import text_of
 
 
 @pytest.fixture

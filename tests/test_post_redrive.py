@@ -27,8 +27,8 @@ from jobs.awards import post_key, post_week, rebuild_award_post
 from jobs.redrive import redrive
 from storage.outbox import owe_post, pending_posts, recent_posts
 from storage.posts import claim_post, post_claims
+from tests.award_posting.helpers import WEEK
 from tests.post_helpers import seed_award_week
-from tests.test_award_posting import WEEK
 
 ADMIN = Actor("UADMIN", via="cli")
 

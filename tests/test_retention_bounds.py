@@ -92,8 +92,8 @@ def test_refusals_are_bounded_by_count_keeping_the_newest(settings, db):
 
 
 def test_otlp_series_state_goes_35_days_after_its_last_point(client, api_key, db, now, capsys):
-    from tests.test_otlp import metrics, tokens
-    from tests.test_otlp import send as send_otlp
+    from tests.otlp.helpers import metrics, tokens
+    from tests.otlp.helpers import send as send_otlp
 
     assert send_otlp(client, api_key, metrics(tokens(100))).status_code == 200
     capsys.readouterr()

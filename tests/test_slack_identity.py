@@ -19,7 +19,7 @@ from storage.people import link_email, link_identity, slack_user_for_email, unli
 from storage.privacy_read import find_subject
 from storage.profiles import find_slack_profile
 from tests.builders import bearer, event
-from tests.test_slack_commands import text_of
+from tests.slack_command_helpers import text_of
 
 
 def by_email(email, requests=1, day="2026-11-16"):

@@ -12,8 +12,8 @@ import pytest
 from bot.demo.signed_requests import app_home_opened, block_actions, slash_command
 from bot.slack.views.admin import CONFIRM_ACTION
 from storage.profiles import find_slack_profile, save_slack_profile
+from tests.slack_command_helpers import THIS_MONDAY, ingest, text_of, worked
 from tests.slack_requests import signed_headers
-from tests.test_slack_commands import THIS_MONDAY, ingest, text_of, worked
 
 pytestmark = pytest.mark.one_database
 

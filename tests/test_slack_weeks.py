@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.builders import bearer, event
-from tests.test_slack_commands import text_of
+from tests.slack_command_helpers import text_of
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from bot.slack.command_text import Help, parse_command
 from bot.slack.listeners.errors import ERROR_TEXT
 from bot.slack.socket_mode import SocketModeRunner
 from tests.fakes.socket_mode import FakeSocketMode
-from tests.test_slack_commands import text_of
+from tests.slack_command_helpers import text_of
 from tests.test_slack_hostile import LOADED, slash_texts
 from tests.test_socket_mode import command, replies, socket_slack  # noqa: F401 (fixture)
 

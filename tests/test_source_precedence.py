@@ -31,8 +31,8 @@ from storage.usage_queries import person_daily, person_periods, rank_inputs
 from storage.usage_report import usage_report
 from tests.builders import bearer, event
 from tests.readback import as_figures, assert_same_figures, random_figures, replace_rollup
+from tests.slack_command_helpers import text_of
 from tests.slack_requests import signed_headers
-from tests.test_slack_commands import text_of
 
 PUSHED = API_ORIGIN
 OTLP = OTLP_ORIGIN

@@ -23,7 +23,7 @@ from storage.precedence import (
     tier,
 )
 from tests.builders import bearer, event
-from tests.test_otlp import NOON, SECOND, api_request_log, logs, metrics, point, send, tokens
+from tests.otlp.helpers import NOON, SECOND, api_request_log, logs, metrics, point, send, tokens
 
 PUSHED = API_ORIGIN
 OTLP = OTLP_ORIGIN

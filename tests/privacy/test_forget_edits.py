@@ -23,18 +23,17 @@ from storage.award_edits import owed_award_edits
 from storage.awards import week_awards
 from storage.outbox import outbox_item
 from storage.posts import post_claims
+from tests.award_posting.helpers import WEEK
 from tests.fault_helpers import Aiusage, wait_until
 from tests.post_helpers import seed_award_week
-from tests.test_award_posting import WEEK
-from tests.test_privacy import (
+from tests.privacy.helpers import (
     LAST_WEEK,
     a_week_of_usage,
-    api_key,  # noqa: F401 (fixture)
     clicked,
     send,
     suggestion,
 )
-from tests.test_slack_commands import text_of
+from tests.slack_command_helpers import text_of
 
 CHANNELS = ("CAWARDS", "CGENERAL")
 KEY = post_key(LAST_WEEK)
@@ -64,7 +63,7 @@ def naming(fake, user: str = "UALICE") -> list[str]:
 
 
 @pytest.fixture
-def slack(slack, api_key):  # noqa: F811
+def slack(slack, api_key):
     """The Slack driver, with the key of an integration to send usage through."""
     slack.api_key = api_key
     return slack

@@ -24,15 +24,13 @@ from storage.privacy_read import find_subject
 from storage.privacy_records import STAND_IN, redact
 from storage.profiles import save_slack_profile
 from storage.schema import metadata
-from tests.test_home import chart_file, open_home, without_public_url
-from tests.test_privacy import (
+from tests.home.helpers import chart_file, open_home, without_public_url
+from tests.privacy.helpers import (
     ALICE_IDS,
     HOSTILE_LOGIN,
     a_week_of_usage,
-    api_key,  # noqa: F401 (fixture)
     clicked,
     scan,
-    slack_settings,  # noqa: F401 (fixture)
 )
 
 ALICE_GITHUB = "Alice-GH"  # GitHub logins are case-insensitive; Copilot sends either case
@@ -89,7 +87,7 @@ def alice_in_every_table(slack, db, tmp_path, now) -> None:
 
 
 @pytest.fixture
-def slack_with_key(slack, api_key):  # noqa: F811
+def slack_with_key(slack, api_key):
     slack.api_key = api_key
     return slack
 
@@ -220,7 +218,7 @@ def test_redact_takes_out_identifiers_in_any_case_and_form(text, expected):
 
 
 def test_the_privacy_notice_inventories_every_table_the_orm_defines():
-    notice = (Path(__file__).parent.parent / "docs" / "privacy.md").read_text()
+    notice = (Path(__file__).parents[2] / "docs" / "privacy.md").read_text()
     inventory = notice.split("## Data inventory", 1)[1].split("\n## ", 1)[0]
     missing = [name for name in metadata.tables if f"`{name}`" not in inventory]
     assert missing == [], f"docs/privacy.md's inventory does not name {missing}"

@@ -10,8 +10,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceResponse,
 )
 
-from tests.readback import daily_usage
-from tests.test_otlp import (  # noqa: F401 (person is a fixture)
+from tests.otlp.helpers import (
     DAY,
     DELTA,
     NOON,
@@ -20,12 +19,12 @@ from tests.test_otlp import (  # noqa: F401 (person is a fixture)
     claude_resource,
     logs,
     metrics,
-    person,
     point,
     send,
     today,
     tokens,
 )
+from tests.readback import daily_usage
 
 
 @pytest.mark.usefixtures("person")

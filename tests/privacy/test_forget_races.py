@@ -1,0 +1,195 @@
+"""A forget racing the usage, team imports and other forgets that name the same person, on
+PostgreSQL: they wait for it or retry, and nothing of the forgotten person is stored again."""
+
+from __future__ import annotations
+
+import time
+from datetime import date, timedelta
+
+import httpx
+import pytest
+from sqlalchemy import Engine, func, select
+
+from bot.cli.main import main
+from storage.awards import week_awards
+from storage.models import DailyRow, EventRow
+from tests.builders import bearer
+from tests.privacy.helpers import (
+    ALICE_IDS,
+    LAST_WEEK,
+    a_week_of_usage,
+    in_thread,
+    paused_after_tombstone_check,
+    scan,
+    send,
+    suggestion,
+    waits_on,
+)
+from tests.test_database_outage import blocked_by, holding_lock_on
+
+
+@pytest.mark.postgres
+def test_a_forget_while_usage_for_the_person_arrives_forgets_them_and_drops_that_usage(
+    database_url, live_server, db, api_key, capsys
+):
+    """A batch stored between the forget's first deletes and its identity delete made
+    PostgreSQL refuse the forget (a foreign key): nothing forgotten, exit 1."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite's write lock keeps every batch out of a forget")
+    url, key = f"{live_server}/api/v1/events", bearer(api_key)
+    day = date(2026, 11, 17)
+    first = {"events": [suggestion({"slack_user_id": "UALICE"}, day)]}
+    assert httpx.post(url, json=first, headers=key).status_code == 200  # serve caches her id
+    # Of a new kind: a new daily row as well as a new event.
+    more = {"events": [suggestion({"slack_user_id": "UALICE"}, day, kind="agent")]}
+    with holding_lock_on(database_url, "team_members") as locker:
+        forgetting, code = in_thread(lambda: main(["people", "forget", "UALICE"]))
+        [forget_pid] = waits_on(locker)
+        sending, answer = in_thread(lambda: httpx.post(url, json=more, headers=key, timeout=60))
+        deadline = time.monotonic() + 30
+        while not answer and not blocked_by(forget_pid):
+            assert time.monotonic() < deadline, "the batch neither stored nor waited"
+            time.sleep(0.02)
+    forgetting.join(60)
+    sending.join(60)
+    assert code == [0], capsys.readouterr().err
+    assert answer[0].status_code == 200, answer[0].text
+    assert answer[0].json()["accepted"] == 1  # accepted and dropped, as the contract says
+    assert scan(db, ["UALICE"]) == []
+
+
+@pytest.mark.postgres
+def test_batches_that_meet_a_person_forgotten_meanwhile_are_all_answered_200(
+    database_url, live_server, db, api_key, capsys
+):
+    """Several request threads failing on the vanished identity at once: only the first to
+    notice the forget retried, the others answered 500."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite's write lock keeps every batch out of a forget")
+    url, key = f"{live_server}/api/v1/events", bearer(api_key)
+    batch = {"events": [suggestion({"slack_user_id": "UALICE"}, date(2026, 11, 17))]}
+    assert httpx.post(url, json=batch, headers=key).status_code == 200  # serve caches her id
+    with holding_lock_on(database_url, "team_members") as locker:
+        forgetting, code = in_thread(lambda: main(["people", "forget", "UALICE"]))
+        [forget_pid] = waits_on(locker)
+        # Resends of her stored batch: each waits on the forget (her event row it deleted,
+        # or her identity), and all fail on her identity together once it commits.
+        senders = [
+            in_thread(lambda: httpx.post(url, json=batch, headers=key, timeout=60))
+            for _ in range(3)
+        ]
+        waits_on(forget_pid, 3)
+    forgetting.join(60)
+    for sender, _ in senders:
+        sender.join(60)
+    assert code == [0], capsys.readouterr().err
+    assert [answer[0].status_code for _, answer in senders] == [200] * 3
+    assert scan(db, ["UALICE"]) == []
+
+
+@pytest.mark.postgres
+def test_a_team_import_naming_the_person_while_they_are_forgotten_leaves_them_out(
+    database_url, live_server, db, api_key, tmp_path, capsys
+):
+    """The import's new team spell for her waits for the forget, then meets her deleted
+    identity: imported again without her, not failed, and she is not made again."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite's write lock keeps every import out of a forget")
+    batch = {"events": [suggestion({"slack_user_id": "UALICE"}, date(2026, 11, 17))]}
+    headers = bearer(api_key)
+    assert httpx.post(f"{live_server}/api/v1/events", json=batch, headers=headers).is_success
+    teams = tmp_path / "teams.csv"
+    teams.write_text("team,member\nplatform,UALICE\nplatform,UBOB\n")
+    with holding_lock_on(database_url, "digest_subscriptions") as locker:
+        forgetting, code = in_thread(lambda: main(["people", "forget", "UALICE"]))
+        [forget_pid] = waits_on(locker)
+        importing, imported = in_thread(lambda: main(["teams", "import", str(teams)]))
+        waits_on(forget_pid)
+    forgetting.join(60)
+    importing.join(60)
+    assert (code, imported) == ([0], [0]), capsys.readouterr().err
+    assert scan(db, ["UALICE"]) == []
+    assert main(["teams", "list"]) == 0
+    assert "platform" in capsys.readouterr().out
+
+
+@pytest.mark.postgres
+def test_a_team_import_naming_someone_forgotten_after_its_tombstone_check_leaves_them_out(
+    database_url, db, tmp_path, capsys
+):
+    """The import found no tombstone for her, then her forget committed: it made her
+    identity and person again, as a member of the team."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite's write lock keeps every import out of a forget")
+    assert main(["people", "link", "alice@example.com", "UALICE"]) == 0
+    teams = tmp_path / "teams.csv"
+    teams.write_text("team,member\nplatform,UALICE\nplatform,UBOB\n")
+    with paused_after_tombstone_check(Engine) as (checked, forgotten):
+        importing, imported = in_thread(lambda: main(["teams", "import", str(teams)]))
+        assert checked.wait(30), "the import never looked for her tombstone"
+        assert main(["people", "forget", "UALICE"]) == 0, capsys.readouterr().err
+        forgotten.set()
+        importing.join(60)
+    assert imported == [0], capsys.readouterr().err
+    assert scan(db, ["UALICE", "alice@example.com"]) == []
+    assert main(["teams", "list"]) == 0
+    assert "platform" in capsys.readouterr().out
+
+
+@pytest.mark.postgres
+def test_two_award_winners_forgotten_at_once_share_one_anonymous_placeholder(
+    database_url, slack, db, api_key, capsys
+):
+    """The first forgets of award winners each made the placeholder their badges move to;
+    the second to commit failed on the first's, and forgot nothing."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite's write lock keeps one forget out of another")
+    a_week_of_usage(slack.http, api_key)
+    bob = [
+        suggestion({"slack_user_id": "UBOB"}, LAST_WEEK.start + timedelta(days=i))
+        for i in (0, 3, 4)
+    ]
+    send(slack.http, api_key, *bob)
+    assert main(["awards", "post"]) == 0
+    assert {a.slack_user_id for a in week_awards(db, LAST_WEEK.start)} == {"UALICE", "UBOB"}
+    # An earlier forget made the privacy salt, which the first of the two would otherwise
+    # hold the other up on before either comes to the placeholder.
+    assert main(["people", "forget", "nobody@example.com"]) == 0
+    with holding_lock_on(database_url, "award_edits") as locker:
+        # Alice's forget is held right after it made the placeholder.
+        alice, alice_code = in_thread(lambda: main(["people", "forget", "UALICE"]))
+        [alice_pid] = waits_on(locker)
+        bob, bob_code = in_thread(lambda: main(["people", "forget", "UBOB"]))
+        waits_on(alice_pid)
+    alice.join(60)
+    bob.join(60)
+    assert (alice_code, bob_code) == ([0], [0]), capsys.readouterr().err
+    assert [a.slack_user_id for a in week_awards(db, LAST_WEEK.start)] == [None, None]
+    assert scan(db, [*ALICE_IDS, "UBOB"]) == []
+
+
+@pytest.mark.postgres
+def test_usage_of_someone_forgotten_between_its_tombstone_check_and_its_identity_insert_is_dropped(
+    database_url, client, db, api_key, capsys
+):
+    """Her identity was new to this process (stored by another one), so the batch looked
+    for her tombstone, found none, and a forget then committed before it looked her
+    identity up: it made her identity and person again and stored her usage."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite's write lock keeps every batch out of a forget")
+    assert main(["people", "link", "alice@example.com", "UALICE"]) == 0  # another process
+    batch = {"events": [suggestion({"slack_user_id": "UALICE"}, date(2026, 11, 17))]}
+    with paused_after_tombstone_check(db.engine) as (checked, forgotten):
+        sending, answer = in_thread(
+            lambda: client.post("/api/v1/events", json=batch, headers=bearer(api_key))
+        )
+        assert checked.wait(30), "the batch never looked for her tombstone"
+        assert main(["people", "forget", "UALICE"]) == 0, capsys.readouterr().err
+        forgotten.set()
+        sending.join(60)
+    assert answer[0].status_code == 200, answer[0].text
+    assert answer[0].json() == {"accepted": 1, "duplicates": 0, "rejected": []}  # and dropped
+    assert scan(db, ["UALICE", "alice@example.com"]) == []
+    with db.read() as conn:
+        stored = [conn.scalar(select(func.count()).select_from(t)) for t in (EventRow, DailyRow)]
+    assert stored == [0, 0]  # hers was the only usage sent
