@@ -118,3 +118,11 @@ def test_a_command_that_does_not_migrate_never_loads_alembic(db, settings):
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert result.stdout.splitlines()[-1] == "0 []", result.stdout + result.stderr
+
+
+def test_the_slow_first_modules_exist():
+    """A module renamed away from SLOW_FIRST would quietly run last again."""
+    from tests.conftest import SLOW_FIRST
+
+    missing = [name for name in SLOW_FIRST if not (ROOT / "tests" / name).exists()]
+    assert missing == []
