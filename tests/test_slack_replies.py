@@ -6,13 +6,14 @@ arrive is logged."""
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tests.fault_helpers import free_port, wait_until
+from tests.fault_helpers import wait_until
 from tests.slack_requests import slash_command
 
 # What this module tests lies above the database: it runs on SQLite alone (conftest.py).
@@ -78,12 +79,19 @@ def recorder(bodies: list[bytes]) -> type[BaseHTTPRequestHandler]:
 def test_a_response_url_that_refuses_connections_is_tried_until_it_listens(slack):
     """Refused means Slack never saw it, so even a new reply is safe to send again: three
     times more over 3.5 to 6.5 s. Bolt's `respond` tried once more within 1.5 s."""
-    port = free_port()
+    # Bound but not listening: connections are refused, and no other process's connection
+    # can take the port meanwhile (a port merely picked free was, once, under a busy CI).
+    reserved = socket.socket()
+    reserved.bind(("127.0.0.1", 0))
+    port = reserved.getsockname()[1]
     body = slash_command("me", response_url=f"http://127.0.0.1:{port}/late")
     assert slack.post(body).status_code == 200
     time.sleep(2.0)
     bodies: list[bytes] = []
-    server = ThreadingHTTPServer(("127.0.0.1", port), recorder(bodies))
+    server = ThreadingHTTPServer(("127.0.0.1", port), recorder(bodies), bind_and_activate=False)
+    server.socket.close()
+    server.socket = reserved
+    server.server_activate()
     threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
     ).start()
