@@ -198,8 +198,11 @@ class Scheduler:
         retention_job: Callable[[], object] | None = None,
         weekly_job: Callable[[], object] | None = None,
         run_once: RunOnce = _run_here,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._digest_job = digest_job
+        # What "now" is when a firing works out the due time it is for.
+        self._clock = clock
         self.expr, self.tz = expr, tz
         self._award_job = award_job
         self._integrity_job = integrity_job
@@ -328,7 +331,7 @@ class Scheduler:
         replicas firing for the same due time one runs it."""
 
         def job() -> object:
-            due = due_time(trigger, datetime.now(UTC), lookback)
+            due = due_time(trigger, self._clock(), lookback)
             return self._run_once(name, due, work)
 
         return job
@@ -338,7 +341,7 @@ class Scheduler:
         assert redrive_job is not None
 
         def job() -> object:
-            done = self._run_once("redrive-posts", due(datetime.now(UTC)), redrive_job)
+            done = self._run_once("redrive-posts", due(self._clock()), redrive_job)
             if self._award_failed.is_set() and self._catch_up_due():
                 log.info("the weekly award run failed; trying it again")
                 self._awards()
