@@ -168,6 +168,26 @@ def mark_retry(
     """Give the claim up as `failed` (Slack said no) or `unknown` (no clear answer): from
     `check_after` anyone may look in the channel and, if the post is not there, post it."""
     assert status in RETRYABLE
+    _give_up(db, post_key, channel, holder, status, error, now, check_after)
+
+
+def mark_undeliverable(
+    db: Database, post_key: str, channel: str, holder: str, *, error: str, now: datetime
+) -> None:
+    """Give the claim up for good: Slack will never take this post in this channel."""
+    _give_up(db, post_key, channel, holder, UNDELIVERABLE, error, now, None)
+
+
+def _give_up(
+    db: Database,
+    post_key: str,
+    channel: str,
+    holder: str,
+    status: str,
+    error: str,
+    now: datetime,
+    check_after: datetime | None,
+) -> None:
     with db.write() as conn:
         conn.execute(
             update(PostRow)
@@ -177,24 +197,6 @@ def mark_retry(
                 error=error[:200],
                 lease_until=None,
                 check_after=check_after,
-                updated_at=now,
-            )
-        )
-
-
-def mark_undeliverable(
-    db: Database, post_key: str, channel: str, holder: str, *, error: str, now: datetime
-) -> None:
-    """Give the claim up for good: Slack will never take this post in this channel."""
-    with db.write() as conn:
-        conn.execute(
-            update(PostRow)
-            .where(*_mine(post_key, channel, holder))
-            .values(
-                status=UNDELIVERABLE,
-                error=error[:200],
-                lease_until=None,
-                check_after=None,
                 updated_at=now,
             )
         )
