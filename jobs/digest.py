@@ -1,7 +1,11 @@
 """The weekly digest: each subscriber's last week by direct message, exactly once per person
 and week across restarts and replicas (one post claim per person, through `deliver`). The
 claims name the person (their channel is their Slack user ID), so a forget deletes them and
-no claim is taken for someone forgotten since the subscribers were read."""
+no claim is taken for someone forgotten since the subscribers were read.
+
+Someone Slack will never let us write to (deactivated, gone, a bot: the DM is
+`undeliverable`) has their digest turned off, audited, rather than asked about every week
+for good; if they come back, `/aiusage digest on` turns it on again."""
 
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ from jobs.scoring import compare_weeks
 from jobs.weeks import Week, current_week
 from storage.awards import awards_for
 from storage.db import Database
-from storage.digests import Subscriber, digest_subscribers
+from storage.digests import Subscriber, digest_subscribers, stop_digest
 from storage.posts import UNDELIVERABLE, post_claims
 from storage.privacy import is_forgotten
 from storage.usage_queries import person_daily
@@ -60,8 +64,21 @@ def send_digests(
         if is_forgotten(db, subscriber.slack_user_id):
             continue
         post = Post(key, digest_for(db, subscriber.person_id, week), subscriber.person_id)
-        results += deliver(db, notifier, post, [subscriber.slack_user_id], clock, policy=policy)
+        delivered = deliver(db, notifier, post, [subscriber.slack_user_id], clock, policy=policy)
+        for result in delivered:
+            if result.status == UNDELIVERABLE:
+                _stop(db, subscriber, result.error or UNDELIVERABLE, clock())
+        results += delivered
     return results
+
+
+def _stop(db: Database, subscriber: Subscriber, reason: str, now: datetime) -> None:
+    if stop_digest(db, subscriber, reason, now):
+        log.info(
+            "digest of %s turned off: Slack refuses their DMs (%s)",
+            subscriber.slack_user_id,
+            reason,
+        )
 
 
 def digest_for(db: Database, person_id: int, week: Week) -> DigestPost:

@@ -1,16 +1,20 @@
-"""Who gets the weekly digest by direct message: one switch per person, off by default."""
+"""Who gets the weekly digest by direct message: one switch per person, off by default, and
+turned off for someone Slack will not let us write to."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from storage.db import Database
 from storage.dialect import insert
 from storage.models import DigestRow, PersonRow
 from storage.people import ensure_person
+from storage.post_models import AuditRow
+
+DIGEST_ACTOR = "weekly-digest"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +40,32 @@ def set_digest(db: Database, slack_user_id: str, enabled: bool, now: datetime) -
             )
         )
     return enabled
+
+
+def stop_digest(db: Database, subscriber: Subscriber, reason: str, now: datetime) -> bool:
+    """Turn off the digest of someone Slack says no direct message can reach, audited with
+    `reason`; False if it was off already (another replica got there first)."""
+    with db.write() as conn:
+        stopped = conn.execute(
+            update(DigestRow)
+            .where(DigestRow.person_id == subscriber.person_id, DigestRow.enabled.is_(True))
+            .values(enabled=False, changed_at=now)
+        ).rowcount
+        if not stopped:
+            return False
+        # The detail names them so an operator can answer "where did my digest go?"; a
+        # forget scrubs it from the audit with everything else that names them.
+        conn.execute(
+            insert(conn, AuditRow).values(
+                at=now,
+                actor=DIGEST_ACTOR,
+                action="digest.off",
+                outcome="done",
+                detail=f"{subscriber.slack_user_id}: Slack refuses their DMs ({reason}); "
+                "`/aiusage digest on` turns it on again",
+            )
+        )
+    return True
 
 
 def digest_enabled(db: Database, person_id: int) -> bool:

@@ -14,6 +14,7 @@ from bot.slack.notifier import DirectMessageNotifier
 from jobs.digest import digest_key, send_digests
 from jobs.digest_rules import digest_due
 from jobs.weeks import Week
+from storage.admin import audit_log
 from storage.digests import digest_subscribers, set_digest
 from storage.profiles import save_slack_profile
 from tests.builders import bearer, event
@@ -181,18 +182,28 @@ def every_hour(db, fake_slack, first: str, hours: int) -> None:
         run(db, fake_slack, at(first) + timedelta(hours=hour))
 
 
+def users_info_about(fake_slack, user: str) -> int:
+    return sum(1 for c in fake_slack.calls_to("users.info") if c.params["user"] == user)
+
+
+def subscribed(db) -> list[str]:
+    return [s.slack_user_id for s in digest_subscribers(db)]
+
+
 @pytest.mark.parametrize("error", ["user_not_found", "user_disabled", "cannot_dm_bot"])
-def test_a_dm_slack_will_never_take_is_tried_once_a_week_and_the_others_are_sent(
+def test_a_dm_slack_will_never_take_turns_the_digest_off_and_the_others_are_sent(
     db, fake_slack, subscribers, error
 ):
     """Slack says the person cannot be written to: retried all week, each week, it was
-    ~160 refused calls a week for good. Now one try a week (they may be back next week)."""
+    ~160 refused calls a week for good, then one a week forever. Now it is tried once, and
+    their digest is turned off."""
     fake_slack.fail("chat.postMessage", error=error, channel="UALICE", times=10_000)
     results = {r.channel: (r.status, r.error) for r in run(db, fake_slack, at("2026-11-02T15:00"))}
     assert results == {"UALICE": ("undeliverable", error), "UBOB": ("posted", None)}
-    every_hour(db, fake_slack, "2026-11-02T16:00", 24 * 7)  # the rest of that week and the next
-    assert dm_attempts(fake_slack, "UALICE") == 2
-    assert len(dms(fake_slack, "UBOB")) == 2
+    assert subscribed(db) == ["UBOB"]
+    every_hour(db, fake_slack, "2026-11-02T16:00", 24 * 14)  # the rest of that week and two more
+    assert dm_attempts(fake_slack, "UALICE") == 1
+    assert len(dms(fake_slack, "UBOB")) == 3
 
 
 @pytest.mark.parametrize("gone", ["deleted", "is_bot", "left"])
@@ -205,9 +216,30 @@ def test_no_dm_goes_to_someone_slack_reports_deactivated_a_bot_or_not_there(
         fake_slack.users["UALICE"][gone] = True
     results = {r.channel: r.status for r in run(db, fake_slack, at("2026-11-02T15:00"))}
     assert results == {"UALICE": "undeliverable", "UBOB": "posted"}
-    every_hour(db, fake_slack, "2026-11-02T16:00", 24)
+    every_hour(db, fake_slack, "2026-11-02T16:00", 24 * 14)
     assert dm_attempts(fake_slack, "UALICE") == 0 and dms(fake_slack, "UALICE") == []
-    assert len(fake_slack.calls_to("users.info")) == 2  # asked once each, that week
+    # Slack is asked about her once, not each week: her digest is off.
+    assert users_info_about(fake_slack, "UALICE") == 1
+    assert users_info_about(fake_slack, "UBOB") == 3
+
+
+def test_a_deactivated_subscriber_who_comes_back_turns_the_digest_on_again(slack, subscribers):
+    """The digest is turned off, not skipped: the audit says why, her Home and `/aiusage`
+    show it off, and once she is reactivated `/aiusage digest on` brings it back."""
+    db = slack.services.db
+    slack.fake.users["UALICE"]["deleted"] = True
+    send = lambda moment: {r.channel: r.status for r in run(db, slack.fake, at(moment))}  # noqa: E731
+    assert send("2026-11-02T15:00") == {"UALICE": "undeliverable", "UBOB": "posted"}
+    [entry] = [e for e in audit_log(db) if e.action == "digest.off"]
+    assert (entry.actor, entry.outcome) == ("weekly-digest", "done")
+    assert "UALICE" in entry.detail and "deleted" in entry.detail
+    assert "digest on" in entry.detail
+    assert subscribed(db) == ["UBOB"]
+
+    slack.fake.users["UALICE"]["deleted"] = False  # an admin reactivates her
+    assert "weekly digest is *on*" in text_of(slack.ask("digest on"))
+    assert send("2026-11-09T15:00") == {"UALICE": "posted", "UBOB": "posted"}
+    assert len(dms(slack.fake, "UALICE")) == 1
 
 
 def test_someone_forgotten_who_turns_the_digest_on_is_told_why_none_comes_until_they_opt_in(

@@ -1,15 +1,20 @@
-"""The Home chart's data (pure) and its tokens' rules, without Slack or a database."""
+"""The Home chart's data (pure), its tokens' rules and its cache, without Slack or a database."""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from bot.charts import Chart
 from bot.slack.chart_tokens import TOKEN_TTL, ChartRef, chart_key, sign, verify
 from bot.slack.home_chart import chart_size, text_chart, trend_chart
+from bot.slack.home_service import ChartCache
 from jobs.weeks import Week
 from storage.records import DailyUsage, Totals
+from tests.home.helpers import wait_until
 
 WEEK = Week(date(2026, 11, 16))  # 2026-W47
 NOW = datetime(2026, 11, 18, 12, tzinfo=UTC)
@@ -102,3 +107,49 @@ def test_only_well_formed_refs_are_signed(ref):
 @pytest.mark.parametrize("junk", ["", ".", "a.b.c", "!!!.???", "x" * 300, "é.é"])
 def test_junk_is_refused(junk):
     assert verify(KEY, junk, NOW) is None
+
+
+# -- the cache's renders: one at a time per chart, charts side by side -------------------------
+
+# The cache's renderer is handed in here only to hold a render still at a known moment; the
+# real one is exercised through the chart endpoint (tests/home/test_charts.py).
+
+
+def test_a_render_that_fails_fails_for_everyone_waiting_and_is_not_kept():
+    """The waiters get the renderer's error rather than each drawing the same failing chart
+    again; the next request after it draws afresh."""
+    chart = Chart("Requests per week", ())
+    release = threading.Event()
+    renders: list[Chart] = []
+
+    def render(drawn: Chart) -> bytes:
+        renders.append(drawn)
+        release.wait(5)
+        if len(renders) == 1:
+            raise RuntimeError("no fonts")
+        return b"png"
+
+    cache = ChartCache(render=render)
+    with ThreadPoolExecutor(3) as pool:
+        asked = [pool.submit(cache.png, chart) for _ in range(3)]
+        wait_until(lambda: cache.hits == 2)  # two wait on the one render under way
+        release.set()
+        for future in asked:
+            with pytest.raises(RuntimeError, match="no fonts"):
+                future.result(5)
+    assert len(renders) == 1
+    assert cache.png(chart) == b"png" and cache.misses == 2
+
+
+def test_different_charts_render_side_by_side():
+    charts = [Chart("one", ()), Chart("two", ())]
+    started = {chart: threading.Event() for chart in charts}
+
+    def render(drawn: Chart) -> bytes:
+        started[drawn].set()
+        [other] = [c for c in charts if c != drawn]
+        return b"together" if started[other].wait(5) else b"alone"
+
+    cache = ChartCache(render=render)
+    with ThreadPoolExecutor(2) as pool:
+        assert list(pool.map(cache.png, charts)) == [b"together", b"together"]

@@ -15,6 +15,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -51,32 +52,69 @@ ERASE_TRIES = 5  # a rate-limited deleted Home is sent again after Retry-After, 
 
 class ChartCache:
     """A small LRU of rendered PNGs keyed by the chart data itself, so a hit is always the
-    picture of the current figures, and new usage simply misses."""
+    picture of the current figures, and new usage simply misses. A chart is drawn once
+    however many ask for it at once: the others wait for that render (`misses` counts
+    renders, `hits` everything else); different charts render side by side."""
 
-    def __init__(self, size: int = CHART_CACHE_SIZE) -> None:
+    def __init__(
+        self, size: int = CHART_CACHE_SIZE, render: Callable[[Chart], bytes] | None = None
+    ) -> None:
         self.size = size
+        self._render = render or _render
         self._items: OrderedDict[Chart, bytes] = OrderedDict()
+        self._drawing: dict[Chart, Future[bytes]] = {}
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
     def png(self, chart: Chart) -> bytes:
+        """The chart's PNG. A render that raises raises for those waiting on it too: the
+        same figures fail the same way, so drawing them again at once would only repeat
+        the cost; nothing is kept, so the next request draws afresh."""
         with self._lock:
             found = self._items.get(chart)
             if found is not None:
                 self._items.move_to_end(chart)
                 self.hits += 1
                 return found
-            self.misses += 1
-        png = render_png(chart, *chart_size(chart))  # outside the lock: renders run in parallel
+            drawing = self._drawing.get(chart)
+            if drawing is not None:
+                self.hits += 1
+            else:
+                self.misses += 1
+                mine = self._drawing[chart] = Future()
+        if drawing is not None:
+            return drawing.result()
+        try:
+            png = self._render(chart)  # outside the lock: other charts render meanwhile
+        except BaseException as exc:
+            with self._lock:
+                self._forget_drawing(chart, mine)
+            mine.set_exception(exc)
+            raise
         with self._lock:
-            self._items[chart] = png
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+            # Not kept if a `clear` came meanwhile: it may have been a forget of these figures.
+            if self._forget_drawing(chart, mine):
+                self._items[chart] = png
+                while len(self._items) > self.size:
+                    self._items.popitem(last=False)
+        mine.set_result(png)
         return png
 
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+            self._drawing.clear()
+
+    def _forget_drawing(self, chart: Chart, mine: Future[bytes]) -> bool:
+        """Drop our render from those under way; False if a `clear` already had."""
+        if self._drawing.get(chart) is mine:
+            del self._drawing[chart]
+            return True
+        return False
+
+
+def _render(chart: Chart) -> bytes:
+    return render_png(chart, *chart_size(chart))
 
 
 @dataclass

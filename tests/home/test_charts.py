@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import json
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -106,6 +108,29 @@ def test_the_chart_endpoint_caches_renders_and_sees_new_usage(slack, api_key):
         ingest(slack, api_key, event(occurred_at="2026-11-18T09:00:00Z", requests=50))
         changed = http.get(path).content
     assert changed != first and home.cache.misses == 2
+
+
+def test_a_chart_fetched_many_times_at_once_is_drawn_once(slack):
+    """Slack's image proxy and each client showing the Home fetch a chart URL, often at the
+    same moment: they share the one render under way rather than each drawing the PNG."""
+    path = chart_url(open_home(slack)).removeprefix(PUBLIC_URL)
+    home = home_service(slack.services)
+    fetches = 6
+    together = threading.Barrier(fetches)
+
+    def fetch(http: TestClient) -> bytes:
+        together.wait()
+        response = http.get(path)
+        assert response.status_code == 200
+        return response.content
+
+    with (
+        TestClient(create_http_app(slack.services, home=home)) as http,
+        ThreadPoolExecutor(fetches) as pool,
+    ):
+        pngs = list(pool.map(fetch, [http] * fetches))
+    assert len(set(pngs)) == 1
+    assert (home.cache.misses, home.cache.hits) == (1, fetches - 1)
 
 
 def test_without_a_public_url_the_chart_is_uploaded_to_slack(slack, api_key):
