@@ -123,9 +123,7 @@ def end_the_backend_that_waits_on(pid: int) -> None:
 
 
 @contextmanager
-def holding_lock_on(
-    database_url: str, table: str, mode: str = "ACCESS EXCLUSIVE"
-) -> Iterator[int]:
+def holding_lock_on(database_url: str, table: str, mode: str = "ACCESS EXCLUSIVE") -> Iterator[int]:
     """A lock on `table` in the test's schema (exclusive of readers too, unless `mode` says
     otherwise), held by a connection of the test's own; yields that connection's backend pid."""
     schema = database_url.rsplit("search_path%3D", 1)[1]
