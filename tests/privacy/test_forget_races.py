@@ -225,6 +225,9 @@ def test_first_usage_of_someone_never_seen_arriving_while_they_are_forgotten_is_
     assert code == [0], capsys.readouterr().err
     assert answer[0].status_code == 200, answer[0].text
     assert answer[0].json() == {"accepted": 1, "duplicates": 0, "rejected": []}  # and dropped
+    # The identity it claimed for her, made and deleted again in its own transaction, is
+    # no identity of hers to report.
+    assert "events=0 daily=0 identities=0" in capsys.readouterr().out
     assert scan(db, [who]) == []
     with db.read() as conn:
         stored = [conn.scalar(select(func.count()).select_from(t)) for t in (EventRow, DailyRow)]
@@ -264,7 +267,9 @@ def test_a_forget_that_meets_the_first_usage_of_someone_never_seen_deletes_all_i
         assert weeks == 1
         waits_on(locker)
     forgetting.join(60)
-    assert code == [0], capsys.readouterr().err
+    out, err = capsys.readouterr()
+    assert code == [0], err
+    assert "events=1 daily=1 identities=1" in out
     assert scan(db, ["UCAROL"], people=[carol]) == []
     with db.read() as conn:
         stored = [conn.scalar(select(func.count()).select_from(t)) for t in (EventRow, DailyRow)]
