@@ -42,6 +42,7 @@ from storage.post_models import (
     PostRow,
     RetirementRow,
 )
+from storage.privacy_hold import claim_keys, hold, stored_now
 from storage.privacy_read import ANONYMOUS_KEY, CHUNK
 from storage.privacy_records import Forgotten, IdentityKey, Subject, redact
 from storage.weekly import forget_weekly
@@ -65,16 +66,16 @@ def forget(db: Database, subject: Subject, *, actor: str, now: datetime) -> Forg
 
 
 def forget_in(conn: Connection, subject: Subject, *, actor: str, now: datetime) -> Forgotten:
-    ids = subject.identity_ids
-    pid = subject.person_id
-    _hold(conn, ids, pid)
-    salt = _salt(conn)
     keys = subject.keys()
+    claimed = claim_keys(conn, keys, now)
+    salt = _salt(conn)
     group = digest(salt, ("slack", subject.slack_user_id) if subject.slack_user_id else keys[0])
     conn.execute(
         insert_ignore(conn, ForgottenRow),
         [{"digest": digest(salt, key), "group_digest": group, "forgotten_at": now} for key in keys],
     )
+    ids, pid = stored_now(conn, subject, keys, claimed)
+    ids = hold(conn, ids, pid)
     counts = {
         "events": 0,
         "daily": 0,
@@ -136,6 +137,8 @@ def forget_in(conn: Connection, subject: Subject, *, actor: str, now: datetime) 
         counts["identities"] += _rowcount(
             conn, delete(IdentityRow).where(IdentityRow.id.in_(chunk))
         )
+    if claimed:  # made above, nothing stored for them
+        conn.execute(delete(IdentityRow).where(IdentityRow.id.in_(claimed)))
     if pid is not None:
         # Identities made since the subject was read still point here; they go too.
         counts["identities"] += _rowcount(
@@ -232,30 +235,6 @@ def digest(salt: str, key: IdentityKey) -> str:
 
 
 # -- helpers --------------------------------------------------------------------------------
-
-
-def _hold(conn: Connection, ids: Sequence[int], pid: int | None) -> None:
-    """Lock the person's identity rows and person row before deleting anything (on
-    PostgreSQL; SQLite's write lock already keeps every other writer out)."""
-    # A row that points at them (an event, a rollup row, a team spell, an identity being
-    # linked) takes a key share lock on them as it goes in: it now waits for the forget and
-    # then fails on the deleted row, to be retried and dropped. Unlocked, one stored between
-    # the forget's deletes made its delete of the identity fail, and the whole forget.
-    for chunk in _chunks(ids):
-        conn.execute(
-            select(IdentityRow.id)
-            .where(IdentityRow.id.in_(chunk))
-            .order_by(IdentityRow.id)
-            .with_for_update()
-        ).all()
-    if pid is not None:
-        conn.execute(
-            select(IdentityRow.id)
-            .where(IdentityRow.person_id == pid)
-            .order_by(IdentityRow.id)
-            .with_for_update()
-        ).all()
-        conn.execute(select(PersonRow.id).where(PersonRow.id == pid).with_for_update()).all()
 
 
 def _scrub(conn: Connection, needles: Sequence[str]) -> None:

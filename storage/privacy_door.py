@@ -52,8 +52,9 @@ def resolve_unforgotten(
     # Under PostgreSQL's READ COMMITTED a forget could commit between the tombstone check
     # above and the identity look-up: the identity it deleted was then made afresh. A
     # statement of its own sees that forget's tombstone (an insert meeting a forget still
-    # under way waits for it on the unique key). Only identities made here are looked at,
-    # so ingest of people already known pays nothing.
+    # under way waits for it on the unique key: the forget claims every key it names, see
+    # `storage.privacy_hold`). Only identities made here are looked at, so ingest of people
+    # already known pays nothing.
     if made and forgotten_keys(conn, made):
         raise ForgottenMeanwhile
     return found

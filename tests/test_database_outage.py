@@ -123,14 +123,14 @@ def end_the_backend_that_waits_on(pid: int) -> None:
 
 
 @contextmanager
-def holding_lock_on(database_url: str, table: str) -> Iterator[int]:
-    """An exclusive lock on `table` in the test's schema, held by a connection of the test's
-    own; yields that connection's backend pid."""
+def holding_lock_on(database_url: str, table: str, mode: str = "ACCESS EXCLUSIVE") -> Iterator[int]:
+    """A lock on `table` in the test's schema (exclusive of readers too, unless `mode` says
+    otherwise), held by a connection of the test's own; yields that connection's backend pid."""
     schema = database_url.rsplit("search_path%3D", 1)[1]
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as locker:
         locker.execute(f"SET search_path = {schema}")
         with locker.transaction():
-            locker.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+            locker.execute(f"LOCK TABLE {table} IN {mode} MODE")
             yield locker.info.backend_pid
 
 

@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from sqlalchemy import event as engine_events
@@ -123,23 +124,48 @@ def waits_on(pid: int, count: int = 1) -> list[int]:
     return found
 
 
+@dataclass
+class Pause:
+    """A thread held after one statement, in its transaction, until `go` is set."""
+
+    reached: threading.Event = field(default_factory=threading.Event)
+    go: threading.Event = field(default_factory=threading.Event)
+    backend_pid: int | None = None  # the PostgreSQL backend whose transaction is held open
+
+
+@contextmanager
+def paused_after(target, text: str) -> Iterator[Pause]:
+    """The first statement off the main thread (on `target`, an engine or the Engine class)
+    that contains `text` sets `reached`, then holds its thread until the test sets `go`."""
+    pause, left = Pause(), threading.Event()
+
+    def after_execute(conn, cursor, statement, parameters, context, executemany) -> None:
+        if threading.current_thread() is threading.main_thread():
+            return  # the test's own statements
+        if text in statement and not pause.reached.is_set():
+            if conn.dialect.name == "postgresql":
+                pause.backend_pid = cursor.connection.info.backend_pid
+            pause.reached.set()
+            try:
+                assert pause.go.wait(30), "the test never let the statement's thread go on"
+            finally:
+                left.set()
+
+    engine_events.listen(target, "after_cursor_execute", after_execute)
+    try:
+        yield pause
+    finally:
+        pause.go.set()
+        # Not removed under the held thread: SQLAlchemy would fail it, its listeners changed.
+        if pause.reached.is_set():
+            left.wait(30)
+        engine_events.remove(target, "after_cursor_execute", after_execute)
+
+
 @contextmanager
 def paused_after_tombstone_check(target) -> Iterator[tuple[threading.Event, threading.Event]]:
     """The first statement off the main thread that looks for tombstones (on `target`, an
     engine or the Engine class) sets the first event, then waits, in its transaction, until
     the test sets the second."""
-    checked, forgotten = threading.Event(), threading.Event()
-
-    def after_execute(conn, cursor, statement, parameters, context, executemany) -> None:
-        if threading.current_thread() is threading.main_thread():
-            return  # the test's own forget
-        if "forgotten_identities" in statement and not checked.is_set():
-            checked.set()
-            assert forgotten.wait(30), "the forget did not finish"
-
-    engine_events.listen(target, "after_cursor_execute", after_execute)
-    try:
-        yield checked, forgotten
-    finally:
-        forgotten.set()
-        engine_events.remove(target, "after_cursor_execute", after_execute)
+    with paused_after(target, "forgotten_identities") as pause:
+        yield pause.reached, pause.go

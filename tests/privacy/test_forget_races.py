@@ -12,13 +12,15 @@ from sqlalchemy import Engine, func, select
 
 from bot.cli.main import main
 from storage.awards import week_awards
-from storage.models import DailyRow, EventRow
+from storage.models import DailyRow, EventRow, PersonRow, PersonWeekRow, WeeklyRow
+from storage.weekly import fresh_weeks
 from tests.builders import bearer
 from tests.privacy.helpers import (
     ALICE_IDS,
     LAST_WEEK,
     a_week_of_usage,
     in_thread,
+    paused_after,
     paused_after_tombstone_check,
     scan,
     send,
@@ -193,3 +195,87 @@ def test_usage_of_someone_forgotten_between_its_tombstone_check_and_its_identity
     with db.read() as conn:
         stored = [conn.scalar(select(func.count()).select_from(t)) for t in (EventRow, DailyRow)]
     assert stored == [0, 0]  # hers was the only usage sent
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("who", ["UCAROL", "carol@example.com"])
+def test_first_usage_of_someone_never_seen_arriving_while_they_are_forgotten_is_dropped(
+    database_url, client, db, api_key, who, capsys
+):
+    """Nothing was stored about her, so the forget had no identity to delete or wait on:
+    the batch made her identity while the forget was under way, found no tombstone (not yet
+    committed), and her usage stayed stored after the forget."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite's write lock keeps every batch out of a forget")
+    user = {"slack_user_id": who} if who.startswith("U") else {"email": who}
+    batch = {"events": [suggestion(user, date(2026, 11, 17))]}
+    # Held as it scrubs the audit trail: its tombstone is in, not yet committed.
+    with holding_lock_on(database_url, "audit_log") as locker:
+        forgetting, code = in_thread(lambda: main(["people", "forget", who]))
+        [forget_pid] = waits_on(locker)
+        sending, answer = in_thread(
+            lambda: client.post("/api/v1/events", json=batch, headers=bearer(api_key))
+        )
+        deadline = time.monotonic() + 30
+        while not answer and not blocked_by(forget_pid):
+            assert time.monotonic() < deadline, "the batch neither stored nor waited"
+            time.sleep(0.02)
+    forgetting.join(60)
+    sending.join(60)
+    assert code == [0], capsys.readouterr().err
+    assert answer[0].status_code == 200, answer[0].text
+    assert answer[0].json() == {"accepted": 1, "duplicates": 0, "rejected": []}  # and dropped
+    # The identity it claimed for her, made and deleted again in its own transaction, is
+    # no identity of hers to report.
+    assert "events=0 daily=0 identities=0" in capsys.readouterr().out
+    assert scan(db, [who]) == []
+    with db.read() as conn:
+        stored = [conn.scalar(select(func.count()).select_from(t)) for t in (EventRow, DailyRow)]
+    assert stored == [0, 0]  # hers was the only usage sent
+
+
+@pytest.mark.postgres
+def test_a_forget_that_meets_the_first_usage_of_someone_never_seen_deletes_all_it_stored(
+    database_url, client, db, api_key, capsys
+):
+    """The batch made her identity (and person) first; the forget, which knew of neither,
+    waited for it and must then find them by her Slack ID, with the events, rollup and
+    weekly sums stored for her before it came to delete."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite's write lock keeps every batch out of a forget")
+    batch = {"events": [suggestion({"slack_user_id": "UCAROL"}, date(2026, 11, 17))]}
+    # Writers to the tombstones wait (readers do not): the forget is held before its own.
+    with holding_lock_on(database_url, "forgotten_identities", "EXCLUSIVE") as locker:
+        with paused_after(db.engine, "INSERT INTO identities") as made:
+            sending, answer = in_thread(
+                lambda: client.post("/api/v1/events", json=batch, headers=bearer(api_key))
+            )
+            assert made.reached.wait(30), "the batch never made her identity"
+            assert made.backend_pid is not None
+            forgetting, code = in_thread(lambda: main(["people", "forget", "UCAROL"]))
+            deadline = time.monotonic() + 30
+            while not blocked_by(made.backend_pid) and not blocked_by(locker):
+                assert time.monotonic() < deadline, "the forget never came to wait"
+                time.sleep(0.02)
+        sending.join(60)
+        assert answer[0].status_code == 200, answer[0].text
+        assert answer[0].json() == {"accepted": 1, "duplicates": 0, "rejected": []}
+        fresh_weeks(db)  # her weekly sums, as the org view's next read makes them
+        with db.read() as conn:
+            carol = conn.scalar(select(PersonRow.id).where(PersonRow.slack_user_id == "UCAROL"))
+            weeks = conn.scalar(select(func.count()).where(WeeklyRow.person_id == carol))
+        assert weeks == 1
+        waits_on(locker)
+    forgetting.join(60)
+    out, err = capsys.readouterr()
+    assert code == [0], err
+    assert "events=1 daily=1 identities=1" in out
+    assert scan(db, ["UCAROL"], people=[carol]) == []
+    with db.read() as conn:
+        stored = [conn.scalar(select(func.count()).select_from(t)) for t in (EventRow, DailyRow)]
+        # The weekly sums name their person by id alone, which the scan cannot tell.
+        stored += [
+            conn.scalar(select(func.count()).where(t.person_id == carol))
+            for t in (WeeklyRow, PersonWeekRow)
+        ]
+    assert stored == [0, 0, 0, 0]
