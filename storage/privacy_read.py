@@ -219,14 +219,15 @@ def _memberships(conn: Connection, subject: Subject) -> list[dict[str, Any]]:
         TeamMemberRow.until,
     ).join(TeamMemberRow, TeamMemberRow.team_id == TeamRow.id)  # fmt: skip
     for chunk in _chunks(subject.identity_ids):
-        for name, source, identity, since, until in conn.execute(
+        for name, source, identity_id, since, until in conn.execute(
             spells.where(TeamMemberRow.identity_id.in_(chunk))
         ):
+            identity = names[identity_id]
             found.append(
                 {
                     "name": name,
                     "source": source,
-                    "identity": names[identity],
+                    "identity": identity,
                     "since": since,
                     "until": until,
                 }
