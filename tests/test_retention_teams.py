@@ -51,8 +51,8 @@ def people_come_and_go(tmp_path) -> None:
     """Ann leaves just before the oldest kept week starts and comes back just after; Bob
     leaves just after it starts, Cy in the middle of it; Dee stays; the team Old is dropped
     before it starts."""
-    import_teams(tmp_path, FIRST, "Platform,UANN\nPlatform,UBOB\nPlatform,UCY\nPlatform,UDEE\n"
-                 "Old,UEVE\n")  # fmt: skip
+    everyone = "Platform,UANN\nPlatform,UBOB\nPlatform,UCY\nPlatform,UDEE\nOld,UEVE\n"
+    import_teams(tmp_path, FIRST, everyone)
     import_teams(tmp_path, JUST_BEFORE, "Platform,UBOB\nPlatform,UCY\nPlatform,UDEE\n")
     import_teams(tmp_path, JUST_AFTER, "Platform,UANN\nPlatform,UCY\nPlatform,UDEE\n")
     import_teams(tmp_path, MIDWEEK, "Platform,UANN\nPlatform,UDEE\n")
