@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from jobs.weeks import local_day
+from jobs.teams import members_moment
+from jobs.weeks import local_day, week_of
 from storage.db import Database
 from storage.event_partitions import ensure_month_partitions
 from storage.retention import Cutoffs, prune
@@ -40,11 +41,18 @@ def cutoffs(config: RetentionConfig, now: datetime) -> Cutoffs:
     """Events and daily figures are cut by local day, so a DST change never moves the line
     by an hour; series state and audit entries by elapsed time."""
     today = local_day(now, config.tz)
+    rollup_before = today - timedelta(days=config.rollup_days) if config.rollup_days else None
+    # The week the rollup cut falls in is still summed (its kept days), over the members it
+    # had as it started: a spell that ended after that moment still counts.
+    team_spells_before = (
+        members_moment(week_of(rollup_before), config.tz) if rollup_before is not None else None
+    )
     return Cutoffs(
         raw_before=today - timedelta(days=config.raw_days) if config.raw_days else None,
-        rollup_before=today - timedelta(days=config.rollup_days) if config.rollup_days else None,
+        rollup_before=rollup_before,
         otlp_before=now - timedelta(days=config.otlp_days) if config.otlp_days else None,
         audit_before=now - timedelta(days=config.audit_days) if config.audit_days else None,
+        team_spells_before=team_spells_before,
         job_runs_before=now - timedelta(days=JOB_RUN_DAYS),
         outbox_before=now - timedelta(days=OUTBOX_CLOSED_DAYS),
         refusals_before=now - timedelta(days=REFUSAL_DAYS),

@@ -24,7 +24,7 @@ from storage.models import (
     TeamRow,
 )
 from storage.post_models import AuditRow, PostRow
-from storage.privacy_records import IdentityKey, Inventory, Span, Subject
+from storage.privacy_records import IdentityKey, Inventory, Span, Subject, TeamSpell
 
 ANONYMOUS_KEY = "anonymous_person_id"
 CHUNK = 500  # ids per IN list, well under every driver's parameter limit
@@ -104,7 +104,19 @@ def inventory(db: Database, subject: Subject) -> Inventory:
         audit: int | None = 0
         if subject.slack_user_id:
             audit = conn.scalar(select(func.count()).where(AuditRow.actor == subject.slack_user_id))
-        teams = [f"{t['name']} ({t['source']})" for t in _teams(conn, subject)]
+        teams = sorted(
+            {
+                TeamSpell(
+                    m["name"],
+                    m["source"],
+                    _local_day(m.get("since"), db),
+                    _local_day(m.get("until"), db),
+                    m.get("reported_on"),
+                )
+                for m in _memberships(conn, subject)
+            },
+            key=lambda t: (t.name, t.source, _in_time(t.since)),
+        )
         digest_on = bool(_digest(conn, subject.person_id).get("enabled"))
     keys = [(k, v) for _, k, v in subject.identities]
     return Inventory(profile, keys, events, daily, awards, flags, int(audit or 0), teams, digest_on)
@@ -170,6 +182,7 @@ def export(db: Database, subject: Subject) -> dict[str, Any]:
             for chunk in _chunks(ids)
             for row in conn.execute(_all(IdentityRow).where(IdentityRow.id.in_(chunk)))
         ]
+        memberships = _memberships(conn, subject)
         return {
             "person": _profile(conn, subject.person_id),
             "identities": identities,
@@ -178,7 +191,12 @@ def export(db: Database, subject: Subject) -> dict[str, Any]:
             "awards": awards,
             "integrity_flags": flags,
             "audit_log": audit,
-            "teams": _teams(conn, subject),
+            "teams": _teams(memberships),
+            # Every spell, dated: `teams` alone cannot say when they were counted in one.
+            "team_memberships": [
+                {k: v.isoformat() if isinstance(v, date | datetime) else v for k, v in m.items()}
+                for m in memberships
+            ],
             "digest_subscription": _digest(conn, subject.person_id),
             "direct_messages": direct_messages,
         }
@@ -190,28 +208,60 @@ def anonymous_person_id(db: Database) -> int | None:
     return int(found) if found is not None else None
 
 
-def _teams(conn: Connection, subject: Subject) -> list[dict[str, Any]]:
-    """The teams the person is a member of, through any identity, and the Copilot teams
-    their GitHub login is listed in."""
-    found: set[tuple[str, str]] = set()
+def _memberships(conn: Connection, subject: Subject) -> list[dict[str, Any]]:
+    """The person's spells in teams, through any identity, ended ones included (`since`,
+    `until`: None for always, still), and the Copilot teams their GitHub login is listed
+    in (`reported_on`: the day of that report, which gives no dates)."""
+    names = {i: f"{k}:{v}" for i, k, v in subject.identities}
+    found: list[dict[str, Any]] = []
+    spells = select(
+        TeamRow.name, TeamRow.source, TeamMemberRow.identity_id, TeamMemberRow.since,
+        TeamMemberRow.until,
+    ).join(TeamMemberRow, TeamMemberRow.team_id == TeamRow.id)  # fmt: skip
     for chunk in _chunks(subject.identity_ids):
-        found.update(
-            conn.execute(
-                select(TeamRow.name, TeamRow.source)
-                .join(TeamMemberRow, TeamMemberRow.team_id == TeamRow.id)
-                .where(TeamMemberRow.identity_id.in_(chunk))
-            ).all()
-        )
-    identity_keys = subject.keys()
-    logins = sorted({v.lower() for k, v in identity_keys if k == "copilot"})
-    if logins:
-        found.update(
-            (team, "copilot report")
-            for team in conn.scalars(
-                select(CopilotTeamRow.team).where(func.lower(CopilotTeamRow.login).in_(logins))
+        for name, source, identity_id, since, until in conn.execute(
+            spells.where(TeamMemberRow.identity_id.in_(chunk))
+        ):
+            identity = names[identity_id]
+            found.append(
+                {
+                    "name": name,
+                    "source": source,
+                    "identity": identity,
+                    "since": since,
+                    "until": until,
+                }
             )
+    keys = subject.keys()
+    logins = {value.lower(): value for kind, value in keys if kind == "copilot"}
+    if logins:
+        listed = select(CopilotTeamRow.team, CopilotTeamRow.login, CopilotTeamRow.day).where(
+            func.lower(CopilotTeamRow.login).in_(sorted(logins))
         )
+        for team, login, day in conn.execute(listed):
+            identity = f"copilot:{logins[login.lower()]}"
+            found.append(
+                {"name": team, "source": "copilot report", "identity": identity, "reported_on": day}
+            )
+    # By team, then in time (an open start, always, first).
+    return sorted(
+        found,
+        key=lambda m: (m["name"], m["source"], _in_time(m.get("since")), m["identity"]),
+    )
+
+
+def _teams(memberships: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each team once, by name and source: the export's shape before spells were dated."""
+    found = {(m["name"], m["source"]) for m in memberships}
     return [{"name": name, "source": source} for name, source in sorted(found)]
+
+
+def _in_time(start: date | None) -> tuple[bool, str]:
+    return (start is not None, start.isoformat() if start is not None else "")
+
+
+def _local_day(moment: datetime | None, db: Database) -> date | None:
+    return None if moment is None else moment.astimezone(db.tz).date()
 
 
 def _digest(conn: Connection, person_id: int | None) -> dict[str, Any]:

@@ -49,6 +49,18 @@ class Span:
 
 
 @dataclass(frozen=True, slots=True)
+class TeamSpell:
+    """A spell of the person in a team, in local days (None: always / still). Copilot's
+    report gives no dates, only the day of the report that lists them (`reported_on`)."""
+
+    name: str
+    source: str
+    since: date | None = None
+    until: date | None = None
+    reported_on: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Inventory:
     """What is stored about a person, in counts and date ranges: the `mydata` answer."""
 
@@ -59,7 +71,7 @@ class Inventory:
     awards: Span
     flags: Span
     audit_entries: int
-    teams: list[str] = field(default_factory=list)  # "name (source)", for the org view
+    teams: list[TeamSpell] = field(default_factory=list)  # for the org view
     digest_on: bool = False
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import delete, select
 
 from storage.db import Database
 from storage.event_partitions import drop_months_before
-from storage.models import DailyRow, EventRow, IntegrityFlagRow, OtlpSeriesRow
+from storage.models import DailyRow, EventRow, IntegrityFlagRow, OtlpSeriesRow, TeamMemberRow
 from storage.post_models import AuditRow, JobRunRow, OutboxRow
 from storage.weekly import prune_weekly
 
@@ -28,6 +28,8 @@ class Cutoffs:
     rollup_before: date | None
     otlp_before: datetime | None
     audit_before: datetime | None
+    # Team spells that ended before this: no kept week is summed over them any more.
+    team_spells_before: datetime | None = None
     # Tables that grow with time rather than with people: each gets a bound of its own.
     job_runs_before: datetime | None = None  # claims of scheduled runs due before this
     outbox_before: datetime | None = None  # posts delivered or cancelled before this
@@ -51,6 +53,11 @@ def prune(
         plan.append(
             ("flags", IntegrityFlagRow, IntegrityFlagRow.week_start < cutoffs.rollup_before)
         )
+    if cutoffs.team_spells_before is not None:
+        ended = TeamMemberRow.until.is_not(None) & (
+            TeamMemberRow.until < cutoffs.team_spells_before
+        )
+        plan.append(("team_spells", TeamMemberRow, ended))
     if cutoffs.otlp_before is not None:
         plan.append(("otlp_series", OtlpSeriesRow, OtlpSeriesRow.updated_at < cutoffs.otlp_before))
     if cutoffs.audit_before is not None:
@@ -61,9 +68,8 @@ def prune(
     refused = AuditRow.outcome == "refused"
     if cutoffs.refusals_before is not None:
         plan.append(("refusals", AuditRow, refused & (AuditRow.at < cutoffs.refusals_before)))
-    counts = dict.fromkeys(
-        ("events", "daily", "flags", "otlp_series", "audit", "refusals", "outbox", "job_runs"), 0
-    )
+    kinds = "events daily flags team_spells otlp_series audit refusals outbox job_runs"
+    counts = dict.fromkeys(kinds.split(), 0)
     if cutoffs.raw_before is not None:
         # On PostgreSQL, whole months go as partitions first; the batches take the rest.
         counts["events"] = drop_months_before(db, cutoffs.raw_before)

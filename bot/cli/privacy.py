@@ -131,6 +131,7 @@ def run_prune(_args: argparse.Namespace, cli: CliContext) -> int:
         "events": "raw usage events",
         "daily": "daily figures",
         "flags": "integrity flags",
+        "team_spells": "ended team memberships",
         "otlp_series": "OpenTelemetry series states",
         "audit": "audit log entries",
         "refusals": "audit entries of refused commands",

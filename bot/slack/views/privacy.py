@@ -24,7 +24,7 @@ from bot.slack.answers import (
 from bot.slack.views.home import OPT_IN_ACTION
 from bot.slack.views.reply import Reply, header, note, section
 from bot.slack.views.text import number, shown
-from storage.privacy_records import Inventory, Span
+from storage.privacy_records import Inventory, Span, TeamSpell
 
 FORGET_CONFIRM_ACTION = "aiusage_forget_confirm"
 FORGET_CANCEL_ACTION = "aiusage_forget_cancel"
@@ -87,8 +87,8 @@ def inventory_lines(inv: Inventory) -> list[str]:
         more = len(inv.teams) - MAX_IDENTITIES_SHOWN
         suffix = f" and {number(more)} more" if more > 0 else ""
         lines.append(
-            "• *Teams* you are counted in (org view, never by name): "
-            f"{', '.join(shown(t) for t in inv.teams[:MAX_IDENTITIES_SHOWN])}{suffix}"
+            "• *Teams* you are or were counted in (org view, never by name): "
+            f"{', '.join(_team(t) for t in inv.teams[:MAX_IDENTITIES_SHOWN])}{suffix}"
         )
     if inv.digest_on:
         lines.append("• *Weekly digest* by direct message: on")
@@ -166,6 +166,21 @@ def _span(span: Span, unit: str = "day") -> str:
     if span.first == span.last:
         return f"{number(span.count)}, {unit} {span.first}"
     return f"{number(span.count)}, {span.first} to {span.last}"
+
+
+def _team(spell: TeamSpell) -> str:
+    """A team and the days the caller was counted in it; no date where the spell has none
+    (a member since always, or still)."""
+    name = f"{shown(spell.name)} ({shown(spell.source)})"
+    if spell.reported_on is not None:
+        return f"{name} as of {spell.reported_on}"
+    if spell.since is not None and spell.until is not None:
+        return f"{name} {spell.since} to {spell.until}"
+    if spell.since is not None:
+        return f"{name} since {spell.since}"
+    if spell.until is not None:
+        return f"{name} until {spell.until}"
+    return name
 
 
 def _notice() -> ContextBlock:
