@@ -51,7 +51,7 @@ from jobs.schedule import Scheduler
 from jobs.weekly import resum_marked_weeks
 from jobs.weeks import utcnow
 from storage.days_zone import ZoneMismatch
-from storage.db import UNAVAILABLE, Database
+from storage.db import UNAVAILABLE, Database, patient
 
 log = logging.getLogger(__name__)
 
@@ -174,13 +174,18 @@ def build_scheduler(services: Services) -> Scheduler:
                 policy=config.posting,
             )
 
+    def catch_up() -> bool:
+        # Asked at start and by the re-drive, outside `run_once`: as patient as the jobs.
+        with patient():
+            return catch_up_due(services.db, config, services.clock())
+
     return Scheduler(
         config.schedule,
         config.tz,
         award_job=award_job,
         integrity_job=lambda: scan_current_week(services.db, config, services.clock()),
         identity_job=identity_job,
-        catch_up_due=lambda: catch_up_due(services.db, config, services.clock()),
+        catch_up_due=catch_up,
         redrive_job=redrive_job(services, notifier),
         redrive_every=timedelta(seconds=services.settings.post_redrive_seconds),
         connector_job=connector_job,

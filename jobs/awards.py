@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import copy_context
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from itertools import groupby
@@ -162,7 +163,8 @@ def daily_candidates(db: Database, week: Week, history_weeks: int) -> list[Candi
     everyone's rows, and the database works outside Python's lock."""
     earlier = [week.previous(back).start for back in range(1, history_weeks + 1)]
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="award-history") as pool:
-        history = pool.submit(active_days_history, db, earlier)
+        # In the caller's context: as patient with locks as the caller (storage.engine).
+        history = pool.submit(copy_context().run, active_days_history, db, earlier)
         periods = person_periods(db, week.start, week.end)
         return _joined(periods, history.result(), history_weeks)
 

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from jobs.schedule import RunOnce
 from storage.coordination import claim_job
-from storage.db import Database
+from storage.db import Database, patient
 
 log = logging.getLogger("aiusage.jobs")
 
@@ -27,7 +27,10 @@ def run_once_across_replicas(
     holder = holder or holder_name()
 
     def run_once(job: str, due: datetime, work: Callable[[], object]) -> object:
-        with claim_job(db, job, due, holder, clock()) as mine:
+        # A job waits for the locks it needs (a forget's, an operator's) as long as they are
+        # held: nobody waits on its answer, and one given up would come back only at its
+        # next due time. Requests beside it give up after seconds instead (storage.engine).
+        with patient(), claim_job(db, job, due, holder, clock()) as mine:
             if not mine:
                 log.info("job %s due %s: run by another replica", job, due.isoformat())
                 return None

@@ -17,7 +17,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, make_url
 
 from storage.days_zone import mismatch, recorded_zone, settle_zone
-from storage.engine import make_engine
+from storage.engine import make_engine, patient
 from storage.event_rows import LocalDays
 from storage.lru import BoundedCache
 
@@ -31,7 +31,9 @@ IDENTITY_CACHE_SIZE = 50_000
 SCHEMA_HEAD = "0200_teamdates"
 
 # What a database that cannot serve right now raises: the server refused or dropped the
-# connection, no pooled connection came free in time, SQLite's file is locked or will not open.
+# connection, no pooled connection came free in time, SQLite's file is locked or will not open,
+# a lock PostgreSQL's rows or tables are held under was not let go in time (lock_timeout,
+# SQLSTATE 55P03: `storage.engine.REQUEST_LOCK_TIMEOUT_MS`).
 # A request that meets one is worth retrying once it is back; nothing of it was stored.
 # So is PostgreSQL refusing every write as read-only (SQLSTATE 25006, which the driver calls
 # an internal error): a standby, or a primary demoted in a failover while its name still
@@ -181,7 +183,9 @@ class Database:
         from alembic import command
         from alembic.runtime.migration import MigrationContext
 
-        with self.engine.begin() as conn:
+        # Patient: another replica may migrate for minutes, and a table an ALTER needs may be
+        # in use; giving up would stop `serve` or `db upgrade` for no fault of theirs.
+        with patient(), self.engine.begin() as conn:
             if not self.is_sqlite:
                 # Held to the end of this transaction: a second replica waits, then finds the
                 # schema current and has nothing left to do.

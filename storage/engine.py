@@ -1,9 +1,12 @@
-"""The engine, tuned per dialect: PostgreSQL's timeouts for a silent server, SQLite's pragmas
-and its BEGIN on the driver's connection."""
+"""The engine, tuned per dialect: PostgreSQL's timeouts for a silent server and for a lock
+held too long, SQLite's pragmas and its BEGIN on the driver's connection."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import Connection, create_engine, event
@@ -43,6 +46,30 @@ POSTGRES_SERVER_SILENCE: dict[str, int] = {
     "tcp_user_timeout": 10_000,
 }
 
+# How long a statement on PostgreSQL waits for a lock another transaction holds before it
+# gives up (SQLSTATE 55P03, which `storage.db.unavailable` counts as the database being
+# unable to serve: a 503 with Retry-After, or Slack's apology). Without it one transaction
+# held long (a forget, a job, an operator's psql session) held every request that touched
+# its rows as long as it lasted, each with a worker thread and a pooled connection. 2 s
+# leaves a slash command, answered in its ack, a second of Slack's 3 to say so; a lock held
+# in the normal run of things (another batch's few rows) is let go in milliseconds. Work
+# that may wait asks for it: `patient`. A URL's `options` naming lock_timeout wins.
+REQUEST_LOCK_TIMEOUT_MS = 2_000
+
+WAIT_FOR_LOCKS = "SET LOCAL lock_timeout = 0"
+_patient: ContextVar[bool] = ContextVar("aiusage_patient", default=False)
+
+
+@contextmanager
+def patient() -> Iterator[None]:
+    """Transactions begun inside, in this thread (or a context copied from it), wait for
+    locks as long as they are held: migrations, scheduled jobs, the command line."""
+    token = _patient.set(True)
+    try:
+        yield
+    finally:
+        _patient.reset(token)
+
 
 def make_engine(url: str, is_sqlite: bool) -> Engine:
     """The engine for `url`: on PostgreSQL with the timeouts above and COPY's staging kept
@@ -57,9 +84,11 @@ def make_engine(url: str, is_sqlite: bool) -> Engine:
         )
         options = str(given.get("options", ""))
         server = {k: v for k, v in POSTGRES_SERVER_SILENCE.items() if k not in options}
+        if "lock_timeout" not in options:
+            server["lock_timeout"] = REQUEST_LOCK_TIMEOUT_MS
 
         @event.listens_for(engine, "connect")
-        def _server_notices_silence(dbapi_conn, _record) -> None:
+        def _server_settings(dbapi_conn, _record) -> None:
             settings = dict(server)
             if dbapi_conn.info.server_version < 120000:
                 settings.pop("tcp_user_timeout", None)
@@ -69,6 +98,19 @@ def make_engine(url: str, is_sqlite: bool) -> Engine:
                 for name, value in settings.items():
                     cur.execute(f"SET {name} = {int(value)}")
             dbapi_conn.autocommit = autocommit
+
+        @event.listens_for(engine, "begin")
+        def _waits_when_patient(conn: Connection) -> None:
+            if not _patient.get():
+                return
+            # LOCAL: gone with the transaction, so the pooled connection goes back to the
+            # next request with the request's timeout. On the driver, which begins its
+            # transaction with it, as SQLAlchemy's own execution would begin another.
+            driver: Any = conn.connection.dbapi_connection
+            try:
+                driver.execute(WAIT_FOR_LOCKS)
+            except conn.dialect.loaded_dbapi.Error as error:
+                raise as_sqlalchemy(conn, error, WAIT_FOR_LOCKS) from error
 
         track_staging(engine)
         return engine

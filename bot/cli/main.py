@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from contextlib import nullcontext
 
 from bot.cli import (
     admin,
@@ -27,7 +28,7 @@ from bot.services import Clock
 from bot.settings import SettingsError, load_settings
 from jobs.weeks import utcnow
 from storage.days_zone import ZoneMismatch
-from storage.db import SchemaTooNew, database_error, database_reason, unavailable
+from storage.db import SchemaTooNew, database_error, database_reason, patient, unavailable
 
 COMMAND_MODULES = (
     serve,
@@ -66,8 +67,14 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock = utcnow) -> int:
         print(f"aiusage: {exc}", file=sys.stderr)
         return 2
     cli = CliContext(settings, clock)
+    # A command waits for the locks it needs as long as they are held, as psql does: an
+    # operator is there to see it wait and to stop it, and a forget or a prune given up
+    # after seconds behind a job would only be run again. `serve` answers requests, which
+    # give up in seconds (storage/engine.py); its jobs wait (jobs/replicas.py).
+    waits = nullcontext() if args.command == "serve" else patient()
     try:
-        return int(args.run(args, cli) or 0)
+        with waits:
+            return int(args.run(args, cli) or 0)
     except SchemaBehind as exc:
         print(f"aiusage: {exc}", file=sys.stderr)
         return 2
