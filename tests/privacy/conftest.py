@@ -1,4 +1,5 @@
-"""The privacy tests' Slack settings (one award channel) and a Kiro integration's key."""
+"""The privacy tests' database (requests that wait on a held forget as long as it is held),
+Slack settings (one award channel) and a Kiro integration's key."""
 
 from __future__ import annotations
 
@@ -6,6 +7,14 @@ import pytest
 
 from bot.settings import load_settings
 from storage.integrations import create_integration
+
+
+@pytest.fixture
+def database_url(database_url: str) -> str:
+    """On PostgreSQL, requests wait for locks as long as they are held: the races here hold
+    a forget still while requests queue behind it, which on a busy machine can take longer
+    than a request's own lock timeout (`storage.engine`, tested in tests/test_lock_waits.py)."""
+    return database_url.replace("options=-c", "options=-clock_timeout%3D0%20-c", 1)
 
 
 @pytest.fixture
