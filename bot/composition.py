@@ -237,7 +237,7 @@ def create_bolt_app(
     (`serve` warms its figures up at start)."""
     if services.settings.slack_bot_token is None:
         return None
-    client = make_web_client(services.settings, wait_out_home_limits=False)
+    client = make_web_client(services.settings)
     usage = UsageService(
         services,
         admin_service(services),
@@ -249,9 +249,7 @@ def create_bolt_app(
     home = home or home_service(services)
     # A forget also empties the person's App Home (in their turn, after any publish of theirs
     # under way) and this process's chart caches.
-    usage.privacy.home = SlackHomeEraser(
-        client, on_erase=home.forget_charts, publish=lambda user: home.erase(client, user)
-    )
+    usage.privacy.home = SlackHomeEraser(client, on_erase=home.forget_charts, publish=home.erase)
     return build_bolt_app(services, client, executor, usage, home)
 
 
@@ -266,8 +264,11 @@ def org_service(services: Services) -> OrgService | None:
 def home_service(services: Services) -> HomeService:
     """The App Home. Build one per process and hand it to both `create_bolt_app` and
     `create_http_app`, so the Slack listeners and `/charts` share its chart cache; `close`
-    it at shutdown, after the after-ack executor, to finish the publishes it owes."""
-    return HomeService.build(services, admin_service(services))
+    it at shutdown, after the after-ack executor, to finish the publishes it owes. Its own
+    client hands Slack's 429s back at once: waiting them out would put the Home's few threads
+    to sleep, and everyone's Home behind them."""
+    client = make_web_client(services.settings, wait_out_rate_limits=False)
+    return HomeService.build(services, admin_service(services), client)
 
 
 def create_http_app(

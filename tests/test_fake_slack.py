@@ -32,17 +32,22 @@ def test_a_429_is_waited_out_and_posted_once(fake, web):
     assert len(fake.messages["CAWARDS"]) == 1
 
 
-def test_serves_client_hands_back_a_home_publishs_429_at_once_and_waits_out_a_posts(fake, web):
-    serves = make_web_client(load_settings(), wait_out_home_limits=False)
+def test_the_homes_client_hands_back_every_429_at_once(fake, web):
+    homes = make_web_client(load_settings(), wait_out_rate_limits=False)
     fake.add_user("UALICE", email="alice@example.com")
     fake.fail("views.publish", status=429, retry_after=1)
-    with pytest.raises(SlackApiError) as caught:
-        serves.views_publish(user_id="UALICE", view={"type": "home", "blocks": []})
-    assert caught.value.response.status_code == 429
-    assert len(fake.calls_to("views.publish")) == 1  # not sent again: the Home's to handle
-    fake.fail("chat.postMessage", status=429, retry_after=1)
-    assert serves.chat_postMessage(channel="CAWARDS", text="hi")["ok"]
-    assert len(fake.calls_to("chat.postMessage")) == 2
+    fake.fail("users.info", status=429, retry_after=1)
+    for call in (
+        lambda: homes.views_publish(user_id="UALICE", view={"type": "home", "blocks": []}),
+        lambda: homes.users_info(user="UALICE"),
+    ):
+        with pytest.raises(SlackApiError) as caught:
+            call()
+        assert caught.value.response.status_code == 429
+    # Not sent again: the Home's to handle; a dropped connection is still tried again.
+    assert len(fake.calls_to("views.publish")) == len(fake.calls_to("users.info")) == 1
+    fake.fail("users.info", drop_connection=True)
+    assert homes.users_info(user="UALICE")["user"]["id"] == "UALICE"
 
 
 def test_a_dropped_connection_is_retried(fake, web):

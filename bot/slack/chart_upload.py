@@ -3,7 +3,8 @@
 
 One file per person is kept: a new chart replaces (and deletes) their previous one, and an
 unchanged chart reuses its file. Without the `files:write` scope uploads stop for the life of
-the process and the Home shows a text chart instead.
+the process and the Home shows a text chart instead; while Slack rate-limits uploads, the
+Home shows one too, and the next publish uploads again.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.charts import Chart, alt_text
+from bot.slack.rate_limits import OncePer, rate_limited, retry_after
 
 log = logging.getLogger("aiusage.home")
 
 # Errors that will not go away by trying again: the app lacks the scope, or the token type.
 SCOPE_ERRORS = frozenset({"missing_scope", "not_allowed_token_type", "no_permission"})
 MAX_KEPT = 256
+DELETE_TRIES = 3  # a rate-limited delete of a replaced file is sent again after Retry-After
 
 
 class ChartUploads:
@@ -43,6 +46,7 @@ class ChartUploads:
         self._by_chart: OrderedDict[Chart, str] = OrderedDict()
         self._by_person: dict[int, str] = {}
         self._lock = threading.Lock()
+        self._limited = OncePer()
 
     def file_for(self, client: WebClient, person_id: int, chart: Chart) -> str | None:
         """The Slack file ID showing `chart`, uploading it if needed; None when it cannot be."""
@@ -65,6 +69,9 @@ class ChartUploads:
             if error in SCOPE_ERRORS:
                 self.enabled = False
                 log.warning("chart uploads are off (%s): add files:write to show images", error)
+            elif rate_limited(exc):
+                if self._limited.due("upload"):
+                    log.warning("Slack rate limited chart uploads: Homes show a text chart")
             else:
                 log.warning("uploading a chart failed: %s", error)
             return None
@@ -89,11 +96,24 @@ class ChartUploads:
             except Exception:  # the image still shows; the forget then misses this file
                 log.exception("recording the chart file %s failed", file_id)
         for old in sorted(f for f in stale if f is not None and f != file_id):
-            try:
-                client.files_delete(file=old)  # nobody's Home shows it any more
-            except (SlackApiError, OSError) as exc:
-                log.info("could not delete the old chart file %s: %r", old, exc)
+            self._delete(client, old)  # nobody's Home shows it any more
         return file_id
+
+    def _delete(self, client: WebClient, file_id: str, tries: int = DELETE_TRIES) -> None:
+        try:
+            client.files_delete(file=file_id)
+        except SlackApiError as exc:
+            if rate_limited(exc) and tries > 1:
+                # Sent again from a timer, not waited out on the Home thread that asked; the
+                # database names only the new file, so a forget would never find this one.
+                again = (client, file_id, tries - 1)
+                timer = threading.Timer(retry_after(exc), self._delete, again)
+                timer.daemon = True
+                timer.start()
+                return
+            log.info("could not delete the old chart file %s: %r", file_id, exc)
+        except OSError as exc:
+            log.info("could not delete the old chart file %s: %r", file_id, exc)
 
     def clear(self) -> None:
         """Forget every file ID kept here (after a person is forgotten)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from slack_sdk import WebClient
-from slack_sdk.http_retry import HttpRequest, HttpResponse, RetryHandler, RetryState
+from slack_sdk.http_retry import RetryHandler
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
@@ -12,41 +12,19 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 from bot.settings import Settings
 
-HOME_PUBLISH = "views.publish"
-
-
-class RateLimitRetries(RateLimitErrorRetryHandler):
-    """Waits out a 429 (Retry-After) and sends again, except for the methods in `dropped`,
-    whose 429 reaches the caller at once."""
-
-    def __init__(self, max_retry_count: int, dropped: frozenset[str] = frozenset()) -> None:
-        super().__init__(max_retry_count=max_retry_count)
-        self.dropped = dropped
-
-    def _can_retry(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> bool:
-        if request.url.rsplit("/", 1)[-1] in self.dropped:
-            return False
-        return super()._can_retry(state=state, request=request, response=response, error=error)
-
 
 def make_web_client(
-    settings: Settings, *, retry_server_errors: bool = True, wait_out_home_limits: bool = True
+    settings: Settings, *, retry_server_errors: bool = True, wait_out_rate_limits: bool = True
 ) -> WebClient:
     """A WebClient that waits out 429s (honouring Retry-After) and retries dropped
     connections and 5xx. Posts that must never repeat pass `retry_server_errors=False`: a
     5xx or a dropped connection can come after Slack has already posted, so their callers
-    check before trying again. `serve`'s Slack app passes `wait_out_home_limits=False`: a
-    Home publish sent again after Retry-After would be an old view, and the wait would hold
-    a thread; its 429 is the Home's to handle (`HomeService`)."""
-    dropped = frozenset() if wait_out_home_limits else frozenset({HOME_PUBLISH})
-    handlers: list[RetryHandler] = [RateLimitRetries(max_retry_count=5, dropped=dropped)]
+    check before trying again. The App Home's client passes `wait_out_rate_limits=False`:
+    waiting would put its few threads to sleep for everyone, so each 429 reaches the caller
+    at once (`HomeService`)."""
+    handlers: list[RetryHandler] = []
+    if wait_out_rate_limits:
+        handlers.append(RateLimitErrorRetryHandler(max_retry_count=5))
     if retry_server_errors:
         # A connection dropped after the request was sent is as ambiguous as a 5xx.
         handlers.append(ConnectionErrorRetryHandler(max_retry_count=3))

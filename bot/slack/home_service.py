@@ -4,7 +4,9 @@ images behind it, re-rendered from the database for `GET /charts/<token>`.
 Publishing never waits for a chart: in HTTP mode the image block points at our own
 `/charts/<token>` URL (Slack fetches it after the view is up), elsewhere a text chart is shown.
 A chart that cannot be built leaves the figures in place. Publishes go through `HomeQueue`:
-one at a time per person, reading the figures when they run.
+one at a time per person, reading the figures when they run. The Home's own client hands
+each 429 back at once: a Home thread never sleeps out Slack's Retry-After, and a publish
+makes do with what it has (the stored profile, a text chart) or is dropped till the next open.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
@@ -29,6 +30,7 @@ from bot.slack.chart_tokens import ChartRef, chart_key, sign
 from bot.slack.chart_upload import ChartUploads
 from bot.slack.home_chart import TREND_KIND, chart_size, chart_weeks, text_chart, trend_chart
 from bot.slack.home_queue import HomeQueue
+from bot.slack.rate_limits import OncePer, rate_limited, retry_after
 from bot.slack.usage_service import actor
 from bot.slack.views.home import ChartImage, HomeData, home_view
 from bot.slack.views.privacy import forgotten_home_view
@@ -46,7 +48,6 @@ from storage.usage_queries import person_daily
 log = logging.getLogger("aiusage.home")
 
 CHART_CACHE_SIZE = 256  # about 40 KB each: ~10 MB at most
-LIMIT_LOG_EVERY_S = 60.0  # one line per person a minute about their rate-limited Home
 ERASE_TRIES = 5  # a rate-limited deleted Home is sent again after Retry-After, this often
 
 
@@ -127,31 +128,33 @@ class _Owed:
 
 @dataclass
 class HomeService:
-    """Builds and publishes Home tabs and serves their charts."""
+    """Builds and publishes Home tabs, through `client` (whose 429s reach us at once), and
+    serves their charts."""
 
     services: Services
     admin: AdminService
     cache: ChartCache
     uploads: ChartUploads
+    client: WebClient
     queue: HomeQueue = field(default_factory=HomeQueue)
 
     # matplotlib's first render imports it and loads fonts (about a second, some 55 MB): done
     # in the background at the first Home publish, before Slack fetches that Home's chart,
     # rather than at start, so a replica nobody opens a Home on never carries it.
     _warming: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
-    _limited: dict[str, float] = field(default_factory=dict, init=False, repr=False)
+    _limited: OncePer = field(default_factory=OncePer, init=False, repr=False)
     _retries: set[threading.Timer] = field(default_factory=set, init=False, repr=False)
     _owed: dict[str, _Owed] = field(default_factory=dict, init=False, repr=False)
     _starts: Iterator[int] = field(default_factory=itertools.count, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     @classmethod
-    def build(cls, services: Services, admin: AdminService) -> HomeService:
+    def build(cls, services: Services, admin: AdminService, client: WebClient) -> HomeService:
         cache = ChartCache()
         uploads = ChartUploads(
             cache.png, record=lambda person, file: swap_home_chart_file(services.db, person, file)
         )
-        return cls(services, admin, cache, uploads)
+        return cls(services, admin, cache, uploads, client)
 
     def forget_charts(self) -> None:
         """Drop every rendered chart and uploaded file ID this process keeps, after a forget:
@@ -213,34 +216,32 @@ class HomeService:
             return None
         return ChartImage(alt_text(chart), image_url=f"{base}/charts/{sign(key, ref, now)}.png")
 
-    def publish(self, client: WebClient, viewer: Viewer, note: str | None = None) -> None:
+    def publish(self, viewer: Viewer, note: str | None = None) -> None:
         """Publish the viewer's Home tab (only they see it), in their turn."""
         user = viewer.slack_user_id
-        self.queue.submit(user, lambda: self._publish(client, user, viewer, note))
+        self.queue.submit(user, lambda: self._publish(user, viewer, note))
 
-    def open(
-        self, client: WebClient, slack_user_id: str, find: Callable[[], Viewer | None]
-    ) -> None:
-        """The person opened their Home: `find` who they are, then publish it, in their turn
-        (opens while one is under way are merged into one)."""
+    def open(self, slack_user_id: str, find: Callable[[WebClient], Viewer | None]) -> None:
+        """The person opened their Home: `find` who they are, asking Slack through the Home's
+        client, then publish it, in their turn (opens while one is under way are merged)."""
 
         def job() -> None:
             # Someone forgotten is not looked up: `find` would store their profile again.
             if is_forgotten(self.services.db, slack_user_id):
-                self._publish(client, slack_user_id, None)
-            elif (viewer := find()) is not None:
-                self._publish(client, slack_user_id, viewer, None)
+                self._publish(slack_user_id, None)
+            elif (viewer := find(self.client)) is not None:
+                self._publish(slack_user_id, viewer, None)
 
         self.queue.submit(slack_user_id, job)
 
-    def erase(self, client: WebClient, slack_user_id: str) -> None:
+    def erase(self, slack_user_id: str) -> None:
         """After a forget: publish what the person's Home is now (the deleted one), after any
         publish already under way, so none that read their figures can land after it. It is
         owed until one begun after this is taken: a rate-limited one is sent again after
         Slack's Retry-After, up to ERASE_TRIES times."""
         with self._lock:
             self._owed[slack_user_id] = _Owed(ERASE_TRIES, since=next(self._starts))
-        self.queue.submit(slack_user_id, lambda: self._publish(client, slack_user_id, None))
+        self.queue.submit(slack_user_id, lambda: self._publish(slack_user_id, None))
 
     def close(self) -> None:
         """Publish what is under way or pending, then no more (at shutdown)."""
@@ -250,9 +251,7 @@ class HomeService:
             self._retries.clear()
         self.queue.close()
 
-    def _publish(
-        self, client: WebClient, slack_user_id: str, viewer: Viewer | None, note: str | None = None
-    ) -> None:
+    def _publish(self, slack_user_id: str, viewer: Viewer | None, note: str | None = None) -> None:
         if not self._warming.is_set():
             self._warming.set()
             threading.Thread(target=_warm_up, name="chart-warm-up", daemon=True).start()
@@ -268,38 +267,32 @@ class HomeService:
             if viewer is None:
                 viewer = viewer_from(profile, self.services.settings.timezone)
             viewer = replace(viewer, person_id=profile.person_id, opted_out=profile.opted_out)
-            view = home_view(self.data(viewer, note, client))
+            view = home_view(self.data(viewer, note, self.client))
         try:
-            client.views_publish(user_id=slack_user_id, view=view)
+            self.client.views_publish(user_id=slack_user_id, view=view)
         except SlackApiError as exc:
-            if exc.response.status_code != 429:
+            if not rate_limited(exc):
                 raise
-            self._rate_limited(client, slack_user_id, retry_after(exc))
+            self._rate_limited(slack_user_id, retry_after(exc))
             return
         with self._lock:
             owed = self._owed.get(slack_user_id)
             if owed is not None and started > owed.since:
                 del self._owed[slack_user_id]
 
-    def _rate_limited(self, client: WebClient, slack_user_id: str, wait: float) -> None:
+    def _rate_limited(self, slack_user_id: str, wait: float) -> None:
         """Dropped, not waited out on a thread (the next open publishes it again), unless
         the person's deleted Home is owed: that is sent again after `wait`."""
-        now = time.monotonic()
         with self._lock:
             owed = self._owed.get(slack_user_id)
             if owed is not None:
                 owed.tries -= 1
                 if owed.tries > 0:
-                    self._later(wait, slack_user_id, client)
+                    self._later(wait, slack_user_id)
                     return
                 del self._owed[slack_user_id]
-            elif now - self._limited.get(slack_user_id, -LIMIT_LOG_EVERY_S) < LIMIT_LOG_EVERY_S:
+            elif not self._limited.due(slack_user_id):
                 return
-            else:
-                for user, at in list(self._limited.items()):
-                    if now - at >= LIMIT_LOG_EVERY_S:
-                        del self._limited[user]
-                self._limited[slack_user_id] = now
         what = "deleted Home" if owed is not None else "Home tab"
         log.warning(
             "Slack rate limited the %s of %s: not published; the next open publishes it",
@@ -307,12 +300,12 @@ class HomeService:
             slack_user_id,
         )
 
-    def _later(self, wait: float, slack_user_id: str, client: WebClient) -> None:
+    def _later(self, wait: float, slack_user_id: str) -> None:
         # A timer rather than a sleeping thread: it holds no worker while Slack's limit lasts.
         def fire() -> None:
             with self._lock:
                 self._retries.discard(timer)
-            self.queue.submit(slack_user_id, lambda: self._publish(client, slack_user_id, None))
+            self.queue.submit(slack_user_id, lambda: self._publish(slack_user_id, None))
 
         timer = threading.Timer(wait, fire)
         timer.daemon = True
@@ -339,19 +332,6 @@ class HomeService:
         first = chart_weeks(week)[0].start
         daily = person_daily(self.services.db, ref.person_id, first, today)
         return self.cache.png(trend_chart(daily, Week(week.start), today))
-
-
-def retry_after(exc: SlackApiError) -> float:
-    """Slack's Retry-After for a 429, in seconds, held to 1 s .. 5 min."""
-    headers = exc.response.headers or {}
-    for name, value in headers.items():
-        if name.lower() == "retry-after":
-            value = value[0] if isinstance(value, list) and value else value
-            try:
-                return min(max(float(value), 1.0), 300.0)
-            except (TypeError, ValueError):
-                break
-    return 5.0
 
 
 def _warm_up() -> None:

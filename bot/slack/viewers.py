@@ -17,6 +17,7 @@ from bot.slack.answers import NotAnswered, Viewer, viewer_from
 from bot.slack.command_text import Org, Restore, Retire, Status
 from bot.slack.command_text import Request as SlashRequest
 from bot.slack.membership import Workspace
+from bot.slack.rate_limits import OncePer, rate_limited
 from storage import bounds
 from storage.lru import BoundedCache
 from storage.people import link_email
@@ -74,6 +75,7 @@ class Callers:
         self.services = services
         self.ours = ours  # waits up to the given seconds for auth.test's answer
         self._refused: BoundedCache[str, float] = BoundedCache(REFUSALS_KEPT)
+        self._limited = OncePer()
 
     def foreign(self, team: tuple[object, object]) -> bool:
         """Whether a request's own (team, org) is another workspace's: answered at once,
@@ -113,6 +115,12 @@ class Callers:
         except SlackApiError as exc:
             if exc.response.get("error") in NO_SUCH_USER:
                 return self._refuse(slack_user_id)
+            if rate_limited(exc):
+                # At once only through a client that does not wait 429s out (the Home's),
+                # whose opens may come by the dozen: one line a minute, not one an open.
+                if self._limited.due("users.info"):
+                    log.warning("Slack rate limited users.info: callers taken as last known")
+                return self._as_last_known(slack_user_id)
             return self._unsure(slack_user_id, repr(exc))
         except OSError as exc:  # no answer after the client's retries
             return self._unsure(slack_user_id, repr(exc))
@@ -149,6 +157,9 @@ class Callers:
         """Slack cannot say now: someone it vouched for before is answered from what is
         stored; anyone else is asked to try again, and nothing is stored."""
         log.warning("could not check who %s is: %s", slack_user_id, why)
+        return self._as_last_known(slack_user_id)
+
+    def _as_last_known(self, slack_user_id: str) -> Viewer | NotAnswered:
         profile = find_slack_profile(self.services.db, slack_user_id)
         if profile is None or profile.checked_at is None:
             return NotAnswered("unverified")

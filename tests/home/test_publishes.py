@@ -8,6 +8,7 @@ import json
 import logging
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 from starlette.testclient import TestClient
@@ -17,7 +18,16 @@ from bot.demo.signed_requests import app_home_opened
 from bot.slack.views.home import OPT_OUT_ACTION
 from storage.profiles import find_slack_profile
 from tests.builders import event
-from tests.home.helpers import as_view, hold_first_publish, ingest, open_home, post_open, wait_until
+from tests.home.helpers import (
+    as_view,
+    chart_file,
+    hold_first_publish,
+    ingest,
+    open_home,
+    post_open,
+    wait_until,
+    without_public_url,
+)
 from tests.privacy.helpers import clicked
 from tests.slack_command_helpers import text_of
 from tests.slack_requests import signed_headers
@@ -115,3 +125,84 @@ def test_a_rate_limited_deleted_home_is_published_again_after_retry_after(slack,
     [*_, limited, again] = slack.fake.wait_for("views.publish", 3)
     assert text_of(as_view(limited.params)) == text_of(as_view(again.params))
     assert "Your aiusage data is deleted" in text_of(as_view(again.params))
+
+
+# -- Slack's limits on the other calls a Home publish makes --------------------------------------
+
+LONG_WAIT = 30  # Slack's Retry-After: a Home thread that slept it out would show at once
+PEOPLE = ["UALICE", "UBOB", "UCAROL", "UDAN", "UERIN"]  # more than there are Home threads
+
+
+def test_a_rate_limited_users_info_shows_homes_as_last_known_without_waiting(slack, now, caplog):
+    add_people(slack)
+    for count, user in enumerate(PEOPLE, 1):
+        open_home(slack, user, count)  # Slack told us who they are
+    slack.move_to(now + timedelta(days=2))  # what it told us is due a fresh look
+    asked = len(slack.fake.calls_to("users.info"))
+    slack.fake.fail("users.info", status=429, retry_after=LONG_WAIT, times=len(PEOPLE))
+    with caplog.at_level(logging.WARNING):
+        started = time.monotonic()
+        for user in PEOPLE:
+            post_open(slack, user)
+        published = slack.fake.wait_for("views.publish", 2 * len(PEOPLE))[len(PEOPLE) :]
+        took = time.monotonic() - started
+        time.sleep(0.3)  # a users.info sent again after a wait would have come by now
+    # Everyone's Home, promptly, from what Slack said last time; nobody's ask sent again.
+    assert took < LONG_WAIT / 3
+    assert sorted(call.params["user_id"] for call in published) == sorted(PEOPLE)
+    assert all("Your AI usage" in text_of(as_view(call.params)) for call in published)
+    assert len(slack.fake.calls_to("users.info")) == asked + len(PEOPLE)
+    limited = [r for r in caplog.records if "rate limited" in r.getMessage()]
+    assert len(limited) == 1 and "users.info" in limited[0].getMessage()
+    # Not stored as checked: the next open asks Slack again.
+    before = find_slack_profile(slack.services.db, "UALICE").checked_at
+    open_home(slack, "UALICE", 2 * len(PEOPLE) + 1)
+    assert len(slack.fake.calls_to("users.info")) == asked + len(PEOPLE) + 1
+    assert find_slack_profile(slack.services.db, "UALICE").checked_at > before
+
+
+def test_a_rate_limited_chart_upload_shows_a_text_chart_without_waiting(slack, caplog):
+    without_public_url(slack)  # Socket Mode's case: the chart is uploaded to Slack
+    add_people(slack)
+    slack.fake.fail(
+        "files.getUploadURLExternal", status=429, retry_after=LONG_WAIT, times=len(PEOPLE)
+    )
+    with caplog.at_level(logging.WARNING):
+        started = time.monotonic()
+        for user in PEOPLE:
+            post_open(slack, user)
+        published = slack.fake.wait_for("views.publish", len(PEOPLE))
+        took = time.monotonic() - started
+        time.sleep(0.3)  # an upload sent again after a wait would have come by now
+    assert took < LONG_WAIT / 3
+    assert sorted(call.params["user_id"] for call in published) == sorted(PEOPLE)
+    for call in published:
+        view = as_view(call.params)
+        assert not [b for b in view["blocks"] if b["type"] == "image"]
+        assert "Requests per week, by tool" in text_of(view)
+    assert len(slack.fake.calls_to("files.getUploadURLExternal")) == len(PEOPLE)
+    limited = [r for r in caplog.records if "rate limited" in r.getMessage()]
+    assert len(limited) == 1 and "upload" in limited[0].getMessage()
+    # The limit is not remembered as a lack of scope: the next open uploads the image.
+    assert chart_file(open_home(slack, "UALICE", len(PEOPLE) + 1))
+
+
+def test_a_rate_limited_delete_of_a_replaced_chart_is_sent_again_off_the_home_thread(
+    slack, api_key
+):
+    without_public_url(slack)
+    replaced = chart_file(open_home(slack))
+    ingest(slack, api_key, event(occurred_at="2026-11-18T09:00:00Z", requests=50))
+    slack.fake.fail("files.delete", status=429, retry_after=2)
+    new = chart_file(open_home(slack, count=2))
+    wait_until(lambda: replaced not in slack.fake.files)
+    assert new in slack.fake.files
+    # The Home was published before the delete was sent again, not after a wait for it.
+    calls = [c.method for c in slack.fake.calls if c.method in ("views.publish", "files.delete")]
+    assert calls == ["views.publish", "files.delete", "views.publish", "files.delete"]
+
+
+def add_people(slack) -> None:
+    for user in PEOPLE:
+        if user not in slack.fake.users:
+            slack.fake.add_user(user, email=f"{user[1:].lower()}@example.com")

@@ -35,7 +35,7 @@ READS_ONLY = (Me, Top, Badges)
 log = logging.getLogger("aiusage.slack")
 
 # Called once a command has been answered, e.g. to refresh the caller's Home tab.
-AfterAnswer = Callable[[SlashRequest, Viewer, WebClient], None]
+AfterAnswer = Callable[[SlashRequest, Viewer], None]
 
 
 def register(
@@ -48,7 +48,7 @@ def register(
 ) -> None:
     """`/aiusage`, answered in the ack when it can be, otherwise after it on `executor`
     (which the app drains before it stops)."""
-    answered = after_answer or (lambda _request, _viewer, _client: None)
+    answered = after_answer or (lambda _request, _viewer: None)
 
     def answer_now(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
         if callers.foreign(command_team(command)):
@@ -69,7 +69,7 @@ def register(
             executor.submit(answer_later, request, user_id, respond, client)
             return
         ack(**render(answer).as_kwargs())
-        answered(request, viewer, client)
+        answered(request, viewer)
 
     def answer_later(
         request: SlashRequest, user_id: str, respond: Respond, client: WebClient
@@ -82,7 +82,7 @@ def register(
                 reply(respond, render(viewer).as_kwargs(), timeout)
                 return
             reply(respond, render(usage.answer(request, viewer)).as_kwargs(), timeout)
-            answered(request, viewer, client)
+            answered(request, viewer)
 
     app.command(COMMAND)(answer_now)
 

@@ -51,13 +51,14 @@ def register(app: App, home: HomeService, callers: Callers, usage: UsageService)
     def just_ack(ack: Ack) -> None:
         ack()
 
-    def opened(ack: Ack, event: dict[str, Any], client: WebClient) -> None:
+    def opened(ack: Ack, event: dict[str, Any]) -> None:
         ack()
         if event.get("tab", "home") != "home":
             return  # the Messages tab: nothing to publish
         user = event["user"]
         # Who they are is looked up in their turn too: opens pile up as one, not as lookups.
-        home.open(client, user, lambda: viewer_for(client, user))
+        # With the Home's client: a rate-limited users.info must not put a Home thread to sleep.
+        home.open(user, lambda home_client: viewer_for(home_client, user))
 
     app.event("app_home_opened")(opened)
 
@@ -66,7 +67,7 @@ def register(app: App, home: HomeService, callers: Callers, usage: UsageService)
             viewer = viewer_for(client, body["user"]["id"], click_team(body))
             if viewer is None:
                 return
-            home.publish(client, viewer, change(viewer))
+            home.publish(viewer, change(viewer))
 
         return after_ack
 
@@ -100,8 +101,8 @@ def refresh_home_after(home: HomeService) -> AfterAnswer:
     """After `/aiusage optout|optin|digest on|off`, the caller's Home tab shows the new
     setting too: queued on the Home's own pool, so the command's answer is not held up."""
 
-    def after(request: SlashRequest, viewer: Viewer, client: WebClient) -> None:
+    def after(request: SlashRequest, viewer: Viewer) -> None:
         if isinstance(request, OptOut | OptIn | Digest):
-            home.publish(client, viewer)
+            home.publish(viewer)
 
     return after
