@@ -5,17 +5,24 @@ come just after it, never in an error."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from bot.cli.main import main
 from bot.slack.listeners.errors import ERROR_TEXT
+from storage.awards import week_awards
 from storage.models import IdentityRow, PersonRow
 from storage.privacy import is_forgotten
 from storage.profiles import find_slack_profile
 from tests.privacy.helpers import (
+    LAST_WEEK,
+    a_week_of_usage,
     in_thread,
+    scan,
+    send,
+    suggestion,
     waits_on,
 )
 from tests.test_database_outage import holding_lock_on
@@ -116,3 +123,23 @@ def test_linking_an_identity_to_someone_being_forgotten_links_it_after_the_forge
             .where(IdentityRow.kind == (kind or "email"), IdentityRow.value == value)
         )
     assert owner == "UALICE"
+
+
+@pytest.mark.postgres
+def test_an_award_winner_forgotten_while_the_week_is_decided_is_left_out(
+    database_url, slack, db, api_key, capsys
+):
+    """The award run stored her badge by her person id while her forget held that row: the
+    foreign key failed the whole week, and nobody's awards were stored or posted."""
+    _skip_on_sqlite(database_url)
+    a_week_of_usage(slack.http, api_key)
+    bob = [
+        suggestion({"slack_user_id": "UBOB"}, LAST_WEEK.start + timedelta(days=i))
+        for i in (0, 3, 4)
+    ]
+    send(slack.http, api_key, *bob)
+    code, posted = _forget_meanwhile(database_url, "UALICE", lambda: main(["awards", "post"]))
+    assert (code, posted) == ([0], 0), capsys.readouterr().err
+    winners = {a.slack_user_id for a in week_awards(db, LAST_WEEK.start)}
+    assert winners == {"UBOB"}
+    assert scan(db, ["UALICE"]) == []
