@@ -13,6 +13,7 @@ from sqlalchemy import select
 from bot.cli.main import main
 from bot.slack.listeners.errors import ERROR_TEXT
 from storage.awards import week_awards
+from storage.integrity import week_flags
 from storage.models import IdentityRow, PersonRow
 from storage.privacy import is_forgotten
 from storage.profiles import find_slack_profile
@@ -26,6 +27,7 @@ from tests.privacy.helpers import (
     waits_on,
 )
 from tests.test_database_outage import holding_lock_on
+from tests.test_scripted_usage import honest_week, usage
 
 # The forget deletes her team spells right after it has locked her identities and person:
 # held there (its writes kept out, reads let through), it holds those locks open.
@@ -142,4 +144,23 @@ def test_an_award_winner_forgotten_while_the_week_is_decided_is_left_out(
     assert (code, posted) == ([0], 0), capsys.readouterr().err
     winners = {a.slack_user_id for a in week_awards(db, LAST_WEEK.start)}
     assert winners == {"UBOB"}
+    assert scan(db, ["UALICE"]) == []
+
+
+@pytest.mark.postgres
+def test_a_person_flagged_and_forgotten_while_the_week_is_decided_is_left_out(
+    database_url, slack, db, api_key, capsys
+):
+    """The week's integrity flags, stored by person id before its badges, waited on her
+    forget and then failed the award run on their foreign key."""
+    _skip_on_sqlite(database_url)
+    claimed = [
+        usage("UALICE", day, 9, kind="agent", input_tokens=10_000, lines_accepted=10**9)
+        for day in (0, 1)
+    ]
+    send(slack.http, api_key, *claimed, *honest_week("UBOB"))
+    code, posted = _forget_meanwhile(database_url, "UALICE", lambda: main(["awards", "post"]))
+    assert (code, posted) == ([0], 0), capsys.readouterr().err
+    assert {a.slack_user_id for a in week_awards(db, LAST_WEEK.start)} == {"UBOB"}
+    assert week_flags(db, LAST_WEEK.start) == []
     assert scan(db, ["UALICE"]) == []
