@@ -13,6 +13,7 @@ from storage.compiled import CompiledRead
 from storage.db import Database
 from storage.dialect import insert_ignore
 from storage.models import AwardRow, IdentityRow, PersonRow
+from storage.person_writes import standing_people
 from storage.records import Award, NewAward, Person
 from storage.usage_masks import day_masks
 
@@ -23,22 +24,24 @@ def store_awards(
     db: Database, week_start: date, awards: Sequence[NewAward], now: datetime
 ) -> list[Award]:
     """Store a week's awards unless the week already has some, and return what is stored:
-    a re-run, a second replica or a later recompute gets the winners first decided."""
+    a re-run, a second replica or a later recompute gets the winners first decided. A
+    winner forgotten since the week was read is left out, as they would have been before."""
     with db.write() as conn:
         if not _week(conn, week_start) and awards:
-            conn.execute(
-                insert_ignore(conn, AwardRow),
-                [
-                    {
-                        "person_id": award.person_id,
-                        "week_start": week_start,
-                        "category": award.category,
-                        "reason": award.reason,
-                        "created_at": now,
-                    }
-                    for award in awards
-                ],
-            )
+            standing = standing_people(conn, [award.person_id for award in awards])
+            rows = [
+                {
+                    "person_id": award.person_id,
+                    "week_start": week_start,
+                    "category": award.category,
+                    "reason": award.reason,
+                    "created_at": now,
+                }
+                for award in awards
+                if award.person_id in standing
+            ]
+            if rows:
+                conn.execute(insert_ignore(conn, AwardRow), rows)
         return _week(conn, week_start)
 
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, select, update
 
 from storage.db import Database
 from storage.dialect import insert
 from storage.models import DigestRow, PersonRow
 from storage.people import ensure_person
+from storage.person_writes import write_for_person
 from storage.post_models import AuditRow
 
 DIGEST_ACTOR = "weekly-digest"
@@ -27,8 +28,10 @@ class Subscriber:
 
 
 def set_digest(db: Database, slack_user_id: str, enabled: bool, now: datetime) -> bool:
-    """Turn the caller's digest on or off; returns the new state."""
-    with db.write() as conn:
+    """Turn the caller's digest on or off; returns the new state. Met by their forget, it
+    is set for them as they are after it (`storage.person_writes`)."""
+
+    def switch(conn: Connection) -> None:
         person_id = ensure_person(conn, slack_user_id, now)
         statement = insert(conn, DigestRow).values(
             person_id=person_id, enabled=enabled, changed_at=now
@@ -39,6 +42,8 @@ def set_digest(db: Database, slack_user_id: str, enabled: bool, now: datetime) -
                 set_={"enabled": enabled, "changed_at": now},
             )
         )
+
+    write_for_person(db, switch)
     return enabled
 
 

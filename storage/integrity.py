@@ -12,6 +12,7 @@ from storage.counted_daily import counted_daily
 from storage.db import Database
 from storage.dialect import insert
 from storage.models import DailyRow, EventRow, IdentityRow, IntegrityFlagRow
+from storage.person_writes import standing_people
 from storage.records import IntegrityFlag
 
 STREAM_ROWS = 5000  # rows fetched at a time by `event_moments`
@@ -72,8 +73,12 @@ def replace_flags(
     db: Database, week_start: date, flags: Sequence[IntegrityFlag], now: datetime
 ) -> None:
     """Make `flags` the week's flags, dropping any earlier computation's. Upserts rather
-    than delete-and-insert, so two computations running at once cannot collide."""
+    than delete-and-insert, so two computations running at once cannot collide. Someone
+    forgotten since their week was read is left out, as they would have been before."""
     with db.write() as conn:
+        if flags:
+            standing = standing_people(conn, [flag.person_id for flag in flags])
+            flags = [flag for flag in flags if flag.person_id in standing]
         keep = [(flag.person_id, flag.signal) for flag in flags]
         stale = delete(IntegrityFlagRow).where(IntegrityFlagRow.week_start == week_start)
         if keep:

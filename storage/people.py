@@ -12,6 +12,7 @@ from sqlalchemy import Connection, bindparam, insert, or_, select, tuple_, updat
 from storage.db import Database
 from storage.dialect import insert_ignore
 from storage.models import IdentityRow, PersonRow
+from storage.person_writes import changed, write_for_person
 from storage.post_models import AuditRow
 from storage.records import Person
 
@@ -213,10 +214,13 @@ def _find(conn: Connection, keys: list[IdentityKey]) -> dict[IdentityKey, tuple[
 
 
 def _link(conn: Connection, identity_id: int, person_id: int, by: str, now: datetime) -> None:
-    conn.execute(
-        update(IdentityRow)
-        .where(IdentityRow.id == identity_id)
-        .values(person_id=person_id, linked_by=by, linked_at=now)
+    # Waits on a forget holding the identity; none updated is the identity deleted by it.
+    changed(
+        conn.execute(
+            update(IdentityRow)
+            .where(IdentityRow.id == identity_id)
+            .values(person_id=person_id, linked_by=by, linked_at=now)
+        ).rowcount
     )
 
 
@@ -235,8 +239,10 @@ def link_identity(
     db: Database, kind: str, value: str, slack_user_id: str, by: str, now: datetime
 ) -> int:
     """Make an identity count as this Slack user's, from its first event on; returns the
-    person id. Re-linking moves it."""
-    with db.write() as conn:
+    person id. Re-linking moves it. Met by the forget of either, it links what is left
+    after it, as a link made just after it would (`storage.person_writes`)."""
+
+    def link(conn: Connection) -> int:
         person_id = ensure_person(conn, slack_user_id, now)
         [identity_id] = resolve_identities(conn, [(kind, value)], now).values()
         _link(conn, identity_id, person_id, by, now)
@@ -244,7 +250,9 @@ def link_identity(
             # A person's own email counts as theirs in `mydata`, export and forget: the one
             # it was moved from must not keep it.
             _drop_email_elsewhere(conn, value, person_id)
-    return person_id
+        return person_id
+
+    return write_for_person(db, link)
 
 
 def link_email(db: Database, email: str, slack_user_id: str, now: datetime) -> int:
@@ -253,7 +261,8 @@ def link_email(db: Database, email: str, slack_user_id: str, now: datetime) -> i
     and audited: Slack reuses addresses, and their history is not the newcomer's. An admin
     moves it with `aiusage people link`."""
     email = email.lower()
-    with db.write() as conn:
+
+    def note(conn: Connection) -> tuple[int, bool]:
         person_id = ensure_person(conn, slack_user_id, now)
         holder = conn.execute(
             select(IdentityRow.id, PersonRow.slack_user_id)
@@ -262,9 +271,15 @@ def link_email(db: Database, email: str, slack_user_id: str, now: datetime) -> i
         ).one_or_none()
         if holder is not None and holder.slack_user_id not in (None, slack_user_id):
             _hold_email(conn, holder.id, email, holder.slack_user_id, slack_user_id, now)
-            return person_id
+            return person_id, False
         _drop_email_elsewhere(conn, email, person_id)
-        conn.execute(update(PersonRow).where(PersonRow.id == person_id).values(email=email))
+        update_person = update(PersonRow).where(PersonRow.id == person_id).values(email=email)
+        changed(conn.execute(update_person).rowcount)
+        return person_id, True
+
+    person_id, moved = write_for_person(db, note)
+    if not moved:
+        return person_id
     return link_identity(db, "email", email, slack_user_id, "slack-lookup", now)
 
 

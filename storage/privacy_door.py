@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from storage.db import Database
 from storage.people import IdentityKey, resolve_identities
+from storage.person_writes import ATTEMPTS
 from storage.privacy import forgotten_keys, generation
 
 T = TypeVar("T")
@@ -63,14 +64,17 @@ def resolve_unforgotten(
 def retry_after_forget(db: Database, now: datetime, attempt: Callable[[], T]) -> T:
     """Run `attempt`; if it fails on an integrity error (an identity a forget has just
     deleted, between our cache checks) or on ForgottenMeanwhile, empty the cache and run
-    it once more."""
-    try:
-        return attempt()
-    except (IntegrityError, ForgottenMeanwhile):
-        # Emptied whatever the generation says: another request thread that failed on the
-        # same forget may have noticed it first, and this attempt's ids came from before.
-        notice_forgets(db, now, force=True)
-        db.identity_ids.clear()
+    it again, up to ATTEMPTS in all: a retry can meet another forget, of someone else in
+    the batch, that committed just after the first."""
+    for _ in range(ATTEMPTS - 1):
+        try:
+            return attempt()
+        except (IntegrityError, ForgottenMeanwhile):
+            # Emptied whatever the generation says: another request thread that failed on
+            # the same forget may have noticed it first, and this attempt's ids came from
+            # before.
+            notice_forgets(db, now, force=True)
+            db.identity_ids.clear()
     return attempt()
 
 

@@ -4,13 +4,15 @@ flags, and whether they left the leaderboard. Every slash command reads it first
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import String, bindparam, select, update
+from sqlalchemy import Connection, String, bindparam, select, update
 
 from storage.compiled import CompiledRead
 from storage.db import Database
 from storage.models import PersonRow
 from storage.people import ensure_person
+from storage.person_writes import changed, write_for_person
 from storage.records import Profile
 
 
@@ -34,34 +36,38 @@ def save_slack_profile(
 ) -> Profile:
     """Store what users.info said of a member of the workspace, stamped so it is not asked
     again too soon; a stamp also says Slack vouched for them."""
-    with db.write() as conn:
-        person_id = ensure_person(conn, slack_user_id, now)
-        conn.execute(
-            update(PersonRow)
-            .where(PersonRow.id == person_id)
-            .values(
-                display_name=display_name,
-                tz=tz,
-                is_workspace_admin=is_workspace_admin,
-                is_guest=is_guest,
-                slack_checked_at=now,
-            )
-        )
-        row = conn.execute(select(PersonRow).where(PersonRow.id == person_id)).one()
-    return _profile(row)
+    return _update_person(
+        db,
+        slack_user_id,
+        now,
+        display_name=display_name,
+        tz=tz,
+        is_workspace_admin=is_workspace_admin,
+        is_guest=is_guest,
+        slack_checked_at=now,
+    )
 
 
 def set_opted_out(db: Database, slack_user_id: str, opted_out: bool, now: datetime) -> Profile:
     """Leave (True) or rejoin (False) the public leaderboard and award posts."""
-    with db.write() as conn:
+    return _update_person(
+        db, slack_user_id, now, opted_out=opted_out, opted_out_at=now if opted_out else None
+    )
+
+
+def _update_person(db: Database, slack_user_id: str, now: datetime, **values: Any) -> Profile:
+    """Set `values` on the person with this Slack ID, made if need be. Met by their forget,
+    they are set on the person made anew after it, as on a first command."""
+
+    def write(conn: Connection) -> Profile:
         person_id = ensure_person(conn, slack_user_id, now)
-        conn.execute(
-            update(PersonRow)
-            .where(PersonRow.id == person_id)
-            .values(opted_out=opted_out, opted_out_at=now if opted_out else None)
+        # Waits on a forget holding their row; none updated is their row deleted by it.
+        changed(
+            conn.execute(update(PersonRow).where(PersonRow.id == person_id).values(values)).rowcount
         )
-        row = conn.execute(select(PersonRow).where(PersonRow.id == person_id)).one()
-    return _profile(row)
+        return _profile(conn.execute(select(PersonRow).where(PersonRow.id == person_id)).one())
+
+    return write_for_person(db, write)
 
 
 def _profile(row) -> Profile:

@@ -4,14 +4,18 @@ PostgreSQL: they wait for it or retry, and nothing of the forgotten person is st
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import date, timedelta
 
 import httpx
+import psycopg
 import pytest
 from sqlalchemy import Engine, func, select
 
 from bot.cli.main import main
 from storage.awards import week_awards
+from storage.digests import set_digest
 from storage.models import DailyRow, EventRow, PersonRow, PersonWeekRow, WeeklyRow
 from storage.weekly import fresh_weeks
 from tests.builders import bearer
@@ -27,7 +31,7 @@ from tests.privacy.helpers import (
     suggestion,
     waits_on,
 )
-from tests.test_database_outage import blocked_by, holding_lock_on
+from tests.test_database_outage import PG_ADMIN_URL, blocked_by, holding_lock_on
 
 
 @pytest.mark.postgres
@@ -87,6 +91,50 @@ def test_batches_that_meet_a_person_forgotten_meanwhile_are_all_answered_200(
     assert code == [0], capsys.readouterr().err
     assert [answer[0].status_code for _, answer in senders] == [200] * 3
     assert scan(db, ["UALICE"]) == []
+
+
+@pytest.mark.postgres
+def test_a_batch_that_meets_two_forgets_one_after_the_other_is_answered_200(
+    database_url, live_server, db, api_key, now, capsys
+):
+    """Its first attempt failed on the identity one forget deleted, and its one retry on
+    the identity the other deleted: it was answered 500."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite's write lock keeps every batch out of a forget")
+    url, key = f"{live_server}/api/v1/events", bearer(api_key)
+    day, users = date(2026, 11, 17), ("UALICE", "UBOB")
+    first = {"events": [suggestion({"slack_user_id": u}, day) for u in users]}
+    assert httpx.post(url, json=first, headers=key).status_code == 200  # serve caches both
+    assert main(["people", "forget", "nobody@example.com"]) == 0  # the salt, made once
+    more = {"events": [suggestion({"slack_user_id": u}, day, kind="agent") for u in users]}
+    for who in users:
+        set_digest(db, who, True, now)
+    # Each forget held with the person's rows locked, at their digest's row.
+    with ExitStack() as stack:
+        locks, forgets, held = {}, {}, {}
+        for who in users:
+            locks[who] = stack.enter_context(ExitStack())
+            locker = locks[who].enter_context(holding_digest_of(database_url, who))
+            forgets[who] = in_thread(lambda who=who: main(["people", "forget", who]))
+            [held[who]] = waits_on(locker)
+        sending, answer = in_thread(lambda: httpx.post(url, json=more, headers=key, timeout=60))
+        # Let go first the forget the batch waits on, then, once it waits on it, the other.
+        deadline = time.monotonic() + 30
+        while not (waited := [who for who, pid in held.items() if blocked_by(pid)]):
+            assert time.monotonic() < deadline, "the batch never came to wait on a forget"
+            time.sleep(0.02)
+        [one] = waited
+        [other] = set(users) - {one}
+        locks[one].close()
+        forgets[one][0].join(60)
+        waits_on(held[other])
+    for forgetting, _ in forgets.values():
+        forgetting.join(60)
+    sending.join(60)
+    assert [forgets[u][1] for u in users] == [[0], [0]], capsys.readouterr().err
+    assert answer[0].status_code == 200, answer[0].text
+    assert answer[0].json()["accepted"] == 2  # accepted and dropped, as the contract says
+    assert scan(db, list(users)) == []
 
 
 @pytest.mark.postgres
@@ -279,3 +327,19 @@ def test_a_forget_that_meets_the_first_usage_of_someone_never_seen_deletes_all_i
             for t in (WeeklyRow, PersonWeekRow)
         ]
     assert stored == [0, 0, 0, 0]
+
+
+@contextmanager
+def holding_digest_of(database_url: str, slack_user_id: str) -> Iterator[int]:
+    """Their digest's row locked by a connection of the test's own, whose backend pid it
+    yields: their forget, which deletes it, waits there with their rows locked."""
+    schema = database_url.rsplit("search_path%3D", 1)[1]
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as locker:
+        locker.execute(f"SET search_path = {schema}")
+        with locker.transaction():
+            locker.execute(
+                "SELECT 1 FROM digest_subscriptions d JOIN people p ON p.id = d.person_id "
+                "WHERE p.slack_user_id = %s FOR UPDATE OF d",
+                (slack_user_id,),
+            )
+            yield locker.info.backend_pid
