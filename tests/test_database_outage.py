@@ -122,6 +122,13 @@ def end_the_backend_that_waits_on(pid: int) -> None:
         admin.execute("SELECT pg_terminate_backend(%s)", (blocked[0],))
 
 
+def waiting_for_locks(database_url: str) -> str:
+    """The URL with no lock timeout: a request then waits on a held lock until the test ends
+    its backend, however long a loaded machine takes to see it waiting (a request's own
+    timeout, 2 s, would otherwise answer first: tests/test_lock_waits.py)."""
+    return database_url.replace("options=-c", "options=-clock_timeout%3D0%20-c", 1)
+
+
 @contextmanager
 def holding_lock_on(database_url: str, table: str, mode: str = "ACCESS EXCLUSIVE") -> Iterator[int]:
     """A lock on `table` in the test's schema (exclusive of readers too, unless `mode` says
@@ -141,7 +148,7 @@ def test_a_connection_ended_mid_request_is_503_not_500(database_url, services, d
     if database_url.startswith("sqlite"):
         pytest.skip("a connection ended by the server is PostgreSQL's")
     a, b = (event(event_id=name) for name in "ab")
-    with serving_on(services, database_url) as client:
+    with serving_on(services, waiting_for_locks(database_url)) as client:
         answers: list[Any] = []
 
         def send() -> None:

@@ -31,6 +31,7 @@ from tests.test_database_outage import (
     holding_lock_on,
     requests_stored,
     serving_on,
+    waiting_for_locks,
 )
 
 
@@ -60,7 +61,7 @@ def test_a_key_check_whose_connection_is_ended_is_503(database_url, services, db
     pg_terminate_backend): retry, and the next request gets a working connection."""
     postgresql_only(database_url)
     batch = {"events": [event(event_id="a")]}
-    with serving_on(services, database_url) as client:
+    with serving_on(services, waiting_for_locks(database_url)) as client:
         answers: list[Any] = []
 
         def send() -> None:

@@ -7,6 +7,7 @@ import pytest
 
 from bot.settings import load_settings
 from storage.integrations import create_integration
+from tests.test_database_outage import waiting_for_locks
 
 
 @pytest.fixture
@@ -14,7 +15,7 @@ def database_url(database_url: str) -> str:
     """On PostgreSQL, requests wait for locks as long as they are held: the races here hold
     a forget still while requests queue behind it, which on a busy machine can take longer
     than a request's own lock timeout (`storage.engine`, tested in tests/test_lock_waits.py)."""
-    return database_url.replace("options=-c", "options=-clock_timeout%3D0%20-c", 1)
+    return waiting_for_locks(database_url)
 
 
 @pytest.fixture
