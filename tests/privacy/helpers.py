@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 
 from sqlalchemy import event as engine_events
 from sqlalchemy import inspect, select
@@ -18,7 +19,7 @@ from storage.db import Database
 from storage.event_partitions import DEFAULT_PARTITION, month_partitions
 from storage.schema import metadata
 from tests.builders import bearer, event
-from tests.test_database_outage import blocked_by
+from tests.test_database_outage import blocked_by, holding_lock_on
 
 LAST_WEEK = Week(date(2026, 11, 9))  # the last complete week at `now` (Wed 2026-11-18)
 # Identities built to break SQL, CSV and Slack formatting if anything handled them raw.
@@ -169,3 +170,21 @@ def paused_after_tombstone_check(target) -> Iterator[tuple[threading.Event, thre
     the test sets the second."""
     with paused_after(target, "forgotten_identities") as pause:
         yield pause.reached, pause.go
+
+
+def forget_meeting_a_batch(
+    database_url: str, held_on: str, who: str, send_batch: Any
+) -> tuple[int, Any]:
+    """`aiusage people forget who`, held by a lock on `held_on` while `send_batch()` runs
+    beside it, until the batch is answered or waits on the forget; (exit code, answer)."""
+    with holding_lock_on(database_url, held_on) as locker:
+        forgetting, code = in_thread(lambda: main(["people", "forget", who]))
+        [forget_pid] = waits_on(locker)
+        sending, answer = in_thread(send_batch)
+        deadline = time.monotonic() + 30
+        while not answer and not blocked_by(forget_pid):
+            assert time.monotonic() < deadline, "the batch neither stored nor waited"
+            time.sleep(0.02)
+    forgetting.join(60)
+    sending.join(60)
+    return code[0], answer[0]

@@ -23,6 +23,7 @@ from tests.privacy.helpers import (
     ALICE_IDS,
     LAST_WEEK,
     a_week_of_usage,
+    forget_meeting_a_batch,
     in_thread,
     paused_after,
     paused_after_tombstone_check,
@@ -48,19 +49,15 @@ def test_a_forget_while_usage_for_the_person_arrives_forgets_them_and_drops_that
     assert httpx.post(url, json=first, headers=key).status_code == 200  # serve caches her id
     # Of a new kind: a new daily row as well as a new event.
     more = {"events": [suggestion({"slack_user_id": "UALICE"}, day, kind="agent")]}
-    with holding_lock_on(database_url, "team_members") as locker:
-        forgetting, code = in_thread(lambda: main(["people", "forget", "UALICE"]))
-        [forget_pid] = waits_on(locker)
-        sending, answer = in_thread(lambda: httpx.post(url, json=more, headers=key, timeout=60))
-        deadline = time.monotonic() + 30
-        while not answer and not blocked_by(forget_pid):
-            assert time.monotonic() < deadline, "the batch neither stored nor waited"
-            time.sleep(0.02)
-    forgetting.join(60)
-    sending.join(60)
-    assert code == [0], capsys.readouterr().err
-    assert answer[0].status_code == 200, answer[0].text
-    assert answer[0].json()["accepted"] == 1  # accepted and dropped, as the contract says
+    code, answer = forget_meeting_a_batch(
+        database_url,
+        "team_members",
+        "UALICE",
+        lambda: httpx.post(url, json=more, headers=key, timeout=60),
+    )
+    assert code == 0, capsys.readouterr().err
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["accepted"] == 1  # accepted and dropped, as the contract says
     assert scan(db, ["UALICE"]) == []
 
 
@@ -258,21 +255,15 @@ def test_first_usage_of_someone_never_seen_arriving_while_they_are_forgotten_is_
     user = {"slack_user_id": who} if who.startswith("U") else {"email": who}
     batch = {"events": [suggestion(user, date(2026, 11, 17))]}
     # Held as it scrubs the audit trail: its tombstone is in, not yet committed.
-    with holding_lock_on(database_url, "audit_log") as locker:
-        forgetting, code = in_thread(lambda: main(["people", "forget", who]))
-        [forget_pid] = waits_on(locker)
-        sending, answer = in_thread(
-            lambda: client.post("/api/v1/events", json=batch, headers=bearer(api_key))
-        )
-        deadline = time.monotonic() + 30
-        while not answer and not blocked_by(forget_pid):
-            assert time.monotonic() < deadline, "the batch neither stored nor waited"
-            time.sleep(0.02)
-    forgetting.join(60)
-    sending.join(60)
-    assert code == [0], capsys.readouterr().err
-    assert answer[0].status_code == 200, answer[0].text
-    assert answer[0].json() == {"accepted": 1, "duplicates": 0, "rejected": []}  # and dropped
+    code, answer = forget_meeting_a_batch(
+        database_url,
+        "audit_log",
+        who,
+        lambda: client.post("/api/v1/events", json=batch, headers=bearer(api_key)),
+    )
+    assert code == 0, capsys.readouterr().err
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"accepted": 1, "duplicates": 0, "rejected": []}  # and dropped
     # The identity it claimed for her, made and deleted again in its own transaction, is
     # no identity of hers to report.
     assert "events=0 daily=0 identities=0" in capsys.readouterr().out
