@@ -5,7 +5,9 @@ no claim is taken for someone forgotten since the subscribers were read.
 
 Someone Slack will never let us write to (deactivated, gone, a bot: the DM is
 `undeliverable`) has their digest turned off, audited, rather than asked about every week
-for good; if they come back, `/aiusage digest on` turns it on again."""
+for good; if they come back, `/aiusage digest on` turns it on again. Someone Slack vouched for
+lately (`digest_rules.vouched_lately`) is not asked about before their DM, only if Slack refuses
+it: `users.info`'s budget is left to Monday's commands and Home opens."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from collections.abc import Callable
 from datetime import datetime, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from jobs.digest_rules import DigestPost, digest_due, digest_week
+from jobs.digest_rules import DigestPost, digest_due, digest_week, vouched_lately
 from jobs.posting import DEFAULT_POLICY, ChannelResult, Notifier, Post, PostPolicy, deliver
 from jobs.schedule import first_fire_at
 from jobs.scoring import compare_weeks
@@ -63,7 +65,12 @@ def send_digests(
         # Forgotten and not opted in since: nothing of theirs is counted, so nothing is sent.
         if is_forgotten(db, subscriber.slack_user_id):
             continue
-        post = Post(key, digest_for(db, subscriber.person_id, week), subscriber.person_id)
+        post = Post(
+            key,
+            digest_for(db, subscriber.person_id, week),
+            subscriber.person_id,
+            recipient_vouched=vouched_lately(subscriber.slack_checked_at, clock()),
+        )
         delivered = deliver(db, notifier, post, [subscriber.slack_user_id], clock, policy=policy)
         for result in delivered:
             if result.status == UNDELIVERABLE:

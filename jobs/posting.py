@@ -82,11 +82,14 @@ class Post:
     """A message to post once per channel: its key (e.g. `awards:2026-W46`), carried in the
     message metadata so the message can be found again, and the plain data to render.
     `to_person` marks a direct message (its one channel is their Slack user ID): it is
-    claimed only while they are stored, so a forget stops it even mid-run."""
+    claimed only while they are stored, so a forget stops it even mid-run;
+    `recipient_vouched` says Slack vouched for that person lately, so it need not be asked
+    whether they can be written to before the post (only after a refusal)."""
 
     key: str
     data: object
     to_person: int | None = None
+    recipient_vouched: bool = False
 
 
 class PostRejected(Exception):

@@ -20,11 +20,13 @@ DIGEST_ACTOR = "weekly-digest"
 
 @dataclass(frozen=True, slots=True)
 class Subscriber:
-    """A person who asked for the digest, with the zone Slack last gave for them."""
+    """A person who asked for the digest, with the zone Slack last gave for them and when
+    Slack last vouched for them (`users.info` on a command or Home open)."""
 
     person_id: int
     slack_user_id: str
     tz: str | None
+    slack_checked_at: datetime | None
 
 
 def set_digest(db: Database, slack_user_id: str, enabled: bool, now: datetime) -> bool:
@@ -85,9 +87,9 @@ def digest_subscribers(db: Database) -> list[Subscriber]:
     """Everyone with the digest on and a Slack user to send it to, by person id."""
     with db.read() as conn:
         rows = conn.execute(
-            select(PersonRow.id, PersonRow.slack_user_id, PersonRow.tz)
+            select(PersonRow.id, PersonRow.slack_user_id, PersonRow.tz, PersonRow.slack_checked_at)
             .join(DigestRow, DigestRow.person_id == PersonRow.id)
             .where(DigestRow.enabled.is_(True), PersonRow.slack_user_id.is_not(None))
             .order_by(PersonRow.id)
         ).all()
-    return [Subscriber(row.id, row.slack_user_id, row.tz) for row in rows]
+    return [Subscriber(row.id, row.slack_user_id, row.tz, row.slack_checked_at) for row in rows]

@@ -66,12 +66,19 @@ def test_digest_on_and_off_by_slash_command(slack):
     assert "I don't know" in help_reply["blocks"][0]["text"]["text"]
 
 
+# When Slack last told us about the subscribers (`users.info`, on their last command): long
+# before any digest here, so each digest asks Slack about them first.
+LAST_SEEN = at("2026-10-01T12:00")
+
+
 @pytest.fixture
 def subscribers(db, client, api_key, now):
     """Alice (Berlin) and Bob (New York) want the digest, Carol does not; all three used AI
-    tools in week 2026-W44 (26 October to 1 November)."""
+    tools in week 2026-W44 (26 October to 1 November), and last used `/aiusage` on 1 October."""
     for user, tz in (("UALICE", "Europe/Berlin"), ("UBOB", "America/New_York"), ("UCAROL", "UTC")):
-        save_slack_profile(db, user, display_name=user, tz=tz, is_workspace_admin=False, now=now)
+        save_slack_profile(
+            db, user, display_name=user, tz=tz, is_workspace_admin=False, now=LAST_SEEN
+        )
         ingest = [
             event(user={"slack_user_id": user}, occurred_at="2026-10-27T12:00:00Z", requests=4),
             event(user={"slack_user_id": user}, occurred_at="2026-10-20T12:00:00Z", requests=1),
