@@ -51,6 +51,7 @@ class Failure:
 @dataclass
 class FakeSlack(WebApiMethods, FilesAndGroups):
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    workspace: dict[str, Any] = field(default_factory=lambda: {"team_id": TEAM_ID})
     channels: set[str] = field(default_factory=lambda: {"CAWARDS", "CGENERAL"})
     not_in: set[str] = field(default_factory=set)
     calls: list[Call] = field(default_factory=list)

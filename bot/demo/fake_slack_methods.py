@@ -18,6 +18,9 @@ class WebApiMethods:
     `_api_<method>` answers the Web API method of that name, its dots as underscores."""
 
     users: dict[str, dict[str, Any]]
+    # What auth.test says of the bot token's workspace: its team_id and, on Enterprise Grid,
+    # its enterprise_id (an org-wide install may name the org alone).
+    workspace: dict[str, Any]
     channels: set[str]
     not_in: set[str]  # channels the app was not invited to
     messages: dict[str, list[dict[str, Any]]]  # channel or user ID -> messages, newest first
@@ -29,7 +32,7 @@ class WebApiMethods:
     _ts: Iterator[int]
 
     def _api_auth_test(self, _params: dict[str, Any]) -> dict[str, Any]:
-        return {"ok": True, "team_id": TEAM_ID, "user_id": "UBOT", "bot_id": "BBOT", "url": ""}
+        return {"ok": True, **self.workspace, "user_id": "UBOT", "bot_id": "BBOT", "url": ""}
 
     def _api_apps_connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
         token = str(params.get("_authorization", "")).removeprefix("Bearer ")

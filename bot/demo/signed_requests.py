@@ -48,13 +48,19 @@ def slash_command(
     response_url: str = "http://127.0.0.1:9/response/r1",
     channel_id: str = "CGENERAL",
     command: str = "/aiusage",
+    team_id: str = TEAM_ID,
+    enterprise_id: str | None = None,
 ) -> str:
-    """The form body of a slash command."""
+    """The form body of a slash command; on Enterprise Grid it names the org too."""
+    org = (
+        {} if enterprise_id is None else {"enterprise_id": enterprise_id, "enterprise_name": "Org"}
+    )
     return urlencode(
         {
             "token": "legacy-verification-token-unused",
-            "team_id": TEAM_ID,
+            "team_id": team_id,
             "team_domain": "example",
+            **org,
             "channel_id": channel_id,
             "channel_name": "general",
             "user_id": user_id,
@@ -75,12 +81,29 @@ def block_actions(
     user_id: str = "UALICE",
     response_url: str = "http://127.0.0.1:9/response/r1",
     channel_id: str = "CGENERAL",
+    team_id: str | None = TEAM_ID,
+    user_team_id: str | None = None,
+    enterprise_id: str | None = None,
+    org_install: bool = False,
 ) -> str:
-    """The form body of a `block_actions` payload: one button click in an ephemeral reply."""
+    """The form body of a `block_actions` payload: one button click in an ephemeral reply.
+    `team_id` is where the click happened, `user_team_id` the clicker's own team (the same
+    unless told). On Enterprise Grid the team names its org, as does `enterprise` for an
+    org-wide install only, whose clicks may name no team at all (`team_id=None`)."""
+    team = None if team_id is None else {"id": team_id, "domain": "example"}
+    if team is not None and enterprise_id is not None:
+        team.update(enterprise_id=enterprise_id, enterprise_name="Org")
+    org = {"id": enterprise_id, "name": "Org"} if org_install and enterprise_id else None
     payload: dict[str, Any] = {
         "type": "block_actions",
-        "team": {"id": TEAM_ID, "domain": "example"},
-        "user": {"id": user_id, "username": user_id.lower(), "team_id": TEAM_ID},
+        "team": team,
+        "enterprise": org,
+        "is_enterprise_install": org_install,
+        "user": {
+            "id": user_id,
+            "username": user_id.lower(),
+            "team_id": user_team_id or team_id or enterprise_id,
+        },
         "api_app_id": "A0001",
         "token": "legacy-verification-token-unused",
         "container": {"type": "message", "is_ephemeral": True, "channel_id": channel_id},
@@ -100,12 +123,17 @@ def block_actions(
     return urlencode({"payload": json.dumps(payload)})
 
 
-def app_home_opened(user_id: str = "UALICE", tab: str = "home") -> str:
-    """The JSON body of an `app_home_opened` event, as the Events API sends it."""
+def app_home_opened(
+    user_id: str = "UALICE", tab: str = "home", *, enterprise_id: str | None = None
+) -> str:
+    """The JSON body of an `app_home_opened` event, as the Events API sends it; on
+    Enterprise Grid it names the org too."""
+    org = {} if enterprise_id is None else {"enterprise_id": enterprise_id}
     return json.dumps(
         {
             "token": "legacy-verification-token-unused",
             "team_id": TEAM_ID,
+            **org,
             "api_app_id": "A0001",
             "type": "event_callback",
             "event_id": f"Ev{time.time_ns()}",

@@ -65,9 +65,11 @@ def command_team(command: Mapping[str, Any]) -> tuple[object, object]:
 
 def click_team(body: Mapping[str, Any]) -> tuple[object, object]:
     """The team and org of whoever clicked (`block_actions`): the user's own team, which
-    for a Slack Connect member is theirs, not the channel's."""
-    user, org = body.get("user"), body.get("enterprise")
-    return (
-        user.get("team_id") if isinstance(user, Mapping) else None,
-        org.get("id") if isinstance(org, Mapping) else None,
-    )
+    for a Slack Connect member is theirs, not the channel's. On Enterprise Grid the org is
+    in `enterprise` for an org-wide install only, otherwise in `team.enterprise_id`; it is
+    the clicked place's org, so a Slack Connect click in ours is left to `users.info`."""
+    user, org, team = body.get("user"), body.get("enterprise"), body.get("team")
+    org_id = org.get("id") if isinstance(org, Mapping) else None
+    if org_id is None and isinstance(team, Mapping):
+        org_id = team.get("enterprise_id")
+    return user.get("team_id") if isinstance(user, Mapping) else None, org_id
