@@ -269,3 +269,24 @@ def test_installed_org_wide_a_click_that_names_no_team_works(org_wide, db):
         org_wide, DIGEST_ON_ACTION, "on", "USAM", team_id=None, enterprise_id=ORG, org_install=True
     )
     assert "Weekly digest: *on*" in text_of(published_for(org_wide, "USAM"))
+
+
+# -- admins: of our workspace, or of the org when installed org-wide -------------------------
+
+
+def test_an_admin_of_another_workspace_of_our_org_is_no_admin_here(grid, db):
+    """`is_admin` and `is_owner` are about the user's own workspace: an admin of the org's
+    other workspace may not retire our leaderboard (AIUSAGE_ADMINS can name them)."""
+    add_grid_user(grid, "USAM", SISTER, ORG, is_admin=True, is_owner=True)
+    add_grid_user(grid, "UALICE", TEAM_ID, ORG, is_admin=True)
+    assert "is for admins" in text_of(ask_as(grid, "status", "USAM", team_id=SISTER))
+    assert "aiusage status" in text_of(ask_as(grid, "status", "UALICE"))
+
+
+def test_installed_org_wide_the_orgs_admins_are_admins(org_wide, db):
+    """Installed on the whole org, its admins and owners (`enterprise_user`) are ours; an
+    admin of one of its workspaces alone is not."""
+    add_grid_user(org_wide, "USAM", SISTER, ORG, is_admin=True)
+    assert "is for admins" in text_of(ask_as(org_wide, "status", "USAM", team_id=SISTER))
+    org_wide.fake.users["UALICE"]["enterprise_user"]["is_owner"] = True
+    assert "aiusage status" in text_of(ask_as(org_wide, "status", "UALICE"))

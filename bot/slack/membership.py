@@ -52,8 +52,17 @@ def standing(user: Mapping[str, Any], ours: Workspace) -> Standing:
 
 def says_workspace_admin(user: Mapping[str, Any], ours: Workspace) -> bool:
     """Whether a `users.info` user is an admin or owner of our workspace: a member of ours,
-    and only a true `true` counts, never a value that merely looks truthy ("false")."""
-    return standing(user, ours) == "member" and (
+    and only a true `true` counts, never a value that merely looks truthy ("false"). On
+    Enterprise Grid `is_admin` and `is_owner` are about the user's own workspace, so an
+    admin of the org's other workspace is none of ours; installed org-wide, the org's own
+    admins and owners (`enterprise_user`) are."""
+    if standing(user, ours) != "member":
+        return False
+    if ours.enterprise_id and ours.team_id in ("", ours.enterprise_id):
+        user = user.get("enterprise_user") or {}
+    elif user.get("team_id") != ours.team_id:
+        return False
+    return isinstance(user, Mapping) and (
         user.get("is_admin") is True or user.get("is_owner") is True
     )
 
