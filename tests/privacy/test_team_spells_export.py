@@ -95,3 +95,18 @@ def test_mydata_shows_the_days_of_each_team_spell(slack, db, tmp_path):
         "Platform (csv) until 2026-10-05, Platform (csv) since 2026-11-02, "
         "octo (copilot report) as of 2026-11-17"
     ) in mydata
+
+
+def test_a_team_name_that_means_something_to_slack_is_shown_as_typed(slack, tmp_path):
+    """A teams file is anyone's typing: in `mydata` its names mention, link and format
+    nothing, and a spell's dates beside them stay readable."""
+    import_teams(tmp_path, FIRST, '"<!channel> *All* <https://evil.example|hi>",UALICE\n')
+    import_teams(tmp_path, MOVED, "Ops,UALICE\n")
+    slack.move_to(datetime(2026, 11, 18, 12, 0, tzinfo=UTC))
+
+    mydata = text_of(slack.ask("mydata"))
+
+    assert "<!channel>" not in mydata and "<https://evil.example" not in mydata
+    assert (
+        "&lt;!channel&gt; *All* &lt;https://evil.example|hi&gt; (csv) until 2026-10-05"
+    ) in mydata
