@@ -58,12 +58,13 @@ def says_workspace_admin(user: Mapping[str, Any], ours: Workspace) -> bool:
     admins and owners (`enterprise_user`) are."""
     if standing(user, ours) != "member":
         return False
-    if ours.enterprise_id and ours.team_id in ("", ours.enterprise_id):
-        user = user.get("enterprise_user") or {}
-    elif user.get("team_id") != ours.team_id:
-        return False
-    return isinstance(user, Mapping) and (
-        user.get("is_admin") is True or user.get("is_owner") is True
+    org_wide = bool(ours.enterprise_id) and ours.team_id in ("", ours.enterprise_id)
+    if org_wide:
+        role = user.get("enterprise_user")
+    else:
+        role = user if user.get("team_id") == ours.team_id else None
+    return isinstance(role, Mapping) and (
+        role.get("is_admin") is True or role.get("is_owner") is True
     )
 
 
