@@ -1,10 +1,13 @@
 """Retention prunes ended team spells as it prunes the figures they grouped: a spell that
 ended before the first week retention keeps began goes; open spells, and ended ones that
 still count for a kept week (a week sums a team over its members as it starts), stay. On
-both databases, through the daily retention job and `aiusage db prune`."""
+both databases, through the daily retention job and `aiusage db prune`, and through a
+prune killed with SIGKILL between two of its batches and run again."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -104,3 +107,64 @@ def test_db_prune_says_how_many_spells_went_and_zero_keeps_them_forever(
     with freeze_time(PRUNE_AT):
         assert main(["db", "prune"]) == 0
     assert "deleted 0 ended team memberships" in capsys.readouterr().out
+
+
+# Retention as the daily job runs it, at PRUNE_AT, one row a batch, in a process of its own;
+# with "pause" it stops to be killed once its first ended spell is deleted.
+PRUNE_ONE_ROW_A_BATCH = """
+import sys, time
+from datetime import datetime
+from sqlalchemy import func, select
+from bot.settings import load_settings
+from jobs.retention import cutoffs
+from storage.db import Database
+from storage.models import TeamMemberRow
+from storage.retention import prune
+
+settings = load_settings()
+db = Database(settings.database_url, settings.timezone)
+
+def spells():
+    with db.read() as conn:
+        return conn.scalar(select(func.count()).select_from(TeamMemberRow))
+
+first = spells()
+
+def on_batch():
+    if sys.argv[2] == "pause" and spells() < first:
+        print("an ended spell is deleted", flush=True)
+        time.sleep(60)
+
+prune(db, cutoffs(settings.retention(), datetime.fromisoformat(sys.argv[1])), batch=1,
+      on_batch=on_batch)
+"""
+
+
+def test_a_prune_killed_between_batches_finishes_when_run_again(settings, db, tmp_path):
+    """Each batch commits on its own, so a prune killed with SIGKILL halfway has deleted
+    some ended spells and nothing else; run again, it deletes the rest and ends where an
+    unbroken run would."""
+    people_come_and_go(tmp_path)
+    assert len(spells(db)) == 6
+
+    def prune_at(mode: str) -> subprocess.Popen[str]:
+        command = [sys.executable, "-c", PRUNE_ONE_ROW_A_BATCH, PRUNE_AT.isoformat(), mode]
+        return subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=tmp_path)
+
+    killed = prune_at("pause")
+    try:
+        assert killed.stdout is not None
+        assert killed.stdout.readline() == "an ended spell is deleted\n"
+    finally:
+        killed.kill()  # SIGKILL
+        killed.wait(30)
+    assert len(spells(db)) == 5  # one of the two ended spells, and nothing more
+
+    again = prune_at("through")
+    assert again.wait(60) == 0
+    assert spells(db) == [
+        ("Platform", "UANN", JUST_AFTER, None),
+        ("Platform", "UBOB", None, JUST_AFTER),
+        ("Platform", "UCY", None, MIDWEEK),
+        ("Platform", "UDEE", None, None),
+    ]
