@@ -26,7 +26,7 @@ from bot.slack.listeners.errors import caller_told_of_errors
 from bot.slack.membership import command_team
 from bot.slack.replies import reply
 from bot.slack.usage_service import UsageService
-from bot.slack.viewers import Callers, known_viewer, profile_max_age
+from bot.slack.viewers import Callers, known_viewer, needs_rights, profile_max_age
 from bot.slack.views.render import render
 
 COMMAND = "/aiusage"
@@ -44,13 +44,15 @@ def register(
     services: Services,
     callers: Callers,
     executor: Executor,
+    later: WebClient,
     after_answer: AfterAnswer | None = None,
 ) -> None:
     """`/aiusage`, answered in the ack when it can be, otherwise after it on `executor`
-    (which the app drains before it stops)."""
+    (which the app drains before it stops), asking Slack through `later`, which hands its
+    429s back rather than put the executor's threads to sleep."""
     answered = after_answer or (lambda _request, _viewer: None)
 
-    def answer_now(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
+    def answer_now(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
         if callers.foreign(command_team(command)):
             ack(**render(NotAnswered("stranger")).as_kwargs())
             return
@@ -66,7 +68,7 @@ def register(
             ack()
             # Not a Bolt lazy listener: Bolt deep-copies the request for one on every call,
             # answered or not, which cost more than the answer itself.
-            executor.submit(answer_later, request, user_id, respond, client)
+            executor.submit(answer_later, request, user_id, respond, later)
             return
         ack(**render(answer).as_kwargs())
         answered(request, viewer)
@@ -77,7 +79,8 @@ def register(
         """Asks Slack who this is, or does the slow part, then replies."""
         timeout = services.settings.slack_timeout_seconds
         with caller_told_of_errors(respond, timeout, f"{user_id}'s command"):
-            viewer = callers.viewer(client, user_id, profile_max_age(services, request, user_id))
+            max_age = profile_max_age(services, request, user_id)
+            viewer = callers.viewer(client, user_id, max_age, rights=needs_rights(request))
             if isinstance(viewer, NotAnswered):
                 reply(respond, render(viewer).as_kwargs(), timeout)
                 return
