@@ -197,6 +197,7 @@ class Scheduler:
         teams_job: Callable[[], object] | None = None,
         retention_job: Callable[[], object] | None = None,
         weekly_job: Callable[[], object] | None = None,
+        replies_job: Callable[[], object] | None = None,
         run_once: RunOnce = _run_here,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -213,6 +214,7 @@ class Scheduler:
         self._teams_job = teams_job
         self.retention_job = retention_job
         self.weekly_job = weekly_job
+        self.replies_job = replies_job
         self._run_once = run_once
         self._scheduler: BackgroundScheduler | None = None
         self._awards = self._once(
@@ -241,13 +243,19 @@ class Scheduler:
             first_run["next_run_time"] = datetime.now(self.tz)
         for name, trigger, run in self.planned():
             options: dict[str, object] = first_run if name == "weekly-awards" else {}
-            if name == "redrive-posts":
-                # Owed posts (a holder that died, an unknown outcome) also go out at start.
-                # That run's due time is its own start, so a restarted replica re-drives at
-                # once whatever the others last did; the outbox's claims keep it from
-                # doubling a post. (The same job rather than a one-off: APScheduler's removal
-                # of a finished one-off races its shutdown.)
-                run = _first_then(self._redrive_once(lambda now: now), run)
+            if name in ("redrive-posts", "redrive-replies"):
+                # Owed posts (a holder that died, an unknown outcome) and replies also go out
+                # at start. That run's due time is its own start, so a restarted replica
+                # re-drives at once whatever the others last did; the outbox's claims (the
+                # owed replies' leases) keep it from doubling a post. (The same job rather
+                # than a one-off: APScheduler's removal of a finished one-off races its
+                # shutdown.)
+                first = (
+                    self._redrive_once(lambda now: now)
+                    if name == "redrive-posts"
+                    else self._replies_once(at_start=True)
+                )
+                run = _first_then(first, run)
                 seconds = self._redrive_every.total_seconds()
                 options = {
                     "misfire_grace_time": int(max(1, seconds)),
@@ -322,6 +330,13 @@ class Scheduler:
             planned.append(
                 ("redrive-posts", redrive, self._redrive_once(lambda now: redrive_due(now, every)))
             )
+        if self.replies_job is not None:
+            # Replies owed after an ack whose process stopped, on the same beat (every
+            # minute by default): Slack takes them for 30 minutes.
+            replies = IntervalTrigger(
+                seconds=self._redrive_every.total_seconds(), start_date=REDRIVE_EPOCH, timezone=UTC
+            )
+            planned.append(("redrive-replies", replies, self._replies_once()))
         return planned
 
     def _once(
@@ -346,6 +361,17 @@ class Scheduler:
                 log.info("the weekly award run failed; trying it again")
                 self._awards()
             return done
+
+        return job
+
+    def _replies_once(self, *, at_start: bool = False) -> Callable[[], object]:
+        replies_job, every = self.replies_job, self._redrive_every
+        assert replies_job is not None
+
+        def job() -> object:
+            now = self._clock()
+            due = now if at_start else redrive_due(now, every)
+            return self._run_once("redrive-replies", due, replies_job)
 
         return job
 
