@@ -10,7 +10,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -226,3 +226,22 @@ def test_a_row_is_claimed_by_one_of_two_connections(db, settings, now):
     [[taken]] = [r for r in results if r]
     [stored] = owed_replies(db)
     assert (taken.id, stored.holder) == (owed_id, taken.holder)
+
+
+def test_db_prune_drops_owed_replies_past_30_minutes(db, run):
+    now = datetime.now(UTC)  # the command's own clock
+    for minutes, name in ((31, "dead"), (29, "alive")):
+        owe_reply(
+            db,
+            slack_user_id="UALICE",
+            text="me",
+            response_url=f"http://127.0.0.1:9/response/{name}",
+            team=(None, None),
+            holder="gone",
+            now=now - timedelta(minutes=minutes),
+            lease_until=now - timedelta(minutes=minutes - 1),
+        )
+    code, out, _err = run("db", "prune")
+    assert code == 0
+    assert "deleted 1 replies owed to slash commands, past Slack's 30 minutes" in out, out
+    assert [o.response_url.rsplit("/", 1)[1] for o in owed_replies(db)] == ["alive"]
