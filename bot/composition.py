@@ -24,6 +24,7 @@ from bot.services import Clock, Services
 from bot.settings import Settings
 from bot.slack.app import build_bolt_app, slack_route
 from bot.slack.chart_route import chart_routes
+from bot.slack.chart_upload import SlackFiles
 from bot.slack.client import make_web_client
 from bot.slack.forgotten_home import SlackHomeEraser
 from bot.slack.home_service import HomeService
@@ -44,6 +45,7 @@ from jobs.awards import (
     scheduled_awards,
 )
 from jobs.digest import send_digests
+from jobs.file_deletes import sweep_owed_files
 from jobs.privacy import edit_owed_award_posts
 from jobs.redrive import redrive
 from jobs.replicas import run_once_across_replicas
@@ -138,7 +140,8 @@ def build_scheduler(services: Services, owed: OwedReplies | None = None) -> Sche
     """The weekly award job, the hourly integrity scan, the start-up catch-up, the pass
     that matches emails seen in usage to Slack users, the re-drive of owed posts (and of
     `owed`, the replies owed after an ack, when given), the connectors, the weekly digests
-    by direct message, teams from Slack user groups, and the daily retention run."""
+    by direct message, teams from Slack user groups, the daily retention run and the
+    deletes of chart files owed in Slack."""
     config = award_config(services.settings)
     notifier = slack_notifier(services.settings)
 
@@ -198,6 +201,7 @@ def build_scheduler(services: Services, owed: OwedReplies | None = None) -> Sche
         ),
         weekly_job=lambda: resum_marked_weeks(services.db),
         replies_job=owed.redrive if owed is not None else None,
+        files_job=files_job(services),
         run_once=run_once_across_replicas(services.db, services.clock),
     )
 
@@ -216,6 +220,15 @@ def redrive_job(services: Services, notifier: SlackNotifier | None) -> Callable[
         edit_owed_award_posts(services.db, notifier, config.rules, services.clock(), config.posting)
 
     return run
+
+
+def files_job(services: Services) -> Callable[[], object] | None:
+    """Every minute: the App Home chart files owed a delete in Slack. Its client hands 429s
+    back, so a rate limit sets the row's next try rather than holding the scheduler."""
+    if services.settings.slack_bot_token is None:
+        return None
+    files = SlackFiles(make_web_client(services.settings, wait_out_rate_limits=False))
+    return lambda: sweep_owed_files(services.db, files, services.clock())
 
 
 def teams_job(services: Services) -> Callable[[], object] | None:

@@ -27,6 +27,7 @@ IDENTITY_CRON = "* * * * *"
 # quarter-hourly pass sends each within 15 minutes of its time.
 DIGEST_CRON = "*/15 * * * *"
 TEAMS_CRON = "41 * * * *"  # hourly: Slack user groups change rarely
+FILES_CRON = "* * * * *"  # chart files owed a delete in Slack: each waits a minute at most
 RETENTION_CRON = "17 3 * * *"  # daily, at a quiet hour in the configured zone
 # The weekly rollup's marked weeks are re-summed every few minutes, so a cold `/aiusage org`
 # (a restart, a new replica) finds minutes of changes to sum, not hours. Fixed: the contract
@@ -198,6 +199,7 @@ class Scheduler:
         retention_job: Callable[[], object] | None = None,
         weekly_job: Callable[[], object] | None = None,
         replies_job: Callable[[], object] | None = None,
+        files_job: Callable[[], object] | None = None,
         run_once: RunOnce = _run_here,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -215,6 +217,7 @@ class Scheduler:
         self.retention_job = retention_job
         self.weekly_job = weekly_job
         self.replies_job = replies_job
+        self.files_job = files_job
         self._run_once = run_once
         self._scheduler: BackgroundScheduler | None = None
         self._awards = self._once(
@@ -313,6 +316,9 @@ class Scheduler:
                     timedelta(minutes=5),
                 )
             )
+        if self.files_job is not None:
+            files = award_trigger(FILES_CRON, self.tz)
+            jobs.append(("delete-chart-files", files, self.files_job, timedelta(minutes=5)))
         planned = [
             ("weekly-awards", award_trigger(self.expr, self.tz), self._awards),
             *[

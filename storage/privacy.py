@@ -35,6 +35,7 @@ from storage.models import (
     PersonRow,
     TeamMemberRow,
 )
+from storage.owed_files import untie_person_files
 from storage.post_models import (
     AuditRow,
     LeaderboardStateRow,
@@ -104,11 +105,9 @@ def forget_in(conn: Connection, subject: Subject, *, actor: str, now: datetime) 
     weeks: list[date] = []
     chart_files: list[str] = []
     if pid is not None:
-        chart_files = [
-            f
-            for f in conn.scalars(select(PersonRow.home_chart_file).where(PersonRow.id == pid))
-            if f
-        ]
+        # Their chart file and the old ones still owed a delete: deleted in Slack after this
+        # transaction, and owed (to nobody) until then, so a failure or a kill keeps them.
+        chart_files = untie_person_files(conn, pid, now)
         counts["digest"] = _rowcount(conn, delete(DigestRow).where(DigestRow.person_id == pid))
         forget_weekly(conn, pid)  # the weekly sums of the daily rows deleted above
         # Memberships of identities made since the subject was read go with them below.

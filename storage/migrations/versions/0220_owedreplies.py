@@ -5,8 +5,8 @@ written before the ack and deleted once sent, and a row whose holder stopped is 
 by the re-drive. Rows live at most 30 minutes (Slack's response_url dies then), so nothing
 needs keeping on the way down.
 
-Revision ID: 0210_owedreplies
-Revises: 0200_teamdates
+Revision ID: 0220_owedreplies
+Revises: 0215_owedfiles
 Create Date: 2026-12-09
 """
 
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0210_owedreplies"
-down_revision: str | None = "0200_teamdates"
+revision: str = "0220_owedreplies"
+down_revision: str | None = "0215_owedfiles"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
