@@ -31,6 +31,7 @@ from bot.slack.home_service import HomeService
 from bot.slack.identity import resolve_unmatched_emails
 from bot.slack.notifier import DirectMessageNotifier, SlackNotifier
 from bot.slack.org_service import OrgService
+from bot.slack.owed_replies import OwedReplies
 from bot.slack.privacy_service import PrivacyService
 from bot.slack.usage_service import UsageService
 from bot.slack.usergroups import sync_usergroups
@@ -135,11 +136,12 @@ def slack_notifier(settings: Settings) -> SlackNotifier | None:
     return SlackNotifier(make_web_client(settings, retry_server_errors=False))
 
 
-def build_scheduler(services: Services) -> Scheduler:
+def build_scheduler(services: Services, owed: OwedReplies | None = None) -> Scheduler:
     """The weekly award job, the hourly integrity scan, the start-up catch-up, the pass
-    that matches emails seen in usage to Slack users, the re-drive of owed posts, the
-    connectors, the weekly digests by direct message, teams from Slack user groups,
-    the daily retention run and the deletes of chart files owed in Slack."""
+    that matches emails seen in usage to Slack users, the re-drive of owed posts (and of
+    `owed`, the replies owed after an ack, when given), the connectors, the weekly digests
+    by direct message, teams from Slack user groups, the daily retention run and the
+    deletes of chart files owed in Slack."""
     config = award_config(services.settings)
     notifier = slack_notifier(services.settings)
 
@@ -198,6 +200,7 @@ def build_scheduler(services: Services) -> Scheduler:
             services.db, services.settings.retention(), services.clock()
         ),
         weekly_job=lambda: resum_marked_weeks(services.db),
+        replies_job=owed.redrive if owed is not None else None,
         files_job=files_job(services),
         run_once=run_once_across_replicas(services.db, services.clock),
     )
@@ -242,11 +245,13 @@ def create_bolt_app(
     executor: Executor,
     home: HomeService | None = None,
     org: OrgService | None = None,
+    owed: OwedReplies | None = None,
 ) -> App | None:
     """The Bolt app, or None without a bot token. Work done after the ack (lazy listeners)
     runs on `executor`, which the caller shuts down; Home publishes run on `home`'s own
     queue, which its builder closes. `org`: the org view's service, when the caller keeps it
-    (`serve` warms its figures up at start)."""
+    (`serve` warms its figures up at start); `owed`: the replies owed after an ack, when the
+    caller's scheduler re-drives them."""
     if services.settings.slack_bot_token is None:
         return None
     client = make_web_client(services.settings)
@@ -262,7 +267,7 @@ def create_bolt_app(
     # A forget also empties the person's App Home (in their turn, after any publish of theirs
     # under way) and this process's chart caches.
     usage.privacy.home = SlackHomeEraser(client, on_erase=home.forget_charts, publish=home.erase)
-    return build_bolt_app(services, client, executor, usage, home)
+    return build_bolt_app(services, client, executor, usage, home, owed)
 
 
 def org_service(services: Services) -> OrgService | None:
@@ -291,6 +296,7 @@ def create_http_app(
     home: HomeService | None = None,
     readiness: Readiness | None = None,
     org: OrgService | None = None,
+    owed: OwedReplies | None = None,
 ) -> Starlette:
     """The ASGI app `serve` runs: API routes, OTLP and the Slack endpoint (which answers 503
     until Slack is configured). Pass `bolt` to share one Bolt app with Socket Mode; the
@@ -302,7 +308,7 @@ def create_http_app(
     home = home or home_service(services)
     if bolt is None:
         executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="slack-after-ack")
-        bolt = create_bolt_app(services, executor, home, org)
+        bolt = create_bolt_app(services, executor, home, org, owed)
     # Requests over HTTP are only taken when their signatures can be checked.
     http_slack = bolt if services.settings.slack_signing_secret else None
     decodes = DecodeGate()  # the API and OTLP share one limit on bodies decoded at once

@@ -1,7 +1,8 @@
 """Tables that make each Slack post and scheduled run happen once, and the admin acts they
 announce: claims on posts, the outbox, award-post edits owed since a forget, App Home chart
-files owed a delete, the leaderboard's state, retirements, the audit log and job runs. The
-usage tables are in `storage.models`; `storage.schema` gathers both."""
+files owed a delete, the leaderboard's state, retirements, the audit log, job runs, and
+replies owed after an ack. The usage tables are in `storage.models`; `storage.schema`
+gathers both."""
 
 from __future__ import annotations
 
@@ -138,3 +139,21 @@ class JobRunRow(Base):
     holder: Mapped[str] = mapped_column(String(128))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class OwedReplyRow(Base):
+    """A reply owed through a slash command's `response_url` after an empty ack: written
+    before the ack and deleted once the reply went (or Slack refused it), so a process that
+    died in between leaves it to be answered again. Lives at most 30 minutes, as the URL."""
+
+    __tablename__ = "owed_replies"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slack_user_id: Mapped[str] = mapped_column(String(32), index=True)
+    text: Mapped[str] = mapped_column(Text)  # the command's text as typed
+    # A capability (anyone holding it may reply in the caller's name): never logged.
+    response_url: Mapped[str] = mapped_column(Text)
+    team_id: Mapped[str | None] = mapped_column(String(32))  # as the payload named them
+    enterprise_id: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    holder: Mapped[str] = mapped_column(String(128))  # the process answering it
+    lease_until: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

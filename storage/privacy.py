@@ -1,10 +1,10 @@
 """Forgetting one person, and the tombstones that keep them forgotten at every door.
 
-Forgetting deletes the person's events, rollup, identities, flags, profile and the claims
-of the direct messages sent to them in one transaction, keeps their awards under an anonymous
-placeholder, scrubs their identifiers from the audit trail, and leaves a keyed hash of each
-identity (never the identity itself) so usage that arrives later for them is dropped at the
-door until they opt in again.
+Forgetting deletes the person's events, rollup, identities, flags, profile, the claims
+of the direct messages sent to them and the replies owed to them in one transaction, keeps
+their awards under an anonymous placeholder, scrubs their identifiers from the audit trail,
+and leaves a keyed hash of each identity (never the identity itself) so usage that arrives
+later for them is dropped at the door until they opt in again.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from storage.post_models import (
     AuditRow,
     LeaderboardStateRow,
     OutboxRow,
+    OwedReplyRow,
     PostRow,
     RetirementRow,
 )
@@ -87,6 +88,7 @@ def forget_in(conn: Connection, subject: Subject, *, actor: str, now: datetime) 
         "copilot_teams": 0,
         "digest": 0,
         "direct_messages": 0,
+        "owed_replies": 0,
     }
     for chunk in _chunks(ids):
         counts["events"] += _rowcount(conn, delete(EventRow).where(EventRow.identity_id.in_(chunk)))
@@ -151,6 +153,11 @@ def forget_in(conn: Connection, subject: Subject, *, actor: str, now: datetime) 
         # after, so no DM is made to them again.
         counts["direct_messages"] = _rowcount(
             conn, delete(PostRow).where(PostRow.channel == subject.slack_user_id)
+        )
+        # Replies owed to them after an ack: the command's text and its response_url go, and
+        # nothing answers it after the forget.
+        counts["owed_replies"] = _rowcount(
+            conn, delete(OwedReplyRow).where(OwedReplyRow.slack_user_id == subject.slack_user_id)
         )
     _scrub(conn, subject.needles())
     conn.execute(
