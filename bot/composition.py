@@ -25,12 +25,14 @@ from bot.services import Clock, Services
 from bot.settings import Settings
 from bot.slack.app import build_bolt_app, slack_route
 from bot.slack.chart_route import chart_routes
+from bot.slack.chart_upload import SlackFiles
 from bot.slack.client import make_web_client
 from bot.slack.forgotten_home import SlackHomeEraser
 from bot.slack.home_service import HomeService
 from bot.slack.identity import resolve_unmatched_emails
 from bot.slack.notifier import DirectMessageNotifier, SlackNotifier
 from bot.slack.org_service import OrgService
+from bot.slack.owed_replies import OwedReplies
 from bot.slack.privacy_service import PrivacyService
 from bot.slack.usage_service import UsageService
 from bot.slack.usergroups import sync_usergroups
@@ -44,6 +46,7 @@ from jobs.awards import (
     scheduled_awards,
 )
 from jobs.digest import send_digests
+from jobs.file_deletes import sweep_owed_files
 from jobs.privacy import edit_owed_award_posts
 from jobs.redrive import redrive
 from jobs.replicas import run_once_across_replicas
@@ -134,11 +137,12 @@ def slack_notifier(settings: Settings) -> SlackNotifier | None:
     return SlackNotifier(make_web_client(settings, retry_server_errors=False))
 
 
-def build_scheduler(services: Services) -> Scheduler:
+def build_scheduler(services: Services, owed: OwedReplies | None = None) -> Scheduler:
     """The weekly award job, the hourly integrity scan, the start-up catch-up, the pass
-    that matches emails seen in usage to Slack users, the re-drive of owed posts, the
-    connectors, the weekly digests by direct message, teams from Slack user groups,
-    and the daily retention run."""
+    that matches emails seen in usage to Slack users, the re-drive of owed posts (and of
+    `owed`, the replies owed after an ack, when given), the connectors, the weekly digests
+    by direct message, teams from Slack user groups, the daily retention run and the
+    deletes of chart files owed in Slack."""
     config = award_config(services.settings)
     notifier = slack_notifier(services.settings)
 
@@ -197,6 +201,8 @@ def build_scheduler(services: Services) -> Scheduler:
             services.db, services.settings.retention(), services.clock()
         ),
         weekly_job=lambda: resum_marked_weeks(services.db),
+        replies_job=owed.redrive if owed is not None else None,
+        files_job=files_job(services),
         run_once=run_once_across_replicas(services.db, services.clock),
     )
 
@@ -217,6 +223,15 @@ def redrive_job(services: Services, notifier: SlackNotifier | None) -> Callable[
     return run
 
 
+def files_job(services: Services) -> Callable[[], object] | None:
+    """Every minute: the App Home chart files owed a delete in Slack. Its client hands 429s
+    back, so a rate limit sets the row's next try rather than holding the scheduler."""
+    if services.settings.slack_bot_token is None:
+        return None
+    files = SlackFiles(make_web_client(services.settings, wait_out_rate_limits=False))
+    return lambda: sweep_owed_files(services.db, files, services.clock())
+
+
 def teams_job(services: Services) -> Callable[[], object] | None:
     """The hourly refresh of teams from Slack user groups, when it is turned on."""
     settings = services.settings
@@ -231,11 +246,13 @@ def create_bolt_app(
     executor: Executor,
     home: HomeService | None = None,
     org: OrgService | None = None,
+    owed: OwedReplies | None = None,
 ) -> App | None:
     """The Bolt app, or None without a bot token. Work done after the ack (lazy listeners)
     runs on `executor`, which the caller shuts down; Home publishes run on `home`'s own
     queue, which its builder closes. `org`: the org view's service, when the caller keeps it
-    (`serve` warms its figures up at start)."""
+    (`serve` warms its figures up at start); `owed`: the replies owed after an ack, when the
+    caller's scheduler re-drives them."""
     if services.settings.slack_bot_token is None:
         return None
     client = make_web_client(services.settings)  # Bolt's: the ack path, and a forget's edits
@@ -252,7 +269,7 @@ def create_bolt_app(
     # A forget also empties the person's App Home (in their turn, after any publish of theirs
     # under way) and this process's chart caches.
     usage.privacy.home = SlackHomeEraser(client, on_erase=home.forget_charts, publish=home.erase)
-    return build_bolt_app(services, client, executor, usage, home, later=later)
+    return build_bolt_app(services, client, executor, usage, home, owed, later=later)
 
 
 def after_ack_client(settings: Settings) -> WebClient:
@@ -290,6 +307,7 @@ def create_http_app(
     home: HomeService | None = None,
     readiness: Readiness | None = None,
     org: OrgService | None = None,
+    owed: OwedReplies | None = None,
 ) -> Starlette:
     """The ASGI app `serve` runs: API routes, OTLP and the Slack endpoint (which answers 503
     until Slack is configured). Pass `bolt` to share one Bolt app with Socket Mode; the
@@ -301,7 +319,7 @@ def create_http_app(
     home = home or home_service(services)
     if bolt is None:
         executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="slack-after-ack")
-        bolt = create_bolt_app(services, executor, home, org)
+        bolt = create_bolt_app(services, executor, home, org, owed)
     # Requests over HTTP are only taken when their signatures can be checked.
     http_slack = bolt if services.settings.slack_signing_secret else None
     decodes = DecodeGate()  # the API and OTLP share one limit on bodies decoded at once

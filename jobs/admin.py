@@ -30,7 +30,7 @@ from jobs.admin_rules import (
 )
 from jobs.awards import AWARD_KEY_PREFIX
 from jobs.posting import ChannelResult, Notifier, Post, PostPolicy, deliver, outbox_entry
-from jobs.schedule import first_fire_at
+from jobs.schedule.wall_clock import first_fire_at
 from jobs.weeks import Week, current_week, last_complete_week
 from storage.admin import (
     cancel_retirement,

@@ -16,7 +16,7 @@ from jobs.award_rules import AwardPost, AwardRules, Candidate, build_post, decid
 from jobs.heap import collector_paused
 from jobs.integrity import IntegrityRules, Judge
 from jobs.posting import ChannelResult, Notifier, Post, PostPolicy, deliver
-from jobs.schedule import first_fire_at
+from jobs.schedule.wall_clock import first_fire_at
 from jobs.weeks import Week, current_week, last_complete_week, parse_week
 from storage.award_weeks import WEEK_BITS, person_weeks
 from storage.awards import active_days_history, people_by_id, store_awards, week_awards

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jobs.digest_rules import DigestPost, digest_due, digest_week, vouched_lately
 from jobs.posting import DEFAULT_POLICY, ChannelResult, Notifier, Post, PostPolicy, deliver
-from jobs.schedule import first_fire_at
+from jobs.schedule.wall_clock import first_fire_at
 from jobs.scoring import compare_weeks
 from jobs.weeks import Week, current_week
 from storage.awards import awards_for

@@ -5,13 +5,13 @@ posts, then those edits, made at once and re-driven until Slack takes them. Expo
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
 from jobs.award_rules import AwardRules, build_post
 from jobs.awards import post_key, public_awards
+from jobs.file_deletes import FileDeleter, delete_owed_now
 from jobs.posting import DEFAULT_POLICY, Post, PostPolicy, PostRejected
 from jobs.weeks import Week
 from storage.award_edits import defer_award_edit, owed_award_edits, settle_award_edit
@@ -35,12 +35,12 @@ class PostEditor(Protocol):
     def find_post(self, channel: str, post_key: str, since: datetime) -> str | None: ...
 
 
-class HomeEraser(Protocol):
-    """The far side that shows the person's App Home: empties their tab and deletes the
-    chart files uploaded for it (`views.publish`, `files.delete` in Slack). Returns what
-    could not be done, one line each."""
+class HomeEraser(FileDeleter, Protocol):
+    """The far side that shows the person's App Home: empties their tab (`views.publish` in
+    Slack; `erase` returns what could not be done, one line each) and deletes the chart
+    files uploaded for it (`files.delete`)."""
 
-    def erase(self, slack_user_id: str | None, chart_files: Sequence[str]) -> list[str]: ...
+    def erase(self, slack_user_id: str | None) -> list[str]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,12 +81,16 @@ def forget_person(
     # Every owed week, not only theirs: a rerun after an outage is how an operator asks.
     edits = edit_owed_award_posts(db, editor, rules, now, policy, due_only=False)
     home_not_erased: list[str] = []
-    if home is not None and (subject.slack_user_id or forgotten.chart_files):
-        home_not_erased = home.erase(subject.slack_user_id, forgotten.chart_files)
-    elif forgotten.chart_files:  # without a token there is no Home, but files were uploaded
-        home_not_erased = [
-            f"chart file {f}: SLACK_BOT_TOKEN is not set" for f in forgotten.chart_files
-        ]
+    files = forgotten.chart_files
+    if home is not None and (subject.slack_user_id or files):
+        home_not_erased = home.erase(subject.slack_user_id)
+        # Owed (to nobody) by the forget itself: what is not deleted now, the job deletes.
+        not_deleted = delete_owed_now(db, home, files, now)
+        for line in not_deleted:
+            log.warning("after a forget, Slack did not take: %s", line)
+        home_not_erased += not_deleted
+    elif files:  # without a token there is no Home, but files were uploaded
+        home_not_erased = [f"chart file {f}: SLACK_BOT_TOKEN is not set; still owed" for f in files]
     return ForgetReport(forgotten, edits, home_not_erased)
 
 

@@ -24,6 +24,9 @@ JOB_RUN_DAYS = 7
 OUTBOX_CLOSED_DAYS = 90
 REFUSAL_DAYS = 90
 MAX_REFUSALS = 100_000
+# Slack takes replies through a command's response_url for 30 minutes; an owed reply older
+# than that can never be sent (the re-drive drops them every minute while `serve` runs).
+OWED_REPLY_MINUTES = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +60,7 @@ def cutoffs(config: RetentionConfig, now: datetime) -> Cutoffs:
         outbox_before=now - timedelta(days=OUTBOX_CLOSED_DAYS),
         refusals_before=now - timedelta(days=REFUSAL_DAYS),
         refusals_kept=MAX_REFUSALS,
+        owed_replies_before=now - timedelta(minutes=OWED_REPLY_MINUTES),
     )
 
 

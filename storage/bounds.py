@@ -44,6 +44,10 @@ _EMAIL = re.compile(
 # `.pattern` means the whole value in pydantic's `Field(pattern=...)`, which searches; in
 # Python use `fullmatch`, as `$` lets `match` take a trailing newline.
 SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")
+# A Slack file ID as Slack hands them out (F and capitals or digits), held to the 64
+# characters of the columns that keep one (people.home_chart_file, owed_file_deletes.file_id).
+MAX_SLACK_FILE_ID_CHARS = 64
+SLACK_FILE_ID = re.compile(rf"F[A-Z0-9]{{2,{MAX_SLACK_FILE_ID_CHARS - 1}}}")
 # A public (C) or private (G) channel, or a direct message (D): where posts may go.
 SLACK_CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{2,30}")
 
@@ -144,6 +148,14 @@ def slack_user_id(value: str) -> str:
     if not SLACK_USER_ID.fullmatch(value):
         raise OutOfBounds(f"slack_user_id is not a Slack user ID: {value[:40]!r}")
     return value
+
+
+def slack_file_id(value: object) -> str | None:
+    """A file ID Slack handed us, fit to store, send back and show: None when it is not one
+    (not text, too long, or anything but F and capitals or digits)."""
+    if isinstance(value, str) and SLACK_FILE_ID.fullmatch(value):
+        return value
+    return None
 
 
 def identity(kind: str, value: str) -> str:

@@ -1,14 +1,15 @@
 """Tables that make each Slack post and scheduled run happen once, and the admin acts they
-announce: claims on posts, the outbox, award-post edits owed since a forget, the
-leaderboard's state, retirements, the audit log and job runs. The usage tables are in
-`storage.models`; `storage.schema` gathers both."""
+announce: claims on posts, the outbox, award-post edits owed since a forget, App Home chart
+files owed a delete, the leaderboard's state, retirements, the audit log, job runs, and
+replies owed after an ack. The usage tables are in `storage.models`; `storage.schema`
+gathers both."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models import Base, UTCDateTime
@@ -72,6 +73,25 @@ class AwardEditRow(Base):
     error: Mapped[str | None] = mapped_column(String(200))  # channels and Slack's words only
 
 
+class OwedFileRow(Base):
+    """A Slack file (an App Home chart) owed a `files.delete`: written in the transaction that
+    replaces it as the person's chart, or before its upload is finished, and deleted once
+    Slack has deleted it or says it is gone. Retried from `not_before`; given up after a
+    bound (`jobs.file_deletes`)."""
+
+    __tablename__ = "owed_file_deletes"
+    file_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # Whose chart it showed, so their forget deletes it too; NULL once nobody's (a forget
+    # that could not delete it leaves it owed, tied to no one).
+    person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"), index=True
+    )
+    owed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # failures; 429s do not count
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    error: Mapped[str | None] = mapped_column(String(200))  # Slack's word for the last failure
+
+
 class LeaderboardStateRow(Base):
     """The single row saying whether the leaderboard is active or retired, and since when."""
 
@@ -119,3 +139,21 @@ class JobRunRow(Base):
     holder: Mapped[str] = mapped_column(String(128))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class OwedReplyRow(Base):
+    """A reply owed through a slash command's `response_url` after an empty ack: written
+    before the ack and deleted once the reply went (or Slack refused it), so a process that
+    died in between leaves it to be answered again. Lives at most 30 minutes, as the URL."""
+
+    __tablename__ = "owed_replies"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slack_user_id: Mapped[str] = mapped_column(String(32), index=True)
+    text: Mapped[str] = mapped_column(Text)  # the command's text as typed
+    # A capability (anyone holding it may reply in the caller's name): never logged.
+    response_url: Mapped[str] = mapped_column(Text)
+    team_id: Mapped[str | None] = mapped_column(String(32))  # as the payload named them
+    enterprise_id: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    holder: Mapped[str] = mapped_column(String(128))  # the process answering it
+    lease_until: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

@@ -1,10 +1,10 @@
 """Forgetting one person, and the tombstones that keep them forgotten at every door.
 
-Forgetting deletes the person's events, rollup, identities, flags, profile and the claims
-of the direct messages sent to them in one transaction, keeps their awards under an anonymous
-placeholder, scrubs their identifiers from the audit trail, and leaves a keyed hash of each
-identity (never the identity itself) so usage that arrives later for them is dropped at the
-door until they opt in again.
+Forgetting deletes the person's events, rollup, identities, flags, profile, the claims
+of the direct messages sent to them and the replies owed to them in one transaction, keeps
+their awards under an anonymous placeholder, scrubs their identifiers from the audit trail,
+and leaves a keyed hash of each identity (never the identity itself) so usage that arrives
+later for them is dropped at the door until they opt in again.
 """
 
 from __future__ import annotations
@@ -35,10 +35,12 @@ from storage.models import (
     PersonRow,
     TeamMemberRow,
 )
+from storage.owed_files import untie_person_files
 from storage.post_models import (
     AuditRow,
     LeaderboardStateRow,
     OutboxRow,
+    OwedReplyRow,
     PostRow,
     RetirementRow,
 )
@@ -86,6 +88,7 @@ def forget_in(conn: Connection, subject: Subject, *, actor: str, now: datetime) 
         "copilot_teams": 0,
         "digest": 0,
         "direct_messages": 0,
+        "owed_replies": 0,
     }
     for chunk in _chunks(ids):
         counts["events"] += _rowcount(conn, delete(EventRow).where(EventRow.identity_id.in_(chunk)))
@@ -102,11 +105,9 @@ def forget_in(conn: Connection, subject: Subject, *, actor: str, now: datetime) 
     weeks: list[date] = []
     chart_files: list[str] = []
     if pid is not None:
-        chart_files = [
-            f
-            for f in conn.scalars(select(PersonRow.home_chart_file).where(PersonRow.id == pid))
-            if f
-        ]
+        # Their chart file and the old ones still owed a delete: deleted in Slack after this
+        # transaction, and owed (to nobody) until then, so a failure or a kill keeps them.
+        chart_files = untie_person_files(conn, pid, now)
         counts["digest"] = _rowcount(conn, delete(DigestRow).where(DigestRow.person_id == pid))
         forget_weekly(conn, pid)  # the weekly sums of the daily rows deleted above
         # Memberships of identities made since the subject was read go with them below.
@@ -152,6 +153,11 @@ def forget_in(conn: Connection, subject: Subject, *, actor: str, now: datetime) 
         # after, so no DM is made to them again.
         counts["direct_messages"] = _rowcount(
             conn, delete(PostRow).where(PostRow.channel == subject.slack_user_id)
+        )
+        # Replies owed to them after an ack: the command's text and its response_url go, and
+        # nothing answers it after the forget.
+        counts["owed_replies"] = _rowcount(
+            conn, delete(OwedReplyRow).where(OwedReplyRow.slack_user_id == subject.slack_user_id)
         )
     _scrub(conn, subject.needles())
     conn.execute(

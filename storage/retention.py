@@ -14,7 +14,7 @@ from sqlalchemy import delete, select
 from storage.db import Database
 from storage.event_partitions import drop_months_before
 from storage.models import DailyRow, EventRow, IntegrityFlagRow, OtlpSeriesRow, TeamMemberRow
-from storage.post_models import AuditRow, JobRunRow, OutboxRow
+from storage.post_models import AuditRow, JobRunRow, OutboxRow, OwedReplyRow
 from storage.weekly import prune_weekly
 
 BATCH = 1000  # bench/prune.py: a batch takes tens of milliseconds on either database
@@ -35,6 +35,7 @@ class Cutoffs:
     outbox_before: datetime | None = None  # posts delivered or cancelled before this
     refusals_before: datetime | None = None  # audit entries of refused commands
     refusals_kept: int | None = None  # and at most this many of them, the newest
+    owed_replies_before: datetime | None = None  # replies owed since before this (URL dead)
 
 
 def prune(
@@ -65,10 +66,14 @@ def prune(
     if cutoffs.outbox_before is not None:
         closed = OutboxRow.status != "pending"  # an owed post is kept until it is delivered
         plan.append(("outbox", OutboxRow, closed & (OutboxRow.done_at < cutoffs.outbox_before)))
+    if cutoffs.owed_replies_before is not None:
+        born = OwedReplyRow.created_at < cutoffs.owed_replies_before
+        plan.append(("owed_replies", OwedReplyRow, born))
     refused = AuditRow.outcome == "refused"
     if cutoffs.refusals_before is not None:
         plan.append(("refusals", AuditRow, refused & (AuditRow.at < cutoffs.refusals_before)))
     kinds = "events daily flags team_spells otlp_series audit refusals outbox job_runs"
+    kinds += " owed_replies"
     counts = dict.fromkeys(kinds.split(), 0)
     if cutoffs.raw_before is not None:
         # On PostgreSQL, whole months go as partitions first; the batches take the rest.

@@ -64,6 +64,7 @@ SLOW_FIRST = (
     "award_posting/test_outages.py",
     "test_readiness.py",
     "test_digest_kill.py",
+    "test_owed_reply_kill.py",
     "test_socket_mode.py",
     "test_read_only_role.py",
     "test_days_zone.py",

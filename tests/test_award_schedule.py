@@ -12,7 +12,8 @@ import pytest
 from freezegun import freeze_time
 
 from jobs.awards import AwardConfig, catch_up_due, post_key
-from jobs.schedule import MISFIRE_GRACE, Scheduler, award_trigger, due_time, first_fire_at
+from jobs.schedule import MISFIRE_GRACE, Scheduler, due_time
+from jobs.schedule.wall_clock import award_trigger, first_fire_at
 from jobs.weeks import Week, last_complete_week
 from storage.posts import claim_post, mark_posted
 

@@ -32,6 +32,8 @@ SCOPES_BY_METHOD = {
     "usergroups_list": {"usergroups:read"},
     "usergroups_users_list": {"usergroups:read"},
     "files_upload_v2": {"files:write"},
+    "files_getUploadURLExternal": {"files:write"},  # files.uploadV2's steps, taken one by one
+    "files_completeUploadExternal": {"files:write"},
     "files_delete": {"files:write"},
 }
 

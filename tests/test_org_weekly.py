@@ -261,7 +261,8 @@ def test_a_link_marks_the_days_for_the_person_left_and_the_one_joined(
 def test_the_weekly_pass_is_scheduled_every_five_minutes_on_the_clock():
     from zoneinfo import ZoneInfo
 
-    from jobs.schedule import WEEKLY_CRON, first_fire_at
+    from jobs.schedule import WEEKLY_CRON
+    from jobs.schedule.wall_clock import first_fire_at
 
     berlin = ZoneInfo("Europe/Berlin")
     fire = first_fire_at(WEEKLY_CRON, berlin, datetime(2026, 11, 18, 10, 1, 30, tzinfo=UTC))

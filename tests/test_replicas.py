@@ -20,7 +20,8 @@ import pytest
 from sqlalchemy import text
 
 from jobs.replicas import run_once_across_replicas
-from jobs.schedule import REDRIVE_EPOCH, Scheduler, award_trigger, due_time, redrive_due
+from jobs.schedule import REDRIVE_EPOCH, Scheduler, due_time, redrive_due
+from jobs.schedule.wall_clock import award_trigger
 from storage.coordination import claim_job, current_revision
 from storage.db import Database
 from tests.fault_helpers import wait_until

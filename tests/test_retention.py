@@ -152,7 +152,8 @@ def test_a_malformed_retention_setting_stops_with_a_line_naming_it(
 
 
 def test_retention_runs_daily_at_a_quiet_local_hour_across_the_dst_change():
-    from jobs.schedule import RETENTION_CRON, first_fire_at
+    from jobs.schedule import RETENTION_CRON
+    from jobs.schedule.wall_clock import first_fire_at
 
     before = first_fire_at(RETENTION_CRON, BERLIN, datetime(2026, 10, 23, 12, tzinfo=UTC))
     after = first_fire_at(RETENTION_CRON, BERLIN, before + timedelta(minutes=1))

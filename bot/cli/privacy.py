@@ -137,6 +137,7 @@ def run_prune(_args: argparse.Namespace, cli: CliContext) -> int:
         "refusals": "audit entries of refused commands",
         "outbox": "delivered or cancelled posts from the outbox",
         "job_runs": "claims of scheduled job runs",
+        "owed_replies": "replies owed to slash commands, past Slack's 30 minutes",
     }
     for name, n in counts.items():
         print(f"deleted {n} {labels[name]}")

@@ -26,6 +26,7 @@ from bot.logs import configure_logging
 from bot.readiness import DrainingServer, Readiness
 from bot.settings import MAX_PORT, MIN_PORT
 from bot.slack.client import make_web_client
+from bot.slack.owed_replies import OwedReplies
 from storage.coordination import CannotServe, single_server
 
 log = logging.getLogger("aiusage.serve")
@@ -95,6 +96,8 @@ def _serve(
     bolt = None
     home = home_service(services)  # one chart cache for the listeners and `/charts`
     org = org_service(services)
+    # Replies owed after an ack, recorded by the listeners and re-driven by the scheduler.
+    owed = OwedReplies(services)
     if args.socket_mode:
         # Imported only here: the asyncio client pulls in aiohttp (~9 MB) that HTTP mode
         # never uses.
@@ -103,7 +106,7 @@ def _serve(
         assert settings.slack_app_token is not None
         # The same listeners; the app token authenticates this connection, so the signing
         # secret is needed only if Slack also sends requests over HTTP.
-        bolt = create_bolt_app(services, executor, home, org)
+        bolt = create_bolt_app(services, executor, home, org, owed)
         assert bolt is not None
         socket_mode = SocketModeRunner(
             bolt, settings.slack_app_token.get_secret_value(), make_web_client(settings)
@@ -119,10 +122,11 @@ def _serve(
     app = create_http_app(
         services,
         bolt=bolt,
-        scheduler=build_scheduler(services),
+        scheduler=build_scheduler(services, owed),
         readiness=readiness,
         home=home,
         org=org,
+        owed=owed,
     )
     if org is not None:
         org.warm_up()  # the first `/aiusage org` after a start is answered from it

@@ -68,6 +68,7 @@ class FakeSlack(WebApiMethods, FilesAndGroups):
     _posted_at: dict[str, float] = field(default_factory=dict)
     usergroups: dict[str, dict[str, Any]] = field(default_factory=dict)
     files: dict[str, dict[str, Any]] = field(default_factory=dict)  # files.uploadV2
+    next_file_ids: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()

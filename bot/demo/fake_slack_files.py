@@ -15,6 +15,7 @@ class FilesAndGroups:
     """Mixed into `FakeSlack`, which holds the state these methods read and write."""
 
     files: dict[str, dict[str, Any]]  # file ID -> what was uploaded, its title and channels
+    next_file_ids: list[str]  # IDs step 1 hands out before its own (a test's odd ones)
     usergroups: dict[str, dict[str, Any]]
     _lock: threading.Lock
     _ts: Iterator[int]
@@ -40,8 +41,8 @@ class FilesAndGroups:
         request.wfile.write(f"OK - {len(data)}".encode())
 
     def _api_files_getUploadURLExternal(self, params: dict[str, Any]) -> dict[str, Any]:
-        file_id = f"F{next(self._ts):08d}"
         with self._lock:
+            file_id = self.next_file_ids.pop(0) if self.next_file_ids else f"F{next(self._ts):08d}"
             self.files[file_id] = {
                 "id": file_id,
                 "name": params.get("filename"),

@@ -23,6 +23,7 @@ from bot.services import Services
 from bot.slack.authorization import BotTokenAuthorize
 from bot.slack.home_service import HomeService
 from bot.slack.listeners import register_listeners
+from bot.slack.owed_replies import OwedReplies
 from bot.slack.request import SlackRequest, signature_problem
 from bot.slack.retries import EventsInHand
 from bot.slack.usage_service import UsageService
@@ -56,6 +57,7 @@ def build_bolt_app(
     executor: Executor,
     usage: UsageService,
     home: HomeService | None = None,
+    owed: OwedReplies | None = None,
     *,
     later: WebClient,
 ) -> App:
@@ -80,7 +82,7 @@ def build_bolt_app(
     )
     # Who is answered: members of the workspace auth.test says the bot token belongs to.
     callers = Callers(services, authorize.workspace)
-    register_listeners(app, usage, services, callers, executor, home, later=later)
+    register_listeners(app, usage, services, callers, executor, home, owed, later=later)
     return app
 
 

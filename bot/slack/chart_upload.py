@@ -1,10 +1,14 @@
-"""Chart images uploaded to Slack (`files.uploadV2`), for when Slack cannot fetch them from us
-(Socket Mode, no public URL). The Home's image block then names the file (`slack_file`).
+"""Chart images uploaded to Slack (`files.uploadV2`'s three steps), for when Slack cannot
+fetch them from us (Socket Mode, no public URL). The Home's image block then names the file
+(`slack_file`).
 
-One file per person is kept: a new chart replaces (and deletes) their previous one, and an
-unchanged chart reuses its file. Without the `files:write` scope uploads stop for the life of
-the process and the Home shows a text chart instead; while Slack rate-limits uploads, the
-Home shows one too, and the next publish uploads again.
+One file per person is kept: a new chart replaces their previous one, and an unchanged chart
+reuses its file. Every file is owed a delete in the database from the step that names it
+until it is recorded as the person's chart, and the one it replaces from the same
+transaction that replaces it (`jobs.file_deletes`): a kill, a stop or a Slack outage leaves
+it owed, and the minutely job deletes it. Without the `files:write` scope uploads stop for
+the life of the process and the Home shows a text chart instead; while Slack rate-limits
+uploads, the Home shows one too, and the next publish uploads again.
 """
 
 from __future__ import annotations
@@ -19,13 +23,40 @@ from slack_sdk.errors import SlackApiError
 
 from bot.charts import Chart, alt_text
 from bot.slack.rate_limits import OncePer, rate_limited, retry_after
+from jobs.file_deletes import ChartFiles, FileDelete
+from storage.bounds import slack_file_id
 
 log = logging.getLogger("aiusage.home")
 
 # Errors that will not go away by trying again: the app lacks the scope, or the token type.
 SCOPE_ERRORS = frozenset({"missing_scope", "not_allowed_token_type", "no_permission"})
+# A file someone (or Slack) already removed is as deleted as we want it.
+GONE = frozenset({"file_not_found", "file_deleted"})
 MAX_KEPT = 256
-DELETE_TRIES = 3  # a rate-limited delete of a replaced file is sent again after Retry-After
+FILENAME = "aiusage-chart.png"
+TITLE = "Your last 12 weeks"
+
+
+class SlackFiles:
+    """`files.delete` through `client`: with the Home's or the job's client, a 429 comes
+    back at once with its Retry-After, and is waited out by the row, not a thread."""
+
+    def __init__(self, client: WebClient) -> None:
+        self._client = client
+
+    def delete_file(self, file_id: str) -> FileDelete:
+        try:
+            self._client.files_delete(file=file_id)
+        except SlackApiError as exc:
+            error = str(exc.response.get("error") or "")
+            if error in GONE:
+                return FileDelete(done=True)
+            if rate_limited(exc):
+                return FileDelete(wait=retry_after(exc))
+            return FileDelete(error=error or f"HTTP {exc.response.status_code}")
+        except OSError as exc:
+            return FileDelete(error=f"{type(exc).__name__}: {exc}")
+        return FileDelete(done=True)
 
 
 class ChartUploads:
@@ -33,14 +64,14 @@ class ChartUploads:
 
     def __init__(
         self,
-        render: object,
+        render: Callable[[Chart], bytes],
         size: int = MAX_KEPT,
-        record: Callable[[int, str], str | None] | None = None,
+        files: ChartFiles | None = None,
     ) -> None:
-        self._render = render  # Chart -> PNG bytes (the Home service's cache)
-        # Stores a person's new file ID and returns the one it replaces: kept in the database
-        # so a forget from any process can delete the file from Slack.
-        self._record = record
+        self._render = render  # the Home service's cache
+        # Owes and records each person's files in the database, so a forget from any
+        # process, and the job, can delete them from Slack. None: kept in memory only.
+        self._files = files
         self.size = size
         self.enabled = True
         self._by_chart: OrderedDict[Chart, str] = OrderedDict()
@@ -56,14 +87,49 @@ class ChartUploads:
             found = self._by_chart.get(chart)
             if found is not None and self._by_person.get(person_id) == found:
                 return found
-        png = self._render(chart)  # type: ignore[operator]
+        file_id = self._upload(client, person_id, chart)
+        if file_id is None or not self._record(client, person_id, file_id):
+            return None
+        with self._lock:
+            previous = self._by_person.get(person_id)
+            self._by_person[person_id] = file_id
+            self._by_chart[chart] = file_id
+            if previous is not None:
+                self._by_chart = OrderedDict(
+                    (c, f) for c, f in self._by_chart.items() if f != previous
+                )
+            while len(self._by_chart) > self.size:
+                self._by_chart.popitem(last=False)
+        return file_id
+
+    def _upload(self, client: WebClient, person_id: int, chart: Chart) -> str | None:
+        """`files.uploadV2`'s steps, taken here so the file is owed a delete between the
+        first, which names it, and the last, which makes it: a kill in between leaves a
+        trace. A file ID that is not one (too long, odd characters) is not uploaded."""
+        png = self._render(chart)
         try:
-            response = client.files_upload_v2(
-                content=png,
-                filename="aiusage-chart.png",
-                title="Your last 12 weeks",
-                alt_txt=alt_text(chart)[:1000],
+            step = client.files_getUploadURLExternal(
+                filename=FILENAME, length=len(png), alt_txt=alt_text(chart)[:1000]
             )
+            file_id, url = slack_file_id(step.get("file_id")), step.get("upload_url")
+            if file_id is None or not isinstance(url, str):
+                if self._limited.due("file_id"):
+                    log.warning("Slack gave a chart upload no usable file ID: a text chart shows")
+                return None
+            if self._files is not None and not self._files.uploading(person_id, file_id):
+                return None  # forgotten meanwhile: nothing to show them
+            sent = client._upload_file(
+                url=url,
+                data=png,
+                logger=log,
+                timeout=client.timeout,
+                proxy=client.proxy,
+                ssl=client.ssl,
+            )
+            if sent.status != 200:
+                log.warning("uploading a chart failed: HTTP %s", sent.status)
+                return None
+            client.files_completeUploadExternal(files=[{"id": file_id, "title": TITLE}])
         except SlackApiError as exc:
             error = str(exc.response.get("error") or "")
             if error in SCOPE_ERRORS:
@@ -78,42 +144,19 @@ class ChartUploads:
         except OSError as exc:
             log.warning("uploading a chart failed: %r", exc)
             return None
-        file_id = str(response["file"]["id"])
-        with self._lock:
-            previous = self._by_person.get(person_id)
-            self._by_person[person_id] = file_id
-            self._by_chart[chart] = file_id
-            if previous is not None:
-                self._by_chart = OrderedDict(
-                    (c, f) for c, f in self._by_chart.items() if f != previous
-                )
-            while len(self._by_chart) > self.size:
-                self._by_chart.popitem(last=False)
-        stale = {previous}
-        if self._record is not None:
-            try:
-                stale.add(self._record(person_id, file_id))
-            except Exception:  # the image still shows; the forget then misses this file
-                log.exception("recording the chart file %s failed", file_id)
-        for old in sorted(f for f in stale if f is not None and f != file_id):
-            self._delete(client, old)  # nobody's Home shows it any more
         return file_id
 
-    def _delete(self, client: WebClient, file_id: str, tries: int = DELETE_TRIES) -> None:
+    def _record(self, client: WebClient, person_id: int, file_id: str) -> bool:
+        """Record the file as the person's and delete (or owe) the one it replaces; False
+        when it is not to be shown: the person is gone, or it could not be recorded (it
+        stays owed from its upload, and the job deletes it)."""
+        if self._files is None:
+            return True
         try:
-            client.files_delete(file=file_id)
-        except SlackApiError as exc:
-            if rate_limited(exc) and tries > 1:
-                # Sent again from a timer, not waited out on the Home thread that asked; the
-                # database names only the new file, so a forget would never find this one.
-                again = (client, file_id, tries - 1)
-                timer = threading.Timer(retry_after(exc), self._delete, again)
-                timer.daemon = True
-                timer.start()
-                return
-            log.info("could not delete the old chart file %s: %r", file_id, exc)
-        except OSError as exc:
-            log.info("could not delete the old chart file %s: %r", file_id, exc)
+            return self._files.uploaded(person_id, file_id, SlackFiles(client))
+        except Exception:
+            log.exception("recording the chart file %s failed", file_id)
+            return False
 
     def clear(self) -> None:
         """Forget every file ID kept here (after a person is forgotten)."""

@@ -1,20 +1,20 @@
-"""After a forget, the person's App Home in Slack: their chart files deleted (`files.delete`)
-and their tab replaced with one that shows nothing of theirs (`views.publish`)."""
+"""After a forget, the person's App Home in Slack: their chart files deleted (`files.delete`,
+through `jobs.file_deletes`) and their tab replaced with one that shows nothing of theirs
+(`views.publish`)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.slack.chart_upload import SlackFiles
 from bot.slack.views.privacy import forgotten_home_view
+from jobs.file_deletes import FileDelete
 
 log = logging.getLogger("aiusage.privacy")
-
-# A file someone (or Slack) already removed is as deleted as we want it.
-GONE = frozenset({"file_not_found", "file_deleted"})
 
 
 class SlackHomeEraser:
@@ -33,19 +33,13 @@ class SlackHomeEraser:
         self.on_erase: list[Callable[[], None]] = [on_erase] if on_erase else []
         self._publish = publish
 
-    def erase(self, slack_user_id: str | None, chart_files: Sequence[str]) -> list[str]:
+    def delete_file(self, file_id: str) -> FileDelete:
+        return SlackFiles(self._client).delete_file(file_id)
+
+    def erase(self, slack_user_id: str | None) -> list[str]:
         problems: list[str] = []
         for reset in self.on_erase:
             reset()
-        for file_id in chart_files:
-            try:
-                self._client.files_delete(file=file_id)
-            except SlackApiError as exc:
-                error = str(exc.response.get("error") or "")
-                if error not in GONE:
-                    problems.append(f"chart file {file_id}: {error}")
-            except OSError as exc:
-                problems.append(f"chart file {file_id}: {exc!r}")
         if slack_user_id and self._publish is not None:
             self._publish(slack_user_id)
         elif slack_user_id:

@@ -35,11 +35,11 @@ from bot.slack.usage_service import actor
 from bot.slack.views.home import ChartImage, HomeData, home_view
 from bot.slack.views.privacy import forgotten_home_view
 from jobs.admin import AdminService
+from jobs.file_deletes import ChartFiles
 from jobs.scoring import compare_weeks
 from jobs.weeks import Week, current_week, local_day, parse_week
 from storage.awards import awards_for
 from storage.digests import digest_enabled, set_digest
-from storage.home_files import swap_home_chart_file
 from storage.leaderboard import leaderboard_state
 from storage.privacy import is_forgotten
 from storage.profiles import find_slack_profile, slack_user_of
@@ -151,9 +151,7 @@ class HomeService:
     @classmethod
     def build(cls, services: Services, admin: AdminService, client: WebClient) -> HomeService:
         cache = ChartCache()
-        uploads = ChartUploads(
-            cache.png, record=lambda person, file: swap_home_chart_file(services.db, person, file)
-        )
+        uploads = ChartUploads(cache.png, files=ChartFiles(services.db, services.clock))
         return cls(services, admin, cache, uploads, client)
 
     def forget_charts(self) -> None:

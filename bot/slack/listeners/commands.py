@@ -24,6 +24,7 @@ from bot.slack.command_text import Badges, Me, Org, Restore, Top, parse_command
 from bot.slack.command_text import Request as SlashRequest
 from bot.slack.listeners.errors import caller_told_of_errors
 from bot.slack.membership import command_team
+from bot.slack.owed_replies import OwedReplies
 from bot.slack.replies import reply
 from bot.slack.usage_service import UsageService
 from bot.slack.viewers import Callers, known_viewer, needs_rights, profile_max_age
@@ -46,11 +47,14 @@ def register(
     executor: Executor,
     later: WebClient,
     after_answer: AfterAnswer | None = None,
+    owed: OwedReplies | None = None,
 ) -> None:
     """`/aiusage`, answered in the ack when it can be, otherwise after it on `executor`
     (which the app drains before it stops), asking Slack through `later`, which hands its
-    429s back rather than put the executor's threads to sleep."""
+    429s back rather than put the executor's threads to sleep; the reply owed is recorded
+    in `owed` until sent."""
     answered = after_answer or (lambda _request, _viewer: None)
+    owed = owed or OwedReplies(services)
 
     def answer_now(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
         if callers.foreign(command_team(command)):
@@ -65,10 +69,11 @@ def register(
                 None if viewer is None or posts_to_slack(request) else usage.answer(request, viewer)
             )
         if viewer is None or answer is None:
+            owed_id = owed.owe(command, request)  # before the ack: a kill right after finds it
             ack()
             # Not a Bolt lazy listener: Bolt deep-copies the request for one on every call,
             # answered or not, which cost more than the answer itself.
-            executor.submit(answer_later, request, user_id, respond, later)
+            executor.submit(owed.settled(owed_id, answer_later), request, user_id, respond, later)
             return
         ack(**render(answer).as_kwargs())
         answered(request, viewer)
@@ -88,6 +93,11 @@ def register(
             answered(request, viewer)
 
     app.command(COMMAND)(answer_now)
+    # A reply whose process stopped before sending it is answered again the same way.
+    owed.answer_with(
+        lambda request, user_id, respond: answer_later(request, user_id, respond, later),
+        callers.foreign,
+    )
 
 
 def posts_to_slack(request: SlashRequest) -> bool:

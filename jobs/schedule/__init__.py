@@ -1,4 +1,4 @@
-"""The scheduler: the only module that knows APScheduler."""
+"""The scheduler: with `jobs.schedule.wall_clock`, the only code that knows APScheduler."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+
+from jobs.schedule.wall_clock import award_trigger
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +29,7 @@ IDENTITY_CRON = "* * * * *"
 # quarter-hourly pass sends each within 15 minutes of its time.
 DIGEST_CRON = "*/15 * * * *"
 TEAMS_CRON = "41 * * * *"  # hourly: Slack user groups change rarely
+FILES_CRON = "* * * * *"  # chart files owed a delete in Slack: each waits a minute at most
 RETENTION_CRON = "17 3 * * *"  # daily, at a quiet hour in the configured zone
 # The weekly rollup's marked weeks are re-summed every few minutes, so a cold `/aiusage org`
 # (a restart, a new replica) finds minutes of changes to sum, not hours. Fixed: the contract
@@ -96,83 +99,6 @@ def _first_then(first: Callable[[], object], rest: Callable[[], object]) -> Call
     return job
 
 
-# The most any zone's clocks jump at a change (Antarctica/Troll: two hours), with room.
-_MAX_JUMP = timedelta(hours=3)
-
-
-class WallClockCron(BaseTrigger):
-    """A cron schedule read on a zone's wall clock, as cron reads it at a DST change. A job
-    at set hours (daily, weekly) fires once a wall time: the first time round when the
-    clocks fall back, and as much later as they jumped for a time they skip (02:30 on a night
-    that skips 02:00 to 03:00 fires at 03:30). An hourly or more frequent job fires whenever
-    the clock shows its minute: twice in a repeated hour, not in a skipped one. Fire times
-    are in UTC. APScheduler 3's CronTrigger in a zone skipped a week's fire at a midnight
-    jump, and, asked again from inside a repeated hour, gave the same time for ever."""
-
-    def __init__(self, expr: str, tz: ZoneInfo) -> None:
-        self.expr, self.tz = expr, tz
-        # The schedule's wall times, worked out on a clock without DST (UTC's).
-        self._wall = CronTrigger.from_crontab(expr, timezone=UTC)
-        self._every_hour = expr.split()[1].startswith("*")
-
-    def get_next_fire_time(
-        self, previous_fire_time: datetime | None, now: datetime
-    ) -> datetime | None:
-        start = now if previous_fire_time is None else min(now, previous_fire_time + _TICK)
-        start = start.astimezone(UTC)
-        # Wall times map to instants in order except around a change of the clocks, where a
-        # wall time up to _MAX_JUMP before `start`'s may fire after it, and one after the
-        # first found may fire before it: only there are more wall times looked at.
-        back = _MAX_JUMP if self._change_near(start) else timedelta(0)
-        wall = self._wall.get_next_fire_time(None, self._wall_at(start) - back)
-        best: datetime | None = None
-        while wall is not None:
-            for fire in self._instants(wall):
-                if fire >= start and (best is None or fire < best):
-                    best = fire
-            if best is not None and (
-                not self._change_near(best) or wall > self._wall_at(best) + _MAX_JUMP
-            ):
-                return best
-            wall = self._wall.get_next_fire_time(wall, wall + timedelta(seconds=1))
-        return best
-
-    def _change_near(self, moment: datetime) -> bool:
-        """Whether the clocks change within _MAX_JUMP of `moment`."""
-        offsets = {(moment + d).astimezone(self.tz).utcoffset() for d in (-_MAX_JUMP, _MAX_JUMP)}
-        return len(offsets) > 1
-
-    def _wall_at(self, moment: datetime) -> datetime:
-        """`moment` on the zone's wall clock, labelled UTC to compare with `_wall`'s times."""
-        return moment.astimezone(self.tz).replace(tzinfo=UTC)
-
-    def _instants(self, wall: datetime) -> list[datetime]:
-        """When the job fires for one wall time."""
-        first, second = (wall.replace(tzinfo=self.tz, fold=f).astimezone(UTC) for f in (0, 1))
-        if not self._every_hour:
-            # fold=0: the first time round; in a skipped hour, the offset before the jump.
-            return [first]
-        return [t for t in dict.fromkeys((first, second)) if self._wall_at(t) == wall]
-
-    def __str__(self) -> str:
-        return f"cron[{self.expr}, {self.tz.key} wall clock]"
-
-
-_TICK = timedelta(microseconds=1)
-
-
-def award_trigger(expr: str, tz: ZoneInfo) -> WallClockCron:
-    """A cron schedule (the awards', or a job's) on the configured zone's wall clock."""
-    return WallClockCron(expr, tz)
-
-
-def first_fire_at(expr: str, tz: ZoneInfo, moment: datetime) -> datetime:
-    """The first time the schedule fires at or after `moment`."""
-    fire = award_trigger(expr, tz).get_next_fire_time(None, moment)
-    assert fire is not None  # a cron trigger without an end date always has a next time
-    return fire.astimezone(tz)
-
-
 class Scheduler:
     """Runs the weekly award job on its cron schedule (at once when the last post was
     missed while the bot was down, and again at each re-drive after a run that failed while
@@ -197,6 +123,8 @@ class Scheduler:
         teams_job: Callable[[], object] | None = None,
         retention_job: Callable[[], object] | None = None,
         weekly_job: Callable[[], object] | None = None,
+        replies_job: Callable[[], object] | None = None,
+        files_job: Callable[[], object] | None = None,
         run_once: RunOnce = _run_here,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -213,6 +141,8 @@ class Scheduler:
         self._teams_job = teams_job
         self.retention_job = retention_job
         self.weekly_job = weekly_job
+        self.replies_job = replies_job
+        self.files_job = files_job
         self._run_once = run_once
         self._scheduler: BackgroundScheduler | None = None
         self._awards = self._once(
@@ -241,13 +171,19 @@ class Scheduler:
             first_run["next_run_time"] = datetime.now(self.tz)
         for name, trigger, run in self.planned():
             options: dict[str, object] = first_run if name == "weekly-awards" else {}
-            if name == "redrive-posts":
-                # Owed posts (a holder that died, an unknown outcome) also go out at start.
-                # That run's due time is its own start, so a restarted replica re-drives at
-                # once whatever the others last did; the outbox's claims keep it from
-                # doubling a post. (The same job rather than a one-off: APScheduler's removal
-                # of a finished one-off races its shutdown.)
-                run = _first_then(self._redrive_once(lambda now: now), run)
+            if name in ("redrive-posts", "redrive-replies"):
+                # Owed posts (a holder that died, an unknown outcome) and replies also go out
+                # at start. That run's due time is its own start, so a restarted replica
+                # re-drives at once whatever the others last did; the outbox's claims (the
+                # owed replies' leases) keep it from doubling a post. (The same job rather
+                # than a one-off: APScheduler's removal of a finished one-off races its
+                # shutdown.)
+                first = (
+                    self._redrive_once(lambda now: now)
+                    if name == "redrive-posts"
+                    else self._replies_once(at_start=True)
+                )
+                run = _first_then(first, run)
                 seconds = self._redrive_every.total_seconds()
                 options = {
                     "misfire_grace_time": int(max(1, seconds)),
@@ -305,6 +241,9 @@ class Scheduler:
                     timedelta(minutes=5),
                 )
             )
+        if self.files_job is not None:
+            files = award_trigger(FILES_CRON, self.tz)
+            jobs.append(("delete-chart-files", files, self.files_job, timedelta(minutes=5)))
         planned = [
             ("weekly-awards", award_trigger(self.expr, self.tz), self._awards),
             *[
@@ -322,6 +261,13 @@ class Scheduler:
             planned.append(
                 ("redrive-posts", redrive, self._redrive_once(lambda now: redrive_due(now, every)))
             )
+        if self.replies_job is not None:
+            # Replies owed after an ack whose process stopped, on the same beat (every
+            # minute by default): Slack takes them for 30 minutes.
+            replies = IntervalTrigger(
+                seconds=self._redrive_every.total_seconds(), start_date=REDRIVE_EPOCH, timezone=UTC
+            )
+            planned.append(("redrive-replies", replies, self._replies_once()))
         return planned
 
     def _once(
@@ -346,6 +292,17 @@ class Scheduler:
                 log.info("the weekly award run failed; trying it again")
                 self._awards()
             return done
+
+        return job
+
+    def _replies_once(self, *, at_start: bool = False) -> Callable[[], object]:
+        replies_job, every = self.replies_job, self._redrive_every
+        assert replies_job is not None
+
+        def job() -> object:
+            now = self._clock()
+            due = now if at_start else redrive_due(now, every)
+            return self._run_once("redrive-replies", due, replies_job)
 
         return job
 

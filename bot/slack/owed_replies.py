@@ -1,0 +1,194 @@
+"""Replies owed after an empty ack, kept in the database so that a `serve` killed between
+the ack and the reply still answers. The row is written before the ack; the worker that
+replies deletes it; the re-drive answers rows whose holder stopped, through the same path
+as the worker, while Slack still takes replies at their `response_url` (30 minutes).
+
+The lease: a worker holds its row from the moment it starts for 15 times
+AIUSAGE_SLACK_TIMEOUT_SECONDS (150 s by default, at most 10 minutes). It waits on Slack at
+most four tries of that timeout for `users.info` and four for the reply, so 15 leaves 7
+timeouts (70 s) for Slack's Retry-After waits; a row past its lease has no live holder."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from typing import Any, ParamSpec
+
+from slack_bolt import Respond
+
+from bot.services import Services
+from bot.slack.answers import NotAnswered
+from bot.slack.command_text import Digest, OptIn, OptOut, Restore, parse_command
+from bot.slack.command_text import Request as SlashRequest
+from bot.slack.replies import ReplyNotDelivered, reply
+from bot.slack.views.render import render
+from jobs.replicas import holder_name
+from jobs.retention import OWED_REPLY_MINUTES
+from storage.bounds import SLACK_USER_ID
+from storage.db import UNAVAILABLE, database_reason
+from storage.owed_replies import claim_abandoned, drop_born_before, owe_reply, renew, settle
+
+log = logging.getLogger("aiusage.slack")
+
+URL_LIFETIME = timedelta(minutes=OWED_REPLY_MINUTES)  # Slack's, for a response_url
+LEASE_TIMEOUTS = 15
+MAX_LEASE = timedelta(minutes=10)
+MAX_TEXT = 4_000  # Slack passes about 4,000 characters; longer is no command anyone typed
+MAX_URL = 2_000
+MAX_TEAM = 32
+
+P = ParamSpec("P")
+# Answers one request after the ack: the command listener's own `answer_later`.
+AnswerLater = Callable[[SlashRequest, str, Respond], None]
+
+
+def redrivable(request: SlashRequest) -> bool:
+    """Whether answering the request again can repeat nothing. What only reads can; so can
+    `retire`, whose preview acts only once its button is pressed. `optout`, `optin` and
+    `digest` set a state, and `restore` sets one and may post a note: done again minutes
+    later they could undo a newer choice made meanwhile (or post the note twice), so their
+    replies are not recorded."""
+    return not isinstance(request, OptOut | OptIn | Digest | Restore)
+
+
+class OwedReplies:
+    """This process's owed replies: recorded before the ack, settled by the worker, and
+    re-driven (for any process) once their holder's lease is over."""
+
+    def __init__(self, services: Services, holder: str | None = None) -> None:
+        self.services = services
+        self.holder = holder or holder_name()
+        timeout = services.settings.slack_timeout_seconds
+        self.lease = min(timedelta(seconds=LEASE_TIMEOUTS * timeout), MAX_LEASE)
+        self._answer: AnswerLater | None = None
+        self._foreign: Callable[[tuple[object, object]], bool] = lambda _team: False
+
+    def answer_with(
+        self, answer: AnswerLater, foreign: Callable[[tuple[object, object]], bool]
+    ) -> None:
+        """How the re-drive answers: the listener's `answer_later`, after `foreign`, the
+        refusal of the other workspaces the payload may have named."""
+        self._answer, self._foreign = answer, foreign
+
+    def owe(self, command: Mapping[str, Any], request: SlashRequest) -> int | None:
+        """Record the reply `command` is owed; its id, or None when not recorded (a kind
+        that may not be answered twice, a value no column takes, the database away)."""
+        user, text, url = (
+            command.get("user_id"),
+            command.get("text") or "",
+            command.get("response_url"),
+        )
+        if not (redrivable(request) and _storable(user, text, url)):
+            return None
+        assert isinstance(user, str) and isinstance(url, str)
+        team = tuple(
+            t if isinstance(t, str) and len(t) <= MAX_TEAM else None
+            for t in (command.get("team_id"), command.get("enterprise_id"))
+        )
+        now = self.services.clock()
+        try:
+            return owe_reply(
+                self.services.db,
+                slack_user_id=user,
+                text=text,
+                response_url=url,
+                team=(team[0], team[1]),
+                holder=self.holder,
+                now=now,
+                lease_until=now + self.lease,
+            )
+        except UNAVAILABLE as error:
+            log.warning(
+                "the reply owed to %s's command is not recorded (%s): it is sent, but lost "
+                "if aiusage stops first",
+                user,
+                database_reason(error),
+            )
+            return None
+
+    def settled(self, owed_id: int | None, work: Callable[P, None]) -> Callable[P, None]:
+        """`work` (the reply) run by the row's holder, which then deletes the row. A row gone
+        before it starts (forgotten, or taken over after a wait past the lease) is not
+        answered here."""
+        if owed_id is None:
+            return work
+
+        def run(*args: P.args, **kwargs: P.kwargs) -> None:
+            if not self._renew(owed_id):
+                log.info("a reply owed was forgotten or taken over before its turn; not sent")
+                return
+            try:
+                work(*args, **kwargs)
+            finally:
+                self._settle(owed_id)
+
+        return run
+
+    def redrive(self) -> int:
+        """Answer again every reply whose holder stopped, while Slack takes it; drop those
+        past that. Returns how many were answered."""
+        db, now = self.services.db, self.services.clock()
+        dropped = drop_born_before(db, now - URL_LIFETIME)
+        if dropped:
+            log.info(
+                "dropped %d owed %s older than %d minutes, unsent: Slack no longer takes them",
+                dropped,
+                "reply" if dropped == 1 else "replies",
+                OWED_REPLY_MINUTES,
+            )
+        answer = self._answer
+        if answer is None:  # no Slack app in this process
+            return 0
+        owed = claim_abandoned(db, self.holder, now, now + self.lease, now - URL_LIFETIME)
+        timeout = self.services.settings.slack_timeout_seconds
+        for row in owed:
+            log.info(
+                "answering %s's command again: the process that owed its reply stopped",
+                row.slack_user_id,
+            )
+            respond = Respond(response_url=row.response_url)
+            try:
+                if self._foreign(row.team):
+                    reply(respond, render(NotAnswered("stranger")).as_kwargs(), timeout)
+                else:
+                    answer(parse_command(row.text), row.slack_user_id, respond)
+            except ReplyNotDelivered as error:
+                log.warning(
+                    "the reply to %s's command did not reach them: %s", row.slack_user_id, error
+                )
+            finally:
+                self._settle(row.id)
+        return len(owed)
+
+    def _renew(self, owed_id: int) -> bool:
+        try:
+            return renew(self.services.db, owed_id, self.holder, self.services.clock() + self.lease)
+        except UNAVAILABLE as error:  # the reply matters more than its record
+            log.warning("could not renew an owed reply's lease: %s", database_reason(error))
+            return True
+
+    def _settle(self, owed_id: int) -> None:
+        try:
+            settle(self.services.db, owed_id, self.holder)
+        except UNAVAILABLE as error:
+            log.warning(
+                "an owed reply was sent but its record stays (%s): it may be sent again",
+                database_reason(error),
+            )
+
+
+def _storable(user: object, text: str, url: object) -> bool:
+    """Whether the columns take these as they are: a Slack user ID, text within Slack's own
+    bound that both databases store (no NUL, no lone surrogate), a URL of sane length."""
+    if not (isinstance(user, str) and SLACK_USER_ID.fullmatch(user)):
+        return False
+    if not (isinstance(url, str) and 0 < len(url) <= MAX_URL):
+        return False
+    if not isinstance(text, str) or len(text) > MAX_TEXT or "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

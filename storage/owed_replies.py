@@ -1,0 +1,139 @@
+"""Replies owed through a slash command's `response_url` after an empty ack: written before
+the ack, deleted once sent, and claimed by the re-drive once their holder's lease is over.
+
+A row is its holder's until `lease_until`; a claim is one conditional UPDATE, so of two
+replicas re-driving at once exactly one takes each row, whichever database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, insert, select, update
+
+from storage.db import Database
+from storage.post_models import OwedReplyRow
+
+
+@dataclass(frozen=True, slots=True)
+class OwedReply:
+    """One owed reply as stored. `response_url` is a capability: never log it."""
+
+    id: int
+    slack_user_id: str
+    text: str
+    response_url: str
+    team: tuple[str | None, str | None]  # (team, enterprise) as the payload named them
+    created_at: datetime
+    holder: str
+    lease_until: datetime
+
+
+def owe_reply(
+    db: Database,
+    *,
+    slack_user_id: str,
+    text: str,
+    response_url: str,
+    team: tuple[str | None, str | None],
+    holder: str,
+    now: datetime,
+    lease_until: datetime,
+) -> int:
+    """Record a reply owed to `slack_user_id`, held by `holder` until `lease_until`; its id."""
+    with db.write() as conn:
+        return int(
+            conn.execute(
+                insert(OwedReplyRow)
+                .values(
+                    slack_user_id=slack_user_id,
+                    text=text,
+                    response_url=response_url,
+                    team_id=team[0],
+                    enterprise_id=team[1],
+                    created_at=now,
+                    holder=holder,
+                    lease_until=lease_until,
+                )
+                .returning(OwedReplyRow.id)
+            ).scalar_one()
+        )
+
+
+def renew(db: Database, owed_id: int, holder: str, lease_until: datetime) -> bool:
+    """Extend `holder`'s lease on a row; False when it is gone (sent, forgotten, dropped) or
+    another process took it over."""
+    with db.write() as conn:
+        changed = conn.execute(
+            update(OwedReplyRow)
+            .where(OwedReplyRow.id == owed_id, OwedReplyRow.holder == holder)
+            .values(lease_until=lease_until)
+        ).rowcount
+    return bool(changed)
+
+
+def settle(db: Database, owed_id: int, holder: str) -> None:
+    """The reply went, or never will: the row goes, unless another process holds it now."""
+    with db.write() as conn:
+        conn.execute(
+            delete(OwedReplyRow).where(OwedReplyRow.id == owed_id, OwedReplyRow.holder == holder)
+        )
+
+
+def drop_born_before(db: Database, before: datetime) -> int:
+    """Delete the rows made before `before`, answered or not; how many went."""
+    with db.write() as conn:
+        return int(
+            conn.execute(delete(OwedReplyRow).where(OwedReplyRow.created_at < before)).rowcount
+        )
+
+
+def claim_abandoned(
+    db: Database, holder: str, now: datetime, lease_until: datetime, born_after: datetime
+) -> list[OwedReply]:
+    """Take every row whose lease is over and that was made at or after `born_after`, for
+    `holder` until `lease_until`; oldest first. A row another process claimed between the
+    read and the update is left to it."""
+    with db.read() as conn:
+        ids = list(
+            conn.scalars(
+                select(OwedReplyRow.id)
+                .where(OwedReplyRow.lease_until < now, OwedReplyRow.created_at >= born_after)
+                .order_by(OwedReplyRow.id)
+            )
+        )
+    taken = []
+    for owed_id in ids:
+        with db.write() as conn:
+            row = conn.execute(
+                update(OwedReplyRow)
+                .where(OwedReplyRow.id == owed_id, OwedReplyRow.lease_until < now)
+                .values(holder=holder, lease_until=lease_until)
+                .returning(*OwedReplyRow.__table__.columns)
+            ).first()
+        if row is not None:
+            taken.append(_owed(row))
+    return taken
+
+
+def owed_replies(db: Database, slack_user_id: str | None = None) -> list[OwedReply]:
+    """The rows stored (of one person, if given), oldest first."""
+    query = select(OwedReplyRow).order_by(OwedReplyRow.id)
+    if slack_user_id is not None:
+        query = query.where(OwedReplyRow.slack_user_id == slack_user_id)
+    with db.read() as conn:
+        return [_owed(row) for row in conn.execute(query)]
+
+
+def _owed(row) -> OwedReply:
+    return OwedReply(
+        id=row.id,
+        slack_user_id=row.slack_user_id,
+        text=row.text,
+        response_url=row.response_url,
+        team=(row.team_id, row.enterprise_id),
+        created_at=row.created_at,
+        holder=row.holder,
+        lease_until=row.lease_until,
+    )
