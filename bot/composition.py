@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from slack_bolt import App
+from slack_sdk import WebClient
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 
@@ -254,12 +255,13 @@ def create_bolt_app(
     caller's scheduler re-drives them."""
     if services.settings.slack_bot_token is None:
         return None
-    client = make_web_client(services.settings)
+    client = make_web_client(services.settings)  # Bolt's: the ack path, and a forget's edits
+    later = after_ack_client(services.settings)
     usage = UsageService(
         services,
         admin_service(services),
         award_config(services.settings),
-        org or OrgService(services, client),  # the client uploads the org view's trend chart
+        org or OrgService(services, later),  # the client uploads the org view's trend chart
         # A forget edits the award posts that named the person, through the bot's own client.
         privacy=PrivacyService(services, editor=SlackNotifier(client)),
     )
@@ -267,15 +269,24 @@ def create_bolt_app(
     # A forget also empties the person's App Home (in their turn, after any publish of theirs
     # under way) and this process's chart caches.
     usage.privacy.home = SlackHomeEraser(client, on_erase=home.forget_charts, publish=home.erase)
-    return build_bolt_app(services, client, executor, usage, home, owed)
+    return build_bolt_app(services, client, executor, usage, home, owed, later=later)
+
+
+def after_ack_client(settings: Settings) -> WebClient:
+    """The client of the work after the ack (users.info for a caller not known lately, the
+    org view's chart upload): it hands Slack's 429s back at once, as the Home's does, since
+    waiting them out would put the 8 after-ack threads to sleep, and every later command
+    behind them. Award posts and announcements keep clients that wait (`slack_notifier`)."""
+    return make_web_client(settings, wait_out_rate_limits=False)
 
 
 def org_service(services: Services) -> OrgService | None:
-    """The org view's service with the bot's client (it uploads the trend chart); None
-    without a bot token, when there is no Slack app to answer it."""
+    """The org view's service, uploading its trend chart with the after-ack client (a
+    rate-limited upload leaves the text trend); None without a bot token, when there is no
+    Slack app to answer it."""
     if services.settings.slack_bot_token is None:
         return None
-    return OrgService(services, make_web_client(services.settings))
+    return OrgService(services, after_ack_client(services.settings))
 
 
 def home_service(services: Services) -> HomeService:

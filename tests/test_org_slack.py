@@ -284,6 +284,17 @@ def test_when_the_upload_fails_the_reply_keeps_the_text_trend(slack, usage):
     assert "*Last 12 weeks* (2026-W36 to 2026-W47)" in text_of(reply)
 
 
+def test_a_rate_limited_upload_gets_the_text_trend_at_once_not_after_retry_after(slack, usage):
+    slack.fake.fail("files.getUploadURLExternal", status=429, retry_after=30, times=5)
+    started = time.monotonic()
+    reply = slack.ask("org", user_id="UADMIN")
+    # Well before Slack's 30 s: the after-ack thread did not sleep it out.
+    assert time.monotonic() - started < 10
+    assert not [b for b in reply["blocks"] if b["type"] == "image"]
+    assert "*Last 12 weeks* (2026-W36 to 2026-W47)" in text_of(reply)
+    assert len(slack.fake.calls_to("files.getUploadURLExternal")) == 1
+
+
 def test_new_usage_shows_within_a_minute_new_teams_at_once_and_a_team_gone_next_week(
     slack, usage, db, now, tmp_path
 ):

@@ -40,6 +40,18 @@ def test_an_answer_waits_out_a_429_and_arrives_once(slack):
     assert len(slack.fake.calls_to("response_url")) == 2
 
 
+@pytest.mark.parametrize("header", ["99999999", "31", "-5", "soon", "nan"])
+def test_a_reply_limited_past_reason_is_given_up_at_once_not_slept_on(slack, caplog, header):
+    slack.fake.fail("response_url", status=429, retry_after=header)
+    started = time.monotonic()
+    first_sight_me(slack)
+    wait_until("the warning", lambda: warnings(caplog))
+    assert time.monotonic() - started < 3  # 99999999 s was slept, and -5 raised
+    [line] = warnings(caplog)
+    assert "did not reach the caller" in line and "Slack answered 429" in line
+    assert len(slack.fake.calls_to("response_url")) == 1
+
+
 def test_a_new_answer_slack_fails_with_a_503_is_not_risked_twice(slack, caplog):
     slack.fake.fail("response_url", status=503)
     first_sight_me(slack)

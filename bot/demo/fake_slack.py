@@ -41,7 +41,7 @@ class Failure:
     channel: str | None
     status: int
     error: str | None
-    retry_after: int | None
+    retry_after: int | str | None  # a str is sent as it is: a hostile header, say
     drop_connection: bool
     times: int
     apply: bool = False
@@ -171,7 +171,7 @@ class FakeSlack(WebApiMethods, FilesAndGroups):
         *,
         status: int = 200,
         error: str | None = None,
-        retry_after: int | None = None,
+        retry_after: int | str | None = None,
         channel: str | None = None,
         drop_connection: bool = False,
         times: int = 1,

@@ -32,10 +32,13 @@ class Viewer:
 @dataclass(frozen=True, slots=True)
 class NotAnswered:
     """The caller is not answered: "stranger" (not a member of this workspace, as far as
-    Slack says), "guest" (asking for others' figures) or "unverified" (Slack could not say
-    who they are, and they were never vouched for before)."""
+    Slack says), "guest" (asking for others' figures), "unverified" (Slack could not say
+    who they are, and they were never vouched for before) or "busy" (Slack rate-limited
+    the look-up that would say who they are, or whether they are an admin, and asked us to
+    wait `try_again_s` seconds)."""
 
-    reason: Literal["stranger", "guest", "unverified"]
+    reason: Literal["stranger", "guest", "unverified", "busy"]
+    try_again_s: int = 0
 
 
 @dataclass(frozen=True, slots=True)

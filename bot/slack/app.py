@@ -58,9 +58,12 @@ def build_bolt_app(
     usage: UsageService,
     home: HomeService | None = None,
     owed: OwedReplies | None = None,
+    *,
+    later: WebClient,
 ) -> App:
     """The Bolt app with every listener registered. Without a signing secret it can serve
-    Socket Mode only (whose connection is authenticated by the app token), never HTTP."""
+    Socket Mode only (whose connection is authenticated by the app token), never HTTP.
+    `later`: the client of the work after the ack, which hands 429s back at once."""
     secret = services.settings.slack_signing_secret
     assert client.token, "the Web API client needs the bot token"
     log.addFilter(_BOLT_NOISE)  # once: the same filter is never added twice
@@ -79,7 +82,7 @@ def build_bolt_app(
     )
     # Who is answered: members of the workspace auth.test says the bot token belongs to.
     callers = Callers(services, authorize.workspace)
-    register_listeners(app, usage, services, callers, executor, home, owed)
+    register_listeners(app, usage, services, callers, executor, home, owed, later=later)
     return app
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -17,7 +18,7 @@ from bot.slack.answers import NotAnswered, Viewer, viewer_from
 from bot.slack.command_text import Org, Restore, Retire, Status
 from bot.slack.command_text import Request as SlashRequest
 from bot.slack.membership import Workspace
-from bot.slack.rate_limits import OncePer, rate_limited
+from bot.slack.rate_limits import OncePer, rate_limited, retry_after, short_wait
 from storage import bounds
 from storage.lru import BoundedCache
 from storage.people import link_email
@@ -46,8 +47,13 @@ def admin_max_age(services: Services, slack_user_id: str) -> timedelta:
     return PROFILE_MAX_AGE
 
 
+def needs_rights(request: SlashRequest) -> bool:
+    """Whether answering `request` depends on the caller being an admin (or insight viewer)."""
+    return isinstance(request, Retire | Restore | Status | Org)
+
+
 def profile_max_age(services: Services, request: SlashRequest, slack_user_id: str) -> timedelta:
-    if isinstance(request, Retire | Restore | Status | Org):
+    if needs_rights(request):
         return admin_max_age(services, slack_user_id)
     return PROFILE_MAX_AGE
 
@@ -93,16 +99,23 @@ class Callers:
         slack_user_id: str,
         max_age: timedelta = PROFILE_MAX_AGE,
         team: tuple[object, object] = (None, None),
+        *,
+        rights: bool = False,
     ) -> Viewer | NotAnswered:
         """The caller as we know them, or as Slack tells us now; `team` is the (team, org)
-        the request itself says they are in, when it says."""
+        the request itself says they are in, when it says; `rights`: whether the answer
+        depends on their being an admin."""
         if self.foreign(team):
             return NotAnswered("stranger")
         known = known_viewer(self.services, slack_user_id, max_age)
-        return known or self.learn(client, slack_user_id)
+        return known or self.learn(client, slack_user_id, rights=rights)
 
-    def learn(self, client: WebClient, slack_user_id: str) -> Viewer | NotAnswered:
-        """Ask Slack about the caller (users.info) and store them if they are a member."""
+    def learn(
+        self, client: WebClient, slack_user_id: str, *, rights: bool = False
+    ) -> Viewer | NotAnswered:
+        """Ask Slack about the caller (users.info) and store them if they are a member. A 429
+        is waited out only when Slack asks for a short wait (`short_wait`), once, and only by
+        a caller with nothing else to be answered with; everyone else is answered at once."""
         refused_until = self._refused.get(slack_user_id)
         if refused_until is not None and time.monotonic() < refused_until:
             return NotAnswered("stranger")
@@ -110,20 +123,26 @@ class Callers:
         if ours is None:
             return self._unsure(slack_user_id, "auth.test has not said which workspace is ours")
         now = self.services.clock()
-        try:
-            user = client.users_info(user=slack_user_id)["user"]
-        except SlackApiError as exc:
-            if exc.response.get("error") in NO_SUCH_USER:
-                return self._refuse(slack_user_id)
-            if rate_limited(exc):
-                # At once only through a client that does not wait 429s out (the Home's),
-                # whose opens may come by the dozen: one line a minute, not one an open.
-                if self._limited.due("users.info"):
-                    log.warning("Slack rate limited users.info: callers taken as last known")
-                return self._as_last_known(slack_user_id)
-            return self._unsure(slack_user_id, repr(exc))
-        except OSError as exc:  # no answer after the client's retries
-            return self._unsure(slack_user_id, repr(exc))
+        waited = False
+        while True:
+            try:
+                user = client.users_info(user=slack_user_id)["user"]
+                break
+            except SlackApiError as exc:
+                if exc.response.get("error") in NO_SUCH_USER:
+                    return self._refuse(slack_user_id)
+                if not rate_limited(exc):
+                    return self._unsure(slack_user_id, repr(exc))
+                # Handed back by the clients of the Home and of the work after the ack, so
+                # no thread of theirs sleeps out Slack's Retry-After.
+                instead = self._rate_limited(slack_user_id, exc, rights)
+                wait = short_wait(exc)
+                if isinstance(instead, Viewer) or waited or wait is None:
+                    return instead
+                waited = True
+                time.sleep(wait)
+            except OSError as exc:  # no answer after the client's retries
+                return self._unsure(slack_user_id, repr(exc))
         standing = membership.standing(user, ours) if isinstance(user, Mapping) else "stranger"
         if standing == "stranger":
             return self._refuse(slack_user_id)
@@ -157,6 +176,25 @@ class Callers:
         """Slack cannot say now: someone it vouched for before is answered from what is
         stored; anyone else is asked to try again, and nothing is stored."""
         log.warning("could not check who %s is: %s", slack_user_id, why)
+        return self._as_last_known(slack_user_id)
+
+    def _rate_limited(
+        self, slack_user_id: str, exc: SlackApiError, rights: bool
+    ) -> Viewer | NotAnswered:
+        """Slack asked us to wait: someone it vouched for before is answered from what is
+        stored, unless the answer turns on admin rights only Slack grants them; anyone
+        else is told Slack is busy, and when to try again."""
+        # Opens and commands may come by the dozen: one line a minute, not one a caller.
+        if self._limited.due("users.info"):
+            log.warning("Slack rate limited users.info: callers taken as last known")
+        busy = NotAnswered("busy", math.ceil(retry_after(exc)))
+        profile = find_slack_profile(self.services.db, slack_user_id)
+        if profile is None or profile.checked_at is None:
+            return busy
+        settings = self.services.settings
+        by_slack = profile.is_workspace_admin and settings.workspace_admins
+        if rights and by_slack and slack_user_id not in settings.admins:
+            return busy  # they may be an admin still: refusing them would be a guess
         return self._as_last_known(slack_user_id)
 
     def _as_last_known(self, slack_user_id: str) -> Viewer | NotAnswered:

@@ -21,17 +21,26 @@ from bot.slack.views.render import render
 from jobs.admin_rules import Refused
 
 
-def register(app: App, usage: UsageService, services: Services, callers: Callers) -> None:
+def register(
+    app: App, usage: UsageService, services: Services, callers: Callers, later: WebClient
+) -> None:
+    """The buttons, answered after the ack; who clicked is asked of Slack through `later`,
+    whose 429s come back at once. What a confirm then posts or edits goes through clients
+    that wait 429s out: an announcement must be posted once, and a forget finished."""
+
     def ack_click(ack: Ack) -> None:
         ack()  # Slack wants an answer within 3 s; the work, and the reply, come after
 
-    def clicked(decide: Callable[[Viewer, int], Answer]) -> Callable[..., None]:
-        def after_ack(body: dict[str, Any], respond: Respond, client: WebClient) -> None:
+    def clicked(
+        decide: Callable[[Viewer, int], Answer], rights: bool = False
+    ) -> Callable[..., None]:
+        def after_ack(body: dict[str, Any], respond: Respond) -> None:
             user_id = str((body.get("user") or {}).get("id"))
             timeout = services.settings.slack_timeout_seconds
             with caller_told_of_errors(respond, timeout, f"{user_id}'s click"):
                 max_age = admin_max_age(services, user_id)
-                viewer = callers.viewer(client, user_id, max_age, click_team(body))
+                team = click_team(body)
+                viewer = callers.viewer(later, user_id, max_age, team, rights=rights)
                 if isinstance(viewer, NotAnswered):
                     reply(respond, render(viewer).as_kwargs(), timeout)
                     return
@@ -44,8 +53,8 @@ def register(app: App, usage: UsageService, services: Services, callers: Callers
 
         return after_ack
 
-    confirm = clicked(lambda viewer, rid: usage.admin.confirm_retire(actor(viewer), rid))
-    cancel = clicked(lambda viewer, rid: usage.admin.cancel_retire(actor(viewer), rid))
+    confirm = clicked(lambda viewer, rid: usage.admin.confirm_retire(actor(viewer), rid), True)
+    cancel = clicked(lambda viewer, rid: usage.admin.cancel_retire(actor(viewer), rid), True)
     app.action(CONFIRM_ACTION)(ack=ack_click, lazy=[confirm])
     app.action(CANCEL_ACTION)(ack=ack_click, lazy=[cancel])
     # The forget buttons act on whoever clicks them, never on anyone the button names.

@@ -27,7 +27,7 @@ from bot.slack.membership import command_team
 from bot.slack.owed_replies import OwedReplies
 from bot.slack.replies import reply
 from bot.slack.usage_service import UsageService
-from bot.slack.viewers import Callers, known_viewer, profile_max_age
+from bot.slack.viewers import Callers, known_viewer, needs_rights, profile_max_age
 from bot.slack.views.render import render
 
 COMMAND = "/aiusage"
@@ -45,15 +45,18 @@ def register(
     services: Services,
     callers: Callers,
     executor: Executor,
+    later: WebClient,
     after_answer: AfterAnswer | None = None,
     owed: OwedReplies | None = None,
 ) -> None:
     """`/aiusage`, answered in the ack when it can be, otherwise after it on `executor`
-    (which the app drains before it stops), the reply owed recorded in `owed` until sent."""
+    (which the app drains before it stops), asking Slack through `later`, which hands its
+    429s back rather than put the executor's threads to sleep; the reply owed is recorded
+    in `owed` until sent."""
     answered = after_answer or (lambda _request, _viewer: None)
     owed = owed or OwedReplies(services)
 
-    def answer_now(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
+    def answer_now(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
         if callers.foreign(command_team(command)):
             ack(**render(NotAnswered("stranger")).as_kwargs())
             return
@@ -70,7 +73,7 @@ def register(
             ack()
             # Not a Bolt lazy listener: Bolt deep-copies the request for one on every call,
             # answered or not, which cost more than the answer itself.
-            executor.submit(owed.settled(owed_id, answer_later), request, user_id, respond, client)
+            executor.submit(owed.settled(owed_id, answer_later), request, user_id, respond, later)
             return
         ack(**render(answer).as_kwargs())
         answered(request, viewer)
@@ -81,7 +84,8 @@ def register(
         """Asks Slack who this is, or does the slow part, then replies."""
         timeout = services.settings.slack_timeout_seconds
         with caller_told_of_errors(respond, timeout, f"{user_id}'s command"):
-            viewer = callers.viewer(client, user_id, profile_max_age(services, request, user_id))
+            max_age = profile_max_age(services, request, user_id)
+            viewer = callers.viewer(client, user_id, max_age, rights=needs_rights(request))
             if isinstance(viewer, NotAnswered):
                 reply(respond, render(viewer).as_kwargs(), timeout)
                 return
@@ -91,7 +95,7 @@ def register(
     app.command(COMMAND)(answer_now)
     # A reply whose process stopped before sending it is answered again the same way.
     owed.answer_with(
-        lambda request, user_id, respond: answer_later(request, user_id, respond, app.client),
+        lambda request, user_id, respond: answer_later(request, user_id, respond, later),
         callers.foreign,
     )
 

@@ -63,8 +63,9 @@ def register(app: App, home: HomeService, callers: Callers, usage: UsageService)
     app.event("app_home_opened")(opened)
 
     def on_click(change: Change) -> Callable[..., None]:
-        def after_ack(body: dict[str, Any], client: WebClient) -> None:
-            viewer = viewer_for(client, body["user"]["id"], click_team(body))
+        def after_ack(body: dict[str, Any]) -> None:
+            # The Home's client, as for an open: a rate-limited users.info comes back at once.
+            viewer = viewer_for(home.client, body["user"]["id"], click_team(body))
             if viewer is None:
                 return
             home.publish(viewer, change(viewer))

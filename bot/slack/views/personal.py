@@ -30,6 +30,7 @@ from bot.slack.views.text import (
     by_line,
     clip,
     day_label,
+    duration,
     escaped,
     number,
     percent,
@@ -336,7 +337,15 @@ NOT_ANSWERED = {
 }
 
 
+BUSY = (
+    "Slack is busy just now and asked aiusage to wait, so it could not check with Slack who "
+    "you are. Please try again in about {wait}."
+)
+
+
 def render_not_answered(answer: NotAnswered) -> Reply:
+    if answer.reason == "busy":
+        return note(BUSY.format(wait=duration(answer.try_again_s)))
     return note(NOT_ANSWERED[answer.reason])
 
 

@@ -66,6 +66,14 @@ def number(n: int) -> str:
     return f"{n:,}"
 
 
+def duration(seconds: int) -> str:
+    """A wait in words: seconds up to a minute and a half, whole minutes (rounded up) past."""
+    if seconds < 90:
+        return f"{seconds} second{'' if seconds == 1 else 's'}"
+    minutes = -(-seconds // 60)
+    return f"{minutes} minutes"
+
+
 def percent(rate: float | None) -> str:
     return "n/a" if rate is None else f"{rate:.0%}"
 
