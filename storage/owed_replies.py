@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 
@@ -89,32 +90,32 @@ def drop_born_before(db: Database, before: datetime) -> int:
         )
 
 
-def claim_abandoned(
-    db: Database, holder: str, now: datetime, lease_until: datetime, born_after: datetime
-) -> list[OwedReply]:
-    """Take every row whose lease is over and that was made at or after `born_after`, for
-    `holder` until `lease_until`; oldest first. A row another process claimed between the
-    read and the update is left to it."""
+def abandoned_replies(db: Database, now: datetime, born_after: datetime) -> list[int]:
+    """The rows whose lease is over and that were made at or after `born_after`, oldest
+    first: to claim one at a time (`claim_reply`), each just before it is answered."""
     with db.read() as conn:
-        ids = list(
+        return list(
             conn.scalars(
                 select(OwedReplyRow.id)
                 .where(OwedReplyRow.lease_until < now, OwedReplyRow.created_at >= born_after)
                 .order_by(OwedReplyRow.id)
             )
         )
-    taken = []
-    for owed_id in ids:
-        with db.write() as conn:
-            row = conn.execute(
-                update(OwedReplyRow)
-                .where(OwedReplyRow.id == owed_id, OwedReplyRow.lease_until < now)
-                .values(holder=holder, lease_until=lease_until)
-                .returning(*OwedReplyRow.__table__.columns)
-            ).first()
-        if row is not None:
-            taken.append(_owed(row))
-    return taken
+
+
+def claim_reply(
+    db: Database, owed_id: int, holder: str, now: datetime, lease_until: datetime
+) -> OwedReply | None:
+    """Take the row for `holder` until `lease_until` if its lease is over at `now`; None
+    when it is gone or another process holds it."""
+    with db.write() as conn:
+        row = conn.execute(
+            update(OwedReplyRow)
+            .where(OwedReplyRow.id == owed_id, OwedReplyRow.lease_until < now)
+            .values(holder=holder, lease_until=lease_until)
+            .returning(*OwedReplyRow.__table__.columns)
+        ).first()
+    return None if row is None else _owed(row)
 
 
 def owed_replies(db: Database, slack_user_id: str | None = None) -> list[OwedReply]:
@@ -126,7 +127,7 @@ def owed_replies(db: Database, slack_user_id: str | None = None) -> list[OwedRep
         return [_owed(row) for row in conn.execute(query)]
 
 
-def _owed(row) -> OwedReply:
+def _owed(row: Any) -> OwedReply:
     return OwedReply(
         id=row.id,
         slack_user_id=row.slack_user_id,

@@ -21,7 +21,7 @@ from bot.composition import build_scheduler, build_services, create_bolt_app, cr
 from bot.settings import Settings
 from bot.slack.owed_replies import OwedReplies
 from storage.db import Database
-from storage.owed_replies import claim_abandoned, owe_reply, owed_replies
+from storage.owed_replies import abandoned_replies, claim_reply, owe_reply, owed_replies
 from tests.fault_helpers import wait_until
 from tests.slack_command_helpers import text_of
 from tests.slack_fixtures import SlackDriver
@@ -115,6 +115,31 @@ def test_the_redrive_answers_a_stopped_holders_reply_once_and_drops_one_past_30_
     slack.move_to(now + timedelta(minutes=2))
     redrive()
     assert len(slack.responses("fresh")) == 1
+
+
+def test_the_redrive_claims_each_reply_as_it_comes_to_it_not_all_at_once(app, db, now):
+    # Alice's reply takes Slack five minutes; meanwhile another replica's re-drive finds
+    # Carol's reply abandoned and answers it. Claimed together with Alice's, its lease
+    # would have run out by then and both replicas would have answered Carol.
+    slack, redrive = app
+    abandoned(db, slack.fake, "UALICE", "me", "first", now - timedelta(minutes=3))
+    carol = abandoned(db, slack.fake, "UCAROL", "me", "second", now - timedelta(minutes=3))
+    later = now + timedelta(minutes=5)
+    taken: list[Any] = []
+
+    def slow_slack(_params: dict[str, Any]) -> bool:
+        if not taken:
+            slack.move_to(later)
+            taken.append(claim_reply(db, carol, "other", later, later + timedelta(minutes=2)))
+        return True
+
+    slack.fake.before("users.info", slow_slack)
+    redrive()
+    assert len(slack.responses("first")) == 1
+    assert taken[0] is not None  # the other replica holds Carol's reply now
+    assert slack.responses("second") == []  # ...and this one left it to it
+    [left] = owed_replies(db)
+    assert (left.id, left.holder) == (carol, "other")
 
 
 def test_the_redrive_leaves_a_reply_whose_holder_is_alive(app, db, now):
@@ -213,9 +238,11 @@ def test_a_row_is_claimed_by_one_of_two_connections(db, settings, now):
     def claim(args: tuple[Database, str]) -> list[Any]:
         handle, holder = args
         start.wait()
-        return claim_abandoned(
-            handle, holder, now, now + timedelta(minutes=2), now - timedelta(minutes=30)
-        )
+        taken = [
+            claim_reply(handle, owed_id, holder, now, now + timedelta(minutes=2))
+            for owed_id in abandoned_replies(handle, now, now - timedelta(minutes=30))
+        ]
+        return [row for row in taken if row is not None]
 
     try:
         with ThreadPoolExecutor(2) as pool:

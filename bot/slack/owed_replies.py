@@ -27,7 +27,14 @@ from jobs.replicas import holder_name
 from jobs.retention import OWED_REPLY_MINUTES
 from storage.bounds import SLACK_USER_ID
 from storage.db import UNAVAILABLE, database_reason
-from storage.owed_replies import claim_abandoned, drop_born_before, owe_reply, renew, settle
+from storage.owed_replies import (
+    abandoned_replies,
+    claim_reply,
+    drop_born_before,
+    owe_reply,
+    renew,
+    settle,
+)
 
 log = logging.getLogger("aiusage.slack")
 
@@ -140,9 +147,16 @@ class OwedReplies:
         answer = self._answer
         if answer is None:  # no Slack app in this process
             return 0
-        owed = claim_abandoned(db, self.holder, now, now + self.lease, now - URL_LIFETIME)
         timeout = self.services.settings.slack_timeout_seconds
-        for row in owed:
+        answered = 0
+        # Claimed one at a time, each just before it is answered: a lease taken for all at
+        # once could run out behind a slow Slack, and another replica answer again.
+        for owed_id in abandoned_replies(db, now, now - URL_LIFETIME):
+            moment = self.services.clock()
+            row = claim_reply(db, owed_id, self.holder, moment, moment + self.lease)
+            if row is None:
+                continue
+            answered += 1
             log.info(
                 "answering %s's command again: the process that owed its reply stopped",
                 row.slack_user_id,
@@ -159,7 +173,7 @@ class OwedReplies:
                 )
             finally:
                 self._settle(row.id)
-        return len(owed)
+        return answered
 
     def _renew(self, owed_id: int) -> bool:
         try:
