@@ -12,7 +12,9 @@ render, not with this module: a replica that only ingests never draws, and its m
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import math
 import re
 import warnings
@@ -62,6 +64,40 @@ class Chart:
     title: str
     panels: tuple[Panel, ...]
     x_labels: tuple[str, ...] = field(default=())
+
+
+# Bumped when a chart's drawing changes, so a file drawn the old way is not taken as current.
+FINGERPRINT_VERSION = 1
+
+
+def chart_fingerprint(chart: Chart) -> str:
+    """32 hex characters of sha256 over a canonical JSON of the chart: the same in every
+    process and Python run (unlike `hash`), so replicas can tell an uploaded file shows it.
+    Equal charts share one (0.0 and -0.0, 1 and 1.0 alike), as the in-memory maps key them."""
+    encoded = json.dumps(
+        [
+            FINGERPRINT_VERSION,
+            chart.title,
+            list(chart.x_labels),
+            [
+                [
+                    p.title,
+                    p.y_label,
+                    p.kind,
+                    [[s.label, [_canonical(v) for v in s.values]] for s in p.series],
+                ]
+                for p in chart.panels
+            ],
+        ],
+        ensure_ascii=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(encoded.encode("ascii")).hexdigest()[:32]
+
+
+def _canonical(value: float | None) -> float | None:
+    # NaN is never equal to itself, so a chart holding one is never reused anyway.
+    return None if value is None else float(value) + 0.0
 
 
 def render_png(chart: Chart, width_px: int = 800, height_px: int = 700) -> bytes:

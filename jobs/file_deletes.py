@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from storage.db import Database
-from storage.home_files import owe_upload, swap_home_chart_file
+from storage.home_files import HomeChartFile, home_chart_file, owe_upload, swap_home_chart_file
 from storage.owed_files import OwedFile, defer_file, give_up_files, owed_files, settle_files
 
 log = logging.getLogger("aiusage.files")
@@ -125,12 +125,18 @@ class ChartFiles:
         """Before the upload is finished; False when the person is gone (forgotten)."""
         return owe_upload(self.db, person_id, file_id, self.clock(), UPLOAD_GRACE)
 
-    def uploaded(self, person_id: int, file_id: str, deleter: FileDeleter) -> bool:
-        """Record `file_id` as the person's chart and try the delete of the one it replaces
-        at once; False when the person was forgotten meanwhile (the new file is deleted,
-        or owed, in its turn)."""
+    def current(self, person_id: int) -> HomeChartFile | None:
+        """The file recorded as the person's chart, by whichever process uploaded it."""
+        return home_chart_file(self.db, person_id)
+
+    def uploaded(
+        self, person_id: int, file_id: str, deleter: FileDeleter, fingerprint: str | None = None
+    ) -> bool:
+        """Record `file_id` (showing the chart of `fingerprint`) as the person's chart and
+        try the delete of the one it replaces at once; False when the person was forgotten
+        meanwhile (the new file is deleted, or owed, in its turn)."""
         now = self.clock()
-        owed = swap_home_chart_file(self.db, person_id, file_id, now)
+        owed = swap_home_chart_file(self.db, person_id, file_id, now, fingerprint)
         try:
             delete_owed_now(self.db, deleter, owed, now)
         except Exception:  # recorded and owed: the job tries again

@@ -5,6 +5,7 @@ after the swap never loses one."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
@@ -13,6 +14,26 @@ from storage.db import Database
 from storage.models import PersonRow
 from storage.owed_files import owe_file
 from storage.post_models import OwedFileRow
+
+
+@dataclass(frozen=True, slots=True)
+class HomeChartFile:
+    """The file recorded as the person's chart, and the fingerprint of the chart it shows
+    (None for a file recorded before fingerprints were kept)."""
+
+    file_id: str | None
+    fingerprint: str | None
+
+
+def home_chart_file(db: Database, person_id: int) -> HomeChartFile | None:
+    """The person's recorded chart file, read by primary key; None when they are gone."""
+    with db.read() as conn:
+        row = conn.execute(
+            select(PersonRow.home_chart_file, PersonRow.home_chart_print).where(
+                PersonRow.id == person_id
+            )
+        ).first()
+    return None if row is None else HomeChartFile(row.home_chart_file, row.home_chart_print)
 
 
 def owe_upload(db: Database, person_id: int, file_id: str, now: datetime, grace: timedelta) -> bool:
@@ -31,10 +52,12 @@ def owe_upload(db: Database, person_id: int, file_id: str, now: datetime, grace:
     return True
 
 
-def swap_home_chart_file(db: Database, person_id: int, file_id: str, now: datetime) -> list[str]:
-    """Record `file_id` as the person's chart file; returns the files now owed a delete, to
-    try at once: the one it replaces, or `file_id` itself when the person was forgotten
-    meanwhile (it shows nobody)."""
+def swap_home_chart_file(
+    db: Database, person_id: int, file_id: str, now: datetime, fingerprint: str | None = None
+) -> list[str]:
+    """Record `file_id` as the person's chart file, showing the chart of `fingerprint`;
+    returns the files now owed a delete, to try at once: the one it replaces, or `file_id`
+    itself when the person was forgotten meanwhile (it shows nobody)."""
     with db.write() as conn:
         # Locked first: a forget holding the row is waited for, so either it sees this file
         # as theirs, or this sees them gone.
@@ -49,7 +72,9 @@ def swap_home_chart_file(db: Database, person_id: int, file_id: str, now: dateti
             owe_file(conn, file_id, None, now, now)
             return [file_id]
         conn.execute(
-            update(PersonRow).where(PersonRow.id == person_id).values(home_chart_file=file_id)
+            update(PersonRow)
+            .where(PersonRow.id == person_id)
+            .values(home_chart_file=file_id, home_chart_print=fingerprint)
         )
         old = previous.home_chart_file
         if old is None or old == file_id:

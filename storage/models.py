@@ -122,6 +122,9 @@ class PersonRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # The Slack file showing their App Home chart (Socket Mode uploads), deleted on a forget.
     home_chart_file: Mapped[str | None] = mapped_column(String(64))
+    # `bot.charts.chart_fingerprint` of the chart that file shows, so another replica can
+    # show the file rather than upload the same chart again.
+    home_chart_print: Mapped[str | None] = mapped_column(String(64))
 
 
 class IdentityRow(Base):

@@ -16,7 +16,9 @@ from bot.composition import build_scheduler, build_services
 from bot.demo.fake_slack import FakeSlack
 from bot.demo.signed_requests import app_home_opened
 from bot.settings import load_settings
+from storage.integrations import create_integration
 from storage.owed_files import owed_files
+from tests.builders import bearer, event
 from tests.fault_helpers import Aiusage, wait_until
 from tests.slack_requests import SIGNING_SECRET, signed_headers
 
@@ -98,9 +100,14 @@ def test_a_rate_limited_delete_owed_when_serve_was_killed_is_made_after_the_rest
     procs.kill(first)
     [replaced] = list(fake.files)
 
-    # A new `serve` uploads the chart afresh; Slack rate-limits the delete of the old one.
+    # New usage; a new `serve` uploads the changed chart; Slack rate-limits the delete of the
+    # old one. (An unchanged chart would be shown from the recorded file, not uploaded.)
     fake.fail("files.delete", status=429, retry_after=30)
     second, base = procs.serve()
+    _, key = create_integration(db, "claude-code", datetime.now(UTC))
+    usage = event(occurred_at=(datetime.now(UTC) - timedelta(hours=1)).isoformat())
+    response = httpx.post(f"{base}/api/v1/events", json=usage, headers=bearer(key), timeout=10)
+    assert response.status_code == 200, response.text
     open_home(base)
     fake.wait_for("files.delete")
     fake.wait_for("views.publish", 2)

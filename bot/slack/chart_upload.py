@@ -3,9 +3,13 @@ fetch them from us (Socket Mode, no public URL). The Home's image block then nam
 (`slack_file`).
 
 One file per person is kept: a new chart replaces their previous one, and an unchanged chart
-reuses its file. Every file is owed a delete in the database from the step that names it
-until it is recorded as the person's chart, and the one it replaces from the same
-transaction that replaces it (`jobs.file_deletes`): a kill, a stop or a Slack outage leaves
+reuses its file. The person's row records the file with its chart's fingerprint, and is read
+before any reuse: on several replicas, one never shows a file another replaced (and deleted),
+and one that never uploaded the chart shows the recorded file rather than upload it again.
+
+Every file is owed a delete in the database from the step that names it until it is
+recorded as the person's chart, and the one it replaces from the same transaction that
+replaces it (`jobs.file_deletes`): a kill, a stop or a Slack outage leaves
 it owed, and the minutely job deletes it. Without the `files:write` scope uploads stop for
 the life of the process and the Home shows a text chart instead; while Slack rate-limits
 uploads, the Home shows one too, and the next publish uploads again.
@@ -21,7 +25,7 @@ from collections.abc import Callable
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.charts import Chart, alt_text
+from bot.charts import Chart, alt_text, chart_fingerprint
 from bot.slack.rate_limits import OncePer, rate_limited, retry_after
 from jobs.file_deletes import ChartFiles, FileDelete
 from storage.bounds import slack_file_id
@@ -83,24 +87,50 @@ class ChartUploads:
         """The Slack file ID showing `chart`, uploading it if needed; None when it cannot be."""
         if not self.enabled:
             return None
-        with self._lock:
-            found = self._by_chart.get(chart)
-            if found is not None and self._by_person.get(person_id) == found:
-                return found
+        fingerprint = chart_fingerprint(chart)
+        found = self._reusable(person_id, chart, fingerprint)
+        if found is not None:
+            return found
         file_id = self._upload(client, person_id, chart)
-        if file_id is None or not self._record(client, person_id, file_id):
+        if file_id is None or not self._record(client, person_id, file_id, fingerprint):
             return None
+        self._remember(person_id, chart, file_id)
+        return file_id
+
+    def _reusable(self, person_id: int, chart: Chart, fingerprint: str) -> str | None:
+        """A file already showing `chart` as the person's. With the database, only the file
+        it records as theirs: another replica may have replaced, and deleted, the one
+        remembered here. That file is taken when its fingerprint is the chart's, whoever
+        uploaded it, or when this process uploaded it for this chart (a file recorded
+        before fingerprints were kept). One read of the person's row."""
+        if self._files is None:
+            with self._lock:
+                found = self._by_chart.get(chart)
+                mine = self._by_person.get(person_id)
+            return found if found is not None and mine == found else None
+        recorded = self._files.current(person_id)
+        if recorded is None or recorded.file_id is None:
+            return None
+        current = recorded.file_id
+        if recorded.fingerprint != fingerprint:
+            with self._lock:
+                if self._by_chart.get(chart) != current:
+                    return None
+        self._remember(person_id, chart, current)
+        return current
+
+    def _remember(self, person_id: int, chart: Chart, file_id: str) -> None:
         with self._lock:
             previous = self._by_person.get(person_id)
             self._by_person[person_id] = file_id
             self._by_chart[chart] = file_id
-            if previous is not None:
+            self._by_chart.move_to_end(chart)
+            if previous is not None and previous != file_id:
                 self._by_chart = OrderedDict(
                     (c, f) for c, f in self._by_chart.items() if f != previous
                 )
             while len(self._by_chart) > self.size:
                 self._by_chart.popitem(last=False)
-        return file_id
 
     def _upload(self, client: WebClient, person_id: int, chart: Chart) -> str | None:
         """`files.uploadV2`'s steps, taken here so the file is owed a delete between the
@@ -146,14 +176,14 @@ class ChartUploads:
             return None
         return file_id
 
-    def _record(self, client: WebClient, person_id: int, file_id: str) -> bool:
+    def _record(self, client: WebClient, person_id: int, file_id: str, fingerprint: str) -> bool:
         """Record the file as the person's and delete (or owe) the one it replaces; False
         when it is not to be shown: the person is gone, or it could not be recorded (it
         stays owed from its upload, and the job deletes it)."""
         if self._files is None:
             return True
         try:
-            return self._files.uploaded(person_id, file_id, SlackFiles(client))
+            return self._files.uploaded(person_id, file_id, SlackFiles(client), fingerprint)
         except Exception:
             log.exception("recording the chart file %s failed", file_id)
             return False
