@@ -72,8 +72,7 @@ def prune(
     refused = AuditRow.outcome == "refused"
     if cutoffs.refusals_before is not None:
         plan.append(("refusals", AuditRow, refused & (AuditRow.at < cutoffs.refusals_before)))
-    kinds = "events daily flags team_spells otlp_series audit refusals outbox job_runs"
-    kinds += " owed_replies"
+    kinds = "events daily flags team_spells otlp_series audit refusals outbox job_runs owed_replies"
     counts = dict.fromkeys(kinds.split(), 0)
     if cutoffs.raw_before is not None:
         # On PostgreSQL, whole months go as partitions first; the batches take the rest.
