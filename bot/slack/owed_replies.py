@@ -5,12 +5,12 @@ as the worker, while Slack still takes replies at their `response_url` (30 minut
 
 The lease: a worker holds its row from the moment it starts for 15 times
 AIUSAGE_SLACK_TIMEOUT_SECONDS (150 s by default, at most 10 minutes), and renews it every
-quarter of that while it works (the re-drive too, for each row it answers), since Slack's
-Retry-After waits (up to 30 s each, five times) can hold a reply past any lease we could
-afford to wait out. A holder that dies stops renewing, so a row past its lease has no live
-holder, and is answered one lease after the last renewal at the latest. A renewal that finds
-the row gone (forgotten) or another's stops the reply before it is sent, or before its next
-try after a 429."""
+quarter of that while it works (the re-drive too, for each row it answers): slow `users.info`
+calls and a reply Slack rate-limits (up to five waits of 30 s) can outlast any lease short
+enough to wait out for a dead holder. A holder that dies stops renewing, so a row past its
+lease has no live holder, and is answered again one lease after its last renewal. A renewal
+that finds the row gone (forgotten) or another's withdraws the reply: not sent, or not tried
+again after a 429's wait."""
 
 from __future__ import annotations
 
