@@ -153,9 +153,10 @@ def test_a_reply_forgotten_while_slack_makes_its_holder_wait_is_not_sent(slack, 
         assert code == 0 and "owed_replies=1" in out, out
         wait_until(
             "the holder to end its wait",
-            lambda: len(slack.responses("forgotten")) > 1 or "not sent" in caplog.text,
+            lambda: len(slack.responses("forgotten")) > 1 or "is not sent" in caplog.text,
             10,
         )
     time.sleep(0.3)
     assert len(slack.responses("forgotten")) == 1  # the 429 alone
+    assert "the reply to UBOB's command is not sent: it was forgotten" in caplog.text
     assert owed_replies(db) == []
