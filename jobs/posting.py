@@ -12,16 +12,15 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import threading
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from jobs.admin_rules import Announcement
 from jobs.award_rules import AwardPost
+from jobs.heartbeat import heartbeat
 from jobs.results import ChannelResult
 from storage.db import Database
 from storage.outbox import finish_outbox, owe_post
@@ -174,7 +173,9 @@ def deliver(
         owed = owe_post(db, post.key, kind, payload, channels, clock())
     holder = new_holder()
     results = []
-    with _heartbeat(db, holder, clock, policy):
+    with heartbeat(
+        policy.heartbeat, _renewing(db, holder, clock, policy), f"post claims of {holder}"
+    ):
         for channel in channels:
             result = _deliver_one(db, notifier, post, channel, holder, clock, policy)
             log.info("post %s to %s: %s %s", post.key, channel, result.status, result.error or "")
@@ -263,26 +264,15 @@ def _deliver_one(
     return ChannelResult(channel, "posted", ts=ts)
 
 
-@contextmanager
-def _heartbeat(
+def _renewing(
     db: Database, holder: str, clock: Callable[[], datetime], policy: PostPolicy
-) -> Iterator[None]:
-    """Renew this holder's leases every quarter lease while it posts (a 429 can hold a call
-    for minutes); when the process dies the beats stop, and the lease runs out."""
-    stop = threading.Event()
+) -> Callable[[], bool]:
+    """The beat that keeps every claim of this holder's run: a run holding none (all posted,
+    say) keeps beating, as it may take its next claim any moment."""
 
-    def beat() -> None:
-        while not stop.wait(policy.heartbeat.total_seconds()):
-            try:
-                now = clock()
-                renew_claims(db, holder, now + policy.lease, now)
-            except Exception:  # a missed beat only shortens the lease; the next one retries
-                log.exception("could not renew post claims of %s", holder)
+    def renew() -> bool:
+        now = clock()
+        renew_claims(db, holder, now + policy.lease, now)
+        return True
 
-    thread = threading.Thread(target=beat, name="post-heartbeat", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
+    return renew

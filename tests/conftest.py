@@ -65,6 +65,7 @@ SLOW_FIRST = (
     "test_readiness.py",
     "test_digest_kill.py",
     "test_owed_reply_kill.py",
+    "test_owed_reply_lease.py",
     "test_socket_mode.py",
     "test_read_only_role.py",
     "test_days_zone.py",

@@ -4,14 +4,19 @@ replies deletes it; the re-drive answers rows whose holder stopped, through the 
 as the worker, while Slack still takes replies at their `response_url` (30 minutes).
 
 The lease: a worker holds its row from the moment it starts for 15 times
-AIUSAGE_SLACK_TIMEOUT_SECONDS (150 s by default, at most 10 minutes). It waits on Slack at
-most four tries of that timeout for `users.info` and four for the reply, so 15 leaves 7
-timeouts (70 s) for Slack's Retry-After waits; a row past its lease has no live holder."""
+AIUSAGE_SLACK_TIMEOUT_SECONDS (150 s by default, at most 10 minutes), and renews it every
+quarter of that while it works (the re-drive too, for each row it answers): slow `users.info`
+calls and a reply Slack rate-limits (up to five waits of 30 s) can outlast any lease short
+enough to wait out for a dead holder. A holder that dies stops renewing, so a row past its
+lease has no live holder, and is answered again one lease after its last renewal. A renewal
+that finds the row gone (forgotten) or another's withdraws the reply: not sent, or not tried
+again after a 429's wait."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any, ParamSpec
 
@@ -21,8 +26,9 @@ from bot.services import Services
 from bot.slack.answers import NotAnswered
 from bot.slack.command_text import Digest, OptIn, OptOut, Restore, parse_command
 from bot.slack.command_text import Request as SlashRequest
-from bot.slack.replies import ReplyNotDelivered, reply
+from bot.slack.replies import ReplyNotDelivered, reply, sent_only_while
 from bot.slack.views.render import render
+from jobs.heartbeat import heartbeat
 from jobs.replicas import holder_name
 from jobs.retention import OWED_REPLY_MINUTES
 from storage.bounds import SLACK_USER_ID
@@ -115,9 +121,9 @@ class OwedReplies:
             return None
 
     def settled(self, owed_id: int | None, work: Callable[P, None]) -> Callable[P, None]:
-        """`work` (the reply) run by the row's holder, which then deletes the row. A row gone
-        before it starts (forgotten, or taken over after a wait past the lease) is not
-        answered here."""
+        """`work` (the reply) run by the row's holder, which keeps its lease while it works
+        and then deletes the row. A row gone before it starts (forgotten, or taken over after
+        a wait past the lease) is not answered here."""
         if owed_id is None:
             return work
 
@@ -126,7 +132,8 @@ class OwedReplies:
                 log.info("a reply owed was forgotten or taken over before its turn; not sent")
                 return
             try:
-                work(*args, **kwargs)
+                with self._held(owed_id):
+                    work(*args, **kwargs)
             finally:
                 self._settle(owed_id)
 
@@ -163,10 +170,11 @@ class OwedReplies:
             )
             respond = Respond(response_url=row.response_url)
             try:
-                if self._foreign(row.team):
-                    reply(respond, render(NotAnswered("stranger")).as_kwargs(), timeout)
-                else:
-                    answer(parse_command(row.text), row.slack_user_id, respond)
+                with self._held(row.id):
+                    if self._foreign(row.team):
+                        reply(respond, render(NotAnswered("stranger")).as_kwargs(), timeout)
+                    else:
+                        answer(parse_command(row.text), row.slack_user_id, respond)
             except ReplyNotDelivered as error:
                 log.warning(
                     "the reply to %s's command did not reach them: %s", row.slack_user_id, error
@@ -174,6 +182,22 @@ class OwedReplies:
             finally:
                 self._settle(row.id)
         return answered
+
+    @contextmanager
+    def _held(self, owed_id: int) -> Iterator[None]:
+        """While the block runs: the row's lease renewed every quarter of it, and its reply
+        sent only while no renewal found the row gone or another's."""
+        beats = heartbeat(
+            self.lease / 4, lambda: self._still_held(owed_id), f"the lease of owed reply {owed_id}"
+        )
+        with beats as lost, sent_only_while(lambda: not lost.is_set()):
+            yield
+
+    def _still_held(self, owed_id: int) -> bool:
+        if self._renew(owed_id):
+            return True
+        log.info("a reply owed was forgotten or taken over while being answered; not sent")
+        return False
 
     def _renew(self, owed_id: int) -> bool:
         try:

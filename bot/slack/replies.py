@@ -7,7 +7,9 @@ from __future__ import annotations
 import random
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 from urllib.error import URLError
 
@@ -31,6 +33,33 @@ REPLY_WAIT_MAX_S = 30.0
 class ReplyNotDelivered(Exception):
     """Slack did not take a reply, or may not have; sending the caller anything else would
     meet the same fate or come on top of it."""
+
+
+class ReplyWithdrawn(ReplyNotDelivered):
+    """The reply is no longer ours to send: forgotten, or answered by another process."""
+
+
+# Whether the replies this thread sends are still ours to send: asked before each try, so a
+# reply owed (`bot.slack.owed_replies`) that was forgotten or taken over meanwhile stops,
+# even between the tries of a rate-limited one.
+_still_ours: ContextVar[Callable[[], bool] | None] = ContextVar("still_ours", default=None)
+
+
+@contextmanager
+def sent_only_while(still_ours: Callable[[], bool]) -> Iterator[None]:
+    """Within the block, this thread's replies are sent only while `still_ours()` says so;
+    otherwise `reply` raises ReplyWithdrawn, unsent."""
+    token = _still_ours.set(still_ours)
+    try:
+        yield
+    finally:
+        _still_ours.reset(token)
+
+
+def _withdraw_unless_ours() -> None:
+    still_ours = _still_ours.get()
+    if still_ours is not None and not still_ours():
+        raise ReplyWithdrawn("it was forgotten, or another process took it over; not sent")
 
 
 class NeverSentRetryHandler(RetryHandler):
@@ -74,6 +103,7 @@ class BoundedRateLimitRetryHandler(RateLimitErrorRetryHandler):
         assert response is not None  # only a 429 is retried
         state.next_attempt_requested = True
         time.sleep(_wait(response) + random.random())
+        _withdraw_unless_ours()  # the wait can be long: someone may have taken it meanwhile
         state.increment_current_attempt()
 
 
@@ -90,9 +120,11 @@ def reply(respond: Respond, message: Mapping[str, Any], timeout: float) -> None:
     REPLY_WAIT_MAX_S at a time) and a connection that never reached Slack is tried again; a
     5xx or a connection dropped after sending is tried again only for a reply that replaces
     or deletes the original, which done twice is done once. A new reply is never risked
-    twice: the caller would see it twice."""
+    twice: the caller would see it twice. Within `sent_only_while`, a reply no longer ours
+    is not sent (ReplyWithdrawn)."""
     if respond.response_url is None:
         raise ValueError("this request has no response_url to reply to")
+    _withdraw_unless_ours()
     handlers: list[RetryHandler] = [
         BoundedRateLimitRetryHandler(max_retry_count=5),
         NeverSentRetryHandler(max_retry_count=3),

@@ -11,7 +11,7 @@ from typing import Any
 from slack_bolt import App, BoltResponse, Respond
 
 from bot.services import Services
-from bot.slack.replies import ReplyNotDelivered, reply
+from bot.slack.replies import ReplyNotDelivered, ReplyWithdrawn, reply
 from bot.slack.usage_service import UsageService
 
 ERROR_TEXT = "Sorry, something went wrong on our side. Please try again in a minute."
@@ -46,6 +46,8 @@ def caller_told_of_errors(respond: Respond, timeout: float, what: str) -> Iterat
     A reply that did not arrive is logged, not followed by an apology that might."""
     try:
         yield
+    except ReplyWithdrawn as error:
+        log.info("the reply to %s is not sent: %s", what, error)
     except ReplyNotDelivered as error:
         log.warning("the reply to %s did not reach the caller: %s", what, error)
     except Exception as error:
