@@ -14,6 +14,7 @@ from contextlib import contextmanager
 import httpx
 import psycopg
 import pytest
+from sqlalchemy import exc as sa_exc
 
 import storage.engine
 from bot.composition import build_scheduler, create_http_app
@@ -71,9 +72,7 @@ def stalled_writes(database_url: str, table: str, seconds: float) -> Iterator[No
 
 
 @contextmanager
-def stalled_reads(
-    database_url: str, table: str, seconds: float, when: str = "%"
-) -> Iterator[None]:
+def stalled_reads(database_url: str, table: str, seconds: float, when: str = "%") -> Iterator[None]:
     """Every statement that reads `table` (and whose text is LIKE `when`) sleeps `seconds`
     once (the table behind a view of the same name whose one-time filter sleeps), as a
     statement with a pathological plan would."""
@@ -161,8 +160,7 @@ def test_a_slash_command_whose_read_stalls_is_apologised_for_within_slacks_deadl
     assert took < SLACK_ACK_DEADLINE
     [line] = [r for r in caplog.records if r.name == "aiusage.slack"]
     assert line.getMessage() == (
-        "slack request failed: database unavailable: canceling statement due to statement "
-        "timeout"
+        "slack request failed: database unavailable: canceling statement due to statement timeout"
     )
     assert line.levelno == logging.WARNING and line.exc_info is None
     assert slack.command("me").json()["text"] != ERROR_TEXT
@@ -203,9 +201,11 @@ def test_a_statement_timeout_the_url_names_wins(database_url, services, api_key,
     services.db = Database(database_url + "%20-cstatement_timeout%3D100", services.db.tz)
     try:
         jobs = {name: job for name, _, job in build_scheduler(services).planned()}
-        with stalled_reads(database_url, "usage_daily", SHORT_STALL_S):
-            with pytest.raises(Exception, match="statement timeout"):
-                jobs["retention"]()
+        with (
+            stalled_reads(database_url, "usage_daily", SHORT_STALL_S),
+            pytest.raises(sa_exc.OperationalError, match="due to statement timeout"),
+        ):
+            jobs["retention"]()
     finally:
         services.db.dispose()
 
