@@ -17,7 +17,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, make_url
 
 from storage.days_zone import mismatch, recorded_zone, settle_zone
-from storage.engine import make_engine, patient
+from storage.engine import make_engine, patient, statement_limit
 from storage.event_rows import LocalDays
 from storage.lru import BoundedCache
 
@@ -33,7 +33,9 @@ SCHEMA_HEAD = "0230_chartprint"
 # What a database that cannot serve right now raises: the server refused or dropped the
 # connection, no pooled connection came free in time, SQLite's file is locked or will not open,
 # a lock PostgreSQL's rows or tables are held under was not let go in time (lock_timeout,
-# SQLSTATE 55P03: `storage.engine.REQUEST_LOCK_TIMEOUT_MS`).
+# SQLSTATE 55P03: `storage.engine.REQUEST_LOCK_TIMEOUT_MS`), a statement ran past its limit
+# or was cancelled (SQLSTATE 57014: `storage.engine.REQUEST_STATEMENT_TIMEOUT_MS`, or an
+# operator's pg_cancel_backend, which says so in its own words: "due to user request").
 # A request that meets one is worth retrying once it is back; nothing of it was stored.
 # So is PostgreSQL refusing every write as read-only (SQLSTATE 25006, which the driver calls
 # an internal error): a standby, or a primary demoted in a failover while its name still
@@ -145,6 +147,19 @@ class Database:
                 self._shared.conn = None
                 if driver.in_transaction:
                     driver.execute("COMMIT")
+
+    @contextmanager
+    def shared_work(self) -> Iterator[None]:
+        """Work whose result every request shares (a cached ranking): its reads take
+        transactions of their own, under the connection's own statement limit rather than
+        the current answer's shorter one (`storage.engine.statement_limit`). Cut off at one
+        ack's deadline, it would be begun again, and cut off, by every request after."""
+        shared, self._shared.conn = self._shared.conn, None
+        try:
+            with statement_limit(None):
+                yield
+        finally:
+            self._shared.conn = shared
 
     @contextmanager
     def write(self) -> Iterator[Connection]:

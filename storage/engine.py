@@ -1,5 +1,6 @@
-"""The engine, tuned per dialect: PostgreSQL's timeouts for a silent server and for a lock
-held too long, SQLite's pragmas and its BEGIN on the driver's connection."""
+"""The engine, tuned per dialect: PostgreSQL's timeouts for a silent server, for a lock held
+too long and for a statement that runs too long; SQLite's pragmas and its BEGIN on the
+driver's connection."""
 
 from __future__ import annotations
 
@@ -56,19 +57,48 @@ POSTGRES_SERVER_SILENCE: dict[str, int] = {
 # that may wait asks for it: `patient`. A URL's `options` naming lock_timeout wins.
 REQUEST_LOCK_TIMEOUT_MS = 2_000
 
+# How long one statement of a request may run on PostgreSQL, lock waits included, before the
+# server cancels it (SQLSTATE 57014, which `storage.db.unavailable` counts as the database
+# being unable to serve, as it does a lock timeout). Without it a statement slow for any other
+# reason (a pathological plan, an I/O stall, a huge sort) held a worker thread and a pooled
+# connection for as long as the database took. The longest statement of a maximal request
+# measured here (a 1,000-event API batch of new people, days and tools: under 160 ms; an OTLP
+# export of 8,192 new series: under 640 ms, on a shared 2-core machine at load average 9.5)
+# fits 8 times over, and the 503 still comes before an OTLP exporter's own 10 s timeout, so it
+# sees Retry-After rather than giving up itself. Slack's acknowledgements ask for less
+# (`statement_limit`); work that may wait asks for it (`patient`). A URL's `options` naming
+# statement_timeout wins, for all work alike. SQLite has no such limit; nothing changes there.
+REQUEST_STATEMENT_TIMEOUT_MS = 5_000
+
 WAIT_FOR_LOCKS = "SET LOCAL lock_timeout = 0"
+# DEFAULT is the value before our SET: the URL's, the role's or the server's (none, unset).
+AS_THE_DATABASE_SAYS = "SET LOCAL statement_timeout TO DEFAULT"
 _patient: ContextVar[bool] = ContextVar("aiusage_patient", default=False)
+_statement_limit: ContextVar[int | None] = ContextVar("aiusage_statement_limit", default=None)
 
 
 @contextmanager
 def patient() -> Iterator[None]:
     """Transactions begun inside, in this thread (or a context copied from it), wait for
-    locks as long as they are held: migrations, scheduled jobs, the command line."""
+    locks as long as they are held, and run statements as long as the database's own
+    settings let them: migrations, scheduled jobs, the command line."""
     token = _patient.set(True)
     try:
         yield
     finally:
         _patient.reset(token)
+
+
+@contextmanager
+def statement_limit(ms: int | None) -> Iterator[None]:
+    """Transactions begun inside, in this thread, cut off each statement after `ms` on
+    PostgreSQL (None: the connection's own, REQUEST_STATEMENT_TIMEOUT_MS), unless `patient`
+    or the URL says otherwise. For answers with a deadline shorter than a request's."""
+    token = _statement_limit.set(ms)
+    try:
+        yield
+    finally:
+        _statement_limit.reset(token)
 
 
 def make_engine(url: str, is_sqlite: bool) -> Engine:
@@ -86,6 +116,9 @@ def make_engine(url: str, is_sqlite: bool) -> Engine:
         server = {k: v for k, v in POSTGRES_SERVER_SILENCE.items() if k not in options}
         if "lock_timeout" not in options:
             server["lock_timeout"] = REQUEST_LOCK_TIMEOUT_MS
+        limits_statements = "statement_timeout" not in options
+        if limits_statements:
+            server["statement_timeout"] = REQUEST_STATEMENT_TIMEOUT_MS
 
         @event.listens_for(engine, "connect")
         def _server_settings(dbapi_conn, _record) -> None:
@@ -100,17 +133,23 @@ def make_engine(url: str, is_sqlite: bool) -> Engine:
             dbapi_conn.autocommit = autocommit
 
         @event.listens_for(engine, "begin")
-        def _waits_when_patient(conn: Connection) -> None:
-            if not _patient.get():
+        def _limits_of_this_work(conn: Connection) -> None:
+            if _patient.get():
+                setting = f"{WAIT_FOR_LOCKS}; {AS_THE_DATABASE_SAYS}"
+                if not limits_statements:
+                    setting = WAIT_FOR_LOCKS
+            elif (limit := _statement_limit.get()) is not None and limits_statements:
+                setting = f"SET LOCAL statement_timeout = {int(limit)}"
+            else:
                 return
             # LOCAL: gone with the transaction, so the pooled connection goes back to the
-            # next request with the request's timeout. On the driver, which begins its
+            # next request with the request's timeouts. On the driver, which begins its
             # transaction with it, as SQLAlchemy's own execution would begin another.
             driver: Any = conn.connection.dbapi_connection
             try:
-                driver.execute(WAIT_FOR_LOCKS)
+                driver.execute(setting)
             except conn.dialect.loaded_dbapi.Error as error:
-                raise as_sqlalchemy(conn, error, WAIT_FOR_LOCKS) from error
+                raise as_sqlalchemy(conn, error, setting) from error
 
         track_staging(engine)
         return engine

@@ -123,10 +123,12 @@ def end_the_backend_that_waits_on(pid: int) -> None:
 
 
 def waiting_for_locks(database_url: str) -> str:
-    """The URL with no lock timeout: a request then waits on a held lock until the test ends
-    its backend, however long a loaded machine takes to see it waiting (a request's own
-    timeout, 2 s, would otherwise answer first: tests/test_lock_waits.py)."""
-    return database_url.replace("options=-c", "options=-clock_timeout%3D0%20-c", 1)
+    """The URL with no lock or statement timeout: a request then waits on a held lock until
+    the test ends its backend, however long a loaded machine takes to see it waiting (a
+    request's own timeouts, 2 s for the lock and 5 s for the statement, would otherwise
+    answer first: tests/test_lock_waits.py, tests/test_statement_timeout.py)."""
+    unlimited = "options=-clock_timeout%3D0%20-cstatement_timeout%3D0%20-c"
+    return database_url.replace("options=-c", unlimited, 1)
 
 
 @contextmanager

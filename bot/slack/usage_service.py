@@ -250,7 +250,10 @@ class UsageService:
         try:
             as_of = self.services.clock()
             started = time.monotonic()
-            inputs = rank_inputs(self.db, week.start, week.end)
+            # Everyone's week, read once for every `top` after: not under one ack's limit.
+            with self.db.shared_work():
+                inputs = rank_inputs(self.db, week.start, week.end)
+                stored_flags = flagged_now(self.db, week, self.award_config)
             # The floor every badge asks of a week, and Sharp eye's bound on belief, from the
             # configured rules: the leaderboard believes no more than the badges do.
             rules = self.award_config.rules
@@ -262,7 +265,7 @@ class UsageService:
                 sharp.min_suggestions if sharp else 0,
             )
             # Left out as a flagged week is: not ranked, and named nowhere.
-            flagged = flagged_now(self.db, week, self.award_config) | doubted
+            flagged = stored_flags | doubted
             board = Board.of([r for r in rank(inputs, least) if r.person_id not in flagged])
             short = too_little_use(inputs, least) - flagged
             done = time.monotonic()

@@ -29,8 +29,14 @@ from bot.slack.replies import reply
 from bot.slack.usage_service import UsageService
 from bot.slack.viewers import Callers, known_viewer, needs_rights, profile_max_age
 from bot.slack.views.render import render
+from storage.db import statement_limit
 
 COMMAND = "/aiusage"
+# How long one statement of an answer given in the ack may run on PostgreSQL: Slack shows the
+# caller an error of its own when the ack takes 3 s, so the apology must leave before that.
+# Above the lock timeout (2 s, `storage.engine`), so a held lock is named as what it is; the
+# statements of an answer take milliseconds. Later answers have the request's longer limit.
+ACK_STATEMENT_TIMEOUT_MS = 2_500
 # Requests whose answer only reads: the viewer look-up and the answer share one transaction.
 READS_ONLY = (Me, Top, Badges)
 log = logging.getLogger("aiusage.slack")
@@ -63,13 +69,17 @@ def register(
         request = parse_command(command.get("text") or "")
         user_id = command["user_id"]
         together = isinstance(request, READS_ONLY)
-        with services.db.reading_together() if together else nullcontext():
+        with (
+            statement_limit(ACK_STATEMENT_TIMEOUT_MS),
+            services.db.reading_together() if together else nullcontext(),
+        ):
             viewer = known_viewer(services, user_id, profile_max_age(services, request, user_id))
             answer = (
                 None if viewer is None or posts_to_slack(request) else usage.answer(request, viewer)
             )
         if viewer is None or answer is None:
-            owed_id = owed.owe(command, request)  # before the ack: a kill right after finds it
+            with statement_limit(ACK_STATEMENT_TIMEOUT_MS):
+                owed_id = owed.owe(command, request)  # before the ack: a kill after finds it
             ack()
             # Not a Bolt lazy listener: Bolt deep-copies the request for one on every call,
             # answered or not, which cost more than the answer itself.

@@ -13,6 +13,7 @@ from slack_bolt import App, BoltResponse, Respond
 from bot.services import Services
 from bot.slack.replies import ReplyNotDelivered, ReplyWithdrawn, reply
 from bot.slack.usage_service import UsageService
+from storage.db import database_reason, unavailable
 
 ERROR_TEXT = "Sorry, something went wrong on our side. Please try again in a minute."
 log = logging.getLogger("aiusage.slack")
@@ -24,7 +25,7 @@ def register(app: App, usage: UsageService, services: Services) -> None:
         """Every listener's errors: logged in full, and the caller told, privately and in
         plain words, in the answer to their own request."""
         if not body.get("response_url"):
-            log.error("slack request failed: %r", error, exc_info=error)
+            log_failure(error)
             return None
         return BoltResponse(
             status=200,
@@ -35,8 +36,19 @@ def register(app: App, usage: UsageService, services: Services) -> None:
 
 def failure(error: Exception) -> dict[str, Any]:
     """Log an error and say sorry to the caller: the message, as an ephemeral reply."""
-    log.error("slack request failed: %r", error, exc_info=error)
+    log_failure(error)
     return {"response_type": "ephemeral", "text": ERROR_TEXT, "replace_original": False}
+
+
+def log_failure(error: Exception) -> None:
+    """A database that could not serve (away, a lock or statement limit hit) in one line
+    naming why, as the HTTP API logs it: no traceback for an outage, and none of what the
+    driver adds after its first line (a COPY's row, which may hold an email). Any other
+    error in full."""
+    if unavailable(error):
+        log.warning("slack request failed: database unavailable: %s", database_reason(error))
+        return
+    log.error("slack request failed: %r", error, exc_info=error)
 
 
 @contextmanager
