@@ -17,7 +17,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, make_url
 
 from storage.days_zone import mismatch, recorded_zone, settle_zone
-from storage.engine import make_engine, patient, statement_limit
+from storage.engine import THE_DATABASES, make_engine, patient, statement_limit
 from storage.event_rows import LocalDays
 from storage.lru import BoundedCache
 
@@ -150,13 +150,14 @@ class Database:
 
     @contextmanager
     def shared_work(self) -> Iterator[None]:
-        """Work whose result every request shares (a cached ranking): its reads take
-        transactions of their own, under the connection's own statement limit rather than
-        the current answer's shorter one (`storage.engine.statement_limit`). Cut off at one
-        ack's deadline, it would be begun again, and cut off, by every request after."""
+        """Work whose result every request shares (a cached ranking, the org figures): its
+        reads take transactions of their own, under the database's own statement limit (none
+        unless the URL, role or server sets one) rather than a request's. Cut off at a
+        request's limit, it would be begun again, and cut off, by every request after: at
+        100,000 people one such sum can take seconds."""
         shared, self._shared.conn = self._shared.conn, None
         try:
-            with statement_limit(None):
+            with statement_limit(THE_DATABASES):
                 yield
         finally:
             self._shared.conn = shared

@@ -73,6 +73,9 @@ REQUEST_STATEMENT_TIMEOUT_MS = 5_000
 WAIT_FOR_LOCKS = "SET LOCAL lock_timeout = 0"
 # DEFAULT is the value before our SET: the URL's, the role's or the server's (none, unset).
 AS_THE_DATABASE_SAYS = "SET LOCAL statement_timeout TO DEFAULT"
+# `statement_limit(THE_DATABASES)`: statements run as long as the database's own settings let
+# them, as a job's do, for reads whose one result many requests share.
+THE_DATABASES = -1
 _patient: ContextVar[bool] = ContextVar("aiusage_patient", default=False)
 _statement_limit: ContextVar[int | None] = ContextVar("aiusage_statement_limit", default=None)
 
@@ -92,8 +95,9 @@ def patient() -> Iterator[None]:
 @contextmanager
 def statement_limit(ms: int | None) -> Iterator[None]:
     """Transactions begun inside, in this thread, cut off each statement after `ms` on
-    PostgreSQL (None: the connection's own, REQUEST_STATEMENT_TIMEOUT_MS), unless `patient`
-    or the URL says otherwise. For answers with a deadline shorter than a request's."""
+    PostgreSQL (None: the connection's own, REQUEST_STATEMENT_TIMEOUT_MS; THE_DATABASES:
+    the database's own settings'), unless `patient` or the URL says otherwise. For answers
+    with a deadline shorter than a request's, and reads with none."""
     token = _statement_limit.set(ms)
     try:
         yield
@@ -139,7 +143,11 @@ def make_engine(url: str, is_sqlite: bool) -> Engine:
                 if not limits_statements:
                     setting = WAIT_FOR_LOCKS
             elif (limit := _statement_limit.get()) is not None and limits_statements:
-                setting = f"SET LOCAL statement_timeout = {int(limit)}"
+                setting = (
+                    AS_THE_DATABASE_SAYS
+                    if limit == THE_DATABASES
+                    else f"SET LOCAL statement_timeout = {int(limit)}"
+                )
             else:
                 return
             # LOCAL: gone with the transaction, so the pooled connection goes back to the

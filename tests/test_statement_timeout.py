@@ -224,3 +224,37 @@ def test_the_weeks_ranking_is_not_cut_off_at_one_acks_limit(database_url, slack,
         again, took = timed(lambda: slack.command("top"))
     assert again.json()["text"] != ERROR_TEXT
     assert took < SHORT_STALL_S  # the ranking was kept
+
+
+@pytest.fixture
+def short_request_limit(monkeypatch) -> None:
+    """The request limit made shorter than a stalled sum takes, before the app's engine is
+    made (request it ahead of `slack`)."""
+    monkeypatch.setattr(storage.engine, "REQUEST_STATEMENT_TIMEOUT_MS", SHORT_LIMIT_MS)
+
+
+@pytest.fixture
+def an_admin(settings, fake_slack, monkeypatch) -> str:
+    """UADMIN, an admin by AIUSAGE_ADMINS, set before the app's settings are read."""
+    monkeypatch.setenv("AIUSAGE_ADMINS", "UADMIN")
+    fake_slack.add_user("UADMIN", name="ada", tz="UTC")
+    return "UADMIN"
+
+
+def test_sums_that_every_view_shares_run_under_the_databases_own_limit(
+    database_url, short_request_limit, an_admin, slack, api_key
+):
+    """The week's ranking and the organisation's figures are summed once for every `top` and
+    `org` after: at 100,000 people a sum takes seconds, so a request's limit (made shorter
+    than the stalled sums here) must not cut them off, or no one would ever see either."""
+    slack.ask("help")
+    five = [event(user={"slack_user_id": f"UP{i}"}, requests=3) for i in range(5)]
+    stored = slack.http.post("/api/v1/events", json={"events": five}, headers=bearer(api_key))
+    assert stored.json()["accepted"] == 5, stored.json()
+    sums = "%GROUP BY%"
+    with stalled_reads(database_url, "usage_daily", SHORT_STALL_S, when=sums):
+        top, took = timed(lambda: slack.command("top"))
+        assert top.json()["text"] != ERROR_TEXT
+        assert took >= SHORT_STALL_S
+        org = slack.ask("org", user_id=an_admin)
+    assert "AI cost and efficiency, week 2026-W47" in org["text"], org

@@ -217,28 +217,31 @@ class OrgService:
         self._refresher.submit(refresh)
 
     def _read(self, weeks: list[Week], key: tuple[object, ...]) -> _Inputs:
-        started = self.services.clock()
-        db = self.services.db
-        min_size = self.services.settings.min_group_size
-        tz = self.services.settings.timezone
-        weekly_teams = team_people(db, [members_moment(week, tz) for week in weeks])
-        teams = weekly_teams[-1]
-        spans = [(week.start, week.end) for week in weeks]
-        sums, people = span_sums(db, spans)
-        shown = [people.get(i, 0) >= min_size for i in range(len(weeks))]
-        fresh = _Inputs(
-            key=key,
-            read_at=started,
-            weeks=weeks,
-            current=prepare_week(usage_cells(db, spans[-1:]), teams, min_size),
-            org_trend=trend_points(weeks, sums, people, shown, self.services.settings.prices()),
-            teams=teams,
-            weekly_teams=weekly_teams,
-            flagged=flagged_by_week(db, [weeks[-1].start]).get(weeks[-1].start, frozenset()),
-        )
-        with self._lock:
-            self._inputs = fresh
-        return fresh
+        # Every view after shares these sums (seconds at 100,000 people): read under the
+        # database's own statement limit, not a request's, or each view would be cut off.
+        with self.services.db.shared_work():
+            started = self.services.clock()
+            db = self.services.db
+            min_size = self.services.settings.min_group_size
+            tz = self.services.settings.timezone
+            weekly_teams = team_people(db, [members_moment(week, tz) for week in weeks])
+            teams = weekly_teams[-1]
+            spans = [(week.start, week.end) for week in weeks]
+            sums, people = span_sums(db, spans)
+            shown = [people.get(i, 0) >= min_size for i in range(len(weeks))]
+            fresh = _Inputs(
+                key=key,
+                read_at=started,
+                weeks=weeks,
+                current=prepare_week(usage_cells(db, spans[-1:]), teams, min_size),
+                org_trend=trend_points(weeks, sums, people, shown, self.services.settings.prices()),
+                teams=teams,
+                weekly_teams=weekly_teams,
+                flagged=flagged_by_week(db, [weeks[-1].start]).get(weeks[-1].start, frozenset()),
+            )
+            with self._lock:
+                self._inputs = fresh
+            return fresh
 
     def trend(self, inputs: _Inputs, team: str | None) -> Trend:
         """The scope's weekly trend: the organisation's from the inputs; a team's summed
@@ -250,13 +253,14 @@ class OrgService:
             return inputs.team_trends[team]
         db = self.services.db
         spans = [(week.start, week.end) for week in inputs.weeks]
-        if inputs.active is None:
-            active = active_by_span(db, spans)
-            inputs.active = [active.get(i, frozenset()) for i in range(len(spans))]
-        min_size = self.services.settings.min_group_size
-        shown = shown_weeks(inputs.active, inputs.weekly_teams, min_size, team)
-        members = [teams.get(team, frozenset()) for teams in inputs.weekly_teams]
-        sums, people = members_span_sums(db, spans, members)
+        with db.shared_work():  # kept for every view of the team after, as above
+            if inputs.active is None:
+                active = active_by_span(db, spans)
+                inputs.active = [active.get(i, frozenset()) for i in range(len(spans))]
+            min_size = self.services.settings.min_group_size
+            shown = shown_weeks(inputs.active, inputs.weekly_teams, min_size, team)
+            members = [teams.get(team, frozenset()) for teams in inputs.weekly_teams]
+            sums, people = members_span_sums(db, spans, members)
         found = trend_points(
             inputs.weeks, sums, people, shown, self.services.settings.prices(), team
         )
