@@ -120,21 +120,34 @@ def admin_config(settings: Settings) -> AdminConfig:
 
 
 def admin_service(services: Services) -> AdminService:
-    """Retire, restore and status, announcing through Slack when a bot token is set."""
+    """Retire, restore and status for Slack, announcing through Slack when a bot token is
+    set, with 429s handed back (`in_line_notifier`): an admin waits on the announcement."""
     return AdminService(
         services.db,
         admin_config(services.settings),
         services.clock,
-        slack_notifier(services.settings),
+        in_line_notifier(services.settings),
     )
 
 
 def slack_notifier(settings: Settings) -> SlackNotifier | None:
     """The notifier award posts go through; None without a bot token. Its client does not
-    retry 5xx, since a 5xx can follow a post Slack made; posting verifies instead."""
+    retry 5xx, since a 5xx can follow a post Slack made; posting verifies instead. It waits
+    out 429s: nobody waits on the scheduled jobs and re-drive that use it."""
     if settings.slack_bot_token is None:
         return None
     return SlackNotifier(make_web_client(settings, retry_server_errors=False))
+
+
+def in_line_notifier(settings: Settings) -> SlackNotifier | None:
+    """The notifier of posts made while someone waits on them (an admin's retire confirm or
+    restore note): as `slack_notifier`, but a 429 comes back at once instead of holding the
+    thread that answers the admin for up to five Retry-Afters. The post stays owed in the
+    outbox, its claim failed until Retry-After is over, and the re-drive posts it."""
+    if settings.slack_bot_token is None:
+        return None
+    client = make_web_client(settings, retry_server_errors=False, wait_out_rate_limits=False)
+    return SlackNotifier(client)
 
 
 def build_scheduler(services: Services, owed: OwedReplies | None = None) -> Scheduler:
@@ -255,15 +268,16 @@ def create_bolt_app(
     caller's scheduler re-drives them."""
     if services.settings.slack_bot_token is None:
         return None
-    client = make_web_client(services.settings)  # Bolt's: the ack path, and a forget's edits
+    client = make_web_client(services.settings)  # Bolt's: the ack path
     later = after_ack_client(services.settings)
     usage = UsageService(
         services,
         admin_service(services),
         award_config(services.settings),
         org or OrgService(services, later),  # the client uploads the org view's trend chart
-        # A forget edits the award posts that named the person, through the bot's own client.
-        privacy=PrivacyService(services, editor=SlackNotifier(client)),
+        # A forget edits the award posts that named the person while they wait: a 429 leaves
+        # the edit owed for the re-drive rather than holding the click for minutes.
+        privacy=PrivacyService(services, editor=SlackNotifier(later)),
     )
     home = home or home_service(services)
     # A forget also empties the person's App Home (in their turn, after any publish of theirs
@@ -276,7 +290,8 @@ def after_ack_client(settings: Settings) -> WebClient:
     """The client of the work after the ack (users.info for a caller not known lately, the
     org view's chart upload): it hands Slack's 429s back at once, as the Home's does, since
     waiting them out would put the 8 after-ack threads to sleep, and every later command
-    behind them. Award posts and announcements keep clients that wait (`slack_notifier`)."""
+    behind them. A forget's edits of award posts go through it too; announcements through
+    `in_line_notifier`; award posts keep a client that waits (`slack_notifier`)."""
     return make_web_client(settings, wait_out_rate_limits=False)
 
 

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from jobs.admin_rules import Announcement
 from jobs.award_rules import AwardPost
 from jobs.heartbeat import heartbeat
-from jobs.results import ChannelResult
+from jobs.results import RATE_LIMITED, ChannelResult
 from storage.db import Database
 from storage.outbox import finish_outbox, owe_post
 from storage.posts import (
@@ -35,6 +35,7 @@ from storage.posts import (
 )
 
 __all__ = [
+    "RATE_LIMITED",
     "ChannelResult",
     "Notifier",
     "Post",
@@ -92,8 +93,9 @@ class Post:
 
 
 class PostRejected(Exception):
-    """Slack answered with an error (`channel_not_found`, a 429 past its retries): most
-    likely nothing was posted, but a retry still looks in the channel first."""
+    """Slack answered with an error (`channel_not_found`, or a 429: `RATE_LIMITED`, with
+    `retry_after` seconds): most likely nothing was posted, but a retry still looks in the
+    channel first."""
 
     def __init__(self, error: str, retry_after: float | None = None) -> None:
         super().__init__(error)

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from jobs.award_rules import AwardRules, build_post
 from jobs.awards import post_key, public_awards
 from jobs.file_deletes import FileDeleter, delete_owed_now
-from jobs.posting import DEFAULT_POLICY, Post, PostPolicy, PostRejected
+from jobs.posting import DEFAULT_POLICY, RATE_LIMITED, Post, PostPolicy, PostRejected
 from jobs.weeks import Week
 from storage.award_edits import defer_award_edit, owed_award_edits, settle_award_edit
 from storage.awards import week_awards
@@ -47,11 +47,14 @@ class HomeEraser(FileDeleter, Protocol):
 class EditReport:
     """What one pass over the owed award-post edits did: messages rewritten ("channel ts"),
     those Slack refused ("WEEK in CHANNEL: why"), and those that must wait for their post
-    to be delivered first (same form). Refused and waiting edits stay owed."""
+    to be delivered first (same form). Refused and waiting edits stay owed. `rate_limited`
+    names those of the refused that Slack rate-limited ("WEEK in CHANNEL"): made by the
+    re-drive once Slack's Retry-After is over."""
 
     edited: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     waiting: list[str] = field(default_factory=list)
+    rate_limited: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,19 +112,26 @@ def edit_owed_award_posts(
     is rewritten or is known never to have been posted."""
     report = EditReport()
     for owed in owed_award_edits(db, now if due_only else None):
+        limited: dict[str, float] = {}  # rate-limited edits, and Slack's Retry-After
         try:
-            failed, waiting = _edit_week(db, owed, editor, rules, now, policy, report.edited)
+            failed, waiting = _edit_week(
+                db, owed, editor, rules, now, policy, report.edited, limited
+            )
         except Exception as exc:  # one broken week must not stop the others
             log.exception("editing the award posts of %s failed", Week(owed.week_start).label)
             failed, waiting = [f"{Week(owed.week_start).label}: {exc!r}"], []
+            limited.clear()  # the week failed whole: not for Slack's rate limit alone
         report.failed.extend(failed)
         report.waiting.extend(waiting)
+        report.rate_limited.extend(limited)
         if not failed and not waiting:
             if settle_award_edit(db, owed):
                 log.info("award posts of %s rewritten", Week(owed.week_start).label)
             continue
-        retry_at = now + policy.backoff(owed.attempts + 1)
-        defer_award_edit(db, owed, "; ".join(failed or waiting), retry_at)
+        wait = policy.backoff(owed.attempts + 1)
+        # Not before Slack's Retry-After is over (`retry_after` is held to minutes).
+        wait = max([wait, *(timedelta(seconds=seconds) for seconds in limited.values())])
+        defer_award_edit(db, owed, "; ".join(failed or waiting), now + wait)
     return report
 
 
@@ -133,6 +143,7 @@ def _edit_week(
     now: datetime,
     policy: PostPolicy,
     edited: list[str],
+    limited: dict[str, float],
 ) -> tuple[list[str], list[str]]:
     week = Week(owed.week_start)
     key = post_key(week)
@@ -159,6 +170,8 @@ def _edit_week(
             try:
                 ts = editor.find_post(claim.channel, key, claim.claimed_at)
             except Exception as exc:
+                if isinstance(exc, PostRejected) and exc.error == RATE_LIMITED:
+                    limited[where] = exc.retry_after or 0.0
                 failed.append(f"{where}: {exc}")
                 continue
             if ts is None:
@@ -168,6 +181,8 @@ def _edit_week(
         except PostRejected as exc:
             if exc.error == "message_not_found":
                 continue  # deleted in Slack: it names nobody any more
+            if exc.error == RATE_LIMITED:
+                limited[where] = exc.retry_after or 0.0
             log.warning("editing the %s post in %s failed: %s", week.label, claim.channel, exc)
             failed.append(f"{where}: {exc}")
             continue

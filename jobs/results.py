@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+# The error of a post or edit Slack rate-limited (a 429): certainly not made, and made by the
+# re-drive once Slack's Retry-After is over.
+RATE_LIMITED = "ratelimited"
+
 
 @dataclass(frozen=True, slots=True)
 class ChannelResult:
@@ -24,3 +28,8 @@ class ChannelResult:
     @property
     def ok(self) -> bool:
         return self.status in ("posted", "found", "already", "busy", "gone")
+
+    @property
+    def rate_limited(self) -> bool:
+        """Slack answered 429: not posted, and posted by the re-drive shortly."""
+        return self.status == "failed" and self.error == RATE_LIMITED

@@ -80,12 +80,19 @@ def run_forget(args: argparse.Namespace, cli: CliContext) -> int:
     # Without 5xx retries, as for posting: an edit Slack made may still answer 5xx.
     has_token = cli.settings.slack_bot_token is not None
     client = make_web_client(cli.settings, retry_server_errors=False) if has_token else None
+    # The edits' 429s come back at once: the edit stays owed, and `serve` makes it after
+    # Retry-After, rather than the operator waiting up to five of them per post.
+    editing = (
+        make_web_client(cli.settings, retry_server_errors=False, wait_out_rate_limits=False)
+        if has_token
+        else None
+    )
     report = forget_person(
         db,
         subject,
         actor=cli_actor(),
         now=cli.clock(),
-        editor=SlackNotifier(client) if client else None,
+        editor=SlackNotifier(editing) if editing else None,
         rules=cli.settings.award_rules(),
         home=SlackHomeEraser(client) if client else None,
         policy=cli.settings.post_policy(),
@@ -106,6 +113,8 @@ def print_edits(edits: EditReport) -> None:
         print(f"aiusage: award post not edited: {line}", file=sys.stderr)
     for line in edits.waiting:
         print(f"Award post still to edit: {line}")
+    if edits.rate_limited:
+        print("Slack is rate-limiting edits just now; `aiusage serve` makes them shortly.")
     if edits.failed or edits.waiting:
         print("What is still to edit is retried by `aiusage serve` until Slack takes it.")
 

@@ -163,11 +163,13 @@ class ForgetPreview:
 
 @dataclass(frozen=True, slots=True)
 class ForgetDone:
-    """What a confirmed forget deleted, and the award posts it edited (or could not)."""
+    """What a confirmed forget deleted, and the award posts it edited (or could not; of
+    those, `rate_limited` are the ones Slack rate-limited)."""
 
     counts: dict[str, int]
     edited_posts: int = 0
     not_edited: list[str] = field(default_factory=list)
+    rate_limited: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,13 +11,20 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
 
 from bot.slack.membership import NOT_A_PERSON_OF_OURS
+from bot.slack.rate_limits import rate_limited, retry_after
 from bot.slack.views.award_post import award_blocks, award_text
 from bot.slack.views.channel import announcement_blocks, announcement_text
 from bot.slack.views.digest import digest_blocks, digest_text
 from jobs.admin_rules import Announcement
 from jobs.award_rules import AwardPost
 from jobs.digest_rules import DigestPost
-from jobs.posting import Post, PostOutcomeUnknown, PostRejected, PostUndeliverable
+from jobs.posting import (
+    RATE_LIMITED,
+    Post,
+    PostOutcomeUnknown,
+    PostRejected,
+    PostUndeliverable,
+)
 
 EVENT_TYPE = "aiusage_post"
 # Slack's clock and ours may differ a little; look this far before the claim for a post.
@@ -124,12 +131,10 @@ def _classify(exc: SlackApiError) -> Exception:
     error = str(exc.response.get("error") or f"HTTP {status}")
     if status >= 500:
         return PostOutcomeUnknown(f"HTTP {status}")  # a 5xx may come after Slack posted
-    if status == 429:
-        # Rate limited past the client's own retries: wait at least what Slack asks.
-        headers = exc.response.headers or {}
-        retry_after = next((str(v) for k, v in headers.items() if k.lower() == "retry-after"), "")
-        seconds = float(retry_after) if retry_after and retry_after.isdigit() else None
-        return PostRejected("ratelimited", retry_after=seconds)
+    if rate_limited(exc):
+        # Handed back (or past the client's own retries): the retry waits at least what
+        # Slack asks, held to 5 minutes, so a hostile Retry-After cannot park the post.
+        return PostRejected(RATE_LIMITED, retry_after=retry_after(exc))
     return PostRejected(error)
 
 
@@ -151,7 +156,7 @@ class DirectMessageNotifier(SlackNotifier):
         refusal = _for_good(rejected)
         # Vouched for lately and refused now: they may have left since. A 429 says nothing
         # of them.
-        if post.recipient_vouched and refusal is rejected and rejected.error != "ratelimited":
+        if post.recipient_vouched and refusal is rejected and rejected.error != RATE_LIMITED:
             self._check_recipient(channel)
         raise refusal
 

@@ -52,7 +52,12 @@ class PrivacyService:
         for reset in self.on_forget:
             reset()
         edits = report.edits
-        return ForgetDone(report.forgotten.counts, len(edits.edited), edits.failed + edits.waiting)
+        return ForgetDone(
+            report.forgotten.counts,
+            len(edits.edited),
+            edits.failed + edits.waiting,
+            len(edits.rate_limited),
+        )
 
     def opted_in(self, slack_user_id: str) -> None:
         """Usage for someone forgotten counts again once they opt in."""

@@ -6,7 +6,6 @@ made as they are forgotten; each time every message of the week ends up not nami
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from datetime import timedelta
@@ -15,10 +14,7 @@ from typing import Any
 import pytest
 
 from bot.cli.main import main
-from bot.composition import redrive_job
-from bot.composition import slack_notifier as notifier_for
 from bot.settings import load_settings
-from jobs.awards import post_key
 from storage.award_edits import owed_award_edits
 from storage.awards import week_awards
 from storage.outbox import outbox_item
@@ -26,17 +22,16 @@ from storage.posts import post_claims
 from tests.award_posting.helpers import WEEK
 from tests.fault_helpers import Aiusage, wait_until
 from tests.post_helpers import seed_award_week
-from tests.privacy.helpers import (
-    LAST_WEEK,
-    a_week_of_usage,
-    clicked,
-    send,
-    suggestion,
+from tests.privacy.award_post_helpers import (
+    CHANNELS,
+    KEY,
+    award_messages,
+    naming,
+    run_redrive,
+    usage,
 )
+from tests.privacy.helpers import LAST_WEEK, clicked
 from tests.slack_command_helpers import text_of
-
-CHANNELS = ("CAWARDS", "CGENERAL")
-KEY = post_key(LAST_WEEK)
 
 
 @pytest.fixture
@@ -45,35 +40,11 @@ def slack_settings(slack_settings, monkeypatch):
     return load_settings()
 
 
-def award_messages(fake) -> dict[str, list[str]]:
-    """Each channel's messages of last week's award post, as JSON text."""
-    return {
-        channel: [
-            json.dumps(m)
-            for m in list(fake.messages[channel])
-            if ((m.get("metadata") or {}).get("event_payload") or {}).get("post_key") == KEY
-        ]
-        for channel in CHANNELS
-    }
-
-
-def naming(fake, user: str = "UALICE") -> list[str]:
-    """The channels where a message of last week's award post names `user`."""
-    return [c for c, texts in award_messages(fake).items() if any(user in t for t in texts)]
-
-
 @pytest.fixture
 def slack(slack, api_key):
     """The Slack driver, with the key of an integration to send usage through."""
     slack.api_key = api_key
     return slack
-
-
-def usage(slack, *, bob_wins: bool) -> None:
-    """Alice wins a badge last week; with `bob_wins`, Bob (three days) wins one too."""
-    a_week_of_usage(slack.http, slack.api_key)
-    if bob_wins:
-        send(slack.http, slack.api_key, suggestion({"slack_user_id": "UBOB"}, LAST_WEEK.start))
 
 
 def test_status_lists_the_weeks_still_owed_an_edit_and_names_nobody(slack, db, capsys):
@@ -94,11 +65,6 @@ def test_status_lists_the_weeks_still_owed_an_edit_and_names_nobody(slack, db, c
     capsys.readouterr()
     assert main(["admin", "status"]) == 0
     assert "still to edit" not in capsys.readouterr().out
-
-
-def run_redrive(slack) -> None:
-    """One run of the re-drive `serve` schedules, at the (frozen) time the test is at."""
-    redrive_job(slack.services, notifier_for(slack.services.settings))()
 
 
 def test_a_forget_while_slack_fails_the_edits_owes_them_and_a_rerun_makes_them(

@@ -25,8 +25,8 @@ def register(
     app: App, usage: UsageService, services: Services, callers: Callers, later: WebClient
 ) -> None:
     """The buttons, answered after the ack; who clicked is asked of Slack through `later`,
-    whose 429s come back at once. What a confirm then posts or edits goes through clients
-    that wait 429s out: an announcement must be posted once, and a forget finished."""
+    whose 429s come back at once. So do those of what a confirm then posts or edits: a
+    rate-limited announcement or award-post edit stays owed, and the re-drive makes it."""
 
     def ack_click(ack: Ack) -> None:
         ack()  # Slack wants an answer within 3 s; the work, and the reply, come after

@@ -158,7 +158,7 @@ def render_retire_done(done: RetireDone) -> Reply:
     else:
         lines.append("*The announcement:*")
         lines += [_channel_line(r) for r in done.results]
-        if any(not r.ok for r in done.results):
+        if any(not r.ok and not r.rate_limited for r in done.results):
             lines.append(
                 "Where it was not posted, fix the channel (invite the app, check the ID in "
                 "AIUSAGE_AWARD_CHANNELS): it is retried on its own, once the channel has been "
@@ -173,6 +173,11 @@ def _channel_line(result: ChannelResult) -> str:
         return f"• <#{result.channel}>: posted"
     if result.status == "busy":
         return f"• <#{result.channel}>: being posted by another run"
+    if result.rate_limited:
+        return (
+            f"• <#{result.channel}>: Slack is rate-limiting posts just now; it goes out on its "
+            "own shortly, once"
+        )
     if result.status == "unknown":
         return (
             f"• <#{result.channel}>: Slack did not confirm it ({shown(result.error or '', 80)}); "

@@ -151,9 +151,16 @@ def render_forget_done(answer: ForgetDone) -> Reply:
         f"• {number(counts.get('awards_anonymised', 0))} badges kept as anonymous entries; "
         f"{number(answer.edited_posts)} award posts edited to drop your name",
     ]
-    if answer.not_edited:
+    if limited := answer.rate_limited:
         lines.append(
-            f"• {number(len(answer.not_edited))} award posts could not be edited yet; "
+            f"• {number(limited)} award post{'s are' if limited > 1 else ' is'} not edited "
+            "yet: Slack is rate-limiting edits just now, and "
+            f"{'they are' if limited > 1 else 'it is'} edited on "
+            f"{'their' if limited > 1 else 'its'} own shortly"
+        )
+    if others := len(answer.not_edited) - answer.rate_limited:
+        lines.append(
+            f"• {number(others)} award posts could not be edited yet; "
             "aiusage keeps trying until Slack takes the edit"
         )
     lines.append(DROPPED_LATER)
