@@ -4,9 +4,7 @@ acted on is sent again, and what still did not arrive is raised."""
 
 from __future__ import annotations
 
-import random
 import socket
-import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -17,12 +15,11 @@ from slack_bolt import Respond
 from slack_sdk.http_retry import HttpRequest, HttpResponse, RetryHandler, RetryState
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
 from slack_sdk.webhook import WebhookClient
 
-from bot.slack.rate_limits import said_wait
+from bot.slack.client import BoundedRateLimitRetryHandler
 
 # The longest wait a reply's 429 is waited out for, each time. Past it, or when Slack's
 # Retry-After is not a number of seconds, the reply is given up (and logged): slack_sdk's own
@@ -78,43 +75,6 @@ class NeverSentRetryHandler(RetryHandler):
         return response is None and isinstance(reason, ConnectionRefusedError | socket.gaierror)
 
 
-class BoundedRateLimitRetryHandler(RateLimitErrorRetryHandler):
-    """Waits out a 429 when Slack asks for a plain wait of at most REPLY_WAIT_MAX_S (a 429
-    naming none is waited a second, as slack_sdk does)."""
-
-    def _can_retry(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> bool:
-        return response is not None and response.status_code == 429 and _wait(response) >= 0
-
-    def prepare_for_next_attempt(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> None:
-        assert response is not None  # only a 429 is retried
-        state.next_attempt_requested = True
-        time.sleep(_wait(response) + random.random())
-        _withdraw_unless_ours()  # the wait can be long: someone may have taken it meanwhile
-        state.increment_current_attempt()
-
-
-def _wait(response: HttpResponse) -> float:
-    """Seconds to wait before sending again; -1 when it is not to be sent again."""
-    if not any(name.lower() == "retry-after" for name in response.headers):
-        return 1.0
-    said = said_wait(response.headers)
-    return said if said is not None and 0.0 <= said <= REPLY_WAIT_MAX_S else -1.0
-
-
 def reply(respond: Respond, message: Mapping[str, Any], timeout: float) -> None:
     """Send `message` to the request's `response_url`. A 429 is waited out (up to
     REPLY_WAIT_MAX_S at a time) and a connection that never reached Slack is tried again; a
@@ -126,7 +86,7 @@ def reply(respond: Respond, message: Mapping[str, Any], timeout: float) -> None:
         raise ValueError("this request has no response_url to reply to")
     _withdraw_unless_ours()
     handlers: list[RetryHandler] = [
-        BoundedRateLimitRetryHandler(max_retry_count=5),
+        BoundedRateLimitRetryHandler(5, REPLY_WAIT_MAX_S, after_wait=_withdraw_unless_ours),
         NeverSentRetryHandler(max_retry_count=3),
     ]
     if message.get("replace_original") or message.get("delete_original"):

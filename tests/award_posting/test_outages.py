@@ -7,8 +7,11 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from bot.composition import award_config, slack_notifier
 from jobs.award_rules import build_post
@@ -157,6 +160,29 @@ def test_a_rate_limit_past_the_retries_waits_at_least_retry_after(
     ]
     assert report.results[0].retry_at == now + timedelta(seconds=45)
     assert statuses(run(settings, db, lambda: now + timedelta(minutes=1))) == [
+        "posted",
+        "already",
+    ]
+    assert len(fake.messages["CAWARDS"]) == 1
+
+
+@pytest.mark.parametrize("retry_after", ["99999999", "61", "-5", "nan", "soon"])
+def test_a_retry_after_past_a_minute_or_past_reading_is_handed_back_not_slept(
+    settings, db, fake, now, week_of_usage, retry_after
+):
+    """The scheduled run waits out Slack's 429s, but only a plain wait of a minute or less:
+    slack_sdk's own handler slept 99999999 s, and raised on `-5`, `nan` and `soon`. Such a
+    429 is handed back, the post stays owed, the other channel gets its post now, and the
+    next run posts the first one, once."""
+    fake.fail("chat.postMessage", status=429, retry_after=retry_after, channel="CAWARDS")
+    started = time.monotonic()
+    report = run(settings, db, lambda: now)
+    assert time.monotonic() - started < 5
+    assert [(r.status, r.error) for r in report.results] == [
+        ("failed", "ratelimited"),
+        ("posted", None),
+    ]
+    assert statuses(run(settings, db, lambda: now + timedelta(minutes=10))) == [
         "posted",
         "already",
     ]
