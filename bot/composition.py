@@ -281,8 +281,9 @@ def create_bolt_app(
     )
     home = home or home_service(services)
     # A forget also empties the person's App Home (in their turn, after any publish of theirs
-    # under way) and this process's chart caches.
-    usage.privacy.home = SlackHomeEraser(client, on_erase=home.forget_charts, publish=home.erase)
+    # under way) and this process's chart caches. Its file deletes hand 429s back: the file
+    # stays owed for the `delete-chart-files` job rather than holding the click.
+    usage.privacy.home = SlackHomeEraser(later, on_erase=home.forget_charts, publish=home.erase)
     return build_bolt_app(services, client, executor, usage, home, owed, later=later)
 
 

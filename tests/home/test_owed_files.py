@@ -5,6 +5,7 @@ forget with the person's current file; a file Slack says is gone is owed no more
 from __future__ import annotations
 
 import json
+import time
 from datetime import timedelta
 
 import pytest
@@ -135,6 +136,28 @@ def test_the_forget_button_deletes_the_owed_old_file_too(slack, api_key):
     slack.fake.wait_for("files.delete")
     assert "deleted" in json.dumps(clicked(slack, "aiusage_forget_confirm"))
     wait_until(lambda: replaced not in slack.fake.files and current not in slack.fake.files)
+    assert owed_files(slack.services.db) == []
+
+
+def test_the_forget_button_while_deletes_are_rate_limited_answers_at_once(slack, api_key, now):
+    """Slack rate-limits `files.delete` (Retry-After 30) as a person confirms their forget:
+    they are answered at once, not after waits of 30 s, and both files stay owed, no longer
+    anyone's, until the job deletes them after Retry-After."""
+    without_public_url(slack)
+    replaced = chart_file(open_home(slack))
+    slack.fake.fail("files.delete", status=429, retry_after=30)
+    current = replace_the_chart(slack, api_key)
+    slack.fake.wait_for("files.delete")
+    slack.fake.fail("files.delete", status=429, retry_after=30)  # one: then it waits
+    started = time.monotonic()
+    assert "deleted" in json.dumps(clicked(slack, "aiusage_forget_confirm"))
+    assert time.monotonic() - started < 3
+    owed = owed_files(slack.services.db)
+    assert sorted(o.file_id for o in owed) == sorted([replaced, current])
+    assert {o.person_id for o in owed} == {None}
+    slack.move_to(now + timedelta(minutes=10))
+    run_the_job(slack)
+    assert replaced not in slack.fake.files and current not in slack.fake.files
     assert owed_files(slack.services.db) == []
 
 
