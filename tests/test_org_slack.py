@@ -214,9 +214,7 @@ def test_a_team_of_four_is_refused_and_so_is_the_hostile_name_echo(slack, usage)
     assert "There is no team called “&lt;!channel&gt;”" in text
 
 
-def test_a_team_named_with_slacks_control_characters_is_found_as_slack_sends_its_name(
-    slack, usage
-):
+def test_a_team_named_with_slacks_control_characters_is_found_as_slack_sends_its_name(slack, usage):
     # Slack sends `&`, `<` and `>` of a command's text as `&amp;`, `&lt;` and `&gt;`: the
     # team was looked for under its escaped name and never found.
     typed = HOSTILE.replace("<", "&lt;").replace(">", "&gt;")
