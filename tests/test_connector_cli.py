@@ -98,3 +98,17 @@ def test_cursor_wrong_key_is_refused_without_retrying_or_showing_it(
     assert "Cursor refused the key (HTTP 401): Invalid API key" in err
     assert len(cursor_api.calls_to("/teams/daily-usage-data")) == 1
     assert "key_wrong_and_secret" not in out + err
+
+
+def test_a_vendors_error_with_terminal_escapes_is_printed_harmless(run, db, cursor_api):
+    # The vendor's own words reach the operator's terminal; ESC sequences in them could clear
+    # the screen, retitle the window or hide a link behind other text. `admin status` had
+    # them replaced; `connectors sync` and `connectors list` printed them as sent.
+    hostile = "Denied\x1b[2J\x1b]8;;https://evil.example\x07click\x1b]8;;\x07\x9b31m\x07"
+    cursor_api.fail("/teams/daily-usage-data", 403, body={"message": hostile})
+    code, out, err = run("connectors", "sync", "cursor", "--since", D1, "--until", D1)
+    assert code == 1 and "Denied" in err
+    code, listed, _ = run("connectors", "list")
+    assert "Denied" in listed
+    for printed in (out, err, listed):
+        assert not any(ch in printed for ch in "\x1b\x07\x9b"), repr(printed)

@@ -214,6 +214,16 @@ def test_a_team_of_four_is_refused_and_so_is_the_hostile_name_echo(slack, usage)
     assert "There is no team called “&lt;!channel&gt;”" in text
 
 
+def test_a_team_named_with_slacks_control_characters_is_found_as_slack_sends_its_name(slack, usage):
+    # Slack sends `&`, `<` and `>` of a command's text as `&amp;`, `&lt;` and `&gt;`: the
+    # team was looked for under its escaped name and never found.
+    typed = HOSTILE.replace("<", "&lt;").replace(">", "&gt;")
+    text = text_of(slack.ask(f"org {typed}", user_id="UADMIN"))
+    assert "For team &lt;!channel&gt; =SUM(1) &lt;@UADMIN&gt;, this week so far." in text
+    text = text_of(slack.ask("org R&amp;D", user_id="UADMIN"))
+    assert "There is no team called “R&amp;D”" in text
+
+
 def test_two_teams_one_person_apart_cannot_both_be_had(slack, usage, tmp_path, capsys):
     teams = tmp_path / "overlap.csv"
     rows = ["team,member", *[f"platform,{u}" for u in A], *[f"nearly,{u}" for u in A[:5]]]

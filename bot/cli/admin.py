@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from slack_sdk.errors import SlackApiError
 
 from bot.cli.context import CliContext
+from bot.cli.terminal import printable
 from bot.composition import admin_config, slack_notifier
 from bot.settings import Settings
 from bot.slack.client import make_web_client
@@ -118,7 +119,7 @@ def status_lines(report: StatusReport) -> list[str]:
         channel=str,
         person=str,
         code=str,
-        text=_printable,
+        text=printable,
     )
     lines = []
     for part in status_sections(report, markup):
@@ -127,12 +128,6 @@ def status_lines(report: StatusReport) -> list[str]:
             lines.append(f"  {item.text}")
             lines += [f"    {detail}" for detail in item.details]
     return lines
-
-
-def _printable(text: str, limit: int) -> str:
-    """Untrusted text safe for a terminal: control characters (escape sequences) replaced."""
-    visible = "".join(ch if ch.isprintable() else "?" for ch in text)
-    return visible if len(visible) <= limit else visible[: limit - 1] + "…"
 
 
 def _service(cli: CliContext) -> AdminService:

@@ -8,6 +8,7 @@ import sys
 from datetime import date, datetime
 
 from bot.cli.context import CliContext
+from bot.cli.terminal import printable
 from bot.connectors.registry import NAMES, configured, missing_setting, run_connectors
 from storage.connectors import connector_states
 
@@ -66,7 +67,9 @@ def run_list(args: argparse.Namespace, cli: CliContext) -> int:
         print(f"  last success: {_when(state.last_success_at)}")
         print(f"  last day fetched: {state.last_day or 'none'}")
         if state.failing:
-            print(f"  last error ({_when(state.last_error_at)}): {state.last_error}")
+            print(
+                f"  last error ({_when(state.last_error_at)}): {printable(state.last_error or '')}"
+            )
         elif state.last_error:
             print(f"  last error (since recovered, {_when(state.last_error_at)}): ok now")
     return 0
@@ -120,5 +123,6 @@ def run_sync(args: argparse.Namespace, cli: CliContext) -> int:
             rejected = f", {result.rejected} rejected" if result.rejected else ""
             print(f"{result.name}: {result.rows} rows for {result.days} days ({span}){rejected}")
         else:
-            print(f"aiusage: connector {result.name} failed: {result.error}", file=sys.stderr)
+            error = printable(result.error or "")
+            print(f"aiusage: connector {result.name} failed: {error}", file=sys.stderr)
     return 0 if all(r.ok for r in results) else 1

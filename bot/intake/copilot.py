@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from bot.intake import json_text
 from bot.intake.vendor_report import (
     BadReport,
     DocumentTooLarge,
@@ -91,7 +92,7 @@ def _whole(start: int, first: str, rest: Iterable[tuple[int, str]], limit: int |
 
 def _parse_array(body: str) -> Iterator[ReportDay | BadRow]:
     try:
-        records = orjson.loads(body)
+        records = json_text.loads(body)
     except orjson.JSONDecodeError as exc:
         raise BadReport(f"the file starts a JSON array but is not valid JSON: {exc}") from None
     for index, record in enumerate(records, start=1):
@@ -100,7 +101,7 @@ def _parse_array(body: str) -> Iterator[ReportDay | BadRow]:
 
 def _parse_document(body: str) -> Iterator[ReportDay | BadRow]:
     try:
-        document = orjson.loads(body)
+        document = json_text.loads(body)
     except orjson.JSONDecodeError as exc:
         raise BadReport(f"the file starts a JSON object but is not valid JSON: {exc}") from None
     if not isinstance(document, dict) or "day_totals" not in document:

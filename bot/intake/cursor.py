@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from bot.intake.json_text import LONG_INT_DECODER
 from bot.intake.vendor_report import (
     BadReport,
     RowError,
@@ -54,6 +55,10 @@ def parse(body: str) -> Iterator[ReportDay | BadRow]:
             raise BadReport(f"line {line}: not valid JSON: {exc.msg}") from None
         except RecursionError:
             raise BadReport(f"line {line}: JSON nested too deeply") from None
+        except ValueError:
+            # Digits past what int() takes; read again, they are an infinity this item's
+            # checks refuse by name.
+            item, end = LONG_INT_DECODER.raw_decode(body, position)
         try:
             if (why := not_utf8(body[position:end])) is not None:
                 raise RowError(why)

@@ -25,6 +25,7 @@ from pydantic import (
 )
 from pydantic_core import core_schema
 
+from bot.intake import json_text
 from bot.intake.body_limits import TooComplex, check_json_depth, check_json_values
 from bot.intake.item_errors import describe, fewer_unknown_fields
 from storage import bounds
@@ -256,7 +257,7 @@ def parse_body(body: bytes, *, default_tool: str, now: datetime) -> ParsedBatch:
     except TooComplex as exc:
         raise BadBody(exc.status, exc.message) from None
     try:
-        data = orjson.loads(body)
+        data = json_text.loads(body)
     except orjson.JSONDecodeError as exc:
         raise BadBody(400, f"body is not valid JSON: {exc}") from None
     items = _items(data)

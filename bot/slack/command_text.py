@@ -126,9 +126,10 @@ _SIMPLE: dict[str, Request] = {
 
 
 def parse_command(text: str) -> Request:
-    """Parse the text after `/aiusage`. Subcommands are case-insensitive; an announcement or
-    note past `MAX_TEXT` is `TooLong`; anything else unknown, over-long or containing control
-    characters is a request for help."""
+    """Parse the text after `/aiusage`, as Slack sends it. Subcommands are case-insensitive;
+    an announcement or note past `MAX_TEXT` is `TooLong`; anything else unknown, over-long or
+    containing control characters is a request for help."""
+    text = typed(text)
     if any(_is_control(ch) for ch in text):
         return Help(unknown=text)
     stripped = text.strip()
@@ -148,6 +149,15 @@ def parse_command(text: str) -> Request:
     if word in _SIMPLE and not rest.strip():
         return _SIMPLE[word]
     return Help(unknown=stripped)
+
+
+def typed(text: str) -> str:
+    """The text as the person typed it: Slack sends a command's `&`, `<` and `>` as `&amp;`,
+    `&lt;` and `&gt;`, and every view escapes what it shows, so left as sent an announcement
+    read `Q&amp;A` in every channel and a team named `R&D` could not be asked for."""
+    if "&" not in text:
+        return text
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def _is_control(ch: str) -> bool:

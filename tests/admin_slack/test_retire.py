@@ -202,3 +202,15 @@ def test_a_failing_channel_is_reported_and_the_others_still_get_it(slack, db):
     assert leaderboard_state(db).retired
     assert [m["metadata"]["event_payload"]["post_key"] for m in slack.fake.messages["CGENERAL"]]
     assert ("CAWARDS", "failed") in [(c.channel, c.status) for c in post_claims(db, "retire:1")]
+
+
+def test_an_announcement_as_slack_sends_it_is_posted_as_typed_not_escaped_twice(slack, db):
+    # Slack sends a command's `&`, `<` and `>` as `&amp;`, `&lt;` and `&gt;`; the admin typed
+    # "Q&A on Friday <3 (&amp; stays)". Escaped again, every channel read "Q&amp;A".
+    value = preview(slack, "retire Q&amp;A on Friday &lt;3 (&amp;amp; stays)")
+    click(slack, CONFIRM, value)
+    assert leaderboard_state(db).announcement == "Q&A on Friday <3 (&amp; stays)"
+    for channel in ("CAWARDS", "CGENERAL"):
+        [message] = slack.fake.messages[channel]
+        section = message["blocks"][1]["text"]["text"]
+        assert section == "Q&amp;A on Friday &lt;3 (&amp;amp; stays)"

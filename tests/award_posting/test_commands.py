@@ -10,6 +10,7 @@ import sys
 from datetime import UTC, datetime, time
 
 import pytest
+import yaml
 from freezegun import freeze_time
 from starlette.testclient import TestClient
 
@@ -83,6 +84,31 @@ def test_a_bad_award_rules_file_stops_start_up_with_one_line(settings, monkeypat
     with pytest.raises(SettingsError) as caught:
         load_settings()
     assert str(caught.value).startswith("AIUSAGE_AWARD_RULES: unknown award category 'volume'")
+
+
+def test_a_badge_title_at_length_or_naming_everyone_still_posts_and_pings_nobody(
+    settings, db, fake, week_of_usage, monkeypatch, tmp_path, capsys
+):
+    # The rules file's title and rewards line went into the post as written: a title past
+    # 3,000 characters failed every week's post (slack_sdk refused the section), and
+    # `<!channel>` in either pinged the award channels each week.
+    path = tmp_path / "rules.yml"
+    title = "<!channel> Steady " + "hand " * 700
+    path.write_text(
+        yaml.safe_dump(
+            {"rewards_line": "<!here> " + "y" * 3100, "categories": {"steady": {"title": title}}}
+        )
+    )
+    monkeypatch.setenv("AIUSAGE_AWARD_RULES", str(path))
+    with freeze_time("2026-11-18 12:00:00"):
+        assert main(["awards", "post", "--week", "2026-W46"]) == 0, capsys.readouterr().err
+    for channel in ("CAWARDS", "CGENERAL"):
+        [message] = fake.messages[channel]
+        assert "<!channel>" not in str(message) and "<!here>" not in str(message)
+        [badge] = [b for b in message["blocks"] if "<@UALICE>" in str(b)]
+        assert badge["text"]["text"].startswith(":calendar: *&lt;!channel&gt; Steady hand")
+        assert all(len(b["text"]["text"]) <= 3000 for b in message["blocks"] if "text" in b)
+        assert len(message["blocks"][-1]["elements"][0]["text"]) <= 3000
 
 
 def test_serve_posts_a_missed_week_at_start_and_stops_cleanly_on_sigterm(settings, db, fake):

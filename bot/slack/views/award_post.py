@@ -1,4 +1,8 @@
-"""The weekly award post as Block Kit and as plain text. Pure functions of an AwardPost."""
+"""The weekly award post as Block Kit and as plain text. Pure functions of an AwardPost.
+
+A badge's emoji and title and the rewards line come from the operator's rules file: shown
+escaped and held to Block Kit's limits like any other text, so a title can neither fail the
+week's post nor mention @channel in it every week."""
 
 from __future__ import annotations
 
@@ -11,7 +15,11 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.slack.views.text import MAX_FALLBACK_TEXT, MAX_SECTION_TEXT, clip, escaped, shown
 from jobs.award_rules import AwardPost
+
+# A reason is the award rules' own words and figures, kept with the award.
+MAX_REASON = 300
 
 
 def week_title(post: AwardPost) -> str:
@@ -25,7 +33,11 @@ def week_title(post: AwardPost) -> str:
 
 
 def badge_line(emoji: str, title: str, slack_user_id: str, reason: str) -> str:
-    return f"{emoji} *{title}*: <@{slack_user_id}> ({reason})"
+    return f"{shown(emoji)} *{shown(title)}*: <@{slack_user_id}> ({shown(reason, MAX_REASON)})"
+
+
+def rewards(post: AwardPost) -> str:
+    return escaped(post.rewards_line, MAX_SECTION_TEXT)
 
 
 def award_blocks(post: AwardPost) -> list[Block]:
@@ -40,7 +52,7 @@ def award_blocks(post: AwardPost) -> list[Block]:
             )
         )
     blocks.append(DividerBlock())
-    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=post.rewards_line)]))
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=rewards(post))]))
     return blocks
 
 
@@ -48,5 +60,5 @@ def award_text(post: AwardPost) -> str:
     """The plain-text fallback (notifications, screen readers) and the CLI preview."""
     lines = [week_title(post)]
     lines += [badge_line(b.emoji, b.title, b.slack_user_id, b.reason) for b in post.badges]
-    lines.append(post.rewards_line)
-    return "\n".join(lines)
+    lines.append(rewards(post))
+    return clip("\n".join(lines), MAX_FALLBACK_TEXT)
