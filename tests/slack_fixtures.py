@@ -12,6 +12,8 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -20,10 +22,11 @@ import pytest
 from freezegun import freeze_time
 from starlette.testclient import TestClient
 
-from bot.composition import build_services, create_http_app
+from bot.composition import build_services, create_bolt_app, create_http_app
 from bot.demo.fake_slack import FakeSlack
 from bot.services import Services
 from bot.settings import Settings, load_settings
+from bot.slack.owed_replies import OwedReplies
 from storage.db import Database
 from tests.slack_requests import SIGNING_SECRET, block_actions, signed_headers, slash_command
 
@@ -114,3 +117,22 @@ def slack(
         services.db = db
         with TestClient(create_http_app(services)) as http:
             yield SlackDriver(http, fake_slack, services, freezer)
+
+
+@contextmanager
+def redriving_replicas(settings: Settings, *names: str) -> Iterator[list[OwedReplies]]:
+    """One served app per name, each with a database handle of its own, as `serve`'s
+    replicas: their owed replies, to re-drive, holding as `replica-NAME`."""
+    replicas, executors = [], []
+    try:
+        for name in names:
+            services = build_services(settings)
+            owed = OwedReplies(services, holder=f"replica-{name}")
+            executor = ThreadPoolExecutor(1)
+            executors.append(executor)
+            assert create_bolt_app(services, executor, owed=owed) is not None
+            replicas.append(owed)
+        yield replicas
+    finally:
+        for executor in executors:
+            executor.shutdown()

@@ -17,14 +17,14 @@ import pytest
 from freezegun import freeze_time
 from starlette.testclient import TestClient
 
-from bot.composition import build_scheduler, build_services, create_bolt_app, create_http_app
+from bot.composition import build_scheduler, build_services, create_http_app
 from bot.settings import Settings
 from bot.slack.owed_replies import OwedReplies
 from storage.db import Database
 from storage.owed_replies import abandoned_replies, claim_reply, owe_reply, owed_replies
 from tests.fault_helpers import wait_until
 from tests.slack_command_helpers import text_of
-from tests.slack_fixtures import SlackDriver
+from tests.slack_fixtures import SlackDriver, redriving_replicas
 
 HOSTILE = "<!channel> *bold* <https://evil.example/|click here> & <@UBOB> `code`"
 
@@ -195,21 +195,16 @@ def test_two_replicas_redriving_at_once_reply_once(slack_settings, db, now, fake
     born = datetime.now(now.tzinfo) - timedelta(minutes=2)
     for n in range(5):
         abandoned(db, fake_slack, "UALICE", "help", f"r{n}", born)
-    replicas, executors = [], []
-    for name in ("one", "two"):
-        services = build_services(slack_settings)  # a database handle of its own
-        owed = OwedReplies(services, holder=f"replica-{name}")
-        executor = ThreadPoolExecutor(1)
-        assert create_bolt_app(services, executor, owed=owed) is not None
-        replicas.append(owed)
-        executors.append(executor)
     start = threading.Barrier(2)
 
     def redrive(owed: OwedReplies) -> int:
         start.wait()
         return owed.redrive()
 
-    with ThreadPoolExecutor(2) as pool:
+    with (
+        redriving_replicas(slack_settings, "one", "two") as replicas,
+        ThreadPoolExecutor(2) as pool,
+    ):
         answered = list(pool.map(redrive, replicas))
     assert sum(answered) == 5
     posts: dict[str, int] = {}
@@ -217,8 +212,6 @@ def test_two_replicas_redriving_at_once_reply_once(slack_settings, db, now, fake
         posts[call.path] = posts.get(call.path, 0) + 1
     assert posts == {f"/response/r{n}": 1 for n in range(5)}
     assert owed_replies(db) == []
-    for executor in executors:
-        executor.shutdown()
 
 
 def test_a_row_is_claimed_by_one_of_two_connections(db, settings, now):

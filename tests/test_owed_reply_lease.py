@@ -10,7 +10,6 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 import httpx
@@ -18,7 +17,7 @@ import pytest
 from freezegun import freeze_time
 from starlette.testclient import TestClient
 
-from bot.composition import build_services, create_bolt_app, create_http_app
+from bot.composition import build_services, create_http_app
 from bot.demo.fake_slack import FakeSlack
 from bot.settings import Settings, load_settings
 from bot.slack.owed_replies import OwedReplies
@@ -26,7 +25,7 @@ from storage.db import Database
 from storage.owed_replies import owe_reply, owed_replies
 from tests.fault_helpers import Aiusage, wait_until
 from tests.slack_command_helpers import text_of
-from tests.slack_fixtures import SlackDriver
+from tests.slack_fixtures import SlackDriver, redriving_replicas
 from tests.slack_requests import SIGNING_SECRET, signed_headers, slash_command
 
 # A lease of 15 x 0.3 s = 4.5 s, renewed every 1.1 s; three 429s of `Retry-After: 2` hold
@@ -112,36 +111,27 @@ def test_a_redriving_replica_rate_limited_past_its_lease_keeps_the_reply(
         now=born,
         lease_until=born + timedelta(seconds=1),
     )
-    replicas, executors = [], []
-    for name in ("slow", "other"):
-        services = build_services(slack_settings)  # a database handle of its own
-        owed = OwedReplies(services, holder=f"replica-{name}")
-        executor = ThreadPoolExecutor(1)
-        assert create_bolt_app(services, executor, owed=owed) is not None
-        replicas.append(owed)
-        executors.append(executor)
-    slow, other = replicas
-    fake_slack.fail("response_url", status=429, retry_after=2, times=RATE_LIMITED)
-    done = threading.Event()
-    answered: list[int] = []
+    with redriving_replicas(slack_settings, "slow", "other") as replicas:
+        slow, other = replicas
+        fake_slack.fail("response_url", status=429, retry_after=2, times=RATE_LIMITED)
+        done = threading.Event()
+        answered: list[int] = []
 
-    def redrive_slowly() -> None:
-        answered.append(slow.redrive())
-        done.set()
+        def redrive_slowly() -> None:
+            answered.append(slow.redrive())
+            done.set()
 
-    first = threading.Thread(target=redrive_slowly)
-    started = time.monotonic()
-    first.start()
-    fake_slack.wait_for("response_url")  # the slow replica holds it now
-    while not done.wait(0.3):  # the other re-drives all along, as its schedule would
-        answered.append(other.redrive())
-    first.join(10)
-    assert time.monotonic() - started > LEASE_S
-    assert sum(answered) == 1
-    assert len(replies_to(fake_slack, "redriven")) == RATE_LIMITED + 1
-    assert owed_replies(db) == []
-    for executor in executors:
-        executor.shutdown()
+        first = threading.Thread(target=redrive_slowly)
+        started = time.monotonic()
+        first.start()
+        fake_slack.wait_for("response_url")  # the slow replica holds it now
+        while not done.wait(0.3):  # the other re-drives all along, as its schedule would
+            answered.append(other.redrive())
+        first.join(10)
+        assert time.monotonic() - started > LEASE_S
+        assert sum(answered) == 1
+        assert len(replies_to(fake_slack, "redriven")) == RATE_LIMITED + 1
+        assert owed_replies(db) == []
 
 
 def test_a_reply_forgotten_while_slack_makes_its_holder_wait_is_not_sent(slack, db, run, caplog):
