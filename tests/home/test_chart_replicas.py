@@ -125,7 +125,9 @@ def test_a_forget_clears_the_recorded_file_and_fingerprint(slack, slack_settings
         person = find_slack_profile(slack.services.db, "UALICE")
         assert person is not None
         found = home_chart_file(slack.services.db, person.person_id)
-        assert found is None or (found.file_id, found.fingerprint) == (None, None)
+        # The opt-in refreshes the Home on its own pool, which may have uploaded a new chart
+        # by now: what must be gone is the deleted file.
+        assert found is None or found.file_id is None or found.file_id != first
         # The same empty chart again: shown from a new upload, never the deleted file.
         for replica in (slack, other):
             again = open_on(replica, slack)
