@@ -6,7 +6,7 @@ prints the wall time per dispatch and the process CPU time per dispatch (every t
 so work Bolt leaves for after the ack counts too). `--profile me|top` prints cProfile's
 top entries for that command instead, by cumulative time (`SORT=tottime` for own time).
 
-    python -P bench/answer_cost.py --keep FILE [--calls 3000] [--profile me]
+    python -P bench/answer_cost.py --keep FILE [--calls 3000] [--profile me] [--bare-first]
 """
 
 from __future__ import annotations
@@ -44,6 +44,9 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=1000, help="distinct callers")
     parser.add_argument("--calls", type=int, default=3000, help="timed calls per command")
     parser.add_argument("--profile", choices=("bare", "me", "top"))
+    parser.add_argument(
+        "--bare-first", action="store_true", help="the baseline tried before the app's listeners"
+    )
     args = parser.parse_args()
 
     fake = FakeSlack().start()
@@ -69,6 +72,9 @@ def main() -> int:
     bolt = create_bolt_app(services, executor)
     assert bolt is not None
     bolt.command("/bare")(lambda ack: ack())
+    if args.bare_first:  # as `bench/slash.py --bare-first` does, for the strict baseline
+        listeners = bolt._listeners
+        listeners.insert(0, listeners.pop())
 
     def request(command: str, text: str, user: str) -> SlackRequest:
         body = slash_command(text, user_id=user, command=command, response_url=fake.response_url())
