@@ -20,6 +20,7 @@ from storage.days_zone import mismatch, recorded_zone, settle_zone
 from storage.engine import THE_DATABASES, make_engine, patient, statement_limit
 from storage.event_rows import LocalDays
 from storage.lru import BoundedCache
+from storage.readers import KeptReaders
 
 # Tens of thousands of people's identities; each entry is well under a kilobyte.
 IDENTITY_CACHE_SIZE = 50_000
@@ -102,6 +103,7 @@ class Database:
         self.privacy_generation: str | None = None
         self.privacy_checked_at: datetime | None = None
         self._shared = _SharedRead()
+        self._readers = KeptReaders(self.engine)
         self._write_mutex: AbstractContextManager[object] = (
             threading.Lock() if self.is_sqlite else nullcontext()
         )
@@ -133,7 +135,9 @@ class Database:
                 finally:
                     self._shared.conn = None
             return
-        with self.engine.connect() as conn:
+        conn = self._readers.take()
+        clean = False
+        try:
             # BEGIN and COMMIT straight on the driver: SQLAlchemy's transaction around them
             # cost a third of a `top`'s own work. A statement run through SQLAlchemy inside
             # still autobegins its transaction, which then joins this one (`storage.engine`).
@@ -147,6 +151,9 @@ class Database:
                 self._shared.conn = None
                 if driver.in_transaction:
                     driver.execute("COMMIT")
+            clean = True
+        finally:
+            self._readers.give_back(conn, clean)
 
     @contextmanager
     def shared_work(self) -> Iterator[None]:
@@ -235,6 +242,7 @@ class Database:
             refuse_unknown(schema_revisions(conn))
 
     def dispose(self) -> None:
+        self._readers.close()
         self.engine.dispose()
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine, make_url
 
 from storage.bulk import track_staging
 from storage.driver import as_sqlalchemy
+from storage.readers import READERS_KEPT
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 SQLITE_MMAP_BYTES = 1 << 30  # a file larger than this is mapped up to here, read beyond it
@@ -163,7 +164,11 @@ def make_engine(url: str, is_sqlite: bool) -> Engine:
         return engine
 
     engine = create_engine(
-        url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, hide_parameters=True
+        url,
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        hide_parameters=True,
+        # SQLAlchemy's own five, and those the slash commands' readers keep checked out.
+        pool_size=5 + READERS_KEPT,
     )
 
     @event.listens_for(engine, "connect")

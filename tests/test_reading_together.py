@@ -11,6 +11,7 @@ from sqlalchemy import select
 from storage.db import Database
 from storage.models import PersonRow
 from storage.profiles import find_slack_profile, save_slack_profile
+from storage.readers import READERS_KEPT
 
 
 def _people(db: Database) -> int:
@@ -65,3 +66,36 @@ def test_nothing_is_left_open_after_the_block_ends_or_fails(db: Database, now) -
 def test_a_write_inside_is_refused(db: Database, now) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(AssertionError, match="inside reading_together"), db.reading_together():
         save_slack_profile(db, "UX", display_name=None, tz=None, is_workspace_admin=False, now=now)
+
+
+@pytest.mark.postgres
+def test_each_block_sees_what_landed_before_it_began(db: Database, now) -> None:  # type: ignore[no-untyped-def]
+    # On SQLite the blocks' connections are kept between uses (`storage.readers`): a kept
+    # one must never carry a snapshot, or a transaction SQLAlchemy began, into the next.
+    save_slack_profile(db, "UFIRST", display_name=None, tz=None, is_workspace_admin=False, now=now)
+    for n, user in enumerate(["USECOND", "UTHIRD", "UFOURTH"], start=2):
+        with db.reading_together():
+            assert _people(db) == n - 1  # through SQLAlchemy, which begins its own
+            assert find_slack_profile(db, user) is None
+        _save_elsewhere(db, user, now)
+        with db.reading_together():
+            assert find_slack_profile(db, user) is not None
+            assert _people(db) == n
+
+
+@pytest.mark.postgres
+def test_connections_kept_for_readers_are_few_and_closed_with_the_database(db: Database) -> None:
+    pool = db.engine.pool
+    threads = [threading.Thread(target=lambda: _read_together(db)) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert pool.checkedout() <= READERS_KEPT  # type: ignore[attr-defined]
+    db.dispose()
+    assert pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+def _read_together(db: Database) -> None:
+    with db.reading_together():
+        find_slack_profile(db, "UNOBODY")
