@@ -12,6 +12,7 @@ import os
 import threading
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +22,12 @@ from sqlalchemy import func, select, text
 from bot.cli.main import main
 from bot.demo.fake_slack import FakeSlack
 from storage.db import Database
-from storage.models import DailyRow, IdentityRow, PersonRow
+from storage.event_partitions import ensure_month_partitions, month_partitions
+from storage.events import record_events
+from storage.integrations import create_integration
+from storage.models import DailyRow, EventRow, IdentityRow, PersonRow
 from storage.people import link_email
+from storage.records import UsageEvent, UserRef
 from tests.fault_helpers import Aiusage, wait_until
 
 DAY = "11-16-2026"
@@ -214,3 +219,68 @@ def _identities_free(db: Database) -> bool:
         ).all()
         conn.rollback()
     return len(rows) == 1
+
+
+def test_a_prune_killed_mid_drop_keeps_that_month_whole_and_the_next_drops_it(
+    db, settings, procs, now, database_url, monkeypatch
+):
+    """PostgreSQL: `db prune` drops the raw events of past months a partition at a time.
+    Killed while a month's DROP waits for a lock the test holds, that month is whole and
+    its session gone; the next prune drops it, and every month before the cut is gone."""
+    if db.is_sqlite:
+        pytest.skip("partitions are PostgreSQL's; SQLite deletes in batches")
+    monkeypatch.setenv("AIUSAGE_RAW_RETENTION_DAYS", "90")
+    ensure_month_partitions(db, date(2026, 6, 10), ahead=2)  # as months of running made them
+    integration, _ = create_integration(db, "kiro", now)
+    moments = [datetime(2026, month, day, 12, tzinfo=UTC) for month in (6, 7, 8) for day in (3, 9)]
+    record_events(db, integration.id, month_events(moments), now)
+    name = f"aiusage-prune-{uuid.uuid4().hex[:8]}"
+    procs.env |= {"AIUSAGE_DATABASE_URL": f"{database_url}&application_name={name}",
+                  "AIUSAGE_RAW_RETENTION_DAYS": "90"}  # fmt: skip
+    with db.engine.connect() as holding:
+        # SHARE: both the DROP and a delete of its rows, should the DROP give up, wait.
+        holding.execute(text(f"LOCK TABLE {JULY} IN SHARE MODE"))
+        prune = procs.start("db", "prune")
+        query = wait_until("the prune to wait for July", lambda: _waiting_query(db, name), 60)
+        assert query.startswith(f"DROP TABLE {JULY}")
+        procs.kill(prune)
+        wait_until("the killed prune's session gone", lambda: not _sessions(db, name), 5)
+        holding.rollback()
+    left = month_partitions_now(db)
+    assert "usage_events_y2026m06" not in left  # dropped before July
+    assert left[JULY] == 2  # whole
+
+    assert main(["db", "prune"]) == 0
+    left = month_partitions_now(db)
+    assert not {"usage_events_y2026m06", JULY, "usage_events_y2026m08"} & left.keys()
+    with db.read() as conn:
+        assert conn.scalar(select(func.count()).select_from(EventRow)) == 0
+
+
+JULY = "usage_events_y2026m07"
+
+
+def month_events(moments: list[datetime]) -> list[UsageEvent]:
+    return [
+        UsageEvent(event_id=f"e{i}", user=UserRef(slack_user_id="UALICE"), occurred_at=moment,
+                   tool="kiro", input_tokens=1)
+        for i, moment in enumerate(moments)
+    ]  # fmt: skip
+
+
+def month_partitions_now(db: Database) -> dict[str, int]:
+    """Each month partition of the raw events, and how many events it holds."""
+    with db.read() as conn:
+        names = month_partitions(conn).values()
+        return {n: conn.scalar(text(f"SELECT count(*) FROM {n}")) or 0 for n in names}
+
+
+def _waiting_query(db: Database, name: str) -> str | None:
+    with db.engine.connect() as conn:
+        return conn.scalar(
+            text(
+                "SELECT query FROM pg_stat_activity WHERE application_name = :n "
+                "AND wait_event_type = 'Lock'"
+            ),
+            {"n": name},
+        )
