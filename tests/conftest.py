@@ -58,6 +58,7 @@ SLOW_FIRST = (
     "test_connector_backfill.py",
     "test_integrity_running.py",
     "test_migration_kill.py",
+    "test_cli_kills.py",
     "privacy/test_forget_edits.py",
     "test_connection_guard.py",
     "award_posting/test_commands.py",

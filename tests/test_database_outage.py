@@ -276,6 +276,7 @@ def test_the_server_ends_a_backend_whose_client_went_silent_in_seconds(database_
         "tcp_keepalives_interval": "5",
         "tcp_keepalives_count": "3",
         "tcp_user_timeout": "10000",  # ms
+        "client_connection_check_interval": "2s",  # a client that died (tests/test_cli_kills.py)
     }
     own = settings(database_url + "%20-ctcp_keepalives_idle%3D30")
     assert own["tcp_keepalives_idle"] == "30" and own["tcp_keepalives_count"] == "3"
