@@ -23,7 +23,7 @@ from slack_sdk.models.blocks import (
 from bot.slack.answers import MeAnswer
 from bot.slack.views.personal import render_me
 from bot.slack.views.reply import header, section
-from bot.slack.views.text import MAX_SECTION_TEXT, as_text, clip, shown
+from bot.slack.views.text import MAX_SECTION_TEXT, as_text, clip, shown, shown_as_code
 from jobs.award_measures import TOOL_USERS
 from jobs.award_rules import DEFAULT_REWARDS_LINE, Category
 from storage.records import LeaderboardState
@@ -117,7 +117,8 @@ def _text_chart_blocks(data: HomeData) -> list[Block]:
         return []
     # Tool names are an integration's to choose: shown as text, and never a code fence.
     lines = (
-        shown(line.replace("`", "'"), MAX_SECTION_TEXT) for line in data.chart_text.split("\n")
+        shown_as_code(line.replace("`", "'"), MAX_SECTION_TEXT)
+        for line in data.chart_text.split("\n")
     )
     return [DividerBlock(), section("*Your last 12 weeks*\n```" + "\n".join(lines) + "```")]
 
