@@ -14,7 +14,6 @@ from bot.cli.main import main
 from bot.settings import load_settings
 from bot.slack.notifier import DirectMessageNotifier
 from jobs.digest import send_digests
-from storage.digests import set_digest
 from tests.builders import event
 from tests.home.helpers import ingest, open_home
 from tests.slack_command_helpers import text_of
