@@ -192,3 +192,11 @@ def test_escaped_text_is_held_to_its_limit_and_never_cut_through_an_escape(
     # Every `&` left is the start of a whole escape, so Slack shows no stray `&l`.
     assert "&" not in re.sub(r"&(?:amp|lt|gt);", "", held)
     assert held == escape(text) or held.endswith("…")
+
+
+def test_a_badge_title_from_the_operators_rules_keeps_its_formatting() -> None:
+    # The rules file is the operator's: docs/metrics.md promises its formatting works.
+    from bot.slack.views.award_post import badge_line
+
+    line = badge_line(":white_check_mark:", "_Steady_ ~hand~", "UALICE", "5 days")
+    assert line == ":white_check_mark: *_Steady_ ~hand~*: <@UALICE> (5 days)"

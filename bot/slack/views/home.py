@@ -23,7 +23,13 @@ from slack_sdk.models.blocks import (
 from bot.slack.answers import MeAnswer
 from bot.slack.views.personal import render_me
 from bot.slack.views.reply import header, section
-from bot.slack.views.text import MAX_SECTION_TEXT, as_text, clip, shown, shown_as_code
+from bot.slack.views.text import (
+    MAX_SECTION_TEXT,
+    as_text,
+    clip,
+    shown_as_code,
+    shown_with_marks,
+)
 from jobs.award_measures import TOOL_USERS
 from jobs.award_rules import DEFAULT_REWARDS_LINE, Category
 from storage.records import LeaderboardState
@@ -154,7 +160,7 @@ def _settings_blocks(data: HomeData) -> list[Block]:
 def _rewards_blocks(categories: Sequence[Category]) -> list[Block]:
     lines = [f"*What each badge rewards*  {DEFAULT_REWARDS_LINE}"]
     enabled = [c for c in categories if c.enabled]
-    lines += [f"• {c.emoji} *{shown(c.title)}*: {category_rewards(c)}" for c in enabled]
+    lines += [f"• {c.emoji} *{shown_with_marks(c.title)}*: {category_rewards(c)}" for c in enabled]
     if enabled:
         lines.append(week_of_use(enabled))
     return [DividerBlock(), section("\n".join(lines))]

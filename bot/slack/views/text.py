@@ -58,6 +58,12 @@ _MARK = re.compile(r"(?<![^\W_])[*_~]|[*_~](?![^\W_])|`")
 _LOOK_ALIKE = {"*": "\u2217", "_": "\u02cd", "~": "\u223c", "`": "\u02cb"}
 
 
+def shown_with_marks(text: str, limit: int = MAX_NAME) -> str:
+    """The operator's own text (a badge's title and emoji): controls replaced, clipped and
+    escaped, its emphasis marks kept as formatting."""
+    return _visible(text, limit)
+
+
 def _visible(text: str, limit: int) -> str:
     # Printable text has no control or format characters: most names, checked in C.
     visible = (
