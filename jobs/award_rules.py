@@ -16,11 +16,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import ErrorDetails
 
 from jobs.award_measures import MEASURES, work
+from jobs.config_files import read_yaml
 from jobs.heap import collector_paused
 from storage.records import Award, PersonPeriod
 
@@ -28,6 +28,8 @@ from storage.records import Award, PersonPeriod
 # or thousands of tokens (`award_measures.work`). Ordinary use shows that in a day or two;
 # a handful of near-empty events a week, the cheapest thing a script can send, does not.
 WEEK_OF_USE = 20
+# The most a rules file's threshold may ask: a week of figures at the rollup's cap.
+MAX_THRESHOLD = 10**15
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,6 +322,33 @@ class _CategoryChanges(BaseModel):
     min_shipped: int | None = None
     enabled: bool | None = None
 
+    @field_validator("title")
+    @classmethod
+    def _named(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("title must not be empty")
+        return value
+
+    @field_validator("minimum", "maximum", "min_work", "min_suggestions", "min_tokens",
+                     "min_accepted", "min_shipped")  # fmt: skip
+    @classmethod
+    def _in_range(cls, value: float | None, info: ValidationInfo) -> float | None:
+        # A NaN or negative minimum let every week of use win, and the Home read "at least
+        # nan days"; past a week's capped figures, nobody could.
+        if value is not None and not 0 <= value <= MAX_THRESHOLD:
+            raise ValueError(
+                f"{info.field_name} must be from 0 to {MAX_THRESHOLD:.0e}, not {value}"
+            )
+        return value
+
+    @field_validator("min_active_days", "min_previous_weeks")
+    @classmethod
+    def _days_or_weeks(cls, value: int | None, info: ValidationInfo) -> int | None:
+        most = 7 if info.field_name == "min_active_days" else 12  # history_weeks' bound
+        if value is not None and not 0 <= value <= most:
+            raise ValueError(f"{info.field_name} must be from 0 to {most}, not {value}")
+        return value
+
 
 class _RulesFile(BaseModel):
     """The award-rules YAML file."""
@@ -347,6 +376,8 @@ def _problem(error: ErrorDetails) -> str:
             return f"award category {key!r}: expected a mapping of fields"
         if error["type"] == "extra_forbidden":
             return f"award category {key!r}: unknown field {loc[2]!r}"
+        if error["type"] == "value_error":
+            return f"award category {key!r}: {error['msg'].removeprefix('Value error, ')}"
         return f"award category {key!r}: {loc[2]} has the wrong type"
     if error["type"] == "extra_forbidden":
         return f"unknown award rules key {loc[0]!r}"
@@ -367,7 +398,12 @@ def rules_from_mapping(data: Mapping[str, Any]) -> AwardRules:
         if index is None:
             raise ValueError(f"unknown award category {key!r} (known: {', '.join(MEASURES)})")
         fields = changes.model_dump(exclude_none=True)
-        categories[index] = dataclasses.replace(categories[index], **fields)
+        changed = categories[index] = dataclasses.replace(categories[index], **fields)
+        if changed.maximum is not None and changed.maximum < changed.minimum:
+            raise ValueError(
+                f"award category {key!r}: maximum {changed.maximum:g} is below minimum "
+                f"{changed.minimum:g}, so nobody could win it"
+            )
     return AwardRules(
         categories=tuple(categories),
         max_badges_per_person=parsed.max_badges_per_person,
@@ -380,10 +416,7 @@ def load_rules(path: Path | None) -> AwardRules:
     """The defaults, or the defaults with the YAML file at `path` applied."""
     if path is None:
         return AwardRules()
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ValueError(f"cannot read award rules {str(path)!r}: {exc}") from None
+    data = read_yaml(path, "award rules") or {}
     if not isinstance(data, Mapping):
         raise ValueError(f"award rules {str(path)!r}: expected a mapping at the top")
     return rules_from_mapping(data)
