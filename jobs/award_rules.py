@@ -16,10 +16,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
-from pydantic_core import ErrorDetails
+from pydantic import ValidationError
 
 from jobs.award_measures import MEASURES, work
+from jobs.award_rules_file import DEFAULT_REWARDS_LINE, RulesFile, problem
 from jobs.config_files import read_yaml
 from jobs.heap import collector_paused
 from storage.records import Award, PersonPeriod
@@ -28,8 +28,6 @@ from storage.records import Award, PersonPeriod
 # or thousands of tokens (`award_measures.work`). Ordinary use shows that in a day or two;
 # a handful of near-empty events a week, the cheapest thing a script can send, does not.
 WEEK_OF_USE = 20
-# The most a rules file's threshold may ask: a week of figures at the rollup's cap.
-MAX_THRESHOLD = 10**15
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,12 +109,6 @@ DEFAULT_CATEGORIES: tuple[Category, ...] = (  # each asks for a week of real use
         min_shipped=3,
         min_previous_weeks=1,
     ),
-)
-
-DEFAULT_REWARDS_LINE = (
-    "Badges reward steady, accepted, efficient and varied use of AI tools and work that shipped, "
-    "never raw volume. "
-    "Usage that looks scripted or wasteful is not eligible."
 )
 
 
@@ -304,94 +296,14 @@ def build_post(
     return AwardPost(week_label, week_start, week_end, tuple(lines), rules.rewards_line)
 
 
-class _CategoryChanges(BaseModel):
-    """The fields of a category an operator may change; strict, so `"5"` is not 5."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    title: str | None = None
-    emoji: str | None = None
-    minimum: int | float | None = None
-    maximum: int | float | None = None
-    min_work: int | None = None
-    min_active_days: int | None = None
-    min_suggestions: int | None = None
-    min_tokens: int | None = None
-    min_accepted: int | None = None
-    min_previous_weeks: int | None = None
-    min_shipped: int | None = None
-    enabled: bool | None = None
-
-    @field_validator("title")
-    @classmethod
-    def _named(cls, value: str | None) -> str | None:
-        if value is not None and not value.strip():
-            raise ValueError("title must not be empty")
-        return value
-
-    @field_validator("minimum", "maximum", "min_work", "min_suggestions", "min_tokens",
-                     "min_accepted", "min_shipped")  # fmt: skip
-    @classmethod
-    def _in_range(cls, value: float | None, info: ValidationInfo) -> float | None:
-        # A NaN or negative minimum let every week of use win, and the Home read "at least
-        # nan days"; past a week's capped figures, nobody could.
-        if value is not None and not 0 <= value <= MAX_THRESHOLD:
-            raise ValueError(
-                f"{info.field_name} must be from 0 to {MAX_THRESHOLD:.0e}, not {value}"
-            )
-        return value
-
-    @field_validator("min_active_days", "min_previous_weeks")
-    @classmethod
-    def _days_or_weeks(cls, value: int | None, info: ValidationInfo) -> int | None:
-        most = 7 if info.field_name == "min_active_days" else 12  # history_weeks' bound
-        if value is not None and not 0 <= value <= most:
-            raise ValueError(f"{info.field_name} must be from 0 to {most}, not {value}")
-        return value
-
-
-class _RulesFile(BaseModel):
-    """The award-rules YAML file."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    max_badges_per_person: int = Field(1, ge=1)
-    history_weeks: int = Field(4, ge=1, le=12)
-    rewards_line: str = DEFAULT_REWARDS_LINE
-    categories: dict[str, _CategoryChanges] | None = None
-
-
-_RANGES = {
-    "max_badges_per_person": "max_badges_per_person must be a whole number of at least 1",
-    "history_weeks": "history_weeks must be a whole number from 1 to 12",
-}
-
-
-def _problem(error: ErrorDetails) -> str:
-    """One pydantic error as a line an operator can act on, naming the key."""
-    loc = [str(part) for part in error["loc"]]
-    if loc[0] == "categories" and len(loc) >= 2:
-        key = loc[1]
-        if len(loc) == 2:
-            return f"award category {key!r}: expected a mapping of fields"
-        if error["type"] == "extra_forbidden":
-            return f"award category {key!r}: unknown field {loc[2]!r}"
-        if error["type"] == "value_error":
-            return f"award category {key!r}: {error['msg'].removeprefix('Value error, ')}"
-        return f"award category {key!r}: {loc[2]} has the wrong type"
-    if error["type"] == "extra_forbidden":
-        return f"unknown award rules key {loc[0]!r}"
-    return _RANGES.get(loc[0], f"award rules: {loc[0]}: {error['msg']}")
-
-
 def rules_from_mapping(data: Mapping[str, Any]) -> AwardRules:
     """Apply an operator's overrides to the defaults. Top-level keys: `max_badges_per_person`,
     `history_weeks`, `rewards_line`, and `categories` (badge key -> fields to change).
     Anything unknown raises ValueError naming it, so a typo stops start-up."""
     try:
-        parsed = _RulesFile.model_validate(data)
+        parsed = RulesFile.model_validate(data)
     except ValidationError as exc:
-        raise ValueError(_problem(exc.errors()[0])) from None
+        raise ValueError(problem(exc.errors()[0])) from None
     categories = list(DEFAULT_CATEGORIES)
     for key, changes in (parsed.categories or {}).items():
         index = next((i for i, c in enumerate(categories) if c.key == key), None)

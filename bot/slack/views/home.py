@@ -31,7 +31,8 @@ from bot.slack.views.text import (
     shown_with_marks,
 )
 from jobs.award_measures import TOOL_USERS
-from jobs.award_rules import DEFAULT_REWARDS_LINE, Category
+from jobs.award_rules import Category
+from jobs.award_rules_file import DEFAULT_REWARDS_LINE
 from storage.records import LeaderboardState
 
 OPT_OUT_ACTION = "aiusage_home_optout"
