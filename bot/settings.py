@@ -191,6 +191,26 @@ class Settings(BaseSettings):
         check_cron(value)
         return value
 
+    @field_validator("award_rules_file", "prices_file", mode="before")
+    @classmethod
+    def _named_file(cls, value: object) -> object:
+        # Empty was read as the directory `.`; taken for unset, `AIUSAGE_PRICES=${PRICES}`
+        # with PRICES unset would quietly run without the operator's file.
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("is empty: give the file's path, or leave it unset")
+        return value
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        # Empty made `serve` listen on every interface, where the default is this machine.
+        if not value.strip():
+            raise ValueError(
+                "is empty: give an address (0.0.0.0 for every interface), or leave it unset "
+                "for 127.0.0.1"
+            )
+        return value
+
     @field_validator("award_rules_file")
     @classmethod
     def _rules(cls, value: Path | None) -> Path | None:

@@ -16,11 +16,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from pydantic_core import ErrorDetails
+from pydantic import ValidationError
 
 from jobs.award_measures import MEASURES, work
+from jobs.award_rules_file import DEFAULT_REWARDS_LINE, RulesFile, problem
+from jobs.config_files import read_yaml
 from jobs.heap import collector_paused
 from storage.records import Award, PersonPeriod
 
@@ -109,12 +109,6 @@ DEFAULT_CATEGORIES: tuple[Category, ...] = (  # each asks for a week of real use
         min_shipped=3,
         min_previous_weeks=1,
     ),
-)
-
-DEFAULT_REWARDS_LINE = (
-    "Badges reward steady, accepted, efficient and varied use of AI tools and work that shipped, "
-    "never raw volume. "
-    "Usage that looks scripted or wasteful is not eligible."
 )
 
 
@@ -302,72 +296,26 @@ def build_post(
     return AwardPost(week_label, week_start, week_end, tuple(lines), rules.rewards_line)
 
 
-class _CategoryChanges(BaseModel):
-    """The fields of a category an operator may change; strict, so `"5"` is not 5."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    title: str | None = None
-    emoji: str | None = None
-    minimum: int | float | None = None
-    maximum: int | float | None = None
-    min_work: int | None = None
-    min_active_days: int | None = None
-    min_suggestions: int | None = None
-    min_tokens: int | None = None
-    min_accepted: int | None = None
-    min_previous_weeks: int | None = None
-    min_shipped: int | None = None
-    enabled: bool | None = None
-
-
-class _RulesFile(BaseModel):
-    """The award-rules YAML file."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    max_badges_per_person: int = Field(1, ge=1)
-    history_weeks: int = Field(4, ge=1, le=12)
-    rewards_line: str = DEFAULT_REWARDS_LINE
-    categories: dict[str, _CategoryChanges] | None = None
-
-
-_RANGES = {
-    "max_badges_per_person": "max_badges_per_person must be a whole number of at least 1",
-    "history_weeks": "history_weeks must be a whole number from 1 to 12",
-}
-
-
-def _problem(error: ErrorDetails) -> str:
-    """One pydantic error as a line an operator can act on, naming the key."""
-    loc = [str(part) for part in error["loc"]]
-    if loc[0] == "categories" and len(loc) >= 2:
-        key = loc[1]
-        if len(loc) == 2:
-            return f"award category {key!r}: expected a mapping of fields"
-        if error["type"] == "extra_forbidden":
-            return f"award category {key!r}: unknown field {loc[2]!r}"
-        return f"award category {key!r}: {loc[2]} has the wrong type"
-    if error["type"] == "extra_forbidden":
-        return f"unknown award rules key {loc[0]!r}"
-    return _RANGES.get(loc[0], f"award rules: {loc[0]}: {error['msg']}")
-
-
 def rules_from_mapping(data: Mapping[str, Any]) -> AwardRules:
     """Apply an operator's overrides to the defaults. Top-level keys: `max_badges_per_person`,
     `history_weeks`, `rewards_line`, and `categories` (badge key -> fields to change).
     Anything unknown raises ValueError naming it, so a typo stops start-up."""
     try:
-        parsed = _RulesFile.model_validate(data)
+        parsed = RulesFile.model_validate(data)
     except ValidationError as exc:
-        raise ValueError(_problem(exc.errors()[0])) from None
+        raise ValueError(problem(exc.errors()[0])) from None
     categories = list(DEFAULT_CATEGORIES)
     for key, changes in (parsed.categories or {}).items():
         index = next((i for i, c in enumerate(categories) if c.key == key), None)
         if index is None:
             raise ValueError(f"unknown award category {key!r} (known: {', '.join(MEASURES)})")
         fields = changes.model_dump(exclude_none=True)
-        categories[index] = dataclasses.replace(categories[index], **fields)
+        changed = categories[index] = dataclasses.replace(categories[index], **fields)
+        if changed.maximum is not None and changed.maximum < changed.minimum:
+            raise ValueError(
+                f"award category {key!r}: maximum {changed.maximum:g} is below minimum "
+                f"{changed.minimum:g}, so nobody could win it"
+            )
     return AwardRules(
         categories=tuple(categories),
         max_badges_per_person=parsed.max_badges_per_person,
@@ -380,10 +328,7 @@ def load_rules(path: Path | None) -> AwardRules:
     """The defaults, or the defaults with the YAML file at `path` applied."""
     if path is None:
         return AwardRules()
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ValueError(f"cannot read award rules {str(path)!r}: {exc}") from None
+    data = read_yaml(path, "award rules") or {}
     if not isinstance(data, Mapping):
         raise ValueError(f"award rules {str(path)!r}: expected a mapping at the top")
     return rules_from_mapping(data)

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
+from jobs.config_files import read_yaml
 
 DAYS_PER_MONTH = 365.25 / 12
 _FIELDS = ("input_per_million", "output_per_million", "seat_per_month")
@@ -54,10 +54,7 @@ def load_prices(path: Path | None) -> Prices:
     """The price list at `path`, or no prices; raises ValueError saying what is wrong."""
     if path is None:
         return Prices()
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ValueError(f"cannot read prices {str(path)!r}: {exc}") from None
+    data = read_yaml(path, "prices") or {}
     tools = data.get("tools") if isinstance(data, Mapping) else None
     if not isinstance(tools, Mapping):
         raise ValueError(f"prices {str(path)!r}: expected `tools:` with a mapping per tool")

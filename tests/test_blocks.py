@@ -163,10 +163,24 @@ def test_a_tool_named_with_control_and_format_characters_is_shown_harmless() -> 
     assert "\\u202e" not in text and "\\u200d" not in text and "<!channel>" not in text
 
 
+# What `shown` puts for mrkdwn's emphasis marks, read back as the marks.
+_MARKS_BACK = str.maketrans("\u2217\u02cd\u223c\u02cb", "*_~`")
+
+
 @given(st.text())
 def test_shown_replaces_exactly_the_control_and_format_characters(name: str) -> None:
     visible = "".join("?" if unicodedata.category(ch) in ("Cc", "Cf") else ch for ch in name)
-    assert shown(name) == escape(clip(visible, MAX_NAME))
+    expected = escape(clip(visible, MAX_NAME))
+    assert shown(name).translate(_MARKS_BACK) == expected.translate(_MARKS_BACK)
+
+
+@given(st.text(alphabet="*_~`aé1 .", max_size=80))
+def test_shown_leaves_no_mark_slack_would_read_as_formatting(name: str) -> None:
+    # Slack reads `*`, `_`, `~` as emphasis only beside a word's edge; a backtick anywhere.
+    text = shown(name, 200)
+    assert "`" not in text
+    assert not re.search(r"(?<![^\W_])[*_~]|[*_~](?![^\W_])", text), text
+    assert shown("claude_code gpt_4o a*b") == "claude_code gpt_4o a*b"
 
 
 @given(st.text(alphabet="<>&a…", max_size=60), st.integers(min_value=1, max_value=40))
@@ -178,3 +192,11 @@ def test_escaped_text_is_held_to_its_limit_and_never_cut_through_an_escape(
     # Every `&` left is the start of a whole escape, so Slack shows no stray `&l`.
     assert "&" not in re.sub(r"&(?:amp|lt|gt);", "", held)
     assert held == escape(text) or held.endswith("…")
+
+
+def test_a_badge_title_from_the_operators_rules_keeps_its_formatting() -> None:
+    # The rules file is the operator's: docs/metrics.md promises its formatting works.
+    from bot.slack.views.award_post import badge_line
+
+    line = badge_line(":white_check_mark:", "_Steady_ ~hand~", "UALICE", "5 days")
+    assert line == ":white_check_mark: *_Steady_ ~hand~*: <@UALICE> (5 days)"

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from bot.slack.command_text import Help, parse_command
 from bot.slack.listeners.errors import ERROR_TEXT
+from storage.profiles import find_slack_profile
 from tests.slack_requests import signed_headers, slash_command
 
 FORM_TYPE = "application/x-www-form-urlencoded"
@@ -93,6 +94,9 @@ def click_payload(**fields: object) -> str:
     return form(payload={**click, "response_url": "http://127.0.0.1:9/r", **fields})
 
 
+FORGET = {"action_id": "aiusage_forget_confirm", "value": "self"}
+
+
 def command_without(*names: str) -> str:
     return urlencode({k: v for k, v in parse_qsl(slash_command("me")) if k not in names})
 
@@ -135,6 +139,24 @@ MALFORMED = {
     ),
     "a command with no user or response_url": (
         command_without("user_id", "response_url"),
+        FORM_TYPE,
+    ),
+    # A confirm in a message is answered at its response_url: without one, or with one no
+    # HTTP client posts to, the forget was done and the person never told (a traceback).
+    "a forget click with no response_url": (
+        form(payload={"type": "block_actions", "user": {"id": "UALICE"}, "actions": [FORGET]}),
+        FORM_TYPE,
+    ),
+    "a forget click whose response_url is a file": (
+        click_payload(response_url="file:///etc/hostname", actions=[FORGET]),
+        FORM_TYPE,
+    ),
+    "a click whose response_url is plain HTTP elsewhere": (
+        click_payload(response_url="http://203.0.113.9/r", actions=[FORGET]),
+        FORM_TYPE,
+    ),
+    "a command whose response_url is no URL": (
+        urlencode({**dict(parse_qsl(slash_command("me"))), "response_url": "javascript:x"}),
         FORM_TYPE,
     ),
 }
@@ -203,3 +225,20 @@ def test_any_text_whatsoever_is_answered(slack, text):
     if isinstance(parse_command(text), Help):
         assert "`/aiusage me`" in answer
     assert time.monotonic() - started < 10
+
+
+def test_a_forget_click_from_a_view_without_a_response_url_forgets_nobody(slack, caplog, db):
+    # A view's clicks come without a response_url, and pass the door; a confirm that answers
+    # in a message needs one, or the person would be forgotten and never told.
+    assert slack.ask("me")["response_type"] == "ephemeral"
+    click = {"type": "block_actions", "user": {"id": "UALICE"}, "team": {"id": "T0001"}}
+    view = {"container": {"type": "view", "view_id": "V1"}, "view": {"id": "V1", "type": "home"}}
+    body = form(payload={**click, **view, "actions": [FORGET]})
+    with caplog.at_level(logging.INFO):
+        assert slack.post(body, signed_headers(body, FORM_TYPE)).status_code == 200
+        deadline = time.monotonic() + 5
+        while not [r for r in caplog.records if "response_url" in r.getMessage()]:
+            assert time.monotonic() < deadline, [r.getMessage() for r in caplog.records]
+            time.sleep(0.01)
+    assert find_slack_profile(db, "UALICE") is not None
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]

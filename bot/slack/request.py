@@ -4,11 +4,12 @@ real fields, so no text typed after `/aiusage` can make a command look like some
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 from slack_bolt import BoltContext, BoltRequest
 from slack_bolt.request.internals import build_context
@@ -62,6 +63,8 @@ def shape_problem(body: dict[str, Any]) -> str | None:
     raised on a signed body without them."""
     if "command" in body and not (_user(body.get("user_id")) and _text(body.get("response_url"))):
         return "slash command without a Slack user_id or a response_url"
+    if "response_url" in body and (problem := reply_url_problem(body["response_url"])):
+        return problem
     kind = body.get("type")
     if kind == "block_actions":
         actions, user = body.get("actions"), body.get("user")
@@ -70,6 +73,9 @@ def shape_problem(body: dict[str, Any]) -> str | None:
             return "block_actions without actions"
         if not (isinstance(user, dict) and _user(user.get("id"))):
             return "block_actions without a user"
+        # A message's buttons are answered at the click's response_url; a view's have none.
+        if "response_url" not in body and not isinstance(body.get("view"), dict):
+            return "block_actions in a message without a response_url"
     if kind == "event_callback":
         event = body.get("event")
         if not (isinstance(event, dict) and _text(event.get("type"))):
@@ -81,6 +87,36 @@ def shape_problem(body: dict[str, Any]) -> str | None:
         if not (isinstance(view, dict) and _text(view.get("type"))):
             return f"{kind} without a view type"
     return None
+
+
+def reply_url_problem(url: object) -> str | None:
+    """Why a request's `response_url` is no address to post its reply to; None when it is.
+    Slack's are https (hooks.slack.com); plain http only on this machine, as the demo's and
+    the tests' fake Slack. Anything else was posted to, or failed after the click's work was
+    done (a `file:` URL), leaving the caller untold."""
+    if not isinstance(url, str) or not url or len(url) > 2048:
+        return "response_url is not a URL"
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return "response_url is not a URL"
+    if not host:
+        return "response_url is not a URL"
+    if parts.scheme == "https":
+        return None
+    if parts.scheme == "http" and _loopback(host):
+        return None
+    return "response_url is neither https nor this machine"
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _text(value: object) -> bool:

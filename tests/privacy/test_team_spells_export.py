@@ -108,5 +108,5 @@ def test_a_team_name_that_means_something_to_slack_is_shown_as_typed(slack, tmp_
 
     assert "<!channel>" not in mydata and "<https://evil.example" not in mydata
     assert (
-        "&lt;!channel&gt; *All* &lt;https://evil.example|hi&gt; (csv) until 2026-10-05"
-    ) in mydata
+        "&lt;!channel&gt; \u2217All\u2217 &lt;https://evil.example|hi&gt; (csv) until 2026-10-05"
+    ) in mydata  # `*All*` shown as typed, not bold: look-alike asterisks

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -13,12 +14,15 @@ from bot.slack.answers import Answer, ForgetCancelled, NotAnswered, Viewer
 from bot.slack.listeners.errors import caller_told_of_errors
 from bot.slack.membership import click_team
 from bot.slack.replies import reply
+from bot.slack.request import reply_url_problem
 from bot.slack.usage_service import UsageService, actor
 from bot.slack.viewers import Callers, admin_max_age
 from bot.slack.views.admin import CANCEL_ACTION, CONFIRM_ACTION
 from bot.slack.views.privacy import FORGET_CANCEL_ACTION, FORGET_CONFIRM_ACTION
 from bot.slack.views.render import render
 from jobs.admin_rules import Refused
+
+log = logging.getLogger("aiusage.slack")
 
 
 def register(
@@ -36,6 +40,11 @@ def register(
     ) -> Callable[..., None]:
         def after_ack(body: dict[str, Any], respond: Respond) -> None:
             user_id = str((body.get("user") or {}).get("id"))
+            # Over Socket Mode, or from a view, a click can come with no address to answer
+            # at: its work is not done, since nobody could be told of it.
+            if problem := reply_url_problem(body.get("response_url")):
+                log.warning("a click by %.40s is not acted on: %s", user_id, problem)
+                return
             timeout = services.settings.slack_timeout_seconds
             with caller_told_of_errors(respond, timeout, f"{user_id}'s click"):
                 max_age = admin_max_age(services, user_id)

@@ -25,6 +25,7 @@ from bot.slack.views.text import (
     number,
     plain,
     shown,
+    shown_as_code,
     when,
 )
 from bot.status_sections import Markup, status_sections
@@ -225,7 +226,7 @@ SLACK_MARKUP = Markup(
     moment=when,
     channel=lambda channel: f"<#{channel}>",
     person=lambda user: f"<@{user}>",
-    code=lambda text: f"`{shown(text, 60)}`",
+    code=lambda text: f"`{shown_as_code(text, 60)}`",
     text=shown,
 )
 

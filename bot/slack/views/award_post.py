@@ -15,7 +15,14 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.slack.views.text import MAX_FALLBACK_TEXT, MAX_SECTION_TEXT, clip, escaped, shown
+from bot.slack.views.text import (
+    MAX_FALLBACK_TEXT,
+    MAX_SECTION_TEXT,
+    clip,
+    escaped,
+    shown,
+    shown_with_marks,
+)
 from jobs.award_rules import AwardPost
 
 # A reason is the award rules' own words and figures, kept with the award.
@@ -33,7 +40,10 @@ def week_title(post: AwardPost) -> str:
 
 
 def badge_line(emoji: str, title: str, slack_user_id: str, reason: str) -> str:
-    return f"{shown(emoji)} *{shown(title)}*: <@{slack_user_id}> ({shown(reason, MAX_REASON)})"
+    return (
+        f"{shown_with_marks(emoji)} *{shown_with_marks(title)}*: <@{slack_user_id}> "
+        f"({shown(reason, MAX_REASON)})"
+    )
 
 
 def rewards(post: AwardPost) -> str:

@@ -23,9 +23,16 @@ from slack_sdk.models.blocks import (
 from bot.slack.answers import MeAnswer
 from bot.slack.views.personal import render_me
 from bot.slack.views.reply import header, section
-from bot.slack.views.text import MAX_SECTION_TEXT, as_text, clip, shown
+from bot.slack.views.text import (
+    MAX_SECTION_TEXT,
+    as_text,
+    clip,
+    shown_as_code,
+    shown_with_marks,
+)
 from jobs.award_measures import TOOL_USERS
-from jobs.award_rules import DEFAULT_REWARDS_LINE, Category
+from jobs.award_rules import Category
+from jobs.award_rules_file import DEFAULT_REWARDS_LINE
 from storage.records import LeaderboardState
 
 OPT_OUT_ACTION = "aiusage_home_optout"
@@ -117,7 +124,8 @@ def _text_chart_blocks(data: HomeData) -> list[Block]:
         return []
     # Tool names are an integration's to choose: shown as text, and never a code fence.
     lines = (
-        shown(line.replace("`", "'"), MAX_SECTION_TEXT) for line in data.chart_text.split("\n")
+        shown_as_code(line.replace("`", "'"), MAX_SECTION_TEXT)
+        for line in data.chart_text.split("\n")
     )
     return [DividerBlock(), section("*Your last 12 weeks*\n```" + "\n".join(lines) + "```")]
 
@@ -153,7 +161,7 @@ def _settings_blocks(data: HomeData) -> list[Block]:
 def _rewards_blocks(categories: Sequence[Category]) -> list[Block]:
     lines = [f"*What each badge rewards*  {DEFAULT_REWARDS_LINE}"]
     enabled = [c for c in categories if c.enabled]
-    lines += [f"• {c.emoji} *{shown(c.title)}*: {category_rewards(c)}" for c in enabled]
+    lines += [f"• {c.emoji} *{shown_with_marks(c.title)}*: {category_rewards(c)}" for c in enabled]
     if enabled:
         lines.append(week_of_use(enabled))
     return [DividerBlock(), section("\n".join(lines))]

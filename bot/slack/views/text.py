@@ -51,8 +51,20 @@ def escaped(text: str, limit: int) -> str:
     return clip(escape(text), limit)
 
 
-def shown(text: str, limit: int = MAX_NAME) -> str:
-    """Untrusted text made safe to show: controls replaced, clipped, then escaped."""
+# mrkdwn has no escape for its emphasis marks. Slack reads `*`, `_` and `~` as marks only
+# beside a word's edge (`claude_code` stays as typed), and a backtick anywhere: those become
+# look-alikes that mean nothing to Slack, so `*x*` from an integration is never bold.
+_MARK = re.compile(r"(?<![^\W_])[*_~]|[*_~](?![^\W_])|`")
+_LOOK_ALIKE = {"*": "\u2217", "_": "\u02cd", "~": "\u223c", "`": "\u02cb"}
+
+
+def shown_with_marks(text: str, limit: int = MAX_NAME) -> str:
+    """The operator's own text (a badge's title and emoji): controls replaced, clipped and
+    escaped, its emphasis marks kept as formatting."""
+    return _visible(text, limit)
+
+
+def _visible(text: str, limit: int) -> str:
     # Printable text has no control or format characters: most names, checked in C.
     visible = (
         text
@@ -60,6 +72,20 @@ def shown(text: str, limit: int = MAX_NAME) -> str:
         else "".join("?" if unicodedata.category(ch) in ("Cc", "Cf") else ch for ch in text)
     )
     return escape(clip(visible, limit))
+
+
+def shown(text: str, limit: int = MAX_NAME) -> str:
+    """Untrusted text made safe to show in mrkdwn: controls replaced, clipped, escaped, and
+    emphasis marks that Slack would read as formatting shown as look-alikes."""
+    visible = _visible(text, limit)
+    if "*" in visible or "_" in visible or "~" in visible or "`" in visible:
+        return _MARK.sub(lambda m: _LOOK_ALIKE[m[0]], visible)
+    return visible
+
+
+def shown_as_code(text: str, limit: int = MAX_NAME) -> str:
+    """Untrusted text made safe inside a `code` span, where only a backtick means anything."""
+    return _visible(text, limit).replace("`", _LOOK_ALIKE["`"])
 
 
 def number(n: int) -> str:
