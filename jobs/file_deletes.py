@@ -24,6 +24,8 @@ log = logging.getLogger("aiusage.files")
 # An upload under way is owed from its start, but not tried before this: time enough for
 # its last two steps (a few Slack calls within their timeouts) and the swap that records it.
 UPLOAD_GRACE = timedelta(minutes=10)
+# How a file a 429 left owed ends its line (`delete_files`): the job deletes it after Retry-After.
+RATE_LIMITED_OWED = "rate limited; still owed"
 BATCH = 50  # per run: files.delete allows about 50 a minute (Slack's tier 3)
 MAX_ATTEMPTS = 20
 MAX_AGE = timedelta(days=7)
@@ -63,7 +65,7 @@ def delete_files(
     limited = False
     for file in owed:
         if limited:
-            left.append(f"chart file {file.file_id}: rate limited; still owed")
+            left.append(f"chart file {file.file_id}: {RATE_LIMITED_OWED}")
             continue
         try:
             result = deleter.delete_file(file.file_id)
@@ -76,7 +78,7 @@ def delete_files(
             limited = True
             wait = timedelta(seconds=result.wait)
             defer_file(db, file.file_id, now + wait, "ratelimited", failed=False)
-            left.append(f"chart file {file.file_id}: rate limited; still owed")
+            left.append(f"chart file {file.file_id}: {RATE_LIMITED_OWED}")
         else:
             again = now + backoff(file.attempts + 1)
             defer_file(db, file.file_id, again, result.error, failed=True)

@@ -11,7 +11,7 @@ from typing import Protocol
 
 from jobs.award_rules import AwardRules, build_post
 from jobs.awards import post_key, public_awards
-from jobs.file_deletes import FileDeleter, delete_owed_now
+from jobs.file_deletes import RATE_LIMITED_OWED, FileDeleter, delete_owed_now
 from jobs.posting import DEFAULT_POLICY, RATE_LIMITED, Post, PostPolicy, PostRejected
 from jobs.weeks import Week
 from storage.award_edits import defer_award_edit, owed_award_edits, settle_award_edit
@@ -35,10 +35,15 @@ class PostEditor(Protocol):
     def find_post(self, channel: str, post_key: str, since: datetime) -> str | None: ...
 
 
+# The line `HomeEraser.erase` returns when Slack rate-limited the emptied tab: nothing keeps
+# it owed, since the person's next open of their Home publishes it anyway.
+HOME_RATE_LIMITED = f"App Home: {RATE_LIMITED}"
+
+
 class HomeEraser(FileDeleter, Protocol):
     """The far side that shows the person's App Home: empties their tab (`views.publish` in
-    Slack; `erase` returns what could not be done, one line each) and deletes the chart
-    files uploaded for it (`files.delete`)."""
+    Slack; `erase` returns what could not be done, one line each, HOME_RATE_LIMITED for a
+    429) and deletes the chart files uploaded for it (`files.delete`)."""
 
     def erase(self, slack_user_id: str | None) -> list[str]: ...
 
@@ -59,11 +64,15 @@ class EditReport:
 
 @dataclass(frozen=True, slots=True)
 class ForgetReport:
-    """What a forget deleted, and which award posts were rewritten (or are still owed)."""
+    """What a forget deleted, and which award posts were rewritten (or are still owed).
+    What Slack rate-limited is apart from what it refused: the Home tab (published again
+    at the person's next open) and the chart files left owed for the delete job."""
 
     forgotten: Forgotten
     edits: EditReport = field(default_factory=EditReport)
     home_not_erased: list[str] = field(default_factory=list)  # what Slack refused, and why
+    home_rate_limited: bool = False
+    files_rate_limited: int = 0
 
 
 def forget_person(
@@ -94,7 +103,12 @@ def forget_person(
         home_not_erased += not_deleted
     elif files:  # without a token there is no Home, but files were uploaded
         home_not_erased = [f"chart file {f}: SLACK_BOT_TOKEN is not set; still owed" for f in files]
-    return ForgetReport(forgotten, edits, home_not_erased)
+    limited = [line for line in home_not_erased if line.endswith(RATE_LIMITED_OWED)]
+    refused = [
+        line for line in home_not_erased if line != HOME_RATE_LIMITED and line not in limited
+    ]
+    home_limited = HOME_RATE_LIMITED in home_not_erased
+    return ForgetReport(forgotten, edits, refused, home_limited, len(limited))
 
 
 def edit_owed_award_posts(

@@ -101,3 +101,15 @@ def test_the_database_password_reaches_both_sides_as_given():
     assert make_url(app["AIUSAGE_DATABASE_URL"]).password is None
     assert "POSTGRES_PASSWORD" not in app["AIUSAGE_DATABASE_URL"]
     assert "URL-encode it" not in DEPLOY
+
+
+def test_every_setting_is_documented_and_every_documented_one_exists():
+    """The README and docs/ name each setting an operator can set, and none that is not one
+    (the three connector base URLs were in the contract and settings but in no doc)."""
+    docs = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    named = {name for doc in docs for name in SETTING.findall(doc.read_text())}
+    # Prefixes and the tests' and benchmarks' own variables, not settings of the app.
+    named -= {"AIUSAGE_POST_", "AIUSAGE_TEST_POSTGRES", "AIUSAGE_BENCH_PROFILE"}
+    named -= {"AIUSAGE_BENCH_ROOT"}
+    assert not named - known_settings(), sorted(named - known_settings())
+    assert not known_settings() - named, sorted(known_settings() - named)

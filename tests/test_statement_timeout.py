@@ -258,3 +258,57 @@ def test_sums_that_every_view_shares_run_under_the_databases_own_limit(
         assert took >= SHORT_STALL_S
         org = slack.ask("org", user_id=an_admin)
     assert "AI cost and efficiency, week 2026-W47" in org["text"], org
+
+
+# /readyz under a stall: the request limit made short (as above), against a stall long enough
+# that a /readyz waiting it out would be seen; it must answer well before the stall is over.
+READYZ_STALL_S = 6.0
+READYZ_WITHIN_S = 3.0
+
+
+@contextmanager
+def locked(database_url: str, table: str) -> Iterator[None]:
+    """`table` held under ACCESS EXCLUSIVE by another session (a migration's ALTER, an
+    operator's `LOCK TABLE` in psql), so every read of it waits."""
+    schema = database_url.rsplit("search_path%3D", 1)[1]
+    with psycopg.connect(PG_ADMIN_URL) as holder:
+        holder.execute(f"SET search_path = {schema}")
+        holder.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+        try:
+            yield
+        finally:
+            holder.rollback()
+
+
+@pytest.mark.parametrize(
+    ("stall", "table", "error"),
+    [
+        ("reads", "alembic_version", "database schema cannot be read"),
+        ("reads", "meta", "database schema cannot be read"),
+        ("lock", "alembic_version", "database schema cannot be read"),
+    ],
+)
+def test_readyz_under_a_stalled_database_answers_503_promptly(
+    database_url, services, short_request_limit, stall, table, error
+):
+    """What `/readyz` reads (the migrations' revision, the zone the days are cut in) stalls
+    or waits on a lock: `serve`'s /readyz answers 503 within the request's statement limit,
+    so a load balancer's health check sees the replica unready instead of timing out on it;
+    once the stall is over it is ready again, with nothing to restart."""
+    services.db = Database(database_url, services.db.tz)  # made under the short limit
+    stalled = (
+        stalled_reads(database_url, table, READYZ_STALL_S)
+        if stall == "reads"
+        else locked(database_url, table)
+    )
+    try:
+        with serving(create_http_app(services)) as base, httpx.Client(base_url=base) as http:
+            assert http.get("/readyz").json() == {"status": "ready"}
+            with stalled:
+                answer, took = timed(lambda: http.get("/readyz", timeout=READYZ_STALL_S * 2))
+            assert answer.status_code == 503
+            assert answer.json() == {"status": "unavailable", "error": error}
+            assert took < READYZ_WITHIN_S
+            assert http.get("/readyz").json() == {"status": "ready"}
+    finally:
+        services.db.dispose()

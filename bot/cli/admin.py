@@ -13,11 +13,13 @@ from zoneinfo import ZoneInfo
 from slack_sdk.errors import SlackApiError
 
 from bot.cli.context import CliContext
+from bot.cli.posts import channel_lines
 from bot.cli.terminal import printable
-from bot.composition import admin_config, slack_notifier
+from bot.composition import admin_config, in_line_notifier
 from bot.settings import Settings
 from bot.slack.client import make_web_client
 from bot.slack.membership import says_workspace_admin, workspace_of
+from bot.slack.rate_limits import rate_limited
 from bot.status_sections import Markup, status_sections
 from jobs.admin import AdminService
 from jobs.admin_rules import (
@@ -63,7 +65,10 @@ def run_retire(args: argparse.Namespace, cli: CliContext) -> int:
         print("aiusage: SLACK_BOT_TOKEN: needed to post the announcement", file=sys.stderr)
         return 2
     service = _service(cli)
-    outcome = service.retire_now(_actor(settings, args.by), args.announcement)
+    actor = _actor(settings, args.by)
+    if actor is None:
+        return 1
+    outcome = service.retire_now(actor, args.announcement)
     match outcome:
         case Refused():
             return _refused(outcome, args.by)
@@ -83,7 +88,10 @@ def run_restore(args: argparse.Namespace, cli: CliContext) -> int:
         print("aiusage: SLACK_BOT_TOKEN: needed to post the note", file=sys.stderr)
         return 2
     service = _service(cli)
-    outcome = service.restore(_actor(settings, args.by), args.note)
+    actor = _actor(settings, args.by)
+    if actor is None:
+        return 1
+    outcome = service.restore(actor, args.note)
     match outcome:
         case Refused():
             return _refused(outcome, args.by)
@@ -103,6 +111,8 @@ def run_status(args: argparse.Namespace, cli: CliContext) -> int:
     service = _service(cli)
     # Without --by, the operator who holds the database and settings asks; status only reads.
     actor = _actor(settings, args.by) if args.by else Actor("operator", via="cli", operator=True)
+    if actor is None:
+        return 1
     outcome = service.status(actor)
     if isinstance(outcome, Refused):
         return _refused(outcome, actor.user_id)
@@ -132,22 +142,38 @@ def status_lines(report: StatusReport) -> list[str]:
 
 def _service(cli: CliContext) -> AdminService:
     settings = cli.settings
-    return AdminService(cli.db, admin_config(settings), cli.clock, slack_notifier(settings))
+    # A 429 comes back at once, as in Slack: the post stays owed and `serve` makes it, rather
+    # than the operator waiting out up to five Retry-Afters per channel with no word.
+    return AdminService(cli.db, admin_config(settings), cli.clock, in_line_notifier(settings))
 
 
-def _actor(settings: Settings, user_id: str) -> Actor:
+def _actor(settings: Settings, user_id: str) -> Actor | None:
     """`user_id` as an admin check sees them: Slack is asked whether they are a workspace
-    admin or owner only when that counts and a bot token is set."""
+    admin or owner only when that counts and a bot token is set. None, said in one line,
+    when Slack rate-limits the question: a 429 is not waited out while the operator watches."""
     says_admin = False
     if settings.workspace_admins and user_id not in settings.admins and settings.slack_bot_token:
+        web = make_web_client(settings, wait_out_rate_limits=False)
+        method = "auth.test"
         try:
-            web = make_web_client(settings)
             # Only an admin of the workspace the bot token belongs to is one here.
             said = web.auth_test()
             ours = workspace_of({key: said.get(key) for key in ("team_id", "enterprise_id")})
+            method = "users.info"
             user = web.users_info(user=user_id)["user"]
             says_admin = ours is not None and says_workspace_admin(user, ours)
-        except (SlackApiError, OSError) as exc:
+        except SlackApiError as exc:
+            # Not a refusal: with no answer the audit would record one the admin never earned.
+            if rate_limited(exc):
+                print(
+                    f"aiusage: Slack is rate-limiting {method} just now, so whether {user_id} "
+                    "is a workspace admin is not known; run it again shortly. Nothing was "
+                    "changed.",
+                    file=sys.stderr,
+                )
+                return None
+            print(f"aiusage: could not ask Slack about {user_id}: {exc}", file=sys.stderr)
+        except OSError as exc:
             print(f"aiusage: could not ask Slack about {user_id}: {exc}", file=sys.stderr)
     return Actor(user_id, slack_says_admin=says_admin, via="cli")
 
@@ -167,8 +193,7 @@ def _print_posts(what: str, results: Sequence[ChannelResult], unposted: str | No
         print(f"{what} not posted: {unposted}")
         return 0
     print(f"{what}:")
-    for result in results:
-        print(f"  {result.channel}: {result.status} {result.ts or result.error or ''}".rstrip())
+    print("\n".join(channel_lines(results)))
     return 0 if all(r.ok for r in results) else 1
 
 

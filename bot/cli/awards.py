@@ -6,8 +6,9 @@ import argparse
 import sys
 
 from bot.cli.context import CliContext
+from bot.cli.posts import channel_lines
 from bot.cli.privacy import print_edits
-from bot.composition import award_config, slack_notifier
+from bot.composition import award_config, in_line_notifier
 from bot.slack.views.award_post import award_text
 from jobs.award_rules import build_post
 from jobs.awards import decide_week, post_week, public_awards
@@ -71,7 +72,9 @@ def run_post(args: argparse.Namespace, cli: CliContext) -> int:
     except ValueError as exc:
         print(f"aiusage: --week: {exc}", file=sys.stderr)
         return 2
-    notifier = slack_notifier(settings)
+    # A 429 comes back at once, as in Slack: the post stays owed and `serve` makes it, rather
+    # than the operator waiting out up to five Retry-Afters per channel.
+    notifier = in_line_notifier(settings)
     if notifier is None:
         print("aiusage: SLACK_BOT_TOKEN: needed to post awards", file=sys.stderr)
         return 2
@@ -82,11 +85,8 @@ def run_post(args: argparse.Namespace, cli: CliContext) -> int:
         print(f"aiusage: {week.label}: {report.refused}", file=sys.stderr)
     else:
         print(f"Awards for {week.label}: {report.winners} badge(s)")
-    for result in report.results:
-        detail = result.ts or result.error or ""
-        if result.retry_at is not None:
-            detail += f"; checked and retried from {result.retry_at:%Y-%m-%d %H:%M:%S} UTC"
-        print(f"  {result.channel}: {result.status} {detail}".rstrip())
+    if report.results:
+        print("\n".join(channel_lines(report.results)))
     # A post found or made just now may be what an edit owed since a forget waits on.
     edits = edit_owed_award_posts(
         db, notifier, config.rules, cli.clock(), config.posting, due_only=False

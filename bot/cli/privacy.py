@@ -77,14 +77,13 @@ def run_forget(args: argparse.Namespace, cli: CliContext) -> int:
     except ValueError as exc:
         print(f"aiusage: {exc}", file=sys.stderr)
         return 2
-    # Without 5xx retries, as for posting: an edit Slack made may still answer 5xx.
-    has_token = cli.settings.slack_bot_token is not None
-    client = make_web_client(cli.settings, retry_server_errors=False) if has_token else None
-    # The edits' 429s come back at once: the edit stays owed, and `serve` makes it after
-    # Retry-After, rather than the operator waiting up to five of them per post.
-    editing = (
+    # Without 5xx retries, as for posting: an edit Slack made may still answer 5xx. A 429
+    # comes back at once: what it stops stays owed for `serve` (the edits, the chart files)
+    # or is published at the person's next Home open, rather than the operator waiting out
+    # up to five Retry-Afters per call.
+    client = (
         make_web_client(cli.settings, retry_server_errors=False, wait_out_rate_limits=False)
-        if has_token
+        if cli.settings.slack_bot_token is not None
         else None
     )
     report = forget_person(
@@ -92,7 +91,7 @@ def run_forget(args: argparse.Namespace, cli: CliContext) -> int:
         subject,
         actor=cli_actor(),
         now=cli.clock(),
-        editor=SlackNotifier(editing) if editing else None,
+        editor=SlackNotifier(client) if client else None,
         rules=cli.settings.award_rules(),
         home=SlackHomeEraser(client) if client else None,
         policy=cli.settings.post_policy(),
@@ -101,8 +100,16 @@ def run_forget(args: argparse.Namespace, cli: CliContext) -> int:
     print_edits(report.edits)
     for line in report.home_not_erased:
         print(f"aiusage: not emptied in Slack: {line}", file=sys.stderr)
+    if report.home_rate_limited:
+        print(
+            "Slack is rate-limiting the App Home just now; their tab is emptied the next time they "
+            "open it."
+        )
+    if n := report.files_rate_limited:
+        print(f"Slack is rate-limiting file deletes just now; `aiusage serve` deletes {n} shortly.")
     print("Usage that arrives for them from now on is dropped until they type /aiusage optin.")
-    return 1 if report.edits.failed or report.home_not_erased else 0
+    undone = report.home_not_erased or report.home_rate_limited or report.files_rate_limited
+    return 1 if report.edits.failed or undone else 0
 
 
 def print_edits(edits: EditReport) -> None:

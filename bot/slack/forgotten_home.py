@@ -11,8 +11,10 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.slack.chart_upload import SlackFiles
+from bot.slack.rate_limits import rate_limited
 from bot.slack.views.privacy import forgotten_home_view
 from jobs.file_deletes import FileDelete
+from jobs.privacy import HOME_RATE_LIMITED
 
 log = logging.getLogger("aiusage.privacy")
 
@@ -46,7 +48,10 @@ class SlackHomeEraser:
             try:
                 self._client.views_publish(user_id=slack_user_id, view=forgotten_home_view())
             except SlackApiError as exc:
-                problems.append(f"App Home: {exc.response.get('error')}")
+                if rate_limited(exc):
+                    problems.append(HOME_RATE_LIMITED)
+                else:
+                    problems.append(f"App Home: {exc.response.get('error')}")
             except OSError as exc:
                 problems.append(f"App Home: {exc!r}")
         for line in problems:

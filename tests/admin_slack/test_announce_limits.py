@@ -9,8 +9,10 @@ from datetime import timedelta
 
 import pytest
 
+from bot.cli.main import main
 from bot.composition import redrive_job, slack_notifier
 from bot.settings import load_settings
+from storage.admin import audit_log
 from storage.leaderboard import leaderboard_state
 from storage.outbox import outbox_item, pending_posts
 from storage.posts import post_claims
@@ -24,6 +26,8 @@ RETRY_AFTERS = ["30", "99999999", "0", "-5", "nan", "soon"]
 PROMPTLY_S = 3.0
 # Past the longest wait a 429 can set (Retry-After is held to 5 minutes) and the check delay.
 AFTER_THE_LIMIT = timedelta(minutes=6)
+# The one line `aiusage admin` prints for posts Slack rate-limited.
+LATER = "Slack is rate-limiting posts just now; `aiusage serve` posts them shortly, once."
 
 
 @pytest.fixture
@@ -144,3 +148,77 @@ def test_a_post_slack_made_but_never_answered_is_found_not_made_again(slack, db,
         "CGENERAL": "posted",
     }
     assert pending_posts(db) == []
+
+
+@pytest.mark.parametrize("retry_after", RETRY_AFTERS)
+def test_admin_retire_at_the_terminal_comes_back_at_once_and_serve_announces_once(
+    slack, db, now, retry_after, capsys
+):
+    """`aiusage admin retire` (an operator's script): a 429 is handed back at once, the
+    operator is told in one line and the exit code says it is not all done; the re-drive
+    `serve` runs posts it once."""
+    slack.fake.fail("chat.postMessage", status=429, retry_after=retry_after, times=2)
+    capsys.readouterr()
+
+    code, took = timed(
+        lambda: main(["admin", "retire", "--announcement", "Thanks.", "--by", "UADMIN"])
+    )
+
+    assert took < PROMPTLY_S
+    assert code == 1  # retired, but the announcement is not out yet
+    out, err = capsys.readouterr()
+    assert "Retired the leaderboard (retirement 1) as UADMIN." in out
+    assert "  CAWARDS: rate-limited\n  CGENERAL: rate-limited\n" in out
+    assert LATER in out and "Traceback" not in err, err
+    assert leaderboard_state(db).retired
+    assert len(posts(slack)) == 2
+    owed_until_the_re_drive(slack, now, "retire:1")
+
+
+@pytest.mark.parametrize("retry_after", ["30", "0", "nan"])
+def test_admin_restore_note_at_the_terminal_comes_back_at_once_and_is_posted_once(
+    slack, db, now, retry_after, capsys
+):
+    assert main(["admin", "retire", "--announcement", "Thanks.", "--by", "UADMIN"]) == 0
+    slack.fake.fail("chat.postMessage", status=429, retry_after=retry_after, times=2)
+    capsys.readouterr()
+
+    code, took = timed(
+        lambda: main(["admin", "restore", "--note", "Welcome back.", "--by", "UADMIN"])
+    )
+
+    assert took < PROMPTLY_S
+    assert code == 1
+    out = capsys.readouterr().out
+    assert "Restored the leaderboard as UADMIN" in out and LATER in out
+    assert not leaderboard_state(db).retired
+    [owed] = pending_posts(db)
+    assert owed.post_key.startswith("restore:")
+    owed_until_the_re_drive(slack, now, owed.post_key)
+
+
+@pytest.mark.parametrize("retry_after", ["30", "99999999", "soon"])
+def test_admin_retire_by_a_workspace_owner_while_users_info_is_rate_limited(
+    slack, db, retry_after, capsys
+):
+    """Whether Olive owns the workspace is asked of Slack (`users.info`): a 429 comes back
+    at once, nothing is changed or refused in the audit, and the operator is told to rerun."""
+    slack.fake.fail("users.info", status=429, retry_after=retry_after)
+    capsys.readouterr()
+
+    code, took = timed(
+        lambda: main(["admin", "retire", "--announcement", "Thanks.", "--by", "UOLIVE"])
+    )
+
+    assert took < PROMPTLY_S
+    assert code == 1
+    err = capsys.readouterr().err
+    assert err == (
+        "aiusage: Slack is rate-limiting users.info just now, so whether UOLIVE is a workspace "
+        "admin is not known; run it again shortly. Nothing was changed.\n"
+    )
+    assert not leaderboard_state(db).retired and audit_log(db) == []
+    assert posts(slack) == []
+
+    assert main(["admin", "retire", "--announcement", "Thanks.", "--by", "UOLIVE"]) == 0
+    assert leaderboard_state(db).changed_by == "UOLIVE"

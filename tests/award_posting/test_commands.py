@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 from datetime import UTC, datetime, time
+from time import monotonic
 
 import pytest
 import yaml
@@ -15,7 +16,13 @@ from freezegun import freeze_time
 from starlette.testclient import TestClient
 
 from bot.cli.main import main
-from bot.composition import build_scheduler, build_services, create_http_app
+from bot.composition import (
+    build_scheduler,
+    build_services,
+    create_http_app,
+    redrive_job,
+    slack_notifier,
+)
 from bot.settings import SettingsError, load_settings
 from jobs.awards import post_key
 from jobs.weeks import last_complete_week
@@ -148,3 +155,31 @@ def test_serve_posts_a_missed_week_at_start_and_stops_cleanly_on_sigterm(setting
     assert "Application shutdown complete" in log and "Traceback" not in log
     assert f"AI badges for week {week.label}" in fake.messages["CAWARDS"][0]["text"]
     assert [c.status for c in post_claims(db, post_key(week))] == ["posted", "posted"]
+
+
+@pytest.mark.parametrize("retry_after", ["30", "0", "99999999", "-5", "nan", "soon"])
+def test_cli_post_rate_limited_comes_back_at_once_and_serve_posts_once(
+    settings, db, fake, week_of_usage, capsys, retry_after
+):
+    """`aiusage awards post` at the terminal: a 429 is handed back at once, said in one line
+    and by exit 1; the post stays owed, and the re-drive `serve` runs makes it once."""
+    fake.fail("chat.postMessage", status=429, retry_after=retry_after, channel="CAWARDS")
+    with freeze_time("2026-11-18 12:00:00", tick=True) as clock:
+        started = monotonic()
+        assert main(["awards", "post"]) == 1
+        assert monotonic() - started < 3.0  # the old code slept Retry-After out in line
+        out = capsys.readouterr().out
+        assert "  CAWARDS: rate-limited\n" in out and "  CGENERAL: posted" in out
+        assert "Slack is rate-limiting posts just now; `aiusage serve` posts them shortly" in out
+        services = build_services(settings)
+        services.db = db
+        redrive = redrive_job(services, slack_notifier(settings))
+        clock.move_to("2026-11-18 12:06:00")  # past Retry-After, held to 5 minutes
+        redrive()
+        redrive()
+    assert [(c.channel, c.status) for c in post_claims(db, post_key(WEEK))] == [
+        ("CAWARDS", "posted"),
+        ("CGENERAL", "posted"),
+    ]
+    assert len(fake.messages["CAWARDS"]) == 1 and len(fake.messages["CGENERAL"]) == 1
+    assert len(fake.calls_to("chat.postMessage")) == 3

@@ -5,16 +5,19 @@ confirm and `aiusage people forget` answer at once, saying so, the edits stay ow
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import timedelta
 
 import pytest
 
 from bot.cli.main import main
+from bot.composition import files_job
 from bot.settings import load_settings
 from storage.award_edits import owed_award_edits
 from storage.outbox import outbox_item
 from storage.posts import post_claims
+from tests.home.helpers import chart_file, open_home, without_public_url
 from tests.privacy.award_post_helpers import (
     CHANNELS,
     KEY,
@@ -29,6 +32,11 @@ from tests.slack_command_helpers import text_of
 RETRY_AFTERS = ["30", "99999999", "0", "-5", "nan", "soon"]
 PROMPTLY_S = 3.0  # the old code slept out Retry-After up to 5 times per edit
 AFTER_THE_LIMIT = timedelta(minutes=6)  # Retry-After is held to 5 minutes
+# What `aiusage people forget` prints when Slack rate-limits her Home or her chart's delete.
+HOME_LATER = (
+    "Slack is rate-limiting the App Home just now; their tab is emptied the next time they open it."
+)
+FILES_LATER = "Slack is rate-limiting file deletes just now; `aiusage serve` deletes 1 shortly."
 
 
 @pytest.fixture
@@ -135,3 +143,43 @@ def test_a_post_looked_for_while_history_is_rate_limited_is_edited_later(
     assert naming(slack.fake) == [] and naming(slack.fake, "UBOB") == list(CHANNELS)
     assert owed_award_edits(db) == []
     assert {c: len(t) for c, t in award_messages(slack.fake).items()} == dict.fromkeys(CHANNELS, 1)
+
+
+@pytest.mark.parametrize("retry_after", RETRY_AFTERS)
+def test_people_forget_while_the_app_home_is_rate_limited_says_so_at_once(
+    slack, db, now, retry_after, capsys
+):
+    """`views.publish` (her emptied Home) and `files.delete` (her chart) answer 429: the
+    CLI comes back at once, says so in one line each and exits 1; the file stays owed for
+    `serve`'s delete job, which deletes it once, and her next Home open publishes the
+    emptied tab (nothing keeps a publish owed: the open re-renders anyway)."""
+    usage(slack, bob_wins=False)
+    without_public_url(slack)  # her chart is a Slack file, which the forget deletes
+    file_id = chart_file(open_home(slack))
+    slack.fake.fail("views.publish", status=429, retry_after=retry_after)
+    slack.fake.fail("files.delete", status=429, retry_after=retry_after)
+    published = len(slack.fake.calls_to("views.publish"))
+    capsys.readouterr()
+
+    code, took = timed(lambda: main(["people", "forget", "UALICE"]))
+
+    assert took < PROMPTLY_S
+    assert code == 1  # forgotten, but her Home and chart are not emptied in Slack yet
+    out, err = capsys.readouterr()
+    assert "Forgotten:" in out and "not emptied" not in err, err
+    assert HOME_LATER in out and FILES_LATER in out
+    assert len(slack.fake.calls_to("views.publish")) == published + 1
+    assert len(slack.fake.calls_to("files.delete")) == 1 and file_id in slack.fake.files
+
+    delete_owed_files = files_job(slack.services)
+    assert delete_owed_files is not None
+    delete_owed_files()
+    assert len(slack.fake.calls_to("files.delete")) == 1  # not due yet: Slack asked us to wait
+    slack.move_to(now + AFTER_THE_LIMIT)
+    delete_owed_files()
+    delete_owed_files()
+    assert len(slack.fake.calls_to("files.delete")) == 2 and file_id not in slack.fake.files
+
+    view = open_home(slack, count=published + 2)
+    assert view["blocks"][0]["text"]["text"] == "Your aiusage data is deleted"
+    assert "UALICE" not in json.dumps(view) and "slack_file" not in json.dumps(view)
