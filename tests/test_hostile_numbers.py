@@ -19,12 +19,7 @@ def test_a_number_past_a_double_refuses_its_event_and_keeps_the_others(client, a
         json.dumps(event(event_id="requests"))[:-1] + ', "requests": -1e400}',
         json.dumps(event(event_id="tokens"))[:-1] + ', "input_tokens": 1' + "0" * 400 + "}",
     ]
-    body = '{"events": [' + ", ".join(items) + "]}"
-    response = client.post(
-        "/api/v1/events",
-        content=body.encode(),
-        headers={**bearer(api_key), "Content-Type": "application/json"},
-    )
+    response = post_batch(client, api_key, items)
     assert response.status_code == 200, response.text
     answer = response.json()
     assert answer["accepted"] == 1
@@ -81,12 +76,7 @@ def test_a_number_of_5000_digits_refuses_its_event_and_keeps_the_others(client, 
         json.dumps(event(event_id="tokens"))[:-1] + ', "input_tokens": ' + "9" * 5000 + "}",
         json.dumps(event(event_id="cost"))[:-1] + ', "cost_usd": ' + "9" * 5000 + ".5}",
     ]
-    body = '{"events": [' + ", ".join(items) + "]}"
-    response = client.post(
-        "/api/v1/events",
-        content=body.encode(),
-        headers={**bearer(api_key), "Content-Type": "application/json"},
-    )
+    response = post_batch(client, api_key, items)
     assert response.status_code == 200, response.text
     answer = response.json()
     assert answer["accepted"] == 1
@@ -124,3 +114,13 @@ def test_a_copilot_array_with_a_number_of_5000_digits_keeps_its_other_records(ru
     assert len(err) < 1000
     assert "Imported 1 row" in out
     assert "copilot:octocat" in figures(db, NOV16, NOV16)
+
+
+def post_batch(client, api_key, items: list[str]):  # type: ignore[no-untyped-def]
+    """A batch of events written out as JSON text by hand, as no JSON library would."""
+    body = '{"events": [' + ", ".join(items) + "]}"
+    return client.post(
+        "/api/v1/events",
+        content=body.encode(),
+        headers={**bearer(api_key), "Content-Type": "application/json"},
+    )
