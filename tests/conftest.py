@@ -59,7 +59,7 @@ SLOW_FIRST = (
     "test_integrity_running.py",
     "test_migration_kill.py",
     "test_cli_kills.py",
-    "privacy/test_forget_edits.py",
+    "privacy/award_edits/test_forget_edits.py",
     "test_connection_guard.py",
     "award_posting/test_commands.py",
     "award_posting/test_outages.py",

@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 from bot.cli.main import main
-from bot.settings import load_settings
 from storage.award_edits import owed_award_edits
 from storage.awards import week_awards
 from storage.outbox import outbox_item
@@ -22,7 +21,7 @@ from storage.posts import post_claims
 from tests.award_posting.helpers import WEEK
 from tests.fault_helpers import Aiusage, wait_until
 from tests.post_helpers import seed_award_week
-from tests.privacy.award_post_helpers import (
+from tests.privacy.award_edits.helpers import (
     CHANNELS,
     KEY,
     award_messages,
@@ -32,19 +31,6 @@ from tests.privacy.award_post_helpers import (
 )
 from tests.privacy.helpers import LAST_WEEK, clicked
 from tests.slack_command_helpers import text_of
-
-
-@pytest.fixture
-def slack_settings(slack_settings, monkeypatch):
-    monkeypatch.setenv("AIUSAGE_AWARD_CHANNELS", ",".join(CHANNELS))
-    return load_settings()
-
-
-@pytest.fixture
-def slack(slack, api_key):
-    """The Slack driver, with the key of an integration to send usage through."""
-    slack.api_key = api_key
-    return slack
 
 
 def test_status_lists_the_weeks_still_owed_an_edit_and_names_nobody(slack, db, capsys):

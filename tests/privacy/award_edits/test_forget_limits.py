@@ -13,12 +13,11 @@ import pytest
 
 from bot.cli.main import main
 from bot.composition import files_job
-from bot.settings import load_settings
 from storage.award_edits import owed_award_edits
 from storage.outbox import outbox_item
 from storage.posts import post_claims
 from tests.home.helpers import chart_file, open_home, without_public_url
-from tests.privacy.award_post_helpers import (
+from tests.privacy.award_edits.helpers import (
     CHANNELS,
     KEY,
     award_messages,
@@ -37,19 +36,6 @@ HOME_LATER = (
     "Slack is rate-limiting the App Home just now; their tab is emptied the next time they open it."
 )
 FILES_LATER = "Slack is rate-limiting file deletes just now; `aiusage serve` deletes 1 shortly."
-
-
-@pytest.fixture
-def slack_settings(slack_settings, monkeypatch):
-    monkeypatch.setenv("AIUSAGE_AWARD_CHANNELS", ",".join(CHANNELS))
-    return load_settings()
-
-
-@pytest.fixture
-def slack(slack, api_key):
-    """The Slack driver, with the key of an integration to send usage through."""
-    slack.api_key = api_key
-    return slack
 
 
 def timed(work):
