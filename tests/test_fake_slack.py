@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
+from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.demo.fake_slack import FakeSlack
@@ -60,3 +63,14 @@ def test_slack_errors_surface_as_exceptions(fake, web):
     with pytest.raises(SlackApiError) as caught:
         web.chat_postMessage(channel="CNOPE", text="hi")
     assert caught.value.response["error"] == "channel_not_found"
+
+
+def test_an_answer_outliving_the_clients_timeout_is_dropped_quietly(fake, capfd):
+    """As Slack's would be: a stalled answer written after the client hung up printed a
+    traceback, which landed in whichever test ran next and failed it."""
+    fake.fail("chat.postMessage", stall=0.6)
+    impatient = WebClient(token="xoxb-test", base_url=fake.api_url, timeout=0.2)
+    with pytest.raises(TimeoutError):
+        impatient.chat_postMessage(channel="CAWARDS", text="hi")
+    time.sleep(0.8)  # the fake's answer is written, to nobody
+    assert "Traceback" not in capfd.readouterr().err
