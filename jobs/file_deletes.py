@@ -43,6 +43,16 @@ class FileDelete:
     error: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class NotDone:
+    """Something Slack did not take, left for later: the line that says what and why, and
+    whether Slack's rate limit is the reason (the caller's wording for it never depends on
+    the line's text)."""
+
+    line: str
+    rate_limited: bool = False
+
+
 class FileDeleter(Protocol):
     """The far side that deletes a file (`files.delete` in Slack)."""
 
@@ -56,16 +66,16 @@ def backoff(attempts: int) -> timedelta:
 
 def delete_files(
     db: Database, deleter: FileDeleter, owed: Sequence[OwedFile], now: datetime
-) -> list[str]:
+) -> list[NotDone]:
     """Try each owed file once: a file deleted or gone is owed no more; one Slack failed
     to delete is tried again after a back-off; a 429 sets its wait and ends the pass, the
-    rest staying as they were. Returns a line for each file still owed."""
-    left: list[str] = []
+    rest staying as they were. Returns what is still owed, a line for each file."""
+    left: list[NotDone] = []
     deleted: list[str] = []
     limited = False
     for file in owed:
         if limited:
-            left.append(f"chart file {file.file_id}: {RATE_LIMITED_OWED}")
+            left.append(NotDone(f"chart file {file.file_id}: {RATE_LIMITED_OWED}", True))
             continue
         try:
             result = deleter.delete_file(file.file_id)
@@ -78,18 +88,18 @@ def delete_files(
             limited = True
             wait = timedelta(seconds=result.wait)
             defer_file(db, file.file_id, now + wait, "ratelimited", failed=False)
-            left.append(f"chart file {file.file_id}: {RATE_LIMITED_OWED}")
+            left.append(NotDone(f"chart file {file.file_id}: {RATE_LIMITED_OWED}", True))
         else:
             again = now + backoff(file.attempts + 1)
             defer_file(db, file.file_id, again, result.error, failed=True)
-            left.append(f"chart file {file.file_id}: {result.error}; still owed")
+            left.append(NotDone(f"chart file {file.file_id}: {result.error}; still owed"))
     settle_files(db, deleted)
     return left
 
 
 def delete_owed_now(
     db: Database, deleter: FileDeleter, file_ids: Sequence[str], now: datetime
-) -> list[str]:
+) -> list[NotDone]:
     """`delete_files` for these files, as they are owed now."""
     if not file_ids:
         return []
@@ -109,7 +119,7 @@ def sweep_owed_files(
             file.attempts,
             file.error or "no answer",
         )
-    left = delete_files(db, deleter, owed_files(db, due_at=now, limit=batch), now)
+    left = [n.line for n in delete_files(db, deleter, owed_files(db, due_at=now, limit=batch), now)]
     for line in left:
         log.info("not deleted in Slack yet: %s", line)
     return left

@@ -11,7 +11,7 @@ from typing import Protocol
 
 from jobs.award_rules import AwardRules, build_post
 from jobs.awards import post_key, public_awards
-from jobs.file_deletes import RATE_LIMITED_OWED, FileDeleter, delete_owed_now
+from jobs.file_deletes import FileDeleter, NotDone, delete_owed_now
 from jobs.posting import DEFAULT_POLICY, RATE_LIMITED, Post, PostPolicy, PostRejected
 from jobs.weeks import Week
 from storage.award_edits import defer_award_edit, owed_award_edits, settle_award_edit
@@ -35,17 +35,13 @@ class PostEditor(Protocol):
     def find_post(self, channel: str, post_key: str, since: datetime) -> str | None: ...
 
 
-# The line `HomeEraser.erase` returns when Slack rate-limited the emptied tab: nothing keeps
-# it owed, since the person's next open of their Home publishes it anyway.
-HOME_RATE_LIMITED = f"App Home: {RATE_LIMITED}"
-
-
 class HomeEraser(FileDeleter, Protocol):
     """The far side that shows the person's App Home: empties their tab (`views.publish` in
-    Slack; `erase` returns what could not be done, one line each, HOME_RATE_LIMITED for a
-    429) and deletes the chart files uploaded for it (`files.delete`)."""
+    Slack; `erase` returns what could not be done, marked `rate_limited` for a 429, which
+    nothing keeps owed: their next open of the Home publishes it anyway) and deletes the
+    chart files uploaded for it (`files.delete`)."""
 
-    def erase(self, slack_user_id: str | None) -> list[str]: ...
+    def erase(self, slack_user_id: str | None) -> list[NotDone]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,23 +88,23 @@ def forget_person(
     forgotten = forget(db, subject, actor=actor, now=now)
     # Every owed week, not only theirs: a rerun after an outage is how an operator asks.
     edits = edit_owed_award_posts(db, editor, rules, now, policy, due_only=False)
-    home_not_erased: list[str] = []
+    home_undone: list[NotDone] = []
+    files_undone: list[NotDone] = []
     files = forgotten.chart_files
     if home is not None and (subject.slack_user_id or files):
-        home_not_erased = home.erase(subject.slack_user_id)
+        home_undone = home.erase(subject.slack_user_id)
         # Owed (to nobody) by the forget itself: what is not deleted now, the job deletes.
-        not_deleted = delete_owed_now(db, home, files, now)
-        for line in not_deleted:
-            log.warning("after a forget, Slack did not take: %s", line)
-        home_not_erased += not_deleted
+        files_undone = delete_owed_now(db, home, files, now)
+        for undone in files_undone:
+            log.warning("after a forget, Slack did not take: %s", undone.line)
     elif files:  # without a token there is no Home, but files were uploaded
-        home_not_erased = [f"chart file {f}: SLACK_BOT_TOKEN is not set; still owed" for f in files]
-    limited = [line for line in home_not_erased if line.endswith(RATE_LIMITED_OWED)]
-    refused = [
-        line for line in home_not_erased if line != HOME_RATE_LIMITED and line not in limited
-    ]
-    home_limited = HOME_RATE_LIMITED in home_not_erased
-    return ForgetReport(forgotten, edits, refused, home_limited, len(limited))
+        files_undone = [
+            NotDone(f"chart file {f}: SLACK_BOT_TOKEN is not set; still owed") for f in files
+        ]
+    refused = [n.line for n in home_undone + files_undone if not n.rate_limited]
+    home_limited = any(n.rate_limited for n in home_undone)
+    files_limited = sum(n.rate_limited for n in files_undone)
+    return ForgetReport(forgotten, edits, refused, home_limited, files_limited)
 
 
 def edit_owed_award_posts(

@@ -52,8 +52,24 @@ POSTGRES_SERVER_SILENCE: dict[str, int] = {
     # usage, as long as the lock it waited for was held. Looked at every 2 s now (ms; 14+).
     "client_connection_check_interval": 2_000,
 }
+# How long a session may sit in a transaction with no statement running before the server
+# ends it, and its row, table and advisory locks with it: a process frozen in the middle of a
+# transaction (SIGSTOP, a debugger, a thread stuck on something of its own) held them for as
+# long as it lived, and every request that needed those rows queued behind it. No path here
+# waits on anything but the database inside a transaction (Slack, the vendors' APIs and the
+# files imported are read between transactions; a job's claim holds its advisory lock
+# outside one), so the idle gaps are Python's own work between two statements, milliseconds
+# (the integrity scan judging 5,000 streamed rows a fetch, alembic loading the migrations).
+# A minute is far past those, and past a loaded machine's stalls, and still lets the locks
+# go within a minute. A waiting or running statement is not idle: lock waits and long
+# statements are `lock_timeout`'s and `statement_timeout`'s. A URL's `options` naming it wins.
+IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000
 # The oldest server version each setting above is known to, and below which it is not sent.
-_SINCE_VERSION = {"tcp_user_timeout": 120000, "client_connection_check_interval": 140000}
+_SINCE_VERSION = {
+    "tcp_user_timeout": 120000,
+    "client_connection_check_interval": 140000,
+    "idle_in_transaction_session_timeout": 90600,
+}
 
 # How long a statement on PostgreSQL waits for a lock another transaction holds before it
 # gives up (SQLSTATE 55P03, which `storage.db.unavailable` counts as the database being
@@ -128,6 +144,8 @@ def make_engine(url: str, is_sqlite: bool) -> Engine:
         server = {k: v for k, v in POSTGRES_SERVER_SILENCE.items() if k not in options}
         if "lock_timeout" not in options:
             server["lock_timeout"] = REQUEST_LOCK_TIMEOUT_MS
+        if "idle_in_transaction_session_timeout" not in options:
+            server["idle_in_transaction_session_timeout"] = IDLE_IN_TRANSACTION_TIMEOUT_MS
         limits_statements = "statement_timeout" not in options
         if limits_statements:
             server["statement_timeout"] = REQUEST_STATEMENT_TIMEOUT_MS

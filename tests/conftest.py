@@ -59,6 +59,8 @@ SLOW_FIRST = (
     "test_integrity_running.py",
     "test_migration_kill.py",
     "test_cli_kills.py",
+    "test_people_import_kill.py",
+    "test_frozen_session.py",
     "privacy/award_edits/test_forget_edits.py",
     "test_connection_guard.py",
     "award_posting/test_commands.py",

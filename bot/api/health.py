@@ -12,13 +12,21 @@ from starlette.routing import Route
 from bot.api.openapi import openapi_document
 from bot.readiness import Readiness
 from bot.services import Services
+from storage.db import statement_limit
+
+# How long each statement `/healthz` and `/readyz` make may run on PostgreSQL, lock waits
+# included, before the database cancels it and the answer is 503: under the image's health
+# check, which gives up after 2 s (Dockerfile), so a stalled database is reported unready
+# rather than timed out on. Under a request's own limit (5 s) the check timed out first. Their
+# statements read a row or two: milliseconds on a database that is well. SQLite has no limit.
+HEALTH_STATEMENT_TIMEOUT_MS = 1_000
 
 
 def health_routes(services: Services, readiness: Readiness | None = None) -> list[Route]:
     readiness = readiness or Readiness()
 
     async def healthz(_request: Request) -> Response:
-        if await run_in_threadpool(services.db.ping):
+        if await run_in_threadpool(_answers, services):
             return JSONResponse({"status": "ok"})
         return JSONResponse({"status": "unavailable", "error": "database does not answer"}, 503)
 
@@ -44,10 +52,22 @@ def health_routes(services: Services, readiness: Readiness | None = None) -> lis
     ]
 
 
+def _answers(services: Services) -> bool:
+    """Whether the database answers, within the health checks' statement limit."""
+    with statement_limit(HEALTH_STATEMENT_TIMEOUT_MS):
+        return services.db.ping()
+
+
 def _not_ready(services: Services, readiness: Readiness) -> str | None:
     """Why this replica should get no traffic now, or None when it should."""
     if readiness.draining.is_set():
         return "draining: shutting down"
+    with statement_limit(HEALTH_STATEMENT_TIMEOUT_MS):
+        return _database_problem(services)
+
+
+def _database_problem(services: Services) -> str | None:
+    """Why the database cannot serve this replica, or None."""
     if not services.db.ping():
         return "database does not answer"
     try:

@@ -13,8 +13,8 @@ from slack_sdk.errors import SlackApiError
 from bot.slack.chart_upload import SlackFiles
 from bot.slack.rate_limits import rate_limited
 from bot.slack.views.privacy import forgotten_home_view
-from jobs.file_deletes import FileDelete
-from jobs.privacy import HOME_RATE_LIMITED
+from jobs.file_deletes import FileDelete, NotDone
+from jobs.results import RATE_LIMITED
 
 log = logging.getLogger("aiusage.privacy")
 
@@ -38,8 +38,8 @@ class SlackHomeEraser:
     def delete_file(self, file_id: str) -> FileDelete:
         return SlackFiles(self._client).delete_file(file_id)
 
-    def erase(self, slack_user_id: str | None) -> list[str]:
-        problems: list[str] = []
+    def erase(self, slack_user_id: str | None) -> list[NotDone]:
+        problems: list[NotDone] = []
         for reset in self.on_erase:
             reset()
         if slack_user_id and self._publish is not None:
@@ -49,11 +49,11 @@ class SlackHomeEraser:
                 self._client.views_publish(user_id=slack_user_id, view=forgotten_home_view())
             except SlackApiError as exc:
                 if rate_limited(exc):
-                    problems.append(HOME_RATE_LIMITED)
+                    problems.append(NotDone(f"App Home: {RATE_LIMITED}", rate_limited=True))
                 else:
-                    problems.append(f"App Home: {exc.response.get('error')}")
+                    problems.append(NotDone(f"App Home: {exc.response.get('error')}"))
             except OSError as exc:
-                problems.append(f"App Home: {exc!r}")
-        for line in problems:
-            log.warning("after a forget, Slack did not take: %s", line)
+                problems.append(NotDone(f"App Home: {exc!r}"))
+        for problem in problems:
+            log.warning("after a forget, Slack did not take: %s", problem.line)
         return problems

@@ -1,0 +1,93 @@
+"""The minutely pass that matches emails seen in usage to Slack users (`users.lookupByEmail`),
+run as `serve` schedules it, when Slack cannot be reached for one email, or at all."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from bot.composition import build_scheduler
+from bot.settings import Settings, load_settings
+from storage.people import slack_user_for_email, unlinked_emails
+from tests.builders import bearer, event
+
+JOB = "match-emails"
+TIMEOUT_S = 0.5  # AIUSAGE_SLACK_TIMEOUT_SECONDS here: a lookup Slack never answers ends soon
+
+
+@pytest.fixture
+def slack_settings(slack_settings: Settings, monkeypatch) -> Settings:
+    """The Slack test settings with a short Slack timeout."""
+    monkeypatch.setenv("AIUSAGE_SLACK_TIMEOUT_SECONDS", str(TIMEOUT_S))
+    return load_settings()
+
+
+def seen(slack, api_key, *emails: str) -> None:
+    """Usage reported by each email, one batch each, so the pass meets them in this order."""
+    for email in emails:
+        body = {"events": [event(user={"email": email}, occurred_at="2026-11-16T10:00:00Z")]}
+        answer = slack.http.post("/api/v1/events", json=body, headers=bearer(api_key)).json()
+        assert answer["accepted"] == 1, answer
+
+
+def run_the_pass(slack) -> None:
+    """One run of the job as `serve` schedules it (once across replicas, per due minute)."""
+    jobs = {name: run for name, _, run in build_scheduler(slack.services).planned()}
+    jobs[JOB]()
+
+
+def asked(slack) -> list[str]:
+    return [call.params["email"] for call in slack.fake.calls_to("users.lookupByEmail")]
+
+
+def test_an_email_whose_lookup_never_connects_holds_back_no_other(slack, api_key, db, now):
+    """Slack's end closes the connection whenever Dana's email is looked up (a proxy that
+    dislikes it, say): the pass gives her up after the client's retries, matches the
+    emails after her, and tries her again at its next run."""
+    slack.fake.add_user("UCAROL", email="carol@example.com", name="carol")
+    seen(slack, api_key, "dana@example.com", "alice@example.com", "bob@example.com")
+    seen(slack, api_key, "carol@example.com")
+    slack.fake.before("users.lookupByEmail", lambda params: params["email"] != "dana@example.com")
+
+    run_the_pass(slack)
+
+    assert asked(slack) == ["dana@example.com"] * 4 + [  # sent once, retried three times
+        "alice@example.com",
+        "bob@example.com",
+        "carol@example.com",
+    ]
+    for email, user in [("alice", "UALICE"), ("bob", "UBOB"), ("carol", "UCAROL")]:
+        assert slack_user_for_email(db, f"{email}@example.com") == user
+    assert unlinked_emails(db) == ["dana@example.com"]
+
+    # The next minute, Slack answers for her, and she has joined.
+    slack.fake.before("users.lookupByEmail", lambda params: True)
+    slack.fake.add_user("UDANA", email="dana@example.com", name="dana")
+    slack.move_to(now + timedelta(minutes=1))
+    run_the_pass(slack)
+    assert asked(slack)[7:] == ["dana@example.com"]
+    assert slack_user_for_email(db, "dana@example.com") == "UDANA"
+    assert unlinked_emails(db) == []
+
+
+def test_a_slack_that_answers_no_lookup_stops_the_pass_after_three(slack, api_key, db, now):
+    """Every lookup times out (Slack away): the pass stops after three in a row instead of
+    spending a timeout on each of the 200 emails it may take; the next run tries the emails
+    not yet asked first, then those that timed out."""
+    emails = [f"p{i}@example.com" for i in range(6)]
+    seen(slack, api_key, *emails)
+    slack.fake.delay("users.lookupByEmail", 4 * TIMEOUT_S)
+
+    run_the_pass(slack)
+
+    assert asked(slack) == emails[:3]
+    assert sorted(unlinked_emails(db)) == emails
+
+    slack.fake.delay("users.lookupByEmail", 0.0)  # back
+    for i, email in enumerate(emails):
+        slack.fake.add_user(f"UP{i}", email=email)
+    slack.move_to(now + timedelta(minutes=1))
+    run_the_pass(slack)
+    assert asked(slack)[3:] == emails[3:] + emails[:3]
+    assert unlinked_emails(db) == []
