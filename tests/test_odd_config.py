@@ -36,6 +36,10 @@ def stops_with_one_line(monkeypatch, capsys, variable: str, value: str) -> str:
         ("categories: {steady: {minimum: 3}, steady: {minimum: 5}}", "duplicate key 'steady'"),
         ("history_weeks: 4\nhistory_weeks: 12\n", "duplicate key 'history_weeks'"),
         ("categories: {steady: {title: ''}}", "'steady': title must not be empty"),
+        # One badge a category a week: past six, a number is a typo or meant "no limit".
+        ("max_badges_per_person: 7", "max_badges_per_person must be a whole number from 1 to 6"),
+        ("max_badges_per_person: 100000000000000000000000", "from 1 to 6 (one a category"),
+        ("max_badges_per_person: 0", "max_badges_per_person must be a whole number from 1 to 6"),
     ],
 )
 def test_odd_award_rules_stop_start_up_with_one_line(
