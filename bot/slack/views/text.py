@@ -77,9 +77,10 @@ def _visible(text: str, limit: int) -> str:
 # Slack renders `:name:` as an emoji and links URLs, bare domains and emails as it receives
 # them, with no escape for either. In a name someone else chose, the colons of a `:name:` and
 # of a `://`, and a dot before a letter (`claude.ai`, `www.x.com`, `bob@corp.example`, never
-# `gpt-4.1`), become look-alikes that no parser takes for punctuation: U+2236 RATIO and U+2024
-# ONE DOT LEADER. A character that looks the same keeps the name readable as typed, where a
-# hidden U+2060 word joiner would leave whether Slack still links to its linkifier's rules.
+# `gpt-4.1`), become look-alikes: U+2236 RATIO and U+2024 ONE DOT LEADER, which are not the
+# ASCII `:` and `.` that emoji codes, schemes and host names are made of. A character that
+# looks the same keeps the name readable as typed, where a hidden U+2060 word joiner would
+# leave whether Slack still links to its linkifier's handling of invisible characters.
 _EMOJI = re.compile(r":[\w+'-]+:")
 # A `:word` ending a name (`12:30`) is an emoji code once our own text puts a colon after it
 # (`• 12:30: 4 requests`), so its colon is a look-alike too. (No name of ours follows a colon.)
