@@ -6,8 +6,13 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import ErrorDetails
 
+from jobs.award_measures import MEASURES
+
 # The most a rules file's threshold may ask: a week of figures at the rollup's cap.
 MAX_THRESHOLD = 10**15
+# Each category has one winner a week, so nobody can win more badges than there are
+# categories: a larger limit changes nothing, and is a typo or a guess at "no limit".
+MAX_BADGES = len(MEASURES)
 DEFAULT_REWARDS_LINE = (
     "Badges reward steady, accepted, efficient and varied use of AI tools and work that shipped, "
     "never raw volume. "
@@ -66,14 +71,17 @@ class RulesFile(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    max_badges_per_person: int = Field(1, ge=1)
+    max_badges_per_person: int = Field(1, ge=1, le=MAX_BADGES)
     history_weeks: int = Field(4, ge=1, le=12)
     rewards_line: str = DEFAULT_REWARDS_LINE
     categories: dict[str, CategoryChanges] | None = None
 
 
 _RANGES = {
-    "max_badges_per_person": "max_badges_per_person must be a whole number of at least 1",
+    "max_badges_per_person": (
+        f"max_badges_per_person must be a whole number from 1 to {MAX_BADGES} "
+        f"(one a category a week: {MAX_BADGES} is no limit)"
+    ),
     "history_weeks": "history_weeks must be a whole number from 1 to 12",
 }
 

@@ -1,6 +1,7 @@
 """The operator's YAML files (`AIUSAGE_AWARD_RULES`, `AIUSAGE_PRICES`), read with the care a
-setting deserves: a regular file of at most 1 MiB, and no key given twice. Pure: a path in,
-values out, ValueError with one line saying what is wrong."""
+setting deserves: a regular file of at most 1 MiB, no key given twice, nested at most 32 deep,
+and no aliases that expand it past 100,000 values. Pure: a path in, values out, ValueError with
+one line saying what is wrong."""
 
 from __future__ import annotations
 
@@ -11,15 +12,35 @@ from typing import Any
 import yaml
 
 MAX_FILE_BYTES = 1024 * 1024
+# A rules or prices file nests four deep; PyYAML composes recursively, and 50,000 `[` ended
+# start-up in a RecursionError.
+MAX_DEPTH = 32
+# Aliases cost nothing to write: nine anchors of nine aliases each are 9**9 values to whatever
+# walks them (the "billion laughs"). A price list of a thousand tools is under 10,000.
+MAX_EXPANDED = 100_000
 
 
-class _DuplicateKeyError(ValueError):
-    pass
+class _Refused(ValueError):
+    """What the loader refuses in a file, in one line."""
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
     """YAML's safe loader, refusing a mapping that names a key twice (PyYAML keeps the last
-    silently, so a second `steady:` quietly undid the first)."""
+    silently, so a second `steady:` quietly undid the first), and nesting past MAX_DEPTH."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                line = self.peek_event().start_mark.line + 1
+                raise _Refused(f"nested more than {MAX_DEPTH} deep (line {line})")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 def _unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> Any:
@@ -31,7 +52,7 @@ def _unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> Any:
         try:
             if key in seen:
                 line = key_node.start_mark.line + 1
-                raise _DuplicateKeyError(f"duplicate key {key!r} (line {line})")
+                raise _Refused(f"duplicate key {key!r} (line {line})")
             seen.add(key)
         except TypeError:
             continue  # an unhashable key: the constructor below refuses it
@@ -39,6 +60,48 @@ def _unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> Any:
 
 
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
+def _expanded_size(root: yaml.Node) -> int:
+    """How many values the document holds with every alias written out, counted without
+    writing them out (each node once, in post-order; stops counting past MAX_EXPANDED).
+    Raises when, written out, it nests past MAX_DEPTH, or an alias holds itself."""
+    sizes: dict[int, tuple[int, int]] = {}  # a node's id: (values, depth) written out
+    on_path = (-1, -1)
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        children = _children(node)
+        if children_done:
+            below = [sizes[id(child)] for child in children]
+            total = min(1 + sum(size for size, _ in below), MAX_EXPANDED + 1)
+            depth = 1 + max((depth for _, depth in below), default=0)
+            if depth > MAX_DEPTH:
+                line = node.start_mark.line + 1
+                raise _Refused(f"nested more than {MAX_DEPTH} deep with aliases (line {line})")
+            sizes[id(node)] = (total, depth)
+            continue
+        if id(node) in sizes:
+            continue  # an alias of a node counted already
+        sizes[id(node)] = on_path
+        stack.append((node, True))
+        for child in children:
+            if sizes.get(id(child)) == on_path:
+                line = child.start_mark.line + 1
+                raise _Refused(f"an alias inside its own anchor (line {line})")
+            if id(child) not in sizes:
+                stack.append((child, False))
+    expanded = sizes[id(root)][0]
+    # A large file without aliases is only as big as it is written (1 MiB at most).
+    return expanded if expanded > len(sizes) else 0
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
 
 
 def read_yaml(path: Path, what: str) -> Any:
@@ -54,11 +117,25 @@ def read_yaml(path: Path, what: str) -> Any:
             raw = file.read(MAX_FILE_BYTES + 1)
         if len(raw) > MAX_FILE_BYTES:
             raise ValueError(f"cannot read {what} {str(path)!r}: larger than 1 MiB")
-        return yaml.load(raw.decode("utf-8"), Loader=_UniqueKeyLoader)
-    except _DuplicateKeyError as exc:
+        return _load(raw.decode("utf-8"))
+    except _Refused as exc:
         raise ValueError(f"{what} {str(path)!r}: {exc}") from None
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         # One line: PyYAML's messages span several, with a caret under the mistake.
         raise ValueError(
             f"cannot read {what} {str(path)!r}: {' '.join(str(exc).split())}"
         ) from None
+
+
+def _load(text: str) -> Any:
+    """`yaml.load` with the document's size checked between composing and constructing."""
+    loader = _UniqueKeyLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if _expanded_size(node) > MAX_EXPANDED:
+            raise _Refused(f"aliases expand it past {MAX_EXPANDED:,} values")
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()

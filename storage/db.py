@@ -102,6 +102,9 @@ class Database:
         # `storage.privacy_door.RECHECK`, which then empties the identity cache.
         self.privacy_generation: str | None = None
         self.privacy_checked_at: datetime | None = None
+        # What the last `upgrade` did: the revisions it went from (None: an empty database)
+        # and to, or None when there was nothing to do; for `db upgrade` to say so.
+        self.migrated: tuple[str | None, str] | None = None
         self._shared = _SharedRead()
         self._readers = KeptReaders(self.engine)
         self._write_mutex: AbstractContextManager[object] = (
@@ -219,7 +222,8 @@ class Database:
             refuse_unknown({found} if found else set())
             command.upgrade(alembic_config(conn), "head")
             now_at = MigrationContext.configure(conn).get_current_revision()
-            if now_at != found:
+            self.migrated = None if now_at is None or now_at == found else (found, now_at)
+            if self.migrated:
                 log.info("database migrated from %s to %s", found or "empty", now_at)
             return settle_zone(conn, self.tz.key, change=change_zone)
 

@@ -163,8 +163,9 @@ def test_a_tool_named_with_control_and_format_characters_is_shown_harmless() -> 
     assert "\\u202e" not in text and "\\u200d" not in text and "<!channel>" not in text
 
 
-# What `shown` puts for mrkdwn's emphasis marks, read back as the marks.
-_MARKS_BACK = str.maketrans("\u2217\u02cd\u223c\u02cb", "*_~`")
+# What `shown` puts for mrkdwn's emphasis marks, and for the colons and dots of emoji codes
+# and links, read back as what they stand for.
+_MARKS_BACK = str.maketrans("\u2217\u02cd\u223c\u02cb\u2236\u2024", "*_~`:.")
 
 
 @given(st.text())

@@ -5,9 +5,12 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 import pytest
+from alembic import command
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
 from bot.cli.main import main
+from storage.db import SCHEMA_HEAD, alembic_config
 from tests.builders import bearer, event
 
 
@@ -17,10 +20,32 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_db_upgrade_creates_the_schema(settings, capsys):
+def test_db_upgrade_says_it_created_the_schema_then_that_it_is_up_to_date(settings, capsys):
+    # Before, an empty database was migrated and reported "up to date" as if nothing ran.
     code, out, _ = run(capsys, "db", "upgrade")
     assert code == 0
-    assert "up to date" in out
+    assert out.startswith(f"database created at revision {SCHEMA_HEAD} (") and out.count("\n") == 1
+    code, out, _ = run(capsys, "db", "upgrade")
+    assert code == 0
+    assert out.startswith("database is up to date (") and out.count("\n") == 1
+
+
+def test_db_upgrade_changing_the_zone_of_an_empty_database_says_it_created_it(settings, capsys):
+    code, out, _ = run(capsys, "db", "upgrade", "--change-timezone")
+    assert code == 0
+    zone = settings.timezone.key
+    assert out == f"database created at revision {SCHEMA_HEAD}; its days are counted in {zone}\n"
+
+
+def test_db_upgrade_names_the_revisions_it_went_between(settings, db, capsys):
+    with db.engine.connect() as conn:
+        command.downgrade(alembic_config(conn), "-1")
+        conn.commit()
+        before = MigrationContext.configure(conn).get_current_revision()
+    code, out, _ = run(capsys, "db", "upgrade")
+    assert code == 0
+    assert out.startswith(f"database upgraded from revision {before} to {SCHEMA_HEAD} (")
+    assert before != SCHEMA_HEAD
 
 
 def test_create_prints_the_key_once_alone_on_the_last_line(settings, client, capsys):

@@ -68,7 +68,10 @@ def test_hostile_text_is_escaped_and_never_pings_anyone(slack):
     reply = slack.ask("<!channel> <@UBOB> & <https://evil.example|click>")
     text = text_of(reply) + reply["text"]
     assert "<!channel>" not in text and "<@UBOB>" not in text and "<https" not in text
-    assert "&lt;!channel&gt; &lt;@UBOB&gt; &amp; &lt;https://evil.example|click&gt;" in text
+    # Escaped, and the link's `:` and `.` look-alikes (U+2236, U+2024) Slack links nothing by.
+    assert (
+        "&lt;!channel&gt; &lt;@UBOB&gt; &amp; &lt;https\u2236//evil\u2024example|click&gt;" in text
+    )
 
 
 def test_control_characters_and_very_long_input_get_help_not_an_error(slack):

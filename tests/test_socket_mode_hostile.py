@@ -5,6 +5,7 @@ fake Socket Mode endpoint and the fake Web API on loopback, with hypothesis choo
 from __future__ import annotations
 
 import itertools
+import logging
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -89,3 +90,65 @@ def test_any_text_whatsoever_is_answered_over_socket_mode(socket_asker, text):
     assert answer.strip()
     if isinstance(parse_command(text), Help):
         assert "`/aiusage me`" in answer
+
+
+def click(response_url: str | None, **fields: Any) -> dict[str, Any]:
+    """A forget confirm click as Socket Mode carries it: the interaction payload itself."""
+    found = {"type": "block_actions", "user": {"id": "UALICE"}, "team": {"id": "T0001"}}
+    found["actions"] = [{"action_id": "aiusage_forget_confirm", "value": "self"}]
+    return {**found, **({} if response_url is None else {"response_url": response_url}), **fields}
+
+
+def with_reply_url(fake: Any, url: str | None) -> dict[str, str]:
+    fields = command(fake, "me", "UALICE", "never")
+    del fields["response_url"]
+    return fields if url is None else {**fields, "response_url": url}
+
+
+# The envelopes the HTTP door refuses with 400 (tests/test_slack_hostile.py), as Socket Mode
+# carries them: each with no address, or none an answer should go to.
+NO_ADDRESS = {
+    "a command with plain HTTP elsewhere": ("slash_commands", "http://203.0.113.9/r"),
+    "a command to a file": ("slash_commands", "file:///etc/hostname"),
+    "a command to javascript:": ("slash_commands", "javascript:x"),
+    "a command with no response_url": ("slash_commands", None),
+    "a click with plain HTTP elsewhere": ("interactive", "http://203.0.113.9/r"),
+    "a click to a file": ("interactive", "file:///etc/hostname"),
+    "a click in a message with no response_url": ("interactive", None),
+}
+
+
+@pytest.mark.parametrize("name", NO_ADDRESS)
+def test_an_envelope_with_no_address_to_answer_at_is_acked_and_not_acted_on(
+    socket_asker, caplog, name
+):
+    kind, url = NO_ADDRESS[name]
+    fake, socket = socket_asker.fake, socket_asker.socket
+    payload = with_reply_url(fake, url) if kind == "slash_commands" else click(url)
+    before = len(fake.calls)
+    with caplog.at_level(logging.INFO):
+        acked = socket.wait_ack(socket.send(kind, payload))
+        time.sleep(0.3)  # anything done after the ack would have reached the fake Slack by now
+    # Acknowledged, so Slack does not send it again; answered with nothing.
+    assert acked.ack == {"envelope_id": acked.envelope_id}
+    assert fake.calls[before:] == []
+    lines = [r for r in caplog.records if r.name.startswith(("aiusage", "slack_bolt"))]
+    assert [(r.levelno, r.exc_info) for r in lines] == [(logging.WARNING, None)], lines
+    line = lines[0].getMessage()
+    said = "a slash command" if kind == "slash_commands" else "a click"
+    assert line.startswith(f"{said} by UALICE is not acted on: ") and "response_url" in line
+    assert len(line) < 120
+
+
+def test_a_click_from_a_view_without_a_response_url_passes_the_socket_door(socket_asker, caplog):
+    # A Home's buttons come without a response_url, as over HTTP; the forget confirm then
+    # refuses on its own (it answers in a message), and nobody is forgotten.
+    fake, socket = socket_asker.fake, socket_asker.socket
+    view = {"container": {"type": "view", "view_id": "V1"}, "view": {"id": "V1", "type": "home"}}
+    with caplog.at_level(logging.INFO):
+        socket.wait_ack(socket.send("interactive", click(None, **view), response_payload=False))
+        time.sleep(0.3)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == [
+        "a click by UALICE is not acted on: response_url is not a URL"
+    ]
+    assert fake.calls_to("users.info") == []

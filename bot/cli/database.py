@@ -26,7 +26,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 def run_upgrade(args: argparse.Namespace, cli: CliContext) -> int:
     if not args.change_timezone:
         database = cli.services(migrate=True).db
-        print(f"database is up to date ({display_url(database.url)})")
+        done = what_ran(database.migrated)
+        print(f"database {done or 'is up to date'} ({display_url(database.url)})")
         return 0
     # Not through `cli.services`, which refuses a database counted in another zone.
     database = Database(cli.settings.database_url, cli.settings.timezone)
@@ -34,12 +35,24 @@ def run_upgrade(args: argparse.Namespace, cli: CliContext) -> int:
         previous = database.upgrade(change_zone=True)
     finally:
         database.dispose()
-    zone = cli.settings.timezone.key
+    zone, done = cli.settings.timezone.key, what_ran(database.migrated)
     if previous is None:
-        print(f"database is up to date; its days are counted in {zone}")
+        print(f"database {done or 'is up to date'}; its days are counted in {zone}")
     else:
+        if done:
+            print(f"database {done}")
         print(
             f"new days are counted in {zone}, no longer in {previous}; days already counted "
             "keep their dates"
         )
     return 0
+
+
+def what_ran(migrated: tuple[str | None, str] | None) -> str | None:
+    """The migrations an upgrade applied, in words after "database"; None when none ran."""
+    if migrated is None:
+        return None
+    found, now_at = migrated
+    if found is None:
+        return f"created at revision {now_at}"
+    return f"upgraded from revision {found} to {now_at}"

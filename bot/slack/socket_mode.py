@@ -26,8 +26,12 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.socket_mode.websockets import SocketModeClient
 
+from bot.slack.request import shape_problem
+
 log = logging.getLogger("aiusage.socket_mode")
 CLOSE_TIMEOUT_S = 30.0
+# How a refusal's log line names each kind of envelope.
+_KINDS = {"slash_commands": "slash command", "interactive": "click", "events_api": "event"}
 
 
 class SocketModeRefused(Exception):
@@ -129,9 +133,34 @@ class SocketModeRunner:
 
     def _dispatch(self, request: SocketModeRequest) -> SocketModeResponse | None:
         """Run the Bolt app on one envelope (in a worker thread): the ack it gives, as the
-        envelope's response."""
+        envelope's response. One the HTTP door would refuse with 400 (`shape_problem`: a
+        `response_url` that is no https address, a command without a user) is acknowledged,
+        so Slack does not send it again, and not acted on."""
+        if problem := envelope_problem(request.payload):
+            kind = _KINDS.get(request.type, "envelope")
+            user = envelope_user(request.payload)
+            log.warning("a %s by %.40s is not acted on: %s", kind, user, problem)
+            return SocketModeResponse(envelope_id=request.envelope_id)
         bolt_request = BoltRequest(mode="socket_mode", body=request.payload)
         return envelope_response(request.envelope_id, self._app.dispatch(bolt_request))
+
+
+def envelope_problem(payload: object) -> str | None:
+    """Why an envelope's payload is nothing to act on, as the HTTP door words it; None when
+    it is something to act on."""
+    if not isinstance(payload, dict):
+        return "payload is not a JSON object"
+    return shape_problem(payload)
+
+
+def envelope_user(payload: object) -> str:
+    """Who sent an envelope, for a log line: a command's user_id, a click's user."""
+    if not isinstance(payload, dict):
+        return "nobody"
+    user = payload.get("user_id") or payload.get("user") or (payload.get("event") or {})
+    if isinstance(user, dict):
+        user = user.get("id") or user.get("user")
+    return str(user) if user else "nobody"
 
 
 def envelope_response(envelope_id: str, answer: BoltResponse) -> SocketModeResponse | None:

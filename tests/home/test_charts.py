@@ -176,5 +176,5 @@ def test_the_text_chart_shows_tool_names_as_text(slack, api_key):
     body = chart.split("```")[1]  # the block holds the whole chart, then ends
     assert chart.endswith("```") and chart.count("```") == 2
     assert "<" not in body and ">" not in body
-    assert "&lt;https://ev.il|Re-login&gt;" in body and "&lt;@UBOB&gt;" in body
+    assert "&lt;https\u2236//ev\u2024il|Re-login&gt;" in body and "&lt;@UBOB&gt;" in body
     assert "'''&lt;!here&gt;" in body and "tab?name?" in body

@@ -253,7 +253,7 @@ def _badge_line(award: Award, names: Mapping[str, str]) -> str:
     year, week, _ = award.week_start.isocalendar()
     name = names.get(award.category) or _category_label(award.category)
     return (
-        f"• *{shown(name)}*, week {year}-W{week:02d} "
+        f"• *{shown(name, inert=False)}*, week {year}-W{week:02d} "
         f"({day_label(award.week_start)} to {day_label(end)}): {shown(award.reason, 300)}"
     )
 

@@ -74,18 +74,51 @@ def _visible(text: str, limit: int) -> str:
     return escape(clip(visible, limit))
 
 
-def shown(text: str, limit: int = MAX_NAME) -> str:
+# Slack renders `:name:` as an emoji and links URLs, bare domains and emails as it receives
+# them, with no escape for either. In a name someone else chose, the colons of a `:name:` and
+# of a `://`, and a dot before a letter (`claude.ai`, `www.x.com`, `bob@corp.example`, never
+# `gpt-4.1`), become look-alikes: U+2236 RATIO and U+2024 ONE DOT LEADER, which are not the
+# ASCII `:` and `.` that emoji codes, schemes and host names are made of. A character that
+# looks the same keeps the name readable as typed, where a hidden U+2060 word joiner would
+# leave whether Slack still links to its linkifier's handling of invisible characters.
+_EMOJI = re.compile(r":[\w+'-]+:")
+# A `:word` ending a name (`12:30`) is an emoji code once our own text puts a colon after it
+# (`• 12:30: 4 requests`), so its colon is a look-alike too. (No name of ours follows a colon.)
+_EDGE_COLON = re.compile(r":(?=[\w+'-]+$)")
+_LINKY = re.compile(r":(?=//)|(?<=\w)\.(?=[^\W\d_])")
+_COLON, _DOT = "\u2236", "\u2024"
+
+
+def _inert(text: str) -> str:
+    """Text with its emoji codes and link-shaped words shown as look-alikes; scanned only
+    when a colon or a dot is in it."""
+    if ":" in text:
+        text = _EMOJI.sub(lambda m: _COLON + m[0][1:-1] + _COLON, text)
+        text = _EDGE_COLON.sub(_COLON, text)
+    if ":" in text or "." in text:
+        text = _LINKY.sub(lambda m: _COLON if m[0] == ":" else _DOT, text)
+    return text
+
+
+def shown(text: str, limit: int = MAX_NAME, *, inert: bool = True) -> str:
     """Untrusted text made safe to show in mrkdwn: controls replaced, clipped, escaped, and
-    emphasis marks that Slack would read as formatting shown as look-alikes."""
+    emphasis marks that Slack would read as formatting shown as look-alikes; with `inert` (the
+    default), emoji codes and links too. The operator's badge titles keep theirs."""
     visible = _visible(text, limit)
+    if inert:
+        visible = _inert(visible)
     if "*" in visible or "_" in visible or "~" in visible or "`" in visible:
         return _MARK.sub(lambda m: _LOOK_ALIKE[m[0]], visible)
     return visible
 
 
 def shown_as_code(text: str, limit: int = MAX_NAME) -> str:
-    """Untrusted text made safe inside a `code` span, where only a backtick means anything."""
-    return _visible(text, limit).replace("`", _LOOK_ALIKE["`"])
+    """Untrusted text made safe inside a `code` span, where only a backtick means anything to
+    mrkdwn, but Slack still links a URL."""
+    visible = _visible(text, limit)
+    if ":" in visible or "." in visible:
+        visible = _LINKY.sub(lambda m: _COLON if m[0] == ":" else _DOT, visible)
+    return visible.replace("`", _LOOK_ALIKE["`"])
 
 
 def number(n: int) -> str:
