@@ -10,11 +10,7 @@ calls and a reply Slack rate-limits (up to five waits of 30 s) can outlast any l
 enough to wait out for a dead holder. A holder that dies stops renewing, so a row past its
 lease has no live holder, and is answered again one lease after its last renewal. A renewal
 that finds the row gone (forgotten) or another's withdraws the reply: not sent, or not tried
-again after a 429's wait. The holder also renews right before each try of its reply (one
-conditional UPDATE), so one frozen past its lease while the re-drive answered sends nothing
-when it is thawed. What remains is a freeze of a whole lease between that renewal and the
-send itself (no statement can fence Slack's `response_url`), or a database that cannot be
-reached for the check, when the reply is sent anyway: it matters more than its record."""
+again after a 429's wait."""
 
 from __future__ import annotations
 
@@ -190,13 +186,11 @@ class OwedReplies:
     @contextmanager
     def _held(self, owed_id: int) -> Iterator[None]:
         """While the block runs: the row's lease renewed every quarter of it, and its reply
-        sent only while no renewal found the row gone or another's, renewed once more right
-        before each try: a holder frozen past its lease (SIGSTOP, a long pause) learns it
-        lost the row from that, not at its next beat, after it had sent its reply too."""
+        sent only while no renewal found the row gone or another's."""
         beats = heartbeat(
             self.lease / 4, lambda: self._still_held(owed_id), f"the lease of owed reply {owed_id}"
         )
-        with beats as lost, sent_only_while(lambda: not lost.is_set() and self._renew(owed_id)):
+        with beats as lost, sent_only_while(lambda: not lost.is_set()):
             yield
 
     def _still_held(self, owed_id: int) -> bool:
