@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from http.client import HTTPException
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -88,9 +89,19 @@ def resolve_unmatched_emails(
     return found
 
 
+class SlackUnanswered(Exception):
+    """Slack could not be asked (no connection, no answer in time, a 5xx) or kept
+    rate-limiting, through the client's retries: the answer is not known, not "nobody"."""
+
+    def __init__(self, email: str, reason: str) -> None:
+        super().__init__(reason)
+        self.email = email
+
+
 def email_lookup(settings: Settings) -> Callable[[str], str | None] | None:
     """Slack's `users.lookupByEmail` as a plain function (a Slack user ID, or None for an
-    unknown, deleted or bot user), when a bot token is set; None otherwise."""
+    unknown, deleted or bot user), when a bot token is set; None otherwise. It raises
+    SlackUnanswered when Slack gave no answer, so a caller never takes that for "unknown"."""
     if settings.slack_bot_token is None:
         return None
     client = make_web_client(settings)
@@ -98,7 +109,14 @@ def email_lookup(settings: Settings) -> Callable[[str], str | None] | None:
     def lookup(email: str) -> str | None:
         try:
             user = client.users_lookupByEmail(email=email)["user"]
-        except SlackApiError:
+        except (OSError, HTTPException) as exc:  # URLError, a drop, a timeout: after retries
+            raise SlackUnanswered(email, f"no answer from Slack ({exc!r})") from None
+        except SlackApiError as exc:
+            status = exc.response.status_code
+            if status == 429 or exc.response.get("error") == "ratelimited":
+                raise SlackUnanswered(email, "Slack kept rate-limiting the look-ups") from None
+            if status >= 500:
+                raise SlackUnanswered(email, f"Slack answered HTTP {status}") from None
             return None
         return None if user.get("deleted") or user.get("is_bot") else user["id"]
 
