@@ -43,6 +43,11 @@ class HomeEraser(FileDeleter, Protocol):
 
     def erase(self, slack_user_id: str | None) -> list[NotDone]: ...
 
+    def empty_ahead(self, slack_user_id: str) -> None:
+        """Publish their emptied tab before the deletion commits: best effort, at once,
+        never raising (a 429 is handed back, not waited out)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class EditReport:
@@ -85,6 +90,12 @@ def forget_person(
     """Delete everything about `subject` (one transaction, which also owes the edits of
     the award posts that named them), then make every owed edit at once and empty their
     App Home. What Slack refuses is reported and stays owed; the deletion stands."""
+    if home is not None and subject.slack_user_id:
+        # Before the deletion as well as after: once it commits their Slack ID is stored
+        # nowhere (the tombstones are hashed), so a forget by email or identity killed
+        # before the erase below could not be finished by a rerun. The erase after the
+        # commit still runs: a Home opened in between shows their figures again.
+        home.empty_ahead(subject.slack_user_id)
     forgotten = forget(db, subject, actor=actor, now=now)
     # Every owed week, not only theirs: a rerun after an outage is how an operator asks.
     edits = edit_owed_award_posts(db, editor, rules, now, policy, due_only=False)

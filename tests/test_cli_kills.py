@@ -143,6 +143,8 @@ def test_a_forget_killed_while_slack_holds_the_home_erase_is_finished_by_a_rerun
     publishing, killed = threading.Event(), threading.Event()
 
     def hold(_params: dict[str, Any]) -> bool:
+        if alice_stored(db)[0]:  # the publish before the commit goes through
+            return True
         publishing.set()
         killed.wait(30)
         return False  # dropped unanswered: the Home is not emptied
@@ -160,10 +162,49 @@ def test_a_forget_killed_while_slack_holds_the_home_erase_is_finished_by_a_rerun
     monkeypatch.setenv("SLACK_API_URL", fake.api_url)
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-cli-kills")
     assert main(["people", "forget", "UALICE"]) == 0
-    [publish] = fake.calls_to("views.publish")[1:]
-    assert publish.params["user_id"] == "UALICE"
-    assert "Your aiusage data is deleted" in str(publish.params["view"])
+    for publish in fake.calls_to("views.publish")[2:]:  # by her Slack ID, as before
+        assert publish.params["user_id"] == "UALICE"
+        assert "Your aiusage data is deleted" in str(publish.params["view"])
+    assert len(fake.calls_to("views.publish")) == 4  # before its commit and after it
     assert alice_stored(db) == (0, 0, 0)
+
+
+def test_a_forget_by_email_killed_after_its_commit_has_already_emptied_her_home(
+    db, settings, fake, procs, tmp_path, now, monkeypatch
+):
+    """By email, a rerun cannot empty her Home: her Slack ID is stored nowhere once she is
+    forgotten (the tombstones are hashed). So the forget empties it before its commit too:
+    killed while Slack holds the publish after the commit, her tab already shows nothing."""
+    alice_with_usage(db, tmp_path, now)
+    published: list[dict[str, Any]] = []
+    holding, killed = threading.Event(), threading.Event()
+
+    def hold_after_commit(params: dict[str, Any]) -> bool:
+        if alice_stored(db)[0]:  # before the commit: Slack takes it
+            published.append(params)
+            return True
+        holding.set()
+        killed.wait(30)
+        return False  # dropped unanswered
+
+    fake.before("views.publish", hold_after_commit)
+    forget = procs.start("people", "forget", "alice@example.com")
+    try:
+        assert holding.wait(30), procs.output(procs.count)
+        procs.kill(forget)
+    finally:
+        killed.set()
+    assert alice_stored(db) == (0, 0, 0)
+    [last] = published
+    assert last["user_id"] == "UALICE"
+    assert "Your aiusage data is deleted" in str(last["view"])
+
+    fake.before("views.publish", lambda _params: True)
+    monkeypatch.setenv("SLACK_API_URL", fake.api_url)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-cli-kills")
+    calls = len(fake.calls_to("views.publish"))
+    assert main(["people", "forget", "alice@example.com"]) == 0  # nothing left; no Slack ID
+    assert len(fake.calls_to("views.publish")) == calls
 
 
 def test_a_forget_killed_while_waiting_for_a_lock_lets_her_rows_go_and_a_rerun_finishes(

@@ -134,3 +134,29 @@ def test_our_own_token_refused_leaves_the_digests_on_to_retry(slack, subscribers
     assert subscribed(slack) == ["UALICE", "UBOB", "UCAROL"]
     assert set(digest_job(slack, at("2026-11-18T14:00")).values()) == {"posted"}
     assert dms(slack, "UALICE") == dms(slack, "UBOB") == dms(slack, "UCAROL") == 1
+
+
+@pytest.mark.parametrize("gone", ["deleted", "user_not_found", "user_disabled", "cannot_dm_bot"])
+def test_the_digest_job_sends_nothing_to_someone_gone_and_turns_theirs_off_for_good(
+    slack, subscribers, gone
+):
+    """`serve`'s digest job, three weeks running: Alice deactivated (`users.info` says
+    `deleted`), or her DM refused as Slack refuses one to someone gone, disabled or a bot.
+    No digest reaches her, hers is turned off (audited) after the first try, and neither her
+    DM nor `users.info` about her is tried again; Bob gets his each week."""
+    if gone == "deleted":
+        slack.fake.users["UALICE"]["deleted"] = True
+    else:
+        slack.fake.fail("chat.postMessage", error=gone, channel="UALICE", times=10_000)
+    before = len(slack.fake.calls_to("users.info"))
+
+    for wednesday in ("2026-11-18T12:00", "2026-11-25T12:00", "2026-12-02T12:00"):
+        digest_job(slack, at(wednesday))
+
+    assert dms(slack, "UALICE") == 0 and dms(slack, "UBOB") == 3
+    assert subscribed(slack) == ["UBOB", "UCAROL"]
+    [entry] = [e for e in audit_log(slack.services.db) if e.action == "digest.off"]
+    assert "UALICE" in entry.detail
+    assert asked_about(slack, before).count("UALICE") == 1
+    tried = [c.params["channel"] for c in slack.fake.calls_to("chat.postMessage")]
+    assert tried.count("UALICE") == (0 if gone == "deleted" else 1)

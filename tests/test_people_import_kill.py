@@ -123,6 +123,9 @@ def test_a_people_import_killed_mid_file_links_each_identity_once_when_run_again
     finally:
         killed.set()
     assert links(db) == clean_import(range(LOOKED_UP))  # the rows before it, whole
+    # The audit log has the run that linked them (the half-read file's run linked nothing).
+    [started] = import_audit(procs)
+    assert f" started    {ROWS} rows from {path}" in started
 
     fake.before("users.lookupByEmail", lambda _params: True)
     code, output = procs.run("people", "import", str(path), timeout=120)
@@ -131,3 +134,12 @@ def test_a_people_import_killed_mid_file_links_each_identity_once_when_run_again
     assert links(db) == clean_import(range(ROWS))
     everyone = [f"U{n:07d}" for n in range(ROWS) if n != LOOKED_UP] + ["ULATE"]
     assert people(db) == sorted(everyone)  # a person each, none twice
+    _killed, again, done = import_audit(procs)
+    assert " started " in again and f" done       {ROWS} linked, 0 rejected from {path}" in done
+
+
+def import_audit(procs: Aiusage) -> list[str]:
+    """The `people.import` lines of `aiusage audit`, oldest first."""
+    code, output = procs.run("audit")
+    assert code == 0, output
+    return [line for line in output.splitlines() if " people.import " in line]

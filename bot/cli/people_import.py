@@ -70,6 +70,11 @@ def run_people_import(args: argparse.Namespace, cli: CliContext) -> int:
     db = cli.db
     actor = cli_actor()
     lookup = email_lookup(cli.settings)
+    # Each row is linked in its own transaction: audited before the first, a run killed
+    # part way still has an entry for the links it made (the summary comes at the end).
+    record_audit(
+        db, actor, "people.import", "started", cli.clock(), f"{len(rows)} rows from {args.file}"
+    )
     linked = rejected = 0
     for line, row in rows:
         try:

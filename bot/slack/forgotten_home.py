@@ -38,6 +38,17 @@ class SlackHomeEraser:
     def delete_file(self, file_id: str) -> FileDelete:
         return SlackFiles(self._client).delete_file(file_id)
 
+    def empty_ahead(self, slack_user_id: str) -> None:
+        if self._publish is not None:
+            # `serve` forgets whoever clicked: their next Home open, which knows who they
+            # are, shows the deleted Home even if this process dies before its erase.
+            return
+        try:
+            self._client.views_publish(user_id=slack_user_id, view=forgotten_home_view())
+        except Exception as exc:  # the forget goes on whatever Slack answers
+            why = exc.response.get("error") if isinstance(exc, SlackApiError) else repr(exc)
+            log.info("before a forget, the App Home was not emptied: %s", why)
+
     def erase(self, slack_user_id: str | None) -> list[NotDone]:
         problems: list[NotDone] = []
         for reset in self.on_erase:

@@ -195,7 +195,7 @@ def test_operator_forget_deletes_the_chart_file_the_server_uploaded(
     a_week_of_usage(slack.http, slack.api_key)
     without_public_url(slack)
     file_id = chart_file(open_home(slack))
-    slack.fake.fail("views.publish", error="not_enabled")
+    slack.fake.fail("views.publish", error="not_enabled", times=2)  # before and after
     capsys.readouterr()
     assert main(["people", "forget", "UALICE"]) == 1  # deleted; the Home could not be emptied
     out, err = capsys.readouterr()

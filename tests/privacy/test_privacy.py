@@ -5,9 +5,11 @@ and a scan of every column of every table for the forgotten person's identifiers
 from __future__ import annotations
 
 import json
+import time
 from datetime import date
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from bot.cli.main import main
@@ -187,6 +189,24 @@ def test_operator_forget_edits_the_award_post_too_and_says_when_it_could_not(
     # The badge's week is still known (anonymously), so an admin can fix the post by hand.
     [kept] = week_awards(db, LAST_WEEK.start)
     assert kept.slack_user_id is None and posted["ts"]
+
+
+@pytest.mark.parametrize("failure", [{"status": 429, "retry_after": 30}, {"error": "fatal_error"}])
+def test_a_home_not_emptied_before_the_commit_neither_stops_nor_delays_the_forget(
+    slack, db, api_key, failure
+):
+    """The operator's forget empties her Home before its commit as well as after; the first
+    publish rate-limited (handed back at once, not waited out) or refused, the forget goes
+    on, and the publish after the commit empties her tab."""
+    a_week_of_usage(slack.http, api_key)
+    slack.fake.fail("views.publish", **failure)
+    started = time.monotonic()
+    assert main(["people", "forget", "alice@example.com"]) == 0
+    assert time.monotonic() - started < 10  # not Slack's 30 s Retry-After
+    assert scan(db) == []
+    _before, after = slack.fake.calls_to("views.publish")
+    assert after.params["user_id"] == "UALICE"
+    assert "Your aiusage data is deleted" in str(after.params["view"])
 
 
 def test_otlp_usage_for_a_forgotten_person_is_dropped_before_any_series_state(
