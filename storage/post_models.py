@@ -144,7 +144,9 @@ class JobRunRow(Base):
 class OwedReplyRow(Base):
     """A reply owed through a slash command's `response_url` after an empty ack: written
     before the ack and deleted once the reply went (or Slack refused it), so a process that
-    died in between leaves it to be answered again. Lives at most 30 minutes, as the URL."""
+    died in between leaves it to be answered again; one the re-drive answered is kept,
+    emptied, as answered (a fence for a stalled first holder). Lives at most 30 minutes, as
+    the URL."""
 
     __tablename__ = "owed_replies"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -16,13 +16,21 @@ from typing import Any
 
 import pytest
 from freezegun import freeze_time
+from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from bot.composition import build_scheduler, build_services, create_http_app
 from bot.settings import Settings
 from bot.slack.owed_replies import OwedReplies
 from storage.db import Database
-from storage.owed_replies import abandoned_replies, claim_reply, owe_reply, owed_replies
+from storage.owed_replies import (
+    ANSWERED,
+    abandoned_replies,
+    claim_reply,
+    owe_reply,
+    owed_replies,
+)
+from storage.post_models import OwedReplyRow
 from tests.fault_helpers import wait_until
 from tests.slack_command_helpers import text_of
 from tests.slack_fixtures import SlackDriver, redriving_replicas
@@ -154,12 +162,6 @@ def test_the_redrive_leaves_a_reply_whose_holder_is_alive(app, db, now):
     wait_until("the row to go", lambda: owed_replies(db) == [], 10)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="real: the thawed holder replies a second time. The fix (renew right before each "
-    "try, commit 39fbe00) also withdraws the reply to a command that raced its own forget "
-    "(the forget deletes the row), which tests/privacy/test_forget_waits.py expects answered",
-)
 def test_a_holder_stalled_past_its_lease_sends_nothing_once_the_redrive_answered(
     app, db, now, caplog
 ):
@@ -195,6 +197,57 @@ def test_a_holder_stalled_past_its_lease_sends_nothing_once_the_redrive_answered
     assert len(slack.responses("frozen")) == 1
     assert "the reply to UBOB's command is not sent" in caplog.text
     assert owed_replies(db) == []
+
+
+def test_a_holder_thawed_while_the_redrive_of_its_own_process_answers_sends_nothing(
+    app, db, now, caplog
+):
+    """As above, but the worker goes on while the re-drive (of the same process, its lease
+    over since its heartbeat could not renew) is still answering: the row is the re-drive's
+    by a name of its own, so the worker's check finds it another's and withdraws."""
+    slack, redrive = app
+    calls: list[threading.Event] = []
+
+    def hold_each_call(_params: dict[str, Any]) -> bool:
+        release = threading.Event()
+        calls.append(release)
+        release.wait(30)
+        return True
+
+    slack.fake.before("users.info", hold_each_call)
+    with caplog.at_level(logging.INFO):
+        assert slack.command("me", user_id="UBOB", response_url="both").content == b""
+        wait_until("the worker's users.info", lambda: len(calls) == 1)
+        [held] = owed_replies(db)
+        slack.move_to(held.lease_until + timedelta(seconds=1))
+        redriving = threading.Thread(target=redrive)
+        redriving.start()
+        wait_until("the re-drive's users.info", lambda: len(calls) == 2)
+        calls[0].set()  # the worker goes on first
+        wait_until("the worker to withdraw", lambda: "is not sent" in caplog.text, 10)
+        calls[1].set()
+        redriving.join(10)
+    assert len(slack.responses("both")) == 1
+    assert owed_replies(db) == []
+
+
+def test_an_answered_row_is_kept_emptied_until_slacks_30_minutes_are_over(app, db, now, caplog):
+    """The re-drive keeps the row it answered as the fence a stalled holder meets, without
+    the command's text or URL; past Slack's 30 minutes it goes, not counted as unsent."""
+    slack, redrive = app
+    abandoned(db, slack.fake, "UALICE", "mydata", "fenced", now - timedelta(minutes=2))
+    redrive()
+    assert len(slack.responses("fenced")) == 1
+    with db.read() as conn:
+        [kept] = conn.execute(select(OwedReplyRow)).all()
+    assert (kept.holder, kept.text, kept.response_url) == (ANSWERED, "", "")
+    slack.move_to(now + timedelta(minutes=29))
+    with caplog.at_level(logging.INFO):
+        redrive()
+    assert len(slack.responses("fenced")) == 1
+    assert "dropped" not in caplog.text
+    with db.read() as conn:
+        assert conn.execute(select(OwedReplyRow)).all() == []
 
 
 def test_people_forget_deletes_the_replies_owed_to_them(app, db, now, run):

@@ -10,7 +10,15 @@ calls and a reply Slack rate-limits (up to five waits of 30 s) can outlast any l
 enough to wait out for a dead holder. A holder that dies stops renewing, so a row past its
 lease has no live holder, and is answered again one lease after its last renewal. A renewal
 that finds the row gone (forgotten) or another's withdraws the reply: not sent, or not tried
-again after a 429's wait."""
+again after a 429's wait.
+
+The fence: the re-drive claims under a name of its own and, once it answered, keeps the row
+marked answered until Slack's 30 minutes are over; right before each try of a reply (and
+after each 429's wait) its holder renews once more, and withdraws it if the row is another's
+or answered. A holder frozen past its lease (SIGSTOP, a long pause) so sends nothing the
+re-drive answered, though its heartbeat has not beaten since. A row gone at that moment was
+forgotten: the reply is still sent unless a beat found it gone while the reply was under way,
+as a command that waited on its own forget is answered as one that came after it."""
 
 from __future__ import annotations
 
@@ -37,8 +45,10 @@ from storage.owed_replies import (
     abandoned_replies,
     claim_reply,
     drop_born_before,
+    mark_answered,
     owe_reply,
     renew,
+    renewed_holder,
     settle,
 )
 
@@ -72,6 +82,9 @@ class OwedReplies:
     def __init__(self, services: Services, holder: str | None = None) -> None:
         self.services = services
         self.holder = holder or holder_name()
+        # The re-drive holds rows under a name of its own: this process's worker, stalled
+        # while its heartbeat could not renew, then finds its row another's, not its own.
+        self.redriver = f"{self.holder}/redrive"
         timeout = services.settings.slack_timeout_seconds
         self.lease = min(timedelta(seconds=LEASE_TIMEOUTS * timeout), MAX_LEASE)
         self._answer: AnswerLater | None = None
@@ -128,11 +141,11 @@ class OwedReplies:
             return work
 
         def run(*args: P.args, **kwargs: P.kwargs) -> None:
-            if not self._renew(owed_id):
+            if not self._renew(owed_id, self.holder):
                 log.info("a reply owed was forgotten or taken over before its turn; not sent")
                 return
             try:
-                with self._held(owed_id):
+                with self._held(owed_id, self.holder):
                     work(*args, **kwargs)
             finally:
                 self._settle(owed_id)
@@ -160,7 +173,7 @@ class OwedReplies:
         # once could run out behind a slow Slack, and another replica answer again.
         for owed_id in abandoned_replies(db, now, now - URL_LIFETIME):
             moment = self.services.clock()
-            row = claim_reply(db, owed_id, self.holder, moment, moment + self.lease)
+            row = claim_reply(db, owed_id, self.redriver, moment, moment + self.lease)
             if row is None:
                 continue
             answered += 1
@@ -170,7 +183,7 @@ class OwedReplies:
             )
             respond = Respond(response_url=row.response_url)
             try:
-                with self._held(row.id):
+                with self._held(row.id, self.redriver):
                     if self._foreign(row.team):
                         reply(respond, render(NotAnswered("stranger")).as_kwargs(), timeout)
                     else:
@@ -180,31 +193,62 @@ class OwedReplies:
                     "the reply to %s's command did not reach them: %s", row.slack_user_id, error
                 )
             finally:
-                self._settle(row.id)
+                self._answered(row.id)
         return answered
 
     @contextmanager
-    def _held(self, owed_id: int) -> Iterator[None]:
+    def _held(self, owed_id: int, holder: str) -> Iterator[None]:
         """While the block runs: the row's lease renewed every quarter of it, and its reply
-        sent only while no renewal found the row gone or another's."""
+        sent only while no renewal found the row gone or another's, and not once the row is
+        found another's or answered right before a try."""
         beats = heartbeat(
-            self.lease / 4, lambda: self._still_held(owed_id), f"the lease of owed reply {owed_id}"
+            self.lease / 4,
+            lambda: self._still_held(owed_id, holder),
+            f"the lease of owed reply {owed_id}",
         )
-        with beats as lost, sent_only_while(lambda: not lost.is_set()):
+        with (
+            beats as lost,
+            sent_only_while(lambda: not lost.is_set() and not self._taken(owed_id, holder)),
+        ):
             yield
 
-    def _still_held(self, owed_id: int) -> bool:
-        if self._renew(owed_id):
+    def _still_held(self, owed_id: int, holder: str) -> bool:
+        if self._renew(owed_id, holder):
             return True
         log.info("a reply owed was forgotten or taken over while being answered; not sent")
         return False
 
-    def _renew(self, owed_id: int) -> bool:
+    def _renew(self, owed_id: int, holder: str) -> bool:
         try:
-            return renew(self.services.db, owed_id, self.holder, self.services.clock() + self.lease)
+            return renew(self.services.db, owed_id, holder, self.services.clock() + self.lease)
         except UNAVAILABLE as error:  # the reply matters more than its record
             log.warning("could not renew an owed reply's lease: %s", database_reason(error))
             return True
+
+    def _taken(self, owed_id: int, holder: str) -> bool:
+        """Whether the row is now another's or answered, renewing it if still `holder`'s. A
+        row gone is left to the heartbeat's finding: it was forgotten (or is past Slack's 30
+        minutes, when Slack refuses the reply anyway), not answered elsewhere."""
+        try:
+            now_held_by = renewed_holder(
+                self.services.db, owed_id, holder, self.services.clock() + self.lease
+            )
+        except UNAVAILABLE as error:  # the reply matters more than its record
+            log.warning("could not renew an owed reply's lease: %s", database_reason(error))
+            return False
+        if now_held_by in (None, holder):
+            return False
+        log.info("a reply owed was answered or taken over while its holder was stalled")
+        return True
+
+    def _answered(self, owed_id: int) -> None:
+        try:
+            mark_answered(self.services.db, owed_id, self.redriver)
+        except UNAVAILABLE as error:
+            log.warning(
+                "an owed reply was answered again but its record stays (%s): it may be sent again",
+                database_reason(error),
+            )
 
     def _settle(self, owed_id: int) -> None:
         try:
