@@ -17,8 +17,9 @@ from sqlalchemy import select
 
 from bot.demo.fake_slack import FakeSlack
 from storage.db import Database
-from storage.models import IdentityRow, PersonRow
+from storage.models import PersonRow
 from tests.fault_helpers import Aiusage, wait_until
+from tests.people_import_helpers import links
 from tests.test_cli_kills import _open_for_writing
 
 ROWS = 1200
@@ -70,19 +71,6 @@ def clean_import(rows: range) -> dict[tuple[str, str], str]:
         linked[("copilot", f"user-{LOOKED_UP:05d}-{PAD}")] = "ULATE"
         linked[("email", "late@example.com")] = "ULATE"
     return linked
-
-
-def links(db: Database) -> dict[tuple[str, str], str]:
-    """Every identity other than a Slack ID, and whose it counts as; fails on one stored twice."""
-    with db.read() as conn:
-        rows = conn.execute(
-            select(IdentityRow.kind, IdentityRow.value, PersonRow.slack_user_id)
-            .join(PersonRow, PersonRow.id == IdentityRow.person_id, isouter=True)
-            .where(IdentityRow.kind != "slack")
-        ).all()
-    found = {(kind, value): user for kind, value, user in rows}
-    assert len(found) == len(rows)
-    return found
 
 
 def people(db: Database) -> list[str]:

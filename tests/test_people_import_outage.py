@@ -9,13 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy import select
 
 from bot.demo.fake_slack import FakeSlack
 from bot.settings import Settings, load_settings
 from storage.admin import audit_log
-from storage.db import Database
-from storage.models import IdentityRow, PersonRow
+from tests.people_import_helpers import links
 
 TIMEOUT_S = "0.5"  # AIUSAGE_SLACK_TIMEOUT_SECONDS: a look-up Slack never answers ends soon
 
@@ -63,19 +61,6 @@ def slack_settings(slack_settings: Settings, fake_slack: FakeSlack, monkeypatch)
     monkeypatch.setenv("AIUSAGE_SLACK_TIMEOUT_SECONDS", TIMEOUT_S)
     fake_slack.add_user("UCAROL", email="carol@example.com", name="carol")
     return load_settings()
-
-
-def links(db: Database) -> dict[tuple[str, str], str]:
-    """Every identity other than a Slack ID, and whose it counts as; fails on one stored twice."""
-    with db.read() as conn:
-        rows = conn.execute(
-            select(IdentityRow.kind, IdentityRow.value, PersonRow.slack_user_id)
-            .join(PersonRow, PersonRow.id == IdentityRow.person_id, isouter=True)
-            .where(IdentityRow.kind != "slack")
-        ).all()
-    found = {(kind, value): user for kind, value, user in rows}
-    assert len(found) == len(rows)
-    return found
 
 
 def asked(fake: FakeSlack) -> list[str]:
