@@ -3,6 +3,7 @@ delay settings, killed with SIGKILL, restarted; and small waits on what they did
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import socket
@@ -101,3 +102,30 @@ class Aiusage:
             if process.poll() is None:
                 process.kill()
                 process.wait(10)
+
+
+def held_call_runner(database_url: str, slack_api_url: str, logs: Path, token: str) -> Aiusage:
+    """Operator commands as processes against the fake Slack, whose calls the test holds
+    longer than a test lasts: the kill, not a timeout, ends the wait."""
+    return Aiusage(
+        {
+            "AIUSAGE_DATABASE_URL": database_url,
+            "SLACK_API_URL": slack_api_url,
+            "SLACK_BOT_TOKEN": token,
+            "AIUSAGE_SLACK_TIMEOUT_SECONDS": "30",
+        },
+        logs,
+    )
+
+
+def open_for_writing(fifo: Path, process: Any) -> int | None:
+    """The FIFO's write end once the reader has it open (the open would block till then)."""
+    assert process.poll() is None, "the import ended before reading its file"
+    try:
+        fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:  # no reader yet
+            return None
+        raise
+    os.set_blocking(fd, True)
+    return fd

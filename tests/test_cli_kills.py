@@ -7,7 +7,6 @@ from outside (a file not yet written, the fake Slack, a lock the test holds)."""
 
 from __future__ import annotations
 
-import errno
 import os
 import threading
 import uuid
@@ -28,7 +27,7 @@ from storage.integrations import create_integration
 from storage.models import DailyRow, EventRow, IdentityRow, PersonRow
 from storage.people import link_email
 from storage.records import UsageEvent, UserRef
-from tests.fault_helpers import Aiusage, wait_until
+from tests.fault_helpers import Aiusage, held_call_runner, open_for_writing, wait_until
 
 DAY = "11-16-2026"
 PEOPLE = 1600
@@ -48,16 +47,7 @@ def fake() -> Iterator[FakeSlack]:
 
 @pytest.fixture
 def procs(database_url: str, fake: FakeSlack, tmp_path: Path) -> Iterator[Aiusage]:
-    runner = Aiusage(
-        {
-            "AIUSAGE_DATABASE_URL": database_url,
-            "SLACK_API_URL": fake.api_url,
-            "SLACK_BOT_TOKEN": "xoxb-cli-kills",
-            # Longer than the test holds a call: the kill, not a timeout, ends the wait.
-            "AIUSAGE_SLACK_TIMEOUT_SECONDS": "30",
-        },
-        tmp_path,
-    )
+    runner = held_call_runner(database_url, fake.api_url, tmp_path, "xoxb-cli-kills")
     yield runner
     runner.stop_all()
 
@@ -82,7 +72,7 @@ def test_an_import_killed_mid_file_counts_each_row_once_when_run_again(
     fifo = tmp_path / "kiro.csv"
     os.mkfifo(fifo)
     importing = procs.start("import", "kiro", str(fifo))
-    writer = wait_until("the import to open its file", lambda: _open_for_writing(fifo, importing))
+    writer = wait_until("the import to open its file", lambda: open_for_writing(fifo, importing))
     try:
         # A little past its first read: the rest of the file, not yet written, is waited for.
         os.write(writer, report[: 2**20 + 2**16])
@@ -98,19 +88,6 @@ def test_an_import_killed_mid_file_counts_each_row_once_when_run_again(
     assert main(["import", "kiro", str(whole)]) == 0  # run again (here: one start-up less)
     want = sum(100 if n < REPEATED else n % 7 + 1 for n in range(PEOPLE))
     assert rollup(db) == (PEOPLE, want)  # every person once, the later row of each counted
-
-
-def _open_for_writing(fifo: Path, process: Any) -> int | None:
-    """The FIFO's write end once the reader has it open (the open would block till then)."""
-    assert process.poll() is None, "the import ended before reading its file"
-    try:
-        fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
-    except OSError as exc:
-        if exc.errno == errno.ENXIO:  # no reader yet
-            return None
-        raise
-    os.set_blocking(fd, True)
-    return fd
 
 
 def alice_with_usage(db: Database, tmp_path: Path, now: Any) -> None:

@@ -18,9 +18,8 @@ from sqlalchemy import select
 from bot.demo.fake_slack import FakeSlack
 from storage.db import Database
 from storage.models import PersonRow
-from tests.fault_helpers import Aiusage, wait_until
+from tests.fault_helpers import Aiusage, held_call_runner, open_for_writing, wait_until
 from tests.people_import_helpers import links
-from tests.test_cli_kills import _open_for_writing
 
 ROWS = 1200
 LOOKED_UP = 600  # this row's slack_user is an email only Slack knows: the import asks Slack
@@ -39,16 +38,7 @@ def fake() -> Iterator[FakeSlack]:
 
 @pytest.fixture
 def procs(database_url: str, fake: FakeSlack, tmp_path: Path) -> Iterator[Aiusage]:
-    runner = Aiusage(
-        {
-            "AIUSAGE_DATABASE_URL": database_url,
-            "SLACK_API_URL": fake.api_url,
-            "SLACK_BOT_TOKEN": "xoxb-people-import",
-            # Longer than the test holds a call: the kill, not a timeout, ends the wait.
-            "AIUSAGE_SLACK_TIMEOUT_SECONDS": "30",
-        },
-        tmp_path,
-    )
+    runner = held_call_runner(database_url, fake.api_url, tmp_path, "xoxb-people-import")
     yield runner
     runner.stop_all()
 
@@ -85,7 +75,7 @@ def test_a_people_import_killed_mid_file_links_each_identity_once_when_run_again
     fifo = tmp_path / "people-fifo.csv"
     os.mkfifo(fifo)
     importing = procs.start("people", "import", str(fifo))
-    writer = wait_until("the import to open its file", lambda: _open_for_writing(fifo, importing))
+    writer = wait_until("the import to open its file", lambda: open_for_writing(fifo, importing))
     try:
         os.write(writer, whole[: 2**16 + 2**12])  # returns once the import has read some
         assert importing.poll() is None
