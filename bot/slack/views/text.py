@@ -95,8 +95,13 @@ def _inert(text: str) -> str:
     if ":" in text:
         text = _EMOJI.sub(lambda m: _COLON + m[0][1:-1] + _COLON, text)
         text = _EDGE_COLON.sub(_COLON, text)
+    return _unlinked(text)
+
+
+def _unlinked(text: str) -> str:
+    """Text with the colon of a `://` and a dot before a letter shown as look-alikes."""
     if ":" in text or "." in text:
-        text = _LINKY.sub(lambda m: _COLON if m[0] == ":" else _DOT, text)
+        return _LINKY.sub(lambda m: _COLON if m[0] == ":" else _DOT, text)
     return text
 
 
@@ -115,10 +120,7 @@ def shown(text: str, limit: int = MAX_NAME, *, inert: bool = True) -> str:
 def shown_as_code(text: str, limit: int = MAX_NAME) -> str:
     """Untrusted text made safe inside a `code` span, where only a backtick means anything to
     mrkdwn, but Slack still links a URL."""
-    visible = _visible(text, limit)
-    if ":" in visible or "." in visible:
-        visible = _LINKY.sub(lambda m: _COLON if m[0] == ":" else _DOT, visible)
-    return visible.replace("`", _LOOK_ALIKE["`"])
+    return _unlinked(_visible(text, limit)).replace("`", _LOOK_ALIKE["`"])
 
 
 def number(n: int) -> str:
