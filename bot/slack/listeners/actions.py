@@ -40,8 +40,8 @@ def register(
     ) -> Callable[..., None]:
         def after_ack(body: dict[str, Any], respond: Respond) -> None:
             user_id = str((body.get("user") or {}).get("id"))
-            # Over Socket Mode, or from a view, a click can come with no address to answer
-            # at: its work is not done, since nobody could be told of it.
+            # A click from a view passes the door (and Socket Mode's check) with no address
+            # to answer at: these buttons' work is not done, since nobody could be told of it.
             if problem := reply_url_problem(body.get("response_url")):
                 log.warning("a click by %.40s is not acted on: %s", user_id, problem)
                 return
