@@ -10,9 +10,8 @@ from datetime import timedelta
 
 import pytest
 
-from bot.demo.fake_slack import FakeSlack
-
 from bot.composition import build_scheduler
+from bot.demo.fake_slack import FakeSlack
 from bot.settings import Settings, load_settings
 from storage.people import slack_user_for_email, unlinked_emails
 from tests.builders import bearer, event
@@ -114,9 +113,7 @@ AWAY: dict[str, tuple[Callable[[FakeSlack], None], int]] = {
 
 
 @pytest.mark.parametrize("away", list(AWAY))
-def test_a_slack_answering_errors_about_itself_leaves_the_emails_due(
-    away, slack, api_key, db, now
-):
+def test_a_slack_answering_errors_about_itself_leaves_the_emails_due(away, slack, api_key, db, now):
     """Slack answers each look-up with a 503 (after the client's three retries) or with an
     error it does not document: that says nothing of the person, so no email is put by as
     unknown for an hour; three in a row stop the pass, as when Slack cannot be reached,
