@@ -15,6 +15,7 @@ from slack_sdk.errors import SlackApiError
 from bot.services import Services
 from bot.settings import Settings
 from bot.slack.client import make_web_client
+from bot.slack.slack_errors import SLACK_TROUBLE, TOKEN_REFUSED, refusal
 from storage.people import link_email, note_lookup_attempt, unlinked_emails
 
 # An email Slack did not know is asked about again after this long: people join, and
@@ -27,35 +28,7 @@ UNREACHED_IN_A_ROW = 3
 # The one answer that says Slack has no such person. (A deleted or bot user is none of ours
 # either; that is read from the user Slack answers with.)
 NO_SUCH_PERSON = "users_not_found"
-LOOKUP_SCOPE = "users:read.email"  # named when a missing_scope answer does not say
-# Errors about Slack itself, sent as an answer rather than as a 5xx: nothing of the person.
-SLACK_TROUBLE = frozenset(
-    {"fatal_error", "internal_error", "service_unavailable", "request_timeout"}
-)
-# Errors about our bot token or app, whichever email is asked about: the scope missing, the
-# token revoked, expired, of the wrong kind, or its workspace out of reach. Every lookup after
-# one would get the same, so a pass stops at the first.
-TOKEN_REFUSED = frozenset(
-    {
-        "missing_scope",
-        "invalid_auth",
-        "not_authed",
-        "token_revoked",
-        "token_expired",
-        "account_inactive",
-        "no_permission",
-        "not_allowed_token_type",
-        "ekm_access_denied",
-        "team_access_not_granted",
-        "access_denied",
-        "enterprise_is_restricted",
-        "org_login_required",
-        "two_factor_setup_required",
-        "is_bot",
-        "method_deprecated",
-        "deprecated_endpoint",
-    }
-)
+SCOPE = "users:read.email"  # what users.lookupByEmail needs, named when Slack does not say
 
 Answer = Literal["nobody", "rate_limited", "unanswered", "refused", "unexpected"]
 
@@ -73,17 +46,6 @@ def answer_of(exc: SlackApiError) -> Answer:
     if error == NO_SUCH_PERSON:
         return "nobody"
     return "refused" if error in TOKEN_REFUSED else "unexpected"
-
-
-def refusal(exc: SlackApiError) -> str:
-    """Slack's error, and for a missing scope the one its answer says the method needs."""
-    error = str(exc.response.get("error") or f"HTTP {exc.response.status_code}")
-    if error == "missing_scope":
-        needed = exc.response.get("needed") or LOOKUP_SCOPE
-        return f"{error}: the bot token needs the {needed} scope (add it to the app, reinstall)"
-    if error in TOKEN_REFUSED:
-        return f"{error}: Slack refuses the bot token or the app"
-    return error
 
 
 @dataclass
@@ -134,12 +96,13 @@ def resolve_unmatched_emails(
                 log.warning(
                     "users.lookupByEmail refused: %s; no email is matched until it is put "
                     "right, and none is put by as unknown",
-                    refusal(exc),
+                    refusal(exc, SCOPE),
                 )
                 break
             answered = answer == "nobody"
             if not answered:  # a 5xx through the retries, or an error not known here
-                log.warning("users.lookupByEmail got no answer about an email: %s", refusal(exc))
+                why = refusal(exc, SCOPE)
+                log.warning("users.lookupByEmail got no answer about an email: %s", why)
         if not answered:
             # Not the email: the log is no place for it. Its attempt is put as long ago as
             # the retry wait, so it is due again at the next pass but comes after the emails
@@ -217,7 +180,7 @@ def email_lookup(settings: Settings) -> Callable[[str], str | None] | None:
                 said = f"HTTP {status}" if status >= 500 else exc.response.get("error")
                 raise SlackUnanswered(email, f"Slack answered {said}") from None
             # Stopping loses nothing: an error not known here is taken as a refusal too.
-            raise SlackRefused(email, refusal(exc)) from None
+            raise SlackRefused(email, refusal(exc, SCOPE)) from None
         return None if user.get("deleted") or user.get("is_bot") else user["id"]
 
     return lookup
