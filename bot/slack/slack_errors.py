@@ -38,7 +38,10 @@ TOKEN_REFUSED = frozenset(
 def refusal(exc: SlackApiError, scope: str) -> str:
     """Slack's error, said for an operator: for a missing scope, the one Slack's answer says
     the method needs (`needed`), else `scope`, the one it is documented to need."""
-    error = str(exc.response.get("error") or f"HTTP {exc.response.status_code}")
+    status = exc.response.status_code
+    error = str(exc.response.get("error") or f"HTTP {status}")
+    if status >= 500:  # its body, if any, is no Slack error
+        return f"HTTP {status}"
     if error == "missing_scope":
         needed = exc.response.get("needed") or scope
         return f"{error}: the bot token needs the {needed} scope (add it to the app, reinstall)"
