@@ -125,3 +125,36 @@ def test_restore_and_status_and_the_audit_log(settings, db, fake, capsys):
         "UADMIN       restore          done       via cli: awards resume with 2026-W47",
     ):
         assert line in out
+
+
+# users.info cannot say whether Olive owns the workspace: Slack refuses our token, or
+# answers 503 through the client's retries. Nothing about her.
+NOT_SAID = {
+    "missing_scope": {"error": "missing_scope", "body": {"needed": "users:read"}},
+    "invalid_auth": {"error": "invalid_auth"},
+    "503": {"status": 503, "times": 4},
+}
+
+
+@pytest.mark.parametrize("answer", list(NOT_SAID))
+def test_a_workspace_owner_slack_cannot_vouch_for_is_not_refused_in_the_audit(
+    answer, settings, db, fake, capsys
+):
+    """Slack's refusal of our token is no word on Olive: she is not told she is no admin,
+    and no refusal she never earned is audited; nothing changes, and once Slack answers,
+    the same command goes through."""
+    fake.fail("users.info", **NOT_SAID[answer])
+    args = ["admin", "retire", "--announcement", "Bye", "--by", "UOLIVE"]
+
+    assert main(args) == 1
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("aiusage: Slack could not say whether UOLIVE is a workspace admin"), line
+    assert answer in line and line.endswith("Nothing was changed."), line
+    if answer == "missing_scope":
+        assert "users:read scope" in line, line
+    assert "not an admin" not in line
+    assert audit_log(db) == [] and not leaderboard_state(db).retired
+
+    fake.heal("users.info")
+    assert main(args) == 0
+    assert leaderboard_state(db).changed_by == "UOLIVE"

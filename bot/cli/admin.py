@@ -20,6 +20,8 @@ from bot.settings import Settings
 from bot.slack.client import make_web_client
 from bot.slack.membership import says_workspace_admin, workspace_of
 from bot.slack.rate_limits import rate_limited
+from bot.slack.slack_errors import refusal
+from bot.slack.viewers import NO_SUCH_USER
 from bot.status_sections import Markup, status_sections
 from jobs.admin import AdminService
 from jobs.admin_rules import (
@@ -150,7 +152,8 @@ def _service(cli: CliContext) -> AdminService:
 def _actor(settings: Settings, user_id: str) -> Actor | None:
     """`user_id` as an admin check sees them: Slack is asked whether they are a workspace
     admin or owner only when that counts and a bot token is set. None, said in one line,
-    when Slack rate-limits the question: a 429 is not waited out while the operator watches."""
+    when Slack does not answer it (a 429 is not waited out while the operator watches), or
+    refuses our token: a refusal would be audited that the admin never earned."""
     says_admin = False
     if settings.workspace_admins and user_id not in settings.admins and settings.slack_bot_token:
         web = make_web_client(settings, wait_out_rate_limits=False)
@@ -172,10 +175,22 @@ def _actor(settings: Settings, user_id: str) -> Actor | None:
                     file=sys.stderr,
                 )
                 return None
-            print(f"aiusage: could not ask Slack about {user_id}: {exc}", file=sys.stderr)
+            if method == "auth.test" or exc.response.get("error") not in NO_SUCH_USER:
+                # Nor is our token refused or a 5xx a word on them: no refusal, as for a 429.
+                _not_said(user_id, f"{method}: {refusal(exc, 'users:read')}")
+                return None
         except OSError as exc:
-            print(f"aiusage: could not ask Slack about {user_id}: {exc}", file=sys.stderr)
+            _not_said(user_id, f"{method}: {exc!r}")
+            return None
     return Actor(user_id, slack_says_admin=says_admin, via="cli")
+
+
+def _not_said(user_id: str, why: str) -> None:
+    print(
+        f"aiusage: Slack could not say whether {user_id} is a workspace admin ({why}); "
+        "run it again once Slack answers. Nothing was changed.",
+        file=sys.stderr,
+    )
 
 
 def _refused(outcome: Refused, user_id: str) -> int:

@@ -14,7 +14,7 @@ from bot.cli import cli_actor
 from bot.cli.context import CliContext
 from bot.cli.people import parse_identity
 from bot.intake.vendor_report import BadReport, unique_columns
-from bot.slack.identity import SlackUnanswered, email_lookup
+from bot.slack.identity import LookupFailed, email_lookup
 from storage.admin import record_audit
 from storage.bounds import SLACK_USER_ID
 from storage.db import Database
@@ -32,9 +32,10 @@ SLACK_BOT_TOKEN is set).
 
 exit status: 0 every row linked; 1 some rows were rejected (each named on stderr with its
 line, the rest linked), or Slack could not be asked about a row's email (no connection, no
-answer in time, a 5xx, or rate-limited through the retries): the import stopped at that row,
-named on stderr with how many rows were done, and the same file run again goes on from there;
-2 the file cannot be read or has not that header (or names a column twice).
+answer in time, a 5xx, or rate-limited through the retries) or refused the bot token (a
+scope missing, such as users:read.email, or the token revoked): the import stopped at that
+row, named on stderr with how many rows were done, and the same file run again goes on from
+there; 2 the file cannot be read or has not that header (or names a column twice).
 """
 
 
@@ -86,16 +87,16 @@ def run_people_import(args: argparse.Namespace, cli: CliContext) -> int:
             rejected += 1
             print(f"aiusage: {args.file}:{line}: {exc}", file=sys.stderr)
             continue
-        except SlackUnanswered as exc:
+        except LookupFailed as exc:
             # Stopped rather than rejected: Slack may well know the email, and the rows after
-            # it would each wait out the same outage. Each row linked is its own transaction
-            # and linking one again changes nothing, so the same file run again goes on here.
+            # it would each wait out the same outage, or meet the same refusal of our token.
+            # Each row linked is its own transaction and linking one again changes nothing,
+            # so the same file run again goes on here.
             done = f"{linked + rejected} of {len(rows)} rows done"
             done += f" ({linked} linked, {rejected} rejected)"
             print(
-                f"aiusage: {args.file}:{line}: stopped: Slack could not be asked about "
-                f"{exc.email!r}: {exc}; {done}; run the same file again to go on from here "
-                "(rows linked stay linked)",
+                f"aiusage: {args.file}:{line}: stopped: {exc.line()}; {done}; run the same "
+                "file again to go on from here (rows linked stay linked)",
                 file=sys.stderr,
             )
             record_audit(

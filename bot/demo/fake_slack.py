@@ -58,6 +58,7 @@ class Failure:
     times: int
     apply: bool = False
     stall: float = 0.0
+    body: dict[str, Any] | None = None
 
 
 @dataclass
@@ -189,12 +190,14 @@ class FakeSlack(WebApiMethods, FilesAndGroups):
         times: int = 1,
         apply: bool = False,
         stall: float = 0.0,
+        body: dict[str, Any] | None = None,
     ) -> None:
         """Make the next `times` calls to `method` (for `channel`, if given) fail this way:
-        an HTTP status (429 with `retry_after`, 500...), a Slack `error` with ok=false, or a
-        connection dropped without an answer. With `apply`, the call takes effect first (a
-        message is posted) and only the answer fails, as when Slack errs after posting.
-        `stall` waits that long before answering (past the client's timeout, say)."""
+        an HTTP status (429 with `retry_after`, 500...), a Slack `error` with ok=false (and
+        the other fields of `body`, as `needed` with `missing_scope`), or a connection
+        dropped without an answer. With `apply`, the call takes effect first (a message is
+        posted) and only the answer fails, as when Slack errs after posting. `stall` waits
+        that long before answering (past the client's timeout, say)."""
         with self._lock:
             self._failures.append(
                 Failure(
@@ -207,8 +210,14 @@ class FakeSlack(WebApiMethods, FilesAndGroups):
                     times,
                     apply,
                     stall,
+                    body,
                 )
             )
+
+    def heal(self, method: str) -> None:
+        """Drop the failures still scripted for `method`: Slack (or our token) is put right."""
+        with self._lock:
+            self._failures = [f for f in self._failures if f.method != method]
 
     def delay(self, method: str, seconds: float) -> None:
         """Make every call to `method` take `seconds` before it is answered (a slow Slack)."""
@@ -266,7 +275,7 @@ class FakeSlack(WebApiMethods, FilesAndGroups):
                 extra = {"Retry-After": str(failure.retry_after)} if failure.retry_after else {}
                 self._send(request, failure.status, {"ok": False, "error": "fake_failure"}, extra)
                 return
-            self._send(request, 200, {"ok": False, "error": failure.error})
+            self._send(request, 200, {**(failure.body or {}), "ok": False, "error": failure.error})
             return
         if method == "response_url":
             request.send_response(200)
