@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from bot.services import Services
 from bot.slack.answers import (
     Answer,
@@ -50,8 +48,6 @@ from storage.leaderboard import leaderboard_state
 from storage.privacy import is_forgotten
 from storage.profiles import set_opted_out
 from storage.usage_queries import person_daily, unranked_people
-
-log = logging.getLogger("aiusage.usage")
 
 TOP_SIZE = 10
 
