@@ -214,7 +214,7 @@ def main() -> int:
         url = urlparse(base_url)
         conn = http.client.HTTPConnection(url.hostname, url.port)
 
-        def post(command: str, text: str, user: str) -> float:
+        def post(command: str, text: str, user: str, *, later: bool = False) -> float:
             body = slash_command(
                 text, user_id=user, command=command, response_url=fake.response_url()
             )
@@ -225,11 +225,19 @@ def main() -> int:
             response = conn.getresponse()
             payload = response.read()
             elapsed = time.perf_counter() - t0
-            assert response.status == 200 and (command == "/bare" or payload), payload[:200]
+            answered = command == "/bare" or later or payload
+            assert response.status == 200 and answered, payload[:200]
             return elapsed
 
         post("/bare", "", callers[0])  # auth.test, connection warm-up
-        cold_top = post("/aiusage", "top", callers[0])
+        # No ranking yet, as after a start before `serve`'s warm-up is done: acknowledged
+        # empty and answered through response_url once the week is summed; every `top` after
+        # it is answered in its ack.
+        cold_top = post("/aiusage", "top", callers[0], later=True)
+        cold_started = time.perf_counter()
+        while not fake.calls_to("response_url"):
+            time.sleep(0.005)
+        first_ranking = cold_top + time.perf_counter() - cold_started
         timings: dict[str, list[float]] = {
             "bare": [],
             "me": [],
@@ -275,7 +283,10 @@ def main() -> int:
         result[name] = (statistics.median(ms), percentile(ms, 99), max(ms))
         p50, p99, top = result[name]
         print(f"{name:<20} {p50:>8.1f} {p99:>8.1f} {top:>8.1f}")
-    print(f"top, first call (ranking computed, not cached): {cold_top * 1000:.1f} ms")
+    print(
+        f"top, first call (ranking computed, not cached): acknowledged in "
+        f"{cold_top * 1000:.1f} ms, answered after {first_ranking * 1000:.1f} ms"
+    )
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     for name, baseline in (
         ("me", "bare"),

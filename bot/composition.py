@@ -34,6 +34,7 @@ from bot.slack.notifier import DirectMessageNotifier, SlackNotifier
 from bot.slack.org_service import OrgService
 from bot.slack.owed_replies import OwedReplies
 from bot.slack.privacy_service import PrivacyService
+from bot.slack.rankings import Rankings
 from bot.slack.usage_service import UsageService
 from bot.slack.usergroups import sync_usergroups
 from bot.web import HTTPProblem, problem_response, unavailable_response
@@ -260,12 +261,13 @@ def create_bolt_app(
     home: HomeService | None = None,
     org: OrgService | None = None,
     owed: OwedReplies | None = None,
+    rankings: Rankings | None = None,
 ) -> App | None:
     """The Bolt app, or None without a bot token. Work done after the ack (lazy listeners)
     runs on `executor`, which the caller shuts down; Home publishes run on `home`'s own
-    queue, which its builder closes. `org`: the org view's service, when the caller keeps it
-    (`serve` warms its figures up at start); `owed`: the replies owed after an ack, when the
-    caller's scheduler re-drives them."""
+    queue, which its builder closes. `org` and `rankings`: the org view's service and the
+    week's ranking behind `top`, when the caller keeps them (`serve` warms both up at
+    start); `owed`: the replies owed after an ack, when the caller's scheduler re-drives them."""
     if services.settings.slack_bot_token is None:
         return None
     client = make_web_client(services.settings)  # Bolt's: the ack path
@@ -278,6 +280,7 @@ def create_bolt_app(
         # A forget edits the award posts that named the person while they wait: a 429 leaves
         # the edit owed for the re-drive rather than holding the click for minutes.
         privacy=PrivacyService(services, editor=SlackNotifier(later)),
+        rankings=rankings,
     )
     home = home or home_service(services)
     # A forget also empties the person's App Home (in their turn, after any publish of theirs
@@ -324,6 +327,7 @@ def create_http_app(
     readiness: Readiness | None = None,
     org: OrgService | None = None,
     owed: OwedReplies | None = None,
+    rankings: Rankings | None = None,
 ) -> Starlette:
     """The ASGI app `serve` runs: API routes, OTLP and the Slack endpoint (which answers 503
     until Slack is configured). Pass `bolt` to share one Bolt app with Socket Mode; the
@@ -335,7 +339,7 @@ def create_http_app(
     home = home or home_service(services)
     if bolt is None:
         executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="slack-after-ack")
-        bolt = create_bolt_app(services, executor, home, org, owed)
+        bolt = create_bolt_app(services, executor, home, org, owed, rankings)
     # Requests over HTTP are only taken when their signatures can be checked.
     http_slack = bolt if services.settings.slack_signing_secret else None
     decodes = DecodeGate()  # the API and OTLP share one limit on bodies decoded at once

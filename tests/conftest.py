@@ -73,6 +73,7 @@ SLOW_FIRST = (
     "test_read_only_role.py",
     "test_days_zone.py",
     "test_slack_top.py",
+    "test_slack_top_warm_up.py",
 )
 
 

@@ -4,12 +4,9 @@ the flagged, and serves its cached board while the new usage is ranked."""
 from __future__ import annotations
 
 import re
-import threading
 import time
 from datetime import date, timedelta
 
-import psycopg
-import pytest
 from sqlalchemy import insert
 
 from storage.models import IntegrityFlagRow
@@ -171,7 +168,7 @@ def test_a_board_nobody_asked_for_in_ten_minutes_is_ranked_before_answering(
     says when the board was ranked."""
     # Waited for only when the last ranking was quick; two people's is, but on a loaded CI
     # machine PostgreSQL's first one took longer than RANKING_QUICK_S's half second.
-    monkeypatch.setattr("bot.slack.usage_service.RANKING_QUICK_S", 60.0)
+    monkeypatch.setattr("bot.slack.rankings.RANKING_QUICK_S", 60.0)
     ingest(slack, api_key, worked("UALICE", THIS_MONDAY))
     _, text = _top_lines(slack)
     assert "As of Wed 18 Nov, 13:00 your time (Europe/Berlin)" in text  # noon UTC
@@ -186,33 +183,6 @@ def test_a_board_nobody_asked_for_in_ten_minutes_is_ranked_before_answering(
     assert "As of Wed 18 Nov, 16:00 your time (Europe/Berlin)" in text
 
 
-def test_tops_arriving_together_in_a_new_week_sum_it_once(slack, api_key, database_url):
-    """The first `top`s of a week, or after a restart, wait for one ranking of everyone's
-    week: each summing it at once multiplied the seconds and the memory it takes by the
-    callers waiting (`aiusage_ranking_seconds` counts the computations)."""
-    if database_url.startswith("sqlite"):
-        pytest.skip("holding the week's usage back takes PostgreSQL's LOCK TABLE")
-    ingest(slack, api_key, worked("UALICE", THIS_MONDAY))
-    for user in ("UALICE", "UBOB"):
-        slack.ask("help", user_id=user)  # known now, so `top` is answered in its ack
-    answers: list = []
-    callers = [
-        threading.Thread(target=lambda u=user: answers.append(slack.command("top", user_id=u)))
-        for user in ("UALICE", "UBOB")
-    ]
-    with psycopg.connect(database_url.replace("postgresql+psycopg://", "postgresql://")) as hold:
-        hold.execute("LOCK TABLE usage_events IN ACCESS EXCLUSIVE MODE")
-        for caller in callers:
-            caller.start()
-        time.sleep(1.0)  # both are in, held at the week's usage
-        hold.rollback()
-    for caller in callers:
-        caller.join(30)
-    assert [a.status_code for a in answers] == [200, 200]
-    assert all("1. <@UALICE>" in text_of(a.json()) for a in answers)
-    assert "aiusage_ranking_seconds_count 1.0" in slack.http.get("/metrics").text
-
-
 def test_top_leaves_out_who_opts_out_at_once_from_the_cached_board(slack, api_key):
     ingest(slack, api_key, worked("UALICE", THIS_MONDAY), worked("UBOB", THIS_MONDAY, hour="11"))
     assert len(_top_lines(slack)[0]) == 2
@@ -225,7 +195,7 @@ def test_top_leaves_out_who_opts_out_at_once_from_the_cached_board(slack, api_ke
 def test_top_refreshes_no_more_often_than_its_last_refresh_allows(slack, api_key, monkeypatch):
     # As if ranking everyone took ages: the usage that landed waits for the spacing, not
     # just the few seconds a small workspace waits.
-    monkeypatch.setattr("bot.slack.usage_service.RANKING_REFRESH_SPACING", 1e9)
+    monkeypatch.setattr("bot.slack.rankings.RANKING_REFRESH_SPACING", 1e9)
     ingest(slack, api_key, worked("UALICE", THIS_MONDAY))
     before, _ = _top_lines(slack)
     ingest(slack, api_key, *[worked("UBOB", day) for day in (THIS_MONDAY, "2026-11-17")])

@@ -14,6 +14,7 @@ import uvicorn
 
 from bot.cli.context import CliContext
 from bot.composition import (
+    award_config,
     build_scheduler,
     create_bolt_app,
     create_http_app,
@@ -27,6 +28,7 @@ from bot.readiness import DrainingServer, Readiness
 from bot.settings import MAX_PORT, MIN_PORT
 from bot.slack.client import make_web_client
 from bot.slack.owed_replies import OwedReplies
+from bot.slack.rankings import Rankings
 from storage.coordination import CannotServe, single_server
 
 log = logging.getLogger("aiusage.serve")
@@ -96,6 +98,7 @@ def _serve(
     bolt = None
     home = home_service(services)  # one chart cache for the listeners and `/charts`
     org = org_service(services)
+    rankings = Rankings(services, award_config(settings))  # the week's, behind every `top`
     # Replies owed after an ack, recorded by the listeners and re-driven by the scheduler.
     owed = OwedReplies(services)
     if args.socket_mode:
@@ -106,7 +109,7 @@ def _serve(
         assert settings.slack_app_token is not None
         # The same listeners; the app token authenticates this connection, so the signing
         # secret is needed only if Slack also sends requests over HTTP.
-        bolt = create_bolt_app(services, executor, home, org, owed)
+        bolt = create_bolt_app(services, executor, home, org, owed, rankings)
         assert bolt is not None
         socket_mode = SocketModeRunner(
             bolt, settings.slack_app_token.get_secret_value(), make_web_client(settings)
@@ -127,9 +130,11 @@ def _serve(
         home=home,
         org=org,
         owed=owed,
+        rankings=rankings,
     )
-    if org is not None:
+    if org is not None:  # a Slack app to answer them
         org.warm_up()  # the first `/aiusage org` after a start is answered from it
+        rankings.warm_up()  # and the first `/aiusage top`, in its ack
     # What start-up made (modules, the app, its caches) lives as long as the process: frozen,
     # the collector's full passes stop walking it. Every ingest batch allocates thousands of
     # objects, and those passes cost about a third of parsing a batch (~3 µs an event).

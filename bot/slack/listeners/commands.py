@@ -4,7 +4,9 @@ Replies are answered in the command's own HTTP response (ephemeral by default, a
 from the response) whenever we already know the caller. The first time we see someone, or when
 what we know is a day old, we acknowledge at once, ask Slack who they are (`users.info`: a
 member of this workspace? their time zone), and answer through `response_url`. A command
-whose own payload names another workspace is refused at once.
+whose own payload names another workspace is refused at once. A `top` whose week has no
+ranking yet (a restart before the warm-up is done, a new week) is answered through
+`response_url` too: summing everyone's week can take longer than Slack waits for the ack.
 """
 
 from __future__ import annotations
@@ -74,8 +76,12 @@ def register(
             services.db.reading_together() if together else nullcontext(),
         ):
             viewer = known_viewer(services, user_id, profile_max_age(services, request, user_id))
+            # None also for a `top` whose week has no ranking yet: summing everyone's week
+            # can outlast the ack, and is waited for after it, outside this transaction.
             answer = (
-                None if viewer is None or posts_to_slack(request) else usage.answer(request, viewer)
+                None
+                if viewer is None or posts_to_slack(request)
+                else usage.answer_in_ack(request, viewer)
             )
         if viewer is None or answer is None:
             with statement_limit(ACK_STATEMENT_TIMEOUT_MS):
