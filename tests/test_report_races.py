@@ -7,6 +7,7 @@ there (`storage.connectors.DayWriter`)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from collections.abc import Iterator
@@ -42,10 +43,14 @@ def _start(*argv: object) -> subprocess.Popen[bytes]:
     )
 
 
-def _finished(*procs: subprocess.Popen[bytes]) -> None:
+def _finished(*procs: subprocess.Popen[bytes]) -> list[str]:
+    """Each process's stderr, once it has exited 0."""
+    said = []
     for proc in procs:
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err.decode()
+        said.append(err.decode())
+    return said
 
 
 def _waiting_on_locks(db) -> int:
@@ -111,7 +116,7 @@ def test_a_report_imported_while_the_same_report_is_written_counts_once(
     people = [f"dev{n}@example.com" for n in range(40)]
     cursor_api.records = [cursor_record(email, DAY, tabs=10) for email in people]
     report = tmp_path / "cursor.json"
-    report.write_text(f'{{"data": {__import__("json").dumps(cursor_api.records)}}}')
+    report.write_text(json.dumps({"data": cursor_api.records}))
     cli("import", "cursor", report)  # yesterday's import: the figures both replace
     once = _tabs(db)
     assert once == 10 * len(people)
@@ -124,8 +129,10 @@ def test_a_report_imported_while_the_same_report_is_written_counts_once(
         wait_until("the import waiting", lambda: _waiting_on_locks(db) == 1, timeout=60)
         second = _start(*argv)
         wait_until(f"the {other} waiting", lambda: _waiting_on_locks(db) == 2, timeout=60)
-    _finished(first, second)
+    _, said = _finished(first, second)
     assert _tabs(db) == once
+    if other == "import":
+        assert "aiusage: waiting for another import or sync of cursor usage to finish" in said
 
 
 def _tabs(db) -> int:
