@@ -15,6 +15,7 @@ from typing import Protocol, TypeVar, cast
 from jobs.connector_items import Batch, ConnectorError, TeamMembers
 from storage.bounds import within_bounds
 from storage.connectors import DayWriter, connector_states, record_failure, record_success
+from storage.coordination import one_writer_of_report
 from storage.db import Database
 from storage.imports import ReplacedKey
 from storage.records import BadRow, ReportDay
@@ -86,7 +87,25 @@ def sync_one(
     since: date | None = None,
     until: date | None = None,
 ) -> SyncResult:
-    """Run one connector over its range; every failure is caught, logged and stored."""
+    """Run one connector over its range; every failure is caught, logged and stored. Another
+    sync of it, or an import of its report, running meanwhile is waited for: the range is
+    read once it is done."""
+
+    def waiting() -> None:
+        log.info("connector %s: waiting for another sync or import of it to finish", connector.name)
+
+    with one_writer_of_report(db, connector.name, None, waiting):
+        return _sync_one(db, connector, clock, lookback_days, since, until)
+
+
+def _sync_one(
+    db: Database,
+    connector: Connector,
+    clock: Callable[[], datetime],
+    lookback_days: int,
+    since: date | None,
+    until: date | None,
+) -> SyncResult:
     state = connector_states(db).get(connector.name)
     today = clock().date()
     first, last = sync_range(state.last_day if state else None, lookback_days, today, since, until)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +23,9 @@ from sqlalchemy import Connection, insert, select, text, update
 from sqlalchemy.engine import make_url
 
 from storage.db import Database, lock_key, schema_revisions
+from storage.engine import patient
 from storage.post_models import JobRunRow
+from storage.report_rows import report_origin
 
 log = logging.getLogger(__name__)
 
@@ -138,3 +140,34 @@ def _claim(conn: Connection, job: str, due_at: datetime, holder: str, now: datet
             .values(holder=holder, started_at=now)
         )
         return True
+
+
+@contextmanager
+def one_writer_of_report(
+    db: Database, source: str, integration: str | None, on_wait: Callable[[], None]
+) -> Iterator[None]:
+    """Hold the right to write `source`'s report (through `integration`) until the block
+    ends, waiting for any other import or connector sync of it to finish first (`on_wait`
+    is called before waiting). A report is written in several transactions, each clearing
+    what it replaces and adding the rest; on PostgreSQL two writers at once each cleared
+    before the other wrote, then added to the other's rows: figures summed twice. SQLite
+    takes one writer at a time and needs nothing more. A session lock: it outlives the
+    writes' transactions, and goes with the process if that dies."""
+    if db.is_sqlite:
+        yield
+        return
+    with db.engine.connect() as conn:
+        key = lock_key(conn, f"report:{report_origin(source, integration, None)}")
+        got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar_one()
+        conn.commit()
+        if not got:
+            on_wait()
+            with patient(), conn.begin():  # as long as the other writer takes
+                conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
+        try:
+            yield
+        finally:
+            if conn.in_transaction():
+                conn.rollback()
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+            conn.commit()

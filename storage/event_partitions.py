@@ -68,17 +68,22 @@ def ensure_month_partitions(db: Database, today: date, ahead: int = MONTHS_AHEAD
     for month in months:
         if month not in existing:
             with db.write() as conn:
-                _make_partition(conn, month)
+                if not _make_partition(conn, month):
+                    continue
             made.append(partition_name(month))
     if made:
         log.info("made raw event partitions %s", ", ".join(made))
     return made
 
 
-def _make_partition(conn: Connection, month: date) -> None:
+def _make_partition(conn: Connection, month: date) -> bool:
+    """Make `month`'s partition; False when another process made it first (the daily run
+    and `aiusage db prune` at once: both wait on the lock below, and each looked before)."""
     name, end = partition_name(month), next_month(month)
     # Writes to the default partition wait until the month's rows have moved out of it.
     conn.execute(text(f"LOCK TABLE {DEFAULT_PARTITION} IN SHARE ROW EXCLUSIVE MODE"))
+    if month in month_partitions(conn):
+        return False
     conn.execute(text(f"CREATE TABLE {name} (LIKE usage_events INCLUDING DEFAULTS)"))
     conn.execute(
         text(
@@ -94,6 +99,7 @@ def _make_partition(conn: Connection, month: date) -> None:
             f"FOR VALUES FROM ('{month.isoformat()}') TO ('{end.isoformat()}')"
         )
     )
+    return True
 
 
 def drop_months_before(db: Database, cutoff: date) -> int:

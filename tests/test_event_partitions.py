@@ -4,6 +4,8 @@ months whole; duplicates are still told apart; SQLite keeps its one table."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -11,11 +13,17 @@ from freezegun import freeze_time
 from sqlalchemy import func, select, text
 
 from bot.cli.main import main
-from storage.event_partitions import drop_months_before, ensure_month_partitions, next_month
+from storage.event_partitions import (
+    drop_months_before,
+    ensure_month_partitions,
+    next_month,
+    partition_name,
+)
 from storage.events import record_events
 from storage.integrations import create_integration
 from storage.models import EventRow
 from storage.records import UsageEvent, UserRef
+from tests.fault_helpers import AIUSAGE, wait_until
 
 
 @pytest.fixture
@@ -159,3 +167,38 @@ def test_the_migration_moves_stored_events_into_month_partitions(db):
     with db.read() as conn:
         ids = list(conn.scalars(select(EventRow.id).order_by(EventRow.occurred_at)))
     assert ids == sorted(ids) and len(set(ids)) == 3
+
+
+def test_two_prunes_making_the_same_months_at_once_both_succeed(settings, db):
+    """`aiusage db prune` run by hand while the daily retention run makes the coming
+    months' partitions (or two operators' prunes): both wait on the default partition's
+    lock (held here by the test, as a long write to it would), then each makes what the
+    other has not. The second used to fail on the partition the first had just made."""
+    if db.is_sqlite:
+        pytest.skip("partitions are PostgreSQL's")
+    month = datetime.now(UTC).date().replace(day=1)  # the prunes' clock is the real one
+    coming = {partition_name(m) for m in (month, next_month(month), next_month(next_month(month)))}
+    with db.write() as conn:  # as a database migrated a month ago, before the daily run
+        for name in sorted(coming - {partition_name(month)}):
+            conn.execute(text(f"DROP TABLE IF EXISTS {name}"))
+    argv = [AIUSAGE, "db", "prune"]
+    with db.engine.connect() as holding:
+        holding.execute(text("LOCK TABLE usage_events_default IN SHARE ROW EXCLUSIVE MODE"))
+        prunes = [subprocess.Popen(argv, env=dict(os.environ), stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE) for _ in range(2)]  # fmt: skip
+        wait_until("both prunes waiting", lambda: _waiting_on_locks(db) == 2, timeout=60)
+        holding.rollback()
+    for prune in prunes:
+        _, err = prune.communicate(timeout=60)
+        assert prune.returncode == 0, err.decode()
+    assert coming <= set(partitions(db))
+
+
+def _waiting_on_locks(db) -> int:
+    with db.read() as conn:
+        return conn.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+        )

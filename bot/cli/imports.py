@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import BinaryIO
 
 from bot.cli.context import CliContext
@@ -16,6 +17,7 @@ from bot.intake import copilot, cursor, kiro
 from bot.intake.vendor_report import DECODE_ERRORS, BadReport, DocumentTooLarge
 from jobs.weeks import local_day
 from storage.bounds import within_bounds
+from storage.coordination import one_writer_of_report
 from storage.db import Database
 from storage.imports import ReplacedKey, replace_report_days
 from storage.integrations import get_integration
@@ -120,7 +122,10 @@ def run_import(args: argparse.Namespace, cli: CliContext) -> int:
         return 2
     progress = Progress()
     try:
-        with open(args.file, "rb") as handle:
+        with (
+            open(args.file, "rb") as handle,
+            one_writer_of_report(db, args.source, args.integration, partial(_waiting, args)),
+        ):
             imported, rejected = _import(db, args, handle, cli.clock(), progress)
     except OSError as exc:
         return _stopped(f"cannot read {args.file}: {exc}", progress)
@@ -138,6 +143,14 @@ def run_import(args: argparse.Namespace, cli: CliContext) -> int:
         raise
     print(f"Imported {imported} rows of {args.source} usage from {args.file}; {rejected} rejected.")
     return 1 if rejected else 0
+
+
+def _waiting(args: argparse.Namespace) -> None:
+    print(
+        f"aiusage: waiting for another import or sync of {args.source} usage to finish",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _stopped(message: str, progress: Progress) -> int:
