@@ -46,4 +46,3 @@ def test_report_csv_shows_control_characters_in_a_tool_name_as_question_marks(
 
     records = orjson.loads(printed(capsys, *span, "--format", "json"))
     assert {record["tool"] for record in records} == set(TOOLS)
-
