@@ -23,6 +23,12 @@ def neutralise(value: Any) -> Any:
     return value
 
 
+# Control characters but tab and LF (CR becomes LF): ESC, BEL, DEL and the C1 block (0x9b
+# is CSI on its own) start the sequences that clear a terminal, retitle it or hide a link,
+# and a CSV report is often read where it is printed.
+_TERMINAL_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
 def csv_row(record: Mapping[str, Any]) -> dict[str, Any]:
     """A record as a CSV row for a writer ending lines with LF: None as an empty cell, every
     text cell neutralised. A CR inside a cell becomes LF: the writer quotes LF, but would
@@ -31,6 +37,10 @@ def csv_row(record: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def cell(value: Any) -> Any:
-    """One cell as `csv_row` writes it: neutralised, with no bare CR."""
+    """One cell as `csv_row` writes it: neutralised, with no bare CR, and other control
+    characters but tab shown as `?`, as the CLI prints a vendor's error."""
     value = neutralise(value)
-    return value.replace("\r", "\n") if isinstance(value, str) else value
+    if not isinstance(value, str):
+        return value
+    value = value.replace("\r", "\n")
+    return value if value.isprintable() else _TERMINAL_CONTROLS.sub("?", value)

@@ -1,0 +1,48 @@
+"""`aiusage report` never prints a terminal's control characters from a name others chose:
+an ESC or BEL sequence in it would clear the operator's screen, retitle the window or hide a
+link (`docs/reliability.md`, Hostile input)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime
+
+import orjson
+import pytest
+
+from bot.cli.main import main
+from tests.builders import event
+from tests.test_ingest_api import post
+
+# OSC (retitle, then BEL), CSI (clear the screen), the one-byte C1 CSI, DEL, a lone BEL.
+CONTROLS = "\x1b\x07\x9b\x7f"
+TOOLS = ["\x1b]0;retitled\x07x", "\x1b[2Jcleared", "\x9b31mred", "del\x7f", "tab\tand\nline"]
+
+
+@pytest.fixture
+def now() -> datetime:
+    return datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+def printed(capsys, *argv: str) -> str:
+    assert main(list(argv)) == 0
+    return capsys.readouterr().out
+
+
+def test_report_csv_shows_control_characters_in_a_tool_name_as_question_marks(
+    client, api_key, db, capsys
+):
+    """A tool's name is the integration's to choose; JSON escapes what it holds, CSV wrote
+    it raw to the terminal."""
+    batch = [event(tool=tool, occurred_at="2026-11-18T09:00:00Z") for tool in TOOLS]
+    assert post(client, api_key, {"events": batch}).json()["accepted"] == len(TOOLS)
+    span = ("report", "--from", "2026-11-16", "--to", "2026-11-22")
+
+    out = printed(capsys, *span)
+    assert not set(CONTROLS) & set(out), repr(out)
+    tools = {row["tool"] for row in csv.DictReader(io.StringIO(out, newline=""))}
+    assert tools == {"?]0;retitled?x", "?[2Jcleared", "?31mred", "del?", "tab\tand\nline"}
+
+    records = orjson.loads(printed(capsys, *span, "--format", "json"))
+    assert {record["tool"] for record in records} == set(TOOLS)
