@@ -16,6 +16,9 @@ from typing import Any
 
 import httpx
 
+from bot.demo.fake_slack import FakeSlack
+from tests.slack_requests import SIGNING_SECRET
+
 AIUSAGE = str(Path(sys.executable).with_name("aiusage"))
 
 # Short enough for a suite that runs in seconds; the same shape as production (a check
@@ -116,6 +119,27 @@ def held_call_runner(database_url: str, slack_api_url: str, logs: Path, token: s
         },
         logs,
     )
+
+
+def slack_serving(database_url: str, slack_api_url: str, logs: Path, token: str) -> Aiusage:
+    """`aiusage serve` processes answering signed Slack requests and asking the fake Slack,
+    weeks in UTC."""
+    return Aiusage(
+        {
+            "AIUSAGE_DATABASE_URL": database_url,
+            "SLACK_API_URL": slack_api_url,
+            "SLACK_BOT_TOKEN": token,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "AIUSAGE_TIMEZONE": "UTC",
+        },
+        logs,
+    )
+
+
+def replies_to(fake: FakeSlack, name: str) -> list[dict[str, Any]]:
+    """What was sent to the fake `response_url` named `name`, in order."""
+    path = f"/response/{name}"
+    return [call.params for call in fake.calls_to("response_url") if call.path == path]
 
 
 def open_for_writing(fifo: Path, process: Any) -> int | None:

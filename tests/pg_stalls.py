@@ -1,6 +1,7 @@
 """Statements made slow at the database's side, in the test's own PostgreSQL schema: a
 trigger or a view of the test's own that calls `pg_sleep`, as a statement stalled on I/O or
-with a pathological plan would be."""
+with a pathological plan would be; rows held locked by a transaction of the test's own; and
+how many sessions wait on a lock."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg
+from sqlalchemy import text
 
 from tests.conftest import PG_ADMIN_URL
 
@@ -63,4 +65,27 @@ def stalled_reads(database_url: str, table: str, seconds: float, when: str = "%"
             f"DROP VIEW {table}",
             f"ALTER TABLE {table}_behind_stall RENAME TO {table}",
             "DROP FUNCTION stall_for_test()",
+        )
+
+
+@contextmanager
+def holding_rows(database_url: str, select: str) -> Iterator[None]:
+    """The rows `select` finds, locked FOR UPDATE by a connection of the test's own, as a
+    long transaction that wrote them would hold them."""
+    schema = database_url.rsplit("search_path%3D", 1)[1]
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as locker:
+        locker.execute(f"SET search_path = {schema}")
+        with locker.transaction():
+            assert locker.execute(f"{select} FOR UPDATE").fetchall(), "nothing to lock"
+            yield
+
+
+def waiting_on_locks(db) -> int:
+    """Sessions of this database waiting on a lock just now."""
+    with db.read() as conn:
+        return conn.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
         )

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, insert, select
 
 import storage.imports
 from jobs.connectors import CHUNK_ROWS
@@ -36,6 +36,7 @@ from tests.org_weekly_helpers import (
     push,
     requests_of,
 )
+from tests.pg_stalls import waiting_on_locks
 from tests.test_connector_groups import row_triggers
 
 DAYS = [WEEK - timedelta(weeks=3) + timedelta(days=n) for n in range(17)]  # across 3 weeks
@@ -159,7 +160,7 @@ def test_a_sync_killed_between_the_chunks_of_one_day_stores_that_day_once_next_r
         )
         sync = subprocess.Popen(argv, env=dict(os.environ), stdout=subprocess.DEVNULL)
         try:
-            wait_until("the second chunk waiting", lambda: _waiting_on_locks(db), timeout=60)
+            wait_until("the second chunk waiting", lambda: waiting_on_locks(db), timeout=60)
         finally:
             sync.send_signal(signal.SIGKILL)
             sync.wait(30)
@@ -173,17 +174,6 @@ def test_a_sync_killed_between_the_chunks_of_one_day_stores_that_day_once_next_r
     with db.read() as conn:
         commits = conn.scalar(select(func.sum(DailyRow.commits)))
     assert commits == 2 * len(records)  # two a record, each record once
-
-
-def _waiting_on_locks(db) -> bool:
-    with db.read() as conn:
-        waiting = conn.scalar(
-            text(
-                "SELECT count(*) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )
-        )
-    return bool(waiting)
 
 
 def _children(pid: int) -> set[int]:

@@ -24,6 +24,7 @@ from storage.integrations import create_integration
 from storage.models import EventRow
 from storage.records import UsageEvent, UserRef
 from tests.fault_helpers import AIUSAGE, wait_until
+from tests.pg_stalls import waiting_on_locks
 
 
 @pytest.fixture
@@ -186,19 +187,9 @@ def test_two_prunes_making_the_same_months_at_once_both_succeed(settings, db):
         holding.execute(text("LOCK TABLE usage_events_default IN SHARE ROW EXCLUSIVE MODE"))
         prunes = [subprocess.Popen(argv, env=dict(os.environ), stdout=subprocess.DEVNULL,
                                    stderr=subprocess.PIPE) for _ in range(2)]  # fmt: skip
-        wait_until("both prunes waiting", lambda: _waiting_on_locks(db) == 2, timeout=60)
+        wait_until("both prunes waiting", lambda: waiting_on_locks(db) == 2, timeout=60)
         holding.rollback()
     for prune in prunes:
         _, err = prune.communicate(timeout=60)
         assert prune.returncode == 0, err.decode()
     assert coming <= set(partitions(db))
-
-
-def _waiting_on_locks(db) -> int:
-    with db.read() as conn:
-        return conn.scalar(
-            text(
-                "SELECT count(*) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )
-        )

@@ -11,7 +11,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import psycopg
 import pytest
 from starlette.testclient import TestClient
 
@@ -20,8 +19,8 @@ from bot.slack.listeners.errors import ERROR_TEXT
 from storage.engine import REQUEST_LOCK_TIMEOUT_MS
 from storage.people import link_email
 from tests.builders import bearer, event
-from tests.conftest import PG_ADMIN_URL
 from tests.otlp.helpers import DAY, metrics, send, today, tokens
+from tests.pg_stalls import holding_rows
 from tests.readback import daily_usage
 from tests.test_database_outage import answered_within, assert_retry_shortly, holding_lock_on
 from tests.test_database_outage import requests_stored as requests_counted
@@ -36,18 +35,6 @@ SLACK_ACK_DEADLINE = 3.0
 def postgresql_only(database_url: str) -> None:
     if database_url.startswith("sqlite"):
         pytest.skip("lock_timeout is PostgreSQL's; SQLite's writers wait out a busy timeout")
-
-
-@contextmanager
-def holding_rows(database_url: str, select: str) -> Iterator[None]:
-    """The rows `select` finds, locked FOR UPDATE by a connection of the test's own, as a
-    long transaction that wrote them would hold them."""
-    schema = database_url.rsplit("search_path%3D", 1)[1]
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as locker:
-        locker.execute(f"SET search_path = {schema}")
-        with locker.transaction():
-            assert locker.execute(f"{select} FOR UPDATE").fetchall(), "nothing to lock"
-            yield
 
 
 def timed(call):

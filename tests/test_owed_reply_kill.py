@@ -12,9 +12,9 @@ import pytest
 
 from bot.demo.fake_slack import FakeSlack
 from storage.owed_replies import owed_replies
-from tests.fault_helpers import Aiusage, wait_until
+from tests.fault_helpers import replies_to, slack_serving, wait_until
 from tests.slack_command_helpers import text_of
-from tests.slack_requests import SIGNING_SECRET, signed_headers, slash_command
+from tests.slack_requests import signed_headers, slash_command
 
 
 @pytest.fixture
@@ -27,23 +27,9 @@ def fake():
 
 @pytest.fixture
 def procs(database_url, fake, tmp_path):
-    runner = Aiusage(
-        {
-            "AIUSAGE_DATABASE_URL": database_url,
-            "SLACK_API_URL": fake.api_url,
-            "SLACK_BOT_TOKEN": "xoxb-owed-kill",
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "AIUSAGE_TIMEZONE": "UTC",
-        },
-        tmp_path,
-    )
+    runner = slack_serving(database_url, fake.api_url, tmp_path, "xoxb-owed-kill")
     yield runner
     runner.stop_all()
-
-
-def replies_to(fake: FakeSlack, name: str) -> list[dict[str, Any]]:
-    path = f"/response/{name}"
-    return [call.params for call in fake.calls_to("response_url") if call.path == path]
 
 
 @pytest.mark.postgres

@@ -18,12 +18,11 @@ from freezegun import freeze_time
 from starlette.testclient import TestClient
 
 from bot.composition import build_services, create_http_app
-from bot.demo.fake_slack import FakeSlack
 from bot.settings import Settings, load_settings
 from bot.slack.owed_replies import OwedReplies
 from storage.db import Database
 from storage.owed_replies import owe_reply, owed_replies
-from tests.fault_helpers import Aiusage, wait_until
+from tests.fault_helpers import Aiusage, replies_to, wait_until
 from tests.slack_command_helpers import text_of
 from tests.slack_fixtures import SlackDriver, redriving_replicas
 from tests.slack_requests import SIGNING_SECRET, signed_headers, slash_command
@@ -50,11 +49,6 @@ def slack(
         services.db = db
         with TestClient(create_http_app(services, owed=OwedReplies(services))) as http:
             yield SlackDriver(http, fake_slack, services, freezer)
-
-
-def replies_to(fake: FakeSlack, name: str) -> list[dict]:
-    path = f"/response/{name}"
-    return [call.params for call in fake.calls_to("response_url") if call.path == path]
 
 
 @pytest.mark.postgres

@@ -10,20 +10,17 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 
-import psycopg
 import pytest
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, insert, select
 
 from jobs.connectors import CHUNK_ROWS
 from storage.models import DailyRow, IdentityRow
-from tests.conftest import PG_ADMIN_URL
 from tests.connector_helpers import claude_record, cursor_record
 from tests.fault_helpers import AIUSAGE, wait_until
 from tests.org_weekly_helpers import cli
+from tests.pg_stalls import holding_rows, waiting_on_locks
 
 DAY = date(2026, 8, 3)
 
@@ -53,28 +50,6 @@ def _finished(*procs: subprocess.Popen[bytes]) -> list[str]:
     return said
 
 
-def _waiting_on_locks(db) -> int:
-    with db.read() as conn:
-        return conn.scalar(
-            text(
-                "SELECT count(*) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )
-        )
-
-
-@contextmanager
-def _holding_rows(database_url: str, select_sql: str) -> Iterator[None]:
-    """The rows `select_sql` finds, locked FOR UPDATE by a connection of the test's own, as a
-    transaction of another process would hold them (an ingest batch adding to the day)."""
-    schema = database_url.rsplit("search_path%3D", 1)[1]
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as locker:
-        locker.execute(f"SET search_path = {schema}")
-        with locker.transaction():
-            assert locker.execute(f"{select_sql} FOR UPDATE").fetchall(), "nothing to lock"
-            yield
-
-
 def _sums(db) -> tuple[int, int]:
     with db.read() as conn:
         rows, commits = conn.execute(
@@ -97,9 +72,9 @@ def test_two_syncs_of_a_day_of_two_writes_store_it_once(db, settings, anthropic,
             insert(IdentityRow).values(kind="email", value="dev05500@example.com", created_at=now)
         )
         first = _start(*argv)
-        wait_until("the first sync waiting", lambda: _waiting_on_locks(db) == 1, timeout=60)
+        wait_until("the first sync waiting", lambda: waiting_on_locks(db) == 1, timeout=60)
         second = _start(*argv)
-        wait_until("the second sync waiting", lambda: _waiting_on_locks(db) == 2, timeout=60)
+        wait_until("the second sync waiting", lambda: waiting_on_locks(db) == 2, timeout=60)
         holding.commit()
     _finished(first, second)
     assert _sums(db) == (len(records), 2 * len(records))  # two commits a record, each once
@@ -124,11 +99,11 @@ def test_a_report_imported_while_the_same_report_is_written_counts_once(
         "import": ("import", "cursor", report),
         "sync": ("connectors", "sync", "cursor", "--since", DAY, "--until", DAY),
     }[other]
-    with _holding_rows(settings.database_url, "SELECT id FROM usage_daily"):
+    with holding_rows(settings.database_url, "SELECT id FROM usage_daily"):
         first = _start("import", "cursor", report)
-        wait_until("the import waiting", lambda: _waiting_on_locks(db) == 1, timeout=60)
+        wait_until("the import waiting", lambda: waiting_on_locks(db) == 1, timeout=60)
         second = _start(*argv)
-        wait_until(f"the {other} waiting", lambda: _waiting_on_locks(db) == 2, timeout=60)
+        wait_until(f"the {other} waiting", lambda: waiting_on_locks(db) == 2, timeout=60)
     _, said = _finished(first, second)
     assert _tabs(db) == once
     if other == "import":
