@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import httpx
 import pytest
@@ -15,10 +14,10 @@ import pytest
 from bot.demo.fake_slack import FakeSlack
 from storage.owed_replies import owed_replies
 from tests.builders import bearer
-from tests.fault_helpers import Aiusage, wait_until
+from tests.fault_helpers import Aiusage, replies_to, slack_serving, wait_until
 from tests.pg_stalls import stalled_reads
 from tests.slack_command_helpers import text_of, worked
-from tests.slack_requests import SIGNING_SECRET, signed_headers, slash_command
+from tests.slack_requests import signed_headers, slash_command
 
 EVERYONES_WEEK = "%GROUP BY usage_daily.identity_id%"  # the ranking's sum
 WARMED = "aiusage_ranking_seconds_count 1.0"  # one ranking computed
@@ -34,23 +33,9 @@ def fake():
 
 @pytest.fixture
 def procs(database_url, fake, tmp_path):
-    runner = Aiusage(
-        {
-            "AIUSAGE_DATABASE_URL": database_url,
-            "SLACK_API_URL": fake.api_url,
-            "SLACK_BOT_TOKEN": "xoxb-top-warm-up",
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "AIUSAGE_TIMEZONE": "UTC",
-        },
-        tmp_path,
-    )
+    runner = slack_serving(database_url, fake.api_url, tmp_path, "xoxb-top-warm-up")
     yield runner
     runner.stop_all()
-
-
-def replies_to(fake: FakeSlack, name: str) -> list[dict[str, Any]]:
-    path = f"/response/{name}"
-    return [call.params for call in fake.calls_to("response_url") if call.path == path]
 
 
 def top(fake: FakeSlack, base: str, name: str, text: str = "top") -> httpx.Response:
@@ -58,9 +43,10 @@ def top(fake: FakeSlack, base: str, name: str, text: str = "top") -> httpx.Respo
     return httpx.post(f"{base}/slack/events", content=body.encode(), headers=signed_headers(body))
 
 
-def used_this_week(procs: Aiusage, fake: FakeSlack, api_key: str) -> None:
+def used_this_week(procs: Aiusage, fake: FakeSlack, api_key: str, db) -> None:
     """A `serve` that took UNEW's usage of this (real) week and learned who UNEW is, then
-    was stopped: the state a restart finds."""
+    was stopped once help's reply was settled: the state a restart finds. (Killed between
+    the reply and its row's deletion, the next `serve` would send help's reply again.)"""
     serve, base = procs.serve()
     moment = datetime.now(UTC) - timedelta(minutes=1)
     usage = worked("UNEW", moment.date().isoformat(), hour=f"{moment.hour:02d}")
@@ -69,13 +55,14 @@ def used_this_week(procs: Aiusage, fake: FakeSlack, api_key: str) -> None:
     assert stored.json()["accepted"] == 1, stored.text
     assert top(fake, base, "help", "help").content == b""  # users.info, after the ack
     wait_until("help's reply", lambda: replies_to(fake, "help"))
+    wait_until("help's owed row to go", lambda: owed_replies(db) == [], 10)
     procs.kill(serve)
 
 
 def test_a_restarted_serve_warms_the_ranking_so_the_first_top_is_answered_in_its_ack(
     db, fake, procs, api_key
 ):
-    used_this_week(procs, fake, api_key)
+    used_this_week(procs, fake, api_key, db)
     _serve, base = procs.serve()
     wait_until("the warm-up's ranking", lambda: WARMED in httpx.get(f"{base}/metrics").text)
     ack = top(fake, base, "first")
@@ -91,7 +78,7 @@ def test_a_top_owed_when_serve_was_killed_mid_sum_is_answered_once_by_the_next_s
 ):
     if database_url.startswith("sqlite"):
         pytest.skip("the sum is held at the database's side by a PostgreSQL view")
-    used_this_week(procs, fake, api_key)
+    used_this_week(procs, fake, api_key, db)
     with stalled_reads(database_url, "usage_daily", 20, when=EVERYONES_WEEK):
         serve, base = procs.serve()  # its warm-up's sum sleeps in the database
         ack = top(fake, base, "owed")
