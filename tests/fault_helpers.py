@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -105,6 +106,34 @@ class Aiusage:
             if process.poll() is None:
                 process.kill()
                 process.wait(10)
+
+
+def killed_while_slack_holds(
+    fake: FakeSlack,
+    procs: Aiusage,
+    method: str,
+    command: tuple[str, ...],
+    let_through: Callable[[dict[str, Any]], bool] = lambda _params: False,
+    wait: float = 30.0,
+) -> None:
+    """Runs `aiusage *command` and SIGKILLs it while the fake Slack holds its first call to
+    `method` that `let_through` does not pass; the held call is dropped unanswered."""
+    holding, killed = threading.Event(), threading.Event()
+
+    def hold(params: dict[str, Any]) -> bool:
+        if let_through(params):
+            return True
+        holding.set()
+        killed.wait(30)
+        return False
+
+    fake.before(method, hold)
+    process = procs.start(*command)
+    try:
+        assert holding.wait(wait), procs.output(procs.count)
+        procs.kill(process)
+    finally:
+        killed.set()
 
 
 def held_call_runner(database_url: str, slack_api_url: str, logs: Path, token: str) -> Aiusage:

@@ -8,7 +8,6 @@ from outside (a file not yet written, the fake Slack, a lock the test holds)."""
 from __future__ import annotations
 
 import os
-import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -27,7 +26,13 @@ from storage.integrations import create_integration
 from storage.models import DailyRow, EventRow, IdentityRow, PersonRow
 from storage.people import link_email
 from storage.records import UsageEvent, UserRef
-from tests.fault_helpers import Aiusage, held_call_runner, open_for_writing, wait_until
+from tests.fault_helpers import (
+    Aiusage,
+    held_call_runner,
+    killed_while_slack_holds,
+    open_for_writing,
+    wait_until,
+)
 
 DAY = "11-16-2026"
 PEOPLE = 1600
@@ -117,22 +122,15 @@ def test_a_forget_killed_while_slack_holds_the_home_erase_is_finished_by_a_rerun
     """Killed after its deletion committed, before Slack took the emptied App Home: nothing
     of her is stored, and the forget run again (by her Slack ID) empties the Home."""
     alice_with_usage(db, tmp_path, now)
-    publishing, killed = threading.Event(), threading.Event()
-
-    def hold(_params: dict[str, Any]) -> bool:
-        if alice_stored(db)[0]:  # the publish before the commit goes through
-            return True
-        publishing.set()
-        killed.wait(30)
-        return False  # dropped unanswered: the Home is not emptied
-
-    fake.before("views.publish", hold)
-    forget = procs.start("people", "forget", "UALICE")
-    try:
-        assert publishing.wait(30), procs.output(procs.count)
-        procs.kill(forget)
-    finally:
-        killed.set()
+    # The publish before the commit goes through; the one after it is held, then dropped
+    # unanswered: the Home is not emptied.
+    killed_while_slack_holds(
+        fake,
+        procs,
+        "views.publish",
+        ("people", "forget", "UALICE"),
+        lambda _: alice_stored(db)[0] > 0,
+    )
     assert alice_stored(db) == (0, 0, 0)
 
     fake.before("views.publish", lambda _params: True)
@@ -154,23 +152,15 @@ def test_a_forget_by_email_killed_after_its_commit_has_already_emptied_her_home(
     killed while Slack holds the publish after the commit, her tab already shows nothing."""
     alice_with_usage(db, tmp_path, now)
     published: list[dict[str, Any]] = []
-    holding, killed = threading.Event(), threading.Event()
 
-    def hold_after_commit(params: dict[str, Any]) -> bool:
-        if alice_stored(db)[0]:  # before the commit: Slack takes it
+    def before_commit(params: dict[str, Any]) -> bool:  # Slack takes it; after, it is held
+        if alice_stored(db)[0]:
             published.append(params)
             return True
-        holding.set()
-        killed.wait(30)
-        return False  # dropped unanswered
+        return False
 
-    fake.before("views.publish", hold_after_commit)
-    forget = procs.start("people", "forget", "alice@example.com")
-    try:
-        assert holding.wait(30), procs.output(procs.count)
-        procs.kill(forget)
-    finally:
-        killed.set()
+    command = ("people", "forget", "alice@example.com")
+    killed_while_slack_holds(fake, procs, "views.publish", command, before_commit)
     assert alice_stored(db) == (0, 0, 0)
     [last] = published
     assert last["user_id"] == "UALICE"

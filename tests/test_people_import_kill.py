@@ -7,10 +7,8 @@ Real `aiusage` processes, on both databases, as in `tests/test_cli_kills.py`."""
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -18,7 +16,13 @@ from sqlalchemy import select
 from bot.demo.fake_slack import FakeSlack
 from storage.db import Database
 from storage.models import PersonRow
-from tests.fault_helpers import Aiusage, held_call_runner, open_for_writing, wait_until
+from tests.fault_helpers import (
+    Aiusage,
+    held_call_runner,
+    killed_while_slack_holds,
+    open_for_writing,
+    wait_until,
+)
 from tests.people_import_helpers import links
 
 ROWS = 1200
@@ -84,22 +88,10 @@ def test_a_people_import_killed_mid_file_links_each_identity_once_when_run_again
         os.close(writer)
     assert links(db) == {} and people(db) == []  # half a file links nothing
 
-    asked, killed = threading.Event(), threading.Event()
-
-    def hold(_params: dict[str, Any]) -> bool:
-        asked.set()
-        killed.wait(30)
-        return False  # dropped unanswered
-
-    fake.before("users.lookupByEmail", hold)
     path = tmp_path / "people.csv"
     path.write_bytes(whole)
-    importing = procs.start("people", "import", str(path))
-    try:
-        assert asked.wait(60), procs.output(procs.count)
-        procs.kill(importing)
-    finally:
-        killed.set()
+    command = ("people", "import", str(path))
+    killed_while_slack_holds(fake, procs, "users.lookupByEmail", command, wait=60)
     assert links(db) == clean_import(range(LOOKED_UP))  # the rows before it, whole
     # The audit log has the run that linked them (the half-read file's run linked nothing).
     [started] = import_audit(procs)
