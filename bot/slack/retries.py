@@ -19,9 +19,6 @@ class EventsInHand:
         self._size = size
         self._lock = threading.Lock()
 
-    def __contains__(self, event_id: object) -> bool:
-        return event_id in self._ids
-
     def claim(self, event_id: str) -> bool:
         """Take the event in, in one step with the check: False when it was in hand already
         (a retry, perhaps arriving while the first try is still being worked on)."""
