@@ -34,4 +34,3 @@ class EventsInHand:
         """Forget an event whose first try failed, so that Slack's retry does the work."""
         with self._lock:
             self._ids.pop(event_id, None)
-
