@@ -161,8 +161,10 @@ def slack_file_id(value: object) -> str | None:
 def identity(kind: str, value: str) -> str:
     """A vendor's name for a person (login, id): 1 to 320 characters, printable, no spaces
     at either end."""
-    if not value or len(value) > MAX_IDENTITY_CHARS or value != value.strip():
+    if not value or len(value) > MAX_IDENTITY_CHARS:
         raise OutOfBounds(f"{kind} identity must be 1 to {MAX_IDENTITY_CHARS} characters")
+    if value != value.strip():
+        raise OutOfBounds(f"{kind} identity has spaces at its ends: {value[:40]!r}")
     if not value.isprintable():
         raise OutOfBounds(f"{kind} identity holds control characters")
     return value

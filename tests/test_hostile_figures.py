@@ -155,7 +155,7 @@ def test_otlp_identities_must_be_valid_emails_or_bounded_names(client, api_key, 
         )
     assert daily_usage(db, date(2026, 11, 18), date(2026, 11, 18)) == []
     assert all(len(value) <= 320 for _, value in db.identity_ids)
-    ok = send(client, api_key, metrics(tokens(3), resource=claude_resource(" Dev@Example.COM ")))
+    ok = send(client, api_key, metrics(tokens(3), resource=claude_resource("Dev@Example.COM")))
     assert (
         ExportMetricsServiceResponse.FromString(ok.content).partial_success.rejected_data_points
         == 0

@@ -6,11 +6,16 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceResponse,
+)
 
 from bot.cli.main import main
 from storage import bounds
 from storage.lru import BoundedCache
+from storage.people import link_email
 from tests.builders import event
+from tests.otlp.helpers import DELTA, metrics, point, send
 from tests.readback import daily_usage
 from tests.test_ingest_api import post
 
@@ -67,3 +72,31 @@ def test_the_same_address_is_one_identity_whichever_door_it_came_through(client,
     assert main(["people", "link", "DEV@example.com", "UDEV"]) == 0
     [day] = daily_usage(db, date(2026, 11, 18), date(2026, 11, 18))
     assert day.totals.input_tokens == 100
+
+
+SPACED = [" dev@example.com ", "dev@example.com\u00a0", "  octocat "]
+
+
+@pytest.mark.parametrize("spaced", SPACED)
+def test_an_identity_with_spaces_at_its_ends_is_refused_by_name_at_both_doors(
+    client, api_key, db, now, spaced
+):
+    """`storage/bounds.py` keeps no spaces at an identity's ends. The API refused such an
+    email by index; OTLP trimmed it and counted the point, so one person's usage was kept by
+    one door and refused by the other."""
+    if "@" in spaced:
+        answer = post(client, api_key, {"events": [event(user={"email": spaced}), event()]})
+        assert answer.json()["accepted"] == 1 and answer.json()["rejected"][0]["index"] == 0
+    developer = link_email(db, "dev@example.com", "UDEV", now)  # the resource's person
+
+    good = point(2, type="output", model="claude-sonnet-4-5")
+    bad = point(1, type="input", model="claude-sonnet-4-5", user__email=spaced)
+    message = metrics(("claude_code.token.usage", [bad, good]), temporality=DELTA)
+    response = send(client, api_key, message)
+    assert response.status_code == 200
+    partial = ExportMetricsServiceResponse.FromString(response.content).partial_success
+    assert partial.rejected_data_points == 1
+    assert repr(spaced) in partial.error_message
+    [day] = daily_usage(db, date(2026, 11, 18), date(2026, 11, 18), [developer])
+    assert (day.totals.input_tokens, day.totals.output_tokens) == (0, 2)
+    assert all(value == value.strip() for _, value in db.identity_ids)

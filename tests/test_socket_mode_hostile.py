@@ -5,6 +5,7 @@ fake Socket Mode endpoint and the fake Web API on loopback, with hypothesis choo
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import time
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bot.composition import build_services, create_bolt_app
+from bot.demo.signed_requests import app_home_opened
 from bot.slack.client import make_web_client
 from bot.slack.command_text import Help, parse_command
 from bot.slack.listeners.errors import ERROR_TEXT
@@ -152,3 +154,15 @@ def test_a_click_from_a_view_without_a_response_url_passes_the_socket_door(socke
         "a click by UALICE is not acted on: response_url is not a URL"
     ]
     assert fake.calls_to("users.info") == []
+
+
+def test_slacks_retry_of_an_event_already_taken_in_publishes_nothing_again(socket_asker, caplog):
+    """Over HTTP a retried event already taken in is skipped (tests/home/test_home.py);
+    Socket Mode retries an envelope it thinks went unacknowledged, with the same event_id."""
+    fake, socket = socket_asker.fake, socket_asker.socket
+    event = json.loads(app_home_opened("UALICE"))
+    for attempt in (0, 1, 2):
+        socket.wait_ack(socket.send("events_api", event, retry_attempt=attempt))
+    fake.wait_for("views.publish")
+    time.sleep(0.5)  # a second publish would have come by now
+    assert len(fake.calls_to("views.publish")) == 1

@@ -46,3 +46,46 @@ def test_report_csv_shows_control_characters_in_a_tool_name_as_question_marks(
 
     records = orjson.loads(printed(capsys, *span, "--format", "json"))
     assert {record["tool"] for record in records} == set(TOOLS)
+
+
+def test_report_json_escapes_c1_and_del_rather_than_printing_them(client, api_key, db, capsys):
+    """JSON escaped ESC and BEL (`\\u001b`) but wrote DEL and the one-byte CSI (U+009B, which
+    many terminals honour) raw; now they are escaped too, and the names round-trip."""
+    batch = [event(tool=tool, occurred_at="2026-11-18T09:00:00Z") for tool in TOOLS]
+    assert post(client, api_key, {"events": batch}).json()["accepted"] == len(TOOLS)
+
+    out = printed(
+        capsys, "report", "--from", "2026-11-16", "--to", "2026-11-22", "--format", "json"
+    )
+    assert not set(CONTROLS) & set(out), repr(out)
+    assert "\\u009b31mred" in out and "del\\u007f" in out
+    assert {record["tool"] for record in orjson.loads(out)} == set(TOOLS)
+
+
+def test_people_export_escapes_every_control_character_and_round_trips(client, api_key, db, capsys):
+    """`people export` is one JSON document for the terminal or a file: Python's json left
+    DEL and C1 (U+009B is CSI) raw; a tool name chosen by an integration reached the
+    operator's terminal."""
+    batch = [event(tool=tool, occurred_at="2026-11-18T09:00:00Z") for tool in TOOLS]
+    assert post(client, api_key, {"events": batch}).json()["accepted"] == len(TOOLS)
+
+    out = printed(capsys, "people", "export", "UALICE")
+    assert not set(CONTROLS) & set(out), repr(out)
+    document = orjson.loads(out)
+    assert set(TOOLS) <= {row["tool"] for row in document["events"]}
+
+
+def test_audit_shows_control_characters_in_a_detail_as_question_marks(
+    settings, db, capsys, monkeypatch
+):
+    """An announcement given to `admin retire` by a script is kept in the audit detail as
+    given; `aiusage audit` printed it raw."""
+    monkeypatch.setenv("AIUSAGE_ADMINS", "UADMIN")
+    monkeypatch.delenv("AIUSAGE_AWARD_CHANNELS", raising=False)
+    text = "bye " + "".join(TOOLS)
+    assert main(["admin", "retire", "--announcement", text, "--by", "UADMIN"]) == 0
+    capsys.readouterr()
+
+    out = printed(capsys, "audit")
+    assert not set(CONTROLS) & set(out), repr(out)
+    assert "bye ?]0;retitled?x?[2Jcleared?31mreddel?tab?and line" in out

@@ -6,6 +6,7 @@ import argparse
 from datetime import date, datetime, time
 
 from bot.cli.context import CliContext
+from bot.cli.terminal import printable
 from storage.admin import audit_log
 
 
@@ -32,6 +33,9 @@ def run_audit(args: argparse.Namespace, cli: CliContext) -> int:
     print(f"{'WHEN (' + zone + ')':<26} {'WHO':<12} {'ACTION':<16} {'OUTCOME':<10} DETAIL")
     for entry in entries:
         when = entry.at.astimezone(settings.timezone).strftime("%Y-%m-%d %H:%M:%S")
-        detail = (entry.detail or "").replace("\n", " ")
-        print(f"{when:<26} {entry.actor:<12} {entry.action:<16} {entry.outcome:<10} {detail}")
+        # Shown as `connectors list` shows a vendor's error: a detail may hold what someone
+        # else chose (an announcement a script passed on, a file's name).
+        actor, action, outcome = (printable(x) for x in (entry.actor, entry.action, entry.outcome))
+        detail = printable((entry.detail or "").replace("\n", " "))
+        print(f"{when:<26} {actor:<12} {action:<16} {outcome:<10} {detail}")
     return 0

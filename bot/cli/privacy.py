@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.cli import cli_actor
 from bot.cli.context import CliContext
+from bot.cli.terminal import json_for_terminal
 from bot.slack.client import make_web_client
 from bot.slack.forgotten_home import SlackHomeEraser
 from bot.slack.notifier import SlackNotifier
@@ -136,8 +137,8 @@ def run_export(args: argparse.Namespace, cli: CliContext) -> int:
     document: dict[str, Any] = {"exported_at": cli.clock().isoformat(), **export(db, subject)}
     # The audit keeps that an export was made and by whom, not whose data it was.
     record_audit(db, cli_actor(), "people.export", "done", cli.clock())
-    json.dump(document, sys.stdout, ensure_ascii=False, indent=2, default=str)
-    sys.stdout.write("\n")
+    encoded = json.dumps(document, ensure_ascii=False, indent=2, default=str)
+    sys.stdout.write(json_for_terminal(encoded) + "\n")
     return 0
 
 

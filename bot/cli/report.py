@@ -15,6 +15,7 @@ from bot.cli.context import CliContext
 from bot.cli.group_report import grouped_records
 from bot.cli.report_columns import FIRST_FIGURES, LATER_FIGURES, report_figures
 from bot.cli.spreadsheet import csv_row
+from bot.cli.terminal import json_for_terminal
 from bot.settings import Settings
 from jobs.org_report import period_problem
 from jobs.weeks import (
@@ -154,7 +155,8 @@ def run_report(args: argparse.Namespace, cli: CliContext) -> int:
                 file=sys.stderr,
             )
     if args.format == "json":
-        sys.stdout.write(orjson.dumps(records, option=orjson.OPT_INDENT_2).decode() + "\n")
+        encoded = orjson.dumps(records, option=orjson.OPT_INDENT_2).decode()
+        sys.stdout.write(json_for_terminal(encoded) + "\n")
         return 0
     fields = list(records[0]) if records else list(columns)
     writer = csv.DictWriter(sys.stdout, fieldnames=fields, lineterminator="\n")

@@ -90,9 +90,11 @@ def find_user(
 
 
 def _named(value: Any) -> str | None:
-    """An attribute's value as a name for someone: a string with more than blanks in it."""
+    """An attribute's value as a name for someone: a string with more than blanks in it,
+    as sent. Not trimmed: spaces at its ends make it refused by name (`storage.bounds`), as
+    the API refuses them, rather than one door counting what the other refuses."""
     if isinstance(value, str) and value.strip():
-        return value.strip()
+        return value
     return None
 
 

@@ -122,12 +122,10 @@ def slack_route(
             return JSONResponse({"error": "malformed request"}, 400)
         event_id = bolt_request.body.get("event_id")
         event_id = event_id if isinstance(event_id, str) else None
-        if event_id is not None and event_id in in_hand:
+        if event_id is not None and not in_hand.claim(event_id):
             retry = request.headers.get("x-slack-retry-num", "")
             log.info("slack retry %.8s of event %.40s skipped: taken in already", retry, event_id)
             return Response(status_code=200)
-        if event_id is not None:
-            in_hand.take(event_id)
         answered = False
         try:
             answer = await run_in_threadpool(dispatch, bolt_request)

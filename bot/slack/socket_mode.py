@@ -27,6 +27,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.socket_mode.websockets import SocketModeClient
 
 from bot.slack.request import shape_problem
+from bot.slack.retries import EventsInHand
 
 log = logging.getLogger("aiusage.socket_mode")
 CLOSE_TIMEOUT_S = 30.0
@@ -63,6 +64,7 @@ class SocketModeRunner:
         self._thread = threading.Thread(target=self._loop.run_forever, name="socket-mode")
         self._client: _Client | None = None
         self._in_flight: set[asyncio.Future[Any]] = set()
+        self._in_hand = EventsInHand()
 
     def connect(self) -> None:
         """Open the connection; raise SocketModeRefused with a one-line reason if Slack says no."""
@@ -141,8 +143,25 @@ class SocketModeRunner:
             user = envelope_user(request.payload)
             log.warning("a %s by %.40s is not acted on: %s", kind, user, problem)
             return SocketModeResponse(envelope_id=request.envelope_id)
-        bolt_request = BoltRequest(mode="socket_mode", body=request.payload)
-        return envelope_response(request.envelope_id, self._app.dispatch(bolt_request))
+        # Slack sends an event again when it thinks the ack was late or lost, as over HTTP
+        # (bot/slack/app.py): a Home open retried published the tab again.
+        event_id = request.payload.get("event_id")
+        event_id = event_id if isinstance(event_id, str) else None
+        if event_id is not None and not self._in_hand.claim(event_id):
+            log.info(
+                "slack retry %s of event %.40s skipped: taken in already",
+                request.retry_attempt,
+                event_id,
+            )
+            return SocketModeResponse(envelope_id=request.envelope_id)
+        answer = None
+        try:
+            bolt_request = BoltRequest(mode="socket_mode", body=request.payload)
+            answer = envelope_response(request.envelope_id, self._app.dispatch(bolt_request))
+        finally:
+            if event_id is not None and answer is None:
+                self._in_hand.drop(event_id)  # not done: Slack's retry should do it
+        return answer
 
 
 def envelope_problem(payload: object) -> str | None:

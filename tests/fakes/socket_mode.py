@@ -80,16 +80,24 @@ class FakeSocketMode:
             if not self._changed.wait_for(lambda: len(self.connections) >= count, timeout):
                 raise AssertionError(f"expected {count} connection(s), got {len(self.connections)}")
 
-    def send(self, kind: str, payload: dict[str, Any], *, response_payload: bool = True) -> str:
-        """Send an envelope on the newest connection; returns its envelope id."""
+    def send(
+        self,
+        kind: str,
+        payload: dict[str, Any],
+        *,
+        response_payload: bool = True,
+        retry_attempt: int = 0,
+    ) -> str:
+        """Send an envelope on the newest connection; returns its envelope id. A retry
+        (`retry_attempt` > 0) is Slack sending an event again that it thinks went unanswered."""
         envelope_id = f"env-{next(self._ids)}"
         message = {
             "envelope_id": envelope_id,
             "type": kind,
             "payload": payload,
             "accepts_response_payload": response_payload,
-            "retry_attempt": 0,
-            "retry_reason": "",
+            "retry_attempt": retry_attempt,
+            "retry_reason": "timeout" if retry_attempt else "",
         }
         index = len(self.connections) - 1
         with self._changed:
