@@ -118,10 +118,12 @@ def _link_pg(conn: Connection, unlinked: list[tuple[int, str, str]], now: dateti
     ]
     if links:
         # One statement, so the identities trigger (weekly marks) runs once, not per link.
+        # Only those still unlinked: one linked since they were read (an admin's link that
+        # committed while this waited on the row) stays as it was linked.
         conn.exec_driver_sql(
             "UPDATE identities AS i SET person_id = l.person, linked_by = 'auto', "
             "linked_at = %(now)s FROM unnest(%(ids)s::int8[], %(people)s::int8[]) "
-            "AS l (id, person) WHERE i.id = l.id",
+            "AS l (id, person) WHERE i.id = l.id AND i.person_id IS NULL",
             {
                 "ids": [identity_id for identity_id, _ in links],
                 "people": [person_id for _, person_id in links],
