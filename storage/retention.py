@@ -117,10 +117,9 @@ def _delete_job_runs(
                     )
                 )
                 if due:
-                    conn.execute(
+                    deleted += conn.execute(
                         delete(JobRunRow).where(JobRunRow.job == job, JobRunRow.due_at.in_(due))
-                    )
-            deleted += len(due)
+                    ).rowcount
             if on_batch is not None:
                 on_batch()
             if len(due) < batch:
@@ -138,8 +137,9 @@ def _delete_in_batches(
                 conn.scalars(select(model.id).where(condition).order_by(model.id).limit(batch))
             )
             if ids:
-                conn.execute(delete(model).where(model.id.in_(ids)))
-        deleted += len(ids)
+                # What this statement deleted, not what the select found: another prune (or
+                # a settled owed reply's own delete) may have taken some of them meanwhile.
+                deleted += conn.execute(delete(model).where(model.id.in_(ids))).rowcount
         if on_batch is not None:
             on_batch()
         if len(ids) < batch:
