@@ -83,3 +83,26 @@ def test_an_admin_link_made_while_the_email_is_ingested_stands(db, settings, pro
     for number, process in enumerate((lookup, admin, ingest), start=1):
         _ok(procs, number, process)
     assert _link_of(db, ADA) == ("UBEN", cli_actor())
+
+
+def test_an_admin_link_made_while_slack_names_the_email_stands(db, settings, procs, tmp_path):
+    """Ada's email has usage nobody is linked to yet. An admin links it to Ben, and waits on
+    the identity's row (held by the test); a `people import` meanwhile asks Slack whose the
+    email is (Ada's), records it as her email, and waits to link it. The admin's link came
+    first, so the email counts for another Slack user when the look-up links it: as
+    `link_email` says, it stays where it is. (The look-up had checked before the admin's
+    link and linked after it, replacing it.)"""
+    first = tmp_path / "cursor-1.json"
+    cursor_report(first, [(DAY, "ada", 3)])
+    cli("import", "cursor", first)
+    people = tmp_path / "people.csv"
+    people.write_text(f"identity,slack_user\ncopilot:ada-gh,{ADA}\n")
+    held = f"SELECT id FROM identities WHERE kind = 'email' AND value = '{ADA}'"
+    with holding_rows(settings.database_url, held):
+        admin = procs.start("people", "link", ADA, "UBEN")
+        wait_until("the admin's link waiting", lambda: waiting_on_locks(db) == 1, timeout=60)
+        lookup = procs.start("people", "import", str(people))
+        wait_until("the people import waiting", lambda: waiting_on_locks(db) == 2, timeout=60)
+    for number, process in enumerate((admin, lookup), start=1):
+        _ok(procs, number, process)
+    assert _link_of(db, ADA) == ("UBEN", cli_actor())
