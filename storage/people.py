@@ -12,7 +12,7 @@ from sqlalchemy import Connection, bindparam, insert, or_, select, tuple_, updat
 from storage.db import Database
 from storage.dialect import insert_ignore
 from storage.models import IdentityRow, PersonRow
-from storage.person_writes import changed, write_for_person
+from storage.person_writes import PersonGone, changed, write_for_person
 from storage.post_models import AuditRow
 from storage.records import Person
 
@@ -118,10 +118,12 @@ def _link_pg(conn: Connection, unlinked: list[tuple[int, str, str]], now: dateti
     ]
     if links:
         # One statement, so the identities trigger (weekly marks) runs once, not per link.
+        # Only those still unlinked: one linked since they were read (an admin's link that
+        # committed while this waited on the row) stays as it was linked.
         conn.exec_driver_sql(
             "UPDATE identities AS i SET person_id = l.person, linked_by = 'auto', "
             "linked_at = %(now)s FROM unnest(%(ids)s::int8[], %(people)s::int8[]) "
-            "AS l (id, person) WHERE i.id = l.id",
+            "AS l (id, person) WHERE i.id = l.id AND i.person_id IS NULL",
             {
                 "ids": [identity_id for identity_id, _ in links],
                 "people": [person_id for _, person_id in links],
@@ -262,25 +264,42 @@ def link_email(db: Database, email: str, slack_user_id: str, now: datetime) -> i
     moves it with `aiusage people link`."""
     email = email.lower()
 
-    def note(conn: Connection) -> tuple[int, bool]:
-        person_id = ensure_person(conn, slack_user_id, now)
+    def held(conn: Connection) -> bool:
+        """Whether the email counts for another Slack user, audited if so."""
         holder = conn.execute(
             select(IdentityRow.id, PersonRow.slack_user_id)
             .join(PersonRow, PersonRow.id == IdentityRow.person_id)
             .where(IdentityRow.kind == "email", IdentityRow.value == email)
         ).one_or_none()
-        if holder is not None and holder.slack_user_id not in (None, slack_user_id):
-            _hold_email(conn, holder.id, email, holder.slack_user_id, slack_user_id, now)
+        if holder is None or holder.slack_user_id in (None, slack_user_id):
+            return False
+        _hold_email(conn, holder.id, email, holder.slack_user_id, slack_user_id, now)
+        return True
+
+    def note(conn: Connection) -> tuple[int, bool]:
+        person_id = ensure_person(conn, slack_user_id, now)
+        if held(conn):
             return person_id, False
         _drop_email_elsewhere(conn, email, person_id)
         update_person = update(PersonRow).where(PersonRow.id == person_id).values(email=email)
         changed(conn.execute(update_person).rowcount)
         return person_id, True
 
-    person_id, moved = write_for_person(db, note)
-    if not moved:
+    def link(conn: Connection) -> int:
+        # Asked again, its row locked: an admin's link of the email that committed since
+        # `note` (or waited on the row with this one) stands, as one made before it would.
+        person_id = ensure_person(conn, slack_user_id, now)
+        [identity_id] = resolve_identities(conn, [("email", email)], now).values()
+        lock = select(IdentityRow.id).where(IdentityRow.id == identity_id).with_for_update()
+        if conn.execute(lock).first() is None:
+            raise PersonGone  # deleted by a forget this waited on: run again after it
+        if not held(conn):
+            _link(conn, identity_id, person_id, "slack-lookup", now)
+            _drop_email_elsewhere(conn, email, person_id)
         return person_id
-    return link_identity(db, "email", email, slack_user_id, "slack-lookup", now)
+
+    person_id, moved = write_for_person(db, note)
+    return write_for_person(db, link) if moved else person_id
 
 
 # A contested address is audited again at most weekly while nobody decides, however often the

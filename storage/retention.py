@@ -14,6 +14,7 @@ from sqlalchemy import delete, select
 from storage.db import Database
 from storage.event_partitions import drop_months_before
 from storage.models import DailyRow, EventRow, IntegrityFlagRow, OtlpSeriesRow, TeamMemberRow
+from storage.owed_replies import ANSWERED
 from storage.post_models import AuditRow, JobRunRow, OutboxRow, OwedReplyRow
 from storage.weekly import prune_weekly
 
@@ -67,8 +68,10 @@ def prune(
         closed = OutboxRow.status != "pending"  # an owed post is kept until it is delivered
         plan.append(("outbox", OutboxRow, closed & (OutboxRow.done_at < cutoffs.outbox_before)))
     if cutoffs.owed_replies_before is not None:
+        # A row the re-drive answered is a fence, no reply owed: it goes uncounted (below),
+        # as `drop_born_before` drops it, so the count is of replies that never went.
         born = OwedReplyRow.created_at < cutoffs.owed_replies_before
-        plan.append(("owed_replies", OwedReplyRow, born))
+        plan.append(("owed_replies", OwedReplyRow, born & (OwedReplyRow.holder != ANSWERED)))
     refused = AuditRow.outcome == "refused"
     if cutoffs.refusals_before is not None:
         plan.append(("refusals", AuditRow, refused & (AuditRow.at < cutoffs.refusals_before)))
@@ -79,6 +82,11 @@ def prune(
         counts["events"] = drop_months_before(db, cutoffs.raw_before)
     for name, model, condition in plan:
         counts[name] += _delete_in_batches(db, model, condition, batch, on_batch)
+    if cutoffs.owed_replies_before is not None:
+        fences = (OwedReplyRow.created_at < cutoffs.owed_replies_before) & (
+            OwedReplyRow.holder == ANSWERED
+        )
+        _delete_in_batches(db, OwedReplyRow, fences, batch, on_batch)
     if cutoffs.rollup_before is not None:
         prune_weekly(db, cutoffs.rollup_before)  # the weekly sums go with the daily rows
     if cutoffs.refusals_kept is not None:
@@ -117,10 +125,9 @@ def _delete_job_runs(
                     )
                 )
                 if due:
-                    conn.execute(
+                    deleted += conn.execute(
                         delete(JobRunRow).where(JobRunRow.job == job, JobRunRow.due_at.in_(due))
-                    )
-            deleted += len(due)
+                    ).rowcount
             if on_batch is not None:
                 on_batch()
             if len(due) < batch:
@@ -138,8 +145,9 @@ def _delete_in_batches(
                 conn.scalars(select(model.id).where(condition).order_by(model.id).limit(batch))
             )
             if ids:
-                conn.execute(delete(model).where(model.id.in_(ids)))
-        deleted += len(ids)
+                # What this statement deleted, not what the select found: another prune (or
+                # a settled owed reply's own delete) may have taken some of them meanwhile.
+                deleted += conn.execute(delete(model).where(model.id.in_(ids))).rowcount
         if on_batch is not None:
             on_batch()
         if len(ids) < batch:

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, distinct, func, or_, select, update
+from sqlalchemy import Connection, and_, distinct, func, or_, select, text, update
 
-from storage.db import Database
+from storage.db import Database, lock_key
 from storage.dialect import insert_ignore
 from storage.models import IdentityRow, TeamMemberRow, TeamRow
 from storage.people import IdentityKey
@@ -57,6 +57,13 @@ def _replace(
     external_ids: Mapping[str, str] | None,
 ) -> None:
     with db.write() as conn:
+        if not db.is_sqlite:
+            # One replacement of a source at a time (SQLite takes one writer anyway): two
+            # that overlapped each read the teams before the other's, so the later kept
+            # teams the earlier made that its own file no longer gives; and two making the
+            # same new teams in their files' orders deadlocked.
+            key = lock_key(conn, f"teams:{source}")
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
         first_teams = conn.scalar(select(TeamRow.id).limit(1)) is None
         known = dict(
             conn.execute(select(TeamRow.name, TeamRow.id).where(TeamRow.source == source)).all()

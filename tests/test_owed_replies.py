@@ -27,6 +27,7 @@ from storage.owed_replies import (
     ANSWERED,
     abandoned_replies,
     claim_reply,
+    mark_answered,
     owe_reply,
     owed_replies,
 )
@@ -362,3 +363,28 @@ def test_db_prune_drops_owed_replies_past_30_minutes(db, run):
     assert code == 0
     assert "deleted 1 replies owed to slash commands, past Slack's 30 minutes" in out, out
     assert [o.response_url.rsplit("/", 1)[1] for o in owed_replies(db)] == ["alive"]
+
+
+def test_db_prune_counts_only_the_replies_that_were_never_answered(db, run):
+    """A row the re-drive answered stays as a fence until 30 minutes are past: prune deletes
+    it with the rest, but it was no reply owed, and said so it made the count of unanswered
+    replies look larger."""
+    now = datetime.now(UTC)  # the command's own clock
+    born = now - timedelta(minutes=31)
+    ids = {}
+    for name in ("answered", "unanswered"):
+        ids[name] = owe_reply(
+            db,
+            slack_user_id="UALICE",
+            text="me",
+            response_url=f"http://127.0.0.1:9/response/{name}",
+            team=(None, None),
+            holder=f"redrive-{name}",
+            now=born,
+            lease_until=born + timedelta(minutes=1),
+        )
+    mark_answered(db, ids["answered"], "redrive-answered")
+    code, out, _err = run("db", "prune")
+    assert code == 0
+    assert "deleted 1 replies owed to slash commands, past Slack's 30 minutes" in out, out
+    assert owed_replies(db) == []
