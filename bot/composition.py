@@ -29,7 +29,7 @@ from bot.slack.chart_upload import SlackFiles
 from bot.slack.client import make_web_client
 from bot.slack.forgotten_home import SlackHomeEraser
 from bot.slack.home_service import HomeService
-from bot.slack.identity import resolve_unmatched_emails
+from bot.slack.identity import RefusalLog, resolve_unmatched_emails
 from bot.slack.notifier import DirectMessageNotifier, SlackNotifier
 from bot.slack.org_service import OrgService
 from bot.slack.owed_replies import OwedReplies
@@ -166,9 +166,11 @@ def build_scheduler(services: Services, owed: OwedReplies | None = None) -> Sche
             return
         scheduled_awards(services.db, notifier, config, services.clock)
 
+    refusals = RefusalLog()  # this process's passes say a lasting refusal hourly
+
     def identity_job() -> None:
         if services.settings.slack_bot_token is not None:
-            resolve_unmatched_emails(services)
+            resolve_unmatched_emails(services, refusals=refusals)
 
     def connector_job() -> None:
         settings = services.settings

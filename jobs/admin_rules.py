@@ -3,6 +3,7 @@ plain data for any surface to render. Pure: no database, Slack or scheduler."""
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,6 +26,10 @@ DEFAULT_ANNOUNCEMENT = (
     "who took part. Your own usage and cost stay visible to you with `/aiusage me`."
 )
 MAX_ADMINS_NAMED = 5
+# Longer is not an announcement anyone should post (Slack passes about 4,000 characters).
+MAX_TEXT = 2000
+# The bidirectional overrides and isolates: they make text read differently from what it is.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 def is_admin(
@@ -43,6 +48,42 @@ def is_admin(
 def announcement_or_default(text: str) -> str:
     """The announcement as typed, or the default one when nothing (or only spaces) was typed."""
     return text.strip() or DEFAULT_ANNOUNCEMENT
+
+
+def is_control(ch: str) -> bool:
+    """A character no typed text may hold: a control character (newlines and tabs are
+    ordinary in a multi-line announcement) or a bidirectional override."""
+    return (ch not in "\n\t" and unicodedata.category(ch) == "Cc") or ch in BIDI_CONTROLS
+
+
+@dataclass(frozen=True, slots=True)
+class TextRefused:
+    """Why an announcement or note is not posted: `control` (the first such character) or
+    `length` (past MAX_TEXT, counted without the spaces at its ends)."""
+
+    control: str | None = None
+    length: int | None = None
+
+    @property
+    def line(self) -> str:
+        if self.control is not None:
+            return (
+                f"holds the control character U+{ord(self.control):04X}; an announcement may "
+                "hold printable text, newlines and tabs"
+            )
+        return f"too long: {self.length:,} characters, at most {MAX_TEXT:,}"
+
+
+def text_refused(text: str) -> TextRefused | None:
+    """The rule for an announcement or note, whichever door it comes through (`/aiusage
+    retire|restore` and `aiusage admin retire|restore`): None when it may be posted.
+    Slack markup in it (`<!channel>`, `<@U…>`, links) needs no rule: it is posted escaped."""
+    for ch in text:
+        if is_control(ch):
+            return TextRefused(control=ch)
+    if len(body := text.strip()) > MAX_TEXT:
+        return TextRefused(length=len(body))
+    return None
 
 
 def who_can(configured_admins: Sequence[str], workspace_admins_enabled: bool) -> str:

@@ -223,7 +223,16 @@ def post_week(
     post = week_post(db, config, week, clock())
     if isinstance(post, str):
         return PostReport(week, refused=post)
-    results = deliver(db, notifier, post, config.channels, clock, policy=config.posting)
+    # Built again before each channel after the first: an opt-out while it goes round holds.
+    results = deliver(
+        db,
+        notifier,
+        post,
+        config.channels,
+        clock,
+        policy=config.posting,
+        refresh=lambda: week_post(db, config, week, clock()),
+    )
     assert isinstance(post.data, AwardPost)
     return PostReport(week, results=results, winners=len(post.data.badges))
 

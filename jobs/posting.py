@@ -164,9 +164,13 @@ def deliver(
     clock: Callable[[], datetime],
     *,
     policy: PostPolicy = DEFAULT_POLICY,
+    refresh: Callable[[], Post | str] | None = None,
 ) -> list[ChannelResult]:
     """Post to every channel that has not had this post yet; one channel's failure never
-    stops the others. What is not posted now stays owed, and is retried by `jobs.redrive`."""
+    stops the others. What is not posted now stays owed, and is retried by `jobs.redrive`.
+    `refresh` builds the post again before each channel after the first (an award post, so
+    someone who opted out while it went round is left out of the channels still to come),
+    or says why there is none now: the channels still to come are then cancelled."""
     kind, payload = outbox_entry(post.data)
     # Only what the re-drive can post again is owed; other posts (a caller's own, such as a
     # direct message) keep their claims and are retried when their caller calls again.
@@ -178,11 +182,23 @@ def deliver(
     with heartbeat(
         policy.heartbeat, _renewing(db, holder, clock, policy), f"post claims of {holder}"
     ):
-        for channel in channels:
-            result = _deliver_one(db, notifier, post, channel, holder, clock, policy)
+        cancelled: str | None = None
+        for at, channel in enumerate(channels):
+            if refresh is not None and at > 0 and cancelled is None:
+                fresh = refresh()
+                if isinstance(fresh, str):
+                    cancelled = fresh
+                else:
+                    post = fresh
+            if cancelled is not None:
+                result = ChannelResult(channel, "cancelled", error=cancelled)
+            else:
+                result = _deliver_one(db, notifier, post, channel, holder, clock, policy)
             log.info("post %s to %s: %s %s", post.key, channel, result.status, result.error or "")
             results.append(result)
-    if owed is not None and owed.status == "pending":
+    if owed is not None and owed.status == "pending" and cancelled is not None:
+        finish_outbox(db, post.key, "cancelled", clock(), cancelled)
+    elif owed is not None and owed.status == "pending":
         posted = {c.channel for c in post_claims(db, post.key) if c.status == "posted"}
         if set(owed.channels) <= posted:
             finish_outbox(db, post.key, "done", clock())

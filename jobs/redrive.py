@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from jobs.posting import DEFAULT_POLICY, ChannelResult, Notifier, Post, PostPolicy, deliver
 from jobs.posting import payload_data as decode
@@ -58,7 +59,10 @@ def redrive(
             done.append(Redriven(item.post_key, [], post))
             continue
         try:
-            results = deliver(db, notifier, post, item.channels, clock, policy=policy)
+            again = None if rebuild is None else partial(rebuild, item)
+            results = deliver(
+                db, notifier, post, item.channels, clock, policy=policy, refresh=again
+            )
         except Exception:  # one broken post must not stop the others being re-driven
             log.exception("re-driving post %s failed", item.post_key)
             continue

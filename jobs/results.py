@@ -15,9 +15,10 @@ class ChannelResult:
     """What happened in one channel: `posted` now, `found` (an earlier run's post was
     found and recorded), `already` posted before, `busy` (another run holds the claim),
     `gone` (a direct message to someone forgotten meanwhile: never posted), `undeliverable`
-    (a direct message Slack will never take: not retried), `failed` (Slack refused) or
-    `unknown` (no clear answer); those two are looked for in the channel and retried from
-    `retry_at`, by the scheduled re-drive or any later run."""
+    (a direct message Slack will never take: not retried), `cancelled` (not posted: the
+    post had no reason to be any more, every winner having opted out while it went round,
+    say), `failed` (Slack refused) or `unknown` (no clear answer); those two are looked for
+    in the channel and retried from `retry_at`, by the scheduled re-drive or any later run."""
 
     channel: str
     status: str
@@ -27,7 +28,7 @@ class ChannelResult:
 
     @property
     def ok(self) -> bool:
-        return self.status in ("posted", "found", "already", "busy", "gone")
+        return self.status in ("posted", "found", "already", "busy", "gone", "cancelled")
 
     @property
     def rate_limited(self) -> bool:

@@ -158,3 +158,43 @@ def test_a_workspace_owner_slack_cannot_vouch_for_is_not_refused_in_the_audit(
     fake.heal("users.info")
     assert main(args) == 0
     assert leaderboard_state(db).changed_by == "UOLIVE"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Bye\x1b[2J all", "ring\x07", "del\x7f", "\u202eesrever", "x" * 2001],
+    ids=["escape", "bell", "del", "bidi-override", "too-long"],
+)
+def test_an_announcement_slack_would_refuse_is_refused_by_the_cli_too(
+    text, settings, db, fake, capsys
+):
+    """`/aiusage retire` takes no control character (newlines and tabs aside), no
+    bidirectional override and nothing past 2,000 characters; the CLI posted them all."""
+    assert main(["admin", "retire", "--announcement", text, "--by", "UADMIN"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("aiusage: --announcement: ") and err.count("\n") == 1
+    assert "\x1b" not in err and "\x07" not in err and "\u202e" not in err
+    assert not leaderboard_state(db).retired
+    assert fake.calls == [] and audit_log(db) == []
+
+
+def test_a_restore_note_slack_would_refuse_is_refused_by_the_cli_too(settings, db, fake, capsys):
+    assert main(["admin", "retire", "--announcement", "Bye", "--by", "UADMIN"]) == 0
+    posted = len(fake.calls_to("chat.postMessage"))
+    assert main(["admin", "restore", "--note", "Back\x1b]0;x\x07", "--by", "UADMIN"]) == 2
+    assert capsys.readouterr().err.startswith("aiusage: --note: ")
+    assert leaderboard_state(db).retired
+    assert len(fake.calls_to("chat.postMessage")) == posted
+
+
+def test_newlines_tabs_and_slack_markup_in_an_announcement_are_posted_inert(
+    settings, db, fake, capsys
+):
+    """As from Slack: `<!channel>`, `<!here>`, `<@U…>` and `<https://…|…>` are shown as
+    typed, never as a mention or a hidden link; newlines and tabs are kept."""
+    text = "Thanks <!channel> <!here> <@UALICE>\n\tsee <https://evil.example|the wiki>"
+    assert main(["admin", "retire", "--announcement", text, "--by", "UADMIN"]) == 0
+    [message] = fake.messages["CAWARDS"]
+    assert "<!" not in str(message) and "<@" not in str(message) and "<http" not in str(message)
+    assert "&lt;https://evil.example|the wiki&gt;" in message["text"]
+    assert "&lt;!channel&gt; &lt;!here&gt; &lt;@UALICE&gt;\n\tsee" in message["text"]

@@ -179,3 +179,48 @@ def test_a_token_slack_refuses_stops_the_pass_in_one_line_and_marks_no_email(
     for email, user in [("alice", "UALICE"), ("bob", "UBOB"), ("carol", "UCAROL")]:
         assert slack_user_for_email(db, f"{email}@example.com") == user
     assert unlinked_emails(db) == ["dana@example.com"]  # unknown to Slack: asked in an hour
+
+
+def test_a_lasting_refusal_is_logged_once_an_hour_per_error_and_its_end_once(
+    slack, api_key, db, now, caplog
+):
+    """The scope stays missing for two hours: the minutely pass said so every minute (120
+    warnings). Now once an hour for each distinct error while it lasts, at once for an error
+    not said yet, and one line when Slack answers again."""
+    slack.fake.add_user("UCAROL", email="carol@example.com", name="carol")
+    seen(slack, api_key, "carol@example.com")
+    caplog.set_level(logging.INFO, logger="aiusage.identity")
+    jobs = {name: run for name, _, run in build_scheduler(slack.services).planned()}
+
+    def lines() -> list[str]:
+        said = [r.getMessage() for r in caplog.records if r.name == "aiusage.identity"]
+        caplog.clear()
+        return said
+
+    def minutes(first: int, last: int) -> None:
+        for minute in range(first, last):
+            slack.move_to(now + timedelta(minutes=minute))
+            jobs[JOB]()
+
+    slack.fake.fail(
+        "users.lookupByEmail", error="missing_scope", body=REFUSALS["missing_scope"], times=10_000
+    )
+    minutes(0, 60)
+    [first] = lines()
+    assert "missing_scope" in first and "users:read.email" in first
+    minutes(60, 90)
+    [again] = lines()  # an hour on, while it lasts
+    assert "missing_scope" in again
+
+    slack.fake.heal("users.lookupByEmail")
+    slack.fake.fail("users.lookupByEmail", error="token_revoked", times=10_000)
+    minutes(90, 100)
+    [other] = lines()  # a refusal not said yet is said at once
+    assert "token_revoked" in other
+
+    slack.fake.heal("users.lookupByEmail")
+    minutes(100, 103)
+    [back] = lines()
+    assert "answer" in back and "token_revoked" in back
+    assert slack_user_for_email(db, "carol@example.com") == "UCAROL"
+    assert len(asked(slack)) == 101

@@ -12,6 +12,7 @@ import orjson
 import pytest
 
 from bot.cli.main import main
+from bot.composition import build_scheduler
 from tests.builders import event
 from tests.test_ingest_api import post
 
@@ -76,16 +77,42 @@ def test_people_export_escapes_every_control_character_and_round_trips(client, a
 
 
 def test_audit_shows_control_characters_in_a_detail_as_question_marks(
-    settings, db, capsys, monkeypatch
+    settings, db, capsys, tmp_path
 ):
-    """An announcement given to `admin retire` by a script is kept in the audit detail as
-    given; `aiusage audit` printed it raw."""
-    monkeypatch.setenv("AIUSAGE_ADMINS", "UADMIN")
-    monkeypatch.delenv("AIUSAGE_AWARD_CHANNELS", raising=False)
-    text = "bye " + "".join(TOOLS)
-    assert main(["admin", "retire", "--announcement", text, "--by", "UADMIN"]) == 0
+    """A file name given to `people import` by a script is kept in the audit detail as
+    given; `aiusage audit` printed it raw. (An announcement with control characters was the
+    first case; `admin retire` refuses those now, as `/aiusage retire` does.)"""
+    named = tmp_path / ("bye " + "".join(TOOLS) + ".csv")
+    named.write_text("identity,slack_user\ncopilot:octocat,UALICE\n", encoding="utf-8")
+    assert main(["people", "import", str(named)]) == 0
     capsys.readouterr()
 
     out = printed(capsys, "audit")
     assert not set(CONTROLS) & set(out), repr(out)
     assert "bye ?]0;retitled?x?[2Jcleared?31mreddel?tab?and line" in out
+
+
+def test_awards_preview_shows_control_characters_in_a_flagged_name_as_question_marks(
+    slack, api_key, db, capsys
+):
+    """`awards preview` names the flagged by the Slack ID that Slack's `users.lookupByEmail`
+    answered for their email (or their email): Slack's answer was printed raw."""
+    hostile = "U1\x1b]0;retitled\x07\x9b31m"
+    slack.fake.add_user(hostile, email="eve@example.com", name="eve")
+    loop = [
+        event(
+            user={"email": "eve@example.com"},
+            occurred_at=f"2026-11-20T02:{minute:02d}:00Z",
+            kind="chat",
+            tool="kiro",
+        )
+        for minute in range(40)
+    ]
+    assert post(slack.http, api_key, {"events": loop}).json()["accepted"] == 40
+    jobs = {name: run for name, _, run in build_scheduler(slack.services).planned()}
+    jobs["match-emails"]()
+
+    out = printed(capsys, "awards", "preview", "--week", "2026-W47")
+    assert "Integrity flags (" in out
+    assert not set(CONTROLS) & set(out), repr(out)
+    assert "U1?]0;retitled??31m" in out

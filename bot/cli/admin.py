@@ -33,6 +33,7 @@ from jobs.admin_rules import (
     RetireClosed,
     RetireDone,
     StatusReport,
+    text_refused,
 )
 from jobs.results import ChannelResult
 from storage.records import LeaderboardState
@@ -66,6 +67,8 @@ def run_retire(args: argparse.Namespace, cli: CliContext) -> int:
     if settings.award_channels and settings.slack_bot_token is None:
         print("aiusage: SLACK_BOT_TOKEN: needed to post the announcement", file=sys.stderr)
         return 2
+    if _refused_text("--announcement", args.announcement):
+        return 2
     service = _service(cli)
     actor = _actor(settings, args.by)
     if actor is None:
@@ -88,6 +91,8 @@ def run_restore(args: argparse.Namespace, cli: CliContext) -> int:
     settings = cli.settings
     if args.note.strip() and settings.award_channels and settings.slack_bot_token is None:
         print("aiusage: SLACK_BOT_TOKEN: needed to post the note", file=sys.stderr)
+        return 2
+    if _refused_text("--note", args.note):
         return 2
     service = _service(cli)
     actor = _actor(settings, args.by)
@@ -191,6 +196,15 @@ def _not_said(user_id: str, why: str) -> None:
         "run it again once Slack answers. Nothing was changed.",
         file=sys.stderr,
     )
+
+
+def _refused_text(option: str, text: str) -> bool:
+    """Whether the text breaks the rule `/aiusage retire|restore` keeps (said in one line,
+    before anything is changed or asked of Slack)."""
+    refused = text_refused(text)
+    if refused is not None:
+        print(f"aiusage: {option}: {refused.line}. Nothing was changed.", file=sys.stderr)
+    return refused is not None
 
 
 def _refused(outcome: Refused, user_id: str) -> int:

@@ -8,6 +8,7 @@ import sys
 from bot.cli.context import CliContext
 from bot.cli.posts import channel_lines
 from bot.cli.privacy import print_edits
+from bot.cli.terminal import printable
 from bot.composition import award_config, in_line_notifier
 from bot.slack.views.award_post import award_text
 from jobs.award_rules import build_post
@@ -51,7 +52,8 @@ def run_preview(args: argparse.Namespace, cli: CliContext) -> int:
     print()
     awards = public_awards(db, decision.awards)
     if awards:
-        print(award_text(build_post(week.label, week.start, week.end, awards, config.rules)))
+        text = award_text(build_post(week.label, week.start, week.end, awards, config.rules))
+        print("\n".join(printable(line) for line in text.splitlines()))
     else:
         print("Nobody met the badge thresholds; nothing would be posted.")
     print()
@@ -60,8 +62,10 @@ def run_preview(args: argparse.Namespace, cli: CliContext) -> int:
     else:
         print(f"Integrity flags ({len(decision.flags)}; admins only, never posted):")
         for flag in decision.flags:
+            # A name is what Slack answered for the person (their ID) or their email: the
+            # terminal gets no control character from it.
             who = decision.names.get(flag.person_id) or f"person {flag.person_id}"
-            print(f"  {who}  {flag.signal}: {flag.detail}")
+            print(printable(f"  {who}  {flag.signal}: {flag.detail}"))
     return 0
 
 

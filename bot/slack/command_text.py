@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 
-# Longer input is not a command anyone typed, nor an announcement anyone should post; Slack
-# passes up to about 4,000 characters, so an over-long announcement is told it is.
-MAX_TEXT = 2000
+from jobs.admin_rules import MAX_TEXT, is_control, text_refused
+
+# MAX_TEXT: longer input is not a command anyone typed, nor an announcement anyone should
+# post (`jobs.admin_rules.text_refused`, the rule `aiusage admin` keeps too); Slack passes up
+# to about 4,000 characters, so an over-long announcement is told it is.
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,15 +131,16 @@ def parse_command(text: str) -> Request:
     an announcement or note past `MAX_TEXT` is `TooLong`; anything else unknown, over-long or
     containing control characters is a request for help."""
     text = typed(text)
-    if any(_is_control(ch) for ch in text):
+    if any(is_control(ch) for ch in text):
         return Help(unknown=text)
     stripped = text.strip()
     word, _, rest = stripped.partition(" ")
     word = word.lower()
     if word in ("retire", "restore"):
         body = rest.strip()
-        if len(body) > MAX_TEXT:
-            return TooLong(word, len(body))
+        # The rule the CLI keeps too; a control character was taken as unknown text above.
+        if (refused := text_refused(body)) is not None and refused.length is not None:
+            return TooLong(word, refused.length)
         return Retire(body) if word == "retire" else Restore(body)
     if len(text) > MAX_TEXT:
         return Help(unknown=text)
@@ -158,12 +160,3 @@ def typed(text: str) -> str:
     if "&" not in text:
         return text
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-
-
-def _is_control(ch: str) -> bool:
-    # Newlines and tabs are ordinary in a multi-line announcement; other controls, and the
-    # bidirectional overrides that make text read differently from what it is, are not.
-    return (ch not in "\n\t" and unicodedata.category(ch) == "Cc") or ch in _BIDI_CONTROLS
-
-
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")

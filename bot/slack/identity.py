@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from http.client import HTTPException
 from typing import Literal
 
@@ -29,6 +29,10 @@ UNREACHED_IN_A_ROW = 3
 # either; that is read from the user Slack answers with.)
 NO_SUCH_PERSON = "users_not_found"
 SCOPE = "users:read.email"  # what users.lookupByEmail needs, named when Slack does not say
+
+# While Slack refuses our token, each distinct refusal is logged at most this often: the pass
+# runs every minute, and the line says nothing new until the refusal changes or ends.
+REFUSAL_LOG_EVERY = timedelta(hours=1)
 
 Answer = Literal["nobody", "rate_limited", "unanswered", "refused", "unexpected"]
 
@@ -63,15 +67,42 @@ class Resolution:
     refused: str | None = None
 
 
+@dataclass
+class RefusalLog:
+    """Which refusals of our token were logged when, kept across passes by whoever runs
+    them (the scheduler's job): each distinct error once per REFUSAL_LOG_EVERY while it
+    lasts, and its end once."""
+
+    every: timedelta = REFUSAL_LOG_EVERY
+    said: dict[str, datetime] = field(default_factory=dict)
+
+    def worth_saying(self, error: str, now: datetime) -> bool:
+        last = self.said.get(error)
+        if last is not None and now - last < self.every:
+            return False
+        self.said[error] = now
+        return True
+
+    def ended(self) -> list[str]:
+        """The refusals said since Slack last answered a lookup (now over), oldest first."""
+        over = sorted(self.said, key=self.said.__getitem__)
+        self.said.clear()
+        return over
+
+
 def resolve_unmatched_emails(
-    services: Services, client: WebClient | None = None, limit: int = 200
+    services: Services,
+    client: WebClient | None = None,
+    limit: int = 200,
+    refusals: RefusalLog | None = None,
 ) -> Resolution:
     """One pass over emails no Slack user has yet (those not tried in the last hour). A match
     links the email, so all its past and future usage counts as that person's. Call it
     periodically; the client's retry handlers wait out 429s, and if Slack still refuses the
     pass stops and the rest wait for the next one, as they do when Slack refuses our token.
     An email Slack gives no answer about is asked again next pass; UNREACHED_IN_A_ROW of them
-    in a row stop it."""
+    in a row stop it. With `refusals`, a lasting refusal of our token is logged hourly, not
+    at every pass."""
     client = client or make_web_client(services.settings)
     now = services.clock()
     found = Resolution()
@@ -93,11 +124,12 @@ def resolve_unmatched_emails(
                 # Our token's trouble, not the emails': none is put by as unknown, so the
                 # first pass after it is put right matches them all. One line a pass.
                 found.refused = str(exc.response.get("error"))
-                log.warning(
-                    "users.lookupByEmail refused: %s; no email is matched until it is put "
-                    "right, and none is put by as unknown",
-                    refusal(exc, SCOPE),
-                )
+                if refusals is None or refusals.worth_saying(found.refused, now):
+                    log.warning(
+                        "users.lookupByEmail refused: %s; no email is matched until it is put "
+                        "right, and none is put by as unknown",
+                        refusal(exc, SCOPE),
+                    )
                 break
             answered = answer == "nobody"
             if not answered:  # a 5xx through the retries, or an error not known here
@@ -120,6 +152,8 @@ def resolve_unmatched_emails(
                 break
             continue
         unreached_in_a_row = 0  # Slack answered
+        if refusals is not None and (over := refusals.ended()):
+            log.info("users.lookupByEmail answered again after refusing: %s", ", ".join(over))
         if user is None or user.get("deleted") or user.get("is_bot"):
             note_lookup_attempt(services.db, email, now)
             found.unknown.append(email)
