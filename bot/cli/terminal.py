@@ -16,7 +16,7 @@ def printable(text: str, limit: int | None = None) -> str:
 
 # JSON encoders escape C0 (ESC, BEL) but write DEL and the C1 block raw; U+009B is CSI on its
 # own, which many terminals honour. JSON's structure is ASCII, so these can only be inside
-# strings, where `\uXXXX` reads back as the same character.
+# strings, where a `\u00NN` escape reads back as the same character.
 _RAW_IN_JSON = re.compile("[\x7f-\x9f]")
 
 

@@ -19,6 +19,7 @@ from jobs.awards import decide_week, post_key, post_week
 from jobs.posting import Post, PostPolicy
 from storage.awards import store_awards
 from storage.posts import claim_post, post_claims
+from storage.profiles import set_opted_out
 from storage.records import NewAward
 from tests.award_posting.helpers import WEEK, person_id, run, statuses
 
@@ -75,6 +76,34 @@ def test_a_process_killed_after_slack_posted_is_not_followed_by_a_second_post(
         ("CGENERAL", "posted", fake.messages["CGENERAL"][0]["ts"]),
     ]
     assert len(fake.calls_to("chat.postMessage")) == 2
+
+
+def test_a_winner_who_opts_out_after_a_killed_post_is_left_out_of_the_channels_to_come(
+    settings, db, fake, week_of_usage
+):
+    """Killed once Slack had posted to the first channel; she opts out before the rerun,
+    which finds that post (made before her opt-out, so left as it is) and names her nowhere
+    else."""
+    running: list[subprocess.Popen] = []
+
+    def kill_the_poster(params) -> None:
+        if params.get("channel") == "CAWARDS":
+            running[0].kill()
+            running[0].wait(10)
+
+    fake.after("chat.postMessage", kill_the_poster)
+    command = [sys.executable, "-m", "bot.cli.main", "awards", "post", "--week", WEEK.label]
+    running.append(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+    assert running[0].wait(30) == -signal.SIGKILL
+    fake.after("chat.postMessage", lambda _params: None)
+    assert "UALICE" in fake.messages["CAWARDS"][0]["text"]
+
+    restarted = datetime.now(UTC) + timedelta(minutes=11)
+    set_opted_out(db, "UALICE", True, restarted)
+    report = run(settings, db, lambda: restarted)
+    assert (report.results[0].channel, report.results[0].status) == ("CAWARDS", "found")
+    assert len(fake.messages["CAWARDS"]) == 1
+    assert all("UALICE" not in str(m) for m in fake.messages["CGENERAL"])
 
 
 def test_a_stale_claim_that_never_posted_is_posted_after_checking(
